@@ -75,6 +75,12 @@ impl fmt::Debug for Ident {
     }
 }
 
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 impl Ident {
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {

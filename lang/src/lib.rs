@@ -11,10 +11,17 @@
 //! - [`syntax`]: the pest grammar (`dialect.pest`) and pairs → AST.
 //! - [`source`]: files, `line:col` positions, display widths.
 //! - [`diagnostic`]: the diagnostic type, text and JSON rendering, "did you mean".
+//! - [`check`]: project loading, name resolution, typing, whole-program rules.
+//! - [`types`]: value types, built-in names and functions.
+//! - [`options`]: the options each construct takes, and typed accessors.
 
 pub mod ast;
+pub mod check;
 pub mod diagnostic;
+pub mod options;
 pub mod source;
 pub mod syntax;
+pub mod types;
 
+pub use check::{Checked, Model, Project, check_project, check_text, load_project};
 pub use diagnostic::{Diagnostic, Severity};
