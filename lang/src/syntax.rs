@@ -145,7 +145,7 @@ pub fn parse_module(file: FileId, text: &str, ids: &mut IdGen) -> (Module, Vec<D
                             b.items(f, &mut items);
                         }
                     }
-                    Err(e) => diags.push(syntax_error(file, start, chunk, &e)),
+                    Err(e) => diags.push(syntax_error(file, start, chunk, text.len(), &e)),
                 }
             }
         }
@@ -285,6 +285,7 @@ fn syntax_error(
     file: FileId,
     offset: usize,
     chunk: &str,
+    full_len: usize,
     err: &pest::error::Error<Rule>,
 ) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
@@ -305,11 +306,39 @@ fn syntax_error(
             }
         }
     }
+    prune_expected(&mut expected);
     let what = if found.is_empty() {
         "the end of the file".to_string()
     } else {
         format!("`{found}`")
     };
+    if found.is_empty() && offset + chunk.len() < full_len {
+        // The next declaration starts while this one is still open.
+        let first_word = token_end(chunk, 0);
+        let span = Span::new(file, offset, offset + first_word);
+        return Diagnostic::error(
+            "syntax",
+            span,
+            "this declaration is not finished when the next one starts: a `}` is missing",
+        )
+        .with_label("this declaration")
+        .with_hint("check that every `{` has its `}` before the next declaration");
+    }
+    if RESERVED_WORDS.contains(&found)
+        && expected.iter().any(|e| {
+            e.starts_with("a statement") || e.starts_with("a name") || e.starts_with("a value")
+        })
+    {
+        return Diagnostic::error(
+            "reserved-word",
+            span,
+            format!("`{found}` is a word of the language and cannot be used as a name"),
+        )
+        .with_label("reserved word")
+        .with_hint(format!(
+            "choose another name, such as `{found}_1` or `my_{found}`"
+        ));
+    }
     let message = match expected.len() {
         0 => format!("I did not understand {what} here"),
         1 => format!("I expected {} here, but found {what}", expected[0]),
@@ -323,11 +352,7 @@ fn syntax_error(
         }
     };
     let mut d = Diagnostic::error("syntax", span, message).with_label("here");
-    if RESERVED_WORDS.contains(&found) {
-        d = d.with_hint(format!(
-            "`{found}` is a word of the language and cannot be a name; choose another name such as `{found}_1`"
-        ));
-    } else if found.starts_with('#') {
+    if found.starts_with('#') {
         d = d.with_hint("`#` starts a comment; write the key # followed by `->`, `|`, `,` or `)`");
     } else if found == "=" && expected.iter().any(|e| e.contains("comparison")) {
         d = d.with_hint("to compare two values write `==`");
@@ -339,6 +364,28 @@ fn syntax_error(
         d = d.with_hint("texts are written in double quotes: \"...\"");
     }
     d
+}
+
+/// Shortens the list of expected things: statements include names and blocks,
+/// and operators are named once.
+fn prune_expected(expected: &mut Vec<&'static str>) {
+    const OPERATORS: [&str; 5] = [
+        "?",
+        "and / or",
+        "in",
+        "a comparison such as == or <",
+        "an operator such as + or *",
+    ];
+    if expected.iter().any(|e| e.starts_with("a statement")) {
+        expected.retain(|e| !matches!(*e, "a name" | "a block in { }" | "call FLOW(...)"));
+    }
+    if let Some(first) = expected.iter().position(|e| OPERATORS.contains(e)) {
+        expected.retain(|e| !OPERATORS.contains(e));
+        expected.insert(
+            first.min(expected.len()),
+            "an operator (such as ==, +, and)",
+        );
+    }
 }
 
 /// End of the token starting at `pos` (a word, a number, or one character).

@@ -881,10 +881,9 @@ impl Checker<'_> {
             .map(|w| w.1.iter().map(|f| (f.name.clone(), f.ty)).collect())
             .unwrap_or_default();
         let mut scope = Scope::new(ScopeKind::Workorder, fields);
-        let has_calendar = match &d.calendar {
-            Some(c) => self.resolve_calendar(c),
-            None => false,
-        };
+        if let Some(c) = &d.calendar {
+            self.resolve_calendar(c);
+        }
         let mut states: BTreeMap<String, &WorkorderState> = BTreeMap::new();
         for s in &d.states {
             if let Some(first) = states.get(&s.name.name) {
@@ -918,7 +917,6 @@ impl Checker<'_> {
                         .with_hint("add `calendar NAME` to the workorder"),
                     );
                 }
-                let _ = has_calendar;
                 for r in &s.reminders {
                     match &r.when {
                         RemindWhen::Before(b) => {
@@ -1058,7 +1056,29 @@ impl Checker<'_> {
                 self.expect_type(g, Type::Bool, &mut scope, "a transition guard");
             }
         }
-        // Reachability from the initial state, and states that cannot be left.
+        let mut links: HashMap<String, Span> = HashMap::new();
+        for l in &d.links {
+            if let Some(&first) = links.get(&l.name) {
+                self.err(
+                    Diagnostic::error(
+                        "duplicate",
+                        l.span,
+                        format!("the link kind `{}` is listed twice", l.name),
+                    )
+                    .with_secondary(first, "first listed here"),
+                );
+            }
+            links.insert(l.name.clone(), l.span);
+        }
+        // Reachability from the initial state, and states that cannot be left
+        // (skipped when a transition names an unknown state: that error comes first).
+        let all_known = d
+            .transitions
+            .iter()
+            .all(|t| states.contains_key(&t.from.name) && states.contains_key(&t.to.name));
+        if !all_known {
+            return;
+        }
         if let Some(init) = initials.first() {
             let mut reach: BTreeSet<String> = BTreeSet::new();
             let mut queue = VecDeque::from([init.name.name.clone()]);
@@ -1096,20 +1116,6 @@ impl Checker<'_> {
                     .with_hint("add a transition out of it, or mark it `final`"),
                 );
             }
-        }
-        let mut links: HashMap<String, Span> = HashMap::new();
-        for l in &d.links {
-            if let Some(&first) = links.get(&l.name) {
-                self.err(
-                    Diagnostic::error(
-                        "duplicate",
-                        l.span,
-                        format!("the link kind `{}` is listed twice", l.name),
-                    )
-                    .with_secondary(first, "first listed here"),
-                );
-            }
-            links.insert(l.name.clone(), l.span);
         }
     }
 

@@ -137,9 +137,11 @@ impl Checker<'_> {
         }
         self.diags = saved;
 
+        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         self.check_block(&d.body, &mut scope, &mut cx);
+        let clean = self.diags.iter().filter(|d| d.is_error()).count() == errors_before;
         let completes = self.block_completes(&d.body, &cx, true);
-        if !completes && !has_terminal(&d.body) {
+        if clean && !completes && !has_terminal(&d.body) {
             self.err(
                 Diagnostic::warning(
                     "never-ends",
