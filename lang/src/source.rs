@@ -171,7 +171,7 @@ mod tests {
         let x = f.text.find('x').unwrap();
         assert_eq!(f.line_col(x), (2, 3));
         let quote2 = f.text.rfind('"').unwrap();
-        assert_eq!(f.line_col(quote2), (1, 7));
+        assert_eq!(f.line_col(quote2), (1, 8));
         assert_eq!(f.line_text(2), "  x = 1");
         assert_eq!(str_width("欢迎"), 4);
     }

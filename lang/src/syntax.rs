@@ -115,6 +115,9 @@ impl IdGen {
 pub fn parse_module(file: FileId, text: &str, ids: &mut IdGen) -> (Module, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut items = Vec::new();
+    if let Some(d) = too_complex(file, text) {
+        return (Module { file, items }, vec![d]);
+    }
     match DialectParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let mut b = Builder {
@@ -151,6 +154,84 @@ pub fn parse_module(file: FileId, text: &str, ids: &mut IdGen) -> (Module, Vec<D
         }
     }
     (Module { file, items }, diags)
+}
+
+/// Deepest nesting of brackets, blocks and text interpolations a file may have.
+pub const MAX_NESTING: usize = 48;
+/// Most `else if` a file may have (each one nests a level deeper).
+pub const MAX_ELSE_IF: usize = 300;
+/// Most operands one chain of operators may have (`a + b + c ...`).
+pub const MAX_OPERANDS: usize = 256;
+/// Most prefix operators in a row (`not not x`).
+pub const MAX_PREFIX: usize = 8;
+
+/// Rejects inputs nested so deeply that parsing or checking them would exhaust the
+/// stack: bracket depth (outside texts and comments) and `else if` chains.
+fn too_complex(file: FileId, text: &str) -> Option<Diagnostic> {
+    #[derive(PartialEq)]
+    enum Mode {
+        Code,
+        Text,
+    }
+    let bytes = text.as_bytes();
+    let mut stack: Vec<Mode> = vec![Mode::Code];
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let top = stack.last().unwrap_or(&Mode::Code);
+        if *top == Mode::Text {
+            match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'{' => stack.push(Mode::Code),
+                b'\n' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => stack.push(Mode::Text),
+                b'(' | b'[' | b'{' => stack.push(Mode::Code),
+                b')' | b']' | b'}' if stack.len() > 1 => {
+                    stack.pop();
+                }
+                b'#' => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if stack.len() > MAX_NESTING {
+            return Some(
+                Diagnostic::error(
+                    "too-complex",
+                    Span::new(file, i, i + 1),
+                    format!("this is nested more than {MAX_NESTING} levels deep"),
+                )
+                .with_hint("split the flow into sub-flows, or the expression into named steps"),
+            );
+        }
+        i += 1;
+    }
+    let else_ifs = text
+        .match_indices("else")
+        .filter(|(at, _)| text[at + 4..].trim_start().starts_with("if"));
+    if let Some((at, _)) = else_ifs.clone().nth(MAX_ELSE_IF) {
+        return Some(
+            Diagnostic::error(
+                "too-complex",
+                Span::new(file, at, at + 4),
+                format!("this file has more than {MAX_ELSE_IF} `else if`"),
+            )
+            .with_hint("use `match` for long lists of cases"),
+        );
+    }
+    None
 }
 
 /// Byte offsets where top-level declarations start (line starts at column 1 with a
@@ -866,7 +947,17 @@ impl Builder<'_> {
                     return self.mk(ExprKind::Bool(false), span);
                 };
                 let mut lhs = self.expr(f);
+                let mut operands = 1;
                 while let (Some(op), Some(r)) = (it.next(), it.next()) {
+                    operands += 1;
+                    if operands > MAX_OPERANDS {
+                        self.error(
+                            "too-complex",
+                            span,
+                            format!("this expression has more than {MAX_OPERANDS} parts; split it into named steps"),
+                        );
+                        break;
+                    }
                     let op = match op.as_str().trim() {
                         "or" => BinaryOp::Or,
                         "and" => BinaryOp::And,
@@ -891,6 +982,14 @@ impl Builder<'_> {
                         Rule::op_neg => ops.push((UnaryOp::Neg, self.span(&c))),
                         _ => inner = Some(self.expr(c)),
                     }
+                }
+                if ops.len() > MAX_PREFIX {
+                    self.error(
+                        "too-complex",
+                        span,
+                        format!("more than {MAX_PREFIX} `not` or `-` in a row"),
+                    );
+                    ops.truncate(MAX_PREFIX);
                 }
                 let mut e = match inner {
                     Some(e) => e,
@@ -944,7 +1043,11 @@ impl Builder<'_> {
                     return self.mk(ExprKind::Bool(false), span);
                 };
                 let mut e = self.expr(f);
-                for field in it {
+                for (n, field) in it.enumerate() {
+                    if n >= MAX_OPERANDS {
+                        self.error("too-complex", span, "this chain of fields is too long");
+                        break;
+                    }
                     let name = self.ident(field);
                     let s = e.span.to(name.span);
                     e = self.mk(ExprKind::Field(Box::new(e), name), s);

@@ -3,6 +3,8 @@
 //! and `# warning: L:C message` lines at the end of the file. `BLESS=1` rewrites
 //! those lines. The rendered diagnostics are also snapshot-tested (insta).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -397,9 +397,9 @@ impl Checker<'_> {
                 None => {
                     let c = self.names_of("skill");
                     self.unknown("skill", &s.skill, c.iter().map(String::as_str));
-                    self.diags
-                        .last_mut()
-                        .map(|d| d.hints.push("every skill a queue requires must be declared with `skill NAME`, so agents and queues agree on the names".into()));
+                    if let Some(d) = self.diags.last_mut() {
+                        d.hints.push("every skill a queue requires must be declared with `skill NAME`, so agents and queues agree on the names".into());
+                    }
                 }
                 Some((lo, hi)) => {
                     if let Some((lvl, span)) = s.min_level
