@@ -1,0 +1,1 @@
+//! `dialect graph`: a flow drawn as a diagram.
