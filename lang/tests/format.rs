@@ -42,9 +42,28 @@ fn test_inputs() -> Vec<(String, String)> {
     flow_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/format"))
 }
 
+/// The checker's golden files that parse (their diagnostics come from checking).
+fn golden_inputs() -> Vec<(String, String)> {
+    flow_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"))
+        .into_iter()
+        .filter(|(_, text)| {
+            parse_module(FileId(0), text, &mut IdGen::default())
+                .1
+                .is_empty()
+        })
+        .collect()
+}
+
 fn all_inputs() -> Vec<(String, String)> {
     let mut v = reference_files();
     v.extend(test_inputs());
+    let golden = golden_inputs();
+    assert!(
+        golden.len() >= 40,
+        "only {} golden files parse",
+        golden.len()
+    );
+    v.extend(golden);
     v
 }
 
