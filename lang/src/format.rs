@@ -162,6 +162,19 @@ pub fn comments(module: &Module, text: &str) -> Vec<Comment> {
     out
 }
 
+/// Moves `pos` (a span's end) back over the white space and comments before it.
+/// `comments` are those of `src`, in order.
+pub(crate) fn trim_trivia_end(src: &str, comments: &[Comment], pos: u32) -> u32 {
+    let mut p = (pos as usize).min(src.len());
+    loop {
+        p = src[..p].trim_end_matches(is_ws).len();
+        match comments.binary_search_by_key(&(p as u32), |c| c.span.end) {
+            Ok(i) => p = comments[i].span.start as usize,
+            Err(_) => return p as u32,
+        }
+    }
+}
+
 fn is_ws(c: char) -> bool {
     c.is_whitespace() || c == '\u{FEFF}'
 }
@@ -753,7 +766,8 @@ fn date_spans_to_string(dates: &[DateSpan]) -> String {
         .join(", ")
 }
 
-fn handler_head(h: &InputHandler) -> String {
+/// `no input`, `no match 2`, `no input final`.
+pub(crate) fn handler_head(h: &InputHandler) -> String {
     let event = match h.event {
         InputEvent::NoInput => "no input",
         InputEvent::NoMatch => "no match",
@@ -915,17 +929,7 @@ impl<'a> Printer<'a> {
     /// with an optional part run on over the white space and comments after them
     /// (the parser skips them while looking for the optional part).
     fn trim_end(&self, pos: u32) -> u32 {
-        let mut p = (pos as usize).min(self.src.len());
-        loop {
-            p = self.src[..p].trim_end_matches(is_ws).len();
-            match self
-                .comments
-                .binary_search_by_key(&(p as u32), |c| c.span.end)
-            {
-                Ok(i) => p = self.comments[i].span.start as usize,
-                Err(_) => return p as u32,
-            }
-        }
+        trim_trivia_end(self.src, self.comments, pos)
     }
 
     /// The first `ch` at or after `from` outside comments (texts are never in between).
