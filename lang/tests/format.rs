@@ -590,3 +590,63 @@ fn mutation_really_changes_the_text() {
     let changed = (0..8).filter(|s| mutate(text, *s + 1) != *text).count();
     assert!(changed >= 7);
 }
+
+/// Lines of reference files deleted, repeated and swapped at random: whatever still
+/// parses must format to the same tree, twice the same, with every comment.
+#[test]
+fn edited_files_that_parse_format_faithfully() {
+    let files = reference_files();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut tried = 0;
+    for round in 0..200 {
+        let (name, text) = &files[round % files.len()];
+        let mut lines: Vec<&str> = text.lines().collect();
+        for _ in 0..1 + rng.below(3) {
+            let n = lines.len() as u64;
+            let i = rng.below(n) as usize;
+            match rng.below(3) {
+                0 => {
+                    lines.remove(i);
+                }
+                1 => lines.insert(i, lines[i]),
+                _ => {
+                    let j = (i + 1).min(lines.len() - 1);
+                    lines.swap(i, j);
+                }
+            }
+        }
+        let edited = lines.join("\n");
+        let (_, diags) = parse_module(FileId(0), &edited, &mut IdGen::default());
+        if !diags.is_empty() || !format::duplicate_clauses(FileId(0), &edited).is_empty() {
+            continue;
+        }
+        tried += 1;
+        let out = fmt(name, &edited);
+        assert_same_tree(name, &edited, &out);
+        assert_eq!(
+            fmt(name, &out),
+            out,
+            "{name}: not idempotent after editing:\n{edited}"
+        );
+        assert_eq!(
+            comment_texts(&edited),
+            comment_texts(&out),
+            "{name}:\n{edited}"
+        );
+    }
+    assert!(tried >= 50, "only {tried} edited files parsed");
+    eprintln!("{tried} edited files parsed and were formatted");
+}
+
+#[test]
+fn line_endings_and_empty_files() {
+    let (_, text) = &reference_files()[4];
+    let crlf = text.replace('\n', "\r\n");
+    assert_eq!(fmt("crlf", &crlf), fmt("lf", text));
+    assert_eq!(fmt("empty", ""), "");
+    assert_eq!(fmt("blank", "\n\n  \n"), "");
+    assert_eq!(
+        fmt("only comments", "  # one\n\n\n# two   \n"),
+        "# one\n\n# two\n"
+    );
+}

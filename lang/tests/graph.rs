@@ -452,3 +452,54 @@ fn wide_characters_make_wider_nodes() {
     };
     assert!(width_of_prompt(&wide) > width_of_prompt(&narrow) + 20.0);
 }
+
+/// Flows of other test inputs: the formatter's messy file (every statement) and the
+/// checker's golden files that parse.
+fn other_flows() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut out = Vec::new();
+    for dir in ["format", "golden"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for p in files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+        {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            let (m, diags) = parse_module(FileId(0), &text, &mut IdGen::default());
+            if !diags.is_empty() {
+                continue;
+            }
+            for item in m.items {
+                if let Item::Flow(f) = item {
+                    out.push((f.name.name.clone(), text.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn other_flows_draw_well_formed_svg() {
+    let flows = other_flows();
+    assert!(flows.len() >= 30, "only {} flows", flows.len());
+    for (name, text) in flows {
+        let g = graph(&text, &name);
+        let svg = g.to_svg();
+        check_xml(&svg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for n in &g.nodes {
+            for line in n.label.lines() {
+                assert!(
+                    svg.contains(&format!(">{}</tspan>", xml_escape(line))),
+                    "{name}: `{line}`"
+                );
+            }
+        }
+        assert!(g.to_dot().starts_with("digraph"));
+        assert!(g.to_mermaid().starts_with("flowchart TD\n"));
+    }
+}
