@@ -69,7 +69,7 @@ pub fn format_module(module: &Module, text: &str) -> String {
         indent: 0,
     };
     p.module(module);
-    assemble(&p.lines, &comments, text)
+    assemble(&p.lines, &comments)
 }
 
 // ------------------------------------------------------------------ comments
@@ -395,7 +395,9 @@ pub fn number_to_string(v: f64) -> String {
     if v.is_finite() {
         format!("{v}")
     } else {
-        "0".to_string()
+        // A literal too long for a number reads as infinity; print one that reads
+        // back the same rather than change the value.
+        format!("1{}", "0".repeat(400))
     }
 }
 
@@ -1835,11 +1837,7 @@ impl<'a> Printer<'a> {
                     .map_or(collect.span.start + "collect".len() as u32, |o| o.span.end);
                 if empty && !(has_body && self.has_comment_in(after, collect_end)) {
                     self.push(header, lo, hi);
-                    return if collect.options.is_empty() {
-                        Tail::OptBody
-                    } else {
-                        Tail::Open
-                    };
+                    return Tail::OptBody;
                 }
                 let open = self.find(after, b'{');
                 self.open(format!("{header} {{"), lo, open);
@@ -2258,7 +2256,7 @@ fn opts_suffix(options: &[Opt]) -> String {
 // ------------------------------------------------------------------ assembling
 
 /// Joins the printed lines and puts the comments back.
-fn assemble(lines: &[Line], comments: &[Comment], _src: &str) -> String {
+fn assemble(lines: &[Line], comments: &[Comment]) -> String {
     let mut before: Vec<Vec<usize>> = vec![Vec::new(); lines.len() + 1];
     let mut trailing: Vec<Option<usize>> = vec![None; lines.len()];
     for (ci, c) in comments.iter().enumerate() {

@@ -363,22 +363,15 @@ impl Builder<'_> {
             i = c.span.end as usize;
         }
         out.push_str(&self.src[i.min(end)..end]);
+        // Line breaks (with the indentation around them) become one space.
         let mut clean = String::new();
-        let mut last_space = false;
-        for c in out.trim().chars() {
-            if c == '\n' || c == '\r' {
-                if !last_space {
-                    clean.push(' ');
-                }
-                last_space = true;
-                continue;
-            }
-            if last_space && c.is_whitespace() && !clean.is_empty() {
-                continue;
-            }
-            last_space = c == ' ';
-            clean.push(c);
+        let mut rest = out.trim();
+        while let Some(i) = rest.find(['\n', '\r']) {
+            clean.push_str(rest[..i].trim_end());
+            clean.push(' ');
+            rest = rest[i..].trim_start();
         }
+        clean.push_str(rest);
         clean
     }
 

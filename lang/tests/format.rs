@@ -255,6 +255,7 @@ fn small_inputs_format_as_expected() {
         ("const x = 120s", "const x = 2m\n"),
         ("const x = 1.50", "const x = 1.5\n"),
         ("const x = 50.0%", "const x = 50%\n"),
+        ("const x = 007", "const x = 7\n"),
         (
             "const  a=1\n\n\n\nconst b=2",
             "const a = 1\n\nconst b = 2\n",
@@ -267,6 +268,13 @@ fn small_inputs_format_as_expected() {
     for (input, want) in cases {
         assert_eq!(fmt(input, input), want, "input: {input}");
     }
+}
+
+#[test]
+fn numbers_too_long_for_a_float_keep_their_value() {
+    let text = format!("const x = {}\n", "9".repeat(400));
+    let out = fmt("huge", &text);
+    assert_same_tree("huge", &text, &out);
 }
 
 #[test]

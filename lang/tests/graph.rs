@@ -503,3 +503,11 @@ fn other_flows_draw_well_formed_svg() {
         assert!(g.to_mermaid().starts_with("flowchart TD\n"));
     }
 }
+
+#[test]
+fn labels_join_lines_but_keep_the_text() {
+    let text = "flow f {\n  if a and   # why\n     b {\n    say \"two  spaces\"\n  }\n}\n";
+    let g = graph(text, "f");
+    assert_eq!(g.nodes[1].label, "a and b");
+    assert_eq!(g.nodes[2].label, "say \"two  spaces\"");
+}
