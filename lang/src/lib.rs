@@ -14,10 +14,14 @@
 //! - [`check`]: project loading, name resolution, typing, whole-program rules.
 //! - [`types`]: value types, built-in names and functions.
 //! - [`options`]: the options each construct takes, and typed accessors.
+//! - [`format`]: `dialect fmt`, the canonical layout, comments kept.
+//! - [`graph`]: `dialect graph`, a flow as a diagram (DOT, Mermaid, SVG).
 
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
+pub mod format;
+pub mod graph;
 pub mod options;
 pub mod source;
 pub mod syntax;
