@@ -32,16 +32,6 @@ use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::syntax::{IdGen, RESERVED_WORDS, parse_module};
 
-mod cst {
-    //! A second parser from the same grammar, used only to find repeated clauses,
-    //! which the syntax tree cannot show.
-    #![allow(missing_docs, unreachable_pub)]
-
-    #[derive(pest_derive::Parser)]
-    #[grammar = "dialect.pest"]
-    pub struct DialectCst;
-}
-
 /// Formats one file. Returns the canonical text, or the diagnostics that stop it
 /// from being formatted (syntax errors, malformed literals, repeated clauses).
 /// Spans in the diagnostics point into `file`.
@@ -50,10 +40,6 @@ pub fn format_source(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>
     let (module, diags) = parse_module(file, text, &mut ids);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
-    }
-    let dups = duplicate_clauses(file, text);
-    if !dups.is_empty() {
-        return Err(dups);
     }
     Ok(format_module(&module, text))
 }
@@ -310,83 +296,6 @@ fn collect_key_spans(module: &Module, out: &mut Vec<(u32, u32)>) {
 }
 
 // ------------------------------------------------------------------ repeated clauses
-
-/// Clauses that may appear once in a declaration (the syntax tree keeps the last).
-fn single_clause(container: cst::Rule, clause: cst::Rule) -> Option<&'static str> {
-    use cst::Rule as R;
-    Some(match (container, clause) {
-        (R::queue_decl, R::q_strategy) => "strategy",
-        (R::queue_decl, R::q_priority) => "priority",
-        (R::queue_decl, R::q_music) => "music",
-        (R::queue_decl, R::q_max_wait) => "max wait",
-        (R::queue_decl, R::q_no_answer) => "no answer",
-        (R::queue_decl, R::q_agent_policy) => "agent policy",
-        (R::queue_decl, R::q_wrap_up) => "wrap up",
-        (R::queue_decl, R::q_hours) => "hours",
-        (R::queue_decl, R::q_service_level) => "service level",
-        (R::campaign_decl, R::c_list) => "list",
-        (R::campaign_decl, R::c_mode) => "mode",
-        (R::campaign_decl, R::c_calendar) => "calendar",
-        (R::campaign_decl, R::c_trunk) => "trunk",
-        (R::campaign_decl, R::c_caller_id) => "caller id",
-        (R::campaign_decl, R::c_media) => "media",
-        (R::campaign_decl, R::c_dropped) => "dropped",
-        (R::campaign_decl, R::c_timezone) => "timezone",
-        (R::workorder_decl, R::w_calendar) => "calendar",
-        (R::workorder_decl, R::w_links) => "links",
-        (R::calendar_decl, R::cal_timezone) => "timezone",
-        (R::service_decl, R::svc_url) => "url",
-        (R::service_decl, R::svc_timeout) => "timeout",
-        _ => return None,
-    })
-}
-
-/// Reports clauses written twice where only one counts (a queue with two
-/// `strategy` lines). The syntax tree keeps the last one only, so formatting such a
-/// file would drop text; it is refused instead.
-pub fn duplicate_clauses(file: FileId, text: &str) -> Vec<Diagnostic> {
-    use pest::Parser as _;
-    let Ok(mut pairs) = cst::DialectCst::parse(cst::Rule::file, text) else {
-        return Vec::new();
-    };
-    let Some(root) = pairs.next() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for decl in root.into_inner() {
-        let container = decl.as_rule();
-        let kind = match container {
-            cst::Rule::queue_decl => "queue",
-            cst::Rule::campaign_decl => "campaign",
-            cst::Rule::workorder_decl => "workorder",
-            cst::Rule::calendar_decl => "calendar",
-            cst::Rule::service_decl => "service",
-            _ => continue,
-        };
-        let mut seen: Vec<(cst::Rule, Span)> = Vec::new();
-        for clause in decl.into_inner() {
-            let Some(word) = single_clause(container, clause.as_rule()) else {
-                continue;
-            };
-            let s = clause.as_span();
-            let span = Span::new(file, s.start(), s.end());
-            match seen.iter().find(|(r, _)| *r == clause.as_rule()) {
-                Some((_, first)) => out.push(
-                    Diagnostic::error(
-                        "duplicate-clause",
-                        span,
-                        format!("this {kind} already has a `{word}` line; only one is allowed"),
-                    )
-                    .with_label("second one")
-                    .with_secondary(*first, "the first one is here")
-                    .with_hint("keep one of them"),
-                ),
-                None => seen.push((clause.as_rule(), span)),
-            }
-        }
-    }
-    out
-}
 
 // ------------------------------------------------------------------ literals
 

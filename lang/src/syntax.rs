@@ -245,13 +245,27 @@ fn declaration_starts(text: &str) -> Vec<usize> {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
-            if TOP_LEVEL_KEYWORDS.contains(&word.as_str()) {
+            if TOP_LEVEL_KEYWORDS.contains(&word.as_str()) && looks_like_declaration(&word, line) {
                 starts.push(offset);
             }
         }
         offset += line.len();
     }
     starts
+}
+
+/// Whether a line starting with a top-level keyword starts a declaration rather than
+/// a clause that happens to begin at column 1 (`calendar cn` inside a campaign,
+/// `agent policy (...)` inside a queue).
+fn looks_like_declaration(word: &str, line: &str) -> bool {
+    let rest = line[word.len()..].trim_start();
+    match word {
+        "agent" => rest.starts_with('"'),
+        "calendar" | "list" | "flow" | "queue" | "campaign" | "workorder" | "service" => {
+            line.contains('{') || word == "flow" && rest.contains('(')
+        }
+        _ => true,
+    }
 }
 
 /// Words an analyst knows for each grammar rule that can appear in "expected ...".
@@ -494,6 +508,36 @@ fn token_end(s: &str, pos: usize) -> usize {
     }
 }
 
+/// Clauses that may appear once in their declaration, with the word shown in messages.
+fn single_clause(container: Rule, clause: Rule) -> Option<&'static str> {
+    use Rule as R;
+    Some(match (container, clause) {
+        (R::queue_decl, R::q_strategy) => "strategy",
+        (R::queue_decl, R::q_priority) => "priority",
+        (R::queue_decl, R::q_music) => "music",
+        (R::queue_decl, R::q_max_wait) => "max wait",
+        (R::queue_decl, R::q_no_answer) => "no answer",
+        (R::queue_decl, R::q_agent_policy) => "agent policy",
+        (R::queue_decl, R::q_wrap_up) => "wrap up",
+        (R::queue_decl, R::q_hours) => "hours",
+        (R::queue_decl, R::q_service_level) => "service level",
+        (R::campaign_decl, R::c_list) => "list",
+        (R::campaign_decl, R::c_mode) => "mode",
+        (R::campaign_decl, R::c_calendar) => "calendar",
+        (R::campaign_decl, R::c_trunk) => "trunk",
+        (R::campaign_decl, R::c_caller_id) => "caller id",
+        (R::campaign_decl, R::c_media) => "media",
+        (R::campaign_decl, R::c_dropped) => "dropped",
+        (R::campaign_decl, R::c_timezone) => "timezone",
+        (R::workorder_decl, R::w_calendar) => "calendar",
+        (R::workorder_decl, R::w_links) => "links",
+        (R::calendar_decl, R::cal_timezone) => "timezone",
+        (R::service_decl, R::svc_url) => "url",
+        (R::service_decl, R::svc_timeout) => "timeout",
+        _ => return None,
+    })
+}
+
 struct Builder<'a> {
     file: FileId,
     offset: usize,
@@ -508,9 +552,12 @@ fn first<'i>(p: &P<'i>) -> Option<P<'i>> {
 }
 
 impl Builder<'_> {
+    /// The span of a pair, without the white space and comments pest lets a rule
+    /// swallow when it ends in an optional part that did not match.
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        let len = trimmed_len(s.as_str());
+        Span::new(self.file, self.offset + s.start(), self.offset + s.start() + len)
     }
 
     fn ident(&self, p: P<'_>) -> Ident {
@@ -528,8 +575,43 @@ impl Builder<'_> {
 
     fn items(&mut self, file: P<'_>, out: &mut Vec<Item>) {
         for p in file.into_inner() {
+            self.repeated_clauses(&p);
             if let Some(item) = self.item(p) {
                 out.push(item);
+            }
+        }
+    }
+
+    /// Reports a clause written twice where only one is allowed (the tree keeps
+    /// only the last one, so the first would be silently ignored).
+    fn repeated_clauses(&mut self, decl: &P<'_>) {
+        let container = decl.as_rule();
+        let kind = match container {
+            Rule::queue_decl => "queue",
+            Rule::campaign_decl => "campaign",
+            Rule::workorder_decl => "workorder",
+            Rule::calendar_decl => "calendar",
+            Rule::service_decl => "service",
+            _ => return,
+        };
+        let mut seen: Vec<(Rule, Span)> = Vec::new();
+        for clause in decl.clone().into_inner() {
+            let Some(word) = single_clause(container, clause.as_rule()) else {
+                continue;
+            };
+            let span = self.span(&clause);
+            match seen.iter().find(|(r, _)| *r == clause.as_rule()) {
+                Some((_, first)) => self.diags.push(
+                    Diagnostic::error(
+                        "duplicate-clause",
+                        span,
+                        format!("this {kind} already has a `{word}` line; only one is allowed"),
+                    )
+                    .with_label("second one")
+                    .with_secondary(*first, "the first one is here")
+                    .with_hint("keep one of them"),
+                ),
+                None => seen.push((clause.as_rule(), span)),
             }
         }
     }
@@ -677,17 +759,19 @@ impl Builder<'_> {
     // ------------------------------------------------------------ literals
 
     fn num(&mut self, p: &P<'_>) -> f64 {
-        p.as_str().trim().parse::<f64>().unwrap_or_else(|_| {
-            let s = self.span(p);
-            self.error(
-                "malformed-number",
-                s,
-                "this number is too large or malformed",
-            );
-            0.0
-        })
+        match p.as_str().trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v.abs() < 1e15 => v,
+            _ => {
+                let s = self.span(p);
+                self.error(
+                    "malformed-number",
+                    s,
+                    "this number is too large (numbers go up to 999999999999999)",
+                );
+                0.0
+            }
+        }
     }
-
     fn whole_number(&mut self, p: P<'_>) -> u32 {
         let v = self.num(&p);
         if v.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&v) {
@@ -1086,7 +1170,10 @@ impl Builder<'_> {
             Rule::func_call => {
                 let mut it = p.into_inner();
                 let name = it.next().map(|n| self.ident(n));
-                let args = it.map(|a| self.expr(a)).collect();
+                let args = it
+                    .flat_map(|a| a.into_inner())
+                    .map(|a| self.expr(a))
+                    .collect();
                 match name {
                     Some(n) => self.mk(ExprKind::Call(n, args), span),
                     None => self.mk(ExprKind::Bool(false), span),
@@ -2104,6 +2191,47 @@ impl Builder<'_> {
         }
         Some(w)
     }
+}
+
+/// Length of `s` without trailing white space and trailing `#` comments.
+fn trimmed_len(s: &str) -> usize {
+    let mut end = s.len();
+    loop {
+        let t = s[..end].trim_end_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
+        end = t.len();
+        let line_start = t.rfind('\n').map_or(0, |i| i + 1);
+        match comment_start(&t[line_start..]) {
+            Some(at) => end = line_start + at,
+            None => return end,
+        }
+    }
+}
+
+/// Where a `#` comment starts in one line, if it has one: a `#` outside text that
+/// is not the DTMF key (followed by `->`, `|`, `,` or `)`).
+fn comment_start(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut in_text = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if in_text => i += 1,
+            b'"' => in_text = !in_text,
+            b'#' if !in_text => {
+                let rest = line[i + 1..].trim_start_matches([' ', '\t']);
+                if !(rest.starts_with("->")
+                    || rest.starts_with('|')
+                    || rest.starts_with(',')
+                    || rest.starts_with(')'))
+                {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn push_lit(parts: &mut Vec<TextPart>, s: &str) {
