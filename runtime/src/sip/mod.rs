@@ -1,0 +1,5 @@
+//! SIP for the Dialect runtime (guide written below).
+
+pub mod message;
+pub mod transaction;
+pub mod transport;
