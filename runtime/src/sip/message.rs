@@ -46,6 +46,9 @@ pub enum SipError {
     /// The response arrived, but was not what the operation needed.
     #[error("unexpected response {0}")]
     Unexpected(u16),
+    /// The INVITE was cancelled before it could be answered.
+    #[error("the call was cancelled")]
+    Cancelled,
     /// Digest authentication could not be completed.
     #[error("authentication failed: {0}")]
     Auth(String),
@@ -225,7 +228,10 @@ fn check(msg: &Inbound) -> Result<(), String> {
         Inbound::Response(r) => &r.headers,
     };
     let via = top_via(headers).ok_or("the Via header is missing")?;
-    parse_via(&via).ok_or("the Via header is malformed")?;
+    let via = parse_via(&via).ok_or("the Via header is malformed")?;
+    if matches!(msg, Inbound::Request(_)) && via.branch.as_deref().is_none_or(str::is_empty) {
+        return Err("the Via header has no branch".into());
+    }
     for (name, present) in [
         ("From", header_value(headers, "From").is_some()),
         ("To", header_value(headers, "To").is_some()),

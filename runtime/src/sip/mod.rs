@@ -1,5 +1,10 @@
 //! SIP for the Dialect runtime (guide written below).
 
+pub mod auth;
+pub mod dialog;
+pub mod endpoint;
 pub mod message;
 pub mod transaction;
 pub mod transport;
+
+pub use endpoint::{EndpointConfig, SipEndpoint};

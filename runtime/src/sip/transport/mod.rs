@@ -190,6 +190,11 @@ impl TransportLayer {
         self.sink.clone()
     }
 
+    /// Number of open TCP connections (incoming and outgoing).
+    pub fn tcp_connection_count(&self) -> usize {
+        self.connections.lock().map_or(0, |m| m.len())
+    }
+
     /// Whether a UDP socket is open.
     pub fn has_udp(&self) -> bool {
         self.udp.is_some()
