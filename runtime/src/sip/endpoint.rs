@@ -452,8 +452,17 @@ impl SipEndpoint {
         Ok(out)
     }
 
-    /// Where in-dialog requests go: the resolved next hop, else the dialog's flow.
+    /// Where in-dialog requests go: over TCP without a route set, the connection
+    /// the dialog was set up on while it is open (the peer's Contact port is often
+    /// not where it accepts connections); otherwise the resolved next hop, falling
+    /// back to the dialog's flow.
     pub async fn dialog_target(&self, dialog: &Dialog) -> Target {
+        if dialog.transport.is_reliable()
+            && dialog.route_set.is_empty()
+            && self.inner.transport.has_tcp_connection(dialog.flow.addr)
+        {
+            return dialog.flow.clone();
+        }
         match self.resolve(&dialog.next_hop(), dialog.transport).await {
             Ok(t) => t,
             Err(_) => dialog.flow.clone(),
@@ -1209,17 +1218,35 @@ impl SipEndpoint {
     fn on_cancel(&self, cancel: rsip::Request, source: Target, key: TxKey) {
         let invite_key = TxKey::server_invite_for_cancel(&cancel);
         let invite = invite_key.and_then(|k| self.inner.tables().server_txs.get(&k).cloned());
-        let incoming = self.new_server_tx(cancel, source, key);
         match invite {
             Some(invite) => {
-                incoming.reply(200);
+                // 200 for the CANCEL goes on the wire before the INVITE's 487.
+                let to_tag = message::to_tag(&cancel.headers).unwrap_or_else(message::new_tag);
+                let ok =
+                    message::encode_response(&message::response_for(&cancel, 200, Some(&to_tag)));
+                let target = response_target(&cancel, &source);
+                let _ = self.inner.sink.send(Outgoing {
+                    target,
+                    data: ok.clone(),
+                });
+                let _ = self.spawn_server_tx(cancel, source, key, Some(ok));
                 let _ = invite.send(ServerInput::Cancel);
             }
-            None => incoming.reply(481),
+            None => self.new_server_tx(cancel, source, key).reply(481),
         }
     }
 
     fn new_server_tx(&self, req: rsip::Request, source: Target, key: TxKey) -> IncomingRequest {
+        self.spawn_server_tx(req, source, key, None)
+    }
+
+    fn spawn_server_tx(
+        &self,
+        req: rsip::Request,
+        source: Target,
+        key: TxKey,
+        already_sent: Option<Bytes>,
+    ) -> IncomingRequest {
         let to_tag = message::to_tag(&req.headers).unwrap_or_else(message::new_tag);
         let (net_tx, net_rx) = mpsc::unbounded_channel();
         let (tu_tx, tu_rx) = mpsc::unbounded_channel();
@@ -1236,7 +1263,7 @@ impl SipEndpoint {
                 if request.method == Method::Invite {
                     transaction::server_invite::run(ctx, request, tag, net_rx, tu_rx, token).await
                 } else {
-                    transaction::server::run(ctx, request, tag, net_rx, tu_rx).await
+                    transaction::server::run(ctx, request, tag, net_rx, tu_rx, already_sent).await
                 }
             };
             let outcome = tokio::select! {

@@ -4,6 +4,8 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod registrar;
+pub mod sdp;
 pub mod transaction;
 pub mod transport;
 

@@ -19,17 +19,31 @@ enum State {
 }
 
 /// Runs one non-INVITE server transaction to its end.
+///
+/// `already_sent` is a final response the caller has put on the wire itself (the
+/// 200 for a CANCEL, sent before the INVITE's 487 so that their order is fixed):
+/// the transaction starts in Completed with it.
 pub async fn run(
     ctx: TxContext,
     request: rsip::Request,
     to_tag: String,
     mut net: mpsc::UnboundedReceiver<ServerInput>,
     mut tu: mpsc::UnboundedReceiver<rsip::Response>,
+    already_sent: Option<Bytes>,
 ) -> ServerOutcome {
     let reliable = ctx.reliable();
     let mut state = State::Trying;
     let mut last: Option<Bytes> = None;
     let mut timer_j: Option<Instant> = None;
+    if let Some(sent) = already_sent {
+        last = Some(sent);
+        state = State::Completed;
+        let j = ctx.timers.j(reliable);
+        if j.is_zero() {
+            return ServerOutcome::Completed;
+        }
+        timer_j = Some(Instant::now() + j);
+    }
     let mut tu_open = true;
     loop {
         tokio::select! {
@@ -90,7 +104,7 @@ mod tests {
         let (tu, tu_rx) = mpsc::unbounded_channel();
         let req = request("BYE");
         let start = Instant::now();
-        let task = tokio::spawn(run(ctx, req.clone(), "t".into(), net_rx, tu_rx));
+        let task = tokio::spawn(run(ctx, req.clone(), "t".into(), net_rx, tu_rx, None));
         // Retransmission before any answer: absorbed silently.
         net.send(ServerInput::Request(req.clone())).unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -116,7 +130,7 @@ mod tests {
         let (_net, net_rx) = mpsc::unbounded_channel();
         let (tu, tu_rx) = mpsc::unbounded_channel::<rsip::Response>();
         let req = request("INFO");
-        let task = tokio::spawn(run(ctx, req, "t".into(), net_rx, tu_rx));
+        let task = tokio::spawn(run(ctx, req, "t".into(), net_rx, tu_rx, None));
         drop(tu);
         assert_eq!(task.await.unwrap(), ServerOutcome::Completed);
         let o = out.recv().await.unwrap();

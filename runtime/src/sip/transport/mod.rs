@@ -195,6 +195,11 @@ impl TransportLayer {
         self.connections.lock().map_or(0, |m| m.len())
     }
 
+    /// Whether a TCP connection to `peer` is open.
+    pub fn has_tcp_connection(&self, peer: SocketAddr) -> bool {
+        self.connections.lock().is_ok_and(|m| m.contains_key(&peer))
+    }
+
     /// Whether a UDP socket is open.
     pub fn has_udp(&self) -> bool {
         self.udp.is_some()
