@@ -8,5 +8,6 @@ pub mod registrar;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;
+pub mod trunk;
 
 pub use endpoint::{EndpointConfig, SipEndpoint};

@@ -313,7 +313,11 @@ impl Registrar {
         let mut resp = req.response(200);
         let now = Instant::now();
         for b in self.lookup(aor) {
-            let left = b.expires_at.saturating_duration_since(now).as_secs();
+            let left = b
+                .expires_at
+                .saturating_duration_since(now)
+                .as_millis()
+                .div_ceil(1000);
             resp.headers
                 .push(Header::Contact(rsip::headers::Contact::new(format!(
                     "<{}>;expires={left}",
