@@ -181,6 +181,15 @@ fn parse_inner(data: &[u8], datagram: bool) -> Result<Inbound, Malformed> {
         }
         None => {}
     }
+    let first_line = unfolded.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first_line = String::from_utf8_lossy(first_line);
+    let first_line = first_line.trim_end_matches('\r');
+    if !first_line.starts_with("SIP/") && first_line.split(' ').count() != 3 {
+        return Err(lenient_reject(
+            data,
+            "the request line must be METHOD URI SIP/2.0",
+        ));
+    }
     unfolded.extend_from_slice(b"\r\n\r\n");
     unfolded.extend_from_slice(body);
     let msg = match rsip::SipMessage::try_from(unfolded.as_slice()) {
@@ -312,21 +321,35 @@ fn lenient_reply(data: &[u8], reason: &str) -> Option<Bytes> {
             _ => {}
         }
     }
-    if vias.is_empty() {
-        return None;
-    }
+    // Without a readable top Via there is nowhere a response could be routed.
+    let top = vias
+        .first()
+        .and_then(|v| split_list(v).into_iter().next())?;
+    parse_via(&top)?;
     let (from, to, call_id, cseq_v) = (from?, to?, call_id?, cseq_v?);
-    let cseq_ok = {
-        let mut it = cseq_v.split_whitespace();
-        it.next().is_some_and(|n| n.parse::<u32>().is_ok()) && it.next().is_some()
-    };
-    if !cseq_ok {
+    if uri_of(&from).is_none() || uri_of(&to).is_none() || call_id.contains(char::is_whitespace) {
         return None;
     }
-    if cseq_v.split_whitespace().nth(1) == Some("ACK") || method_token == "ACK" {
+    // A CSeq that cannot be read is rebuilt from what can: the number (else 0) and
+    // the method (else the request line's), so that the client can still match it.
+    let mut cseq_parts = cseq_v.split_whitespace();
+    let number = cseq_parts
+        .next()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let is_token = |m: &&str| {
+        m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+    };
+    let cseq_method = cseq_parts
+        .next()
+        .filter(|m| m.parse::<Method>().is_ok() || (!request_line_ok && is_token(m)))
+        .or_else(|| (!method_token.is_empty() && is_token(&method_token)).then_some(method_token));
+    if cseq_method.is_some_and(|m| m.eq_ignore_ascii_case("ACK")) || method_token == "ACK" {
         // ACK is never answered.
         return None;
     }
+    let cseq_v = format!("{number} {}", cseq_method?);
     let known = Method::all()
         .iter()
         .any(|m| m.to_string().eq_ignore_ascii_case(method_token));
@@ -1122,5 +1145,79 @@ l: 0\r\n\r\n";
             Some(Some("30".into()))
         );
         assert_eq!(param("<sip:a@b;lr>", "lr"), None);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn check_verdict(data: &[u8], datagram: bool) {
+            match parse(data, datagram) {
+                Ok(msg) => {
+                    // Whatever parsed must encode and parse again.
+                    let bytes = encode(&msg);
+                    assert!(
+                        parse(&bytes, false).is_ok(),
+                        "re-encoded message did not parse"
+                    );
+                }
+                Err(Malformed {
+                    reply: Some(reply), ..
+                }) if reply.starts_with(b"SIP/2.0 501 ") => {}
+                Err(Malformed {
+                    reply: Some(reply), ..
+                }) => match parse(&reply, true) {
+                    Ok(Inbound::Response(r)) => assert_eq!(r.status_code.code(), 400),
+                    _ => {
+                        // Only an extension method echoed in CSeq may stop rsip
+                        // (its method set is closed); the reply is still valid SIP.
+                        let text = String::from_utf8_lossy(&reply).to_string();
+                        let method = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("CSeq: "))
+                            .and_then(|c| c.split_whitespace().nth(1))
+                            .unwrap_or("");
+                        assert!(
+                            method.parse::<Method>().is_err(),
+                            "the 400 we built does not parse: {text}"
+                        );
+                    }
+                },
+                Err(_) => {}
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            #[test]
+            fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+                check_verdict(&data, true);
+                check_verdict(&data, false);
+            }
+
+            #[test]
+            fn mutated_invites_never_panic(
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)
+            ) {
+                let mut data = INVITE.as_bytes().to_vec();
+                for (at, byte, kind) in edits {
+                    if data.is_empty() { break; }
+                    let i = at.index(data.len());
+                    match kind {
+                        0 => data[i] = byte,
+                        1 => { data.remove(i); }
+                        _ => data.insert(i, byte),
+                    }
+                }
+                check_verdict(&data, true);
+            }
+
+            #[test]
+            fn truncated_invites_never_panic(cut in 0usize..400) {
+                let data = INVITE.as_bytes();
+                check_verdict(&data[..cut.min(data.len())], true);
+            }
+        }
     }
 }

@@ -906,4 +906,36 @@ m=audio 5004 RTP/AVP {formats}\r\n{extra}"
             assert!(SessionDescription::parse(bad).is_err(), "{bad:?}");
         }
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+                if let Ok(sdp) = SessionDescription::parse(&data) {
+                    let _ = answer(&sdp, &local());
+                    let _ = read_answer(&sdp, &local());
+                }
+            }
+
+            #[test]
+            fn sdp_like_lines_never_panic(lines in proptest::collection::vec(
+                ("[vosctmab]", "[ -~]{0,40}"), 0..12)
+            ) {
+                let mut text = String::from("v=0\r\n");
+                for (k, v) in lines {
+                    text.push_str(&format!("{k}={v}\r\n"));
+                }
+                if let Ok(sdp) = SessionDescription::parse(text.as_bytes()) {
+                    if let Ok((ans, _)) = answer(&sdp, &local()) {
+                        prop_assert!(SessionDescription::parse(ans.to_string().as_bytes()).is_ok());
+                    }
+                }
+            }
+        }
+    }
 }
