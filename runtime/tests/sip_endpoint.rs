@@ -2,6 +2,9 @@
 //! dropped and counted, OPTIONS answered, unknown dialogs get 481, the 2xx is
 //! retransmitted until ACK and "no ACK" is reported, TCP framing limits.
 
+// Helpers outside #[test] functions unwrap too: this is a test harness.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! The registrar over a real UDP socket: challenge, bindings with expiry from the
 //! contact parameter or the Expires header, 423, events when bindings expire.
 
+// Helpers outside #[test] functions unwrap too: this is a test harness.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

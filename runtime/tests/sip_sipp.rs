@@ -2,6 +2,9 @@
 //! 127.0.0.1, over UDP and TCP: a small UAS built on the endpoint answers calls,
 //! takes CANCEL, hangs up itself, and a registrar takes authenticated REGISTERs.
 
+// Helpers outside #[test] functions unwrap too: this is a test harness.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -196,32 +199,29 @@ fn sipp_args(
     scenario_arg: &[&str],
 ) -> Vec<String> {
     let mut args: Vec<String> = scenario_arg.iter().map(|s| s.to_string()).collect();
-    args.extend(
-        [
-            target.to_string(),
-            "-i".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            free_port(tcp).to_string(),
-            "-mp".into(),
-            free_port(false).to_string(),
-            "-s".into(),
-            service.into(),
-            "-m".into(),
-            calls.to_string(),
-            "-r".into(),
-            "5".into(),
-            "-d".into(),
-            "200".into(),
-            "-timeout".into(),
-            "30s".into(),
-            "-timeout_error".into(),
-            "-recv_timeout".into(),
-            "10000".into(),
-            "-trace_err".into(),
-        ]
-        .into_iter(),
-    );
+    args.extend([
+        target.to_string(),
+        "-i".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        free_port(tcp).to_string(),
+        "-mp".into(),
+        free_port(false).to_string(),
+        "-s".into(),
+        service.into(),
+        "-m".into(),
+        calls.to_string(),
+        "-r".into(),
+        "5".into(),
+        "-d".into(),
+        "200".into(),
+        "-timeout".into(),
+        "30s".into(),
+        "-timeout_error".into(),
+        "-recv_timeout".into(),
+        "10000".into(),
+        "-trace_err".into(),
+    ]);
     if tcp {
         args.push("-t".into());
         args.push("t1".into());

@@ -2,6 +2,9 @@
 //! with digest, calls placed through the trunk (407 challenge, ringing, answer,
 //! BYE from the carrier) and cancelled while ringing.
 
+// Helpers outside #[test] functions unwrap too: this is a test harness.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -218,13 +218,12 @@ impl Dialog {
             }
             self.remote_seq = Some(seq);
         }
-        if matches!(req.method, Method::Invite | Method::Update) {
-            if let Some(uri) = message::header_values(&req.headers, "Contact")
+        if matches!(req.method, Method::Invite | Method::Update)
+            && let Some(uri) = message::header_values(&req.headers, "Contact")
                 .first()
                 .and_then(|c| message::uri_of(c))
-            {
-                self.remote_target = uri;
-            }
+        {
+            self.remote_target = uri;
         }
         RequestCheck::Ok
     }

@@ -1007,10 +1007,10 @@ impl OutgoingCall {
         };
         let seq = message::cseq(&self.invite.headers).map_or(1, |(n, _)| n);
         let target = resolve_literal(&dialog.next_hop(), dialog.transport).unwrap_or(flow);
-        if let Ok(ack) = dialog.ack(seq) {
-            if let Ok(out) = self.endpoint.send_stateless(ack, target) {
-                let _ = self.tx.net.send(ClientInput::AckFor2xx(out));
-            }
+        if let Ok(ack) = dialog.ack(seq)
+            && let Ok(out) = self.endpoint.send_stateless(ack, target)
+        {
+            let _ = self.tx.net.send(ClientInput::AckFor2xx(out));
         }
         let events = self.endpoint.register_dialog(dialog.id.clone());
         if self.cancel_requested {
@@ -1143,7 +1143,7 @@ impl SipEndpoint {
         }
         let existing = self.inner.tables().server_txs.get(&key).cloned();
         if let Some(tx) = existing {
-            let _ = tx.send(ServerInput::Request(req));
+            let _ = tx.send(ServerInput::Request(Box::new(req)));
             return;
         }
         if req.method == Method::Cancel {
@@ -1209,7 +1209,7 @@ impl SipEndpoint {
             }
         }
         if let Some(tx) = tables.server_txs.get(&key) {
-            let _ = tx.send(ServerInput::Request(ack));
+            let _ = tx.send(ServerInput::Request(Box::new(ack)));
             return;
         }
         Counters::bump(&self.inner.counters.retransmissions_received);

@@ -264,10 +264,10 @@ fn check(msg: &Inbound) -> Result<(), String> {
         if cseq_method != r.method {
             return Err("the CSeq method does not match the request line".into());
         }
-        if let Some(mf) = header_value(headers, "Max-Forwards") {
-            if mf.trim().parse::<u32>().is_err() {
-                return Err("Max-Forwards is not a number".into());
-            }
+        if let Some(mf) = header_value(headers, "Max-Forwards")
+            && mf.trim().parse::<u32>().is_err()
+        {
+            return Err("Max-Forwards is not a number".into());
         }
     }
     Ok(())
@@ -601,10 +601,10 @@ pub fn param(value: &str, name: &str) -> Option<Option<String>> {
 
 /// The part of a header value after its URI: the header parameters.
 fn header_params(value: &str) -> &str {
-    if let Some(close) = value.rfind('>') {
-        if value[..close].contains('<') {
-            return &value[close + 1..];
-        }
+    if let Some(close) = value.rfind('>')
+        && value[..close].contains('<')
+    {
+        return &value[close + 1..];
     }
     // Without angle brackets, parameters after the URI belong to the header.
     match value.find(';') {

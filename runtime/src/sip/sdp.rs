@@ -242,10 +242,10 @@ impl SessionDescription {
                             }
                         }
                         "fmtp" => {
-                            if let Some((pt, params)) = val.split_once(' ') {
-                                if let Ok(pt) = pt.parse() {
-                                    m.fmtps.push((pt, params.trim().to_string()));
-                                }
+                            if let Some((pt, params)) = val.split_once(' ')
+                                && let Ok(pt) = pt.parse()
+                            {
+                                m.fmtps.push((pt, params.trim().to_string()));
                             }
                         }
                         "ptime" => m.ptime = val.trim().parse().ok(),
@@ -930,11 +930,10 @@ m=audio 5004 RTP/AVP {formats}\r\n{extra}"
                 for (k, v) in lines {
                     text.push_str(&format!("{k}={v}\r\n"));
                 }
-                if let Ok(sdp) = SessionDescription::parse(text.as_bytes()) {
-                    if let Ok((ans, _)) = answer(&sdp, &local()) {
+                if let Ok(sdp) = SessionDescription::parse(text.as_bytes())
+                    && let Ok((ans, _)) = answer(&sdp, &local()) {
                         prop_assert!(SessionDescription::parse(ans.to_string().as_bytes()).is_ok());
                     }
-                }
             }
         }
     }

@@ -94,7 +94,7 @@ impl TxKey {
 #[derive(Debug)]
 pub enum ServerInput {
     /// A retransmission of the request, or the ACK for a non-2xx final response.
-    Request(rsip::Request),
+    Request(Box<rsip::Request>),
     /// A CANCEL matched this INVITE transaction (already answered with 200).
     Cancel,
 }

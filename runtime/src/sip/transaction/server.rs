@@ -106,7 +106,8 @@ mod tests {
         let start = Instant::now();
         let task = tokio::spawn(run(ctx, req.clone(), "t".into(), net_rx, tu_rx, None));
         // Retransmission before any answer: absorbed silently.
-        net.send(ServerInput::Request(req.clone())).unwrap();
+        net.send(ServerInput::Request(Box::new(req.clone())))
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(out.try_recv().is_err());
         tu.send(response(&req, 200)).unwrap();
@@ -115,7 +116,8 @@ mod tests {
             (100, "SIP/2.0 200 OK".into())
         );
         tokio::time::sleep(Duration::from_secs(10)).await;
-        net.send(ServerInput::Request(req.clone())).unwrap();
+        net.send(ServerInput::Request(Box::new(req.clone())))
+            .unwrap();
         assert_eq!(
             next(&mut out, start).await.unwrap(),
             (10100, "SIP/2.0 200 OK".into())

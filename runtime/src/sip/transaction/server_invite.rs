@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(next(&mut h.out, h.start).await.unwrap().0, 500);
         let mut ack = request("ACK");
         ack.method = Method::Ack;
-        h.net.send(ServerInput::Request(ack)).unwrap();
+        h.net.send(ServerInput::Request(Box::new(ack))).unwrap();
         assert_eq!(h.task.await.unwrap(), ServerOutcome::Completed);
         assert_eq!(h.start.elapsed().as_millis(), 500 + 5000, "timer I = T4");
         assert!(h.out.try_recv().is_err());
@@ -230,7 +230,9 @@ mod tests {
             "SIP/2.0 180 Ringing"
         );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        h.net.send(ServerInput::Request(h.req.clone())).unwrap();
+        h.net
+            .send(ServerInput::Request(Box::new(h.req.clone())))
+            .unwrap();
         assert_eq!(
             next(&mut h.out, h.start).await.unwrap(),
             (300, "SIP/2.0 180 Ringing".into())
@@ -238,7 +240,9 @@ mod tests {
         h.tu.send(response(&h.req, 200)).unwrap();
         assert_eq!(next(&mut h.out, h.start).await.unwrap().1, "SIP/2.0 200 OK");
         // Accepted: INVITE retransmissions are absorbed, not answered.
-        h.net.send(ServerInput::Request(h.req.clone())).unwrap();
+        h.net
+            .send(ServerInput::Request(Box::new(h.req.clone())))
+            .unwrap();
         assert_eq!(h.task.await.unwrap(), ServerOutcome::Accepted);
         assert_eq!(h.start.elapsed().as_millis(), 300 + 32000, "timer L");
         assert!(h.out.try_recv().is_err());
@@ -267,7 +271,7 @@ mod tests {
         assert_eq!(line, "SIP/2.0 500 Server Internal Error");
         let mut ack = request("ACK");
         ack.method = Method::Ack;
-        h.net.send(ServerInput::Request(ack)).unwrap();
+        h.net.send(ServerInput::Request(Box::new(ack))).unwrap();
         assert_eq!(h.task.await.unwrap(), ServerOutcome::Completed);
         assert_eq!(h.start.elapsed().as_millis(), 0, "timer I is zero on TCP");
         assert!(h.out.try_recv().is_err());

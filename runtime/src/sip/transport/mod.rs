@@ -224,10 +224,10 @@ async fn write_loop(
         Counters::bump(&shared.counters.sent);
         match out.target.transport {
             TransportKind::Udp => {
-                if let Some(socket) = &udp {
-                    if let Err(e) = socket.send_to(&out.data, out.target.addr).await {
-                        tracing::debug!(peer = %out.target.addr, error = %e, "UDP send failed");
-                    }
+                if let Some(socket) = &udp
+                    && let Err(e) = socket.send_to(&out.data, out.target.addr).await
+                {
+                    tracing::debug!(peer = %out.target.addr, error = %e, "UDP send failed");
                 }
             }
             TransportKind::Tcp => tcp::send(&connections, &shared, out),

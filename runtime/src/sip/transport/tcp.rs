@@ -180,13 +180,13 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Frame {
     let mut body_len = 0usize;
     for line in head.split(|&b| b == b'\n') {
         let line = String::from_utf8_lossy(line);
-        if let Some((name, value)) = line.split_once(':') {
-            if canonical_name(name.trim()) == "Content-Length" {
-                match value.trim().parse::<usize>() {
-                    Ok(n) => body_len = n,
-                    // Unusable framing: hand over the head alone, the parser answers 400.
-                    Err(_) => body_len = 0,
-                }
+        if let Some((name, value)) = line.split_once(':')
+            && canonical_name(name.trim()) == "Content-Length"
+        {
+            match value.trim().parse::<usize>() {
+                Ok(n) => body_len = n,
+                // Unusable framing: hand over the head alone, the parser answers 400.
+                Err(_) => body_len = 0,
             }
         }
     }
