@@ -185,7 +185,7 @@ struct Tables {
     server_txs: HashMap<TxKey, mpsc::UnboundedSender<ServerInput>>,
     client_txs: HashMap<TxKey, mpsc::UnboundedSender<ClientInput>>,
     dialogs: HashMap<DialogId, mpsc::Sender<DialogEvent>>,
-    pending_acks: HashMap<(DialogId, u32), oneshot::Sender<rsip::Request>>,
+    pending_acks: HashMap<(DialogId, u32), oneshot::Sender<()>>,
 }
 
 struct Inner {
@@ -532,6 +532,30 @@ impl SipEndpoint {
         Ok(resp)
     }
 
+    /// Answers a re-INVITE received in `dialog` with 200 and an SDP body. Like the
+    /// first answer, the 200 is retransmitted until its ACK, which arrives on the
+    /// dialog's events as [`DialogEvent::Ack`] (or [`DialogEvent::AckTimeout`]).
+    pub fn answer_reinvite(&self, dialog: &Dialog, request: IncomingRequest, sdp: Vec<u8>) {
+        let mut resp = request.response(200);
+        resp.headers
+            .push(Header::Contact(rsip::headers::Contact::new(format!(
+                "<{}>",
+                dialog.local_contact
+            ))));
+        resp.headers
+            .push(Header::Allow(rsip::headers::Allow::new(ALLOW)));
+        resp.headers
+            .push(Header::ContentType(rsip::headers::ContentType::new(
+                "application/sdp",
+            )));
+        resp.body = sdp;
+        let seq = message::cseq(&request.request.headers).map_or(0, |(n, _)| n);
+        let target = response_target(&request.request, &request.source);
+        let data = message::encode_response(&resp);
+        request.respond(resp);
+        self.start_2xx_retransmission(dialog, seq, data, target);
+    }
+
     /// Sends BYE and waits for its final response.
     pub async fn bye(&self, dialog: &mut Dialog) -> Result<rsip::Response, SipError> {
         self.request_in_dialog(dialog, Method::Bye, None, Vec::new())
@@ -646,12 +670,9 @@ impl SipEndpoint {
             let mut ack_rx = ack_rx;
             loop {
                 tokio::select! {
-                    ack = &mut ack_rx => {
-                        if let (Ok(ack), Some(tx)) = (ack, &dialog_tx) {
-                            let _ = tx.try_send(DialogEvent::Ack(ack));
-                        }
-                        return;
-                    }
+                    // The dispatcher delivered the ACK itself (keeping its order
+                    // with later requests); this only stops the retransmission.
+                    _ = &mut ack_rx => return,
                     _ = tokio::time::sleep_until(next), if !reliable => {
                         Counters::bump(&ctx.counters.retransmissions);
                         let _ = ctx.sink.send(Outgoing { target: ctx.target.clone(), data: data.clone() });
@@ -1203,8 +1224,11 @@ impl SipEndpoint {
         // the ACK for a non-2xx, which belongs to the INVITE server transaction.
         if let Some(id) = DialogId::of_request(&ack) {
             let seq = message::cseq(&ack.headers).map_or(0, |(n, _)| n);
-            if let Some(waiter) = tables.pending_acks.remove(&(id, seq)) {
-                let _ = waiter.send(ack);
+            if let Some(waiter) = tables.pending_acks.remove(&(id.clone(), seq)) {
+                let _ = waiter.send(());
+                if let Some(dialog) = tables.dialogs.get(&id) {
+                    let _ = dialog.try_send(DialogEvent::Ack(ack));
+                }
                 return;
             }
         }
