@@ -269,3 +269,68 @@ async fn tcp_messages_are_framed_and_oversized_ones_close_the_connection() {
     assert_eq!(n, 0, "connection closed");
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn options_can_go_to_the_application_and_overload_gets_503() {
+    let mut config = udp_config();
+    config.deliver_options = true;
+    config.incoming_queue = 1;
+    let (ep, mut rx, shutdown) = start(config).await;
+    let to = ep.udp_addr().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    // The first request waits in the queue (nobody reads it yet), the second is refused.
+    sock.send_to(request("OPTIONS", "z9hG4bKo1", port, "", "").as_bytes(), to)
+        .await
+        .unwrap();
+    let refused = exchange(&sock, to, &request("OPTIONS", "z9hG4bKo2", port, "", ""))
+        .await
+        .unwrap();
+    assert!(refused.starts_with("SIP/2.0 503 "), "{refused}");
+    assert!(refused.contains("Retry-After: 5"), "{refused}");
+    let queued = tokio::time::timeout(LIMIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.method(), rsip::Method::Options);
+    let mut resp = queued.response(200);
+    resp.headers
+        .push(rsip::Header::Other("X-App".into(), "yes".into()));
+    queued.respond(resp);
+    let answered = recv(&sock, LIMIT).await.unwrap();
+    assert!(
+        answered.starts_with("SIP/2.0 200 OK") && answered.contains("X-App: yes"),
+        "{answered}"
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn unknown_dialogs_reach_the_application_when_asked() {
+    let mut config = udp_config();
+    config.reject_unknown_dialogs = false;
+    let (ep, mut rx, shutdown) = start(config).await;
+    let to = ep.udp_addr().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    sock.send_to(
+        request("BYE", "z9hG4bKu1", port, "", ";tag=stale").as_bytes(),
+        to,
+    )
+    .await
+    .unwrap();
+    let bye = tokio::time::timeout(LIMIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bye.in_dialog());
+    assert_eq!(bye.to_tag(), "stale");
+    bye.reply(481);
+    let reply = recv(&sock, LIMIT).await.unwrap();
+    assert!(reply.starts_with("SIP/2.0 481 "), "{reply}");
+    assert!(
+        reply.contains("To: <sip:ivr@127.0.0.1>;tag=stale"),
+        "{reply}"
+    );
+    shutdown.cancel();
+}

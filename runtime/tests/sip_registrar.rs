@@ -18,6 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// Every request gets its own branch, even when a test replays an old CSeq.
+fn rand_branch() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
 struct Phone {
     sock: UdpSocket,
     to: std::net::SocketAddr,
@@ -36,10 +43,12 @@ impl Phone {
             .map(|a| format!("Authorization: {a}\r\n"))
             .unwrap_or_default();
         let msg = format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKr{}\r\n\
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKr{}x{}\r\n\
 From: <sip:2002@127.0.0.1>;tag=p1\r\nTo: <sip:2002@127.0.0.1>\r\nCall-ID: phone-2002\r\nCSeq: {} REGISTER\r\n\
 Contact: {contact}\r\n{expires}{auth}Content-Length: 0\r\n\r\n",
-            self.cseq, self.cseq
+            self.cseq,
+            rand_branch(),
+            self.cseq
         );
         self.sock.send_to(msg.as_bytes(), self.to).await.unwrap();
         let mut buf = vec![0u8; 8192];
@@ -136,6 +145,15 @@ async fn bindings_are_added_refused_removed_and_expire_on_time() {
         }
     );
     assert_eq!(registrar.lookup("2002").len(), 1);
+
+    // A replayed (older) REGISTER for the same Call-ID fails and changes nothing.
+    // (The binding for 10.1.1.1 was made by CSeq 2; this replay ends at CSeq 2.)
+    let saved = phone.cseq;
+    phone.cseq = 0;
+    let replay = phone.register("<sip:2002@10.1.1.1>", Some(0)).await;
+    assert!(replay.starts_with("SIP/2.0 500"), "{replay}");
+    assert_eq!(registrar.lookup("2002").len(), 1);
+    phone.cseq = saved;
 
     // Expires: 0 on one contact removes just that one.
     let ok = phone.register("<sip:2002@10.1.1.1>", Some(0)).await;

@@ -259,6 +259,19 @@ impl Registrar {
         {
             let mut all = self.bindings();
             let list = all.entry(aor.clone()).or_default();
+            // RFC 3261 10.3 step 7: a REGISTER older than the one that made a
+            // binding (same Call-ID, CSeq not higher) fails as a whole.
+            let stale = wanted.iter().any(|(uri, _)| {
+                list.iter()
+                    .any(|b| &b.contact == uri && b.call_id == call_id && cseq <= b.cseq)
+            });
+            if stale {
+                if list.is_empty() {
+                    all.remove(&aor);
+                }
+                drop(all);
+                return req.reply(500);
+            }
             for (uri, expires) in wanted {
                 let pos = list.iter().position(|b| b.contact == uri);
                 if expires == 0 {
