@@ -334,3 +334,22 @@ async fn unknown_dialogs_reach_the_application_when_asked() {
     );
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn required_extensions_get_420_and_exhausted_max_forwards_483() {
+    let (ep, _rx, shutdown) = start(udp_config()).await;
+    let to = ep.udp_addr().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let req = request("INVITE", "z9hG4bKe1", port, "Require: 100rel\r\n", "");
+    let reply = exchange(&sock, to, &req).await.unwrap();
+    assert!(reply.starts_with("SIP/2.0 100 "), "{reply}");
+    let reply = recv(&sock, LIMIT).await.unwrap();
+    assert!(reply.starts_with("SIP/2.0 420 Bad Extension"), "{reply}");
+    assert!(reply.contains("Unsupported: 100rel"), "{reply}");
+    let looped = request("MESSAGE", "z9hG4bKe2", port, "", "")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let reply = exchange(&sock, to, &looped).await.unwrap();
+    assert!(reply.starts_with("SIP/2.0 483 Too Many Hops"), "{reply}");
+    shutdown.cancel();
+}

@@ -1172,6 +1172,21 @@ impl SipEndpoint {
             return;
         }
         let incoming = self.new_server_tx(req, source, key);
+        // RFC 3261 8.2.2.3 and 16.3: extensions we do not have, and looping requests.
+        let require = message::header_values(&incoming.request.headers, "Require");
+        if !require.is_empty() {
+            let mut resp = incoming.response(420);
+            resp.headers
+                .push(message::other("Unsupported", require.join(", ")));
+            incoming.respond(resp);
+            return;
+        }
+        let hops = message::header_value(&incoming.request.headers, "Max-Forwards")
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        if hops == Some(0) && incoming.method() != Method::Options {
+            incoming.reply(483);
+            return;
+        }
         if incoming.in_dialog() {
             let id = DialogId::of_request(&incoming.request);
             let dialog = id.and_then(|id| self.inner.tables().dialogs.get(&id).cloned());
