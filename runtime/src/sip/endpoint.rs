@@ -242,6 +242,15 @@ impl SipEndpoint {
             shutdown.clone(),
         )
         .await?;
+        let unspecified = [transport.udp_addr(), transport.tcp_addr()]
+            .iter()
+            .flatten()
+            .any(|a| a.ip().is_unspecified());
+        if unspecified && config.public_host.is_none() {
+            tracing::warn!(
+                "SIP bound to a wildcard address without public_host: Via and Contact will be unusable"
+            );
+        }
         let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
         let inner = Arc::new(Inner {
             sink: transport.sink(),
