@@ -4,6 +4,8 @@
 //! # Layout
 //! - `main.rs`: the command line (clap) and exit codes.
 //! - `commands/check.rs`: `dialect check`.
+//! - `commands/fmt.rs`: `dialect fmt`.
+//! - `commands/graph.rs`: `dialect graph`.
 
 mod commands;
 
@@ -48,6 +50,32 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Rewrite .flow files in the one canonical layout.
+    ///
+    /// Formatting never changes what a flow does, and formatting twice changes
+    /// nothing. Comments are kept.
+    #[command(after_help = "Examples:\n  dialect fmt flows/hotline\n  dialect fmt --check flows/hotline   # in CI: exit 1 if a file is not formatted")]
+    Fmt {
+        /// Files or folders (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// Only report files that are not formatted; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Draw a flow as a diagram: prompts, menus, decisions, transfers.
+    #[command(after_help = "Examples:\n  dialect graph flows/hotline hotline -o hotline.svg\n  dialect graph flows/hotline fee_inquiry --format mermaid")]
+    Graph {
+        /// The project folder.
+        project: PathBuf,
+        /// The flow to draw.
+        flow: String,
+        /// svg (no external program needed), dot (Graphviz) or mermaid.
+        #[arg(long, default_value = "svg")]
+        format: dialect_lang::graph::GraphFormat,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +86,13 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
         } => commands::check::run(&paths, format, deny_warnings),
+        Command::Fmt { paths, check } => commands::fmt::run(&paths, check),
+        Command::Graph {
+            project,
+            flow,
+            format,
+            output,
+        } => commands::graph::run(&project, &flow, format, output.as_ref()),
     };
     match result {
         Ok(code) => code,
