@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which loaded source file a span points into (an index into `SourceMap`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
@@ -415,7 +415,7 @@ pub struct ServiceOperation {
 }
 
 /// HTTP method of a service operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HttpMethod {
     /// Parameters in the path and query string.
     Get,
@@ -639,7 +639,7 @@ pub struct SayItem {
 }
 
 /// How a value is read aloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SayKind {
     /// As written (text, or a number in words).
     Plain,
@@ -716,7 +716,7 @@ pub struct InputHandler {
 }
 
 /// The events an input step can end in besides a valid answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum InputEvent {
     /// The caller pressed nothing within the time-out.
     NoInput,
@@ -725,7 +725,7 @@ pub enum InputEvent {
 }
 
 /// Which attempts a handler applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HandlerCount {
     /// Every attempt without a more specific handler.
     Any,
@@ -788,7 +788,7 @@ pub struct MatchArm {
 }
 
 /// Notification channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NotifyChannel {
     /// SMS to a phone number.
     Sms,
@@ -1001,7 +1001,7 @@ pub enum InTarget {
 }
 
 /// Unary operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnaryOp {
     /// `-x`
     Neg,
@@ -1010,7 +1010,7 @@ pub enum UnaryOp {
 }
 
 /// Binary operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BinaryOp {
     /// `or`
     Or,
@@ -1158,7 +1158,7 @@ pub struct Overflow {
 }
 
 /// Overflow direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OverflowDirection {
     /// To a senior queue.
     Up,
@@ -1178,7 +1178,7 @@ pub struct NoAnswer {
 }
 
 /// What happens to a call whose agent did not answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NoAnswerAction {
     /// Back to the queue at the head (high priority).
     RequeueFirst,
@@ -1261,7 +1261,7 @@ pub struct CallWindow {
 }
 
 /// Calendar day types for campaign windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DayType {
     /// A working day (including make-up working days).
     Workday,
@@ -1283,7 +1283,7 @@ pub struct RetryRule {
 }
 
 /// Outcomes of an outbound attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Outcome {
     /// Line busy.
     Busy,
@@ -1418,7 +1418,7 @@ pub struct Transition {
 }
 
 /// Special meanings of a transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TransitionKind {
     /// Moves the order to another department.
     Forward,
