@@ -2,6 +2,9 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod pacer;
 pub mod prompt;
+pub mod recorder;
 pub mod resample;
+pub mod rfc4733;
 pub mod rtp;
