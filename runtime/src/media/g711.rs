@@ -150,6 +150,23 @@ impl Law {
         n
     }
 
+    /// The static RTP payload type (0 for PCMU, 8 for PCMA).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Law::Ulaw => 0,
+            Law::Alaw => 8,
+        }
+    }
+
+    /// The law for a static RTP payload type.
+    pub fn from_payload_type(pt: u8) -> Option<Law> {
+        match pt {
+            0 => Some(Law::Ulaw),
+            8 => Some(Law::Alaw),
+            _ => None,
+        }
+    }
+
     /// The code for digital silence (linear 0, or the nearest to it).
     pub fn silence(self) -> u8 {
         match self {

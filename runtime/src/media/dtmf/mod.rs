@@ -146,6 +146,41 @@ impl std::fmt::Display for DtmfKey {
     }
 }
 
+/// A set of keys (e.g. the keys that end a recording), as a bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KeySet(u16);
+
+impl KeySet {
+    /// No key.
+    pub const EMPTY: KeySet = KeySet(0);
+    /// Every key.
+    pub const ALL: KeySet = KeySet(0xFFFF);
+
+    /// The set of the given keys.
+    pub fn of(keys: &[DtmfKey]) -> KeySet {
+        KeySet(keys.iter().fold(0, |m, k| m | (1 << k.event_code())))
+    }
+
+    /// The set of the keys written in `s` (e.g. `"#*"`); other characters are ignored.
+    pub fn parse(s: &str) -> KeySet {
+        KeySet(
+            s.chars()
+                .filter_map(DtmfKey::from_char)
+                .fold(0, |m, k| m | (1 << k.event_code())),
+        )
+    }
+
+    /// Whether `key` is in the set.
+    pub fn contains(self, key: DtmfKey) -> bool {
+        self.0 & (1 << key.event_code()) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// Which DTMF path delivered a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeySource {
