@@ -26,6 +26,11 @@ use super::resample::{Resampler, to_i16};
 /// The sample rate of every prompt (and of all call audio).
 pub const SAMPLE_RATE: u32 = 8000;
 
+/// Lowest sample rate accepted in a file.
+const MIN_RATE: u32 = 4000;
+/// Highest sample rate accepted in a file.
+const MAX_RATE: u32 = 384_000;
+
 /// Why a prompt could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
@@ -239,10 +244,16 @@ fn riff_chunks<'a>(
 /// Decodes WAV bytes to mono 16-bit PCM at the file's rate.
 fn decode_wav(bytes: &[u8], path: &Path) -> Result<(Vec<i16>, u32), PromptError> {
     let (fmt, data) = riff_chunks(bytes, path)?;
-    if fmt.channels == 0 || fmt.rate == 0 {
+    if fmt.channels == 0 {
+        return Err(unsupported(path, "it declares no channels"));
+    }
+    if !(MIN_RATE..=MAX_RATE).contains(&fmt.rate) {
         return Err(unsupported(
             path,
-            "it declares no channels or a zero sample rate",
+            format!(
+                "its sample rate {} Hz is outside {MIN_RATE}-{MAX_RATE} Hz",
+                fmt.rate
+            ),
         ));
     }
     if fmt.tag == 6 || fmt.tag == 7 {
@@ -552,6 +563,12 @@ mod tests {
         truncated.extend_from_slice(&[1, 0, 1, 0]);
         let e = Prompt::from_wav_bytes(&truncated, Path::new("cut.wav")).unwrap_err();
         assert!(e.to_string().contains("cut.wav"), "{e}");
+        // A 1 Hz "prompt" would blow up to 8000 times its size: refused.
+        let mut one_hz = Vec::from(&b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0"[..]);
+        one_hz.extend_from_slice(&[1, 0, 1, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 0, 16, 0]);
+        one_hz.extend_from_slice(b"data\0\0\0\0");
+        let e = Prompt::from_wav_bytes(&one_hz, Path::new("slow.wav")).unwrap_err();
+        assert!(e.to_string().contains("1 Hz is outside"), "{e}");
     }
 
     #[test]

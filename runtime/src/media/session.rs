@@ -182,6 +182,46 @@ pub enum MediaEvent {
     },
 }
 
+/// Counters of a session's send clock and packets, for metrics and load tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionStats {
+    /// Ticks handled (packets due).
+    pub ticks: u64,
+    /// Ticks that ran more than 2 ms after their deadline.
+    pub late_ticks: u64,
+    /// Ticks skipped after a stall (see [`crate::media::pacer`]).
+    pub skipped_ticks: u64,
+    /// Largest lateness seen, in microseconds.
+    pub max_late_us: u64,
+    /// RTP packets sent.
+    pub packets_sent: u64,
+    /// RTP packets received and accepted.
+    pub packets_received: u64,
+}
+
+#[derive(Debug, Default)]
+struct StatsCell {
+    ticks: AtomicU64,
+    late_ticks: AtomicU64,
+    skipped_ticks: AtomicU64,
+    max_late_us: AtomicU64,
+    packets_sent: AtomicU64,
+    packets_received: AtomicU64,
+}
+
+impl StatsCell {
+    fn snapshot(&self) -> SessionStats {
+        SessionStats {
+            ticks: self.ticks.load(Ordering::Relaxed),
+            late_ticks: self.late_ticks.load(Ordering::Relaxed),
+            skipped_ticks: self.skipped_ticks.load(Ordering::Relaxed),
+            max_late_us: self.max_late_us.load(Ordering::Relaxed),
+            packets_sent: self.packets_sent.load(Ordering::Relaxed),
+            packets_received: self.packets_received.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Why a session could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -220,6 +260,7 @@ enum Command {
 pub struct SessionHandle {
     tx: mpsc::UnboundedSender<Command>,
     ids: Arc<AtomicU64>,
+    stats: Arc<StatsCell>,
     local: SocketAddr,
 }
 
@@ -239,6 +280,11 @@ impl SessionHandle {
     /// The local RTP address (for the SDP answer or offer).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The session's counters so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats.snapshot()
     }
 
     /// Whether the session task has ended.
@@ -346,12 +392,14 @@ impl RtpSession {
         let local = socket.local_addr().map_err(SessionError::Runtime)?;
         let (tx, ctrl) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
-        let task = Task::new(socket, lease, ctrl, events_tx, config);
+        let stats = Arc::new(StatsCell::default());
+        let task = Task::new(socket, lease, ctrl, events_tx, config, stats.clone());
         tokio::spawn(task.run());
         Ok(RtpSession {
             handle: SessionHandle {
                 tx,
                 ids: Arc::new(AtomicU64::new(1)),
+                stats,
                 local,
             },
             events,
@@ -472,6 +520,7 @@ struct Task {
     ctrl: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
     config: SessionConfig,
+    stats: Arc<StatsCell>,
     stream: RtpStream,
     pacer: Pacer,
     epoch: Instant,
@@ -508,6 +557,7 @@ impl Task {
         ctrl: mpsc::UnboundedReceiver<Command>,
         events: mpsc::UnboundedSender<MediaEvent>,
         config: SessionConfig,
+        stats: Arc<StatsCell>,
     ) -> Box<Task> {
         let now = Instant::now();
         Box::new(Task {
@@ -515,6 +565,7 @@ impl Task {
             _lease: lease,
             ctrl,
             events,
+            stats,
             stream: RtpStream::new_random(),
             pacer: Pacer::new(now, super::pacer::PTIME),
             epoch: now,
@@ -683,7 +734,17 @@ impl Task {
     }
 
     async fn tick(&mut self, tick: Tick) {
+        let stats = &self.stats;
+        stats.ticks.fetch_add(1, Ordering::Relaxed);
+        let late_us = tick.late.as_micros() as u64;
+        if late_us > 2000 {
+            stats.late_ticks.fetch_add(1, Ordering::Relaxed);
+        }
+        stats.max_late_us.fetch_max(late_us, Ordering::Relaxed);
         if tick.skipped > 0 {
+            stats
+                .skipped_ticks
+                .fetch_add(tick.skipped, Ordering::Relaxed);
             self.stream.skip((tick.skipped as usize * FRAME) as u32);
         }
         let now = Instant::now();
@@ -892,8 +953,11 @@ impl Task {
         let Ok(len) = len else {
             return;
         };
-        if let Err(e) = self.socket.send_to(&self.tx_buf[..len], addr).await {
-            tracing::debug!(error = %e, %addr, "RTP send error");
+        match self.socket.send_to(&self.tx_buf[..len], addr).await {
+            Ok(_) => {
+                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => tracing::debug!(error = %e, %addr, "RTP send error"),
         }
     }
 
@@ -909,6 +973,7 @@ impl Task {
         let now = Instant::now();
         self.last_rx = now;
         self.silent_reported = false;
+        self.stats.packets_received.fetch_add(1, Ordering::Relaxed);
         if self.last_ssrc != Some(packet.ssrc) {
             if self.last_ssrc.is_some() {
                 self.event_rx.reset();
