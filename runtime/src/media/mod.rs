@@ -105,3 +105,6 @@ pub use session::{
     RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats, bridge, link, listen,
     whisper,
 };
+
+#[cfg(test)]
+mod pcap_tests;

@@ -653,3 +653,62 @@ fn talk_off_speech_gives_no_digits() {
     );
     assert!(failures.is_empty(), "talk-off: {failures:#?}");
 }
+
+/// Files written by another tool (sox): 44.1 kHz stereo with one tone per
+/// channel (mixing to mono puts them together), read by `detect_wav`.
+#[test]
+fn detect_wav_reads_files_made_by_sox() {
+    let sox = std::path::Path::new("/usr/bin/sox");
+    if !sox.exists() {
+        eprintln!("sox is not installed; skipped");
+        return;
+    }
+    let dir = crate::media::prompt::tests_support::tempdir();
+    let mut parts = Vec::new();
+    for (i, k) in [DtmfKey::Key0, DtmfKey::Pound, DtmfKey::Key7, DtmfKey::Key7]
+        .into_iter()
+        .enumerate()
+    {
+        let (lo, hi) = k.frequencies();
+        let tone = dir.join(format!("t{i}.wav"));
+        let silence = dir.join(format!("s{i}.wav"));
+        let ok = std::process::Command::new(sox)
+            .args(["-n", "-r", "44100", "-b", "16", "-c", "2"])
+            .arg(&tone)
+            .args([
+                "synth",
+                "0.07",
+                "sine",
+                &lo.to_string(),
+                "sine",
+                &hi.to_string(),
+                "gain",
+                "-8",
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let ok = std::process::Command::new(sox)
+            .args(["-n", "-r", "44100", "-b", "16", "-c", "2"])
+            .arg(&silence)
+            .args(["trim", "0", "0.06"])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        parts.push(tone);
+        parts.push(silence);
+    }
+    let out = dir.join("digits.wav");
+    let ok = std::process::Command::new(sox)
+        .args(&parts)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let found = detect_wav(&out).unwrap();
+    assert_eq!(keys(&found), "0#77");
+    assert!((found[1].start_ms as i64 - 130).abs() <= 10, "{found:?}");
+    let missing = detect_wav(&dir.join("missing.wav")).unwrap_err();
+    assert!(missing.to_string().contains("missing.wav"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
