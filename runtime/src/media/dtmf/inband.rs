@@ -10,7 +10,7 @@
 //! column tone,
 //! - each is above the minimum level (−33 dBm0 measured),
 //! - each is at least 8 dB above every other tone of its group,
-//! - the pair carries at least 60 % of the window's energy.
+//! - the pair carries at least 75 % of the window's energy.
 //!
 //! A *hit* at a half-block needs the last three windows (four halves, 25.5 ms)
 //! to qualify for the same key, the four halves to carry similar energy (the
@@ -22,6 +22,12 @@
 //! then checked on the three windows' average power, corrected for the
 //! window's loss at the measured offset: up to 9.5 dB with the low tone
 //! louder (normal), up to 5.5 dB with the high tone louder (reverse).
+//! Last, two pure tones at the measured frequencies are fitted to the two
+//! peak bins and their leakage into the six other bins is subtracted: what
+//! remains must be 15 dB below the tone of its group in every window. DTMF
+//! leaves only noise there; voiced speech whose 4th and 5th harmonics happen
+//! to sit on 941 and 1209 Hz (espeak's female voice does this) leaves its
+//! 3rd and 6th harmonics, and is rejected.
 //!
 //! A digit starts after two consecutive hits of the same key (a tone of
 //! 40 ms always gives them, one under 20 ms never can) and ends after six
@@ -47,9 +53,12 @@ const MIN_TONE_DBM0: f32 = -33.0;
 /// How far every other tone of a group must be below the group's peak.
 const RELATIVE_PEAK_DB: f32 = 8.0;
 /// Share of the window's energy the two tones must carry.
-const PAIR_FRACTION: f32 = 0.6;
+const PAIR_FRACTION: f32 = 0.75;
 /// Lowest ratio between the weakest and strongest half-block energy of a hit.
 const HALF_BALANCE: f32 = 0.6;
+/// How far every other bin must be below its group's tone once the two
+/// fitted tones' leakage is removed.
+const RESIDUAL_DB: f32 = 15.0;
 /// Largest accepted excess of the low tone over the high tone.
 const NORMAL_TWIST_DB: f32 = 9.5;
 /// Largest accepted excess of the high tone over the low tone.
@@ -129,6 +138,29 @@ fn cmul_conj(a: Complex, b: Complex) -> Complex {
 }
 
 #[inline]
+fn cadd(a: Complex, b: Complex) -> Complex {
+    (a.0 + b.0, a.1 + b.1)
+}
+
+#[inline]
+fn csub(a: Complex, b: Complex) -> Complex {
+    (a.0 - b.0, a.1 - b.1)
+}
+
+/// The DFT (over `n` samples, index 0..n) at a bin of a unit complex
+/// exponential `delta` rad/sample above the bin: Σ e^{jδk}.
+fn kernel(delta: f32, n: usize) -> Complex {
+    let half = delta / 2.0;
+    let magnitude = if half.abs() < 1e-6 {
+        n as f32
+    } else {
+        (n as f32 * half).sin() / half.sin()
+    };
+    let phase = half * (n as f32 - 1.0);
+    (magnitude * phase.cos(), magnitude * phase.sin())
+}
+
+#[inline]
 fn arg(a: Complex) -> f32 {
     a.1.atan2(a.0)
 }
@@ -171,6 +203,7 @@ pub struct InbandDetector {
     bins: [Bin; 8],
     min_power: f32,
     rel_peak: f32,
+    residual: f32,
     normal_twist: f32,
     reverse_twist: f32,
     /// Samples of the half-block being filled.
@@ -208,6 +241,7 @@ impl InbandDetector {
             bins,
             min_power: amp * amp * WINDOW as f32 / 2.0,
             rel_peak: 10f32.powf(RELATIVE_PEAK_DB / 10.0),
+            residual: 10f32.powf(RESIDUAL_DB / 10.0),
             normal_twist: 10f32.powf(NORMAL_TWIST_DB / 10.0),
             reverse_twist: 10f32.powf(REVERSE_TWIST_DB / 10.0),
             buf: [0.0; HALF],
@@ -362,10 +396,9 @@ impl InbandDetector {
             return None;
         }
         let mut corrected = [0f32; 2];
-        for (slot, i) in [pair.0 as usize, 4 + pair.1 as usize]
-            .into_iter()
-            .enumerate()
-        {
+        let mut omega = [0f32; 2];
+        let tones = [pair.0 as usize, 4 + pair.1 as usize];
+        for (slot, i) in tones.into_iter().enumerate() {
             let b = &self.bins[i];
             // Coarse offset from the 51-sample phase advances (range ±78 Hz).
             let a = cmul_conj(w2.dft[i], w1.dft[i]);
@@ -379,6 +412,7 @@ impl InbandDetector {
             if offset.abs() > FREQ_TOLERANCE * b.omega {
                 return None;
             }
+            omega[slot] = b.omega + offset;
             let mean = (w0.power[i] + w1.power[i] + w2.power[i]) / 3.0;
             let gain = dirichlet(offset, WINDOW);
             corrected[slot] = mean / (gain * gain).max(0.05);
@@ -387,7 +421,52 @@ impl InbandDetector {
         if low > high * self.normal_twist || high > low * self.reverse_twist {
             return None;
         }
+        for w in [w0, w1, w2] {
+            if !self.only_two_tones(w, tones, omega) {
+                return None;
+            }
+        }
         DtmfKey::from_row_col(pair.0 as usize, pair.1 as usize)
+    }
+
+    /// Fits two pure tones at the measured frequencies to the window's DFT
+    /// values at the two peak bins, predicts what they put into the other
+    /// six bins (window leakage, including each tone into the other group),
+    /// and checks that nothing else is there: every other bin's residual
+    /// must be `RESIDUAL_DB` below the tone of its group. DTMF leaves only
+    /// noise; voiced speech whose two harmonics mimic a pair leaves its other
+    /// harmonics.
+    fn only_two_tones(&self, w: &Window, tones: [usize; 2], omega: [f32; 2]) -> bool {
+        let [r, c] = tones;
+        // X_r = a·K(ω_a − ω_r) + b·K(ω_b − ω_r), X_c likewise: solve for a, b.
+        let k = |tone: usize, bin: usize| kernel(omega[tone] - self.bins[bin].omega, WINDOW);
+        let (m00, m01, m10, m11) = (k(0, r), k(1, r), k(0, c), k(1, c));
+        let det = csub(cmul(m00, m11), cmul(m01, m10));
+        let det_norm = det.0 * det.0 + det.1 * det.1;
+        if det_norm < 1e-6 {
+            return false;
+        }
+        let inv = (det.0 / det_norm, -det.1 / det_norm);
+        let a = cmul(csub(cmul(w.dft[r], m11), cmul(w.dft[c], m01)), inv);
+        let b = cmul(csub(cmul(w.dft[c], m00), cmul(w.dft[r], m10)), inv);
+        let scale = 2.0 / WINDOW as f32;
+        let tone_power = [
+            (a.0 * a.0 + a.1 * a.1) * WINDOW as f32 * WINDOW as f32 * scale,
+            (b.0 * b.0 + b.1 * b.1) * WINDOW as f32 * WINDOW as f32 * scale,
+        ];
+        for i in 0..8 {
+            if i == r || i == c {
+                continue;
+            }
+            let predicted = cadd(cmul(a, k(0, i)), cmul(b, k(1, i)));
+            let d = csub(w.dft[i], predicted);
+            let residual = (d.0 * d.0 + d.1 * d.1) * scale;
+            let group_tone = if i < 4 { tone_power[0] } else { tone_power[1] };
+            if residual * self.residual > group_tone {
+                return false;
+            }
+        }
+        true
     }
 
     /// Advances the digit state machine by one half-block.
