@@ -386,6 +386,9 @@ pub struct RtpSession {
 impl RtpSession {
     /// Opens a socket from `ports` and starts the session's task on the
     /// current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime with IO and time enabled (as `tokio::spawn`).
     pub fn start(ports: &PortAllocator, config: SessionConfig) -> Result<RtpSession, SessionError> {
         let (std_socket, lease) = ports.bind()?;
         let socket = UdpSocket::from_std(std_socket).map_err(SessionError::Runtime)?;
