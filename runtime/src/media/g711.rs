@@ -1,9 +1,10 @@
 //! G.711 μ-law and A-law companding (ITU-T G.711), used for every RTP audio
 //! packet (PCMU = payload type 0, PCMA = 8).
 //!
-//! Decoding is a lookup in a 256-entry table built at compile time; encoding is
-//! a few integer operations (a leading-zero count finds the segment), so neither
-//! direction allocates or branches much. The bit layouts follow the reference
+//! Decoding is a lookup in a 256-entry table built at compile time. Encoding
+//! one sample is a few integer operations (a leading-zero count finds the
+//! segment); encoding a frame is a lookup per sample in a 64 KiB table per
+//! law built from that on first use. The bit layouts follow the reference
 //! implementation of G.711 (Sun Microsystems' `g711.c`), which the table tests
 //! below check value by value.
 
@@ -105,6 +106,23 @@ pub fn alaw_encode(sample: i16) -> u8 {
     (code ^ mask) as u8
 }
 
+/// Encoding tables over every 16-bit input (64 KiB per law), built on first
+/// use from the scalar encoders: a frame then costs one lookup per sample.
+struct EncodeTables {
+    ulaw: Box<[u8]>,
+    alaw: Box<[u8]>,
+}
+
+static ENCODE: std::sync::LazyLock<EncodeTables> = std::sync::LazyLock::new(|| EncodeTables {
+    ulaw: (i16::MIN..=i16::MAX).map(ulaw_encode).collect(),
+    alaw: (i16::MIN..=i16::MAX).map(alaw_encode).collect(),
+});
+
+#[inline]
+fn table_index(sample: i16) -> usize {
+    (sample as i32 + 32768) as usize
+}
+
 /// Which G.711 law an audio stream uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Law {
@@ -120,17 +138,12 @@ impl Law {
     #[inline]
     pub fn encode(self, pcm: &[i16], out: &mut [u8]) -> usize {
         let n = pcm.len().min(out.len());
-        match self {
-            Law::Ulaw => {
-                for (o, &s) in out[..n].iter_mut().zip(pcm) {
-                    *o = ulaw_encode(s);
-                }
-            }
-            Law::Alaw => {
-                for (o, &s) in out[..n].iter_mut().zip(pcm) {
-                    *o = alaw_encode(s);
-                }
-            }
+        let table: &[u8] = match self {
+            Law::Ulaw => &ENCODE.ulaw,
+            Law::Alaw => &ENCODE.alaw,
+        };
+        for (o, &s) in out[..n].iter_mut().zip(pcm) {
+            *o = table[table_index(s)];
         }
         n
     }
@@ -302,6 +315,16 @@ mod tests {
             assert!(x * u >= 0 || u.abs() <= 8, "ulaw sign {s}");
             assert!(x * a >= 0 || a.abs() <= 8, "alaw sign {s}");
         }
+    }
+
+    #[test]
+    fn table_encoder_matches_scalar_encoder() {
+        let all: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+        let mut out = vec![0u8; all.len()];
+        Law::Ulaw.encode(&all, &mut out);
+        assert!(all.iter().zip(&out).all(|(&s, &c)| ulaw_encode(s) == c));
+        Law::Alaw.encode(&all, &mut out);
+        assert!(all.iter().zip(&out).all(|(&s, &c)| alaw_encode(s) == c));
     }
 
     #[test]
