@@ -79,6 +79,20 @@ pub struct DetectedDigit {
     pub duration_ms: u32,
 }
 
+impl std::fmt::Display for DetectedDigit {
+    /// `5 at 1.230 s, 80 ms`: one line of `dialect dtmf detect`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}.{:03} s, {} ms",
+            self.key,
+            self.start_ms / 1000,
+            self.start_ms % 1000,
+            self.duration_ms
+        )
+    }
+}
+
 /// Per-frequency constants.
 #[derive(Debug, Clone, Copy)]
 struct Bin {

@@ -707,6 +707,15 @@ fn detect_wav_reads_files_made_by_sox() {
     assert!(ok.success());
     let found = detect_wav(&out).unwrap();
     assert_eq!(keys(&found), "0#77");
+    assert_eq!(
+        DetectedDigit {
+            key: DtmfKey::Pound,
+            start_ms: 1230,
+            duration_ms: 80
+        }
+        .to_string(),
+        "# at 1.230 s, 80 ms"
+    );
     assert!((found[1].start_ms as i64 - 130).abs() <= 10, "{found:?}");
     let missing = detect_wav(&dir.join("missing.wav")).unwrap_err();
     assert!(missing.to_string().contains("missing.wav"));
