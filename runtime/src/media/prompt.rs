@@ -118,6 +118,8 @@ pub struct Prompt {
 
 impl Prompt {
     /// A prompt from mono PCM at any rate (TTS output, generated tones).
+    /// `rate` is trusted to be a real audio rate (4-384 kHz); file input is
+    /// checked by [`Prompt::load`] instead.
     pub fn from_pcm(samples: &[i16], rate: u32) -> Prompt {
         let key = PromptKey::of_pcm(samples, rate);
         let pcm = if rate == SAMPLE_RATE {

@@ -48,8 +48,8 @@ const MAX_RX_SAMPLES: usize = 1024;
 /// Where and how to send, from the remote SDP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteMedia {
-    /// The remote RTP address; `None` until known (the session then latches
-    /// onto the source of the first packet it receives).
+    /// The remote RTP address from SDP; `None` until known (see
+    /// [`SessionConfig::latch_remote`]).
     pub addr: Option<SocketAddr>,
     /// The negotiated audio codec (PCMU or PCMA).
     pub codec: Law,
@@ -86,11 +86,17 @@ pub struct SessionConfig {
     pub dtmf_end_timeout: Duration,
     /// Level of digits sent, in −dBm0 (RFC 4733 volume, or the tone level).
     pub dtmf_volume: u8,
+    /// Symmetric RTP latching: until a packet arrives from the SDP address,
+    /// the first source that sends becomes the remote address (a peer behind
+    /// NAT advertises a private address but sends from its public one).
+    /// After that, packets from other addresses are ignored. When off, only
+    /// packets from the SDP address's IP are accepted.
+    pub latch_remote: bool,
 }
 
 impl SessionConfig {
     /// Defaults: in-band until RFC 4733, remote silence after 30 s, 300 ms
-    /// event end timeout, digits sent at −10 dBm0.
+    /// event end timeout, digits sent at −10 dBm0, latching on.
     pub fn new(remote: RemoteMedia) -> Self {
         SessionConfig {
             remote,
@@ -98,6 +104,7 @@ impl SessionConfig {
             remote_silence: Some(Duration::from_secs(30)),
             dtmf_end_timeout: Duration::from_millis(300),
             dtmf_volume: 10,
+            latch_remote: true,
         }
     }
 }
@@ -543,6 +550,8 @@ struct Task {
     sinks: Vec<(u64, Arc<PcmPipe>)>,
     sources: Vec<(u64, Arc<PcmPipe>)>,
     held: bool,
+    /// Whether the remote address is confirmed by a received packet.
+    latched: bool,
     last_rx: Instant,
     silent_reported: bool,
     rx_buf: [u8; 2048],
@@ -588,6 +597,7 @@ impl Task {
             sinks: Vec::new(),
             sources: Vec::new(),
             held: false,
+            latched: false,
             last_rx: now,
             silent_reported: false,
             rx_buf: [0; 2048],
@@ -665,6 +675,7 @@ impl Task {
             Command::StopRecording => self.stop_recording(RecordStop::Stopped),
             Command::UpdateRemote(remote) => {
                 self.config.remote = remote;
+                self.latched = false;
                 self.event_rx.reset();
                 self.stream.mark_talkspurt();
             }
@@ -969,9 +980,18 @@ impl Task {
             return;
         };
         match self.config.remote.addr {
-            Some(addr) if addr.ip() != src.ip() => return,
-            None => self.config.remote.addr = Some(src),
-            _ => {}
+            Some(addr) if addr == src => self.latched = true,
+            Some(addr) if self.latched || !self.config.latch_remote => {
+                if !self.config.latch_remote && addr.ip() == src.ip() {
+                    // Same host, another port: accepted, not latched.
+                } else {
+                    return;
+                }
+            }
+            _ => {
+                self.config.remote.addr = Some(src);
+                self.latched = true;
+            }
         }
         let now = Instant::now();
         self.last_rx = now;

@@ -457,3 +457,43 @@ async fn latches_onto_the_first_source_and_ignores_others() {
     let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "{got:?}");
 }
+
+#[tokio::test]
+async fn latches_onto_a_peer_behind_nat() {
+    let ports = ports();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // The SDP names an address nobody sends from (a private address behind NAT).
+    let advertised: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let mut s = RtpSession::start(
+        &ports,
+        SessionConfig::new(remote(advertised, Law::Ulaw, Some(101))),
+    )
+    .unwrap();
+    let mut stream = RtpStream::new(5, 1, 1);
+    let mut buf = [0u8; 200];
+    for p in EventSender::new(DtmfKey::Key3, 480, 10, 1000, 160) {
+        let h = stream.next_at(101, p.marker, p.timestamp);
+        let n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
+        peer.send_to(&buf[..n], s.local_addr()).await.unwrap();
+    }
+    let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
+    assert_eq!(keys(&got), [('3', KeySource::Rfc4733)]);
+    // Audio now goes to where the packets came from.
+    let (n, _) = tokio::time::timeout(Duration::from_secs(1), peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload_type, 0);
+    // Without latching, the same packets are dropped (other port, same host: accepted).
+    let mut config =
+        SessionConfig::new(remote("127.0.0.2:9".parse().unwrap(), Law::Ulaw, Some(101)));
+    config.latch_remote = false;
+    let mut strict = RtpSession::start(&ports, config).unwrap();
+    for p in EventSender::new(DtmfKey::Key4, 480, 10, 5000, 160) {
+        let h = stream.next_at(101, p.marker, p.timestamp);
+        let n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
+        peer.send_to(&buf[..n], strict.local_addr()).await.unwrap();
+    }
+    let got = collect(&mut strict, Duration::from_millis(500), |e| !e.is_empty()).await;
+    assert!(keys(&got).is_empty(), "{got:?}");
+}
