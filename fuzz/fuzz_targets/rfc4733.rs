@@ -45,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
         for e in n.ended.into_iter().chain(rx.poll(now)) {
             assert!(e.key.event_code() < 16);
             if monotonic {
-                assert!(reported.insert(e.timestamp), "event {} reported twice", e.timestamp);
+                assert!(
+                    reported.insert(e.timestamp),
+                    "event {} reported twice",
+                    e.timestamp
+                );
             }
         }
     }

@@ -19,10 +19,26 @@ fuzz_target!(|data: &[u8]| {
         ssrc: p.ssrc,
     };
     let mut buf = vec![0u8; HEADER_LEN + p.payload.len()];
-    let n = h.write_packet(p.payload, &mut buf).expect("buffer is large enough");
+    let n = h
+        .write_packet(p.payload, &mut buf)
+        .expect("buffer is large enough");
     let q = RtpPacket::parse(&buf[..n]).expect("a written packet parses");
     assert_eq!(
-        (q.marker, q.payload_type, q.sequence, q.timestamp, q.ssrc, q.payload),
-        (p.marker, p.payload_type, p.sequence, p.timestamp, p.ssrc, p.payload)
+        (
+            q.marker,
+            q.payload_type,
+            q.sequence,
+            q.timestamp,
+            q.ssrc,
+            q.payload
+        ),
+        (
+            p.marker,
+            p.payload_type,
+            p.sequence,
+            p.timestamp,
+            p.ssrc,
+            p.payload
+        )
     );
 });
