@@ -497,3 +497,105 @@ async fn latches_onto_a_peer_behind_nat() {
     let got = collect(&mut strict, Duration::from_millis(500), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "{got:?}");
 }
+
+#[tokio::test]
+async fn queue_order_moh_and_codec_change() {
+    let ports = ports();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut s = RtpSession::start(
+        &ports,
+        SessionConfig::new(remote(peer.local_addr().unwrap(), Law::Ulaw, None)),
+    )
+    .unwrap();
+    // Music first; two prompts interrupt it and play in order; music resumes.
+    let moh = tone_prompt(300.0, 1000);
+    s.handle().start_moh(moh.clone());
+    let p1 = s
+        .handle()
+        .play(tone_prompt(1000.0, 100), PlayOptions::default());
+    let p2 = s
+        .handle()
+        .play(tone_prompt(2000.0, 100), PlayOptions::default());
+    let got = collect(&mut s, Duration::from_secs(3), |e| e.len() >= 2).await;
+    assert_eq!(
+        got,
+        [
+            MediaEvent::PlaybackFinished {
+                id: p1,
+                interrupted: false
+            },
+            MediaEvent::PlaybackFinished {
+                id: p2,
+                interrupted: false
+            }
+        ]
+    );
+    // What goes out now is the music (μ-law), then after the re-INVITE the
+    // same music in A-law with the new payload type.
+    let mut buf = [0u8; 1500];
+    while peer.try_recv_from(&mut buf).is_ok() {}
+    let (n, _) = tokio::time::timeout(Duration::from_secs(1), peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let p = RtpPacket::parse(&buf[..n]).unwrap();
+    assert_eq!(p.payload_type, 0);
+    assert!(
+        moh.ulaw.windows(160).any(|w| w == p.payload),
+        "a frame of the music"
+    );
+    s.handle()
+        .update_remote(remote(peer.local_addr().unwrap(), Law::Alaw, None));
+    let mut seen_alaw = false;
+    for _ in 0..20 {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(1), peer.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let p = RtpPacket::parse(&buf[..n]).unwrap();
+        if p.payload_type == 8 {
+            assert!(
+                moh.alaw.windows(160).any(|w| w == p.payload),
+                "a frame of the music in A-law"
+            );
+            seen_alaw = true;
+            break;
+        }
+    }
+    assert!(seen_alaw);
+    // stop_playback empties the queue; stop_moh leaves silence.
+    let p3 = s
+        .handle()
+        .play(tone_prompt(1000.0, 5000), PlayOptions::default());
+    let p4 = s
+        .handle()
+        .play(tone_prompt(1000.0, 5000), PlayOptions::default());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.handle().stop_playback();
+    s.handle().stop_moh();
+    let got = collect(&mut s, Duration::from_secs(2), |e| e.len() >= 2).await;
+    assert_eq!(
+        got,
+        [
+            MediaEvent::PlaybackFinished {
+                id: p3,
+                interrupted: true
+            },
+            MediaEvent::PlaybackFinished {
+                id: p4,
+                interrupted: true
+            }
+        ]
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    while peer.try_recv_from(&mut buf).is_ok() {}
+    let (n, _) = tokio::time::timeout(Duration::from_secs(1), peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let p = RtpPacket::parse(&buf[..n]).unwrap();
+    assert!(
+        p.payload.iter().all(|&b| b == Law::Alaw.silence()),
+        "silence after stop"
+    );
+}
