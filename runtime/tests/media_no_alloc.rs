@@ -6,6 +6,9 @@
 //! One test in this binary, so no other test allocates concurrently.
 
 #![allow(clippy::unwrap_used)]
+// Counting allocations needs a `GlobalAlloc`, an unsafe trait; the impl only
+// forwards to the system allocator. Test code, never linked into the runtime.
+#![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -23,7 +26,6 @@ struct Counting;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards to the system allocator unchanged, only counting calls.
-#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
