@@ -11,5 +11,8 @@
 //!   transactions and timers, dialogs, SDP offer/answer, digest authentication, the
 //!   registrar for agent phones, carrier trunks, and [`sip::SipEndpoint`], the entry
 //!   point a call task uses.
+//! - [`media`]: the media plane: RTP, G.711, RFC 4733 and in-band DTMF,
+//!   prompts, pacing, recording, and the per-call [`media::RtpSession`].
 
+pub mod media;
 pub mod sip;
