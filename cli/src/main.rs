@@ -54,7 +54,9 @@ enum Command {
     ///
     /// Formatting never changes what a flow does, and formatting twice changes
     /// nothing. Comments are kept.
-    #[command(after_help = "Examples:\n  dialect fmt flows/hotline\n  dialect fmt --check flows/hotline   # in CI: exit 1 if a file is not formatted")]
+    #[command(
+        after_help = "Examples:\n  dialect fmt flows/hotline\n  dialect fmt --check flows/hotline   # in CI: exit 1 if a file is not formatted"
+    )]
     Fmt {
         /// Files or folders (default: the current folder).
         paths: Vec<PathBuf>,
@@ -63,7 +65,9 @@ enum Command {
         check: bool,
     },
     /// Draw a flow as a diagram: prompts, menus, decisions, transfers.
-    #[command(after_help = "Examples:\n  dialect graph flows/hotline hotline -o hotline.svg\n  dialect graph flows/hotline fee_inquiry --format mermaid")]
+    #[command(
+        after_help = "Examples:\n  dialect graph flows/hotline hotline -o hotline.svg\n  dialect graph flows/hotline fee_inquiry --format mermaid"
+    )]
     Graph {
         /// The project folder.
         project: PathBuf,

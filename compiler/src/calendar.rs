@@ -203,13 +203,10 @@ mod tests {
         Calendar::new(&CalendarIr {
             name: "cn".into(),
             timezone: "Asia/Shanghai".into(),
-            weekly: vec![
-                vec![(8 * 3600 + 1800, 17 * 3600 + 1800)];
-                5
-            ]
-            .into_iter()
-            .chain([vec![], vec![]])
-            .collect(),
+            weekly: vec![vec![(8 * 3600 + 1800, 17 * 3600 + 1800)]; 5]
+                .into_iter()
+                .chain([vec![], vec![]])
+                .collect(),
             special: vec![
                 SpecialDayIr {
                     day: d(2026, 10, 1),
@@ -239,26 +236,49 @@ mod tests {
         let c = cn();
         assert!(c.is_open(at(2026, 9, 30, 9, 0)));
         assert!(!c.is_open(at(2026, 9, 30, 18, 0)));
-        assert!(!c.is_open(at(2026, 10, 1, 9, 0)), "National Day is a holiday");
-        assert!(c.is_open(at(2026, 10, 10, 9, 0)), "Saturday 10 October is a make-up working day");
+        assert!(
+            !c.is_open(at(2026, 10, 1, 9, 0)),
+            "National Day is a holiday"
+        );
+        assert!(
+            c.is_open(at(2026, 10, 10, 9, 0)),
+            "Saturday 10 October is a make-up working day"
+        );
         assert!(!c.is_open(at(2026, 10, 11, 9, 0)), "Sunday");
-        assert_eq!(c.day_type(date_to_days(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap())), DayType::Holiday);
-        assert_eq!(c.day_type(date_to_days(NaiveDate::from_ymd_opt(2026, 10, 11).unwrap())), DayType::Weekend);
+        assert_eq!(
+            c.day_type(date_to_days(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap())),
+            DayType::Holiday
+        );
+        assert_eq!(
+            c.day_type(date_to_days(NaiveDate::from_ymd_opt(2026, 10, 11).unwrap())),
+            DayType::Weekend
+        );
     }
 
     #[test]
     fn next_opening_skips_closed_days() {
         let c = cn();
-        assert_eq!(c.next_opening(at(2026, 9, 30, 18, 0)), Some(at(2026, 10, 2, 8, 30)));
-        assert_eq!(c.next_opening(at(2026, 9, 30, 10, 0)), Some(at(2026, 9, 30, 10, 0)));
+        assert_eq!(
+            c.next_opening(at(2026, 9, 30, 18, 0)),
+            Some(at(2026, 10, 2, 8, 30))
+        );
+        assert_eq!(
+            c.next_opening(at(2026, 9, 30, 10, 0)),
+            Some(at(2026, 9, 30, 10, 0))
+        );
     }
 
     #[test]
     fn business_time_runs_only_while_open() {
         let c = cn();
         // 4 business hours from 15:30 on Wednesday 30 Sept: 2h that day, the rest on Friday 2 Oct.
-        let end = c.add_business(at(2026, 9, 30, 15, 30), 4 * 3_600_000).unwrap();
+        let end = c
+            .add_business(at(2026, 9, 30, 15, 30), 4 * 3_600_000)
+            .unwrap();
         assert_eq!(end, at(2026, 10, 2, 10, 30));
-        assert_eq!(c.business_between(at(2026, 9, 30, 15, 30), end), 4 * 3_600_000);
+        assert_eq!(
+            c.business_between(at(2026, 9, 30, 15, 30), end),
+            4 * 3_600_000
+        );
     }
 }

@@ -297,7 +297,9 @@ impl ExecCtx {
                     return 0;
                 }
                 let chars: Vec<char> = s.chars().collect();
-                let tail: String = chars[chars.len().saturating_sub(n as usize)..].iter().collect();
+                let tail: String = chars[chars.len().saturating_sub(n as usize)..]
+                    .iter()
+                    .collect();
                 u64::from(self.texts.intern(&tail))
             }
         }

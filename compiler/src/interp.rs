@@ -59,7 +59,11 @@ pub fn run(body: &Body, ctx: &mut ExecCtx, slots: &mut [u64], env: &[u64], start
                 args,
                 resume,
             } => {
-                ctx.pending = Some(Pending::Suspend(*template, args.iter().map(r).collect(), *resume));
+                ctx.pending = Some(Pending::Suspend(
+                    *template,
+                    args.iter().map(r).collect(),
+                    *resume,
+                ));
                 return;
             }
             Term::CallFlow { flow, args, resume } => {
@@ -100,7 +104,9 @@ fn exec(inst: &Inst, ctx: &mut ExecCtx, regs: &mut [u64], slots: &mut [u64], env
             set(regs, *dst, v);
         }
         Inst::Copy { dst, src } => set(regs, *dst, get(regs, *src)),
-        Inst::Load { dst, slot } => set(regs, *dst, slots.get(*slot as usize).copied().unwrap_or(0)),
+        Inst::Load { dst, slot } => {
+            set(regs, *dst, slots.get(*slot as usize).copied().unwrap_or(0))
+        }
         Inst::Store { slot, src } => {
             let v = get(regs, *src);
             if let Some(s) = slots.get_mut(*slot as usize) {
@@ -163,8 +169,12 @@ fn exec(inst: &Inst, ctx: &mut ExecCtx, regs: &mut [u64], slots: &mut [u64], env
                 BinOp::DateAddMs => xi.wrapping_add(yi.div_euclid(DAY_MS)) as u64,
                 BinOp::DateSubMs => xi.wrapping_sub(yi.div_euclid(DAY_MS)) as u64,
                 BinOp::DateDiff => xi.wrapping_sub(yi).wrapping_mul(DAY_MS) as u64,
-                BinOp::TimeAddMs => (xi.wrapping_add(yi.div_euclid(1000))).rem_euclid(86_400) as u64,
-                BinOp::TimeSubMs => (xi.wrapping_sub(yi.div_euclid(1000))).rem_euclid(86_400) as u64,
+                BinOp::TimeAddMs => {
+                    (xi.wrapping_add(yi.div_euclid(1000))).rem_euclid(86_400) as u64
+                }
+                BinOp::TimeSubMs => {
+                    (xi.wrapping_sub(yi.div_euclid(1000))).rem_euclid(86_400) as u64
+                }
                 BinOp::TimeDiff => xi.wrapping_sub(yi).wrapping_mul(1000) as u64,
             };
             set(regs, *dst, v);

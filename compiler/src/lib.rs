@@ -22,6 +22,25 @@
 
 pub mod calendar;
 pub mod ctx;
+pub mod exec;
 pub mod interp;
 pub mod ir;
+pub mod jit;
 pub mod value;
+pub mod verify;
+
+pub use exec::{CallInfo, Command, Engine, Evaluator, FlowInstance, Input, Program};
+
+/// Why a program could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The project has errors (the checker's diagnostics).
+    #[error("the project has {0} error(s); run `dialect check` to see them")]
+    Check(usize),
+    /// The IR failed verification (a compiler bug).
+    #[error("the compiled program is inconsistent (compiler bug):\n{0}")]
+    Verify(String),
+    /// Cranelift could not compile the program.
+    #[error("native compilation failed: {0}")]
+    Jit(String),
+}

@@ -557,7 +557,11 @@ impl Builder<'_> {
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
         let len = trimmed_len(s.as_str());
-        Span::new(self.file, self.offset + s.start(), self.offset + s.start() + len)
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + s.start() + len,
+        )
     }
 
     fn ident(&self, p: P<'_>) -> Ident {

@@ -26,7 +26,8 @@ pub(crate) fn run(paths: &[PathBuf], check: bool) -> Result<ExitCode> {
     let mut failed = false;
     let mut changed = 0;
     for f in &files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         let mut sources = SourceMap::new();
         let id = sources.add(f.clone(), text.clone());
         match dialect_lang::format::format_source(id, &text) {
@@ -37,7 +38,8 @@ pub(crate) fn run(paths: &[PathBuf], check: bool) -> Result<ExitCode> {
                     writeln!(out, "would reformat {}", f.display())?;
                     failed = true;
                 } else {
-                    std::fs::write(f, formatted).with_context(|| format!("cannot write {}", f.display()))?;
+                    std::fs::write(f, formatted)
+                        .with_context(|| format!("cannot write {}", f.display()))?;
                     writeln!(out, "formatted {}", f.display())?;
                 }
             }
@@ -46,14 +48,27 @@ pub(crate) fn run(paths: &[PathBuf], check: bool) -> Result<ExitCode> {
                 for d in &diags {
                     writeln!(out, "{}", render(d, &sources))?;
                 }
-                writeln!(out, "not formatted {}: fix the errors above first", f.display())?;
+                writeln!(
+                    out,
+                    "not formatted {}: fix the errors above first",
+                    f.display()
+                )?;
             }
         }
     }
     if changed == 0 && !failed {
-        writeln!(out, "{} file{} already formatted", files.len(), if files.len() == 1 { "" } else { "s" })?;
+        writeln!(
+            out,
+            "{} file{} already formatted",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        )?;
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

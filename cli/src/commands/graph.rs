@@ -10,7 +10,12 @@ use dialect_lang::graph::{GraphFormat, flow_graph};
 
 /// Finds `flow` in the project at `project`, renders it and writes it to `output`
 /// (or standard output).
-pub(crate) fn run(project: &Path, flow: &str, format: GraphFormat, output: Option<&PathBuf>) -> Result<ExitCode> {
+pub(crate) fn run(
+    project: &Path,
+    flow: &str,
+    format: GraphFormat,
+    output: Option<&PathBuf>,
+) -> Result<ExitCode> {
     let p = dialect_lang::load_project(&[project.to_path_buf()])?;
     let mut all = Vec::new();
     for module in &p.modules {
@@ -18,7 +23,11 @@ pub(crate) fn run(project: &Path, flow: &str, format: GraphFormat, output: Optio
             if let Item::Flow(f) = item {
                 all.push(f.name.name.clone());
                 if f.name.name == flow {
-                    let text = &p.sources.get(module.file).map(|s| s.text.clone()).unwrap_or_default();
+                    let text = &p
+                        .sources
+                        .get(module.file)
+                        .map(|s| s.text.clone())
+                        .unwrap_or_default();
                     let graph = flow_graph(module, flow, text).map_err(anyhow::Error::msg)?;
                     let rendered = graph.render(format);
                     match output {
@@ -34,5 +43,8 @@ pub(crate) fn run(project: &Path, flow: &str, format: GraphFormat, output: Optio
     let hint = did_you_mean(flow, all.iter().map(String::as_str))
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
-    bail!("there is no flow called `{flow}` in {}{hint}", project.display())
+    bail!(
+        "there is no flow called `{flow}` in {}{hint}",
+        project.display()
+    )
 }
