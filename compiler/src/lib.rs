@@ -26,14 +26,19 @@ pub mod exec;
 pub mod interp;
 pub mod ir;
 pub mod jit;
+pub mod lower;
 pub mod value;
 pub mod verify;
 
 pub use exec::{CallInfo, Command, Engine, Evaluator, FlowInstance, Input, Program};
+pub use lower::{compile_paths, lower};
 
 /// Why a program could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
+    /// The project could not be read.
+    #[error("{0}")]
+    Load(String),
     /// The project has errors (the checker's diagnostics).
     #[error("the project has {0} error(s); run `dialect check` to see them")]
     Check(usize),
