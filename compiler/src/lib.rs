@@ -19,12 +19,15 @@
 //! - [`calendar`]: calendars as pure functions.
 //! - [`exec`]: commands, inputs, flow instances, predicates, programs.
 //! - [`bundle`]: the bundle file format.
+//! - [`irtext`]: the readable text form of the IR.
 
+pub mod bundle;
 pub mod calendar;
 pub mod ctx;
 pub mod exec;
 pub mod interp;
 pub mod ir;
+pub mod irtext;
 pub mod jit;
 pub mod lower;
 pub mod value;

@@ -191,11 +191,6 @@ impl Fb {
         (self.env.len() - 1) as u32
     }
 
-    fn finish(mut self) -> Fb {
-        // Blocks left unterminated are the fresh blocks opened after a jump or a
-        // return: nothing reaches them. They keep their `Fail` terminator.
-        self
-    }
 }
 
 impl<'a> Lowerer<'a> {
@@ -220,7 +215,9 @@ impl<'a> Lowerer<'a> {
             Some(&i) => i,
             None => {
                 let i = self.ir.files.len() as u32;
-                self.ir.files.push(f.path.display().to_string());
+                let root = &self.checked.project.root;
+                let rel = f.path.strip_prefix(root).unwrap_or(&f.path);
+                self.ir.files.push(rel.display().to_string());
                 self.files.insert(span.file.0, i);
                 i
             }
@@ -985,14 +982,21 @@ impl<'a> Lowerer<'a> {
             let z = zero_reg(&mut fb, info.returns);
             fb.term(Term::Return(Some(z)));
         }
-        let fb = fb.finish();
+                let mut body = fb.body;
+        let mut resumes = fb.resumes;
+        let mut on_error = on_error;
+        let mut roots: Vec<&mut BlockId> = resumes.iter_mut().collect();
+        if let Some(h) = on_error.as_mut() {
+            roots.push(h);
+        }
+        prune(&mut body, roots);
         FlowIr {
             name: d.name.name.clone(),
             params: info.params.clone(),
             returns: info.returns,
             slots: fb.slots,
-            body: fb.body,
-            resumes: fb.resumes,
+            body,
+            resumes,
             on_error,
         }
     }
@@ -1833,12 +1837,13 @@ impl<'a> Lowerer<'a> {
         let r = self.expr(&mut fb, e);
         fb.term(Term::Return(Some(r)));
         let result = self.ty(e);
-        let fb = fb.finish();
+        let mut body = fb.body;
+        prune(&mut body, Vec::new());
         self.ir.predicates.push(PredicateIr {
             kind,
             vars: fb.env,
             result,
-            body: fb.body,
+            body,
         });
         (self.ir.predicates.len() - 1) as PredId
     }
@@ -1869,12 +1874,13 @@ impl<'a> Lowerer<'a> {
         });
         fb.switch_to(done);
         fb.term(Term::Return(Some(result)));
-        let fb = fb.finish();
+        let mut body = fb.body;
+        prune(&mut body, Vec::new());
         self.ir.predicates.push(PredicateIr {
             kind,
             vars: fb.env,
             result: Type::Bool,
-            body: fb.body,
+            body,
         });
         Some((self.ir.predicates.len() - 1) as PredId)
     }
@@ -2191,6 +2197,64 @@ impl<'a> Lowerer<'a> {
                 links: w.links.iter().map(|l| l.name.clone()).collect(),
             });
         }
+    }
+}
+
+/// Drops the blocks nothing reaches (from the entry or the extra `roots`) and
+/// renumbers the rest, updating the roots in place.
+fn prune(body: &mut Body, roots: Vec<&mut BlockId>) {
+    let n = body.blocks.len();
+    let mut reached = vec![false; n];
+    let mut stack: Vec<BlockId> = vec![body.entry];
+    stack.extend(roots.iter().map(|r| **r));
+    while let Some(b) = stack.pop() {
+        let Some(seen) = reached.get_mut(b as usize) else { continue };
+        if *seen {
+            continue;
+        }
+        *seen = true;
+        match &body.blocks[b as usize].term {
+            Term::Jump(t) => stack.push(*t),
+            Term::Branch { then, otherwise, .. } => stack.extend([*then, *otherwise]),
+            Term::Switch { cases, default, .. } => {
+                stack.extend(cases.iter().map(|(_, t)| *t));
+                stack.push(*default);
+            }
+            _ => {}
+        }
+    }
+    let mut map = vec![0 as BlockId; n];
+    let mut next = 0;
+    for (i, r) in reached.iter().enumerate() {
+        if *r {
+            map[i] = next;
+            next += 1;
+        }
+    }
+    let old = std::mem::take(&mut body.blocks);
+    for (i, mut b) in old.into_iter().enumerate() {
+        if !reached[i] {
+            continue;
+        }
+        match &mut b.term {
+            Term::Jump(t) => *t = map[*t as usize],
+            Term::Branch { then, otherwise, .. } => {
+                *then = map[*then as usize];
+                *otherwise = map[*otherwise as usize];
+            }
+            Term::Switch { cases, default, .. } => {
+                for (_, t) in cases.iter_mut() {
+                    *t = map[*t as usize];
+                }
+                *default = map[*default as usize];
+            }
+            _ => {}
+        }
+        body.blocks.push(b);
+    }
+    body.entry = map[body.entry as usize];
+    for r in roots {
+        *r = map[*r as usize];
     }
 }
 
