@@ -94,7 +94,9 @@ pub enum BundleError {
     #[error("this is not a Dialect bundle (it does not start with DLBUNDLE)")]
     BadMagic,
     /// Another format version.
-    #[error("the bundle has format version {found}, but this runtime reads version {expected}; compile it again with this version of dialect")]
+    #[error(
+        "the bundle has format version {found}, but this runtime reads version {expected}; compile it again with this version of dialect"
+    )]
     Version {
         /// In the file.
         found: u32,
@@ -142,7 +144,9 @@ impl BundleData {
         if &bytes[..8] != MAGIC {
             return Err(BundleError::BadMagic);
         }
-        let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let word = |at: usize| {
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
         let version = word(8);
         if version != FORMAT_VERSION {
             return Err(BundleError::Version {
@@ -156,20 +160,24 @@ impl BundleData {
         let len = u64::from_le_bytes(len_bytes);
         let have = (bytes.len() - HEADER_LEN) as u64;
         if have < len {
-            return Err(BundleError::Truncated { missing: len - have });
+            return Err(BundleError::Truncated {
+                missing: len - have,
+            });
         }
         let payload = &bytes[HEADER_LEN..HEADER_LEN + len as usize];
         if crc32fast::hash(payload) != crc {
             return Err(BundleError::Checksum);
         }
-        let data: BundleData = postcard::from_bytes(payload).map_err(|e| BundleError::Decode(e.to_string()))?;
+        let data: BundleData =
+            postcard::from_bytes(payload).map_err(|e| BundleError::Decode(e.to_string()))?;
         crate::verify::verify(&data.ir).map_err(BundleError::Verify)?;
         Ok(data)
     }
 
     /// The CRC-32 written in a bundle's header (for `dialect inspect`).
     pub fn checksum(bytes: &[u8]) -> Option<u32> {
-        (bytes.len() >= HEADER_LEN).then(|| u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]))
+        (bytes.len() >= HEADER_LEN)
+            .then(|| u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]))
     }
 
     /// Builds a program from the bundle.
@@ -217,10 +225,7 @@ pub fn collect_prompts(prompts_dir: &Path) -> std::io::Result<Vec<PromptEntry>> 
                 stack.push(p);
                 continue;
             }
-            if !p
-                .extension()
-                .is_some_and(|x| x.eq_ignore_ascii_case("wav"))
-            {
+            if !p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")) {
                 continue;
             }
             let bytes = std::fs::read(&p)?;
@@ -285,13 +290,19 @@ mod tests {
     #[test]
     fn refuses_damaged_bundles_with_the_reason() {
         let bytes = sample().to_bytes();
-        assert_eq!(BundleData::from_bytes(&bytes[..10]), Err(BundleError::TooShort(10)));
+        assert_eq!(
+            BundleData::from_bytes(&bytes[..10]),
+            Err(BundleError::TooShort(10))
+        );
         let mut bad = bytes.clone();
         bad[0] = b'X';
         assert_eq!(BundleData::from_bytes(&bad), Err(BundleError::BadMagic));
         let mut v = bytes.clone();
         v[8] = 9;
-        assert!(matches!(BundleData::from_bytes(&v), Err(BundleError::Version { found: 9, .. })));
+        assert!(matches!(
+            BundleData::from_bytes(&v),
+            Err(BundleError::Version { found: 9, .. })
+        ));
         assert!(matches!(
             BundleData::from_bytes(&bytes[..bytes.len() - 5]),
             Err(BundleError::Truncated { missing: 5 })

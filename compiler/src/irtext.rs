@@ -20,7 +20,10 @@ fn reg_ty(t: Type) -> &'static str {
 }
 
 fn text(ir: &ProgramIr, s: Sym) -> String {
-    format!("{:?}", ir.texts.get(s as usize).map(String::as_str).unwrap_or("?"))
+    format!(
+        "{:?}",
+        ir.texts.get(s as usize).map(String::as_str).unwrap_or("?")
+    )
 }
 
 fn operand(ir: &ProgramIr, o: &Operand) -> String {
@@ -42,11 +45,17 @@ fn inst(ir: &ProgramIr, i: &Inst) -> String {
         Inst::Store { slot, src } => format!("s{slot} = r{src}"),
         Inst::LoadData { dst, field } => format!(
             "r{dst} = data.{}",
-            ir.calldata.get(*field as usize).map(|f| f.name.as_str()).unwrap_or("?")
+            ir.calldata
+                .get(*field as usize)
+                .map(|f| f.name.as_str())
+                .unwrap_or("?")
         ),
         Inst::StoreData { field, src } => format!(
             "data.{} = r{src}",
-            ir.calldata.get(*field as usize).map(|f| f.name.as_str()).unwrap_or("?")
+            ir.calldata
+                .get(*field as usize)
+                .map(|f| f.name.as_str())
+                .unwrap_or("?")
         ),
         Inst::Builtin { dst, which } => format!("r{dst} = {}", which.name()),
         Inst::Env { dst, index } => format!("r{dst} = env[{index}]"),
@@ -88,13 +97,19 @@ fn inst(ir: &ProgramIr, i: &Inst) -> String {
         Inst::Input { dst, what } => format!("r{dst} = input.{what:?}"),
         Inst::SetLanguage { language } => format!(
             "language {}",
-            ir.languages.get(*language as usize).map(String::as_str).unwrap_or("?")
+            ir.languages
+                .get(*language as usize)
+                .map(String::as_str)
+                .unwrap_or("?")
         ),
     }
 }
 
 fn regs(rs: &[Reg]) -> String {
-    rs.iter().map(|r| format!("r{r}")).collect::<Vec<_>>().join(", ")
+    rs.iter()
+        .map(|r| format!("r{r}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn term(ir: &ProgramIr, t: &Term) -> String {
@@ -127,11 +142,17 @@ fn term(ir: &ProgramIr, t: &Term) -> String {
                 .get(*template as usize)
                 .map(|t| t.node.as_str())
                 .unwrap_or("?");
-            format!("suspend t{template} {node:?} ({}) resume {resume}", regs(args))
+            format!(
+                "suspend t{template} {node:?} ({}) resume {resume}",
+                regs(args)
+            )
         }
         Term::CallFlow { flow, args, resume } => format!(
             "call {}({}) resume {resume}",
-            ir.flows.get(*flow as usize).map(|f| f.name.as_str()).unwrap_or("?"),
+            ir.flows
+                .get(*flow as usize)
+                .map(|f| f.name.as_str())
+                .unwrap_or("?"),
             regs(args)
         ),
         Term::Return(Some(r)) => format!("return r{r}"),
@@ -167,7 +188,12 @@ pub fn flow_text(ir: &ProgramIr, f: &FlowIr) -> String {
     let _ = writeln!(
         out,
         "  resumes: {}",
-        f.resumes.iter().enumerate().map(|(i, b)| format!("{i}->b{b}")).collect::<Vec<_>>().join(" ")
+        f.resumes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("{i}->b{b}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     if let Some(h) = f.on_error {
         let _ = writeln!(out, "  on error: b{h}");
@@ -198,7 +224,11 @@ fn prompt_text(ir: &ProgramIr, p: &PromptIr) -> String {
     match p {
         PromptIr::Play { files, .. } => format!(
             "play {}",
-            files.iter().map(|o| operand(ir, o)).collect::<Vec<_>>().join(", ")
+            files
+                .iter()
+                .map(|o| operand(ir, o))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         PromptIr::Say { translations, .. } => translations
             .iter()
@@ -229,7 +259,11 @@ fn template_text(ir: &ProgramIr, k: &TemplateKind) -> String {
             ..
         } => format!(
             "menu [{}] keys {keys:?} phrases {phrases:?} retries {} timeout {}ms",
-            prompts.iter().map(|p| prompt_text(ir, p)).collect::<Vec<_>>().join("; "),
+            prompts
+                .iter()
+                .map(|p| prompt_text(ir, p))
+                .collect::<Vec<_>>()
+                .join("; "),
             options.retries,
             options.timeout_ms
         ),
@@ -242,7 +276,11 @@ fn template_text(ir: &ProgramIr, k: &TemplateKind) -> String {
             ..
         } => format!(
             "collect [{}] {min}..{max} term {terminator:?} retries {}",
-            prompts.iter().map(|p| prompt_text(ir, p)).collect::<Vec<_>>().join("; "),
+            prompts
+                .iter()
+                .map(|p| prompt_text(ir, p))
+                .collect::<Vec<_>>()
+                .join("; "),
             options.retries
         ),
         other => format!("{other:?}"),

@@ -20,6 +20,7 @@
 //! - [`exec`]: commands, inputs, flow instances, predicates, programs.
 //! - [`bundle`]: the bundle file format.
 //! - [`irtext`]: the readable text form of the IR.
+//! - [`script`]: scripted calls for `dialect run-flow` and `dialect test`.
 
 pub mod bundle;
 pub mod calendar;
@@ -30,6 +31,7 @@ pub mod ir;
 pub mod irtext;
 pub mod jit;
 pub mod lower;
+pub mod script;
 pub mod value;
 pub mod verify;
 

@@ -190,7 +190,6 @@ impl Fb {
         self.env.push((var, ty));
         (self.env.len() - 1) as u32
     }
-
 }
 
 impl<'a> Lowerer<'a> {
@@ -982,7 +981,7 @@ impl<'a> Lowerer<'a> {
             let z = zero_reg(&mut fb, info.returns);
             fb.term(Term::Return(Some(z)));
         }
-                let mut body = fb.body;
+        let mut body = fb.body;
         let mut resumes = fb.resumes;
         let mut on_error = on_error;
         let mut roots: Vec<&mut BlockId> = resumes.iter_mut().collect();
@@ -2208,14 +2207,18 @@ fn prune(body: &mut Body, roots: Vec<&mut BlockId>) {
     let mut stack: Vec<BlockId> = vec![body.entry];
     stack.extend(roots.iter().map(|r| **r));
     while let Some(b) = stack.pop() {
-        let Some(seen) = reached.get_mut(b as usize) else { continue };
+        let Some(seen) = reached.get_mut(b as usize) else {
+            continue;
+        };
         if *seen {
             continue;
         }
         *seen = true;
         match &body.blocks[b as usize].term {
             Term::Jump(t) => stack.push(*t),
-            Term::Branch { then, otherwise, .. } => stack.extend([*then, *otherwise]),
+            Term::Branch {
+                then, otherwise, ..
+            } => stack.extend([*then, *otherwise]),
             Term::Switch { cases, default, .. } => {
                 stack.extend(cases.iter().map(|(_, t)| *t));
                 stack.push(*default);
@@ -2238,7 +2241,9 @@ fn prune(body: &mut Body, roots: Vec<&mut BlockId>) {
         }
         match &mut b.term {
             Term::Jump(t) => *t = map[*t as usize],
-            Term::Branch { then, otherwise, .. } => {
+            Term::Branch {
+                then, otherwise, ..
+            } => {
                 *then = map[*then as usize];
                 *otherwise = map[*otherwise as usize];
             }

@@ -17,7 +17,11 @@ fn every_reference_flow_lowers_to_the_snapshot() {
             insta::assert_snapshot!(format!("flow_{}", f.name), flow_text(&ir, f));
         });
     }
-    let preds: String = ir.predicates.iter().map(|p| predicate_text(&ir, p)).collect();
+    let preds: String = ir
+        .predicates
+        .iter()
+        .map(|p| predicate_text(&ir, p))
+        .collect();
     insta::with_settings!({ snapshot_path => "snapshots/ir", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("predicates", preds);
     });
