@@ -185,14 +185,9 @@ fn in_key(keys: &[(u32, u32)], i: usize) -> bool {
     n > 0 && keys[n - 1].1 > i
 }
 
-/// The grammar's rule: `#` followed by optional spaces and `->`, `|`, `,` or `)` is a key.
+/// The grammar's rule for a `#` (see [`crate::syntax::hash_is_key`]).
 fn key_follows(rest: &[u8]) -> bool {
-    let mut j = 0;
-    while j < rest.len() && (rest[j] == b' ' || rest[j] == b'\t') {
-        j += 1;
-    }
-    let r = &rest[j..];
-    r.starts_with(b"->") || r.starts_with(b"|") || r.starts_with(b",") || r.starts_with(b")")
+    crate::syntax::hash_is_key(&String::from_utf8_lossy(rest))
 }
 
 fn collect_key_spans(module: &Module, out: &mut Vec<(u32, u32)>) {

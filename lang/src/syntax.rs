@@ -449,7 +449,7 @@ fn syntax_error(
     let mut d = Diagnostic::error("syntax", span, message).with_label("here");
     if found.starts_with('#') {
         d = d.with_hint("`#` starts a comment; write the key # followed by `->`, `|`, `,` or `)`");
-    } else if found == "=" && expected.iter().any(|e| e.contains("comparison")) {
+    } else if found == "=" && expected.iter().any(|e| e.contains("operator")) {
         d = d.with_hint("to compare two values write `==`");
     } else if found.chars().next().is_some_and(|c| c.is_ascii_digit())
         && expected.iter().any(|e| e.contains("duration"))
@@ -2211,6 +2211,18 @@ fn trimmed_len(s: &str) -> usize {
     }
 }
 
+/// The grammar's rule for a `#` (given the text after it): it is a DTMF key, not a
+/// comment, when DTMF keys and spaces lead to `->`, `|`, `,` or `)`.
+pub fn hash_is_key(rest: &str) -> bool {
+    let rest =
+        rest.trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, 'A'..='D' | '*' | '#'));
+    let rest = rest.trim_start_matches([' ', '\t']);
+    rest.starts_with("->")
+        || rest.starts_with('|')
+        || rest.starts_with(',')
+        || rest.starts_with(')')
+}
+
 /// Where a `#` comment starts in one line, if it has one: a `#` outside text that
 /// is not the DTMF key (followed by `->`, `|`, `,` or `)`).
 fn comment_start(line: &str) -> Option<usize> {
@@ -2221,16 +2233,7 @@ fn comment_start(line: &str) -> Option<usize> {
         match b[i] {
             b'\\' if in_text => i += 1,
             b'"' => in_text = !in_text,
-            b'#' if !in_text => {
-                let rest = line[i + 1..].trim_start_matches([' ', '\t']);
-                if !(rest.starts_with("->")
-                    || rest.starts_with('|')
-                    || rest.starts_with(',')
-                    || rest.starts_with(')'))
-                {
-                    return Some(i);
-                }
-            }
+            b'#' if !in_text && !hash_is_key(&line[i + 1..]) => return Some(i),
             _ => {}
         }
         i += 1;

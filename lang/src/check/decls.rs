@@ -770,7 +770,7 @@ impl Checker<'_> {
                     .with_hint(format!("the rules are: {}", ALLOWABLE_RULES.join(", "))),
                 );
             }
-            if reason.plain_lossy().trim().len() < 10 {
+            if reason.plain_lossy().trim().chars().count() < 10 {
                 self.err(
                     Diagnostic::error(
                         "allow-needs-reason",
@@ -910,7 +910,7 @@ impl Checker<'_> {
                 if l.business && d.calendar.is_none() {
                     self.err(
                         Diagnostic::error(
-                            "campaign-no-calendar",
+                            "no-calendar",
                             l.duration.span,
                             "a limit in business hours needs the workorder's calendar",
                         )
@@ -1054,6 +1054,26 @@ impl Checker<'_> {
             }
             if let Some(g) = &t.guard {
                 self.expect_type(g, Type::Bool, &mut scope, "a transition guard");
+            }
+            let is_final = |n: &str| states.get(n).is_some_and(|s| s.is_final);
+            match t.kind {
+                Some(TransitionKind::Close) if ok && !is_final(&t.to.name) => self.err(
+                    Diagnostic::error(
+                        "bad-transition",
+                        t.to.span,
+                        format!("a `close` transition must end in a final state, and `{}` is not final", t.to),
+                    )
+                    .with_hint("mark the closed state `final`, or drop `close` from the transition"),
+                ),
+                Some(TransitionKind::Reopen) if ok && !is_final(&t.from.name) => self.err(
+                    Diagnostic::error(
+                        "bad-transition",
+                        t.from.span,
+                        format!("a `reopen` transition must start from a final state, and `{}` is not final", t.from),
+                    )
+                    .with_hint("`reopen` brings a finished order back; use another kind for other transitions"),
+                ),
+                _ => {}
             }
         }
         let mut links: HashMap<String, Span> = HashMap::new();

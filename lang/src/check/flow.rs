@@ -141,6 +141,16 @@ impl Checker<'_> {
         self.check_block(&d.body, &mut scope, &mut cx);
         let clean = self.diags.iter().filter(|d| d.is_error()).count() == errors_before;
         let completes = self.block_completes(&d.body, &cx, true);
+        if clean && completes && info.returns != Type::Void {
+            self.err(
+                Diagnostic::warning(
+                    "missing-return",
+                    d.name.span,
+                    format!("the flow `{}` can reach its end without returning {}", d.name, info.returns),
+                )
+                .with_hint("add a `return` at the end; without one the caller gets 0, an empty text or `false`"),
+            );
+        }
         if clean && !completes && !has_terminal(&d.body) {
             self.err(
                 Diagnostic::warning(
@@ -533,7 +543,28 @@ impl Checker<'_> {
                             .with_hint("use `hangup` to end the call; callbacks are offered by a queue's `key 9 -> callback`"),
                         );
                     }
-                    d => self.check_destination(d, scope),
+                    d => {
+                        self.check_destination(d, scope);
+                        if let Destination::Agent(e) = d
+                            && let ExprKind::Text(t) = &e.kind
+                            && let Some(id) = t.as_plain()
+                            && !self.model.agents.is_empty()
+                            && !self.model.agents.contains_key(&id)
+                        {
+                            let hint =
+                                did_you_mean(&id, self.model.agents.keys().map(String::as_str))
+                                    .map(|s| format!("did you mean \"{s}\"?"));
+                            self.err(
+                                Diagnostic::warning(
+                                    "unknown-agent",
+                                    e.span,
+                                    format!("no agent \"{id}\" is declared in this project"),
+                                )
+                                .with_hint_opt(hint)
+                                .with_hint("the transfer will fail unless the agent is configured on the server"),
+                            );
+                        }
+                    }
                 }
                 self.check_options(o, options::TRANSFER, "transfer");
                 if let Some(b) = otherwise {

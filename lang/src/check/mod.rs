@@ -124,12 +124,12 @@ impl Project {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A path given on the command line could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {reason}")]
     Read {
         /// The path.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// A folder with no `.flow` files.
     #[error("there are no .flow files in {0}")]
@@ -145,7 +145,7 @@ pub fn load_project(paths: &[PathBuf]) -> Result<Project, LoadError> {
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| LoadError::Read {
             path: p.clone(),
-            source: e,
+            reason: e,
         })?;
         if meta.is_dir() {
             root.get_or_insert_with(|| p.clone());
@@ -170,7 +170,7 @@ pub fn load_project(paths: &[PathBuf]) -> Result<Project, LoadError> {
     for f in files {
         let bytes = std::fs::read(&f).map_err(|e| LoadError::Read {
             path: f.clone(),
-            source: e,
+            reason: e,
         })?;
         texts.push((f, bytes));
     }

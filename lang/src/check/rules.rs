@@ -114,9 +114,6 @@ impl Checker<'_> {
     /// The maximum wait must leave room for announcements and for ringing an agent.
     fn queue_timing(&mut self, q: &QueueDecl) {
         let Some((max_wait, _, mw_span)) = &q.max_wait else {
-            if !q.overflows.is_empty() || q.hours.is_some() {
-                return;
-            }
             self.err(
                 Diagnostic::warning(
                     "queue-no-max-wait",
