@@ -13,6 +13,27 @@
 //!   point a call task uses.
 //! - [`media`]: the media plane: RTP, G.711, RFC 4733 and in-band DTMF,
 //!   prompts, pacing, recording, and the per-call [`media::RtpSession`].
+//! - [`config`]: the YAML configuration and its defaults.
+//! - [`store`]: the storage trait and the embedded sled store (group commit).
+//! - [`contacts`]: contact records with their IVR trail.
+//! - [`deploy`]: the deployed program and its atomic replacement.
+//! - [`api`]: the HTTP API (axum); [`auth`]: users, roles, audit log.
+//! - [`stats`]: counters for `/metrics`.
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod contacts;
+pub mod deploy;
 pub mod media;
 pub mod sip;
+pub mod stats;
+pub mod store;
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

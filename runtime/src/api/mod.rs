@@ -1,0 +1,239 @@
+//! The HTTP API (axum): health, deploy, contacts, and the routes the ACD and the
+//! workorder engine add. JSON in and out; errors are `{ "error": code, "message": ... }`
+//! with a fitting status; every endpoint but health needs a token.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::auth::SharedUsers;
+use crate::deploy::ProgramSlot;
+use crate::store::SharedStore;
+
+/// An API error: HTTP status, a stable code, a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// Status.
+    pub status: StatusCode,
+    /// Stable code (`unauthorized`, `not_found`, `invalid`...).
+    pub code: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 404.
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    /// 400.
+    pub fn invalid(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", what)
+    }
+
+    /// 500.
+    pub fn internal(what: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            what.to_string(),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Durable storage.
+    pub store: SharedStore,
+    /// API users.
+    pub users: SharedUsers,
+    /// The deployed program.
+    pub program: Arc<ProgramSlot>,
+    /// Set once the server is ready to take calls.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Live counters for metrics.
+    pub stats: Arc<crate::stats::Stats>,
+}
+
+/// The API router.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/api/v1/health", get(health))
+        .route(
+            "/api/v1/deploy",
+            post(deploy).layer(DefaultBodyLimit::max(512 * 1024 * 1024)),
+        )
+        .route("/api/v1/program", get(program_info))
+        .route("/api/v1/contacts", get(list_contacts))
+        .route("/api/v1/contacts/{id}", get(get_contact))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    if s.ready.load(std::sync::atomic::Ordering::SeqCst) {
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ok", "program_version": s.program.version() })),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "starting" })),
+        )
+            .into_response()
+    }
+}
+
+async fn deploy(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let user = s.users.authorize(&headers, &["admin", "analyst"])?;
+    let slot = s.program.clone();
+    let bytes = body.to_vec();
+    let result = tokio::task::spawn_blocking(move || slot.deploy_bundle(&bytes))
+        .await
+        .map_err(ApiError::internal)?;
+    match result {
+        Ok(info) => {
+            crate::auth::audit(
+                &s.store,
+                &user,
+                "deploy",
+                &info.project,
+                serde_json::to_value(&info).unwrap_or_default(),
+            )
+            .await;
+            Ok((StatusCode::OK, Json(info)).into_response())
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_bundle",
+            e,
+        )),
+    }
+}
+
+async fn program_info(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    s.users.authorize(
+        &headers,
+        &[
+            "agent",
+            "supervisor",
+            "quality_inspector",
+            "analyst",
+            "handler",
+        ],
+    )?;
+    Ok(Json(s.program.current().info.clone()).into_response())
+}
+
+/// Query of `GET /api/v1/contacts`.
+#[derive(Debug, Deserialize)]
+pub struct ContactQuery {
+    /// From (RFC 3339 or Unix ms).
+    pub from: Option<String>,
+    /// To (RFC 3339 or Unix ms).
+    pub to: Option<String>,
+    /// The caller's number.
+    pub caller: Option<String>,
+    /// Most records (default 100).
+    pub limit: Option<usize>,
+}
+
+/// Reads a time parameter: Unix milliseconds or RFC 3339.
+pub fn parse_time(s: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = s.trim().parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| ApiError::invalid(format!("`{s}` is not a time (Unix ms or RFC 3339)")))
+}
+
+async fn list_contacts(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ContactQuery>,
+) -> Result<Response, ApiError> {
+    s.users.authorize(
+        &headers,
+        &["agent", "supervisor", "quality_inspector", "analyst"],
+    )?;
+    let from = q.from.as_deref().map(parse_time).transpose()?.unwrap_or(0);
+    let to =
+        q.to.as_deref()
+            .map(parse_time)
+            .transpose()?
+            .unwrap_or(i64::MAX);
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let store = s.store.clone();
+    let caller = q.caller.clone();
+    let list = tokio::task::spawn_blocking(move || {
+        crate::contacts::query(&*store, from, to, caller.as_deref(), limit)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(list).into_response())
+}
+
+async fn get_contact(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    s.users.authorize(
+        &headers,
+        &["agent", "supervisor", "quality_inspector", "analyst"],
+    )?;
+    match crate::contacts::get(&*s.store, id)? {
+        Some(c) => Ok(Json(c).into_response()),
+        None => Err(ApiError::not_found(format!("there is no contact {id}"))),
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        s.stats.prometheus(),
+    )
+        .into_response()
+}

@@ -1,0 +1,148 @@
+//! API users, roles and the audit log (REQUIREMENTS S1): every request names a user
+//! by bearer token; every endpoint says which roles may use it; every change is
+//! written to the audit log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use crate::api::ApiError;
+use crate::config::ApiUser;
+use crate::store::{Batch, SharedStore};
+
+/// A user the request was authenticated as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Department (handlers).
+    pub department: Option<String>,
+}
+
+impl User {
+    /// True when the user has one of `roles` (admins have every role).
+    pub fn has_role(&self, roles: &[&str]) -> bool {
+        self.role == "admin" || roles.contains(&self.role.as_str())
+    }
+}
+
+/// The known API users, by token.
+#[derive(Debug, Default)]
+pub struct Users {
+    by_token: HashMap<String, User>,
+}
+
+impl Users {
+    /// From the configuration.
+    pub fn new(users: &[ApiUser]) -> Users {
+        Users {
+            by_token: users
+                .iter()
+                .map(|u| {
+                    (
+                        u.token.clone(),
+                        User {
+                            name: u.name.clone(),
+                            role: u.role.clone(),
+                            department: u.department.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The user of a request (bearer token), if it may use an endpoint for `roles`.
+    pub fn authorize(&self, headers: &HeaderMap, roles: &[&str]) -> Result<User, ApiError> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .or_else(|| headers.get("x-dialect-token").and_then(|v| v.to_str().ok()));
+        let Some(token) = token else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send a token: `Authorization: Bearer TOKEN`",
+            ));
+        };
+        let Some(user) = self.by_token.get(token) else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unknown token",
+            ));
+        };
+        if !user.has_role(roles) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "the role `{}` may not do this; allowed: {}",
+                    user.role,
+                    roles.join(", ")
+                ),
+            ));
+        }
+        Ok(user.clone())
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct AuditEntry {
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// Who.
+    pub user: String,
+    /// With which role.
+    pub role: String,
+    /// What (`deploy`, `workorder.transition`, `agent.force_ready`...).
+    pub action: String,
+    /// On what (a workorder number, an agent id...).
+    pub target: String,
+    /// Details.
+    pub detail: serde_json::Value,
+}
+
+/// The audit log tree.
+pub const AUDIT_TREE: &str = "audit";
+
+/// Adds an audit entry to a batch (so it is committed with the change it records).
+pub fn audit_into(batch: &mut Batch, id: u64, entry: &AuditEntry) {
+    let mut key = entry.at_ms.to_be_bytes().to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    batch.put_json(AUDIT_TREE, key, entry);
+}
+
+/// Writes an audit entry on its own (durably).
+pub async fn audit(
+    store: &SharedStore,
+    user: &User,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
+    let id = store.next_id("audit").unwrap_or(0);
+    let entry = AuditEntry {
+        at_ms: crate::now_ms(),
+        user: user.name.clone(),
+        role: user.role.clone(),
+        action: action.into(),
+        target: target.into(),
+        detail,
+    };
+    let mut b = Batch::new();
+    audit_into(&mut b, id, &entry);
+    if let Err(e) = crate::store::commit_async(store.clone(), b).await {
+        tracing::error!("audit log write failed: {e}");
+    }
+}
+
+/// Shared users.
+pub type SharedUsers = Arc<Users>;

@@ -1,0 +1,189 @@
+//! The deployed program and its atomic replacement.
+//!
+//! A [`Deployed`] program is a compiled bundle (native code, or the interpreter
+//! when configured) with its prompts decoded and transcoded once. The
+//! [`ProgramSlot`] holds the current one: a new call takes the current `Arc`, so a
+//! deploy swaps the slot atomically and calls in progress finish on the version they
+//! started with. A bundle that does not load or compile is refused with the
+//! reason, and the running version stays.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use dialect_compiler::bundle::BundleData;
+use dialect_compiler::{Engine, Program};
+use serde::Serialize;
+
+use crate::media::prompt::{Prompt, PromptCache};
+
+/// Facts about a deployed program (shown by `GET /api/v1/program`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProgramInfo {
+    /// Deployment number, from 1.
+    pub version: u64,
+    /// Project name.
+    pub project: String,
+    /// When the bundle was built.
+    pub built_at: String,
+    /// When it was deployed here, Unix ms.
+    pub deployed_ms: i64,
+    /// Flows and the numbers they answer.
+    pub flows: Vec<String>,
+    /// Dialled numbers answered.
+    pub numbers: Vec<String>,
+    /// Prompt files.
+    pub prompts: usize,
+    /// How long loading and compiling took, ms.
+    pub load_ms: u64,
+    /// native or interp.
+    pub engine: String,
+}
+
+/// A program ready to run calls.
+pub struct Deployed {
+    /// The compiled program.
+    pub program: Program,
+    /// Prompts by path under `prompts/` (`zh/welcome.wav`).
+    pub prompts: HashMap<String, Arc<Prompt>>,
+    /// Facts.
+    pub info: ProgramInfo,
+}
+
+impl Deployed {
+    /// The prompt for `name` in `language`: `prompts/<language>/name`, else `prompts/name`.
+    pub fn prompt(&self, name: &str, language: &str) -> Option<Arc<Prompt>> {
+        self.prompts
+            .get(&format!("{language}/{name}"))
+            .or_else(|| self.prompts.get(name))
+            .or_else(|| {
+                // Any language's copy rather than silence.
+                self.prompts
+                    .iter()
+                    .find(|(k, _)| k.rsplit('/').next() == Some(name))
+                    .map(|(_, v)| v)
+            })
+            .cloned()
+    }
+}
+
+/// The slot holding the current program.
+pub struct ProgramSlot {
+    current: RwLock<Arc<Deployed>>,
+    next_version: AtomicU64,
+    engine: Engine,
+    service_urls: BTreeMap<String, String>,
+    cache: PromptCache,
+}
+
+impl ProgramSlot {
+    /// A slot with a first program built from bundle bytes.
+    pub fn new(
+        bytes: &[u8],
+        engine: Engine,
+        service_urls: BTreeMap<String, String>,
+    ) -> Result<ProgramSlot, String> {
+        let cache = PromptCache::new();
+        let first = build(bytes, engine, &service_urls, &cache, 1)?;
+        Ok(ProgramSlot {
+            current: RwLock::new(Arc::new(first)),
+            next_version: AtomicU64::new(2),
+            engine,
+            service_urls,
+            cache,
+        })
+    }
+
+    /// The current program (callers keep the `Arc` for the whole call).
+    pub fn current(&self) -> Arc<Deployed> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.current().info.version
+    }
+
+    /// Loads, compiles and swaps in a bundle; the running version stays on error.
+    pub fn deploy_bundle(&self, bytes: &[u8]) -> Result<ProgramInfo, String> {
+        let version = self.next_version.fetch_add(1, Ordering::SeqCst);
+        let d = build(bytes, self.engine, &self.service_urls, &self.cache, version)?;
+        let info = d.info.clone();
+        match self.current.write() {
+            Ok(mut g) => *g = Arc::new(d),
+            Err(p) => *p.into_inner() = Arc::new(d),
+        }
+        tracing::info!(version, project = %info.project, "deployed");
+        Ok(info)
+    }
+}
+
+/// Compiles a project folder into bundle bytes (what the runtime does at start when
+/// configured with a project instead of a bundle).
+pub fn compile_project(path: &Path) -> Result<Vec<u8>, String> {
+    let (checked, ir) = match dialect_compiler::compile_paths(&[path.to_path_buf()]) {
+        Ok(x) => x,
+        Err(dialect_compiler::CompileError::Check(_)) => {
+            let p = dialect_lang::load_project(&[path.to_path_buf()]).map_err(|e| e.to_string())?;
+            let c = dialect_lang::check_project(p);
+            let text = dialect_lang::diagnostic::render_all(&c.diagnostics, &c.project.sources);
+            return Err(format!(
+                "the project {} has errors:\n{text}",
+                path.display()
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    drop(checked);
+    let data = dialect_compiler::bundle::build(path, ir)
+        .map_err(|e| format!("cannot read prompts: {e}"))?;
+    Ok(data.to_bytes())
+}
+
+fn build(
+    bytes: &[u8],
+    engine: Engine,
+    service_urls: &BTreeMap<String, String>,
+    cache: &PromptCache,
+    version: u64,
+) -> Result<Deployed, String> {
+    let started = std::time::Instant::now();
+    let mut data = BundleData::from_bytes(bytes).map_err(|e| e.to_string())?;
+    for s in &mut data.ir.services {
+        if let Some(url) = service_urls.get(&s.name) {
+            s.url = url.clone();
+        }
+    }
+    let mut prompts = HashMap::new();
+    for p in &data.prompts {
+        let prompt = cache
+            .load_bytes(&p.bytes, Path::new(&p.path))
+            .map_err(|e| format!("prompt {}: {e}", p.path))?;
+        prompts.insert(p.path.clone(), prompt);
+    }
+    let program = data.program(engine).map_err(|e| e.to_string())?;
+    let ir = program.ir();
+    let info = ProgramInfo {
+        version,
+        project: data.project.clone(),
+        built_at: data.built_at.clone(),
+        deployed_ms: crate::now_ms(),
+        flows: ir.flows.iter().map(|f| f.name.clone()).collect(),
+        numbers: ir.numbers.iter().map(|(n, _)| n.clone()).collect(),
+        prompts: prompts.len(),
+        load_ms: started.elapsed().as_millis() as u64,
+        engine: match engine {
+            Engine::Native => "native".into(),
+            Engine::Interp => "interp".into(),
+        },
+    };
+    Ok(Deployed {
+        program,
+        prompts,
+        info,
+    })
+}

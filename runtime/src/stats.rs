@@ -1,0 +1,65 @@
+//! Live counters, exported for Prometheus at `/metrics`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Counters and gauges of the running server.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Calls received (INVITEs accepted for processing).
+    pub calls_total: AtomicU64,
+    /// Calls refused with 503 (limits, shutdown).
+    pub calls_refused: AtomicU64,
+    /// Calls refused with 488 (no common codec).
+    pub calls_no_codec: AtomicU64,
+    /// Calls in progress.
+    pub calls_active: AtomicI64,
+    /// Calls that ended in a flow error nothing handled.
+    pub flow_errors: AtomicU64,
+    /// Flow steps run.
+    pub flow_steps: AtomicU64,
+}
+
+impl Stats {
+    /// The Prometheus text exposition.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            "dialect_calls_total",
+            "Calls received.",
+            self.calls_total.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_calls_refused_total",
+            "Calls refused with 503.",
+            self.calls_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_calls_no_codec_total",
+            "Calls refused with 488.",
+            self.calls_no_codec.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_flow_errors_total",
+            "Unhandled flow errors.",
+            self.flow_errors.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_flow_steps_total",
+            "Flow steps run.",
+            self.flow_steps.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP dialect_calls_active Calls in progress.\n# TYPE dialect_calls_active gauge\ndialect_calls_active {}",
+            self.calls_active.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
