@@ -2,6 +2,7 @@
 
 pub mod audio;
 pub mod error;
+pub mod say;
 pub mod tts;
 pub mod voice;
 
