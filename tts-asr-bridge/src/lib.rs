@@ -1,5 +1,6 @@
 //! Dialect speech (WIP guide).
 
+pub mod asr;
 pub mod audio;
 pub mod error;
 pub mod say;

@@ -17,7 +17,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, CString, c_char, c_int, c_long, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Once;
@@ -60,8 +60,6 @@ unsafe extern "C" {
     fn ps_get_logmath(ps: *mut PsDecoder) -> *mut LogMath;
     fn ps_lookup_word(ps: *mut PsDecoder, word: *const c_char) -> *mut c_char;
     fn ps_set_jsgf_string(ps: *mut PsDecoder, name: *const c_char, jsgf: *const c_char) -> c_int;
-    fn ps_set_allphone_file(ps: *mut PsDecoder, name: *const c_char, path: *const c_char)
-    -> c_int;
     fn ps_set_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
     fn ps_unset_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
     fn ps_start_utt(ps: *mut PsDecoder) -> c_int;
@@ -103,10 +101,6 @@ unsafe extern "C" {
     fn logmath_log_to_ln(lmath: *mut LogMath, logb_p: c_int) -> f64;
     fn ckd_free(ptr: *mut c_void);
 }
-
-// `c_long` is only named to keep the import list honest about the C types in
-// the headers; `ps_decode_raw` (which takes it) is not used.
-const _: Option<c_long> = None;
 
 /// Why the C library refused an operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,9 +171,13 @@ unsafe impl Send for Decoder {}
 
 static QUIET: Once = Once::new();
 
-/// Switches off sphinxbase's logging to stderr (process-wide, once).
+/// Switches off sphinxbase's logging to stderr (process-wide, once), unless
+/// `DIALECT_SPHINX_LOG` is set in the environment (for debugging).
 fn silence_library_log() {
     QUIET.call_once(|| {
+        if std::env::var_os("DIALECT_SPHINX_LOG").is_some() {
+            return;
+        }
         // SAFETY: err_set_logfp(NULL) is documented to disable logging; it
         // only stores the pointer in a global, and this runs once before any
         // decoder is created by this crate.
@@ -222,7 +220,8 @@ impl Decoder {
         // SAFETY: ps_args returns a pointer to a static table. argv holds
         // argc valid NUL-terminated strings that outlive the configuration
         // (kept in `_argv`); the library does not write through them.
-        let config = unsafe { cmd_ln_parse_r(std::ptr::null_mut(), ps_args(), argc, argv.as_mut_ptr(), 1) };
+        let config =
+            unsafe { cmd_ln_parse_r(std::ptr::null_mut(), ps_args(), argc, argv.as_mut_ptr(), 1) };
         let config = NonNull::new(config).ok_or_else(config_error)?;
         // SAFETY: config is a valid configuration just returned by sphinxbase;
         // ps_init takes its own reference to it.
@@ -265,28 +264,6 @@ impl Decoder {
         let rc = unsafe { ps_set_jsgf_string(self.ps.as_ptr(), name.as_ptr(), jsgf.as_ptr()) };
         if rc < 0 {
             return Err(FfiError::Call("ps_set_jsgf_string"));
-        }
-        Ok(())
-    }
-
-    /// Adds a phone-loop search called `name`, with an optional phone n-gram.
-    pub(crate) fn set_allphone(&mut self, name: &str, lm: Option<&Path>) -> Result<(), FfiError> {
-        let name = cstring(name)?;
-        let lm = match lm {
-            Some(path) => {
-                if !path.exists() {
-                    return Err(FfiError::MissingFile(path.display().to_string()));
-                }
-                Some(cstring(&path.to_string_lossy())?)
-            }
-            None => None,
-        };
-        let lm_ptr = lm.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-        // SAFETY: valid decoder and name; lm_ptr is NULL (no phone LM, which
-        // the library accepts) or a valid C string naming an existing file.
-        let rc = unsafe { ps_set_allphone_file(self.ps.as_ptr(), name.as_ptr(), lm_ptr) };
-        if rc < 0 {
-            return Err(FfiError::Call("ps_set_allphone_file"));
         }
         Ok(())
     }
