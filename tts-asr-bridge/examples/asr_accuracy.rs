@@ -126,6 +126,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             said: said.into(),
             want: Some(want.into()),
         });
+        // The same with the length known, as for account numbers.
+        let len = want.len() as u8;
+        cases.push(Case {
+            grammar: Grammar::digits(len, len),
+            said: said.into(),
+            want: Some(want.into()),
+        });
     }
 
     let mut utterances = Vec::new();
@@ -133,7 +140,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (j, voice) in voices().iter().enumerate() {
             let audio = tts.synthesize(&case.said, voice).await?;
             let eight = audio::resample(&audio.samples, audio.sample_rate, 8000);
-            utterances.push((i, j, line(&eight, (i * 31 + j) as u32 + 1)));
+            // ASR_CHANNEL=clean skips the mu-law and the line noise.
+            let samples = if std::env::var("ASR_CHANNEL").as_deref() == Ok("clean") {
+                eight
+            } else {
+                line(&eight, (i * 31 + j) as u32 + 1)
+            };
+            utterances.push((i, j, samples));
         }
     }
 
@@ -146,15 +159,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .filter(|c| c.len() == 2)
             .map(|c| (c[0].to_owned(), c[1].to_owned()))
             .collect();
+        let defaults = SphinxConfig::default();
         let asr = SphinxAsr::new(SphinxConfig {
             input,
             decoders: 1,
             min_confidence: 0.0,
             extra_args,
+            noise_floor: std::env::var("ASR_NOISE")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(defaults.noise_floor),
             ..SphinxConfig::default()
         })
         .await?;
-        let (mut right, mut total, mut oog_total) = (0, 0, 0);
+        // Per category: [utterances, best guess right, accepted at the default
+        // threshold and right, rejected at the default threshold].
+        let mut menu = [0; 4];
+        let mut digit = [0; 4];
+        let mut fixed = [0; 4];
+        let mut oog = [0; 4];
         let mut in_scores = Vec::new();
         let mut oog_scores = Vec::new();
         let mut times = Vec::new();
@@ -164,25 +187,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             audio_secs += samples.len() as f64 / 8000.0;
             let a = asr.analyse(&case.grammar, samples.clone()).await?;
             times.push(a.decode_time);
-            let got = match &a.recognition {
-                Recognition::Recognized { choice, .. } => Some(choice.clone()),
-                _ => None,
+            let (got, confidence) = match &a.recognition {
+                Recognition::Recognized {
+                    choice, confidence, ..
+                } => (Some(choice.clone()), *confidence),
+                Recognition::NoMatch { confidence, .. } => (None, *confidence),
+                Recognition::NoInput => (None, 0.0),
             };
+            let accepted = got.is_some() && confidence >= defaults.min_confidence;
+            let tally = match &case.grammar {
+                _ if case.want.is_none() => &mut oog,
+                Grammar::Digits { min, max } if min == max => &mut fixed,
+                Grammar::Digits { .. } => &mut digit,
+                Grammar::Phrases { .. } => &mut menu,
+            };
+            tally[0] += 1;
+            if !accepted {
+                tally[3] += 1;
+            }
             match &case.want {
-                Some(want) => {
-                    total += 1;
-                    if got.as_deref() == Some(want) {
-                        right += 1;
-                        in_scores.push(a.frame_score.unwrap_or(f32::NAN));
-                    } else {
-                        println!(
-                            "  {input:?} miss: '{}' voice {j} -> {:?} frame score {:?}",
-                            case.said, a.hypothesis, a.frame_score
-                        );
+                Some(want) if got.as_deref() == Some(want) => {
+                    tally[1] += 1;
+                    if accepted {
+                        tally[2] += 1;
                     }
+                    in_scores.push(a.frame_score.unwrap_or(f32::NAN));
                 }
+                Some(_) => println!(
+                    "  {input:?} miss: '{}' ({:?}) voice {j} -> {:?} frame score {:?}",
+                    case.said, case.grammar, a.hypothesis, a.frame_score
+                ),
                 None => {
-                    oog_total += 1;
                     oog_scores.push(a.frame_score.unwrap_or(f32::NAN));
                     println!(
                         "  {input:?} oog: '{}' voice {j} -> {:?} frame score {:?}",
@@ -195,12 +230,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         oog_scores.sort_by(f32::total_cmp);
         let total_time: Duration = times.iter().sum();
         times.sort();
+        println!("{input:?}:");
         println!(
-            "{input:?}: {right}/{total} in-grammar right ({:.1}%), {oog_total} out-of-grammar",
-            100.0 * right as f64 / total as f64
+            "  menu:   {}/{} best guess right, {} accepted and right, {} rejected",
+            menu[1], menu[0], menu[2], menu[3]
         );
-        println!("  frame score of right answers: {:?}", in_scores);
-        println!("  frame score of out-of-grammar: {:?}", oog_scores);
+        println!(
+            "  digits: {}/{} best guess right, {} accepted and right, {} rejected",
+            digit[1], digit[0], digit[2], digit[3]
+        );
+        println!(
+            "  digits, length known: {}/{} best guess right, {} accepted and right, {} rejected",
+            fixed[1], fixed[0], fixed[2], fixed[3]
+        );
+        println!(
+            "  out of grammar: {}/{} rejected (no hypothesis or confidence < {})",
+            oog[3], oog[0], defaults.min_confidence
+        );
+        println!("  frame score of right answers: {in_scores:.1?}");
+        println!("  frame score of out-of-grammar: {oog_scores:.1?}");
         println!(
             "  decode time: median {:?}, max {:?}, {:.3} s per s of audio",
             times[times.len() / 2],

@@ -104,7 +104,7 @@ fn below_thousand(n: usize) -> String {
 fn below_hundred(n: usize) -> String {
     if n < 20 {
         ONES[n].to_owned()
-    } else if n % 10 == 0 {
+    } else if n.is_multiple_of(10) {
         TENS[n / 10].to_owned()
     } else {
         format!("{}-{}", TENS[n / 10], ONES[n % 10])

@@ -187,6 +187,8 @@ mod tests {
     use super::*;
 
     #[test]
+    // Grouped by 万 (four digits), as a Chinese reader counts.
+    #[allow(clippy::inconsistent_digit_grouping)]
     fn numbers() {
         let cases: &[(i64, &str)] = &[
             (0, "零"),
