@@ -2,6 +2,7 @@
 
 pub mod asr;
 pub mod audio;
+pub mod bridge;
 pub mod error;
 pub mod say;
 pub mod tts;
