@@ -1,1 +1,31 @@
-//! placeholder
+//! The Dialect language: what business analysts write.
+//!
+//! Text goes in, a checked project comes out: `syntax` parses each `.flow` file
+//! with the pest grammar into the owned [`ast`], `check` resolves names across all
+//! files of a project and types every expression, and reports every problem as a
+//! [`Diagnostic`]. `format` prints the one canonical layout and `graph` draws a
+//! flow for analysts. Nothing here does IO beyond reading the project's files.
+//!
+//! # Layout
+//! - [`ast`]: the syntax tree, with a span on every node.
+//! - [`syntax`]: the pest grammar (`dialect.pest`) and pairs → AST.
+//! - [`source`]: files, `line:col` positions, display widths.
+//! - [`diagnostic`]: the diagnostic type, text and JSON rendering, "did you mean".
+//! - [`check`]: project loading, name resolution, typing, whole-program rules.
+//! - [`types`]: value types, built-in names and functions.
+//! - [`options`]: the options each construct takes, and typed accessors.
+//! - [`format`]: `dialect fmt`, the canonical layout, comments kept.
+//! - [`graph`]: `dialect graph`, a flow as a diagram (DOT, Mermaid, SVG).
+
+pub mod ast;
+pub mod check;
+pub mod diagnostic;
+pub mod format;
+pub mod graph;
+pub mod options;
+pub mod source;
+pub mod syntax;
+pub mod types;
+
+pub use check::{Checked, Model, Project, check_project, check_text, load_project};
+pub use diagnostic::{Diagnostic, Severity};

@@ -1,0 +1,430 @@
+//! Run-time values: how each type is held in a 64-bit register, texts as interned
+//! symbols, records, the [`Value`]s commands carry to the runtime, and how values
+//! are written into texts (interpolation).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ir::{Sym, Type};
+
+/// A date as days since 1970-01-01.
+pub fn date_to_days(d: NaiveDate) -> i64 {
+    d.signed_duration_since(NaiveDate::default()).num_days()
+}
+
+/// Days since 1970-01-01 as a date (clamped to the years 0..4000).
+pub fn days_to_date(days: i64) -> NaiveDate {
+    let days = days.clamp(-719_000, 740_000);
+    NaiveDate::default()
+        .checked_add_signed(chrono::Duration::days(days))
+        .unwrap_or_default()
+}
+
+/// Constant texts of a program, interned: symbol `i` is `texts[i]`.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    texts: Vec<Arc<str>>,
+    map: HashMap<Arc<str>, Sym>,
+}
+
+impl Interner {
+    /// Interns the program's constant texts, in order.
+    pub fn from_texts(texts: &[String]) -> Interner {
+        let mut i = Interner::default();
+        for t in texts {
+            i.intern(t);
+        }
+        i
+    }
+
+    /// The symbol of `s`, adding it if new.
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let id = self.texts.len() as Sym;
+        let a: Arc<str> = Arc::from(s);
+        self.texts.push(a.clone());
+        self.map.insert(a, id);
+        id
+    }
+
+    /// The symbol of `s` if it is interned.
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.map.get(s).copied()
+    }
+
+    /// The text of a symbol.
+    pub fn text(&self, id: Sym) -> Option<&Arc<str>> {
+        self.texts.get(id as usize)
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+}
+
+/// Texts made while running (interpolations, digits, lookup answers), numbered after
+/// the program's constants so that symbol equality is text equality.
+#[derive(Debug, Clone)]
+pub struct Texts {
+    base: Arc<Interner>,
+    local: Vec<Arc<str>>,
+    map: HashMap<Arc<str>, Sym>,
+}
+
+impl Texts {
+    /// An empty local table over the program's constants.
+    pub fn new(base: Arc<Interner>) -> Texts {
+        Texts {
+            base,
+            local: Vec::new(),
+            map: HashMap::new(),
+        }
+    }
+
+    /// The symbol of `s`.
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(id) = self.base.get(s) {
+            return id;
+        }
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let id = (self.base.len() + self.local.len()) as Sym;
+        let a: Arc<str> = Arc::from(s);
+        self.local.push(a.clone());
+        self.map.insert(a, id);
+        id
+    }
+
+    /// The text of a symbol ("" for an unknown symbol).
+    pub fn get(&self, id: Sym) -> &str {
+        let base = self.base.len();
+        if (id as usize) < base {
+            self.base.text(id).map(|a| &**a).unwrap_or("")
+        } else {
+            self.local
+                .get(id as usize - base)
+                .map(|a| &**a)
+                .unwrap_or("")
+        }
+    }
+
+    /// The text of a symbol as a shared string.
+    pub fn get_arc(&self, id: Sym) -> Arc<str> {
+        let base = self.base.len();
+        if (id as usize) < base {
+            self.base.text(id).cloned().unwrap_or_else(|| Arc::from(""))
+        } else {
+            self.local
+                .get(id as usize - base)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(""))
+        }
+    }
+
+    /// How many texts were made at run time (for memory accounting).
+    pub fn local_len(&self) -> usize {
+        self.local.len()
+    }
+
+    /// Bytes held by texts made at run time.
+    pub fn local_bytes(&self) -> usize {
+        self.local.iter().map(|s| s.len() + 16).sum::<usize>() + self.map.capacity() * 24
+    }
+
+    /// Keeps only the local texts in `live` (and the constants), renumbering them;
+    /// returns the map from old to new symbols for the caller to rewrite its values.
+    pub fn compact(&mut self, live: &[Sym]) -> HashMap<Sym, Sym> {
+        let base = self.base.len() as Sym;
+        let mut remap = HashMap::new();
+        let old = std::mem::take(&mut self.local);
+        self.map.clear();
+        for &s in live {
+            if s < base || remap.contains_key(&s) {
+                continue;
+            }
+            if let Some(t) = old.get((s - base) as usize) {
+                let new = base + self.local.len() as Sym;
+                self.local.push(t.clone());
+                self.map.insert(t.clone(), new);
+                remap.insert(s, new);
+            }
+        }
+        remap
+    }
+}
+
+/// A record answered by a service: raw values in the record type's field order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordValue {
+    /// Index into the program's record types.
+    pub record: u32,
+    /// Raw field values (texts as symbols of the context that holds the record).
+    pub fields: Vec<u64>,
+}
+
+/// A value as the runtime sees it, in commands and results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// A number.
+    Number(f64),
+    /// A text.
+    Text(String),
+    /// A yes/no value.
+    Bool(bool),
+    /// A duration in milliseconds.
+    Duration(i64),
+    /// A clock time, seconds after midnight.
+    Time(u32),
+    /// A date.
+    Date(NaiveDate),
+    /// A record (field name → value); `None` when the lookup did not answer.
+    Record(Option<Vec<(String, Value)>>),
+}
+
+impl Value {
+    /// A readable form (for trails, logs and interpolation).
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Number(n) => number_text(*n),
+            Value::Text(t) => t.clone(),
+            Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+            Value::Duration(ms) => duration_text(*ms),
+            Value::Time(s) => clock_text(*s as i64),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Value::Record(Some(fields)) => fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.to_text()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Record(None) => "(none)".to_string(),
+        }
+    }
+}
+
+/// Converts a register value of `ty` to a [`Value`] (records need the context).
+pub fn raw_to_value(raw: u64, ty: Type, texts: &Texts) -> Value {
+    match ty {
+        Type::Number => Value::Number(f64::from_bits(raw)),
+        Type::Text | Type::Recording => Value::Text(texts.get(raw as Sym).to_string()),
+        Type::Bool => Value::Bool(raw != 0),
+        Type::Duration => Value::Duration(raw as i64),
+        Type::Time => Value::Time((raw as i64).rem_euclid(86_400) as u32),
+        Type::Date => Value::Date(days_to_date(raw as i64)),
+        _ => Value::Record(None),
+    }
+}
+
+/// Converts a [`Value`] to a register value of `ty`, interning texts. `None` when the
+/// value does not fit the type.
+pub fn value_to_raw(v: &Value, ty: Type, texts: &mut Texts) -> Option<u64> {
+    Some(match (ty, v) {
+        (Type::Number, Value::Number(n)) => n.to_bits(),
+        (Type::Number, Value::Text(t)) => t.trim().parse::<f64>().ok()?.to_bits(),
+        (Type::Text | Type::Recording, Value::Text(t)) => u64::from(texts.intern(t)),
+        (Type::Text | Type::Recording, Value::Number(n)) => {
+            u64::from(texts.intern(&number_text(*n)))
+        }
+        (Type::Bool, Value::Bool(b)) => u64::from(*b),
+        (Type::Duration, Value::Duration(d)) => *d as u64,
+        (Type::Duration, Value::Number(n)) => (*n * 1000.0) as i64 as u64,
+        (Type::Time, Value::Time(s)) => u64::from(*s),
+        (Type::Time, Value::Text(t)) => dialect_lang::syntax::parse_clock(t).map(u64::from)?,
+        (Type::Date, Value::Date(d)) => date_to_days(*d) as u64,
+        (Type::Date, Value::Text(t)) => {
+            date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?) as u64
+        }
+        _ => return None,
+    })
+}
+
+/// A number as text: integers without a decimal point, others with up to 2 decimals.
+pub fn number_text(n: f64) -> String {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        let s = format!("{n:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// A duration as text (`1m30s`).
+pub fn duration_text(ms: i64) -> String {
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let mut rest = ms.abs() / 1000;
+    if rest == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    if ms < 0 {
+        out.push('-');
+    }
+    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= secs {
+            out.push_str(&format!("{}{unit}", rest / secs));
+            rest %= secs;
+        }
+    }
+    out
+}
+
+/// A clock time as `HH:MM`.
+pub fn clock_text(secs: i64) -> String {
+    let s = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
+/// A raw value of `ty` as text, for interpolation.
+pub fn raw_text(raw: u64, ty: Type, texts: &Texts) -> String {
+    match ty {
+        Type::Text | Type::Recording => texts.get(raw as Sym).to_string(),
+        other => raw_to_value(raw, other, texts).to_text(),
+    }
+}
+
+/// A compiled number list: exact entries and prefixes, per category.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledList {
+    /// Entries outside categories.
+    pub all: Entries,
+    /// Categories with their windows.
+    pub categories: Vec<(Entries, Option<(u32, u32)>)>,
+}
+
+/// Exact numbers and prefixes.
+#[derive(Debug, Clone, Default)]
+pub struct Entries {
+    exact: rustc_hash::FxHashSet<Box<str>>,
+    prefixes: Vec<Box<str>>,
+}
+
+impl Entries {
+    /// Builds the set from list entries (`"0755*"` is a prefix).
+    pub fn new<'a>(entries: impl IntoIterator<Item = &'a String>) -> Entries {
+        let mut e = Entries::default();
+        for s in entries {
+            e.add(s);
+        }
+        e
+    }
+
+    /// Adds one entry.
+    pub fn add(&mut self, s: &str) {
+        match s.strip_suffix('*') {
+            Some(p) => self.prefixes.push(normalize_number(p).into()),
+            None => {
+                self.exact.insert(normalize_number(s).into());
+            }
+        }
+    }
+
+    /// Whether a number is listed.
+    pub fn contains(&self, number: &str) -> bool {
+        let n = normalize_number(number);
+        self.exact.contains(n) || self.prefixes.iter().any(|p| n.starts_with(&**p))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.prefixes.len()
+    }
+
+    /// True when there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A number without a leading `+86` / `0086` country code for China-style matching
+/// is not attempted; only `+` is dropped so `+8613...` and `8613...` agree.
+fn normalize_number(s: &str) -> &str {
+    s.trim().trim_start_matches('+')
+}
+
+impl CompiledList {
+    /// Whether `number` is on the list (any category active at `time_of_day`, or the
+    /// given category when it is active).
+    pub fn contains(&self, number: &str, category: Option<u32>, time_of_day: u32) -> bool {
+        let active = |w: &Option<(u32, u32)>| match w {
+            None => true,
+            Some((a, b)) if a <= b => time_of_day >= *a && time_of_day < *b,
+            Some((a, b)) => time_of_day >= *a || time_of_day < *b,
+        };
+        match category {
+            Some(c) => self
+                .categories
+                .get(c as usize)
+                .is_some_and(|(e, w)| active(w) && e.contains(number)),
+            None => {
+                self.all.contains(number)
+                    || self
+                        .categories
+                        .iter()
+                        .any(|(e, w)| active(w) && e.contains(number))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_through_days() {
+        let d = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        assert_eq!(days_to_date(date_to_days(d)), d);
+        assert_eq!(
+            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),
+            1
+        );
+    }
+
+    #[test]
+    fn local_texts_number_after_constants() {
+        let base = Arc::new(Interner::from_texts(&["a".into(), "b".into()]));
+        let mut t = Texts::new(base);
+        assert_eq!(t.intern("b"), 1);
+        assert_eq!(t.intern("c"), 2);
+        assert_eq!(t.intern("c"), 2);
+        assert_eq!(t.get(2), "c");
+        let remap = t.compact(&[2]);
+        assert_eq!(remap.get(&2), Some(&2));
+    }
+
+    #[test]
+    fn lists_match_exact_prefix_and_windows() {
+        let mut l = CompiledList::default();
+        l.all.add("13800000001");
+        let mut night = Entries::default();
+        night.add("0755*");
+        l.categories.push((night, Some((22 * 3600, 7 * 3600))));
+        assert!(l.contains("13800000001", None, 12 * 3600));
+        assert!(!l.contains("075512345", None, 12 * 3600));
+        assert!(l.contains("075512345", None, 23 * 3600));
+        assert!(l.contains("075512345", Some(0), 3 * 3600));
+        assert!(!l.contains("075512345", Some(0), 8 * 3600));
+    }
+
+    #[test]
+    fn numbers_read_naturally() {
+        assert_eq!(number_text(12.0), "12");
+        assert_eq!(number_text(12.5), "12.5");
+        assert_eq!(number_text(0.125), "0.13");
+        assert_eq!(duration_text(90_000), "1m30s");
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages Dialect's runtime and tests use, when missing:
+# SIPp (sip-tester) for the end-to-end tests, espeak-ng for text-to-speech,
+# sox for prompt generation, pocketsphinx for speech recognition.
+set -euo pipefail
+
+packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us)
+missing=()
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng libespeak-ng-dev)
+command -v sox >/dev/null 2>&1 || missing+=(sox)
+[ -e /usr/include/pocketsphinx/pocketsphinx.h ] || missing+=(libpocketsphinx-dev)
+[ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "please install these Debian packages as root: ${packages[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
