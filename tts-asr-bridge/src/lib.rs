@@ -65,6 +65,9 @@
 //! decoder takes about 0.4 s (hence the pool); a recognition adds the
 //! decode time to the end-pointer's 0.8 s of trailing silence.
 //!
+//! TTS through the bridge (debug build, loopback): a sentence not yet
+//! cached takes 25-30 ms (espeak-ng), a cached one 1 ms.
+//!
 //! # Layout
 //!
 //! - [`audio`]: [`Audio`] (mono PCM), WAV reading/writing, resampling.
