@@ -208,3 +208,27 @@ async fn missing_model_is_an_error_not_an_exit() {
     .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/model"), "{err}");
 }
+
+#[tokio::test]
+async fn the_8khz_front_end_also_runs() {
+    // Measured to be far less accurate (see the crate docs); this only
+    // checks that the decoder starts with the narrow-band feature file and
+    // decodes.
+    let asr = SphinxAsr::new(SphinxConfig {
+        input: dialect_speech::asr::InputMode::Native8k,
+        ..SphinxConfig::default()
+    })
+    .await
+    .unwrap();
+    let audio = phone_audio("billing", &Voice::en()).await;
+    let analysis = asr.analyse(&menu(), audio).await.unwrap();
+    assert_ne!(
+        analysis.recognition,
+        Recognition::NoInput,
+        "speech was heard"
+    );
+    assert_eq!(
+        asr.recognize(menu(), vec![0; 8000]).await.unwrap(),
+        Recognition::NoInput
+    );
+}

@@ -185,8 +185,15 @@ impl SphinxConfig {
             "dialect-speech-{:016x}.feat.params",
             hasher.finish()
         ));
-        let write = std::fs::write(&path, narrow.as_bytes());
-        write.map_err(|e| Error::EngineFailed {
+        if std::fs::read_to_string(&path).is_ok_and(|existing| existing == narrow) {
+            return Ok(Some(path));
+        }
+        // Through a private file and a rename: another process may be
+        // reading the shared one.
+        let private = path.with_extension(format!("{}.tmp", std::process::id()));
+        let written = std::fs::write(&private, narrow.as_bytes())
+            .and_then(|()| std::fs::rename(&private, &path));
+        written.map_err(|e| Error::EngineFailed {
             engine: ENGINE,
             detail: format!("cannot write {}: {e}", path.display()),
         })?;
