@@ -5,7 +5,8 @@
 //! Both engines sit behind traits with a local built-in implementation
 //! (espeak-ng, pocketsphinx) and a remote one that asks a shared speech
 //! farm over HTTP ([`bridge`]); the runtime holds an `Arc<dyn Tts>` and an
-//! `Arc<dyn Asr>` chosen by configuration and never knows which it has.
+//! `Arc<dyn Asr>` chosen by configuration ([`SpeechConfig::build`]) and
+//! never knows which it has.
 //!
 //! # Speaking
 //!
@@ -83,17 +84,21 @@
 //! - [`bridge`]: the HTTP service (`server`), its clients
 //!   [`bridge::RemoteTts`] and [`bridge::RemoteAsr`] (`client`), and the
 //!   wire types (`wire`). The binary is `src/bin/dialect-speech-bridge.rs`.
+//! - [`config`]: [`SpeechConfig`], the runtime's choice of local or bridge
+//!   engines, and the code that builds them.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod asr;
 pub mod audio;
 pub mod bridge;
+pub mod config;
 pub mod error;
 pub mod say;
 pub mod tts;
 pub mod voice;
 
 pub use audio::Audio;
+pub use config::SpeechConfig;
 pub use error::{Error, Result};
 pub use voice::{Lang, Voice};
 
