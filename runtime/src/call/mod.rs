@@ -287,6 +287,18 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
             return;
         }
     };
+    let ring = env.config.sip.ring_time.0;
+    if !ring.is_zero() {
+        uas.progress(180, None);
+        tokio::select! {
+            // Both cancel-safe: a sleep and the CANCEL notification.
+            _ = tokio::time::sleep(ring) => {}
+            _ = uas.cancelled() => {
+                save_unanswered(&env, started, &caller, &number, &flow, &call_id, "cancelled by caller").await;
+                return;
+            }
+        }
+    }
     // Media: allocate RTP, negotiate.
     let offer = SessionDescription::parse(&uas.request().body);
     let probe = LocalMedia::g711(env.media_ip, 0);
@@ -323,6 +335,16 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         return;
     };
     if uas.is_cancelled() {
+        save_unanswered(
+            &env,
+            started,
+            &caller,
+            &number,
+            &flow,
+            &call_id,
+            "cancelled by caller",
+        )
+        .await;
         return;
     }
     let (dialog, events) = match uas.answer(answer.to_bytes()) {
@@ -380,6 +402,35 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
     };
     let end = call.run_flow(&flow, info).await;
     call.finish(end).await;
+}
+
+/// A contact record for a call that never got answered.
+async fn save_unanswered(
+    env: &CallEnv,
+    started: i64,
+    caller: &str,
+    number: &str,
+    flow: &str,
+    call_id: &str,
+    end: &str,
+) {
+    let id = crate::contacts::new_id(&*env.store).unwrap_or(0);
+    let c = ContactRecord {
+        id,
+        channel: "voice".into(),
+        direction: "inbound".into(),
+        caller: caller.into(),
+        called: number.into(),
+        flow: flow.into(),
+        call_id: call_id.into(),
+        started_ms: started,
+        ended_ms: Some(crate::now_ms()),
+        end: end.into(),
+        ..ContactRecord::default()
+    };
+    if let Err(e) = contacts::save(&env.store, &c).await {
+        tracing::error!("cannot save the contact record: {e}");
+    }
 }
 
 impl Call {
@@ -624,6 +675,7 @@ impl Call {
                     return e;
                 }
                 Err(e) => {
+                    self.trail(&node, e.text());
                     self.contact.data = data_map(&inst);
                     self.capture_customer(&inst);
                     return e;
