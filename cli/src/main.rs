@@ -6,6 +6,8 @@
 //! - `commands/check.rs`: `dialect check`.
 //! - `commands/fmt.rs`: `dialect fmt`.
 //! - `commands/graph.rs`: `dialect graph`.
+//! - `commands/compile.rs`: `dialect compile`, `dialect inspect`.
+//! - `commands/flowtest.rs`: `dialect run-flow`, `dialect test`.
 
 mod commands;
 
@@ -80,6 +82,58 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Check and compile a project into a bundle (.dlb) for `dialect deploy`.
+    #[command(after_help = "Examples:\n  dialect compile flows/hotline -o hotline.dlb")]
+    Compile {
+        /// The project folder (default: the current folder).
+        #[arg(default_value = ".")]
+        project: PathBuf,
+        /// The bundle to write (default: PROJECT-NAME.dlb).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Show what a bundle holds: format, checksum, flows, declarations, prompts.
+    #[command(
+        after_help = "Examples:\n  dialect inspect hotline.dlb\n  dialect inspect hotline.dlb --ir   # with the IR of every flow"
+    )]
+    Inspect {
+        /// The bundle.
+        bundle: PathBuf,
+        /// Print the IR of every flow and predicate too.
+        #[arg(long)]
+        ir: bool,
+    },
+    /// Drive a flow through a scripted call without telephony, printing every command.
+    #[command(
+        after_help = "Examples:\n  dialect run-flow hotline.dlb hotline --script flows/hotline/tests/main.test.yaml\n  dialect run-flow flows/hotline fee_inquiry --script call.yaml --engine interp"
+    )]
+    RunFlow {
+        /// A bundle (.dlb) or a project folder.
+        source: PathBuf,
+        /// The flow to run.
+        flow: String,
+        /// The script: YAML with `caller`, `steps` (see docs/language.md, "Testing flows").
+        #[arg(long)]
+        script: PathBuf,
+        /// native (default) or interp.
+        #[arg(long, default_value = "native")]
+        engine: dialect_compiler::Engine,
+    },
+    /// Run the project's flow tests (tests/*.test.yaml).
+    #[command(
+        after_help = "Examples:\n  dialect test flows/hotline\n  dialect test flows/hotline -v"
+    )]
+    Test {
+        /// The project folder (default: the current folder).
+        #[arg(default_value = ".")]
+        project: PathBuf,
+        /// native (default) or interp.
+        #[arg(long, default_value = "native")]
+        engine: dialect_compiler::Engine,
+        /// Print the transcript of passing tests too.
+        #[arg(short, long)]
+        verbose: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -97,6 +151,19 @@ fn main() -> ExitCode {
             format,
             output,
         } => commands::graph::run(&project, &flow, format, output.as_ref()),
+        Command::Compile { project, output } => commands::compile::run(&project, output.as_ref()),
+        Command::Inspect { bundle, ir } => commands::compile::inspect(&bundle, ir),
+        Command::RunFlow {
+            source,
+            flow,
+            script,
+            engine,
+        } => commands::flowtest::run_flow(&source, &flow, &script, engine),
+        Command::Test {
+            project,
+            engine,
+            verbose,
+        } => commands::flowtest::test(&project, engine, verbose),
     };
     match result {
         Ok(code) => code,

@@ -769,9 +769,7 @@ impl FlowInstance {
         self.node = t.node.clone();
         self.location = shared.ir.location(t.loc);
         let attempt_of = |op: &Operand| match op {
-            Operand::Arg(i, _) => {
-                f64::from_bits(args.get(*i as usize).copied().unwrap_or(0)) as u32
-            }
+            Operand::Arg(i, _) => args.get(*i as usize).copied().unwrap_or(1) as u32,
             Operand::Text(_) => 1,
         };
         match &t.kind {

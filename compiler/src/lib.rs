@@ -19,21 +19,31 @@
 //! - [`calendar`]: calendars as pure functions.
 //! - [`exec`]: commands, inputs, flow instances, predicates, programs.
 //! - [`bundle`]: the bundle file format.
+//! - [`irtext`]: the readable text form of the IR.
+//! - [`script`]: scripted calls for `dialect run-flow` and `dialect test`.
 
+pub mod bundle;
 pub mod calendar;
 pub mod ctx;
 pub mod exec;
 pub mod interp;
 pub mod ir;
+pub mod irtext;
 pub mod jit;
+pub mod lower;
+pub mod script;
 pub mod value;
 pub mod verify;
 
 pub use exec::{CallInfo, Command, Engine, Evaluator, FlowInstance, Input, Program};
+pub use lower::{compile_paths, lower};
 
 /// Why a program could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
+    /// The project could not be read.
+    #[error("{0}")]
+    Load(String),
     /// The project has errors (the checker's diagnostics).
     #[error("the project has {0} error(s); run `dialect check` to see them")]
     Check(usize),

