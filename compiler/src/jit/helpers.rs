@@ -33,7 +33,7 @@
 //! | `dl_concat` | a, b | text |
 //! | `dl_format` | template, args, len | text |
 //! | `dl_text_cmp` | a, b | -1, 0 or 1 (as `i64`) |
-//! | `dl_in_list` | value, list, category+1 | 0/1 |
+//! | `dl_in_list` | value, fast list (or null), list, category+1 | 0/1 |
 //! | `dl_call` | function index in `Function::ALL`, args, len, loc, out | status (fallible) |
 //! | `dl_suspend` | template, args, len, resume | — (stops) |
 //! | `dl_call_flow` | flow, args, len, resume | — (stops) |
@@ -53,6 +53,7 @@ use cranelift_codegen::isa::CallConv;
 
 use crate::calendar::local_in;
 use crate::ctx::{ExecCtx, Pending};
+use super::lists::FastList;
 use crate::ir::{Function, LocId, Sym};
 
 /// The Rust side of `*mut ExecCtx` as native code passes it.
@@ -165,9 +166,22 @@ fn time_of_day(tz: chrono_tz::Tz, now_ms: i64) -> u32 {
     })
 }
 
-/// `value in list[.category]`: the same answer as [`ExecCtx::in_list`], converting
-/// the clock to local time only when a category with a daily window is involved.
-pub(crate) extern "C" fn dl_in_list(ctx: Ctx, value: u64, list: u32, category: u32) -> u64 {
+/// `value in list[.category]`: the same answer as [`ExecCtx::in_list`]. Which parts
+/// of the list hold a text does not change, so it is remembered per symbol in the
+/// context's texts (`Texts::memo`, table = list index): filters applied again to
+/// the same records skip the lookup. `fast` is the list's [`FastList`] (null for
+/// none: the general path). The clock is converted to local time only when a
+/// category with a daily window decides the answer.
+pub(crate) extern "C" fn dl_in_list(
+    ctx: Ctx,
+    value: u64,
+    fast: *const FastList,
+    list: u32,
+    category: u32,
+) -> u64 {
+    // SAFETY: `fast` is null or points into the `Native`'s boxed list table, which
+    // lives (unmoved, unchanged) as long as the code that passes it can run.
+    let fast = unsafe { fast.as_ref() };
     // SAFETY: `ctx` comes from native code (see the module conventions).
     unsafe {
         with_ctx(ctx, 0, |c| {
@@ -175,19 +189,21 @@ pub(crate) extern "C" fn dl_in_list(ctx: Ctx, value: u64, list: u32, category: u
                 return 0;
             };
             let category = category.checked_sub(1);
-            let windowed = match category {
-                Some(k) => l
-                    .categories
-                    .get(k as usize)
-                    .is_some_and(|(_, w)| w.is_some()),
-                None => l.categories.iter().any(|(_, w)| w.is_some()),
-            };
-            let secs = if windowed {
-                time_of_day(c.shared.tz, c.now_ms)
-            } else {
-                0
-            };
-            u64::from(l.contains(c.texts.get(value as Sym), category, secs))
+            let sym = value as Sym;
+            let (tz, now_ms) = (c.shared.tz, c.now_ms);
+            let now = || time_of_day(tz, now_ms);
+            match fast {
+                Some(f) if f.rememberable() && (sym as usize) < c.texts.len() => {
+                    let mut parts = c.texts.memo.get(list as usize, sym);
+                    if parts == 0 {
+                        parts = f.parts(l, c.texts.get(sym));
+                        c.texts.memo.set(list as usize, sym, parts);
+                    }
+                    u64::from(f.answer(parts, category, now))
+                }
+                Some(f) => u64::from(f.contains(l, c.texts.get(sym), category, now())),
+                None => u64::from(l.contains(c.texts.get(sym), category, now())),
+            }
         })
     }
 }
@@ -399,7 +415,7 @@ impl Helper {
             Helper::Concat => (&[P, Q, Q], Some(Q)),
             Helper::Format => (&[P, W, P, W], Some(Q)),
             Helper::TextCmp => (&[P, Q, Q], Some(Q)),
-            Helper::InList => (&[P, Q, W, W], Some(Q)),
+            Helper::InList => (&[P, Q, P, W, W], Some(Q)),
             Helper::Call => (&[P, W, P, W, W, P], Some(W)),
             Helper::Suspend | Helper::CallFlow => (&[P, W, P, W, W], None),
             Helper::Return => (&[P, W, Q], None),

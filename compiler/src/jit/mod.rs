@@ -31,6 +31,7 @@
 #![allow(unsafe_code)]
 
 pub mod helpers;
+mod lists;
 mod translate;
 
 use std::collections::HashMap;
@@ -55,6 +56,19 @@ type StepFn = unsafe extern "C" fn(*mut ExecCtx, *mut u64, u32) -> u32;
 /// A predicate's native `eval`.
 type EvalFn = unsafe extern "C" fn(*mut ExecCtx, *const u64) -> u64;
 
+/// A compiled function and what it needs to run natively.
+#[derive(Clone, Copy)]
+struct Compiled<F> {
+    f: F,
+    /// The budget a run needs: `i64::MIN` when every block entry checks the budget
+    /// itself; for a body without cycles, whose code only counts the blocks it
+    /// enters, its block count (the most a run can enter). Runs with less budget
+    /// left go to the interpreter, which stops them at exactly the same block.
+    min_budget: i64,
+    /// Slots (flows) or environment entries (predicates) the code reads.
+    inputs: usize,
+}
+
 /// Native code for a whole program.
 ///
 /// The machine code lives in a `JITModule` owned by this value and freed when it is
@@ -63,8 +77,11 @@ type EvalFn = unsafe extern "C" fn(*mut ExecCtx, *const u64) -> u64;
 /// refers to by address (error messages).
 pub struct Native {
     shared: Arc<Shared>,
-    flows: Vec<StepFn>,
-    predicates: Vec<EvalFn>,
+    flows: Vec<Compiled<StepFn>>,
+    predicates: Vec<Compiled<EvalFn>>,
+    /// The lists prepared for membership tests; the code holds their addresses, so
+    /// they are boxed and never change.
+    _lists: Box<[lists::FastList]>,
     /// Owns the executable memory. Only touched again by `Drop`; the mutex makes the
     /// whole value `Sync` without an `unsafe impl`.
     module: Mutex<Option<JITModule>>,
@@ -132,7 +149,14 @@ impl Compiler {
     }
 
     /// Translates and defines one function; returns its id.
-    fn function(&mut self, name: &str, body: &Body, kind: Kind) -> Result<FuncId, CompileError> {
+    fn function(
+        &mut self,
+        lists: &[lists::FastList],
+        name: &str,
+        body: &Body,
+        kind: Kind,
+        checked: bool,
+    ) -> Result<FuncId, CompileError> {
         let ptr = self.module.target_config().pointer_type();
         let call_conv = self.module.isa().default_call_conv();
         self.module.clear_context(&mut self.cctx);
@@ -148,7 +172,16 @@ impl Compiler {
             Kind::Predicate => sig.returns.push(AbiParam::new(types::I64)),
         }
         let builder = FunctionBuilder::new(&mut self.cctx.func, &mut self.fctx);
-        Translator::new(builder, &mut self.module, &self.helpers, body, kind).translate();
+        Translator::new(
+            builder,
+            &mut self.module,
+            &self.helpers,
+            lists,
+            body,
+            kind,
+            checked,
+        )
+        .translate();
 
         if cfg!(debug_assertions)
             && let Err(errors) = verify_function(&self.cctx.func, self.module.isa())
@@ -166,9 +199,17 @@ impl Compiler {
             .module
             .declare_function(name, Linkage::Local, &sig)
             .map_err(|e| jit_err(name, e))?;
+        if std::env::var("DL_DISASM").is_ok() {
+            self.cctx.set_disasm(true);
+        }
         self.module
             .define_function(id, &mut self.cctx)
             .map_err(|e| jit_err(name, format!("{e:?}")))?;
+        if std::env::var("DL_DISASM").is_ok() {
+            if let Some(d) = self.cctx.compiled_code().and_then(|c| c.vcode.clone()) {
+                eprintln!("== {name}\n{d}");
+            }
+        }
         Ok(id)
     }
 }
@@ -179,42 +220,72 @@ impl Native {
         // The generated code trusts slot, environment and register indices; only
         // verified IR may reach it.
         crate::verify::verify(&shared.ir).map_err(CompileError::Verify)?;
+        let fast_lists: Box<[lists::FastList]> =
+            shared.ir.lists.iter().map(lists::FastList::new).collect();
         let mut c = Compiler::new()?;
+        let budget_rule = |body: &Body| {
+            translate::is_acyclic(body).then_some(body.blocks.len() as i64)
+        };
         let mut flow_ids = Vec::with_capacity(shared.ir.flows.len());
         for (i, f) in shared.ir.flows.iter().enumerate() {
-            flow_ids.push(c.function(&format!("flow{i}"), &f.body, Kind::Flow)?);
+            let rule = budget_rule(&f.body);
+            let id = c.function(&fast_lists, &format!("flow{i}"), &f.body, Kind::Flow, rule.is_none())?;
+            flow_ids.push((id, rule));
         }
         let mut pred_ids = Vec::with_capacity(shared.ir.predicates.len());
         for (i, p) in shared.ir.predicates.iter().enumerate() {
-            pred_ids.push(c.function(&format!("pred{i}"), &p.body, Kind::Predicate)?);
+            let rule = budget_rule(&p.body);
+            let id = c.function(&fast_lists, &format!("pred{i}"), &p.body, Kind::Predicate, rule.is_none())?;
+            pred_ids.push((id, rule));
         }
         c.module
             .finalize_definitions()
             .map_err(|e| jit_err("finalize", e))?;
-        let flows = flow_ids
+        let flows: Vec<(StepFn, Option<i64>)> = flow_ids
             .iter()
-            .map(|id| {
+            .map(|(id, rule)| {
                 let p = c.module.get_finalized_function(*id);
                 // SAFETY: `p` is the finalized, executable code of a function defined
                 // above with exactly `StepFn`'s signature (ctx pointer, slots pointer,
                 // i32 start; i32 result) in the platform's default calling convention,
                 // which is `extern "C"`.
-                unsafe { std::mem::transmute::<*const u8, StepFn>(p) }
+                let f = unsafe { std::mem::transmute::<*const u8, StepFn>(p) };
+                (f, *rule)
             })
             .collect();
-        let predicates = pred_ids
+        let predicates: Vec<(EvalFn, Option<i64>)> = pred_ids
             .iter()
-            .map(|id| {
+            .map(|(id, rule)| {
                 let p = c.module.get_finalized_function(*id);
                 // SAFETY: as above, with `EvalFn`'s signature (ctx pointer, env
                 // pointer; i64 result).
-                unsafe { std::mem::transmute::<*const u8, EvalFn>(p) }
+                let f = unsafe { std::mem::transmute::<*const u8, EvalFn>(p) };
+                (f, *rule)
+            })
+            .collect();
+        let flows = flows
+            .into_iter()
+            .zip(&shared.ir.flows)
+            .map(|((f, rule), fl)| Compiled {
+                f,
+                min_budget: rule.unwrap_or(i64::MIN),
+                inputs: fl.slots.len(),
+            })
+            .collect();
+        let predicates = predicates
+            .into_iter()
+            .zip(&shared.ir.predicates)
+            .map(|((f, rule), p)| Compiled {
+                f,
+                min_budget: rule.unwrap_or(i64::MIN),
+                inputs: p.vars.len(),
             })
             .collect();
         Ok(Native {
             shared,
             flows,
             predicates,
+            _lists: fast_lists,
             module: Mutex::new(Some(c.module)),
         })
     }
@@ -223,6 +294,8 @@ impl Native {
     /// ...), for inspection and snapshot tests.
     pub fn clif(shared: &Shared) -> Result<Vec<(String, String)>, CompileError> {
         crate::verify::verify(&shared.ir).map_err(CompileError::Verify)?;
+        let fast_lists: Vec<lists::FastList> =
+            shared.ir.lists.iter().map(lists::FastList::new).collect();
         let mut c = Compiler::new()?;
         let mut out = Vec::new();
         let bodies = shared
@@ -240,7 +313,8 @@ impl Native {
                     .map(|(i, p)| (format!("pred{i}"), &p.body, Kind::Predicate)),
             );
         for (name, body, kind) in bodies {
-            c.function(&name, body, kind)?;
+            let checked = !translate::is_acyclic(body);
+            c.function(&fast_lists, &name, body, kind, checked)?;
             out.push((name, c.cctx.func.display().to_string()));
         }
         Ok(out)
@@ -261,57 +335,94 @@ impl Drop for Native {
     }
 }
 
-impl Backend for Native {
-    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId) {
-        let (Some(step), Some(f)) = (
-            self.flows.get(flow as usize),
-            self.shared.ir.flows.get(flow as usize),
-        ) else {
-            ctx.fail("internal error: no such flow", 0);
-            return;
-        };
-        let need = f.slots.len();
-        if slots.len() >= need {
-            // SAFETY: `step` was compiled from this flow's verified body, which only
-            // accesses slots below `need`; `slots` holds at least that many and is
-            // exclusively borrowed, as is `ctx`, for the whole call.
-            unsafe { step(ctx, slots.as_mut_ptr(), start) };
-        } else {
-            // Too few slots (not something `FlowInstance` does): the missing ones
-            // read as 0 and are dropped afterwards.
-            let mut buf = slots.to_vec();
-            buf.resize(need, 0);
-            // SAFETY: as above, over a buffer of exactly `need` slots.
-            unsafe { step(ctx, buf.as_mut_ptr(), start) };
-            let n = slots.len();
-            slots.copy_from_slice(&buf[..n]);
-        }
-    }
-
-    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
-        let (Some(eval), Some(p)) = (
+impl Native {
+    /// The cases `eval_predicate` leaves to a slower path: a stale pending
+    /// command, too little budget, a context of another program, a short
+    /// environment, a predicate that does not exist.
+    #[cold]
+    fn eval_predicate_slow(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
+        let (Some(c), Some(p)) = (
             self.predicates.get(pred as usize),
             self.shared.ir.predicates.get(pred as usize),
         ) else {
             ctx.fail("internal error: no such predicate", 0);
             return 0;
         };
-        if ctx.pending.is_some() {
-            ctx.pending = None;
+        ctx.pending = None;
+        if ctx.budget < c.min_budget || !Arc::ptr_eq(&ctx.shared, &self.shared) {
+            // Too little budget left for code that does not check it, or a context
+            // of another program (whose lists the code does not know).
+            crate::interp::run(&p.body, ctx, &mut [], env, p.body.entry);
+            return match ctx.pending.take() {
+                Some(crate::ctx::Pending::Return(Some(v))) => v,
+                _ => 0,
+            };
         }
-        let need = p.vars.len();
-        if env.len() >= need {
-            // SAFETY: `eval` was compiled from this predicate's verified body, which
-            // only reads environment entries below `need`; `env` holds at least that
-            // many. `ctx` is exclusively borrowed for the call.
-            unsafe { eval(ctx, env.as_ptr()) }
-        } else {
-            // A short environment: missing entries read as 0, as in the interpreter.
-            let mut buf = env.to_vec();
-            buf.resize(need, 0);
-            // SAFETY: as above, over a buffer of exactly `need` entries.
-            unsafe { eval(ctx, buf.as_ptr()) }
+        // A short environment: missing entries read as 0, as in the interpreter.
+        let mut buf = env.to_vec();
+        buf.resize(buf.len().max(c.inputs), 0);
+        // SAFETY: `c.f` was compiled from this predicate's verified body, which only
+        // reads environment entries below `c.inputs`; `buf` holds at least that
+        // many. `ctx` is exclusively borrowed for the call.
+        unsafe { (c.f)(ctx, buf.as_ptr()) }
+    }
+
+    /// The cases `run_flow` leaves to a slower path (see `eval_predicate_slow`).
+    #[cold]
+    fn run_flow_slow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId) {
+        let (Some(c), Some(f)) = (
+            self.flows.get(flow as usize),
+            self.shared.ir.flows.get(flow as usize),
+        ) else {
+            ctx.fail("internal error: no such flow", 0);
+            return;
+        };
+        if ctx.budget < c.min_budget || !Arc::ptr_eq(&ctx.shared, &self.shared) {
+            crate::interp::run(&f.body, ctx, slots, &[], start);
+            return;
         }
+        // Too few slots (not something `FlowInstance` does): the missing ones read
+        // as 0 and are dropped afterwards.
+        let mut buf = slots.to_vec();
+        buf.resize(buf.len().max(c.inputs), 0);
+        // SAFETY: `c.f` was compiled from this flow's verified body, which only
+        // accesses slots below `c.inputs`; `buf` holds at least that many and, like
+        // `ctx`, is exclusively borrowed for the call.
+        unsafe { (c.f)(ctx, buf.as_mut_ptr(), start) };
+        let n = slots.len();
+        slots.copy_from_slice(&buf[..n]);
+    }
+}
+
+impl Backend for Native {
+    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId) {
+        if let Some(c) = self.flows.get(flow as usize)
+            && slots.len() >= c.inputs
+            && ctx.budget >= c.min_budget
+            && Arc::ptr_eq(&ctx.shared, &self.shared)
+        {
+            // SAFETY: `c.f` was compiled from this flow's verified body, which only
+            // accesses slots below `c.inputs`; `slots` holds at least that many and,
+            // like `ctx` (of this program), is exclusively borrowed for the call.
+            unsafe { (c.f)(ctx, slots.as_mut_ptr(), start) };
+            return;
+        }
+        self.run_flow_slow(flow, ctx, slots, start);
+    }
+
+    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
+        if let Some(c) = self.predicates.get(pred as usize)
+            && env.len() >= c.inputs
+            && ctx.budget >= c.min_budget
+            && ctx.pending.is_none()
+            && Arc::ptr_eq(&ctx.shared, &self.shared)
+        {
+            // SAFETY: `c.f` was compiled from this predicate's verified body, which
+            // only reads environment entries below `c.inputs`; `env` holds at least
+            // that many. `ctx` (of this program) is exclusively borrowed for the call.
+            return unsafe { (c.f)(ctx, env.as_ptr()) };
+        }
+        self.eval_predicate_slow(pred, ctx, env)
     }
 
     fn engine(&self) -> Engine {

@@ -24,6 +24,7 @@ use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
 
 use super::helpers::Helper;
+use super::lists::FastList;
 use crate::ctx::{ExecCtx, InputRegs};
 use crate::ir::{
     BinOp, Body, Builtin, CmpKind, Cond, Const, Function, InputField, Inst, LocId, Reg, Term, Type,
@@ -47,14 +48,67 @@ const STATUS_OK: i64 = 0;
 /// Status a flow step returns: stopped on an error in `ctx.error`.
 const STATUS_ERROR: i64 = 1;
 
+/// Whether no block of `body` can reach itself again: then no run enters more
+/// blocks than the body has, and the per-block budget check can be left out when
+/// the caller makes sure the budget covers that many (see `Native`).
+pub(crate) fn is_acyclic(body: &Body) -> bool {
+    let succ = |b: usize| -> Vec<usize> {
+        match body.blocks.get(b).map(|b| &b.term) {
+            Some(Term::Jump(t)) => vec![*t as usize],
+            Some(Term::Branch {
+                then, otherwise, ..
+            }) => vec![*then as usize, *otherwise as usize],
+            Some(Term::Switch { cases, default, .. }) => cases
+                .iter()
+                .map(|(_, t)| *t as usize)
+                .chain([*default as usize])
+                .collect(),
+            _ => vec![],
+        }
+    };
+    // 0 = unseen, 1 = on the DFS stack, 2 = done.
+    let n = body.blocks.len();
+    let mut state = vec![0u8; n];
+    for root in 0..n {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut stack = vec![(root, succ(root), 0usize)];
+        state[root] = 1;
+        while let Some((b, next, i)) = stack.last_mut() {
+            if let Some(&t) = next.get(*i) {
+                *i += 1;
+                match state.get(t) {
+                    Some(1) => return false,
+                    Some(0) => {
+                        state[t] = 1;
+                        let s = succ(t);
+                        stack.push((t, s, 0));
+                    }
+                    _ => {}
+                }
+            } else {
+                state[*b] = 2;
+                stack.pop();
+            }
+        }
+    }
+    true
+}
+
 /// Builds one function.
 pub(crate) struct Translator<'a, 'b> {
     b: FunctionBuilder<'b>,
     module: &'a mut JITModule,
     helper_ids: &'a HashMap<Helper, FuncId>,
     helper_refs: HashMap<Helper, FuncRef>,
+    /// The program's lists prepared for membership tests (their addresses are baked
+    /// into the code).
+    lists: &'a [FastList],
     body: &'a Body,
     kind: Kind,
+    /// Whether every block entry checks the budget (see [`is_acyclic`]).
+    checked: bool,
     ptr: cir::Type,
     ctx: cir::Value,
     /// The slots pointer (flows) or the environment pointer (predicates).
@@ -109,8 +163,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         mut b: FunctionBuilder<'b>,
         module: &'a mut JITModule,
         helper_ids: &'a HashMap<Helper, FuncId>,
+        lists: &'a [FastList],
         body: &'a Body,
         kind: Kind,
+        checked: bool,
     ) -> Self {
         let ptr = module.target_config().pointer_type();
         let entry = b.create_block();
@@ -161,8 +217,10 @@ impl<'a, 'b> Translator<'a, 'b> {
             module,
             helper_ids,
             helper_refs: HashMap::new(),
+            lists,
             body,
             kind,
+            checked,
             ptr,
             ctx,
             mem,
@@ -391,6 +449,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         let v = self.b.use_var(self.budget);
         let v = self.b.ins().iadd_imm_s(v, -1);
         self.b.def_var(self.budget, v);
+        if !self.checked {
+            return;
+        }
         let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
         let cont = self.b.create_block();
         let loc = self.iconst32(loc);
@@ -605,9 +666,14 @@ impl<'a, 'b> Translator<'a, 'b> {
             } => {
                 let ctx = self.ctx;
                 let x = self.get_i(*value);
+                let fast = self
+                    .lists
+                    .get(*list as usize)
+                    .map_or(std::ptr::null(), |f| f as *const FastList);
+                let fast = self.b.ins().iconst(self.ptr, fast as i64);
                 let l = self.iconst32(*list);
                 let c = self.iconst32(category.map_or(0, |c| c.wrapping_add(1)));
-                let v = self.call1(Helper::InList, &[ctx, x, l, c]);
+                let v = self.call1(Helper::InList, &[ctx, x, fast, l, c]);
                 self.def(*dst, v);
             }
             Inst::Call {
@@ -855,6 +921,21 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.jump(*then);
                     return;
                 }
+                if !self.checked && std::env::var("DL_NOSPEC").is_err() {
+                    // `a and b`, `a or b`, `c ? x : y` with a cheap, pure side: run
+                    // the side unconditionally and pick its results with selects
+                    // (no branch to mispredict on random data).
+                    if self.speculable(*then, *otherwise) {
+                        self.speculate(*cond, *then, true);
+                        self.jump(*otherwise);
+                        return;
+                    }
+                    if self.speculable(*otherwise, *then) {
+                        self.speculate(*cond, *otherwise, false);
+                        self.jump(*then);
+                        return;
+                    }
+                }
                 let c = self.get_i(*cond);
                 let t = self.target(*then);
                 let o = self.target(*otherwise);
@@ -921,6 +1002,98 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.fail_bytes(message.as_ptr(), message.len(), *loc);
             }
         }
+    }
+
+    /// Whether IR block `side` only computes (pure, cheap instructions that cannot
+    /// fail) and then jumps to `join`, so that it can run unconditionally.
+    fn speculable(&self, side: u32, join: u32) -> bool {
+        let Some(b) = self.body.blocks.get(side as usize) else {
+            return false;
+        };
+        if b.term != Term::Jump(join) || b.insts.len() > 8 || join as usize >= self.blocks.len()
+        {
+            return false;
+        }
+        b.insts.iter().all(|i| match i {
+            Inst::Const { .. }
+            | Inst::Copy { .. }
+            | Inst::Env { .. }
+            | Inst::Unary { .. }
+            | Inst::Builtin { .. }
+            | Inst::Input { .. } => true,
+            Inst::Load { .. } => self.kind == Kind::Flow,
+            Inst::Binary { op, .. } => !matches!(op, BinOp::DivF | BinOp::DivIF | BinOp::DivII),
+            Inst::Cmp { kind, cond, .. } => {
+                *kind != CmpKind::Text || matches!(cond, Cond::Eq | Cond::Ne)
+            }
+            Inst::Call { func, args, .. } => {
+                !args.is_empty()
+                    && matches!(
+                        func,
+                        Function::Known
+                            | Function::Abs
+                            | Function::Round
+                            | Function::Minutes
+                            | Function::Seconds
+                            | Function::Hours
+                    )
+            }
+            _ => false,
+        })
+    }
+
+    /// Runs IR block `side` (see [`Self::speculable`]) unconditionally: every
+    /// register it writes keeps its old value unless `cond` is non-zero
+    /// (`when_true`) or zero (otherwise), and the budget counts the block only then.
+    fn speculate(&mut self, cond: Reg, side: u32, when_true: bool) {
+        let c = self.get_i(cond);
+        let b = &self.body.blocks[side as usize];
+        let mut written: Vec<Reg> = Vec::new();
+        for i in &b.insts {
+            let dst = match i {
+                Inst::Const { dst, .. }
+                | Inst::Copy { dst, .. }
+                | Inst::Env { dst, .. }
+                | Inst::Load { dst, .. }
+                | Inst::Unary { dst, .. }
+                | Inst::Builtin { dst, .. }
+                | Inst::Input { dst, .. }
+                | Inst::Binary { dst, .. }
+                | Inst::Cmp { dst, .. }
+                | Inst::Call { dst, .. } => *dst,
+                _ => continue,
+            };
+            if (dst as usize) < self.vars.len() && !written.contains(&dst) {
+                written.push(dst);
+            }
+        }
+        let olds: Vec<cir::Value> = written
+            .iter()
+            .map(|r| self.b.use_var(self.vars[*r as usize]))
+            .collect();
+        for i in &b.insts {
+            self.inst(i);
+        }
+        for (r, old) in written.iter().zip(olds) {
+            let var = self.vars[*r as usize];
+            let new = self.b.use_var(var);
+            let v = if when_true {
+                self.b.ins().select(c, new, old)
+            } else {
+                self.b.ins().select(c, old, new)
+            };
+            self.b.def_var(var, v);
+        }
+        let cc = if when_true {
+            IntCC::NotEqual
+        } else {
+            IntCC::Equal
+        };
+        let entered = self.b.ins().icmp_imm_s(cc, c, 0);
+        let entered = self.bool_to_i64(entered);
+        let left = self.b.use_var(self.budget);
+        let left = self.b.ins().isub(left, entered);
+        self.b.def_var(self.budget, left);
     }
 
     /// A suspension or sub-flow call: the interpreter's pending command (flows), or a
