@@ -11,9 +11,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dialect_compiler::{
-    CallInfo, Command, Engine, FlowInstance, Input, Program, compile_paths,
-};
+use dialect_compiler::{CallInfo, Command, Engine, FlowInstance, Input, Program, compile_paths};
 
 const NOON: i64 = 1_790_042_400_000; // 2026-09-21 10:00 Shanghai
 
@@ -37,7 +35,10 @@ fn at_main_menu(p: &Program) -> (FlowInstance, u32) {
         panic!("{c:?}")
     };
     assert_eq!(name, "main");
-    let star = keys.iter().position(|k| k.iter().any(|k| k == "*")).unwrap() as u32;
+    let star = keys
+        .iter()
+        .position(|k| k.iter().any(|k| k == "*"))
+        .unwrap() as u32;
     (f, star)
 }
 
@@ -51,7 +52,10 @@ fn bench(c: &mut Criterion) {
         let (mut f, star) = at_main_menu(&p);
         for _ in 0..1000 {
             let c = f.step_at(Input::Choice(star), NOON);
-            assert!(matches!(&c, Command::Menu { name, .. } if name == "main"), "{c:?}");
+            assert!(
+                matches!(&c, Command::Menu { name, .. } if name == "main"),
+                "{c:?}"
+            );
         }
         g.bench_function(id, |b| {
             b.iter(|| black_box(f.step_at(Input::Choice(star), NOON)))

@@ -22,7 +22,10 @@ fn bench(c: &mut Criterion) {
         ir.flows.len(),
         ir.predicates.len(),
         ir.flows.iter().map(|f| f.body.blocks.len()).sum::<usize>()
-            + ir.predicates.iter().map(|p| p.body.blocks.len()).sum::<usize>()
+            + ir.predicates
+                .iter()
+                .map(|p| p.body.blocks.len())
+                .sum::<usize>()
     );
     let mut g = c.benchmark_group("jit_compile");
     g.sample_size(20);

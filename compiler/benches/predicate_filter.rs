@@ -83,7 +83,11 @@ impl Rng {
 
 fn program(engine: Engine) -> Program {
     let checked = dialect_lang::check_text("bench.flow", SOURCE.as_bytes());
-    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     Program::new(lower(&checked).unwrap(), engine).unwrap()
 }

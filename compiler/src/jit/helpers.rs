@@ -51,9 +51,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use cranelift_codegen::ir::{AbiParam, Signature, types};
 use cranelift_codegen::isa::CallConv;
 
+use super::lists::FastList;
 use crate::calendar::local_in;
 use crate::ctx::{ExecCtx, Pending};
-use super::lists::FastList;
 use crate::ir::{Function, LocId, Sym};
 
 /// The Rust side of `*mut ExecCtx` as native code passes it.

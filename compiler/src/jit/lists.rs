@@ -221,7 +221,10 @@ mod tests {
         }
     }
 
-    fn list(entries: Vec<String>, cats: Vec<(Vec<String>, Option<(u32, u32)>)>) -> ListIr {
+    /// A category's entries and its active hours.
+    type Category = (Vec<String>, Option<(u32, u32)>);
+
+    fn list(entries: Vec<String>, cats: Vec<Category>) -> ListIr {
         ListIr {
             name: "l".into(),
             entries,

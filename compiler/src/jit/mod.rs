@@ -205,10 +205,10 @@ impl Compiler {
         self.module
             .define_function(id, &mut self.cctx)
             .map_err(|e| jit_err(name, format!("{e:?}")))?;
-        if std::env::var("DL_DISASM").is_ok() {
-            if let Some(d) = self.cctx.compiled_code().and_then(|c| c.vcode.clone()) {
-                eprintln!("== {name}\n{d}");
-            }
+        if std::env::var("DL_DISASM").is_ok()
+            && let Some(d) = self.cctx.compiled_code().and_then(|c| c.vcode.clone())
+        {
+            eprintln!("== {name}\n{d}");
         }
         Ok(id)
     }
@@ -223,19 +223,30 @@ impl Native {
         let fast_lists: Box<[lists::FastList]> =
             shared.ir.lists.iter().map(lists::FastList::new).collect();
         let mut c = Compiler::new()?;
-        let budget_rule = |body: &Body| {
-            translate::is_acyclic(body).then_some(body.blocks.len() as i64)
-        };
+        let budget_rule =
+            |body: &Body| translate::is_acyclic(body).then_some(body.blocks.len() as i64);
         let mut flow_ids = Vec::with_capacity(shared.ir.flows.len());
         for (i, f) in shared.ir.flows.iter().enumerate() {
             let rule = budget_rule(&f.body);
-            let id = c.function(&fast_lists, &format!("flow{i}"), &f.body, Kind::Flow, rule.is_none())?;
+            let id = c.function(
+                &fast_lists,
+                &format!("flow{i}"),
+                &f.body,
+                Kind::Flow,
+                rule.is_none(),
+            )?;
             flow_ids.push((id, rule));
         }
         let mut pred_ids = Vec::with_capacity(shared.ir.predicates.len());
         for (i, p) in shared.ir.predicates.iter().enumerate() {
             let rule = budget_rule(&p.body);
-            let id = c.function(&fast_lists, &format!("pred{i}"), &p.body, Kind::Predicate, rule.is_none())?;
+            let id = c.function(
+                &fast_lists,
+                &format!("pred{i}"),
+                &p.body,
+                Kind::Predicate,
+                rule.is_none(),
+            )?;
             pred_ids.push((id, rule));
         }
         c.module

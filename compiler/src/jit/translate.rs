@@ -1010,8 +1010,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let Some(b) = self.body.blocks.get(side as usize) else {
             return false;
         };
-        if b.term != Term::Jump(join) || b.insts.len() > 8 || join as usize >= self.blocks.len()
-        {
+        if b.term != Term::Jump(join) || b.insts.len() > 8 || join as usize >= self.blocks.len() {
             return false;
         }
         b.insts.iter().all(|i| match i {

@@ -242,8 +242,10 @@ impl Call {
             return rx;
         };
         let tap = crate::media::tap(&self.media);
-        let mut endpoint = dialect_speech::asr::EndpointConfig::default();
-        endpoint.no_input_timeout = Duration::from_millis(timeout_ms.max(1000) as u64);
+        let endpoint = dialect_speech::asr::EndpointConfig {
+            no_input_timeout: Duration::from_millis(timeout_ms.max(1000) as u64),
+            ..Default::default()
+        };
         tokio::spawn(async move {
             let mut session = AsrSession::new(asr, grammar, endpoint);
             let mut frame = [0i16; 160];

@@ -1076,13 +1076,12 @@ impl Call {
         let end = loop {
             tokio::select! {
                 ev = self.events.recv() => match ev {
-                    Some(e) => match self.dialog_event(e).await {
-                        Some(Event::Gone(end)) => {
+                    Some(e) => {
+                        if let Some(Event::Gone(end)) = self.dialog_event(e).await {
                             let _ = self.env.endpoint.bye(&mut dialog).await;
                             break end;
                         }
-                        Some(Event::Key(_)) | Some(_) | None => {}
-                    },
+                    }
                     None => break End::Lost("dialog closed".into()),
                 },
                 ev = events.recv() => match ev {
