@@ -106,7 +106,7 @@ impl TestServer {
         c.data_dir = data.clone();
         c.project = Some(repo().join("flows/hotline"));
         c.speech.asr = "off".into();
-        c.engine = std::env::var("DIALECT_TEST_ENGINE").unwrap_or_else(|_| "interp".into());
+        c.engine = std::env::var("DIALECT_TEST_ENGINE").unwrap_or_else(|_| "native".into());
         c.services
             .insert("crm".into(), format!("http://{services}/crm"));
         c.services
@@ -209,10 +209,22 @@ pub fn sipp(
     keys: &[(&str, &str)],
     seconds: u64,
 ) -> SippRun {
+    // SIPp substitutes keys in messages only; attributes such as rtp_stream's file
+    // get theirs here, in a copy of the scenario.
+    let mut text = std::fs::read_to_string(scenario(file)).expect("the scenario exists");
+    for (k, v) in keys {
+        text = text.replace(&format!("=\"[{k}]"), &format!("=\"{v}"));
+    }
+    let copy = std::env::temp_dir().join(format!(
+        "dialect-sipp-{}-{}-{file}",
+        std::process::id(),
+        free_udp_port()
+    ));
+    std::fs::write(&copy, text).unwrap();
     let mut cmd = Command::new("sipp");
     cmd.arg(target.to_string())
         .arg("-sf")
-        .arg(scenario(file))
+        .arg(&copy)
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &free_udp_port().to_string()])
         .args([
@@ -237,16 +249,24 @@ pub fn sipp(
         .map(|(_, v)| *v)
         .unwrap_or("10000");
     cmd.args(["-s", service]);
+    // SIPp does not substitute keys in <pause>: [hold] becomes the default pause (-d).
+    if let Some((_, hold)) = keys.iter().find(|(k, _)| *k == "hold") {
+        cmd.args(["-d", hold]);
+    }
     let mut all: Vec<(&str, &str)> = vec![("caller", "13912345678")];
     for (k, v) in keys {
         all.retain(|(x, _)| x != k);
         all.push((k, v));
     }
-    for (k, v) in all.into_iter().filter(|(k, _)| *k != "service") {
+    for (k, v) in all
+        .into_iter()
+        .filter(|(k, _)| *k != "service" && *k != "hold")
+    {
         cmd.args(["-key", k, v]);
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let out = cmd.output().expect("sipp runs (install sip-tester)");
+    let _ = std::fs::remove_file(&copy);
     let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&out.stdout);
     output.push_str(&stdout[stdout.len().saturating_sub(3000)..]);
