@@ -556,7 +556,11 @@ impl Builder<'_> {
     /// swallow when it ends in an optional part that did not match.
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
-        let len = trimmed_len(s.as_str());
+        // A key token is exactly its text: its `#` is a key, never a trailing comment.
+        let len = match p.as_rule() {
+            Rule::choice_key | Rule::key_literal => s.as_str().len(),
+            _ => trimmed_len(s.as_str()),
+        };
         Span::new(
             self.file,
             self.offset + s.start(),
