@@ -38,7 +38,7 @@ pub struct ContactRecord {
     pub caller: String,
     /// Dialled number.
     pub called: String,
-    /// Trunk the call came in on.
+    /// Name of the trunk the call came in on (empty for calls matching no trunk).
     pub trunk: String,
     /// The flow that answered.
     pub flow: String,

@@ -176,6 +176,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     };
 
     let stats = Arc::new(Stats::default());
+    let _ = stats.sip.set(endpoint.live_counters());
     let recordings = config.data_dir.join("recordings");
     let _ = std::fs::create_dir_all(&recordings);
     let hangup_all = CancellationToken::new();

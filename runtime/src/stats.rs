@@ -18,6 +18,8 @@ pub struct Stats {
     pub flow_errors: AtomicU64,
     /// Flow steps run.
     pub flow_steps: AtomicU64,
+    /// The SIP endpoint's message counters, once it is bound.
+    pub sip: std::sync::OnceLock<std::sync::Arc<crate::sip::message::Counters>>,
 }
 
 impl Stats {
@@ -55,6 +57,29 @@ impl Stats {
             "Flow steps run.",
             self.flow_steps.load(Ordering::Relaxed),
         );
+        if let Some(sip) = self.sip.get() {
+            let c = sip.snapshot();
+            counter(
+                "dialect_sip_received_total",
+                "SIP messages received and parsed.",
+                c.received,
+            );
+            counter(
+                "dialect_sip_bad_request_total",
+                "Malformed SIP requests answered 400 (or 501).",
+                c.bad_request_sent,
+            );
+            counter(
+                "dialect_sip_malformed_dropped_total",
+                "Malformed SIP messages dropped without an answer.",
+                c.malformed_dropped,
+            );
+            counter(
+                "dialect_sip_retransmissions_total",
+                "SIP retransmissions sent.",
+                c.retransmissions,
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP dialect_calls_active Calls in progress.\n# TYPE dialect_calls_active gauge\ndialect_calls_active {}",

@@ -100,7 +100,7 @@ async fn cancel_before_answer_gets_487_and_a_contact_record() {
         c.sip.ring_time = dialect_runtime::config::Duration(Duration::from_secs(3))
     })
     .await;
-    let run = sipp_async("uac_cancel.xml", s.sip, 1, 1, vec![], 20).await;
+    let run = sipp_async("uac_give_up.xml", s.sip, 1, 1, vec![], 20).await;
     assert_eq!(run.code, 0, "{}", run.output);
     let c = s.wait_contacts(1).await;
     assert_eq!(c[0]["end"], "cancelled by caller");
@@ -173,6 +173,7 @@ async fn malformed_requests_get_400_and_the_server_goes_on() {
     let s = TestServer::start(|_| {}).await;
     let run = sipp_async("uac_malformed.xml", s.sip, 3, 1, vec![], 20).await;
     assert_eq!(run.code, 0, "{}", run.output);
+    assert_eq!(s.metric("dialect_sip_bad_request_total").await, 3.0);
     // Still answering calls.
     let run = sipp_async(
         "uac_long.xml",
@@ -274,5 +275,82 @@ async fn a_deploy_in_the_middle_of_50_calls_loses_none() {
         c.iter().all(|c| c["end"] == "hangup by caller"),
         "no call was dropped"
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whole_call_recording_is_a_wav_linked_to_the_contact() {
+    let s = TestServer::start(|c| c.recording.whole_call = true).await;
+    let run = sipp_async(
+        "uac_long.xml",
+        s.sip,
+        1,
+        1,
+        vec![("hold", "2000".into())],
+        20,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    let c = s.wait_contacts(1).await;
+    let path = c[0]["recordings"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("a recording in {:#}", c[0]))
+        .to_string();
+    let mut seconds = 0.0;
+    for _ in 0..50 {
+        if let Ok(r) = hound::WavReader::open(&path) {
+            seconds = r.duration() as f64 / r.spec().sample_rate as f64;
+            if seconds > 0.0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        (1.5..4.0).contains(&seconds),
+        "the recording covers the 2 s call: {seconds} s"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trunk_did_picks_the_flow_and_unknown_numbers_get_404() {
+    let s = TestServer::start(|c| {
+        c.default_number = None;
+        c.trunks.push(
+            serde_yaml::from_str(
+                "name: telecom\nhost: 127.0.0.1:9\ngroup: long_distance\ndids: {\"0898123456\": \"10001\"}\n",
+            )
+            .unwrap(),
+        );
+    })
+    .await;
+    let run = sipp_async(
+        "uac_long.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "0898123456".into()), ("hold", "500".into())],
+        20,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    let c = s.wait_contacts(1).await;
+    assert_eq!(c[0]["trunk"], "telecom");
+    assert_eq!(
+        c[0]["called"], "10001",
+        "the DID maps to the hotline's 10001"
+    );
+    assert_eq!(c[0]["flow"], "hotline");
+    let refused = sipp_async(
+        "uac_unknown_number.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "55555".into())],
+        20,
+    )
+    .await;
+    assert_eq!(refused.code, 0, "{}", refused.output);
     s.stop().await;
 }

@@ -361,7 +361,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         direction: "inbound".into(),
         caller: caller.clone(),
         called: number.clone(),
-        trunk: trunk_group.clone(),
+        trunk: trunk_cfg.map(|t| t.name.clone()).unwrap_or_default(),
         flow: flow.clone(),
         program_version: deployed.info.version,
         call_id,
@@ -385,13 +385,13 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         gone: None,
     };
     if env.config.recording.whole_call {
-        let mut r = RecordOptions::new(call.recording_path("call"));
+        let path = call.recording_path("call");
+        let mut r = RecordOptions::new(path.clone());
         r.mode = RecordMode::Both;
         r.limits.max_duration = env.config.recording.max_duration.0;
         r.limits.max_bytes = env.config.recording.max_bytes;
         if call.media.record(r).is_ok() {
-            let p = call.recording_path_string("call");
-            call.contact.recordings.push(p);
+            call.contact.recordings.push(path.display().to_string());
         }
     }
     let info = CallInfo {
@@ -440,17 +440,6 @@ impl Call {
             "{}-{what}-{}.wav",
             self.contact.id, self.recording_seq
         ))
-    }
-
-    fn recording_path_string(&self, what: &str) -> String {
-        self.env
-            .recordings
-            .join(format!(
-                "{}-{what}-{}.wav",
-                self.contact.id, self.recording_seq
-            ))
-            .display()
-            .to_string()
     }
 
     fn trail(&mut self, node: &str, detail: String) {

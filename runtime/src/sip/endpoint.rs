@@ -279,6 +279,11 @@ impl SipEndpoint {
         self.inner.transport.tcp_addr()
     }
 
+    /// The live message counters, shared (for the metrics endpoint).
+    pub fn live_counters(&self) -> Arc<Counters> {
+        self.inner.counters.clone()
+    }
+
     /// Message counters for metrics.
     pub fn counters(&self) -> CounterSnapshot {
         self.inner.counters.snapshot()
