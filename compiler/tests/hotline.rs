@@ -117,6 +117,13 @@ fn fee_inquiry_reads_the_balance_as_money() {
         matches!(&c, Command::Menu { name, .. } if name == "fee_menu"),
         "{c:?}"
     );
+    // Deep in the call (a sub-flow returned, two lookup records held, call data
+    // set), the per-call state stays small.
+    assert!(
+        f.state_bytes() < 4096,
+        "per-call state is {} bytes",
+        f.state_bytes()
+    );
     // 9 -> transfer to the billing queue.
     let c = f.step_at(Input::Choice(1), NOON);
     assert_eq!(

@@ -78,12 +78,7 @@ fn generated_project(flows: usize) -> PathBuf {
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
         }
     }
-    for entry in std::fs::read_dir(hotline().join("prompts")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.join("prompts").join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    copy_tree(&hotline().join("prompts"), &dir.join("prompts"));
     for file in 0..flows.div_ceil(10) {
         let mut text = String::new();
         for n in file * 10..((file + 1) * 10).min(flows) {
@@ -94,6 +89,19 @@ fn generated_project(flows: usize) -> PathBuf {
     dir
 }
 
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, target).unwrap();
+        }
+    }
+}
+
 fn check_dir(dir: &Path) -> usize {
     let project = load_project(&[dir.to_path_buf()]).unwrap();
     let checked = check_project(project);
@@ -102,6 +110,23 @@ fn check_dir(dir: &Path) -> usize {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count()
+}
+
+/// Fails with the first problems when the project does not check clean.
+fn assert_clean(dir: &Path) {
+    let checked = check_project(load_project(&[dir.to_path_buf()]).unwrap());
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .take(3)
+        .map(|d| format!("{:?}", d.message))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not check clean: {errors:?}",
+        dir.display()
+    );
 }
 
 fn lines_in(dir: &Path) -> usize {
@@ -117,13 +142,9 @@ fn lines_in(dir: &Path) -> usize {
 
 fn bench(c: &mut Criterion) {
     let reference = hotline();
-    assert_eq!(check_dir(&reference), 0, "the hotline project checks clean");
+    assert_clean(&reference);
     let generated = generated_project(1000);
-    assert_eq!(
-        check_dir(&generated),
-        0,
-        "the generated project checks clean"
-    );
+    assert_clean(&generated);
     eprintln!("generated project: {} lines", lines_in(&generated));
 
     let mut g = c.benchmark_group("check");

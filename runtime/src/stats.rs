@@ -18,11 +18,34 @@ pub struct Stats {
     pub flow_errors: AtomicU64,
     /// Flow steps run.
     pub flow_steps: AtomicU64,
+    /// 20 ms media ticks of ended calls.
+    pub rtp_ticks: AtomicU64,
+    /// Of those, ticks that ran more than 2 ms after their deadline.
+    pub rtp_late_ticks: AtomicU64,
+    /// Ticks skipped after a stall.
+    pub rtp_skipped_ticks: AtomicU64,
+    /// RTP packets sent by ended calls.
+    pub rtp_packets_sent: AtomicU64,
+    /// RTP packets received by ended calls.
+    pub rtp_packets_received: AtomicU64,
     /// The SIP endpoint's message counters, once it is bound.
     pub sip: std::sync::OnceLock<std::sync::Arc<crate::sip::message::Counters>>,
 }
 
 impl Stats {
+    /// Adds an ended call's media counters.
+    pub fn add_media(&self, m: &crate::media::SessionStats) {
+        self.rtp_ticks.fetch_add(m.ticks, Ordering::Relaxed);
+        self.rtp_late_ticks
+            .fetch_add(m.late_ticks, Ordering::Relaxed);
+        self.rtp_skipped_ticks
+            .fetch_add(m.skipped_ticks, Ordering::Relaxed);
+        self.rtp_packets_sent
+            .fetch_add(m.packets_sent, Ordering::Relaxed);
+        self.rtp_packets_received
+            .fetch_add(m.packets_received, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
@@ -56,6 +79,31 @@ impl Stats {
             "dialect_flow_steps_total",
             "Flow steps run.",
             self.flow_steps.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_rtp_ticks_total",
+            "20 ms media ticks of ended calls.",
+            self.rtp_ticks.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_rtp_late_ticks_total",
+            "Media ticks more than 2 ms late.",
+            self.rtp_late_ticks.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_rtp_skipped_ticks_total",
+            "Media ticks skipped after a stall.",
+            self.rtp_skipped_ticks.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_rtp_packets_sent_total",
+            "RTP packets sent by ended calls.",
+            self.rtp_packets_sent.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_rtp_packets_received_total",
+            "RTP packets received by ended calls.",
+            self.rtp_packets_received.load(Ordering::Relaxed),
         );
         if let Some(sip) = self.sip.get() {
             let c = sip.snapshot();

@@ -1106,6 +1106,7 @@ impl Call {
             }
         }
         self.media.close();
+        self.env.stats.add_media(&self.media.stats());
         self.contact.ended_ms = Some(crate::now_ms());
         self.contact.end = end.text();
         if let Err(e) = contacts::save(&self.env.store, &self.contact).await {
