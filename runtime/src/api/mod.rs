@@ -85,6 +85,8 @@ pub struct AppState {
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Live counters for metrics.
     pub stats: Arc<crate::stats::Stats>,
+    /// The workorder engine.
+    pub workorders: crate::workorder::WorkorderHandle,
 }
 
 /// The API router.

@@ -1,0 +1,2 @@
+//! Workorder benchmarks (written below).
+fn main() {}
