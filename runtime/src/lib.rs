@@ -22,14 +22,18 @@
 //! - [`deploy`]: the deployed program and its atomic replacement.
 //! - [`api`]: the HTTP API (axum); [`auth`]: users, roles, audit log.
 //! - [`stats`]: counters for `/metrics`.
+//! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP.
+//! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
 
 pub mod api;
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod interactions;
 pub mod media;
+pub mod server;
 pub mod sip;
 pub mod stats;
 pub mod store;
