@@ -14,7 +14,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::WoError;
-use super::engine::{CreateRequest, ImportOrder, Query, TaskQuery, TaskRequest, TaskUpdate, TransitionRequest};
+use super::engine::{
+    CreateRequest, ImportOrder, Query, TaskQuery, TaskRequest, TaskUpdate, TransitionRequest,
+};
 use super::model::{HistoryEntry, Workorder};
 use crate::api::{ApiError, AppState, parse_time};
 use crate::auth::{User, mask, sees_sensitive};
@@ -49,10 +51,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/workorders/{number}/history", get(history))
         .route("/api/v1/workorder-types", get(workorder_types))
         .route("/api/v1/notifications", get(notifications))
-        .route("/api/v1/event-types", get(list_event_types).post(put_event_type))
+        .route(
+            "/api/v1/event-types",
+            get(list_event_types).post(put_event_type),
+        )
         .route("/api/v1/interactions", get(query_events).post(create_event))
         .route("/api/v1/interactions/{id}", get(get_event))
-        .route("/api/v1/interactions/{id}/workorders", post(create_from_event))
+        .route(
+            "/api/v1/interactions/{id}/workorders",
+            post(create_from_event),
+        )
         .route("/api/v1/customers/{id}/history", get(customer_history))
         .route("/api/v1/tasks", get(query_tasks).post(create_task))
         .route("/api/v1/tasks/{id}", get(get_task).patch(update_task))
@@ -171,7 +179,12 @@ fn present(s: &AppState, user: &User, mut o: Workorder) -> serde_json::Value {
     v
 }
 
-fn present_history(s: &AppState, user: &User, kind: &str, mut h: Vec<HistoryEntry>) -> Vec<HistoryEntry> {
+fn present_history(
+    s: &AppState,
+    user: &User,
+    kind: &str,
+    mut h: Vec<HistoryEntry>,
+) -> Vec<HistoryEntry> {
     if !sees_sensitive(user) {
         let sens = sensitive_fields(s, kind);
         for e in &mut h {
@@ -215,7 +228,11 @@ async fn import_orders(
         return Err(WoError::invalid("body", "import at most 100000 orders at a time").into());
     }
     let numbers = s.workorders.import(orders, &user).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "numbers": numbers }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "numbers": numbers })),
+    )
+        .into_response())
 }
 
 async fn get_order(
@@ -454,12 +471,14 @@ async fn notifications(
     }
     let everyone = matches!(user.role.as_str(), "supervisor" | "admin");
     let to: Vec<String> = match &p.to {
-        Some(t) => t.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+        Some(t) => t
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect(),
         None => own.clone(),
     };
-    if !everyone
-        && let Some(other) = to.iter().find(|t| !own.contains(t))
-    {
+    if !everyone && let Some(other) = to.iter().find(|t| !own.contains(t)) {
         return Err(WoError::Forbidden(format!(
             "the role `{}` may not read notifications for `{other}`",
             user.role
@@ -505,7 +524,14 @@ async fn put_event_type(
         return Err(WoError::invalid("name", "an event type needs a name").into());
     }
     interactions::put_event_type(&s.store, &t).await?;
-    crate::auth::audit(&s.store, &user, "event_type.put", &t.id, serde_json::json!({ "name": t.name })).await;
+    crate::auth::audit(
+        &s.store,
+        &user,
+        "event_type.put",
+        &t.id,
+        serde_json::json!({ "name": t.name }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -557,14 +583,15 @@ async fn get_event(
 ) -> Result<Response> {
     s.users.authorize(&headers, HISTORY_READERS)?;
     let store = s.store.clone();
-    let (e, orders) = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
-        Ok((
-            interactions::get_event(&*store, id)?,
-            interactions::workorders_of_event(&*store, id)?,
-        ))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let (e, orders) =
+        tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+            Ok((
+                interactions::get_event(&*store, id)?,
+                interactions::workorders_of_event(&*store, id)?,
+            ))
+        })
+        .await
+        .map_err(ApiError::internal)??;
     let e = e.ok_or_else(|| WoError::NotFound(format!("there is no interaction event {id}")))?;
     let mut v = serde_json::to_value(e).unwrap_or_default();
     v["workorders"] = orders.into();
@@ -627,14 +654,15 @@ async fn customer_history(
     let limit = p.limit.unwrap_or(100).min(1000);
     let store = s.store.clone();
     let c = customer.clone();
-    let (contacts, events) = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
-        Ok((
-            crate::contacts::query_by_customer(&*store, &c, from, to, limit)?,
-            interactions::query_events(&*store, Some(&c), from, to, limit)?,
-        ))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let (contacts, events) =
+        tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+            Ok((
+                crate::contacts::query_by_customer(&*store, &c, from, to, limit)?,
+                interactions::query_events(&*store, Some(&c), from, to, limit)?,
+            ))
+        })
+        .await
+        .map_err(ApiError::internal)??;
     let page = s
         .workorders
         .query(Query {
@@ -645,7 +673,11 @@ async fn customer_history(
             ..Query::default()
         })
         .await?;
-    let orders: Vec<serde_json::Value> = page.items.into_iter().map(|o| present(&s, &user, o)).collect();
+    let orders: Vec<serde_json::Value> = page
+        .items
+        .into_iter()
+        .map(|o| present(&s, &user, o))
+        .collect();
     Ok(Json(serde_json::json!({
         "customer_id": customer,
         "contacts": contacts,
@@ -680,8 +712,10 @@ async fn query_tasks(
     headers: HeaderMap,
     QueryParams(p): QueryParams<TaskParams>,
 ) -> Result<Response> {
-    s.users
-        .authorize(&headers, &["agent", "supervisor", "quality_inspector", "analyst"])?;
+    s.users.authorize(
+        &headers,
+        &["agent", "supervisor", "quality_inspector", "analyst"],
+    )?;
     let list = s
         .workorders
         .query_tasks(TaskQuery {
@@ -700,8 +734,10 @@ async fn get_task(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Response> {
-    s.users
-        .authorize(&headers, &["agent", "supervisor", "quality_inspector", "analyst"])?;
+    s.users.authorize(
+        &headers,
+        &["agent", "supervisor", "quality_inspector", "analyst"],
+    )?;
     Ok(Json(s.workorders.get_task(id).await?).into_response())
 }
 
@@ -728,9 +764,10 @@ async fn audit_log(
     let to = time(&p.to)?.unwrap_or(i64::MAX / 2);
     let limit = p.limit.unwrap_or(100).min(10_000);
     let store = s.store.clone();
-    let list = tokio::task::spawn_blocking(move || crate::auth::audit_entries(&*store, from, to, limit))
-        .await
-        .map_err(ApiError::internal)??;
+    let list =
+        tokio::task::spawn_blocking(move || crate::auth::audit_entries(&*store, from, to, limit))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(Json(list).into_response())
 }
 

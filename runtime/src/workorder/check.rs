@@ -39,8 +39,10 @@ pub fn check_store(store: &dyn Store) -> Result<CheckReport, crate::store::Store
         r.orders += 1;
         numbers.insert(number.clone());
         if o.number != number {
-            r.problems
-                .push(format!("{number}: stored under the wrong key ({})", o.number));
+            r.problems.push(format!(
+                "{number}: stored under the wrong key ({})",
+                o.number
+            ));
         }
         // History.
         let hist = store.scan_prefix(HISTORY, &history_prefix(&number))?;
@@ -140,7 +142,8 @@ pub fn check_store(store: &dyn Store) -> Result<CheckReport, crate::store::Store
     for (k, _) in store.scan_prefix(OPEN, b"")? {
         let n = String::from_utf8_lossy(&k).to_string();
         if !numbers.contains(&n) {
-            r.problems.push(format!("{n}: open record without an order"));
+            r.problems
+                .push(format!("{n}: open record without an order"));
         }
     }
     for (k, _) in store.scan_prefix(HISTORY, b"")? {

@@ -456,7 +456,12 @@ impl WorkorderHandle {
     }
 
     /// Adds a comment to an order's history.
-    pub async fn comment(&self, number: &str, text: &str, user: &User) -> Result<Workorder, WoError> {
+    pub async fn comment(
+        &self,
+        number: &str,
+        text: &str,
+        user: &User,
+    ) -> Result<Workorder, WoError> {
         let (n, t, u) = (number.to_string(), text.to_string(), user.clone());
         self.ask(|tx| Msg::Comment(n, t, u, tx)).await
     }
@@ -479,7 +484,11 @@ impl WorkorderHandle {
     }
 
     /// Imports orders (each validated; all or none are stored).
-    pub async fn import(&self, orders: Vec<ImportOrder>, user: &User) -> Result<Vec<String>, WoError> {
+    pub async fn import(
+        &self,
+        orders: Vec<ImportOrder>,
+        user: &User,
+    ) -> Result<Vec<String>, WoError> {
         let u = user.clone();
         self.ask(|tx| Msg::Import(orders, u, tx)).await
     }
@@ -565,6 +574,18 @@ impl WorkorderHandle {
         if self.tx.send(Msg::Stop(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// Call tasks create orders for `create workorder` through this.
+impl crate::call::WorkorderSink for WorkorderHandle {
+    fn create<'a>(
+        &'a self,
+        kind: &'a str,
+        fields: &'a [(String, Value)],
+        contact: u64,
+    ) -> futures::future::BoxFuture<'a, Result<String, String>> {
+        Box::pin(self.create_from_flow(kind, fields.to_vec(), Some(contact)))
     }
 }
 
@@ -1037,12 +1058,19 @@ impl Engine {
         if self.evaluator.as_ref().is_none_or(|(v, _)| *v != version) {
             self.evaluator = Some((version, program.evaluator()));
         }
-        let (_, e) = self.evaluator.get_or_insert_with(|| (version, program.evaluator()));
+        let (_, e) = self
+            .evaluator
+            .get_or_insert_with(|| (version, program.evaluator()));
         e
     }
 
     /// The next order number for `now` (a local date of the project's time zone).
-    fn next_number(&mut self, program: &Program, at_ms: i64, batch: &mut Batch) -> Result<String, WoError> {
+    fn next_number(
+        &mut self,
+        program: &Program,
+        at_ms: i64,
+        batch: &mut Batch,
+    ) -> Result<String, WoError> {
         let tz = program.shared().tz;
         let date = chrono::DateTime::from_timestamp_millis(at_ms)
             .unwrap_or_default()
@@ -1086,6 +1114,7 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build_new(
         &mut self,
         program: &Program,
@@ -1105,10 +1134,7 @@ impl Engine {
         }
         let st = match state {
             Some(s) => lifecycle::state(ir, s).ok_or_else(|| {
-                WoError::invalid(
-                    "state",
-                    format!("a `{kind}` workorder has no state `{s}`"),
-                )
+                WoError::invalid("state", format!("a `{kind}` workorder has no state `{s}`"))
             })?,
             None => ir.states.iter().find(|s| s.initial).ok_or_else(|| {
                 WoError::invalid("kind", format!("`{kind}` has no initial state"))
@@ -1205,7 +1231,16 @@ impl Engine {
         }
         entry.comment = req.comment;
         let mut updates = Vec::new();
-        self.stage(&mut batch, &mut updates, None, &o, &[entry], fin, user, "workorder.create")?;
+        self.stage(
+            &mut batch,
+            &mut updates,
+            None,
+            &o,
+            &[entry],
+            fin,
+            user,
+            "workorder.create",
+        )?;
         self.apply(batch, updates)?;
         Ok(o)
     }
@@ -1238,7 +1273,16 @@ impl Engine {
                     return Err(e.within(&format!("orders[{i}]")));
                 }
             };
-            self.stage(&mut batch, &mut updates, None, &o, &[entry], fin, user, "workorder.import")?;
+            self.stage(
+                &mut batch,
+                &mut updates,
+                None,
+                &o,
+                &[entry],
+                fin,
+                user,
+                "workorder.import",
+            )?;
             numbers.push(o.number);
         }
         if let Err(e) = self.apply(batch, updates) {
@@ -1267,10 +1311,7 @@ impl Engine {
         {
             return Err(WoError::Conflict {
                 state: old.state.clone(),
-                message: format!(
-                    "workorder {number} is in `{}` now, not `{from}`",
-                    old.state
-                ),
+                message: format!("workorder {number} is in `{}` now, not `{from}`", old.state),
             });
         }
         let t = match lifecycle::find_transition(ir, &req.transition, &old.state) {
@@ -1299,7 +1340,7 @@ impl Engine {
                 });
             }
         };
-        if !(user.role == "admin" || t.roles.iter().any(|r| *r == user.role)) {
+        if !(user.role == "admin" || t.roles.contains(&user.role)) {
             return Err(WoError::Forbidden(format!(
                 "the role `{}` may not take `{}`; it is for: {}",
                 user.role,
@@ -1307,7 +1348,8 @@ impl Engine {
                 t.roles.join(", ")
             )));
         }
-        if user.role == "handler" && (old.department.is_none() || old.department != user.department) {
+        if user.role == "handler" && (old.department.is_none() || old.department != user.department)
+        {
             return Err(WoError::Forbidden(format!(
                 "workorder {number} is not with your department"
             )));
@@ -1348,7 +1390,10 @@ impl Engine {
                 let d = req.department.clone().ok_or_else(|| {
                     WoError::invalid(
                         "department",
-                        format!("`{}` forwards the order: give the `department` to send it to", t.name),
+                        format!(
+                            "`{}` forwards the order: give the `department` to send it to",
+                            t.name
+                        ),
                     )
                 })?;
                 if o.department.as_deref() == Some(d.as_str()) {
@@ -1389,9 +1434,10 @@ impl Engine {
             }
         }
         let to_index = t.to;
-        let handlers_act_next = ir.transitions.iter().any(|x| {
-            x.from == to_index && x.roles.iter().any(|r| r == "handler")
-        });
+        let handlers_act_next = ir
+            .transitions
+            .iter()
+            .any(|x| x.from == to_index && x.roles.iter().any(|r| r == "handler"));
         if handlers_act_next && o.department.is_none() && !to.is_final {
             return Err(WoError::invalid(
                 "department",
@@ -1401,10 +1447,10 @@ impl Engine {
                 ),
             ));
         }
-        if t.kind == Some(TransitionKind::Reply) {
-            if let Some(c) = &req.comment {
-                o.feedback = Some(c.clone());
-            }
+        if t.kind == Some(TransitionKind::Reply)
+            && let Some(c) = &req.comment
+        {
+            o.feedback = Some(c.clone());
         }
         o.closed_ms = if to.is_final { Some(now) } else { None };
         o.state = to.name.clone();
@@ -1485,12 +1531,27 @@ impl Engine {
         let fin = self.is_final_now(&o);
         let mut batch = Batch::new();
         let mut ups = Vec::new();
-        self.stage(&mut batch, &mut ups, Some(&old), &o, &[entry], fin, user, "workorder.comment")?;
+        self.stage(
+            &mut batch,
+            &mut ups,
+            Some(&old),
+            &o,
+            &[entry],
+            fin,
+            user,
+            "workorder.comment",
+        )?;
         self.apply(batch, ups)?;
         Ok(o)
     }
 
-    fn plain_entry(&self, o: &Workorder, user: &User, action: &str, comment: Option<String>) -> HistoryEntry {
+    fn plain_entry(
+        &self,
+        o: &Workorder,
+        user: &User,
+        action: &str,
+        comment: Option<String>,
+    ) -> HistoryEntry {
         HistoryEntry {
             version: o.version,
             at_ms: o.updated_ms,
@@ -1515,7 +1576,10 @@ impl Engine {
         user: &User,
     ) -> Result<(Workorder, Workorder), WoError> {
         if number == to {
-            return Err(WoError::invalid("to", "an order cannot be linked to itself"));
+            return Err(WoError::invalid(
+                "to",
+                "an order cannot be linked to itself",
+            ));
         }
         let a_old = self.load(number)?;
         Self::may_touch(user, &a_old)?;
@@ -1564,8 +1628,26 @@ impl Engine {
         let (fa, fb) = (self.is_final_now(&a), self.is_final_now(&b));
         let mut batch = Batch::new();
         let mut ups = Vec::new();
-        self.stage(&mut batch, &mut ups, Some(&a_old), &a, &[ea], fa, user, "workorder.link")?;
-        self.stage(&mut batch, &mut ups, Some(&b_old), &b, &[eb], fb, user, "workorder.link")?;
+        self.stage(
+            &mut batch,
+            &mut ups,
+            Some(&a_old),
+            &a,
+            &[ea],
+            fa,
+            user,
+            "workorder.link",
+        )?;
+        self.stage(
+            &mut batch,
+            &mut ups,
+            Some(&b_old),
+            &b,
+            &[eb],
+            fb,
+            user,
+            "workorder.link",
+        )?;
         self.apply(batch, ups)?;
         Ok((a, b))
     }
@@ -1629,7 +1711,11 @@ impl Engine {
                 }
             }
             recipients.dedup();
-            let what = if t.action == "remind" { "催办 reminder" } else { "督办 escalation" };
+            let what = if t.action == "remind" {
+                "催办 reminder"
+            } else {
+                "督办 escalation"
+            };
             let message = format!(
                 "{what}: workorder {} ({}) is in {label} since {}; limit {}",
                 o.number,
@@ -1680,7 +1766,16 @@ impl Engine {
             "workorder.remind"
         };
         let mut ups = Vec::new();
-        self.stage(&mut batch, &mut ups, Some(&old), &o, &entries, false, &user, action)?;
+        self.stage(
+            &mut batch,
+            &mut ups,
+            Some(&old),
+            &o,
+            &entries,
+            false,
+            &user,
+            action,
+        )?;
         self.apply(batch, ups)
     }
 
@@ -1698,12 +1793,9 @@ impl Engine {
             next_offset: None,
             total: Some(0),
         };
-        let (Ok(kind), Ok(state), Ok(dept), Ok(handler)) = (
-            id(&q.kind),
-            id(&q.state),
-            id(&q.department),
-            id(&q.handler),
-        ) else {
+        let (Ok(kind), Ok(state), Ok(dept), Ok(handler)) =
+            (id(&q.kind), id(&q.state), id(&q.department), id(&q.handler))
+        else {
             return Ok(empty);
         };
         let ok = |o: &super::mem::Open| {
@@ -1775,7 +1867,9 @@ impl Engine {
                 count: c,
             })
             .collect();
-        open.sort_by(|a, b| (&a.kind, &a.state, &a.department).cmp(&(&b.kind, &b.state, &b.department)));
+        open.sort_by(|a, b| {
+            (&a.kind, &a.state, &a.department).cmp(&(&b.kind, &b.state, &b.department))
+        });
         let mut overdue: BTreeMap<u32, u64> = BTreeMap::new();
         let mut cursor: Option<u32> = None;
         loop {
@@ -1863,7 +1957,13 @@ impl Engine {
         Ok(t)
     }
 
-    fn audit_task(&self, batch: &mut Batch, user: &User, action: &str, t: &Task) -> Result<(), WoError> {
+    fn audit_task(
+        &self,
+        batch: &mut Batch,
+        user: &User,
+        action: &str,
+        t: &Task,
+    ) -> Result<(), WoError> {
         let aid = self.store.next_id("audit")?;
         audit_into(
             batch,
@@ -1898,21 +1998,24 @@ impl Engine {
             }
         }
         let now = self.clock.now_ms();
-        if let Some(h) = up.handler {
-            if t.handler.as_ref() != Some(&h) {
-                t.handler = Some(h);
-                t.dispatcher = Some(user.name.clone());
-                t.dispatched_ms = Some(now);
-                if t.status == "pending" {
-                    t.status = "dispatched".into();
-                }
+        if let Some(h) = up.handler
+            && t.handler.as_ref() != Some(&h)
+        {
+            t.handler = Some(h);
+            t.dispatcher = Some(user.name.clone());
+            t.dispatched_ms = Some(now);
+            if t.status == "pending" {
+                t.status = "dispatched".into();
             }
         }
         if let Some(s) = up.status {
             if !TASK_STATUSES.contains(&s.as_str()) {
                 return Err(WoError::invalid(
                     "status",
-                    format!("`{s}` is not a task status; use one of: {}", TASK_STATUSES.join(", ")),
+                    format!(
+                        "`{s}` is not a task status; use one of: {}",
+                        TASK_STATUSES.join(", ")
+                    ),
                 ));
             }
             if s == "in_progress" && t.started_ms.is_none() {

@@ -54,7 +54,9 @@ pub fn is_phone(s: &str) -> bool {
     let body = s.strip_prefix('+').unwrap_or(s);
     let digits = body.chars().filter(char::is_ascii_digit).count();
     (3..=20).contains(&digits)
-        && body.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
         && body.starts_with(|c: char| c.is_ascii_digit())
         && body.ends_with(|c: char| c.is_ascii_digit())
 }
@@ -107,7 +109,9 @@ fn check_value(
             Ok(v.clone())
         }
         "phone" => {
-            let s = v.as_str().ok_or_else(|| wrong("a telephone number (text)"))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| wrong("a telephone number (text)"))?;
             if !s.is_empty() && !is_phone(s) {
                 return Err(WoError::invalid(
                     name,
@@ -129,7 +133,9 @@ fn check_value(
                 Ok(v.clone())
             }
             Type::Date => {
-                let s = v.as_str().ok_or_else(|| wrong("a date such as 2026-11-22"))?;
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| wrong("a date such as 2026-11-22"))?;
                 if !s.is_empty() && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
                     return Err(WoError::invalid(
                         name,
@@ -257,7 +263,11 @@ pub fn find_transition<'a>(ir: &'a WorkorderIr, name: &str, current: &str) -> Tr
             continue;
         }
         known = true;
-        if ir.states.get(t.from as usize).is_some_and(|s| s.name == current) {
+        if ir
+            .states
+            .get(t.from as usize)
+            .is_some_and(|s| s.name == current)
+        {
             return TransitionCheck::Ok(t);
         }
     }
@@ -272,7 +282,11 @@ pub fn find_transition<'a>(ir: &'a WorkorderIr, name: &str, current: &str) -> Tr
 pub fn transitions_from(ir: &WorkorderIr, current: &str) -> Vec<String> {
     ir.transitions
         .iter()
-        .filter(|t| ir.states.get(t.from as usize).is_some_and(|s| s.name == current))
+        .filter(|t| {
+            ir.states
+                .get(t.from as usize)
+                .is_some_and(|s| s.name == current)
+        })
         .map(|t| t.name.clone())
         .collect()
 }

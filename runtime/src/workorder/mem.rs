@@ -105,7 +105,10 @@ impl Mem {
         if o.next_timer != i64::MAX {
             self.timers.insert((o.next_timer, num));
         }
-        *self.counts.entry((o.kind, o.state, o.department)).or_default() += 1;
+        *self
+            .counts
+            .entry((o.kind, o.state, o.department))
+            .or_default() += 1;
         self.open.insert(num, o);
     }
 

@@ -214,11 +214,7 @@ impl OpenRecord {
 
 /// The due time of the first timer of an order that has not fired.
 pub fn next_timer(o: &Workorder) -> Option<i64> {
-    o.timers
-        .iter()
-        .filter(|t| !t.fired)
-        .map(|t| t.due_ms)
-        .min()
+    o.timers.iter().filter(|t| !t.fired).map(|t| t.due_ms).min()
 }
 
 /// A reminder or escalation delivered to a role, department or user.
