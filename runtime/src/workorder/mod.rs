@@ -43,6 +43,8 @@ pub mod engine;
 pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
+#[cfg(test)]
+mod tests;
 
 pub use engine::{
     Clock, CreateRequest, ImportOrder, Page, Query, TaskQuery, TaskRequest, TaskUpdate,
