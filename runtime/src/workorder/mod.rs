@@ -38,6 +38,8 @@
 //! - [`check`]: a consistency check of the stored orders (for tests and repair).
 
 pub mod api;
+#[cfg(test)]
+mod api_tests;
 pub mod check;
 pub mod engine;
 pub mod lifecycle;
