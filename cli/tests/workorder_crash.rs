@@ -4,6 +4,8 @@
 //! there, and after the last one the stored orders must be consistent (histories,
 //! indexes and open records match the orders' states).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
