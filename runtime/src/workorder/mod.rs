@@ -13,18 +13,27 @@
 //!
 //! # Using it
 //!
+//! `server::start` does all of this; embedding code does the same:
+//!
 //! ```ignore
 //! // At start (after the store and the program slot):
 //! let (workorders, report) =
 //!     WorkorderHandle::start(store.clone(), program.clone(), Clock::system()).await?;
-//! // In a call task, for `Command::CreateWorkorder { kind, fields }`:
-//! match workorders.create_from_flow(&kind, fields, Some(contact_id)).await {
-//!     Ok(number) => Input::Created(number),   // the flow reads it out
-//!     Err(why) => Input::Failed(why),
-//! }
-//! // The API: merge the routes into the router (the state needs `workorders`).
+//! // Call tasks: the handle is the `WorkorderSink` of `CallEnv`, so a flow's
+//! // `create workorder KIND { ... }` creates a real order and gets its number.
+//! let env = CallEnv { workorders: Some(Arc::new(workorders.clone())), .. };
+//! // The API: merge the routes into the router (`AppState.workorders`).
 //! let app = api::router(state.clone()).merge(workorder::api::routes().with_state(state));
+//! // At shutdown, after the HTTP server stopped: every change so far is durable.
+//! workorders.stop().await;
 //! ```
+//!
+//! Direct calls (`create`, `transition`, `comment`, `link`, `get`, `history`,
+//! `query`, `counts`, `notifications`, tasks) take the acting [`crate::auth::User`];
+//! the lifecycle's `by ROLE` lists decide which transitions a role may take, and
+//! handlers act only on orders with their department. Errors are [`WoError`]s that
+//! map to HTTP statuses (400 naming the field, 403, 404, 409 with the current
+//! state, 422 for a guard that does not hold).
 //!
 //! # Layout
 //! - [`model`]: the stored records (orders, history, notifications, tasks) and the
@@ -36,6 +45,8 @@
 //! - [`api`]: the HTTP routes (workorders, notifications, interaction events,
 //!   event types, customer history, tasks, the OpenAPI document).
 //! - [`check`]: a consistency check of the stored orders (for tests and repair).
+//! - Tests: `tests` (engine, hotline lifecycles), `api_tests` (HTTP), and the
+//!   crash test `cli/tests/workorder_crash.rs` (SIGKILL of `dialect run`).
 
 pub mod api;
 #[cfg(test)]

@@ -606,6 +606,24 @@ async fn links_and_orders_raised_by_flows() {
     assert!(b.chars().all(|c| c.is_ascii_digit()), "{b}");
     let ob = wo.get(&b).await.unwrap();
     assert_eq!((ob.created_by.as_str(), ob.contact_id), ("ivr", Some(77)));
+    // Call tasks reach the engine through `CallEnv.workorders`.
+    let sink: Arc<dyn crate::call::WorkorderSink> = Arc::new(wo.clone());
+    let from_call = sink
+        .create(
+            "complaint",
+            &[
+                ("phone".into(), Value::Text("13800138000".into())),
+                ("category".into(), Value::Text("callback".into())),
+                ("description".into(), Value::Text("排队超时留言".into())),
+                ("recording".into(), Value::Text("rec/1.wav".into())),
+            ],
+            78,
+        )
+        .await
+        .unwrap();
+    let oc = wo.get(&from_call).await.unwrap();
+    assert_eq!((oc.state.as_str(), oc.contact_id), ("new", Some(78)));
+    assert_eq!(oc.fields["recording"], json!("rec/1.wav"));
     let r = wo
         .create_from_flow(
             "fault_repair",
