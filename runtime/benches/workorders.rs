@@ -7,7 +7,8 @@
 //!    the engine's layout): memory of the in-memory indexes, restart time (load
 //!    and re-arm every timer), the overdue-by-department query and the W5 counts.
 //!
-//! Options: `--orders N` (open orders for part 2), `--skip-throughput`,
+//! Options: `--orders N` (open orders for part 2), `--clients N` (concurrent
+//! clients in part 1, default 64), `--skip-throughput`,
 //! `--skip-million`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -92,17 +93,22 @@ fn steps() -> Vec<(TransitionRequest, bool)> {
     vec![(d, false), (a, true), (r, true), (c, false)]
 }
 
-const CONCURRENCY: usize = 64;
+static CONCURRENCY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(64);
+
+fn clients() -> usize {
+    CONCURRENCY.load(std::sync::atomic::Ordering::Relaxed)
+}
 const ORDERS_PER_TASK: usize = 40;
 
 async fn engine_throughput(program: Arc<ProgramSlot>) {
+    let concurrency = clients();
     let store: SharedStore = Arc::new(SledStore::open(&temp("engine")).unwrap());
     let (wo, _) = WorkorderHandle::start(store, program, Clock::system())
         .await
         .unwrap();
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for i in 0..CONCURRENCY {
+    for i in 0..concurrency {
         let wo = wo.clone();
         tasks.push(tokio::spawn(async move {
             let agent = user(&format!("a{i}"), "agent", None);
@@ -124,9 +130,9 @@ async fn engine_throughput(program: Arc<ProgramSlot>) {
         transitions += t.await.unwrap();
     }
     let secs = t0.elapsed().as_secs_f64();
-    let creates = CONCURRENCY * ORDERS_PER_TASK;
+    let creates = concurrency * ORDERS_PER_TASK;
     println!(
-        "engine (no HTTP), {CONCURRENCY} concurrent clients: {creates} creates + {transitions} transitions in {secs:.2} s = {:.0} durable changes/s ({:.0} transitions/s of the mix)",
+        "engine (no HTTP), {concurrency} concurrent clients: {creates} creates + {transitions} transitions in {secs:.2} s = {:.0} durable changes/s ({:.0} transitions/s of the mix)",
         (creates + transitions) as f64 / secs,
         transitions as f64 / secs
     );
@@ -134,6 +140,7 @@ async fn engine_throughput(program: Arc<ProgramSlot>) {
 }
 
 async fn api_throughput(program: Arc<ProgramSlot>) {
+    let concurrency = clients();
     let store: SharedStore = Arc::new(SledStore::open(&temp("api")).unwrap());
     let (wo, _) = WorkorderHandle::start(store.clone(), program.clone(), Clock::system())
         .await
@@ -168,7 +175,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         let _ = axum::serve(listener, app).await;
     });
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
+        .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
@@ -177,7 +184,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         "description": "benchmark", "id_number": "110101199001011234"}});
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..concurrency {
         let http = http.clone();
         let base = base.clone();
         let body = body.clone();
@@ -229,9 +236,9 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         transitions += t.await.unwrap();
     }
     let secs = t0.elapsed().as_secs_f64();
-    let creates = CONCURRENCY * ORDERS_PER_TASK;
+    let creates = concurrency * ORDERS_PER_TASK;
     println!(
-        "HTTP API, {CONCURRENCY} concurrent clients (client on the same 2 cores): {creates} creates + {transitions} transitions in {secs:.2} s = {:.0} durable changes/s ({:.0} transitions/s of the mix)",
+        "HTTP API, {concurrency} concurrent clients (client on the same 2 cores): {creates} creates + {transitions} transitions in {secs:.2} s = {:.0} durable changes/s ({:.0} transitions/s of the mix)",
         (creates + transitions) as f64 / secs,
         transitions as f64 / secs
     );
@@ -408,6 +415,14 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    if let Some(c) = args
+        .iter()
+        .position(|a| a == "--clients")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+    {
+        CONCURRENCY.store(c, std::sync::atomic::Ordering::Relaxed);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
