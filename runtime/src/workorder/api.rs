@@ -13,11 +13,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::WoError;
 use super::engine::{
     CreateRequest, ImportOrder, Query, TaskQuery, TaskRequest, TaskUpdate, TransitionRequest,
 };
 use super::model::{HistoryEntry, Workorder};
+use super::{WoError, lifecycle};
 use crate::api::{ApiError, AppState, parse_time};
 use crate::auth::{User, mask, sees_sensitive};
 use crate::interactions::{self, EventType, NewEvent};
@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/workorders/{number}/comments", post(comment))
         .route("/api/v1/workorders/{number}/links", post(link))
         .route("/api/v1/workorders/{number}/history", get(history))
+        .route("/api/v1/workorders/{number}/summary", get(summary))
         .route("/api/v1/workorder-types", get(workorder_types))
         .route("/api/v1/notifications", get(notifications))
         .route(
@@ -384,6 +385,36 @@ async fn history(
     visible(&user, &o)?;
     let h = s.workorders.history(&number).await?;
     Ok(Json(present_history(&s, &user, &o.kind, h)).into_response())
+}
+
+/// The state of an order for the IVR's progress inquiry (`service orders` in the
+/// project): state, its label and the date of the last change, nothing personal.
+/// Flows cannot send a token, so this one route is open.
+async fn summary(State(s): State<AppState>, Path(number): Path<String>) -> Result<Response> {
+    if super::mem::number_key(&number).is_none() {
+        return Err(WoError::invalid("number", "an order number is digits").into());
+    }
+    let o = s.workorders.get(&number).await?;
+    let d = s.program.current();
+    let label = lifecycle::lifecycle(&d.program, &o.kind)
+        .ok()
+        .and_then(|ir| lifecycle::state(ir, &o.state))
+        .map(|st| st.label.clone())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| o.state.clone());
+    let updated = chrono::DateTime::from_timestamp_millis(o.updated_ms)
+        .unwrap_or_default()
+        .with_timezone(&d.program.shared().tz)
+        .format("%Y-%m-%d")
+        .to_string();
+    Ok(Json(serde_json::json!({
+        "number": o.number,
+        "kind": o.kind,
+        "state": o.state,
+        "state_label": label,
+        "updated": updated,
+    }))
+    .into_response())
 }
 
 async fn counts(State(s): State<AppState>, headers: HeaderMap) -> Result<Response> {

@@ -233,6 +233,19 @@ async fn roles_masking_errors_and_conflicts_over_http() {
         .filter(|e| e["target"] == n.as_str())
         .count();
     assert_eq!(mine, 4, "{a}");
+    // The IVR's progress inquiry (no token: flows cannot send one).
+    let (st, sm) = api
+        .call("GET", &format!("/workorders/{n}/summary"), None, None)
+        .await;
+    assert_eq!(st, 200, "{sm}");
+    assert_eq!(
+        (sm["state"].as_str(), sm["state_label"].as_str()),
+        (Some("processing"), Some("处理中"))
+    );
+    assert_eq!(sm["updated"].as_str().unwrap().len(), 10);
+    assert!(sm.get("fields").is_none());
+    let (st, _) = api.call("GET", "/workorders/x1/summary", None, None).await;
+    assert_eq!(st, 400);
     let (st, doc) = api.get("/openapi.json", "agent1").await;
     assert_eq!(st, 200);
     assert!(doc["paths"]["/api/v1/workorders/{number}/transitions"].is_object());
