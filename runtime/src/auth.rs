@@ -93,6 +93,26 @@ impl Users {
     }
 }
 
+/// True when a user may see sensitive fields (ID and card numbers, S2) unmasked:
+/// supervisors and admins; agents, handlers, inspectors and analysts see them masked.
+pub fn sees_sensitive(user: &User) -> bool {
+    matches!(user.role.as_str(), "supervisor" | "admin")
+}
+
+/// Masks a sensitive value: the first 3 and last 4 characters stay
+/// (`110***********1234`); values of 8 characters or fewer are masked whole.
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let mut out = String::with_capacity(value.len());
+    out.extend(&chars[..3]);
+    out.extend(std::iter::repeat_n('*', chars.len() - 7));
+    out.extend(&chars[chars.len() - 4..]);
+    out
+}
+
 /// One entry of the audit log.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct AuditEntry {
@@ -142,6 +162,28 @@ pub async fn audit(
     if let Err(e) = crate::store::commit_async(store.clone(), b).await {
         tracing::error!("audit log write failed: {e}");
     }
+}
+
+/// Audit entries in `from..to` (Unix ms), newest first.
+pub fn audit_entries(
+    store: &dyn crate::store::Store,
+    from_ms: i64,
+    to_ms: i64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for (_, v) in store.range(
+        AUDIT_TREE,
+        &from_ms.to_be_bytes(),
+        &to_ms.to_be_bytes(),
+        limit,
+        true,
+    )? {
+        if let Ok(e) = serde_json::from_slice(&v) {
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 /// Shared users.

@@ -13,6 +13,8 @@ pub const CONTACTS: &str = "contacts";
 pub const BY_TIME: &str = "contacts_by_time";
 /// Index: caller + start time + id.
 pub const BY_CALLER: &str = "contacts_by_caller";
+/// Index: customer id + 0 + start time + id (contacts with a known customer).
+pub const BY_CUSTOMER: &str = "contacts_by_customer";
 
 /// One step of a call's IVR trail.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +102,12 @@ pub async fn save(store: &SharedStore, c: &ContactRecord) -> Result<(), StoreErr
     k.push(0);
     k.extend_from_slice(&t);
     b.put(BY_CALLER, k, id_key(c.id).to_vec());
+    if !c.customer_id.is_empty() {
+        let mut k = c.customer_id.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&t);
+        b.put(BY_CUSTOMER, k, id_key(c.id).to_vec());
+    }
     crate::store::commit_async(store.clone(), b).await
 }
 
@@ -133,6 +141,30 @@ pub fn query(
     };
     let mut out = Vec::new();
     for (_, id) in store.range(tree, &lo, &hi, limit, true)? {
+        if let Ok(arr) = <[u8; 8]>::try_from(id.as_slice())
+            && let Some(c) = get(store, u64::from_be_bytes(arr))?
+        {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Contacts of one customer started in `from..to` (Unix ms), newest first.
+pub fn query_by_customer(
+    store: &dyn Store,
+    customer: &str,
+    from_ms: i64,
+    to_ms: i64,
+    limit: usize,
+) -> Result<Vec<ContactRecord>, StoreError> {
+    let mut lo = customer.as_bytes().to_vec();
+    lo.push(0);
+    let mut hi = lo.clone();
+    lo.extend_from_slice(&from_ms.to_be_bytes());
+    hi.extend_from_slice(&to_ms.to_be_bytes());
+    let mut out = Vec::new();
+    for (_, id) in store.range(BY_CUSTOMER, &lo, &hi, limit, true)? {
         if let Ok(arr) = <[u8; 8]>::try_from(id.as_slice())
             && let Some(c) = get(store, u64::from_be_bytes(arr))?
         {

@@ -16,6 +16,9 @@
 //! - [`config`]: the YAML configuration and its defaults.
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
 //! - [`contacts`]: contact records with their IVR trail.
+//! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
+//! - [`workorder`]: the workorder engine (lifecycles, timers, history), outbound
+//!   tasks, and their API routes.
 //! - [`deploy`]: the deployed program and its atomic replacement.
 //! - [`api`]: the HTTP API (axum); [`auth`]: users, roles, audit log.
 //! - [`stats`]: counters for `/metrics`.
@@ -28,11 +31,13 @@ pub mod call;
 pub mod config;
 pub mod contacts;
 pub mod deploy;
+pub mod interactions;
 pub mod media;
 pub mod server;
 pub mod sip;
 pub mod stats;
 pub mod store;
+pub mod workorder;
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {

@@ -175,6 +175,22 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }
     };
 
+    // Workorders: load the open orders and re-arm their timers.
+    let (workorders, wo_report) = crate::workorder::WorkorderHandle::start(
+        store.clone(),
+        program.clone(),
+        crate::workorder::Clock::system(),
+    )
+    .await
+    .map_err(|e| StartError::Store(format!("workorders: {e}")))?;
+    tracing::info!(
+        open = wo_report.open_orders,
+        timers = wo_report.timers,
+        due_now = wo_report.due_now,
+        "workorders loaded in {} ms",
+        wo_report.load_ms
+    );
+
     let stats = Arc::new(Stats::default());
     let _ = stats.sip.set(endpoint.live_counters());
     let recordings = config.data_dir.join("recordings");
@@ -203,7 +219,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         limiter: Limiter::new(config.limits.max_calls, config.limits.calls_per_second),
         shutdown: shutdown.clone(),
         hangup_all: hangup_all.clone(),
-        workorders: None,
+        workorders: Some(Arc::new(workorders.clone())),
         asr_phrases: std::sync::Mutex::new(HashMap::new()),
     });
 
@@ -215,6 +231,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         program: program.clone(),
         ready: ready.clone(),
         stats: stats.clone(),
+        workorders: workorders.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -222,7 +239,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     let http_addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(e.to_string()))?;
-    let app = crate::api::router(state.clone());
+    let app = crate::api::router(state.clone())
+        .merge(crate::workorder::api::routes().with_state(state.clone()));
     let http_shutdown = CancellationToken::new();
     let hs = http_shutdown.clone();
     let http_task = tokio::spawn(async move {
@@ -281,6 +299,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         refuse.abort();
         http_shutdown.cancel();
         let _ = http_task.await;
+        workorders.stop().await;
         sip_shutdown.cancel();
     };
     Ok(Server {

@@ -85,6 +85,8 @@ pub struct AppState {
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Live counters for metrics.
     pub stats: Arc<crate::stats::Stats>,
+    /// The workorder engine.
+    pub workorders: crate::workorder::WorkorderHandle,
 }
 
 /// The API router.
@@ -172,6 +174,8 @@ pub struct ContactQuery {
     pub to: Option<String>,
     /// The caller's number.
     pub caller: Option<String>,
+    /// The customer (contacts where the customer was identified).
+    pub customer: Option<String>,
     /// Most records (default 100).
     pub limit: Option<usize>,
 }
@@ -204,8 +208,10 @@ async fn list_contacts(
     let limit = q.limit.unwrap_or(100).min(10_000);
     let store = s.store.clone();
     let caller = q.caller.clone();
-    let list = tokio::task::spawn_blocking(move || {
-        crate::contacts::query(&*store, from, to, caller.as_deref(), limit)
+    let customer = q.customer.clone();
+    let list = tokio::task::spawn_blocking(move || match customer {
+        Some(c) => crate::contacts::query_by_customer(&*store, &c, from, to, limit),
+        None => crate::contacts::query(&*store, from, to, caller.as_deref(), limit),
     })
     .await
     .map_err(ApiError::internal)??;

@@ -91,8 +91,11 @@ pub trait Store: Send + Sync + 'static {
     /// from `spawn_blocking` (or [`commit_async`]) in async code.
     fn commit(&self, batch: Batch) -> Result<(), StoreError>;
     /// Applies a batch atomically without waiting for durability (for data that may
-    /// be lost in a crash, such as statistics).
+    /// be lost in a crash, such as statistics, or when [`Store::sync`] follows).
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+    /// Returns once everything applied so far is durable (sharing flushes with
+    /// concurrent commits). Blocking, like [`Store::commit`].
+    fn sync(&self) -> Result<(), StoreError>;
     /// A new value of a durable, strictly increasing counter.
     fn next_id(&self, counter: &str) -> Result<u64, StoreError>;
     /// Number of entries in a tree.
@@ -279,6 +282,11 @@ impl Store for SledStore {
 
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         self.apply_batch(batch).map(|_| ())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        self.wait_durable(epoch)
     }
 
     fn next_id(&self, counter: &str) -> Result<u64, StoreError> {

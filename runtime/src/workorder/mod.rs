@@ -1,0 +1,167 @@
+//! Workorders (工单) and outbound tasks (任务): the engine that runs the lifecycles
+//! written as `workorder` declarations (REQUIREMENTS W1–W6, spec 000 §4.2.4–4.2.5).
+//!
+//! A lifecycle is the deployed program's [`WorkorderIr`](dialect_compiler::ir::WorkorderIr):
+//! typed fields, states with time limits (business hours of a calendar, or wall
+//! time), reminders (催办) and escalations (督办), transitions with roles, kinds
+//! (forward, return, reply, close, reopen) and guards. The engine is an actor
+//! ([`engine`]): one task owns the open orders and takes messages from
+//! [`WorkorderHandle`]s; every change is one atomic batch (order, history entry,
+//! indexes, open record, audit entry) and the caller is answered only once it is
+//! durable. Timers are re-armed from the store at start; those that fell due while
+//! the runtime was down fire at once, exactly once.
+//!
+//! # Using it
+//!
+//! `server::start` does all of this; embedding code does the same:
+//!
+//! ```ignore
+//! // At start (after the store and the program slot):
+//! let (workorders, report) =
+//!     WorkorderHandle::start(store.clone(), program.clone(), Clock::system()).await?;
+//! // Call tasks: the handle is the `WorkorderSink` of `CallEnv`, so a flow's
+//! // `create workorder KIND { ... }` creates a real order and gets its number.
+//! let env = CallEnv { workorders: Some(Arc::new(workorders.clone())), .. };
+//! // The API: merge the routes into the router (`AppState.workorders`).
+//! let app = api::router(state.clone()).merge(workorder::api::routes().with_state(state));
+//! // At shutdown, after the HTTP server stopped: every change so far is durable.
+//! workorders.stop().await;
+//! ```
+//!
+//! Direct calls (`create`, `transition`, `comment`, `link`, `get`, `history`,
+//! `query`, `counts`, `notifications`, tasks) take the acting [`crate::auth::User`];
+//! the lifecycle's `by ROLE` lists decide which transitions a role may take, and
+//! handlers act only on orders with their department. Errors are [`WoError`]s that
+//! map to HTTP statuses (400 naming the field, 403, 404, 409 with the current
+//! state, 422 for a guard that does not hold).
+//!
+//! # Layout
+//! - [`model`]: the stored records (orders, history, notifications, tasks) and the
+//!   store layout (trees, index keys).
+//! - [`lifecycle`]: the rules of a lifecycle as pure functions: validation,
+//!   transitions, guards, time limits and timers, order numbers, masking.
+//! - [`engine`]: the actor, its handle, queries and counts.
+//! - `mem`: the in-memory indexes of open orders and the timer queue.
+//! - [`api`]: the HTTP routes (workorders, notifications, interaction events,
+//!   event types, customer history, tasks, the OpenAPI document).
+//! - [`check`]: a consistency check of the stored orders (for tests and repair).
+//! - Tests: `tests` (engine, hotline lifecycles), `api_tests` (HTTP), and the
+//!   crash test `cli/tests/workorder_crash.rs` (SIGKILL of `dialect run`).
+
+pub mod api;
+#[cfg(test)]
+mod api_tests;
+pub mod check;
+pub mod engine;
+pub mod lifecycle;
+pub(crate) mod mem;
+pub mod model;
+#[cfg(test)]
+mod tests;
+
+pub use engine::{
+    Clock, CreateRequest, ImportOrder, Page, Query, TaskQuery, TaskRequest, TaskUpdate,
+    TransitionRequest, WorkorderHandle,
+};
+pub use model::{HistoryEntry, Notification, Task, Workorder};
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// Why a workorder operation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WoError {
+    /// Bad input: names the field or rule (400).
+    #[error("{message}")]
+    Invalid {
+        /// The field (or `transition`, `department`...).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No such order, task or event (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The user's role or department may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The order is not in the state the request expects (409).
+    #[error("{message}")]
+    Conflict {
+        /// The order's current state.
+        state: String,
+        /// What happened.
+        message: String,
+    },
+    /// A rule of the lifecycle refuses the step, such as a guard (422).
+    #[error("{0}")]
+    Rule(String),
+    /// Storage failed (500).
+    #[error("storage: {0}")]
+    Store(String),
+    /// The engine is not running (503).
+    #[error("the workorder engine is not running")]
+    Unavailable,
+}
+
+impl WoError {
+    /// A 400 naming `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> WoError {
+        WoError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error with its field placed inside `prefix` (`orders[3].phone`).
+    pub fn within(self, prefix: &str) -> WoError {
+        match self {
+            WoError::Invalid { field, message } => WoError::Invalid {
+                field: format!("{prefix}.{field}"),
+                message: format!("{prefix}: {message}"),
+            },
+            other => other,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WoError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            WoError::NotFound(_) => StatusCode::NOT_FOUND,
+            WoError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WoError::Conflict { .. } => StatusCode::CONFLICT,
+            WoError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            WoError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WoError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for WoError {
+    fn from(e: crate::store::StoreError) -> WoError {
+        WoError::Store(e.to_string())
+    }
+}
+
+impl IntoResponse for WoError {
+    fn into_response(self) -> Response {
+        let code = match &self {
+            WoError::Invalid { .. } => "invalid",
+            WoError::NotFound(_) => "not_found",
+            WoError::Forbidden(_) => "forbidden",
+            WoError::Conflict { .. } => "conflict",
+            WoError::Rule(_) => "rule",
+            WoError::Store(_) => "internal",
+            WoError::Unavailable => "unavailable",
+        };
+        let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
+        match &self {
+            WoError::Invalid { field, .. } => body["field"] = field.clone().into(),
+            WoError::Conflict { state, .. } => body["state"] = state.clone().into(),
+            _ => {}
+        }
+        (self.status(), Json(body)).into_response()
+    }
+}
