@@ -197,10 +197,16 @@ async fn calls_over_the_limit_get_503_and_calls_in_progress_go_on() {
         sip,
         2,
         2,
-        vec![("hold", "4000".into())],
-        30,
+        vec![("hold", "8000".into())],
+        40,
     ));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Both calls in progress before the next ones come.
+    for _ in 0..100 {
+        if s.metric("dialect_calls_active").await == 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let refused = sipp_async("uac_overload.xml", s.sip, 3, 1, vec![], 20).await;
     assert_eq!(refused.code, 0, "{}", refused.output);
     let long = long.await.unwrap();
