@@ -18,14 +18,20 @@
 //! - [`contacts`]: contact records with their IVR trail.
 //! - [`deploy`]: the deployed program and its atomic replacement.
 //! - [`api`]: the HTTP API (axum); [`auth`]: users, roles, audit log.
+//! - [`acd`]: skill queues, agents and supervisors: the ACD core (a state machine
+//!   over explicit time), its actor, and the CTI API.
+//! - [`sim`]: the discrete-event contact-center simulator (`dialect simulate`)
+//!   running the ACD core on virtual time, and Erlang C / Erlang A.
 //! - [`stats`]: counters for `/metrics`.
 
+pub mod acd;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod media;
+pub mod sim;
 pub mod sip;
 pub mod stats;
 pub mod store;

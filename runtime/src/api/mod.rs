@@ -85,6 +85,8 @@ pub struct AppState {
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Live counters for metrics.
     pub stats: Arc<crate::stats::Stats>,
+    /// The ACD (queues, agents, CTI); its routes are `crate::acd::api::routes()`.
+    pub acd: crate::acd::AcdHandle,
 }
 
 /// The API router.
