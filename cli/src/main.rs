@@ -8,6 +8,7 @@
 //! - `commands/graph.rs`: `dialect graph`.
 //! - `commands/compile.rs`: `dialect compile`, `dialect inspect`.
 //! - `commands/flowtest.rs`: `dialect run-flow`, `dialect test`.
+//! - `commands/run.rs`: `dialect run`, `dialect deploy`, `dialect dtmf detect`.
 
 mod commands;
 
@@ -31,6 +32,16 @@ pub(crate) enum OutputFormat {
     Text,
     /// For editors and CI: one JSON document.
     Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum DtmfCommand {
+    /// Print the DTMF digits in a WAV file, with their start times.
+    #[command(after_help = "Examples:\n  dialect dtmf detect call.wav")]
+    Detect {
+        /// The WAV file (any rate, depth and channel count).
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -119,6 +130,41 @@ enum Command {
         #[arg(long, default_value = "native")]
         engine: dialect_compiler::Engine,
     },
+    /// Run the telephony server: SIP, RTP, flows, API.
+    ///
+    /// Without --config it runs on embedded defaults: SIP on 127.0.0.1:5060 (UDP
+    /// and TCP), HTTP API on 127.0.0.1:8080, data in ./data, RTP ports 20000-29999,
+    /// the project ./flows/hotline compiled at start. SIGTERM shuts down gracefully.
+    #[command(
+        after_help = "Examples:\n  dialect run\n  dialect run --config dialect.yaml\n  curl http://127.0.0.1:8080/api/v1/health"
+    )]
+    Run {
+        /// The configuration file (YAML; see docs/operations.md).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// native or interp (overrides the configuration).
+        #[arg(long)]
+        engine: Option<String>,
+    },
+    /// Ship a bundle to a running server; it swaps it in without dropping calls.
+    #[command(
+        after_help = "Examples:\n  dialect deploy hotline.dlb --to http://127.0.0.1:8080 --token dialect-admin"
+    )]
+    Deploy {
+        /// The bundle (from `dialect compile`).
+        bundle: PathBuf,
+        /// The server's HTTP address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        to: String,
+        /// An API token of an admin or analyst.
+        #[arg(long, env = "DIALECT_TOKEN", default_value = "dialect-admin")]
+        token: String,
+    },
+    /// In-band DTMF tools.
+    Dtmf {
+        #[command(subcommand)]
+        command: DtmfCommand,
+    },
     /// Run the project's flow tests (tests/*.test.yaml).
     #[command(
         after_help = "Examples:\n  dialect test flows/hotline\n  dialect test flows/hotline -v"
@@ -164,6 +210,11 @@ fn main() -> ExitCode {
             engine,
             verbose,
         } => commands::flowtest::test(&project, engine, verbose),
+        Command::Run { config, engine } => commands::run::run(config.as_ref(), engine.as_deref()),
+        Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, &token),
+        Command::Dtmf {
+            command: DtmfCommand::Detect { file },
+        } => commands::run::dtmf_detect(&file),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,12 @@ const DAY_MS: i64 = 86_400_000;
 /// How far `next_opening` and business-time arithmetic look ahead.
 const HORIZON_DAYS: i64 = 800;
 
+/// Opening spans of one day, minutes from midnight: `(from, to)`.
+type Spans = Vec<(u32, u32)>;
+
+/// A dated exception: whether the day is a working day, and its own hours if any.
+type SpecialDay = (bool, Option<Spans>);
+
 /// A calendar ready to answer questions.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -21,7 +27,7 @@ pub struct Calendar {
     pub name: String,
     tz: Tz,
     weekly: [Vec<(u32, u32)>; 7],
-    special: std::collections::HashMap<i64, (bool, Option<Vec<(u32, u32)>>)>,
+    special: std::collections::HashMap<i64, SpecialDay>,
     /// Hours of a make-up working day without hours of its own.
     workday_hours: Vec<(u32, u32)>,
 }

@@ -983,7 +983,6 @@ impl<'a> Lowerer<'a> {
         }
         let mut body = fb.body;
         let mut resumes = fb.resumes;
-        let mut on_error = on_error;
         let mut roots: Vec<&mut BlockId> = resumes.iter_mut().collect();
         if let Some(h) = on_error.as_mut() {
             roots.push(h);
@@ -2004,7 +2003,9 @@ impl<'a> Lowerer<'a> {
     }
 
     fn campaigns(&mut self) {
-        let campaigns: Vec<(String, ItemRef, Vec<(String, Type)>)> = self
+        /// A campaign's name, declaration and list-record fields.
+        type CampaignEntry = (String, ItemRef, Vec<(String, Type)>);
+        let campaigns: Vec<CampaignEntry> = self
             .model
             .campaigns
             .iter()

@@ -217,12 +217,12 @@ fn answer_for(c: &Command, answer: &Option<serde_json::Value>) -> Result<Input, 
             } else if is("invalid") {
                 Input::NoMatch
             } else if let Some(k) = word("press") {
-                match keys.iter().position(|ks| ks.iter().any(|x| *x == k)) {
+                match keys.iter().position(|ks| ks.contains(&k)) {
                     Some(i) => Input::Choice(i as u32),
                     None => Input::NoMatch,
                 }
             } else if let Some(p) = word("say") {
-                match phrases.iter().position(|ps| ps.iter().any(|x| *x == p)) {
+                match phrases.iter().position(|ps| ps.contains(&p)) {
                     Some(i) => Input::Choice(i as u32),
                     None => Input::NoMatch,
                 }

@@ -80,6 +80,51 @@ pub struct Texts {
     base: Arc<Interner>,
     local: Vec<Arc<str>>,
     map: HashMap<Arc<str>, Sym>,
+    /// Facts about texts that back-ends may remember by symbol (the native code's
+    /// list memberships); forgotten when symbols are renumbered.
+    pub memo: SymbolMemo,
+}
+
+/// Small numbers remembered per symbol, in numbered tables (0 = nothing known).
+/// Lives in [`Texts`] so that [`Texts::compact`], which renumbers symbols, can
+/// forget it.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolMemo {
+    tables: Vec<Vec<u32>>,
+}
+
+impl SymbolMemo {
+    /// The number remembered for `sym` in `table` (0 when none).
+    #[inline]
+    pub fn get(&self, table: usize, sym: Sym) -> u32 {
+        self.tables
+            .get(table)
+            .and_then(|t| t.get(sym as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Remembers `value` for `sym` in `table`.
+    pub fn set(&mut self, table: usize, sym: Sym, value: u32) {
+        if self.tables.len() <= table {
+            self.tables.resize_with(table + 1, Vec::new);
+        }
+        let t = &mut self.tables[table];
+        if t.len() <= sym as usize {
+            t.resize(sym as usize + 1, 0);
+        }
+        t[sym as usize] = value;
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.tables.clear();
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.tables.iter().map(|t| t.capacity() * 4).sum()
+    }
 }
 
 impl Texts {
@@ -89,6 +134,7 @@ impl Texts {
             base,
             local: Vec::new(),
             map: HashMap::new(),
+            memo: SymbolMemo::default(),
         }
     }
 
@@ -133,6 +179,16 @@ impl Texts {
         }
     }
 
+    /// How many symbols there are: the program's constants and the texts made.
+    pub fn len(&self) -> usize {
+        self.base.len() + self.local.len()
+    }
+
+    /// True when there is no text at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// How many texts were made at run time (for memory accounting).
     pub fn local_len(&self) -> usize {
         self.local.len()
@@ -140,7 +196,9 @@ impl Texts {
 
     /// Bytes held by texts made at run time.
     pub fn local_bytes(&self) -> usize {
-        self.local.iter().map(|s| s.len() + 16).sum::<usize>() + self.map.capacity() * 24
+        self.local.iter().map(|s| s.len() + 16).sum::<usize>()
+            + self.map.capacity() * 24
+            + self.memo.bytes()
     }
 
     /// Keeps only the local texts in `live` (and the constants), renumbering them;
@@ -148,6 +206,7 @@ impl Texts {
     pub fn compact(&mut self, live: &[Sym]) -> HashMap<Sym, Sym> {
         let base = self.base.len() as Sym;
         let mut remap = HashMap::new();
+        self.memo.clear();
         let old = std::mem::take(&mut self.local);
         self.map.clear();
         for &s in live {

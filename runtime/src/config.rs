@@ -129,6 +129,8 @@ pub struct SipConfig {
     pub public_host: Option<String>,
     /// Realm of the registrar's digest challenges.
     pub realm: String,
+    /// Ring (180) this long before answering a call.
+    pub ring_time: Duration,
 }
 
 impl Default for SipConfig {
@@ -139,6 +141,7 @@ impl Default for SipConfig {
             tcp: true,
             public_host: None,
             realm: "dialect".into(),
+            ring_time: Duration(std::time::Duration::ZERO),
         }
     }
 }

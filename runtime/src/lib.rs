@@ -23,14 +23,18 @@
 //! - [`sim`]: the discrete-event contact-center simulator (`dialect simulate`)
 //!   running the ACD core on virtual time, and Erlang C / Erlang A.
 //! - [`stats`]: counters for `/metrics`.
+//! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP.
+//! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
 
 pub mod acd;
 pub mod api;
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod media;
+pub mod server;
 pub mod sim;
 pub mod sip;
 pub mod stats;

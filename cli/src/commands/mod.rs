@@ -5,3 +5,4 @@ pub(crate) mod compile;
 pub(crate) mod flowtest;
 pub(crate) mod fmt;
 pub(crate) mod graph;
+pub(crate) mod run;

@@ -101,9 +101,9 @@ pub mod session;
 pub use ports::PortAllocator;
 pub use prompt::{Prompt, PromptCache};
 pub use session::{
-    Bridge, InbandMode, MediaEvent, MediaLink, PlayOptions, PlaybackId, RecordMode, RecordOptions,
-    RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats, bridge, link, listen,
-    whisper,
+    AudioTap, Bridge, InbandMode, MediaEvent, MediaLink, PlayOptions, PlaybackId, RecordMode,
+    RecordOptions, RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats, bridge,
+    link, listen, tap, whisper,
 };
 
 #[cfg(test)]

@@ -485,6 +485,42 @@ pub struct Bridge {
     pub b_to_a: MediaLink,
 }
 
+/// A copy of what a session receives (8 kHz PCM), for speech recognition.
+/// Removed when dropped.
+#[derive(Debug)]
+pub struct AudioTap {
+    id: u64,
+    pipe: Arc<PcmPipe>,
+    from: SessionHandle,
+}
+
+impl AudioTap {
+    /// Copies up to `out.len()` buffered samples into `out` (the rest reads as
+    /// silence); returns how many were real audio.
+    pub fn read(&self, out: &mut [i16]) -> usize {
+        out.fill(0);
+        self.pipe.mix_into(out)
+    }
+}
+
+impl Drop for AudioTap {
+    fn drop(&mut self) {
+        self.from.send(Command::Unlink(self.id));
+    }
+}
+
+/// Taps `from`'s received audio.
+pub fn tap(from: &SessionHandle) -> AudioTap {
+    let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+    let pipe = Arc::new(PcmPipe::new());
+    from.send(Command::AddSink(id, pipe.clone()));
+    AudioTap {
+        id,
+        pipe,
+        from: from.clone(),
+    }
+}
+
 /// Connects two legs both ways. Record both directions with
 /// `a.record(RecordOptions { mode: RecordMode::Both, .. })`.
 pub fn bridge(a: &SessionHandle, b: &SessionHandle) -> Bridge {

@@ -84,10 +84,9 @@ pub trait Store: Send + Sync + 'static {
         to: &[u8],
         limit: usize,
         reverse: bool,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Entries, StoreError>;
     /// Every entry of `tree` whose key starts with `prefix`.
-    fn scan_prefix(&self, tree: &str, prefix: &[u8])
-    -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Entries, StoreError>;
     /// Applies a batch atomically and returns once it is durable. Blocking: call it
     /// from `spawn_blocking` (or [`commit_async`]) in async code.
     fn commit(&self, batch: Batch) -> Result<(), StoreError>;
@@ -102,6 +101,9 @@ pub trait Store: Send + Sync + 'static {
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
+
+/// Key/value pairs read from a tree, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Reads a JSON value.
 pub fn get_json<T: DeserializeOwned>(
@@ -233,11 +235,11 @@ impl Store for SledStore {
         to: &[u8],
         limit: usize,
         reverse: bool,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Entries, StoreError> {
         let t = self.tree(tree)?;
         let iter = t.range(from.to_vec()..to.to_vec());
         let mut out = Vec::new();
-        let push = |out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        let push = |out: &mut Entries,
                     r: sled::Result<(sled::IVec, sled::IVec)>|
          -> Result<bool, StoreError> {
             let (k, v) = r?;
@@ -260,11 +262,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn scan_prefix(
-        &self,
-        tree: &str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Entries, StoreError> {
         let t = self.tree(tree)?;
         t.scan_prefix(prefix)
             .map(|r| {

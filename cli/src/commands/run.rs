@@ -1,0 +1,122 @@
+//! `dialect run`, `dialect deploy`, `dialect dtmf detect`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use dialect_runtime::config::Config;
+
+/// `dialect run [--config FILE]`: the server, on embedded defaults without a file.
+pub(crate) fn run(config: Option<&PathBuf>, engine: Option<&str>) -> Result<ExitCode> {
+    let mut cfg = match config {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => Config::default(),
+    }
+    .with_env_overrides();
+    if let Some(e) = engine {
+        cfg.engine = e.to_string();
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.logging.level.clone()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if cfg.logging.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = rt.block_on(async move {
+        dialect_runtime::server::run(cfg, async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        })
+        .await
+    });
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `dialect deploy BUNDLE --to URL [--token T]`.
+pub(crate) fn deploy(bundle: &Path, to: &str, token: &str) -> Result<ExitCode> {
+    let bytes =
+        std::fs::read(bundle).with_context(|| format!("cannot read {}", bundle.display()))?;
+    // Refuse locally what the server would refuse, with the same message.
+    if let Err(e) = dialect_compiler::bundle::BundleData::from_bytes(&bytes) {
+        eprintln!("error: {}: {e}", bundle.display());
+        return Ok(ExitCode::from(1));
+    }
+    let url = format!("{}/api/v1/deploy", to.trim_end_matches('/'));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (status, body) = rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        anyhow::Ok((status, body))
+    })?;
+    if status.is_success() {
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        println!(
+            "deployed {} as version {} ({} flows, loaded in {} ms)",
+            v["project"].as_str().unwrap_or("?"),
+            v["version"],
+            v["flows"].as_array().map(|a| a.len()).unwrap_or(0),
+            v["load_ms"]
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        eprintln!(
+            "error: the server refused the bundle ({status}): {}",
+            v["message"].as_str().unwrap_or(&body)
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `dialect dtmf detect FILE.wav`: the in-band detector over a recording.
+pub(crate) fn dtmf_detect(file: &Path) -> Result<ExitCode> {
+    let digits = dialect_runtime::media::dtmf::detect_wav(file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    for d in &digits {
+        println!("{d}");
+    }
+    eprintln!(
+        "{} digit{}",
+        digits.len(),
+        if digits.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

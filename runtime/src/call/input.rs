@@ -1,0 +1,291 @@
+//! Menus and digit collection on a live call: prompts with barge-in, keys from all
+//! three DTMF paths (type-ahead included), first-key and between-key time-outs,
+//! key sequences, terminators, and spoken menu choices through the recognizer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dialect_compiler::exec::{Command, Input};
+use dialect_speech::asr::{Grammar, Recognition, Session as AsrSession};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::{Call, End, Event};
+
+/// What the keys typed so far mean for a menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// A choice, and no longer pattern starts with the keys.
+    Choice(u32),
+    /// No choice starts with the keys.
+    NoMatch,
+    /// More keys may come (an exact match, if any, wins when they do not).
+    Wait(Option<u32>),
+}
+
+fn decide(typed: &str, patterns: &[(String, u32)]) -> Decision {
+    let exact = patterns.iter().find(|(p, _)| p == typed).map(|(_, i)| *i);
+    let longer = patterns
+        .iter()
+        .any(|(p, _)| p.len() > typed.len() && p.starts_with(typed));
+    match (exact, longer) {
+        (Some(i), false) => Decision::Choice(i),
+        (e, true) => Decision::Wait(e),
+        (None, false) => Decision::NoMatch,
+    }
+}
+
+impl Call {
+    /// Runs a menu or a collect; returns what the flow is resumed with.
+    pub(super) async fn input(&mut self, cmd: &Command, language: &str) -> Result<Input, End> {
+        let (prompts, barge_in) = match cmd {
+            Command::Menu {
+                prompts, barge_in, ..
+            }
+            | Command::Collect {
+                prompts, barge_in, ..
+            } => (prompts, *barge_in),
+            _ => return Ok(Input::Done),
+        };
+        let mut audio = Vec::new();
+        for p in prompts {
+            audio.extend(self.render(p, language).await);
+        }
+        // Keys typed ahead (during an earlier prompt) count at once.
+        let mut typed = String::new();
+        let mut playing: Option<crate::media::PlaybackId> = None;
+        if self.keys.is_empty() && !audio.is_empty() {
+            let last = audio.len() - 1;
+            for (i, p) in audio.into_iter().enumerate() {
+                let id = self.media.play(p, crate::media::PlayOptions { barge_in });
+                if i == last {
+                    playing = Some(id);
+                }
+            }
+        }
+        match cmd {
+            Command::Menu {
+                keys,
+                phrases,
+                timeout_ms,
+                digit_timeout_ms,
+                speech,
+                confidence,
+                ..
+            } => {
+                let patterns: Vec<(String, u32)> = keys
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, ks)| ks.iter().map(move |k| (k.clone(), i as u32)))
+                    .collect();
+                let grammar = if *speech {
+                    self.grammar(phrases).await
+                } else {
+                    None
+                };
+                let mut asr: Option<oneshot::Receiver<Recognition>> = None;
+                let mut deadline: Option<Instant> = None;
+                loop {
+                    while let Some(k) = self.keys.pop_front() {
+                        typed.push(k);
+                        match decide(&typed, &patterns) {
+                            Decision::Choice(i) => {
+                                return Ok(self.stop_and(playing, Input::Choice(i)));
+                            }
+                            Decision::NoMatch => return Ok(self.stop_and(playing, Input::NoMatch)),
+                            Decision::Wait(_) => {
+                                deadline = Some(Instant::now() + ms(*digit_timeout_ms));
+                            }
+                        }
+                    }
+                    if playing.is_none() && deadline.is_none() {
+                        deadline = Some(Instant::now() + ms(*timeout_ms));
+                        if let Some(g) = &grammar {
+                            asr = Some(self.listen(g.clone(), *timeout_ms));
+                        }
+                    }
+                    let recognized = async {
+                        match asr.as_mut() {
+                            Some(rx) => rx.await.ok(),
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let ev = tokio::select! {
+                        ev = self.next_event(deadline) => ev,
+                        r = recognized => {
+                            asr = None;
+                            match r {
+                                Some(Recognition::Recognized { choice, confidence: c, .. }) if f64::from(c) >= *confidence => {
+                                    if let Ok(i) = choice.parse::<u32>() {
+                                        self.trail("speech", format!("recognized choice {} ({c:.2})", i + 1));
+                                        return Ok(self.stop_and(playing, Input::Choice(i)));
+                                    }
+                                    return Ok(Input::NoMatch);
+                                }
+                                Some(Recognition::NoInput) | None => continue,
+                                Some(_) => return Ok(Input::NoMatch),
+                            }
+                        }
+                    };
+                    match ev {
+                        Some(Event::Key(k)) => {
+                            if barge_in && playing.is_some() {
+                                self.media.stop_playback();
+                            }
+                            self.keys.push_back(k);
+                        }
+                        Some(Event::Played(id, _)) if Some(id) == playing => playing = None,
+                        Some(Event::Gone(e)) => return Err(e),
+                        Some(_) => {}
+                        None => {
+                            // Time-out: an exact match waiting for more keys wins.
+                            return Ok(match decide(&typed, &patterns) {
+                                Decision::Wait(Some(i)) => Input::Choice(i),
+                                _ if typed.is_empty() => Input::NoInput,
+                                _ => Input::NoMatch,
+                            });
+                        }
+                    }
+                }
+            }
+            Command::Collect {
+                max,
+                terminator,
+                timeout_ms,
+                digit_timeout_ms,
+                ..
+            } => {
+                let mut deadline: Option<Instant> = None;
+                loop {
+                    while let Some(k) = self.keys.pop_front() {
+                        if Some(k) == *terminator {
+                            return Ok(self.stop_and(playing, Input::Digits(typed)));
+                        }
+                        typed.push(k);
+                        if typed.chars().count() >= *max as usize {
+                            return Ok(self.stop_and(playing, Input::Digits(typed)));
+                        }
+                        deadline = Some(Instant::now() + ms(*digit_timeout_ms));
+                    }
+                    if playing.is_none() && deadline.is_none() {
+                        deadline = Some(Instant::now() + ms(*timeout_ms));
+                    }
+                    match self.next_event(deadline).await {
+                        Some(Event::Key(k)) => {
+                            if barge_in && playing.is_some() {
+                                self.media.stop_playback();
+                            }
+                            self.keys.push_back(k);
+                        }
+                        Some(Event::Played(id, _)) if Some(id) == playing => playing = None,
+                        Some(Event::Gone(e)) => return Err(e),
+                        Some(_) => {}
+                        None => {
+                            return Ok(if typed.is_empty() {
+                                Input::NoInput
+                            } else {
+                                Input::Digits(typed)
+                            });
+                        }
+                    }
+                }
+            }
+            _ => Ok(Input::Done),
+        }
+    }
+
+    fn stop_and(&self, playing: Option<crate::media::PlaybackId>, input: Input) -> Input {
+        if playing.is_some() {
+            self.media.stop_playback();
+        }
+        input
+    }
+
+    /// The recognition grammar of a menu's phrases, with the phrases the
+    /// recognizer does not know left out (each checked once).
+    async fn grammar(&self, phrases: &[Vec<String>]) -> Option<Arc<Grammar>> {
+        let asr = self.env.asr.clone()?;
+        let mut pairs = Vec::new();
+        for (i, ps) in phrases.iter().enumerate() {
+            for p in ps {
+                let known = self
+                    .env
+                    .asr_phrases
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(p).copied());
+                let known = match known {
+                    Some(k) => k,
+                    None => {
+                        let ok = asr
+                            .check(&Grammar::phrases([(p.clone(), i.to_string())]))
+                            .await
+                            .is_ok();
+                        if let Ok(mut m) = self.env.asr_phrases.lock() {
+                            m.insert(p.clone(), ok);
+                        }
+                        ok
+                    }
+                };
+                if known {
+                    pairs.push((p.clone(), i.to_string()));
+                }
+            }
+        }
+        (!pairs.is_empty()).then(|| Arc::new(Grammar::phrases(pairs)))
+    }
+
+    /// Starts listening to the caller for one utterance; the result arrives on the channel.
+    fn listen(&self, grammar: Arc<Grammar>, timeout_ms: i64) -> oneshot::Receiver<Recognition> {
+        let (tx, rx) = oneshot::channel();
+        let Some(asr) = self.env.asr.clone() else {
+            return rx;
+        };
+        let tap = crate::media::tap(&self.media);
+        let endpoint = dialect_speech::asr::EndpointConfig {
+            no_input_timeout: Duration::from_millis(timeout_ms.max(1000) as u64),
+            ..Default::default()
+        };
+        tokio::spawn(async move {
+            let mut session = AsrSession::new(asr, grammar, endpoint);
+            let mut frame = [0i16; 160];
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            // Bounded: the end-pointer's own limits end it well before this.
+            for _ in 0..3000 {
+                tick.tick().await;
+                tap.read(&mut frame);
+                session.push(&frame);
+                if session.is_done() || tx.is_closed() {
+                    break;
+                }
+            }
+            drop(tap);
+            if let Ok(r) = session.finish().await {
+                let _ = tx.send(r);
+            }
+        });
+        rx
+    }
+}
+
+fn ms(v: i64) -> Duration {
+    Duration::from_millis(v.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_sequences_wait_for_more_keys_only_when_they_can() {
+        let p = vec![
+            ("1".to_string(), 0),
+            ("12".to_string(), 1),
+            ("3".to_string(), 2),
+        ];
+        assert_eq!(decide("3", &p), Decision::Choice(2));
+        assert_eq!(decide("1", &p), Decision::Wait(Some(0)));
+        assert_eq!(decide("12", &p), Decision::Choice(1));
+        assert_eq!(decide("4", &p), Decision::NoMatch);
+    }
+}

@@ -1,0 +1,1205 @@
+//! Calls: one tokio task per call runs the compiled flow against real SIP and RTP.
+//!
+//! [`CallEnv`] is what every call shares (the SIP endpoint, RTP ports, the deployed
+//! program, speech, storage, limits). [`accept`] decides whether a new INVITE may
+//! become a call (limits, shutdown: 503 with Retry-After), and [`run`] is the call
+//! task: SDP offer/answer (488 when nothing matches), the RTP session, the flow
+//! loop (each [`Command`] carried out against media, HTTP, the registrar and
+//! trunks, each result fed back as an [`Input`]), the in-dialog requests (BYE,
+//! INFO with DTMF, re-INVITE), the contact record with its IVR trail.
+//!
+//! # Layout
+//! - `mod.rs`: the environment, admission, the call task and the flow loop.
+//! - `input.rs`: menus and digit collection (keys, time-outs, speech).
+//! - `lookup.rs`: lookups to external services over HTTP/JSON.
+//! - `speech.rs`: prompt files and text to speech.
+
+mod input;
+mod lookup;
+pub mod speech;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use dialect_compiler::exec::{Command, Input, Prompt as FlowPrompt, Transfer};
+use dialect_compiler::value::Value;
+use dialect_compiler::{CallInfo, FlowInstance};
+use rsip::Method;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::contacts::{self, ContactRecord, TrailEntry};
+use crate::deploy::{Deployed, ProgramSlot};
+use crate::media::dtmf::{KeySet, parse_sip_info};
+use crate::media::g711::Law;
+use crate::media::{
+    MediaEvent, PlayOptions, PlaybackId, PortAllocator, RecordMode, RecordOptions, RemoteMedia,
+    RtpSession, SessionConfig, SessionHandle,
+};
+use crate::sip::dialog::Dialog;
+use crate::sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingRequest};
+use crate::sip::registrar::Registrar;
+use crate::sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
+use crate::sip::{SipEndpoint, trunk};
+use crate::stats::Stats;
+use crate::store::SharedStore;
+
+pub use speech::Speaker;
+
+/// What every call shares.
+pub struct CallEnv {
+    /// The SIP endpoint.
+    pub endpoint: SipEndpoint,
+    /// RTP ports.
+    pub ports: PortAllocator,
+    /// The deployed program.
+    pub program: Arc<ProgramSlot>,
+    /// Durable storage.
+    pub store: SharedStore,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    /// Text to speech.
+    pub speaker: Speaker,
+    /// Speech recognition, when configured.
+    pub asr: Option<Arc<dyn dialect_speech::asr::Asr>>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// HTTP client for lookups.
+    pub http: reqwest::Client,
+    /// The registrar (agent phones), for transfers to agents.
+    pub registrar: Option<Registrar>,
+    /// Carrier trunks, for transfers to numbers.
+    pub trunks: Vec<(crate::config::TrunkConfig, trunk::TrunkConfig)>,
+    /// Where recordings go.
+    pub recordings: PathBuf,
+    /// The IP in our SDP.
+    pub media_ip: IpAddr,
+    /// Limits.
+    pub limiter: Limiter,
+    /// Cancelled at shutdown: new calls are refused, calls in progress get a grace period.
+    pub shutdown: CancellationToken,
+    /// Cancelled when the grace period is over: remaining calls are hung up.
+    pub hangup_all: CancellationToken,
+    /// The workorder engine, for `create workorder` in flows.
+    pub workorders: Option<Arc<dyn WorkorderSink>>,
+    /// Which menu phrases the speech recognizer knows (checked once per phrase).
+    pub asr_phrases: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+/// Admission control: concurrent calls and calls per second (REQUIREMENTS S4).
+pub struct Limiter {
+    calls: Arc<Semaphore>,
+    cps: std::sync::Mutex<(Instant, f64)>,
+    per_second: f64,
+}
+
+impl Limiter {
+    /// At most `max_calls` at once and `per_second` new ones a second.
+    pub fn new(max_calls: usize, per_second: u32) -> Limiter {
+        let per_second = f64::from(per_second.max(1));
+        Limiter {
+            calls: Arc::new(Semaphore::new(max_calls.max(1))),
+            cps: std::sync::Mutex::new((Instant::now(), per_second)),
+            per_second,
+        }
+    }
+
+    /// A permit for a new call, or `None` when a limit is reached.
+    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        {
+            let mut b = self.cps.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let refill = now.duration_since(b.0).as_secs_f64() * self.per_second;
+            b.1 = (b.1 + refill).min(self.per_second);
+            b.0 = now;
+            if b.1 < 1.0 {
+                return None;
+            }
+            b.1 -= 1.0;
+        }
+        self.calls.clone().try_acquire_owned().ok()
+    }
+
+    /// Calls in progress can still be admitted this many more.
+    pub fn available(&self) -> usize {
+        self.calls.available_permits()
+    }
+}
+
+/// Admits or refuses a new INVITE; on admission the call task runs it.
+pub fn accept(env: &Arc<CallEnv>, req: IncomingRequest, tracker: &tokio_util::task::TaskTracker) {
+    if env.shutdown.is_cancelled() {
+        refuse(env, req, "shutting down");
+        return;
+    }
+    let Some(permit) = env.limiter.admit() else {
+        refuse(env, req, "too many calls");
+        return;
+    };
+    env.stats.calls_total.fetch_add(1, Ordering::Relaxed);
+    let env = env.clone();
+    tracker.spawn(async move {
+        env.stats.calls_active.fetch_add(1, Ordering::Relaxed);
+        run(env.clone(), req).await;
+        env.stats.calls_active.fetch_sub(1, Ordering::Relaxed);
+        drop(permit);
+    });
+}
+
+fn refuse(env: &CallEnv, req: IncomingRequest, why: &str) {
+    env.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
+    let mut r = req.response(503);
+    r.headers
+        .push(rsip::Header::Other("Retry-After".into(), "5".into()));
+    r.headers.push(rsip::Header::Other(
+        "Reason".into(),
+        format!("Q.850;cause=34;text=\"{why}\""),
+    ));
+    req.respond(r);
+}
+
+/// The user part of a SIP URI or name-addr (`"x" <sip:10000@host>` → `10000`).
+pub fn user_part(s: &str) -> String {
+    let s = s.split('<').nth(1).unwrap_or(s);
+    let s = s
+        .trim_start_matches("sip:")
+        .trim_start_matches("sips:")
+        .trim_start_matches("tel:");
+    let user = s.split(['@', '>', ';']).next().unwrap_or("");
+    user.trim().to_string()
+}
+
+/// How a call ended, for the contact record.
+#[derive(Debug, Clone, PartialEq)]
+enum End {
+    /// The caller hung up (BYE or CANCEL).
+    CallerHungUp,
+    /// The flow hung up or ended.
+    Flow(String),
+    /// The call was transferred (the string says where).
+    Transferred(String),
+    /// The media or signalling failed.
+    Lost(String),
+}
+
+impl End {
+    fn text(&self) -> String {
+        match self {
+            End::CallerHungUp => "hangup by caller".into(),
+            End::Flow(s) => s.clone(),
+            End::Transferred(s) => s.clone(),
+            End::Lost(s) => format!("lost: {s}"),
+        }
+    }
+}
+
+/// What a call task waits for.
+#[derive(Debug)]
+enum Event {
+    Key(char),
+    Played(PlaybackId, bool),
+    Recorded(PathBuf, Duration),
+    Gone(End),
+}
+
+/// One answered call.
+struct Call {
+    env: Arc<CallEnv>,
+    deployed: Arc<Deployed>,
+    dialog: Dialog,
+    events: DialogEvents,
+    session: RtpSession,
+    media: SessionHandle,
+    local: LocalMedia,
+    law: Law,
+    contact: ContactRecord,
+    /// Keys pressed while nothing was asking for them (type-ahead).
+    keys: VecDeque<char>,
+    recording_seq: u32,
+    /// Pending end (set by a BYE seen while waiting for something else).
+    gone: Option<End>,
+}
+
+fn law_of(c: Codec) -> Law {
+    match c {
+        Codec::Pcmu => Law::Ulaw,
+        Codec::Pcma => Law::Alaw,
+    }
+}
+
+fn remote_of(n: &Negotiated) -> RemoteMedia {
+    RemoteMedia {
+        addr: n.remote,
+        codec: law_of(n.codec),
+        event_pt: n.telephone_event,
+    }
+}
+
+/// The call task.
+pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
+    let started = crate::now_ms();
+    let deployed = env.program.current();
+    let request_uri_user = user_part(&req.request.uri.to_string());
+    let caller = crate::sip::message::header_value(&req.request.headers, "From")
+        .map(|f| user_part(&f))
+        .unwrap_or_default();
+    let source_ip = req.source.addr.ip();
+    // Trunk matching: by source address, then DID → number.
+    let trunk_cfg = env
+        .config
+        .trunks
+        .iter()
+        .find(|t| t.sources.contains(&source_ip) || t.dids.contains_key(&request_uri_user));
+    let number = trunk_cfg
+        .and_then(|t| t.dids.get(&request_uri_user).cloned())
+        .unwrap_or_else(|| request_uri_user.clone());
+    let trunk_group = trunk_cfg
+        .and_then(|t| t.group.clone())
+        .unwrap_or_else(|| "local".to_string());
+    let flow = deployed
+        .program
+        .flow_for_number(&number)
+        .map(str::to_string)
+        .or_else(|| {
+            env.config
+                .default_number
+                .as_deref()
+                .and_then(|n| deployed.program.flow_for_number(n))
+                .map(str::to_string)
+        });
+    let call_id =
+        crate::sip::message::header_value(&req.request.headers, "Call-ID").unwrap_or_default();
+    let Some(flow) = flow else {
+        tracing::info!(number, "no flow answers this number");
+        req.reply(404);
+        return;
+    };
+    let uas = match env.endpoint.accept_invite(req) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!("cannot accept INVITE: {e}");
+            return;
+        }
+    };
+    let ring = env.config.sip.ring_time.0;
+    if !ring.is_zero() {
+        uas.progress(180, None);
+        tokio::select! {
+            // Both cancel-safe: a sleep and the CANCEL notification.
+            _ = tokio::time::sleep(ring) => {}
+            _ = uas.cancelled() => {
+                save_unanswered(&env, started, &caller, &number, &flow, &call_id, "cancelled by caller").await;
+                return;
+            }
+        }
+    }
+    // Media: allocate RTP, negotiate.
+    let offer = SessionDescription::parse(&uas.request().body);
+    let probe = LocalMedia::g711(env.media_ip, 0);
+    let negotiated = offer.ok().map(|o| sdp::answer(&o, &probe));
+    let Some(Ok((_, negotiated))) = negotiated else {
+        env.stats.calls_no_codec.fetch_add(1, Ordering::Relaxed);
+        uas.reject(488);
+        return;
+    };
+    let mut cfg = SessionConfig::new(remote_of(&negotiated));
+    cfg.inband = match env.config.rtp.inband_dtmf.as_str() {
+        "always" => crate::media::InbandMode::On,
+        "never" => crate::media::InbandMode::Off,
+        _ => crate::media::InbandMode::UntilRfc4733,
+    };
+    let session = match RtpSession::start(&env.ports, cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("no RTP port: {e}");
+            uas.reject(503);
+            return;
+        }
+    };
+    let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
+    let offer = match SessionDescription::parse(&uas.request().body) {
+        Ok(o) => o,
+        Err(_) => {
+            uas.reject(488);
+            return;
+        }
+    };
+    let Ok((answer, negotiated)) = sdp::answer(&offer, &local) else {
+        uas.reject(488);
+        return;
+    };
+    if uas.is_cancelled() {
+        save_unanswered(
+            &env,
+            started,
+            &caller,
+            &number,
+            &flow,
+            &call_id,
+            "cancelled by caller",
+        )
+        .await;
+        return;
+    }
+    let (dialog, events) = match uas.answer(answer.to_bytes()) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!("answer failed: {e}");
+            return;
+        }
+    };
+    let id = crate::contacts::new_id(&*env.store).unwrap_or(0);
+    let contact = ContactRecord {
+        id,
+        channel: "voice".into(),
+        direction: "inbound".into(),
+        caller: caller.clone(),
+        called: number.clone(),
+        trunk: trunk_group.clone(),
+        flow: flow.clone(),
+        program_version: deployed.info.version,
+        call_id,
+        started_ms: started,
+        answered_ms: Some(crate::now_ms()),
+        ..ContactRecord::default()
+    };
+    let media = session.handle().clone();
+    let mut call = Call {
+        env: env.clone(),
+        deployed: deployed.clone(),
+        dialog,
+        events,
+        session,
+        media,
+        local,
+        law: law_of(negotiated.codec),
+        contact,
+        keys: VecDeque::new(),
+        recording_seq: 0,
+        gone: None,
+    };
+    if env.config.recording.whole_call {
+        let mut r = RecordOptions::new(call.recording_path("call"));
+        r.mode = RecordMode::Both;
+        r.limits.max_duration = env.config.recording.max_duration.0;
+        r.limits.max_bytes = env.config.recording.max_bytes;
+        if call.media.record(r).is_ok() {
+            let p = call.recording_path_string("call");
+            call.contact.recordings.push(p);
+        }
+    }
+    let info = CallInfo {
+        caller,
+        called: number,
+        trunk: trunk_group,
+        args: Vec::new(),
+    };
+    let end = call.run_flow(&flow, info).await;
+    call.finish(end).await;
+}
+
+/// A contact record for a call that never got answered.
+async fn save_unanswered(
+    env: &CallEnv,
+    started: i64,
+    caller: &str,
+    number: &str,
+    flow: &str,
+    call_id: &str,
+    end: &str,
+) {
+    let id = crate::contacts::new_id(&*env.store).unwrap_or(0);
+    let c = ContactRecord {
+        id,
+        channel: "voice".into(),
+        direction: "inbound".into(),
+        caller: caller.into(),
+        called: number.into(),
+        flow: flow.into(),
+        call_id: call_id.into(),
+        started_ms: started,
+        ended_ms: Some(crate::now_ms()),
+        end: end.into(),
+        ..ContactRecord::default()
+    };
+    if let Err(e) = contacts::save(&env.store, &c).await {
+        tracing::error!("cannot save the contact record: {e}");
+    }
+}
+
+impl Call {
+    fn recording_path(&mut self, what: &str) -> PathBuf {
+        self.recording_seq += 1;
+        self.env.recordings.join(format!(
+            "{}-{what}-{}.wav",
+            self.contact.id, self.recording_seq
+        ))
+    }
+
+    fn recording_path_string(&self, what: &str) -> String {
+        self.env
+            .recordings
+            .join(format!(
+                "{}-{what}-{}.wav",
+                self.contact.id, self.recording_seq
+            ))
+            .display()
+            .to_string()
+    }
+
+    fn trail(&mut self, node: &str, detail: String) {
+        if self.contact.trail.len() < 500 {
+            self.contact.trail.push(TrailEntry {
+                at_ms: crate::now_ms(),
+                node: node.to_string(),
+                detail,
+            });
+        }
+    }
+
+    /// The next thing that happens to the call: a key, a prompt finished, a
+    /// recording finished, or the call is gone. `deadline` bounds the wait.
+    async fn next_event(&mut self, deadline: Option<Instant>) -> Option<Event> {
+        if let Some(g) = self.gone.take() {
+            return Some(Event::Gone(g));
+        }
+        loop {
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                // All three branches are cancel-safe: channel receives and a sleep.
+                ev = self.session.next_event() => match ev {
+                    Some(MediaEvent::Key(k)) => return Some(Event::Key(k.key.as_char())),
+                    Some(MediaEvent::PlaybackFinished { id, interrupted }) => return Some(Event::Played(id, interrupted)),
+                    Some(MediaEvent::RecordingFinished { path, duration, .. }) => return Some(Event::Recorded(path, duration)),
+                    Some(MediaEvent::RemoteSilent { .. }) => return Some(Event::Gone(End::Lost("no RTP from the caller".into()))),
+                    None => return Some(Event::Gone(End::Lost("media ended".into()))),
+                },
+                ev = self.events.recv() => match ev {
+                    Some(e) => {
+                        if let Some(out) = self.dialog_event(e).await {
+                            return Some(out);
+                        }
+                    }
+                    None => return Some(Event::Gone(End::Lost("dialog closed".into()))),
+                },
+                _ = self.env.hangup_all.cancelled() => return Some(Event::Gone(End::Flow("hangup at shutdown".into()))),
+                _ = sleep => return None,
+            }
+        }
+    }
+
+    /// Handles an in-dialog request; returns an event when it matters to the flow.
+    async fn dialog_event(&mut self, e: DialogEvent) -> Option<Event> {
+        match e {
+            DialogEvent::Ack(_) => None,
+            DialogEvent::AckTimeout => Some(Event::Gone(End::Lost("no ACK for our 200 OK".into()))),
+            DialogEvent::Request(r) => {
+                let _ = self.dialog.on_request(&r.request);
+                match r.method() {
+                    Method::Bye => {
+                        r.reply(200);
+                        Some(Event::Gone(End::CallerHungUp))
+                    }
+                    Method::Info => {
+                        let ct =
+                            crate::sip::message::header_value(&r.request.headers, "Content-Type")
+                                .unwrap_or_default();
+                        match parse_sip_info(&ct, &r.request.body) {
+                            Ok(d) => {
+                                r.reply(200);
+                                Some(Event::Key(d.key.as_char()))
+                            }
+                            Err(_) => {
+                                r.reply(415);
+                                None
+                            }
+                        }
+                    }
+                    Method::Invite => {
+                        // re-INVITE: new media address, codec or hold.
+                        let answer = SessionDescription::parse(&r.request.body)
+                            .ok()
+                            .map(|o| sdp::answer(&o, &self.local));
+                        match answer {
+                            Some(Ok((a, n))) => {
+                                self.media.update_remote(remote_of(&n));
+                                self.law = law_of(n.codec);
+                                if n.hold {
+                                    self.media.hold();
+                                } else {
+                                    self.media.resume();
+                                }
+                                self.trail(
+                                    "re-INVITE",
+                                    if n.hold {
+                                        "hold".into()
+                                    } else {
+                                        "media updated".into()
+                                    },
+                                );
+                                self.env
+                                    .endpoint
+                                    .answer_reinvite(&self.dialog, r, a.to_bytes());
+                            }
+                            _ if r.request.body.is_empty() => {
+                                // An offerless re-INVITE: offer our current media.
+                                let offer = sdp::offer(&self.local);
+                                self.env.endpoint.answer_reinvite(
+                                    &self.dialog,
+                                    r,
+                                    offer.to_bytes(),
+                                );
+                            }
+                            _ => r.reply(488),
+                        }
+                        None
+                    }
+                    Method::Options => {
+                        r.reply(200);
+                        None
+                    }
+                    _ => {
+                        r.reply(405);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plays prompts; a key stops barge-in prompts (and is kept for the next input).
+    async fn play_all(
+        &mut self,
+        prompts: Vec<Arc<crate::media::Prompt>>,
+        barge_in: bool,
+    ) -> Result<bool, End> {
+        let Some(last) = prompts.len().checked_sub(1) else {
+            return Ok(false);
+        };
+        let mut last_id = None;
+        for (i, p) in prompts.into_iter().enumerate() {
+            let id = self.media.play(p, PlayOptions { barge_in });
+            if i == last {
+                last_id = Some(id);
+            }
+        }
+        let last_id = last_id.unwrap_or(PlaybackId(0));
+        loop {
+            match self
+                .next_event(Some(Instant::now() + Duration::from_secs(600)))
+                .await
+            {
+                Some(Event::Played(id, interrupted)) if id == last_id => return Ok(interrupted),
+                Some(Event::Played(..)) | Some(Event::Recorded(..)) => {}
+                Some(Event::Key(k)) => {
+                    self.keys.push_back(k);
+                    if barge_in {
+                        self.media.stop_playback();
+                    }
+                }
+                Some(Event::Gone(e)) => return Err(e),
+                None => {
+                    self.media.stop_playback();
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    async fn render(
+        &mut self,
+        prompt: &FlowPrompt,
+        language: &str,
+    ) -> Vec<Arc<crate::media::Prompt>> {
+        match self
+            .env
+            .speaker
+            .render(&self.deployed, prompt, language)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(contact = self.contact.id, "{e}");
+                self.contact.errors.push(e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Runs the flow to its end; returns how the call ended.
+    async fn run_flow(&mut self, flow: &str, info: CallInfo) -> End {
+        let mut inst = match self.deployed.program.start(flow, info.clone()) {
+            Ok(i) => i,
+            Err(e) => return End::Lost(e.to_string()),
+        };
+        let mut input = Input::Start;
+        loop {
+            let cmd = inst.step(input);
+            self.env.stats.flow_steps.fetch_add(1, Ordering::Relaxed);
+            let node = inst.node().to_string();
+            let language = inst.language().to_string();
+            self.contact.language = language.clone();
+            let result = self.execute(&cmd, &node, &language, &mut inst).await;
+            match result {
+                Ok(Step::Continue(next)) => input = next,
+                Ok(Step::NewFlow(name)) => {
+                    // transfer flow X: the same call goes on in another flow.
+                    self.trail(&node, format!("transfer flow {name}"));
+                    self.contact.data = data_map(&inst);
+                    match self.deployed.program.start(&name, info.clone()) {
+                        Ok(mut next) => {
+                            for (k, v) in inst.data() {
+                                next.set_data(&k, &v);
+                            }
+                            inst = next;
+                            input = Input::Start;
+                            self.contact.flow = name;
+                        }
+                        Err(e) => return End::Lost(e.to_string()),
+                    }
+                }
+                Ok(Step::End(e)) => {
+                    self.contact.data = data_map(&inst);
+                    self.capture_customer(&inst);
+                    return e;
+                }
+                Err(e) => {
+                    self.trail(&node, e.text());
+                    self.contact.data = data_map(&inst);
+                    self.capture_customer(&inst);
+                    return e;
+                }
+            }
+        }
+    }
+
+    fn capture_customer(&mut self, inst: &FlowInstance) {
+        for (k, v) in inst.data() {
+            if k == "customer_id"
+                && let Value::Text(t) = v
+            {
+                self.contact.customer_id = t;
+            }
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        cmd: &Command,
+        node: &str,
+        language: &str,
+        inst: &mut FlowInstance,
+    ) -> Result<Step, End> {
+        match cmd {
+            Command::Play { prompt, barge_in } => {
+                let audio = self.render(prompt, language).await;
+                let detail = describe_prompt(prompt);
+                let interrupted = self.play_all(audio, *barge_in).await?;
+                self.trail(
+                    node,
+                    if interrupted {
+                        format!("{detail} (interrupted)")
+                    } else {
+                        detail
+                    },
+                );
+                Ok(Step::Continue(Input::Done))
+            }
+            Command::Menu { .. } | Command::Collect { .. } => {
+                let input = self.input(cmd, language).await?;
+                let detail = match (&input, cmd) {
+                    (Input::Digits(d), Command::Collect { mask: true, .. }) => {
+                        self.contact.digits.push_str(&"*".repeat(d.len()));
+                        "digits (masked)".to_string()
+                    }
+                    (Input::Digits(d), _) => {
+                        self.contact.digits.push_str(d);
+                        format!("digits {d}")
+                    }
+                    (Input::Choice(i), Command::Menu { keys, .. }) => {
+                        let k = keys
+                            .get(*i as usize)
+                            .and_then(|k| k.first())
+                            .cloned()
+                            .unwrap_or_default();
+                        self.contact.digits.push_str(&k);
+                        format!("choice {} ({k})", i + 1)
+                    }
+                    (other, _) => format!("{other:?}").to_lowercase(),
+                };
+                self.trail(node, detail);
+                Ok(Step::Continue(input))
+            }
+            Command::Lookup { .. } => {
+                let started = Instant::now();
+                let result = lookup::run(&self.env.http, cmd).await;
+                let ms = started.elapsed().as_millis();
+                let detail = match &result {
+                    Input::Record(f) => format!("answered in {ms} ms ({} fields)", f.len()),
+                    Input::Failed(why) => format!("failed after {ms} ms: {why}"),
+                    _ => String::new(),
+                };
+                self.trail(node, detail);
+                // The caller may hang up while we wait: check before going on.
+                if let Some(Event::Gone(e)) = self.next_event(Some(Instant::now())).await {
+                    return Err(e);
+                }
+                Ok(Step::Continue(result))
+            }
+            Command::Record {
+                max_ms,
+                silence_ms,
+                terminator,
+                beep,
+            } => {
+                if *beep {
+                    let tone = crate::call::beep();
+                    self.play_all(vec![tone], false).await?;
+                }
+                let path = self.recording_path("msg");
+                let mut r = RecordOptions::new(path.clone());
+                r.limits.max_duration = Duration::from_millis((*max_ms).max(1000) as u64);
+                r.silence_timeout = Some(Duration::from_millis((*silence_ms).max(500) as u64));
+                if let Some(t) = terminator {
+                    r.end_keys = KeySet::parse(&t.to_string());
+                }
+                if let Err(e) = self.media.record(r) {
+                    self.trail(node, format!("failed: {e}"));
+                    return Ok(Step::Continue(Input::Failed(e.to_string())));
+                }
+                loop {
+                    match self
+                        .next_event(Some(
+                            Instant::now() + Duration::from_millis(*max_ms as u64 + 5000),
+                        ))
+                        .await
+                    {
+                        Some(Event::Recorded(p, d)) => {
+                            let p = p.display().to_string();
+                            self.contact.recordings.push(p.clone());
+                            self.trail(node, format!("{} ms recorded", d.as_millis()));
+                            return Ok(Step::Continue(Input::Recording(p)));
+                        }
+                        Some(Event::Gone(e)) => {
+                            // The message is kept even when the caller hangs up mid-way.
+                            self.media.stop_recording();
+                            self.contact.recordings.push(path.display().to_string());
+                            return Err(e);
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.media.stop_recording();
+                        }
+                    }
+                }
+            }
+            Command::CreateWorkorder { kind, fields } => {
+                let result = self.create_workorder(kind, fields).await;
+                self.trail(
+                    node,
+                    match &result {
+                        Input::Created(n) => format!("created {n}"),
+                        Input::Failed(w) => format!("failed: {w}"),
+                        _ => String::new(),
+                    },
+                );
+                if let Input::Created(n) = &result {
+                    self.contact.workorders.push(n.clone());
+                }
+                Ok(Step::Continue(result))
+            }
+            Command::Notify {
+                channel,
+                to,
+                subject,
+                body,
+            } => {
+                crate::call::outbox(
+                    &self.env.store,
+                    self.contact.id,
+                    *channel,
+                    to,
+                    subject.as_deref(),
+                    body,
+                )
+                .await;
+                self.trail(node, format!("to {to}"));
+                Ok(Step::Continue(Input::Done))
+            }
+            Command::Transfer {
+                to,
+                timeout_ms,
+                via,
+                caller_id,
+            } => match to {
+                Transfer::Flow(f) => Ok(Step::NewFlow(f.clone())),
+                Transfer::Queue(q) => {
+                    self.contact.queue = Some(q.clone());
+                    self.trail(node, "queue not available".into());
+                    Ok(Step::Continue(Input::Failed(format!(
+                        "the queue {q} is not available"
+                    ))))
+                }
+                Transfer::Number(n) => {
+                    let r = self
+                        .transfer_number(n, *timeout_ms, via.as_deref(), caller_id.as_deref())
+                        .await?;
+                    Ok(r)
+                }
+                Transfer::Agent(a) => {
+                    let r = self.transfer_agent(a, *timeout_ms).await?;
+                    Ok(r)
+                }
+            },
+            Command::Pause { ms } => {
+                let until = Instant::now() + Duration::from_millis((*ms).max(0) as u64);
+                loop {
+                    match self.next_event(Some(until)).await {
+                        None => return Ok(Step::Continue(Input::Done)),
+                        Some(Event::Key(k)) => self.keys.push_back(k),
+                        Some(Event::Gone(e)) => return Err(e),
+                        Some(_) => {}
+                    }
+                }
+            }
+            Command::Hangup => Ok(Step::End(End::Flow("hangup by flow".into()))),
+            Command::Finished => Ok(Step::End(End::Flow("flow ended".into()))),
+            Command::Failed { message, location } => {
+                self.env.stats.flow_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    contact = self.contact.id,
+                    "flow error at {location}: {message}"
+                );
+                self.contact.errors.push(format!("{location}: {message}"));
+                let _ = inst;
+                Ok(Step::End(End::Flow(format!("flow error at {location}"))))
+            }
+        }
+    }
+
+    async fn create_workorder(&mut self, kind: &str, fields: &[(String, Value)]) -> Input {
+        let Some(sink) = self.env.workorders.clone() else {
+            return Input::Failed("the workorder engine is not available".into());
+        };
+        match sink.create(kind, fields, self.contact.id).await {
+            Ok(n) => Input::Created(n),
+            Err(e) => Input::Failed(e),
+        }
+    }
+
+    /// B2BUA transfer to an outside number through a trunk; the call ends when
+    /// either side hangs up.
+    async fn transfer_number(
+        &mut self,
+        number: &str,
+        timeout_ms: Option<i64>,
+        via: Option<&str>,
+        caller_id: Option<&str>,
+    ) -> Result<Step, End> {
+        let trunk = self
+            .env
+            .trunks
+            .iter()
+            .find(|(c, _)| via.is_none_or(|v| c.group.as_deref() == Some(v) || c.name == v))
+            .map(|(c, t)| (c.clone(), t.clone()));
+        let Some((cfg, t)) = trunk else {
+            self.trail("transfer number", format!("{number}: no trunk"));
+            return Ok(Step::Continue(Input::Failed(
+                "no trunk for the transfer".into(),
+            )));
+        };
+        let caller_id = caller_id.map(str::to_string).or(cfg.caller_id.clone());
+        let leg = match RtpSession::start(
+            &self.env.ports,
+            SessionConfig::new(RemoteMedia {
+                addr: None,
+                codec: self.law,
+                event_pt: Some(101),
+            }),
+        ) {
+            Ok(s) => s,
+            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+        };
+        let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
+        let dial = trunk::dial(
+            &self.env.endpoint,
+            &t,
+            number,
+            caller_id.as_deref(),
+            sdp::offer(&local).to_bytes(),
+        )
+        .await;
+        let outgoing = match dial {
+            Ok(c) => c,
+            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+        };
+        self.connect_leg(
+            outgoing,
+            leg,
+            local,
+            timeout_ms,
+            format!("transfer number {number}"),
+        )
+        .await
+    }
+
+    /// Transfer to an agent's registered phone.
+    async fn transfer_agent(&mut self, agent: &str, timeout_ms: Option<i64>) -> Result<Step, End> {
+        let contact = self
+            .env
+            .registrar
+            .as_ref()
+            .and_then(|r| r.lookup(agent).into_iter().next());
+        let Some(binding) = contact else {
+            self.trail("transfer agent", format!("{agent}: not registered"));
+            return Ok(Step::Continue(Input::Failed(format!(
+                "agent {agent} is not registered"
+            ))));
+        };
+        let leg = match RtpSession::start(
+            &self.env.ports,
+            SessionConfig::new(RemoteMedia {
+                addr: None,
+                codec: self.law,
+                event_pt: Some(101),
+            }),
+        ) {
+            Ok(s) => s,
+            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+        };
+        let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
+        // Send to where the phone registered from (it may be behind NAT).
+        let target = binding.source.clone();
+        let host = self
+            .env
+            .config
+            .sip
+            .public_host
+            .clone()
+            .unwrap_or_else(|| self.env.config.sip.listen.ip().to_string());
+        let call = self
+            .env
+            .endpoint
+            .invite(crate::sip::endpoint::OutgoingInvite {
+                request_uri: binding.contact.clone(),
+                from: format!("<sip:{}@{host}>", self.contact.caller),
+                to: format!("<sip:{agent}@{host}>"),
+                target,
+                sdp: Some(sdp::offer(&local).to_bytes()),
+                credentials: None,
+                headers: Vec::new(),
+                call_id: None,
+                contact_user: Some("dialect".into()),
+            });
+        let outgoing = match call {
+            Ok(c) => c,
+            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+        };
+        self.contact.agent = Some(agent.to_string());
+        self.connect_leg(
+            outgoing,
+            leg,
+            local,
+            timeout_ms,
+            format!("transfer agent {agent}"),
+        )
+        .await
+    }
+
+    /// Rings an outgoing leg; on answer bridges it with the caller until one side hangs up.
+    async fn connect_leg(
+        &mut self,
+        mut outgoing: crate::sip::endpoint::OutgoingCall,
+        leg: RtpSession,
+        local: LocalMedia,
+        timeout_ms: Option<i64>,
+        what: String,
+    ) -> Result<Step, End> {
+        let ring_until =
+            Instant::now() + Duration::from_millis(timeout_ms.unwrap_or(30_000).max(1000) as u64);
+        let mut cancelled = false;
+        let answered = loop {
+            let sleep = tokio::time::sleep_until(ring_until);
+            tokio::select! {
+                p = outgoing.next() => match p {
+                    CallProgress::Provisional(_) => {}
+                    CallProgress::Answered(a) => break Some(a),
+                    CallProgress::Rejected(r) => {
+                        self.trail(&what, format!("rejected {}", r.status_code));
+                        return Ok(Step::Continue(Input::Failed(format!("rejected {}", r.status_code))));
+                    }
+                    CallProgress::Cancelled | CallProgress::Timeout => break None,
+                },
+                _ = sleep, if !cancelled => {
+                    outgoing.cancel();
+                    cancelled = true;
+                }
+                ev = self.events.recv() => match ev {
+                    Some(e) => {
+                        if let Some(Event::Gone(end)) = self.dialog_event(e).await {
+                            outgoing.cancel();
+                            return Err(end);
+                        }
+                    }
+                    None => return Err(End::Lost("dialog closed".into())),
+                },
+            }
+        };
+        let Some(answered) = answered else {
+            self.trail(&what, "no answer".into());
+            return Ok(Step::Continue(Input::Failed("no answer".into())));
+        };
+        let crate::sip::endpoint::Answered {
+            mut dialog,
+            mut events,
+            response,
+        } = *answered;
+        if let Ok(a) = SessionDescription::parse(&response.body)
+            && let Ok(n) = sdp::read_answer(&a, &local)
+        {
+            leg.handle().update_remote(remote_of(&n));
+        }
+        let connected = Instant::now();
+        self.trail(&what, "answered, bridged".into());
+        let bridge = crate::media::bridge(&self.media, leg.handle());
+        let end = loop {
+            tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(e) => {
+                        if let Some(Event::Gone(end)) = self.dialog_event(e).await {
+                            let _ = self.env.endpoint.bye(&mut dialog).await;
+                            break end;
+                        }
+                    }
+                    None => break End::Lost("dialog closed".into()),
+                },
+                ev = events.recv() => match ev {
+                    Some(DialogEvent::Request(r)) if r.method() == Method::Bye => {
+                        r.reply(200);
+                        break End::Transferred(format!("{what}: far end hung up"));
+                    }
+                    Some(DialogEvent::Request(r)) => r.reply(200),
+                    Some(_) => {}
+                    None => break End::Transferred(format!("{what}: far end gone")),
+                },
+                _ = self.env.hangup_all.cancelled() => {
+                    let _ = self.env.endpoint.bye(&mut dialog).await;
+                    break End::Flow("hangup at shutdown".into());
+                }
+            }
+        };
+        drop(bridge);
+        self.contact.talk_ms = Some(connected.elapsed().as_millis() as i64);
+        Err(end)
+    }
+
+    /// Ends the call: BYE if the caller is still there, media closed, contact saved.
+    async fn finish(mut self, end: End) {
+        if end != End::CallerHungUp {
+            let r = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.env.endpoint.bye(&mut self.dialog),
+            )
+            .await;
+            if let Ok(Err(e)) = r {
+                tracing::debug!("BYE failed: {e}");
+            }
+        }
+        self.media.close();
+        self.contact.ended_ms = Some(crate::now_ms());
+        self.contact.end = end.text();
+        if let Err(e) = contacts::save(&self.env.store, &self.contact).await {
+            tracing::error!(
+                contact = self.contact.id,
+                "cannot save the contact record: {e}"
+            );
+        }
+    }
+}
+
+/// What the flow loop does next.
+enum Step {
+    Continue(Input),
+    NewFlow(String),
+    End(End),
+}
+
+fn describe_prompt(p: &FlowPrompt) -> String {
+    match p {
+        FlowPrompt::Files(f) => format!("play {}", f.join(", ")),
+        FlowPrompt::Speech { items, .. } => format!("say {}", speech::speakable(items, "en")),
+    }
+}
+
+fn data_map(inst: &FlowInstance) -> serde_json::Map<String, serde_json::Value> {
+    inst.data()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
+        .collect()
+}
+
+/// A 400 ms, 1 kHz beep before recordings.
+pub fn beep() -> Arc<crate::media::Prompt> {
+    static BEEP: std::sync::OnceLock<Arc<crate::media::Prompt>> = std::sync::OnceLock::new();
+    BEEP.get_or_init(|| {
+        let samples: Vec<i16> = (0..3200)
+            .map(|i| {
+                ((i as f64 * 2.0 * std::f64::consts::PI * 1000.0 / 8000.0).sin() * 8000.0) as i16
+            })
+            .collect();
+        Arc::new(crate::media::Prompt::from_pcm(&samples, 8000))
+    })
+    .clone()
+}
+
+/// Notifications (SMS, e-mail) go to a durable outbox that the message gateway
+/// drains; the flow does not wait for delivery.
+pub async fn outbox(
+    store: &SharedStore,
+    contact: u64,
+    channel: dialect_compiler::ir::NotifyChannel,
+    to: &str,
+    subject: Option<&str>,
+    body: &str,
+) {
+    let id = store.next_id("outbox").unwrap_or(0);
+    let mut b = crate::store::Batch::new();
+    b.put_json(
+        "outbox",
+        id.to_be_bytes().to_vec(),
+        &serde_json::json!({
+            "id": id,
+            "contact": contact,
+            "channel": match channel { dialect_compiler::ir::NotifyChannel::Sms => "sms", dialect_compiler::ir::NotifyChannel::Email => "email" },
+            "to": to,
+            "subject": subject,
+            "body": body,
+            "queued_ms": crate::now_ms(),
+        }),
+    );
+    if let Err(e) = crate::store::commit_async(store.clone(), b).await {
+        tracing::error!("outbox write failed: {e}");
+    }
+}
+
+/// Creates workorders for flows (the workorder engine registers itself here).
+pub trait WorkorderSink: Send + Sync {
+    /// Creates an order of `kind` with `fields` for contact `contact`; returns its number.
+    fn create<'a>(
+        &'a self,
+        kind: &'a str,
+        fields: &'a [(String, Value)],
+        contact: u64,
+    ) -> futures::future::BoxFuture<'a, Result<String, String>>;
+}

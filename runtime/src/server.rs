@@ -1,0 +1,306 @@
+//! The server: `dialect run`. Starts storage, the program, SIP, media, speech and
+//! the HTTP API from a [`Config`], answers calls until `shutdown` resolves, then
+//! shuts down gracefully: new calls get 503, calls in progress may finish until the
+//! grace period ends, then they are hung up with BYE.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::AppState;
+use crate::call::{CallEnv, Limiter, Speaker};
+use crate::config::Config;
+use crate::deploy::ProgramSlot;
+use crate::media::PortAllocator;
+use crate::sip::registrar::{Registrar, RegistrarConfig};
+use crate::sip::{EndpointConfig, SipEndpoint, trunk};
+use crate::stats::Stats;
+use crate::store::{SharedStore, SledStore};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Storage could not be opened.
+    #[error("storage: {0}")]
+    Store(String),
+    /// The project or bundle could not be loaded.
+    #[error("program: {0}")]
+    Program(String),
+    /// A socket could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(String),
+}
+
+/// Addresses the server actually listens on (ports may have been 0).
+#[derive(Debug, Clone)]
+pub struct Listening {
+    /// SIP over UDP.
+    pub sip_udp: Option<std::net::SocketAddr>,
+    /// SIP over TCP.
+    pub sip_tcp: Option<std::net::SocketAddr>,
+    /// HTTP API.
+    pub http: std::net::SocketAddr,
+}
+
+/// A running server: its addresses, and the future that runs it to the end.
+pub struct Server {
+    /// Where it listens.
+    pub listening: Listening,
+    /// The API state (for tests and embedding).
+    pub state: AppState,
+    run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl Server {
+    /// Runs until shutdown has completed.
+    pub async fn serve(self) {
+        self.run.await
+    }
+}
+
+/// Starts everything; the returned server runs when awaited. `shutdown` starts a
+/// graceful shutdown.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
+    let config = Arc::new(config);
+    let store: SharedStore =
+        Arc::new(SledStore::open(&config.data_dir).map_err(|e| StartError::Store(e.to_string()))?);
+    let engine = match config.engine.as_str() {
+        "interp" => dialect_compiler::Engine::Interp,
+        _ => dialect_compiler::Engine::Native,
+    };
+    let bytes = match (&config.bundle, &config.project) {
+        (Some(b), _) => std::fs::read(b)
+            .map_err(|e| StartError::Program(format!("cannot read {}: {e}", b.display())))?,
+        (None, Some(p)) => crate::deploy::compile_project(p).map_err(StartError::Program)?,
+        (None, None) => {
+            return Err(StartError::Program(
+                "give a project or a bundle in the configuration".into(),
+            ));
+        }
+    };
+    let program = Arc::new(
+        ProgramSlot::new(&bytes, engine, config.services.clone()).map_err(StartError::Program)?,
+    );
+    tracing::info!(
+        version = program.version(),
+        "program loaded in {} ms",
+        program.current().info.load_ms
+    );
+
+    // SIP.
+    let sip_shutdown = CancellationToken::new();
+    let ep_config = EndpointConfig {
+        udp: config.sip.udp.then_some(config.sip.listen),
+        tcp: config.sip.tcp.then_some(config.sip.listen),
+        public_host: config.sip.public_host.clone(),
+        ..EndpointConfig::default()
+    };
+    let (endpoint, mut incoming) = SipEndpoint::bind(ep_config, sip_shutdown.clone())
+        .await
+        .map_err(|e| StartError::Bind(format!("SIP on {}: {e}", config.sip.listen)))?;
+    let passwords: HashMap<String, String> = config
+        .agents
+        .iter()
+        .map(|a| (a.id.clone(), a.password.clone()))
+        .collect();
+    let registrar = Registrar::new(
+        RegistrarConfig {
+            realm: config.sip.realm.clone(),
+            ..RegistrarConfig::default()
+        },
+        Arc::new(move |user: &str| passwords.get(user).cloned()),
+        sip_shutdown.clone(),
+    );
+    let mut trunks = Vec::new();
+    for t in &config.trunks {
+        let mut tc = trunk::TrunkConfig::new(
+            &t.name,
+            &format!("sip:{}", t.host),
+            t.host.split(':').next().unwrap_or(&t.host),
+            t.username.as_deref().unwrap_or("dialect"),
+        );
+        if let (Some(u), Some(p)) = (&t.username, &t.password) {
+            tc.credentials = Some(crate::sip::auth::Credentials {
+                username: u.clone(),
+                password: p.clone(),
+            });
+        }
+        if t.transport == "tcp" {
+            tc.transport = crate::sip::transport::TransportKind::Tcp;
+        }
+        tc.expires = t.register_expiry.0.as_secs() as u32;
+        if t.register {
+            let _status =
+                trunk::start_registration(&endpoint, tc.clone(), sip_shutdown.child_token());
+        }
+        trunks.push((t.clone(), tc));
+    }
+
+    // Speech.
+    let speaker = Speaker::new(match config.speech.tts.as_str() {
+        "off" => None,
+        other => {
+            let mut sc = dialect_speech::SpeechConfig::default();
+            if other.starts_with("http") {
+                sc.tts = dialect_speech::config::TtsEngine::Bridge {
+                    url: other.to_string(),
+                    timeout_ms: 10_000,
+                };
+            }
+            sc.tts_cache_dir = Some(config.data_dir.join("tts-cache"));
+            sc.build_tts().ok()
+        }
+    });
+    let asr = match config.speech.asr.as_str() {
+        "off" => None,
+        other => {
+            let mut sc = dialect_speech::SpeechConfig::default();
+            if other.starts_with("http") {
+                sc.asr = dialect_speech::config::AsrEngine::Bridge {
+                    url: other.to_string(),
+                    timeout_ms: 10_000,
+                };
+            }
+            match sc.build_asr().await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!("speech recognition is off: {e}");
+                    None
+                }
+            }
+        }
+    };
+
+    let stats = Arc::new(Stats::default());
+    let recordings = config.data_dir.join("recordings");
+    let _ = std::fs::create_dir_all(&recordings);
+    let hangup_all = CancellationToken::new();
+    let env = Arc::new(CallEnv {
+        endpoint: endpoint.clone(),
+        ports: PortAllocator::new(
+            config.rtp.ip,
+            config.rtp.ports.first..=config.rtp.ports.last,
+        ),
+        program: program.clone(),
+        store: store.clone(),
+        stats: stats.clone(),
+        speaker,
+        asr,
+        config: config.clone(),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap_or_default(),
+        registrar: Some(registrar.clone()),
+        trunks,
+        recordings: PathBuf::from(&recordings),
+        media_ip: config.rtp.ip,
+        limiter: Limiter::new(config.limits.max_calls, config.limits.calls_per_second),
+        shutdown: shutdown.clone(),
+        hangup_all: hangup_all.clone(),
+        workorders: None,
+        asr_phrases: std::sync::Mutex::new(HashMap::new()),
+    });
+
+    // HTTP API.
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        store: store.clone(),
+        users: Arc::new(crate::auth::Users::new(&config.api_users)),
+        program: program.clone(),
+        ready: ready.clone(),
+        stats: stats.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|e| StartError::Bind(format!("HTTP on {}: {e}", config.http.listen)))?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(e.to_string()))?;
+    let app = crate::api::router(state.clone());
+    let http_shutdown = CancellationToken::new();
+    let hs = http_shutdown.clone();
+    let http_task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { hs.cancelled().await })
+            .await;
+    });
+
+    let listening = Listening {
+        sip_udp: endpoint.udp_addr(),
+        sip_tcp: endpoint.tcp_addr(),
+        http: http_addr,
+    };
+    tracing::info!(sip = ?listening.sip_udp, http = %listening.http, "Dialect is ready");
+    ready.store(true, Ordering::SeqCst);
+
+    let grace = config.limits.shutdown_grace.0;
+    let run = async move {
+        let tracker = TaskTracker::new();
+        loop {
+            tokio::select! {
+                req = incoming.recv() => {
+                    let Some(req) = req else { break };
+                    match req.method() {
+                        rsip::Method::Invite => crate::call::accept(&env, req, &tracker),
+                        rsip::Method::Register => registrar.handle(&req),
+                        rsip::Method::Options => req.reply(200),
+                        _ => req.reply(405),
+                    }
+                }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        // Graceful shutdown: refuse new calls (the endpoint keeps answering 503),
+        // let calls finish, then hang up the rest.
+        tracing::info!("shutting down: {} calls in progress", tracker.len());
+        let refuse = {
+            let env = env.clone();
+            let tracker = tracker.clone();
+            tokio::spawn(async move {
+                while let Some(req) = incoming.recv().await {
+                    match req.method() {
+                        rsip::Method::Invite => crate::call::accept(&env, req, &tracker),
+                        rsip::Method::Register => registrar.handle(&req),
+                        _ => req.reply(503),
+                    }
+                }
+            })
+        };
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::info!("grace period over: hanging up {} calls", tracker.len());
+            hangup_all.cancel();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), tracker.wait()).await;
+        }
+        refuse.abort();
+        http_shutdown.cancel();
+        let _ = http_task.await;
+        sip_shutdown.cancel();
+    };
+    Ok(Server {
+        listening,
+        state,
+        run: Box::pin(run),
+    })
+}
+
+/// Runs a server to the end (the entry point of `dialect run`).
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        t.cancel();
+    });
+    let server = start(config, token).await?;
+    server.serve().await;
+    Ok(())
+}
