@@ -19,7 +19,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::agent::AgentDef;
-use super::core::{AcdConfig, AcdCore, AgentCommand, AgentView, CtiError, CtiReply, Input, QueueView};
+use super::core::{
+    AcdConfig, AcdCore, AgentCommand, AgentView, CtiError, CtiReply, Input, QueueView,
+};
 use super::stats::{Aggregator, Report};
 use super::types::*;
 use crate::config::AgentConfig;
@@ -502,7 +504,10 @@ impl AcdHandle {
                 let mut queue_agents: HashMap<String, Vec<String>> = HashMap::new();
                 for a in &agents {
                     for q in &a.queues {
-                        queue_agents.entry(q.clone()).or_default().push(a.id.clone());
+                        queue_agents
+                            .entry(q.clone())
+                            .or_default()
+                            .push(a.id.clone());
                     }
                 }
                 let queue_sl = core
@@ -724,7 +729,7 @@ impl Actor {
         let effects = std::mem::take(&mut self.out);
         for e in effects {
             match e {
-                Effect::ToCall(call, msg) => self.to_call(call, msg),
+                Effect::ToCall(call, msg) => self.send_to_call(call, msg),
                 Effect::Dial(order) => {
                     let call = order.call;
                     if self.dial_tx.try_send(order).is_err() {
@@ -749,7 +754,7 @@ impl Actor {
         }
     }
 
-    fn to_call(&mut self, call: CallId, mut msg: AcdToCall) {
+    fn send_to_call(&mut self, call: CallId, mut msg: AcdToCall) {
         if let (
             AcdToCall::Offer { agent, contact, .. } | AcdToCall::Consult { agent, contact, .. },
             Some(r),

@@ -63,13 +63,19 @@ pub fn routes() -> axum::Router<AppState> {
 
 impl From<AcdError> for ApiError {
     fn from(e: AcdError) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "acd_stopped", e.to_string())
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "acd_stopped",
+            e.to_string(),
+        )
     }
 }
 
 fn cti_error(e: CtiError) -> ApiError {
     let (status, code) = match &e {
-        CtiError::UnknownAgent(_) | CtiError::UnknownQueue(_) => (StatusCode::NOT_FOUND, "not_found"),
+        CtiError::UnknownAgent(_) | CtiError::UnknownQueue(_) => {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
         CtiError::SignedOut(_)
         | CtiError::NoCall(_)
         | CtiError::NotOffered(_)
@@ -185,7 +191,14 @@ async fn delete_agent(
     if !s.acd.remove_agent(&id).await?? {
         return Err(ApiError::not_found(format!("there is no agent {id}")));
     }
-    crate::auth::audit(&s.store, &user, "agent.remove", &id, serde_json::Value::Null).await;
+    crate::auth::audit(
+        &s.store,
+        &user,
+        "agent.remove",
+        &id,
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -266,7 +279,11 @@ async fn agent_op(
     Ok(Json(reply).into_response())
 }
 
-async fn call_access(s: &AppState, user: &User, call: CallId) -> Result<Vec<(String, Value)>, ApiError> {
+async fn call_access(
+    s: &AppState,
+    user: &User,
+    call: CallId,
+) -> Result<Vec<(String, Value)>, ApiError> {
     let Some((data, agents)) = s.acd.call_data(call).await? else {
         return Err(ApiError::not_found(format!("the ACD holds no call {call}")));
     };
@@ -361,9 +378,7 @@ async fn stats(
                 .ok()
                 .or_else(|| dialect_lang::syntax::parse_duration(t.trim()))
                 .filter(|ms| *ms >= 0)
-                .ok_or_else(|| {
-                    ApiError::invalid(format!("`{t}` is not a duration such as 20s"))
-                })?,
+                .ok_or_else(|| ApiError::invalid(format!("`{t}` is not a duration such as 20s")))?,
         ),
     };
     let r = s.acd.report(from, to, threshold).await??;
@@ -379,7 +394,12 @@ pub struct WsQuery {
     pub token: Option<String>,
 }
 
-fn ws_user(s: &AppState, headers: &HeaderMap, q: &WsQuery, roles: &[&str]) -> Result<User, ApiError> {
+fn ws_user(
+    s: &AppState,
+    headers: &HeaderMap,
+    q: &WsQuery,
+    roles: &[&str],
+) -> Result<User, ApiError> {
     match &q.token {
         Some(t) => {
             let mut h = HeaderMap::new();
@@ -470,7 +490,12 @@ async fn desktop(mut socket: WebSocket, s: AppState, user: User, agent: Option<S
     }
 }
 
-async fn ws_command(s: &AppState, user: &User, agent: Option<&str>, text: &str) -> serde_json::Value {
+async fn ws_command(
+    s: &AppState,
+    user: &User,
+    agent: Option<&str>,
+    text: &str,
+) -> serde_json::Value {
     #[derive(Deserialize)]
     struct Envelope {
         agent: Option<String>,
@@ -497,6 +522,8 @@ async fn ws_command(s: &AppState, user: &User, agent: Option<&str>, text: &str) 
     };
     match result {
         Ok(r) => serde_json::json!({ "reply": op, "agent": target, "result": r }),
-        Err(e) => serde_json::json!({ "reply": op, "agent": target, "error": e.code, "message": e.message }),
+        Err(e) => {
+            serde_json::json!({ "reply": op, "agent": target, "error": e.code, "message": e.message })
+        }
     }
 }

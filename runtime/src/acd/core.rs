@@ -52,7 +52,9 @@ fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         Ms::Num(n) => Ok(n),
         Ms::Text(s) => dialect_lang::syntax::parse_duration(s.trim())
             .filter(|ms| *ms >= 0)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a duration such as 30s"))),
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("`{s}` is not a duration such as 30s"))
+            }),
     }
 }
 
@@ -437,13 +439,34 @@ struct Call {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    MaxWait { call: CallId, visit: u32 },
-    Announce { call: CallId, visit: u32, idx: u32 },
-    Ring { call: CallId, agent: u32, stamp: u32 },
-    WrapEnd { agent: u32, stamp: u32 },
-    DelayEnd { agent: u32 },
-    Retry { call: CallId },
-    DialTimeout { call: CallId, stamp: u32 },
+    MaxWait {
+        call: CallId,
+        visit: u32,
+    },
+    Announce {
+        call: CallId,
+        visit: u32,
+        idx: u32,
+    },
+    Ring {
+        call: CallId,
+        agent: u32,
+        stamp: u32,
+    },
+    WrapEnd {
+        agent: u32,
+        stamp: u32,
+    },
+    DelayEnd {
+        agent: u32,
+    },
+    Retry {
+        call: CallId,
+    },
+    DialTimeout {
+        call: CallId,
+        stamp: u32,
+    },
     Reevaluate,
 }
 
@@ -1060,7 +1083,9 @@ impl AcdCore {
             self.release(old);
         }
         let q = match self.queue_ix.get(qc.queue.as_str()).copied() {
-            Some(q) if self.queues[q as usize].active && !self.queues[q as usize].rules.builtin => q,
+            Some(q) if self.queues[q as usize].active && !self.queues[q as usize].rules.builtin => {
+                q
+            }
             _ => {
                 out.push(Effect::ToCall(
                     id,
@@ -1274,13 +1299,13 @@ impl AcdCore {
             });
             raw.push(v);
         }
-        let gen = self.program_gen;
+        let generation = self.program_gen;
         let c = self.cm(s);
         c.raw_caller = rc;
         c.raw_called = rd;
         c.raw_trunk = rt;
         c.raw_data = raw;
-        c.raw_gen = gen;
+        c.raw_gen = generation;
     }
 
     fn env_for(&mut self, p: &Pred, s: u32, now: i64, ctx: &mut EnvCtx) {
@@ -1441,9 +1466,7 @@ impl AcdCore {
         let position = self.position(s);
         let waited = now - c.entered_ms;
         let asterisk_ms = self.queues[q as usize].est.asterisk(waited) as f64;
-        let acd_ms = if position == 0 {
-            Some(0.0)
-        } else if self.idle_agents(q, now) > 0 {
+        let acd_ms = if position == 0 || self.idle_agents(q, now) > 0 {
             Some(0.0)
         } else {
             let (rate, theta) = self.rates(q);
@@ -1486,15 +1509,13 @@ impl AcdCore {
             Strategy::RingAll => return cands.collect(),
             Strategy::FirstIdle => cands.min(),
             Strategy::LongestIdle => cands.min_by_key(|a| (ag(*a).idle_since, *a)),
-            Strategy::FewestCalls => {
-                cands.min_by_key(|a| (ag(*a).answered, ag(*a).idle_since, *a))
-            }
+            Strategy::FewestCalls => cands.min_by_key(|a| (ag(*a).answered, ag(*a).idle_since, *a)),
             Strategy::LeastTalkTime => {
                 cands.min_by_key(|a| (ag(*a).talk_ms, ag(*a).idle_since, *a))
             }
-            Strategy::HighestSkill => cands.min_by_key(|a| {
-                (Reverse(ag(*a).level_in(skills)), ag(*a).idle_since, *a)
-            }),
+            Strategy::HighestSkill => {
+                cands.min_by_key(|a| (Reverse(ag(*a).level_in(skills)), ag(*a).idle_since, *a))
+            }
             Strategy::LowestSkill => {
                 cands.min_by_key(|a| (ag(*a).level_in(skills), ag(*a).idle_since, *a))
             }
@@ -1940,9 +1961,7 @@ impl AcdCore {
         match dest {
             DestIr::Queue(name) => match self.queue_ix.get(name.as_str()).copied() {
                 Some(t) if self.queues[t as usize].active => {
-                    let class = if outcome == Outcome::Overflow
-                        && self.is_down_overflow(q, t)
-                    {
+                    let class = if outcome == Outcome::Overflow && self.is_down_overflow(q, t) {
                         CLASS_OVERFLOW_DOWN
                     } else {
                         0
@@ -1987,7 +2006,9 @@ impl AcdCore {
         if !self.queues[q as usize].rules.builtin {
             let window = self.config.service_level_window;
             let queue = &mut self.queues[q as usize];
-            queue.est.note_wait_end(rec.wait_ms, outcome == Outcome::Abandoned);
+            queue
+                .est
+                .note_wait_end(rec.wait_ms, outcome == Outcome::Abandoned);
             if outcome == Outcome::Abandoned && rec.wait_ms > queue.rules.sl_ms {
                 queue.note_outcome(false, window);
             }
@@ -2549,7 +2570,7 @@ impl AcdCore {
         }
         let q = self.c(s).queue;
         let rules = self.queues[q as usize].rules.overflows.clone();
-        for rule in rules {
+        for rule in rules.iter() {
             let Some(t) = self.queue_ix.get(&rule.target).copied() else {
                 continue;
             };
@@ -2597,7 +2618,9 @@ impl AcdCore {
         let ag = &self.agents[a as usize];
         r.map(|(call, data)| CtiReply {
             state: ag.status,
-            call: call.or(ag.call.and_then(|s| self.calls[s as usize].as_ref().map(|c| c.id))),
+            call: call.or(ag
+                .call
+                .and_then(|s| self.calls[s as usize].as_ref().map(|c| c.id))),
             data,
         })
     }
@@ -2756,12 +2779,18 @@ impl AcdCore {
                 let call = self.c(s).id;
                 let agent_id = self.agents[a as usize].id.clone();
                 if self.c(s).consult.is_some_and(|(b, _)| b == a) {
-                    out.push(Effect::ToCall(call, AcdToCall::ConsultEnd { agent: agent_id }));
+                    out.push(Effect::ToCall(
+                        call,
+                        AcdToCall::ConsultEnd { agent: agent_id },
+                    ));
                     self.agent_left(call, &id, now, out);
                 } else if self.c(s).conference.contains(&a)
                     || (self.c(s).agent == Some(a) && !self.c(s).conference.is_empty())
                 {
-                    out.push(Effect::ToCall(call, AcdToCall::ReleaseAgent { agent: agent_id }));
+                    out.push(Effect::ToCall(
+                        call,
+                        AcdToCall::ReleaseAgent { agent: agent_id },
+                    ));
                     self.agent_left(call, &id, now, out);
                 } else if self.c(s).agent == Some(a) && self.c(s).phase == Phase::Connected {
                     out.push(Effect::ToCall(call, AcdToCall::HangUp));
@@ -2788,7 +2817,9 @@ impl AcdCore {
             AgentCommand::Consult { target } => {
                 let s = self.connected_primary(a)?;
                 if self.c(s).consult.is_some() {
-                    return Err(CtiError::Invalid("a consultation is already going on".into()));
+                    return Err(CtiError::Invalid(
+                        "a consultation is already going on".into(),
+                    ));
                 }
                 let b = self.target_agent(&target, a, now)?;
                 let call = self.c(s).id;
@@ -3037,9 +3068,10 @@ impl AcdCore {
                 let s = self.agent_call(a)?;
                 Ok((Some(self.c(s).id), Some(self.c(s).info.data.clone())))
             }
-            AgentCommand::Listen { phone }
-            | AgentCommand::Whisper { phone }
-            | AgentCommand::Barge { phone } => {
+            AgentCommand::Listen { ref phone }
+            | AgentCommand::Whisper { ref phone }
+            | AgentCommand::Barge { ref phone } => {
+                let phone = phone.clone();
                 let mode = match cmd {
                     AgentCommand::Listen { .. } => MonitorMode::Listen,
                     AgentCommand::Whisper { .. } => MonitorMode::Whisper,
@@ -3116,7 +3148,9 @@ impl AcdCore {
                     .copied()
                     .ok_or_else(|| CtiError::UnknownAgent(b.clone()))?;
                 if b == from || !self.agents[b as usize].available(now) {
-                    return Err(CtiError::Unavailable(self.agents[b as usize].id.to_string()));
+                    return Err(CtiError::Unavailable(
+                        self.agents[b as usize].id.to_string(),
+                    ));
                 }
                 Ok(b)
             }

@@ -98,7 +98,11 @@ pub fn queue_length_estimate(k: u32, rate: f64, theta: f64) -> Option<f64> {
     if rate <= 0.0 || !rate.is_finite() {
         return None;
     }
-    let theta = if theta.is_finite() { theta.max(0.0) } else { 0.0 };
+    let theta = if theta.is_finite() {
+        theta.max(0.0)
+    } else {
+        0.0
+    };
     if theta == 0.0 {
         return Some(f64::from(k) / rate);
     }

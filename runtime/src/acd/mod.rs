@@ -91,8 +91,8 @@ pub mod types;
 pub use actor::{AcdError, AcdHandle};
 pub use agent::AgentDef;
 pub use core::{
-    AcdConfig, AcdCore, AgentCommand, AgentView, CtiError, CtiReply, DIRECT_QUEUE, Estimate,
-    Input, OUTBOUND_QUEUE, QueueView, WaitingView,
+    AcdConfig, AcdCore, AgentCommand, AgentView, CtiError, CtiReply, DIRECT_QUEUE, Estimate, Input,
+    OUTBOUND_QUEUE, QueueView, WaitingView,
 };
 pub use queue::Strategy;
 pub use types::*;

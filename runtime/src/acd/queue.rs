@@ -72,10 +72,6 @@ pub(crate) struct Pred {
     pub(crate) vars: Vec<(EnvVar, Type)>,
     /// Reads something that changes while the call waits (waited, position...).
     pub(crate) dynamic: bool,
-    /// Reads the position (costs a walk of the queue).
-    pub(crate) needs_position: bool,
-    /// Reads the estimated wait.
-    pub(crate) needs_estimate: bool,
 }
 
 impl Pred {
@@ -97,13 +93,7 @@ impl Pred {
         ]
         .into_iter()
         .any(has);
-        Pred {
-            id,
-            dynamic,
-            needs_position: has(Builtin::Position),
-            needs_estimate: has(Builtin::EstimatedWait),
-            vars,
-        }
+        Pred { id, dynamic, vars }
     }
 }
 
@@ -176,7 +166,9 @@ impl QueueRules {
             })
             .collect();
         let dynamic = priority.as_ref().is_some_and(|p| p.dynamic) || !overflows.is_empty();
-        let (ring_ms, no_answer) = q.no_answer.unwrap_or((d.ring_ms, NoAnswerAction::RequeueFirst));
+        let (ring_ms, no_answer) = q
+            .no_answer
+            .unwrap_or((d.ring_ms, NoAnswerAction::RequeueFirst));
         QueueRules {
             name: Arc::from(q.name.as_str()),
             skills: q.skills.iter().map(|(s, l)| (skill_of(s), *l)).collect(),

@@ -225,7 +225,11 @@ impl Aggregator {
                     .or_insert_with(|| GroupStats::named(s))
                     .add(r, t);
             }
-            let trunk = if r.trunk.is_empty() { "(none)" } else { &r.trunk };
+            let trunk = if r.trunk.is_empty() {
+                "(none)"
+            } else {
+                &r.trunk
+            };
             self.trunks
                 .entry(trunk.to_string())
                 .or_insert_with(|| GroupStats::named(trunk))
@@ -367,8 +371,14 @@ mod tests {
     #[test]
     fn queue_figures_follow_the_definitions() {
         let mut g = Aggregator::new(0, 100_000, Some(20_000));
-        g.add_record(&rec("billing", Outcome::Answered, 5_000, 60_000, Some("1001")), 20_000);
-        g.add_record(&rec("billing", Outcome::Answered, 30_000, 120_000, Some("1001")), 20_000);
+        g.add_record(
+            &rec("billing", Outcome::Answered, 5_000, 60_000, Some("1001")),
+            20_000,
+        );
+        g.add_record(
+            &rec("billing", Outcome::Answered, 30_000, 120_000, Some("1001")),
+            20_000,
+        );
         g.add_record(&rec("billing", Outcome::Abandoned, 3_000, 0, None), 20_000);
         g.add_record(&rec("billing", Outcome::Abandoned, 40_000, 0, None), 20_000);
         g.add_record(&rec("billing", Outcome::Overflow, 50_000, 0, None), 20_000);
@@ -399,7 +409,10 @@ mod tests {
         qa.insert("billing".to_string(), vec!["1001".to_string()]);
         let r = g.finish(20_000, &HashMap::new(), &qa);
         let a = &r.agents[0];
-        assert_eq!((a.idle_ms, a.busy_ms, a.not_ready_ms), (3_000, 5_000, 2_000));
+        assert_eq!(
+            (a.idle_ms, a.busy_ms, a.not_ready_ms),
+            (3_000, 5_000, 2_000)
+        );
         assert!((a.occupancy.unwrap() - 5.0 / 8.0).abs() < 1e-9);
         assert_eq!(r.queues[0].occupancy, a.occupancy);
     }

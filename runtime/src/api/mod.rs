@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/v1/contacts", get(list_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/metrics", get(metrics))
+        .merge(crate::acd::api::routes())
         .with_state(state)
 }
 

@@ -160,8 +160,14 @@ mod tests {
     fn forms_parse() {
         assert_eq!(parse("3m"), Dist::Constant(Ms(180_000)));
         assert_eq!(parse("{exponential: 90s}"), Dist::Exponential(Ms(90_000)));
-        assert_eq!(parse("{uniform: [5m, 1m]}"), Dist::Uniform(Ms(60_000), Ms(300_000)));
-        assert!(matches!(parse("{lognormal: {mean: 3m, sd: 1m}}"), Dist::Lognormal(_)));
+        assert_eq!(
+            parse("{uniform: [5m, 1m]}"),
+            Dist::Uniform(Ms(60_000), Ms(300_000))
+        );
+        assert!(matches!(
+            parse("{lognormal: {mean: 3m, sd: 1m}}"),
+            Dist::Lognormal(_)
+        ));
         assert!(serde_yaml::from_str::<Dist>("{gamma: 3m}").is_err());
         assert!(serde_yaml::from_str::<Dist>("soon").is_err());
     }

@@ -341,11 +341,18 @@ pub struct Progress {
 enum Ev {
     Arrival(u32),
     Tick,
-    Answer { call: CallId, agent: u32, token: u64 },
+    Answer {
+        call: CallId,
+        agent: u32,
+        token: u64,
+    },
     End(CallId),
     Abandon(CallId),
     Press(CallId),
-    Dialled { call: CallId, answered: bool },
+    Dialled {
+        call: CallId,
+        answered: bool,
+    },
     ShiftStart(u32),
     ShiftEnd(u32),
 }
@@ -369,12 +376,15 @@ struct SimAgent {
     no_answer: f64,
 }
 
+/// A share of callers: fraction, call data, trunk.
+type MixShare = (f64, Vec<(String, Value)>, Option<String>);
+
 struct QueueSpec {
     name: String,
     rates: [f64; 48],
     t: QueueTraffic,
     data: Vec<(String, Value)>,
-    mix: Vec<(f64, Vec<(String, Value)>, Option<String>)>,
+    mix: Vec<MixShare>,
 }
 
 fn yaml_value(v: &serde_yaml::Value) -> Option<Value> {
@@ -389,9 +399,9 @@ fn yaml_value(v: &serde_yaml::Value) -> Option<Value> {
 fn data_of(m: &BTreeMap<String, serde_yaml::Value>) -> Result<Vec<(String, Value)>, SimError> {
     m.iter()
         .map(|(k, v)| {
-            yaml_value(v)
-                .map(|v| (k.clone(), v))
-                .ok_or_else(|| SimError::Traffic(format!("data `{k}`: use a number, text or true/false")))
+            yaml_value(v).map(|v| (k.clone(), v)).ok_or_else(|| {
+                SimError::Traffic(format!("data `{k}`: use a number, text or true/false"))
+            })
         })
         .collect()
 }
@@ -460,7 +470,9 @@ fn rates_of(name: &str, t: &QueueTraffic) -> Result<[f64; 48], SimError> {
         }
     }
     if r.iter().any(|x| !x.is_finite() || *x < 0.0) {
-        return Err(SimError::Traffic(format!("queue {name}: arrivals must be >= 0")));
+        return Err(SimError::Traffic(format!(
+            "queue {name}: arrivals must be >= 0"
+        )));
     }
     Ok(r)
 }
@@ -619,7 +631,7 @@ pub fn run(
         }
         sim.events += 1;
         sim.step(t, ev);
-        if sim.events % 65_536 == 0
+        if sim.events.is_multiple_of(65_536)
             && let Some(p) = progress.as_deref_mut()
         {
             p(Progress {
@@ -629,7 +641,7 @@ pub fn run(
             });
         }
     }
-    if let Some(p) = progress.as_deref_mut() {
+    if let Some(p) = progress {
         p(Progress {
             done_ms: end - start,
             total_ms: end - start,
@@ -864,7 +876,7 @@ impl Sim {
         let effects = std::mem::take(&mut self.out);
         for e in effects {
             match e {
-                Effect::ToCall(call, msg) => self.to_call(call, msg, now),
+                Effect::ToCall(call, msg) => self.send_to_call(call, msg, now),
                 Effect::Dial(order) => {
                     if order.kind == DialKind::Callback {
                         self.callbacks += 1;
@@ -874,10 +886,13 @@ impl Sim {
                         } else {
                             order.ring_ms
                         };
-                        self.push(now + delay, Ev::Dialled {
-                            call: order.call,
-                            answered,
-                        });
+                        self.push(
+                            now + delay,
+                            Ev::Dialled {
+                                call: order.call,
+                                answered,
+                            },
+                        );
                     }
                 }
                 Effect::Event(ev) => self.event(ev),
@@ -891,7 +906,7 @@ impl Sim {
         self.out = Vec::new();
     }
 
-    fn to_call(&mut self, call: CallId, msg: AcdToCall, now: i64) {
+    fn send_to_call(&mut self, call: CallId, msg: AcdToCall, now: i64) {
         match msg {
             AcdToCall::Offer { agent, .. } => {
                 let Some(&a) = self.agent_ix.get(&agent) else {
@@ -907,11 +922,14 @@ impl Sim {
                     .unwrap_or(0);
                 self.token += 1;
                 self.offers.insert((call, a), self.token);
-                self.push(now + delay, Ev::Answer {
-                    call,
-                    agent: a,
-                    token: self.token,
-                });
+                self.push(
+                    now + delay,
+                    Ev::Answer {
+                        call,
+                        agent: a,
+                        token: self.token,
+                    },
+                );
             }
             AcdToCall::CancelOffer { agent } => {
                 if let Some(&a) = self.agent_ix.get(&agent) {
@@ -938,7 +956,9 @@ impl Sim {
                 let t = now + d.sample(&mut self.rng);
                 self.push(t, Ev::End(call));
             }
-            AcdToCall::Move { .. } | AcdToCall::Unavailable { .. } | AcdToCall::TransferNumber { .. } => {
+            AcdToCall::Move { .. }
+            | AcdToCall::Unavailable { .. }
+            | AcdToCall::TransferNumber { .. } => {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.done = true;
                 }
@@ -989,9 +1009,15 @@ impl Sim {
         let mut agent_skills = HashMap::new();
         let mut queue_agents: HashMap<String, Vec<String>> = HashMap::new();
         for v in self.core.agent_views(self.end) {
-            agent_skills.insert(v.id.clone(), v.skills.iter().map(|(s, _)| s.clone()).collect());
+            agent_skills.insert(
+                v.id.clone(),
+                v.skills.iter().map(|(s, _)| s.clone()).collect(),
+            );
             for q in &v.queues {
-                queue_agents.entry(q.clone()).or_default().push(v.id.clone());
+                queue_agents
+                    .entry(q.clone())
+                    .or_default()
+                    .push(v.id.clone());
             }
         }
         let thresholds: HashMap<String, i64> = self
@@ -1134,7 +1160,17 @@ pub fn table(r: &SimReport) -> String {
     let _ = writeln!(
         s,
         "{:<14} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>6}",
-        "queue", "offered", "answered", "abandon", "moved", "P(wait)", "SL", "ASA", "AHT", "aband%", "occ"
+        "queue",
+        "offered",
+        "answered",
+        "abandon",
+        "moved",
+        "P(wait)",
+        "SL",
+        "ASA",
+        "AHT",
+        "aband%",
+        "occ"
     );
     for q in r.queues.iter().chain(std::iter::once(&r.total)) {
         let _ = writeln!(
