@@ -216,6 +216,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         hangup_all: hangup_all.clone(),
         workorders: None,
         asr_phrases: std::sync::Mutex::new(HashMap::new()),
+        acd: Some(acd.clone()),
     });
 
     // HTTP API.

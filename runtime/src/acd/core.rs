@@ -3414,3 +3414,7 @@ fn result_name(r: OfferResult) -> &'static str {
         OfferResult::Failed => "failed",
     }
 }
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

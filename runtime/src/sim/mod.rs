@@ -1232,3 +1232,7 @@ pub fn table(r: &SimReport) -> String {
     }
     s
 }
+
+#[cfg(test)]
+#[path = "sim_tests.rs"]
+mod tests;
