@@ -527,3 +527,7 @@ async fn ws_command(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

@@ -60,7 +60,7 @@ fn matches_erlang_c_at_several_loads() {
     for (per_hour, handle, agents) in [(84.0, 180, 6), (240.0, 120, 10), (204.0, 300, 20)] {
         let r = run(
             &p,
-            &traffic(per_hour, handle, agents, None, 60),
+            &traffic(per_hour, handle, agents, None, 250),
             AcdConfig::default(),
             None,
         )
