@@ -1,0 +1,150 @@
+//! A call transferred to a queue reaches an agent's registered phone (SIPp as
+//! the agent's phone, another SIPp as the caller), with digest-authenticated
+//! REGISTER, the agent signed in over the CTI API, and the contact record
+//! showing queue, wait, agent and talk time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dialect_e2e::{TestServer, free_udp_port, scenario, sipp_async};
+use dialect_runtime::config::{AgentConfig, ApiUser};
+use dialect_runtime::sip::auth::{Challenge, Credentials, DigestClient};
+
+const PROJECT: &str = r#"
+skill general levels 1..5
+
+queue support "Support" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  no answer 15s -> requeue first
+}
+
+flow entry "Entry" on "5000" {
+  transfer queue support
+}
+"#;
+
+/// REGISTERs `user` from `port` (where the phone will listen) with digest auth.
+fn register(server: std::net::SocketAddr, port: u16, user: &str, password: &str) {
+    let sock = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let uri = format!("sip:{server}");
+    let req = |cseq: u32, auth: Option<String>| {
+        format!(
+            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg{cseq}\r\nFrom: <sip:{user}@127.0.0.1>;tag=reg1\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{port}@127.0.0.1\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nExpires: 300\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
+            auth.map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default()
+        )
+    };
+    let mut buf = [0u8; 4096];
+    sock.send_to(req(1, None).as_bytes(), server).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 401"), "{text}");
+    let header = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let challenge = Challenge::parse(&header).unwrap();
+    let mut client = DigestClient::new(Credentials {
+        username: user.into(),
+        password: password.into(),
+    });
+    let auth = client.authorize(&challenge, "REGISTER", &uri);
+    sock.send_to(req(2, Some(auth)).as_bytes(), server).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 200"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queued_call_is_connected_to_the_registered_agent() {
+    let dir = std::env::temp_dir().join(format!("dialect-e2e-acd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
+    let project = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project);
+        c.agents.push(AgentConfig {
+            id: "7001".into(),
+            name: "Agent".into(),
+            password: "pw7001".into(),
+            skills: [("general".to_string(), 3)].into_iter().collect(),
+            auto_answer: false,
+        });
+        c.api_users.push(ApiUser {
+            name: "7001".into(),
+            token: "t-7001".into(),
+            role: "agent".into(),
+            department: None,
+        });
+    })
+    .await;
+
+    // The agent's phone registers, then SIPp answers on that port.
+    let port = free_udp_port();
+    let sip = s.sip;
+    tokio::task::spawn_blocking(move || register(sip, port, "7001", "pw7001"))
+        .await
+        .unwrap();
+    let agent_phone = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("uas_agent.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The agent signs in and is ready.
+    let http = reqwest::Client::new();
+    for op in ["sign_in", "ready"] {
+        let r = http
+            .post(format!("http://{}/api/v1/agents/7001/{op}", s.http))
+            .bearer_auth("t-7001")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{op}: {:?}", r.text().await);
+    }
+
+    // The caller dials 5000, is queued, connected, and hangs up after 6 s.
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    )
+    .await;
+    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    assert!(
+        phone.status.success(),
+        "agent phone: {}{}",
+        String::from_utf8_lossy(&phone.stdout),
+        String::from_utf8_lossy(&phone.stderr)
+    );
+
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "support", "{c}");
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["talk_ms"].as_i64().unwrap() > 1000, "{c}");
+    assert!(c["waited_ms"].as_i64().is_some(), "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
