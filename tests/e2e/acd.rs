@@ -25,7 +25,35 @@ queue support "Support" {
 flow entry "Entry" on "5000" {
   transfer queue support
 }
+
+queue short "Short" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  max wait 2s -> flow after_wait
+}
+
+flow waiting "Waiting" on "5001" {
+  transfer queue short
+}
+
+flow after_wait "After the wait" {
+  hangup
+}
 "#;
+
+fn project() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-e2e-acd-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
+    dir
+}
 
 /// REGISTERs `user` from `port` (where the phone will listen) with digest auth.
 fn register(server: std::net::SocketAddr, port: u16, user: &str, password: &str) {
@@ -64,10 +92,7 @@ fn register(server: std::net::SocketAddr, port: u16, user: &str, password: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_queued_call_is_connected_to_the_registered_agent() {
-    let dir = std::env::temp_dir().join(format!("dialect-e2e-acd-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
+    let dir = project();
     let project = dir.clone();
     let s = TestServer::start(move |c| {
         c.project = Some(project);
@@ -145,6 +170,39 @@ async fn a_queued_call_is_connected_to_the_registered_agent() {
     assert_eq!(c["agent"], "7001", "{c}");
     assert!(c["talk_ms"].as_i64().unwrap() > 1000, "{c}");
     assert!(c["waited_ms"].as_i64().is_some(), "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn max_wait_sends_the_caller_to_its_destination() {
+    let dir = project();
+    let project = dir.clone();
+    let s = TestServer::start(move |c| c.project = Some(project)).await;
+    // Nobody staffs the queue: after 2 s the call goes to `after_wait`, which hangs up.
+    let started = std::time::Instant::now();
+    let caller = sipp_async(
+        "uac_bye_from_server.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5001".into())],
+        30,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "short", "{c}");
+    assert!(c["agent"].is_null(), "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail
+            .iter()
+            .any(|(_, d)| d.contains("MaxWait") && d.contains("after_wait")),
+        "{trail:?}"
+    );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
