@@ -40,6 +40,22 @@ flow waiting "Waiting" on "5001" {
 flow after_wait "After the wait" {
   hangup
 }
+
+queue keyed "Keyed" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 1 -> flow pressed
+}
+
+flow keys "Keys" on "5002" {
+  transfer queue keyed
+}
+
+flow pressed "Pressed" {
+  pause 10s
+  hangup
+}
 "#;
 
 fn project() -> std::path::PathBuf {
@@ -201,6 +217,40 @@ async fn max_wait_sends_the_caller_to_its_destination() {
         trail
             .iter()
             .any(|(_, d)| d.contains("MaxWait") && d.contains("after_wait")),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_key_takes_the_caller_out_of_the_queue() {
+    let dir = project();
+    let project = dir.clone();
+    let s = TestServer::start(move |c| c.project = Some(project)).await;
+    // The caller presses 1 (RFC 4733) while waiting; the queue's `key 1` rule applies.
+    let caller = sipp_async(
+        "uac_keys_2833.xml",
+        s.sip,
+        1,
+        1,
+        vec![
+            ("service", "5002".into()),
+            ("pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap".into()),
+        ],
+        30,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "keyed", "{c}");
+    assert_eq!(c["flow"], "pressed", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail
+            .iter()
+            .any(|(_, d)| d.contains("CancelKey") && d.contains("pressed")),
         "{trail:?}"
     );
     s.stop().await;
