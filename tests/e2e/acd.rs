@@ -256,3 +256,107 @@ async fn a_cancel_key_takes_the_caller_out_of_the_queue() {
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_hangs_up_from_the_desktop() {
+    let dir = project();
+    let project = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project);
+        c.agents.push(AgentConfig {
+            id: "7001".into(),
+            name: "Agent".into(),
+            password: "pw7001".into(),
+            skills: [("general".to_string(), 3)].into_iter().collect(),
+            auto_answer: false,
+        });
+        c.api_users.push(ApiUser {
+            name: "7001".into(),
+            token: "t-7001".into(),
+            role: "agent".into(),
+            department: None,
+        });
+    })
+    .await;
+    let port = free_udp_port();
+    let sip = s.sip;
+    tokio::task::spawn_blocking(move || register(sip, port, "7001", "pw7001"))
+        .await
+        .unwrap();
+    let agent_phone = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("uas_agent.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1/agents/7001", s.http);
+    for op in ["sign_in", "ready"] {
+        let r = http
+            .post(format!("{base}/{op}"))
+            .bearer_auth("t-7001")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{op}");
+    }
+    // The caller waits for the server's BYE.
+    let sip = s.sip;
+    let caller = tokio::spawn(sipp_async(
+        "uac_bye_from_server.xml",
+        sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    ));
+    // Once talking, the agent hangs up from the desktop.
+    let mut talking = false;
+    for _ in 0..200 {
+        let v: serde_json::Value = http
+            .get(&base)
+            .bearer_auth("t-7001")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["state"] == "talking" {
+            talking = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(talking, "the agent got the call");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = http
+        .post(format!("{base}/hang_up"))
+        .bearer_auth("t-7001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let caller = caller.await.unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        phone.status.success(),
+        "agent phone: {}",
+        String::from_utf8_lossy(&phone.stderr)
+    );
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(c["end"], "hung up from the agent desktop", "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

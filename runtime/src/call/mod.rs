@@ -1060,7 +1060,7 @@ impl Call {
             self.trail(&what, "no answer".into());
             return Ok(Step::Continue(Input::Failed("no answer".into())));
         };
-        self.bridge_leg(*answered, leg, &local, what).await
+        self.bridge_leg(*answered, leg, &local, what, None).await
     }
 
     /// Bridges an answered leg with the caller until one side hangs up.
@@ -1070,6 +1070,7 @@ impl Call {
         leg: RtpSession,
         local: &LocalMedia,
         what: String,
+        mut acd: Option<&mut tokio::sync::mpsc::Receiver<crate::acd::AcdToCall>>,
     ) -> Result<Step, End> {
         let crate::sip::endpoint::Answered {
             mut dialog,
@@ -1108,6 +1109,26 @@ impl Call {
                     let _ = self.env.endpoint.bye(&mut dialog).await;
                     break End::Flow("hangup at shutdown".into());
                 }
+                m = async {
+                    match acd.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match m {
+                    Some(crate::acd::AcdToCall::HangUp) => {
+                        let _ = self.env.endpoint.bye(&mut dialog).await;
+                        break End::Flow("hung up from the agent desktop".into());
+                    }
+                    Some(crate::acd::AcdToCall::Data { data }) => {
+                        for (k, v) in data {
+                            self.contact.data.insert(k, serde_json::to_value(v).unwrap_or_default());
+                        }
+                    }
+                    Some(other) => {
+                        self.trail(&what, format!("not carried out while bridged: {other:?}"));
+                    }
+                    None => acd = None,
+                },
             }
         };
         drop(bridge);

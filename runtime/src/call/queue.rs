@@ -150,7 +150,7 @@ impl Call {
                             self.contact.agent = Some(agent.to_string());
                             self.contact.waited_ms = Some(entered.elapsed().as_millis() as i64);
                             let r = self
-                                .bridge_leg(*answered, leg.rtp, &leg.local, format!("queue {queue}: agent {agent}"))
+                                .bridge_leg(*answered, leg.rtp, &leg.local, format!("queue {queue}: agent {agent}"), Some(&mut rx))
                                 .await;
                             let _ = acd.call_ended(id, self.contact.talk_ms).await;
                             break r;
