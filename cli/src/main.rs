@@ -180,6 +180,45 @@ enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Simulate the contact center: the real ACD on the project's queues, on virtual time.
+    ///
+    /// Prints service level, ASA, abandon rate and occupancy per queue and agent,
+    /// and the error of the ACD's wait estimate next to Asterisk's.
+    #[command(
+        after_help = "Examples:\n  dialect simulate flows/hotline --traffic traffic.yaml\n  dialect simulate flows/hotline --queue billing --calls-per-hour 120 --handle-time 3m --agents 8 --patience 2m --json"
+    )]
+    Simulate {
+        /// The project folder.
+        #[arg(default_value = ".")]
+        project: PathBuf,
+        /// The traffic file (YAML: arrivals per queue, handle time, patience, agents).
+        #[arg(long)]
+        traffic: Option<PathBuf>,
+        /// One queue's traffic on the command line instead: the queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Poisson arrivals per hour.
+        #[arg(long)]
+        calls_per_hour: Option<f64>,
+        /// Mean talk time, exponential (`3m`).
+        #[arg(long)]
+        handle_time: Option<String>,
+        /// Mean patience, exponential (`2m`); none: callers never give up.
+        #[arg(long)]
+        patience: Option<String>,
+        /// Agents with the queue's skills.
+        #[arg(long)]
+        agents: Option<u32>,
+        /// Days to simulate (overrides the traffic file).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Random seed (overrides the traffic file).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -210,6 +249,31 @@ fn main() -> ExitCode {
             engine,
             verbose,
         } => commands::flowtest::test(&project, engine, verbose),
+        Command::Simulate {
+            project,
+            traffic,
+            queue,
+            calls_per_hour,
+            handle_time,
+            patience,
+            agents,
+            days,
+            seed,
+            json,
+        } => commands::simulate::run(
+            &project,
+            traffic.as_ref(),
+            commands::simulate::QuickTraffic {
+                queue,
+                calls_per_hour,
+                handle_time,
+                patience,
+                agents,
+                days,
+                seed,
+            },
+            json,
+        ),
         Command::Run { config, engine } => commands::run::run(config.as_ref(), engine.as_deref()),
         Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, &token),
         Command::Dtmf {

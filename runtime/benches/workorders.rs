@@ -159,6 +159,14 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
             department: Some("network_ops".into()),
         },
     ];
+    let (acd, _dials) = dialect_runtime::acd::AcdHandle::spawn(
+        dialect_runtime::acd::AcdConfig::default(),
+        dialect_runtime::acd::actor::ProgramSource::Slot(program.clone()),
+        &[],
+        store.clone(),
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    );
     let state = dialect_runtime::api::AppState {
         store,
         users: Arc::new(Users::new(&users)),
@@ -166,6 +174,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(dialect_runtime::stats::Stats::default()),
         workorders: wo.clone(),
+        acd,
     };
     let app = dialect_runtime::api::router(state.clone())
         .merge(dialect_runtime::workorder::api::routes().with_state(state));

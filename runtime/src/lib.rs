@@ -21,10 +21,15 @@
 //!   tasks, and their API routes.
 //! - [`deploy`]: the deployed program and its atomic replacement.
 //! - [`api`]: the HTTP API (axum); [`auth`]: users, roles, audit log.
+//! - [`acd`]: skill queues, agents and supervisors: the ACD core (a state machine
+//!   over explicit time), its actor, and the CTI API.
+//! - [`sim`]: the discrete-event contact-center simulator (`dialect simulate`)
+//!   running the ACD core on virtual time, and Erlang C / Erlang A.
 //! - [`stats`]: counters for `/metrics`.
 //! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP.
 //! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
 
+pub mod acd;
 pub mod api;
 pub mod auth;
 pub mod call;
@@ -34,6 +39,7 @@ pub mod deploy;
 pub mod interactions;
 pub mod media;
 pub mod server;
+pub mod sim;
 pub mod sip;
 pub mod stats;
 pub mod store;

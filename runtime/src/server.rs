@@ -102,19 +102,31 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     let (endpoint, mut incoming) = SipEndpoint::bind(ep_config, sip_shutdown.clone())
         .await
         .map_err(|e| StartError::Bind(format!("SIP on {}: {e}", config.sip.listen)))?;
-    let passwords: HashMap<String, String> = config
-        .agents
-        .iter()
-        .map(|a| (a.id.clone(), a.password.clone()))
-        .collect();
+    // Agent phone passwords come from the ACD (configured agents and API changes);
+    // the registrar is created first, the ACD fills the cell right after.
+    let creds: Arc<std::sync::OnceLock<Arc<crate::acd::actor::AgentCredentials>>> =
+        Arc::new(std::sync::OnceLock::new());
+    let creds_lookup = creds.clone();
     let registrar = Registrar::new(
         RegistrarConfig {
             realm: config.sip.realm.clone(),
             ..RegistrarConfig::default()
         },
-        Arc::new(move |user: &str| passwords.get(user).cloned()),
+        Arc::new(move |user: &str| {
+            use crate::sip::registrar::CredentialLookup;
+            creds_lookup.get().and_then(|c| c.password(user))
+        }),
         sip_shutdown.clone(),
     );
+    let (acd, _acd_dials) = crate::acd::AcdHandle::spawn(
+        crate::acd::AcdConfig::default(),
+        crate::acd::actor::ProgramSource::Slot(program.clone()),
+        &config.agents,
+        store.clone(),
+        Some(registrar.clone()),
+        sip_shutdown.clone(),
+    );
+    let _ = creds.set(acd.credentials());
     let mut trunks = Vec::new();
     for t in &config.trunks {
         let mut tc = trunk::TrunkConfig::new(
@@ -221,6 +233,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         hangup_all: hangup_all.clone(),
         workorders: Some(Arc::new(workorders.clone())),
         asr_phrases: std::sync::Mutex::new(HashMap::new()),
+        acd: Some(acd.clone()),
     });
 
     // HTTP API.
@@ -232,6 +245,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         ready: ready.clone(),
         stats: stats.clone(),
         workorders: workorders.clone(),
+        acd: acd.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await

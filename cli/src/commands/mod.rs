@@ -6,3 +6,4 @@ pub(crate) mod flowtest;
 pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod run;
+pub(crate) mod simulate;

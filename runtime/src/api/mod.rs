@@ -87,6 +87,8 @@ pub struct AppState {
     pub stats: Arc<crate::stats::Stats>,
     /// The workorder engine.
     pub workorders: crate::workorder::WorkorderHandle,
+    /// The ACD (queues, agents, CTI); its routes are `crate::acd::api::routes()`.
+    pub acd: crate::acd::AcdHandle,
 }
 
 /// The API router.
@@ -101,6 +103,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/v1/contacts", get(list_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/metrics", get(metrics))
+        .merge(crate::acd::api::routes())
         .with_state(state)
 }
 

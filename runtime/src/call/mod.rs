@@ -16,6 +16,7 @@
 
 mod input;
 mod lookup;
+mod queue;
 pub mod speech;
 
 use std::collections::VecDeque;
@@ -90,6 +91,8 @@ pub struct CallEnv {
     pub workorders: Option<Arc<dyn WorkorderSink>>,
     /// Which menu phrases the speech recognizer knows (checked once per phrase).
     pub asr_phrases: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+    /// The ACD, for `transfer queue`.
+    pub acd: Option<crate::acd::AcdHandle>,
 }
 
 /// Admission control: concurrent calls and calls per second (REQUIREMENTS S4).
@@ -834,11 +837,8 @@ impl Call {
             } => match to {
                 Transfer::Flow(f) => Ok(Step::NewFlow(f.clone())),
                 Transfer::Queue(q) => {
-                    self.contact.queue = Some(q.clone());
-                    self.trail(node, "queue not available".into());
-                    Ok(Step::Continue(Input::Failed(format!(
-                        "the queue {q} is not available"
-                    ))))
+                    self.contact.data = data_map(inst);
+                    self.queue_call(q, inst, language).await
                 }
                 Transfer::Number(n) => {
                     let r = self
@@ -1049,13 +1049,25 @@ impl Call {
             self.trail(&what, "no answer".into());
             return Ok(Step::Continue(Input::Failed("no answer".into())));
         };
+        self.bridge_leg(*answered, leg, &local, what, None).await
+    }
+
+    /// Bridges an answered leg with the caller until one side hangs up.
+    async fn bridge_leg(
+        &mut self,
+        answered: crate::sip::endpoint::Answered,
+        leg: RtpSession,
+        local: &LocalMedia,
+        what: String,
+        mut acd: Option<&mut tokio::sync::mpsc::Receiver<crate::acd::AcdToCall>>,
+    ) -> Result<Step, End> {
         let crate::sip::endpoint::Answered {
             mut dialog,
             mut events,
             response,
-        } = *answered;
+        } = answered;
         if let Ok(a) = SessionDescription::parse(&response.body)
-            && let Ok(n) = sdp::read_answer(&a, &local)
+            && let Ok(n) = sdp::read_answer(&a, local)
         {
             leg.handle().update_remote(remote_of(&n));
         }
@@ -1086,6 +1098,26 @@ impl Call {
                     let _ = self.env.endpoint.bye(&mut dialog).await;
                     break End::Flow("hangup at shutdown".into());
                 }
+                m = async {
+                    match acd.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match m {
+                    Some(crate::acd::AcdToCall::HangUp) => {
+                        let _ = self.env.endpoint.bye(&mut dialog).await;
+                        break End::Flow("hung up from the agent desktop".into());
+                    }
+                    Some(crate::acd::AcdToCall::Data { data }) => {
+                        for (k, v) in data {
+                            self.contact.data.insert(k, serde_json::to_value(v).unwrap_or_default());
+                        }
+                    }
+                    Some(other) => {
+                        self.trail(&what, format!("not carried out while bridged: {other:?}"));
+                    }
+                    None => acd = None,
+                },
             }
         };
         drop(bridge);

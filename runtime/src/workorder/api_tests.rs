@@ -43,6 +43,14 @@ async fn serve() -> Api {
         api_user("qi1", "quality_inspector", None),
         api_user("root", "admin", None),
     ];
+    let (acd, _dials) = crate::acd::AcdHandle::spawn(
+        crate::acd::AcdConfig::default(),
+        crate::acd::actor::ProgramSource::Slot(program.clone()),
+        &[],
+        store.clone(),
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    );
     let state = AppState {
         store,
         users: Arc::new(Users::new(&users)),
@@ -50,6 +58,7 @@ async fn serve() -> Api {
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(crate::stats::Stats::default()),
         workorders,
+        acd,
     };
     let app =
         crate::api::router(state.clone()).merge(super::api::routes().with_state(state.clone()));
