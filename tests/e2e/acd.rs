@@ -56,6 +56,11 @@ flow pressed "Pressed" {
   pause 10s
   hangup
 }
+
+flow referred "Referred" on "5003" {
+  pause 10s
+  hangup
+}
 "#;
 
 fn project() -> std::path::PathBuf {
@@ -71,9 +76,18 @@ fn project() -> std::path::PathBuf {
     dir
 }
 
-/// REGISTERs `user` from `port` (where the phone will listen) with digest auth.
-fn register(server: std::net::SocketAddr, port: u16, user: &str, password: &str) {
-    let sock = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+/// REGISTERs `user` from a free port (where the phone will then listen) with
+/// digest auth; returns the port.
+fn register(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
+    // Other tests take ports too: try another one if this one was taken meanwhile.
+    let (sock, port) = (0..20)
+        .find_map(|_| {
+            let port = free_udp_port();
+            std::net::UdpSocket::bind(("127.0.0.1", port))
+                .ok()
+                .map(|s| (s, port))
+        })
+        .expect("a free UDP port");
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let uri = format!("sip:{server}");
     let req = |cseq: u32, auth: Option<String>| {
@@ -104,59 +118,12 @@ fn register(server: std::net::SocketAddr, port: u16, user: &str, password: &str)
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(text.starts_with("SIP/2.0 200"), "{text}");
+    port
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_queued_call_is_connected_to_the_registered_agent() {
-    let dir = project();
-    let project = dir.clone();
-    let s = TestServer::start(move |c| {
-        c.project = Some(project);
-        c.agents.push(AgentConfig {
-            id: "7001".into(),
-            name: "Agent".into(),
-            password: "pw7001".into(),
-            skills: [("general".to_string(), 3)].into_iter().collect(),
-            auto_answer: false,
-        });
-        c.api_users.push(ApiUser {
-            name: "7001".into(),
-            token: "t-7001".into(),
-            role: "agent".into(),
-            department: None,
-        });
-    })
-    .await;
-
-    // The agent's phone registers, then SIPp answers on that port.
-    let port = free_udp_port();
-    let sip = s.sip;
-    tokio::task::spawn_blocking(move || register(sip, port, "7001", "pw7001"))
-        .await
-        .unwrap();
-    let agent_phone = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario("uas_agent.xml"))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // The agent signs in and is ready.
-    let http = reqwest::Client::new();
-    for op in ["sign_in", "ready"] {
-        let r = http
-            .post(format!("http://{}/api/v1/agents/7001/{op}", s.http))
-            .bearer_auth("t-7001")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{op}: {:?}", r.text().await);
-    }
+    let (s, agent_phone, dir) = staffed("uas_agent.xml", &[]).await;
 
     // The caller dials 5000, is queued, connected, and hangs up after 6 s.
     let caller = sipp_async(
@@ -259,52 +226,9 @@ async fn a_cancel_key_takes_the_caller_out_of_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_agent_hangs_up_from_the_desktop() {
-    let dir = project();
-    let project = dir.clone();
-    let s = TestServer::start(move |c| {
-        c.project = Some(project);
-        c.agents.push(AgentConfig {
-            id: "7001".into(),
-            name: "Agent".into(),
-            password: "pw7001".into(),
-            skills: [("general".to_string(), 3)].into_iter().collect(),
-            auto_answer: false,
-        });
-        c.api_users.push(ApiUser {
-            name: "7001".into(),
-            token: "t-7001".into(),
-            role: "agent".into(),
-            department: None,
-        });
-    })
-    .await;
-    let port = free_udp_port();
-    let sip = s.sip;
-    tokio::task::spawn_blocking(move || register(sip, port, "7001", "pw7001"))
-        .await
-        .unwrap();
-    let agent_phone = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario("uas_agent.xml"))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (s, agent_phone, dir) = staffed("uas_agent.xml", &[]).await;
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v1/agents/7001", s.http);
-    for op in ["sign_in", "ready"] {
-        let r = http
-            .post(format!("{base}/{op}"))
-            .bearer_auth("t-7001")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{op}");
-    }
     // The caller waits for the server's BYE.
     let sip = s.sip;
     let caller = tokio::spawn(sipp_async(
@@ -357,6 +281,110 @@ async fn the_agent_hangs_up_from_the_desktop() {
     let c = &contacts[0];
     assert_eq!(c["agent"], "7001", "{c}");
     assert_eq!(c["end"], "hung up from the agent desktop", "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server on the test project with agent 7001: its phone registered with digest
+/// authentication and answering as SIPp `phone` (with `keys`), the agent signed in
+/// over the CTI API and ready. Returns the server, the phone and the project folder.
+async fn staffed(
+    phone: &str,
+    keys: &[(&str, &str)],
+) -> (TestServer, std::process::Child, std::path::PathBuf) {
+    let dir = project();
+    let project = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project);
+        c.agents.push(AgentConfig {
+            id: "7001".into(),
+            name: "Agent".into(),
+            password: "pw7001".into(),
+            skills: [("general".to_string(), 3)].into_iter().collect(),
+            auto_answer: false,
+        });
+        c.api_users.push(ApiUser {
+            name: "7001".into(),
+            token: "t-7001".into(),
+            role: "agent".into(),
+            department: None,
+        });
+    })
+    .await;
+
+    // The agent's phone registers, then SIPp answers on that port.
+    let sip = s.sip;
+    let port = tokio::task::spawn_blocking(move || register(sip, "7001", "pw7001"))
+        .await
+        .unwrap();
+    let mut cmd = Command::new("sipp");
+    cmd.arg("-sf")
+        .arg(scenario(phone))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
+    for (k, v) in keys {
+        cmd.args(["-key", k, v]);
+    }
+    let agent_phone = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The agent signs in and is ready.
+    let http = reqwest::Client::new();
+    for op in ["sign_in", "ready"] {
+        let r = http
+            .post(format!("http://{}/api/v1/agents/7001/{op}", s.http))
+            .bearer_auth("t-7001")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{op}: {:?}", r.text().await);
+    }
+    (s, agent_phone, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_blind_transfers_the_caller_with_refer() {
+    let (s, agent_phone, dir) = staffed("uas_agent_refer.xml", &[("refer_to", "5003")]).await;
+    // The caller dials 5000, reaches the agent, is sent to 5003 by REFER, and
+    // hangs up after 6 s in the flow answering 5003.
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    )
+    .await;
+    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    assert!(
+        phone.status.success(),
+        "agent phone: {}{}",
+        String::from_utf8_lossy(&phone.stdout),
+        String::from_utf8_lossy(&phone.stderr)
+    );
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(
+        c["flow"], "referred",
+        "the caller went on in 5003's flow: {c}"
+    );
+    assert_eq!(c["end"], "hangup by caller", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail.iter().any(|(_, d)| d == "blind transfer to 5003"),
+        "{trail:?}"
+    );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

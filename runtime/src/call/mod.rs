@@ -642,8 +642,15 @@ impl Call {
             let node = inst.node().to_string();
             let language = inst.language().to_string();
             self.contact.language = language.clone();
-            let result = self.execute(&cmd, &node, &language, &mut inst).await;
+            let mut result = self.execute(&cmd, &node, &language, &mut inst).await;
+            while let Ok(Step::Refer(target)) = &result {
+                let target = target.clone();
+                self.trail(&node, format!("blind transfer to {target}"));
+                result = self.blind_transfer(&target).await;
+            }
             match result {
+                // Taken care of just above.
+                Ok(Step::Refer(_)) => input = Input::Done,
                 Ok(Step::Continue(next)) => input = next,
                 Ok(Step::NewFlow(name)) => {
                     // transfer flow X: the same call goes on in another flow.
@@ -943,6 +950,24 @@ impl Call {
         .await
     }
 
+    /// Where a REFER from a bridged agent sends the caller: the flow answering
+    /// `target`, else the registered agent `target`, else `target` through a trunk.
+    async fn blind_transfer(&mut self, target: &str) -> Result<Step, End> {
+        if let Some(flow) = self.deployed.program.flow_for_number(target) {
+            return Ok(Step::NewFlow(flow.to_string()));
+        }
+        let registered = self
+            .env
+            .registrar
+            .as_ref()
+            .is_some_and(|r| !r.lookup(target).is_empty());
+        if registered {
+            self.transfer_agent(target, None).await
+        } else {
+            self.transfer_number(target, None, None, None).await
+        }
+    }
+
     /// Transfer to an agent's registered phone.
     async fn transfer_agent(&mut self, agent: &str, timeout_ms: Option<i64>) -> Result<Step, End> {
         let contact = self
@@ -1074,29 +1099,62 @@ impl Call {
         let connected = Instant::now();
         self.trail(&what, "answered, bridged".into());
         let bridge = crate::media::bridge(&self.media, leg.handle());
-        let end = loop {
+        let outcome = loop {
             tokio::select! {
                 ev = self.events.recv() => match ev {
                     Some(e) => {
                         if let Some(Event::Gone(end)) = self.dialog_event(e).await {
                             let _ = self.env.endpoint.bye(&mut dialog).await;
-                            break end;
+                            break Err(end);
                         }
                     }
-                    None => break End::Lost("dialog closed".into()),
+                    None => break Err(End::Lost("dialog closed".into())),
                 },
                 ev = events.recv() => match ev {
                     Some(DialogEvent::Request(r)) if r.method() == Method::Bye => {
                         r.reply(200);
-                        break End::Transferred(format!("{what}: far end hung up"));
+                        break Err(End::Transferred(format!("{what}: far end hung up")));
+                    }
+                    Some(DialogEvent::Request(r)) if r.method() == Method::Refer => {
+                        // Blind transfer by the far end (RFC 3515): accept, release
+                        // it, and send the caller on.
+                        let target = crate::sip::message::header_value(&r.request.headers, "Refer-To")
+                            .map(|t| user_part(&t))
+                            .unwrap_or_default();
+                        if target.is_empty() {
+                            r.reply(400);
+                            continue;
+                        }
+                        r.reply(202);
+                        // The transferor normally hangs up now; if it does not
+                        // within 2 s, release it.
+                        let released = tokio::time::timeout(Duration::from_secs(2), async {
+                            loop {
+                                match events.recv().await {
+                                    Some(DialogEvent::Request(b)) if b.method() == Method::Bye => {
+                                        b.reply(200);
+                                        return true;
+                                    }
+                                    Some(DialogEvent::Request(other)) => other.reply(200),
+                                    Some(_) => {}
+                                    None => return true,
+                                }
+                            }
+                        })
+                        .await
+                        .unwrap_or(false);
+                        if !released {
+                            let _ = self.env.endpoint.bye(&mut dialog).await;
+                        }
+                        break Ok(Step::Refer(target));
                     }
                     Some(DialogEvent::Request(r)) => r.reply(200),
                     Some(_) => {}
-                    None => break End::Transferred(format!("{what}: far end gone")),
+                    None => break Err(End::Transferred(format!("{what}: far end gone"))),
                 },
                 _ = self.env.hangup_all.cancelled() => {
                     let _ = self.env.endpoint.bye(&mut dialog).await;
-                    break End::Flow("hangup at shutdown".into());
+                    break Err(End::Flow("hangup at shutdown".into()));
                 }
                 m = async {
                     match acd.as_mut() {
@@ -1106,7 +1164,7 @@ impl Call {
                 } => match m {
                     Some(crate::acd::AcdToCall::HangUp) => {
                         let _ = self.env.endpoint.bye(&mut dialog).await;
-                        break End::Flow("hung up from the agent desktop".into());
+                        break Err(End::Flow("hung up from the agent desktop".into()));
                     }
                     Some(crate::acd::AcdToCall::Data { data }) => {
                         for (k, v) in data {
@@ -1122,7 +1180,7 @@ impl Call {
         };
         drop(bridge);
         self.contact.talk_ms = Some(connected.elapsed().as_millis() as i64);
-        Err(end)
+        outcome
     }
 
     /// Ends the call: BYE if the caller is still there, media closed, contact saved.
@@ -1155,6 +1213,8 @@ enum Step {
     Continue(Input),
     NewFlow(String),
     End(End),
+    /// The bridged far end (an agent) sent REFER: the caller goes on to this number.
+    Refer(String),
 }
 
 fn describe_prompt(p: &FlowPrompt) -> String {
