@@ -6,12 +6,15 @@
 //! task: SDP offer/answer (488 when nothing matches), the RTP session, the flow
 //! loop (each [`Command`] carried out against media, HTTP, the registrar and
 //! trunks, each result fed back as an [`Input`]), the in-dialog requests (BYE,
-//! INFO with DTMF, re-INVITE), the contact record with its IVR trail.
+//! INFO with DTMF, re-INVITE, REFER from a bridged agent), the contact record with
+//! its IVR trail.
 //!
 //! # Layout
 //! - `mod.rs`: the environment, admission, the call task and the flow loop.
 //! - `input.rs`: menus and digit collection (keys, time-outs, speech).
 //! - `lookup.rs`: lookups to external services over HTTP/JSON.
+//! - `queue.rs`: `transfer queue`: waiting in the ACD with music and
+//!   announcements, ringing the agent it picks, bridging.
 //! - `speech.rs`: prompt files and text to speech.
 
 mod input;
