@@ -153,6 +153,19 @@ impl TestServer {
             .unwrap_or_default()
     }
 
+    /// Places one call with the SIPp scenario `file` and `keys` within `seconds`,
+    /// checks SIPp saw it through, and returns the contact records once it is saved.
+    pub async fn one_call(
+        &self,
+        file: &'static str,
+        keys: Vec<(&'static str, String)>,
+        seconds: u64,
+    ) -> Vec<serde_json::Value> {
+        let run = sipp_async(file, self.sip, 1, 1, keys, seconds).await;
+        assert_eq!(run.code, 0, "{}", run.output);
+        self.wait_contacts(1).await
+    }
+
     /// Waits until `n` contact records exist (calls end asynchronously).
     pub async fn wait_contacts(&self, n: usize) -> Vec<serde_json::Value> {
         for _ in 0..100 {

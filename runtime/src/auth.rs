@@ -133,6 +133,18 @@ pub struct AuditEntry {
 /// The audit log tree.
 pub const AUDIT_TREE: &str = "audit";
 
+/// Roles that may read contact history and the running program's description.
+pub const HISTORY_READERS: &[&str] = &["agent", "supervisor", "quality_inspector", "analyst"];
+
+/// Every working role (history readers and department handlers), not admin.
+pub const STAFF: &[&str] = &[
+    "agent",
+    "supervisor",
+    "quality_inspector",
+    "analyst",
+    "handler",
+];
+
 /// Adds an audit entry to a batch (so it is committed with the change it records).
 pub fn audit_into(batch: &mut Batch, id: u64, entry: &AuditEntry) {
     let mut key = entry.at_ms.to_be_bytes().to_vec();

@@ -22,17 +22,13 @@ fn reached_main_menu(contact: &serde_json::Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_pressed_by_rfc_2833_lands_in_the_right_branch() {
     let s = TestServer::start(|_| {}).await;
-    let run = sipp_async(
-        "uac_keys_2833.xml",
-        s.sip,
-        1,
-        1,
-        vec![("pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap".into())],
-        30,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call(
+            "uac_keys_2833.xml",
+            vec![("pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap".into())],
+            30,
+        )
+        .await;
     assert!(
         chose_chinese(&c[0]) && reached_main_menu(&c[0]),
         "{:#}",
@@ -49,17 +45,9 @@ async fn a_key_pressed_by_rfc_2833_lands_in_the_right_branch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_sent_by_sip_info_lands_in_the_right_branch() {
     let s = TestServer::start(|_| {}).await;
-    let run = sipp_async(
-        "uac_keys_info.xml",
-        s.sip,
-        1,
-        1,
-        vec![("key", "1".into())],
-        30,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call("uac_keys_info.xml", vec![("key", "1".into())], 30)
+        .await;
     assert!(
         chose_chinese(&c[0]) && reached_main_menu(&c[0]),
         "{:#}",
@@ -72,17 +60,13 @@ async fn a_key_sent_by_sip_info_lands_in_the_right_branch() {
 async fn a_key_sent_as_in_band_tones_lands_in_the_right_branch() {
     let s = TestServer::start(|_| {}).await;
     let tones = dtmf_ulaw_file("2");
-    let run = sipp_async(
-        "uac_keys_inband.xml",
-        s.sip,
-        1,
-        1,
-        vec![("tones", tones.display().to_string())],
-        30,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call(
+            "uac_keys_inband.xml",
+            vec![("tones", tones.display().to_string())],
+            30,
+        )
+        .await;
     let t = trail(&c[0]);
     assert!(
         t.iter()
@@ -100,9 +84,7 @@ async fn cancel_before_answer_gets_487_and_a_contact_record() {
         c.sip.ring_time = dialect_runtime::config::Duration(Duration::from_secs(3))
     })
     .await;
-    let run = sipp_async("uac_give_up.xml", s.sip, 1, 1, vec![], 20).await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s.one_call("uac_give_up.xml", vec![], 20).await;
     assert_eq!(c[0]["end"], "cancelled by caller");
     assert!(c[0]["answered_ms"].is_null());
     s.stop().await;
@@ -112,17 +94,13 @@ async fn cancel_before_answer_gets_487_and_a_contact_record() {
 async fn the_flow_hangs_up_with_bye() {
     let s = TestServer::start(|_| {}).await;
     // A caller on the harassment blacklist hears the block message and is hung up.
-    let run = sipp_async(
-        "uac_server_bye.xml",
-        s.sip,
-        1,
-        1,
-        vec![("caller", "13800000001".into())],
-        30,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call(
+            "uac_server_bye.xml",
+            vec![("caller", "13800000001".into())],
+            30,
+        )
+        .await;
     assert_eq!(c[0]["end"], "hangup by flow");
     assert!(
         trail(&c[0]).iter().any(|(n, _)| n.contains("blocked.wav")),
@@ -135,17 +113,9 @@ async fn the_flow_hangs_up_with_bye() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn re_invite_holds_and_resumes() {
     let s = TestServer::start(|_| {}).await;
-    let run = sipp_async(
-        "uac_reinvite.xml",
-        s.sip,
-        1,
-        1,
-        vec![("hold", "1000".into())],
-        30,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call("uac_reinvite.xml", vec![("hold", "1000".into())], 30)
+        .await;
     let t = trail(&c[0]);
     assert!(
         t.iter().any(|(n, d)| n == "re-INVITE" && d == "hold"),
@@ -287,17 +257,9 @@ async fn a_deploy_in_the_middle_of_50_calls_loses_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_call_recording_is_a_wav_linked_to_the_contact() {
     let s = TestServer::start(|c| c.recording.whole_call = true).await;
-    let run = sipp_async(
-        "uac_long.xml",
-        s.sip,
-        1,
-        1,
-        vec![("hold", "2000".into())],
-        20,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call("uac_long.xml", vec![("hold", "2000".into())], 20)
+        .await;
     let path = c[0]["recordings"][0]
         .as_str()
         .unwrap_or_else(|| panic!("a recording in {:#}", c[0]))
@@ -331,17 +293,13 @@ async fn a_trunk_did_picks_the_flow_and_unknown_numbers_get_404() {
         );
     })
     .await;
-    let run = sipp_async(
-        "uac_long.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "0898123456".into()), ("hold", "500".into())],
-        20,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.output);
-    let c = s.wait_contacts(1).await;
+    let c = s
+        .one_call(
+            "uac_long.xml",
+            vec![("service", "0898123456".into()), ("hold", "500".into())],
+            20,
+        )
+        .await;
     assert_eq!(c[0]["trunk"], "telecom");
     assert_eq!(
         c[0]["called"], "10001",

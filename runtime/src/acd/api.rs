@@ -41,7 +41,7 @@ use super::{AcdError, AgentDef};
 use crate::api::{ApiError, AppState, parse_time};
 use crate::auth::User;
 
-const VIEW_ROLES: &[&str] = &["agent", "supervisor", "quality_inspector", "analyst"];
+const VIEW_ROLES: &[&str] = crate::auth::HISTORY_READERS;
 const REPORT_ROLES: &[&str] = &["supervisor", "quality_inspector", "analyst"];
 
 /// The ACD's routes, to merge into the API router.

@@ -155,16 +155,7 @@ async fn deploy(
 }
 
 async fn program_info(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    s.users.authorize(
-        &headers,
-        &[
-            "agent",
-            "supervisor",
-            "quality_inspector",
-            "analyst",
-            "handler",
-        ],
-    )?;
+    s.users.authorize(&headers, crate::auth::STAFF)?;
     Ok(Json(s.program.current().info.clone()).into_response())
 }
 
@@ -198,10 +189,7 @@ async fn list_contacts(
     headers: HeaderMap,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, ApiError> {
-    s.users.authorize(
-        &headers,
-        &["agent", "supervisor", "quality_inspector", "analyst"],
-    )?;
+    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     let from = q.from.as_deref().map(parse_time).transpose()?.unwrap_or(0);
     let to =
         q.to.as_deref()
@@ -226,10 +214,7 @@ async fn get_contact(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    s.users.authorize(
-        &headers,
-        &["agent", "supervisor", "quality_inspector", "analyst"],
-    )?;
+    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     match crate::contacts::get(&*s.store, id)? {
         Some(c) => Ok(Json(c).into_response()),
         None => Err(ApiError::not_found(format!("there is no contact {id}"))),

@@ -23,17 +23,9 @@ use crate::auth::{User, mask, sees_sensitive};
 use crate::interactions::{self, EventType, NewEvent};
 
 /// Roles that read orders.
-const READERS: &[&str] = &[
-    "agent",
-    "supervisor",
-    "quality_inspector",
-    "analyst",
-    "handler",
-];
+const READERS: &[&str] = crate::auth::STAFF;
 /// Roles that change orders (the lifecycle says which steps each may take).
 const WRITERS: &[&str] = &["agent", "supervisor", "quality_inspector", "handler"];
-/// Roles that read contact history (D4).
-const HISTORY_READERS: &[&str] = &["agent", "supervisor", "quality_inspector", "analyst"];
 
 /// The OpenAPI document.
 pub const OPENAPI_YAML: &str = include_str!("../../../docs/openapi.yaml");
@@ -486,16 +478,7 @@ async fn notifications(
     headers: HeaderMap,
     QueryParams(p): QueryParams<NotifyParams>,
 ) -> Result<Response> {
-    let user = s.users.authorize(
-        &headers,
-        &[
-            "agent",
-            "supervisor",
-            "quality_inspector",
-            "analyst",
-            "handler",
-        ],
-    )?;
+    let user = s.users.authorize(&headers, crate::auth::STAFF)?;
     let mut own = vec![user.role.clone(), user.name.clone()];
     if let Some(d) = &user.department {
         own.push(d.clone());
@@ -525,16 +508,7 @@ async fn notifications(
 }
 
 async fn list_event_types(State(s): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    s.users.authorize(
-        &headers,
-        &[
-            "agent",
-            "supervisor",
-            "quality_inspector",
-            "analyst",
-            "handler",
-        ],
-    )?;
+    s.users.authorize(&headers, crate::auth::STAFF)?;
     let store = s.store.clone();
     let list = tokio::task::spawn_blocking(move || interactions::event_types(&*store))
         .await
@@ -594,7 +568,7 @@ async fn query_events(
     headers: HeaderMap,
     QueryParams(p): QueryParams<RangeParams>,
 ) -> Result<Response> {
-    s.users.authorize(&headers, HISTORY_READERS)?;
+    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     let from = time(&p.from)?.unwrap_or(0);
     let to = time(&p.to)?.unwrap_or(i64::MAX / 2);
     let limit = p.limit.unwrap_or(100).min(10_000);
@@ -612,7 +586,7 @@ async fn get_event(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Response> {
-    s.users.authorize(&headers, HISTORY_READERS)?;
+    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     let store = s.store.clone();
     let (e, orders) =
         tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
@@ -679,7 +653,7 @@ async fn customer_history(
     Path(customer): Path<String>,
     QueryParams(p): QueryParams<CustomerParams>,
 ) -> Result<Response> {
-    let user = s.users.authorize(&headers, HISTORY_READERS)?;
+    let user = s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     let from = time(&p.from)?.unwrap_or(0);
     let to = time(&p.to)?.unwrap_or(i64::MAX / 2);
     let limit = p.limit.unwrap_or(100).min(1000);
@@ -743,10 +717,7 @@ async fn query_tasks(
     headers: HeaderMap,
     QueryParams(p): QueryParams<TaskParams>,
 ) -> Result<Response> {
-    s.users.authorize(
-        &headers,
-        &["agent", "supervisor", "quality_inspector", "analyst"],
-    )?;
+    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     let list = s
         .workorders
         .query_tasks(TaskQuery {
@@ -765,10 +736,7 @@ async fn get_task(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Response> {
-    s.users.authorize(
-        &headers,
-        &["agent", "supervisor", "quality_inspector", "analyst"],
-    )?;
+    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
     Ok(Json(s.workorders.get_task(id).await?).into_response())
 }
 
