@@ -135,17 +135,8 @@ async fn a_queued_call_is_connected_to_the_registered_agent() {
         40,
     )
     .await;
-    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    assert!(
-        phone.status.success(),
-        "agent phone: {}{}",
-        String::from_utf8_lossy(&phone.stdout),
-        String::from_utf8_lossy(&phone.stderr)
-    );
+    phone_done(agent_phone).await;
 
     let contacts = s.wait_contacts(1).await;
     let c = &contacts[0];
@@ -268,15 +259,7 @@ async fn the_agent_hangs_up_from_the_desktop() {
     assert_eq!(r.status().as_u16(), 200);
     let caller = caller.await.unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        phone.status.success(),
-        "agent phone: {}",
-        String::from_utf8_lossy(&phone.stderr)
-    );
+    phone_done(agent_phone).await;
     let contacts = s.wait_contacts(1).await;
     let c = &contacts[0];
     assert_eq!(c["agent"], "7001", "{c}");
@@ -361,17 +344,8 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
         40,
     )
     .await;
-    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    assert!(
-        phone.status.success(),
-        "agent phone: {}{}",
-        String::from_utf8_lossy(&phone.stdout),
-        String::from_utf8_lossy(&phone.stderr)
-    );
+    phone_done(agent_phone).await;
     let contacts = s.wait_contacts(1).await;
     let c = &contacts[0];
     assert_eq!(c["agent"], "7001", "{c}");
@@ -387,4 +361,18 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
     );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits for the agent phone's SIPp to end and checks it went through its scenario.
+async fn phone_done(agent_phone: std::process::Child) {
+    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        phone.status.success(),
+        "agent phone: {}{}",
+        String::from_utf8_lossy(&phone.stdout),
+        String::from_utf8_lossy(&phone.stderr)
+    );
 }
