@@ -646,42 +646,44 @@ impl Call {
             let language = inst.language().to_string();
             self.contact.language = language.clone();
             let mut result = self.execute(&cmd, &node, &language, &mut inst).await;
-            while let Ok(Step::Refer(target)) = &result {
-                let target = target.clone();
-                self.trail(&node, format!("blind transfer to {target}"));
-                result = self.blind_transfer(&target).await;
-            }
-            match result {
-                // Taken care of just above.
-                Ok(Step::Refer(_)) => input = Input::Done,
-                Ok(Step::Continue(next)) => input = next,
-                Ok(Step::NewFlow(name)) => {
-                    // transfer flow X: the same call goes on in another flow.
-                    self.trail(&node, format!("transfer flow {name}"));
-                    self.contact.data = data_map(&inst);
-                    match self.deployed.program.start(&name, info.clone()) {
-                        Ok(mut next) => {
-                            for (k, v) in inst.data() {
-                                next.set_data(&k, &v);
+            loop {
+                match result {
+                    Ok(Step::Refer(target)) => {
+                        // An agent's REFER: the caller goes on to the target.
+                        self.trail(&node, format!("blind transfer to {target}"));
+                        result = self.blind_transfer(&target).await;
+                        continue;
+                    }
+                    Ok(Step::Continue(next)) => input = next,
+                    Ok(Step::NewFlow(name)) => {
+                        // transfer flow X: the same call goes on in another flow.
+                        self.trail(&node, format!("transfer flow {name}"));
+                        self.contact.data = data_map(&inst);
+                        match self.deployed.program.start(&name, info.clone()) {
+                            Ok(mut next) => {
+                                for (k, v) in inst.data() {
+                                    next.set_data(&k, &v);
+                                }
+                                inst = next;
+                                input = Input::Start;
+                                self.contact.flow = name;
                             }
-                            inst = next;
-                            input = Input::Start;
-                            self.contact.flow = name;
+                            Err(e) => return End::Lost(e.to_string()),
                         }
-                        Err(e) => return End::Lost(e.to_string()),
+                    }
+                    Ok(Step::End(e)) => {
+                        self.contact.data = data_map(&inst);
+                        self.capture_customer(&inst);
+                        return e;
+                    }
+                    Err(e) => {
+                        self.trail(&node, e.text());
+                        self.contact.data = data_map(&inst);
+                        self.capture_customer(&inst);
+                        return e;
                     }
                 }
-                Ok(Step::End(e)) => {
-                    self.contact.data = data_map(&inst);
-                    self.capture_customer(&inst);
-                    return e;
-                }
-                Err(e) => {
-                    self.trail(&node, e.text());
-                    self.contact.data = data_map(&inst);
-                    self.capture_customer(&inst);
-                    return e;
-                }
+                break;
             }
         }
     }
