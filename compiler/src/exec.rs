@@ -44,8 +44,43 @@ pub trait Backend: Send + Sync {
     /// Evaluates predicate `pred` over `env`; the result is left as a raw value
     /// (errors in `ctx.error`).
     fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64;
+    /// Evaluates `pred` over records laid out back to back (`width` values
+    /// each), pushing one raw result per record to `out`; stops at the first
+    /// record that fails (its error left in `ctx.error`). Returns how many
+    /// records were evaluated without error.
+    fn eval_predicate_batch(
+        &self,
+        pred: PredId,
+        ctx: &mut ExecCtx,
+        records: &[u64],
+        width: usize,
+        out: &mut Vec<u64>,
+    ) -> usize {
+        eval_one_by_one(self, pred, ctx, records, width, out)
+    }
     /// Which engine this is.
     fn engine(&self) -> Engine;
+}
+
+/// [`Backend::eval_predicate_batch`] as one [`Backend::eval_predicate`] call
+/// per record (each with a full step budget).
+pub(crate) fn eval_one_by_one<B: Backend + ?Sized>(
+    backend: &B,
+    pred: PredId,
+    ctx: &mut ExecCtx,
+    records: &[u64],
+    width: usize,
+    out: &mut Vec<u64>,
+) -> usize {
+    for (i, record) in records.chunks_exact(width.max(1)).enumerate() {
+        ctx.budget = STEP_BUDGET;
+        let v = backend.eval_predicate(pred, ctx, record);
+        if ctx.error.is_some() {
+            return i;
+        }
+        out.push(v);
+    }
+    records.len() / width.max(1)
 }
 
 /// The interpreter as a back-end.
@@ -1042,6 +1077,18 @@ fn url_escape(s: &str) -> String {
     out
 }
 
+/// A record of a batch whose evaluation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {record}: {message} ({location})")]
+pub struct BatchError {
+    /// Its index in the batch.
+    pub record: usize,
+    /// What went wrong.
+    pub message: String,
+    /// Where in the source (file:line:col).
+    pub location: String,
+}
+
 /// Evaluates predicates: priorities, announcement and overflow conditions, campaign
 /// filters, workorder guards.
 pub struct Evaluator {
@@ -1082,6 +1129,34 @@ impl Evaluator {
         match self.ctx.error.take() {
             Some(e) => Err((e.message, self.program.shared.ir.location(e.loc))),
             None => Ok(v),
+        }
+    }
+
+    /// Evaluates a predicate over many records laid out back to back, `width`
+    /// raw values each in the predicate's layout (a campaign filter over a
+    /// call list): one raw result per record is pushed to `out`. Stops at the
+    /// first record whose evaluation fails and returns its index with the
+    /// error; the results before it are in `out`, and the caller may go on
+    /// with the records after it.
+    pub fn eval_batch(
+        &mut self,
+        pred: PredId,
+        records: &[u64],
+        width: usize,
+        out: &mut Vec<u64>,
+    ) -> Result<(), BatchError> {
+        self.ctx.error = None;
+        let done =
+            self.program
+                .backend
+                .eval_predicate_batch(pred, &mut self.ctx, records, width, out);
+        match self.ctx.error.take() {
+            Some(e) => Err(BatchError {
+                record: done,
+                message: e.message,
+                location: self.program.shared.ir.location(e.loc),
+            }),
+            None => Ok(()),
         }
     }
 

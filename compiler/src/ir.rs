@@ -267,6 +267,12 @@ pub enum BinOp {
     TimeSubMs,
     /// time - time -> duration (ms)
     TimeDiff,
+    /// Boolean `and` of two computed values (both sides evaluated: the
+    /// lowering uses it when the right side is cheap and cannot fail, so
+    /// conditions run without branches).
+    And,
+    /// Boolean `or` of two computed values (see [`BinOp::And`]).
+    Or,
 }
 
 /// Comparison conditions.

@@ -35,7 +35,7 @@ pub mod script;
 pub mod value;
 pub mod verify;
 
-pub use exec::{CallInfo, Command, Engine, Evaluator, FlowInstance, Input, Program};
+pub use exec::{BatchError, CallInfo, Command, Engine, Evaluator, FlowInstance, Input, Program};
 pub use lower::{compile_paths, lower};
 
 /// Why a program could not be built.

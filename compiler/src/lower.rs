@@ -845,7 +845,71 @@ impl<'a> Lowerer<'a> {
         r
     }
 
+    /// Whether evaluating `e` is cheap and cannot fail or have effects
+    /// (constants, reads, comparisons without text ordering, arithmetic that
+    /// cannot divide by zero), so it may run even where `and`/`or` would
+    /// skip it: the condition then needs no branch.
+    fn cheap(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Number(_)
+            | ExprKind::Percent(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Duration(_)
+            | ExprKind::Clock(_)
+            | ExprKind::Date(_)
+            | ExprKind::Data(_) => true,
+            ExprKind::Text(t) => t.as_plain().is_some(),
+            ExprKind::Name(_) => match self.model.names.get(&e.id).copied() {
+                Some(NameRef::Local | NameRef::Builtin(_) | NameRef::Field) => true,
+                Some(NameRef::Const) => false,
+                _ => false,
+            },
+            ExprKind::Unary(_, x) => self.cheap(x),
+            ExprKind::Binary(op, a, b) => {
+                let operands = self.cheap(a) && self.cheap(b);
+                match op {
+                    BinaryOp::And | BinaryOp::Or => operands,
+                    BinaryOp::Eq | BinaryOp::Ne => operands,
+                    BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                        operands && self.ty(a) != Type::Text
+                    }
+                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
+                        operands && self.ty(a) != Type::Text
+                    }
+                    BinaryOp::Div => {
+                        operands
+                            && matches!(&b.kind, ExprKind::Number(n) | ExprKind::Percent(n) if *n != 0.0)
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Both boolean values combined without a branch.
+    fn eager(fb: &mut Fb, op: BinOp, a: Reg, b: Reg, loc: LocId) -> Reg {
+        let r = fb.reg(Type::Bool);
+        fb.emit(Inst::Binary {
+            dst: r,
+            op,
+            a,
+            b,
+            loc,
+        });
+        r
+    }
+
     fn binary(&mut self, fb: &mut Fb, e: &Expr, op: BinaryOp, a: &Expr, b: &Expr, ty: Type) -> Reg {
+        if matches!(op, BinaryOp::And | BinaryOp::Or) && self.cheap(b) {
+            let x = self.expr(fb, a);
+            let y = self.expr(fb, b);
+            let bop = if op == BinaryOp::And {
+                BinOp::And
+            } else {
+                BinOp::Or
+            };
+            return Self::eager(fb, bop, x, y, self.loc(e.span));
+        }
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
             let result = fb.reg(Type::Bool);
             let x = self.expr(fb, a);
@@ -1859,8 +1923,29 @@ impl<'a> Lowerer<'a> {
             src: zero,
         });
         let done = fb.block(loc);
+        // A run of cheap filters is combined without branches; one branch
+        // leaves after the run, and before any filter that is not cheap.
+        let mut run: Option<Reg> = None;
         for f in filters {
+            let cheap = self.cheap(f);
+            if !cheap && let Some(r) = run.take() {
+                let next = fb.block(loc);
+                self.branch(&mut fb, r, next, done);
+                fb.cur = next;
+            }
             let r = self.expr(&mut fb, f);
+            if cheap {
+                run = Some(match run {
+                    Some(acc) => Self::eager(&mut fb, BinOp::And, acc, r, loc),
+                    None => r,
+                });
+                continue;
+            }
+            let next = fb.block(loc);
+            self.branch(&mut fb, r, next, done);
+            fb.cur = next;
+        }
+        if let Some(r) = run {
             let next = fb.block(loc);
             self.branch(&mut fb, r, next, done);
             fb.cur = next;

@@ -45,7 +45,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use crate::CompileError;
-use crate::ctx::{ExecCtx, Shared};
+use crate::ctx::{ExecCtx, STEP_BUDGET, Shared};
 use crate::exec::{Backend, Engine};
 use crate::ir::{BlockId, Body, FlowId, PredId};
 use helpers::Helper;
@@ -434,6 +434,43 @@ impl Backend for Native {
             return unsafe { (c.f)(ctx, env.as_ptr()) };
         }
         self.eval_predicate_slow(pred, ctx, env)
+    }
+
+    fn eval_predicate_batch(
+        &self,
+        pred: PredId,
+        ctx: &mut ExecCtx,
+        records: &[u64],
+        width: usize,
+        out: &mut Vec<u64>,
+    ) -> usize {
+        ctx.budget = STEP_BUDGET;
+        let fast = match self.predicates.get(pred as usize) {
+            Some(c)
+                if width >= c.inputs
+                    && width > 0
+                    && ctx.budget >= c.min_budget
+                    && ctx.pending.is_none()
+                    && Arc::ptr_eq(&ctx.shared, &self.shared) =>
+            {
+                c
+            }
+            // The checks fail for the whole batch: one record at a time.
+            _ => return crate::exec::eval_one_by_one(self, pred, ctx, records, width, out),
+        };
+        out.reserve(records.len() / width);
+        for (i, record) in records.chunks_exact(width).enumerate() {
+            ctx.budget = STEP_BUDGET;
+            // SAFETY: as in `eval_predicate`: the code only reads entries below
+            // `fast.inputs` <= `width` of `record`, and `ctx` (of this program,
+            // with the budget the code needs) is exclusively borrowed.
+            let v = unsafe { (fast.f)(ctx, record.as_ptr()) };
+            if ctx.error.is_some() {
+                return i;
+            }
+            out.push(v);
+        }
+        records.len() / width
     }
 
     fn engine(&self) -> Engine {

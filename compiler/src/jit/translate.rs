@@ -748,6 +748,18 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let yf = self.b.ins().fcvt_from_sint(types::F64, y);
                 self.b.ins().fdiv(xf, yf)
             }
+            BinOp::And | BinOp::Or => {
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let x = self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0);
+                let y = self.b.ins().icmp_imm_s(IntCC::NotEqual, y, 0);
+                let c = if op == BinOp::And {
+                    self.b.ins().band(x, y)
+                } else {
+                    self.b.ins().bor(x, y)
+                };
+                self.bool_to_i64(c)
+            }
             _ => {
                 let x = self.get_i(a);
                 let y = self.get_i(b);
