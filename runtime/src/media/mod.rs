@@ -86,6 +86,7 @@
 //! prompts at deploy time (or in `spawn_blocking`). The session writes its
 //! recording through a 64 KiB buffer from its task.
 
+mod clock;
 pub mod dtmf;
 pub mod g711;
 pub mod pacer;

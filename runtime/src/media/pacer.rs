@@ -76,22 +76,33 @@ impl Pacer {
     /// Cancel-safe: nothing changes until the wait has completed, so using it
     /// in `select!` loses no tick.
     pub async fn tick(&mut self) -> Tick {
-        let due = self.deadline(self.next);
-        if Instant::now() < due {
-            tokio::time::sleep_until(due).await;
+        loop {
+            if let Some(t) = self.take_due(Instant::now()) {
+                return t;
+            }
+            tokio::time::sleep_until(self.deadline(self.next)).await;
         }
-        let now = Instant::now();
+    }
+
+    /// The next tick if it is due at `now`, with the late-wake-up policy
+    /// applied; `None` while it is not due yet. The media clock calls this
+    /// until it returns `None`.
+    pub fn take_due(&mut self, now: Instant) -> Option<Tick> {
+        let due = self.deadline(self.next);
+        if now < due {
+            return None;
+        }
         let behind =
             (now.saturating_duration_since(due).as_nanos() / self.period_nanos as u128) as u64;
         let skipped = behind.saturating_sub(MAX_CATCH_UP);
         self.next += skipped;
         let index = self.next;
         self.next += 1;
-        Tick {
+        Some(Tick {
             index,
             skipped,
             late: now.saturating_duration_since(self.deadline(index)),
-        }
+        })
     }
 }
 

@@ -21,8 +21,8 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -398,12 +398,20 @@ impl RtpSession {
     /// Outside a tokio runtime with IO and time enabled (as `tokio::spawn`).
     pub fn start(ports: &PortAllocator, config: SessionConfig) -> Result<RtpSession, SessionError> {
         let (std_socket, lease) = ports.bind()?;
+        let send_half = std_socket.try_clone().map_err(SessionError::Runtime)?;
         let socket = UdpSocket::from_std(std_socket).map_err(SessionError::Runtime)?;
         let local = socket.local_addr().map_err(SessionError::Runtime)?;
         let (tx, ctrl) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCell::default());
-        let task = Task::new(socket, lease, ctrl, events_tx, config, stats.clone());
+        let state = SessionState::new(send_half, events_tx, config, stats.clone());
+        let task = Task {
+            socket,
+            _lease: lease,
+            ctrl,
+            rx_buf: [0; 2048],
+            state: Arc::new(Mutex::new(state)),
+        };
         tokio::spawn(task.run());
         Ok(RtpSession {
             handle: SessionHandle {
@@ -556,19 +564,31 @@ struct ActiveRecording {
 
 enum Wake {
     Command(Option<Command>),
-    Tick(Tick),
     Datagram(std::io::Result<(usize, SocketAddr)>),
 }
 
+/// The receive side of a session, run by its tokio task: the socket's
+/// receive half and the control channel. Everything else is in the shared
+/// [`SessionState`], which the media clock ticks.
 struct Task {
     socket: UdpSocket,
     _lease: PortLease,
     ctrl: mpsc::UnboundedReceiver<Command>,
+    rx_buf: [u8; 2048],
+    state: Arc<Mutex<SessionState>>,
+}
+
+/// Everything a session sends and decodes, shared by its task (commands and
+/// received packets) and the media clock thread (the 20 ms ticks).
+pub(super) struct SessionState {
+    /// The send half: the same socket, a duplicated non-blocking descriptor.
+    tx: std::net::UdpSocket,
     events: mpsc::UnboundedSender<MediaEvent>,
     config: SessionConfig,
     stats: Arc<StatsCell>,
     stream: RtpStream,
     pacer: Pacer,
+    closed: bool,
     epoch: Instant,
     queue: VecDeque<Playing>,
     moh: Option<Playing>,
@@ -590,7 +610,6 @@ struct Task {
     latched: bool,
     last_rx: Instant,
     silent_reported: bool,
-    rx_buf: [u8; 2048],
     rx_pcm: [i16; MAX_RX_SAMPLES],
     tx_buf: [u8; 512],
     out_pcm: [i16; FRAME],
@@ -599,23 +618,74 @@ struct Task {
 }
 
 impl Task {
+    /// Starts ticking `state` on the media clock and serves commands and
+    /// received packets until the session is closed.
+    async fn run(mut self) {
+        super::clock::register(self.state.clone());
+        loop {
+            // Both futures are cancel-safe: `recv` on an mpsc channel and
+            // `UdpSocket::recv_from`.
+            let wake = tokio::select! {
+                biased;
+                c = self.ctrl.recv() => Wake::Command(c),
+                r = self.socket.recv_from(&mut self.rx_buf) => Wake::Datagram(r),
+            };
+            match wake {
+                Wake::Command(None) | Wake::Command(Some(Command::Close)) => break,
+                Wake::Command(Some(c)) => lock(&self.state).command(c),
+                Wake::Datagram(Ok((len, src))) => {
+                    lock(&self.state).datagram(&self.rx_buf[..len], src)
+                }
+                Wake::Datagram(Err(e)) => {
+                    // ICMP errors from an earlier send surface here on some
+                    // systems; they do not stop the session.
+                    tracing::debug!(error = %e, "RTP receive error");
+                }
+            }
+        }
+        let mut state = lock(&self.state);
+        state.closed = true;
+        state.stop_recording(RecordStop::HangUp);
+        state.flush_queue(|_| true);
+    }
+}
+
+/// Locks a session's state; a panic elsewhere while it was held leaves the
+/// state usable (every field is valid between two statements).
+fn lock(state: &Mutex<SessionState>) -> std::sync::MutexGuard<'_, SessionState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl super::clock::Paced for SessionState {
+    fn pacer(&mut self) -> &mut Pacer {
+        &mut self.pacer
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn on_tick(&mut self, tick: Tick) {
+        self.tick(tick);
+    }
+}
+
+impl SessionState {
     fn new(
-        socket: UdpSocket,
-        lease: PortLease,
-        ctrl: mpsc::UnboundedReceiver<Command>,
+        tx: std::net::UdpSocket,
         events: mpsc::UnboundedSender<MediaEvent>,
         config: SessionConfig,
         stats: Arc<StatsCell>,
-    ) -> Box<Task> {
+    ) -> SessionState {
         let now = Instant::now();
-        Box::new(Task {
-            socket,
-            _lease: lease,
-            ctrl,
+        SessionState {
+            tx,
             events,
             stats,
             stream: RtpStream::new_random(),
+            // The clock sets the real start when it takes the session on.
             pacer: Pacer::new(now, super::pacer::PTIME),
+            closed: false,
             epoch: now,
             queue: VecDeque::new(),
             moh: None,
@@ -636,41 +706,13 @@ impl Task {
             latched: false,
             last_rx: now,
             silent_reported: false,
-            rx_buf: [0; 2048],
             rx_pcm: [0; MAX_RX_SAMPLES],
             tx_buf: [0; 512],
             out_pcm: [0; FRAME],
             out_codes: [0; FRAME],
             rx_frame: [0; FRAME],
             config,
-        })
-    }
-
-    async fn run(mut self: Box<Self>) {
-        loop {
-            // All three futures are cancel-safe: `recv` on an mpsc channel,
-            // `Pacer::tick` (changes state only after its wait) and
-            // `UdpSocket::recv_from`.
-            let wake = tokio::select! {
-                biased;
-                c = self.ctrl.recv() => Wake::Command(c),
-                t = self.pacer.tick() => Wake::Tick(t),
-                r = self.socket.recv_from(&mut self.rx_buf) => Wake::Datagram(r),
-            };
-            match wake {
-                Wake::Command(None) | Wake::Command(Some(Command::Close)) => break,
-                Wake::Command(Some(c)) => self.command(c),
-                Wake::Tick(t) => self.tick(t).await,
-                Wake::Datagram(Ok((len, src))) => self.datagram(len, src),
-                Wake::Datagram(Err(e)) => {
-                    // ICMP errors from an earlier send surface here on some
-                    // systems; they do not stop the session.
-                    tracing::debug!(error = %e, "RTP receive error");
-                }
-            }
         }
-        self.stop_recording(RecordStop::HangUp);
-        self.flush_queue(|_| true);
     }
 
     fn emit(&self, e: MediaEvent) {
@@ -783,7 +825,7 @@ impl Task {
         });
     }
 
-    async fn tick(&mut self, tick: Tick) {
+    fn tick(&mut self, tick: Tick) {
         let stats = &self.stats;
         stats.ticks.fetch_add(1, Ordering::Relaxed);
         let late_us = tick.late.as_micros() as u64;
@@ -819,7 +861,7 @@ impl Task {
             self.fill_codes(law);
         }
         self.record_tick();
-        self.send_packet(law).await;
+        self.send_packet(law);
     }
 
     fn check_remote_silence(&mut self, now: Instant) {
@@ -974,7 +1016,7 @@ impl Task {
         }
     }
 
-    async fn send_packet(&mut self, law: Law) {
+    fn send_packet(&mut self, law: Law) {
         let Some(addr) = self.config.remote.addr.filter(|_| !self.held) else {
             self.stream.skip(FRAME as u32);
             return;
@@ -1003,7 +1045,9 @@ impl Task {
         let Ok(len) = len else {
             return;
         };
-        match self.socket.send_to(&self.tx_buf[..len], addr).await {
+        // Non-blocking: a full socket buffer drops this packet (counted as
+        // a send error) rather than holding up the clock.
+        match self.tx.send_to(&self.tx_buf[..len], addr) {
             Ok(_) => {
                 self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
             }
@@ -1011,8 +1055,8 @@ impl Task {
         }
     }
 
-    fn datagram(&mut self, len: usize, src: SocketAddr) {
-        let Ok(packet) = RtpPacket::parse(&self.rx_buf[..len]) else {
+    fn datagram(&mut self, datagram: &[u8], src: SocketAddr) {
+        let Ok(packet) = RtpPacket::parse(datagram) else {
             return;
         };
         match self.config.remote.addr {

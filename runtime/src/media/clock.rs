@@ -1,0 +1,238 @@
+//! The media clock: one thread that sends every session's 20 ms packets.
+//!
+//! Each session keeps its own drift-free [`Pacer`]; the clock decides only
+//! *who* runs each tick and *when*. Tokio timers have a 1 ms resolution and
+//! a woken task waits behind every other ready task, so with a few thousand
+//! calls per-call timers drift several milliseconds late under load. The
+//! clock instead sleeps on the OS timer to the next millisecond of a fixed
+//! grid and ticks every session due then, back to back, from a plain thread
+//! the scheduler wakes promptly.
+//!
+//! # The wheel
+//! A session's pacer starts on a grid millisecond, so all its deadlines fall
+//! in one of 20 slots (its start millisecond modulo 20). At grid millisecond
+//! `g` the clock visits slot `g % 20` only: about 1/20 of the sessions, each
+//! exactly when due. When the thread itself wakes late it visits the slots
+//! it missed (each at most once), and each session's pacer applies its
+//! catch-up and skip policy, so a stall never causes a long burst.
+//!
+//! Sessions are held weakly: a session whose task has ended (or which says
+//! it is closed) is dropped from its slot at its next visit. With no
+//! session at all the thread blocks until one registers.
+
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::pacer::{PTIME, Pacer, Tick};
+
+/// The grid step.
+const GRID: Duration = Duration::from_millis(1);
+/// Slots in the wheel: one per grid millisecond of a packet period.
+const SLOTS: u64 = (PTIME.as_millis() / GRID.as_millis()) as u64;
+
+/// What the clock ticks: something with a pacer that acts on each tick.
+pub(crate) trait Paced: Send {
+    /// The session's pacer (the clock restarts it on the grid when it takes
+    /// the session on, then only reads due ticks from it).
+    fn pacer(&mut self) -> &mut Pacer;
+    /// Whether the session has ended (the clock then forgets it).
+    fn is_closed(&self) -> bool;
+    /// One tick: build and send a packet.
+    fn on_tick(&mut self, tick: Tick);
+}
+
+/// A session as the clock holds it.
+type Entry = Weak<Mutex<dyn Paced>>;
+
+/// The running clock: where new sessions are sent.
+struct Clock {
+    register: Mutex<Sender<Entry>>,
+}
+
+static CLOCK: OnceLock<Clock> = OnceLock::new();
+
+/// Hands a session to the process's media clock (started on first use);
+/// its first tick is on the next grid millisecond.
+pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
+    let clock = CLOCK.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("dialect-media-clock".into())
+            .spawn(move || run(rx))
+            .expect("the media clock thread starts");
+        Clock {
+            register: Mutex::new(tx),
+        }
+    });
+    let weak: Weak<Mutex<P>> = Arc::downgrade(&session);
+    let entry: Entry = weak;
+    let sender = clock.register.lock().unwrap_or_else(|e| e.into_inner());
+    // The thread never ends while the sender exists, so this cannot fail.
+    let _ = sender.send(entry);
+}
+
+/// The clock thread: sleeps to each grid millisecond and ticks its slot.
+fn run(registrations: Receiver<Entry>) {
+    let epoch = Instant::now();
+    let mut wheel: Vec<Vec<Entry>> = (0..SLOTS).map(|_| Vec::new()).collect();
+    let mut sessions = 0usize;
+    // The next grid millisecond to visit.
+    let mut next: u64 = 1;
+    loop {
+        if sessions == 0 {
+            // Idle: wait for a session, then start from the present.
+            let Ok(entry) = registrations.recv() else {
+                return;
+            };
+            next = grid_index(epoch, Instant::now()) + 1;
+            take_on(&mut wheel, epoch, next, entry);
+            sessions += 1;
+        }
+        loop {
+            match registrations.try_recv() {
+                Ok(entry) => {
+                    take_on(&mut wheel, epoch, next, entry);
+                    sessions += 1;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        let due = epoch + GRID * next as u32;
+        let now = Instant::now();
+        if now < due {
+            std::thread::sleep(due - now);
+            continue;
+        }
+        // Visit every slot that came due, each at most once (a stall longer
+        // than a period is caught up by the pacers, not by repeated visits).
+        let last = grid_index(epoch, now);
+        let first = next.max(last.saturating_sub(SLOTS - 1));
+        for g in first..=last {
+            sessions -= visit(&mut wheel[(g % SLOTS) as usize]);
+        }
+        next = last + 1;
+    }
+}
+
+/// The grid millisecond `at` falls in.
+fn grid_index(epoch: Instant, at: Instant) -> u64 {
+    (at.saturating_duration_since(epoch).as_nanos() / GRID.as_nanos()) as u64
+}
+
+/// Starts a new session's pacer on grid millisecond `g` and puts it in its slot.
+fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: Entry) {
+    if let Some(session) = entry.upgrade() {
+        let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+        *s.pacer() = Pacer::new(epoch + GRID * g as u32, PTIME);
+    }
+    wheel[(g % SLOTS) as usize].push(entry);
+}
+
+/// Ticks every session of a slot that is due; returns how many sessions
+/// were dropped because they ended.
+fn visit(slot: &mut Vec<Entry>) -> usize {
+    let mut dropped = 0;
+    let mut i = 0;
+    while i < slot.len() {
+        let alive = match slot[i].upgrade() {
+            Some(session) => {
+                let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+                if s.is_closed() {
+                    false
+                } else {
+                    while let Some(t) = s.pacer().take_due(Instant::now()) {
+                        s.on_tick(t);
+                    }
+                    true
+                }
+            }
+            None => false,
+        };
+        if alive {
+            i += 1;
+        } else {
+            slot.swap_remove(i);
+            dropped += 1;
+        }
+    }
+    dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records when each tick ran.
+    struct Probe {
+        pacer: Pacer,
+        ticks: Vec<(Tick, Instant)>,
+        closed: bool,
+    }
+
+    impl Paced for Probe {
+        fn pacer(&mut self) -> &mut Pacer {
+            &mut self.pacer
+        }
+        fn is_closed(&self) -> bool {
+            self.closed
+        }
+        fn on_tick(&mut self, tick: Tick) {
+            self.ticks.push((tick, Instant::now()));
+        }
+    }
+
+    fn probe() -> Arc<Mutex<Probe>> {
+        Arc::new(Mutex::new(Probe {
+            pacer: Pacer::new(Instant::now(), PTIME),
+            ticks: Vec::new(),
+            closed: false,
+        }))
+    }
+
+    #[test]
+    fn sessions_tick_every_period_on_their_own_grid() {
+        let probes: Vec<_> = (0..30).map(|_| probe()).collect();
+        for p in &probes {
+            register(p.clone());
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        for p in &probes {
+            let p = p.lock().unwrap();
+            // About 12 ticks in 250 ms; a loaded test machine may skip some,
+            // but every tick is numbered on the session's own 20 ms grid.
+            assert!(p.ticks.len() >= 5, "only {} ticks", p.ticks.len());
+            for w in p.ticks.windows(2) {
+                let (a, b) = (w[0].0, w[1].0);
+                assert_eq!(b.index, a.index + 1 + b.skipped);
+            }
+            for (t, at) in &p.ticks {
+                let deadline = p.pacer.deadline(t.index);
+                assert!(*at >= deadline, "tick {} ran before its deadline", t.index);
+            }
+        }
+    }
+
+    #[test]
+    fn ended_sessions_are_dropped() {
+        let kept = probe();
+        let closed = probe();
+        let dropped = probe();
+        register(kept.clone());
+        register(closed.clone());
+        register(dropped.clone());
+        std::thread::sleep(Duration::from_millis(60));
+        closed.lock().unwrap().closed = true;
+        let weak = Arc::downgrade(&dropped);
+        drop(dropped);
+        assert!(weak.upgrade().is_none(), "the clock holds sessions weakly");
+        let closed_ticks = closed.lock().unwrap().ticks.len();
+        std::thread::sleep(Duration::from_millis(80));
+        assert_eq!(closed.lock().unwrap().ticks.len(), closed_ticks);
+        assert!(kept.lock().unwrap().ticks.len() > closed_ticks);
+    }
+}
