@@ -1,7 +1,10 @@
-//! `RtpSession`: the media of one call leg, run by one tokio task.
+//! `RtpSession`: the media of one call leg.
 //!
-//! The task owns a UDP socket (from the [`PortAllocator`]) and, every 20 ms
-//! on a drift-free [`Pacer`], sends one packet made from what is playing:
+//! A session owns a UDP socket (from the [`PortAllocator`]). Its tokio task
+//! carries out the call's commands; the process's media clock thread (see
+//! `clock`) ticks it every 20 ms on its own drift-free [`Pacer`]: it reads
+//! the packets that arrived since the last tick, then sends one packet made
+//! from what is playing:
 //! the prompt queue, else the music-on-hold loop, else silence, mixed with
 //! audio linked in from other sessions (bridge, whisper) and in-band DTMF
 //! being sent; or an RFC 4733 event packet while a digit is being sent that
@@ -25,7 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -44,6 +46,9 @@ const FRAME: usize = SAMPLES_PER_TICK;
 const DTMF_GAP_TICKS: u32 = 3;
 /// Largest G.711 payload decoded from one packet (128 ms).
 const MAX_RX_SAMPLES: usize = 1024;
+/// Most packets read per tick (a far end sends one per 20 ms; the rest of a
+/// flood waits in the socket buffer or is dropped by the kernel).
+const MAX_RX_PER_TICK: usize = 32;
 
 /// Where and how to send, from the remote SDP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,18 +403,14 @@ impl RtpSession {
     /// Outside a tokio runtime with IO and time enabled (as `tokio::spawn`).
     pub fn start(ports: &PortAllocator, config: SessionConfig) -> Result<RtpSession, SessionError> {
         let (std_socket, lease) = ports.bind()?;
-        let send_half = std_socket.try_clone().map_err(SessionError::Runtime)?;
-        let socket = UdpSocket::from_std(std_socket).map_err(SessionError::Runtime)?;
-        let local = socket.local_addr().map_err(SessionError::Runtime)?;
+        let local = std_socket.local_addr().map_err(SessionError::Runtime)?;
         let (tx, ctrl) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCell::default());
-        let state = SessionState::new(send_half, events_tx, config, stats.clone());
+        let state = SessionState::new(std_socket, events_tx, config, stats.clone());
         let task = Task {
-            socket,
             _lease: lease,
             ctrl,
-            rx_buf: [0; 2048],
             state: Arc::new(Mutex::new(state)),
         };
         tokio::spawn(task.run());
@@ -562,27 +563,20 @@ struct ActiveRecording {
     mode: RecordMode,
 }
 
-enum Wake {
-    Command(Option<Command>),
-    Datagram(std::io::Result<(usize, SocketAddr)>),
-}
-
-/// The receive side of a session, run by its tokio task: the socket's
-/// receive half and the control channel. Everything else is in the shared
-/// [`SessionState`], which the media clock ticks.
+/// The control side of a session, run by its tokio task: commands from the
+/// call go into the shared [`SessionState`], which the media clock ticks.
 struct Task {
-    socket: UdpSocket,
     _lease: PortLease,
     ctrl: mpsc::UnboundedReceiver<Command>,
-    rx_buf: [u8; 2048],
     state: Arc<Mutex<SessionState>>,
 }
 
-/// Everything a session sends and decodes, shared by its task (commands and
-/// received packets) and the media clock thread (the 20 ms ticks).
+/// Everything a session sends and decodes, shared by its task (commands) and
+/// the media clock thread (each 20 ms tick reads what arrived, then sends).
 pub(super) struct SessionState {
-    /// The send half: the same socket, a duplicated non-blocking descriptor.
-    tx: std::net::UdpSocket,
+    /// The session's non-blocking socket.
+    socket: std::net::UdpSocket,
+    rx_buf: [u8; 2048],
     events: mpsc::UnboundedSender<MediaEvent>,
     config: SessionConfig,
     stats: Arc<StatsCell>,
@@ -618,30 +612,15 @@ pub(super) struct SessionState {
 }
 
 impl Task {
-    /// Starts ticking `state` on the media clock and serves commands and
-    /// received packets until the session is closed.
+    /// Starts ticking `state` on the media clock and carries out commands
+    /// until the session is closed.
     async fn run(mut self) {
         super::clock::register(self.state.clone());
-        loop {
-            // Both futures are cancel-safe: `recv` on an mpsc channel and
-            // `UdpSocket::recv_from`.
-            let wake = tokio::select! {
-                biased;
-                c = self.ctrl.recv() => Wake::Command(c),
-                r = self.socket.recv_from(&mut self.rx_buf) => Wake::Datagram(r),
-            };
-            match wake {
-                Wake::Command(None) | Wake::Command(Some(Command::Close)) => break,
-                Wake::Command(Some(c)) => lock(&self.state).command(c),
-                Wake::Datagram(Ok((len, src))) => {
-                    lock(&self.state).datagram(&self.rx_buf[..len], src)
-                }
-                Wake::Datagram(Err(e)) => {
-                    // ICMP errors from an earlier send surface here on some
-                    // systems; they do not stop the session.
-                    tracing::debug!(error = %e, "RTP receive error");
-                }
+        while let Some(c) = self.ctrl.recv().await {
+            if matches!(c, Command::Close) {
+                break;
             }
+            lock(&self.state).command(c);
         }
         let mut state = lock(&self.state);
         state.closed = true;
@@ -668,18 +647,23 @@ impl super::clock::Paced for SessionState {
     fn on_tick(&mut self, tick: Tick) {
         self.tick(tick);
     }
+
+    fn receive(&mut self) {
+        self.receive_all();
+    }
 }
 
 impl SessionState {
     fn new(
-        tx: std::net::UdpSocket,
+        socket: std::net::UdpSocket,
         events: mpsc::UnboundedSender<MediaEvent>,
         config: SessionConfig,
         stats: Arc<StatsCell>,
     ) -> SessionState {
         let now = Instant::now();
         SessionState {
-            tx,
+            socket,
+            rx_buf: [0; 2048],
             events,
             stats,
             stream: RtpStream::new_random(),
@@ -1047,7 +1031,7 @@ impl SessionState {
         };
         // Non-blocking: a full socket buffer drops this packet (counted as
         // a send error) rather than holding up the clock.
-        match self.tx.send_to(&self.tx_buf[..len], addr) {
+        match self.socket.send_to(&self.tx_buf[..len], addr) {
             Ok(_) => {
                 self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
             }
@@ -1055,8 +1039,24 @@ impl SessionState {
         }
     }
 
-    fn datagram(&mut self, datagram: &[u8], src: SocketAddr) {
-        let Ok(packet) = RtpPacket::parse(datagram) else {
+    /// Reads and handles every packet that arrived since the last tick (at
+    /// most a bounded number, so a flood cannot hold up the clock).
+    fn receive_all(&mut self) {
+        for _ in 0..MAX_RX_PER_TICK {
+            match self.socket.recv_from(&mut self.rx_buf) {
+                Ok((len, src)) => self.datagram(len, src),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors from an earlier send surface here on some
+                    // systems; they do not stop the session.
+                    tracing::debug!(error = %e, "RTP receive error");
+                }
+            }
+        }
+    }
+
+    fn datagram(&mut self, len: usize, src: SocketAddr) {
+        let Ok(packet) = RtpPacket::parse(&self.rx_buf[..len]) else {
             return;
         };
         match self.config.remote.addr {
