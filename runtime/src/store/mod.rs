@@ -8,8 +8,9 @@
 //! concurrent commits share one flush (group commit), so durability does not cost
 //! one fsync per write.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -98,6 +99,16 @@ pub trait Store: Send + Sync + 'static {
     fn sync(&self) -> Result<(), StoreError>;
     /// A new value of a durable, strictly increasing counter.
     fn next_id(&self, counter: &str) -> Result<u64, StoreError>;
+    /// Reserves `n` consecutive new values of a counter at once and returns the
+    /// first; values reserved but never used are skipped after a restart (the
+    /// counter stays strictly increasing, with gaps). For writers that take many ids.
+    fn next_ids(&self, counter: &str, n: u64) -> Result<u64, StoreError> {
+        let first = self.next_id(counter)?;
+        for _ in 1..n {
+            self.next_id(counter)?;
+        }
+        Ok(first)
+    }
     /// Number of entries in a tree.
     fn count(&self, tree: &str) -> Result<usize, StoreError>;
 }
@@ -132,6 +143,8 @@ pub async fn commit_async(store: SharedStore, batch: Batch) -> Result<(), StoreE
 /// The embedded store: sled, with group commit.
 pub struct SledStore {
     db: sled::Db,
+    /// Open tree handles by name (`Db::open_tree` takes a lock and allocates).
+    trees: RwLock<HashMap<String, sled::Tree>>,
     epoch: AtomicU64,
     flush: Mutex<FlushState>,
     flushed: Condvar,
@@ -154,6 +167,7 @@ impl SledStore {
             .open()?;
         Ok(SledStore {
             db,
+            trees: RwLock::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
@@ -161,7 +175,14 @@ impl SledStore {
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
+        if let Some(t) = self.trees.read().ok().and_then(|m| m.get(name).cloned()) {
+            return Ok(t);
+        }
+        let t = self.db.open_tree(name)?;
+        if let Ok(mut m) = self.trees.write() {
+            m.insert(name.to_string(), t.clone());
+        }
+        Ok(t)
     }
 
     /// Waits until everything applied up to `epoch` is on disk, sharing flushes
@@ -199,8 +220,8 @@ impl SledStore {
 
     fn apply_batch(&self, batch: Batch) -> Result<u64, StoreError> {
         use sled::Transactional;
-        let mut names: Vec<String> = batch.ops.iter().map(|(t, _, _)| t.clone()).collect();
-        names.sort();
+        let mut names: Vec<&str> = batch.ops.iter().map(|(t, _, _)| t.as_str()).collect();
+        names.sort_unstable();
         names.dedup();
         let trees: Vec<sled::Tree> = names
             .iter()
@@ -209,7 +230,7 @@ impl SledStore {
         let result: sled::transaction::TransactionResult<(), ()> =
             trees.as_slice().transaction(|tx| {
                 for (t, k, v) in &batch.ops {
-                    let i = names.binary_search(t).unwrap_or(0);
+                    let i = names.binary_search(&t.as_str()).unwrap_or(0);
                     match v {
                         Some(v) => {
                             tx[i].insert(k.as_slice(), v.as_slice())?;
@@ -290,20 +311,24 @@ impl Store for SledStore {
     }
 
     fn next_id(&self, counter: &str) -> Result<u64, StoreError> {
+        self.next_ids(counter, 1)
+    }
+
+    fn next_ids(&self, counter: &str, n: u64) -> Result<u64, StoreError> {
         let t = self.tree("counters")?;
         let v = t.update_and_fetch(counter.as_bytes(), |old| {
-            let n = old
+            let last = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_be_bytes)
                 .unwrap_or(0);
-            Some((n + 1).to_be_bytes().to_vec())
+            Some(last.saturating_add(n.max(1)).to_be_bytes().to_vec())
         })?;
         let bytes = v.ok_or_else(|| StoreError::Db("counter vanished".into()))?;
         let arr: [u8; 8] = bytes
             .as_ref()
             .try_into()
             .map_err(|_| StoreError::Corrupt("counter".into()))?;
-        Ok(u64::from_be_bytes(arr))
+        Ok(u64::from_be_bytes(arr) - n.max(1) + 1)
     }
 
     fn count(&self, tree: &str) -> Result<usize, StoreError> {
@@ -332,6 +357,16 @@ mod tests {
         drop(s);
         let s = SledStore::open(&dir).unwrap();
         assert_eq!(s.next_id("x").unwrap(), 3, "counters survive a reopen");
+        assert_eq!(
+            s.next_ids("x", 10).unwrap(),
+            4,
+            "a block starts after the last id"
+        );
+        assert_eq!(
+            s.next_id("x").unwrap(),
+            14,
+            "and the next id after the block"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -160,16 +160,23 @@ fn mask_fields(
     }
 }
 
+/// An order as a user sees it: the order's fields and `overdue`, written straight
+/// into the response (no intermediate JSON tree).
+#[derive(serde::Serialize)]
+struct Presented {
+    #[serde(flatten)]
+    order: Workorder,
+    overdue: bool,
+}
+
 /// An order as a user may see it: sensitive fields masked, `overdue` added.
-fn present(s: &AppState, user: &User, mut o: Workorder) -> serde_json::Value {
+fn present(s: &AppState, user: &User, mut o: Workorder) -> Presented {
     if !sees_sensitive(user) {
         mask_fields(&mut o.fields, &sensitive_fields(s, &o.kind));
     }
     let now = s.workorders.clock().now_ms();
     let overdue = o.closed_ms.is_none() && o.deadline_ms.is_some_and(|d| d < now);
-    let mut v = serde_json::to_value(&o).unwrap_or_default();
-    v["overdue"] = overdue.into();
-    v
+    Presented { order: o, overdue }
 }
 
 fn present_history(
@@ -306,7 +313,7 @@ async fn query_orders(
         limit: p.limit.unwrap_or(50),
     };
     let page = s.workorders.query(q).await?;
-    let items: Vec<serde_json::Value> = page
+    let items: Vec<Presented> = page
         .items
         .into_iter()
         .map(|o| present(&s, &user, o))
@@ -678,7 +685,7 @@ async fn customer_history(
             ..Query::default()
         })
         .await?;
-    let orders: Vec<serde_json::Value> = page
+    let orders: Vec<Presented> = page
         .items
         .into_iter()
         .map(|o| present(&s, &user, o))

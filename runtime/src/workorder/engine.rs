@@ -11,13 +11,18 @@
 //! serialized, and a flush is shared by every change of a group (and the task goes
 //! on with the next group while the flush runs).
 //!
+//! The per-change work is kept small because this task bounds the throughput: the
+//! orders changed lately stay in memory (the engine is their only writer, so the
+//! copy is never stale and a step does not read and decode the order again), only
+//! the index keys that changed are written, and audit ids are reserved in blocks.
+//!
 //! Timers: the next unfired reminder/escalation of each open order sits in a
 //! queue ([`super::mem::Mem`]); the task sleeps until the first is due, then
 //! fires it by writing the notifications and marking it fired in the same batch,
 //! so it fires once. At start the queue is rebuilt from the open records, and
 //! timers that fell due while the runtime was down fire at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -374,6 +379,8 @@ impl WorkorderHandle {
             mem,
             evaluator: None,
             seqs: BTreeMap::new(),
+            audit_ids: (0, 0),
+            cache: HashMap::new(),
         };
         tokio::spawn(engine.run(rx, ctx));
         Ok((
@@ -872,10 +879,24 @@ struct Engine {
     evaluator: Option<(u64, Evaluator)>,
     /// Last sequence number used per local date.
     seqs: BTreeMap<NaiveDate, u64>,
+    /// Audit ids reserved in blocks of [`AUDIT_BLOCK`] (next, end): one counter
+    /// write per block instead of one per change.
+    audit_ids: (u64, u64),
+    /// The latest form of the orders changed lately. The engine is the only writer
+    /// of orders, so an entry is never stale; it saves a store read and a JSON
+    /// decode for each step of an order in progress.
+    cache: HashMap<String, Workorder>,
 }
 
-/// A staged change: what memory must learn once the batch is applied.
-type MemUpdate = (String, Option<OpenRecord>);
+/// Audit ids reserved at once (ids of a block not used before a restart are skipped).
+const AUDIT_BLOCK: u64 = 256;
+
+/// Orders kept in [`Engine::cache`] at most (it is emptied when full).
+const CACHE_MAX: usize = 20_000;
+
+/// A staged change: the order's new form and what memory must learn of it once
+/// the batch is applied (its open record, `None` once it is final).
+type MemUpdate = (Workorder, Option<OpenRecord>);
 
 impl Engine {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>, commit: mpsc::Sender<Group>) {
@@ -979,23 +1000,41 @@ impl Engine {
     /// Applies a batch and updates memory.
     fn apply(&mut self, batch: Batch, updates: Vec<MemUpdate>) -> Result<(), WoError> {
         self.store.apply(batch)?;
-        for (number, rec) in updates {
-            let Some(num) = number_key(&number) else {
-                continue;
-            };
-            match rec {
-                Some(r) => self.mem.set(num, &r),
-                None => self.mem.remove(num),
+        if self.cache.len() + updates.len() > CACHE_MAX {
+            self.cache.clear();
+        }
+        for (o, rec) in updates {
+            if let Some(num) = number_key(&o.number) {
+                match &rec {
+                    Some(r) => self.mem.set(num, r),
+                    None => self.mem.remove(num),
+                }
+            }
+            if rec.is_some() && self.cache.len() < CACHE_MAX {
+                self.cache.insert(o.number.clone(), o);
+            } else {
+                self.cache.remove(&o.number);
             }
         }
         Ok(())
+    }
+
+    /// A new audit id, from the reserved block.
+    fn audit_id(&mut self) -> Result<u64, WoError> {
+        if self.audit_ids.0 >= self.audit_ids.1 {
+            let first = self.store.next_ids("audit", AUDIT_BLOCK)?;
+            self.audit_ids = (first, first + AUDIT_BLOCK);
+        }
+        let id = self.audit_ids.0;
+        self.audit_ids.0 += 1;
+        Ok(id)
     }
 
     /// Adds an order's new form, history entries, indexes, open record and audit
     /// entry to a batch.
     #[allow(clippy::too_many_arguments)]
     fn stage(
-        &self,
+        &mut self,
         batch: &mut Batch,
         updates: &mut Vec<MemUpdate>,
         old: Option<&Workorder>,
@@ -1009,29 +1048,31 @@ impl Engine {
         for e in entries {
             batch.put_json(HISTORY, history_key(&new.number, e.version), e);
         }
+        // Index keys hold no value: only the keys that changed are written.
         let fresh = index_entries(new);
-        if let Some(old) = old {
-            for (t, k) in index_entries(old) {
-                if !fresh.iter().any(|(t2, k2)| *t2 == t && *k2 == k) {
-                    batch.delete(t, k);
-                }
+        let before = old.map(index_entries).unwrap_or_default();
+        for (t, k) in &before {
+            if !fresh.iter().any(|(t2, k2)| t2 == t && k2 == k) {
+                batch.delete(t, k.clone());
             }
         }
         for (t, k) in fresh {
-            batch.put(t, k, Vec::new());
+            if !before.iter().any(|(t2, k2)| *t2 == t && *k2 == k) {
+                batch.put(t, k, Vec::new());
+            }
         }
         if is_final {
             batch.delete(OPEN, new.number.as_bytes().to_vec());
-            updates.push((new.number.clone(), None));
+            updates.push((new.clone(), None));
         } else {
             let rec = OpenRecord::of(new);
             let bytes = postcard::to_allocvec(&rec)
                 .map_err(|e| WoError::Store(format!("cannot encode {}: {e}", new.number)))?;
             batch.put(OPEN, new.number.as_bytes().to_vec(), bytes);
-            updates.push((new.number.clone(), Some(rec)));
+            updates.push((new.clone(), Some(rec)));
         }
         let last = entries.last();
-        let id = self.store.next_id("audit")?;
+        let id = self.audit_id()?;
         audit_into(
             batch,
             id,
@@ -1293,7 +1334,10 @@ impl Engine {
     }
 
     fn load(&self, number: &str) -> Result<Workorder, WoError> {
-        load_order(&*self.store, number)
+        match self.cache.get(number) {
+            Some(o) => Ok(o.clone()),
+            None => load_order(&*self.store, number),
+        }
     }
 
     fn transition(
