@@ -85,6 +85,8 @@ pub struct Config {
     pub services: BTreeMap<String, String>,
     /// Number of the flow answering calls whose dialled number no flow declares.
     pub default_number: Option<String>,
+    /// ACD settings the queues do not state (ring time, callbacks, service level).
+    pub acd: crate::acd::AcdConfig,
 }
 
 impl Default for Config {
@@ -111,6 +113,7 @@ impl Default for Config {
             speech: SpeechConfig::default(),
             services: BTreeMap::new(),
             default_number: Some("10000".into()),
+            acd: crate::acd::AcdConfig::default(),
         }
     }
 }
@@ -540,5 +543,39 @@ mod tests {
             e.to_string().contains("d.yaml:2") && e.to_string().contains("boss"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_acd_section_sets_the_acd() {
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            "acd:\n  default_ring_ms: 15s\n  callback_attempts: 5\n  callback_retry_ms: 120000\n  callback_trunk: local_trunks\n",
+        )
+        .unwrap();
+        assert_eq!(c.acd.default_ring_ms, 15_000);
+        assert_eq!(c.acd.callback_attempts, 5);
+        assert_eq!(c.acd.callback_retry_ms, 120_000);
+        assert_eq!(c.acd.callback_trunk, "local_trunks");
+        // Keys not given keep their defaults.
+        assert_eq!(
+            c.acd.dial_timeout_ms,
+            crate::acd::AcdConfig::default().dial_timeout_ms
+        );
+    }
+
+    #[test]
+    fn a_wrong_acd_key_or_value_is_named_with_its_line() {
+        let e = Config::parse(
+            Path::new("d.yaml"),
+            "sip:\n  udp: true\nacd:\n  ring_ms: 15s\n",
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("d.yaml:4:"), "{msg}");
+        assert!(msg.contains("ring_ms"), "{msg}");
+        let e = Config::parse(Path::new("d.yaml"), "acd:\n  callback_ring_ms: soon\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("d.yaml:2:"), "{msg}");
+        assert!(msg.contains("soon"), "{msg}");
     }
 }

@@ -36,6 +36,9 @@ pub struct ContactRecord {
     pub channel: String,
     /// inbound or outbound.
     pub direction: String,
+    /// For calls the ACD placed: `callback` or `outbound` (an agent's call); empty otherwise.
+    #[serde(default)]
+    pub kind: String,
     /// Calling number.
     pub caller: String,
     /// Dialled number.

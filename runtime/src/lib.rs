@@ -26,7 +26,8 @@
 //! - [`sim`]: the discrete-event contact-center simulator (`dialect simulate`)
 //!   running the ACD core on virtual time, and Erlang C / Erlang A.
 //! - [`stats`]: counters for `/metrics`.
-//! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP.
+//! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP;
+//!   `call::dialled` places the calls the ACD orders (callbacks, outbound).
 //! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
 
 pub mod acd;

@@ -118,8 +118,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }),
         sip_shutdown.clone(),
     );
-    let (acd, _acd_dials) = crate::acd::AcdHandle::spawn(
-        crate::acd::AcdConfig::default(),
+    let (acd, mut acd_dials) = crate::acd::AcdHandle::spawn(
+        config.acd.clone(),
         crate::acd::actor::ProgramSource::Slot(program.clone()),
         &config.agents,
         store.clone(),
@@ -285,6 +285,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
                         _ => req.reply(405),
                     }
                 }
+                // Callbacks and agents' outbound calls: one call task each.
+                Some(order) = acd_dials.recv() => crate::call::dialled::place(&env, order, &tracker),
                 _ = shutdown.cancelled() => break,
             }
         }
@@ -295,11 +297,21 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             let env = env.clone();
             let tracker = tracker.clone();
             tokio::spawn(async move {
-                while let Some(req) = incoming.recv().await {
-                    match req.method() {
-                        rsip::Method::Invite => crate::call::accept(&env, req, &tracker),
-                        rsip::Method::Register => registrar.handle(&req),
-                        _ => req.reply(503),
+                loop {
+                    tokio::select! {
+                        req = incoming.recv() => {
+                            let Some(req) = req else { break };
+                            match req.method() {
+                                rsip::Method::Invite => crate::call::accept(&env, req, &tracker),
+                                rsip::Method::Register => registrar.handle(&req),
+                                _ => req.reply(503),
+                            }
+                        }
+                        // No new calls are placed while shutting down: the ACD
+                        // releases the reserved agents.
+                        Some(order) = acd_dials.recv() => {
+                            crate::call::dialled::refuse(&env, &order, "shutting down").await;
+                        }
                     }
                 }
             })

@@ -1,7 +1,9 @@
 //! A call transferred to a queue reaches an agent's registered phone (SIPp as
 //! the agent's phone, another SIPp as the caller), with digest-authenticated
 //! REGISTER, the agent signed in over the CTI API, and the contact record
-//! showing queue, wait, agent and talk time.
+//! showing queue, wait, agent and talk time. Calls the ACD places itself
+//! (callbacks, agents' outbound calls) go out through a trunk whose far end is a
+//! SIPp on loopback; a ring-all queue rings two phones and cancels the loser.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -60,6 +62,27 @@ flow pressed "Pressed" {
 flow referred "Referred" on "5003" {
   pause 10s
   hangup
+}
+
+queue cb "Callback" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 9 -> callback
+}
+
+flow callme "Call me back" on "5004" {
+  transfer queue cb
+}
+
+queue everyone "Everyone" {
+  skills general >= 1
+  strategy ring_all
+  priority 0
+}
+
+flow ringall "Ring all" on "5005" {
+  transfer queue everyone
 }
 "#;
 
@@ -275,34 +298,60 @@ async fn staffed(
     phone: &str,
     keys: &[(&str, &str)],
 ) -> (TestServer, std::process::Child, std::path::PathBuf) {
+    let (s, dir) = with_agents(&["7001"], |_| {}).await;
+    let agent_phone = agent_phone(&s, "7001", phone, keys).await;
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    (s, agent_phone, dir)
+}
+
+/// A server on the test project with `agents` (password `pw<id>`, API token
+/// `t-<id>`, skill general 3), changed by `adjust`. Returns it and the project folder.
+async fn with_agents(
+    agents: &[&str],
+    adjust: impl FnOnce(&mut dialect_runtime::config::Config) + Send + 'static,
+) -> (TestServer, std::path::PathBuf) {
     let dir = project();
     let project = dir.clone();
+    let agents: Vec<String> = agents.iter().map(|a| a.to_string()).collect();
     let s = TestServer::start(move |c| {
         c.project = Some(project);
-        c.agents.push(AgentConfig {
-            id: "7001".into(),
-            name: "Agent".into(),
-            password: "pw7001".into(),
-            skills: [("general".to_string(), 3)].into_iter().collect(),
-            auto_answer: false,
-        });
-        c.api_users.push(ApiUser {
-            name: "7001".into(),
-            token: "t-7001".into(),
-            role: "agent".into(),
-            department: None,
-        });
+        for id in &agents {
+            c.agents.push(AgentConfig {
+                id: id.clone(),
+                name: format!("Agent {id}"),
+                password: format!("pw{id}"),
+                skills: [("general".to_string(), 3)].into_iter().collect(),
+                auto_answer: false,
+            });
+            c.api_users.push(ApiUser {
+                name: id.clone(),
+                token: format!("t-{id}"),
+                role: "agent".into(),
+                department: None,
+            });
+        }
+        adjust(c);
     })
     .await;
+    (s, dir)
+}
 
-    // The agent's phone registers, then SIPp answers on that port.
+/// Registers agent `id`'s phone with digest authentication, then runs SIPp
+/// `scenario` (with `keys`) on the registered port for one call.
+async fn agent_phone(
+    s: &TestServer,
+    id: &str,
+    scenario_file: &str,
+    keys: &[(&str, &str)],
+) -> std::process::Child {
     let sip = s.sip;
-    let port = tokio::task::spawn_blocking(move || register(sip, "7001", "pw7001"))
+    let user = id.to_string();
+    let port = tokio::task::spawn_blocking(move || register(sip, &user, &format!("pw{user}")))
         .await
         .unwrap();
     let mut cmd = Command::new("sipp");
     cmd.arg("-sf")
-        .arg(scenario(phone))
+        .arg(scenario(scenario_file))
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
         .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
@@ -310,24 +359,197 @@ async fn staffed(
     for (k, v) in keys {
         cmd.args(["-key", k, v]);
     }
-    let agent_phone = cmd
-        .stdout(Stdio::piped())
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
 
-    // The agent signs in and is ready.
+/// Posts CTI operations for agent `id` as that agent; each must succeed.
+async fn agent_ops(s: &TestServer, id: &str, ops: &[&str]) {
     let http = reqwest::Client::new();
-    for op in ["sign_in", "ready"] {
+    for op in ops {
         let r = http
-            .post(format!("http://{}/api/v1/agents/7001/{op}", s.http))
-            .bearer_auth("t-7001")
+            .post(format!("http://{}/api/v1/agents/{id}/{op}", s.http))
+            .bearer_auth(format!("t-{id}"))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{op}: {:?}", r.text().await);
     }
-    (s, agent_phone, dir)
+}
+
+/// A carrier trunk whose far end is a SIPp "customer" (`uas_customer.xml`) on a
+/// free loopback port: answers one call, talks `talk_ms`, hangs up. Returns the
+/// trunk's configuration and the port SIPp must listen on.
+fn customer_trunk() -> (dialect_runtime::config::TrunkConfig, u16) {
+    let port = free_udp_port();
+    let trunk = serde_yaml::from_str(&format!(
+        "name: carrier\nhost: 127.0.0.1:{port}\ncaller_id: \"10000\"\n"
+    ))
+    .unwrap();
+    (trunk, port)
+}
+
+/// Starts the customer's SIPp on `port`: it answers one call, talks `talk_ms`
+/// and hangs up.
+fn customer(port: u16, talk_ms: u32) -> std::process::Child {
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("uas_customer.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(46_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-d", &talk_ms.to_string()])
+        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The agent's state as the CTI API shows it.
+async fn agent_state(s: &TestServer, id: &str) -> String {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/agents/{id}", s.http))
+        .bearer_auth(format!("t-{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["state"].as_str().unwrap_or("").to_string()
+}
+
+/// Waits (at most 20 s) until a contact record of `kind` is saved, and returns it.
+async fn contact_of_kind(s: &TestServer, kind: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        if let Some(c) = s.contacts().await.into_iter().find(|c| c["kind"] == kind) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {kind} contact record: {:?}", s.contacts().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_who_chose_a_callback_is_called_back_and_connected() {
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
+    let phone = agent_phone(&s, "7001", "uas_agent.xml", &[]).await;
+    // Signed in but not ready: the caller waits.
+    agent_ops(&s, "7001", &["sign_in"]).await;
+    let far_end = customer(port, 4_000);
+
+    // The caller dials 5004, presses 9 in the queue and is hung up on.
+    let caller = sipp_async(
+        "uac_callback.xml",
+        s.sip,
+        1,
+        1,
+        vec![
+            ("service", "5004".into()),
+            ("pcap", "/usr/share/sip-tester/dtmf_2833_9.pcap".into()),
+        ],
+        30,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    let first = s.wait_contacts(1).await;
+    assert_eq!(first[0]["end"], "callback accepted", "{}", first[0]);
+
+    // The agent becomes ready: the runtime calls 13912345678 back through the
+    // trunk, and once the customer answers, rings the agent and bridges them.
+    agent_ops(&s, "7001", &["ready"]).await;
+    phone_done(far_end).await;
+    phone_done(phone).await;
+    let c = contact_of_kind(&s, "callback").await;
+    assert_eq!(c["direction"], "outbound", "{c}");
+    assert_eq!(c["called"], "13912345678", "{c}");
+    assert_eq!(c["caller"], "10000", "the trunk's caller id: {c}");
+    assert_eq!(c["trunk"], "carrier", "{c}");
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["talk_ms"].as_i64().unwrap() > 1000, "{c}");
+    assert_eq!(c["end"], "hangup by caller", "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_places_an_outbound_call_from_the_desktop() {
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
+    let phone = agent_phone(&s, "7001", "uas_agent.xml", &[]).await;
+    agent_ops(&s, "7001", &["sign_in"]).await;
+    let far_end = customer(port, 4_000);
+
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/agents/7001/dial", s.http))
+        .bearer_auth("t-7001")
+        .json(&serde_json::json!({ "number": "13800138000" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    // The agent's phone rings first, then the number; they talk until the
+    // customer hangs up.
+    let mut talking = false;
+    for _ in 0..200 {
+        if agent_state(&s, "7001").await == "talking" {
+            talking = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(talking, "the agent is talking to the customer");
+    phone_done(far_end).await;
+    phone_done(phone).await;
+    let c = contact_of_kind(&s, "outbound").await;
+    assert_eq!(c["direction"], "outbound", "{c}");
+    assert_eq!(c["called"], "13800138000", "{c}");
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["talk_ms"].as_i64().unwrap() > 1000, "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ring_all_rings_both_phones_and_cancels_the_other() {
+    let (s, dir) = with_agents(&["7001", "7002"], |_| {}).await;
+    // 7001 answers after 1.5 s of ringing; 7002 rings until it is cancelled.
+    let answers = agent_phone(&s, "7001", "uas_agent_late.xml", &[]).await;
+    let rings = agent_phone(&s, "7002", "uas_agent_ring.xml", &[]).await;
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    agent_ops(&s, "7002", &["sign_in", "ready"]).await;
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5005".into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    // Both phones went through their scenarios: 7002 got a CANCEL.
+    phone_done(rings).await;
+    phone_done(answers).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "everyone", "{c}");
+    assert_eq!(c["agent"], "7001", "{c}");
+    let trail = dialect_e2e::trail(c);
+    for agent in ["7001", "7002"] {
+        assert!(
+            trail
+                .iter()
+                .any(|(_, d)| d == &format!("ringing agent {agent}")),
+            "{trail:?}"
+        );
+    }
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

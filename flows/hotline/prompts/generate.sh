@@ -53,6 +53,25 @@ reminder_menu.wav|查询话费请按一，人工服务请按零。|To check your
 campaign_drop.wav|您好，这里是中国电信一零零零零，稍后将再次与您联系。|Hello, this is the ten thousand hotline. We will call you again later.
 TEXTS
 
+# Queue announcements (the ACD's position and estimated-wait prompts):
+# queue_position_N.wav for N = 1..20 and queue_wait_Mm.wav for M = 1..30 minutes.
+queue_prompts() {
+  local n m
+  for n in $(seq 1 20); do
+    say "queue_position_$n.wav" cmn "您现在排在第${n}位。" zh
+    say "queue_position_$n.wav" en-us "You are number $n in the queue." en
+  done
+  for m in $(seq 1 30); do
+    say "queue_wait_${m}m.wav" cmn "预计等待时间约${m}分钟。" zh
+    if [ "$m" = 1 ]; then
+      say "queue_wait_${m}m.wav" en-us "Your estimated wait is one minute." en
+    else
+      say "queue_wait_${m}m.wav" en-us "Your estimated wait is $m minutes." en
+    fi
+  done
+}
+queue_prompts
+
 # Music on hold: a slow arpeggio, 20 s, looped by the runtime.
 sox -q -n -r 8000 -c 1 -b 16 hold_music.wav synth 0.5 pluck C4 synth 0.5 pluck E4 synth 0.5 pluck G4 synth 0.5 pluck C5 \
   repeat 9 fade 0 20 0.5 norm -12 2>/dev/null || sox -q -n -r 8000 -c 1 -b 16 hold_music.wav synth 20 sine 440 tremolo 2 60 norm -15

@@ -72,7 +72,9 @@
 //! The runtime dials the number through the trunk; when it is answered the new call
 //! task calls [`AcdHandle::dial_answered`] with its own event channel and from
 //! then on behaves like any call task above (it gets `Offer`/`Bridge`); if the
-//! number does not answer it calls [`AcdHandle::dial_failed`].
+//! number does not answer it calls [`AcdHandle::dial_failed`]. The server hands
+//! each order to `call::dialled::place`, which does exactly that (for an outbound
+//! call it rings the agent's phone before dialling the number).
 //!
 //! # Layout
 //!

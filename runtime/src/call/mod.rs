@@ -14,9 +14,13 @@
 //! - `input.rs`: menus and digit collection (keys, time-outs, speech).
 //! - `lookup.rs`: lookups to external services over HTTP/JSON.
 //! - `queue.rs`: `transfer queue`: waiting in the ACD with music and
-//!   announcements, ringing the agent it picks, bridging.
+//!   announcements, ringing the agent it picks, bridging; the same loop follows
+//!   the calls the ACD places.
+//! - `dialled.rs`: calls the ACD places itself (callbacks, agents' outbound
+//!   calls): dialled through a trunk, then handed to the ACD.
 //! - `speech.rs`: prompt files and text to speech.
 
+pub mod dialled;
 mod input;
 mod lookup;
 mod queue;
@@ -390,16 +394,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         recording_seq: 0,
         gone: None,
     };
-    if env.config.recording.whole_call {
-        let path = call.recording_path("call");
-        let mut r = RecordOptions::new(path.clone());
-        r.mode = RecordMode::Both;
-        r.limits.max_duration = env.config.recording.max_duration.0;
-        r.limits.max_bytes = env.config.recording.max_bytes;
-        if call.media.record(r).is_ok() {
-            call.contact.recordings.push(path.display().to_string());
-        }
-    }
+    call.record_whole_call();
     let info = CallInfo {
         caller,
         called: number,
@@ -440,6 +435,21 @@ async fn save_unanswered(
 }
 
 impl Call {
+    /// Starts recording the whole call when the configuration asks for it.
+    fn record_whole_call(&mut self) {
+        if !self.env.config.recording.whole_call {
+            return;
+        }
+        let path = self.recording_path("call");
+        let mut r = RecordOptions::new(path.clone());
+        r.mode = RecordMode::Both;
+        r.limits.max_duration = self.env.config.recording.max_duration.0;
+        r.limits.max_bytes = self.env.config.recording.max_bytes;
+        if self.media.record(r).is_ok() {
+            self.contact.recordings.push(path.display().to_string());
+        }
+    }
+
     fn recording_path(&mut self, what: &str) -> PathBuf {
         self.recording_seq += 1;
         self.env.recordings.join(format!(

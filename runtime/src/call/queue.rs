@@ -17,8 +17,9 @@ use dialect_compiler::ir::DestIr;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Call, End, Event, Step};
+use super::{Call, CallEnv, End, Event, Step};
 use crate::acd::{AcdToCall, Announcement, OfferResult, QueuedCall};
+use crate::media::g711::Law;
 use crate::media::{PlayOptions, PlaybackId, RemoteMedia, RtpSession, SessionConfig};
 use crate::sip::endpoint::{Answered, CallProgress};
 use crate::sip::sdp::{self, LocalMedia};
@@ -66,14 +67,44 @@ impl Call {
             })
             .unwrap_or_default();
         qc.trail = self.contact.trail.clone();
-        let (tx, mut rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(64);
         if acd.enqueue(qc, tx).await.is_err() {
             return Ok(Step::Continue(Input::Failed("the ACD has stopped".into())));
         }
         let entered = tokio::time::Instant::now();
         self.trail("transfer queue", format!("{queue}: waiting"));
-        let (leg_tx, mut leg_rx) = mpsc::channel::<(Arc<str>, LegOutcome)>(16);
-        let mut legs: HashMap<Arc<str>, Leg> = HashMap::new();
+        self.follow_acd(
+            &acd,
+            id,
+            rx,
+            AgentLegs::new(),
+            queue.to_string(),
+            entered,
+            language,
+        )
+        .await
+    }
+
+    /// Follows the ACD's messages for call `id` until the call leaves the ACD: the
+    /// waiting part of a queued call, and all of a call the ACD placed itself
+    /// (`call::dialled`), which may come with an agent leg already answered in
+    /// `legs`. `label` names the call in the trail (the queue).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn follow_acd(
+        &mut self,
+        acd: &crate::acd::AcdHandle,
+        id: crate::acd::CallId,
+        mut rx: mpsc::Receiver<AcdToCall>,
+        legs: AgentLegs,
+        mut queue: String,
+        entered: tokio::time::Instant,
+        language: &str,
+    ) -> Result<Step, End> {
+        let AgentLegs {
+            mut legs,
+            tx: leg_tx,
+            rx: mut leg_rx,
+        } = legs;
         let mut music: Option<(Vec<Arc<crate::media::Prompt>>, PlaybackId)> = None;
         let result = loop {
             tokio::select! {
@@ -82,9 +113,10 @@ impl Call {
                         break Ok(Step::Continue(Input::Failed("the ACD has stopped".into())));
                     };
                     match msg {
-                        AcdToCall::Queued { queue, position, .. } => {
-                            self.contact.queue = Some(queue.clone());
-                            self.trail("queue", format!("{queue}: position {position}"));
+                        AcdToCall::Queued { queue: q, position, .. } => {
+                            self.contact.queue = Some(q.clone());
+                            self.trail("queue", format!("{q}: position {position}"));
+                            queue = q;
                         }
                         AcdToCall::Music { on: true, prompt } => {
                             let prompts = match prompt {
@@ -242,91 +274,195 @@ impl Call {
         ring_ms: i64,
         report: &mpsc::Sender<(Arc<str>, LegOutcome)>,
     ) -> Option<Leg> {
-        let binding = self
-            .env
-            .registrar
-            .as_ref()
-            .and_then(|r| r.lookup(agent).into_iter().next())?;
-        let rtp = RtpSession::start(
-            &self.env.ports,
-            SessionConfig::new(RemoteMedia {
-                addr: None,
-                codec: self.law,
-                event_pt: Some(101),
-            }),
-        )
-        .ok()?;
-        let local = LocalMedia::g711(self.env.media_ip, rtp.local_addr().port());
-        let host = self
-            .env
-            .config
-            .sip
-            .public_host
-            .clone()
-            .unwrap_or_else(|| self.env.config.sip.listen.ip().to_string());
-        let mut outgoing = self
-            .env
-            .endpoint
-            .invite(crate::sip::endpoint::OutgoingInvite {
-                request_uri: binding.contact.clone(),
-                from: format!("<sip:{}@{host}>", self.contact.caller),
-                to: format!("<sip:{agent}@{host}>"),
-                target: binding.source.clone(),
-                sdp: Some(sdp::offer(&local).to_bytes()),
-                credentials: None,
-                headers: Vec::new(),
-                call_id: None,
-                contact_user: Some("dialect".into()),
-            })
-            .ok()?;
+        // The agent's phone shows the customer: the caller, or the number a placed call dialled.
+        let customer = if self.contact.direction == "outbound" {
+            &self.contact.called
+        } else {
+            &self.contact.caller
+        };
+        let leg = ring_phone(&self.env, agent, self.law, customer, ring_ms, report)?;
         self.trail("queue", format!("ringing agent {agent}"));
-        let cancel = CancellationToken::new();
-        let c = cancel.clone();
-        let report = report.clone();
-        let agent = agent.clone();
-        let ring = std::time::Duration::from_millis(ring_ms.clamp(1_000, 600_000) as u64 + 2_000);
-        tokio::spawn(async move {
-            let deadline = tokio::time::sleep(ring);
-            tokio::pin!(deadline);
-            let mut cancelled = false;
-            let outcome = loop {
-                tokio::select! {
-                    p = outgoing.next() => match p {
-                        CallProgress::Provisional(_) => {}
-                        CallProgress::Answered(a) => break LegOutcome::Answered(a),
-                        CallProgress::Rejected(r) => {
-                            let code = u16::from(r.status_code);
-                            break LegOutcome::Failed(match code {
-                                486 | 600 => OfferResult::Busy,
-                                603 => OfferResult::Rejected,
-                                408 | 480 | 487 => OfferResult::NoAnswer,
-                                404 => OfferResult::Unregistered,
-                                _ => OfferResult::Failed,
-                            });
-                        }
-                        CallProgress::Cancelled | CallProgress::Timeout => {
-                            break LegOutcome::Failed(OfferResult::NoAnswer)
-                        }
-                    },
-                    _ = c.cancelled(), if !cancelled => {
-                        outgoing.cancel();
-                        cancelled = true;
+        Some(leg)
+    }
+}
+
+/// The agent legs of a call following the ACD: those being rung or answered, and
+/// the channel their ringing tasks report on.
+pub(super) struct AgentLegs {
+    legs: HashMap<Arc<str>, Leg>,
+    tx: mpsc::Sender<(Arc<str>, LegOutcome)>,
+    rx: mpsc::Receiver<(Arc<str>, LegOutcome)>,
+}
+
+impl AgentLegs {
+    /// No legs yet.
+    pub(super) fn new() -> AgentLegs {
+        let (tx, rx) = mpsc::channel(16);
+        AgentLegs {
+            legs: HashMap::new(),
+            tx,
+            rx,
+        }
+    }
+
+    /// Rings `agent`'s registered phone showing `from_user` as the caller, and
+    /// waits until it answers, fails, or `gone` resolves (then the ring is
+    /// cancelled). `Ok` keeps the answered leg for a later `Bridge`.
+    pub(super) async fn ring_and_wait(
+        &mut self,
+        env: &CallEnv,
+        agent: &Arc<str>,
+        law: Law,
+        from_user: &str,
+        ring_ms: i64,
+    ) -> Result<(), OfferResult> {
+        let Some(leg) = ring_phone(env, agent, law, from_user, ring_ms, &self.tx) else {
+            return Err(OfferResult::Unregistered);
+        };
+        let cancel = leg.cancel.clone();
+        self.legs.insert(agent.clone(), leg);
+        // Bounded: the ringing task gives up after `ring_ms` (+2 s) and reports.
+        while let Some((a, outcome)) = self.rx.recv().await {
+            if a != *agent {
+                continue;
+            }
+            return match outcome {
+                LegOutcome::Answered(ans) => {
+                    if let Some(leg) = self.legs.get_mut(agent) {
+                        leg.answered = Some(ans);
                     }
-                    _ = &mut deadline, if !cancelled => {
-                        outgoing.cancel();
-                        cancelled = true;
-                    }
+                    Ok(())
+                }
+                LegOutcome::Failed(r) => {
+                    self.legs.remove(agent);
+                    Err(r)
                 }
             };
-            let _ = report.send((agent, outcome)).await;
-        });
-        Some(Leg {
-            rtp,
-            local,
-            cancel,
-            answered: None,
-        })
+        }
+        cancel.cancel();
+        Err(OfferResult::Failed)
     }
+
+    /// The dialog events of an answered agent leg (to notice its BYE).
+    pub(super) fn answered_events(
+        &mut self,
+        agent: &str,
+    ) -> Option<&mut crate::sip::endpoint::DialogEvents> {
+        self.legs
+            .get_mut(agent)
+            .and_then(|l| l.answered.as_mut())
+            .map(|a| &mut a.events)
+    }
+
+    /// Drops `agent`'s leg without signalling (it hung up by itself).
+    pub(super) fn forget(&mut self, agent: &str) {
+        if let Some(l) = self.legs.remove(agent) {
+            l.cancel.cancel();
+        }
+    }
+
+    /// Hangs up every leg (BYE when answered, CANCEL while ringing).
+    pub(super) async fn hang_up_all(&mut self, env: &CallEnv) {
+        for (_, mut l) in self.legs.drain() {
+            l.cancel.cancel();
+            if let Some(a) = l.answered.as_mut() {
+                let _ = env.endpoint.bye(&mut a.dialog).await;
+            }
+        }
+    }
+}
+
+/// Sends an INVITE to `agent`'s registered phone and spawns the task that waits
+/// for its outcome (ringing at most `ring_ms` + 2 s) and reports it on `report`.
+/// `None` when the agent has no registration or no RTP port is free.
+fn ring_phone(
+    env: &CallEnv,
+    agent: &Arc<str>,
+    law: Law,
+    from_user: &str,
+    ring_ms: i64,
+    report: &mpsc::Sender<(Arc<str>, LegOutcome)>,
+) -> Option<Leg> {
+    let binding = env
+        .registrar
+        .as_ref()
+        .and_then(|r| r.lookup(agent).into_iter().next())?;
+    let rtp = RtpSession::start(
+        &env.ports,
+        SessionConfig::new(RemoteMedia {
+            addr: None,
+            codec: law,
+            event_pt: Some(101),
+        }),
+    )
+    .ok()?;
+    let local = LocalMedia::g711(env.media_ip, rtp.local_addr().port());
+    let host = env
+        .config
+        .sip
+        .public_host
+        .clone()
+        .unwrap_or_else(|| env.config.sip.listen.ip().to_string());
+    let mut outgoing = env
+        .endpoint
+        .invite(crate::sip::endpoint::OutgoingInvite {
+            request_uri: binding.contact.clone(),
+            from: format!("<sip:{from_user}@{host}>"),
+            to: format!("<sip:{agent}@{host}>"),
+            target: binding.source.clone(),
+            sdp: Some(sdp::offer(&local).to_bytes()),
+            credentials: None,
+            headers: Vec::new(),
+            call_id: None,
+            contact_user: Some("dialect".into()),
+        })
+        .ok()?;
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    let report = report.clone();
+    let agent = agent.clone();
+    let ring = std::time::Duration::from_millis(ring_ms.clamp(1_000, 600_000) as u64 + 2_000);
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(ring);
+        tokio::pin!(deadline);
+        let mut cancelled = false;
+        let outcome = loop {
+            tokio::select! {
+                p = outgoing.next() => match p {
+                    CallProgress::Provisional(_) => {}
+                    CallProgress::Answered(a) => break LegOutcome::Answered(a),
+                    CallProgress::Rejected(r) => {
+                        let code = u16::from(r.status_code);
+                        break LegOutcome::Failed(match code {
+                            486 | 600 => OfferResult::Busy,
+                            603 => OfferResult::Rejected,
+                            408 | 480 | 487 => OfferResult::NoAnswer,
+                            404 => OfferResult::Unregistered,
+                            _ => OfferResult::Failed,
+                        });
+                    }
+                    CallProgress::Cancelled | CallProgress::Timeout => {
+                        break LegOutcome::Failed(OfferResult::NoAnswer)
+                    }
+                },
+                _ = c.cancelled(), if !cancelled => {
+                    outgoing.cancel();
+                    cancelled = true;
+                }
+                _ = &mut deadline, if !cancelled => {
+                    outgoing.cancel();
+                    cancelled = true;
+                }
+            }
+        };
+        let _ = report.send((agent, outcome)).await;
+    });
+    Some(Leg {
+        rtp,
+        local,
+        cancel,
+        answered: None,
+    })
 }
 
 /// Plays the music once (the call task starts it again when it ends).
