@@ -595,10 +595,7 @@ async fn wait_state(s: &TestServer, agent: &str, want: &str) {
 }
 
 /// The caller: dials 5000, plays a tone as its voice, hangs up after `seconds`.
-fn talking_caller(
-    s: &TestServer,
-    seconds: u64,
-) -> tokio::task::JoinHandle<dialect_e2e::SippRun> {
+fn talking_caller(s: &TestServer, seconds: u64) -> tokio::task::JoinHandle<dialect_e2e::SippRun> {
     tokio::spawn(sipp_async(
         "uac_talk.xml",
         s.sip,
@@ -783,7 +780,14 @@ async fn a_supervisor_listens_to_a_call() {
     .await
     .unwrap();
     let asked = std::time::Instant::now();
-    cti(&s, "7001", "t-sup", "listen", serde_json::json!({"phone": "7009"})).await;
+    cti(
+        &s,
+        "7001",
+        "t-sup",
+        "listen",
+        serde_json::json!({"phone": "7009"}),
+    )
+    .await;
 
     let caller = caller.await.unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
@@ -792,7 +796,10 @@ async fn a_supervisor_listens_to_a_call() {
         .await
         .unwrap();
     assert!(log.answered.is_some_and(|t| t >= asked), "{log:?}");
-    assert!(log.bye, "the supervisor's phone is hung up with the call: {log:?}");
+    assert!(
+        log.bye,
+        "the supervisor's phone is hung up with the call: {log:?}"
+    );
     assert!(
         log.loud_since(asked) > 50,
         "the supervisor hears the caller: {log:?}"

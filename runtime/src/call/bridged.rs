@@ -134,53 +134,63 @@ impl Room {
 
     /// Adds or drops media links so that everyone hears what the rules say.
     fn wire(&mut self, caller: &SessionHandle) {
-        let live = || self.legs.iter().filter(|l| l.dialog.is_some());
-        let mut members: Vec<&SessionHandle> = Vec::new();
-        if !self.held {
-            members.push(caller);
+        let mut handles: HashMap<u16, &SessionHandle> = HashMap::new();
+        handles.insert(caller.local_addr().port(), caller);
+        let mut legs = Vec::new();
+        for l in self.legs.iter().filter(|l| l.dialog.is_some()) {
+            let h = l.rtp.handle();
+            handles.insert(h.local_addr().port(), h);
+            legs.push((h.local_addr().port(), l.role));
         }
-        for l in live() {
-            let member = match l.role {
-                Role::Party | Role::Monitor(MonitorMode::Barge) => true,
-                Role::Consulted => self.held,
-                Role::Monitor(_) => false,
-            };
-            if member {
-                members.push(l.rtp.handle());
-            }
-        }
-        let mut want: Vec<(&SessionHandle, &SessionHandle)> = Vec::new();
-        for a in &members {
-            for b in &members {
-                if a.local_addr() != b.local_addr() {
-                    want.push((a, b));
-                }
-            }
-        }
-        for l in live() {
-            let Role::Monitor(mode) = l.role else {
-                continue;
-            };
-            if mode == MonitorMode::Barge {
-                continue;
-            }
-            let sup = l.rtp.handle();
-            for m in &members {
-                want.push((m, sup));
-            }
-            if mode == MonitorMode::Whisper {
-                for p in live().filter(|p| p.role == Role::Party) {
-                    want.push((sup, p.rtp.handle()));
-                }
-            }
-        }
-        let key = |a: &SessionHandle, b: &SessionHandle| (a.local_addr().port(), b.local_addr().port());
-        let wanted: HashSet<(u16, u16)> = want.iter().map(|(a, b)| key(a, b)).collect();
+        let wanted = hearing(caller.local_addr().port(), self.held, &legs);
         self.links.retain(|k, _| wanted.contains(k));
-        for (a, b) in want {
-            self.links.entry(key(a, b)).or_insert_with(|| link(a, b));
+        for (from, to) in wanted {
+            if let (Some(a), Some(b)) = (handles.get(&from), handles.get(&to)) {
+                self.links.entry((from, to)).or_insert_with(|| link(a, b));
+            }
         }
     }
+}
+
+/// Who hears whom, as `(from, to)` pairs of RTP ports: `caller` is the caller's
+/// port, `legs` the answered legs. See the module documentation for the rules.
+fn hearing(caller: u16, held: bool, legs: &[(u16, Role)]) -> HashSet<(u16, u16)> {
+    let mut members = Vec::new();
+    if !held {
+        members.push(caller);
+    }
+    for (port, role) in legs {
+        let member = match role {
+            Role::Party | Role::Monitor(MonitorMode::Barge) => true,
+            Role::Consulted => held,
+            Role::Monitor(_) => false,
+        };
+        if member {
+            members.push(*port);
+        }
+    }
+    let mut want = HashSet::new();
+    for a in &members {
+        for b in &members {
+            if a != b {
+                want.insert((*a, *b));
+            }
+        }
+    }
+    for (sup, role) in legs {
+        let Role::Monitor(mode @ (MonitorMode::Listen | MonitorMode::Whisper)) = role else {
+            continue;
+        };
+        for m in &members {
+            want.insert((*m, *sup));
+        }
+        if *mode == MonitorMode::Whisper {
+            for (p, _) in legs.iter().filter(|(_, r)| *r == Role::Party) {
+                want.insert((*sup, *p));
+            }
+        }
+    }
+    want
 }
 
 /// A leg's dialog event (`None`: the dialog is gone), with the leg's name and
@@ -336,8 +346,8 @@ impl Call {
         if let Some(mut dialog) = leg.dialog.take() {
             let endpoint = self.env.endpoint.clone();
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(10), endpoint.bye(&mut dialog))
-                    .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(10), endpoint.bye(&mut dialog)).await;
             });
         }
     }
@@ -479,7 +489,10 @@ impl Call {
                 }
             }
             AcdToCall::TakeOver { phone, agent } => {
-                self.trail(what, format!("supervisor {phone} takes over from agent {agent}"));
+                self.trail(
+                    what,
+                    format!("supervisor {phone} takes over from agent {agent}"),
+                );
                 self.drop_leg(room, &agent);
                 let phone: Arc<str> = phone.into();
                 match room.position(&phone) {
@@ -664,5 +677,116 @@ impl Call {
         })
         .await;
         RoomExit::Done(Ok(Step::Refer(target)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CALLER: u16 = 1;
+    const AGENT: u16 = 2;
+    const OTHER: u16 = 3;
+    const SUP: u16 = 4;
+
+    fn pairs(held: bool, legs: &[(u16, Role)]) -> Vec<(u16, u16)> {
+        let mut v: Vec<_> = hearing(CALLER, held, legs).into_iter().collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn caller_and_agent_hear_each_other() {
+        assert_eq!(
+            pairs(false, &[(AGENT, Role::Party)]),
+            [(CALLER, AGENT), (AGENT, CALLER)]
+        );
+    }
+
+    #[test]
+    fn on_hold_nobody_hears_the_caller() {
+        assert_eq!(pairs(true, &[(AGENT, Role::Party)]), []);
+    }
+
+    #[test]
+    fn a_consultation_is_between_the_agents_only() {
+        assert_eq!(
+            pairs(true, &[(AGENT, Role::Party), (OTHER, Role::Consulted)]),
+            [(AGENT, OTHER), (OTHER, AGENT)]
+        );
+        // Off hold (the consultation is over), a consulted leg hears nothing.
+        assert_eq!(
+            pairs(false, &[(AGENT, Role::Party), (OTHER, Role::Consulted)]),
+            [(CALLER, AGENT), (AGENT, CALLER)]
+        );
+    }
+
+    #[test]
+    fn in_a_conference_everyone_hears_the_other_two() {
+        assert_eq!(
+            pairs(false, &[(AGENT, Role::Party), (OTHER, Role::Party)]),
+            [
+                (CALLER, AGENT),
+                (CALLER, OTHER),
+                (AGENT, CALLER),
+                (AGENT, OTHER),
+                (OTHER, CALLER),
+                (OTHER, AGENT)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_listening_supervisor_hears_both_and_speaks_to_nobody() {
+        let legs = [
+            (AGENT, Role::Party),
+            (SUP, Role::Monitor(MonitorMode::Listen)),
+        ];
+        assert_eq!(
+            pairs(false, &legs),
+            [
+                (CALLER, AGENT),
+                (CALLER, SUP),
+                (AGENT, CALLER),
+                (AGENT, SUP)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_whispering_supervisor_speaks_to_the_agent_only() {
+        let legs = [
+            (AGENT, Role::Party),
+            (SUP, Role::Monitor(MonitorMode::Whisper)),
+        ];
+        assert_eq!(
+            pairs(false, &legs),
+            [
+                (CALLER, AGENT),
+                (CALLER, SUP),
+                (AGENT, CALLER),
+                (AGENT, SUP),
+                (SUP, AGENT)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_barging_supervisor_is_in_the_conversation() {
+        let legs = [
+            (AGENT, Role::Party),
+            (SUP, Role::Monitor(MonitorMode::Barge)),
+        ];
+        assert_eq!(
+            pairs(false, &legs),
+            [
+                (CALLER, AGENT),
+                (CALLER, SUP),
+                (AGENT, CALLER),
+                (AGENT, SUP),
+                (SUP, CALLER),
+                (SUP, AGENT)
+            ]
+        );
     }
 }

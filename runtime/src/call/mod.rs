@@ -1086,9 +1086,9 @@ impl Call {
         match self.bridge_leg(*answered, leg, &local, what, None).await {
             bridged::RoomExit::Done(r) => r,
             // Only the ACD requeues or transfers, and there is no ACD here.
-            bridged::RoomExit::Requeued => Ok(Step::Continue(Input::Failed(
-                "the far end left".into(),
-            ))),
+            bridged::RoomExit::Requeued => {
+                Ok(Step::Continue(Input::Failed("the far end left".into())))
+            }
             bridged::RoomExit::TransferNumber(n) => Ok(Step::Refer(n)),
         }
     }
