@@ -614,7 +614,7 @@ impl Call {
         let role = leg.role;
         drop(leg);
         self.trail(what, format!("{name} hung up"));
-        let exit = match role {
+        match role {
             Role::Party if room.answered_parties() == 0 => {
                 return Some(RoomExit::Done(Err(End::Transferred(format!(
                     "{what}: far end hung up"
@@ -627,12 +627,11 @@ impl Call {
                 if role == Role::Consulted {
                     self.resume(room);
                 }
-                None
             }
-            Role::Monitor(_) => None,
-        };
+            Role::Monitor(_) => {}
+        }
         room.wire(&self.media);
-        exit
+        None
     }
 
     /// Blind transfer by the only agent (RFC 3515): accept, release it, and send
