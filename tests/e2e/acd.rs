@@ -598,3 +598,442 @@ async fn phone_done(agent_phone: std::process::Child) {
         String::from_utf8_lossy(&phone.stderr)
     );
 }
+
+// ----- desktop actions during a bridged call ----------------------------------
+
+/// What a [`test_phone`] saw: when it answered, when it received audible RTP
+/// (one instant per 20 ms packet louder than silence), whether it got a BYE.
+#[derive(Debug, Default)]
+struct PhoneLog {
+    answered: Option<std::time::Instant>,
+    loud: Vec<std::time::Instant>,
+    bye: bool,
+}
+
+impl PhoneLog {
+    /// Audible packets received at or after `t`.
+    fn loud_since(&self, t: std::time::Instant) -> usize {
+        self.loud.iter().filter(|x| **x >= t).count()
+    }
+
+    /// Audible packets received in `[from, to)`.
+    fn loud_between(&self, from: std::time::Instant, to: std::time::Instant) -> usize {
+        self.loud.iter().filter(|x| **x >= from && **x < to).count()
+    }
+}
+
+/// A phone of our own for `user`: registered with digest auth, it answers one
+/// INVITE (PCMU), records when audible audio arrives, and ends at the BYE (or
+/// after `limit`).
+fn test_phone(
+    server: std::net::SocketAddr,
+    user: &'static str,
+    password: &'static str,
+    limit: Duration,
+) -> std::thread::JoinHandle<PhoneLog> {
+    use dialect_runtime::media::g711::Law;
+    let port = register(server, user, password);
+    let sip = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    sip.set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_nonblocking(true).unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut log = PhoneLog::default();
+        let deadline = std::time::Instant::now() + limit;
+        let mut buf = [0u8; 4096];
+        let mut pcm = [0i16; 512];
+        while std::time::Instant::now() < deadline && !log.bye {
+            while let Ok((n, _)) = rtp.recv_from(&mut buf) {
+                if n > 12 && buf[1] & 0x7f == 0 {
+                    let k = Law::Ulaw.decode(&buf[12..n], &mut pcm);
+                    let energy: f64 = pcm[..k].iter().map(|s| f64::from(*s).powi(2)).sum();
+                    if k > 0 && (energy / k as f64).sqrt() > 500.0 {
+                        log.loud.push(std::time::Instant::now());
+                    }
+                }
+            }
+            let Ok((n, from)) = sip.recv_from(&mut buf) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let method = text.split(' ').next().unwrap_or("").to_string();
+            if text.starts_with("SIP/2.0") || method == "ACK" {
+                continue;
+            }
+            let headers: Vec<&str> = text
+                .split("\r\n\r\n")
+                .next()
+                .unwrap_or("")
+                .lines()
+                .skip(1)
+                .collect();
+            let copy = |name: &str| -> String {
+                headers
+                    .iter()
+                    .filter(|l| {
+                        l.split(':')
+                            .next()
+                            .is_some_and(|h| h.trim().eq_ignore_ascii_case(name))
+                    })
+                    .map(|l| format!("{l}\r\n"))
+                    .collect()
+            };
+            let mut to = copy("To");
+            let (body, ctype) = if method == "INVITE" {
+                if !to.contains("tag=") {
+                    to = format!("{};tag=phone{user}\r\n", to.trim_end());
+                }
+                log.answered.get_or_insert_with(std::time::Instant::now);
+                (
+                    format!(
+                        "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+                    ),
+                    "Content-Type: application/sdp\r\n",
+                )
+            } else {
+                (String::new(), "")
+            };
+            let reply = format!(
+                "SIP/2.0 200 OK\r\n{}{}{to}{}{}Contact: <sip:{user}@127.0.0.1:{port}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+                copy("Via"),
+                copy("From"),
+                copy("Call-ID"),
+                copy("CSeq"),
+                body.len()
+            );
+            sip.send_to(reply.as_bytes(), from).unwrap();
+            if method == "BYE" {
+                log.bye = true;
+            }
+        }
+        log
+    })
+}
+
+/// Ten seconds of a 440 Hz tone, headerless mu-law, for the caller's `rtp_stream`.
+fn tone_file() -> std::path::PathBuf {
+    use dialect_runtime::media::g711::Law;
+    let pcm: Vec<i16> = (0..80_000)
+        .map(|i| ((i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let mut bytes = vec![0u8; pcm.len()];
+    Law::Ulaw.encode(&pcm, &mut bytes);
+    let path = std::env::temp_dir().join(format!("dialect-tone-{}.ulaw", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A server with agents 7001 (phone: SIPp `phone`, signed in and ready), 7002
+/// (signs in later) and 7009 (a supervisor's phone, never signed in), API users
+/// for 7001, 7002 and a supervisor `sup`. Returns the server, 7001's phone and
+/// the project folder.
+async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathBuf) {
+    let dir = project();
+    let project = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project);
+        for (id, token, role) in [
+            ("7001", "t-7001", "agent"),
+            ("7002", "t-7002", "agent"),
+            ("7009", "t-sup", "supervisor"),
+        ] {
+            c.agents.push(AgentConfig {
+                id: id.into(),
+                name: format!("Agent {id}"),
+                password: format!("pw{id}"),
+                skills: [("general".to_string(), 3)].into_iter().collect(),
+                auto_answer: false,
+            });
+            c.api_users.push(ApiUser {
+                name: if role == "supervisor" { "sup" } else { id }.into(),
+                token: token.into(),
+                role: role.into(),
+                department: None,
+            });
+        }
+    })
+    .await;
+    let sip = s.sip;
+    let port = tokio::task::spawn_blocking(move || register(sip, "7001", "pw7001"))
+        .await
+        .unwrap();
+    let agent_phone = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario(phone))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7001", "t-7001", op, serde_json::json!({})).await;
+    }
+    (s, agent_phone, dir)
+}
+
+/// Posts a CTI operation for `agent` and checks it was accepted.
+async fn cti(s: &TestServer, agent: &str, token: &str, op: &str, body: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/agents/{agent}/{op}", s.http))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(status, 200, "{op}: {:?}", r.text().await);
+}
+
+/// An agent's state as the agents API shows it.
+async fn state(s: &TestServer, agent: &str) -> String {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/agents/{agent}", s.http))
+        .bearer_auth("t-sup")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["state"].as_str().unwrap_or("").to_string()
+}
+
+/// Waits (at most 10 s) until `agent` is in `want`.
+async fn wait_state(s: &TestServer, agent: &str, want: &str) {
+    let mut last = String::new();
+    for _ in 0..200 {
+        last = state(s, agent).await;
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("agent {agent} is {last}, not {want}");
+}
+
+/// The caller: dials 5000, plays a tone as its voice, hangs up after `seconds`.
+fn talking_caller(s: &TestServer, seconds: u64) -> tokio::task::JoinHandle<dialect_e2e::SippRun> {
+    tokio::spawn(sipp_async(
+        "uac_talk.xml",
+        s.sip,
+        1,
+        1,
+        vec![
+            ("service", "5000".into()),
+            ("tones", tone_file().display().to_string()),
+            ("hold", (seconds * 1000).to_string()),
+        ],
+        40,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_holds_and_resumes_the_caller() {
+    // The agent's phone hangs up by itself 6 s after answering.
+    let (s, agent_phone, dir) = team("uas_agent_hangup.xml").await;
+    let caller = tokio::spawn(sipp_async(
+        "uac_bye_from_server.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    ));
+    wait_state(&s, "7001", "talking").await;
+    cti(&s, "7001", "t-7001", "hold", serde_json::json!({})).await;
+    wait_state(&s, "7001", "held").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cti(&s, "7001", "t-7001", "resume", serde_json::json!({})).await;
+    wait_state(&s, "7001", "talking").await;
+
+    // The caller kept the call: it ends when the agent hangs up (BYE to the caller).
+    let caller = caller.await.unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(agent_phone).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["talk_ms"].as_i64().unwrap() > 4000, "{c}");
+    assert!(
+        c["end"].as_str().unwrap().contains("far end hung up"),
+        "{c}"
+    );
+    let trail = dialect_e2e::trail(c);
+    let hold = trail.iter().position(|(_, d)| d == "caller on hold");
+    let resume = trail.iter().position(|(_, d)| d == "caller off hold");
+    assert!(hold.is_some() && resume > hold, "{trail:?}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consultation_ends_in_a_transfer_to_the_consulted_agent() {
+    let (s, agent_phone, dir) = team("uas_agent.xml").await;
+    let caller = talking_caller(&s, 10);
+    wait_state(&s, "7001", "talking").await;
+    // 7002 comes on duty with a phone of ours that hears the caller's tone.
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7002", "t-7002", op, serde_json::json!({})).await;
+    }
+    cti(
+        &s,
+        "7001",
+        "t-7001",
+        "consult",
+        serde_json::json!({"target": {"kind": "agent", "to": "7002"}}),
+    )
+    .await;
+    wait_state(&s, "7002", "talking").await;
+    // During the consultation the caller is on hold: 7002 does not hear them.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let transferred = std::time::Instant::now();
+    cti(&s, "7001", "t-7001", "transfer", serde_json::json!({})).await;
+    // The first agent's phone is released with BYE; 7002 talks with the caller.
+    phone_done(agent_phone).await;
+    assert_eq!(state(&s, "7002").await, "talking");
+    assert_ne!(state(&s, "7001").await, "talking");
+
+    let caller = caller.await.unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    let log = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(log.bye, "7002's phone was hung up at the end: {log:?}");
+    let answered = log.answered.expect("7002 answered");
+    assert!(
+        log.loud_between(answered, transferred) <= 5,
+        "7002 heard the held caller: {log:?}"
+    );
+    assert!(
+        log.loud_since(transferred) > 50,
+        "7002 hears the caller after the transfer: {log:?}"
+    );
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7002", "{c}");
+    assert_eq!(c["end"], "hangup by caller", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail
+            .iter()
+            .any(|(_, d)| d == "transferred from agent 7001 to agent 7002"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consultation_becomes_a_conference() {
+    let (s, agent_phone, dir) = team("uas_agent.xml").await;
+    let caller = talking_caller(&s, 9);
+    wait_state(&s, "7001", "talking").await;
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7002", "t-7002", op, serde_json::json!({})).await;
+    }
+    cti(
+        &s,
+        "7001",
+        "t-7001",
+        "consult",
+        serde_json::json!({"target": {"kind": "agent", "to": "7002"}}),
+    )
+    .await;
+    wait_state(&s, "7002", "talking").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let joined = std::time::Instant::now();
+    cti(&s, "7001", "t-7001", "conference", serde_json::json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(state(&s, "7001").await, "talking");
+    assert_eq!(state(&s, "7002").await, "talking");
+
+    // The caller hangs up: both agents' phones get a BYE.
+    let caller = caller.await.unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(agent_phone).await;
+    let log = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(log.bye, "{log:?}");
+    let answered = log.answered.expect("7002 answered");
+    assert!(log.loud_between(answered, joined) <= 5, "{log:?}");
+    assert!(
+        log.loud_since(joined) > 50,
+        "7002 hears the caller in the conference: {log:?}"
+    );
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail.iter().any(|(_, d)| d == "conference of 7001, 7002"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_supervisor_listens_to_a_call() {
+    let (s, agent_phone, dir) = team("uas_agent.xml").await;
+    let caller = talking_caller(&s, 8);
+    wait_state(&s, "7001", "talking").await;
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        test_phone(sip, "7009", "pw7009", Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let asked = std::time::Instant::now();
+    cti(
+        &s,
+        "7001",
+        "t-sup",
+        "listen",
+        serde_json::json!({"phone": "7009"}),
+    )
+    .await;
+
+    let caller = caller.await.unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(agent_phone).await;
+    let log = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(log.answered.is_some_and(|t| t >= asked), "{log:?}");
+    assert!(
+        log.bye,
+        "the supervisor's phone is hung up with the call: {log:?}"
+    );
+    assert!(
+        log.loud_since(asked) > 50,
+        "the supervisor hears the caller: {log:?}"
+    );
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail.iter().any(|(_, d)| d == "supervisor 7009: Listen"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

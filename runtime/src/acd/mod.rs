@@ -58,11 +58,10 @@
 //! // hold from the phone itself: acd.held(call_id, on).await
 //! ```
 //!
-//! The runtime's call task (`call::queue`) carries out the waiting part of this
-//! loop today: music, announcements, offers rung on the registered contact, cancel,
-//! bridge, moves, callback acceptance and call data. Messages for a call already
-//! bridged (hold, consultation, conference, monitoring, transfers from the desktop)
-//! are not yet followed by the call task.
+//! The runtime's call task carries out this whole loop: `call::queue` the waiting
+//! part (music, announcements, offers rung on the registered contact, cancel,
+//! bridge, moves, callback acceptance, call data) and `call::bridged` the messages
+//! for a bridged call (hold, consultation, transfers, conference, monitoring).
 //!
 //! A flow's `transfer agent "1001"` uses [`AcdHandle::direct`]: the agent is rung if
 //! free, else the call task gets `Unavailable`.

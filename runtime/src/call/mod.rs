@@ -14,12 +14,16 @@
 //! - `input.rs`: menus and digit collection (keys, time-outs, speech).
 //! - `lookup.rs`: lookups to external services over HTTP/JSON.
 //! - `queue.rs`: `transfer queue`: waiting in the ACD with music and
-//!   announcements, ringing the agent it picks, bridging; the same loop follows
-//!   the calls the ACD places.
+//!   announcements, ringing the agent it picks; the same loop follows the
+//!   calls the ACD places.
+//! - `bridged.rs`: a bridged call (the caller with an agent, consulted agents,
+//!   supervisors) and the ACD's desktop actions during it: hold, consultation,
+//!   transfer, conference, monitoring.
 //! - `dialled.rs`: calls the ACD places itself (callbacks, agents' outbound
 //!   calls): dialled through a trunk, then handed to the ACD.
 //! - `speech.rs`: prompt files and text to speech.
 
+mod bridged;
 pub mod dialled;
 mod input;
 mod lookup;
@@ -1089,113 +1093,14 @@ impl Call {
             self.trail(&what, "no answer".into());
             return Ok(Step::Continue(Input::Failed("no answer".into())));
         };
-        self.bridge_leg(*answered, leg, &local, what, None).await
-    }
-
-    /// Bridges an answered leg with the caller until one side hangs up.
-    async fn bridge_leg(
-        &mut self,
-        answered: crate::sip::endpoint::Answered,
-        leg: RtpSession,
-        local: &LocalMedia,
-        what: String,
-        mut acd: Option<&mut tokio::sync::mpsc::Receiver<crate::acd::AcdToCall>>,
-    ) -> Result<Step, End> {
-        let crate::sip::endpoint::Answered {
-            mut dialog,
-            mut events,
-            response,
-        } = answered;
-        if let Ok(a) = SessionDescription::parse(&response.body)
-            && let Ok(n) = sdp::read_answer(&a, local)
-        {
-            leg.handle().update_remote(remote_of(&n));
-        }
-        let connected = Instant::now();
-        self.trail(&what, "answered, bridged".into());
-        let bridge = crate::media::bridge(&self.media, leg.handle());
-        let outcome = loop {
-            tokio::select! {
-                ev = self.events.recv() => match ev {
-                    Some(e) => {
-                        if let Some(Event::Gone(end)) = self.dialog_event(e).await {
-                            let _ = self.env.endpoint.bye(&mut dialog).await;
-                            break Err(end);
-                        }
-                    }
-                    None => break Err(End::Lost("dialog closed".into())),
-                },
-                ev = events.recv() => match ev {
-                    Some(DialogEvent::Request(r)) if r.method() == Method::Bye => {
-                        r.reply(200);
-                        break Err(End::Transferred(format!("{what}: far end hung up")));
-                    }
-                    Some(DialogEvent::Request(r)) if r.method() == Method::Refer => {
-                        // Blind transfer by the far end (RFC 3515): accept, release
-                        // it, and send the caller on.
-                        let target = crate::sip::message::header_value(&r.request.headers, "Refer-To")
-                            .map(|t| user_part(&t))
-                            .unwrap_or_default();
-                        if target.is_empty() {
-                            r.reply(400);
-                            continue;
-                        }
-                        r.reply(202);
-                        // The transferor normally hangs up now; if it does not
-                        // within 2 s, release it.
-                        let released = tokio::time::timeout(Duration::from_secs(2), async {
-                            loop {
-                                match events.recv().await {
-                                    Some(DialogEvent::Request(b)) if b.method() == Method::Bye => {
-                                        b.reply(200);
-                                        return true;
-                                    }
-                                    Some(DialogEvent::Request(other)) => other.reply(200),
-                                    Some(_) => {}
-                                    None => return true,
-                                }
-                            }
-                        })
-                        .await
-                        .unwrap_or(false);
-                        if !released {
-                            let _ = self.env.endpoint.bye(&mut dialog).await;
-                        }
-                        break Ok(Step::Refer(target));
-                    }
-                    Some(DialogEvent::Request(r)) => r.reply(200),
-                    Some(_) => {}
-                    None => break Err(End::Transferred(format!("{what}: far end gone"))),
-                },
-                _ = self.env.hangup_all.cancelled() => {
-                    let _ = self.env.endpoint.bye(&mut dialog).await;
-                    break Err(End::Flow("hangup at shutdown".into()));
-                }
-                m = async {
-                    match acd.as_mut() {
-                        Some(rx) => rx.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => match m {
-                    Some(crate::acd::AcdToCall::HangUp) => {
-                        let _ = self.env.endpoint.bye(&mut dialog).await;
-                        break Err(End::Flow("hung up from the agent desktop".into()));
-                    }
-                    Some(crate::acd::AcdToCall::Data { data }) => {
-                        for (k, v) in data {
-                            self.contact.data.insert(k, serde_json::to_value(v).unwrap_or_default());
-                        }
-                    }
-                    Some(other) => {
-                        self.trail(&what, format!("not carried out while bridged: {other:?}"));
-                    }
-                    None => acd = None,
-                },
+        match self.bridge_leg(*answered, leg, &local, what, None).await {
+            bridged::RoomExit::Done(r) => r,
+            // Only the ACD requeues or transfers, and there is no ACD here.
+            bridged::RoomExit::Requeued => {
+                Ok(Step::Continue(Input::Failed("the far end left".into())))
             }
-        };
-        drop(bridge);
-        self.contact.talk_ms = Some(connected.elapsed().as_millis() as i64);
-        outcome
+            bridged::RoomExit::TransferNumber(n) => Ok(Step::Refer(n)),
+        }
     }
 
     /// Ends the call: BYE if the caller is still there, media closed, contact saved.

@@ -17,6 +17,7 @@ use dialect_compiler::ir::DestIr;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::bridged::{AcdLink, RoomExit};
 use super::{Call, CallEnv, End, Event, Step};
 use crate::acd::{AcdToCall, Announcement, OfferResult, QueuedCall};
 use crate::media::g711::Law;
@@ -25,16 +26,16 @@ use crate::sip::endpoint::{Answered, CallProgress};
 use crate::sip::sdp::{self, LocalMedia};
 
 /// How a ringing agent leg ended, from its ringing task.
-enum LegOutcome {
+pub(super) enum LegOutcome {
     Answered(Box<Answered>),
     Failed(OfferResult),
 }
 
 /// An agent leg being rung or answered and waiting for the bridge.
-struct Leg {
-    rtp: RtpSession,
-    local: LocalMedia,
-    cancel: CancellationToken,
+pub(super) struct Leg {
+    pub(super) rtp: RtpSession,
+    pub(super) local: LocalMedia,
+    pub(super) cancel: CancellationToken,
     answered: Option<Box<Answered>>,
 }
 
@@ -106,6 +107,8 @@ impl Call {
             rx: mut leg_rx,
         } = legs;
         let mut music: Option<(Vec<Arc<crate::media::Prompt>>, PlaybackId)> = None;
+        // The queue's music, for the caller on hold once bridged.
+        let mut hold_music: Option<Arc<crate::media::Prompt>> = None;
         let result = loop {
             tokio::select! {
                 msg = rx.recv() => {
@@ -124,6 +127,7 @@ impl Call {
                                 None => Vec::new(),
                             };
                             self.media.stop_playback();
+                            hold_music = prompts.first().cloned();
                             music = start_music(&self.media, prompts);
                         }
                         AcdToCall::Music { on: false, .. } => {
@@ -180,12 +184,25 @@ impl Call {
                             }
                             self.media.stop_playback();
                             self.contact.agent = Some(agent.to_string());
-                            self.contact.waited_ms = Some(entered.elapsed().as_millis() as i64);
-                            let r = self
-                                .bridge_leg(*answered, leg.rtp, &leg.local, format!("queue {queue}: agent {agent}"), Some(&mut rx))
-                                .await;
-                            let _ = acd.call_ended(id, self.contact.talk_ms).await;
-                            break r;
+                            if self.contact.waited_ms.is_none() {
+                                self.contact.waited_ms = Some(entered.elapsed().as_millis() as i64);
+                            }
+                            let link = AcdLink { handle: &acd, call: id, rx: &mut rx, music: hold_music.clone() };
+                            let what = format!("queue {queue}: agent {agent}");
+                            match self.bridge_leg(*answered, leg.rtp, &leg.local, what, Some(link)).await {
+                                RoomExit::Done(r) => {
+                                    let _ = acd.call_ended(id, self.contact.talk_ms).await;
+                                    break r;
+                                }
+                                RoomExit::Requeued => {
+                                    // Transferred to a queue or an agent: the ACD goes on
+                                    // with the call (music, offers, a new bridge).
+                                    music = None;
+                                }
+                                RoomExit::TransferNumber(n) => {
+                                    break self.transfer_number(&n, None, None, None).await;
+                                }
+                            }
                         }
                         AcdToCall::Move { dest, reason } => {
                             self.trail("queue", format!("{reason:?} -> {dest:?}"));
@@ -268,7 +285,7 @@ impl Call {
     }
 
     /// Rings an agent's registered phone from a task that reports how it ended.
-    fn ring_agent(
+    pub(super) fn ring_agent(
         &mut self,
         agent: &Arc<str>,
         ring_ms: i64,
