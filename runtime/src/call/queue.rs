@@ -187,7 +187,7 @@ impl Call {
                             if self.contact.waited_ms.is_none() {
                                 self.contact.waited_ms = Some(entered.elapsed().as_millis() as i64);
                             }
-                            let link = AcdLink { handle: &acd, call: id, rx: &mut rx, music: hold_music.clone() };
+                            let link = AcdLink { handle: acd, call: id, rx: &mut rx, music: hold_music.clone() };
                             let what = format!("queue {queue}: agent {agent}");
                             match self.bridge_leg(*answered, leg.rtp, &leg.local, what, Some(link)).await {
                                 RoomExit::Done(r) => {
