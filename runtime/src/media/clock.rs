@@ -1,4 +1,4 @@
-//! The media clock: one thread that sends every session's 20 ms packets.
+//! The media clock: threads that send every session's 20 ms packets.
 //!
 //! Each session keeps its own drift-free [`Pacer`]; the clock decides only
 //! *who* runs each tick and *when*. Tokio timers have a 1 ms resolution and
@@ -6,7 +6,8 @@
 //! calls per-call timers drift several milliseconds late under load. The
 //! clock instead sleeps on the OS timer to the next millisecond of a fixed
 //! grid and ticks every session due then, back to back, from a plain thread
-//! the scheduler wakes promptly.
+//! the scheduler wakes promptly. There is one clock thread per core (at most
+//! [`MAX_THREADS`]); sessions are dealt to them in turn.
 //!
 //! # The wheel
 //! A session's pacer starts on a grid millisecond, so all its deadlines fall
@@ -26,6 +27,7 @@
 //! it is closed) is dropped from its slot at its next visit. With no
 //! session at all the thread blocks until one registers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -55,29 +57,43 @@ pub(crate) trait Paced: Send {
 /// A session as the clock holds it.
 type Entry = Weak<Mutex<dyn Paced>>;
 
-/// The running clock: where new sessions are sent.
+/// Most clock threads.
+pub(crate) const MAX_THREADS: usize = 4;
+
+/// The running clock threads: where new sessions are sent.
 struct Clock {
-    register: Mutex<Sender<Entry>>,
+    threads: Vec<Mutex<Sender<Entry>>>,
+    next: AtomicUsize,
 }
 
 static CLOCK: OnceLock<Clock> = OnceLock::new();
 
-/// Hands a session to the process's media clock (started on first use);
-/// its first tick is on the next grid millisecond.
+/// Hands a session to one of the process's media clock threads (started on
+/// first use); its first tick is on that thread's next grid millisecond.
 pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
     let clock = CLOCK.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("dialect-media-clock".into())
-            .spawn(move || run(rx))
-            .expect("the media clock thread starts");
+        let n = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_THREADS);
+        let threads = (0..n)
+            .map(|i| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::Builder::new()
+                    .name(format!("dialect-media-clock-{i}"))
+                    .spawn(move || run(rx))
+                    .expect("the media clock thread starts");
+                Mutex::new(tx)
+            })
+            .collect();
         Clock {
-            register: Mutex::new(tx),
+            threads,
+            next: AtomicUsize::new(0),
         }
     });
     let weak: Weak<Mutex<P>> = Arc::downgrade(&session);
     let entry: Entry = weak;
-    let sender = clock.register.lock().unwrap_or_else(|e| e.into_inner());
+    let i = clock.next.fetch_add(1, Ordering::Relaxed) % clock.threads.len();
+    let sender = clock.threads[i].lock().unwrap_or_else(|e| e.into_inner());
     // The thread never ends while the sender exists, so this cannot fail.
     let _ = sender.send(entry);
 }

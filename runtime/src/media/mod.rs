@@ -1,9 +1,10 @@
 //! The media plane: everything a call does with audio.
 //!
-//! One [`RtpSession`] per call leg owns a UDP socket; one media clock thread
-//! for the whole process sends every session's paced 20 ms G.711 packet
-//! stream (prompts, music on hold, bridged audio, DTMF), and each session's
-//! tokio task receives the far end's (DTMF detection, recording, bridging). The call's own task drives it through a [`SessionHandle`] and
+//! One [`RtpSession`] per call leg owns a UDP socket. The media clock threads
+//! (one per core) tick every session each 20 ms: they read what the far end
+//! sent (DTMF detection, recording, audio for bridged legs) and send one paced
+//! G.711 packet (prompts, music on hold, bridged audio, DTMF). The call's own
+//! task drives its session through a [`SessionHandle`] and
 //! reads [`MediaEvent`]s; nothing on the packet path allocates.
 //!
 //! # Layout
@@ -11,7 +12,7 @@
 //!   ([`bridge`], [`listen`], [`whisper`]).
 //! - [`ports`]: the RTP port allocator (even ports from a range).
 //! - [`pacer`]: the drift-free 20 ms clock and its late-wake-up policy.
-//! - `clock`: the media clock thread that ticks every session's pacer.
+//! - `clock`: the media clock threads that tick every session's pacer.
 //! - [`rtp`]: RTP header parse/write (RFC 3550) and sender bookkeeping.
 //! - [`g711`]: μ-law and A-law.
 //! - [`rfc4733`]: telephone-event payloads, receiver and sender.

@@ -1,7 +1,7 @@
 //! `RtpSession`: the media of one call leg.
 //!
 //! A session owns a UDP socket (from the [`PortAllocator`]). Its tokio task
-//! carries out the call's commands; the process's media clock thread (see
+//! carries out the call's commands; one of the process's media clock threads (see
 //! `clock`) ticks it every 20 ms on its own drift-free [`Pacer`]: it reads
 //! the packets that arrived since the last tick, then sends one packet made
 //! from what is playing:
@@ -572,7 +572,7 @@ struct Task {
 }
 
 /// Everything a session sends and decodes, shared by its task (commands) and
-/// the media clock thread (each 20 ms tick reads what arrived, then sends).
+/// a media clock thread (each 20 ms tick reads what arrived, then sends).
 pub(super) struct SessionState {
     /// The session's non-blocking socket.
     socket: std::net::UdpSocket,
