@@ -3,7 +3,8 @@
 //! REGISTER, the agent signed in over the CTI API, and the contact record
 //! showing queue, wait, agent and talk time. Calls the ACD places itself
 //! (callbacks, agents' outbound calls) go out through a trunk whose far end is a
-//! SIPp on loopback; a ring-all queue rings two phones and cancels the loser.
+//! SIPp on loopback; a ring-all queue rings two phones and cancels the loser;
+//! an offer nobody answers goes to the next agent and the first is not ready.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,6 +84,17 @@ queue everyone "Everyone" {
 
 flow ringall "Ring all" on "5005" {
   transfer queue everyone
+}
+
+queue retry "Retry" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  no answer 3s -> requeue first
+}
+
+flow retried "Retried" on "5006" {
+  transfer queue retry
 }
 "#;
 
@@ -548,6 +560,48 @@ async fn ring_all_rings_both_phones_and_cancels_the_other() {
             "{trail:?}"
         );
     }
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unanswered_offer_goes_to_the_next_agent_and_the_first_is_not_ready() {
+    let (s, dir) = with_agents(&["7001", "7002"], |_| {}).await;
+    // 7001 has been idle longest, so it is offered the call first, but its
+    // phone only rings; after the queue's 3 s the call goes to 7002.
+    let rings = agent_phone(&s, "7001", "uas_agent_ring.xml", &[]).await;
+    let answers = agent_phone(&s, "7002", "uas_agent.xml", &[]).await;
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent_ops(&s, "7002", &["sign_in", "ready"]).await;
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5006".into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(rings).await;
+    phone_done(answers).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "retry", "{c}");
+    assert_eq!(c["agent"], "7002", "{c}");
+    let trail = dialect_e2e::trail(c);
+    let rung = |agent: &str| {
+        trail
+            .iter()
+            .position(|(_, d)| d == &format!("ringing agent {agent}"))
+    };
+    assert!(
+        matches!((rung("7001"), rung("7002")), (Some(a), Some(b)) if a < b),
+        "{trail:?}"
+    );
+    // One missed offer makes the agent not ready (the ACD's default policy).
+    assert_eq!(agent_state(&s, "7001").await, "not_ready");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
