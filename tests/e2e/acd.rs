@@ -565,6 +565,57 @@ async fn ring_all_rings_both_phones_and_cancels_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_waiting_call_goes_to_the_agent_who_becomes_ready() {
+    let (s, dir) = with_agents(&["7001"], |_| {}).await;
+    let phone = agent_phone(&s, "7001", "uas_agent.xml", &[]).await;
+    agent_ops(&s, "7001", &["sign_in"]).await;
+    // Nobody is ready: the caller waits in the queue.
+    let sip = s.sip;
+    let caller = tokio::spawn(async move {
+        sipp_async(
+            "uac_queue.xml",
+            sip,
+            1,
+            1,
+            vec![("service", "5000".into())],
+            40,
+        )
+        .await
+    });
+    let mut waiting = serde_json::Value::Null;
+    for _ in 0..100 {
+        waiting = reqwest::Client::new()
+            .get(format!("http://{}/api/v1/queues/support", s.http))
+            .bearer_auth("t-7001")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if waiting["waiting"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting["waiting"], 1, "{waiting}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(agent_state(&s, "7001").await, "not_ready");
+    agent_ops(&s, "7001", &["ready"]).await;
+    let caller = caller.await.unwrap();
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(phone).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "support", "{c}");
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["waited_ms"].as_i64().unwrap() >= 1_500, "{c}");
+    assert!(c["talk_ms"].as_i64().unwrap() > 0, "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unanswered_offer_goes_to_the_next_agent_and_the_first_is_not_ready() {
     let (s, dir) = with_agents(&["7001", "7002"], |_| {}).await;
     // 7001 has been idle longest, so it is offered the call first, but its
