@@ -4,7 +4,8 @@
 //! showing queue, wait, agent and talk time. Calls the ACD places itself
 //! (callbacks, agents' outbound calls) go out through a trunk whose far end is a
 //! SIPp on loopback; a ring-all queue rings two phones and cancels the loser;
-//! an offer nobody answers goes to the next agent and the first is not ready.
+//! an offer nobody answers goes to the next agent and the first is not ready;
+//! a call waits until an agent is ready, and overflows up to a staffed queue.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -95,6 +96,23 @@ queue retry "Retry" {
 
 flow retried "Retried" on "5006" {
   transfer queue retry
+}
+
+queue experts "Experts" {
+  skills general >= 5
+  strategy longest_idle
+  priority 0
+  overflow up to anyone when waited > 2s
+}
+
+queue anyone "Anyone" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+}
+
+flow expert "Expert" on "5007" {
+  transfer queue experts
 }
 "#;
 
@@ -560,6 +578,42 @@ async fn ring_all_rings_both_phones_and_cancels_the_other() {
             "{trail:?}"
         );
     }
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_nobody_can_take_overflows_up_to_a_queue_with_an_idle_agent() {
+    // No agent has level 5 for `experts`; after 2 s the call moves up to
+    // `anyone`, where 7001 (level 3) is idle.
+    let (s, phone, dir) = staffed("uas_agent.xml", &[]).await;
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5007".into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(phone).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "anyone", "{c}");
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["waited_ms"].as_i64().unwrap() >= 2_000, "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail
+            .iter()
+            .any(|(_, d)| d.starts_with("experts: position")),
+        "{trail:?}"
+    );
+    assert!(
+        trail.iter().any(|(_, d)| d.starts_with("anyone: position")),
+        "{trail:?}"
+    );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
