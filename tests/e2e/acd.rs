@@ -1030,12 +1030,9 @@ async fn the_agent_holds_and_resumes_the_caller() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_consultation_ends_in_a_transfer_to_the_consulted_agent() {
-    let (s, agent_phone, dir) = team("uas_agent.xml").await;
-    let caller = talking_caller(&s, 10);
-    wait_state(&s, "7001", "talking").await;
-    // 7002 comes on duty with a phone of ours that hears the caller's tone.
+/// Agent 7002 comes on duty with a [`test_phone`], and 7001 (talking with the
+/// caller) consults 7002, who answers. Returns 7002's phone.
+async fn consult_7002(s: &TestServer) -> std::thread::JoinHandle<PhoneLog> {
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
         test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
@@ -1043,17 +1040,27 @@ async fn a_consultation_ends_in_a_transfer_to_the_consulted_agent() {
     .await
     .unwrap();
     for op in ["sign_in", "ready"] {
-        cti(&s, "7002", "t-7002", op, serde_json::json!({})).await;
+        cti(s, "7002", "t-7002", op, serde_json::json!({})).await;
     }
     cti(
-        &s,
+        s,
         "7001",
         "t-7001",
         "consult",
         serde_json::json!({"target": {"kind": "agent", "to": "7002"}}),
     )
     .await;
-    wait_state(&s, "7002", "talking").await;
+    wait_state(s, "7002", "talking").await;
+    phone
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consultation_ends_in_a_transfer_to_the_consulted_agent() {
+    let (s, agent_phone, dir) = team("uas_agent.xml").await;
+    let caller = talking_caller(&s, 10);
+    wait_state(&s, "7001", "talking").await;
+    // 7002 comes on duty with a phone of ours that hears the caller's tone.
+    let phone = consult_7002(&s).await;
     // During the consultation the caller is on hold: 7002 does not hear them.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let transferred = std::time::Instant::now();
@@ -1098,24 +1105,7 @@ async fn a_consultation_becomes_a_conference() {
     let (s, agent_phone, dir) = team("uas_agent.xml").await;
     let caller = talking_caller(&s, 9);
     wait_state(&s, "7001", "talking").await;
-    let sip = s.sip;
-    let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
-    })
-    .await
-    .unwrap();
-    for op in ["sign_in", "ready"] {
-        cti(&s, "7002", "t-7002", op, serde_json::json!({})).await;
-    }
-    cti(
-        &s,
-        "7001",
-        "t-7001",
-        "consult",
-        serde_json::json!({"target": {"kind": "agent", "to": "7002"}}),
-    )
-    .await;
-    wait_state(&s, "7002", "talking").await;
+    let phone = consult_7002(&s).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let joined = std::time::Instant::now();
     cti(&s, "7001", "t-7001", "conference", serde_json::json!({})).await;

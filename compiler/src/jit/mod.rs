@@ -347,6 +347,20 @@ impl Drop for Native {
 }
 
 impl Native {
+    /// The compiled predicate `pred` when native code may run it directly over
+    /// `len` environment entries with `ctx`: it exists, reads no entry past
+    /// `len`, has the budget it needs, no command is pending, and `ctx` is of
+    /// this program (whose lists the code knows).
+    #[inline]
+    fn direct(&self, pred: PredId, ctx: &ExecCtx, len: usize) -> Option<&Compiled<EvalFn>> {
+        self.predicates.get(pred as usize).filter(|c| {
+            len >= c.inputs
+                && ctx.budget >= c.min_budget
+                && ctx.pending.is_none()
+                && Arc::ptr_eq(&ctx.shared, &self.shared)
+        })
+    }
+
     /// The cases `eval_predicate` leaves to a slower path: a stale pending
     /// command, too little budget, a context of another program, a short
     /// environment, a predicate that does not exist.
@@ -422,12 +436,7 @@ impl Backend for Native {
     }
 
     fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
-        if let Some(c) = self.predicates.get(pred as usize)
-            && env.len() >= c.inputs
-            && ctx.budget >= c.min_budget
-            && ctx.pending.is_none()
-            && Arc::ptr_eq(&ctx.shared, &self.shared)
-        {
+        if let Some(c) = self.direct(pred, ctx, env.len()) {
             // SAFETY: `c.f` was compiled from this predicate's verified body, which
             // only reads environment entries below `c.inputs`; `env` holds at least
             // that many. `ctx` (of this program) is exclusively borrowed for the call.
@@ -445,16 +454,8 @@ impl Backend for Native {
         out: &mut Vec<u64>,
     ) -> usize {
         ctx.budget = STEP_BUDGET;
-        let fast = match self.predicates.get(pred as usize) {
-            Some(c)
-                if width >= c.inputs
-                    && width > 0
-                    && ctx.budget >= c.min_budget
-                    && ctx.pending.is_none()
-                    && Arc::ptr_eq(&ctx.shared, &self.shared) =>
-            {
-                c
-            }
+        let fast = match self.direct(pred, ctx, width) {
+            Some(c) if width > 0 => c,
             // The checks fail for the whole batch: one record at a time.
             _ => return crate::exec::eval_one_by_one(self, pred, ctx, records, width, out),
         };

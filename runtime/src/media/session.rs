@@ -648,8 +648,20 @@ impl super::clock::Paced for SessionState {
         self.tick(tick);
     }
 
+    /// Reads and handles every packet that arrived since the last tick (at
+    /// most a bounded number, so a flood cannot hold up the clock).
     fn receive(&mut self) {
-        self.receive_all();
+        for _ in 0..MAX_RX_PER_TICK {
+            match self.socket.recv_from(&mut self.rx_buf) {
+                Ok((len, src)) => self.datagram(len, src),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors from an earlier send surface here on some
+                    // systems; they do not stop the session.
+                    tracing::debug!(error = %e, "RTP receive error");
+                }
+            }
+        }
     }
 }
 
@@ -1036,22 +1048,6 @@ impl SessionState {
                 self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => tracing::debug!(error = %e, %addr, "RTP send error"),
-        }
-    }
-
-    /// Reads and handles every packet that arrived since the last tick (at
-    /// most a bounded number, so a flood cannot hold up the clock).
-    fn receive_all(&mut self) {
-        for _ in 0..MAX_RX_PER_TICK {
-            match self.socket.recv_from(&mut self.rx_buf) {
-                Ok((len, src)) => self.datagram(len, src),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    // ICMP errors from an earlier send surface here on some
-                    // systems; they do not stop the session.
-                    tracing::debug!(error = %e, "RTP receive error");
-                }
-            }
         }
     }
 
