@@ -865,6 +865,12 @@ impl<'a> Lowerer<'a> {
                 _ => false,
             },
             ExprKind::Unary(_, x) => self.cheap(x),
+            // List membership cannot fail (a table lookup, remembered per text).
+            ExprKind::In {
+                value,
+                target: InTarget::List { .. },
+                ..
+            } => self.cheap(value),
             ExprKind::Binary(op, a, b) => {
                 let operands = self.cheap(a) && self.cheap(b);
                 match op {
@@ -1945,16 +1951,20 @@ impl<'a> Lowerer<'a> {
             self.branch(&mut fb, r, next, done);
             fb.cur = next;
         }
-        if let Some(r) = run {
-            let next = fb.block(loc);
-            self.branch(&mut fb, r, next, done);
-            fb.cur = next;
+        match run {
+            // The last run is the answer: no branch at all.
+            Some(r) => fb.emit(Inst::Copy {
+                dst: result,
+                src: r,
+            }),
+            None => {
+                let one = fb.int(1);
+                fb.emit(Inst::Copy {
+                    dst: result,
+                    src: one,
+                });
+            }
         }
-        let one = fb.int(1);
-        fb.emit(Inst::Copy {
-            dst: result,
-            src: one,
-        });
         fb.switch_to(done);
         fb.term(Term::Return(Some(result)));
         let mut body = fb.body;

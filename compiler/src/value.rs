@@ -88,9 +88,59 @@ pub struct Texts {
 /// Small numbers remembered per symbol, in numbered tables (0 = nothing known).
 /// Lives in [`Texts`] so that [`Texts::compact`], which renumbers symbols, can
 /// forget it.
-#[derive(Debug, Clone, Default)]
+///
+/// Native code reads the tables directly: [`MemoView`]s (one per table, at
+/// `views_addr`, `views_len` of them) mirror every table's address and length and
+/// are rewritten whenever a table moves, grows or is forgotten. Each view also
+/// carries a `stamp` and a `word` that the back-end that owns the table may set
+/// (the native code keeps there which parts of a list are active at which instant).
+#[derive(Debug, Default)]
 pub struct SymbolMemo {
     tables: Vec<Vec<u32>>,
+    views: Vec<MemoView>,
+    /// Address of the first view (mirrors `views`).
+    pub(crate) views_addr: usize,
+    /// Number of views (mirrors `views`).
+    pub(crate) views_len: usize,
+}
+
+/// Where native code finds one memo table, and the owner's stamped word.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MemoView {
+    /// Address of the table's first entry.
+    pub addr: usize,
+    /// Number of entries.
+    pub len: usize,
+    /// When `word` was computed (`i64::MIN`: never).
+    pub stamp: i64,
+    /// A number the table's owner keeps with `stamp`.
+    pub word: u32,
+}
+
+impl MemoView {
+    /// The view of an empty table.
+    const EMPTY: MemoView = MemoView {
+        addr: 0,
+        len: 0,
+        stamp: i64::MIN,
+        word: 0,
+    };
+}
+
+impl Clone for SymbolMemo {
+    fn clone(&self) -> SymbolMemo {
+        let mut m = SymbolMemo {
+            tables: self.tables.clone(),
+            views: self.views.clone(),
+            views_addr: 0,
+            views_len: 0,
+        };
+        for i in 0..m.tables.len() {
+            m.sync(i);
+        }
+        m
+    }
 }
 
 impl SymbolMemo {
@@ -106,24 +156,60 @@ impl SymbolMemo {
 
     /// Remembers `value` for `sym` in `table`.
     pub fn set(&mut self, table: usize, sym: Sym, value: u32) {
-        if self.tables.len() <= table {
-            self.tables.resize_with(table + 1, Vec::new);
-        }
+        self.ensure(table);
         let t = &mut self.tables[table];
         if t.len() <= sym as usize {
-            t.resize(sym as usize + 1, 0);
+            // Grow geometrically: symbols arrive in order while a list is filtered.
+            let want = (sym as usize + 1).max(t.len() * 2).max(64);
+            t.resize(want, 0);
         }
         t[sym as usize] = value;
+        self.sync(table);
+    }
+
+    /// The stamped word of `table` (see [`MemoView`]).
+    pub fn stamped(&self, table: usize) -> Option<(i64, u32)> {
+        self.views.get(table).map(|v| (v.stamp, v.word))
+    }
+
+    /// Keeps `word` for `table`, computed at `stamp`.
+    pub fn stamp(&mut self, table: usize, stamp: i64, word: u32) {
+        self.ensure(table);
+        self.views[table].stamp = stamp;
+        self.views[table].word = word;
+    }
+
+    /// Makes `table` exist (with its view).
+    fn ensure(&mut self, table: usize) {
+        if self.tables.len() <= table {
+            self.tables.resize_with(table + 1, Vec::new);
+            self.views.resize(table + 1, MemoView::EMPTY);
+            self.views_addr = self.views.as_ptr() as usize;
+            self.views_len = self.views.len();
+        }
+    }
+
+    /// Rewrites the view of `table` after it changed.
+    fn sync(&mut self, table: usize) {
+        let t = &self.tables[table];
+        self.views[table].addr = t.as_ptr() as usize;
+        self.views[table].len = t.len();
+        self.views_addr = self.views.as_ptr() as usize;
+        self.views_len = self.views.len();
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.tables.clear();
+        self.views.clear();
+        self.views_addr = self.views.as_ptr() as usize;
+        self.views_len = 0;
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.tables.iter().map(|t| t.capacity() * 4).sum()
+        self.tables.iter().map(|t| t.capacity() * 4).sum::<usize>()
+            + self.views.capacity() * std::mem::size_of::<MemoView>()
     }
 }
 

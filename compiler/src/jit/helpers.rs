@@ -199,6 +199,11 @@ pub(crate) extern "C" fn dl_in_list(
                         parts = f.parts(l, c.texts.get(sym));
                         c.texts.memo.set(list as usize, sym, parts);
                     }
+                    // What native code needs to answer inline the next time.
+                    if !matches!(c.texts.memo.stamped(list as usize), Some((s, _)) if s == now_ms) {
+                        let active = f.active_parts(now);
+                        c.texts.memo.stamp(list as usize, now_ms, active);
+                    }
                     u64::from(f.answer(parts, category, now))
                 }
                 Some(f) => u64::from(f.contains(l, c.texts.get(sym), category, now())),

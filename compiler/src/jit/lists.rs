@@ -7,6 +7,15 @@
 //! kept as integers, so a lookup is one pass over the number's digits and one
 //! integer hash probe; prefixes are compared as bytes. Lists with other entries
 //! take the general path.
+//!
+//! Which parts of a list hold a text never changes, so the answer is remembered
+//! per text symbol in the evaluator's [`crate::value::SymbolMemo`]. Native code
+//! reads that memo inline (`Translator::in_list`): the remembered parts, masked
+//! with the parts active at the current instant ([`FastList::active_parts`],
+//! kept beside the memo table), give the answer without a call; only a text not
+//! seen yet, or a new instant, goes through the `dl_in_list` helper, which
+//! remembers both. Membership cannot fail, so the lowering evaluates it eagerly
+//! with the other cheap conditions, and a campaign filter runs without branches.
 
 use rustc_hash::FxHashSet;
 
@@ -106,6 +115,43 @@ impl FastList {
             fast: all.zip(cats),
             windows: list.categories.iter().map(|c| c.active).collect(),
         }
+    }
+
+    /// The parts of the list active at `now` (time of day), as a mask over
+    /// [`Self::parts`]: bit 0 (the list's own entries) always, bit `i + 1` when
+    /// category `i` has no daily window or is inside it.
+    pub(crate) fn active_parts(&self, now: impl Fn() -> u32) -> u32 {
+        let mut t = None;
+        let mut bits = 1;
+        for (i, w) in self.windows.iter().enumerate() {
+            let on = match w {
+                None => true,
+                Some((a, b)) => {
+                    let t = *t.get_or_insert_with(&now);
+                    if a <= b {
+                        t >= *a && t < *b
+                    } else {
+                        t >= *a || t < *b
+                    }
+                }
+            };
+            bits |= u32::from(on) << (i + 1);
+        }
+        bits
+    }
+
+    /// For native code that tests membership inline, the mask that selects the
+    /// parts `value in list[.category]` asks about (`parts & active & mask != 0`
+    /// is the answer); `None` when the answers are not remembered.
+    pub(crate) fn inline_mask(&self, category: Option<u32>) -> Option<u32> {
+        if !self.rememberable() {
+            return None;
+        }
+        Some(match category {
+            None => !KNOWN,
+            Some(c) if (c as usize) < self.windows.len() => 1 << (c + 1),
+            Some(_) => 0,
+        })
     }
 
     /// Whether [`Self::parts`] answers can be remembered per text.

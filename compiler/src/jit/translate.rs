@@ -479,6 +479,108 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(cont);
     }
 
+    /// `value in list[.category]`. For a list whose answers are remembered per
+    /// text (see [`FastList::parts`]), the remembered parts are read inline from the
+    /// context's memo table and masked with the parts active now (kept in the
+    /// table's [`crate::value::MemoView`] with the instant they were computed for);
+    /// the helper runs only when the text is not remembered yet or the instant
+    /// changed, and remembers both.
+    fn in_list(&mut self, value: Reg, list: u32, category: Option<u32>) -> cir::Value {
+        let ctx = self.ctx;
+        let x = self.get_i(value);
+        let fast = self.lists.get(list as usize);
+        let call_helper = |t: &mut Self| {
+            let fast = fast.map_or(std::ptr::null(), |f| f as *const FastList);
+            let fast = t.b.ins().iconst(t.ptr, fast as i64);
+            let l = t.iconst32(list);
+            let c = t.iconst32(category.map_or(0, |c| c.wrapping_add(1)));
+            t.call1(Helper::InList, &[ctx, x, fast, l, c])
+        };
+        let Some(mask) = fast.and_then(|f| f.inline_mask(category)) else {
+            return call_helper(self);
+        };
+        let views_addr = offset_of!(ExecCtx, texts.memo.views_addr);
+        let views_len = offset_of!(ExecCtx, texts.memo.views_len);
+        let view_size = std::mem::size_of::<crate::value::MemoView>() as i64;
+        let view = |field: usize| (list as i64 * view_size) as i32 + field as i32;
+        use crate::value::MemoView as V;
+
+        let has_view = self.b.create_block();
+        let has_entry = self.b.create_block();
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let join = self.b.create_block();
+        let result = self.b.append_block_param(join, types::I64);
+
+        // Is there a view for this list?
+        let n = self
+            .b
+            .ins()
+            .load(types::I64, trusted(), ctx, views_len as i32);
+        let listed = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThan, n, i64::from(list));
+        self.b.ins().brif(listed, has_view, &[], slow, &[]);
+
+        // Is the text in its table, and the active parts computed for now?
+        self.b.switch_to_block(has_view);
+        let views = self
+            .b
+            .ins()
+            .load(types::I64, trusted(), ctx, views_addr as i32);
+        let len = self
+            .b
+            .ins()
+            .load(types::I64, trusted(), views, view(offset_of!(V, len)));
+        let stamp = self
+            .b
+            .ins()
+            .load(types::I64, trusted(), views, view(offset_of!(V, stamp)));
+        let now = self.b.ins().load(
+            types::I64,
+            trusted(),
+            ctx,
+            offset_of!(ExecCtx, now_ms) as i32,
+        );
+        let in_table = self.b.ins().icmp(IntCC::UnsignedLessThan, x, len);
+        let current = self.b.ins().icmp(IntCC::Equal, stamp, now);
+        let ok = self.b.ins().band(in_table, current);
+        self.b.ins().brif(ok, has_entry, &[], slow, &[]);
+
+        // The remembered parts, if any, masked with the active ones.
+        self.b.switch_to_block(has_entry);
+        let addr = self
+            .b
+            .ins()
+            .load(types::I64, trusted(), views, view(offset_of!(V, addr)));
+        let word = self
+            .b
+            .ins()
+            .uload32(trusted(), views, view(offset_of!(V, word)));
+        let offset = self.b.ins().ishl_imm_u(x, 2);
+        let entry = self.b.ins().iadd(addr, offset);
+        let parts = self.b.ins().uload32(trusted(), entry, 0);
+        let known = self
+            .b
+            .ins()
+            .band_imm_u(parts, i64::from(super::lists::KNOWN));
+        let active = self.b.ins().band(parts, word);
+        let hit = self.b.ins().band_imm_u(active, i64::from(mask));
+        let answer = self.b.ins().icmp_imm_u(IntCC::NotEqual, hit, 0);
+        let answer = self.bool_to_i64(answer);
+        self.b
+            .ins()
+            .brif(known, join, &[BlockArg::Value(answer)], slow, &[]);
+
+        self.b.switch_to_block(slow);
+        let v = call_helper(self);
+        self.b.ins().jump(join, &[BlockArg::Value(v)]);
+
+        self.b.switch_to_block(join);
+        result
+    }
+
     /// `x.div_euclid(d)` for a positive constant `d`.
     fn div_euclid(&mut self, x: cir::Value, d: i64) -> cir::Value {
         let dv = self.iconst64(d);
@@ -664,16 +766,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 list,
                 category,
             } => {
-                let ctx = self.ctx;
-                let x = self.get_i(*value);
-                let fast = self
-                    .lists
-                    .get(*list as usize)
-                    .map_or(std::ptr::null(), |f| f as *const FastList);
-                let fast = self.b.ins().iconst(self.ptr, fast as i64);
-                let l = self.iconst32(*list);
-                let c = self.iconst32(category.map_or(0, |c| c.wrapping_add(1)));
-                let v = self.call1(Helper::InList, &[ctx, x, fast, l, c]);
+                let v = self.in_list(*value, *list, *category);
                 self.def(*dst, v);
             }
             Inst::Call {
