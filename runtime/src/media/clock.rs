@@ -23,6 +23,13 @@
 //! that is not permitted it asks for nice −10, and else runs as it is. It
 //! sleeps almost all the time, so it cannot starve the rest of the system.
 //!
+//! # Never waiting for a call task
+//! A call task locks its session's state briefly to change what it plays. The
+//! clock only *tries* the lock: when a task holds it (say, a task thread was
+//! preempted in the middle), that one session is set aside and visited again
+//! on the next grid millisecond, instead of the whole thread, and every session
+//! after it in the slot, waiting for the task thread to be scheduled again.
+//!
 //! Sessions are held weakly: a session whose task has ended (or which says
 //! it is closed) is dropped from its slot at its next visit. With no
 //! session at all the thread blocks until one registers.
@@ -107,6 +114,8 @@ fn run(registrations: Receiver<Entry>) {
     let mut sessions = 0usize;
     // The next grid millisecond to visit.
     let mut next: u64 = 1;
+    // Sessions whose state was locked by their call task when visited.
+    let mut busy: Vec<Entry> = Vec::new();
     loop {
         if sessions == 0 {
             // Idle: wait for a session, then start from the present.
@@ -133,12 +142,15 @@ fn run(registrations: Receiver<Entry>) {
             std::thread::sleep(due - now);
             continue;
         }
+        // Sessions that were busy at their last visit come first: they are
+        // already late.
+        retry(&mut busy);
         // Visit every slot that came due, each at most once (a stall longer
         // than a period is caught up by the pacers, not by repeated visits).
         let last = grid_index(epoch, now);
         let first = next.max(last.saturating_sub(SLOTS - 1));
         for g in first..=last {
-            sessions -= visit(&mut wheel[(g % SLOTS) as usize]);
+            sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy);
         }
         next = last + 1;
     }
@@ -181,35 +193,66 @@ fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: Entry) {
     wheel[(g % SLOTS) as usize].push(entry);
 }
 
-/// Ticks every session of a slot that is due; returns how many sessions
-/// were dropped because they ended.
-fn visit(slot: &mut Vec<Entry>) -> usize {
+/// What a visit found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// The session received and sent what was due.
+    Ticked,
+    /// Its call task held the state: try again on the next grid millisecond.
+    Busy,
+    /// The session has ended.
+    Ended,
+}
+
+/// Receives and sends what is due for one session, unless its call task is
+/// changing the session right now. The clock never waits for a call task: a
+/// task thread preempted while it holds the lock would otherwise hold up every
+/// session behind this one.
+fn tick_session(entry: &Entry) -> Visit {
+    let Some(session) = entry.upgrade() else {
+        return Visit::Ended;
+    };
+    let mut s = match session.try_lock() {
+        Ok(s) => s,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return Visit::Busy,
+    };
+    if s.is_closed() {
+        return Visit::Ended;
+    }
+    s.receive();
+    while let Some(t) = s.pacer().take_due(Instant::now()) {
+        s.on_tick(t);
+    }
+    Visit::Ticked
+}
+
+/// Ticks every session of a slot that is due, setting aside in `busy` those
+/// whose task held them; returns how many sessions were dropped because they
+/// ended.
+fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>) -> usize {
     let mut dropped = 0;
     let mut i = 0;
     while i < slot.len() {
-        let alive = match slot[i].upgrade() {
-            Some(session) => {
-                let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
-                if s.is_closed() {
-                    false
-                } else {
-                    s.receive();
-                    while let Some(t) = s.pacer().take_due(Instant::now()) {
-                        s.on_tick(t);
-                    }
-                    true
-                }
+        match tick_session(&slot[i]) {
+            Visit::Ticked => i += 1,
+            Visit::Busy => {
+                busy.push(slot[i].clone());
+                i += 1;
             }
-            None => false,
-        };
-        if alive {
-            i += 1;
-        } else {
-            slot.swap_remove(i);
-            dropped += 1;
+            Visit::Ended => {
+                slot.swap_remove(i);
+                dropped += 1;
+            }
         }
     }
     dropped
+}
+
+/// Visits again the sessions that were busy; keeps those that still are. (An
+/// ended one stays in its slot, which drops it.)
+fn retry(busy: &mut Vec<Entry>) {
+    busy.retain(|entry| tick_session(entry) == Visit::Busy);
 }
 
 #[cfg(test)]
@@ -266,6 +309,41 @@ mod tests {
                 assert!(*at >= deadline, "tick {} ran before its deadline", t.index);
             }
         }
+    }
+
+    #[test]
+    fn a_session_held_by_its_task_does_not_hold_up_the_others() {
+        let probes: Vec<_> = (0..8).map(|_| probe()).collect();
+        for p in &probes {
+            register(p.clone());
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        // Every clock thread has some of these; hold one session's lock long.
+        let held = probes[0].lock().unwrap();
+        let before = held.ticks.len();
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(400));
+        drop(held);
+        std::thread::sleep(Duration::from_millis(100));
+        for p in &probes[1..] {
+            let p = p.lock().unwrap();
+            let during: Vec<Instant> = p
+                .ticks
+                .iter()
+                .map(|(_, at)| *at)
+                .filter(|at| *at > start)
+                .collect();
+            // The others kept ticking through the 400 ms (no gap near its length).
+            let longest = during
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .max()
+                .unwrap_or_default();
+            assert!(during.len() >= 8, "only {} ticks", during.len());
+            assert!(longest < Duration::from_millis(250), "a gap of {longest:?}");
+        }
+        // The held one was caught up once released.
+        assert!(probes[0].lock().unwrap().ticks.len() > before);
     }
 
     #[test]
