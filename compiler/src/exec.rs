@@ -1113,6 +1113,18 @@ impl Evaluator {
         value_to_raw(v, ty, &mut self.ctx.texts)
     }
 
+    /// Forgets the answers remembered per text (the native code's list
+    /// memberships, 4 bytes per text and list), releasing their memory; they are
+    /// worked out again when next needed.
+    pub fn forget_remembered(&mut self) {
+        self.ctx.texts.memo.clear();
+    }
+
+    /// Bytes held by the answers remembered per text.
+    pub fn remembered_bytes(&self) -> usize {
+        self.ctx.texts.memo.bytes()
+    }
+
     /// Sets the evaluation time (Unix ms) for `now()`, `today()`, lists with windows.
     pub fn set_now(&mut self, now_ms: i64) {
         self.ctx.now_ms = now_ms;
