@@ -116,26 +116,32 @@ fn run(registrations: Receiver<Entry>) {
     let mut next: u64 = 1;
     // Sessions whose state was locked by their call task when visited.
     let mut busy: Vec<Entry> = Vec::new();
+    // New sessions not on the wheel yet (their task held them when they came).
+    let mut joining: Vec<Entry> = Vec::new();
     loop {
-        if sessions == 0 {
+        if sessions == 0 && joining.is_empty() {
             // Idle: wait for a session, then start from the present.
             let Ok(entry) = registrations.recv() else {
                 return;
             };
             next = grid_index(epoch, Instant::now()) + 1;
-            take_on(&mut wheel, epoch, next, entry);
-            sessions += 1;
+            joining.push(entry);
         }
         loop {
             match registrations.try_recv() {
-                Ok(entry) => {
-                    take_on(&mut wheel, epoch, next, entry);
-                    sessions += 1;
-                }
+                Ok(entry) => joining.push(entry),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
+        joining.retain(|entry| match take_on(&mut wheel, epoch, next, entry) {
+            Visit::Ticked => {
+                sessions += 1;
+                false
+            }
+            Visit::Busy => true,
+            Visit::Ended => false,
+        });
         let due = epoch + GRID * next as u32;
         let now = Instant::now();
         if now < due {
@@ -184,13 +190,21 @@ fn grid_index(epoch: Instant, at: Instant) -> u64 {
     (at.saturating_duration_since(epoch).as_nanos() / GRID.as_nanos()) as u64
 }
 
-/// Starts a new session's pacer on grid millisecond `g` and puts it in its slot.
-fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: Entry) {
-    if let Some(session) = entry.upgrade() {
-        let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
-        *s.pacer() = Pacer::new(epoch + GRID * g as u32, PTIME);
-    }
-    wheel[(g % SLOTS) as usize].push(entry);
+/// Starts a new session's pacer on grid millisecond `g` and puts it in its
+/// slot (`Ticked`), unless its task holds it (`Busy`: try again) or it has
+/// already ended.
+fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: &Entry) -> Visit {
+    let Some(session) = entry.upgrade() else {
+        return Visit::Ended;
+    };
+    let mut s = match session.try_lock() {
+        Ok(s) => s,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return Visit::Busy,
+    };
+    *s.pacer() = Pacer::new(epoch + GRID * g as u32, PTIME);
+    wheel[(g % SLOTS) as usize].push(entry.clone());
+    Visit::Ticked
 }
 
 /// What a visit found.
