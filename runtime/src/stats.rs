@@ -105,6 +105,22 @@ impl Stats {
             "RTP packets received by ended calls.",
             self.rtp_packets_received.load(Ordering::Relaxed),
         );
+        let clock = crate::media::clock_stats();
+        counter(
+            "dialect_media_clock_wakes_total",
+            "Grid milliseconds the media clock threads woke for.",
+            clock.wakes,
+        );
+        counter(
+            "dialect_media_clock_late_wakes_total",
+            "Media clock wake-ups more than 1 ms late.",
+            clock.late_wakes,
+        );
+        counter(
+            "dialect_media_clock_long_visits_total",
+            "Grid milliseconds whose media work took more than 1 ms.",
+            clock.long_visits,
+        );
         if let Some(sip) = self.sip.get() {
             let c = sip.snapshot();
             counter(
@@ -132,6 +148,20 @@ impl Stats {
             out,
             "# HELP dialect_calls_active Calls in progress.\n# TYPE dialect_calls_active gauge\ndialect_calls_active {}",
             self.calls_active.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP dialect_media_clock_max_wake_late_us Latest media clock wake-up so far, in microseconds.\n\
+             # TYPE dialect_media_clock_max_wake_late_us gauge\n\
+             dialect_media_clock_max_wake_late_us {}",
+            clock.max_wake_late_us
+        );
+        let _ = writeln!(
+            out,
+            "# HELP dialect_media_clock_max_visit_us Longest media work of one grid millisecond so far, in microseconds.\n\
+             # TYPE dialect_media_clock_max_visit_us gauge\n\
+             dialect_media_clock_max_visit_us {}",
+            clock.max_visit_us
         );
         out
     }

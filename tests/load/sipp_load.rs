@@ -247,6 +247,10 @@ struct Row {
     kib_per_call: f64,
     peak_active: f64,
     on_time_pct: f64,
+    /// Media clock wake-ups more than 1 ms late, and grid milliseconds whose
+    /// work took more than 1 ms, during the step (per mille of wake-ups).
+    late_wakes_permille: f64,
+    long_visits_permille: f64,
     left: f64,
 }
 
@@ -255,6 +259,14 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
     let cpu0 = server.cpu_seconds();
     let ticks0 = metric("dialect_rtp_ticks_total");
     let late0 = metric("dialect_rtp_late_ticks_total") + metric("dialect_rtp_skipped_ticks_total");
+    let clock = || {
+        [
+            metric("dialect_media_clock_wakes_total"),
+            metric("dialect_media_clock_late_wakes_total"),
+            metric("dialect_media_clock_long_visits_total"),
+        ]
+    };
+    let clock0 = clock();
     let t0 = Instant::now();
     let (r, peak_rss, peak_active) = sampled(server, go);
     let left = leftover();
@@ -264,6 +276,8 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
     let late =
         metric("dialect_rtp_late_ticks_total") + metric("dialect_rtp_skipped_ticks_total") - late0;
     let calls = r.successful + r.failed;
+    let clock1 = clock();
+    let wakes = (clock1[0] - clock0[0]).max(1.0);
     Row {
         step: name,
         run,
@@ -274,18 +288,20 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
         kib_per_call: peak_rss.saturating_sub(idle_rss) as f64 / 1024.0 / peak_active.max(1.0),
         peak_active,
         on_time_pct: 100.0 * (1.0 - late / ticks.max(1.0)),
+        late_wakes_permille: 1000.0 * (clock1[1] - clock0[1]) / wakes,
+        long_visits_permille: 1000.0 * (clock1[2] - clock0[2]) / wakes,
         left,
     }
 }
 
 fn print(rows: &[Row]) {
     println!(
-        "| step | run | calls | successful | runtime CPU ms/call | runtime CPU % | KiB per active call | peak active | RTP on time | left over |"
+        "| step | run | calls | successful | runtime CPU ms/call | runtime CPU % | KiB per active call | peak active | RTP on time | clock wakes > 1 ms late | clock ms > 1 ms of work | left over |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.2} % | {:.2} | {:.0} % | {:.1} | {:.0} | {:.3} % | {} |",
+            "| {} | {} | {} | {:.2} % | {:.2} | {:.0} % | {:.1} | {:.0} | {:.3} % | {:.2} ‰ | {:.2} ‰ | {} |",
             r.step,
             r.run,
             r.calls,
@@ -295,6 +311,8 @@ fn print(rows: &[Row]) {
             r.kib_per_call,
             r.peak_active,
             r.on_time_pct,
+            r.late_wakes_permille,
+            r.long_visits_permille,
             r.left
         );
     }

@@ -34,7 +34,7 @@
 //! it is closed) is dropped from its slot at its next visit. With no
 //! session at all the thread blocks until one registers.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -66,6 +66,74 @@ type Entry = Weak<Mutex<dyn Paced>>;
 
 /// Most clock threads.
 pub(crate) const MAX_THREADS: usize = 4;
+
+/// How the clock threads keep time, for `/metrics` and load tests: how often
+/// they woke, how often later than [`LATE`], and how often one grid
+/// millisecond's visits took longer than [`LATE`] themselves.
+#[derive(Debug, Default)]
+struct Timekeeping {
+    wakes: AtomicU64,
+    late_wakes: AtomicU64,
+    long_visits: AtomicU64,
+    max_wake_late_us: AtomicU64,
+    max_visit_us: AtomicU64,
+}
+
+/// A wake-up or a millisecond's work beyond this puts ticks at risk.
+const LATE: Duration = Duration::from_millis(1);
+
+static TIMEKEEPING: Timekeeping = Timekeeping {
+    wakes: AtomicU64::new(0),
+    late_wakes: AtomicU64::new(0),
+    long_visits: AtomicU64::new(0),
+    max_wake_late_us: AtomicU64::new(0),
+    max_visit_us: AtomicU64::new(0),
+};
+
+/// A snapshot of the clock threads' time keeping since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClockStats {
+    /// Grid milliseconds the threads woke for (with sessions to tick).
+    pub wakes: u64,
+    /// Wake-ups more than 1 ms after the grid millisecond.
+    pub late_wakes: u64,
+    /// Grid milliseconds whose visits took more than 1 ms.
+    pub long_visits: u64,
+    /// Latest wake-up seen, in microseconds after its grid millisecond.
+    pub max_wake_late_us: u64,
+    /// Longest visit of one wake-up, in microseconds.
+    pub max_visit_us: u64,
+}
+
+/// The clock threads' time keeping so far.
+pub fn clock_stats() -> ClockStats {
+    let t = &TIMEKEEPING;
+    ClockStats {
+        wakes: t.wakes.load(Ordering::Relaxed),
+        late_wakes: t.late_wakes.load(Ordering::Relaxed),
+        long_visits: t.long_visits.load(Ordering::Relaxed),
+        max_wake_late_us: t.max_wake_late_us.load(Ordering::Relaxed),
+        max_visit_us: t.max_visit_us.load(Ordering::Relaxed),
+    }
+}
+
+impl Timekeeping {
+    /// Counts one wake-up `late` after its grid millisecond whose visits
+    /// took `spent`.
+    fn record(&self, late: Duration, spent: Duration) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
+        if late > LATE {
+            self.late_wakes.fetch_add(1, Ordering::Relaxed);
+        }
+        if spent > LATE {
+            self.long_visits.fetch_add(1, Ordering::Relaxed);
+        }
+        self.max_wake_late_us
+            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+        self.max_visit_us
+            .fetch_max(spent.as_micros() as u64, Ordering::Relaxed);
+    }
+}
 
 /// The running clock threads: where new sessions are sent.
 struct Clock {
@@ -158,6 +226,7 @@ fn run(registrations: Receiver<Entry>) {
         for g in first..=last {
             sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy);
         }
+        TIMEKEEPING.record(now - due, now.elapsed());
         next = last + 1;
     }
 }

@@ -101,6 +101,7 @@ pub mod rfc4733;
 pub mod rtp;
 pub mod session;
 
+pub use clock::{ClockStats, clock_stats};
 pub use ports::PortAllocator;
 pub use prompt::{Prompt, PromptCache};
 pub use session::{
