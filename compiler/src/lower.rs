@@ -892,6 +892,24 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// A run of cheap filters, all evaluated and combined with `And`. Those
+    /// that test list membership come first: their table lookups may call a
+    /// helper (the first time a text is seen), and native code then keeps
+    /// nothing else alive across the call.
+    fn run_of_filters(&mut self, fb: &mut Fb, run: &[&Expr], loc: LocId) -> Reg {
+        let (lists, rest): (Vec<&Expr>, Vec<&Expr>) =
+            run.iter().partition(|f| tests_list_membership(f));
+        let mut acc: Option<Reg> = None;
+        for f in lists.into_iter().chain(rest) {
+            let r = self.expr(fb, f);
+            acc = Some(match acc {
+                Some(a) => Self::eager(fb, BinOp::And, a, r, loc),
+                None => r,
+            });
+        }
+        acc.unwrap_or_else(|| fb.int(1))
+    }
+
     /// Both boolean values combined without a branch.
     fn eager(fb: &mut Fb, op: BinOp, a: Reg, b: Reg, loc: LocId) -> Reg {
         let r = fb.reg(Type::Bool);
@@ -1931,40 +1949,33 @@ impl<'a> Lowerer<'a> {
         let done = fb.block(loc);
         // A run of cheap filters is combined without branches; one branch
         // leaves after the run, and before any filter that is not cheap.
-        let mut run: Option<Reg> = None;
+        let mut run: Vec<&Expr> = Vec::new();
         for f in filters {
-            let cheap = self.cheap(f);
-            if !cheap && let Some(r) = run.take() {
+            if self.cheap(f) {
+                run.push(f);
+                continue;
+            }
+            if !run.is_empty() {
+                let r = self.run_of_filters(&mut fb, &std::mem::take(&mut run), loc);
                 let next = fb.block(loc);
                 self.branch(&mut fb, r, next, done);
                 fb.cur = next;
             }
             let r = self.expr(&mut fb, f);
-            if cheap {
-                run = Some(match run {
-                    Some(acc) => Self::eager(&mut fb, BinOp::And, acc, r, loc),
-                    None => r,
-                });
-                continue;
-            }
             let next = fb.block(loc);
             self.branch(&mut fb, r, next, done);
             fb.cur = next;
         }
-        match run {
+        let answer = if run.is_empty() {
+            fb.int(1)
+        } else {
             // The last run is the answer: no branch at all.
-            Some(r) => fb.emit(Inst::Copy {
-                dst: result,
-                src: r,
-            }),
-            None => {
-                let one = fb.int(1);
-                fb.emit(Inst::Copy {
-                    dst: result,
-                    src: one,
-                });
-            }
-        }
+            self.run_of_filters(&mut fb, &run, loc)
+        };
+        fb.emit(Inst::Copy {
+            dst: result,
+            src: answer,
+        });
         fb.switch_to(done);
         fb.term(Term::Return(Some(result)));
         let mut body = fb.body;
@@ -2297,6 +2308,20 @@ impl<'a> Lowerer<'a> {
 
 /// Drops the blocks nothing reaches (from the entry or the extra `roots`) and
 /// renumbers the rest, updating the roots in place.
+/// Whether `e` tests list membership anywhere (`x in some_list`).
+fn tests_list_membership(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::In {
+            target: InTarget::List { .. },
+            ..
+        } => true,
+        ExprKind::In { value, .. } => tests_list_membership(value),
+        ExprKind::Unary(_, x) => tests_list_membership(x),
+        ExprKind::Binary(_, a, b) => tests_list_membership(a) || tests_list_membership(b),
+        _ => false,
+    }
+}
+
 fn prune(body: &mut Body, roots: Vec<&mut BlockId>) {
     let n = body.blocks.len();
     let mut reached = vec![false; n];

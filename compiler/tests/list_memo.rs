@@ -137,6 +137,14 @@ fn remembered_answers_follow_the_time_of_day_on_both_engines() {
             ev_n.eval_batch(pred, &batch_n, width, &mut out_n).unwrap();
             ev_i.eval_batch(pred, &batch_i, width, &mut out_i).unwrap();
             assert_eq!(out_n, out_i, "campaign {c}, round {round}: batch");
+            // Records wider than the filter's inputs (other columns of the list).
+            let wide: Vec<u64> = batch_n
+                .chunks(width)
+                .flat_map(|r| r.iter().copied().chain([u64::MAX, 7]))
+                .collect();
+            let mut out_w = Vec::new();
+            ev_n.eval_batch(pred, &wide, width + 2, &mut out_w).unwrap();
+            assert_eq!(out_w, out_i, "campaign {c}, round {round}: wide batch");
         }
         // The window matters: the night category answers differently by day and
         // by night, so the same texts are selected a different number of times.

@@ -56,6 +56,9 @@ type StepFn = unsafe extern "C" fn(*mut ExecCtx, *mut u64, u32) -> u32;
 /// A predicate's native `eval`.
 type EvalFn = unsafe extern "C" fn(*mut ExecCtx, *const u64) -> u64;
 
+/// A predicate's native loop over many records (see [`Kind::Batch`]).
+type BatchFn = unsafe extern "C" fn(*mut ExecCtx, *const u64, u64, u64, *mut u64) -> u64;
+
 /// A compiled function and what it needs to run natively.
 #[derive(Clone, Copy)]
 struct Compiled<F> {
@@ -79,6 +82,9 @@ pub struct Native {
     shared: Arc<Shared>,
     flows: Vec<Compiled<StepFn>>,
     predicates: Vec<Compiled<EvalFn>>,
+    /// Per predicate, its loop over many records (campaign filters, which the
+    /// dialer applies to whole lists); same budget and inputs as `predicates`.
+    batches: Vec<Option<BatchFn>>,
     /// The lists prepared for membership tests; the code holds their addresses, so
     /// they are boxed and never change.
     _lists: Box<[lists::FastList]>,
@@ -170,6 +176,12 @@ impl Compiler {
                 sig.returns.push(AbiParam::new(types::I32));
             }
             Kind::Predicate => sig.returns.push(AbiParam::new(types::I64)),
+            Kind::Batch => {
+                sig.params.push(AbiParam::new(types::I64));
+                sig.params.push(AbiParam::new(types::I64));
+                sig.params.push(AbiParam::new(ptr));
+                sig.returns.push(AbiParam::new(types::I64));
+            }
         }
         let builder = FunctionBuilder::new(&mut self.cctx.func, &mut self.fctx);
         Translator::new(
@@ -249,6 +261,24 @@ impl Native {
             )?;
             pred_ids.push((id, rule));
         }
+        // Campaign filters also get a loop over many records.
+        let mut batch_ids = Vec::new();
+        for campaign in &shared.ir.campaigns {
+            let Some(pred) = campaign.filter else {
+                continue;
+            };
+            let Some(p) = shared.ir.predicates.get(pred as usize) else {
+                continue;
+            };
+            let id = c.function(
+                &fast_lists,
+                &format!("batch{pred}"),
+                &p.body,
+                Kind::Batch,
+                budget_rule(&p.body).is_none(),
+            )?;
+            batch_ids.push((pred as usize, id));
+        }
         c.module
             .finalize_definitions()
             .map_err(|e| jit_err("finalize", e))?;
@@ -292,10 +322,18 @@ impl Native {
                 inputs: p.vars.len(),
             })
             .collect();
+        let mut batches: Vec<Option<BatchFn>> = vec![None; shared.ir.predicates.len()];
+        for (pred, id) in batch_ids {
+            let p = c.module.get_finalized_function(id);
+            // SAFETY: as above, with `BatchFn`'s signature (ctx pointer, records
+            // pointer, i64 count, i64 stride, out pointer; i64 result).
+            batches[pred] = Some(unsafe { std::mem::transmute::<*const u8, BatchFn>(p) });
+        }
         Ok(Native {
             shared,
             flows,
             predicates,
+            batches,
             _lists: fast_lists,
             module: Mutex::new(Some(c.module)),
         })
@@ -459,7 +497,32 @@ impl Backend for Native {
             // The checks fail for the whole batch: one record at a time.
             _ => return crate::exec::eval_one_by_one(self, pred, ctx, records, width, out),
         };
-        out.reserve(records.len() / width);
+        let count = records.len() / width;
+        out.reserve(count);
+        if let Some(Some(batch)) = self.batches.get(pred as usize) {
+            let start = out.len();
+            // SAFETY: `batch` was compiled from this predicate's verified body
+            // (the same code as `fast.f`, in a loop): for each of the `count`
+            // records, `width` >= `fast.inputs` entries apart in `records`, it
+            // reads only entries below `fast.inputs` and writes one value to
+            // `out[start + i]`, within the capacity reserved above; it returns
+            // how many records it finished (all, or the index of the one that
+            // failed), whose values are then initialised. `ctx` (of this
+            // program, with the budget each record needs) is exclusively
+            // borrowed for the call.
+            unsafe {
+                let done = batch(
+                    ctx,
+                    records.as_ptr(),
+                    count as u64,
+                    (width * std::mem::size_of::<u64>()) as u64,
+                    out.as_mut_ptr().add(start),
+                ) as usize;
+                let done = done.min(count);
+                out.set_len(start + done);
+                return done;
+            }
+        }
         for (i, record) in records.chunks_exact(width).enumerate() {
             ctx.budget = STEP_BUDGET;
             // SAFETY: as in `eval_predicate`: the code only reads entries below

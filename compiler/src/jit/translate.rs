@@ -41,6 +41,12 @@ pub(crate) enum Kind {
     Flow,
     /// A predicate's `eval(ctx, env) -> value`.
     Predicate,
+    /// A predicate over many records: `batch(ctx, records, count, stride, out)
+    /// -> records done`. Each record's environment starts `stride` bytes after
+    /// the previous one; its value goes to `out[i]`. A run stops at the first
+    /// record whose evaluation fails (the error is in the context) and returns
+    /// its index; else it returns `count`.
+    Batch,
 }
 
 /// Status a flow step returns: stopped on a pending command.
@@ -123,6 +129,19 @@ pub(crate) struct Translator<'a, 'b> {
     missing: Option<cir::Block>,
     args_slot: StackSlot,
     out_slot: StackSlot,
+    /// The record loop of a [`Kind::Batch`] function.
+    batch: Option<RecordLoop>,
+}
+
+/// The loop of a [`Kind::Batch`] function around the predicate's body.
+#[derive(Clone, Copy)]
+struct RecordLoop {
+    /// Loop head, with the record index as its parameter.
+    head: cir::Block,
+    /// The index of the record being evaluated (the head's parameter).
+    index: cir::Value,
+    /// Where the values go.
+    out: cir::Value,
 }
 
 /// Register class of a type.
@@ -233,6 +252,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             missing: None,
             args_slot,
             out_slot,
+            batch: None,
         };
 
         match kind {
@@ -252,6 +272,39 @@ impl<'a, 'b> Translator<'a, 'b> {
                 t.fail_message("internal error: jump to a missing block", 0);
             }
             Kind::Predicate => t.jump(body.entry),
+            Kind::Batch => {
+                let (records, count, stride, out) = (params[1], params[2], params[3], params[4]);
+                let head = t.b.create_block();
+                let index = t.b.append_block_param(head, types::I64);
+                let record = t.b.create_block();
+                let done = t.b.create_block();
+                let zero = t.iconst64(0);
+                t.b.ins().jump(head, &[BlockArg::Value(zero)]);
+
+                t.b.switch_to_block(head);
+                let more = t.b.ins().icmp(IntCC::UnsignedLessThan, index, count);
+                t.b.ins().brif(more, record, &[], done, &[]);
+
+                t.b.switch_to_block(done);
+                t.b.ins().return_(&[index]);
+
+                // Each record starts as a single evaluation does: registers zero,
+                // the budget the caller set, the environment at this record.
+                t.b.switch_to_block(record);
+                let offset = t.b.ins().imul(index, stride);
+                t.mem = t.b.ins().iadd(records, offset);
+                for (v, ty) in t.vars.clone().into_iter().zip(t.var_types.clone()) {
+                    let zero = if ty == types::F64 {
+                        t.b.ins().f64const(Ieee64::with_bits(0))
+                    } else {
+                        t.iconst64(0)
+                    };
+                    t.b.def_var(v, zero);
+                }
+                t.b.def_var(t.budget, initial);
+                t.batch = Some(RecordLoop { head, index, out });
+                t.jump(body.entry);
+            }
         }
         t
     }
@@ -388,6 +441,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             Kind::Predicate => {
                 let z = self.iconst64(0);
                 self.b.ins().return_(&[z]);
+            }
+            // The index of the record that stopped the run.
+            Kind::Batch => {
+                let i = self.batch.map_or_else(|| self.iconst64(0), |l| l.index);
+                self.b.ins().return_(&[i]);
             }
         }
     }
@@ -633,7 +691,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                             .ins()
                             .load(ty, trusted(), mem, (*slot as i64 * 8) as i32)
                     }
-                    Kind::Predicate => self.iconst64(0),
+                    Kind::Predicate | Kind::Batch => self.iconst64(0),
                 };
                 self.def(*dst, v);
             }
@@ -681,7 +739,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     .copied()
                     .unwrap_or(types::I64);
                 let v = match self.kind {
-                    Kind::Predicate => {
+                    Kind::Predicate | Kind::Batch => {
                         let mem = self.mem;
                         self.b.ins().load(
                             ty,
@@ -1094,6 +1152,20 @@ impl<'a, 'b> Translator<'a, 'b> {
                     };
                     self.store_budget();
                     self.b.ins().return_(&[x]);
+                }
+                Kind::Batch => {
+                    let x = match v {
+                        Some(r) => self.get_i(*r),
+                        None => self.iconst64(0),
+                    };
+                    if let Some(l) = self.batch {
+                        // out[i] = x; on to record i + 1.
+                        let offset = self.b.ins().ishl_imm_u(l.index, 3);
+                        let at = self.b.ins().iadd(l.out, offset);
+                        self.b.ins().store(trusted(), x, at, 0);
+                        let next = self.b.ins().iadd_imm_s(l.index, 1);
+                        self.b.ins().jump(l.head, &[BlockArg::Value(next)]);
+                    }
                 }
             },
             Term::Hangup => {
