@@ -61,6 +61,16 @@ impl Batch {
         self.ops.push((tree.to_string(), key.into(), None));
     }
 
+    /// Moves every write of `other` to the end of this batch (a later write of a
+    /// key wins, as if the two were applied one after the other).
+    pub fn append(&mut self, mut other: Batch) {
+        if self.ops.is_empty() {
+            self.ops = other.ops;
+        } else {
+            self.ops.append(&mut other.ops);
+        }
+    }
+
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
