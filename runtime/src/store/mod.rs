@@ -151,6 +151,12 @@ pub async fn commit_async(store: SharedStore, batch: Batch) -> Result<(), StoreE
 }
 
 /// The embedded store: sled, with group commit.
+///
+/// Cost model (sled 0.34): every [`Store::commit`]/[`Store::apply`] is one sled
+/// transaction, which reads each key before writing it and takes a process-wide
+/// lock that a running flush holds for its whole length, so a write waits for the
+/// flush in progress. Writers with many small changes should gather them into one
+/// batch (the workorder engine writes one per group of changes).
 pub struct SledStore {
     db: sled::Db,
     /// Open tree handles by name (`Db::open_tree` takes a lock and allocates).
