@@ -4,7 +4,7 @@
 //! Each change (create, transition, comment, link, a timer firing, a task update)
 //! is one [`Batch`]: the order, its history entry, its indexes, its open record
 //! and the audit entry. The task handles every message that is waiting (a group,
-//! up to [`GROUP_MAX`] messages), applying each change to its memory at once so
+//! up to `GROUP_MAX` messages), applying each change to its memory at once so
 //! that the next message sees it, and appends the change's batch to the group's
 //! batch. At the end of the group the whole group is written to the store as ONE
 //! atomic write ([`Store::apply`]: one sled transaction), then the group's replies
@@ -18,7 +18,7 @@
 //! While a group is open its changes are in memory only: the orders it changed
 //! stay in the engine's cache (which the engine reads before the store), and any
 //! other read of the store by the engine first writes the group so far
-//! ([`Engine::write_pending`]). If writing a group fails, every change of the
+//! (`Engine::write_pending`). If writing a group fails, every change of the
 //! group is answered with the error and the engine reloads its memory from the
 //! store.
 //!
