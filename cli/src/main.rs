@@ -12,6 +12,12 @@
 
 mod commands;
 
+/// mimalloc instead of the system allocator: the store (sled) and the HTTP stack
+/// allocate and free small blocks from many threads, where glibc's malloc cost a
+/// fifth of the CPU of durable workorder changes (docs/benchmarks.md, Workorders).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -29,6 +29,10 @@ use dialect_runtime::workorder::{
     Clock, CreateRequest, Query, TransitionRequest, WorkorderHandle, lifecycle,
 };
 
+/// The allocator of the `dialect` binary, so that the figures are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn program() -> Arc<ProgramSlot> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
     let bytes = dialect_runtime::deploy::compile_project(&dir).unwrap();

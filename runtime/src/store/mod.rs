@@ -61,6 +61,16 @@ impl Batch {
         self.ops.push((tree.to_string(), key.into(), None));
     }
 
+    /// Moves every write of `other` to the end of this batch (a later write of a
+    /// key wins, as if the two were applied one after the other).
+    pub fn append(&mut self, mut other: Batch) {
+        if self.ops.is_empty() {
+            self.ops = other.ops;
+        } else {
+            self.ops.append(&mut other.ops);
+        }
+    }
+
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -141,6 +151,12 @@ pub async fn commit_async(store: SharedStore, batch: Batch) -> Result<(), StoreE
 }
 
 /// The embedded store: sled, with group commit.
+///
+/// Cost model (sled 0.34): every [`Store::commit`]/[`Store::apply`] is one sled
+/// transaction, which reads each key before writing it and takes a process-wide
+/// lock that a running flush holds for its whole length, so a write waits for the
+/// flush in progress. Writers with many small changes should gather them into one
+/// batch (the workorder engine writes one per group of changes).
 pub struct SledStore {
     db: sled::Db,
     /// Open tree handles by name (`Db::open_tree` takes a lock and allocates).

@@ -3,13 +3,24 @@
 //!
 //! Each change (create, transition, comment, link, a timer firing, a task update)
 //! is one [`Batch`]: the order, its history entry, its indexes, its open record
-//! and the audit entry, applied atomically. The task handles every message that is
-//! waiting, applies each change at once (so the next message sees it), then hands
-//! the group's replies to a committer task that makes the store durable
-//! ([`Store::sync`], one flush for the whole group) and only then answers. So a
-//! caller is answered only after its change is on disk, changes of one order are
-//! serialized, and a flush is shared by every change of a group (and the task goes
-//! on with the next group while the flush runs).
+//! and the audit entry. The task handles every message that is waiting (a group,
+//! up to `GROUP_MAX` messages), applying each change to its memory at once so
+//! that the next message sees it, and appends the change's batch to the group's
+//! batch. At the end of the group the whole group is written to the store as ONE
+//! atomic write ([`Store::apply`]: one sled transaction), then the group's replies
+//! go to a committer task that makes the store durable ([`Store::sync`], one
+//! flush, shared by every group that is waiting for it) and only then answers. So
+//! a caller is answered only after its change is on disk, every change is
+//! all-or-nothing after a crash (it lies whole inside one atomic group write),
+//! changes of one order are serialized, and the task goes on with the next group
+//! while the flush runs.
+//!
+//! While a group is open its changes are in memory only: the orders it changed
+//! stay in the engine's cache (which the engine reads before the store), and any
+//! other read of the store by the engine first writes the group so far
+//! (`Engine::write_pending`). If writing a group fails, every change of the
+//! group is answered with the error and the engine reloads its memory from the
+//! store.
 //!
 //! The per-change work is kept small because this task bounds the throughput: the
 //! orders changed lately stay in memory (the engine is their only writer, so the
@@ -310,8 +321,14 @@ fn defer<T: Send + 'static>(tx: Reply<T>, r: Result<T, WoError>) -> Deferred {
 #[derive(Default)]
 struct Group {
     dirty: bool,
+    /// Why the group's changes were not written (then no reply may say they were).
+    error: Option<String>,
     replies: Vec<Deferred>,
 }
+
+/// Messages handled in one group at most (its changes share one store write and
+/// one flush).
+const GROUP_MAX: usize = 512;
 
 /// How call tasks, the API and tests talk to the engine. Cheap to clone.
 #[derive(Clone)]
@@ -381,6 +398,9 @@ impl WorkorderHandle {
             seqs: BTreeMap::new(),
             audit_ids: (0, 0),
             cache: HashMap::new(),
+            pending: Batch::new(),
+            pending_final: Vec::new(),
+            failed: None,
         };
         tokio::spawn(engine.run(rx, ctx));
         Ok((
@@ -619,10 +639,16 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| WoError::Store(e.to_string()))?
 }
 
-/// Makes each group durable, then answers its callers.
+/// Makes the groups durable, then answers their callers. Groups that queued up
+/// while a flush ran share the next flush.
 async fn committer(store: SharedStore, mut rx: mpsc::Receiver<Group>) {
+    let mut groups: Vec<Group> = Vec::new();
     while let Some(g) = rx.recv().await {
-        let err = if g.dirty {
+        groups.push(g);
+        while let Ok(g) = rx.try_recv() {
+            groups.push(g);
+        }
+        let err = if groups.iter().any(|g| g.dirty && g.error.is_none()) {
             let s = store.clone();
             match tokio::task::spawn_blocking(move || s.sync()).await {
                 Ok(Ok(())) => None,
@@ -635,8 +661,11 @@ async fn committer(store: SharedStore, mut rx: mpsc::Receiver<Group>) {
         if let Some(e) = &err {
             tracing::error!("workorder changes could not be made durable: {e}");
         }
-        for r in g.replies {
-            r(err.as_deref());
+        for g in groups.drain(..) {
+            let e = g.error.as_deref().or(err.as_deref());
+            for r in g.replies {
+                r(e);
+            }
         }
     }
 }
@@ -886,12 +915,21 @@ struct Engine {
     /// of orders, so an entry is never stale; it saves a store read and a JSON
     /// decode for each step of an order in progress.
     cache: HashMap<String, Workorder>,
+    /// The open group's changes, not yet written to the store.
+    pending: Batch,
+    /// Orders of `pending` that became final: they leave the cache (which holds
+    /// open orders) once `pending` is written; until then the cache is where the
+    /// engine reads them.
+    pending_final: Vec<String>,
+    /// Why writing a pending batch of the open group failed.
+    failed: Option<String>,
 }
 
 /// Audit ids reserved at once (ids of a block not used before a restart are skipped).
 const AUDIT_BLOCK: u64 = 256;
 
-/// Orders kept in [`Engine::cache`] at most (it is emptied when full).
+/// Orders kept in [`Engine::cache`] at most (it is emptied when full, between
+/// groups).
 const CACHE_MAX: usize = 20_000;
 
 /// A staged change: the order's new form and what memory must learn of it once
@@ -919,7 +957,7 @@ impl Engine {
                                 break;
                             }
                             self.handle(m, &mut group);
-                            if group.replies.len() < 512 {
+                            if group.replies.len() < GROUP_MAX {
                                 next = rx.try_recv().ok();
                             }
                         }
@@ -935,6 +973,7 @@ impl Engine {
             if stop.is_none() {
                 self.fire_due(&mut group, 256);
             }
+            self.finish_group(&mut group).await;
             if let Some(tx) = stop {
                 group.replies.push(Box::new(move |_| {
                     let _ = tx.send(());
@@ -997,12 +1036,9 @@ impl Engine {
         }
     }
 
-    /// Applies a batch and updates memory.
+    /// Adds a change's batch to the open group and updates memory.
     fn apply(&mut self, batch: Batch, updates: Vec<MemUpdate>) -> Result<(), WoError> {
-        self.store.apply(batch)?;
-        if self.cache.len() + updates.len() > CACHE_MAX {
-            self.cache.clear();
-        }
+        self.pending.append(batch);
         for (o, rec) in updates {
             if let Some(num) = number_key(&o.number) {
                 match &rec {
@@ -1010,13 +1046,70 @@ impl Engine {
                     None => self.mem.remove(num),
                 }
             }
-            if rec.is_some() && self.cache.len() < CACHE_MAX {
-                self.cache.insert(o.number.clone(), o);
-            } else {
-                self.cache.remove(&o.number);
+            if rec.is_none() {
+                self.pending_final.push(o.number.clone());
             }
+            self.cache.insert(o.number.clone(), o);
         }
         Ok(())
+    }
+
+    /// Writes the open group's changes to the store (one atomic write), so that
+    /// a read of the store sees them. Blocking; [`Engine::finish_group`] is the
+    /// async form for the end of a group.
+    fn write_pending(&mut self) -> Result<(), WoError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let r = self.store.apply(batch);
+        self.written(r)
+    }
+
+    /// Writes the group's changes without holding up the executor (sled makes a
+    /// write wait for a flush that is running) and records a failure in `g`.
+    async fn finish_group(&mut self, g: &mut Group) {
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            let store = self.store.clone();
+            let r = tokio::task::spawn_blocking(move || store.apply(batch))
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Db(format!("store write failed: {e}"))));
+            let _ = self.written(r);
+        }
+        g.error = self.failed.take();
+    }
+
+    /// Bookkeeping after the group's batch was written (or was not).
+    fn written(&mut self, r: Result<(), StoreError>) -> Result<(), WoError> {
+        match r {
+            Ok(()) => {
+                for n in self.pending_final.drain(..) {
+                    self.cache.remove(&n);
+                }
+                if self.cache.len() > CACHE_MAX {
+                    self.cache.clear();
+                }
+                while self.seqs.len() > 64 {
+                    self.seqs.pop_first();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("the change was not saved: {e}");
+                tracing::error!("workorder changes could not be written: {e}; reloading");
+                self.failed.get_or_insert_with(|| e.to_string());
+                // Memory holds changes the store does not: start again from the store.
+                self.pending_final.clear();
+                self.cache.clear();
+                self.seqs.clear();
+                match load_mem(&*self.store) {
+                    Ok(m) => self.mem = m,
+                    Err(e) => tracing::error!("workorders could not be reloaded: {e}"),
+                }
+                Err(WoError::Store(msg))
+            }
+        }
     }
 
     /// A new audit id, from the reserved block.
@@ -1127,10 +1220,9 @@ impl Engine {
                 .map(u64::from_be_bytes)
                 .unwrap_or(0),
         } + 1;
+        // Trimmed between groups only: while a group is open, its day counters
+        // are known here and not yet in the store.
         self.seqs.insert(date, seq);
-        if self.seqs.len() > 64 {
-            self.seqs.pop_first();
-        }
         batch.put(META, key.into_bytes(), seq.to_be_bytes().to_vec());
         Ok(lifecycle::order_number(date, seq))
     }
@@ -1245,6 +1337,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let mut event = None;
         if let Some(id) = req.event_id {
+            self.write_pending()?;
             event = Some(
                 crate::interactions::get_event(&*self.store, id)?.ok_or_else(|| {
                     WoError::invalid("event_id", format!("there is no interaction event {id}"))
@@ -1997,7 +2090,7 @@ impl Engine {
         k.extend_from_slice(&id_key(id));
         batch.put(TASKS_BY_CUSTOMER, k, Vec::new());
         self.audit_task(&mut batch, user, "task.create", &t)?;
-        self.store.apply(batch)?;
+        self.pending.append(batch);
         Ok(t)
     }
 
@@ -2025,6 +2118,7 @@ impl Engine {
     }
 
     fn update_task(&mut self, id: u64, up: TaskUpdate, user: &User) -> Result<Task, WoError> {
+        self.write_pending()?;
         let mut t: Task = get_json(&*self.store, TASKS, &id_key(id))?
             .ok_or_else(|| WoError::NotFound(format!("there is no task {id}")))?;
         if TASK_FINAL.contains(&t.status.as_str()) {
@@ -2080,7 +2174,7 @@ impl Engine {
         let mut batch = Batch::new();
         batch.put_json(TASKS, id_key(id).to_vec(), &t);
         self.audit_task(&mut batch, user, "task.update", &t)?;
-        self.store.apply(batch)?;
+        self.pending.append(batch);
         Ok(t)
     }
 }

@@ -656,3 +656,70 @@ async fn links_and_orders_raised_by_flows() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     wo.stop().await;
 }
+
+#[tokio::test]
+async fn changes_of_one_group_see_each_other_and_are_stored_whole() {
+    use super::engine::{TaskRequest, TaskUpdate};
+    let s = store("group");
+    let wo = engine(&s, FRIDAY_4PM).await;
+    let agent = user("a1", "agent", None);
+    let ops = user("h1", "handler", Some("network_ops"));
+    let n = wo.create(complaint(), &agent).await.unwrap().number;
+    let task = |c: &str| TaskRequest {
+        campaign: c.into(),
+        task_type: "callback".into(),
+        customer_id: "C001".into(),
+        ..TaskRequest::default()
+    };
+    let first = wo.create_task(task("t0"), &agent).await.unwrap().id;
+    let mut d = step("dispatch");
+    d.department = Some("network_ops".into());
+    let mut r = step("reply");
+    r.fields.insert("resolution".into(), json!("refunded"));
+    let done = TaskUpdate {
+        status: Some("done".into()),
+        ..TaskUpdate::default()
+    };
+    // `join!` sends every message before the engine task runs again (the test
+    // runtime has one thread), so they are handled as one group: each step must
+    // see the one before it although none is in the store yet, the comment must
+    // find the order closed a message earlier, and the task update must find the
+    // task created in the same group.
+    let (d, a, r, c, note, t, up) = tokio::join!(
+        wo.transition(&n, d, &agent),
+        wo.transition(&n, step("accept"), &ops),
+        wo.transition(&n, r, &ops),
+        wo.transition(&n, step("close"), &agent),
+        wo.comment(&n, "called back, customer satisfied", &agent),
+        wo.create_task(task("t1"), &agent),
+        wo.update_task(first + 1, done, &agent),
+    );
+    let versions: Vec<_> = [d, a, r, c, note]
+        .into_iter()
+        .map(|o| o.unwrap().version)
+        .collect();
+    assert_eq!(versions, [2, 3, 4, 5, 6]);
+    assert_eq!(t.unwrap().id, first + 1);
+    assert_eq!(up.unwrap().status, "done");
+    // After a restart the store holds the whole group.
+    wo.stop().await;
+    let wo = engine(&s, FRIDAY_4PM).await;
+    let o = wo.get(&n).await.unwrap();
+    assert_eq!((o.version, o.state.as_str()), (6, "closed"));
+    let h = wo.history(&n).await.unwrap();
+    assert_eq!(
+        h.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(wo.get_task(first + 1).await.unwrap().status, "done");
+    let report = check_store(&*s).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!((report.orders, report.open), (1, 0));
+    let audit = crate::auth::audit_entries(&*s, 0, i64::MAX, 100).unwrap();
+    assert_eq!(
+        audit.iter().filter(|a| a.target == n).count(),
+        6,
+        "{audit:?}"
+    );
+    wo.stop().await;
+}
