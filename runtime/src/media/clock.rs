@@ -42,6 +42,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::pacer::{PTIME, Pacer, Tick};
+use super::rx::RxBatch;
 
 /// The grid step.
 const GRID: Duration = Duration::from_millis(1);
@@ -55,8 +56,9 @@ pub(crate) trait Paced: Send {
     fn pacer(&mut self) -> &mut Pacer;
     /// Whether the session has ended (the clock then forgets it).
     fn is_closed(&self) -> bool;
-    /// Reads what arrived since the last visit (before the due ticks run).
-    fn receive(&mut self);
+    /// Reads what arrived since the last visit (before the due ticks run),
+    /// into the clock thread's buffers `rx`.
+    fn receive(&mut self, rx: &mut RxBatch);
     /// One tick: build and send a packet.
     fn on_tick(&mut self, tick: Tick);
 }
@@ -186,6 +188,8 @@ fn run(registrations: Receiver<Entry>) {
     let mut busy: Vec<Entry> = Vec::new();
     // New sessions not on the wheel yet (their task held them when they came).
     let mut joining: Vec<Entry> = Vec::new();
+    // Receive buffers lent to each session in turn.
+    let mut rx = RxBatch::new();
     loop {
         if sessions == 0 && joining.is_empty() {
             // Idle: wait for a session, then start from the present.
@@ -218,13 +222,13 @@ fn run(registrations: Receiver<Entry>) {
         }
         // Sessions that were busy at their last visit come first: they are
         // already late.
-        retry(&mut busy);
+        retry(&mut busy, &mut rx);
         // Visit every slot that came due, each at most once (a stall longer
         // than a period is caught up by the pacers, not by repeated visits).
         let last = grid_index(epoch, now);
         let first = next.max(last.saturating_sub(SLOTS - 1));
         for g in first..=last {
-            sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy);
+            sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy, &mut rx);
         }
         TIMEKEEPING.record(now - due, now.elapsed());
         next = last + 1;
@@ -291,7 +295,7 @@ enum Visit {
 /// changing the session right now. The clock never waits for a call task: a
 /// task thread preempted while it holds the lock would otherwise hold up every
 /// session behind this one.
-fn tick_session(entry: &Entry) -> Visit {
+fn tick_session(entry: &Entry, rx: &mut RxBatch) -> Visit {
     let Some(session) = entry.upgrade() else {
         return Visit::Ended;
     };
@@ -303,7 +307,7 @@ fn tick_session(entry: &Entry) -> Visit {
     if s.is_closed() {
         return Visit::Ended;
     }
-    s.receive();
+    s.receive(rx);
     while let Some(t) = s.pacer().take_due(Instant::now()) {
         s.on_tick(t);
     }
@@ -313,11 +317,11 @@ fn tick_session(entry: &Entry) -> Visit {
 /// Ticks every session of a slot that is due, setting aside in `busy` those
 /// whose task held them; returns how many sessions were dropped because they
 /// ended.
-fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>) -> usize {
+fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>, rx: &mut RxBatch) -> usize {
     let mut dropped = 0;
     let mut i = 0;
     while i < slot.len() {
-        match tick_session(&slot[i]) {
+        match tick_session(&slot[i], rx) {
             Visit::Ticked => i += 1,
             Visit::Busy => {
                 busy.push(slot[i].clone());
@@ -334,8 +338,8 @@ fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>) -> usize {
 
 /// Visits again the sessions that were busy; keeps those that still are. (An
 /// ended one stays in its slot, which drops it.)
-fn retry(busy: &mut Vec<Entry>) {
-    busy.retain(|entry| tick_session(entry) == Visit::Busy);
+fn retry(busy: &mut Vec<Entry>, rx: &mut RxBatch) {
+    busy.retain(|entry| tick_session(entry, rx) == Visit::Busy);
 }
 
 #[cfg(test)]
@@ -359,7 +363,7 @@ mod tests {
         fn on_tick(&mut self, tick: Tick) {
             self.ticks.push((tick, Instant::now()));
         }
-        fn receive(&mut self) {}
+        fn receive(&mut self, _rx: &mut RxBatch) {}
     }
 
     fn probe() -> Arc<Mutex<Probe>> {
