@@ -371,6 +371,15 @@ impl AgentLegs {
             .map(|a| &mut a.events)
     }
 
+    /// The media session of `agent`'s answered leg (to play it ringback while
+    /// the number it dialled rings).
+    pub(super) fn answered_session(&self, agent: &str) -> Option<crate::media::SessionHandle> {
+        self.legs
+            .get(agent)
+            .filter(|l| l.answered.is_some())
+            .map(|l| l.rtp.handle().clone())
+    }
+
     /// Drops `agent`'s leg without signalling (it hung up by itself).
     pub(super) fn forget(&mut self, agent: &str) {
         if let Some(l) = self.legs.remove(agent) {
