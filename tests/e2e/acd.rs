@@ -1654,3 +1654,27 @@ async fn the_acd_giving_up_on_a_placed_call_cancels_the_ringing_number() {
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_waiting_in_a_queue_without_music_hears_ringback() {
+    // Queue `short` has no music and sends the caller away after 2 s.
+    let (s, dir) = team_server().await;
+    let caller = voices::dialling(
+        s.sip,
+        "5001",
+        voices::CALLER_HZ,
+        Duration::from_secs(15),
+        Duration::from_secs(15),
+    );
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    assert!(heard.bye, "the queue's max wait ends the call: {heard:?}");
+    let t0 = heard.answered.expect("answered");
+    assert!(
+        heard.count(voices::RINGBACK_HZ, t0, heard.end()) > 30,
+        "{heard:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

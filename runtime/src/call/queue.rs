@@ -122,12 +122,20 @@ impl Call {
                             queue = q;
                         }
                         AcdToCall::Music { on: true, prompt } => {
+                            // A queue without music rings (the ringback tone); on hold
+                            // once bridged, its caller hears silence rather than ringing.
                             let prompts = match prompt {
-                                Some(f) => self.render(&FlowPrompt::Files(vec![f]), language).await,
-                                None => Vec::new(),
+                                Some(f) => {
+                                    let p = self.render(&FlowPrompt::Files(vec![f]), language).await;
+                                    hold_music = p.first().cloned();
+                                    p
+                                }
+                                None => {
+                                    hold_music = None;
+                                    vec![super::ringing::ringback()]
+                                }
                             };
                             self.media.stop_playback();
-                            hold_music = prompts.first().cloned();
                             music = start_music(&self.media, prompts);
                         }
                         AcdToCall::Music { on: false, .. } => {
