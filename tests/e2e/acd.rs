@@ -1678,3 +1678,75 @@ async fn a_caller_waiting_in_a_queue_without_music_hears_ringback() {
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts a far end on `port` that sends early media (183 with SDP and a
+/// `hz` tone), answers 2.5 s later, talks `talk_ms` and hangs up.
+fn customer_with_early_media(port: u16, hz: f64, talk_ms: u32) -> std::process::Child {
+    use dialect_runtime::media::g711::Law;
+    let pcm: Vec<i16> = (0..80_000)
+        .map(|i| {
+            ((i as f64 * 2.0 * std::f64::consts::PI * hz / 8000.0).sin() * voices::LEVEL) as i16
+        })
+        .collect();
+    let mut bytes = vec![0u8; pcm.len()];
+    Law::Ulaw.encode(&pcm, &mut bytes);
+    let tones =
+        std::env::temp_dir().join(format!("dialect-early-{}-{port}.ulaw", std::process::id()));
+    std::fs::write(&tones, bytes).unwrap();
+    // SIPp substitutes keys in messages only: the file name goes into a copy.
+    let text = std::fs::read_to_string(scenario("uas_customer_early.xml"))
+        .unwrap()
+        .replace("[tones]", &tones.display().to_string());
+    let copy =
+        std::env::temp_dir().join(format!("dialect-early-{}-{port}.xml", std::process::id()));
+    std::fs::write(&copy, text).unwrap();
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(&copy)
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(46_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-d", &talk_ms.to_string()])
+        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_transferred_to_a_number_hears_its_early_media() {
+    use voices::{RINGBACK_HZ, SUPERVISOR_HZ};
+    // The far end answers the INVITE with 183 and SDP and plays a 1050 Hz tone
+    // (measured as the "supervisor's" frequency) from then on.
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&[], move |c| c.trunks.push(trunk)).await;
+    let far_end = customer_with_early_media(port, SUPERVISOR_HZ, 3_000);
+    let caller = voices::dialling(
+        s.sip,
+        "5010",
+        voices::CALLER_HZ,
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+    );
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    phone_done(far_end).await;
+    let t0 = heard.answered.expect("answered");
+    let end = heard.end();
+    // Before the far end answers (2.5 s) the caller hears its early media, and
+    // the ringback tone only until the 183 came (never once early media plays).
+    assert!(
+        heard.count(SUPERVISOR_HZ, t0, t0 + Duration::from_secs(2)) > 30,
+        "{heard:?}"
+    );
+    let early = heard.first(SUPERVISOR_HZ).unwrap();
+    assert!(heard.count(RINGBACK_HZ, t0, early) < 50, "{heard:?}");
+    assert_eq!(heard.count(RINGBACK_HZ, early, end), 0, "{heard:?}");
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(trail.iter().any(|(_, d)| d == "early media"), "{trail:?}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -77,6 +77,12 @@ impl Heard {
             .count()
     }
 
+    /// When the first packet carrying `hz` arrived.
+    pub(crate) fn first(&self, hz: f64) -> Option<Instant> {
+        let i = MEASURED.iter().position(|f| *f == hz).expect("measured");
+        self.packets.iter().find(|(_, t)| t[i]).map(|(at, _)| *at)
+    }
+
     /// Packets carrying both `a` and `b`.
     pub(crate) fn count_together(&self, a: f64, b: f64) -> usize {
         let i = MEASURED.iter().position(|f| *f == a).expect("measured");
