@@ -6,6 +6,16 @@
 //! SIPp on loopback; a ring-all queue rings two phones and cancels the loser;
 //! an offer nobody answers goes to the next agent and the first is not ready;
 //! a call waits until an agent is ready, and overflows up to a staffed queue.
+//!
+//! Who hears whom is checked with phones of our own (`voices`): each party
+//! speaks a tone of its own frequency and each phone measures every frequency in
+//! every packet it receives. So the tests check that a listening, whispering or
+//! barging supervisor and a supervisor taking over hear and are heard by exactly
+//! the right parties; that a waiting caller hears the queue's music and its
+//! position announcements (tones of their own in the project's prompts), or the
+//! ringback tone when the queue has no music; that a connected party hears the
+//! 425 Hz ringback (or the far end's early media) while a number rings for it;
+//! and that the ACD's dial timeout cancels a number still ringing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -1747,6 +1757,83 @@ async fn a_caller_transferred_to_a_number_hears_its_early_media() {
     let contacts = s.wait_contacts(1).await;
     let trail = dialect_e2e::trail(&contacts[0]);
     assert!(trail.iter().any(|(_, d)| d == "early media"), "{trail:?}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
+    use voices::{AGENT_HZ, RINGBACK_HZ};
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        voices::answering(sip, "7001", "pw7001", AGENT_HZ, Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    let far_end = customer_as("uas_customer_late.xml", port, 3_000);
+    let caller = voices::dialling(
+        sip,
+        "5000",
+        voices::CALLER_HZ,
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+    );
+    for _ in 0..200 {
+        if agent_state(&s, "7001").await == "talking" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(agent_state(&s, "7001").await, "talking");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let transferred = std::time::Instant::now();
+    cti(
+        &s,
+        "7001",
+        "t-7001",
+        "transfer",
+        serde_json::json!({"target": {"kind": "number", "to": "13800138000"}}),
+    )
+    .await;
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    phone_done(far_end).await;
+    let agent = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(agent.bye, "the agent's phone is released: {agent:?}");
+    // Before the transfer the caller talks with the agent and hears no ringback;
+    // then the number rings 2.5 s and the caller hears ringback.
+    assert!(heard.count(AGENT_HZ, heard.answered.unwrap(), transferred) > 25);
+    assert_eq!(
+        heard.count(RINGBACK_HZ, heard.answered.unwrap(), transferred),
+        0
+    );
+    assert!(
+        heard.count(
+            RINGBACK_HZ,
+            transferred,
+            transferred + Duration::from_secs(2)
+        ) > 30,
+        "{heard:?}"
+    );
+    assert!(
+        heard.count(
+            RINGBACK_HZ,
+            transferred + Duration::from_millis(3500),
+            heard.end()
+        ) == 0
+    );
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(
+        trail.iter().any(|(_, d)| d == "transferred to 13800138000"),
+        "{trail:?}"
+    );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
