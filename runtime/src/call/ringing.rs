@@ -12,7 +12,7 @@
 //! - the far end's early media instead, once a provisional response (183 Session
 //!   Progress, or a 180 carrying SDP) brings an SDP answer: the outgoing leg's
 //!   audio is linked to the party and the tone stops;
-//! - nothing of this once the leg answers or fails: [`Ringing::stop`] (also on
+//! - nothing of this once the leg answers or fails: `Ringing::stop` (also on
 //!   drop, so an early return cannot leave the tone running).
 //!
 //! # Use
