@@ -885,3 +885,111 @@ async fn writer(store: SharedStore, mut rx: mpsc::Receiver<AcdEvent>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The actor on the hotline project with agent 2001 signed in, and the
+    /// receiver of its dial orders.
+    async fn acd(
+        name: &str,
+    ) -> (
+        AcdHandle,
+        mpsc::Receiver<DialOrder>,
+        CancellationToken,
+        std::path::PathBuf,
+    ) {
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-actor-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store: SharedStore = Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
+        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
+        let bundle = crate::deploy::compile_project(&project).unwrap();
+        let slot = Arc::new(
+            ProgramSlot::new(&bundle, dialect_compiler::Engine::Native, BTreeMap::new()).unwrap(),
+        );
+        let agents = vec![AgentConfig {
+            id: "2001".into(),
+            name: "Agent".into(),
+            password: "secret".into(),
+            skills: [("general".to_string(), 3)].into_iter().collect(),
+            auto_answer: false,
+        }];
+        let shutdown = CancellationToken::new();
+        let (acd, dials) = AcdHandle::spawn(
+            AcdConfig::default(),
+            ProgramSource::Slot(slot),
+            &agents,
+            store,
+            None,
+            shutdown.clone(),
+        );
+        acd.command("2001", AgentCommand::SignIn, "2001")
+            .await
+            .unwrap()
+            .unwrap();
+        (acd, dials, shutdown, dir)
+    }
+
+    async fn dial(acd: &AcdHandle, dials: &mut mpsc::Receiver<DialOrder>) -> DialOrder {
+        acd.command(
+            "2001",
+            AgentCommand::Dial {
+                number: "13800138000".into(),
+                trunk: String::new(),
+            },
+            "2001",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        dials.recv().await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_placed_call_learns_when_the_acd_gives_up_on_it() {
+        let (acd, mut dials, shutdown, dir) = acd("given-up").await;
+        let order = dial(&acd, &mut dials).await;
+        let given_up = acd.dial_given_up(order.call);
+        let limit = AcdConfig::default().dial_timeout_ms as u64;
+        tokio::time::sleep(Duration::from_millis(limit - 1_000)).await;
+        assert!(!given_up.is_cancelled(), "not before the dial timeout");
+        tokio::time::timeout(Duration::from_secs(2), given_up.cancelled())
+            .await
+            .expect("cancelled at the dial timeout");
+        let agent = acd.agent("2001").await.unwrap().unwrap();
+        assert_eq!(agent.state, AgentStatus::NotReady);
+
+        // The number answers just then: the call task is told to hang up.
+        let (tx, mut rx) = mpsc::channel(4);
+        acd.dial_answered(order.call, tx).await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+            .await
+            .unwrap();
+        assert!(matches!(m, Some(AcdToCall::Unavailable { .. })), "{m:?}");
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_placed_call_answered_in_time_is_bridged_and_not_given_up() {
+        let (acd, mut dials, shutdown, dir) = acd("in-time").await;
+        let order = dial(&acd, &mut dials).await;
+        let given_up = acd.dial_given_up(order.call);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (tx, mut rx) = mpsc::channel(4);
+        acd.dial_answered(order.call, tx).await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+            .await
+            .unwrap();
+        assert!(matches!(m, Some(AcdToCall::Bridge { .. })), "{m:?}");
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert!(!given_up.is_cancelled());
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
