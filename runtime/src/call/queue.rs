@@ -379,13 +379,17 @@ impl AgentLegs {
             .map(|a| &mut a.events)
     }
 
-    /// The media session of `agent`'s answered leg (to play it ringback while
-    /// the number it dialled rings).
+    /// The media session of `agent`'s answered leg, sending to the phone's SDP
+    /// answer (to play it ringback while the number it dialled rings).
     pub(super) fn answered_session(&self, agent: &str) -> Option<crate::media::SessionHandle> {
-        self.legs
-            .get(agent)
-            .filter(|l| l.answered.is_some())
-            .map(|l| l.rtp.handle().clone())
+        let leg = self.legs.get(agent)?;
+        let answered = leg.answered.as_ref()?;
+        if let Ok(a) = sdp::SessionDescription::parse(&answered.response.body)
+            && let Ok(n) = sdp::read_answer(&a, &leg.local)
+        {
+            leg.rtp.handle().update_remote(super::remote_of(&n));
+        }
+        Some(leg.rtp.handle().clone())
     }
 
     /// Drops `agent`'s leg without signalling (it hung up by itself).
