@@ -6,6 +6,16 @@
 //! SIPp on loopback; a ring-all queue rings two phones and cancels the loser;
 //! an offer nobody answers goes to the next agent and the first is not ready;
 //! a call waits until an agent is ready, and overflows up to a staffed queue.
+//!
+//! Who hears whom is checked with phones of our own (`voices`): each party
+//! speaks a tone of its own frequency and each phone measures every frequency in
+//! every packet it receives. So the tests check that a listening, whispering or
+//! barging supervisor and a supervisor taking over hear and are heard by exactly
+//! the right parties; that a waiting caller hears the queue's music and its
+//! position announcements (tones of their own in the project's prompts), or the
+//! ringback tone when the queue has no music; that a connected party hears the
+//! 425 Hz ringback (or the far end's early media) while a number rings for it;
+//! and that the ACD's dial timeout cancels a number still ringing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +25,8 @@ use std::time::Duration;
 use dialect_e2e::{TestServer, free_udp_port, scenario, sipp_async};
 use dialect_runtime::config::{AgentConfig, ApiUser};
 use dialect_runtime::sip::auth::{Challenge, Credentials, DigestClient};
+
+mod voices;
 
 const PROJECT: &str = r#"
 skill general levels 1..5
@@ -114,6 +126,33 @@ queue anyone "Anyone" {
 flow expert "Expert" on "5007" {
   transfer queue experts
 }
+
+queue wrapped "Wrapped" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  wrap up 3s
+}
+
+flow wrapping "Wrapping" on "5008" {
+  transfer queue wrapped
+}
+
+flow outward "Outward" on "5010" {
+  transfer number "13800138000"
+}
+
+queue held "Held" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  music "hold.wav"
+  announce position every 2s
+}
+
+flow music_on_hold "Music on hold" on "5009" {
+  transfer queue held
+}
 "#;
 
 fn project() -> std::path::PathBuf {
@@ -126,6 +165,15 @@ fn project() -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
+    // Queue `held`'s sounds, each a tone of its own (see `voices`).
+    let prompts = dir.join("prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    voices::write_tone_wav(&prompts.join("hold.wav"), voices::MUSIC_HZ, 3000);
+    voices::write_tone_wav(
+        &prompts.join("queue_position_1.wav"),
+        voices::ANNOUNCE_HZ,
+        600,
+    );
     dir
 }
 
@@ -424,9 +472,15 @@ fn customer_trunk() -> (dialect_runtime::config::TrunkConfig, u16) {
 /// Starts the customer's SIPp on `port`: it answers one call, talks `talk_ms`
 /// and hangs up.
 fn customer(port: u16, talk_ms: u32) -> std::process::Child {
+    customer_as("uas_customer.xml", port, talk_ms)
+}
+
+/// Starts a far end of the trunk on `port` that follows SIPp `file` (talking
+/// `talk_ms` where it talks).
+fn customer_as(file: &str, port: u16, talk_ms: u32) -> std::process::Child {
     Command::new("sipp")
         .arg("-sf")
-        .arg(scenario("uas_customer.xml"))
+        .arg(scenario(file))
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
         .args(["-mp", &(46_000 + (free_udp_port() % 5_000) * 2).to_string()])
@@ -889,6 +943,30 @@ fn tone_file() -> std::path::PathBuf {
 /// for 7001, 7002 and a supervisor `sup`. Returns the server, 7001's phone and
 /// the project folder.
 async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathBuf) {
+    let (s, dir) = team_server().await;
+    let sip = s.sip;
+    let port = tokio::task::spawn_blocking(move || register(sip, "7001", "pw7001"))
+        .await
+        .unwrap();
+    let agent_phone = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario(phone))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7001", "t-7001", op, serde_json::json!({})).await;
+    }
+    (s, agent_phone, dir)
+}
+
+/// The server of [`team`], with no phone registered and nobody signed in.
+async fn team_server() -> (TestServer, std::path::PathBuf) {
     let dir = project();
     let project = dir.clone();
     let s = TestServer::start(move |c| {
@@ -914,25 +992,7 @@ async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathB
         }
     })
     .await;
-    let sip = s.sip;
-    let port = tokio::task::spawn_blocking(move || register(sip, "7001", "pw7001"))
-        .await
-        .unwrap();
-    let agent_phone = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario(phone))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    for op in ["sign_in", "ready"] {
-        cti(&s, "7001", "t-7001", op, serde_json::json!({})).await;
-    }
-    (s, agent_phone, dir)
+    (s, dir)
 }
 
 /// Posts a CTI operation for `agent` and checks it was accepted.
@@ -1181,6 +1241,593 @@ async fn a_supervisor_listens_to_a_call() {
     let trail = dialect_e2e::trail(c);
     assert!(
         trail.iter().any(|(_, d)| d == "supervisor 7009: Listen"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- supervisors: who hears whom -------------------------------------------
+
+/// The phones of a monitored call: each speaks its own tone (see `voices`).
+struct Voices {
+    caller: std::thread::JoinHandle<voices::Heard>,
+    agent: std::thread::JoinHandle<voices::Heard>,
+    supervisor: std::thread::JoinHandle<voices::Heard>,
+}
+
+impl Voices {
+    /// Waits for the three phones to end: the caller hangs up after its talk
+    /// time, and the agents' phones end at their BYE.
+    async fn heard(self) -> [voices::Heard; 3] {
+        tokio::task::spawn_blocking(move || {
+            [
+                self.caller.join().unwrap(),
+                self.agent.join().unwrap(),
+                self.supervisor.join().unwrap(),
+            ]
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// The team server with speaking phones: agent 7001 (signed in and ready) and the
+/// supervisor's 7009 registered, and a caller who dials `number`, talks `talk`
+/// seconds after the answer and hangs up. Returns once 7001 talks with the caller.
+async fn three_voices(number: &str, talk: u64) -> (TestServer, std::path::PathBuf, Voices) {
+    let (s, dir) = team_server().await;
+    let sip = s.sip;
+    let limit = Duration::from_secs(30);
+    let (agent, supervisor) = tokio::task::spawn_blocking(move || {
+        (
+            voices::answering(sip, "7001", "pw7001", voices::AGENT_HZ, limit),
+            voices::answering(sip, "7009", "pw7009", voices::SUPERVISOR_HZ, limit),
+        )
+    })
+    .await
+    .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7001", "t-7001", op, serde_json::json!({})).await;
+    }
+    let caller = voices::dialling(
+        sip,
+        number,
+        voices::CALLER_HZ,
+        Duration::from_secs(talk),
+        limit,
+    );
+    wait_state(&s, "7001", "talking").await;
+    (
+        s,
+        dir,
+        Voices {
+            caller,
+            agent,
+            supervisor,
+        },
+    )
+}
+
+/// The window in which a supervisor's media path is settled: from half a second
+/// after its phone answered to a quarter second before the caller hung up.
+fn monitored_window(
+    supervisor: &voices::Heard,
+    caller: &voices::Heard,
+) -> (std::time::Instant, std::time::Instant) {
+    let from = supervisor
+        .answered
+        .expect("the supervisor's phone answered")
+        + Duration::from_millis(500);
+    let to = caller.hung_up.expect("the caller hung up") - Duration::from_millis(250);
+    assert!(
+        to > from + Duration::from_secs(3),
+        "the supervisor was on the call for too short a time"
+    );
+    (from, to)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whispering_supervisor_is_heard_by_the_agent_only() {
+    use voices::{AGENT_HZ, CALLER_HZ, SUPERVISOR_HZ};
+    let (s, dir, phones) = three_voices("5000", 9).await;
+    cti(
+        &s,
+        "7001",
+        "t-sup",
+        "whisper",
+        serde_json::json!({"phone": "7009"}),
+    )
+    .await;
+    let [caller, agent, sup] = phones.heard().await;
+    assert!(
+        agent.bye && sup.bye,
+        "both phones are hung up with the call"
+    );
+    let (from, to) = monitored_window(&sup, &caller);
+    // The supervisor hears both sides.
+    assert!(sup.count(CALLER_HZ, from, to) > 50, "{sup:?}");
+    assert!(sup.count(AGENT_HZ, from, to) > 50, "{sup:?}");
+    // The agent hears the caller and the supervisor.
+    assert!(agent.count(CALLER_HZ, from, to) > 50, "{agent:?}");
+    assert!(agent.count(SUPERVISOR_HZ, from, to) > 50, "{agent:?}");
+    // The caller hears the agent, never the supervisor.
+    assert!(caller.count(AGENT_HZ, from, to) > 50, "{caller:?}");
+    assert!(
+        caller.count(SUPERVISOR_HZ, caller.answered.unwrap(), caller.end()) <= 2,
+        "the caller heard the whispering supervisor: {caller:?}"
+    );
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(
+        trail.iter().any(|(_, d)| d == "supervisor 7009: Whisper"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_barging_supervisor_talks_with_both() {
+    use voices::{AGENT_HZ, CALLER_HZ, SUPERVISOR_HZ};
+    let (s, dir, phones) = three_voices("5000", 9).await;
+    cti(
+        &s,
+        "7001",
+        "t-sup",
+        "barge",
+        serde_json::json!({"phone": "7009"}),
+    )
+    .await;
+    let [caller, agent, sup] = phones.heard().await;
+    assert!(
+        agent.bye && sup.bye,
+        "both phones are hung up with the call"
+    );
+    let (from, to) = monitored_window(&sup, &caller);
+    for (who, heard, voices) in [
+        ("supervisor", &sup, [CALLER_HZ, AGENT_HZ]),
+        ("agent", &agent, [CALLER_HZ, SUPERVISOR_HZ]),
+        ("caller", &caller, [AGENT_HZ, SUPERVISOR_HZ]),
+    ] {
+        for hz in voices {
+            assert!(
+                heard.count(hz, from, to) > 50,
+                "the {who} does not hear {hz} Hz: {heard:?}"
+            );
+        }
+    }
+    // Before the supervisor came in, the caller did not hear them.
+    let answered = agent.answered.unwrap();
+    assert!(caller.count(SUPERVISOR_HZ, answered, from - Duration::from_millis(600)) <= 2);
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(
+        trail.iter().any(|(_, d)| d == "supervisor 7009: Barge"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_supervisor_takes_over_the_call() {
+    use voices::{AGENT_HZ, CALLER_HZ, SUPERVISOR_HZ};
+    // Queue `wrapped` has 3 s of wrap-up.
+    let (s, dir, phones) = three_voices("5008", 9).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cti(
+        &s,
+        "7001",
+        "t-sup",
+        "take_over",
+        serde_json::json!({"phone": "7009"}),
+    )
+    .await;
+    // The agent is released into the queue's wrap-up, then ready again.
+    wait_state(&s, "7001", "wrap_up").await;
+    wait_state(&s, "7001", "ready").await;
+    assert_eq!(state(&s, "7009").await, "talking");
+    let [caller, agent, sup] = phones.heard().await;
+    assert!(agent.bye, "the agent's phone got a BYE: {agent:?}");
+    assert!(
+        sup.bye,
+        "the supervisor's phone is hung up at the end: {sup:?}"
+    );
+    let (from, to) = monitored_window(&sup, &caller);
+    // Before: the caller talks with the agent; after: with the supervisor only.
+    let agent_answered = agent.answered.unwrap();
+    assert!(
+        caller.count(AGENT_HZ, agent_answered, from) > 25,
+        "{caller:?}"
+    );
+    assert!(caller.count(SUPERVISOR_HZ, from, to) > 50, "{caller:?}");
+    assert!(caller.count(AGENT_HZ, from, to) <= 2, "{caller:?}");
+    assert!(sup.count(CALLER_HZ, from, to) > 50, "{sup:?}");
+    assert!(sup.count(AGENT_HZ, from, to) <= 2, "{sup:?}");
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7009", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        trail
+            .iter()
+            .any(|(_, d)| d == "supervisor 7009 takes over from agent 7001"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- waiting in a queue ------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_waiting_caller_hears_the_music_and_the_position() {
+    use voices::{ANNOUNCE_HZ, MUSIC_HZ};
+    // Nobody is signed in: the caller waits in queue `held` (music `hold.wav`, a
+    // 500 Hz tone; its position announced every 2 s with `queue_position_1.wav`,
+    // a 900 Hz tone) and hangs up after 7 s.
+    let (s, dir) = team_server().await;
+    let caller = voices::dialling(
+        s.sip,
+        "5009",
+        voices::CALLER_HZ,
+        Duration::from_secs(7),
+        Duration::from_secs(20),
+    );
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    let from = heard.answered.expect("the call was answered");
+    let to = heard.hung_up.expect("the caller hung up");
+    // 7 s are 350 packets: most of them music, some (0.6 s every 2 s) the position.
+    assert!(heard.count(MUSIC_HZ, from, to) > 150, "{heard:?}");
+    let announced = heard.count(ANNOUNCE_HZ, from, to);
+    assert!(announced > 20, "the position is announced: {heard:?}");
+    // The announcement interrupts the music rather than mixing with it.
+    let both = heard.count_together(MUSIC_HZ, ANNOUNCE_HZ);
+    assert!(both <= 4, "music under the announcement: {heard:?}");
+    // The first announcement comes after 2 s of waiting, not at once.
+    assert_eq!(
+        heard.count(ANNOUNCE_HZ, from, from + Duration::from_millis(1500)),
+        0,
+        "{heard:?}"
+    );
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["queue"], "held", "{c}");
+    let trail = dialect_e2e::trail(c);
+    let announcements = trail
+        .iter()
+        .filter(|(_, d)| d == "announce Position { position: 1 }")
+        .count();
+    assert!(announcements >= 2, "{trail:?}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- ringback while an outgoing leg rings ------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_transferred_to_a_number_hears_ringback_until_it_answers() {
+    use voices::RINGBACK_HZ;
+    // Flow `outward` transfers to 13800138000 through the trunk, whose far end
+    // rings 2.5 s (180 without SDP), answers, talks 4 s and hangs up.
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&[], move |c| c.trunks.push(trunk)).await;
+    let far_end = customer_as("uas_customer_late.xml", port, 4_000);
+    let caller = voices::dialling(
+        s.sip,
+        "5010",
+        voices::CALLER_HZ,
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+    );
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    phone_done(far_end).await;
+    assert!(
+        heard.bye,
+        "the call ends when the far end hangs up: {heard:?}"
+    );
+    let t0 = heard.answered.expect("answered");
+    let end = heard.end();
+    // Ringing: the tone's first second (50 packets at 425 Hz) within 2 s.
+    let ringing = heard.count(RINGBACK_HZ, t0, t0 + Duration::from_secs(2));
+    assert!(ringing > 30, "the caller hears ringback: {heard:?}");
+    // After the answer (at 2.5 s) the tone stops: its next burst, due at 5 s,
+    // never comes.
+    assert!(end > t0 + Duration::from_secs(6), "{heard:?}");
+    assert_eq!(
+        heard.count(RINGBACK_HZ, t0 + Duration::from_millis(3500), end),
+        0,
+        "ringback after the answer: {heard:?}"
+    );
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(
+        trail.iter().any(|(_, d)| d == "answered, bridged"),
+        "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_dialling_out_hears_ringback_until_the_number_answers() {
+    use voices::RINGBACK_HZ;
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        voices::answering(
+            sip,
+            "7001",
+            "pw7001",
+            voices::AGENT_HZ,
+            Duration::from_secs(20),
+        )
+    })
+    .await
+    .unwrap();
+    agent_ops(&s, "7001", &["sign_in"]).await;
+    let far_end = customer_as("uas_customer_late.xml", port, 4_000);
+    cti(
+        &s,
+        "7001",
+        "t-7001",
+        "dial",
+        serde_json::json!({ "number": "13800138000" }),
+    )
+    .await;
+    phone_done(far_end).await;
+    let heard = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        heard.bye,
+        "the agent's phone is hung up at the end: {heard:?}"
+    );
+    let t0 = heard.answered.expect("the agent answered");
+    let end = heard.end();
+    let ringing = heard.count(RINGBACK_HZ, t0, t0 + Duration::from_secs(2));
+    assert!(ringing > 30, "the agent hears ringback: {heard:?}");
+    assert!(end > t0 + Duration::from_secs(6), "{heard:?}");
+    assert_eq!(
+        heard.count(RINGBACK_HZ, t0 + Duration::from_millis(3500), end),
+        0,
+        "ringback after the answer: {heard:?}"
+    );
+    let c = contact_of_kind(&s, "outbound").await;
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert!(c["talk_ms"].as_i64().unwrap() > 2000, "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- the ACD's dial timeout ---------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_acd_giving_up_on_a_placed_call_cancels_the_ringing_number() {
+    // The number would ring for a minute, but the ACD waits 3 s for a placed
+    // call: it gives up first, and the trunk leg is cancelled (the far end's
+    // scenario only succeeds with a CANCEL), the agent's phone hung up.
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| {
+        c.trunks.push(trunk);
+        c.acd.dial_timeout_ms = 3_000;
+        c.acd.callback_ring_ms = 60_000;
+    })
+    .await;
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        voices::answering(
+            sip,
+            "7001",
+            "pw7001",
+            voices::AGENT_HZ,
+            Duration::from_secs(20),
+        )
+    })
+    .await
+    .unwrap();
+    agent_ops(&s, "7001", &["sign_in"]).await;
+    let before = state(&s, "7001").await;
+    let far_end = customer_as("uas_customer_no_answer.xml", port, 0);
+    let asked = std::time::Instant::now();
+    cti(
+        &s,
+        "7001",
+        "t-7001",
+        "dial",
+        serde_json::json!({ "number": "13800138000" }),
+    )
+    .await;
+    phone_done(far_end).await;
+    let heard = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(heard.bye, "the agent's phone is hung up: {heard:?}");
+    let given_up = heard.end();
+    assert!(
+        given_up > asked + Duration::from_millis(2500),
+        "not before the ACD's limit"
+    );
+    assert!(
+        heard.count(voices::RINGBACK_HZ, asked, given_up) > 30,
+        "{heard:?}"
+    );
+    wait_state(&s, "7001", &before).await;
+    let c = contact_of_kind(&s, "outbound").await;
+    assert_eq!(c["end"], "not connected: the ACD gave up waiting", "{c}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_waiting_in_a_queue_without_music_hears_ringback() {
+    // Queue `short` has no music and sends the caller away after 2 s.
+    let (s, dir) = team_server().await;
+    let caller = voices::dialling(
+        s.sip,
+        "5001",
+        voices::CALLER_HZ,
+        Duration::from_secs(15),
+        Duration::from_secs(15),
+    );
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    assert!(heard.bye, "the queue's max wait ends the call: {heard:?}");
+    let t0 = heard.answered.expect("answered");
+    assert!(
+        heard.count(voices::RINGBACK_HZ, t0, heard.end()) > 30,
+        "{heard:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts a far end on `port` that sends early media (183 with SDP and a
+/// `hz` tone), answers 2.5 s later, talks `talk_ms` and hangs up.
+fn customer_with_early_media(port: u16, hz: f64, talk_ms: u32) -> std::process::Child {
+    use dialect_runtime::media::g711::Law;
+    let pcm: Vec<i16> = (0..80_000)
+        .map(|i| {
+            ((i as f64 * 2.0 * std::f64::consts::PI * hz / 8000.0).sin() * voices::LEVEL) as i16
+        })
+        .collect();
+    let mut bytes = vec![0u8; pcm.len()];
+    Law::Ulaw.encode(&pcm, &mut bytes);
+    let tones =
+        std::env::temp_dir().join(format!("dialect-early-{}-{port}.ulaw", std::process::id()));
+    std::fs::write(&tones, bytes).unwrap();
+    // SIPp substitutes keys in messages only: the file name goes into a copy.
+    let text = std::fs::read_to_string(scenario("uas_customer_early.xml"))
+        .unwrap()
+        .replace("[tones]", &tones.display().to_string());
+    let copy =
+        std::env::temp_dir().join(format!("dialect-early-{}-{port}.xml", std::process::id()));
+    std::fs::write(&copy, text).unwrap();
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(&copy)
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &(46_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-d", &talk_ms.to_string()])
+        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_transferred_to_a_number_hears_its_early_media() {
+    use voices::{RINGBACK_HZ, SUPERVISOR_HZ};
+    // The far end answers the INVITE with 183 and SDP and plays a 1050 Hz tone
+    // (measured as the "supervisor's" frequency) from then on.
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&[], move |c| c.trunks.push(trunk)).await;
+    let far_end = customer_with_early_media(port, SUPERVISOR_HZ, 3_000);
+    let caller = voices::dialling(
+        s.sip,
+        "5010",
+        voices::CALLER_HZ,
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+    );
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    phone_done(far_end).await;
+    let t0 = heard.answered.expect("answered");
+    let end = heard.end();
+    // Before the far end answers (2.5 s) the caller hears its early media, and
+    // the ringback tone only until the 183 came (never once early media plays).
+    assert!(
+        heard.count(SUPERVISOR_HZ, t0, t0 + Duration::from_secs(2)) > 30,
+        "{heard:?}"
+    );
+    let early = heard.first(SUPERVISOR_HZ).unwrap();
+    assert!(heard.count(RINGBACK_HZ, t0, early) < 50, "{heard:?}");
+    assert_eq!(heard.count(RINGBACK_HZ, early, end), 0, "{heard:?}");
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(trail.iter().any(|(_, d)| d == "early media"), "{trail:?}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
+    use voices::{AGENT_HZ, RINGBACK_HZ};
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
+    let sip = s.sip;
+    let phone = tokio::task::spawn_blocking(move || {
+        voices::answering(sip, "7001", "pw7001", AGENT_HZ, Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    let far_end = customer_as("uas_customer_late.xml", port, 3_000);
+    let caller = voices::dialling(
+        sip,
+        "5000",
+        voices::CALLER_HZ,
+        Duration::from_secs(20),
+        Duration::from_secs(20),
+    );
+    for _ in 0..200 {
+        if agent_state(&s, "7001").await == "talking" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(agent_state(&s, "7001").await, "talking");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let transferred = std::time::Instant::now();
+    cti(
+        &s,
+        "7001",
+        "t-7001",
+        "transfer",
+        serde_json::json!({"target": {"kind": "number", "to": "13800138000"}}),
+    )
+    .await;
+    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
+        .await
+        .unwrap();
+    phone_done(far_end).await;
+    let agent = tokio::task::spawn_blocking(move || phone.join().unwrap())
+        .await
+        .unwrap();
+    assert!(agent.bye, "the agent's phone is released: {agent:?}");
+    // Before the transfer the caller talks with the agent and hears no ringback
+    // (only while waiting in the queue, which has no music); then the number
+    // rings 2.5 s and the caller hears ringback.
+    let talking = agent.answered.unwrap() + Duration::from_millis(200);
+    assert!(heard.count(AGENT_HZ, talking, transferred) > 25);
+    assert_eq!(heard.count(RINGBACK_HZ, talking, transferred), 0);
+    assert!(
+        heard.count(
+            RINGBACK_HZ,
+            transferred,
+            transferred + Duration::from_secs(2)
+        ) > 30,
+        "{heard:?}"
+    );
+    // The far end answered at 2.5 s: the tone's next burst (at 5 s) never comes.
+    let after = transferred + Duration::from_millis(3500);
+    assert!(heard.end() > after + Duration::from_secs(2), "{heard:?}");
+    assert_eq!(heard.count(RINGBACK_HZ, after, heard.end()), 0, "{heard:?}");
+    let contacts = s.wait_contacts(1).await;
+    let trail = dialect_e2e::trail(&contacts[0]);
+    assert!(
+        trail.iter().any(|(_, d)| d == "transferred to 13800138000"),
         "{trail:?}"
     );
     s.stop().await;

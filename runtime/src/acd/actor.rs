@@ -126,7 +126,12 @@ pub struct AcdHandle {
     events: broadcast::Sender<AcdEvent>,
     credentials: Arc<AgentCredentials>,
     store: SharedStore,
+    dials: DialTokens,
 }
+
+/// One token per placed call the ACD waits for, cancelled when it gives up
+/// ([`Effect::DialGivenUp`]); the call task watches it while it dials.
+type DialTokens = Arc<std::sync::Mutex<HashMap<CallId, CancellationToken>>>;
 
 impl std::fmt::Debug for AcdHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,7 +216,9 @@ impl AcdHandle {
         let core = AcdCore::new(config, prog, defs, clock.now());
         let (writer_tx, writer_rx) = mpsc::channel(65_536);
         tokio::spawn(writer(store.clone(), writer_rx));
+        let dials = DialTokens::default();
         let actor = Actor {
+            dials: dials.clone(),
             core,
             clock,
             rx,
@@ -233,6 +240,7 @@ impl AcdHandle {
                 events,
                 credentials,
                 store,
+                dials,
             },
             dial_rx,
         )
@@ -325,24 +333,40 @@ impl AcdHandle {
         self.send(Msg::Input(Input::Held { call, on })).await
     }
 
+    /// Cancelled when the ACD gives up on placed call `call` (its dial timeout
+    /// fired): the call task stops ringing the number (CANCEL) and reports with
+    /// [`AcdHandle::dial_failed`]. Take it when the order arrives.
+    pub fn dial_given_up(&self, call: CallId) -> CancellationToken {
+        let dials = self.dials.lock().unwrap_or_else(|e| e.into_inner());
+        dials.get(&call).cloned().unwrap_or_default()
+    }
+
     /// A placed call (callback, outbound) was answered; `events` is the new call
-    /// task's channel.
+    /// task's channel. Should the ACD have given up on it meanwhile, the channel
+    /// gets `Unavailable` and the call task hangs up.
     pub async fn dial_answered(
         &self,
         call: CallId,
         events: mpsc::Sender<AcdToCall>,
     ) -> Result<(), AcdError> {
+        self.forget_dial(call);
         self.send(Msg::WithSender(call, events, Input::DialAnswered { call }))
             .await
     }
 
     /// A placed call failed.
     pub async fn dial_failed(&self, call: CallId, reason: &str) -> Result<(), AcdError> {
+        self.forget_dial(call);
         self.send(Msg::Input(Input::DialFailed {
             call,
             reason: reason.to_string(),
         }))
         .await
+    }
+
+    fn forget_dial(&self, call: CallId) {
+        let mut dials = self.dials.lock().unwrap_or_else(|e| e.into_inner());
+        dials.remove(&call);
     }
 
     /// An agent's phone registered or went away (the actor also follows the
@@ -611,6 +635,7 @@ struct Actor {
     rx: mpsc::Receiver<Msg>,
     senders: HashMap<CallId, mpsc::Sender<AcdToCall>>,
     dial_tx: mpsc::Sender<DialOrder>,
+    dials: DialTokens,
     events: broadcast::Sender<AcdEvent>,
     writer: mpsc::Sender<AcdEvent>,
     registrar: Option<Registrar>,
@@ -732,6 +757,11 @@ impl Actor {
                 Effect::ToCall(call, msg) => self.send_to_call(call, msg),
                 Effect::Dial(order) => {
                     let call = order.call;
+                    // The token exists before the call task can ask for it.
+                    self.dials
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(call, CancellationToken::new());
                     if self.dial_tx.try_send(order).is_err() {
                         self.follow.push(Input::DialFailed {
                             call,
@@ -746,6 +776,16 @@ impl Actor {
                         tracing::warn!("ACD statistics writer is behind; an event was dropped");
                     }
                     let _ = self.events.send(ev);
+                }
+                Effect::DialGivenUp(call) => {
+                    let token = self
+                        .dials
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&call);
+                    if let Some(t) = token {
+                        t.cancel();
+                    }
                 }
                 Effect::WakeAt(t) => {
                     self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
@@ -843,5 +883,113 @@ async fn writer(store: SharedStore, mut rx: mpsc::Receiver<AcdEvent>) {
             Ok(Err(e)) => tracing::error!("ACD statistics write failed: {e}"),
             Err(e) => tracing::error!("ACD statistics write task failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The actor on the hotline project with agent 2001 signed in, and the
+    /// receiver of its dial orders.
+    async fn acd(
+        name: &str,
+    ) -> (
+        AcdHandle,
+        mpsc::Receiver<DialOrder>,
+        CancellationToken,
+        std::path::PathBuf,
+    ) {
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-actor-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store: SharedStore = Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
+        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
+        let bundle = crate::deploy::compile_project(&project).unwrap();
+        let slot = Arc::new(
+            ProgramSlot::new(&bundle, dialect_compiler::Engine::Native, BTreeMap::new()).unwrap(),
+        );
+        let agents = vec![AgentConfig {
+            id: "2001".into(),
+            name: "Agent".into(),
+            password: "secret".into(),
+            skills: [("general".to_string(), 3)].into_iter().collect(),
+            auto_answer: false,
+        }];
+        let shutdown = CancellationToken::new();
+        let (acd, dials) = AcdHandle::spawn(
+            AcdConfig::default(),
+            ProgramSource::Slot(slot),
+            &agents,
+            store,
+            None,
+            shutdown.clone(),
+        );
+        acd.command("2001", AgentCommand::SignIn, "2001")
+            .await
+            .unwrap()
+            .unwrap();
+        (acd, dials, shutdown, dir)
+    }
+
+    async fn dial(acd: &AcdHandle, dials: &mut mpsc::Receiver<DialOrder>) -> DialOrder {
+        acd.command(
+            "2001",
+            AgentCommand::Dial {
+                number: "13800138000".into(),
+                trunk: String::new(),
+            },
+            "2001",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        dials.recv().await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_placed_call_learns_when_the_acd_gives_up_on_it() {
+        let (acd, mut dials, shutdown, dir) = acd("given-up").await;
+        let order = dial(&acd, &mut dials).await;
+        let given_up = acd.dial_given_up(order.call);
+        let limit = AcdConfig::default().dial_timeout_ms as u64;
+        tokio::time::sleep(Duration::from_millis(limit - 1_000)).await;
+        assert!(!given_up.is_cancelled(), "not before the dial timeout");
+        tokio::time::timeout(Duration::from_secs(2), given_up.cancelled())
+            .await
+            .expect("cancelled at the dial timeout");
+        let agent = acd.agent("2001").await.unwrap().unwrap();
+        assert_eq!(agent.state, AgentStatus::NotReady);
+
+        // The number answers just then: the call task is told to hang up.
+        let (tx, mut rx) = mpsc::channel(4);
+        acd.dial_answered(order.call, tx).await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+            .await
+            .unwrap();
+        assert!(matches!(m, Some(AcdToCall::Unavailable { .. })), "{m:?}");
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_placed_call_answered_in_time_is_bridged_and_not_given_up() {
+        let (acd, mut dials, shutdown, dir) = acd("in-time").await;
+        let order = dial(&acd, &mut dials).await;
+        let given_up = acd.dial_given_up(order.call);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (tx, mut rx) = mpsc::channel(4);
+        acd.dial_answered(order.call, tx).await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+            .await
+            .unwrap();
+        assert!(matches!(m, Some(AcdToCall::Bridge { .. })), "{m:?}");
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert!(!given_up.is_cancelled());
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2419,10 +2419,17 @@ impl AcdCore {
     }
 
     fn dial_answered(&mut self, call: CallId, now: i64, out: &mut Vec<Effect>) {
+        // An answer the ACD no longer waits for (it gave up a moment before): the
+        // call task must hang up rather than wait for a bridge that never comes.
+        let gave_up = AcdToCall::Unavailable {
+            reason: "the ACD gave up on this placed call".into(),
+        };
         let Some(s) = self.call_ix.get(&call).copied() else {
+            out.push(Effect::ToCall(call, gave_up));
             return;
         };
         let Phase::Dialing(a) = self.c(s).phase else {
+            out.push(Effect::ToCall(call, gave_up));
             return;
         };
         if self.c(s).kind == Kind::Outbound {
@@ -2459,6 +2466,9 @@ impl AcdCore {
         let Phase::Dialing(a) = self.c(s).phase else {
             return;
         };
+        // Whoever decided it (the call task, the dial timeout, the call being
+        // dropped), the placed call's task stops dialling.
+        out.push(Effect::DialGivenUp(call));
         self.agents[a as usize].call = None;
         if self.c(s).kind == Kind::Outbound {
             let back = self.agents[a as usize].before_dial.take();

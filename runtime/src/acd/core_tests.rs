@@ -581,3 +581,94 @@ fn closed_queue_sends_calls_to_night_service() {
     t.call(2, "night", 0.0);
     assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
 }
+
+#[test]
+fn the_dial_timeout_gives_the_placed_call_up_and_a_late_answer_is_refused() {
+    let mut t = T::new(vec![general("a1")]);
+    t.cmd("a1", AgentCommand::SignIn);
+    t.out.clear();
+    t.cmd(
+        "a1",
+        AgentCommand::Dial {
+            number: "13800138000".into(),
+            trunk: String::new(),
+        },
+    );
+    let call = t
+        .out
+        .iter()
+        .find_map(|e| match e {
+            Effect::Dial(d) => Some(d.call),
+            _ => None,
+        })
+        .expect("a dial order");
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ringing));
+    t.out.clear();
+
+    // Nothing before the limit; at the limit the ACD gives the call up: the call
+    // task is told to stop dialling, and the agent is back where they were.
+    t.at(AcdConfig::default().dial_timeout_ms - 1);
+    assert!(!t.out.contains(&Effect::DialGivenUp(call)));
+    t.at(AcdConfig::default().dial_timeout_ms);
+    assert!(t.out.contains(&Effect::DialGivenUp(call)), "{:?}", t.out);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::NotReady));
+
+    // The call task reports its cancelled dial: nothing more happens.
+    t.out.clear();
+    t.input(Input::DialFailed {
+        call,
+        reason: "the ACD gave up waiting".into(),
+    });
+    assert!(
+        t.out.iter().all(|e| matches!(e, Effect::Event(_))),
+        "{:?}",
+        t.out
+    );
+
+    // Had the number answered just then, the call task is told to hang up
+    // instead of waiting for a bridge that never comes.
+    t.input(Input::DialAnswered { call });
+    assert!(
+        t.messages()
+            .iter()
+            .any(|(c, m)| *c == call && matches!(m, AcdToCall::Unavailable { .. })),
+    );
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::NotReady));
+}
+
+#[test]
+fn a_placed_call_that_fails_by_itself_is_given_up_once() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.cmd(
+        "a1",
+        AgentCommand::Dial {
+            number: "13800138000".into(),
+            trunk: String::new(),
+        },
+    );
+    let call = t
+        .out
+        .iter()
+        .find_map(|e| match e {
+            Effect::Dial(d) => Some(d.call),
+            _ => None,
+        })
+        .expect("a dial order");
+    t.out.clear();
+    t.input(Input::DialFailed {
+        call,
+        reason: "rejected 486".into(),
+    });
+    let given_up = t
+        .out
+        .iter()
+        .filter(|e| **e == Effect::DialGivenUp(call))
+        .count();
+    assert_eq!(given_up, 1);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ready));
+    // The timer that was set for it finds nothing to give up any more.
+    t.out.clear();
+    t.at(AcdConfig::default().dial_timeout_ms + 1);
+    assert!(!t.out.contains(&Effect::DialGivenUp(call)));
+}

@@ -73,7 +73,12 @@
 //! then on behaves like any call task above (it gets `Offer`/`Bridge`); if the
 //! number does not answer it calls [`AcdHandle::dial_failed`]. The server hands
 //! each order to `call::dialled::place`, which does exactly that (for an outbound
-//! call it rings the agent's phone before dialling the number).
+//! call it rings the agent's phone before dialling the number). While it dials,
+//! the call task watches [`AcdHandle::dial_given_up`]: the ACD cancels that token
+//! when it stops waiting ([`Effect::DialGivenUp`]: `acd.dial_timeout_ms` passed,
+//! or the reserved agent was released), and the task then cancels the ringing
+//! number (CANCEL) and reports with `dial_failed`. A `dial_answered` that comes
+//! after the ACD gave up gets `Unavailable`, and the task hangs up.
 //!
 //! # Layout
 //!

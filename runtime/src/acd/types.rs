@@ -562,6 +562,10 @@ pub enum Effect {
     ToCall(CallId, AcdToCall),
     /// Place a call (callback, agent outbound).
     Dial(DialOrder),
+    /// The ACD no longer waits for this placed call (its dial timeout fired, or
+    /// the call was dropped while dialling): the call task must stop ringing
+    /// (CANCEL) and report with `dial_failed`.
+    DialGivenUp(CallId),
     /// Publish an event (desktops, wallboards, statistics, storage).
     Event(AcdEvent),
     /// Wake the core (`Input::Tick`) at this time.

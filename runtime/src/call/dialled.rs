@@ -116,7 +116,8 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
     env.stats.calls_total.fetch_add(1, Ordering::Relaxed);
     env.stats.calls_active.fetch_add(1, Ordering::Relaxed);
     let mut legs = AgentLegs::new();
-    match connect(&env, &order, &mut contact, &mut legs).await {
+    let given_up = acd.dial_given_up(order.call);
+    match connect(&env, &order, &mut contact, &mut legs, &given_up).await {
         Ok(connected) => {
             let language = deployed
                 .program
@@ -181,13 +182,18 @@ struct Connected {
     trunk_group: String,
 }
 
+/// What the contact record says when the ACD gave up on the call first.
+const GIVEN_UP: &str = "the ACD gave up waiting";
+
 /// Rings the agent first for outbound calls, then dials the number through a
-/// trunk and waits for its answer. `Err` says why the call did not connect.
+/// trunk and waits for its answer; stops (CANCEL) when `given_up` is cancelled.
+/// `Err` says why the call did not connect.
 async fn connect(
     env: &Arc<CallEnv>,
     order: &DialOrder,
     contact: &mut ContactRecord,
     legs: &mut AgentLegs,
+    given_up: &tokio_util::sync::CancellationToken,
 ) -> Result<Connected, String> {
     let (cfg, t) = env
         .trunks
@@ -216,9 +222,14 @@ async fn connect(
             node: "outbound".into(),
             detail: format!("ringing agent {}", order.agent),
         });
-        legs.ring_and_wait(env, &order.agent, Law::Ulaw, &order.number, ring_ms)
-            .await
-            .map_err(|r| format!("agent {} did not answer: {r:?}", order.agent))?;
+        tokio::select! {
+            // Cancel-safe: a token; and a ring left unfinished stays in `legs`,
+            // whose ringing the caller of `connect` cancels.
+            _ = given_up.cancelled() => return Err(GIVEN_UP.into()),
+            r = legs.ring_and_wait(env, &order.agent, Law::Ulaw, &order.number, ring_ms) => {
+                r.map_err(|r| format!("agent {} did not answer: {r:?}", order.agent))?;
+            }
+        }
     }
 
     let mut cfg_media = SessionConfig::new(RemoteMedia {
@@ -238,6 +249,11 @@ async fn connect(
         node: kind_name(&order.kind).into(),
         detail: format!("dialling {} through trunk {}", order.number, cfg.name),
     });
+    // The agent (already on the line for an outbound call) hears ringback, or the
+    // far end's early media, until the number answers.
+    let mut ringing = legs
+        .answered_session(&order.agent)
+        .map(super::ringing::Ringing::start);
     let mut outgoing = trunk::dial(
         &env.endpoint,
         &t,
@@ -252,16 +268,35 @@ async fn connect(
     let ring_until =
         Instant::now() + Duration::from_millis(order.ring_ms.clamp(1_000, 600_000) as u64);
     let mut cancelled = false;
+    let mut gave_up = false;
     let agent = order.agent.clone();
     let answered = loop {
         // All branches are cancel-safe: channel receives and sleeps.
         tokio::select! {
             p = outgoing.next() => match p {
-                CallProgress::Provisional(_) => {}
+                CallProgress::Provisional(r) => {
+                    if let Some(ringing) = ringing.as_mut()
+                        && ringing.progress(&r, session.handle(), &local)
+                    {
+                        contact.trail.push(crate::contacts::TrailEntry {
+                            at_ms: crate::now_ms(),
+                            node: kind_name(&order.kind).into(),
+                            detail: "early media".into(),
+                        });
+                    }
+                }
                 CallProgress::Answered(a) => break a,
                 CallProgress::Rejected(r) => return Err(format!("rejected {}", r.status_code)),
+                CallProgress::Cancelled | CallProgress::Timeout if gave_up => {
+                    return Err(GIVEN_UP.into());
+                }
                 CallProgress::Cancelled | CallProgress::Timeout => return Err("no answer".into()),
             },
+            _ = given_up.cancelled(), if !cancelled => {
+                outgoing.cancel();
+                cancelled = true;
+                gave_up = true;
+            }
             _ = tokio::time::sleep_until(ring_until), if !cancelled => {
                 outgoing.cancel();
                 cancelled = true;
@@ -292,6 +327,9 @@ async fn connect(
             }
         }
     };
+    if let Some(r) = ringing {
+        r.stop();
+    }
     let crate::sip::endpoint::Answered {
         dialog,
         events,

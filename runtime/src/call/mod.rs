@@ -21,6 +21,8 @@
 //!   transfer, conference, monitoring.
 //! - `dialled.rs`: calls the ACD places itself (callbacks, agents' outbound
 //!   calls): dialled through a trunk, then handed to the ACD.
+//! - `ringing.rs`: the ringback tone (or the far end's early media) a connected
+//!   party hears while an outgoing leg rings for it.
 //! - `speech.rs`: prompt files and text to speech.
 
 mod bridged;
@@ -28,6 +30,7 @@ pub mod dialled;
 mod input;
 mod lookup;
 mod queue;
+pub mod ringing;
 pub mod speech;
 
 use std::collections::VecDeque;
@@ -1062,11 +1065,17 @@ impl Call {
         let ring_until =
             Instant::now() + Duration::from_millis(timeout_ms.unwrap_or(30_000).max(1000) as u64);
         let mut cancelled = false;
+        // The caller hears ringback (or the far end's early media) until it answers.
+        let mut ringing = ringing::Ringing::start(self.media.clone());
         let answered = loop {
             let sleep = tokio::time::sleep_until(ring_until);
             tokio::select! {
                 p = outgoing.next() => match p {
-                    CallProgress::Provisional(_) => {}
+                    CallProgress::Provisional(r) => {
+                        if ringing.progress(&r, leg.handle(), &local) {
+                            self.trail(&what, "early media".into());
+                        }
+                    }
                     CallProgress::Answered(a) => break Some(a),
                     CallProgress::Rejected(r) => {
                         self.trail(&what, format!("rejected {}", r.status_code));
@@ -1089,6 +1098,7 @@ impl Call {
                 },
             }
         };
+        ringing.stop();
         let Some(answered) = answered else {
             self.trail(&what, "no answer".into());
             return Ok(Step::Continue(Input::Failed("no answer".into())));

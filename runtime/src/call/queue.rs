@@ -122,12 +122,20 @@ impl Call {
                             queue = q;
                         }
                         AcdToCall::Music { on: true, prompt } => {
+                            // A queue without music rings (the ringback tone); on hold
+                            // once bridged, its caller hears silence rather than ringing.
                             let prompts = match prompt {
-                                Some(f) => self.render(&FlowPrompt::Files(vec![f]), language).await,
-                                None => Vec::new(),
+                                Some(f) => {
+                                    let p = self.render(&FlowPrompt::Files(vec![f]), language).await;
+                                    hold_music = p.first().cloned();
+                                    p
+                                }
+                                None => {
+                                    hold_music = None;
+                                    vec![super::ringing::ringback()]
+                                }
                             };
                             self.media.stop_playback();
-                            hold_music = prompts.first().cloned();
                             music = start_music(&self.media, prompts);
                         }
                         AcdToCall::Music { on: false, .. } => {
@@ -369,6 +377,19 @@ impl AgentLegs {
             .get_mut(agent)
             .and_then(|l| l.answered.as_mut())
             .map(|a| &mut a.events)
+    }
+
+    /// The media session of `agent`'s answered leg, sending to the phone's SDP
+    /// answer (to play it ringback while the number it dialled rings).
+    pub(super) fn answered_session(&self, agent: &str) -> Option<crate::media::SessionHandle> {
+        let leg = self.legs.get(agent)?;
+        let answered = leg.answered.as_ref()?;
+        if let Ok(a) = sdp::SessionDescription::parse(&answered.response.body)
+            && let Ok(n) = sdp::read_answer(&a, &leg.local)
+        {
+            leg.rtp.handle().update_remote(super::remote_of(&n));
+        }
+        Some(leg.rtp.handle().clone())
     }
 
     /// Drops `agent`'s leg without signalling (it hung up by itself).

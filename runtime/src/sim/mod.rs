@@ -896,6 +896,9 @@ impl Sim {
                     }
                 }
                 Effect::Event(ev) => self.event(ev),
+                // The simulated dial reports by itself (`Ev::Dialled`); a late one
+                // finds the call no longer dialling and is ignored.
+                Effect::DialGivenUp(_) => {}
                 Effect::WakeAt(t) => {
                     if self.ticks.insert(t) {
                         self.push(t, Ev::Tick);
