@@ -36,6 +36,16 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A media port for one SIPp run: below both the OS's ephemeral ports (from
+/// 32768) and the runtime's RTP ports in tests (from 31000), so nothing else can
+/// hold it, and different for every run of this test process (SIPp uses the
+/// port and the three after it).
+pub fn sipp_media_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    10_000 + (n % 5_000) * 4
+}
+
 /// A running runtime.
 pub struct TestServer {
     /// SIP (UDP).
@@ -240,10 +250,7 @@ pub fn sipp(
         .arg(&copy)
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &free_udp_port().to_string()])
-        .args([
-            "-mp",
-            &(40_000 + (free_udp_port() % 10_000) * 2).to_string(),
-        ])
+        .args(["-mp", &sipp_media_port().to_string()])
         .args([
             "-m",
             &calls.to_string(),

@@ -22,7 +22,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dialect_e2e::{TestServer, free_udp_port, scenario, sipp_async};
+use dialect_e2e::{TestServer, free_udp_port, scenario, sipp_async, sipp_media_port};
 use dialect_runtime::config::{AgentConfig, ApiUser};
 use dialect_runtime::sip::auth::{Challenge, Credentials, DigestClient};
 
@@ -432,7 +432,7 @@ async fn agent_phone(
         .arg(scenario(scenario_file))
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
-        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
         .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
     for (k, v) in keys {
         cmd.args(["-key", k, v]);
@@ -483,7 +483,7 @@ fn customer_as(file: &str, port: u16, talk_ms: u32) -> std::process::Child {
         .arg(scenario(file))
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
-        .args(["-mp", &(46_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
         .args(["-d", &talk_ms.to_string()])
         .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
         .stdout(Stdio::piped())
@@ -953,7 +953,7 @@ async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathB
         .arg(scenario(phone))
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
-        .args(["-mp", &(42_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
         .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1715,7 +1715,7 @@ fn customer_with_early_media(port: u16, hz: f64, talk_ms: u32) -> std::process::
         .arg(&copy)
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
-        .args(["-mp", &(46_000 + (free_udp_port() % 5_000) * 2).to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
         .args(["-d", &talk_ms.to_string()])
         .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
         .stdout(Stdio::piped())
