@@ -131,6 +131,9 @@ pub(crate) struct Translator<'a, 'b> {
     out_slot: StackSlot,
     /// The record loop of a [`Kind::Batch`] function.
     batch: Option<RecordLoop>,
+    /// Values known to be 0 or 1 (comparison results and their `and`/`or`), which
+    /// combine with plain bitwise instructions.
+    zero_or_one: std::collections::HashSet<cir::Value>,
 }
 
 /// The loop of a [`Kind::Batch`] function around the predicate's body.
@@ -253,6 +256,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             args_slot,
             out_slot,
             batch: None,
+            zero_or_one: std::collections::HashSet::new(),
         };
 
         match kind {
@@ -420,7 +424,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn bool_to_i64(&mut self, c: cir::Value) -> cir::Value {
-        self.b.ins().uextend(types::I64, c)
+        let v = self.b.ins().uextend(types::I64, c);
+        self.zero_or_one.insert(v);
+        v
     }
 
     fn store_budget(&mut self) {
@@ -636,6 +642,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().jump(join, &[BlockArg::Value(v)]);
 
         self.b.switch_to_block(join);
+        // Both the inline answer and the helper's are 0 or 1.
+        self.zero_or_one.insert(result);
         result
     }
 
@@ -902,6 +910,16 @@ impl<'a, 'b> Translator<'a, 'b> {
             BinOp::And | BinOp::Or => {
                 let x = self.get_i(a);
                 let y = self.get_i(b);
+                if self.zero_or_one.contains(&x) && self.zero_or_one.contains(&y) {
+                    // Both are 0 or 1 already: one bitwise instruction.
+                    let v = if op == BinOp::And {
+                        self.b.ins().band(x, y)
+                    } else {
+                        self.b.ins().bor(x, y)
+                    };
+                    self.zero_or_one.insert(v);
+                    return v;
+                }
                 let x = self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0);
                 let y = self.b.ins().icmp_imm_s(IntCC::NotEqual, y, 0);
                 let c = if op == BinOp::And {
