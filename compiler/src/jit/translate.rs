@@ -526,6 +526,21 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(cont);
     }
 
+    /// Whether `v` is a number constant other than zero (a division by it needs
+    /// no guard).
+    fn nonzero_constant(&self, v: cir::Value) -> bool {
+        let cir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
+            return false;
+        };
+        match self.b.func.dfg.insts[inst] {
+            cir::InstructionData::UnaryIeee64 {
+                opcode: cir::Opcode::F64const,
+                imm,
+            } => f64::from_bits(imm.bits()) != 0.0,
+            _ => false,
+        }
+    }
+
     /// A guarded division: leaves through a cold block raising the error when
     /// `is_zero` is set.
     fn guard_division(&mut self, is_zero: cir::Value, which: u32, loc: LocId) {
@@ -877,9 +892,11 @@ impl<'a, 'b> Translator<'a, 'b> {
                     BinOp::SubF => self.b.ins().fsub(x, y),
                     BinOp::MulF => self.b.ins().fmul(x, y),
                     _ => {
-                        let zero = self.b.ins().f64const(Ieee64::with_bits(0));
-                        let z = self.b.ins().fcmp(FloatCC::Equal, y, zero);
-                        self.guard_division(z, 0, loc);
+                        if !self.nonzero_constant(y) {
+                            let zero = self.b.ins().f64const(Ieee64::with_bits(0));
+                            let z = self.b.ins().fcmp(FloatCC::Equal, y, zero);
+                            self.guard_division(z, 0, loc);
+                        }
                         self.b.ins().fdiv(x, y)
                     }
                 }
