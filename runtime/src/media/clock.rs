@@ -42,7 +42,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::pacer::{PTIME, Pacer, Tick};
-use super::rx::RxBatch;
 
 /// The grid step.
 const GRID: Duration = Duration::from_millis(1);
@@ -56,9 +55,8 @@ pub(crate) trait Paced: Send {
     fn pacer(&mut self) -> &mut Pacer;
     /// Whether the session has ended (the clock then forgets it).
     fn is_closed(&self) -> bool;
-    /// Reads what arrived since the last visit (before the due ticks run),
-    /// into the clock thread's buffers `rx`.
-    fn receive(&mut self, rx: &mut RxBatch);
+    /// Reads what arrived since the last visit (before the due ticks run).
+    fn receive(&mut self);
     /// One tick: build and send a packet.
     fn on_tick(&mut self, tick: Tick);
 }
@@ -188,8 +186,6 @@ fn run(registrations: Receiver<Entry>) {
     let mut busy: Vec<Entry> = Vec::new();
     // New sessions not on the wheel yet (their task held them when they came).
     let mut joining: Vec<Entry> = Vec::new();
-    // Receive buffers lent to each session in turn.
-    let mut rx = RxBatch::new();
     loop {
         if sessions == 0 && joining.is_empty() {
             // Idle: wait for a session, then start from the present.
@@ -222,13 +218,13 @@ fn run(registrations: Receiver<Entry>) {
         }
         // Sessions that were busy at their last visit come first: they are
         // already late.
-        retry(&mut busy, &mut rx);
+        retry(&mut busy);
         // Visit every slot that came due, each at most once (a stall longer
         // than a period is caught up by the pacers, not by repeated visits).
         let last = grid_index(epoch, now);
         let first = next.max(last.saturating_sub(SLOTS - 1));
         for g in first..=last {
-            sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy, &mut rx);
+            sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy);
         }
         TIMEKEEPING.record(now - due, now.elapsed());
         next = last + 1;
@@ -295,7 +291,7 @@ enum Visit {
 /// changing the session right now. The clock never waits for a call task: a
 /// task thread preempted while it holds the lock would otherwise hold up every
 /// session behind this one.
-fn tick_session(entry: &Entry, rx: &mut RxBatch) -> Visit {
+fn tick_session(entry: &Entry) -> Visit {
     let Some(session) = entry.upgrade() else {
         return Visit::Ended;
     };
@@ -307,7 +303,7 @@ fn tick_session(entry: &Entry, rx: &mut RxBatch) -> Visit {
     if s.is_closed() {
         return Visit::Ended;
     }
-    s.receive(rx);
+    s.receive();
     while let Some(t) = s.pacer().take_due(Instant::now()) {
         s.on_tick(t);
     }
@@ -317,11 +313,11 @@ fn tick_session(entry: &Entry, rx: &mut RxBatch) -> Visit {
 /// Ticks every session of a slot that is due, setting aside in `busy` those
 /// whose task held them; returns how many sessions were dropped because they
 /// ended.
-fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>, rx: &mut RxBatch) -> usize {
+fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>) -> usize {
     let mut dropped = 0;
     let mut i = 0;
     while i < slot.len() {
-        match tick_session(&slot[i], rx) {
+        match tick_session(&slot[i]) {
             Visit::Ticked => i += 1,
             Visit::Busy => {
                 busy.push(slot[i].clone());
@@ -338,8 +334,8 @@ fn visit(slot: &mut Vec<Entry>, busy: &mut Vec<Entry>, rx: &mut RxBatch) -> usiz
 
 /// Visits again the sessions that were busy; keeps those that still are. (An
 /// ended one stays in its slot, which drops it.)
-fn retry(busy: &mut Vec<Entry>, rx: &mut RxBatch) {
-    busy.retain(|entry| tick_session(entry, rx) == Visit::Busy);
+fn retry(busy: &mut Vec<Entry>) {
+    busy.retain(|entry| tick_session(entry) == Visit::Busy);
 }
 
 #[cfg(test)]
@@ -363,7 +359,7 @@ mod tests {
         fn on_tick(&mut self, tick: Tick) {
             self.ticks.push((tick, Instant::now()));
         }
-        fn receive(&mut self, _rx: &mut RxBatch) {}
+        fn receive(&mut self) {}
     }
 
     fn probe() -> Arc<Mutex<Probe>> {

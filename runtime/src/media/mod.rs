@@ -99,7 +99,6 @@ pub mod recorder;
 pub mod resample;
 pub mod rfc4733;
 pub mod rtp;
-mod rx;
 pub mod session;
 
 pub use clock::{ClockStats, clock_stats};

@@ -40,7 +40,6 @@ use super::prompt::Prompt;
 use super::recorder::{RecordError, RecordLimits, RecordStop, Recorder, SilenceDetector};
 use super::rfc4733::{EventPayload, EventReceiver, EventSender};
 use super::rtp::{RtpPacket, RtpStream};
-use super::rx::RxBatch;
 
 const FRAME: usize = SAMPLES_PER_TICK;
 /// Ticks of normal audio between two digits sent (60 ms).
@@ -577,6 +576,7 @@ struct Task {
 pub(super) struct SessionState {
     /// The session's non-blocking socket.
     socket: std::net::UdpSocket,
+    rx_buf: [u8; 2048],
     events: mpsc::UnboundedSender<MediaEvent>,
     config: SessionConfig,
     stats: Arc<StatsCell>,
@@ -649,29 +649,16 @@ impl super::clock::Paced for SessionState {
     }
 
     /// Reads and handles every packet that arrived since the last tick (at
-    /// most a bounded number, so a flood cannot hold up the clock), several
-    /// per system call.
-    fn receive(&mut self, rx: &mut RxBatch) {
-        let mut left = MAX_RX_PER_TICK;
-        while left > 0 {
-            match rx.recv(&self.socket) {
-                Ok(n) => {
-                    for i in 0..n {
-                        if let Some((data, src)) = rx.get(i) {
-                            self.datagram(data, src);
-                        }
-                    }
-                    if n < super::rx::BATCH {
-                        return;
-                    }
-                    left = left.saturating_sub(n);
-                }
+    /// most a bounded number, so a flood cannot hold up the clock).
+    fn receive(&mut self) {
+        for _ in 0..MAX_RX_PER_TICK {
+            match self.socket.recv_from(&mut self.rx_buf) {
+                Ok((len, src)) => self.datagram(len, src),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // ICMP errors from an earlier send surface here on some
                     // systems; they do not stop the session.
                     tracing::debug!(error = %e, "RTP receive error");
-                    left -= 1;
                 }
             }
         }
@@ -688,6 +675,7 @@ impl SessionState {
         let now = Instant::now();
         SessionState {
             socket,
+            rx_buf: [0; 2048],
             events,
             stats,
             stream: RtpStream::new_random(),
@@ -1063,8 +1051,8 @@ impl SessionState {
         }
     }
 
-    fn datagram(&mut self, data: &[u8], src: SocketAddr) {
-        let Ok(packet) = RtpPacket::parse(data) else {
+    fn datagram(&mut self, len: usize, src: SocketAddr) {
+        let Ok(packet) = RtpPacket::parse(&self.rx_buf[..len]) else {
             return;
         };
         match self.config.remote.addr {
