@@ -225,6 +225,21 @@ fn sampled<T>(server: &Server, f: impl FnOnce() -> T) -> (T, u64, f64) {
     (out, rss, active)
 }
 
+/// The machine's CPU time so far from /proc/stat, in clock ticks: (all, stolen
+/// by the hypervisor).
+fn machine_cpu_times() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    (fields.iter().sum(), fields.get(7).copied().unwrap_or(0))
+}
+
 /// Waits until no call is active; the number left after 30 s.
 fn leftover() -> f64 {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -251,6 +266,10 @@ struct Row {
     /// work took more than 1 ms, during the step (per mille of wake-ups).
     late_wakes_permille: f64,
     long_visits_permille: f64,
+    /// Time the hypervisor ran something else instead of this machine's CPUs
+    /// during the step, as a share of all CPU time (a virtual machine's own
+    /// late wake-ups follow from it, whatever runs inside).
+    steal_pct: f64,
     left: f64,
 }
 
@@ -267,6 +286,7 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
         ]
     };
     let clock0 = clock();
+    let cpu_times0 = machine_cpu_times();
     let t0 = Instant::now();
     let (r, peak_rss, peak_active) = sampled(server, go);
     let left = leftover();
@@ -278,6 +298,9 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
     let calls = r.successful + r.failed;
     let clock1 = clock();
     let wakes = (clock1[0] - clock0[0]).max(1.0);
+    let cpu_times1 = machine_cpu_times();
+    let all = (cpu_times1.0 - cpu_times0.0).max(1) as f64;
+    let steal_pct = 100.0 * (cpu_times1.1 - cpu_times0.1) as f64 / all;
     Row {
         step: name,
         run,
@@ -290,18 +313,19 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
         on_time_pct: 100.0 * (1.0 - late / ticks.max(1.0)),
         late_wakes_permille: 1000.0 * (clock1[1] - clock0[1]) / wakes,
         long_visits_permille: 1000.0 * (clock1[2] - clock0[2]) / wakes,
+        steal_pct,
         left,
     }
 }
 
 fn print(rows: &[Row]) {
     println!(
-        "| step | run | calls | successful | runtime CPU ms/call | runtime CPU % | KiB per active call | peak active | RTP on time | clock wakes > 1 ms late | clock ms > 1 ms of work | left over |"
+        "| step | run | calls | successful | runtime CPU ms/call | runtime CPU % | KiB per active call | peak active | RTP on time | clock wakes > 1 ms late | clock ms > 1 ms of work | CPU stolen by the host | left over |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.2} % | {:.2} | {:.0} % | {:.1} | {:.0} | {:.3} % | {:.2} ‰ | {:.2} ‰ | {} |",
+            "| {} | {} | {} | {:.2} % | {:.2} | {:.0} % | {:.1} | {:.0} | {:.3} % | {:.2} ‰ | {:.2} ‰ | {:.1} % | {} |",
             r.step,
             r.run,
             r.calls,
@@ -313,6 +337,7 @@ fn print(rows: &[Row]) {
             r.on_time_pct,
             r.late_wakes_permille,
             r.long_visits_permille,
+            r.steal_pct,
             r.left
         );
     }
