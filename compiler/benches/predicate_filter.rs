@@ -13,7 +13,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dialect_compiler::ir::{Builtin, EnvVar, Type};
 use dialect_compiler::value::date_to_days;
-use dialect_compiler::{Engine, Evaluator, Program, lower};
+use dialect_compiler::{Engine, Evaluator, Program};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// The campaign: 14 conditions over the record's fields, `attempts` and two lists.
 const SOURCE: &str = r#"
@@ -84,14 +87,7 @@ impl Rng {
 }
 
 fn program(engine: Engine) -> Program {
-    let checked = dialect_lang::check_text("bench.flow", SOURCE.as_bytes());
-    let errors: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    Program::new(lower(&checked).unwrap(), engine).unwrap()
+    common::program_from_source("bench.flow", SOURCE, engine)
 }
 
 /// The environments of `RECORDS` generated records, flat, in the predicate's

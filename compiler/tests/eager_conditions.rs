@@ -6,7 +6,9 @@
 
 use dialect_compiler::ir::{BinOp, EnvVar, Inst};
 use dialect_compiler::value::Value;
-use dialect_compiler::{BatchError, Engine, Program, lower};
+use dialect_compiler::{BatchError, Engine, Program};
+
+mod common;
 
 const SOURCE: &str = r#"
 calendar cal {
@@ -46,14 +48,7 @@ campaign d {
 "#;
 
 fn program(engine: Engine) -> Program {
-    let checked = dialect_lang::check_text("eager.flow", SOURCE.as_bytes());
-    let errors: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    Program::new(lower(&checked).unwrap(), engine).unwrap()
+    common::program_from_source("eager.flow", SOURCE, engine)
 }
 
 /// The filter's answer for one record on one engine.

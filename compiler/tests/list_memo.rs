@@ -7,7 +7,9 @@
 
 use dialect_compiler::ir::EnvVar;
 use dialect_compiler::value::Value;
-use dialect_compiler::{Engine, Evaluator, Program, lower};
+use dialect_compiler::{Engine, Evaluator, Program};
+
+mod common;
 
 const SOURCE: &str = r#"
 calendar cal {
@@ -51,14 +53,7 @@ campaign by_category {
 "#;
 
 fn program(engine: Engine) -> Program {
-    let checked = dialect_lang::check_text("memo.flow", SOURCE.as_bytes());
-    let errors: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    Program::new(lower(&checked).unwrap(), engine).unwrap()
+    common::program_from_source("memo.flow", SOURCE, engine)
 }
 
 /// The numbers asked about: listed ones of every part, unlisted ones, and odd ones.

@@ -798,6 +798,14 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// What a phone or caller thread ended with, waited for off the runtime's
+/// worker threads.
+async fn finished<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap()
+}
+
 /// Waits for the agent phone's SIPp to end and checks it went through its scenario.
 async fn phone_done(agent_phone: std::process::Child) {
     let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
@@ -1132,9 +1140,7 @@ async fn a_consultation_ends_in_a_transfer_to_the_consulted_agent() {
 
     let caller = caller.await.unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    let log = tokio::task::spawn_blocking(move || phone.join().unwrap())
-        .await
-        .unwrap();
+    let log = finished(phone).await;
     assert!(log.bye, "7002's phone was hung up at the end: {log:?}");
     let answered = log.answered.expect("7002 answered");
     assert!(
@@ -1177,9 +1183,7 @@ async fn a_consultation_becomes_a_conference() {
     let caller = caller.await.unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
     phone_done(agent_phone).await;
-    let log = tokio::task::spawn_blocking(move || phone.join().unwrap())
-        .await
-        .unwrap();
+    let log = finished(phone).await;
     assert!(log.bye, "{log:?}");
     let answered = log.answered.expect("7002 answered");
     assert!(log.loud_between(answered, joined) <= 5, "{log:?}");
@@ -1223,9 +1227,7 @@ async fn a_supervisor_listens_to_a_call() {
     let caller = caller.await.unwrap();
     assert_eq!(caller.code, 0, "caller: {}", caller.output);
     phone_done(agent_phone).await;
-    let log = tokio::task::spawn_blocking(move || phone.join().unwrap())
-        .await
-        .unwrap();
+    let log = finished(phone).await;
     assert!(log.answered.is_some_and(|t| t >= asked), "{log:?}");
     assert!(
         log.bye,
@@ -1260,15 +1262,11 @@ impl Voices {
     /// Waits for the three phones to end: the caller hangs up after its talk
     /// time, and the agents' phones end at their BYE.
     async fn heard(self) -> [voices::Heard; 3] {
-        tokio::task::spawn_blocking(move || {
-            [
-                self.caller.join().unwrap(),
-                self.agent.join().unwrap(),
-                self.supervisor.join().unwrap(),
-            ]
-        })
-        .await
-        .unwrap()
+        [
+            finished(self.caller).await,
+            finished(self.agent).await,
+            finished(self.supervisor).await,
+        ]
     }
 }
 
@@ -1475,9 +1473,7 @@ async fn a_waiting_caller_hears_the_music_and_the_position() {
         Duration::from_secs(7),
         Duration::from_secs(20),
     );
-    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(caller).await;
     let from = heard.answered.expect("the call was answered");
     let to = heard.hung_up.expect("the caller hung up");
     // 7 s are 350 packets: most of them music, some (0.6 s every 2 s) the position.
@@ -1523,9 +1519,7 @@ async fn a_caller_transferred_to_a_number_hears_ringback_until_it_answers() {
         Duration::from_secs(20),
         Duration::from_secs(20),
     );
-    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(caller).await;
     phone_done(far_end).await;
     assert!(
         heard.bye,
@@ -1582,9 +1576,7 @@ async fn an_agent_dialling_out_hears_ringback_until_the_number_answers() {
     )
     .await;
     phone_done(far_end).await;
-    let heard = tokio::task::spawn_blocking(move || phone.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(phone).await;
     assert!(
         heard.bye,
         "the agent's phone is hung up at the end: {heard:?}"
@@ -1645,9 +1637,7 @@ async fn the_acd_giving_up_on_a_placed_call_cancels_the_ringing_number() {
     )
     .await;
     phone_done(far_end).await;
-    let heard = tokio::task::spawn_blocking(move || phone.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(phone).await;
     assert!(heard.bye, "the agent's phone is hung up: {heard:?}");
     let given_up = heard.end();
     assert!(
@@ -1676,9 +1666,7 @@ async fn a_caller_waiting_in_a_queue_without_music_hears_ringback() {
         Duration::from_secs(15),
         Duration::from_secs(15),
     );
-    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(caller).await;
     assert!(heard.bye, "the queue's max wait ends the call: {heard:?}");
     let t0 = heard.answered.expect("answered");
     assert!(
@@ -1739,9 +1727,7 @@ async fn a_caller_transferred_to_a_number_hears_its_early_media() {
         Duration::from_secs(20),
         Duration::from_secs(20),
     );
-    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(caller).await;
     phone_done(far_end).await;
     let t0 = heard.answered.expect("answered");
     let end = heard.end();
@@ -1798,13 +1784,9 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
         serde_json::json!({"target": {"kind": "number", "to": "13800138000"}}),
     )
     .await;
-    let heard = tokio::task::spawn_blocking(move || caller.join().unwrap())
-        .await
-        .unwrap();
+    let heard = finished(caller).await;
     phone_done(far_end).await;
-    let agent = tokio::task::spawn_blocking(move || phone.join().unwrap())
-        .await
-        .unwrap();
+    let agent = finished(phone).await;
     assert!(agent.bye, "the agent's phone is released: {agent:?}");
     // Before the transfer the caller talks with the agent and hears no ringback
     // (only while waiting in the queue, which has no music); then the number

@@ -12,6 +12,23 @@ use dialect_compiler::exec::{Backend, Interpreter};
 use dialect_compiler::ir::*;
 use dialect_compiler::jit::Native;
 
+/// Checks and lowers Dialect source text (which must have no error) and makes a
+/// program of it on `engine`.
+pub fn program_from_source(
+    file: &str,
+    text: &str,
+    engine: dialect_compiler::Engine,
+) -> dialect_compiler::Program {
+    let checked = dialect_lang::check_text(file, text.as_bytes());
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    dialect_compiler::Program::new(dialect_compiler::lower(&checked).unwrap(), engine).unwrap()
+}
+
 /// Builds one function body.
 #[derive(Debug, Default)]
 pub struct Fb {

@@ -192,6 +192,24 @@ impl T {
             .unwrap();
     }
 
+    /// The agent places an outbound call to `number`; the dial order's call.
+    fn dial(&mut self, agent: &str, number: &str) -> CallId {
+        self.cmd(
+            agent,
+            AgentCommand::Dial {
+                number: number.into(),
+                trunk: String::new(),
+            },
+        );
+        self.out
+            .iter()
+            .find_map(|e| match e {
+                Effect::Dial(d) => Some(d.call),
+                _ => None,
+            })
+            .expect("a dial order")
+    }
+
     fn ready(&mut self, agent: &str) {
         if self.core.agent_status(agent) == Some(AgentStatus::SignedOut) {
             self.cmd(agent, AgentCommand::SignIn);
@@ -587,21 +605,7 @@ fn the_dial_timeout_gives_the_placed_call_up_and_a_late_answer_is_refused() {
     let mut t = T::new(vec![general("a1")]);
     t.cmd("a1", AgentCommand::SignIn);
     t.out.clear();
-    t.cmd(
-        "a1",
-        AgentCommand::Dial {
-            number: "13800138000".into(),
-            trunk: String::new(),
-        },
-    );
-    let call = t
-        .out
-        .iter()
-        .find_map(|e| match e {
-            Effect::Dial(d) => Some(d.call),
-            _ => None,
-        })
-        .expect("a dial order");
+    let call = t.dial("a1", "13800138000");
     assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ringing));
     t.out.clear();
 
@@ -640,21 +644,7 @@ fn the_dial_timeout_gives_the_placed_call_up_and_a_late_answer_is_refused() {
 fn a_placed_call_that_fails_by_itself_is_given_up_once() {
     let mut t = T::new(vec![general("a1")]);
     t.ready("a1");
-    t.cmd(
-        "a1",
-        AgentCommand::Dial {
-            number: "13800138000".into(),
-            trunk: String::new(),
-        },
-    );
-    let call = t
-        .out
-        .iter()
-        .find_map(|e| match e {
-            Effect::Dial(d) => Some(d.call),
-            _ => None,
-        })
-        .expect("a dial order");
+    let call = t.dial("a1", "13800138000");
     t.out.clear();
     t.input(Input::DialFailed {
         call,

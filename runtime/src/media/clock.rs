@@ -263,6 +263,18 @@ fn grid_index(epoch: Instant, at: Instant) -> u64 {
 /// slot (`Ticked`), unless its task holds it (`Busy`: try again) or it has
 /// already ended.
 fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: &Entry) -> Visit {
+    with_session(entry, |s| {
+        *s.pacer() = Pacer::new(epoch + GRID * g as u32, PTIME);
+        wheel[(g % SLOTS) as usize].push(entry.clone());
+        Visit::Ticked
+    })
+}
+
+/// Runs `f` on the session unless it has ended (`Ended`) or its call task
+/// holds it right now (`Busy`): the clock never waits for a call task, since a
+/// task thread preempted while it holds the lock would otherwise hold up every
+/// session behind this one.
+fn with_session(entry: &Entry, f: impl FnOnce(&mut dyn Paced) -> Visit) -> Visit {
     let Some(session) = entry.upgrade() else {
         return Visit::Ended;
     };
@@ -271,9 +283,7 @@ fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: &Entry) -> V
         Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
         Err(std::sync::TryLockError::WouldBlock) => return Visit::Busy,
     };
-    *s.pacer() = Pacer::new(epoch + GRID * g as u32, PTIME);
-    wheel[(g % SLOTS) as usize].push(entry.clone());
-    Visit::Ticked
+    f(&mut *s)
 }
 
 /// What a visit found.
@@ -287,27 +297,18 @@ enum Visit {
     Ended,
 }
 
-/// Receives and sends what is due for one session, unless its call task is
-/// changing the session right now. The clock never waits for a call task: a
-/// task thread preempted while it holds the lock would otherwise hold up every
-/// session behind this one.
+/// Receives and sends what is due for one session (see [`with_session`]).
 fn tick_session(entry: &Entry) -> Visit {
-    let Some(session) = entry.upgrade() else {
-        return Visit::Ended;
-    };
-    let mut s = match session.try_lock() {
-        Ok(s) => s,
-        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return Visit::Busy,
-    };
-    if s.is_closed() {
-        return Visit::Ended;
-    }
-    s.receive();
-    while let Some(t) = s.pacer().take_due(Instant::now()) {
-        s.on_tick(t);
-    }
-    Visit::Ticked
+    with_session(entry, |s| {
+        if s.is_closed() {
+            return Visit::Ended;
+        }
+        s.receive();
+        while let Some(t) = s.pacer().take_due(Instant::now()) {
+            s.on_tick(t);
+        }
+        Visit::Ticked
+    })
 }
 
 /// Ticks every session of a slot that is due, setting aside in `busy` those
