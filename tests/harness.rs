@@ -36,14 +36,26 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
-/// A media port for one SIPp run: below both the OS's ephemeral ports (from
-/// 32768) and the runtime's RTP ports in tests (from 31000), so nothing else can
-/// hold it, and different for every run of this test process (SIPp uses the
-/// port and the three after it).
+// The tests hand out these ports themselves, all below the OS's ephemeral ports
+// (from 32768), so a port handed out here is free unless this process still uses
+// it (test binaries run one after the other):
+// - 10000–19999: SIPp media, 4 ports per run;
+// - 20000–20999: SIP ports of test servers, SIPp instances, test phones and trunks;
+// - 21000–32499: the runtime's RTP ports, 500 per test server.
+
+/// A media port for one SIPp run, different for every run of this test process
+/// (SIPp uses the port and the three after it).
 pub fn sipp_media_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    10_000 + (n % 5_000) * 4
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    10_000 + (n % 2_500) * 4
+}
+
+/// A SIP port for one test server, SIPp instance, test phone or trunk, different for
+/// every call of this test process (up to a thousand).
+pub fn test_sip_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    20_000 + NEXT.fetch_add(1, Ordering::Relaxed) % 1_000
 }
 
 /// A running runtime.
@@ -105,13 +117,13 @@ impl TestServer {
             free_udp_port()
         ));
         let mut c = Config::default();
-        c.sip.listen = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+        c.sip.listen = SocketAddr::from(([127, 0, 0, 1], test_sip_port()));
         c.sip.tcp = false;
         c.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let first = 31_000 + (n % 30) * 1000;
+        let first = 21_000 + (n % 23) * 500;
         c.rtp.ports = PortRange {
             first,
-            last: first + 998,
+            last: first + 498,
         };
         c.data_dir = data.clone();
         c.project = Some(repo().join("flows/hotline"));
@@ -249,7 +261,7 @@ pub fn sipp(
         .arg("-sf")
         .arg(&copy)
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &free_udp_port().to_string()])
+        .args(["-p", &test_sip_port().to_string()])
         .args(["-mp", &sipp_media_port().to_string()])
         .args([
             "-m",

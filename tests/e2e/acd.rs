@@ -22,7 +22,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dialect_e2e::{TestServer, free_udp_port, scenario, sipp_async, sipp_media_port};
+use dialect_e2e::{TestServer, scenario, sipp_async, sipp_media_port, test_sip_port};
 use dialect_runtime::config::{AgentConfig, ApiUser};
 use dialect_runtime::sip::auth::{Challenge, Credentials, DigestClient};
 
@@ -177,18 +177,13 @@ fn project() -> std::path::PathBuf {
     dir
 }
 
-/// REGISTERs `user` from a free port (where the phone will then listen) with
-/// digest auth; returns the port.
-fn register(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
-    // Other tests take ports too: try another one if this one was taken meanwhile.
-    let (sock, port) = (0..20)
-        .find_map(|_| {
-            let port = free_udp_port();
-            std::net::UdpSocket::bind(("127.0.0.1", port))
-                .ok()
-                .map(|s| (s, port))
-        })
+/// REGISTERs `user` with digest auth from a socket on a port of its own (where
+/// the phone then listens); returns the socket, still bound.
+fn register(server: std::net::SocketAddr, user: &str, password: &str) -> std::net::UdpSocket {
+    let sock = (0..20)
+        .find_map(|_| std::net::UdpSocket::bind(("127.0.0.1", test_sip_port())).ok())
         .expect("a free UDP port");
+    let port = sock.local_addr().unwrap().port();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let uri = format!("sip:{server}");
     let req = |cseq: u32, auth: Option<String>| {
@@ -219,7 +214,15 @@ fn register(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(text.starts_with("SIP/2.0 200"), "{text}");
-    port
+    sock
+}
+
+/// REGISTERs `user` from the port a SIPp phone will listen on; returns the port.
+fn register_port(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
+    register(server, user, password)
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -424,7 +427,7 @@ async fn agent_phone(
 ) -> std::process::Child {
     let sip = s.sip;
     let user = id.to_string();
-    let port = tokio::task::spawn_blocking(move || register(sip, &user, &format!("pw{user}")))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, &format!("pw{user}")))
         .await
         .unwrap();
     let mut cmd = Command::new("sipp");
@@ -458,10 +461,10 @@ async fn agent_ops(s: &TestServer, id: &str, ops: &[&str]) {
 }
 
 /// A carrier trunk whose far end is a SIPp "customer" (`uas_customer.xml`) on a
-/// free loopback port: answers one call, talks `talk_ms`, hangs up. Returns the
+/// loopback port of its own: answers one call, talks `talk_ms`, hangs up. Returns the
 /// trunk's configuration and the port SIPp must listen on.
 fn customer_trunk() -> (dialect_runtime::config::TrunkConfig, u16) {
-    let port = free_udp_port();
+    let port = test_sip_port();
     let trunk = serde_yaml::from_str(&format!(
         "name: carrier\nhost: 127.0.0.1:{port}\ncaller_id: \"10000\"\n"
     ))
@@ -853,8 +856,8 @@ fn test_phone(
     limit: Duration,
 ) -> std::thread::JoinHandle<PhoneLog> {
     use dialect_runtime::media::g711::Law;
-    let port = register(server, user, password);
-    let sip = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let sip = register(server, user, password);
+    let port = sip.local_addr().unwrap().port();
     sip.set_read_timeout(Some(Duration::from_millis(10)))
         .unwrap();
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -953,7 +956,7 @@ fn tone_file() -> std::path::PathBuf {
 async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathBuf) {
     let (s, dir) = team_server().await;
     let sip = s.sip;
-    let port = tokio::task::spawn_blocking(move || register(sip, "7001", "pw7001"))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", "pw7001"))
         .await
         .unwrap();
     let agent_phone = Command::new("sipp")

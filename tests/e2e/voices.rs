@@ -282,8 +282,8 @@ pub(crate) fn answering(
     hz: f64,
     limit: Duration,
 ) -> std::thread::JoinHandle<Heard> {
-    let port = crate::register(server, user, password);
-    let sip = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let sip = crate::register(server, user, password);
+    let port = sip.local_addr().unwrap().port();
     sip.set_read_timeout(Some(Duration::from_millis(2)))
         .unwrap();
     let mut media = Media::new(hz);
