@@ -881,54 +881,16 @@ fn test_phone(
             let Ok((n, from)) = sip.recv_from(&mut buf) else {
                 continue;
             };
-            let text = String::from_utf8_lossy(&buf[..n]).to_string();
-            let method = text.split(' ').next().unwrap_or("").to_string();
-            if text.starts_with("SIP/2.0") || method == "ACK" {
+            let m = voices::Message::parse(&String::from_utf8_lossy(&buf[..n]));
+            if m.status().is_some() || m.method() == "ACK" {
                 continue;
             }
-            let headers: Vec<&str> = text
-                .split("\r\n\r\n")
-                .next()
-                .unwrap_or("")
-                .lines()
-                .skip(1)
-                .collect();
-            let copy = |name: &str| -> String {
-                headers
-                    .iter()
-                    .filter(|l| {
-                        l.split(':')
-                            .next()
-                            .is_some_and(|h| h.trim().eq_ignore_ascii_case(name))
-                    })
-                    .map(|l| format!("{l}\r\n"))
-                    .collect()
-            };
-            let mut to = copy("To");
-            let (body, ctype) = if method == "INVITE" {
-                if !to.contains("tag=") {
-                    to = format!("{};tag=phone{user}\r\n", to.trim_end());
-                }
+            if m.method() == "INVITE" {
                 log.answered.get_or_insert_with(std::time::Instant::now);
-                (
-                    format!(
-                        "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-                    ),
-                    "Content-Type: application/sdp\r\n",
-                )
-            } else {
-                (String::new(), "")
-            };
-            let reply = format!(
-                "SIP/2.0 200 OK\r\n{}{}{to}{}{}Contact: <sip:{user}@127.0.0.1:{port}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
-                copy("Via"),
-                copy("From"),
-                copy("Call-ID"),
-                copy("CSeq"),
-                body.len()
-            );
+            }
+            let reply = voices::ok_reply(&m, user, port, rtp_port);
             sip.send_to(reply.as_bytes(), from).unwrap();
-            if method == "BYE" {
+            if m.method() == "BYE" {
                 log.bye = true;
             }
         }

@@ -219,15 +219,42 @@ fn sdp_remote(body: &str) -> Option<SocketAddr> {
     format!("{ip}:{port}").parse().ok()
 }
 
+/// A phone's 200 OK to request `m`, for `user` listening for SIP on `port`;
+/// to an INVITE with an SDP answer: PCMU on `rtp_port`.
+pub(crate) fn ok_reply(m: &Message, user: &str, port: u16, rtp_port: u16) -> String {
+    let mut to = m.copy("To");
+    let (body, ctype) = if m.method() == "INVITE" {
+        if !to.contains("tag=") {
+            to = format!("{};tag=phone{user}\r\n", to.trim_end());
+        }
+        (
+            format!(
+                "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            ),
+            "Content-Type: application/sdp\r\n",
+        )
+    } else {
+        (String::new(), "")
+    };
+    format!(
+        "SIP/2.0 200 OK\r\n{}{}{to}{}{}Contact: <sip:{user}@127.0.0.1:{port}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+        m.copy("Via"),
+        m.copy("From"),
+        m.copy("Call-ID"),
+        m.copy("CSeq"),
+        body.len()
+    )
+}
+
 /// A SIP message split into its first line, headers and body.
-struct Message {
+pub(crate) struct Message {
     first: String,
     headers: Vec<String>,
     body: String,
 }
 
 impl Message {
-    fn parse(text: &str) -> Message {
+    pub(crate) fn parse(text: &str) -> Message {
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
         let mut lines = head.lines();
         let first = lines.next().unwrap_or("").to_string();
@@ -261,11 +288,11 @@ impl Message {
         })
     }
 
-    fn method(&self) -> &str {
+    pub(crate) fn method(&self) -> &str {
         self.first.split(' ').next().unwrap_or("")
     }
 
-    fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         self.first
             .strip_prefix("SIP/2.0 ")
             .and_then(|r| r.split(' ').next())
@@ -300,33 +327,13 @@ pub(crate) fn answering(
             if m.status().is_some() || m.method() == "ACK" {
                 continue;
             }
-            let mut to = m.copy("To");
-            let (body, ctype) = if m.method() == "INVITE" {
-                if !to.contains("tag=") {
-                    to = format!("{};tag=phone{user}\r\n", to.trim_end());
-                }
+            if m.method() == "INVITE" {
                 heard.answered.get_or_insert_with(Instant::now);
                 if let Some(r) = sdp_remote(&m.body) {
                     media.remote = Some(r);
                 }
-                (
-                    format!(
-                        "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
-                        media.port()
-                    ),
-                    "Content-Type: application/sdp\r\n",
-                )
-            } else {
-                (String::new(), "")
-            };
-            let reply = format!(
-                "SIP/2.0 200 OK\r\n{}{}{to}{}{}Contact: <sip:{user}@127.0.0.1:{port}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
-                m.copy("Via"),
-                m.copy("From"),
-                m.copy("Call-ID"),
-                m.copy("CSeq"),
-                body.len()
-            );
+            }
+            let reply = ok_reply(&m, user, port, media.port());
             sip.send_to(reply.as_bytes(), from).unwrap();
             if m.method() == "BYE" {
                 heard.bye = true;

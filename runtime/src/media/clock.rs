@@ -210,7 +210,7 @@ fn run(registrations: Receiver<Entry>) {
             Visit::Busy => true,
             Visit::Ended => false,
         });
-        let due = epoch + GRID * next as u32;
+        let due = grid_time(epoch, next);
         let now = Instant::now();
         if now < due {
             std::thread::sleep(due - now);
@@ -254,6 +254,13 @@ fn raise_priority() -> &'static str {
     "normal"
 }
 
+/// When grid millisecond `g` begins (in nanoseconds: a `u32` count of
+/// milliseconds would wrap after 49 days of uptime, and the clock would
+/// then never sleep again).
+fn grid_time(epoch: Instant, g: u64) -> Instant {
+    epoch + Duration::from_nanos(g.saturating_mul(GRID.as_nanos() as u64))
+}
+
 /// The grid millisecond `at` falls in.
 fn grid_index(epoch: Instant, at: Instant) -> u64 {
     (at.saturating_duration_since(epoch).as_nanos() / GRID.as_nanos()) as u64
@@ -264,7 +271,7 @@ fn grid_index(epoch: Instant, at: Instant) -> u64 {
 /// already ended.
 fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: &Entry) -> Visit {
     with_session(entry, |s| {
-        *s.pacer() = Pacer::new(epoch + GRID * g as u32, PTIME);
+        *s.pacer() = Pacer::new(grid_time(epoch, g), PTIME);
         wheel[(g % SLOTS) as usize].push(entry.clone());
         Visit::Ticked
     })
