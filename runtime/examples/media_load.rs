@@ -85,7 +85,7 @@ async fn run(pairs: usize, seconds: u64, workers: usize) {
         sessions.iter().fold(SessionStats::default(), |mut t, s| {
             let x = s.handle().stats();
             t.ticks += x.ticks;
-            t.late_ticks += x.late_ticks;
+            t.off_time_ticks += x.off_time_ticks;
             t.skipped_ticks += x.skipped_ticks;
             t.max_late_us = t.max_late_us.max(x.max_late_us);
             t.packets_sent += x.packets_sent;
@@ -101,7 +101,7 @@ async fn run(pairs: usize, seconds: u64, workers: usize) {
     let cpu = cpu_seconds() - cpu0;
     let s1 = sum(&sessions);
     let ticks = s1.ticks - s0.ticks;
-    let late = s1.late_ticks - s0.late_ticks;
+    let late = s1.off_time_ticks - s0.off_time_ticks;
     println!("ticks:            {ticks} ({:.0}/s)", ticks as f64 / wall);
     println!(
         "late > 2 ms:      {late} ({:.4} %)",

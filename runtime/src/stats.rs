@@ -20,8 +20,8 @@ pub struct Stats {
     pub flow_steps: AtomicU64,
     /// 20 ms media ticks of ended calls.
     pub rtp_ticks: AtomicU64,
-    /// Of those, ticks that ran more than 2 ms after their deadline.
-    pub rtp_late_ticks: AtomicU64,
+    /// Of those, ticks sent more than 2 ms from their deadline either way.
+    pub rtp_off_time_ticks: AtomicU64,
     /// Ticks skipped after a stall.
     pub rtp_skipped_ticks: AtomicU64,
     /// RTP packets sent by ended calls.
@@ -36,8 +36,8 @@ impl Stats {
     /// Adds an ended call's media counters.
     pub fn add_media(&self, m: &crate::media::SessionStats) {
         self.rtp_ticks.fetch_add(m.ticks, Ordering::Relaxed);
-        self.rtp_late_ticks
-            .fetch_add(m.late_ticks, Ordering::Relaxed);
+        self.rtp_off_time_ticks
+            .fetch_add(m.off_time_ticks, Ordering::Relaxed);
         self.rtp_skipped_ticks
             .fetch_add(m.skipped_ticks, Ordering::Relaxed);
         self.rtp_packets_sent
@@ -86,9 +86,9 @@ impl Stats {
             self.rtp_ticks.load(Ordering::Relaxed),
         );
         counter(
-            "dialect_rtp_late_ticks_total",
-            "Media ticks more than 2 ms late.",
-            self.rtp_late_ticks.load(Ordering::Relaxed),
+            "dialect_rtp_off_time_ticks_total",
+            "Media ticks sent more than 2 ms from their deadline, late or early.",
+            self.rtp_off_time_ticks.load(Ordering::Relaxed),
         );
         counter(
             "dialect_rtp_skipped_ticks_total",

@@ -11,9 +11,13 @@
 //!
 //! # The wheel
 //! A session's pacer starts on a grid millisecond, so all its deadlines fall
-//! in one of 20 slots (its start millisecond modulo 20). At grid millisecond
-//! `g` the clock visits slot `g % 20` only: about 1/20 of the sessions, each
-//! exactly when due. When the thread itself wakes late it visits the slots
+//! in one of 20 slots (its start millisecond modulo 20). A new session goes
+//! to the slot with the fewest sessions, so that every millisecond carries
+//! the same work however regularly calls arrive. At grid millisecond `g` the
+//! clock visits one slot only, the one whose deadlines fall [`LEAD`] later:
+//! about 1/20 of the sessions, each sent 1 ms ahead of its time. A packet
+//! counts as on time within 2 ms of its deadline either way, so the lead
+//! turns 2 ms of tolerated lateness into 3 ms. When the thread itself wakes late it visits the slots
 //! it missed (each at most once), and each session's pacer applies its
 //! catch-up and skip policy, so a stall never causes a long burst.
 //!
@@ -22,6 +26,12 @@
 //! 10, as media servers run their timing threads) and a 1 µs timer slack; where
 //! that is not permitted it asks for nice −10, and else runs as it is. It
 //! sleeps almost all the time, so it cannot starve the rest of the system.
+//!
+//! # Memory
+//! The process asks the kernel for no transparent huge pages (see
+//! [`disable_huge_pages`]): merging them is kernel work that, on a kernel
+//! without preemption, keeps a real-time thread off its core for
+//! milliseconds.
 //!
 //! # Never waiting for a call task
 //! A call task locks its session's state briefly to change what it plays. The
@@ -47,6 +57,14 @@ use super::pacer::{PTIME, Pacer, Tick};
 const GRID: Duration = Duration::from_millis(1);
 /// Slots in the wheel: one per grid millisecond of a packet period.
 const SLOTS: u64 = (PTIME.as_millis() / GRID.as_millis()) as u64;
+/// How far ahead of its deadline a packet is sent when the clock is on time:
+/// one grid step, so that a packet is sent within 2 ms either side of its time
+/// (what "on time" means for RTP here) even when the thread wakes up to 3 ms
+/// late. A constant lead moves no packet against the others: the receiver
+/// sees the same spacing, 1 ms earlier.
+pub(crate) const LEAD: Duration = GRID;
+/// [`LEAD`] in grid steps.
+const LEAD_STEPS: u64 = (LEAD.as_nanos() / GRID.as_nanos()) as u64;
 
 /// What the clock ticks: something with a pacer that acts on each tick.
 pub(crate) trait Paced: Send {
@@ -147,6 +165,11 @@ static CLOCK: OnceLock<Clock> = OnceLock::new();
 /// first use); its first tick is on that thread's next grid millisecond.
 pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
     let clock = CLOCK.get_or_init(|| {
+        let huge_pages_off = disable_huge_pages();
+        tracing::info!(
+            huge_pages_off,
+            "media clock: asked for no transparent huge pages"
+        );
         let n = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, MAX_THREADS);
@@ -254,6 +277,31 @@ fn raise_priority() -> &'static str {
     "normal"
 }
 
+/// Asks the kernel not to give this process transparent huge pages; returns
+/// whether it agreed.
+///
+/// The allocator (mimalloc) advises huge pages for its arenas, and the
+/// kernel's `khugepaged` then merges the process's pages in the background.
+/// On a kernel built without preemption (`Dynamic Preempt: none` at boot, as
+/// on many cloud images) it does so for milliseconds at a time without
+/// letting a waiting real-time thread onto its core: `perf sched timehist`
+/// showed a clock thread kept off its core for 5.7 ms while `khugepaged` ran
+/// there. With the flag the kernel leaves the process's memory alone.
+#[allow(unsafe_code)]
+fn disable_huge_pages() -> bool {
+    // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) takes plain integers and
+    // only sets a flag on the calling process's memory map.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_THP_DISABLE,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        ) == 0
+    }
+}
+
 /// When grid millisecond `g` begins (in nanoseconds: a `u32` count of
 /// milliseconds would wrap after 49 days of uptime, and the clock would
 /// then never sleep again).
@@ -266,15 +314,33 @@ fn grid_index(epoch: Instant, at: Instant) -> u64 {
     (at.saturating_duration_since(epoch).as_nanos() / GRID.as_nanos()) as u64
 }
 
-/// Starts a new session's pacer on grid millisecond `g` and puts it in its
-/// slot (`Ticked`), unless its task holds it (`Busy`: try again) or it has
-/// already ended.
-fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, g: u64, entry: &Entry) -> Visit {
+/// Puts a new session in the emptiest slot, to be visited first on that
+/// slot's first grid millisecond from `next` on, and starts its pacer
+/// [`LEAD`] after that (`Ticked`), unless its task holds it (`Busy`: try
+/// again) or it has already ended.
+fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, next: u64, entry: &Entry) -> Visit {
     with_session(entry, |s| {
-        *s.pacer() = Pacer::new(grid_time(epoch, g), PTIME);
+        let g = emptiest_slot_from(wheel, next);
+        *s.pacer() = Pacer::new(grid_time(epoch, g + LEAD_STEPS), PTIME);
         wheel[(g % SLOTS) as usize].push(entry.clone());
         Visit::Ticked
     })
+}
+
+/// The first grid millisecond from `next` on whose slot holds the fewest
+/// sessions (the soonest of equally full ones).
+///
+/// Taking a new session on in the slot of the millisecond it arrives in is
+/// not enough: calls that arrive at a steady rate (a load generator, a dialer,
+/// a queue releasing calls) arrive on a few slots only; with a new call every
+/// 10 ms on a clock thread, half of that thread's sessions would fall in slot
+/// 0 and half in slot 10, and those two milliseconds of every 20 would carry
+/// all the work. Choosing the emptiest slot keeps every millisecond's work
+/// the same, at the cost of starting a call's audio up to 19 ms later.
+fn emptiest_slot_from(wheel: &[Vec<Entry>], next: u64) -> u64 {
+    (next..next + SLOTS)
+        .min_by_key(|g| wheel[(g % SLOTS) as usize].len())
+        .unwrap_or(next)
 }
 
 /// Runs `f` on the session unless it has ended (`Ended`) or its call task
@@ -311,7 +377,7 @@ fn tick_session(entry: &Entry) -> Visit {
             return Visit::Ended;
         }
         s.receive();
-        while let Some(t) = s.pacer().take_due(Instant::now()) {
+        while let Some(t) = s.pacer().take_due_ahead(Instant::now(), LEAD) {
             s.on_tick(t);
         }
         Visit::Ticked
@@ -397,7 +463,11 @@ mod tests {
             }
             for (t, at) in &p.ticks {
                 let deadline = p.pacer.deadline(t.index);
-                assert!(*at >= deadline, "tick {} ran before its deadline", t.index);
+                assert!(
+                    *at + LEAD >= deadline,
+                    "tick {} ran more than the lead before its deadline",
+                    t.index
+                );
             }
         }
     }
@@ -435,6 +505,24 @@ mod tests {
         }
         // The held one was caught up once released.
         assert!(probes[0].lock().unwrap().ticks.len() > before);
+    }
+
+    #[test]
+    fn sessions_arriving_at_a_steady_rate_fill_every_slot_alike() {
+        let mut wheel: Vec<Vec<Entry>> = (0..SLOTS).map(|_| Vec::new()).collect();
+        // A new session every 10 ms would fall in two slots of twenty if each
+        // went to the slot of the millisecond it arrived in.
+        for n in 0..200u64 {
+            let next = 1 + 10 * n;
+            let g = emptiest_slot_from(&wheel, next);
+            assert!((next..next + SLOTS).contains(&g), "starts within a period");
+            let entry: Weak<Mutex<Probe>> = Weak::new();
+            wheel[(g % SLOTS) as usize].push(entry);
+        }
+        let sizes: Vec<usize> = wheel.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10; SLOTS as usize]);
+        // Among equally full slots the soonest is taken.
+        assert_eq!(emptiest_slot_from(&wheel, 37), 37);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub const PTIME: Duration = Duration::from_millis(20);
 /// Samples per packet at 8 kHz.
 pub const SAMPLES_PER_TICK: usize = 160;
 
+/// How far from its deadline, either way, a packet may be sent and still count
+/// as on time.
+pub const ON_TIME: Duration = Duration::from_millis(2);
+
 /// Most overdue ticks sent back to back after a late wake-up.
 pub const MAX_CATCH_UP: u64 = 3;
 
@@ -36,6 +40,16 @@ pub struct Tick {
     pub skipped: u64,
     /// How late this tick is against its deadline.
     pub late: Duration,
+    /// How early this tick is against its deadline (see
+    /// [`Pacer::take_due_ahead`]).
+    pub early: Duration,
+}
+
+impl Tick {
+    /// How far from its deadline the tick is, late or early.
+    pub fn off_by(&self) -> Duration {
+        self.late.max(self.early)
+    }
 }
 
 /// A drift-free periodic clock on tokio's (pausable) time.
@@ -85,11 +99,17 @@ impl Pacer {
     }
 
     /// The next tick if it is due at `now`, with the late-wake-up policy
-    /// applied; `None` while it is not due yet. The media clock calls this
-    /// until it returns `None`.
+    /// applied; `None` while it is not due yet.
     pub fn take_due(&mut self, now: Instant) -> Option<Tick> {
+        self.take_due_ahead(now, Duration::ZERO)
+    }
+
+    /// The next tick if it is due by `now + lead` (so up to `lead` early),
+    /// with the late-wake-up policy applied; `None` while it is not due yet.
+    /// The media clock calls this until it returns `None`.
+    pub fn take_due_ahead(&mut self, now: Instant, lead: Duration) -> Option<Tick> {
         let due = self.deadline(self.next);
-        if now < due {
+        if now + lead < due {
             return None;
         }
         let behind =
@@ -98,10 +118,12 @@ impl Pacer {
         self.next += skipped;
         let index = self.next;
         self.next += 1;
+        let deadline = self.deadline(index);
         Some(Tick {
             index,
             skipped,
-            late: now.saturating_duration_since(self.deadline(index)),
+            late: now.saturating_duration_since(deadline),
+            early: deadline.saturating_duration_since(now),
         })
     }
 }
@@ -177,6 +199,39 @@ mod tests {
         let c = pacer.tick().await;
         assert_eq!(c.index, 3);
         assert_eq!(Instant::now(), start + PTIME * 3);
+    }
+
+    #[test]
+    fn ticks_are_taken_up_to_the_lead_early() {
+        let start = Instant::now();
+        let lead = Duration::from_millis(1);
+        let mut pacer = Pacer::new(start, PTIME);
+        let t0 = pacer.take_due_ahead(start, lead).expect("tick 0 is due");
+        assert_eq!(
+            (t0.index, t0.late, t0.early),
+            (0, Duration::ZERO, Duration::ZERO)
+        );
+        // Tick 1 is due at 20 ms: not at 18.9 ms, but at 19 ms, 1 ms early.
+        let at = |us: u64| start + Duration::from_micros(us);
+        assert_eq!(pacer.take_due_ahead(at(18_900), lead), None);
+        let t1 = pacer
+            .take_due_ahead(at(19_000), lead)
+            .expect("tick 1 within the lead");
+        assert_eq!((t1.index, t1.early), (1, lead));
+        assert_eq!(t1.off_by(), lead);
+        assert_eq!(
+            pacer.take_due_ahead(at(19_000), lead),
+            None,
+            "tick 2 is not near"
+        );
+        // A late one is late by the real time, not by the lead.
+        let t2 = pacer
+            .take_due_ahead(at(43_000), lead)
+            .expect("tick 2 is late");
+        assert_eq!(
+            (t2.index, t2.late, t2.early),
+            (2, Duration::from_millis(3), Duration::ZERO)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 
 use super::dtmf::{DtmfKey, InbandDetector, KeyEvent, KeySet, KeySource, ToneGenerator};
 use super::g711::Law;
-use super::pacer::{Pacer, SAMPLES_PER_TICK, Tick};
+use super::pacer::{ON_TIME, Pacer, SAMPLES_PER_TICK, Tick};
 use super::pipe::{PcmPipe, PcmRing};
 use super::ports::{PortAllocator, PortError, PortLease};
 use super::prompt::Prompt;
@@ -199,8 +199,9 @@ pub enum MediaEvent {
 pub struct SessionStats {
     /// Ticks handled (packets due).
     pub ticks: u64,
-    /// Ticks that ran more than 2 ms after their deadline.
-    pub late_ticks: u64,
+    /// Ticks sent more than 2 ms from their deadline, late or early (the
+    /// media clock sends 1 ms ahead, see [`crate::media::clock`]).
+    pub off_time_ticks: u64,
     /// Ticks skipped after a stall (see [`crate::media::pacer`]).
     pub skipped_ticks: u64,
     /// Largest lateness seen, in microseconds.
@@ -214,7 +215,7 @@ pub struct SessionStats {
 #[derive(Debug, Default)]
 struct StatsCell {
     ticks: AtomicU64,
-    late_ticks: AtomicU64,
+    off_time_ticks: AtomicU64,
     skipped_ticks: AtomicU64,
     max_late_us: AtomicU64,
     packets_sent: AtomicU64,
@@ -225,7 +226,7 @@ impl StatsCell {
     fn snapshot(&self) -> SessionStats {
         SessionStats {
             ticks: self.ticks.load(Ordering::Relaxed),
-            late_ticks: self.late_ticks.load(Ordering::Relaxed),
+            off_time_ticks: self.off_time_ticks.load(Ordering::Relaxed),
             skipped_ticks: self.skipped_ticks.load(Ordering::Relaxed),
             max_late_us: self.max_late_us.load(Ordering::Relaxed),
             packets_sent: self.packets_sent.load(Ordering::Relaxed),
@@ -824,11 +825,12 @@ impl SessionState {
     fn tick(&mut self, tick: Tick) {
         let stats = &self.stats;
         stats.ticks.fetch_add(1, Ordering::Relaxed);
-        let late_us = tick.late.as_micros() as u64;
-        if late_us > 2000 {
-            stats.late_ticks.fetch_add(1, Ordering::Relaxed);
+        if tick.off_by() > ON_TIME {
+            stats.off_time_ticks.fetch_add(1, Ordering::Relaxed);
         }
-        stats.max_late_us.fetch_max(late_us, Ordering::Relaxed);
+        stats
+            .max_late_us
+            .fetch_max(tick.late.as_micros() as u64, Ordering::Relaxed);
         if tick.skipped > 0 {
             stats
                 .skipped_ticks
