@@ -121,6 +121,11 @@ impl Stats {
             "Grid milliseconds whose media work took more than 1 ms.",
             clock.long_visits,
         );
+        counter(
+            "dialect_media_clock_helped_total",
+            "Times a media clock thread did the overdue work of another that was held up.",
+            clock.helped,
+        );
         if let Some(sip) = self.sip.get() {
             let c = sip.snapshot();
             counter(

@@ -93,6 +93,7 @@ struct Timekeeping {
     wakes: AtomicU64,
     late_wakes: AtomicU64,
     long_visits: AtomicU64,
+    helped: AtomicU64,
     max_wake_late_us: AtomicU64,
     max_visit_us: AtomicU64,
 }
@@ -104,6 +105,7 @@ static TIMEKEEPING: Timekeeping = Timekeeping {
     wakes: AtomicU64::new(0),
     late_wakes: AtomicU64::new(0),
     long_visits: AtomicU64::new(0),
+    helped: AtomicU64::new(0),
     max_wake_late_us: AtomicU64::new(0),
     max_visit_us: AtomicU64::new(0),
 };
@@ -117,6 +119,8 @@ pub struct ClockStats {
     pub late_wakes: u64,
     /// Grid milliseconds whose visits took more than 1 ms.
     pub long_visits: u64,
+    /// Times a clock thread did the overdue work of another that was held up.
+    pub helped: u64,
     /// Latest wake-up seen, in microseconds after its grid millisecond.
     pub max_wake_late_us: u64,
     /// Longest visit of one wake-up, in microseconds.
@@ -130,6 +134,7 @@ pub fn clock_stats() -> ClockStats {
         wakes: t.wakes.load(Ordering::Relaxed),
         late_wakes: t.late_wakes.load(Ordering::Relaxed),
         long_visits: t.long_visits.load(Ordering::Relaxed),
+        helped: t.helped.load(Ordering::Relaxed),
         max_wake_late_us: t.max_wake_late_us.load(Ordering::Relaxed),
         max_visit_us: t.max_visit_us.load(Ordering::Relaxed),
     }
@@ -161,6 +166,80 @@ struct Clock {
 
 static CLOCK: OnceLock<Clock> = OnceLock::new();
 
+/// One clock thread's sessions, shared with the other clock threads so that
+/// one can do another's overdue work (see "Helping" in the module docs).
+struct Wheel {
+    /// The sessions of each slot.
+    slots: Vec<Mutex<Vec<Entry>>>,
+    /// The next grid millisecond to visit: a thread claims a millisecond by
+    /// moving this past it, so each is visited by one thread only.
+    next: AtomicU64,
+    /// Sessions in the slots (some may have ended since their last visit).
+    sessions: AtomicUsize,
+}
+
+impl Wheel {
+    fn new() -> Self {
+        Wheel {
+            slots: (0..SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
+            next: AtomicU64::new(1),
+            sessions: AtomicUsize::new(0),
+        }
+    }
+
+    /// Locks one slot (a slot is never left inconsistent, so a poisoned lock
+    /// is used as it is).
+    fn slot(&self, g: u64) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.slots[(g % SLOTS) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Claims and visits every grid millisecond of this wheel that is due at
+    /// `now`, each slot at most once (a stall longer than a period is caught
+    /// up by the pacers, not by repeated visits), setting aside in `busy` the
+    /// sessions whose task held them.
+    fn catch_up(&self, epoch: Instant, now: Instant, busy: &mut Vec<Entry>) {
+        let last = grid_index(epoch, now);
+        loop {
+            let g = self.next.load(Ordering::Acquire);
+            if g > last {
+                return;
+            }
+            let target = g.max(last.saturating_sub(SLOTS - 1));
+            if self
+                .next
+                .compare_exchange(g, target + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            // A thread held up in the middle of this slot a period ago still
+            // holds it; its sessions wait for that thread either way.
+            let mut slot = match self.slots[(target % SLOTS) as usize].try_lock() {
+                Ok(slot) => slot,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            let dropped = visit(&mut slot, busy);
+            self.sessions.fetch_sub(dropped, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the wheel has sessions and is at least [`HELP_AFTER`] behind
+    /// at `now`: its thread is held up (a core taken by the hypervisor or by
+    /// kernel work that cannot be preempted).
+    fn is_held_up(&self, epoch: Instant, now: Instant) -> bool {
+        self.sessions.load(Ordering::Relaxed) > 0
+            && self.next.load(Ordering::Acquire) + HELP_AFTER <= grid_index(epoch, now)
+    }
+}
+
+/// How many grid milliseconds behind a wheel must be before another clock
+/// thread does its work: with the [`LEAD`], packets due that far back can
+/// still go out on time.
+const HELP_AFTER: u64 = 2;
+
 /// Hands a session to one of the process's media clock threads (started on
 /// first use); its first tick is on that thread's next grid millisecond.
 pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
@@ -173,12 +252,15 @@ pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
         let n = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, MAX_THREADS);
+        let wheels: Arc<[Wheel]> = (0..n).map(|_| Wheel::new()).collect();
+        let epoch = Instant::now();
         let threads = (0..n)
             .map(|i| {
                 let (tx, rx) = std::sync::mpsc::channel();
+                let wheels = wheels.clone();
                 std::thread::Builder::new()
                     .name(format!("dialect-media-clock-{i}"))
-                    .spawn(move || run(rx))
+                    .spawn(move || run(rx, &wheels, i, epoch))
                     .expect("the media clock thread starts");
                 Mutex::new(tx)
             })
@@ -196,26 +278,25 @@ pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
     let _ = sender.send(entry);
 }
 
-/// The clock thread: sleeps to each grid millisecond and ticks its slot.
-fn run(registrations: Receiver<Entry>) {
+/// Clock thread `me`: sleeps to each grid millisecond and ticks its wheel's
+/// slot, then does the overdue work of any other wheel that is held up.
+fn run(registrations: Receiver<Entry>, wheels: &[Wheel], me: usize, epoch: Instant) {
     let priority = raise_priority();
     tracing::info!(priority, "media clock started");
-    let epoch = Instant::now();
-    let mut wheel: Vec<Vec<Entry>> = (0..SLOTS).map(|_| Vec::new()).collect();
-    let mut sessions = 0usize;
-    // The next grid millisecond to visit.
-    let mut next: u64 = 1;
+    let wheel = &wheels[me];
     // Sessions whose state was locked by their call task when visited.
     let mut busy: Vec<Entry> = Vec::new();
     // New sessions not on the wheel yet (their task held them when they came).
     let mut joining: Vec<Entry> = Vec::new();
     loop {
-        if sessions == 0 && joining.is_empty() {
+        if wheel.sessions.load(Ordering::Relaxed) == 0 && joining.is_empty() && busy.is_empty() {
             // Idle: wait for a session, then start from the present.
             let Ok(entry) = registrations.recv() else {
                 return;
             };
-            next = grid_index(epoch, Instant::now()) + 1;
+            wheel
+                .next
+                .store(grid_index(epoch, Instant::now()) + 1, Ordering::Release);
             joining.push(entry);
         }
         loop {
@@ -225,9 +306,10 @@ fn run(registrations: Receiver<Entry>) {
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        joining.retain(|entry| match take_on(&mut wheel, epoch, next, entry) {
+        let next = wheel.next.load(Ordering::Acquire);
+        joining.retain(|entry| match take_on(wheel, epoch, next, entry) {
             Visit::Ticked => {
-                sessions += 1;
+                wheel.sessions.fetch_add(1, Ordering::Relaxed);
                 false
             }
             Visit::Busy => true,
@@ -242,15 +324,14 @@ fn run(registrations: Receiver<Entry>) {
         // Sessions that were busy at their last visit come first: they are
         // already late.
         retry(&mut busy);
-        // Visit every slot that came due, each at most once (a stall longer
-        // than a period is caught up by the pacers, not by repeated visits).
-        let last = grid_index(epoch, now);
-        let first = next.max(last.saturating_sub(SLOTS - 1));
-        for g in first..=last {
-            sessions -= visit(&mut wheel[(g % SLOTS) as usize], &mut busy);
+        wheel.catch_up(epoch, now, &mut busy);
+        for (i, other) in wheels.iter().enumerate() {
+            if i != me && other.is_held_up(epoch, Instant::now()) {
+                other.catch_up(epoch, Instant::now(), &mut busy);
+                TIMEKEEPING.helped.fetch_add(1, Ordering::Relaxed);
+            }
         }
         TIMEKEEPING.record(now - due, now.elapsed());
-        next = last + 1;
     }
 }
 
@@ -318,17 +399,18 @@ fn grid_index(epoch: Instant, at: Instant) -> u64 {
 /// slot's first grid millisecond from `next` on, and starts its pacer
 /// [`LEAD`] after that (`Ticked`), unless its task holds it (`Busy`: try
 /// again) or it has already ended.
-fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, next: u64, entry: &Entry) -> Visit {
+fn take_on(wheel: &Wheel, epoch: Instant, next: u64, entry: &Entry) -> Visit {
     with_session(entry, |s| {
-        let g = emptiest_slot_from(wheel, next);
+        let sizes: Vec<usize> = (0..SLOTS).map(|g| wheel.slot(g).len()).collect();
+        let g = emptiest_slot_from(&sizes, next);
         *s.pacer() = Pacer::new(grid_time(epoch, g + LEAD_STEPS), PTIME);
-        wheel[(g % SLOTS) as usize].push(entry.clone());
+        wheel.slot(g).push(entry.clone());
         Visit::Ticked
     })
 }
 
 /// The first grid millisecond from `next` on whose slot holds the fewest
-/// sessions (the soonest of equally full ones).
+/// sessions (the soonest of equally full ones), given each slot's size.
 ///
 /// Taking a new session on in the slot of the millisecond it arrives in is
 /// not enough: calls that arrive at a steady rate (a load generator, a dialer,
@@ -337,9 +419,9 @@ fn take_on(wheel: &mut [Vec<Entry>], epoch: Instant, next: u64, entry: &Entry) -
 /// 0 and half in slot 10, and those two milliseconds of every 20 would carry
 /// all the work. Choosing the emptiest slot keeps every millisecond's work
 /// the same, at the cost of starting a call's audio up to 19 ms later.
-fn emptiest_slot_from(wheel: &[Vec<Entry>], next: u64) -> u64 {
+fn emptiest_slot_from(sizes: &[usize], next: u64) -> u64 {
     (next..next + SLOTS)
-        .min_by_key(|g| wheel[(g % SLOTS) as usize].len())
+        .min_by_key(|g| sizes[(g % SLOTS) as usize])
         .unwrap_or(next)
 }
 
@@ -421,6 +503,8 @@ mod tests {
         pacer: Pacer,
         ticks: Vec<(Tick, Instant)>,
         closed: bool,
+        /// Once set, the next tick holds up the clock thread this long.
+        stall: Option<Duration>,
     }
 
     impl Paced for Probe {
@@ -432,6 +516,9 @@ mod tests {
         }
         fn on_tick(&mut self, tick: Tick) {
             self.ticks.push((tick, Instant::now()));
+            if let Some(stall) = self.stall.take() {
+                std::thread::sleep(stall);
+            }
         }
         fn receive(&mut self) {}
     }
@@ -441,6 +528,7 @@ mod tests {
             pacer: Pacer::new(Instant::now(), PTIME),
             ticks: Vec::new(),
             closed: false,
+            stall: None,
         }))
     }
 
@@ -509,20 +597,60 @@ mod tests {
 
     #[test]
     fn sessions_arriving_at_a_steady_rate_fill_every_slot_alike() {
-        let mut wheel: Vec<Vec<Entry>> = (0..SLOTS).map(|_| Vec::new()).collect();
+        let mut sizes = vec![0usize; SLOTS as usize];
         // A new session every 10 ms would fall in two slots of twenty if each
         // went to the slot of the millisecond it arrived in.
         for n in 0..200u64 {
             let next = 1 + 10 * n;
-            let g = emptiest_slot_from(&wheel, next);
+            let g = emptiest_slot_from(&sizes, next);
             assert!((next..next + SLOTS).contains(&g), "starts within a period");
-            let entry: Weak<Mutex<Probe>> = Weak::new();
-            wheel[(g % SLOTS) as usize].push(entry);
+            sizes[(g % SLOTS) as usize] += 1;
         }
-        let sizes: Vec<usize> = wheel.iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![10; SLOTS as usize]);
         // Among equally full slots the soonest is taken.
-        assert_eq!(emptiest_slot_from(&wheel, 37), 37);
+        assert_eq!(emptiest_slot_from(&sizes, 37), 37);
+    }
+
+    #[test]
+    fn another_clock_thread_does_the_work_of_one_held_up() {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            return; // one clock thread: nobody to help
+        }
+        let stalling = probe();
+        register(stalling.clone());
+        let probes: Vec<_> = (0..12).map(|_| probe()).collect();
+        for p in &probes {
+            register(p.clone());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // Its next tick keeps its clock thread busy for 250 ms.
+        stalling.lock().unwrap().stall = Some(Duration::from_millis(250));
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(450));
+        // The sessions that thread had were ticked by the other one meanwhile
+        // (without help about half of them would have a gap of 250 ms; one
+        // that shares the stalling session's slot may still wait for it).
+        let kept_time = probes
+            .iter()
+            .filter(|p| {
+                let p = p.lock().unwrap();
+                let during: Vec<Instant> = p
+                    .ticks
+                    .iter()
+                    .map(|(_, at)| *at)
+                    .filter(|at| *at > start)
+                    .collect();
+                let longest = during
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .max()
+                    .unwrap_or_default();
+                during.len() >= 12 && longest < Duration::from_millis(150)
+            })
+            .count();
+        assert!(kept_time >= 10, "only {kept_time} of 12 kept time");
+        assert!(clock_stats().helped > 0);
     }
 
     #[test]
