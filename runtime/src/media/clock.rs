@@ -7,7 +7,8 @@
 //! clock instead sleeps on the OS timer to the next millisecond of a fixed
 //! grid and ticks every session due then, back to back, from a plain thread
 //! the scheduler wakes promptly. There is one clock thread per core (at most
-//! [`MAX_THREADS`]); sessions are dealt to them in turn.
+//! [`MAX_THREADS`]), each with its own wheel; sessions are dealt to them in
+//! turn.
 //!
 //! # The wheel
 //! A session's pacer starts on a grid millisecond, so all its deadlines fall
@@ -17,9 +18,22 @@
 //! clock visits one slot only, the one whose deadlines fall [`LEAD`] later:
 //! about 1/20 of the sessions, each sent 1 ms ahead of its time. A packet
 //! counts as on time within 2 ms of its deadline either way, so the lead
-//! turns 2 ms of tolerated lateness into 3 ms. When the thread itself wakes late it visits the slots
-//! it missed (each at most once), and each session's pacer applies its
-//! catch-up and skip policy, so a stall never causes a long burst.
+//! turns 2 ms of tolerated lateness into 3 ms. When the thread itself wakes
+//! late it visits the slots it missed (each at most once), and each
+//! session's pacer applies its catch-up and skip policy, so a stall never
+//! causes a long burst.
+//!
+//! # Helping
+//! A thread can be held up in the middle of its work: the hypervisor takes
+//! its virtual CPU, or kernel work runs on its core that a kernel without
+//! preemption does not interrupt. All its sessions would wait with it. So the
+//! wheels are shared: a thread claims each grid millisecond of a wheel by
+//! moving the wheel's next millisecond past it (compare-and-swap) and locks
+//! only the slot it visits; after its own work, a thread does the due work
+//! of any other wheel that is [`HELP_AFTER`] milliseconds behind. The slot
+//! the held-up thread is in stays with it (it is locked); the rest go out on
+//! time. In the usual case each thread claims only its own milliseconds and
+//! takes only uncontended locks.
 //!
 //! # Priority
 //! The thread asks the kernel for real-time round-robin scheduling (priority

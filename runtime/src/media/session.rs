@@ -200,7 +200,7 @@ pub struct SessionStats {
     /// Ticks handled (packets due).
     pub ticks: u64,
     /// Ticks sent more than 2 ms from their deadline, late or early (the
-    /// media clock sends 1 ms ahead, see [`crate::media::clock`]).
+    /// media clock sends 1 ms ahead).
     pub off_time_ticks: u64,
     /// Ticks skipped after a stall (see [`crate::media::pacer`]).
     pub skipped_ticks: u64,
