@@ -546,6 +546,24 @@ mod tests {
         }))
     }
 
+    /// How many ticks a probe had after `start`, and the longest gap
+    /// between two of them.
+    fn ticks_since(p: &Mutex<Probe>, start: Instant) -> (usize, Duration) {
+        let p = p.lock().unwrap();
+        let during: Vec<Instant> = p
+            .ticks
+            .iter()
+            .map(|(_, at)| *at)
+            .filter(|at| *at > start)
+            .collect();
+        let longest = during
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default();
+        (during.len(), longest)
+    }
+
     #[test]
     fn sessions_tick_every_period_on_their_own_grid() {
         let probes: Vec<_> = (0..30).map(|_| probe()).collect();
@@ -589,20 +607,9 @@ mod tests {
         drop(held);
         std::thread::sleep(Duration::from_millis(100));
         for p in &probes[1..] {
-            let p = p.lock().unwrap();
-            let during: Vec<Instant> = p
-                .ticks
-                .iter()
-                .map(|(_, at)| *at)
-                .filter(|at| *at > start)
-                .collect();
             // The others kept ticking through the 400 ms (no gap near its length).
-            let longest = during
-                .windows(2)
-                .map(|w| w[1] - w[0])
-                .max()
-                .unwrap_or_default();
-            assert!(during.len() >= 8, "only {} ticks", during.len());
+            let (ticks, longest) = ticks_since(p, start);
+            assert!(ticks >= 8, "only {ticks} ticks");
             assert!(longest < Duration::from_millis(250), "a gap of {longest:?}");
         }
         // The held one was caught up once released.
@@ -648,19 +655,8 @@ mod tests {
         let kept_time = probes
             .iter()
             .filter(|p| {
-                let p = p.lock().unwrap();
-                let during: Vec<Instant> = p
-                    .ticks
-                    .iter()
-                    .map(|(_, at)| *at)
-                    .filter(|at| *at > start)
-                    .collect();
-                let longest = during
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .max()
-                    .unwrap_or_default();
-                during.len() >= 12 && longest < Duration::from_millis(150)
+                let (ticks, longest) = ticks_since(p, start);
+                ticks >= 12 && longest < Duration::from_millis(150)
             })
             .count();
         assert!(kept_time >= 10, "only {kept_time} of 12 kept time");
