@@ -148,6 +148,11 @@ struct SippResult {
     failed: u64,
 }
 
+/// Where SIPp's scenario copies and statistics go for this run.
+fn sipp_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("dialect-load-sipp-{}", std::process::id()))
+}
+
 /// Runs SIPp with `scenario` and extra arguments for at most `timeout` (its own
 /// `-timeout`, and a kill 30 s after that should SIPp itself hang); reads the
 /// final counts from its statistics file.
@@ -161,7 +166,7 @@ fn run_sipp(
     for (k, v) in keys {
         text = text.replace(&format!("=\"[{k}]"), &format!("=\"{v}"));
     }
-    let dir = std::env::temp_dir().join(format!("dialect-load-sipp-{}", std::process::id()));
+    let dir = sipp_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let sf = dir.join(scenario);
     std::fs::write(&sf, text).unwrap();
@@ -504,7 +509,5 @@ fn main() {
     println!();
     print(&rows);
     let _ = std::fs::remove_dir_all(&project);
-    let _ = std::fs::remove_dir_all(
-        std::env::temp_dir().join(format!("dialect-load-sipp-{}", std::process::id())),
-    );
+    let _ = std::fs::remove_dir_all(sipp_dir());
 }

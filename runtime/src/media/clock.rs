@@ -60,7 +60,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -76,7 +76,7 @@ const SLOTS: u64 = (PTIME.as_millis() / GRID.as_millis()) as u64;
 /// (what "on time" means for RTP here) even when the thread wakes up to 3 ms
 /// late. A constant lead moves no packet against the others: the receiver
 /// sees the same spacing, 1 ms earlier.
-pub(crate) const LEAD: Duration = GRID;
+const LEAD: Duration = GRID;
 /// [`LEAD`] in grid steps.
 const LEAD_STEPS: u64 = (LEAD.as_nanos() / GRID.as_nanos()) as u64;
 
@@ -203,7 +203,7 @@ impl Wheel {
 
     /// Locks one slot (a slot is never left inconsistent, so a poisoned lock
     /// is used as it is).
-    fn slot(&self, g: u64) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+    fn slot(&self, g: u64) -> MutexGuard<'_, Vec<Entry>> {
         self.slots[(g % SLOTS) as usize]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -230,10 +230,8 @@ impl Wheel {
             }
             // A thread held up in the middle of this slot a period ago still
             // holds it; its sessions wait for that thread either way.
-            let mut slot = match self.slots[(target % SLOTS) as usize].try_lock() {
-                Ok(slot) => slot,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => continue,
+            let Some(mut slot) = try_lock(&self.slots[(target % SLOTS) as usize]) else {
+                continue;
             };
             let dropped = visit(&mut slot, busy);
             self.sessions.fetch_sub(dropped, Ordering::Relaxed);
@@ -340,8 +338,9 @@ fn run(registrations: Receiver<Entry>, wheels: &[Wheel], me: usize, epoch: Insta
         retry(&mut busy);
         wheel.catch_up(epoch, now, &mut busy);
         for (i, other) in wheels.iter().enumerate() {
-            if i != me && other.is_held_up(epoch, Instant::now()) {
-                other.catch_up(epoch, Instant::now(), &mut busy);
+            let at = Instant::now();
+            if i != me && other.is_held_up(epoch, at) {
+                other.catch_up(epoch, at, &mut busy);
                 TIMEKEEPING.helped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -415,7 +414,7 @@ fn grid_index(epoch: Instant, at: Instant) -> u64 {
 /// again) or it has already ended.
 fn take_on(wheel: &Wheel, epoch: Instant, next: u64, entry: &Entry) -> Visit {
     with_session(entry, |s| {
-        let sizes: Vec<usize> = (0..SLOTS).map(|g| wheel.slot(g).len()).collect();
+        let sizes: [usize; SLOTS as usize] = std::array::from_fn(|i| wheel.slot(i as u64).len());
         let g = emptiest_slot_from(&sizes, next);
         *s.pacer() = Pacer::new(grid_time(epoch, g + LEAD_STEPS), PTIME);
         wheel.slot(g).push(entry.clone());
@@ -447,12 +446,20 @@ fn with_session(entry: &Entry, f: impl FnOnce(&mut dyn Paced) -> Visit) -> Visit
     let Some(session) = entry.upgrade() else {
         return Visit::Ended;
     };
-    let mut s = match session.try_lock() {
-        Ok(s) => s,
-        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return Visit::Busy,
+    let Some(mut s) = try_lock(&session) else {
+        return Visit::Busy;
     };
     f(&mut *s)
+}
+
+/// Locks `m` unless another thread holds it now (a poisoned lock is used as it
+/// is: neither a session nor a slot is left inconsistent by a panic).
+fn try_lock<T: ?Sized>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }
 
 /// What a visit found.
