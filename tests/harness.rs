@@ -344,10 +344,10 @@ pub fn trail(contact: &serde_json::Value) -> Vec<(String, String)> {
 
 /// Writes a raw mu-law file with DTMF tones for `digits` (for SIPp's `rtp_stream`).
 pub fn dtmf_ulaw_file(digits: &str) -> PathBuf {
-    use dialect_runtime::media::g711::Law;
+    use dialect_media::g711::Law;
     let mut pcm: Vec<i16> = vec![0; 8000];
     for c in digits.chars() {
-        let key = dialect_runtime::media::dtmf::DtmfKey::from_char(c).expect("a DTMF key");
+        let key = dialect_media::dtmf::DtmfKey::from_char(c).expect("a DTMF key");
         let (lo, hi) = key.frequencies();
         for i in 0..960 {
             let t = i as f32 / 8000.0;

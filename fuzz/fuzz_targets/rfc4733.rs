@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use dialect_runtime::media::rfc4733::{EventPayload, EventReceiver};
+use dialect_media::rfc4733::{EventPayload, EventReceiver};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

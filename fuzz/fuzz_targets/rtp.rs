@@ -2,7 +2,7 @@
 //! and writing the parsed fields back gives a packet that parses the same.
 #![no_main]
 
-use dialect_runtime::media::rtp::{HEADER_LEN, RtpHeader, RtpPacket};
+use dialect_media::rtp::{HEADER_LEN, RtpHeader, RtpPacket};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Fuzzes the SDP parser and offer/answer negotiation.
 #![no_main]
 
-use dialect_runtime::sip::sdp::{self, LocalMedia, SessionDescription};
+use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

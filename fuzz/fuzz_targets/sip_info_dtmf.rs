@@ -2,7 +2,7 @@
 //! the body; parsing never panics and a parsed key is one of the sixteen.
 #![no_main]
 
-use dialect_runtime::media::dtmf::parse_sip_info;
+use dialect_media::dtmf::parse_sip_info;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! re-encoding, and the stream framer.
 #![no_main]
 
-use dialect_runtime::sip::message::{self, Inbound};
+use dialect_sip::message::{self, Inbound};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use dialect_runtime::media::prompt::Prompt;
+use dialect_media::prompt::Prompt;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -24,9 +24,10 @@ use dialect_runtime::auth::{User, Users};
 use dialect_runtime::config::ApiUser;
 use dialect_runtime::deploy::ProgramSlot;
 use dialect_runtime::store::{Batch, SharedStore, SledStore, Store};
+use dialect_runtime::time::PausableClock;
 use dialect_runtime::workorder::model::*;
 use dialect_runtime::workorder::{
-    Clock, CreateRequest, Query, TransitionRequest, WorkorderHandle, lifecycle,
+    CreateRequest, Query, TransitionRequest, WorkorderHandle, lifecycle,
 };
 
 /// The allocator of the `dialect` binary, so that the figures are the server's.
@@ -108,7 +109,7 @@ const ORDERS_PER_TASK: usize = 40;
 async fn engine_throughput(program: Arc<ProgramSlot>) {
     let concurrency = clients();
     let store: SharedStore = Arc::new(SledStore::open(&temp("engine")).unwrap());
-    let (wo, _) = WorkorderHandle::start(store, program, Clock::system())
+    let (wo, _) = WorkorderHandle::start(store, program, PausableClock::system())
         .await
         .unwrap();
     let t0 = Instant::now();
@@ -147,7 +148,7 @@ async fn engine_throughput(program: Arc<ProgramSlot>) {
 async fn api_throughput(program: Arc<ProgramSlot>) {
     let concurrency = clients();
     let store: SharedStore = Arc::new(SledStore::open(&temp("api")).unwrap());
-    let (wo, _) = WorkorderHandle::start(store.clone(), program.clone(), Clock::system())
+    let (wo, _) = WorkorderHandle::start(store.clone(), program.clone(), PausableClock::system())
         .await
         .unwrap();
     let users = vec![
@@ -165,8 +166,8 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         },
     ];
     let (acd, _dials) = dialect_runtime::acd::AcdHandle::spawn(
-        dialect_runtime::acd::AcdConfig::default(),
-        dialect_runtime::acd::actor::ProgramSource::Slot(program.clone()),
+        dialect_acd::AcdConfig::default(),
+        dialect_runtime::acd::ProgramSource::Slot(program.clone()),
         &[],
         store.clone(),
         None,
@@ -181,8 +182,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         workorders: wo.clone(),
         acd,
     };
-    let app = dialect_runtime::api::router(state.clone())
-        .merge(dialect_runtime::workorder::api::routes().with_state(state));
+    let app = dialect_runtime::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -357,7 +357,7 @@ fn generate(store: &dyn Store, program: &ProgramSlot, n: usize, now: i64) {
 
 async fn million(program: Arc<ProgramSlot>, n: usize) {
     let dir = temp("million");
-    let now = dialect_runtime::now_ms();
+    let now = dialect_runtime::time::now_ms();
     {
         let store = SledStore::open(&dir).unwrap();
         let t0 = Instant::now();
@@ -371,7 +371,7 @@ async fn million(program: Arc<ProgramSlot>, n: usize) {
     let rss0 = rss_mb();
     let store: SharedStore = Arc::new(SledStore::open(&dir).unwrap());
     let t0 = Instant::now();
-    let (wo, report) = WorkorderHandle::start(store, program, Clock::starting_at(now))
+    let (wo, report) = WorkorderHandle::start(store, program, PausableClock::starting_at(now))
         .await
         .unwrap();
     let start_s = t0.elapsed().as_secs_f64();

@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use crate::api::ApiError;
 use crate::config::ApiUser;
 use crate::store::{Batch, SharedStore};
 
@@ -56,41 +54,37 @@ impl Users {
         }
     }
 
-    /// The user of a request (bearer token), if it may use an endpoint for `roles`.
-    pub fn authorize(&self, headers: &HeaderMap, roles: &[&str]) -> Result<User, ApiError> {
-        let token = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .or_else(|| headers.get("x-dialect-token").and_then(|v| v.to_str().ok()));
+    /// The user a request's bearer token names, if it may use an endpoint open
+    /// to `roles`.
+    pub fn authorize(&self, token: Option<&str>, roles: &[&str]) -> Result<User, AuthError> {
         let Some(token) = token else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send a token: `Authorization: Bearer TOKEN`",
+            return Err(AuthError::Unauthorized(
+                "send a token: `Authorization: Bearer TOKEN`".into(),
             ));
         };
         let Some(user) = self.by_token.get(token) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "unknown token",
-            ));
+            return Err(AuthError::Unauthorized("unknown token".into()));
         };
         if !user.has_role(roles) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "the role `{}` may not do this; allowed: {}",
-                    user.role,
-                    roles.join(", ")
-                ),
-            ));
+            return Err(AuthError::Forbidden(format!(
+                "the role `{}` may not do this; allowed: {}",
+                user.role,
+                roles.join(", ")
+            )));
         }
         Ok(user.clone())
     }
+}
+
+/// Why a request may not go on; the API turns it into 401 or 403.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials, or credentials of nobody (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A known user whose role may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// True when a user may see sensitive fields (ID and card numbers, S2) unmasked:
@@ -162,7 +156,7 @@ pub async fn audit(
 ) {
     let id = store.next_id("audit").unwrap_or(0);
     let entry = AuditEntry {
-        at_ms: crate::now_ms(),
+        at_ms: crate::time::now_ms(),
         user: user.name.clone(),
         role: user.role.clone(),
         action: action.into(),

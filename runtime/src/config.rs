@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
+pub use dialect_acd::AgentConfig;
+
 /// A duration written as in flows: `5s`, `2m`, `1h30m`, `500ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub std::time::Duration);
@@ -86,7 +88,7 @@ pub struct Config {
     /// Number of the flow answering calls whose dialled number no flow declares.
     pub default_number: Option<String>,
     /// ACD settings the queues do not state (ring time, callbacks, service level).
-    pub acd: crate::acd::AcdConfig,
+    pub acd: dialect_acd::AcdConfig,
 }
 
 impl Default for Config {
@@ -113,7 +115,7 @@ impl Default for Config {
             speech: SpeechConfig::default(),
             services: BTreeMap::new(),
             default_number: Some("10000".into()),
-            acd: crate::acd::AcdConfig::default(),
+            acd: dialect_acd::AcdConfig::default(),
         }
     }
 }
@@ -303,25 +305,6 @@ fn default_channels() -> usize {
 
 fn default_register_expiry() -> Duration {
     Duration(std::time::Duration::from_secs(3600))
-}
-
-/// An agent and the phone that logs in as them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentConfig {
-    /// Id (the phone's SIP user name).
-    pub id: String,
-    /// Display name.
-    #[serde(default)]
-    pub name: String,
-    /// SIP digest password of the phone.
-    pub password: String,
-    /// Skills and levels.
-    #[serde(default)]
-    pub skills: BTreeMap<String, u32>,
-    /// Answer offered calls without ringing the phone.
-    #[serde(default)]
-    pub auto_answer: bool,
 }
 
 /// A user of the HTTP API.
@@ -559,7 +542,7 @@ mod tests {
         // Keys not given keep their defaults.
         assert_eq!(
             c.acd.dial_timeout_ms,
-            crate::acd::AcdConfig::default().dial_timeout_ms
+            dialect_acd::AcdConfig::default().dial_timeout_ms
         );
     }
 

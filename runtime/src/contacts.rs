@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use dialect_acd::TrailEntry;
+
 use crate::store::{Batch, SharedStore, Store, StoreError, get_json};
 
 /// Tree of contact records, by id.
@@ -15,17 +17,6 @@ pub const BY_TIME: &str = "contacts_by_time";
 pub const BY_CALLER: &str = "contacts_by_caller";
 /// Index: customer id + 0 + start time + id (contacts with a known customer).
 pub const BY_CUSTOMER: &str = "contacts_by_customer";
-
-/// One step of a call's IVR trail.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TrailEntry {
-    /// When, Unix milliseconds.
-    pub at_ms: i64,
-    /// The step: menu name, `play ...`, `lookup crm.customer`...
-    pub node: String,
-    /// What happened: the command and the caller's answer.
-    pub detail: String,
-}
 
 /// A contact: one call (or, later, one SMS, e-mail or fax item).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -16,7 +16,7 @@ use dialect_compiler::bundle::BundleData;
 use dialect_compiler::{Engine, Program};
 use serde::Serialize;
 
-use crate::media::prompt::{Prompt, PromptCache};
+use dialect_media::prompt::{Prompt, PromptCache};
 
 /// Facts about a deployed program (shown by `GET /api/v1/program`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -171,7 +171,7 @@ fn build(
         version,
         project: data.project.clone(),
         built_at: data.built_at.clone(),
-        deployed_ms: crate::now_ms(),
+        deployed_ms: crate::time::now_ms(),
         flows: ir.flows.iter().map(|f| f.name.clone()).collect(),
         numbers: ir.numbers.iter().map(|(n, _)| n.clone()).collect(),
         prompts: prompts.len(),

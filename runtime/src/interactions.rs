@@ -153,13 +153,7 @@ pub enum EventError {
     Invalid(&'static str, String),
     /// Storage failed.
     #[error("storage: {0}")]
-    Store(String),
-}
-
-impl From<StoreError> for EventError {
-    fn from(e: StoreError) -> EventError {
-        EventError::Store(e.to_string())
-    }
+    Store(#[from] StoreError),
 }
 
 fn key(prefix: &[u8], ms: i64, id: u64) -> Vec<u8> {
@@ -180,7 +174,7 @@ pub async fn create_event(
     let u = user.clone();
     let (ev, batch) = tokio::task::spawn_blocking(move || build_event(&*s, new, &u, now_ms))
         .await
-        .map_err(|e| EventError::Store(e.to_string()))??;
+        .map_err(StoreError::from)??;
     crate::store::commit_async(store.clone(), batch).await?;
     Ok(ev)
 }

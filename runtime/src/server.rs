@@ -15,11 +15,11 @@ use crate::api::AppState;
 use crate::call::{CallEnv, Limiter, Speaker};
 use crate::config::Config;
 use crate::deploy::ProgramSlot;
-use crate::media::PortAllocator;
-use crate::sip::registrar::{Registrar, RegistrarConfig};
-use crate::sip::{EndpointConfig, SipEndpoint, trunk};
 use crate::stats::Stats;
 use crate::store::{SharedStore, SledStore};
+use dialect_media::PortAllocator;
+use dialect_sip::registrar::{Registrar, RegistrarConfig};
+use dialect_sip::{EndpointConfig, SipEndpoint, trunk};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         .map_err(|e| StartError::Bind(format!("SIP on {}: {e}", config.sip.listen)))?;
     // Agent phone passwords come from the ACD (configured agents and API changes);
     // the registrar is created first, the ACD fills the cell right after.
-    let creds: Arc<std::sync::OnceLock<Arc<crate::acd::actor::AgentCredentials>>> =
+    let creds: Arc<std::sync::OnceLock<Arc<crate::acd::AgentCredentials>>> =
         Arc::new(std::sync::OnceLock::new());
     let creds_lookup = creds.clone();
     let registrar = Registrar::new(
@@ -113,14 +113,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             ..RegistrarConfig::default()
         },
         Arc::new(move |user: &str| {
-            use crate::sip::registrar::CredentialLookup;
+            use dialect_sip::registrar::CredentialLookup;
             creds_lookup.get().and_then(|c| c.password(user))
         }),
         sip_shutdown.clone(),
     );
     let (acd, mut acd_dials) = crate::acd::AcdHandle::spawn(
         config.acd.clone(),
-        crate::acd::actor::ProgramSource::Slot(program.clone()),
+        crate::acd::ProgramSource::Slot(program.clone()),
         &config.agents,
         store.clone(),
         Some(registrar.clone()),
@@ -136,13 +136,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             t.username.as_deref().unwrap_or("dialect"),
         );
         if let (Some(u), Some(p)) = (&t.username, &t.password) {
-            tc.credentials = Some(crate::sip::auth::Credentials {
+            tc.credentials = Some(dialect_sip::auth::Credentials {
                 username: u.clone(),
                 password: p.clone(),
             });
         }
         if t.transport == "tcp" {
-            tc.transport = crate::sip::transport::TransportKind::Tcp;
+            tc.transport = dialect_sip::transport::TransportKind::Tcp;
         }
         tc.expires = t.register_expiry.0.as_secs() as u32;
         if t.register {
@@ -191,7 +191,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     let (workorders, wo_report) = crate::workorder::WorkorderHandle::start(
         store.clone(),
         program.clone(),
-        crate::workorder::Clock::system(),
+        crate::time::PausableClock::system(),
     )
     .await
     .map_err(|e| StartError::Store(format!("workorders: {e}")))?;
@@ -253,8 +253,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     let http_addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(e.to_string()))?;
-    let app = crate::api::router(state.clone())
-        .merge(crate::workorder::api::routes().with_state(state.clone()));
+    let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();
     let hs = http_shutdown.clone();
     let http_task = tokio::spawn(async move {

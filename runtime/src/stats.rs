@@ -29,12 +29,12 @@ pub struct Stats {
     /// RTP packets received by ended calls.
     pub rtp_packets_received: AtomicU64,
     /// The SIP endpoint's message counters, once it is bound.
-    pub sip: std::sync::OnceLock<std::sync::Arc<crate::sip::message::Counters>>,
+    pub sip: std::sync::OnceLock<std::sync::Arc<dialect_sip::message::Counters>>,
 }
 
 impl Stats {
     /// Adds an ended call's media counters.
-    pub fn add_media(&self, m: &crate::media::SessionStats) {
+    pub fn add_media(&self, m: &dialect_media::SessionStats) {
         self.rtp_ticks.fetch_add(m.ticks, Ordering::Relaxed);
         self.rtp_off_time_ticks
             .fetch_add(m.off_time_ticks, Ordering::Relaxed);
@@ -105,7 +105,7 @@ impl Stats {
             "RTP packets received by ended calls.",
             self.rtp_packets_received.load(Ordering::Relaxed),
         );
-        let clock = crate::media::clock_stats();
+        let clock = dialect_media::clock_stats();
         counter(
             "dialect_media_clock_wakes_total",
             "Grid milliseconds the media clock threads woke for.",

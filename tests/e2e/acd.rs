@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use dialect_e2e::{TestServer, scenario, sipp_async, sipp_media_port, test_sip_port};
 use dialect_runtime::config::{AgentConfig, ApiUser};
-use dialect_runtime::sip::auth::{Challenge, Credentials, DigestClient};
+use dialect_sip::auth::{Challenge, Credentials, DigestClient};
 
 mod voices;
 
@@ -855,7 +855,7 @@ fn test_phone(
     password: &'static str,
     limit: Duration,
 ) -> std::thread::JoinHandle<PhoneLog> {
-    use dialect_runtime::media::g711::Law;
+    use dialect_media::g711::Law;
     let sip = register(server, user, password);
     let port = sip.local_addr().unwrap().port();
     sip.set_read_timeout(Some(Duration::from_millis(10)))
@@ -900,7 +900,7 @@ fn test_phone(
 
 /// Ten seconds of a 440 Hz tone, headerless mu-law, for the caller's `rtp_stream`.
 fn tone_file() -> std::path::PathBuf {
-    use dialect_runtime::media::g711::Law;
+    use dialect_media::g711::Law;
     let pcm: Vec<i16> = (0..80_000)
         .map(|i| ((i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 8000.0).sin() * 8000.0) as i16)
         .collect();
@@ -1645,7 +1645,7 @@ async fn a_caller_waiting_in_a_queue_without_music_hears_ringback() {
 /// Starts a far end on `port` that sends early media (183 with SDP and a
 /// `hz` tone), answers 2.5 s later, talks `talk_ms` and hangs up.
 fn customer_with_early_media(port: u16, hz: f64, talk_ms: u32) -> std::process::Child {
-    use dialect_runtime::media::g711::Law;
+    use dialect_media::g711::Law;
     let pcm: Vec<i16> = (0..80_000)
         .map(|i| {
             ((i as f64 * 2.0 * std::f64::consts::PI * hz / 8000.0).sin() * voices::LEVEL) as i16

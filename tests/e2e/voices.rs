@@ -18,7 +18,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use dialect_runtime::media::g711::Law;
+use dialect_media::g711::Law;
 
 /// The caller's voice.
 pub(crate) const CALLER_HZ: f64 = 400.0;

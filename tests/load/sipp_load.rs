@@ -411,7 +411,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Ten seconds of a 440 Hz tone, headerless A-law, for SIPp's rtp_stream.
 fn alaw_file() -> PathBuf {
-    use dialect_runtime::media::g711::Law;
+    use dialect_media::g711::Law;
     let pcm: Vec<i16> = (0..80_000)
         .map(|i| (4000.0 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin()) as i16)
         .collect();

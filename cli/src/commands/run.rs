@@ -108,7 +108,7 @@ pub(crate) fn deploy(bundle: &Path, to: &str, token: &str) -> Result<ExitCode> {
 
 /// `dialect dtmf detect FILE.wav`: the in-band detector over a recording.
 pub(crate) fn dtmf_detect(file: &Path) -> Result<ExitCode> {
-    let digits = dialect_runtime::media::dtmf::detect_wav(file)
+    let digits = dialect_media::dtmf::detect_wav(file)
         .with_context(|| format!("cannot read {}", file.display()))?;
     for d in &digits {
         println!("{d}");

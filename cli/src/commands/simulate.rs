@@ -1,6 +1,6 @@
 //! `dialect simulate`: the contact-center simulator on a project's queues.
 //!
-//! Either a traffic file (YAML, see `dialect_runtime::sim::Traffic`) or, for one
+//! Either a traffic file (YAML, see `dialect_acd::sim::Traffic`) or, for one
 //! queue, the traffic on the command line (`--queue billing --calls-per-hour 120
 //! --handle-time 3m --agents 8`). Prints service level, ASA, abandon rate,
 //! occupancy and the error of the ACD's wait estimate next to Asterisk's
@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use dialect_acd::AcdConfig;
+use dialect_acd::sim::{self, Traffic};
 use dialect_compiler::{Engine, Program};
-use dialect_runtime::acd::AcdConfig;
-use dialect_runtime::sim::{self, Traffic};
 
 /// Traffic for one queue given on the command line.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::auth::SharedUsers;
+use crate::auth::{AuthError, SharedUsers};
+
+pub mod cti;
+pub mod workorders;
+
 use crate::deploy::ProgramSlot;
 use crate::store::SharedStore;
 
@@ -66,6 +70,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Unauthorized(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m)
+            }
+            AuthError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+        }
+    }
+}
+
+/// The token a request carries: `Authorization: Bearer TOKEN`, or the
+/// `X-Dialect-Token` header for clients that cannot set `Authorization`.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .or_else(|| headers.get("x-dialect-token").and_then(|v| v.to_str().ok()))
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> ApiError {
         ApiError::internal(e)
@@ -87,7 +113,7 @@ pub struct AppState {
     pub stats: Arc<crate::stats::Stats>,
     /// The workorder engine.
     pub workorders: crate::workorder::WorkorderHandle,
-    /// The ACD (queues, agents, CTI); its routes are `crate::acd::api::routes()`.
+    /// The ACD (queues, agents, CTI); its routes are in [`cti`].
     pub acd: crate::acd::AcdHandle,
 }
 
@@ -103,7 +129,8 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/v1/contacts", get(list_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/metrics", get(metrics))
-        .merge(crate::acd::api::routes())
+        .merge(cti::routes())
+        .merge(workorders::routes())
         .with_state(state)
 }
 
@@ -128,7 +155,7 @@ async fn deploy(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let user = s.users.authorize(&headers, &["admin", "analyst"])?;
+    let user = s.users.authorize(bearer(&headers), &["admin", "analyst"])?;
     let slot = s.program.clone();
     let bytes = body.to_vec();
     let result = tokio::task::spawn_blocking(move || slot.deploy_bundle(&bytes))
@@ -155,7 +182,7 @@ async fn deploy(
 }
 
 async fn program_info(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    s.users.authorize(&headers, crate::auth::STAFF)?;
+    s.users.authorize(bearer(&headers), crate::auth::STAFF)?;
     Ok(Json(s.program.current().info.clone()).into_response())
 }
 
@@ -189,7 +216,8 @@ async fn list_contacts(
     headers: HeaderMap,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, ApiError> {
-    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
+    s.users
+        .authorize(bearer(&headers), crate::auth::HISTORY_READERS)?;
     let from = q.from.as_deref().map(parse_time).transpose()?.unwrap_or(0);
     let to =
         q.to.as_deref()
@@ -214,7 +242,8 @@ async fn get_contact(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    s.users.authorize(&headers, crate::auth::HISTORY_READERS)?;
+    s.users
+        .authorize(bearer(&headers), crate::auth::HISTORY_READERS)?;
     match crate::contacts::get(&*s.store, id)? {
         Some(c) => Ok(Json(c).into_response()),
         None => Err(ApiError::not_found(format!("there is no contact {id}"))),

@@ -35,13 +35,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::queue::LegOutcome;
+use super::leg::LegOutcome;
 use super::{Call, End, Event, Step, remote_of, user_part};
-use crate::acd::{AcdHandle, AcdToCall, CallId, MonitorMode, OfferResult};
-use crate::media::{MediaLink, Prompt, RtpSession, SessionHandle, link};
-use crate::sip::dialog::Dialog;
-use crate::sip::endpoint::{Answered, DialogEvent, DialogEvents, IncomingRequest};
-use crate::sip::sdp::{self, LocalMedia, SessionDescription};
+use crate::acd::AcdHandle;
+use dialect_acd::{AcdToCall, CallId, MonitorMode, OfferResult};
+use dialect_media::{MediaLink, Prompt, RtpSession, SessionHandle, link};
+use dialect_sip::dialog::Dialog;
+use dialect_sip::endpoint::{Answered, DialogEvent, DialogEvents, IncomingRequest};
+use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 
 /// How long a consulted agent's or a supervisor's phone may ring (the ACD has its
 /// own, usually shorter, limit for consultations).
@@ -642,7 +643,7 @@ impl Call {
         r: IncomingRequest,
         events: &mut LegEvents,
     ) -> RoomExit {
-        let target = crate::sip::message::header_value(&r.request.headers, "Refer-To")
+        let target = dialect_sip::message::header_value(&r.request.headers, "Refer-To")
             .map(|t| user_part(&t))
             .unwrap_or_default();
         if target.is_empty() {

@@ -43,15 +43,16 @@ use rsip::Method;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::queue::AgentLegs;
+use super::leg::AgentLegs;
 use super::{Call, CallEnv, End, Step, law_of, remote_of};
-use crate::acd::{AcdHandle, DialKind, DialOrder};
+use crate::acd::AcdHandle;
 use crate::contacts::{self, ContactRecord};
-use crate::media::g711::Law;
-use crate::media::{RemoteMedia, RtpSession, SessionConfig};
-use crate::sip::endpoint::{CallProgress, DialogEvent};
-use crate::sip::sdp::{self, LocalMedia, SessionDescription};
-use crate::sip::trunk;
+use dialect_acd::{DialKind, DialOrder};
+use dialect_media::g711::Law;
+use dialect_media::{RemoteMedia, RtpSession, SessionConfig};
+use dialect_sip::endpoint::{CallProgress, DialogEvent};
+use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
+use dialect_sip::trunk;
 
 /// Starts the call task that carries out `order` (on `tracker`, so that shutdown
 /// waits for it).
@@ -89,7 +90,7 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
         kind: kind_name(&order.kind).into(),
         called: order.number.clone(),
         program_version: deployed.info.version,
-        started_ms: crate::now_ms(),
+        started_ms: crate::time::now_ms(),
         agent: Some(order.agent.to_string()),
         data: order
             .data
@@ -165,7 +166,7 @@ async fn not_connected(
 ) {
     tracing::info!(call = order.call, number = %order.number, "placed call not connected: {why}");
     let _ = acd.dial_failed(order.call, why).await;
-    contact.ended_ms = Some(crate::now_ms());
+    contact.ended_ms = Some(crate::time::now_ms());
     contact.end = format!("not connected: {why}");
     if let Err(e) = contacts::save(&env.store, &contact).await {
         tracing::error!(contact = contact.id, "cannot save the contact record: {e}");
@@ -174,8 +175,8 @@ async fn not_connected(
 
 /// The customer's leg once it answered.
 struct Connected {
-    dialog: crate::sip::dialog::Dialog,
-    events: crate::sip::endpoint::DialogEvents,
+    dialog: dialect_sip::dialog::Dialog,
+    events: dialect_sip::endpoint::DialogEvents,
     session: RtpSession,
     local: LocalMedia,
     law: Law,
@@ -218,7 +219,7 @@ async fn connect(
     if order.kind == DialKind::Outbound {
         let ring_ms = env.config.acd.default_ring_ms;
         contact.trail.push(crate::contacts::TrailEntry {
-            at_ms: crate::now_ms(),
+            at_ms: crate::time::now_ms(),
             node: "outbound".into(),
             detail: format!("ringing agent {}", order.agent),
         });
@@ -238,14 +239,14 @@ async fn connect(
         event_pt: Some(101),
     });
     cfg_media.inband = match env.config.rtp.inband_dtmf.as_str() {
-        "always" => crate::media::InbandMode::On,
-        "never" => crate::media::InbandMode::Off,
-        _ => crate::media::InbandMode::UntilRfc4733,
+        "always" => dialect_media::InbandMode::On,
+        "never" => dialect_media::InbandMode::Off,
+        _ => dialect_media::InbandMode::UntilRfc4733,
     };
     let session = RtpSession::start(&env.ports, cfg_media).map_err(|e| e.to_string())?;
     let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
     contact.trail.push(crate::contacts::TrailEntry {
-        at_ms: crate::now_ms(),
+        at_ms: crate::time::now_ms(),
         node: kind_name(&order.kind).into(),
         detail: format!("dialling {} through trunk {}", order.number, cfg.name),
     });
@@ -279,7 +280,7 @@ async fn connect(
                         && ringing.progress(&r, session.handle(), &local)
                     {
                         contact.trail.push(crate::contacts::TrailEntry {
-                            at_ms: crate::now_ms(),
+                            at_ms: crate::time::now_ms(),
                             node: kind_name(&order.kind).into(),
                             detail: "early media".into(),
                         });
@@ -330,7 +331,7 @@ async fn connect(
     if let Some(r) = ringing {
         r.stop();
     }
-    let crate::sip::endpoint::Answered {
+    let dialect_sip::endpoint::Answered {
         dialog,
         events,
         response,
@@ -342,7 +343,7 @@ async fn connect(
         session.handle().update_remote(remote_of(&n));
         law = law_of(n.codec);
     }
-    contact.answered_ms = Some(crate::now_ms());
+    contact.answered_ms = Some(crate::time::now_ms());
     Ok(Connected {
         dialog,
         events,

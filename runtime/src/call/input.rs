@@ -53,11 +53,11 @@ impl Call {
         }
         // Keys typed ahead (during an earlier prompt) count at once.
         let mut typed = String::new();
-        let mut playing: Option<crate::media::PlaybackId> = None;
+        let mut playing: Option<dialect_media::PlaybackId> = None;
         if self.keys.is_empty() && !audio.is_empty() {
             let last = audio.len() - 1;
             for (i, p) in audio.into_iter().enumerate() {
-                let id = self.media.play(p, crate::media::PlayOptions { barge_in });
+                let id = self.media.play(p, dialect_media::PlayOptions { barge_in });
                 if i == last {
                     playing = Some(id);
                 }
@@ -194,7 +194,7 @@ impl Call {
         }
     }
 
-    fn stop_and(&self, playing: Option<crate::media::PlaybackId>, input: Input) -> Input {
+    fn stop_and(&self, playing: Option<dialect_media::PlaybackId>, input: Input) -> Input {
         if playing.is_some() {
             self.media.stop_playback();
         }
@@ -241,7 +241,7 @@ impl Call {
         let Some(asr) = self.env.asr.clone() else {
             return rx;
         };
-        let tap = crate::media::tap(&self.media);
+        let tap = dialect_media::tap(&self.media);
         let endpoint = dialect_speech::asr::EndpointConfig {
             no_input_timeout: Duration::from_millis(timeout_ms.max(1000) as u64),
             ..Default::default()

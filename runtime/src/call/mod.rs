@@ -28,6 +28,7 @@
 mod bridged;
 pub mod dialled;
 mod input;
+mod leg;
 mod lookup;
 mod queue;
 pub mod ringing;
@@ -51,19 +52,19 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::contacts::{self, ContactRecord, TrailEntry};
 use crate::deploy::{Deployed, ProgramSlot};
-use crate::media::dtmf::{KeySet, parse_sip_info};
-use crate::media::g711::Law;
-use crate::media::{
+use crate::stats::Stats;
+use crate::store::SharedStore;
+use dialect_media::dtmf::{KeySet, parse_sip_info};
+use dialect_media::g711::Law;
+use dialect_media::{
     MediaEvent, PlayOptions, PlaybackId, PortAllocator, RecordMode, RecordOptions, RemoteMedia,
     RtpSession, SessionConfig, SessionHandle,
 };
-use crate::sip::dialog::Dialog;
-use crate::sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingRequest};
-use crate::sip::registrar::Registrar;
-use crate::sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
-use crate::sip::{SipEndpoint, trunk};
-use crate::stats::Stats;
-use crate::store::SharedStore;
+use dialect_sip::dialog::Dialog;
+use dialect_sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingRequest};
+use dialect_sip::registrar::Registrar;
+use dialect_sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
+use dialect_sip::{SipEndpoint, trunk};
 
 pub use speech::Speaker;
 
@@ -102,7 +103,7 @@ pub struct CallEnv {
     /// Cancelled when the grace period is over: remaining calls are hung up.
     pub hangup_all: CancellationToken,
     /// The workorder engine, for `create workorder` in flows.
-    pub workorders: Option<Arc<dyn WorkorderSink>>,
+    pub workorders: Option<Arc<dyn crate::workorder::WorkorderSink>>,
     /// Which menu phrases the speech recognizer knows (checked once per phrase).
     pub asr_phrases: std::sync::Mutex<std::collections::HashMap<String, bool>>,
     /// The ACD, for `transfer queue`.
@@ -260,10 +261,10 @@ fn remote_of(n: &Negotiated) -> RemoteMedia {
 
 /// The call task.
 pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
-    let started = crate::now_ms();
+    let started = crate::time::now_ms();
     let deployed = env.program.current();
     let request_uri_user = user_part(&req.request.uri.to_string());
-    let caller = crate::sip::message::header_value(&req.request.headers, "From")
+    let caller = dialect_sip::message::header_value(&req.request.headers, "From")
         .map(|f| user_part(&f))
         .unwrap_or_default();
     let source_ip = req.source.addr.ip();
@@ -291,7 +292,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
                 .map(str::to_string)
         });
     let call_id =
-        crate::sip::message::header_value(&req.request.headers, "Call-ID").unwrap_or_default();
+        dialect_sip::message::header_value(&req.request.headers, "Call-ID").unwrap_or_default();
     let Some(flow) = flow else {
         tracing::info!(number, "no flow answers this number");
         req.reply(404);
@@ -327,9 +328,9 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
     };
     let mut cfg = SessionConfig::new(remote_of(&negotiated));
     cfg.inband = match env.config.rtp.inband_dtmf.as_str() {
-        "always" => crate::media::InbandMode::On,
-        "never" => crate::media::InbandMode::Off,
-        _ => crate::media::InbandMode::UntilRfc4733,
+        "always" => dialect_media::InbandMode::On,
+        "never" => dialect_media::InbandMode::Off,
+        _ => dialect_media::InbandMode::UntilRfc4733,
     };
     let session = match RtpSession::start(&env.ports, cfg) {
         Ok(s) => s,
@@ -383,7 +384,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         program_version: deployed.info.version,
         call_id,
         started_ms: started,
-        answered_ms: Some(crate::now_ms()),
+        answered_ms: Some(crate::time::now_ms()),
         ..ContactRecord::default()
     };
     let media = session.handle().clone();
@@ -432,7 +433,7 @@ async fn save_unanswered(
         flow: flow.into(),
         call_id: call_id.into(),
         started_ms: started,
-        ended_ms: Some(crate::now_ms()),
+        ended_ms: Some(crate::time::now_ms()),
         end: end.into(),
         ..ContactRecord::default()
     };
@@ -468,7 +469,7 @@ impl Call {
     fn trail(&mut self, node: &str, detail: String) {
         if self.contact.trail.len() < 500 {
             self.contact.trail.push(TrailEntry {
-                at_ms: crate::now_ms(),
+                at_ms: crate::time::now_ms(),
                 node: node.to_string(),
                 detail,
             });
@@ -525,7 +526,7 @@ impl Call {
                     }
                     Method::Info => {
                         let ct =
-                            crate::sip::message::header_value(&r.request.headers, "Content-Type")
+                            dialect_sip::message::header_value(&r.request.headers, "Content-Type")
                                 .unwrap_or_default();
                         match parse_sip_info(&ct, &r.request.body) {
                             Ok(d) => {
@@ -593,7 +594,7 @@ impl Call {
     /// Plays prompts; a key stops barge-in prompts (and is kept for the next input).
     async fn play_all(
         &mut self,
-        prompts: Vec<Arc<crate::media::Prompt>>,
+        prompts: Vec<Arc<dialect_media::Prompt>>,
         barge_in: bool,
     ) -> Result<bool, End> {
         let Some(last) = prompts.len().checked_sub(1) else {
@@ -633,7 +634,7 @@ impl Call {
         &mut self,
         prompt: &FlowPrompt,
         language: &str,
-    ) -> Vec<Arc<crate::media::Prompt>> {
+    ) -> Vec<Arc<dialect_media::Prompt>> {
         match self
             .env
             .speaker
@@ -1027,7 +1028,7 @@ impl Call {
         let call = self
             .env
             .endpoint
-            .invite(crate::sip::endpoint::OutgoingInvite {
+            .invite(dialect_sip::endpoint::OutgoingInvite {
                 request_uri: binding.contact.clone(),
                 from: format!("<sip:{}@{host}>", self.contact.caller),
                 to: format!("<sip:{agent}@{host}>"),
@@ -1056,7 +1057,7 @@ impl Call {
     /// Rings an outgoing leg; on answer bridges it with the caller until one side hangs up.
     async fn connect_leg(
         &mut self,
-        mut outgoing: crate::sip::endpoint::OutgoingCall,
+        mut outgoing: dialect_sip::endpoint::OutgoingCall,
         leg: RtpSession,
         local: LocalMedia,
         timeout_ms: Option<i64>,
@@ -1127,7 +1128,7 @@ impl Call {
         }
         self.media.close();
         self.env.stats.add_media(&self.media.stats());
-        self.contact.ended_ms = Some(crate::now_ms());
+        self.contact.ended_ms = Some(crate::time::now_ms());
         self.contact.end = end.text();
         if let Err(e) = contacts::save(&self.env.store, &self.contact).await {
             tracing::error!(
@@ -1162,15 +1163,15 @@ fn data_map(inst: &FlowInstance) -> serde_json::Map<String, serde_json::Value> {
 }
 
 /// A 400 ms, 1 kHz beep before recordings.
-pub fn beep() -> Arc<crate::media::Prompt> {
-    static BEEP: std::sync::OnceLock<Arc<crate::media::Prompt>> = std::sync::OnceLock::new();
+pub fn beep() -> Arc<dialect_media::Prompt> {
+    static BEEP: std::sync::OnceLock<Arc<dialect_media::Prompt>> = std::sync::OnceLock::new();
     BEEP.get_or_init(|| {
         let samples: Vec<i16> = (0..3200)
             .map(|i| {
                 ((i as f64 * 2.0 * std::f64::consts::PI * 1000.0 / 8000.0).sin() * 8000.0) as i16
             })
             .collect();
-        Arc::new(crate::media::Prompt::from_pcm(&samples, 8000))
+        Arc::new(dialect_media::Prompt::from_pcm(&samples, 8000))
     })
     .clone()
 }
@@ -1197,21 +1198,10 @@ pub async fn outbox(
             "to": to,
             "subject": subject,
             "body": body,
-            "queued_ms": crate::now_ms(),
+            "queued_ms": crate::time::now_ms(),
         }),
     );
     if let Err(e) = crate::store::commit_async(store.clone(), b).await {
         tracing::error!("outbox write failed: {e}");
     }
-}
-
-/// Creates workorders for flows (the workorder engine registers itself here).
-pub trait WorkorderSink: Send + Sync {
-    /// Creates an order of `kind` with `fields` for contact `contact`; returns its number.
-    fn create<'a>(
-        &'a self,
-        kind: &'a str,
-        fields: &'a [(String, Value)],
-        contact: u64,
-    ) -> futures::future::BoxFuture<'a, Result<String, String>>;
 }

@@ -8,36 +8,18 @@
 //! destination (maximum wait, cancel key, closed hours). Keys the caller presses go
 //! to the ACD (cancel keys); a caller hanging up is reported so the place is freed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use dialect_compiler::FlowInstance;
 use dialect_compiler::exec::{Input, Prompt as FlowPrompt};
 use dialect_compiler::ir::DestIr;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::bridged::{AcdLink, RoomExit};
-use super::{Call, CallEnv, End, Event, Step};
-use crate::acd::{AcdToCall, Announcement, OfferResult, QueuedCall};
-use crate::media::g711::Law;
-use crate::media::{PlayOptions, PlaybackId, RemoteMedia, RtpSession, SessionConfig};
-use crate::sip::endpoint::{Answered, CallProgress};
-use crate::sip::sdp::{self, LocalMedia};
-
-/// How a ringing agent leg ended, from its ringing task.
-pub(super) enum LegOutcome {
-    Answered(Box<Answered>),
-    Failed(OfferResult),
-}
-
-/// An agent leg being rung or answered and waiting for the bridge.
-pub(super) struct Leg {
-    pub(super) rtp: RtpSession,
-    pub(super) local: LocalMedia,
-    pub(super) cancel: CancellationToken,
-    answered: Option<Box<Answered>>,
-}
+use super::leg::{AgentLegs, Leg, LegOutcome, ring_phone};
+use super::{Call, End, Event, Step};
+use dialect_acd::{AcdToCall, Announcement, OfferResult, QueuedCall};
+use dialect_media::{PlayOptions, PlaybackId};
 
 impl Call {
     /// Waits in `queue` until an agent takes the call or the ACD moves it on.
@@ -55,7 +37,7 @@ impl Call {
         };
         self.contact.queue = Some(queue.to_string());
         let id = self.contact.id;
-        let mut qc = QueuedCall::new(id, queue, &self.contact.caller, crate::now_ms());
+        let mut qc = QueuedCall::new(id, queue, &self.contact.caller, crate::time::now_ms());
         qc.called = self.contact.called.clone();
         qc.trunk = self.contact.trunk.clone();
         qc.data = inst.data();
@@ -94,7 +76,7 @@ impl Call {
     pub(super) async fn follow_acd(
         &mut self,
         acd: &crate::acd::AcdHandle,
-        id: crate::acd::CallId,
+        id: dialect_acd::CallId,
         mut rx: mpsc::Receiver<AcdToCall>,
         legs: AgentLegs,
         mut queue: String,
@@ -106,9 +88,9 @@ impl Call {
             tx: leg_tx,
             rx: mut leg_rx,
         } = legs;
-        let mut music: Option<(Vec<Arc<crate::media::Prompt>>, PlaybackId)> = None;
+        let mut music: Option<(Vec<Arc<dialect_media::Prompt>>, PlaybackId)> = None;
         // The queue's music, for the caller on hold once bridged.
-        let mut hold_music: Option<Arc<crate::media::Prompt>> = None;
+        let mut hold_music: Option<Arc<dialect_media::Prompt>> = None;
         let result = loop {
             tokio::select! {
                 msg = rx.recv() => {
@@ -311,203 +293,11 @@ impl Call {
     }
 }
 
-/// The agent legs of a call following the ACD: those being rung or answered, and
-/// the channel their ringing tasks report on.
-pub(super) struct AgentLegs {
-    legs: HashMap<Arc<str>, Leg>,
-    tx: mpsc::Sender<(Arc<str>, LegOutcome)>,
-    rx: mpsc::Receiver<(Arc<str>, LegOutcome)>,
-}
-
-impl AgentLegs {
-    /// No legs yet.
-    pub(super) fn new() -> AgentLegs {
-        let (tx, rx) = mpsc::channel(16);
-        AgentLegs {
-            legs: HashMap::new(),
-            tx,
-            rx,
-        }
-    }
-
-    /// Rings `agent`'s registered phone showing `from_user` as the caller, and
-    /// waits until it answers, fails, or `gone` resolves (then the ring is
-    /// cancelled). `Ok` keeps the answered leg for a later `Bridge`.
-    pub(super) async fn ring_and_wait(
-        &mut self,
-        env: &CallEnv,
-        agent: &Arc<str>,
-        law: Law,
-        from_user: &str,
-        ring_ms: i64,
-    ) -> Result<(), OfferResult> {
-        let Some(leg) = ring_phone(env, agent, law, from_user, ring_ms, &self.tx) else {
-            return Err(OfferResult::Unregistered);
-        };
-        let cancel = leg.cancel.clone();
-        self.legs.insert(agent.clone(), leg);
-        // Bounded: the ringing task gives up after `ring_ms` (+2 s) and reports.
-        while let Some((a, outcome)) = self.rx.recv().await {
-            if a != *agent {
-                continue;
-            }
-            return match outcome {
-                LegOutcome::Answered(ans) => {
-                    if let Some(leg) = self.legs.get_mut(agent) {
-                        leg.answered = Some(ans);
-                    }
-                    Ok(())
-                }
-                LegOutcome::Failed(r) => {
-                    self.legs.remove(agent);
-                    Err(r)
-                }
-            };
-        }
-        cancel.cancel();
-        Err(OfferResult::Failed)
-    }
-
-    /// The dialog events of an answered agent leg (to notice its BYE).
-    pub(super) fn answered_events(
-        &mut self,
-        agent: &str,
-    ) -> Option<&mut crate::sip::endpoint::DialogEvents> {
-        self.legs
-            .get_mut(agent)
-            .and_then(|l| l.answered.as_mut())
-            .map(|a| &mut a.events)
-    }
-
-    /// The media session of `agent`'s answered leg, sending to the phone's SDP
-    /// answer (to play it ringback while the number it dialled rings).
-    pub(super) fn answered_session(&self, agent: &str) -> Option<crate::media::SessionHandle> {
-        let leg = self.legs.get(agent)?;
-        let answered = leg.answered.as_ref()?;
-        if let Ok(a) = sdp::SessionDescription::parse(&answered.response.body)
-            && let Ok(n) = sdp::read_answer(&a, &leg.local)
-        {
-            leg.rtp.handle().update_remote(super::remote_of(&n));
-        }
-        Some(leg.rtp.handle().clone())
-    }
-
-    /// Drops `agent`'s leg without signalling (it hung up by itself).
-    pub(super) fn forget(&mut self, agent: &str) {
-        if let Some(l) = self.legs.remove(agent) {
-            l.cancel.cancel();
-        }
-    }
-
-    /// Hangs up every leg (BYE when answered, CANCEL while ringing).
-    pub(super) async fn hang_up_all(&mut self, env: &CallEnv) {
-        for (_, mut l) in self.legs.drain() {
-            l.cancel.cancel();
-            if let Some(a) = l.answered.as_mut() {
-                let _ = env.endpoint.bye(&mut a.dialog).await;
-            }
-        }
-    }
-}
-
-/// Sends an INVITE to `agent`'s registered phone and spawns the task that waits
-/// for its outcome (ringing at most `ring_ms` + 2 s) and reports it on `report`.
-/// `None` when the agent has no registration or no RTP port is free.
-fn ring_phone(
-    env: &CallEnv,
-    agent: &Arc<str>,
-    law: Law,
-    from_user: &str,
-    ring_ms: i64,
-    report: &mpsc::Sender<(Arc<str>, LegOutcome)>,
-) -> Option<Leg> {
-    let binding = env
-        .registrar
-        .as_ref()
-        .and_then(|r| r.lookup(agent).into_iter().next())?;
-    let rtp = RtpSession::start(
-        &env.ports,
-        SessionConfig::new(RemoteMedia {
-            addr: None,
-            codec: law,
-            event_pt: Some(101),
-        }),
-    )
-    .ok()?;
-    let local = LocalMedia::g711(env.media_ip, rtp.local_addr().port());
-    let host = env
-        .config
-        .sip
-        .public_host
-        .clone()
-        .unwrap_or_else(|| env.config.sip.listen.ip().to_string());
-    let mut outgoing = env
-        .endpoint
-        .invite(crate::sip::endpoint::OutgoingInvite {
-            request_uri: binding.contact.clone(),
-            from: format!("<sip:{from_user}@{host}>"),
-            to: format!("<sip:{agent}@{host}>"),
-            target: binding.source.clone(),
-            sdp: Some(sdp::offer(&local).to_bytes()),
-            credentials: None,
-            headers: Vec::new(),
-            call_id: None,
-            contact_user: Some("dialect".into()),
-        })
-        .ok()?;
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    let report = report.clone();
-    let agent = agent.clone();
-    let ring = std::time::Duration::from_millis(ring_ms.clamp(1_000, 600_000) as u64 + 2_000);
-    tokio::spawn(async move {
-        let deadline = tokio::time::sleep(ring);
-        tokio::pin!(deadline);
-        let mut cancelled = false;
-        let outcome = loop {
-            tokio::select! {
-                p = outgoing.next() => match p {
-                    CallProgress::Provisional(_) => {}
-                    CallProgress::Answered(a) => break LegOutcome::Answered(a),
-                    CallProgress::Rejected(r) => {
-                        let code = u16::from(r.status_code);
-                        break LegOutcome::Failed(match code {
-                            486 | 600 => OfferResult::Busy,
-                            603 => OfferResult::Rejected,
-                            408 | 480 | 487 => OfferResult::NoAnswer,
-                            404 => OfferResult::Unregistered,
-                            _ => OfferResult::Failed,
-                        });
-                    }
-                    CallProgress::Cancelled | CallProgress::Timeout => {
-                        break LegOutcome::Failed(OfferResult::NoAnswer)
-                    }
-                },
-                _ = c.cancelled(), if !cancelled => {
-                    outgoing.cancel();
-                    cancelled = true;
-                }
-                _ = &mut deadline, if !cancelled => {
-                    outgoing.cancel();
-                    cancelled = true;
-                }
-            }
-        };
-        let _ = report.send((agent, outcome)).await;
-    });
-    Some(Leg {
-        rtp,
-        local,
-        cancel,
-        answered: None,
-    })
-}
-
 /// Plays the music once (the call task starts it again when it ends).
 fn start_music(
-    media: &crate::media::SessionHandle,
-    prompts: Vec<Arc<crate::media::Prompt>>,
-) -> Option<(Vec<Arc<crate::media::Prompt>>, PlaybackId)> {
+    media: &dialect_media::SessionHandle,
+    prompts: Vec<Arc<dialect_media::Prompt>>,
+) -> Option<(Vec<Arc<dialect_media::Prompt>>, PlaybackId)> {
     let mut last = None;
     for p in &prompts {
         last = Some(media.play(p.clone(), PlayOptions { barge_in: false }));

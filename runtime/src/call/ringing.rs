@@ -27,8 +27,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::media::{MediaLink, Prompt, SessionHandle, link};
-use crate::sip::sdp::{self, LocalMedia, SessionDescription};
+use dialect_media::{MediaLink, Prompt, SessionHandle, link};
+use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 
 use super::remote_of;
 
@@ -136,7 +136,7 @@ impl Drop for Ringing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::g711::Law;
+    use dialect_media::g711::Law;
 
     /// The amplitude of `hz` in `pcm` (Goertzel).
     fn amplitude(pcm: &[i16], hz: f64) -> f64 {

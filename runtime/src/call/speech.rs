@@ -11,7 +11,7 @@ use dialect_speech::say::{self, Currency};
 use dialect_speech::{Lang, Voice};
 
 use crate::deploy::Deployed;
-use crate::media::{Prompt, PromptCache};
+use dialect_media::{Prompt, PromptCache};
 
 /// Text to speech for prompts.
 #[derive(Clone)]

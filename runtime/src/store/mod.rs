@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// A storage failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     /// The database reported an error.
     #[error("storage error: {0}")]
@@ -24,6 +24,14 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    /// A storage task that panicked or was cancelled: the write it carried may
+    /// or may not have happened, so it is reported as a failure of the store.
+    fn from(e: tokio::task::JoinError) -> StoreError {
+        StoreError::Db(format!("the storage task failed: {e}"))
+    }
 }
 
 impl From<sled::Error> for StoreError {
@@ -145,9 +153,7 @@ pub fn get_json<T: DeserializeOwned>(
 
 /// Commits a batch from async code without blocking the executor.
 pub async fn commit_async(store: SharedStore, batch: Batch) -> Result<(), StoreError> {
-    tokio::task::spawn_blocking(move || store.commit(batch))
-        .await
-        .map_err(|e| StoreError::Db(format!("commit task failed: {e}")))?
+    tokio::task::spawn_blocking(move || store.commit(batch)).await?
 }
 
 /// The embedded store: sled, with group commit.

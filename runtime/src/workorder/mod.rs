@@ -18,12 +18,12 @@
 //! ```ignore
 //! // At start (after the store and the program slot):
 //! let (workorders, report) =
-//!     WorkorderHandle::start(store.clone(), program.clone(), Clock::system()).await?;
+//!     WorkorderHandle::start(store.clone(), program.clone(), PausableClock::system()).await?;
 //! // Call tasks: the handle is the `WorkorderSink` of `CallEnv`, so a flow's
 //! // `create workorder KIND { ... }` creates a real order and gets its number.
 //! let env = CallEnv { workorders: Some(Arc::new(workorders.clone())), .. };
 //! // The API: merge the routes into the router (`AppState.workorders`).
-//! let app = api::router(state.clone()).merge(workorder::api::routes().with_state(state));
+//! let app = api::router(state); // every route, the workorders' among them
 //! // At shutdown, after the HTTP server stopped: every change so far is durable.
 //! workorders.stop().await;
 //! ```
@@ -40,34 +40,29 @@
 //!   store layout (trees, index keys).
 //! - [`lifecycle`]: the rules of a lifecycle as pure functions: validation,
 //!   transitions, guards, time limits and timers, order numbers, masking.
-//! - [`engine`]: the actor, its handle, queries and counts.
+//! - [`handle`]: [`WorkorderHandle`] and the requests it sends.
+//! - [`engine`]: the actor and its group commit (`engine/mod.rs`), the changes
+//!   (`engine/ops.rs`) and the reads (`engine/query.rs`).
 //! - `mem`: the in-memory indexes of open orders and the timer queue.
-//! - [`api`]: the HTTP routes (workorders, notifications, interaction events,
-//!   event types, customer history, tasks, the OpenAPI document).
 //! - [`check`]: a consistency check of the stored orders (for tests and repair).
-//! - Tests: `tests` (engine, hotline lifecycles), `api_tests` (HTTP), and the
+//! - Tests: `tests` (engine, hotline lifecycles), `crate::api::workorders` (HTTP), and the
 //!   crash test `cli/tests/workorder_crash.rs` (SIGKILL of `dialect run`).
 
-pub mod api;
-#[cfg(test)]
-mod api_tests;
 pub mod check;
 pub mod engine;
+pub mod handle;
 pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{
-    Clock, CreateRequest, ImportOrder, Page, Query, TaskQuery, TaskRequest, TaskUpdate,
-    TransitionRequest, WorkorderHandle,
+pub use engine::{Counts, Page, Query, TaskQuery};
+pub use handle::{
+    CreateRequest, ImportOrder, StartReport, TaskRequest, TaskUpdate, TransitionRequest,
+    WorkorderHandle, ivr_user,
 };
 pub use model::{HistoryEntry, Notification, Task, Workorder};
-
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 /// Why a workorder operation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -99,7 +94,7 @@ pub enum WoError {
     Rule(String),
     /// Storage failed (500).
     #[error("storage: {0}")]
-    Store(String),
+    Store(#[from] crate::store::StoreError),
     /// The engine is not running (503).
     #[error("the workorder engine is not running")]
     Unavailable,
@@ -124,44 +119,16 @@ impl WoError {
             other => other,
         }
     }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            WoError::Invalid { .. } => StatusCode::BAD_REQUEST,
-            WoError::NotFound(_) => StatusCode::NOT_FOUND,
-            WoError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WoError::Conflict { .. } => StatusCode::CONFLICT,
-            WoError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            WoError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            WoError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
 }
 
-impl From<crate::store::StoreError> for WoError {
-    fn from(e: crate::store::StoreError) -> WoError {
-        WoError::Store(e.to_string())
-    }
-}
-
-impl IntoResponse for WoError {
-    fn into_response(self) -> Response {
-        let code = match &self {
-            WoError::Invalid { .. } => "invalid",
-            WoError::NotFound(_) => "not_found",
-            WoError::Forbidden(_) => "forbidden",
-            WoError::Conflict { .. } => "conflict",
-            WoError::Rule(_) => "rule",
-            WoError::Store(_) => "internal",
-            WoError::Unavailable => "unavailable",
-        };
-        let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
-        match &self {
-            WoError::Invalid { field, .. } => body["field"] = field.clone().into(),
-            WoError::Conflict { state, .. } => body["state"] = state.clone().into(),
-            _ => {}
-        }
-        (self.status(), Json(body)).into_response()
-    }
+/// Creates workorders for flows (call tasks hold one in their environment; the engine's handle is the
+/// one the server gives them, tests may give another).
+pub trait WorkorderSink: Send + Sync {
+    /// Creates an order of `kind` with `fields` for contact `contact`; returns its number.
+    fn create<'a>(
+        &'a self,
+        kind: &'a str,
+        fields: &'a [(String, dialect_compiler::value::Value)],
+        contact: u64,
+    ) -> futures::future::BoxFuture<'a, Result<String, String>>;
 }

@@ -11,12 +11,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::check::check_store;
-use super::engine::{Clock, CreateRequest, Query, TransitionRequest, WorkorderHandle};
 use super::model::Workorder;
+use super::{CreateRequest, Query, TransitionRequest, WorkorderHandle};
 use super::{WoError, lifecycle};
 use crate::auth::User;
 use crate::deploy::ProgramSlot;
 use crate::store::{SharedStore, SledStore};
+use crate::time::PausableClock;
 
 /// The compiled hotline project (compiled once per test process).
 pub(crate) fn hotline_bundle() -> &'static [u8] {
@@ -72,7 +73,7 @@ fn ms(rfc3339: &str) -> i64 {
 }
 
 async fn engine(store: &SharedStore, at: i64) -> WorkorderHandle {
-    WorkorderHandle::start(store.clone(), hotline(), Clock::starting_at(at))
+    WorkorderHandle::start(store.clone(), hotline(), PausableClock::starting_at(at))
         .await
         .unwrap()
         .0
@@ -394,7 +395,10 @@ async fn concurrent_transitions_are_serialized_and_stale_ones_conflict() {
         matches!(&r, Err(WoError::Conflict { state, .. }) if state == "dispatched"),
         "{r:?}"
     );
-    assert_eq!(r.unwrap_err().status(), axum::http::StatusCode::CONFLICT);
+    assert_eq!(
+        crate::api::workorders::status_of(&r.unwrap_err()),
+        axum::http::StatusCode::CONFLICT
+    );
     wo.stop().await;
 }
 
@@ -533,7 +537,7 @@ async fn a_restart_rearms_timers_and_fires_overdue_ones_exactly_once() {
     let (wo, report) = WorkorderHandle::start(
         s.clone(),
         hotline(),
-        Clock::starting_at(FRIDAY_4PM + 2 * 3_600_000),
+        PausableClock::starting_at(FRIDAY_4PM + 2 * 3_600_000),
     )
     .await
     .unwrap();
@@ -562,7 +566,7 @@ async fn a_restart_rearms_timers_and_fires_overdue_ones_exactly_once() {
     let (wo, report) = WorkorderHandle::start(
         s.clone(),
         hotline(),
-        Clock::starting_at(FRIDAY_4PM + 3 * 3_600_000),
+        PausableClock::starting_at(FRIDAY_4PM + 3 * 3_600_000),
     )
     .await
     .unwrap();
@@ -607,7 +611,7 @@ async fn links_and_orders_raised_by_flows() {
     let ob = wo.get(&b).await.unwrap();
     assert_eq!((ob.created_by.as_str(), ob.contact_id), ("ivr", Some(77)));
     // Call tasks reach the engine through `CallEnv.workorders`.
-    let sink: Arc<dyn crate::call::WorkorderSink> = Arc::new(wo.clone());
+    let sink: Arc<dyn crate::workorder::WorkorderSink> = Arc::new(wo.clone());
     let from_call = sink
         .create(
             "complaint",
@@ -659,7 +663,7 @@ async fn links_and_orders_raised_by_flows() {
 
 #[tokio::test]
 async fn changes_of_one_group_see_each_other_and_are_stored_whole() {
-    use super::engine::{TaskRequest, TaskUpdate};
+    use crate::workorder::{TaskRequest, TaskUpdate};
     let s = store("group");
     let wo = engine(&s, FRIDAY_4PM).await;
     let agent = user("a1", "agent", None);

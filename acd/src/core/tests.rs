@@ -1,0 +1,664 @@
+//! Unit tests of the ACD core on explicit time: strategies, priorities from the
+//! compiled queue rules, overflow, maximum wait, no-answer, wrap-up, callbacks and
+//! opening hours.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dialect_compiler::ir::DestIr;
+use dialect_compiler::value::Value;
+use dialect_compiler::{Engine, Program};
+
+use super::*;
+use crate::{AcdToCall, AgentStatus, DialKind, Effect, MoveReason, OfferResult, QueuedCall};
+
+const SOURCE: &str = r#"
+calldata {
+  level: number = 0
+}
+
+skill general, billing, senior levels 1..5
+
+calendar office "Office" {
+  timezone "UTC"
+  hours daily 08:00-09:00
+}
+
+queue first "First" {
+  skills general >= 1
+  strategy first_idle
+  priority 0
+}
+
+queue longest "Longest" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+}
+
+queue fewest "Fewest" {
+  skills general >= 1
+  strategy fewest_calls
+  priority 0
+}
+
+queue talk "Talk" {
+  skills general >= 1
+  strategy least_talk_time
+  priority 0
+}
+
+queue high "High" {
+  skills billing >= 1
+  strategy highest_skill
+  priority 0
+}
+
+queue low "Low" {
+  skills billing >= 1
+  strategy lowest_skill
+  priority 0
+}
+
+queue rr "RoundRobin" {
+  skills general >= 1
+  strategy round_robin
+  priority 0
+}
+
+queue all "RingAll" {
+  skills general >= 1
+  strategy ring_all
+  priority 0
+}
+
+queue prio "Priority" {
+  skills general >= 1
+  strategy longest_idle
+  priority data.level * 10 + minutes(waited)
+}
+
+queue up "Up" {
+  skills billing >= 1
+  strategy longest_idle
+  priority 0
+  overflow up to senior when waited > 1m
+}
+
+queue down "Down" {
+  skills billing >= 1
+  strategy longest_idle
+  priority 0
+  overflow down to senior when waiting > 1
+}
+
+queue senior "Senior" {
+  skills senior >= 1
+  strategy longest_idle
+  priority 0
+}
+
+queue maxwait "MaxWait" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  max wait 1m -> flow voicemail
+}
+
+queue missed "Missed" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  no answer 10s -> requeue first
+  agent policy (max missed 2, reject delay 10s, busy delay 5s, unregistered delay 30s)
+}
+
+queue wrap "Wrap" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  wrap up 20s
+}
+
+queue cb "Callback" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 9 -> callback
+  key 8 -> flow voicemail
+}
+
+queue night "Night" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  hours office closed -> flow voicemail
+}
+
+flow voicemail "Voicemail" {
+  hangup
+}
+"#;
+
+/// 2026-03-02 12:00 UTC: outside the `office` hours.
+const NOON: i64 = 1_772_452_800_000;
+
+fn program() -> Program {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-acd-core-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("acd.flow"), SOURCE).unwrap();
+    let (_, ir) = dialect_compiler::compile_paths(std::slice::from_ref(&dir)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    Program::new(ir, Engine::Native).unwrap()
+}
+
+struct T {
+    core: AcdCore,
+    now: i64,
+    out: Vec<Effect>,
+}
+
+fn agent(id: &str, skills: &[(&str, u32)]) -> AgentDef {
+    AgentDef {
+        id: id.into(),
+        name: id.into(),
+        skills: skills.iter().map(|(s, l)| (s.to_string(), *l)).collect(),
+        auto_answer: false,
+    }
+}
+
+impl T {
+    fn new(agents: Vec<AgentDef>) -> T {
+        T {
+            core: AcdCore::new(AcdConfig::default(), program(), agents, NOON),
+            now: NOON,
+            out: Vec::new(),
+        }
+    }
+
+    fn at(&mut self, ms: i64) {
+        assert!(NOON + ms >= self.now, "time goes forward");
+        self.now = NOON + ms;
+        self.core.handle(self.now, Input::Tick, &mut self.out);
+    }
+
+    fn cmd(&mut self, agent: &str, cmd: AgentCommand) {
+        self.core
+            .command(self.now, agent, cmd, agent, &mut self.out)
+            .unwrap();
+    }
+
+    /// The agent places an outbound call to `number`; the dial order's call.
+    fn dial(&mut self, agent: &str, number: &str) -> CallId {
+        self.cmd(
+            agent,
+            AgentCommand::Dial {
+                number: number.into(),
+                trunk: String::new(),
+            },
+        );
+        self.out
+            .iter()
+            .find_map(|e| match e {
+                Effect::Dial(d) => Some(d.call),
+                _ => None,
+            })
+            .expect("a dial order")
+    }
+
+    fn ready(&mut self, agent: &str) {
+        if self.core.agent_status(agent) == Some(AgentStatus::SignedOut) {
+            self.cmd(agent, AgentCommand::SignIn);
+        }
+        self.cmd(agent, AgentCommand::Ready);
+    }
+
+    fn call(&mut self, id: CallId, queue: &str, level: f64) {
+        let mut qc = QueuedCall::new(id, queue, "13800000000", self.now);
+        qc.data = vec![("level".into(), Value::Number(level))];
+        self.core
+            .handle(self.now, Input::Enqueue(qc), &mut self.out);
+    }
+
+    fn input(&mut self, i: Input) {
+        self.core.handle(self.now, i, &mut self.out);
+    }
+
+    /// The offers made since the last look: (call, agent).
+    fn offers(&mut self) -> Vec<(CallId, String)> {
+        let mut v = Vec::new();
+        for e in self.out.drain(..) {
+            if let Effect::ToCall(c, AcdToCall::Offer { agent, .. }) = e {
+                v.push((c, agent.to_string()));
+            }
+        }
+        v
+    }
+
+    /// Every message to calls since the last look.
+    fn messages(&mut self) -> Vec<(CallId, AcdToCall)> {
+        let mut v = Vec::new();
+        for e in self.out.drain(..) {
+            if let Effect::ToCall(c, m) = e {
+                v.push((c, m));
+            }
+        }
+        v
+    }
+
+    /// Offer answered; then the call ends after `talk_ms`.
+    fn talk(&mut self, call: CallId, agent: &str, talk_ms: i64) {
+        self.input(Input::OfferResult {
+            call,
+            agent: agent.into(),
+            result: OfferResult::Answered,
+        });
+        self.now += talk_ms;
+        self.out.clear();
+        self.input(Input::CallEnded {
+            call,
+            talk_ms: Some(talk_ms),
+        });
+    }
+}
+
+fn general(id: &str) -> AgentDef {
+    agent(id, &[("general", 1)])
+}
+
+#[test]
+fn first_idle_takes_the_first_agent_in_order() {
+    let mut t = T::new(vec![general("a1"), general("a2")]);
+    t.ready("a2");
+    t.at(1000);
+    t.ready("a1");
+    t.out.clear();
+    t.call(1, "first", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+}
+
+#[test]
+fn longest_idle_takes_the_agent_free_the_longest() {
+    let mut t = T::new(vec![general("a1"), general("a2")]);
+    t.ready("a2");
+    t.at(1000);
+    t.ready("a1");
+    t.out.clear();
+    t.call(1, "longest", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a2".to_string())]);
+}
+
+#[test]
+fn fewest_calls_and_least_talk_time() {
+    let mut t = T::new(vec![general("a1"), general("a2")]);
+    t.ready("a1");
+    t.out.clear();
+    // a1 handles two short calls, then a2 one long call.
+    t.call(1, "longest", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    t.talk(1, "a1", 5_000);
+    t.call(2, "longest", 0.0);
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
+    t.talk(2, "a1", 5_000);
+    t.ready("a2");
+    t.out.clear();
+    t.cmd("a1", AgentCommand::NotReady { reason: "x".into() });
+    t.call(3, "longest", 0.0);
+    assert_eq!(t.offers(), vec![(3, "a2".to_string())]);
+    t.talk(3, "a2", 60_000);
+    t.ready("a1");
+    t.ready("a2");
+    t.out.clear();
+    // a2 has fewer calls; a1 less talk time.
+    t.call(4, "fewest", 0.0);
+    assert_eq!(t.offers(), vec![(4, "a2".to_string())]);
+    t.input(Input::CallerGone { call: 4 });
+    t.out.clear();
+    t.call(5, "talk", 0.0);
+    assert_eq!(t.offers(), vec![(5, "a1".to_string())]);
+}
+
+#[test]
+fn highest_and_lowest_skill_level() {
+    let mut t = T::new(vec![
+        agent("a1", &[("billing", 2)]),
+        agent("a2", &[("billing", 5)]),
+        agent("a3", &[("general", 5)]),
+    ]);
+    t.ready("a1");
+    t.ready("a2");
+    t.ready("a3");
+    t.out.clear();
+    t.call(1, "high", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a2".to_string())]);
+    t.call(2, "low", 0.0);
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
+}
+
+#[test]
+fn round_robin_rotates() {
+    let mut t = T::new(vec![general("a1"), general("a2"), general("a3")]);
+    for a in ["a1", "a2", "a3"] {
+        t.ready(a);
+    }
+    t.out.clear();
+    let mut got = Vec::new();
+    for c in 1..=6 {
+        t.call(c, "rr", 0.0);
+        let o = t.offers();
+        assert_eq!(o.len(), 1);
+        got.push(o[0].1.clone());
+        t.talk(c, &o[0].1, 1000);
+        t.ready(&o[0].1);
+        t.out.clear();
+    }
+    assert_eq!(got[0..3], got[3..6], "the same turn comes round: {got:?}");
+    let mut first: Vec<_> = got[0..3].to_vec();
+    first.sort();
+    assert_eq!(first, vec!["a1", "a2", "a3"]);
+}
+
+#[test]
+fn ring_all_rings_everyone_and_cancels_the_others() {
+    let mut t = T::new(vec![
+        general("a1"),
+        general("a2"),
+        agent("b", &[("billing", 3)]),
+    ]);
+    for a in ["a1", "a2", "b"] {
+        t.ready(a);
+    }
+    t.out.clear();
+    t.call(1, "all", 0.0);
+    let mut o = t.offers();
+    o.sort();
+    assert_eq!(o, vec![(1, "a1".to_string()), (1, "a2".to_string())]);
+    t.input(Input::OfferResult {
+        call: 1,
+        agent: "a2".into(),
+        result: OfferResult::Answered,
+    });
+    let msgs = t.messages();
+    assert!(msgs.contains(&(1, AcdToCall::CancelOffer { agent: "a1".into() })));
+    assert!(msgs.contains(&(1, AcdToCall::Bridge { agent: "a2".into() })));
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ready));
+    assert_eq!(t.core.agent_status("a2"), Some(AgentStatus::Talking));
+}
+
+#[test]
+fn priority_expression_orders_waiting_calls() {
+    let mut t = T::new(vec![general("a1")]);
+    // Level 0 at 0 s, level 2 at 1 s, level 0 at 2 s.
+    t.call(1, "prio", 0.0);
+    t.at(1_000);
+    t.call(2, "prio", 2.0);
+    t.at(2_000);
+    t.call(3, "prio", 0.0);
+    t.out.clear();
+    t.ready("a1");
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())], "level 2 first");
+    t.talk(2, "a1", 1_000);
+    assert_eq!(
+        t.offers(),
+        vec![(1, "a1".to_string())],
+        "then the older call"
+    );
+
+    // Time waited counts: after 25 min a level-0 call is ahead of a new level-2 one.
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "prio", 0.0);
+    t.at(25 * 60_000);
+    t.call(2, "prio", 2.0);
+    t.out.clear();
+    t.ready("a1");
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+}
+
+#[test]
+fn overflow_up_only_into_a_free_senior_agent() {
+    let mut t = T::new(vec![agent("s1", &[("senior", 2)])]);
+    t.call(1, "up", 0.0);
+    t.at(90_000);
+    assert!(
+        t.messages()
+            .iter()
+            .all(|(_, m)| !matches!(m, AcdToCall::Move { .. } | AcdToCall::Offer { .. })),
+        "no free senior agent: the call stays"
+    );
+    assert_eq!(t.core.queue_view_named("up", t.now).unwrap().waiting, 1);
+    t.ready("s1");
+    t.at(100_000);
+    assert_eq!(t.offers(), vec![(1, "s1".to_string())]);
+    assert_eq!(t.core.queue_view_named("up", t.now).unwrap().waiting, 0);
+}
+
+#[test]
+fn overflow_down_arrives_ahead_of_calls_waiting_there() {
+    let mut t = T::new(vec![agent("s1", &[("senior", 2)])]);
+    t.call(10, "senior", 0.0);
+    t.at(1_000);
+    t.call(1, "down", 0.0);
+    t.at(2_000);
+    t.call(2, "down", 0.0);
+    t.at(3_000);
+    t.out.clear();
+    // Two waiting in `down` (> 1): the call moved down goes before call 10.
+    assert_eq!(t.core.queue_view_named("senior", t.now).unwrap().waiting, 2);
+    t.ready("s1");
+    let o = t.offers();
+    assert_eq!(o.len(), 1);
+    assert_ne!(o[0].0, 10, "the overflowed call is first: {o:?}");
+}
+
+#[test]
+fn max_wait_sends_the_call_to_its_destination() {
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "maxwait", 0.0);
+    t.at(59_000);
+    assert!(
+        !t.messages()
+            .iter()
+            .any(|(_, m)| matches!(m, AcdToCall::Move { .. }))
+    );
+    let wake = t.core.next_wake().unwrap();
+    assert!(wake <= NOON + 60_000, "wakes up for the maximum wait");
+    t.at(60_000);
+    let msgs = t.messages();
+    assert!(
+        msgs.contains(&(
+            1,
+            AcdToCall::Move {
+                dest: DestIr::Flow("voicemail".into()),
+                reason: MoveReason::MaxWait
+            }
+        )),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn no_answer_reoffers_first_and_makes_the_agent_not_ready() {
+    let mut t = T::new(vec![general("a1"), general("a2")]);
+    t.ready("a1");
+    t.at(1_000);
+    t.out.clear();
+    t.call(1, "missed", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    t.at(2_000);
+    t.call(2, "missed", 0.0);
+    t.at(5_000);
+    t.call(3, "missed", 0.0);
+    assert!(t.offers().is_empty());
+    // Ten seconds of ringing: withdrawn; a1 stays ready (one miss of two) and gets
+    // the next call, not the same one again.
+    t.at(11_000);
+    let msgs = t.messages();
+    assert!(msgs.contains(&(1, AcdToCall::CancelOffer { agent: "a1".into() })));
+    let offers: Vec<_> = msgs
+        .iter()
+        .filter_map(|(c, m)| match m {
+            AcdToCall::Offer { agent, .. } => Some((*c, agent.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offers, vec![(2, "a1".to_string())]);
+    // Call 1 went back first: a2 gets it before call 3.
+    t.ready("a2");
+    assert_eq!(t.offers(), vec![(1, "a2".to_string())]);
+    // A second miss: a1 is made not ready.
+    t.at(21_000);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::NotReady));
+}
+
+#[test]
+fn wrap_up_holds_the_agent_back() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.out.clear();
+    t.call(1, "wrap", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    t.talk(1, "a1", 30_000);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::WrapUp));
+    let end = t.now - NOON;
+    t.call(2, "wrap", 0.0);
+    assert!(t.offers().is_empty());
+    t.at(end + 19_000);
+    assert!(t.offers().is_empty());
+    t.at(end + 20_000);
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
+}
+
+#[test]
+fn callback_keeps_the_place() {
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "cb", 0.0);
+    t.at(1_000);
+    t.call(2, "cb", 0.0);
+    t.at(2_000);
+    t.input(Input::CallerKey { call: 1, key: '9' });
+    let msgs = t.messages();
+    assert!(
+        msgs.iter()
+            .any(|(c, m)| *c == 1 && matches!(m, AcdToCall::CallbackAccepted { position: 1 })),
+        "{msgs:?}"
+    );
+    t.call(3, "cb", 0.0);
+    t.out.clear();
+    t.ready("a1");
+    let mut dials = Vec::new();
+    let mut offers = Vec::new();
+    for e in t.out.drain(..) {
+        match e {
+            Effect::Dial(d) => dials.push(d),
+            Effect::ToCall(c, AcdToCall::Offer { .. }) => offers.push(c),
+            _ => {}
+        }
+    }
+    assert!(offers.is_empty(), "call 2 does not overtake: {offers:?}");
+    assert_eq!(dials.len(), 1);
+    assert_eq!(dials[0].call, 1);
+    assert_eq!(dials[0].kind, DialKind::Callback);
+    assert_eq!(&*dials[0].agent, "a1");
+    assert_eq!(dials[0].number, "13800000000");
+
+    // The other key goes to its flow.
+    t.input(Input::CallerKey { call: 2, key: '8' });
+    let msgs = t.messages();
+    assert!(msgs.contains(&(
+        2,
+        AcdToCall::Move {
+            dest: DestIr::Flow("voicemail".into()),
+            reason: MoveReason::CancelKey
+        }
+    )));
+}
+
+#[test]
+fn closed_queue_sends_calls_to_night_service() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.out.clear();
+    t.call(1, "night", 0.0);
+    let msgs = t.messages();
+    assert_eq!(
+        msgs,
+        vec![(
+            1,
+            AcdToCall::Move {
+                dest: DestIr::Flow("voicemail".into()),
+                reason: MoveReason::Closed
+            }
+        )]
+    );
+    // Open at 08:30 the next day.
+    t.at(20 * 3_600_000 + 30 * 60_000);
+    t.call(2, "night", 0.0);
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
+}
+
+#[test]
+fn the_dial_timeout_gives_the_placed_call_up_and_a_late_answer_is_refused() {
+    let mut t = T::new(vec![general("a1")]);
+    t.cmd("a1", AgentCommand::SignIn);
+    t.out.clear();
+    let call = t.dial("a1", "13800138000");
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ringing));
+    t.out.clear();
+
+    // Nothing before the limit; at the limit the ACD gives the call up: the call
+    // task is told to stop dialling, and the agent is back where they were.
+    t.at(AcdConfig::default().dial_timeout_ms - 1);
+    assert!(!t.out.contains(&Effect::DialGivenUp(call)));
+    t.at(AcdConfig::default().dial_timeout_ms);
+    assert!(t.out.contains(&Effect::DialGivenUp(call)), "{:?}", t.out);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::NotReady));
+
+    // The call task reports its cancelled dial: nothing more happens.
+    t.out.clear();
+    t.input(Input::DialFailed {
+        call,
+        reason: "the ACD gave up waiting".into(),
+    });
+    assert!(
+        t.out.iter().all(|e| matches!(e, Effect::Event(_))),
+        "{:?}",
+        t.out
+    );
+
+    // Had the number answered just then, the call task is told to hang up
+    // instead of waiting for a bridge that never comes.
+    t.input(Input::DialAnswered { call });
+    assert!(
+        t.messages()
+            .iter()
+            .any(|(c, m)| *c == call && matches!(m, AcdToCall::Unavailable { .. })),
+    );
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::NotReady));
+}
+
+#[test]
+fn a_placed_call_that_fails_by_itself_is_given_up_once() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    let call = t.dial("a1", "13800138000");
+    t.out.clear();
+    t.input(Input::DialFailed {
+        call,
+        reason: "rejected 486".into(),
+    });
+    let given_up = t
+        .out
+        .iter()
+        .filter(|e| **e == Effect::DialGivenUp(call))
+        .count();
+    assert_eq!(given_up, 1);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ready));
+    // The timer that was set for it finds nothing to give up any more.
+    t.out.clear();
+    t.at(AcdConfig::default().dial_timeout_ms + 1);
+    assert!(!t.out.contains(&Effect::DialGivenUp(call)));
+}

@@ -1,0 +1,412 @@
+//! [`WorkorderHandle`]: how call tasks, the API and tests talk to the workorder
+//! engine, and the requests they send it.
+
+use std::sync::Arc;
+
+use dialect_compiler::value::Value;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::WoError;
+use super::lifecycle::{self};
+use super::mem::Mem;
+use super::model::*;
+use crate::auth::User;
+use crate::deploy::ProgramSlot;
+use crate::store::{SharedStore, StoreError, get_json};
+use crate::time::PausableClock;
+use crate::workorder::engine::{
+    Counts, Msg, Page, Query, Reply, TaskQuery, blocking, load_mem, load_order, query_store,
+    query_tasks, read_history, read_notifications, spawn,
+};
+
+/// A new order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// The lifecycle (`complaint`).
+    pub kind: String,
+    /// Field values.
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Department to dispatch to at once.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// The interaction event raising it.
+    #[serde(default)]
+    pub event_id: Option<u64>,
+    /// The contact it was taken in.
+    #[serde(default)]
+    pub contact_id: Option<u64>,
+    /// A first comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// A transition request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// The transition's name (`accept`).
+    pub transition: String,
+    /// The state the caller believes the order is in; 409 when it moved on.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Department to send the order to (required by `forward`).
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Handler to assign.
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// Fields to set with the step (`resolution` for a reply).
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Comment (the reply text for `reply` steps).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// An order brought in from elsewhere (a legacy system), in any state.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOrder {
+    /// Lifecycle.
+    pub kind: String,
+    /// State (the initial state when absent).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Fields.
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Department.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Handler.
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// When it was created (and entered its state), Unix ms; now when absent.
+    #[serde(default)]
+    pub created_ms: Option<i64>,
+}
+
+/// A new outbound task.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRequest {
+    /// Campaign.
+    pub campaign: String,
+    /// Type.
+    pub task_type: String,
+    /// Customer.
+    pub customer_id: String,
+    /// Number to call.
+    #[serde(default)]
+    pub phone: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Time limit (Unix ms).
+    #[serde(default)]
+    pub deadline_ms: Option<i64>,
+    /// Handler to dispatch to at once.
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// Notes.
+    #[serde(default)]
+    pub memo: String,
+}
+
+/// A change to a task.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    /// New status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// New handler (dispatches the task).
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// Outcome of an attempt.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// Notes (replace).
+    #[serde(default)]
+    pub memo: Option<String>,
+}
+
+/// What the engine found at start.
+#[derive(Debug, Clone, Serialize)]
+pub struct StartReport {
+    /// Open orders loaded.
+    pub open_orders: usize,
+    /// Timers armed.
+    pub timers: usize,
+    /// Timers already due (they fire at once).
+    pub due_now: usize,
+    /// Time to load, ms.
+    pub load_ms: u64,
+    /// Approximate memory of the in-memory indexes, bytes.
+    pub index_bytes: usize,
+}
+
+/// How call tasks, the API and tests talk to the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkorderHandle {
+    tx: mpsc::Sender<Msg>,
+    store: SharedStore,
+    program: Arc<ProgramSlot>,
+    clock: PausableClock,
+}
+
+impl std::fmt::Debug for WorkorderHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkorderHandle").finish()
+    }
+}
+
+/// The user flows create orders as.
+pub fn ivr_user() -> User {
+    User {
+        name: "ivr".into(),
+        role: "system".into(),
+        department: None,
+    }
+}
+
+impl WorkorderHandle {
+    /// Loads the open orders, arms every timer and starts the engine. Timers that
+    /// fell due while the runtime was down fire at once.
+    pub async fn start(
+        store: SharedStore,
+        program: Arc<ProgramSlot>,
+        clock: PausableClock,
+    ) -> Result<(WorkorderHandle, StartReport), WoError> {
+        let started = std::time::Instant::now();
+        let s = store.clone();
+        let mem = tokio::task::spawn_blocking(move || -> Result<Mem, StoreError> {
+            crate::interactions::seed_event_types(&*s)?;
+            load_mem(&*s)
+        })
+        .await
+        .map_err(StoreError::from)??;
+        let now = clock.now_ms();
+        let report = StartReport {
+            open_orders: mem.open.len(),
+            timers: mem.timers.len(),
+            due_now: mem.timers.range(..(now + 1, 0)).count(),
+            load_ms: started.elapsed().as_millis() as u64,
+            index_bytes: mem.approx_bytes(),
+        };
+        let tx = spawn(store.clone(), program.clone(), clock, mem);
+        Ok((
+            WorkorderHandle {
+                tx,
+                store,
+                program,
+                clock,
+            },
+            report,
+        ))
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> PausableClock {
+        self.clock
+    }
+
+    /// The store the engine writes to.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Msg) -> Result<T, WoError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| WoError::Unavailable)?;
+        rx.await.map_err(|_| WoError::Unavailable)?
+    }
+
+    /// Creates an order; answers once it is durable.
+    pub async fn create(&self, req: CreateRequest, user: &User) -> Result<Workorder, WoError> {
+        let user = user.clone();
+        self.ask(|tx| Msg::Create(req, user, tx)).await
+    }
+
+    /// Creates an order for a flow's `create workorder KIND { ... }` and returns its
+    /// number (for the flow to read out), or a message saying why it failed.
+    pub async fn create_from_flow(
+        &self,
+        kind: &str,
+        fields: Vec<(String, Value)>,
+        contact_id: Option<u64>,
+    ) -> Result<String, String> {
+        let req = CreateRequest {
+            kind: kind.to_string(),
+            fields: self.flow_fields(kind, fields),
+            contact_id,
+            ..CreateRequest::default()
+        };
+        self.create(req, &ivr_user())
+            .await
+            .map(|o| o.number)
+            .map_err(|e| e.to_string())
+    }
+
+    fn flow_fields(
+        &self,
+        kind: &str,
+        fields: Vec<(String, Value)>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let deployed = self.program.current();
+        match lifecycle::lifecycle(&deployed.program, kind) {
+            Ok(ir) => lifecycle::fields_from_flow(ir, fields),
+            Err(_) => serde_json::Map::new(),
+        }
+    }
+
+    /// Takes a transition; answers once it is durable.
+    pub async fn transition(
+        &self,
+        number: &str,
+        req: TransitionRequest,
+        user: &User,
+    ) -> Result<Workorder, WoError> {
+        let (n, u) = (number.to_string(), user.clone());
+        self.ask(|tx| Msg::Transition(n, req, u, tx)).await
+    }
+
+    /// Adds a comment to an order's history.
+    pub async fn comment(
+        &self,
+        number: &str,
+        text: &str,
+        user: &User,
+    ) -> Result<Workorder, WoError> {
+        let (n, t, u) = (number.to_string(), text.to_string(), user.clone());
+        self.ask(|tx| Msg::Comment(n, t, u, tx)).await
+    }
+
+    /// Links two orders (W4); both get the link and a history entry.
+    pub async fn link(
+        &self,
+        number: &str,
+        kind: &str,
+        to: &str,
+        user: &User,
+    ) -> Result<(Workorder, Workorder), WoError> {
+        let (n, k, t, u) = (
+            number.to_string(),
+            kind.to_string(),
+            to.to_string(),
+            user.clone(),
+        );
+        self.ask(|tx| Msg::Link(n, k, t, u, tx)).await
+    }
+
+    /// Imports orders (each validated; all or none are stored).
+    pub async fn import(
+        &self,
+        orders: Vec<ImportOrder>,
+        user: &User,
+    ) -> Result<Vec<String>, WoError> {
+        let u = user.clone();
+        self.ask(|tx| Msg::Import(orders, u, tx)).await
+    }
+
+    /// One order.
+    pub async fn get(&self, number: &str) -> Result<Workorder, WoError> {
+        let store = self.store.clone();
+        let n = number.to_string();
+        blocking(move || load_order(&*store, &n)).await
+    }
+
+    /// An order's history, oldest first.
+    pub async fn history(&self, number: &str) -> Result<Vec<HistoryEntry>, WoError> {
+        let store = self.store.clone();
+        let n = number.to_string();
+        blocking(move || {
+            load_order(&*store, &n)?;
+            read_history(&*store, &n)
+        })
+        .await
+    }
+
+    /// Orders matching a query. Open-order queries (open, overdue, a state that is
+    /// not final) are answered from memory; others from the store's indexes.
+    pub async fn query(&self, mut q: Query) -> Result<Page, WoError> {
+        q.limit = if q.limit == 0 { 50 } else { q.limit.min(1000) };
+        if q.customer.is_none() && (q.open || q.overdue) {
+            return self.ask(|tx| Msg::Query(q, tx)).await;
+        }
+        let store = self.store.clone();
+        let now = self.clock.now_ms();
+        blocking(move || query_store(&*store, &q, now)).await
+    }
+
+    /// Open and overdue orders by state and department (W5).
+    pub async fn counts(&self) -> Result<Counts, WoError> {
+        self.ask(Msg::Counts).await
+    }
+
+    /// Notifications for any of `to` (roles, departments, user names) raised at or
+    /// after `since`, newest first.
+    pub async fn notifications(
+        &self,
+        to: Vec<String>,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, WoError> {
+        let store = self.store.clone();
+        blocking(move || read_notifications(&*store, &to, since, limit)).await
+    }
+
+    /// Creates an outbound task.
+    pub async fn create_task(&self, req: TaskRequest, user: &User) -> Result<Task, WoError> {
+        let u = user.clone();
+        self.ask(|tx| Msg::CreateTask(req, u, tx)).await
+    }
+
+    /// Changes a task (status, handler, result, memo).
+    pub async fn update_task(&self, id: u64, up: TaskUpdate, user: &User) -> Result<Task, WoError> {
+        let u = user.clone();
+        self.ask(|tx| Msg::UpdateTask(id, up, u, tx)).await
+    }
+
+    /// One task.
+    pub async fn get_task(&self, id: u64) -> Result<Task, WoError> {
+        let store = self.store.clone();
+        blocking(move || {
+            get_json::<Task>(&*store, TASKS, &id_key(id))?
+                .ok_or_else(|| WoError::NotFound(format!("there is no task {id}")))
+        })
+        .await
+    }
+
+    /// Tasks of a campaign or a customer (newest first), filtered by status and handler.
+    pub async fn query_tasks(&self, q: TaskQuery) -> Result<Vec<Task>, WoError> {
+        let store = self.store.clone();
+        blocking(move || query_tasks(&*store, &q)).await
+    }
+
+    /// Stops the engine after every change so far is durable.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Call tasks create orders for `create workorder` through this.
+impl crate::workorder::WorkorderSink for WorkorderHandle {
+    fn create<'a>(
+        &'a self,
+        kind: &'a str,
+        fields: &'a [(String, Value)],
+        contact: u64,
+    ) -> futures::future::BoxFuture<'a, Result<String, String>> {
+        Box::pin(self.create_from_flow(kind, fields.to_vec(), Some(contact)))
+    }
+}
