@@ -2,6 +2,8 @@
 //! twice changes nothing, every comment survives exactly once, layout changes in
 //! the input do not change the output, and parentheses are the fewest needed.
 
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use dialect_lang::ast::{FileId, Module};

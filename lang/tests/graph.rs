@@ -2,6 +2,8 @@
 //! (snapshots), and the SVG drawn for every flow of the reference project (well-formed
 //! XML, every node label present, loops drawn as back edges).
 
+#![allow(clippy::expect_used)]
+
 use std::path::Path;
 
 use dialect_lang::ast::{FileId, Item, Module};

@@ -266,15 +266,22 @@ pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
             .clamp(1, MAX_THREADS);
         let wheels: Arc<[Wheel]> = (0..n).map(|_| Wheel::new()).collect();
         let epoch = Instant::now();
+        // A thread the system refuses (no memory, a thread limit) is logged and
+        // left out: the others carry every session.
         let threads = (0..n)
-            .map(|i| {
+            .filter_map(|i| {
                 let (tx, rx) = std::sync::mpsc::channel();
                 let wheels = wheels.clone();
-                std::thread::Builder::new()
+                match std::thread::Builder::new()
                     .name(format!("dialect-media-clock-{i}"))
                     .spawn(move || run(rx, &wheels, i, epoch))
-                    .expect("the media clock thread starts");
-                Mutex::new(tx)
+                {
+                    Ok(_) => Some(Mutex::new(tx)),
+                    Err(e) => {
+                        tracing::error!("media clock thread {i} could not start: {e}");
+                        None
+                    }
+                }
             })
             .collect();
         TickThreads {
@@ -284,6 +291,10 @@ pub(crate) fn register<P: Paced + 'static>(session: Arc<Mutex<P>>) {
     });
     let weak: Weak<Mutex<P>> = Arc::downgrade(&session);
     let entry: Entry = weak;
+    if clock.threads.is_empty() {
+        tracing::error!("no media clock thread is running: the session sends and receives nothing");
+        return;
+    }
     let i = clock.next.fetch_add(1, Ordering::Relaxed) % clock.threads.len();
     let sender = clock.threads[i].lock().unwrap_or_else(|e| e.into_inner());
     // The thread never ends while the sender exists, so this cannot fail.

@@ -59,7 +59,7 @@ fn rss_mb() -> f64 {
 fn user(name: &str, role: &str, dept: Option<&str>) -> User {
     User {
         name: name.into(),
-        role: role.into(),
+        role: role.parse().expect("a role"),
         department: dept.map(String::from),
     }
 }
@@ -155,13 +155,13 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         ApiUser {
             name: "agent1".into(),
             token: "tok-agent".into(),
-            role: "agent".into(),
+            role: dialect_runtime::config::Role::Agent,
             department: None,
         },
         ApiUser {
             name: "ops1".into(),
             token: "tok-ops".into(),
-            role: "handler".into(),
+            role: dialect_runtime::config::Role::Handler,
             department: Some("network_ops".into()),
         },
     ];

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::config::ApiUser;
+use crate::config::{ApiUser, Role};
 use crate::store::{Batch, SharedStore};
 
 /// A user the request was authenticated as.
@@ -16,15 +16,15 @@ pub struct User {
     /// Name.
     pub name: String,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// Department (handlers).
     pub department: Option<String>,
 }
 
 impl User {
     /// True when the user has one of `roles` (admins have every role).
-    pub fn has_role(&self, roles: &[&str]) -> bool {
-        self.role == "admin" || roles.contains(&self.role.as_str())
+    pub fn has_role(&self, roles: &[Role]) -> bool {
+        self.role == Role::Admin || roles.contains(&self.role)
     }
 }
 
@@ -45,7 +45,7 @@ impl Users {
                         u.token.clone(),
                         User {
                             name: u.name.clone(),
-                            role: u.role.clone(),
+                            role: u.role,
                             department: u.department.clone(),
                         },
                     )
@@ -56,7 +56,7 @@ impl Users {
 
     /// The user a request's bearer token names, if it may use an endpoint open
     /// to `roles`.
-    pub fn authorize(&self, token: Option<&str>, roles: &[&str]) -> Result<User, AuthError> {
+    pub fn authorize(&self, token: Option<&str>, roles: &[Role]) -> Result<User, AuthError> {
         let Some(token) = token else {
             return Err(AuthError::Unauthorized(
                 "send a token: `Authorization: Bearer TOKEN`".into(),
@@ -69,7 +69,11 @@ impl Users {
             return Err(AuthError::Forbidden(format!(
                 "the role `{}` may not do this; allowed: {}",
                 user.role,
-                roles.join(", ")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Ok(user.clone())
@@ -90,7 +94,7 @@ pub enum AuthError {
 /// True when a user may see sensitive fields (ID and card numbers, S2) unmasked:
 /// supervisors and admins; agents, handlers, inspectors and analysts see them masked.
 pub fn sees_sensitive(user: &User) -> bool {
-    matches!(user.role.as_str(), "supervisor" | "admin")
+    matches!(user.role, Role::Supervisor | Role::Admin)
 }
 
 /// Masks a sensitive value: the first 3 and last 4 characters stay
@@ -128,15 +132,20 @@ pub struct AuditEntry {
 pub const AUDIT_TREE: &str = "audit";
 
 /// Roles that may read contact history and the running program's description.
-pub const HISTORY_READERS: &[&str] = &["agent", "supervisor", "quality_inspector", "analyst"];
+pub const HISTORY_READERS: &[Role] = &[
+    Role::Agent,
+    Role::Supervisor,
+    Role::QualityInspector,
+    Role::Analyst,
+];
 
 /// Every working role (history readers and department handlers), not admin.
-pub const STAFF: &[&str] = &[
-    "agent",
-    "supervisor",
-    "quality_inspector",
-    "analyst",
-    "handler",
+pub const STAFF: &[Role] = &[
+    Role::Agent,
+    Role::Supervisor,
+    Role::QualityInspector,
+    Role::Analyst,
+    Role::Handler,
 ];
 
 /// Adds an audit entry to a batch (so it is committed with the change it records).
@@ -158,7 +167,7 @@ pub async fn audit(
     let entry = AuditEntry {
         at_ms: crate::time::now_ms(),
         user: user.name.clone(),
-        role: user.role.clone(),
+        role: user.role.to_string(),
         action: action.into(),
         target: target.into(),
         detail,

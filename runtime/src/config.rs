@@ -109,7 +109,7 @@ impl Default for Config {
             api_users: vec![ApiUser {
                 name: "admin".into(),
                 token: "dialect-admin".into(),
-                role: "admin".into(),
+                role: Role::Admin,
                 department: None,
             }],
             speech: SpeechConfig::default(),
@@ -175,8 +175,8 @@ pub struct RtpConfig {
     pub ports: PortRange,
     /// IP address to bind and put in SDP.
     pub ip: std::net::IpAddr,
-    /// Also listen for in-band DTMF tones (always, until RFC 4733 is seen, or never).
-    pub inband_dtmf: String,
+    /// Whether received audio is searched for DTMF tones.
+    pub inband_dtmf: InbandDtmf,
 }
 
 impl Default for RtpConfig {
@@ -187,7 +187,7 @@ impl Default for RtpConfig {
                 last: 29999,
             },
             ip: std::net::IpAddr::from([127, 0, 0, 1]),
-            inband_dtmf: "auto".into(),
+            inband_dtmf: InbandDtmf::Auto,
         }
     }
 }
@@ -220,15 +220,15 @@ impl Default for Limits {
 pub struct Logging {
     /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter.
     pub level: String,
-    /// `text` or `json`.
-    pub format: String,
+    /// How log lines are written.
+    pub format: LogFormat,
 }
 
 impl Default for Logging {
     fn default() -> Logging {
         Logging {
             level: "info".into(),
-            format: "text".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -255,6 +255,61 @@ impl Default for RecordingConfig {
     }
 }
 
+/// The transport of a trunk's SIP traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// SIP over UDP (most carriers).
+    #[default]
+    Udp,
+    /// SIP over TCP (large messages, carriers that ask for it).
+    Tcp,
+}
+
+impl Transport {
+    /// The SIP layer's name for it.
+    pub fn kind(self) -> dialect_sip::transport::TransportKind {
+        match self {
+            Transport::Udp => dialect_sip::transport::TransportKind::Udp,
+            Transport::Tcp => dialect_sip::transport::TransportKind::Tcp,
+        }
+    }
+}
+
+/// When received audio is searched for DTMF tones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InbandDtmf {
+    /// Until the first RFC 4733 event arrives: a phone that sends events
+    /// usually leaves the tones in its audio too, and one path is enough.
+    Auto,
+    /// Always, even alongside RFC 4733 events.
+    Always,
+    /// Never (saves the detector's CPU on trunks known to send events).
+    Never,
+}
+
+impl InbandDtmf {
+    /// The media session's setting.
+    pub fn mode(self) -> dialect_media::InbandMode {
+        match self {
+            InbandDtmf::Auto => dialect_media::InbandMode::UntilRfc4733,
+            InbandDtmf::Always => dialect_media::InbandMode::On,
+            InbandDtmf::Never => dialect_media::InbandMode::Off,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// A carrier trunk (spec 000 §5.1.1).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -263,9 +318,9 @@ pub struct TrunkConfig {
     pub name: String,
     /// The carrier's host:port.
     pub host: String,
-    /// `udp` or `tcp`.
-    #[serde(default = "udp")]
-    pub transport: String,
+    /// How SIP reaches the carrier.
+    #[serde(default)]
+    pub transport: Transport,
     /// Digest user name.
     #[serde(default)]
     pub username: Option<String>,
@@ -295,10 +350,6 @@ pub struct TrunkConfig {
     pub dids: BTreeMap<String, String>,
 }
 
-fn udp() -> String {
-    "udp".into()
-}
-
 fn default_channels() -> usize {
     30
 }
@@ -315,11 +366,74 @@ pub struct ApiUser {
     pub name: String,
     /// Bearer token.
     pub token: String,
-    /// agent, supervisor, quality_inspector, analyst, admin or handler.
-    pub role: String,
+    /// What the user may do.
+    pub role: Role,
     /// Department of a handler.
     #[serde(default)]
     pub department: Option<String>,
+}
+
+/// What an API user may do: the roles of spec 000 §9 (S1), and the role the
+/// runtime itself acts as (flows creating orders, timers firing), which no
+/// configured user can have. The workorder lifecycles name the same roles in
+/// their `by ROLE` lists (`dialect_lang::check::ROLES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Answers calls and works its own workorders and tasks.
+    Agent,
+    /// Watches and steers agents and queues; sees sensitive fields unmasked.
+    Supervisor,
+    /// Listens to calls and reads records for quality checks.
+    QualityInspector,
+    /// Writes and deploys flows; reads reports.
+    Analyst,
+    /// May do everything.
+    Admin,
+    /// Works the workorders of its department.
+    Handler,
+    /// The runtime itself (IVR, timers).
+    #[serde(skip_deserializing)]
+    System,
+}
+
+impl Role {
+    /// The name used in the configuration, the API and the language.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::QualityInspector => "quality_inspector",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+            Role::Handler => "handler",
+            Role::System => "system",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        [
+            Role::Agent,
+            Role::Supervisor,
+            Role::QualityInspector,
+            Role::Analyst,
+            Role::Admin,
+            Role::Handler,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("`{s}` is not a role"))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Speech engines.
@@ -428,30 +542,7 @@ impl Config {
                 "give either `project` or `bundle`, not both".into(),
             ));
         }
-        let roles = dialect_lang::check::ROLES;
-        for u in &self.api_users {
-            if !roles.contains(&u.role.as_str()) {
-                return Err(at(
-                    &u.role,
-                    format!(
-                        "api_users: `{}` has the role `{}`, which is not one of {}",
-                        u.name,
-                        u.role,
-                        roles.join(", ")
-                    ),
-                ));
-            }
-        }
         for t in &self.trunks {
-            if !matches!(t.transport.as_str(), "udp" | "tcp") {
-                return Err(at(
-                    &t.transport,
-                    format!(
-                        "trunks: `{}` has transport `{}`; use udp or tcp",
-                        t.name, t.transport
-                    ),
-                ));
-            }
             if t.register && (t.username.is_none() || t.password.is_none()) {
                 return Err(at(
                     &t.name,
@@ -461,12 +552,6 @@ impl Config {
                     ),
                 ));
             }
-        }
-        if !matches!(self.rtp.inband_dtmf.as_str(), "auto" | "always" | "never") {
-            return Err(at(
-                "inband_dtmf",
-                "rtp.inband_dtmf: use auto, always or never".into(),
-            ));
         }
         Ok(())
     }
@@ -560,5 +645,40 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("d.yaml:2:"), "{msg}");
         assert!(msg.contains("soon"), "{msg}");
+    }
+
+    #[test]
+    fn roles_are_the_roles_the_language_knows() {
+        let names: Vec<&str> = dialect_lang::check::ROLES.to_vec();
+        for name in &names {
+            let role: Role = name
+                .parse()
+                .expect("every role of the language is a user role");
+            assert_eq!(role.as_str(), *name);
+        }
+        assert!(
+            "system".parse::<Role>().is_err(),
+            "no configured user acts as the runtime"
+        );
+    }
+
+    #[test]
+    fn enum_settings_are_checked_by_the_loader_with_their_line() {
+        for (yaml, bad) in [
+            ("engine: nativ\n", "nativ"),
+            ("rtp:\n  inband_dtmf: sometimes\n", "sometimes"),
+            ("logging:\n  format: xml\n", "xml"),
+            (
+                "trunks:\n  - { name: t, host: \"127.0.0.1:5080\", transport: tls }\n",
+                "tls",
+            ),
+        ] {
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            let line = yaml.lines().count();
+            assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
+            assert!(e.contains(bad), "{e}");
+        }
     }
 }

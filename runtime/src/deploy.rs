@@ -12,11 +12,42 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use dialect_compiler::bundle::BundleData;
+use dialect_compiler::bundle::{BundleData, BundleError};
 use dialect_compiler::{Engine, Program};
 use serde::Serialize;
 
-use dialect_media::prompt::{Prompt, PromptCache};
+use dialect_media::prompt::{Prompt, PromptCache, PromptError};
+
+/// Why a project or bundle could not become the running program. The running
+/// version (if any) stays.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The project has errors; `report` is the checker's rendered diagnostics.
+    #[error("the project {} has errors:\n{report}", path.display())]
+    Check {
+        /// The project folder.
+        path: std::path::PathBuf,
+        /// Every diagnostic, rendered with its source line.
+        report: String,
+    },
+    /// The project could not be read or compiled.
+    #[error(transparent)]
+    Compile(#[from] dialect_compiler::CompileError),
+    /// The project's prompt files could not be read into the bundle.
+    #[error("cannot read prompts: {0}")]
+    Prompts(#[source] std::io::Error),
+    /// The bytes are not a bundle this runtime reads.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// A prompt in the bundle is not audio the runtime can play.
+    #[error("prompt {path}: {source}")]
+    Prompt {
+        /// The prompt's path in the bundle.
+        path: String,
+        /// What is wrong with it.
+        source: PromptError,
+    },
+}
 
 /// Facts about a deployed program (shown by `GET /api/v1/program`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -83,7 +114,7 @@ impl ProgramSlot {
         bytes: &[u8],
         engine: Engine,
         service_urls: BTreeMap<String, String>,
-    ) -> Result<ProgramSlot, String> {
+    ) -> Result<ProgramSlot, DeployError> {
         let cache = PromptCache::new();
         let first = build(bytes, engine, &service_urls, &cache, 1)?;
         Ok(ProgramSlot {
@@ -109,7 +140,7 @@ impl ProgramSlot {
     }
 
     /// Loads, compiles and swaps in a bundle; the running version stays on error.
-    pub fn deploy_bundle(&self, bytes: &[u8]) -> Result<ProgramInfo, String> {
+    pub fn deploy_bundle(&self, bytes: &[u8]) -> Result<ProgramInfo, DeployError> {
         let version = self.next_version.fetch_add(1, Ordering::SeqCst);
         let d = build(bytes, self.engine, &self.service_urls, &self.cache, version)?;
         let info = d.info.clone();
@@ -124,23 +155,22 @@ impl ProgramSlot {
 
 /// Compiles a project folder into bundle bytes (what the runtime does at start when
 /// configured with a project instead of a bundle).
-pub fn compile_project(path: &Path) -> Result<Vec<u8>, String> {
+pub fn compile_project(path: &Path) -> Result<Vec<u8>, DeployError> {
     let (checked, ir) = match dialect_compiler::compile_paths(&[path.to_path_buf()]) {
         Ok(x) => x,
         Err(dialect_compiler::CompileError::Check(_)) => {
-            let p = dialect_lang::load_project(&[path.to_path_buf()]).map_err(|e| e.to_string())?;
-            let c = dialect_lang::check_project(p);
-            let text = dialect_lang::diagnostic::render_all(&c.diagnostics, &c.project.sources);
-            return Err(format!(
-                "the project {} has errors:\n{text}",
-                path.display()
-            ));
+            let project = dialect_lang::load_project(&[path.to_path_buf()])
+                .map_err(|e| dialect_compiler::CompileError::Load(e.to_string()))?;
+            let c = dialect_lang::check_project(project);
+            return Err(DeployError::Check {
+                path: path.to_path_buf(),
+                report: dialect_lang::diagnostic::render_all(&c.diagnostics, &c.project.sources),
+            });
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     drop(checked);
-    let data = dialect_compiler::bundle::build(path, ir)
-        .map_err(|e| format!("cannot read prompts: {e}"))?;
+    let data = dialect_compiler::bundle::build(path, ir).map_err(DeployError::Prompts)?;
     Ok(data.to_bytes())
 }
 
@@ -150,9 +180,9 @@ fn build(
     service_urls: &BTreeMap<String, String>,
     cache: &PromptCache,
     version: u64,
-) -> Result<Deployed, String> {
+) -> Result<Deployed, DeployError> {
     let started = std::time::Instant::now();
-    let mut data = BundleData::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let mut data = BundleData::from_bytes(bytes)?;
     for s in &mut data.ir.services {
         if let Some(url) = service_urls.get(&s.name) {
             s.url = url.clone();
@@ -162,10 +192,13 @@ fn build(
     for p in &data.prompts {
         let prompt = cache
             .load_bytes(&p.bytes, Path::new(&p.path))
-            .map_err(|e| format!("prompt {}: {e}", p.path))?;
+            .map_err(|source| DeployError::Prompt {
+                path: p.path.clone(),
+                source,
+            })?;
         prompts.insert(p.path.clone(), prompt);
     }
-    let program = data.program(engine).map_err(|e| e.to_string())?;
+    let program = data.program(engine)?;
     let ir = program.ir();
     let info = ProgramInfo {
         version,

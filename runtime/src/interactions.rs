@@ -267,7 +267,7 @@ fn build_event(
         &crate::auth::AuditEntry {
             at_ms: now_ms,
             user: user.name.clone(),
-            role: user.role.clone(),
+            role: user.role.to_string(),
             action: "interaction.create".into(),
             target: format!("interaction:{id}"),
             detail: serde_json::json!({ "event_type": ev.event_type, "customer_id": ev.customer_id }),

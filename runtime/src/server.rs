@@ -24,15 +24,36 @@ use dialect_sip::{EndpointConfig, SipEndpoint, trunk};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Storage could not be opened.
+    /// Storage could not be opened, or what it holds could not be loaded.
     #[error("storage: {0}")]
-    Store(String),
+    Store(#[from] crate::store::StoreError),
+    /// The workorder engine could not load the open orders.
+    #[error("workorders: {0}")]
+    Workorders(#[from] crate::workorder::WoError),
+    /// The configuration names no program to run.
+    #[error("program: give a project or a bundle in the configuration")]
+    NoProgram,
+    /// The bundle file could not be read.
+    #[error("program: cannot read {}: {source}", path.display())]
+    ReadBundle {
+        /// The bundle's path.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
     /// The project or bundle could not be loaded.
     #[error("program: {0}")]
-    Program(String),
+    Program(#[from] crate::deploy::DeployError),
     /// A socket could not be bound.
-    #[error("cannot listen: {0}")]
-    Bind(String),
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Bind {
+        /// SIP or HTTP.
+        what: &'static str,
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why the system refused it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Addresses the server actually listens on (ports may have been 0).
@@ -66,25 +87,20 @@ impl Server {
 /// graceful shutdown.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
     let config = Arc::new(config);
-    let store: SharedStore =
-        Arc::new(SledStore::open(&config.data_dir).map_err(|e| StartError::Store(e.to_string()))?);
+    let store: SharedStore = Arc::new(SledStore::open(&config.data_dir)?);
     let engine = match config.engine.as_str() {
         "interp" => dialect_compiler::Engine::Interp,
         _ => dialect_compiler::Engine::Native,
     };
     let bytes = match (&config.bundle, &config.project) {
-        (Some(b), _) => std::fs::read(b)
-            .map_err(|e| StartError::Program(format!("cannot read {}: {e}", b.display())))?,
-        (None, Some(p)) => crate::deploy::compile_project(p).map_err(StartError::Program)?,
-        (None, None) => {
-            return Err(StartError::Program(
-                "give a project or a bundle in the configuration".into(),
-            ));
-        }
+        (Some(b), _) => std::fs::read(b).map_err(|source| StartError::ReadBundle {
+            path: b.clone(),
+            source,
+        })?,
+        (None, Some(p)) => crate::deploy::compile_project(p)?,
+        (None, None) => return Err(StartError::NoProgram),
     };
-    let program = Arc::new(
-        ProgramSlot::new(&bytes, engine, config.services.clone()).map_err(StartError::Program)?,
-    );
+    let program = Arc::new(ProgramSlot::new(&bytes, engine, config.services.clone())?);
     tracing::info!(
         version = program.version(),
         "program loaded in {} ms",
@@ -101,7 +117,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     };
     let (endpoint, mut incoming) = SipEndpoint::bind(ep_config, sip_shutdown.clone())
         .await
-        .map_err(|e| StartError::Bind(format!("SIP on {}: {e}", config.sip.listen)))?;
+        .map_err(|source| StartError::Bind {
+            what: "SIP",
+            addr: config.sip.listen,
+            source: source.into(),
+        })?;
     // Agent phone passwords come from the ACD (configured agents and API changes);
     // the registrar is created first, the ACD fills the cell right after.
     let creds: Arc<std::sync::OnceLock<Arc<crate::acd::AgentCredentials>>> =
@@ -141,9 +161,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
                 password: p.clone(),
             });
         }
-        if t.transport == "tcp" {
-            tc.transport = dialect_sip::transport::TransportKind::Tcp;
-        }
+        tc.transport = t.transport.kind();
         tc.expires = t.register_expiry.0.as_secs() as u32;
         if t.register {
             let _status =
@@ -193,8 +211,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         program.clone(),
         crate::time::PausableClock::system(),
     )
-    .await
-    .map_err(|e| StartError::Store(format!("workorders: {e}")))?;
+    .await?;
     tracing::info!(
         open = wo_report.open_orders,
         timers = wo_report.timers,
@@ -249,10 +266,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
-        .map_err(|e| StartError::Bind(format!("HTTP on {}: {e}", config.http.listen)))?;
-    let http_addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Bind(e.to_string()))?;
+        .map_err(|source| StartError::Bind {
+            what: "HTTP",
+            addr: config.http.listen,
+            source: source.into(),
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        what: "HTTP",
+        addr: config.http.listen,
+        source: source.into(),
+    })?;
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();
     let hs = http_shutdown.clone();

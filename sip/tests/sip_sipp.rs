@@ -3,7 +3,7 @@
 //! takes CANCEL, hangs up itself, and a registrar takes authenticated REGISTERs.
 
 // Helpers outside #[test] functions unwrap too: this is a test harness.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

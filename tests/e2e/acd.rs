@@ -407,7 +407,7 @@ async fn with_agents(
             c.api_users.push(ApiUser {
                 name: id.clone(),
                 token: format!("t-{id}"),
-                role: "agent".into(),
+                role: dialect_runtime::config::Role::Agent,
                 department: None,
             });
         }
@@ -959,7 +959,7 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
             c.api_users.push(ApiUser {
                 name: if role == "supervisor" { "sup" } else { id }.into(),
                 token: token.into(),
-                role: role.into(),
+                role: role.parse().expect("a role"),
                 department: None,
             });
         }

@@ -3,7 +3,7 @@
 //! pocketsphinx recognizes it.
 
 // Helpers of a test file may panic: a failed setup is a failed test.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

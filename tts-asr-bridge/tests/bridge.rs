@@ -2,7 +2,7 @@
 //! engines, and the raw HTTP routes.
 
 // Helpers of a test file may panic: a failed setup is a failed test.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

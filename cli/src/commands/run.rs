@@ -25,7 +25,7 @@ pub(crate) fn run(config: Option<&PathBuf>, engine: Option<&str>) -> Result<Exit
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.logging.level.clone()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if cfg.logging.format == "json" {
+    if cfg.logging.format == dialect_runtime::config::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::auth::{AuthError, SharedUsers};
+use crate::config::Role;
 
 pub mod cti;
 pub mod workorders;
@@ -155,7 +156,9 @@ async fn deploy(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let user = s.users.authorize(bearer(&headers), &["admin", "analyst"])?;
+    let user = s
+        .users
+        .authorize(bearer(&headers), &[Role::Admin, Role::Analyst])?;
     let slot = s.program.clone();
     let bytes = body.to_vec();
     let result = tokio::task::spawn_blocking(move || slot.deploy_bundle(&bytes))
@@ -176,7 +179,7 @@ async fn deploy(
         Err(e) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_bundle",
-            e,
+            e.to_string(),
         )),
     }
 }

@@ -238,11 +238,7 @@ async fn connect(
         codec: Law::Ulaw,
         event_pt: Some(101),
     });
-    cfg_media.inband = match env.config.rtp.inband_dtmf.as_str() {
-        "always" => dialect_media::InbandMode::On,
-        "never" => dialect_media::InbandMode::Off,
-        _ => dialect_media::InbandMode::UntilRfc4733,
-    };
+    cfg_media.inband = env.config.rtp.inband_dtmf.mode();
     let session = RtpSession::start(&env.ports, cfg_media).map_err(|e| e.to_string())?;
     let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
     contact.trail.push(crate::contacts::TrailEntry {

@@ -327,11 +327,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         return;
     };
     let mut cfg = SessionConfig::new(remote_of(&negotiated));
-    cfg.inband = match env.config.rtp.inband_dtmf.as_str() {
-        "always" => dialect_media::InbandMode::On,
-        "never" => dialect_media::InbandMode::Off,
-        _ => dialect_media::InbandMode::UntilRfc4733,
-    };
+    cfg.inband = env.config.rtp.inband_dtmf.mode();
     let session = match RtpSession::start(&env.ports, cfg) {
         Ok(s) => s,
         Err(e) => {

@@ -12,6 +12,7 @@ use super::lifecycle::{self};
 use super::mem::Mem;
 use super::model::*;
 use crate::auth::User;
+use crate::config::Role;
 use crate::deploy::ProgramSlot;
 use crate::store::{SharedStore, StoreError, get_json};
 use crate::time::PausableClock;
@@ -168,7 +169,7 @@ impl std::fmt::Debug for WorkorderHandle {
 pub fn ivr_user() -> User {
     User {
         name: "ivr".into(),
-        role: "system".into(),
+        role: Role::System,
         department: None,
     }
 }

@@ -58,7 +58,7 @@ pub(crate) fn store(tag: &str) -> SharedStore {
 pub(crate) fn user(name: &str, role: &str, dept: Option<&str>) -> User {
     User {
         name: name.into(),
-        role: role.into(),
+        role: role.parse().expect("a role"),
         department: dept.map(String::from),
     }
 }

@@ -38,12 +38,13 @@ use serde::Deserialize;
 use crate::acd::AcdError;
 use crate::api::{ApiError, AppState, bearer, parse_time};
 use crate::auth::User;
+use crate::config::Role;
 use dialect_acd::AgentDef;
 use dialect_acd::CallId;
 use dialect_acd::core::{AgentCommand, CtiError};
 
-const VIEW_ROLES: &[&str] = crate::auth::HISTORY_READERS;
-const REPORT_ROLES: &[&str] = &["supervisor", "quality_inspector", "analyst"];
+const VIEW_ROLES: &[Role] = crate::auth::HISTORY_READERS;
+const REPORT_ROLES: &[Role] = &[Role::Supervisor, Role::QualityInspector, Role::Analyst];
 
 /// The ACD's routes, to merge into the API router.
 pub fn routes() -> axum::Router<AppState> {
@@ -158,7 +159,7 @@ async fn put_agent(
     headers: HeaderMap,
     body: Result<Json<AgentBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let user = s.users.authorize(bearer(&headers), &["supervisor"])?;
+    let user = s.users.authorize(bearer(&headers), &[Role::Supervisor])?;
     let Json(b) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
     let valid_id = !b.id.is_empty()
         && b.id
@@ -188,7 +189,7 @@ async fn delete_agent(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = s.users.authorize(bearer(&headers), &["supervisor"])?;
+    let user = s.users.authorize(bearer(&headers), &[Role::Supervisor])?;
     if !s.acd.remove_agent(&id).await?? {
         return Err(ApiError::not_found(format!("there is no agent {id}")));
     }
@@ -224,10 +225,10 @@ fn parse_command(op: &str, body: &[u8]) -> Result<AgentCommand, ApiError> {
 fn permitted(user: &User, agent: &str, cmd: &AgentCommand) -> Result<(), ApiError> {
     let ok = match cmd {
         AgentCommand::Listen { .. } | AgentCommand::StopMonitor { .. } => {
-            user.has_role(&["supervisor", "quality_inspector"])
+            user.has_role(&[Role::Supervisor, Role::QualityInspector])
         }
-        c if c.is_supervisor() => user.has_role(&["supervisor"]),
-        _ => user.has_role(&["supervisor"]) || (user.role == "agent" && user.name == agent),
+        c if c.is_supervisor() => user.has_role(&[Role::Supervisor]),
+        _ => user.has_role(&[Role::Supervisor]) || (user.role == Role::Agent && user.name == agent),
     };
     if ok {
         Ok(())
@@ -274,7 +275,7 @@ async fn agent_op(
 ) -> Result<Response, ApiError> {
     let user = s.users.authorize(
         bearer(&headers),
-        &["agent", "supervisor", "quality_inspector"],
+        &[Role::Agent, Role::Supervisor, Role::QualityInspector],
     )?;
     let cmd = parse_command(&op, &body)?;
     let reply = run_command(&s, &user, &id, cmd).await?;
@@ -289,7 +290,9 @@ async fn call_access(
     let Some((data, agents)) = s.acd.call_data(call).await? else {
         return Err(ApiError::not_found(format!("the ACD holds no call {call}")));
     };
-    if user.has_role(&["supervisor"]) || (user.role == "agent" && agents.contains(&user.name)) {
+    if user.has_role(&[Role::Supervisor])
+        || (user.role == Role::Agent && agents.contains(&user.name))
+    {
         Ok(data)
     } else {
         Err(ApiError::new(
@@ -307,7 +310,7 @@ async fn get_data(
 ) -> Result<Response, ApiError> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["agent", "supervisor"])?;
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
     let data = call_access(&s, &user, call).await?;
     Ok(Json(serde_json::json!({ "call": call, "data": data })).into_response())
 }
@@ -327,7 +330,7 @@ async fn put_data(
 ) -> Result<Response, ApiError> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["agent", "supervisor"])?;
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
     let Json(b) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
     call_access(&s, &user, call).await?;
     s.acd
@@ -344,7 +347,7 @@ async fn clear_data(
 ) -> Result<Response, ApiError> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["agent", "supervisor"])?;
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
     call_access(&s, &user, call).await?;
     s.acd.set_call_data(call, Vec::new(), true).await?;
     Ok(Json(serde_json::json!({ "call": call, "data": [] })).into_response())
@@ -406,7 +409,7 @@ fn ws_user(
     s: &AppState,
     headers: &HeaderMap,
     q: &WsQuery,
-    roles: &[&str],
+    roles: &[Role],
 ) -> Result<User, ApiError> {
     let token = q
         .token
@@ -422,9 +425,9 @@ async fn cti_ws(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let user = ws_user(&s, &headers, &q, &["agent", "supervisor"])?;
+    let user = ws_user(&s, &headers, &q, &[Role::Agent, Role::Supervisor])?;
     let agent = q.agent.clone().unwrap_or_else(|| user.name.clone());
-    if !(user.has_role(&["supervisor"]) || user.name == agent) {
+    if !(user.has_role(&[Role::Supervisor]) || user.name == agent) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

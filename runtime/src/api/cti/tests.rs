@@ -17,7 +17,7 @@ fn user(name: &str, role: &str) -> ApiUser {
     ApiUser {
         name: name.into(),
         token: format!("t-{name}"),
-        role: role.into(),
+        role: role.parse().expect("a role"),
         department: None,
     }
 }

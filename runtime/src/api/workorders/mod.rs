@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, bearer, parse_time};
 use crate::auth::{User, mask, sees_sensitive};
+use crate::config::Role;
 use crate::interactions::{self, EventType, NewEvent};
 use crate::workorder::model::{HistoryEntry, Workorder};
 use crate::workorder::{
@@ -23,9 +24,14 @@ use crate::workorder::{
 use crate::workorder::{WoError, lifecycle};
 
 /// Roles that read orders.
-const READERS: &[&str] = crate::auth::STAFF;
+const READERS: &[Role] = crate::auth::STAFF;
 /// Roles that change orders (the lifecycle says which steps each may take).
-const WRITERS: &[&str] = &["agent", "supervisor", "quality_inspector", "handler"];
+const WRITERS: &[Role] = &[
+    Role::Agent,
+    Role::Supervisor,
+    Role::QualityInspector,
+    Role::Handler,
+];
 
 /// The OpenAPI document.
 pub const OPENAPI_YAML: &str = include_str!("../../../../docs/openapi.yaml");
@@ -202,7 +208,7 @@ fn present_history(
 
 /// Handlers may only see their department's orders.
 fn visible(user: &User, o: &Workorder) -> Result<()> {
-    if user.role == "handler" && (o.department.is_none() || o.department != user.department) {
+    if user.role == Role::Handler && (o.department.is_none() || o.department != user.department) {
         return Err(WoError::Forbidden(format!(
             "workorder {} is not with your department",
             o.number
@@ -217,9 +223,10 @@ async fn create_order(
     headers: HeaderMap,
     Body(req): Body<CreateRequest>,
 ) -> Result<Response> {
-    let user = s
-        .users
-        .authorize(bearer(&headers), &["agent", "supervisor", "handler"])?;
+    let user = s.users.authorize(
+        bearer(&headers),
+        &[Role::Agent, Role::Supervisor, Role::Handler],
+    )?;
     let o = s.workorders.create(req, &user).await?;
     Ok((StatusCode::CREATED, Json(present(&s, &user, o))).into_response())
 }
@@ -229,7 +236,7 @@ async fn import_orders(
     headers: HeaderMap,
     Body(orders): Body<Vec<ImportOrder>>,
 ) -> Result<Response> {
-    let user = s.users.authorize(bearer(&headers), &["admin"])?;
+    let user = s.users.authorize(bearer(&headers), &[Role::Admin])?;
     if orders.len() > 100_000 {
         return Err(WoError::invalid("body", "import at most 100000 orders at a time").into());
     }
@@ -289,7 +296,7 @@ async fn query_orders(
         }
     })?;
     let mut department = p.department.clone();
-    if user.role == "handler" {
+    if user.role == Role::Handler {
         match (&department, &user.department) {
             (Some(d), Some(mine)) if d != mine => {
                 return Err(WoError::Forbidden(format!(
@@ -373,9 +380,10 @@ async fn link(
     Path(number): Path<String>,
     Body(b): Body<LinkBody>,
 ) -> Result<Response> {
-    let user = s
-        .users
-        .authorize(bearer(&headers), &["agent", "supervisor", "handler"])?;
+    let user = s.users.authorize(
+        bearer(&headers),
+        &[Role::Agent, Role::Supervisor, Role::Handler],
+    )?;
     let (a, _) = s.workorders.link(&number, &b.kind, &b.to, &user).await?;
     Ok((StatusCode::CREATED, Json(present(&s, &user, a))).into_response())
 }
@@ -425,10 +433,15 @@ async fn summary(State(s): State<AppState>, Path(number): Path<String>) -> Resul
 async fn counts(State(s): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let user = s.users.authorize(
         bearer(&headers),
-        &["supervisor", "quality_inspector", "analyst", "handler"],
+        &[
+            Role::Supervisor,
+            Role::QualityInspector,
+            Role::Analyst,
+            Role::Handler,
+        ],
     )?;
     let mut c = s.workorders.counts().await?;
-    if user.role == "handler" {
+    if user.role == Role::Handler {
         let mine = user.department.clone().unwrap_or_default();
         c.open.retain(|r| r.department == mine);
         c.overdue.retain(|r| r.department == mine);
@@ -492,11 +505,11 @@ async fn notifications(
     QueryParams(p): QueryParams<NotifyParams>,
 ) -> Result<Response> {
     let user = s.users.authorize(bearer(&headers), crate::auth::STAFF)?;
-    let mut own = vec![user.role.clone(), user.name.clone()];
+    let mut own = vec![user.role.to_string(), user.name.clone()];
     if let Some(d) = &user.department {
         own.push(d.clone());
     }
-    let everyone = matches!(user.role.as_str(), "supervisor" | "admin");
+    let everyone = matches!(user.role, Role::Supervisor | Role::Admin);
     let to: Vec<String> = match &p.to {
         Some(t) => t
             .split(',')
@@ -534,7 +547,7 @@ async fn put_event_type(
     headers: HeaderMap,
     Body(t): Body<EventType>,
 ) -> Result<Response> {
-    let user = s.users.authorize(bearer(&headers), &["supervisor"])?;
+    let user = s.users.authorize(bearer(&headers), &[Role::Supervisor])?;
     if t.id.trim().is_empty() || !t.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(WoError::invalid("id", "an event type id is letters, digits and _").into());
     }
@@ -560,7 +573,7 @@ async fn create_event(
 ) -> Result<Response> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["agent", "supervisor"])?;
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
     let now = s.workorders.clock().now_ms();
     match interactions::create_event(&s.store, new, &user, now).await {
         Ok(e) => Ok((StatusCode::CREATED, Json(e)).into_response()),
@@ -640,7 +653,7 @@ async fn create_from_event(
 ) -> Result<Response> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["agent", "supervisor"])?;
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
     let req = CreateRequest {
         kind: b.kind,
         fields: b.fields,
@@ -720,7 +733,7 @@ async fn create_task(
 ) -> Result<Response> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["supervisor", "analyst"])?;
+        .authorize(bearer(&headers), &[Role::Supervisor, Role::Analyst])?;
     let t = s.workorders.create_task(req, &user).await?;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
@@ -773,7 +786,7 @@ async fn update_task(
 ) -> Result<Response> {
     let user = s
         .users
-        .authorize(bearer(&headers), &["agent", "supervisor"])?;
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
     Ok(Json(s.workorders.update_task(id, up, &user).await?).into_response())
 }
 
@@ -782,7 +795,7 @@ async fn audit_log(
     headers: HeaderMap,
     QueryParams(p): QueryParams<RangeParams>,
 ) -> Result<Response> {
-    s.users.authorize(bearer(&headers), &["admin"])?;
+    s.users.authorize(bearer(&headers), &[Role::Admin])?;
     if p.customer.is_some() {
         return Err(WoError::invalid("customer", "the audit log is queried by time").into());
     }

@@ -52,6 +52,7 @@ use super::WoError;
 use super::mem::{Mem, number_key};
 use super::model::*;
 use crate::auth::{AuditEntry, User, audit_into};
+use crate::config::Role;
 use crate::deploy::ProgramSlot;
 use crate::store::{Batch, SharedStore, Store, StoreError};
 use crate::time::PausableClock;
@@ -133,7 +134,7 @@ const GROUP_MAX: usize = 512;
 fn system_user() -> User {
     User {
         name: "system".into(),
-        role: "system".into(),
+        role: Role::System,
         department: None,
     }
 }
@@ -478,7 +479,7 @@ impl Engine {
             &AuditEntry {
                 at_ms: new.updated_ms,
                 user: user.name.clone(),
-                role: user.role.clone(),
+                role: user.role.to_string(),
                 action: action.to_string(),
                 target: new.number.clone(),
                 detail: serde_json::json!({

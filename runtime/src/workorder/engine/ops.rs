@@ -10,6 +10,7 @@ use dialect_compiler::ir::TransitionKind;
 use super::query::load_order;
 use super::{Engine, Group, system_user};
 use crate::auth::{AuditEntry, User, audit_into};
+use crate::config::Role;
 use crate::store::{Batch, get_json};
 use crate::workorder::WoError;
 use crate::workorder::handle::{
@@ -139,7 +140,7 @@ impl Engine {
             version: 1,
             at_ms,
             user: user.name.clone(),
-            role: user.role.clone(),
+            role: user.role.to_string(),
             action: "create".into(),
             transition: None,
             from: None,
@@ -302,7 +303,7 @@ impl Engine {
                 });
             }
         };
-        if !(user.role == "admin" || t.roles.contains(&user.role)) {
+        if !(user.role == Role::Admin || t.roles.iter().any(|r| r == user.role.as_str())) {
             return Err(WoError::Forbidden(format!(
                 "the role `{}` may not take `{}`; it is for: {}",
                 user.role,
@@ -310,7 +311,8 @@ impl Engine {
                 t.roles.join(", ")
             )));
         }
-        if user.role == "handler" && (old.department.is_none() || old.department != user.department)
+        if user.role == Role::Handler
+            && (old.department.is_none() || old.department != user.department)
         {
             return Err(WoError::Forbidden(format!(
                 "workorder {number} is not with your department"
@@ -390,7 +392,7 @@ impl Engine {
                 }
                 if let Some(h) = &req.handler {
                     o.handler = Some(h.clone());
-                } else if user.role == "handler" {
+                } else if user.role == Role::Handler {
                     o.handler = Some(user.name.clone());
                 }
             }
@@ -435,7 +437,7 @@ impl Engine {
             version: o.version,
             at_ms: now,
             user: user.name.clone(),
-            role: user.role.clone(),
+            role: user.role.to_string(),
             action: "transition".into(),
             transition: Some(t.name.clone()),
             from: Some(old.state.clone()),
@@ -462,7 +464,8 @@ impl Engine {
     }
 
     pub(super) fn may_touch(user: &User, o: &Workorder) -> Result<(), WoError> {
-        if user.role == "handler" && (o.department.is_none() || o.department != user.department) {
+        if user.role == Role::Handler && (o.department.is_none() || o.department != user.department)
+        {
             return Err(WoError::Forbidden(format!(
                 "workorder {} is not with your department",
                 o.number
@@ -523,7 +526,7 @@ impl Engine {
             version: o.version,
             at_ms: o.updated_ms,
             user: user.name.clone(),
-            role: user.role.clone(),
+            role: user.role.to_string(),
             action: action.into(),
             transition: None,
             from: None,
@@ -813,7 +816,7 @@ impl Engine {
             &AuditEntry {
                 at_ms: t.updated_ms,
                 user: user.name.clone(),
-                role: user.role.clone(),
+                role: user.role.to_string(),
                 action: action.into(),
                 target: format!("task:{}", t.id),
                 detail: serde_json::json!({ "status": t.status, "handler": t.handler }),
@@ -837,7 +840,7 @@ impl Engine {
                 message: format!("task {id} is {} and cannot change", t.status),
             });
         }
-        if user.role == "agent" {
+        if user.role == Role::Agent {
             let theirs = |h: &String| *h == user.name;
             if !t.handler.as_ref().is_none_or(theirs) || !up.handler.as_ref().is_none_or(theirs) {
                 return Err(WoError::Forbidden(format!(
