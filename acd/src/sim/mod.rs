@@ -13,22 +13,24 @@
 //! Asterisk's.
 //!
 //! # Layout
-//! - this file: the traffic file, the event loop, the report and its table.
+//! - this file: the event loop that drives the ACD core.
+//! - [`traffic`]: the traffic file ([`Traffic`]) and its arrival rates.
+//! - [`report`]: the results ([`SimReport`]) and their table.
 //! - [`dist`]: duration distributions.
 //! - [`erlang`]: Erlang C and Erlang A, which the tests compare the simulator with.
 
 pub mod dist;
 pub mod erlang;
+pub mod report;
+pub mod traffic;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::fmt::Write as _;
+use std::collections::{BinaryHeap, HashMap};
 
 use dialect_compiler::Program;
 use dialect_compiler::value::Value;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 
 use crate::stats::Aggregator;
 use crate::{
@@ -37,7 +39,13 @@ use crate::{
 };
 pub use dist::{Dist, Ms};
 
+pub use report::{AgentResult, ErrorSummary, Progress, QueueResult, SimReport, table};
+use report::{ErrAcc, merge};
+pub use traffic::{AgentGroup, Arrivals, Press, QueueTraffic, Segment, Traffic};
+use traffic::{data_of, parse_clock, parse_start, rates_of};
+
 const HALF_HOUR: i64 = 1_800_000;
+
 const DAY: i64 = 86_400_000;
 
 /// A problem with the traffic file or the project.
@@ -46,295 +54,6 @@ pub enum SimError {
     /// The traffic file is not valid.
     #[error("{0}")]
     Traffic(String),
-}
-
-/// Arrivals of a queue: 48 numbers (calls per half hour from 00:00) or a map from
-/// the half hour's start (`"08:00"`) to calls in it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum Arrivals {
-    /// Calls per half hour, from 00:00.
-    List(Vec<f64>),
-    /// Half-hour start to calls.
-    Map(BTreeMap<String, f64>),
-}
-
-/// A share of callers with their own call data or trunk.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Segment {
-    /// Fraction of the queue's callers (the rest get the queue's defaults).
-    pub share: f64,
-    /// Call data fields.
-    #[serde(default)]
-    pub data: BTreeMap<String, serde_yaml::Value>,
-    /// Trunk group.
-    #[serde(default)]
-    pub trunk: Option<String>,
-}
-
-/// Callers pressing a key while they wait.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Press {
-    /// The key.
-    pub key: char,
-    /// When, after arriving.
-    pub after: Dist,
-    /// Fraction of callers who do (if still waiting then).
-    pub share: f64,
-}
-
-/// Traffic into one queue.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueueTraffic {
-    /// Calls per half hour.
-    #[serde(default)]
-    pub arrivals: Option<Arrivals>,
-    /// Or a constant rate all day.
-    #[serde(default)]
-    pub calls_per_hour: Option<f64>,
-    /// Talk time (wrap-up comes from the queue's `wrap up`).
-    pub handle_time: Dist,
-    /// How long callers wait before hanging up (none: they never do).
-    #[serde(default)]
-    pub patience: Option<Dist>,
-    /// Trunk group of the calls.
-    #[serde(default)]
-    pub trunk: String,
-    /// Call data of the calls (`level: 3`).
-    #[serde(default)]
-    pub data: BTreeMap<String, serde_yaml::Value>,
-    /// Shares of callers with other data or trunk.
-    #[serde(default)]
-    pub mix: Vec<Segment>,
-    /// Key presses while waiting.
-    #[serde(default)]
-    pub press: Option<Press>,
-}
-
-/// A group of identical agents (or one agent, with `id`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentGroup {
-    /// One agent's id.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Prefix of the group's ids (`billing` gives billing-001...).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// How many.
-    #[serde(default = "one")]
-    pub count: u32,
-    /// Skills and levels.
-    #[serde(default)]
-    pub skills: BTreeMap<String, u32>,
-    /// Working hours every day (`08:00-12:00`); none: all day.
-    #[serde(default)]
-    pub shifts: Vec<String>,
-    /// Time to answer an offered call.
-    #[serde(default)]
-    pub answer_delay: Option<Dist>,
-    /// Probability of not answering an offer.
-    #[serde(default)]
-    pub no_answer: f64,
-}
-
-fn one() -> u32 {
-    1
-}
-
-fn default_start() -> String {
-    "2026-03-02T00:00:00+08:00".into()
-}
-
-fn default_callback_answer() -> f64 {
-    0.8
-}
-
-/// A traffic file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Traffic {
-    /// When the simulation starts (RFC 3339, or a date for its midnight in UTC+8).
-    #[serde(default = "default_start")]
-    pub start: String,
-    /// Days simulated.
-    #[serde(default = "one")]
-    pub days: u32,
-    /// Random seed.
-    #[serde(default)]
-    pub seed: u64,
-    /// Service-level threshold of the report (default: each queue's own).
-    #[serde(default)]
-    pub threshold: Option<Ms>,
-    /// Time at the start not counted in the report (let the queues fill).
-    #[serde(default)]
-    pub warmup: Option<Ms>,
-    /// Time after the end for calls in progress to finish.
-    #[serde(default)]
-    pub drain: Option<Ms>,
-    /// Probability that a customer answers a callback.
-    #[serde(default = "default_callback_answer")]
-    pub callback_answer: f64,
-    /// Traffic by queue.
-    pub queues: BTreeMap<String, QueueTraffic>,
-    /// Agents (none: the project's agents, all day).
-    #[serde(default)]
-    pub agents: Vec<AgentGroup>,
-}
-
-impl Traffic {
-    /// Reads a traffic file's text.
-    pub fn parse(text: &str) -> Result<Traffic, SimError> {
-        serde_yaml::from_str(text).map_err(|e| SimError::Traffic(e.to_string()))
-    }
-}
-
-/// Error of a wait estimator over answered calls that had to wait.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct ErrorSummary {
-    /// Calls scored.
-    pub samples: u64,
-    /// Mean of estimate − actual wait, ms (bias).
-    pub mean_error_ms: f64,
-    /// Mean absolute error, ms.
-    pub mae_ms: f64,
-    /// Root mean square error, ms.
-    pub rmse_ms: f64,
-    /// Mean absolute error ÷ mean actual wait.
-    pub relative_mae: f64,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct ErrAcc {
-    n: u64,
-    sum: f64,
-    abs: f64,
-    sq: f64,
-    actual: f64,
-}
-
-impl ErrAcc {
-    fn add(&mut self, est: f64, actual: f64) {
-        let e = est - actual;
-        self.n += 1;
-        self.sum += e;
-        self.abs += e.abs();
-        self.sq += e * e;
-        self.actual += actual;
-    }
-
-    fn summary(&self) -> ErrorSummary {
-        if self.n == 0 {
-            return ErrorSummary::default();
-        }
-        let n = self.n as f64;
-        ErrorSummary {
-            samples: self.n,
-            mean_error_ms: self.sum / n,
-            mae_ms: self.abs / n,
-            rmse_ms: (self.sq / n).sqrt(),
-            relative_mae: if self.actual > 0.0 {
-                self.abs / self.actual
-            } else {
-                0.0
-            },
-        }
-    }
-}
-
-/// One queue's results.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct QueueResult {
-    /// Queue.
-    pub name: String,
-    /// Calls that arrived here first.
-    pub arrivals: u64,
-    /// Stays offered (overflow arrivals included).
-    pub offered: u64,
-    /// Answered.
-    pub answered: u64,
-    /// Abandoned.
-    pub abandoned: u64,
-    /// Moved elsewhere (max wait, overflow, cancel key, closed).
-    pub moved: u64,
-    /// Share of arrivals that had to wait.
-    pub p_wait: f64,
-    /// Service level.
-    pub service_level: f64,
-    /// Threshold used, ms.
-    pub threshold_ms: i64,
-    /// Average speed of answer, ms.
-    pub asa_ms: f64,
-    /// Abandoned ÷ offered.
-    pub abandon_rate: f64,
-    /// Average handle time, ms.
-    pub aht_ms: f64,
-    /// Occupancy of the queue's agents.
-    pub occupancy: Option<f64>,
-    /// The ACD's wait estimate.
-    pub ewt_acd: ErrorSummary,
-    /// Asterisk's wait estimate.
-    pub ewt_asterisk: ErrorSummary,
-}
-
-/// One agent's results.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct AgentResult {
-    /// Agent.
-    pub id: String,
-    /// Calls handled.
-    pub handled: u64,
-    /// Average handle time, ms.
-    pub aht_ms: f64,
-    /// Occupancy.
-    pub occupancy: Option<f64>,
-    /// Time handling calls, ms.
-    pub busy_ms: i64,
-    /// Time ready and idle, ms.
-    pub idle_ms: i64,
-}
-
-/// What a simulation found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SimReport {
-    /// Start of the simulated period (RFC 3339).
-    pub start: String,
-    /// Days.
-    pub days: u32,
-    /// Calls generated.
-    pub calls: u64,
-    /// Events processed.
-    pub events: u64,
-    /// Agents.
-    pub agents_count: usize,
-    /// Announcements played.
-    pub announcements: u64,
-    /// Callbacks placed.
-    pub callbacks: u64,
-    /// Wall time, ms.
-    pub wall_ms: f64,
-    /// Simulated calls per second of wall time.
-    pub calls_per_second: f64,
-    /// All queues together.
-    pub total: QueueResult,
-    /// By queue.
-    pub queues: Vec<QueueResult>,
-    /// By agent.
-    pub agents: Vec<AgentResult>,
-}
-
-/// Progress of a run, for a progress bar.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    /// Simulated time done, ms.
-    pub done_ms: i64,
-    /// Simulated time in all, ms.
-    pub total_ms: i64,
-    /// Calls so far.
-    pub calls: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -385,96 +104,6 @@ struct QueueSpec {
     t: QueueTraffic,
     data: Vec<(String, Value)>,
     mix: Vec<MixShare>,
-}
-
-fn yaml_value(v: &serde_yaml::Value) -> Option<Value> {
-    match v {
-        serde_yaml::Value::Bool(b) => Some(Value::Bool(*b)),
-        serde_yaml::Value::Number(n) => n.as_f64().map(Value::Number),
-        serde_yaml::Value::String(s) => Some(Value::Text(s.clone())),
-        _ => None,
-    }
-}
-
-fn data_of(m: &BTreeMap<String, serde_yaml::Value>) -> Result<Vec<(String, Value)>, SimError> {
-    m.iter()
-        .map(|(k, v)| {
-            yaml_value(v).map(|v| (k.clone(), v)).ok_or_else(|| {
-                SimError::Traffic(format!("data `{k}`: use a number, text or true/false"))
-            })
-        })
-        .collect()
-}
-
-fn parse_clock(s: &str) -> Result<i64, SimError> {
-    dialect_lang::syntax::parse_clock(s.trim())
-        .map(|secs| i64::from(secs) * 1000)
-        .ok_or_else(|| SimError::Traffic(format!("`{s}` is not a time such as 08:30")))
-}
-
-fn parse_start(s: &str) -> Result<(i64, i64), SimError> {
-    // Returns (start ms, local midnight of the start day, ms).
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
-        let off = i64::from(t.offset().local_minus_utc()) * 1000;
-        let ms = t.timestamp_millis();
-        let local = ms + off;
-        let midnight = local - local.rem_euclid(DAY) - off;
-        return Ok((ms, midnight));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        let off = 8 * 3_600_000;
-        let ms = d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis() - off)
-            .unwrap_or(0);
-        return Ok((ms, ms));
-    }
-    Err(SimError::Traffic(format!(
-        "start: `{s}` is not a date (2026-03-02) or an RFC 3339 time"
-    )))
-}
-
-fn rates_of(name: &str, t: &QueueTraffic) -> Result<[f64; 48], SimError> {
-    let mut r = [0.0; 48];
-    match (&t.arrivals, t.calls_per_hour) {
-        (Some(Arrivals::List(v)), None) => {
-            if v.len() != 48 {
-                return Err(SimError::Traffic(format!(
-                    "queue {name}: arrivals has {} numbers; give 48 (one per half hour) or a map",
-                    v.len()
-                )));
-            }
-            r.copy_from_slice(v);
-        }
-        (Some(Arrivals::Map(m)), None) => {
-            for (k, v) in m {
-                let slot = parse_clock(k)? / HALF_HOUR;
-                if slot >= 48 || parse_clock(k)? % HALF_HOUR != 0 {
-                    return Err(SimError::Traffic(format!(
-                        "queue {name}: `{k}` does not start a half hour"
-                    )));
-                }
-                r[slot as usize] = *v;
-            }
-        }
-        (None, Some(per_hour)) => r = [per_hour / 2.0; 48],
-        (None, None) => {
-            return Err(SimError::Traffic(format!(
-                "queue {name}: give arrivals (per half hour) or calls_per_hour"
-            )));
-        }
-        (Some(_), Some(_)) => {
-            return Err(SimError::Traffic(format!(
-                "queue {name}: give arrivals or calls_per_hour, not both"
-            )));
-        }
-    }
-    if r.iter().any(|x| !x.is_finite() || *x < 0.0) {
-        return Err(SimError::Traffic(format!(
-            "queue {name}: arrivals must be >= 0"
-        )));
-    }
-    Ok(r)
 }
 
 /// Runs a simulation of `traffic` on the project's queues.
@@ -1127,113 +756,6 @@ impl Sim {
             agents,
         }
     }
-}
-
-fn merge(a: &mut ErrAcc, b: &ErrAcc) {
-    a.n += b.n;
-    a.sum += b.sum;
-    a.abs += b.abs;
-    a.sq += b.sq;
-    a.actual += b.actual;
-}
-
-fn secs(ms: f64) -> String {
-    format!("{:.1}s", ms / 1000.0)
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-/// The report as text tables.
-pub fn table(r: &SimReport) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{} day(s) from {}: {} calls, {} agents, {} events in {:.2} s ({:.0} calls/s)",
-        r.days,
-        r.start,
-        r.calls,
-        r.agents_count,
-        r.events,
-        r.wall_ms / 1000.0,
-        r.calls_per_second
-    );
-    let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<14} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>6}",
-        "queue",
-        "offered",
-        "answered",
-        "abandon",
-        "moved",
-        "P(wait)",
-        "SL",
-        "ASA",
-        "AHT",
-        "aband%",
-        "occ"
-    );
-    for q in r.queues.iter().chain(std::iter::once(&r.total)) {
-        let _ = writeln!(
-            s,
-            "{:<14} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>6}",
-            q.name,
-            q.offered,
-            q.answered,
-            q.abandoned,
-            q.moved,
-            pct(q.p_wait),
-            format!("{}@{}", pct(q.service_level), secs(q.threshold_ms as f64)),
-            secs(q.asa_ms),
-            secs(q.aht_ms),
-            pct(q.abandon_rate),
-            q.occupancy.map(pct).unwrap_or_else(|| "-".into())
-        );
-    }
-    let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "estimated wait error (answered calls that waited; estimate at arrival - actual):"
-    );
-    let _ = writeln!(
-        s,
-        "{:<14} {:<9} {:>8} {:>10} {:>9} {:>9} {:>8}",
-        "queue", "estimator", "samples", "bias", "MAE", "RMSE", "rel.MAE"
-    );
-    for q in r.queues.iter().chain(std::iter::once(&r.total)) {
-        for (name, e) in [("acd", &q.ewt_acd), ("asterisk", &q.ewt_asterisk)] {
-            let _ = writeln!(
-                s,
-                "{:<14} {:<9} {:>8} {:>10} {:>9} {:>9} {:>8}",
-                q.name,
-                name,
-                e.samples,
-                secs(e.mean_error_ms),
-                secs(e.mae_ms),
-                secs(e.rmse_ms),
-                pct(e.relative_mae)
-            );
-        }
-    }
-    let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<16} {:>8} {:>8} {:>6}",
-        "agent", "handled", "AHT", "occ"
-    );
-    for a in &r.agents {
-        let _ = writeln!(
-            s,
-            "{:<16} {:>8} {:>8} {:>6}",
-            a.id,
-            a.handled,
-            secs(a.aht_ms),
-            a.occupancy.map(pct).unwrap_or_else(|| "-".into())
-        );
-    }
-    s
 }
 
 #[cfg(test)]
