@@ -386,7 +386,7 @@ pub fn value_to_raw(v: &Value, ty: Type, texts: &mut Texts) -> Option<u64> {
         (Type::Duration, Value::Duration(d)) => *d as u64,
         (Type::Duration, Value::Number(n)) => (*n * 1000.0) as i64 as u64,
         (Type::Time, Value::Time(s)) => u64::from(*s),
-        (Type::Time, Value::Text(t)) => dialect_lang::syntax::parse_clock(t).map(u64::from)?,
+        (Type::Time, Value::Text(t)) => dialect_lang::literal::parse_clock(t).map(u64::from)?,
         (Type::Date, Value::Date(d)) => date_to_days(*d) as u64,
         (Type::Date, Value::Text(t)) => {
             date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?) as u64

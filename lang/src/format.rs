@@ -30,6 +30,7 @@
 
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::literal::{clock_to_string, duration_to_string};
 use crate::syntax::{IdGen, RESERVED_WORDS, parse_module};
 
 /// Formats one file. Returns the canonical text, or the diagnostics that stop it
@@ -321,32 +322,6 @@ pub fn percent_to_string(fraction: f64) -> String {
         }
     }
     format!("{}%", number_to_string(hundred))
-}
-
-/// A duration in its canonical form: `1m30s`, `2h`, `1d12h`; a duration that is not
-/// a whole number of seconds stays in milliseconds (`1500ms`).
-pub fn duration_to_string(millis: i64) -> String {
-    if millis <= 0 || millis % 1000 != 0 {
-        return if millis == 0 {
-            "0s".to_string()
-        } else {
-            format!("{millis}ms")
-        };
-    }
-    let mut rest = millis / 1000;
-    let mut out = String::new();
-    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= secs {
-            out.push_str(&format!("{}{unit}", rest / secs));
-            rest %= secs;
-        }
-    }
-    out
-}
-
-/// A clock time `HH:MM` from seconds after midnight.
-pub fn clock_to_string(secs: u32) -> String {
-    format!("{:02}:{:02}", secs / 3600, (secs % 3600) / 60)
 }
 
 fn time_range_to_string(r: &TimeRange) -> String {

@@ -9,6 +9,8 @@
 //! # Layout
 //! - [`ast`]: the syntax tree, with a span on every node.
 //! - [`syntax`]: the pest grammar (`dialect.pest`) and pairs → AST.
+//! - [`literal`]: duration and clock literals, read and written (shared with
+//!   the compiler and runtime).
 //! - [`source`]: files, `line:col` positions, display widths.
 //! - [`diagnostic`]: the diagnostic type, text and JSON rendering, "did you mean".
 //! - [`check`]: project loading, name resolution, typing, whole-program rules.
@@ -22,6 +24,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod format;
 pub mod graph;
+pub mod literal;
 pub mod options;
 pub mod source;
 pub mod syntax;

@@ -407,7 +407,7 @@ fn data_of(m: &BTreeMap<String, serde_yaml::Value>) -> Result<Vec<(String, Value
 }
 
 fn parse_clock(s: &str) -> Result<i64, SimError> {
-    dialect_lang::syntax::parse_clock(s.trim())
+    dialect_lang::literal::parse_clock(s.trim())
         .map(|secs| i64::from(secs) * 1000)
         .ok_or_else(|| SimError::Traffic(format!("`{s}` is not a time such as 08:30")))
 }
