@@ -13,113 +13,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::backend::{Backend, Engine};
 use crate::ctx::{ExecCtx, InputRegs, Pending, RtError, STEP_BUDGET, Shared};
+use crate::error::CompileError;
+use crate::interp::Interpreter;
 use crate::ir::*;
 use crate::value::{RecordValue, Value, raw_to_value, value_to_raw};
-
-/// Which back-end runs the code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Engine {
-    /// Cranelift native code (the default).
-    Native,
-    /// The reference interpreter (for debugging and differential tests).
-    Interp,
-}
-
-impl std::str::FromStr for Engine {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Engine, String> {
-        match s {
-            "native" | "jit" => Ok(Engine::Native),
-            "interp" | "interpreter" => Ok(Engine::Interp),
-            other => Err(format!("`{other}` is not an engine; use native or interp")),
-        }
-    }
-}
-
-/// Runs IR code. Both back-ends implement it and must agree on every program.
-pub trait Backend: Send + Sync {
-    /// Runs flow `flow` from block `start` until it stops (see [`crate::interp::run`]).
-    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId);
-    /// Evaluates predicate `pred` over `env`; the result is left as a raw value
-    /// (errors in `ctx.error`).
-    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64;
-    /// Evaluates `pred` over records laid out back to back (`width` values
-    /// each), pushing one raw result per record to `out`; stops at the first
-    /// record that fails (its error left in `ctx.error`). Returns how many
-    /// records were evaluated without error.
-    fn eval_predicate_batch(
-        &self,
-        pred: PredId,
-        ctx: &mut ExecCtx,
-        records: &[u64],
-        width: usize,
-        out: &mut Vec<u64>,
-    ) -> usize {
-        eval_one_by_one(self, pred, ctx, records, width, out)
-    }
-    /// Which engine this is.
-    fn engine(&self) -> Engine;
-}
-
-/// [`Backend::eval_predicate_batch`] as one [`Backend::eval_predicate`] call
-/// per record (each with a full step budget).
-pub(crate) fn eval_one_by_one<B: Backend + ?Sized>(
-    backend: &B,
-    pred: PredId,
-    ctx: &mut ExecCtx,
-    records: &[u64],
-    width: usize,
-    out: &mut Vec<u64>,
-) -> usize {
-    for (i, record) in records.chunks_exact(width.max(1)).enumerate() {
-        ctx.budget = STEP_BUDGET;
-        let v = backend.eval_predicate(pred, ctx, record);
-        if ctx.error.is_some() {
-            return i;
-        }
-        out.push(v);
-    }
-    records.len() / width.max(1)
-}
-
-/// The interpreter as a back-end.
-pub struct Interpreter {
-    shared: Arc<Shared>,
-}
-
-impl Interpreter {
-    /// An interpreter over a program.
-    pub fn new(shared: Arc<Shared>) -> Interpreter {
-        Interpreter { shared }
-    }
-}
-
-impl Backend for Interpreter {
-    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId) {
-        match self.shared.ir.flows.get(flow as usize) {
-            Some(f) => crate::interp::run(&f.body, ctx, slots, &[], start),
-            None => ctx.fail("internal error: no such flow", 0),
-        }
-    }
-
-    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
-        let Some(p) = self.shared.ir.predicates.get(pred as usize) else {
-            ctx.fail("internal error: no such predicate", 0);
-            return 0;
-        };
-        ctx.pending = None;
-        crate::interp::run(&p.body, ctx, &mut [], env, p.body.entry);
-        match ctx.pending.take() {
-            Some(Pending::Return(Some(v))) => v,
-            _ => 0,
-        }
-    }
-
-    fn engine(&self) -> Engine {
-        Engine::Interp
-    }
-}
 
 /// A compiled program, ready to run calls.
 #[derive(Clone)]
@@ -170,8 +69,8 @@ pub enum StartError {
 
 impl Program {
     /// Builds a program from IR with the given engine (verifying the IR first).
-    pub fn new(ir: ProgramIr, engine: Engine) -> Result<Program, crate::CompileError> {
-        crate::verify::verify(&ir).map_err(crate::CompileError::Verify)?;
+    pub fn new(ir: ProgramIr, engine: Engine) -> Result<Program, CompileError> {
+        crate::verify::verify(&ir).map_err(CompileError::Verify)?;
         let shared = Arc::new(Shared::new(ir));
         let backend: Arc<dyn Backend> = match engine {
             Engine::Interp => Arc::new(Interpreter::new(shared.clone())),

@@ -30,5 +30,5 @@ pub mod source;
 pub mod syntax;
 pub mod types;
 
-pub use check::{Checked, Model, Project, check_project, check_text, load_project};
+pub use check::{Checked, LoadError, Model, Project, check_project, check_text, load_project};
 pub use diagnostic::{Diagnostic, Severity};

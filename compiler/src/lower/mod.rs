@@ -32,7 +32,7 @@ use dialect_lang::ast::*;
 use dialect_lang::check::{Checked, ItemRef, Model};
 use dialect_lang::types::Type;
 
-use crate::CompileError;
+use crate::error::CompileError;
 use crate::ir::*;
 
 /// Default time for the first key of a menu or collect.
@@ -203,8 +203,7 @@ impl<'a> Lowerer<'a> {
 
 /// Checks and lowers a project folder (or files) in one go.
 pub fn compile_paths(paths: &[std::path::PathBuf]) -> Result<(Checked, ProgramIr), CompileError> {
-    let project =
-        dialect_lang::load_project(paths).map_err(|e| CompileError::Load(e.to_string()))?;
+    let project = dialect_lang::load_project(paths)?;
     let checked = dialect_lang::check_project(project);
     let ir = lower(&checked)?;
     Ok((checked, ir))
