@@ -55,14 +55,13 @@ pub enum StartError {
     /// No flow of that name.
     #[error("there is no flow called `{0}`")]
     NoFlow(String),
-    /// An argument is missing or of the wrong type.
+    /// An argument is missing or of the wrong type: the flow, the parameter's
+    /// name and the type it needs.
     #[error("the flow `{flow}` needs `{arg}` as {ty}")]
+    #[allow(missing_docs)]
     BadArgument {
-        /// The flow.
         flow: String,
-        /// The parameter.
         arg: String,
-        /// Its type.
         ty: String,
     },
 }
@@ -241,9 +240,9 @@ pub enum Speech {
     Money(f64),
     /// Digit by digit.
     Digits(String),
-    /// A number.
+    /// A number, read as a quantity rather than digit by digit.
     Number(f64),
-    /// A date.
+    /// A date, read in the call's language.
     Date(NaiveDate),
     /// A clock time, seconds after midnight.
     Time(u32),
@@ -269,9 +268,9 @@ pub enum Prompt {
 /// Where a transfer goes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Transfer {
-    /// A queue.
+    /// A queue, by name: the caller waits there for an agent.
     Queue(String),
-    /// An agent.
+    /// An agent, by id.
     Agent(String),
     /// An outside number.
     Number(String),
@@ -280,20 +279,22 @@ pub enum Transfer {
 }
 
 /// What a flow asks the runtime to do.
+///
+/// Fields carry what the flow's statement said, with expressions evaluated and
+/// durations in milliseconds: `name` names the step in the call's trail, `prompts`
+/// are played before listening, `caller_id` is the number presented to the callee.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(missing_docs)]
 pub enum Command {
     /// Play prompts; resume with `Done`.
     Play {
-        /// The prompt.
         prompt: Prompt,
         /// A key stops it.
         barge_in: bool,
     },
     /// Present a menu; resume with `Choice`, `NoInput` or `NoMatch`.
     Menu {
-        /// Menu name.
         name: String,
-        /// Prompts.
         prompts: Vec<Prompt>,
         /// Key sequences per choice.
         keys: Vec<Vec<String>>,
@@ -316,7 +317,6 @@ pub enum Command {
     Collect {
         /// The variable (for the trail).
         name: String,
-        /// Prompts.
         prompts: Vec<Prompt>,
         /// Fewest digits (shorter entries are reported as digits; the flow rejects them).
         min: u32,
@@ -378,19 +378,16 @@ pub enum Command {
         to: String,
         /// Subject (e-mail).
         subject: Option<String>,
-        /// Message.
         body: String,
     },
     /// Transfer the call. When it succeeds the flow is over; when it fails resume
     /// with `Failed` (the flow's `else` runs, or the flow's error handling).
     Transfer {
-        /// Where.
         to: Transfer,
         /// Ring time-out, ms.
         timeout_ms: Option<i64>,
         /// Trunk group.
         via: Option<String>,
-        /// Caller id.
         caller_id: Option<String>,
     },
     /// Wait; resume with `Done`.

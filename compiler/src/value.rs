@@ -323,9 +323,9 @@ pub struct RecordValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
-    /// A number.
+    /// A number: amounts, counts and percentages (as fractions) alike.
     Number(f64),
-    /// A text.
+    /// A text: also digit strings, phone numbers and recordings (their ids).
     Text(String),
     /// A yes/no value.
     Bool(bool),
@@ -333,7 +333,7 @@ pub enum Value {
     Duration(i64),
     /// A clock time, seconds after midnight.
     Time(u32),
-    /// A date.
+    /// A calendar date, without a time zone.
     Date(NaiveDate),
     /// A record (field name → value); `None` when the lookup did not answer.
     Record(Option<Vec<(String, Value)>>),

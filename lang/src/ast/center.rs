@@ -235,7 +235,11 @@ pub enum Outcome {
 }
 
 /// `workorder name { ... }`
+///
+/// `fields`, `states` and `transitions` are its `field`, `state` and `transition`
+/// clauses in source order.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
 pub struct WorkorderDecl {
     /// Workorder type name.
     pub name: Ident,
@@ -243,11 +247,8 @@ pub struct WorkorderDecl {
     pub label: Option<Text>,
     /// Calendar for business-hour limits.
     pub calendar: Option<Ident>,
-    /// Fields.
     pub fields: Vec<WorkorderField>,
-    /// States.
     pub states: Vec<WorkorderState>,
-    /// Transitions.
     pub transitions: Vec<Transition>,
     /// Link kinds to other orders.
     pub links: Vec<Ident>,

@@ -169,7 +169,7 @@ pub struct DayRange {
     pub from: u8,
     /// Last day, inclusive.
     pub to: u8,
-    /// Where it is written.
+    /// `mon-fri` or `sat` as written, for messages about the days.
     pub span: Span,
 }
 
@@ -180,7 +180,7 @@ pub struct TimeRange {
     pub from: u32,
     /// End, seconds after midnight (may be 24:00 = 86400, or before `from` when it wraps midnight).
     pub to: u32,
-    /// Where it is written.
+    /// `08:00-20:00` as written, for messages about the range.
     pub span: Span,
 }
 
@@ -204,7 +204,7 @@ pub struct DateSpan {
     pub from: chrono::NaiveDate,
     /// Last day (same as `from` for a single day).
     pub to: chrono::NaiveDate,
-    /// Where it is written.
+    /// The date or range as written, for messages about it.
     pub span: Span,
 }
 
@@ -299,17 +299,18 @@ pub enum OptValue {
     Number(f64, Span),
     /// A percentage, as a fraction (3% = 0.03).
     Percent(f64, Span),
-    /// A duration.
+    /// A duration (`5s`); a bare number where a duration belongs is kept and
+    /// reported by the checker.
     Duration(DurationLit),
     /// A clock time, seconds after midnight.
     Clock(u32, Span),
     /// A clock range.
     TimeRange(TimeRange),
-    /// A date.
+    /// A calendar date (`2026-10-01`).
     Date(chrono::NaiveDate, Span),
     /// A number range `a..b` / `a to b`.
     Range(f64, f64, Span),
-    /// Text.
+    /// A text, possibly with interpolations (`"{caller}"`).
     Text(Text),
     /// `#` or `*`.
     Key(char, Span),

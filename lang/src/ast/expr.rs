@@ -12,7 +12,7 @@ pub struct DurationLit {
     pub millis: i64,
     /// True when written without a unit (an error the checker reports).
     pub unitless: bool,
-    /// Where it is written.
+    /// The literal, unit included; the checker's "needs a unit" points here.
     pub span: Span,
 }
 
@@ -66,7 +66,7 @@ pub struct Expr {
     pub id: ExprId,
     /// What it is.
     pub kind: ExprKind,
-    /// Where it is written.
+    /// From its first to its last character; type errors underline this.
     pub span: Span,
 }
 

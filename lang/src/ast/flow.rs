@@ -69,14 +69,14 @@ pub enum StmtKind {
     Lookup {
         /// Variable that receives the record.
         target: Ident,
-        /// The lookup.
+        /// The operation, its arguments, time-out and `else` branch.
         lookup: Lookup,
     },
     /// `name = record (max 60s, silence 5s, beep)`
     Record {
         /// Variable that receives the recording.
         target: Ident,
-        /// Options.
+        /// `max`, `silence`, `beep`, `terminator`.
         options: Vec<Opt>,
     },
     /// `name = create workorder type { field: expr }`
@@ -101,14 +101,14 @@ pub enum StmtKind {
     Assign {
         /// Variable assigned (declared on first assignment).
         target: Ident,
-        /// Value.
+        /// Gives the variable its type on first assignment.
         value: Expr,
     },
     /// `data.field = expr`
     SetData {
         /// Call-data field.
         field: Ident,
-        /// Value.
+        /// Of the field's declared type.
         value: Expr,
     },
     /// `if c { } else if c { } else { }`
@@ -186,11 +186,13 @@ pub enum SayContent {
 }
 
 /// One item of a `say`: text, or a value read as money, digits, a number, a date or a time.
+///
+/// `value` is any expression; `kind` says how it is read.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
 pub struct SayItem {
     /// How to read the value.
     pub kind: SayKind,
-    /// The value.
     pub value: Expr,
 }
 
@@ -220,7 +222,7 @@ pub struct Menu {
     pub options: Vec<Opt>,
     /// `play`/`say` statements that form the prompt.
     pub prompts: Vec<Stmt>,
-    /// Choices.
+    /// Choices in source order (the runtime answers with the index of the one taken).
     pub choices: Vec<MenuChoice>,
     /// No-input / no-match handlers.
     pub handlers: Vec<InputHandler>,
@@ -292,9 +294,11 @@ pub enum HandlerCount {
 }
 
 /// `collect (min 6, max 12, terminator #, ...) { prompts, handlers, valid when ... }`
+///
+/// `options` are the ones in parentheses (`min`, `max`, `terminator`, time-outs).
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
 pub struct Collect {
-    /// Options.
     pub options: Vec<Opt>,
     /// `play`/`say` statements that form the prompt.
     pub prompts: Vec<Stmt>,
@@ -324,11 +328,13 @@ pub struct Lookup {
 }
 
 /// `field: expr` in `create workorder`.
+///
+/// `value` must have the field's declared type.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
 pub struct FieldInit {
     /// Field name.
     pub name: Ident,
-    /// Value.
     pub value: Expr,
 }
 
@@ -355,7 +361,7 @@ pub enum NotifyChannel {
 /// Where a call or a queue rule sends a call.
 #[derive(Debug, Clone, Serialize)]
 pub enum Destination {
-    /// A queue.
+    /// Wait in a queue for an agent.
     Queue(Ident),
     /// Another flow.
     Flow(Ident),

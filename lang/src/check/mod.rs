@@ -125,12 +125,12 @@ impl Project {
 /// A problem reading the project from disk (not a problem in the flows themselves).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// A path given on the command line could not be read.
+    /// A path given on the command line could not be read, and the reason the
+    /// operating system gave.
     #[error("cannot read {path}: {reason}")]
+    #[allow(missing_docs)]
     Read {
-        /// The path.
         path: PathBuf,
-        /// Why.
         reason: std::io::Error,
     },
     /// A folder with no `.flow` files.
@@ -346,7 +346,7 @@ pub struct FlowInfo {
 /// A service operation's signature.
 #[derive(Debug, Clone, Serialize)]
 pub struct OperationInfo {
-    /// The service.
+    /// Where the service declaring it is, for messages that point at it.
     pub service: ItemRef,
     /// Index of the operation in the service.
     pub index: usize,
@@ -374,7 +374,12 @@ pub struct WorkorderFieldInfo {
 }
 
 /// Symbol tables and types of a checked project.
+///
+/// A table named after a kind of declaration maps each name to where it is
+/// declared (an [`ItemRef`]) and, where it holds more, what the checker worked
+/// out about it.
 #[derive(Debug, Clone, Default, Serialize)]
+#[allow(missing_docs)]
 pub struct Model {
     /// The type of every expression.
     pub types: HashMap<ExprId, Type>,
@@ -384,19 +389,15 @@ pub struct Model {
     pub records: Vec<RecordType>,
     /// Constants and their types.
     pub consts: BTreeMap<String, (ItemRef, Type)>,
-    /// Flows.
     pub flows: BTreeMap<String, FlowInfo>,
-    /// Queues.
     pub queues: BTreeMap<String, ItemRef>,
     /// Campaigns and the fields of their records.
     pub campaigns: BTreeMap<String, (ItemRef, Vec<(String, Type)>)>,
     /// Workorder types and their fields.
     pub workorders: BTreeMap<String, (ItemRef, Vec<WorkorderFieldInfo>)>,
-    /// Calendars.
     pub calendars: BTreeMap<String, ItemRef>,
     /// Lists and their categories.
     pub lists: BTreeMap<String, (ItemRef, Vec<String>)>,
-    /// Services.
     pub services: BTreeMap<String, ItemRef>,
     /// Service operations by `(service, operation)`.
     pub operations: BTreeMap<(String, String), OperationInfo>,
@@ -408,7 +409,6 @@ pub struct Model {
     pub languages: Vec<String>,
     /// Skills and their level range.
     pub skills: BTreeMap<String, (u32, u32)>,
-    /// Departments.
     pub departments: BTreeMap<String, ItemRef>,
     /// Agents by id.
     pub agents: BTreeMap<String, ItemRef>,

@@ -158,7 +158,8 @@ pub struct FlowGraph {
     pub name: String,
     /// The nodes; node 0 is the start.
     pub nodes: Vec<Node>,
-    /// The edges.
+    /// The edges; those between the same two nodes for the same reason are
+    /// merged into one, with their labels joined.
     pub edges: Vec<Edge>,
 }
 
