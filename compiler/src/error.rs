@@ -29,9 +29,10 @@ pub enum CompileError {
         /// `pred3`, `batch3`), a runtime helper being declared, or "the code
         /// generator" and "the program" for setting up and finishing.
         function: String,
-        /// What Cranelift reported.
+        /// What Cranelift reported (boxed: Cranelift's errors are large, and
+        /// every `Result` of the compiler carries this type).
         #[source]
-        source: JitError,
+        source: Box<JitError>,
     },
 }
 

@@ -1,5 +1,6 @@
-//! The reference interpreter: runs IR blocks directly. It is the baseline the
-//! native code is measured against and the oracle the native code must agree with.
+//! The reference interpreter: [`run`] runs IR blocks directly, and [`Interpreter`]
+//! offers it as a [`Backend`]. It is the baseline the native code is measured
+//! against and the oracle the native code must agree with.
 
 use std::sync::Arc;
 

@@ -18,7 +18,7 @@
 //!
 //! # Layout
 //! - [`ir`]: the IR types.
-//! - [`lower`]: AST + model → IR (`lower/`: declarations, expressions, flows,
+//! - [`lower`](mod@lower): AST + model → IR (`lower/`: declarations, expressions, flows,
 //!   menus and collects, queues/campaigns/workorders).
 //! - [`verify`]: the IR verifier and its [`VerifyError`](verify::VerifyError).
 //! - [`backend`]: the [`Backend`] trait both back-ends implement, and [`Engine`].

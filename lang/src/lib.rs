@@ -20,7 +20,7 @@
 //!   (`check/`: expressions, flows, menus and collects, declarations, rules).
 //! - [`types`]: value types, built-in names and functions.
 //! - [`options`]: the options each construct takes, and typed accessors.
-//! - [`format`]: `dialect fmt`, the canonical layout, comments kept (`format/`:
+//! - [`format`](mod@format): `dialect fmt`, the canonical layout, comments kept (`format/`:
 //!   comments, in-line pieces, declarations, statements).
 //! - [`graph`]: `dialect graph`, a flow as a diagram (`graph/`: DOT, Mermaid,
 //!   SVG with its own layout).

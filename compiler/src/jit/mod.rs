@@ -114,7 +114,7 @@ struct Compiler {
 fn jit_err(function: &str, source: impl Into<JitError>) -> CompileError {
     CompileError::Jit {
         function: function.to_string(),
-        source: source.into(),
+        source: Box::new(source.into()),
     }
 }
 
