@@ -8,6 +8,8 @@
 //! - `commands/graph.rs`: `dialect graph`.
 //! - `commands/compile.rs`: `dialect compile`, `dialect inspect`.
 //! - `commands/flowtest.rs`: `dialect run-flow`, `dialect test`.
+//! - `commands/simulate.rs`: `dialect simulate`, the contact-center simulator
+//!   on a project's queues.
 //! - `commands/run.rs`: `dialect run`, `dialect deploy`, `dialect dtmf detect`.
 
 mod commands;

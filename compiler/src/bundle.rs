@@ -21,7 +21,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::exec::{Engine, Program};
+use crate::backend::Engine;
+use crate::error::CompileError;
+use crate::exec::Program;
 use crate::ir::{FORMAT_VERSION, ProgramIr};
 
 /// The first bytes of every bundle.
@@ -117,7 +119,7 @@ pub enum BundleError {
     Decode(String),
     /// The IR is inconsistent.
     #[error("the bundle's program is inconsistent: {0}")]
-    Verify(String),
+    Verify(crate::verify::VerifyError),
 }
 
 impl BundleData {
@@ -181,7 +183,7 @@ impl BundleData {
     }
 
     /// Builds a program from the bundle.
-    pub fn program(&self, engine: Engine) -> Result<Program, crate::CompileError> {
+    pub fn program(&self, engine: Engine) -> Result<Program, CompileError> {
         Program::new(self.ir.clone(), engine)
     }
 }

@@ -23,7 +23,7 @@ type SpecialDay = (bool, Option<Spans>);
 /// A calendar ready to answer questions.
 #[derive(Debug, Clone)]
 pub struct Calendar {
-    /// Name.
+    /// The calendar's name in the project, for messages about it.
     pub name: String,
     tz: Tz,
     weekly: [Vec<(u32, u32)>; 7],

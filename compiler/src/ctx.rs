@@ -22,7 +22,8 @@ pub const STEP_BUDGET: i64 = 100_000;
 /// The parts of a program every execution shares (read-only).
 #[derive(Debug)]
 pub struct Shared {
-    /// The IR.
+    /// The program's IR, which both back-ends run and which holds the texts and
+    /// locations error messages refer to.
     pub ir: ProgramIr,
     /// The constant texts.
     pub interner: Arc<Interner>,
@@ -68,7 +69,7 @@ impl Shared {
 /// A run-time error: what went wrong and where in the flow text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtError {
-    /// The message.
+    /// What went wrong, such as `division by zero`.
     pub message: String,
     /// Where (a [`LocId`]).
     pub loc: LocId,

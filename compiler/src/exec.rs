@@ -13,113 +13,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::backend::{Backend, Engine};
 use crate::ctx::{ExecCtx, InputRegs, Pending, RtError, STEP_BUDGET, Shared};
+use crate::error::CompileError;
+use crate::interp::Interpreter;
 use crate::ir::*;
 use crate::value::{RecordValue, Value, raw_to_value, value_to_raw};
-
-/// Which back-end runs the code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Engine {
-    /// Cranelift native code (the default).
-    Native,
-    /// The reference interpreter (for debugging and differential tests).
-    Interp,
-}
-
-impl std::str::FromStr for Engine {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Engine, String> {
-        match s {
-            "native" | "jit" => Ok(Engine::Native),
-            "interp" | "interpreter" => Ok(Engine::Interp),
-            other => Err(format!("`{other}` is not an engine; use native or interp")),
-        }
-    }
-}
-
-/// Runs IR code. Both back-ends implement it and must agree on every program.
-pub trait Backend: Send + Sync {
-    /// Runs flow `flow` from block `start` until it stops (see [`crate::interp::run`]).
-    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId);
-    /// Evaluates predicate `pred` over `env`; the result is left as a raw value
-    /// (errors in `ctx.error`).
-    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64;
-    /// Evaluates `pred` over records laid out back to back (`width` values
-    /// each), pushing one raw result per record to `out`; stops at the first
-    /// record that fails (its error left in `ctx.error`). Returns how many
-    /// records were evaluated without error.
-    fn eval_predicate_batch(
-        &self,
-        pred: PredId,
-        ctx: &mut ExecCtx,
-        records: &[u64],
-        width: usize,
-        out: &mut Vec<u64>,
-    ) -> usize {
-        eval_one_by_one(self, pred, ctx, records, width, out)
-    }
-    /// Which engine this is.
-    fn engine(&self) -> Engine;
-}
-
-/// [`Backend::eval_predicate_batch`] as one [`Backend::eval_predicate`] call
-/// per record (each with a full step budget).
-pub(crate) fn eval_one_by_one<B: Backend + ?Sized>(
-    backend: &B,
-    pred: PredId,
-    ctx: &mut ExecCtx,
-    records: &[u64],
-    width: usize,
-    out: &mut Vec<u64>,
-) -> usize {
-    for (i, record) in records.chunks_exact(width.max(1)).enumerate() {
-        ctx.budget = STEP_BUDGET;
-        let v = backend.eval_predicate(pred, ctx, record);
-        if ctx.error.is_some() {
-            return i;
-        }
-        out.push(v);
-    }
-    records.len() / width.max(1)
-}
-
-/// The interpreter as a back-end.
-pub struct Interpreter {
-    shared: Arc<Shared>,
-}
-
-impl Interpreter {
-    /// An interpreter over a program.
-    pub fn new(shared: Arc<Shared>) -> Interpreter {
-        Interpreter { shared }
-    }
-}
-
-impl Backend for Interpreter {
-    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId) {
-        match self.shared.ir.flows.get(flow as usize) {
-            Some(f) => crate::interp::run(&f.body, ctx, slots, &[], start),
-            None => ctx.fail("internal error: no such flow", 0),
-        }
-    }
-
-    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
-        let Some(p) = self.shared.ir.predicates.get(pred as usize) else {
-            ctx.fail("internal error: no such predicate", 0);
-            return 0;
-        };
-        ctx.pending = None;
-        crate::interp::run(&p.body, ctx, &mut [], env, p.body.entry);
-        match ctx.pending.take() {
-            Some(Pending::Return(Some(v))) => v,
-            _ => 0,
-        }
-    }
-
-    fn engine(&self) -> Engine {
-        Engine::Interp
-    }
-}
 
 /// A compiled program, ready to run calls.
 #[derive(Clone)]
@@ -156,22 +55,21 @@ pub enum StartError {
     /// No flow of that name.
     #[error("there is no flow called `{0}`")]
     NoFlow(String),
-    /// An argument is missing or of the wrong type.
+    /// An argument is missing or of the wrong type: the flow, the parameter's
+    /// name and the type it needs.
     #[error("the flow `{flow}` needs `{arg}` as {ty}")]
+    #[allow(missing_docs)]
     BadArgument {
-        /// The flow.
         flow: String,
-        /// The parameter.
         arg: String,
-        /// Its type.
         ty: String,
     },
 }
 
 impl Program {
     /// Builds a program from IR with the given engine (verifying the IR first).
-    pub fn new(ir: ProgramIr, engine: Engine) -> Result<Program, crate::CompileError> {
-        crate::verify::verify(&ir).map_err(crate::CompileError::Verify)?;
+    pub fn new(ir: ProgramIr, engine: Engine) -> Result<Program, CompileError> {
+        crate::verify::verify(&ir).map_err(CompileError::Verify)?;
         let shared = Arc::new(Shared::new(ir));
         let backend: Arc<dyn Backend> = match engine {
             Engine::Interp => Arc::new(Interpreter::new(shared.clone())),
@@ -342,9 +240,9 @@ pub enum Speech {
     Money(f64),
     /// Digit by digit.
     Digits(String),
-    /// A number.
+    /// A number, read as a quantity rather than digit by digit.
     Number(f64),
-    /// A date.
+    /// A date, read in the call's language.
     Date(NaiveDate),
     /// A clock time, seconds after midnight.
     Time(u32),
@@ -370,9 +268,9 @@ pub enum Prompt {
 /// Where a transfer goes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Transfer {
-    /// A queue.
+    /// A queue, by name: the caller waits there for an agent.
     Queue(String),
-    /// An agent.
+    /// An agent, by id.
     Agent(String),
     /// An outside number.
     Number(String),
@@ -381,20 +279,22 @@ pub enum Transfer {
 }
 
 /// What a flow asks the runtime to do.
+///
+/// Fields carry what the flow's statement said, with expressions evaluated and
+/// durations in milliseconds: `name` names the step in the call's trail, `prompts`
+/// are played before listening, `caller_id` is the number presented to the callee.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(missing_docs)]
 pub enum Command {
     /// Play prompts; resume with `Done`.
     Play {
-        /// The prompt.
         prompt: Prompt,
         /// A key stops it.
         barge_in: bool,
     },
     /// Present a menu; resume with `Choice`, `NoInput` or `NoMatch`.
     Menu {
-        /// Menu name.
         name: String,
-        /// Prompts.
         prompts: Vec<Prompt>,
         /// Key sequences per choice.
         keys: Vec<Vec<String>>,
@@ -417,7 +317,6 @@ pub enum Command {
     Collect {
         /// The variable (for the trail).
         name: String,
-        /// Prompts.
         prompts: Vec<Prompt>,
         /// Fewest digits (shorter entries are reported as digits; the flow rejects them).
         min: u32,
@@ -479,19 +378,16 @@ pub enum Command {
         to: String,
         /// Subject (e-mail).
         subject: Option<String>,
-        /// Message.
         body: String,
     },
     /// Transfer the call. When it succeeds the flow is over; when it fails resume
     /// with `Failed` (the flow's `else` runs, or the flow's error handling).
     Transfer {
-        /// Where.
         to: Transfer,
         /// Ring time-out, ms.
         timeout_ms: Option<i64>,
         /// Trunk group.
         via: Option<String>,
-        /// Caller id.
         caller_id: Option<String>,
     },
     /// Wait; resume with `Done`.

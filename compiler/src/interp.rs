@@ -1,11 +1,53 @@
-//! The reference interpreter: runs IR blocks directly. It is the baseline the
-//! native code is measured against and the oracle the native code must agree with.
+//! The reference interpreter: [`run`] runs IR blocks directly, and [`Interpreter`]
+//! offers it as a [`Backend`]. It is the baseline the native code is measured
+//! against and the oracle the native code must agree with.
 
-use crate::ctx::{ExecCtx, Pending, div_duration, mul_duration};
+use std::sync::Arc;
+
+use crate::backend::{Backend, Engine};
+use crate::ctx::{ExecCtx, Pending, Shared, div_duration, mul_duration};
 use crate::ir::*;
 
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
+
+/// The interpreter as a back-end.
+pub struct Interpreter {
+    shared: Arc<Shared>,
+}
+
+impl Interpreter {
+    /// An interpreter over a program.
+    pub fn new(shared: Arc<Shared>) -> Interpreter {
+        Interpreter { shared }
+    }
+}
+
+impl Backend for Interpreter {
+    fn run_flow(&self, flow: FlowId, ctx: &mut ExecCtx, slots: &mut [u64], start: BlockId) {
+        match self.shared.ir.flows.get(flow as usize) {
+            Some(f) => run(&f.body, ctx, slots, &[], start),
+            None => ctx.fail("internal error: no such flow", 0),
+        }
+    }
+
+    fn eval_predicate(&self, pred: PredId, ctx: &mut ExecCtx, env: &[u64]) -> u64 {
+        let Some(p) = self.shared.ir.predicates.get(pred as usize) else {
+            ctx.fail("internal error: no such predicate", 0);
+            return 0;
+        };
+        ctx.pending = None;
+        run(&p.body, ctx, &mut [], env, p.body.entry);
+        match ctx.pending.take() {
+            Some(Pending::Return(Some(v))) => v,
+            _ => 0,
+        }
+    }
+
+    fn engine(&self) -> Engine {
+        Engine::Interp
+    }
+}
 
 /// Runs `body` from block `start` until it suspends, returns, hangs up or fails.
 /// Slots are the flow's variables (empty for predicates); `env` the predicate's

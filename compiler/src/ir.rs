@@ -58,7 +58,12 @@ pub struct SourceLoc {
 }
 
 /// Everything a project compiles to.
+///
+/// Tables are indexed by the ids the code uses (`FlowId`, `PredId`, calendar
+/// and list indices); one named after a kind of declaration has an entry per
+/// declaration of that kind, in the order the model lists them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct ProgramIr {
     /// Constant texts; symbol `i` is `texts[i]`.
     pub texts: Vec<String>,
@@ -66,7 +71,6 @@ pub struct ProgramIr {
     pub files: Vec<String>,
     /// Source positions referred to by [`LocId`].
     pub locations: Vec<SourceLoc>,
-    /// Flows.
     pub flows: Vec<FlowIr>,
     /// Predicates and rules compiled to functions.
     pub predicates: Vec<PredicateIr>,
@@ -82,15 +86,12 @@ pub struct ProgramIr {
     pub languages: Vec<String>,
     /// Dialled numbers and the flow answering each.
     pub numbers: Vec<(String, FlowId)>,
-    /// Calendars.
     pub calendars: Vec<CalendarIr>,
     /// Number lists.
     pub lists: Vec<ListIr>,
     /// External services.
     pub services: Vec<ServiceIr>,
-    /// Queues.
     pub queues: Vec<QueueIr>,
-    /// Campaigns.
     pub campaigns: Vec<CampaignIr>,
     /// Workorder lifecycles.
     pub workorders: Vec<WorkorderIr>,
@@ -161,10 +162,13 @@ pub struct BlockIr {
     pub loc: LocId,
 }
 
-/// A flow.
+/// A flow compiled to a state machine: its slots, its body, and the blocks it
+/// resumes at after each command it hands to the runtime.
+///
+/// `name` is the flow's name in the project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct FlowIr {
-    /// Its name.
     pub name: String,
     /// Parameters: their values are the first slots.
     pub params: Vec<(String, Type)>,
@@ -347,39 +351,23 @@ pub enum InputKind {
 }
 
 /// Instructions.
+///
+/// Each variant's doc shows what it computes. In the fields, `dst` is the register
+/// written, `src`, `a` and `b` the registers read, `op`, `cond` and `func` the
+/// operation, and `loc` where a run-time error is reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub enum Inst {
     /// `dst = constant`
-    Const {
-        /// Destination.
-        dst: Reg,
-        /// Value.
-        value: Const,
-    },
+    Const { dst: Reg, value: Const },
     /// `dst = src`
-    Copy {
-        /// Destination.
-        dst: Reg,
-        /// Source.
-        src: Reg,
-    },
+    Copy { dst: Reg, src: Reg },
     /// `dst = slot`
-    Load {
-        /// Destination.
-        dst: Reg,
-        /// Slot.
-        slot: SlotId,
-    },
+    Load { dst: Reg, slot: SlotId },
     /// `slot = src`
-    Store {
-        /// Slot.
-        slot: SlotId,
-        /// Source.
-        src: Reg,
-    },
+    Store { slot: SlotId, src: Reg },
     /// `dst = data.field`
     LoadData {
-        /// Destination.
         dst: Reg,
         /// Call-data field index.
         field: u32,
@@ -388,26 +376,18 @@ pub enum Inst {
     StoreData {
         /// Call-data field index.
         field: u32,
-        /// Source.
         src: Reg,
     },
     /// `dst = caller / called / trunk` (flows).
-    Builtin {
-        /// Destination.
-        dst: Reg,
-        /// Which.
-        which: Builtin,
-    },
+    Builtin { dst: Reg, which: Builtin },
     /// `dst = env[index]` (predicates).
     Env {
-        /// Destination.
         dst: Reg,
         /// Environment index.
         index: u32,
     },
     /// `dst = record.field` (fails when the record is missing).
     Field {
-        /// Destination.
         dst: Reg,
         /// Record handle.
         record: Reg,
@@ -417,52 +397,29 @@ pub enum Inst {
         loc: LocId,
     },
     /// Unary operation.
-    Unary {
-        /// Destination.
-        dst: Reg,
-        /// Operation.
-        op: UnOp,
-        /// Operand.
-        src: Reg,
-    },
+    Unary { dst: Reg, op: UnOp, src: Reg },
     /// Binary arithmetic (division fails on zero).
     Binary {
-        /// Destination.
         dst: Reg,
-        /// Operation.
         op: BinOp,
-        /// Left.
         a: Reg,
-        /// Right.
         b: Reg,
         /// For the error message.
         loc: LocId,
     },
     /// Comparison giving 0/1.
     Cmp {
-        /// Destination.
         dst: Reg,
-        /// Condition.
         cond: Cond,
         /// What is compared.
         kind: CmpKind,
-        /// Left.
         a: Reg,
-        /// Right.
         b: Reg,
     },
     /// Text concatenation.
-    Concat {
-        /// Destination.
-        dst: Reg,
-        /// Left.
-        a: Reg,
-        /// Right.
-        b: Reg,
-    },
+    Concat { dst: Reg, a: Reg, b: Reg },
     /// Text interpolation from a template and argument registers.
     Format {
-        /// Destination.
         dst: Reg,
         /// Index into [`ProgramIr::formats`].
         template: u32,
@@ -471,7 +428,6 @@ pub enum Inst {
     },
     /// List membership (`x in list.category`), at the current time of day.
     InList {
-        /// Destination.
         dst: Reg,
         /// The text looked up.
         value: Reg,
@@ -482,9 +438,7 @@ pub enum Inst {
     },
     /// A built-in function.
     Call {
-        /// Destination.
         dst: Reg,
-        /// Function.
         func: Function,
         /// Arguments (a calendar argument is an integer constant: its index).
         args: Vec<Reg>,
@@ -493,7 +447,6 @@ pub enum Inst {
     },
     /// Read the result this block was resumed with.
     Input {
-        /// Destination.
         dst: Reg,
         /// What to read.
         what: InputField,
@@ -506,7 +459,10 @@ pub enum Inst {
 }
 
 /// How a block ends.
+///
+/// A `Switch` jumps to the block of the case equal to `value`, or to `default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub enum Term {
     /// Go to a block.
     Jump(BlockId),
@@ -521,11 +477,8 @@ pub enum Term {
     },
     /// Multi-way branch on an integer.
     Switch {
-        /// The value.
         value: Reg,
-        /// Cases.
         cases: Vec<(i64, BlockId)>,
-        /// Otherwise.
         default: BlockId,
     },
     /// Ask the runtime for something; continue at `resumes[resume]` with the result.
@@ -554,7 +507,7 @@ pub enum Term {
     Fail {
         /// What went wrong.
         message: String,
-        /// Where.
+        /// Where the error is reported in the flow text.
         loc: LocId,
     },
 }
@@ -564,7 +517,7 @@ pub enum Term {
 pub struct CommandTemplate {
     /// The step's name in the IVR trail (menu name, `play`, `lookup crm.customer`...).
     pub node: String,
-    /// Where it is written.
+    /// The statement it comes from, for `FlowInstance::location` and the trail.
     pub loc: LocId,
     /// What to ask.
     pub kind: TemplateKind,
@@ -580,11 +533,13 @@ pub enum Operand {
 }
 
 /// One item of speech.
+///
+/// `value` is read the way `kind` says (money, digits, a date...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct SpeechIr {
     /// How to read it.
     pub kind: SayKind,
-    /// The value.
     pub value: Operand,
 }
 
@@ -643,21 +598,22 @@ pub enum TransferDest {
 }
 
 /// The kinds of suspension.
+///
+/// The fields are what the runtime's [`Command`](crate::exec::Command) of the
+/// same name carries; operands are filled from the suspension's arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub enum TemplateKind {
     /// Play prompts or speak.
     Prompt(PromptIr),
     /// A menu: prompts, the key patterns and phrases of each choice.
     Menu {
-        /// Menu name.
         name: String,
-        /// Prompts.
         prompts: Vec<PromptIr>,
         /// For each choice, its key sequences.
         keys: Vec<Vec<String>>,
         /// For each choice, its spoken phrases.
         phrases: Vec<Vec<String>>,
-        /// Options.
         options: InputOptions,
         /// Operand giving the attempt number (1-based), for the trail.
         attempt: Operand,
@@ -666,7 +622,6 @@ pub enum TemplateKind {
     Collect {
         /// The variable being collected (for the trail).
         name: String,
-        /// Prompts.
         prompts: Vec<PromptIr>,
         /// Fewest digits.
         min: u32,
@@ -674,7 +629,6 @@ pub enum TemplateKind {
         max: u32,
         /// Key that ends the entry.
         terminator: Option<char>,
-        /// Options.
         options: InputOptions,
         /// Keep the digits out of logs.
         mask: bool,
@@ -712,16 +666,13 @@ pub enum TemplateKind {
     Notify {
         /// SMS or e-mail.
         channel: NotifyChannel,
-        /// Recipient.
         to: Operand,
         /// Subject (e-mail).
         subject: Option<Operand>,
-        /// Message.
         body: Operand,
     },
     /// Transfer the call.
     Transfer {
-        /// Where.
         dest: TransferDest,
         /// Ring time-out.
         timeout_ms: Option<i64>,
@@ -762,9 +713,11 @@ pub struct RecordTypeIr {
 }
 
 /// A call-data field.
+///
+/// `name` is the field's name as `data.name` reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct CallDataFieldIr {
-    /// Name.
     pub name: String,
     /// Type.
     pub ty: Type,
@@ -779,14 +732,17 @@ pub enum ConstValue {
     Num(f64),
     /// An integer-represented value (bool, duration, time, date).
     Int(i64),
-    /// A text.
+    /// A text (symbols are only meaningful inside one program, so texts are kept as
+    /// written).
     Text(String),
 }
 
 /// A calendar: time zone, weekly hours, special days.
+///
+/// `name` is the calendar's name in the project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct CalendarIr {
-    /// Name.
     pub name: String,
     /// IANA time zone.
     pub timezone: String,
@@ -797,7 +753,10 @@ pub struct CalendarIr {
 }
 
 /// A holiday or a special working day.
+///
+/// `label` is the day's name as written (`"春节"`), empty when none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct SpecialDayIr {
     /// Days since 1970-01-01.
     pub day: i64,
@@ -805,25 +764,28 @@ pub struct SpecialDayIr {
     pub holiday: bool,
     /// Opening periods that day; `None` = closed (holiday) or normal working hours.
     pub hours: Option<Vec<(u32, u32)>>,
-    /// Label.
     pub label: String,
 }
 
 /// A number list.
+///
+/// `name` is the list's name in the project; `categories` hold the numbers
+/// filed under each category.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct ListIr {
-    /// Name.
     pub name: String,
     /// Entries outside categories.
     pub entries: Vec<String>,
-    /// Categories.
     pub categories: Vec<ListCategoryIr>,
 }
 
 /// A list category.
+///
+/// `name` is the category's name, as `x in list.name` reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct ListCategoryIr {
-    /// Name.
     pub name: String,
     /// Entries (a trailing `*` makes a prefix).
     pub entries: Vec<String>,
@@ -834,22 +796,26 @@ pub struct ListCategoryIr {
 }
 
 /// An external service.
+///
+/// `name` is the service's name in the project, and `operations` its
+/// operations in declaration order (a lookup refers to one by index).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct ServiceIr {
-    /// Name.
     pub name: String,
     /// Base URL.
     pub url: String,
     /// Default time-out.
     pub timeout_ms: i64,
-    /// Operations.
     pub operations: Vec<OperationIr>,
 }
 
 /// One operation of a service.
+///
+/// `name` is the operation's name, as `lookup service.name(...)` reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct OperationIr {
-    /// Name.
     pub name: String,
     /// GET or POST.
     pub method: HttpMethod,
@@ -864,13 +830,13 @@ pub struct OperationIr {
 /// A destination of a queue rule or campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DestIr {
-    /// A queue.
+    /// Wait in this queue.
     Queue(String),
-    /// A flow.
+    /// Start this flow on the call.
     Flow(String),
-    /// An agent.
+    /// Ring this agent (by id).
     Agent(String),
-    /// A number.
+    /// Call this outside number.
     Number(String),
     /// Offer a callback keeping the caller's place.
     Callback,
@@ -890,11 +856,13 @@ pub enum AnnounceIr {
 }
 
 /// A queue.
+///
+/// Fields named after the declaration's clauses hold those clauses, resolved
+/// (names to indices, durations to milliseconds, conditions to predicates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct QueueIr {
-    /// Name.
     pub name: String,
-    /// Label.
     pub label: String,
     /// Required skills with minimum levels.
     pub skills: Vec<(String, u32)>,
@@ -931,11 +899,13 @@ pub struct QueueIr {
 }
 
 /// A campaign.
+///
+/// Fields named after the declaration's clauses hold those clauses, resolved
+/// (names to indices, durations to milliseconds, conditions to predicates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct CampaignIr {
-    /// Name.
     pub name: String,
-    /// Label.
     pub label: String,
     /// The list's name.
     pub list: String,
@@ -967,7 +937,6 @@ pub struct CampaignIr {
     pub retries: Vec<(Outcome, Option<(i64, u32)>)>,
     /// Trunk group.
     pub trunk: Option<String>,
-    /// Caller id.
     pub caller_id: Option<String>,
     /// Media type.
     pub media: String,
@@ -978,9 +947,11 @@ pub struct CampaignIr {
 }
 
 /// A workorder field.
+///
+/// `name` is the field's name in the workorder type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct WorkorderFieldIr {
-    /// Name.
     pub name: String,
     /// Value type.
     pub ty: Type,
@@ -1006,11 +977,12 @@ pub enum RemindIr {
 }
 
 /// A workorder state.
+///
+/// `name` and `label` are the state's name and its label for people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct WorkorderStateIr {
-    /// Name.
     pub name: String,
-    /// Label.
     pub label: String,
     /// Initial state.
     pub initial: bool,
@@ -1025,9 +997,11 @@ pub struct WorkorderStateIr {
 }
 
 /// A workorder transition.
+///
+/// `name` is the transition's name, which a request to move an order gives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct TransitionIr {
-    /// Name.
     pub name: String,
     /// From state index.
     pub from: u32,
@@ -1042,19 +1016,18 @@ pub struct TransitionIr {
 }
 
 /// A workorder lifecycle.
+///
+/// Fields named after the declaration's clauses hold those clauses, resolved
+/// (names to indices, durations to milliseconds, conditions to predicates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct WorkorderIr {
-    /// Name.
     pub name: String,
-    /// Label.
     pub label: String,
     /// Calendar index for business-hour limits.
     pub calendar: Option<u32>,
-    /// Fields.
     pub fields: Vec<WorkorderFieldIr>,
-    /// States.
     pub states: Vec<WorkorderStateIr>,
-    /// Transitions.
     pub transitions: Vec<TransitionIr>,
     /// Link kinds.
     pub links: Vec<String>,

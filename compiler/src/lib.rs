@@ -6,25 +6,39 @@
 //! conditions, campaign filters and workorder guards become pure functions. The IR
 //! is checked by the [`verify`] pass, runs on the reference [`interp`]reter, and is
 //! compiled to native code by the Cranelift back-end ([`jit`]); both back-ends
-//! sit behind one [`Backend`](exec::Backend) trait and must agree. A [`bundle`] is
-//! the unit of deployment.
+//! sit behind one [`Backend`] trait and must agree. A [`bundle`] is the unit of
+//! deployment.
+//!
+//! Modules depend one way: `ir`, `value` and `calendar` at the bottom; `ctx` (the
+//! state both back-ends share) on them; `backend` on `ctx`; `interp` on
+//! `backend`; `jit` on `backend` and on `interp` (it hands a run with too little
+//! step budget left to the interpreter); `exec` (what the runtime calls) on both
+//! back-ends; `bundle` and `script` on `exec`. `lower` and `verify` need only the
+//! `ir`.
 //!
 //! # Layout
 //! - [`ir`]: the IR types.
-//! - [`lower`]: AST + model → IR.
-//! - [`verify`]: the IR verifier.
+//! - [`lower`](mod@lower): AST + model → IR (`lower/`: declarations, expressions, flows,
+//!   menus and collects, queues/campaigns/workorders).
+//! - [`verify`]: the IR verifier and its [`VerifyError`](verify::VerifyError).
+//! - [`backend`]: the [`Backend`] trait both back-ends implement, and [`Engine`].
 //! - [`interp`]: the reference interpreter.
+//! - [`jit`]: the Cranelift back-end (`jit/`: translation, runtime helpers, lists
+//!   prepared for membership tests); all the compiler's `unsafe` is there.
 //! - [`ctx`]: the execution context and the operations both back-ends share.
 //! - [`value`]: value representations, texts, records, lists.
 //! - [`calendar`]: calendars as pure functions.
 //! - [`exec`]: commands, inputs, flow instances, predicates, programs.
+//! - [`error`]: [`CompileError`] and Cranelift's [`JitError`](error::JitError).
 //! - [`bundle`]: the bundle file format.
 //! - [`irtext`]: the readable text form of the IR.
 //! - [`script`]: scripted calls for `dialect run-flow` and `dialect test`.
 
+pub mod backend;
 pub mod bundle;
 pub mod calendar;
 pub mod ctx;
+pub mod error;
 pub mod exec;
 pub mod interp;
 pub mod ir;
@@ -35,22 +49,7 @@ pub mod script;
 pub mod value;
 pub mod verify;
 
-pub use exec::{BatchError, CallInfo, Command, Engine, Evaluator, FlowInstance, Input, Program};
+pub use backend::{Backend, Engine};
+pub use error::CompileError;
+pub use exec::{BatchError, CallInfo, Command, Evaluator, FlowInstance, Input, Program};
 pub use lower::{compile_paths, lower};
-
-/// Why a program could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum CompileError {
-    /// The project could not be read.
-    #[error("{0}")]
-    Load(String),
-    /// The project has errors (the checker's diagnostics).
-    #[error("the project has {0} error(s); run `dialect check` to see them")]
-    Check(usize),
-    /// The IR failed verification (a compiler bug).
-    #[error("the compiled program is inconsistent (compiler bug):\n{0}")]
-    Verify(String),
-    /// Cranelift could not compile the program.
-    #[error("native compilation failed: {0}")]
-    Jit(String),
-}

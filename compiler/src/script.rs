@@ -51,7 +51,8 @@ pub struct CallScript {
     /// Arguments for a flow that takes parameters (campaign flows).
     #[serde(default)]
     pub args: serde_json::Map<String, serde_json::Value>,
-    /// The steps.
+    /// What the call does, in order: each step names the command the flow must
+    /// ask for next and, where the command waits for one, the caller's answer.
     pub steps: Vec<serde_json::Value>,
 }
 

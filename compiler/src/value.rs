@@ -323,9 +323,9 @@ pub struct RecordValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
-    /// A number.
+    /// A number: amounts, counts and percentages (as fractions) alike.
     Number(f64),
-    /// A text.
+    /// A text: also digit strings, phone numbers and recordings (their ids).
     Text(String),
     /// A yes/no value.
     Bool(bool),
@@ -333,7 +333,7 @@ pub enum Value {
     Duration(i64),
     /// A clock time, seconds after midnight.
     Time(u32),
-    /// A date.
+    /// A calendar date, without a time zone.
     Date(NaiveDate),
     /// A record (field name → value); `None` when the lookup did not answer.
     Record(Option<Vec<(String, Value)>>),
@@ -386,7 +386,7 @@ pub fn value_to_raw(v: &Value, ty: Type, texts: &mut Texts) -> Option<u64> {
         (Type::Duration, Value::Duration(d)) => *d as u64,
         (Type::Duration, Value::Number(n)) => (*n * 1000.0) as i64 as u64,
         (Type::Time, Value::Time(s)) => u64::from(*s),
-        (Type::Time, Value::Text(t)) => dialect_lang::syntax::parse_clock(t).map(u64::from)?,
+        (Type::Time, Value::Text(t)) => dialect_lang::literal::parse_clock(t).map(u64::from)?,
         (Type::Date, Value::Date(d)) => date_to_days(*d) as u64,
         (Type::Date, Value::Text(t)) => {
             date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?) as u64

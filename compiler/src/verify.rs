@@ -65,8 +65,18 @@ impl V<'_> {
     }
 }
 
+/// The problems the verifier found in a program, one line each (at most 20 per
+/// function), naming the flow or predicate and the register or block at fault.
+/// Any of them is a compiler bug, or a bundle that was tampered with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", problems.join("\n"))]
+pub struct VerifyError {
+    /// One problem per line, such as `flow main: b3: r7 must be a number register`.
+    pub problems: Vec<String>,
+}
+
 /// Verifies a whole program; the error lists the problems found.
-pub fn verify(ir: &ProgramIr) -> Result<(), String> {
+pub fn verify(ir: &ProgramIr) -> Result<(), VerifyError> {
     let mut errors = Vec::new();
     for f in &ir.flows {
         let mut v = V {
@@ -107,7 +117,7 @@ pub fn verify(ir: &ProgramIr) -> Result<(), String> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(errors.join("\n"))
+        Err(VerifyError { problems: errors })
     }
 }
 

@@ -20,9 +20,11 @@ pub enum Severity {
 }
 
 /// A secondary place the diagnostic points at.
+///
+/// It is drawn like the main span, with `message` beside it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(missing_docs)]
 pub struct Label {
-    /// Where.
     pub span: Span,
     /// What about it.
     pub message: String,
@@ -191,7 +193,7 @@ pub struct JsonDiagnostic {
     pub severity: Severity,
     /// Stable code.
     pub code: &'static str,
-    /// The message.
+    /// The message, as the text rendering shows it.
     pub message: String,
     /// File path.
     pub file: String,
@@ -207,7 +209,7 @@ pub struct JsonDiagnostic {
     pub label: Option<String>,
     /// Secondary places as `file:line:col` with their messages.
     pub related: Vec<JsonRelated>,
-    /// Hints.
+    /// Suggestions for a fix, in order (`did you mean ...`).
     pub hints: Vec<String>,
 }
 

@@ -7,25 +7,34 @@
 //! flow for analysts. Nothing here does IO beyond reading the project's files.
 //!
 //! # Layout
-//! - [`ast`]: the syntax tree, with a span on every node.
-//! - [`syntax`]: the pest grammar (`dialect.pest`) and pairs → AST.
+//! - [`ast`]: the syntax tree, with a span on every node (`ast/`: spans,
+//!   expressions, resource declarations, flows, queues/campaigns/workorders).
+//! - [`syntax`]: the pest grammar (`dialect.pest`) and pairs → AST (`syntax/`:
+//!   grammar and keywords, error wording, literals, expressions, declarations,
+//!   flows).
+//! - [`literal`]: duration and clock literals, read and written (shared with
+//!   the compiler and runtime).
 //! - [`source`]: files, `line:col` positions, display widths.
 //! - [`diagnostic`]: the diagnostic type, text and JSON rendering, "did you mean".
-//! - [`check`]: project loading, name resolution, typing, whole-program rules.
+//! - [`check`]: project loading, name resolution, typing, whole-program rules
+//!   (`check/`: expressions, flows, menus and collects, declarations, rules).
 //! - [`types`]: value types, built-in names and functions.
 //! - [`options`]: the options each construct takes, and typed accessors.
-//! - [`format`]: `dialect fmt`, the canonical layout, comments kept.
-//! - [`graph`]: `dialect graph`, a flow as a diagram (DOT, Mermaid, SVG).
+//! - [`format`](mod@format): `dialect fmt`, the canonical layout, comments kept (`format/`:
+//!   comments, in-line pieces, declarations, statements).
+//! - [`graph`]: `dialect graph`, a flow as a diagram (`graph/`: DOT, Mermaid,
+//!   SVG with its own layout).
 
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
 pub mod format;
 pub mod graph;
+pub mod literal;
 pub mod options;
 pub mod source;
 pub mod syntax;
 pub mod types;
 
-pub use check::{Checked, Model, Project, check_project, check_text, load_project};
+pub use check::{Checked, LoadError, Model, Project, check_project, check_text, load_project};
 pub use diagnostic::{Diagnostic, Severity};

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use dialect_lang::ast::{FileId, Module};
 use dialect_lang::format::{self, comments, format_source};
+use dialect_lang::literal;
 use dialect_lang::syntax::{IdGen, parse_module};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -214,19 +215,19 @@ fn main_flow_snapshot() {
 
 #[test]
 fn literals_print_canonically() {
-    assert_eq!(format::duration_to_string(90_000), "1m30s");
-    assert_eq!(format::duration_to_string(1_500), "1500ms");
-    assert_eq!(format::duration_to_string(3_600_000), "1h");
-    assert_eq!(format::duration_to_string(5_400_000), "1h30m");
-    assert_eq!(format::duration_to_string(86_400_000 + 3_600_000), "1d1h");
-    assert_eq!(format::duration_to_string(0), "0s");
+    assert_eq!(literal::duration_to_string(90_000), "1m30s");
+    assert_eq!(literal::duration_to_string(1_500), "1500ms");
+    assert_eq!(literal::duration_to_string(3_600_000), "1h");
+    assert_eq!(literal::duration_to_string(5_400_000), "1h30m");
+    assert_eq!(literal::duration_to_string(86_400_000 + 3_600_000), "1d1h");
+    assert_eq!(literal::duration_to_string(0), "0s");
     assert_eq!(format::percent_to_string(0.8), "80%");
     assert_eq!(format::percent_to_string(0.07), "7%");
     assert_eq!(format::percent_to_string(0.125), "12.5%");
     assert_eq!(format::percent_to_string(0.001), "0.1%");
     assert_eq!(format::number_to_string(1.0), "1");
     assert_eq!(format::number_to_string(2.50), "2.5");
-    assert_eq!(format::clock_to_string(8 * 3600 + 5 * 60), "08:05");
+    assert_eq!(literal::clock_to_string(8 * 3600 + 5 * 60), "08:05");
 }
 
 #[test]

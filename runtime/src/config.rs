@@ -18,7 +18,7 @@ pub struct Duration(pub std::time::Duration);
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
-        dialect_lang::syntax::parse_duration(s.trim())
+        dialect_lang::literal::parse_duration(s.trim())
             .filter(|ms| *ms >= 0)
             .map(|ms| Duration(std::time::Duration::from_millis(ms as u64)))
             .ok_or_else(|| {

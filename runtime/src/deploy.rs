@@ -160,7 +160,7 @@ pub fn compile_project(path: &Path) -> Result<Vec<u8>, DeployError> {
         Ok(x) => x,
         Err(dialect_compiler::CompileError::Check(_)) => {
             let project = dialect_lang::load_project(&[path.to_path_buf()])
-                .map_err(|e| dialect_compiler::CompileError::Load(e.to_string()))?;
+                .map_err(dialect_compiler::CompileError::from)?;
             let c = dialect_lang::check_project(project);
             return Err(DeployError::Check {
                 path: path.to_path_buf(),

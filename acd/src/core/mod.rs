@@ -50,7 +50,7 @@ fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
     match Ms::deserialize(d)? {
         Ms::Num(n) => Ok(n),
-        Ms::Text(s) => dialect_lang::syntax::parse_duration(s.trim())
+        Ms::Text(s) => dialect_lang::literal::parse_duration(s.trim())
             .filter(|ms| *ms >= 0)
             .ok_or_else(|| {
                 serde::de::Error::custom(format!("`{s}` is not a duration such as 30s"))

@@ -20,7 +20,7 @@ impl<'de> Deserialize<'de> for Ms {
         match Raw::deserialize(d)? {
             Raw::Num(n) if n >= 0 => Ok(Ms(n)),
             Raw::Num(n) => Err(serde::de::Error::custom(format!("{n} is negative"))),
-            Raw::Text(s) => dialect_lang::syntax::parse_duration(s.trim())
+            Raw::Text(s) => dialect_lang::literal::parse_duration(s.trim())
                 .filter(|ms| *ms >= 0)
                 .map(Ms)
                 .ok_or_else(|| {

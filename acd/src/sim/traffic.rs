@@ -176,7 +176,7 @@ pub(super) fn data_of(
 }
 
 pub(super) fn parse_clock(s: &str) -> Result<i64, SimError> {
-    dialect_lang::syntax::parse_clock(s.trim())
+    dialect_lang::literal::parse_clock(s.trim())
         .map(|secs| i64::from(secs) * 1000)
         .ok_or_else(|| SimError::Traffic(format!("`{s}` is not a time such as 08:30")))
 }

@@ -44,9 +44,9 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
-use crate::CompileError;
+use crate::backend::{Backend, Engine};
 use crate::ctx::{ExecCtx, STEP_BUDGET, Shared};
-use crate::exec::{Backend, Engine};
+use crate::error::{CompileError, JitError};
 use crate::ir::{BlockId, Body, FlowId, PredId};
 use helpers::Helper;
 use translate::{Kind, Translator};
@@ -110,8 +110,20 @@ struct Compiler {
     cctx: Context,
 }
 
-fn jit_err(what: &str, e: impl std::fmt::Display) -> CompileError {
-    CompileError::Jit(format!("{what}: {e}"))
+/// A Cranelift error met while compiling `function`.
+fn jit_err(function: &str, source: impl Into<JitError>) -> CompileError {
+    CompileError::Jit {
+        function: function.to_string(),
+        source: Box::new(source.into()),
+    }
+}
+
+/// What the errors met while setting up the code generator are reported against.
+const SETUP: &str = "the code generator";
+
+/// A code generator setting Cranelift refused.
+fn setting_err(setting: &'static str) -> impl FnOnce(settings::SetError) -> CompileError {
+    move |source| jit_err(SETUP, JitError::Setting { setting, source })
 }
 
 impl Compiler {
@@ -119,17 +131,17 @@ impl Compiler {
         let mut flags = settings::builder();
         flags
             .set("opt_level", "speed")
-            .map_err(|e| jit_err("opt_level", e))?;
+            .map_err(setting_err("opt_level"))?;
         flags
             .set("use_colocated_libcalls", "false")
-            .map_err(|e| jit_err("use_colocated_libcalls", e))?;
+            .map_err(setting_err("use_colocated_libcalls"))?;
         flags
             .set("is_pic", "false")
-            .map_err(|e| jit_err("is_pic", e))?;
+            .map_err(setting_err("is_pic"))?;
         let isa = cranelift_native::builder()
-            .map_err(|e| jit_err("this processor is not supported", e))?
+            .map_err(|e| jit_err(SETUP, JitError::Host(e)))?
             .finish(settings::Flags::new(flags))
-            .map_err(|e| jit_err("target", e))?;
+            .map_err(|e| jit_err(SETUP, e))?;
         let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
         for h in Helper::ALL {
             jb.symbol(h.name(), h.address());
@@ -198,12 +210,12 @@ impl Compiler {
         if cfg!(debug_assertions)
             && let Err(errors) = verify_function(&self.cctx.func, self.module.isa())
         {
-            let text = cranelift_codegen::print_errors::pretty_verifier_error(
+            let listing = cranelift_codegen::print_errors::pretty_verifier_error(
                 &self.cctx.func,
                 None,
-                errors,
+                errors.clone(),
             );
-            return Err(CompileError::Jit(format!("{name}: invalid code:\n{text}")));
+            return Err(jit_err(name, JitError::Invalid { listing, errors }));
         }
 
         let sig = self.cctx.func.signature.clone();
@@ -216,7 +228,7 @@ impl Compiler {
         }
         self.module
             .define_function(id, &mut self.cctx)
-            .map_err(|e| jit_err(name, format!("{e:?}")))?;
+            .map_err(|e| jit_err(name, e))?;
         if std::env::var("DL_DISASM").is_ok()
             && let Some(d) = self.cctx.compiled_code().and_then(|c| c.vcode.clone())
         {
@@ -281,7 +293,7 @@ impl Native {
         }
         c.module
             .finalize_definitions()
-            .map_err(|e| jit_err("finalize", e))?;
+            .map_err(|e| jit_err("the program", e))?;
         let flows: Vec<(StepFn, Option<i64>)> = flow_ids
             .iter()
             .map(|(id, rule)| {
@@ -495,7 +507,7 @@ impl Backend for Native {
         let fast = match self.direct(pred, ctx, width) {
             Some(c) if width > 0 => c,
             // The checks fail for the whole batch: one record at a time.
-            _ => return crate::exec::eval_one_by_one(self, pred, ctx, records, width, out),
+            _ => return self.eval_one_by_one(pred, ctx, records, width, out),
         };
         let count = records.len() / width;
         out.reserve(count);

@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
+use dialect_compiler::backend::Backend;
 use dialect_compiler::ctx::{ExecCtx, InputRegs, Pending, RtError, Shared};
-use dialect_compiler::exec::{Backend, Interpreter};
+use dialect_compiler::interp::Interpreter;
 use dialect_compiler::ir::*;
 use dialect_compiler::jit::Native;
 

@@ -689,3 +689,105 @@ fn compare_hint(a: Type, b: Type) -> Option<String> {
         _ => None,
     }
 }
+
+impl Checker<'_> {
+    /// The type of a constant, resolving it (and the constants it uses) on first use.
+    pub(crate) fn const_type(&mut self, name: &str) -> Type {
+        let Some(&(r, ty)) = self.model.consts.get(name) else {
+            return Type::Error;
+        };
+        match self.const_state.get(name) {
+            Some(2) => return ty,
+            Some(1) => {
+                if let Item::Const(d) = self.project.item(r) {
+                    self.err(
+                        Diagnostic::error(
+                            "const-cycle",
+                            d.name.span,
+                            format!("the constant `{}` is defined in terms of itself", d.name),
+                        )
+                        .with_hint("give one of the constants a plain value"),
+                    );
+                }
+                return Type::Error;
+            }
+            _ => {}
+        }
+        self.const_state.insert(name.to_string(), 1);
+        let Item::Const(d) = self.project.item(r) else {
+            return Type::Error;
+        };
+        let mut scope = Scope::constant();
+        let ty = self.type_of(&d.value, &mut scope);
+        self.model.consts.insert(name.to_string(), (r, ty));
+        self.const_state.insert(name.to_string(), 2);
+        ty
+    }
+
+    /// Checks a destination used by a queue rule or a campaign.
+    pub(crate) fn check_destination(&mut self, d: &Destination, scope: &mut Scope) {
+        match d {
+            Destination::Queue(q) => {
+                self.resolve_queue(q);
+            }
+            Destination::Flow(f) => {
+                self.resolve_flow_destination(f);
+            }
+            Destination::Agent(e) | Destination::Number(e) => {
+                self.expect_type(e, Type::Text, scope, "a destination number");
+            }
+            Destination::Callback(_) | Destination::Hangup(_) => {}
+        }
+    }
+
+    /// Checks a prompt file name: a `.wav` under `prompts/` that exists.
+    pub(crate) fn check_prompt(&mut self, e: &Expr, scope: &mut Scope) {
+        let ty = self.type_of(e, scope);
+        if ty != Type::Text && ty != Type::Error && ty != Type::Recording {
+            self.err(
+                Diagnostic::error(
+                    "type-mismatch",
+                    e.span,
+                    format!("a prompt must be a file name (a text), but this is {ty}"),
+                )
+                .with_hint("write the file name in quotes: play \"welcome.wav\""),
+            );
+            return;
+        }
+        let ExprKind::Text(t) = &e.kind else { return };
+        let Some(name) = t.as_plain() else { return };
+        if !name.to_ascii_lowercase().ends_with(".wav") {
+            self.err(
+                Diagnostic::error(
+                    "prompt-format",
+                    e.span,
+                    format!("`{name}` is not a WAV file"),
+                )
+                .with_hint("prompts are WAV files under prompts/; use `say` for text to speak"),
+            );
+            return;
+        }
+        let langs = self.model.languages.clone();
+        let exists_somewhere = self.project.prompts.has(&name, None)
+            || langs
+                .iter()
+                .any(|l| self.project.prompts.has(&name, Some(l)));
+        if !exists_somewhere {
+            let names = self.project.prompts.names();
+            let hint = did_you_mean(&name, names.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"));
+            self.err(
+                Diagnostic::error(
+                    "missing-prompt",
+                    e.span,
+                    format!("there is no prompt file `{name}` under prompts/"),
+                )
+                .with_label("file not found")
+                .with_hint_opt(hint)
+                .with_hint(format!(
+                    "put the file in prompts/{name}, or one copy per language in prompts/<language>/{name}"
+                )),
+            );
+        }
+    }
+}

@@ -9,13 +9,15 @@
 //! # Layout
 //! - `mod.rs`: loading, the model, the driver and top-level symbol tables.
 //! - `expr`: expression typing.
-//! - `flow`: flows (statements, menus, inputs, control flow, reachability).
+//! - `flow`: flows (statements, lookups, transfers, control flow, reachability).
+//! - `input`: menus and digit collection, with their handlers per attempt.
 //! - `decls`: queues, campaigns, workorders, calendars, lists, services, agents.
 //! - `rules`: the whole-program rules across flows, queues, agents and campaigns.
 
 mod decls;
 mod expr;
 mod flow;
+mod input;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -123,12 +125,12 @@ impl Project {
 /// A problem reading the project from disk (not a problem in the flows themselves).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// A path given on the command line could not be read.
+    /// A path given on the command line could not be read, and the reason the
+    /// operating system gave.
     #[error("cannot read {path}: {reason}")]
+    #[allow(missing_docs)]
     Read {
-        /// The path.
         path: PathBuf,
-        /// Why.
         reason: std::io::Error,
     },
     /// A folder with no `.flow` files.
@@ -344,7 +346,7 @@ pub struct FlowInfo {
 /// A service operation's signature.
 #[derive(Debug, Clone, Serialize)]
 pub struct OperationInfo {
-    /// The service.
+    /// Where the service declaring it is, for messages that point at it.
     pub service: ItemRef,
     /// Index of the operation in the service.
     pub index: usize,
@@ -372,7 +374,12 @@ pub struct WorkorderFieldInfo {
 }
 
 /// Symbol tables and types of a checked project.
+///
+/// A table named after a kind of declaration maps each name to where it is
+/// declared (an [`ItemRef`]) and, where it holds more, what the checker worked
+/// out about it.
 #[derive(Debug, Clone, Default, Serialize)]
+#[allow(missing_docs)]
 pub struct Model {
     /// The type of every expression.
     pub types: HashMap<ExprId, Type>,
@@ -382,19 +389,15 @@ pub struct Model {
     pub records: Vec<RecordType>,
     /// Constants and their types.
     pub consts: BTreeMap<String, (ItemRef, Type)>,
-    /// Flows.
     pub flows: BTreeMap<String, FlowInfo>,
-    /// Queues.
     pub queues: BTreeMap<String, ItemRef>,
     /// Campaigns and the fields of their records.
     pub campaigns: BTreeMap<String, (ItemRef, Vec<(String, Type)>)>,
     /// Workorder types and their fields.
     pub workorders: BTreeMap<String, (ItemRef, Vec<WorkorderFieldInfo>)>,
-    /// Calendars.
     pub calendars: BTreeMap<String, ItemRef>,
     /// Lists and their categories.
     pub lists: BTreeMap<String, (ItemRef, Vec<String>)>,
-    /// Services.
     pub services: BTreeMap<String, ItemRef>,
     /// Service operations by `(service, operation)`.
     pub operations: BTreeMap<(String, String), OperationInfo>,
@@ -406,7 +409,6 @@ pub struct Model {
     pub languages: Vec<String>,
     /// Skills and their level range.
     pub skills: BTreeMap<String, (u32, u32)>,
-    /// Departments.
     pub departments: BTreeMap<String, ItemRef>,
     /// Agents by id.
     pub agents: BTreeMap<String, ItemRef>,
@@ -906,39 +908,6 @@ impl<'p> Checker<'p> {
         }
     }
 
-    /// The type of a constant, resolving it (and the constants it uses) on first use.
-    pub(crate) fn const_type(&mut self, name: &str) -> Type {
-        let Some(&(r, ty)) = self.model.consts.get(name) else {
-            return Type::Error;
-        };
-        match self.const_state.get(name) {
-            Some(2) => return ty,
-            Some(1) => {
-                if let Item::Const(d) = self.project.item(r) {
-                    self.err(
-                        Diagnostic::error(
-                            "const-cycle",
-                            d.name.span,
-                            format!("the constant `{}` is defined in terms of itself", d.name),
-                        )
-                        .with_hint("give one of the constants a plain value"),
-                    );
-                }
-                return Type::Error;
-            }
-            _ => {}
-        }
-        self.const_state.insert(name.to_string(), 1);
-        let Item::Const(d) = self.project.item(r) else {
-            return Type::Error;
-        };
-        let mut scope = expr::Scope::constant();
-        let ty = self.type_of(&d.value, &mut scope);
-        self.model.consts.insert(name.to_string(), (r, ty));
-        self.const_state.insert(name.to_string(), 2);
-        ty
-    }
-
     /// Top-level names of a kind, for "did you mean".
     pub(crate) fn names_of(&self, kind: &str) -> Vec<String> {
         match kind {
@@ -997,22 +966,6 @@ impl<'p> Checker<'p> {
             );
         }
         true
-    }
-
-    /// Checks a destination used by a queue rule or a campaign.
-    pub(crate) fn check_destination(&mut self, d: &Destination, scope: &mut expr::Scope) {
-        match d {
-            Destination::Queue(q) => {
-                self.resolve_queue(q);
-            }
-            Destination::Flow(f) => {
-                self.resolve_flow_destination(f);
-            }
-            Destination::Agent(e) | Destination::Number(e) => {
-                self.expect_type(e, Type::Text, scope, "a destination number");
-            }
-            Destination::Callback(_) | Destination::Hangup(_) => {}
-        }
     }
 
     /// Checks a duration literal: it must have a unit.
@@ -1165,57 +1118,6 @@ impl<'p> Checker<'p> {
                     .with_hint(spec.doc),
                 );
             }
-        }
-    }
-
-    /// Checks a prompt file name: a `.wav` under `prompts/` that exists.
-    pub(crate) fn check_prompt(&mut self, e: &Expr, scope: &mut expr::Scope) {
-        let ty = self.type_of(e, scope);
-        if ty != Type::Text && ty != Type::Error && ty != Type::Recording {
-            self.err(
-                Diagnostic::error(
-                    "type-mismatch",
-                    e.span,
-                    format!("a prompt must be a file name (a text), but this is {ty}"),
-                )
-                .with_hint("write the file name in quotes: play \"welcome.wav\""),
-            );
-            return;
-        }
-        let ExprKind::Text(t) = &e.kind else { return };
-        let Some(name) = t.as_plain() else { return };
-        if !name.to_ascii_lowercase().ends_with(".wav") {
-            self.err(
-                Diagnostic::error(
-                    "prompt-format",
-                    e.span,
-                    format!("`{name}` is not a WAV file"),
-                )
-                .with_hint("prompts are WAV files under prompts/; use `say` for text to speak"),
-            );
-            return;
-        }
-        let langs = self.model.languages.clone();
-        let exists_somewhere = self.project.prompts.has(&name, None)
-            || langs
-                .iter()
-                .any(|l| self.project.prompts.has(&name, Some(l)));
-        if !exists_somewhere {
-            let names = self.project.prompts.names();
-            let hint = did_you_mean(&name, names.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"));
-            self.err(
-                Diagnostic::error(
-                    "missing-prompt",
-                    e.span,
-                    format!("there is no prompt file `{name}` under prompts/"),
-                )
-                .with_label("file not found")
-                .with_hint_opt(hint)
-                .with_hint(format!(
-                    "put the file in prompts/{name}, or one copy per language in prompts/<language>/{name}"
-                )),
-            );
         }
     }
 }

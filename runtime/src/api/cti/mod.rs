@@ -387,7 +387,7 @@ async fn stats(
             t.trim()
                 .parse::<i64>()
                 .ok()
-                .or_else(|| dialect_lang::syntax::parse_duration(t.trim()))
+                .or_else(|| dialect_lang::literal::parse_duration(t.trim()))
                 .filter(|ms| *ms >= 0)
                 .ok_or_else(|| ApiError::invalid(format!("`{t}` is not a duration such as 20s")))?,
         ),

@@ -1,0 +1,369 @@
+//! The contact-center declarations: queues (skills, strategy, priority,
+//! announcements, overflow), campaigns (list, mode, windows, retries) and
+//! workorders (fields, states, limits, reminders, transitions).
+
+use serde::{Deserialize, Serialize};
+
+use super::decls::*;
+use super::expr::*;
+use super::flow::*;
+use super::span::*;
+
+/// `queue name "label" { ... }`
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueDecl {
+    /// Queue name.
+    pub name: Ident,
+    /// Human-readable label.
+    pub label: Option<Text>,
+    /// Required skills with minimum levels.
+    pub skills: Vec<QueueSkill>,
+    /// Agent-selection strategy.
+    pub strategy: Option<Ident>,
+    /// Caller priority (higher is served first).
+    pub priority: Option<Expr>,
+    /// Music on hold prompt.
+    pub music: Option<Expr>,
+    /// Announcements while waiting.
+    pub announcements: Vec<Announcement>,
+    /// Maximum wait and where the call goes then.
+    pub max_wait: Option<(DurationLit, Destination, Span)>,
+    /// Overflow rules.
+    pub overflows: Vec<Overflow>,
+    /// Cancel-by-key rules.
+    pub keys: Vec<(String, Span, Destination)>,
+    /// Agent no-answer time-out and what to do.
+    pub no_answer: Option<NoAnswer>,
+    /// Agent availability policy (options).
+    pub agent_policy: Vec<Opt>,
+    /// Wrap-up time after each call.
+    pub wrap_up: Option<DurationLit>,
+    /// Opening hours and the closed destination.
+    pub hours: Option<(Ident, Destination, Span)>,
+    /// Service-level target: fraction answered within a time.
+    pub service_level: Option<(f64, DurationLit, Span)>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `billing >= 2`
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueSkill {
+    /// Skill name.
+    pub skill: Ident,
+    /// Minimum level.
+    pub min_level: Option<(f64, Span)>,
+}
+
+/// `announce position every 30s when position > 1`
+#[derive(Debug, Clone, Serialize)]
+pub struct Announcement {
+    /// What is announced.
+    pub what: AnnounceWhat,
+    /// How often.
+    pub every: DurationLit,
+    /// Only when this holds.
+    pub when: Option<Expr>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// What an announcement says.
+#[derive(Debug, Clone, Serialize)]
+pub enum AnnounceWhat {
+    /// The caller's position in the queue.
+    Position,
+    /// The estimated wait.
+    Wait,
+    /// A prompt file.
+    Prompt(Expr),
+}
+
+/// `overflow up to senior when waiting > 20`
+#[derive(Debug, Clone, Serialize)]
+pub struct Overflow {
+    /// Up (to a senior queue, only while it has an idle agent) or down (arrives with high priority).
+    pub direction: OverflowDirection,
+    /// Target queue.
+    pub target: Ident,
+    /// Condition.
+    pub when: Expr,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// Overflow direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverflowDirection {
+    /// To a senior queue.
+    Up,
+    /// To a junior queue.
+    Down,
+}
+
+/// `no answer 15s -> requeue first`
+#[derive(Debug, Clone, Serialize)]
+pub struct NoAnswer {
+    /// Ring time before the offer is withdrawn.
+    pub timeout: DurationLit,
+    /// What happens to the call.
+    pub action: NoAnswerAction,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// What happens to a call whose agent did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoAnswerAction {
+    /// Back to the queue at the head (high priority).
+    RequeueFirst,
+    /// Back to the queue at its normal priority.
+    Requeue,
+    /// Straight to the next available agent.
+    NextAgent,
+}
+
+/// `campaign name { ... }`
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignDecl {
+    /// Campaign name.
+    pub name: Ident,
+    /// Human-readable label.
+    pub label: Option<Text>,
+    /// The target list and its field mapping.
+    pub list: Option<CampaignList>,
+    /// Filters (all must hold).
+    pub filters: Vec<Expr>,
+    /// Dialing mode.
+    pub mode: Option<CampaignMode>,
+    /// Calendar for day types.
+    pub calendar: Option<Ident>,
+    /// Call windows per day type.
+    pub windows: Vec<CallWindow>,
+    /// Retry rules per outcome.
+    pub retries: Vec<RetryRule>,
+    /// Trunk group for outgoing calls.
+    pub trunk: Option<Text>,
+    /// Caller id presented.
+    pub caller_id: Option<Text>,
+    /// Media type (voice, sms...).
+    pub media: Option<Ident>,
+    /// Message played to a dropped (abandoned) answered call.
+    pub dropped: Option<(Expr, Option<DurationLit>, Span)>,
+    /// Rules waived, with the reason.
+    pub allows: Vec<(Ident, Text, Span)>,
+    /// The callee's time zone, when it differs from the calendar's.
+    pub timezone: Option<Text>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `list name from "file.csv" { field: type <- "column" }`
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignList {
+    /// The list's name (for import and reports).
+    pub name: Ident,
+    /// Source file.
+    pub source: Text,
+    /// Fields with their types and source columns.
+    pub fields: Vec<(TypedField, Text)>,
+    /// The whole list clause.
+    pub span: Span,
+}
+
+/// `mode predictive (options) -> destination`
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignMode {
+    /// Mode name: manual, preview, progressive, predictive, ivr.
+    pub mode: Ident,
+    /// Options such as ratio bounds and the abandon cap.
+    pub options: Vec<Opt>,
+    /// What an answered call does.
+    pub dest: Option<Destination>,
+    /// The whole clause.
+    pub span: Span,
+}
+
+/// `window workday 09:00-12:00, 14:00-20:30`
+#[derive(Debug, Clone, Serialize)]
+pub struct CallWindow {
+    /// Day type: workday, weekend, holiday.
+    pub day_type: DayType,
+    /// Periods; empty means no calls.
+    pub periods: Vec<TimeRange>,
+    /// The whole clause.
+    pub span: Span,
+}
+
+/// Calendar day types for campaign windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DayType {
+    /// A working day (including make-up working days).
+    Workday,
+    /// Saturday or Sunday that is not a make-up working day.
+    Weekend,
+    /// A public holiday.
+    Holiday,
+}
+
+/// `retry busy every 10m max 3` / `retry fax never`
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryRule {
+    /// The outcome this rule is for.
+    pub outcome: Outcome,
+    /// Interval and maximum attempts; `None` = never retry.
+    pub every: Option<(DurationLit, u32)>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// Outcomes of an outbound attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Line busy.
+    Busy,
+    /// Rang without answer.
+    NoAnswer,
+    /// A fax machine answered.
+    Fax,
+    /// The number does not exist.
+    Invalid,
+    /// An answering machine answered.
+    Machine,
+    /// The callee rejected the call.
+    Rejected,
+}
+
+/// `workorder name { ... }`
+///
+/// `fields`, `states` and `transitions` are its `field`, `state` and `transition`
+/// clauses in source order.
+#[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
+pub struct WorkorderDecl {
+    /// Workorder type name.
+    pub name: Ident,
+    /// Human-readable label.
+    pub label: Option<Text>,
+    /// Calendar for business-hour limits.
+    pub calendar: Option<Ident>,
+    pub fields: Vec<WorkorderField>,
+    pub states: Vec<WorkorderState>,
+    pub transitions: Vec<Transition>,
+    /// Link kinds to other orders.
+    pub links: Vec<Ident>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `field phone: phone required sensitive`
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkorderField {
+    /// Field name.
+    pub name: Ident,
+    /// Type: text, number, date, phone, customer, recording, or an enum.
+    pub ty: TypeExpr,
+    /// Must be given at creation.
+    pub required: bool,
+    /// Masked for roles that may not see it.
+    pub sensitive: bool,
+    /// The whole field.
+    pub span: Span,
+}
+
+/// `state name "label" initial limit 4h business { remind ...; escalate ... }`
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkorderState {
+    /// State name.
+    pub name: Ident,
+    /// Human-readable label.
+    pub label: Option<Text>,
+    /// Orders start here.
+    pub initial: bool,
+    /// Orders end here.
+    pub is_final: bool,
+    /// Time limit in this state.
+    pub limit: Option<StateLimit>,
+    /// Reminders (催办).
+    pub reminders: Vec<Reminder>,
+    /// Escalations (督办).
+    pub escalations: Vec<Escalation>,
+    /// The whole state.
+    pub span: Span,
+}
+
+/// A state's time limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateLimit {
+    /// How long.
+    pub duration: DurationLit,
+    /// Counted in the calendar's business hours (true) or wall time.
+    pub business: bool,
+}
+
+/// `remind 1h before -> handler`
+#[derive(Debug, Clone, Serialize)]
+pub struct Reminder {
+    /// When, relative to the limit.
+    pub when: RemindWhen,
+    /// Roles or departments told.
+    pub to: Vec<Ident>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// When a reminder fires.
+#[derive(Debug, Clone, Serialize)]
+pub enum RemindWhen {
+    /// This long before the limit.
+    Before(DurationLit),
+    /// At the limit.
+    AtLimit,
+    /// At this fraction of the limit.
+    Fraction(f64, Span),
+}
+
+/// `escalate 2h after -> supervisor`
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    /// How long after the limit (0 = at the limit).
+    pub after: Option<DurationLit>,
+    /// Roles or departments escalated to.
+    pub to: Vec<Ident>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// `transition name: from -> to by roles [kind] [when guard]`
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    /// Transition name (what the API calls).
+    pub name: Ident,
+    /// Source state.
+    pub from: Ident,
+    /// Target state.
+    pub to: Ident,
+    /// Roles allowed to take it.
+    pub roles: Vec<Ident>,
+    /// Forward, return, reply, close or reopen.
+    pub kind: Option<TransitionKind>,
+    /// Guard over the order's fields.
+    pub guard: Option<Expr>,
+    /// The whole transition.
+    pub span: Span,
+}
+
+/// Special meanings of a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransitionKind {
+    /// Moves the order to another department.
+    Forward,
+    /// Sends the order back (退单).
+    Return,
+    /// Records the reply to the customer.
+    Reply,
+    /// Closes the order.
+    Close,
+    /// Reopens a closed order.
+    Reopen,
+}

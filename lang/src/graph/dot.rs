@@ -1,0 +1,65 @@
+//! Graphviz DOT output: one statement per node and edge, shapes and colours by
+//! kind, for analysts who lay diagrams out with Graphviz.
+
+use std::fmt::Write as _;
+
+use super::{EdgeKind, FlowGraph, NodeKind, colours};
+
+fn dot_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl FlowGraph {
+    /// The graph in Graphviz DOT.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&self.name));
+        out.push_str("  graph [rankdir=TB, nodesep=0.4, ranksep=0.45, fontname=\"sans-serif\"];\n");
+        out.push_str("  node [fontname=\"sans-serif\", fontsize=11, style=filled];\n");
+        out.push_str("  edge [fontname=\"sans-serif\", fontsize=10, color=\"#5f6368\"];\n");
+        for (i, n) in self.nodes.iter().enumerate() {
+            let shape = match n.kind {
+                NodeKind::Decision => "shape=diamond",
+                NodeKind::Transfer => "shape=parallelogram",
+                NodeKind::Lookup => "shape=hexagon",
+                NodeKind::SubFlow => "shape=component",
+                NodeKind::Workorder => "shape=tab",
+                NodeKind::Notify => "shape=note",
+                k if k.terminal() => "shape=box, style=\"rounded,filled,bold\"",
+                _ => "shape=box, style=\"rounded,filled\"",
+            };
+            let (fill, stroke) = colours(n.kind);
+            let _ = writeln!(
+                out,
+                "  n{i} [label=\"{}\", {shape}, fillcolor=\"{fill}\", color=\"{stroke}\"];",
+                dot_escape(&n.label)
+            );
+        }
+        for e in &self.edges {
+            let mut attrs = Vec::new();
+            if let Some(l) = &e.label {
+                attrs.push(format!("label=\"{}\"", dot_escape(l)));
+            }
+            if e.kind != EdgeKind::Next {
+                attrs.push("style=dashed".to_string());
+            }
+            let attrs = if attrs.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", attrs.join(", "))
+            };
+            let _ = writeln!(out, "  n{} -> n{}{attrs};", e.from, e.to);
+        }
+        out.push_str("}\n");
+        out
+    }
+}
