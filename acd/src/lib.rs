@@ -24,6 +24,7 @@
 //!   running the core on virtual time, with Erlang C / Erlang A baselines.
 
 mod agent;
+mod arena;
 pub mod core;
 pub mod estimator;
 mod queue;

@@ -25,6 +25,7 @@ use dialect_compiler::value::Value;
 use serde::{Deserialize, Serialize};
 
 use super::agent::{Agent, AgentDef, Pending};
+use super::arena::{AgentIx, Arena, CallSlot, Ix, QueueIx};
 use super::estimator::queue_length_estimate;
 use super::queue::{
     CLASS_OVERFLOW_DOWN, CLASS_REOFFER, Pred, Queue, QueueRules, RuleDefaults, Strategy, WaitKey,
@@ -384,10 +385,10 @@ pub struct CtiReply {
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
     Waiting,
-    Offering(Vec<u32>),
+    Offering(Vec<AgentIx>),
     Connected,
     /// A callback or outbound call is being placed; the agent is reserved.
-    Dialing(u32),
+    Dialing(AgentIx),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,7 +402,7 @@ enum Kind {
 struct Call {
     id: CallId,
     info: QueuedCall,
-    queue: u32,
+    queue: QueueIx,
     entered_ms: i64,
     seq: u64,
     class: u8,
@@ -410,7 +411,7 @@ struct Call {
     phase: Phase,
     visit: u32,
     offer_stamp: u32,
-    avoid: Vec<(u32, i64)>,
+    avoid: Vec<(AgentIx, i64)>,
     /// The caller chose a callback and is not on the line.
     callback: bool,
     callback_attempts: u32,
@@ -422,13 +423,13 @@ struct Call {
     transferred: bool,
     via: String,
     /// Queue to go back to when a blind transfer to an agent fails.
-    direct_return: Option<u32>,
-    agent: Option<u32>,
+    direct_return: Option<QueueIx>,
+    agent: Option<AgentIx>,
     answered_ms: i64,
     hold_since: Option<i64>,
     hold_ms: i64,
-    consult: Option<(u32, bool)>,
-    conference: Vec<u32>,
+    consult: Option<(AgentIx, bool)>,
+    conference: Vec<AgentIx>,
     monitors: Vec<(String, MonitorMode)>,
     raw_gen: u32,
     raw_caller: u64,
@@ -450,15 +451,15 @@ enum Timer {
     },
     Ring {
         call: CallId,
-        agent: u32,
+        agent: AgentIx,
         stamp: u32,
     },
     WrapEnd {
-        agent: u32,
+        agent: AgentIx,
         stamp: u32,
     },
     DelayEnd {
-        agent: u32,
+        agent: AgentIx,
     },
     Retry {
         call: CallId,
@@ -579,13 +580,13 @@ pub struct AcdCore {
     program_gen: u32,
     skill_ix: HashMap<Arc<str>, u32>,
     skills: Vec<Arc<str>>,
-    queues: Vec<Queue>,
-    queue_ix: HashMap<Arc<str>, u32>,
-    agents: Vec<Agent>,
-    agent_ix: HashMap<Arc<str>, u32>,
-    calls: Vec<Option<Call>>,
-    free: Vec<u32>,
-    call_ix: HashMap<CallId, u32>,
+    queues: Arena<QueueIx, Queue>,
+    queue_ix: HashMap<Arc<str>, QueueIx>,
+    agents: Arena<AgentIx, Agent>,
+    agent_ix: HashMap<Arc<str>, AgentIx>,
+    calls: Arena<CallSlot, Option<Call>>,
+    free: Vec<CallSlot>,
+    call_ix: HashMap<CallId, CallSlot>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     timer_seq: u64,
     reeval_at: Option<i64>,
@@ -593,8 +594,8 @@ pub struct AcdCore {
     seq: u64,
     next_outbound: u64,
     env: Vec<u64>,
-    direct_q: u32,
-    outbound_q: u32,
+    direct_q: QueueIx,
+    outbound_q: QueueIx,
 }
 
 impl std::fmt::Debug for AcdCore {
@@ -625,11 +626,11 @@ impl AcdCore {
             program_gen: 1,
             skill_ix: HashMap::new(),
             skills: Vec::new(),
-            queues: Vec::new(),
+            queues: Arena::default(),
             queue_ix: HashMap::new(),
-            agents: Vec::new(),
+            agents: Arena::default(),
             agent_ix: HashMap::new(),
-            calls: Vec::new(),
+            calls: Arena::default(),
             free: Vec::new(),
             call_ix: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -639,8 +640,9 @@ impl AcdCore {
             seq: 0,
             next_outbound: 1,
             env: Vec::new(),
-            direct_q: 0,
-            outbound_q: 0,
+            // Set just below, once the built-in queues exist.
+            direct_q: QueueIx::from_usize(0),
+            outbound_q: QueueIx::from_usize(0),
         };
         let d = core.defaults();
         core.direct_q = core.add_queue(QueueRules::builtin(DIRECT_QUEUE, d));
@@ -674,11 +676,12 @@ impl AcdCore {
         i
     }
 
-    fn add_queue(&mut self, rules: QueueRules) -> u32 {
-        let i = self.queues.len() as u32;
-        self.queue_ix.insert(rules.name.clone(), i);
-        self.queues
+    fn add_queue(&mut self, rules: QueueRules) -> QueueIx {
+        let name = rules.name.clone();
+        let i = self
+            .queues
             .push(Queue::new(rules, self.config.default_handle_ms as f64));
+        self.queue_ix.insert(name, i);
         i
     }
 
@@ -698,15 +701,15 @@ impl AcdCore {
             let rules = QueueRules::from_ir(ir, q, &mut |_| it.next().unwrap_or(0), d);
             match self.queue_ix.get(q.name.as_str()).copied() {
                 Some(i) => {
-                    self.queues[i as usize].rules = rules;
-                    self.queues[i as usize].active = true;
+                    self.queues[i].rules = rules;
+                    self.queues[i].active = true;
                     seen.push(i);
                 }
                 None => seen.push(self.add_queue(rules)),
             }
         }
-        for (i, q) in self.queues.iter_mut().enumerate() {
-            if !q.rules.builtin && !seen.contains(&(i as u32)) {
+        for (i, q) in self.queues.iter_mut_indexed() {
+            if !q.rules.builtin && !seen.contains(&i) {
                 q.active = false;
             }
         }
@@ -721,12 +724,8 @@ impl AcdCore {
         self.load_program(&program);
         self.rebuild_eligibility();
         // Priorities may have changed: re-sort every queue.
-        for q in 0..self.queues.len() as u32 {
-            let slots: Vec<u32> = self.queues[q as usize]
-                .waiting
-                .iter()
-                .map(|k| k.slot)
-                .collect();
+        for q in self.queues.keys() {
+            let slots: Vec<CallSlot> = self.queues[q].waiting.iter().map(|k| k.slot).collect();
             for s in slots {
                 self.reprioritize(s, now);
             }
@@ -741,7 +740,7 @@ impl AcdCore {
         &self.program
     }
 
-    fn put_agent(&mut self, def: AgentDef, now: i64) -> u32 {
+    fn put_agent(&mut self, def: AgentDef, now: i64) -> AgentIx {
         let mut levels = vec![0; self.skills.len()];
         for (s, l) in &def.skills {
             let i = self.skill(s) as usize;
@@ -753,17 +752,17 @@ impl AcdCore {
         levels.resize(self.skills.len(), 0);
         match self.agent_ix.get(def.id.as_str()).copied() {
             Some(i) => {
-                let a = &mut self.agents[i as usize];
+                let a = &mut self.agents[i];
                 a.levels = levels;
                 a.def = def;
                 a.removed = false;
                 i
             }
             None => {
-                let i = self.agents.len() as u32;
                 let a = Agent::new(def, levels, now);
-                self.agent_ix.insert(a.id.clone(), i);
-                self.agents.push(a);
+                let id = a.id.clone();
+                let i = self.agents.push(a);
+                self.agent_ix.insert(id, i);
                 i
             }
         }
@@ -775,15 +774,15 @@ impl AcdCore {
             a.levels.resize(nskills, 0);
             a.queues.clear();
         }
-        for (qi, q) in self.queues.iter_mut().enumerate() {
+        for (qi, q) in self.queues.iter_mut_indexed() {
             q.eligible.clear();
             if q.rules.builtin {
                 continue;
             }
-            for (ai, a) in self.agents.iter_mut().enumerate() {
+            for (ai, a) in self.agents.iter_mut_indexed() {
                 if !a.removed && a.qualifies(&q.rules.skills) {
-                    q.eligible.push(ai as u32);
-                    a.queues.push(qi as u32);
+                    q.eligible.push(ai);
+                    a.queues.push(qi);
                 }
             }
         }
@@ -808,7 +807,7 @@ impl AcdCore {
         let Some(a) = self.agent_ix.get(id).copied() else {
             return false;
         };
-        self.agents[a as usize].removed = true;
+        self.agents[a].removed = true;
         let _ = self.command(now, id, AgentCommand::SignOut, "api", out);
         self.rebuild_eligibility();
         true
@@ -862,7 +861,7 @@ impl AcdCore {
             Input::DialFailed { call, reason } => self.dial_failed(call, &reason, now, out),
             Input::Registration { agent, registered } => {
                 if let Some(a) = self.agent_ix.get(agent.as_str()).copied() {
-                    self.agents[a as usize].registered = Some(registered);
+                    self.agents[a].registered = Some(registered);
                     if registered {
                         self.dispatch_agent(a, now, out);
                     }
@@ -899,7 +898,7 @@ impl AcdCore {
                     return;
                 }
                 let q = c.queue;
-                if let Some((_, dest)) = self.queues[q as usize].rules.max_wait.clone() {
+                if let Some((_, dest)) = self.queues[q].rules.max_wait.clone() {
                     self.leave_for(s, dest, MoveReason::MaxWait, Outcome::MaxWait, now, out);
                 }
             }
@@ -908,7 +907,7 @@ impl AcdCore {
                     return;
                 };
                 let q = self.c(s).queue;
-                let Some((what, every, when)) = self.queues[q as usize]
+                let Some((what, every, when)) = self.queues[q]
                     .rules
                     .announcements
                     .get(idx as usize)
@@ -957,13 +956,13 @@ impl AcdCore {
                     return;
                 }
                 if matches!(&c.phase, Phase::Offering(list) if list.contains(&agent)) {
-                    let id = self.agents[agent as usize].id.clone();
+                    let id = self.agents[agent].id.clone();
                     out.push(Effect::ToCall(call, AcdToCall::CancelOffer { agent: id }));
                     self.offer_failed(s, agent, OfferResult::NoAnswer, now, out);
                 }
             }
             Timer::WrapEnd { agent, stamp } => {
-                let a = &self.agents[agent as usize];
+                let a = &self.agents[agent];
                 if a.stamp == stamp && a.status == AgentStatus::WrapUp {
                     self.end_wrap(agent, now, out);
                 }
@@ -993,53 +992,46 @@ impl AcdCore {
         }
     }
 
-    fn live(&self, call: CallId, visit: u32) -> Option<u32> {
+    fn live(&self, call: CallId, visit: u32) -> Option<CallSlot> {
         let s = self.call_ix.get(&call).copied()?;
         (self.c(s).visit == visit).then_some(s)
     }
 
     #[allow(clippy::expect_used)]
-    fn c(&self, slot: u32) -> &Call {
+    fn c(&self, slot: CallSlot) -> &Call {
         // Slots come from `call_ix` or wait keys, both kept in step with `calls`.
-        self.calls[slot as usize]
-            .as_ref()
-            .expect("a live call slot")
+        self.calls[slot].as_ref().expect("a live call slot")
     }
 
     #[allow(clippy::expect_used)]
-    fn cm(&mut self, slot: u32) -> &mut Call {
-        self.calls[slot as usize]
-            .as_mut()
-            .expect("a live call slot")
+    fn cm(&mut self, slot: CallSlot) -> &mut Call {
+        self.calls[slot].as_mut().expect("a live call slot")
     }
 
-    fn alloc(&mut self, call: Call) -> u32 {
+    fn alloc(&mut self, call: Call) -> CallSlot {
         let id = call.id;
         let slot = match self.free.pop() {
             Some(s) => {
-                self.calls[s as usize] = Some(call);
+                self.calls[s] = Some(call);
                 s
             }
-            None => {
-                self.calls.push(Some(call));
-                (self.calls.len() - 1) as u32
-            }
+            None => self.calls.push(Some(call)),
         };
         self.call_ix.insert(id, slot);
         slot
     }
 
-    fn release(&mut self, slot: u32) {
-        if let Some(c) = self.calls[slot as usize].take() {
+    fn release(&mut self, slot: CallSlot) {
+        if let Some(c) = self.calls[slot].take() {
             if let Some(k) = c.key {
-                self.queues[c.queue as usize].waiting.remove(&k);
+                self.queues[c.queue].waiting.remove(&k);
             }
             self.call_ix.remove(&c.id);
             self.free.push(slot);
         }
     }
 
-    fn new_call(&self, info: QueuedCall, queue: u32, kind: Kind, now: i64) -> Call {
+    fn new_call(&self, info: QueuedCall, queue: QueueIx, kind: Kind, now: i64) -> Call {
         Call {
             id: info.call_id,
             info,
@@ -1083,9 +1075,7 @@ impl AcdCore {
             self.release(old);
         }
         let q = match self.queue_ix.get(qc.queue.as_str()).copied() {
-            Some(q) if self.queues[q as usize].active && !self.queues[q as usize].rules.builtin => {
-                q
-            }
+            Some(q) if self.queues[q].active && !self.queues[q].rules.builtin => q,
             _ => {
                 out.push(Effect::ToCall(
                     id,
@@ -1097,14 +1087,14 @@ impl AcdCore {
                 return;
             }
         };
-        if let Some((cal, dest)) = &self.queues[q as usize].rules.hours
+        if let Some((cal, dest)) = &self.queues[q].rules.hours
             && !cal.is_open(now)
         {
             let dest = dest.clone();
             let rec = CallRecord {
                 call: id,
                 queue: qc.queue.clone(),
-                skills: self.queues[q as usize].rules.skill_names.clone(),
+                skills: self.queues[q].rules.skill_names.clone(),
                 trunk: qc.trunk.clone(),
                 caller: qc.caller.clone(),
                 entered_ms: now,
@@ -1146,8 +1136,8 @@ impl AcdCore {
 
     fn enter_queue(
         &mut self,
-        s: u32,
-        q: u32,
+        s: CallSlot,
+        q: QueueIx,
         class: u8,
         keep_seq: Option<u64>,
         now: i64,
@@ -1169,11 +1159,11 @@ impl AcdCore {
             c.agent = None;
             c.kind = Kind::Queue;
         }
-        let waiting = self.queues[q as usize].waiting.len() as u32;
+        let waiting = self.queues[q].waiting.len() as u32;
         let prio = self.priority(s, now, Some(waiting + 1));
         self.insert_waiting(s, prio);
         let (visit, id) = (self.c(s).visit, self.c(s).id);
-        let rules = &self.queues[q as usize].rules;
+        let rules = &self.queues[q].rules;
         let max_wait = rules.max_wait.as_ref().map(|(ms, _)| *ms);
         let music = rules.music.clone();
         let name = rules.name.to_string();
@@ -1221,7 +1211,7 @@ impl AcdCore {
             at_ms: now,
         }));
         self.dispatch_queue(q, now, out);
-        if self.calls[s as usize].as_ref().is_some_and(|c| {
+        if self.calls[s].as_ref().is_some_and(|c| {
             c.id == id && c.phase == Phase::Waiting && c.queue == q && c.visit == visit
         }) {
             self.check_overflow(s, now, out);
@@ -1229,7 +1219,7 @@ impl AcdCore {
         self.ensure_reevaluate(now);
     }
 
-    fn insert_waiting(&mut self, s: u32, prio: f64) {
+    fn insert_waiting(&mut self, s: CallSlot, prio: f64) {
         let c = self.cm(s);
         c.prio = prio;
         let key = WaitKey {
@@ -1240,18 +1230,18 @@ impl AcdCore {
         };
         c.key = Some(key);
         let q = c.queue;
-        self.queues[q as usize].waiting.insert(key);
+        self.queues[q].waiting.insert(key);
     }
 
-    fn take_waiting(&mut self, s: u32) {
+    fn take_waiting(&mut self, s: CallSlot) {
         let c = self.cm(s);
         if let Some(k) = c.key.take() {
             let q = c.queue;
-            self.queues[q as usize].waiting.remove(&k);
+            self.queues[q].waiting.remove(&k);
         }
     }
 
-    fn reprioritize(&mut self, s: u32, now: i64) {
+    fn reprioritize(&mut self, s: CallSlot, now: i64) {
         let Some(k) = self.c(s).key else {
             return;
         };
@@ -1264,7 +1254,7 @@ impl AcdCore {
 
     // ----- predicates ----------------------------------------------------------
 
-    fn ensure_raw(&mut self, s: u32) {
+    fn ensure_raw(&mut self, s: CallSlot) {
         if self.c(s).raw_gen == self.program_gen {
             return;
         }
@@ -1308,7 +1298,7 @@ impl AcdCore {
         c.raw_gen = generation;
     }
 
-    fn env_for(&mut self, p: &Pred, s: u32, now: i64, ctx: &mut EnvCtx) {
+    fn env_for(&mut self, p: &Pred, s: CallSlot, now: i64, ctx: &mut EnvCtx) {
         self.ensure_raw(s);
         let mut env = std::mem::take(&mut self.env);
         env.clear();
@@ -1352,7 +1342,7 @@ impl AcdCore {
                         e as u64
                     }
                     Builtin::Waiting => {
-                        (self.queues[self.c(s).queue as usize].waiting.len() as f64).to_bits()
+                        (self.queues[self.c(s).queue].waiting.len() as f64).to_bits()
                     }
                     Builtin::IdleAgents => {
                         let n = match ctx.idle {
@@ -1365,9 +1355,7 @@ impl AcdCore {
                         };
                         (n as f64).to_bits()
                     }
-                    Builtin::ServiceLevel => self.queues[self.c(s).queue as usize]
-                        .service_level()
-                        .to_bits(),
+                    Builtin::ServiceLevel => self.queues[self.c(s).queue].service_level().to_bits(),
                     Builtin::LongestWait => self.longest_wait(self.c(s).queue, now) as u64,
                     Builtin::Attempts | Builtin::Age => 0,
                     Builtin::LastOutcome => self.eval.intern(""),
@@ -1380,9 +1368,9 @@ impl AcdCore {
         self.env = env;
     }
 
-    fn priority(&mut self, s: u32, now: i64, position_hint: Option<u32>) -> f64 {
+    fn priority(&mut self, s: CallSlot, now: i64, position_hint: Option<u32>) -> f64 {
         let q = self.c(s).queue;
-        let Some(p) = self.queues[q as usize].rules.priority.clone() else {
+        let Some(p) = self.queues[q].rules.priority.clone() else {
             return 0.0;
         };
         let mut ctx = EnvCtx {
@@ -1396,13 +1384,13 @@ impl AcdCore {
             Ok(v) if v.is_finite() => v,
             Ok(_) => 0.0,
             Err((msg, at)) => {
-                tracing::debug!(queue = %self.queues[q as usize].rules.name, "priority failed at {at}: {msg}");
+                tracing::debug!(queue = %self.queues[q].rules.name, "priority failed at {at}: {msg}");
                 0.0
             }
         }
     }
 
-    fn eval_bool(&mut self, p: &Pred, s: u32, now: i64) -> bool {
+    fn eval_bool(&mut self, p: &Pred, s: CallSlot, now: i64) -> bool {
         let mut ctx = EnvCtx {
             position: None,
             estimate: None,
@@ -1421,24 +1409,24 @@ impl AcdCore {
 
     // ----- figures ---------------------------------------------------------------
 
-    fn position(&self, s: u32) -> u32 {
+    fn position(&self, s: CallSlot) -> u32 {
         let c = self.c(s);
         match c.key {
-            Some(k) => self.queues[c.queue as usize].waiting.range(..k).count() as u32 + 1,
+            Some(k) => self.queues[c.queue].waiting.range(..k).count() as u32 + 1,
             None => 0,
         }
     }
 
-    fn idle_agents(&self, q: u32, now: i64) -> usize {
-        self.queues[q as usize]
+    fn idle_agents(&self, q: QueueIx, now: i64) -> usize {
+        self.queues[q]
             .eligible
             .iter()
-            .filter(|a| self.agents[**a as usize].available(now))
+            .filter(|a| self.agents[**a].available(now))
             .count()
     }
 
-    fn longest_wait(&self, q: u32, now: i64) -> i64 {
-        self.queues[q as usize]
+    fn longest_wait(&self, q: QueueIx, now: i64) -> i64 {
+        self.queues[q]
             .waiting
             .iter()
             .map(|k| now - self.c(k.slot).entered_ms)
@@ -1448,24 +1436,24 @@ impl AcdCore {
     }
 
     /// The queue's service rate (calls per ms) and abandonment rate for the estimator.
-    fn rates(&self, q: u32) -> (f64, f64) {
-        let queue = &self.queues[q as usize];
+    fn rates(&self, q: QueueIx) -> (f64, f64) {
+        let queue = &self.queues[q];
         let servers: f64 = queue
             .eligible
             .iter()
-            .map(|a| &self.agents[*a as usize])
+            .map(|a| &self.agents[*a])
             .filter(|a| a.status.staffed())
             .map(|a| a.share_of(q))
             .sum();
         (servers / queue.est.handle_ms(), queue.est.theta())
     }
 
-    fn estimate_slot(&self, s: u32, now: i64) -> Estimate {
+    fn estimate_slot(&self, s: CallSlot, now: i64) -> Estimate {
         let c = self.c(s);
         let q = c.queue;
         let position = self.position(s);
         let waited = now - c.entered_ms;
-        let asterisk_ms = self.queues[q as usize].est.asterisk(waited) as f64;
+        let asterisk_ms = self.queues[q].est.asterisk(waited) as f64;
         let acd_ms = if position == 0 || self.idle_agents(q, now) > 0 {
             Some(0.0)
         } else {
@@ -1488,7 +1476,7 @@ impl AcdCore {
 
     // ----- choosing ------------------------------------------------------------
 
-    fn avoids(&self, s: u32, a: u32, now: i64) -> bool {
+    fn avoids(&self, s: CallSlot, a: AgentIx, now: i64) -> bool {
         self.c(s)
             .avoid
             .iter()
@@ -1496,15 +1484,15 @@ impl AcdCore {
     }
 
     /// The agents to offer waiting call `s` of queue `q` to, by the queue's strategy.
-    fn select(&self, q: u32, s: u32, now: i64) -> Vec<u32> {
-        let queue = &self.queues[q as usize];
+    fn select(&self, q: QueueIx, s: CallSlot, now: i64) -> Vec<AgentIx> {
+        let queue = &self.queues[q];
         let cands = queue
             .eligible
             .iter()
             .copied()
-            .filter(|a| self.agents[*a as usize].available(now) && !self.avoids(s, *a, now));
+            .filter(|a| self.agents[*a].available(now) && !self.avoids(s, *a, now));
         let skills = &queue.rules.skills;
-        let ag = |a: u32| &self.agents[a as usize];
+        let ag = |a: AgentIx| &self.agents[a];
         let pick = match queue.rules.strategy {
             Strategy::RingAll => return cands.collect(),
             Strategy::FirstIdle => cands.min(),
@@ -1528,26 +1516,26 @@ impl AcdCore {
                 let start = last.map(|l| l + 1).unwrap_or(0);
                 (0..n)
                     .map(|i| queue.eligible[(start + i) % n])
-                    .find(|a| self.agents[*a as usize].available(now) && !self.avoids(s, *a, now))
+                    .find(|a| self.agents[*a].available(now) && !self.avoids(s, *a, now))
             }
         };
         pick.into_iter().collect()
     }
 
-    fn any_available(&self, q: u32, now: i64) -> bool {
-        self.queues[q as usize]
+    fn any_available(&self, q: QueueIx, now: i64) -> bool {
+        self.queues[q]
             .eligible
             .iter()
-            .any(|a| self.agents[*a as usize].available(now))
+            .any(|a| self.agents[*a].available(now))
     }
 
-    fn dispatch_queue(&mut self, q: u32, now: i64, out: &mut Vec<Effect>) {
+    fn dispatch_queue(&mut self, q: QueueIx, now: i64, out: &mut Vec<Effect>) {
         loop {
-            if self.queues[q as usize].waiting.is_empty() || !self.any_available(q, now) {
+            if self.queues[q].waiting.is_empty() || !self.any_available(q, now) {
                 return;
             }
             let mut chosen = None;
-            for k in self.queues[q as usize].waiting.iter().take(SCAN) {
+            for k in self.queues[q].waiting.iter().take(SCAN) {
                 if self.c(k.slot).not_before > now {
                     continue;
                 }
@@ -1564,18 +1552,18 @@ impl AcdCore {
         }
     }
 
-    fn dispatch_agent(&mut self, a: u32, now: i64, out: &mut Vec<Effect>) {
-        if !self.agents[a as usize].available(now) {
-            let until = self.agents[a as usize].delay_until;
-            if self.agents[a as usize].status == AgentStatus::Ready && until > now {
+    fn dispatch_agent(&mut self, a: AgentIx, now: i64, out: &mut Vec<Effect>) {
+        if !self.agents[a].available(now) {
+            let until = self.agents[a].delay_until;
+            if self.agents[a].status == AgentStatus::Ready && until > now {
                 self.at(until, Timer::DelayEnd { agent: a });
             }
             return;
         }
         let mut best: Option<WaitKey> = None;
-        for qi in 0..self.agents[a as usize].queues.len() {
-            let q = self.agents[a as usize].queues[qi];
-            for k in self.queues[q as usize].waiting.iter().take(SCAN) {
+        for qi in 0..self.agents[a].queues.len() {
+            let q = self.agents[a].queues[qi];
+            for k in self.queues[q].waiting.iter().take(SCAN) {
                 if best.is_some_and(|b| b < *k) {
                     break;
                 }
@@ -1592,18 +1580,18 @@ impl AcdCore {
     }
 
     fn dispatch_all(&mut self, now: i64, out: &mut Vec<Effect>) {
-        for q in 0..self.queues.len() as u32 {
+        for q in self.queues.keys() {
             self.dispatch_queue(q, now, out);
         }
     }
 
     // ----- offering --------------------------------------------------------------
 
-    fn screen_pop(&self, s: u32, now: i64) -> ScreenPop {
+    fn screen_pop(&self, s: CallSlot, now: i64) -> ScreenPop {
         let c = self.c(s);
         ScreenPop {
             call: c.id,
-            queue: self.queues[c.queue as usize].rules.name.to_string(),
+            queue: self.queues[c.queue].rules.name.to_string(),
             caller: c.info.caller.clone(),
             called: c.info.called.clone(),
             trunk: c.info.trunk.clone(),
@@ -1615,11 +1603,11 @@ impl AcdCore {
         }
     }
 
-    fn offer(&mut self, s: u32, agents: Vec<u32>, now: i64, out: &mut Vec<Effect>) {
+    fn offer(&mut self, s: CallSlot, agents: Vec<AgentIx>, now: i64, out: &mut Vec<Effect>) {
         self.take_waiting(s);
         let q = self.c(s).queue;
         if let Some(first) = agents.first() {
-            self.queues[q as usize].rr_last = Some(*first);
+            self.queues[q].rr_last = Some(*first);
         }
         if self.c(s).callback {
             // The customer is not on the line: reserve the agent and call back.
@@ -1638,14 +1626,14 @@ impl AcdCore {
                 c.offer_stamp
             };
             let id = self.c(s).id;
-            self.agents[a as usize].call = Some(s);
+            self.agents[a].call = Some(s);
             self.set_status(a, AgentStatus::Ringing, "callback", Some(id), now, out);
             let order = DialOrder {
                 call: id,
                 kind: DialKind::Callback,
                 number: self.c(s).info.caller.clone(),
                 trunk,
-                agent: self.agents[a as usize].id.clone(),
+                agent: self.agents[a].id.clone(),
                 caller_id: self.config.callback_caller_id.clone(),
                 ring_ms: self.config.callback_ring_ms,
                 data: self.c(s).info.data.clone(),
@@ -1657,7 +1645,7 @@ impl AcdCore {
             );
             return;
         }
-        let ring_ms = self.queues[q as usize].rules.ring_ms;
+        let ring_ms = self.queues[q].rules.ring_ms;
         let (id, stamp) = {
             let c = self.cm(s);
             c.offer_stamp += 1;
@@ -1666,7 +1654,7 @@ impl AcdCore {
         };
         let pop = self.screen_pop(s, now);
         for a in agents {
-            self.agents[a as usize].call = Some(s);
+            self.agents[a].call = Some(s);
             self.set_status(a, AgentStatus::Ringing, "", Some(id), now, out);
             self.at(
                 now + ring_ms,
@@ -1676,7 +1664,7 @@ impl AcdCore {
                     stamp,
                 },
             );
-            let ag = &self.agents[a as usize];
+            let ag = &self.agents[a];
             out.push(Effect::ToCall(
                 id,
                 AcdToCall::Offer {
@@ -1724,7 +1712,7 @@ impl AcdCore {
                 out.push(Effect::ToCall(
                     call,
                     AcdToCall::CancelOffer {
-                        agent: self.agents[a as usize].id.clone(),
+                        agent: self.agents[a].id.clone(),
                     },
                 ));
             }
@@ -1737,8 +1725,8 @@ impl AcdCore {
         }
     }
 
-    fn answer(&mut self, s: u32, a: u32, now: i64, out: &mut Vec<Effect>) {
-        let others: Vec<u32> = match &self.c(s).phase {
+    fn answer(&mut self, s: CallSlot, a: AgentIx, now: i64, out: &mut Vec<Effect>) {
+        let others: Vec<AgentIx> = match &self.c(s).phase {
             Phase::Offering(list) => list.iter().copied().filter(|x| *x != a).collect(),
             _ => Vec::new(),
         };
@@ -1747,10 +1735,10 @@ impl AcdCore {
             out.push(Effect::ToCall(
                 id,
                 AcdToCall::CancelOffer {
-                    agent: self.agents[*b as usize].id.clone(),
+                    agent: self.agents[*b].id.clone(),
                 },
             ));
-            self.agents[*b as usize].call = None;
+            self.agents[*b].call = None;
             self.set_status(*b, AgentStatus::Ready, "", None, now, out);
         }
         let q = self.c(s).queue;
@@ -1762,16 +1750,16 @@ impl AcdCore {
             (now - c.entered_ms, !c.transferred)
         };
         {
-            let ag = &mut self.agents[a as usize];
+            let ag = &mut self.agents[a];
             ag.missed = 0;
             ag.answered += 1;
             ag.call = Some(s);
             ag.note_share(q);
         }
         self.set_status(a, AgentStatus::Talking, "", Some(id), now, out);
-        if first_answer && !self.queues[q as usize].rules.builtin {
+        if first_answer && !self.queues[q].rules.builtin {
             let window = self.config.service_level_window;
-            let queue = &mut self.queues[q as usize];
+            let queue = &mut self.queues[q];
             queue.est.note_wait_end(wait, false);
             queue.est.note_answered(wait);
             let within = wait <= queue.rules.sl_ms;
@@ -1780,13 +1768,13 @@ impl AcdCore {
         out.push(Effect::ToCall(
             id,
             AcdToCall::Bridge {
-                agent: self.agents[a as usize].id.clone(),
+                agent: self.agents[a].id.clone(),
             },
         ));
         out.push(Effect::Event(AcdEvent::CallAnswered {
             call: id,
-            queue: self.queues[q as usize].rules.name.to_string(),
-            agent: self.agents[a as usize].id.to_string(),
+            queue: self.queues[q].rules.name.to_string(),
+            agent: self.agents[a].id.to_string(),
             wait_ms: wait,
             at_ms: now,
         }));
@@ -1797,14 +1785,14 @@ impl AcdCore {
 
     fn offer_failed(
         &mut self,
-        s: u32,
-        a: u32,
+        s: CallSlot,
+        a: AgentIx,
         result: OfferResult,
         now: i64,
         out: &mut Vec<Effect>,
     ) {
         let q = self.c(s).queue;
-        let rules = &self.queues[q as usize].rules;
+        let rules = &self.queues[q].rules;
         let (delay, counts) = match result {
             OfferResult::NoAnswer => (0, true),
             OfferResult::Rejected => (rules.reject_delay_ms, false),
@@ -1828,7 +1816,7 @@ impl AcdCore {
         let id = self.c(s).id;
         // The agent.
         {
-            let ag = &mut self.agents[a as usize];
+            let ag = &mut self.agents[a];
             ag.call = None;
             if delay > 0 {
                 ag.delay_until = now + delay;
@@ -1837,10 +1825,10 @@ impl AcdCore {
                 ag.missed += 1;
             }
         }
-        let made_busy = counts && !builtin && self.agents[a as usize].missed >= max_missed;
+        let made_busy = counts && !builtin && self.agents[a].missed >= max_missed;
         if made_busy {
-            self.agents[a as usize].missed = 0;
-            self.agents[a as usize].pending = None;
+            self.agents[a].missed = 0;
+            self.agents[a].pending = None;
             self.set_status(a, AgentStatus::NotReady, "no answer", Some(id), now, out);
         } else if !self.apply_pending(a, now, out) {
             self.set_status(a, AgentStatus::Ready, result_name(result), None, now, out);
@@ -1853,7 +1841,7 @@ impl AcdCore {
 
     fn requeue_after_failure(
         &mut self,
-        s: u32,
+        s: CallSlot,
         action: NoAnswerAction,
         result: OfferResult,
         now: i64,
@@ -1902,7 +1890,7 @@ impl AcdCore {
         out.push(Effect::ToCall(
             id,
             AcdToCall::Queued {
-                queue: self.queues[q as usize].rules.name.to_string(),
+                queue: self.queues[q].rules.name.to_string(),
                 position,
                 estimated_wait_ms: est,
             },
@@ -1912,9 +1900,15 @@ impl AcdCore {
 
     // ----- leaving ---------------------------------------------------------------
 
-    fn record(&self, s: u32, outcome: Outcome, agent: Option<u32>, now: i64) -> CallRecord {
+    fn record(
+        &self,
+        s: CallSlot,
+        outcome: Outcome,
+        agent: Option<AgentIx>,
+        now: i64,
+    ) -> CallRecord {
         let c = self.c(s);
-        let q = &self.queues[c.queue as usize].rules;
+        let q = &self.queues[c.queue].rules;
         let answered = matches!(
             outcome,
             Outcome::Answered
@@ -1938,7 +1932,7 @@ impl AcdCore {
             entered_ms: c.entered_ms,
             left_ms: left,
             outcome,
-            agent: agent.map(|a| self.agents[a as usize].id.to_string()),
+            agent: agent.map(|a| self.agents[a].id.to_string()),
             wait_ms: wait.max(0),
             talk_ms: talk,
             hold_ms: c.hold_ms,
@@ -1949,7 +1943,7 @@ impl AcdCore {
     /// The call leaves its queue without an agent: record it and tell the call task.
     fn leave_for(
         &mut self,
-        s: u32,
+        s: CallSlot,
         dest: DestIr,
         reason: MoveReason,
         outcome: Outcome,
@@ -1960,7 +1954,7 @@ impl AcdCore {
         self.finish_waiting(s, outcome, now, out);
         match dest {
             DestIr::Queue(name) => match self.queue_ix.get(name.as_str()).copied() {
-                Some(t) if self.queues[t as usize].active => {
+                Some(t) if self.queues[t].active => {
                     let class = if outcome == Outcome::Overflow && self.is_down_overflow(q, t) {
                         CLASS_OVERFLOW_DOWN
                     } else {
@@ -1989,9 +1983,9 @@ impl AcdCore {
         }
     }
 
-    fn is_down_overflow(&self, from: u32, to: u32) -> bool {
-        let target = &self.queues[to as usize].rules.name;
-        self.queues[from as usize]
+    fn is_down_overflow(&self, from: QueueIx, to: QueueIx) -> bool {
+        let target = &self.queues[to].rules.name;
+        self.queues[from]
             .rules
             .overflows
             .iter()
@@ -1999,13 +1993,13 @@ impl AcdCore {
     }
 
     /// Ends the call's stay in its queue (not answered): statistics and events.
-    fn finish_waiting(&mut self, s: u32, outcome: Outcome, now: i64, out: &mut Vec<Effect>) {
+    fn finish_waiting(&mut self, s: CallSlot, outcome: Outcome, now: i64, out: &mut Vec<Effect>) {
         self.take_waiting(s);
         let q = self.c(s).queue;
         let rec = self.record(s, outcome, None, now);
-        if !self.queues[q as usize].rules.builtin {
+        if !self.queues[q].rules.builtin {
             let window = self.config.service_level_window;
-            let queue = &mut self.queues[q as usize];
+            let queue = &mut self.queues[q];
             queue
                 .est
                 .note_wait_end(rec.wait_ms, outcome == Outcome::Abandoned);
@@ -2022,7 +2016,7 @@ impl AcdCore {
         out.push(Effect::Event(AcdEvent::Record(rec)));
     }
 
-    fn start_callback(&mut self, s: u32, now: i64, out: &mut Vec<Effect>) {
+    fn start_callback(&mut self, s: CallSlot, now: i64, out: &mut Vec<Effect>) {
         let id = self.c(s).id;
         if self.c(s).key.is_none() {
             // Came from elsewhere (max wait -> callback): keep its arrival order.
@@ -2042,7 +2036,7 @@ impl AcdCore {
         self.dispatch_queue(q, now, out);
     }
 
-    fn enter_queue_quiet(&mut self, s: u32, q: u32, seq: u64, now: i64) {
+    fn enter_queue_quiet(&mut self, s: CallSlot, q: QueueIx, seq: u64, now: i64) {
         {
             let c = self.cm(s);
             c.queue = q;
@@ -2061,7 +2055,7 @@ impl AcdCore {
             return;
         }
         let q = self.c(s).queue;
-        let Some(dest) = self.queues[q as usize]
+        let Some(dest) = self.queues[q]
             .rules
             .keys
             .iter()
@@ -2078,10 +2072,10 @@ impl AcdCore {
                     out.push(Effect::ToCall(
                         call,
                         AcdToCall::CancelOffer {
-                            agent: self.agents[a as usize].id.clone(),
+                            agent: self.agents[a].id.clone(),
                         },
                     ));
-                    self.agents[a as usize].call = None;
+                    self.agents[a].call = None;
                     self.set_status(a, AgentStatus::Ready, "", None, now, out);
                 }
                 let prio = self.c(s).prio;
@@ -2099,9 +2093,8 @@ impl AcdCore {
 
     fn dispatch_all_free(&mut self, now: i64, out: &mut Vec<Effect>) {
         // After agents were released out of band (cancelled offers).
-        for a in 0..self.agents.len() as u32 {
-            if self.agents[a as usize].available(now) && !self.agents[a as usize].queues.is_empty()
-            {
+        for a in self.agents.keys() {
+            if self.agents[a].available(now) && !self.agents[a].queues.is_empty() {
                 self.dispatch_agent(a, now, out);
             }
         }
@@ -2122,7 +2115,7 @@ impl AcdCore {
             }
             Phase::Offering(list) => {
                 for a in &list {
-                    self.agents[*a as usize].call = None;
+                    self.agents[*a].call = None;
                     if !self.apply_pending(*a, now, out) {
                         self.set_status(*a, AgentStatus::Ready, "caller left", None, now, out);
                     }
@@ -2151,7 +2144,7 @@ impl AcdCore {
         if self.c(s).hold_since.is_some() {
             self.set_hold(s, false, now, out);
         }
-        let extra: Vec<u32> = {
+        let extra: Vec<AgentIx> = {
             let c = self.c(s);
             let mut v = c.conference.clone();
             if let Some((b, _)) = c.consult {
@@ -2160,7 +2153,7 @@ impl AcdCore {
             v
         };
         for b in extra {
-            self.agents[b as usize].call = None;
+            self.agents[b].call = None;
             self.after_call(b, now, out);
         }
         if let Some(a) = self.c(s).agent {
@@ -2172,8 +2165,8 @@ impl AcdCore {
     /// The primary agent's part of the call is over: record it and start wrap-up.
     fn finish_agent(
         &mut self,
-        s: u32,
-        a: u32,
+        s: CallSlot,
+        a: AgentIx,
         talk_ms: Option<i64>,
         now: i64,
         out: &mut Vec<Effect>,
@@ -2196,10 +2189,10 @@ impl AcdCore {
         let wrap = if self.c(s).kind == Kind::Outbound {
             self.config.outbound_wrap_ms
         } else {
-            self.queues[q as usize].rules.wrap_up_ms
+            self.queues[q].rules.wrap_up_ms
         };
         {
-            let ag = &mut self.agents[a as usize];
+            let ag = &mut self.agents[a];
             ag.talk_ms += rec.talk_ms;
             ag.call = None;
             ag.wrap_record = Some(rec);
@@ -2209,32 +2202,30 @@ impl AcdCore {
         let id = self.c(s).id;
         if wrap > 0 {
             self.set_status(a, AgentStatus::WrapUp, "", Some(id), now, out);
-            let stamp = self.agents[a as usize].stamp;
+            let stamp = self.agents[a].stamp;
             self.at(now + wrap, Timer::WrapEnd { agent: a, stamp });
         } else {
             self.end_wrap(a, now, out);
         }
     }
 
-    fn end_wrap(&mut self, a: u32, now: i64, out: &mut Vec<Effect>) {
-        let wrap_ms = if self.agents[a as usize].status == AgentStatus::WrapUp {
-            now - self.agents[a as usize].since_ms
+    fn end_wrap(&mut self, a: AgentIx, now: i64, out: &mut Vec<Effect>) {
+        let wrap_ms = if self.agents[a].status == AgentStatus::WrapUp {
+            now - self.agents[a].since_ms
         } else {
             0
         };
-        let q = self.agents[a as usize].wrap_queue.take();
-        if let Some(mut rec) = self.agents[a as usize].wrap_record.take() {
+        let q = self.agents[a].wrap_queue.take();
+        if let Some(mut rec) = self.agents[a].wrap_record.take() {
             rec.wrap_ms = wrap_ms.max(0);
             if let Some(q) = q
-                && !self.queues[q as usize].rules.builtin
+                && !self.queues[q].rules.builtin
                 && matches!(
                     rec.outcome,
                     Outcome::Answered | Outcome::CallbackAnswered | Outcome::Transferred
                 )
             {
-                self.queues[q as usize]
-                    .est
-                    .note_handled(rec.talk_ms + rec.wrap_ms);
+                self.queues[q].est.note_handled(rec.talk_ms + rec.wrap_ms);
             }
             out.push(Effect::Event(AcdEvent::Record(rec)));
         }
@@ -2242,17 +2233,17 @@ impl AcdCore {
     }
 
     /// What an agent does when a call (and its wrap-up) is over.
-    fn after_call(&mut self, a: u32, now: i64, out: &mut Vec<Effect>) {
+    fn after_call(&mut self, a: AgentIx, now: i64, out: &mut Vec<Effect>) {
         if !self.apply_pending(a, now, out) {
-            self.agents[a as usize].idle_since = now;
+            self.agents[a].idle_since = now;
             self.set_status(a, AgentStatus::Ready, "", None, now, out);
             self.dispatch_agent(a, now, out);
         }
     }
 
-    fn apply_pending(&mut self, a: u32, now: i64, out: &mut Vec<Effect>) -> bool {
-        let removed = self.agents[a as usize].removed;
-        match self.agents[a as usize].pending.take() {
+    fn apply_pending(&mut self, a: AgentIx, now: i64, out: &mut Vec<Effect>) -> bool {
+        let removed = self.agents[a].removed;
+        match self.agents[a].pending.take() {
             Some(Pending::NotReady(r)) if !removed => {
                 self.set_status(a, AgentStatus::NotReady, &r, None, now, out);
                 true
@@ -2271,14 +2262,14 @@ impl AcdCore {
 
     fn set_status(
         &mut self,
-        a: u32,
+        a: AgentIx,
         status: AgentStatus,
         reason: &str,
         call: Option<CallId>,
         now: i64,
         out: &mut Vec<Effect>,
     ) {
-        let ag = &mut self.agents[a as usize];
+        let ag = &mut self.agents[a];
         if ag.status == status && ag.reason == reason {
             return;
         }
@@ -2295,7 +2286,7 @@ impl AcdCore {
         })));
     }
 
-    fn set_hold(&mut self, s: u32, on: bool, now: i64, out: &mut Vec<Effect>) {
+    fn set_hold(&mut self, s: CallSlot, on: bool, now: i64, out: &mut Vec<Effect>) {
         let id = self.c(s).id;
         {
             let c = self.cm(s);
@@ -2331,14 +2322,14 @@ impl AcdCore {
             && b == a
         {
             self.cm(s).consult = None;
-            self.agents[a as usize].call = None;
+            self.agents[a].call = None;
             self.set_hold(s, false, now, out);
             self.after_call(a, now, out);
             return;
         }
         if self.c(s).conference.contains(&a) {
             self.cm(s).conference.retain(|x| *x != a);
-            self.agents[a as usize].call = None;
+            self.agents[a].call = None;
             self.after_call(a, now, out);
             return;
         }
@@ -2358,14 +2349,21 @@ impl AcdCore {
         }
     }
 
-    fn consult_failed(&mut self, s: u32, b: u32, why: &str, now: i64, out: &mut Vec<Effect>) {
+    fn consult_failed(
+        &mut self,
+        s: CallSlot,
+        b: AgentIx,
+        why: &str,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
         let id = self.c(s).id;
         self.cm(s).consult = None;
-        self.agents[b as usize].call = None;
+        self.agents[b].call = None;
         out.push(Effect::ToCall(
             id,
             AcdToCall::ConsultEnd {
-                agent: self.agents[b as usize].id.clone(),
+                agent: self.agents[b].id.clone(),
             },
         ));
         self.set_hold(s, false, now, out);
@@ -2375,11 +2373,8 @@ impl AcdCore {
         }
         if let Some(a) = self.c(s).agent {
             out.push(Effect::Event(AcdEvent::Notice {
-                agent: self.agents[a as usize].id.to_string(),
-                message: format!(
-                    "consultation with {} failed: {why}",
-                    self.agents[b as usize].id
-                ),
+                agent: self.agents[a].id.to_string(),
+                message: format!("consultation with {} failed: {why}", self.agents[b].id),
             }));
         }
     }
@@ -2392,7 +2387,7 @@ impl AcdCore {
             self.release(old);
         }
         let a = match self.agent_ix.get(agent).copied() {
-            Some(a) if self.agents[a as usize].available(now) => a,
+            Some(a) if self.agents[a].available(now) => a,
             Some(_) => {
                 out.push(Effect::ToCall(
                     id,
@@ -2439,12 +2434,12 @@ impl AcdCore {
                 c.agent = Some(a);
                 c.answered_ms = now;
             }
-            self.agents[a as usize].before_dial = None;
+            self.agents[a].before_dial = None;
             self.set_status(a, AgentStatus::Talking, "outbound", Some(call), now, out);
             out.push(Effect::ToCall(
                 call,
                 AcdToCall::Bridge {
-                    agent: self.agents[a as usize].id.clone(),
+                    agent: self.agents[a].id.clone(),
                 },
             ));
             return;
@@ -2469,9 +2464,9 @@ impl AcdCore {
         // Whoever decided it (the call task, the dial timeout, the call being
         // dropped), the placed call's task stops dialling.
         out.push(Effect::DialGivenUp(call));
-        self.agents[a as usize].call = None;
+        self.agents[a].call = None;
         if self.c(s).kind == Kind::Outbound {
-            let back = self.agents[a as usize].before_dial.take();
+            let back = self.agents[a].before_dial.take();
             match back {
                 Some((AgentStatus::Ready, _)) | None => {
                     if !self.apply_pending(a, now, out) {
@@ -2482,7 +2477,7 @@ impl AcdCore {
                 Some((st, r)) => self.set_status(a, st, &r, None, now, out),
             }
             out.push(Effect::Event(AcdEvent::Notice {
-                agent: self.agents[a as usize].id.to_string(),
+                agent: self.agents[a].id.to_string(),
                 message: format!("outbound call failed: {reason}"),
             }));
             self.release(s);
@@ -2532,36 +2527,31 @@ impl AcdCore {
     }
 
     fn reevaluate(&mut self, now: i64, out: &mut Vec<Effect>) {
-        for q in 0..self.queues.len() as u32 {
-            if !self.queues[q as usize].rules.dynamic || self.queues[q as usize].waiting.is_empty()
-            {
+        for q in self.queues.keys() {
+            if !self.queues[q].rules.dynamic || self.queues[q].waiting.is_empty() {
                 continue;
             }
-            if self.queues[q as usize]
+            if self.queues[q]
                 .rules
                 .priority
                 .as_ref()
                 .is_some_and(|p| p.dynamic)
             {
-                let slots: Vec<u32> = self.queues[q as usize]
-                    .waiting
-                    .iter()
-                    .map(|k| k.slot)
-                    .collect();
+                let slots: Vec<CallSlot> = self.queues[q].waiting.iter().map(|k| k.slot).collect();
                 for s in slots {
                     self.reprioritize(s, now);
                 }
             }
-            if !self.queues[q as usize].rules.overflows.is_empty() {
+            if !self.queues[q].rules.overflows.is_empty() {
                 // From the back: the last callers overflow first.
-                let slots: Vec<(u32, CallId)> = self.queues[q as usize]
+                let slots: Vec<(CallSlot, CallId)> = self.queues[q]
                     .waiting
                     .iter()
                     .rev()
                     .map(|k| (k.slot, self.c(k.slot).id))
                     .collect();
                 for (s, id) in slots {
-                    if self.calls[s as usize]
+                    if self.calls[s]
                         .as_ref()
                         .is_some_and(|c| c.id == id && c.queue == q && c.key.is_some())
                     {
@@ -2574,17 +2564,17 @@ impl AcdCore {
     }
 
     /// Moves a waiting call by the first overflow rule that holds; true if moved.
-    fn check_overflow(&mut self, s: u32, now: i64, out: &mut Vec<Effect>) -> bool {
+    fn check_overflow(&mut self, s: CallSlot, now: i64, out: &mut Vec<Effect>) -> bool {
         if self.c(s).callback || self.c(s).phase != Phase::Waiting {
             return false;
         }
         let q = self.c(s).queue;
-        let rules = self.queues[q as usize].rules.overflows.clone();
+        let rules = self.queues[q].rules.overflows.clone();
         for rule in rules.iter() {
             let Some(t) = self.queue_ix.get(&rule.target).copied() else {
                 continue;
             };
-            if !self.queues[t as usize].active || t == q {
+            if !self.queues[t].active || t == q {
                 continue;
             }
             if rule.direction == OverflowDirection::Up && !self.any_available(t, now) {
@@ -2625,30 +2615,28 @@ impl AcdCore {
             .ok_or_else(|| CtiError::UnknownAgent(agent.to_string()))?;
         let r = self.command_inner(now, a, cmd, by, out);
         self.tell_wake(now, out);
-        let ag = &self.agents[a as usize];
+        let ag = &self.agents[a];
         r.map(|(call, data)| CtiReply {
             state: ag.status,
-            call: call.or(ag
-                .call
-                .and_then(|s| self.calls[s as usize].as_ref().map(|c| c.id))),
+            call: call.or(ag.call.and_then(|s| self.calls[s].as_ref().map(|c| c.id))),
             data,
         })
     }
 
-    fn agent_call(&self, a: u32) -> Result<u32, CtiError> {
-        self.agents[a as usize]
+    fn agent_call(&self, a: AgentIx) -> Result<CallSlot, CtiError> {
+        self.agents[a]
             .call
-            .filter(|s| self.calls[*s as usize].is_some())
-            .ok_or_else(|| CtiError::NoCall(self.agents[a as usize].id.to_string()))
+            .filter(|s| self.calls[*s].is_some())
+            .ok_or_else(|| CtiError::NoCall(self.agents[a].id.to_string()))
     }
 
-    fn connected_primary(&self, a: u32) -> Result<u32, CtiError> {
+    fn connected_primary(&self, a: AgentIx) -> Result<CallSlot, CtiError> {
         let s = self.agent_call(a)?;
         let c = self.c(s);
         if c.phase == Phase::Connected && c.agent == Some(a) {
             Ok(s)
         } else {
-            Err(CtiError::NoCall(self.agents[a as usize].id.to_string()))
+            Err(CtiError::NoCall(self.agents[a].id.to_string()))
         }
     }
 
@@ -2656,13 +2644,13 @@ impl AcdCore {
     fn command_inner(
         &mut self,
         now: i64,
-        a: u32,
+        a: AgentIx,
         cmd: AgentCommand,
         by: &str,
         out: &mut Vec<Effect>,
     ) -> Result<(Option<CallId>, Option<Vec<(String, Value)>>), CtiError> {
-        let id = self.agents[a as usize].id.to_string();
-        let status = self.agents[a as usize].status;
+        let id = self.agents[a].id.to_string();
+        let status = self.agents[a].status;
         let forced = |r: &str| {
             if r.is_empty() {
                 format!("forced by {by}")
@@ -2674,7 +2662,7 @@ impl AcdCore {
         match cmd {
             AgentCommand::SignIn => {
                 if status == AgentStatus::SignedOut {
-                    let ag = &mut self.agents[a as usize];
+                    let ag = &mut self.agents[a];
                     ag.answered = 0;
                     ag.talk_ms = 0;
                     ag.missed = 0;
@@ -2693,14 +2681,14 @@ impl AcdCore {
                 match status {
                     AgentStatus::SignedOut => {}
                     AgentStatus::Ready | AgentStatus::NotReady => {
-                        self.agents[a as usize].pending = None;
+                        self.agents[a].pending = None;
                         self.set_status(a, AgentStatus::SignedOut, &reason, None, now, out);
                     }
                     AgentStatus::WrapUp => {
-                        self.agents[a as usize].pending = Some(Pending::SignOut);
+                        self.agents[a].pending = Some(Pending::SignOut);
                         self.end_wrap(a, now, out);
                     }
-                    _ => self.agents[a as usize].pending = Some(Pending::SignOut),
+                    _ => self.agents[a].pending = Some(Pending::SignOut),
                 }
                 none
             }
@@ -2715,7 +2703,7 @@ impl AcdCore {
                         return Err(CtiError::SignedOut(id));
                     }
                     AgentStatus::SignedOut | AgentStatus::NotReady => {
-                        let ag = &mut self.agents[a as usize];
+                        let ag = &mut self.agents[a];
                         ag.pending = None;
                         ag.missed = 0;
                         ag.idle_since = now;
@@ -2723,10 +2711,10 @@ impl AcdCore {
                         self.dispatch_agent(a, now, out);
                     }
                     AgentStatus::WrapUp => {
-                        self.agents[a as usize].pending = None;
+                        self.agents[a].pending = None;
                         self.end_wrap(a, now, out);
                     }
-                    _ => self.agents[a as usize].pending = None,
+                    _ => self.agents[a].pending = None,
                 }
                 none
             }
@@ -2742,10 +2730,10 @@ impl AcdCore {
                         self.set_status(a, AgentStatus::NotReady, &reason, None, now, out)
                     }
                     AgentStatus::WrapUp => {
-                        self.agents[a as usize].pending = Some(Pending::NotReady(reason));
+                        self.agents[a].pending = Some(Pending::NotReady(reason));
                         self.end_wrap(a, now, out);
                     }
-                    _ => self.agents[a as usize].pending = Some(Pending::NotReady(reason)),
+                    _ => self.agents[a].pending = Some(Pending::NotReady(reason)),
                 }
                 none
             }
@@ -2760,7 +2748,7 @@ impl AcdCore {
                 out.push(Effect::ToCall(
                     c.id,
                     AcdToCall::Answer {
-                        agent: self.agents[a as usize].id.clone(),
+                        agent: self.agents[a].id.clone(),
                     },
                 ));
                 none
@@ -2778,7 +2766,7 @@ impl AcdCore {
                 out.push(Effect::ToCall(
                     call,
                     AcdToCall::CancelOffer {
-                        agent: self.agents[a as usize].id.clone(),
+                        agent: self.agents[a].id.clone(),
                     },
                 ));
                 self.offer_failed(s, a, OfferResult::Rejected, now, out);
@@ -2787,7 +2775,7 @@ impl AcdCore {
             AgentCommand::HangUp => {
                 let s = self.agent_call(a)?;
                 let call = self.c(s).id;
-                let agent_id = self.agents[a as usize].id.clone();
+                let agent_id = self.agents[a].id.clone();
                 if self.c(s).consult.is_some_and(|(b, _)| b == a) {
                     out.push(Effect::ToCall(
                         call,
@@ -2839,12 +2827,12 @@ impl AcdCore {
                     c.offer_stamp += 1;
                     c.offer_stamp
                 };
-                self.agents[b as usize].call = Some(s);
+                self.agents[b].call = Some(s);
                 self.set_status(b, AgentStatus::Ringing, "consult", Some(call), now, out);
                 self.set_hold(s, true, now, out);
                 // The consulting agent stays "talking" (with the consulted agent).
                 self.set_status(a, AgentStatus::Talking, "consulting", Some(call), now, out);
-                let ring_ms = self.queues[self.c(s).queue as usize].rules.ring_ms;
+                let ring_ms = self.queues[self.c(s).queue].rules.ring_ms;
                 self.at(
                     now + ring_ms,
                     Timer::Ring {
@@ -2858,13 +2846,13 @@ impl AcdCore {
                 out.push(Effect::ToCall(
                     call,
                     AcdToCall::Consult {
-                        agent: self.agents[b as usize].id.clone(),
+                        agent: self.agents[b].id.clone(),
                         contact: None,
-                        auto_answer: self.agents[b as usize].def.auto_answer,
+                        auto_answer: self.agents[b].def.auto_answer,
                     },
                 ));
                 out.push(Effect::Event(AcdEvent::CallOffered {
-                    agent: self.agents[b as usize].id.to_string(),
+                    agent: self.agents[b].id.to_string(),
                     pop: Box::new(pop),
                     at_ms: now,
                 }));
@@ -2879,11 +2867,11 @@ impl AcdCore {
                 out.push(Effect::ToCall(
                     call,
                     AcdToCall::ConsultEnd {
-                        agent: self.agents[b as usize].id.clone(),
+                        agent: self.agents[b].id.clone(),
                     },
                 ));
                 self.cm(s).consult = None;
-                self.agents[b as usize].call = None;
+                self.agents[b].call = None;
                 self.set_hold(s, false, now, out);
                 self.after_call(b, now, out);
                 Ok((Some(call), None))
@@ -2899,8 +2887,8 @@ impl AcdCore {
                 out.push(Effect::ToCall(
                     call,
                     AcdToCall::CompleteTransfer {
-                        from: self.agents[a as usize].id.clone(),
-                        to: self.agents[b as usize].id.clone(),
+                        from: self.agents[a].id.clone(),
+                        to: self.agents[b].id.clone(),
                     },
                 ));
                 self.set_hold(s, false, now, out);
@@ -2912,7 +2900,7 @@ impl AcdCore {
                     c.transferred = true;
                     c.answered_ms = now;
                 }
-                self.agents[b as usize].answered += 1;
+                self.agents[b].answered += 1;
                 self.set_status(b, AgentStatus::Talking, "", Some(call), now, out);
                 Ok((Some(call), None))
             }
@@ -2937,15 +2925,12 @@ impl AcdCore {
                             .queue_ix
                             .get(name.as_str())
                             .copied()
-                            .filter(|t| {
-                                self.queues[*t as usize].active
-                                    && !self.queues[*t as usize].rules.builtin
-                            })
+                            .filter(|t| self.queues[*t].active && !self.queues[*t].rules.builtin)
                             .ok_or(CtiError::UnknownQueue(name))?;
                         out.push(Effect::ToCall(
                             call,
                             AcdToCall::ReleaseAgent {
-                                agent: self.agents[a as usize].id.clone(),
+                                agent: self.agents[a].id.clone(),
                             },
                         ));
                         self.set_hold(s, false, now, out);
@@ -2962,7 +2947,7 @@ impl AcdCore {
                         out.push(Effect::ToCall(
                             call,
                             AcdToCall::ReleaseAgent {
-                                agent: self.agents[a as usize].id.clone(),
+                                agent: self.agents[a].id.clone(),
                             },
                         ));
                         self.set_hold(s, false, now, out);
@@ -2995,12 +2980,12 @@ impl AcdCore {
                     c.conference.push(b);
                 }
                 self.set_hold(s, false, now, out);
-                let mut agents = vec![self.agents[a as usize].id.clone()];
+                let mut agents = vec![self.agents[a].id.clone()];
                 agents.extend(
                     self.c(s)
                         .conference
                         .iter()
-                        .map(|x| self.agents[*x as usize].id.clone()),
+                        .map(|x| self.agents[*x].id.clone()),
                 );
                 out.push(Effect::ToCall(call, AcdToCall::Conference { agents }));
                 self.set_status(b, AgentStatus::Talking, "conference", Some(call), now, out);
@@ -3026,16 +3011,16 @@ impl AcdCore {
                 c.offer_stamp = 1;
                 c.via = "outbound".into();
                 let s = self.alloc(c);
-                let reason = self.agents[a as usize].reason.clone();
-                self.agents[a as usize].before_dial = Some((status, reason));
-                self.agents[a as usize].call = Some(s);
+                let reason = self.agents[a].reason.clone();
+                self.agents[a].before_dial = Some((status, reason));
+                self.agents[a].call = Some(s);
                 self.set_status(a, AgentStatus::Ringing, "outbound", Some(call), now, out);
                 out.push(Effect::Dial(DialOrder {
                     call,
                     kind: DialKind::Outbound,
                     number,
                     trunk,
-                    agent: self.agents[a as usize].id.clone(),
+                    agent: self.agents[a].id.clone(),
                     caller_id: String::new(),
                     ring_ms: self.config.callback_ring_ms,
                     data: Vec::new(),
@@ -3111,7 +3096,7 @@ impl AcdCore {
                     call,
                     AcdToCall::TakeOver {
                         phone: phone.clone(),
-                        agent: self.agents[a as usize].id.clone(),
+                        agent: self.agents[a].id.clone(),
                     },
                 ));
                 self.set_hold(s, false, now, out);
@@ -3125,7 +3110,7 @@ impl AcdCore {
                     c.agent = sup;
                 }
                 if let Some(b) = sup {
-                    self.agents[b as usize].call = Some(s);
+                    self.agents[b].call = Some(s);
                     self.set_status(b, AgentStatus::Talking, "take over", Some(call), now, out);
                 }
                 Ok((Some(call), None))
@@ -3133,7 +3118,7 @@ impl AcdCore {
         }
     }
 
-    fn data_changed(&mut self, s: u32, a: u32, _now: i64, out: &mut Vec<Effect>) {
+    fn data_changed(&mut self, s: CallSlot, a: AgentIx, _now: i64, out: &mut Vec<Effect>) {
         let c = self.c(s);
         out.push(Effect::ToCall(
             c.id,
@@ -3143,13 +3128,18 @@ impl AcdCore {
         ));
         out.push(Effect::Event(AcdEvent::CallData {
             call: c.id,
-            agent: self.agents[a as usize].id.to_string(),
+            agent: self.agents[a].id.to_string(),
             data: c.info.data.clone(),
         }));
     }
 
     /// The free agent a consultation or transfer goes to.
-    fn target_agent(&self, target: &TransferTarget, from: u32, now: i64) -> Result<u32, CtiError> {
+    fn target_agent(
+        &self,
+        target: &TransferTarget,
+        from: AgentIx,
+        now: i64,
+    ) -> Result<AgentIx, CtiError> {
         match target {
             TransferTarget::Agent(b) => {
                 let b = self
@@ -3157,10 +3147,8 @@ impl AcdCore {
                     .get(b.as_str())
                     .copied()
                     .ok_or_else(|| CtiError::UnknownAgent(b.clone()))?;
-                if b == from || !self.agents[b as usize].available(now) {
-                    return Err(CtiError::Unavailable(
-                        self.agents[b as usize].id.to_string(),
-                    ));
+                if b == from || !self.agents[b].available(now) {
+                    return Err(CtiError::Unavailable(self.agents[b].id.to_string()));
                 }
                 Ok(b)
             }
@@ -3169,15 +3157,15 @@ impl AcdCore {
                     .queue_ix
                     .get(name.as_str())
                     .copied()
-                    .filter(|q| !self.queues[*q as usize].rules.builtin)
+                    .filter(|q| !self.queues[*q].rules.builtin)
                     .ok_or_else(|| CtiError::UnknownQueue(name.clone()))?;
-                let queue = &self.queues[q as usize];
+                let queue = &self.queues[q];
                 queue
                     .eligible
                     .iter()
                     .copied()
-                    .filter(|b| *b != from && self.agents[*b as usize].available(now))
-                    .min_by_key(|b| (self.agents[*b as usize].idle_since, *b))
+                    .filter(|b| *b != from && self.agents[*b].available(now))
+                    .min_by_key(|b| (self.agents[*b].idle_since, *b))
                     .ok_or_else(|| CtiError::NoAgentFree(name.clone()))
             }
             TransferTarget::Number(_) => Err(CtiError::Invalid(
@@ -3190,8 +3178,9 @@ impl AcdCore {
 
     /// Every queue of the program (and the built-in ones), for the real-time view.
     pub fn queue_views(&self, now: i64, with_calls: bool) -> Vec<QueueView> {
-        (0..self.queues.len() as u32)
-            .filter(|q| !self.queues[*q as usize].rules.builtin)
+        self.queues
+            .keys()
+            .filter(|q| !self.queues[*q].rules.builtin)
             .map(|q| self.queue_view(q, now, with_calls))
             .collect()
     }
@@ -3203,8 +3192,8 @@ impl AcdCore {
             .map(|q| self.queue_view(*q, now, true))
     }
 
-    fn queue_view(&self, q: u32, now: i64, with_calls: bool) -> QueueView {
-        let queue = &self.queues[q as usize];
+    fn queue_view(&self, q: QueueIx, now: i64, with_calls: bool) -> QueueView {
+        let queue = &self.queues[q];
         let mut offering = 0;
         let mut talking = 0;
         for c in self.calls.iter().flatten() {
@@ -3220,7 +3209,7 @@ impl AcdCore {
         let signed_in = queue
             .eligible
             .iter()
-            .filter(|a| self.agents[**a as usize].status != AgentStatus::SignedOut)
+            .filter(|a| self.agents[**a].status != AgentStatus::SignedOut)
             .count();
         let idle = self.idle_agents(q, now);
         let next = queue.waiting.len() as u32 + 1;
@@ -3276,8 +3265,9 @@ impl AcdCore {
 
     /// Every agent, for the real-time view.
     pub fn agent_views(&self, now: i64) -> Vec<AgentView> {
-        (0..self.agents.len() as u32)
-            .filter(|a| !self.agents[*a as usize].removed)
+        self.agents
+            .keys()
+            .filter(|a| !self.agents[*a].removed)
             .map(|a| self.agent_view(a, now))
             .collect()
     }
@@ -3287,8 +3277,8 @@ impl AcdCore {
         self.agent_ix.get(id).map(|a| self.agent_view(*a, now))
     }
 
-    fn agent_view(&self, a: u32, now: i64) -> AgentView {
-        let ag = &self.agents[a as usize];
+    fn agent_view(&self, a: AgentIx, now: i64) -> AgentView {
+        let ag = &self.agents[a];
         AgentView {
             id: ag.id.to_string(),
             name: ag.def.name.clone(),
@@ -3299,11 +3289,9 @@ impl AcdCore {
             queues: ag
                 .queues
                 .iter()
-                .map(|q| self.queues[*q as usize].rules.name.to_string())
+                .map(|q| self.queues[*q].rules.name.to_string())
                 .collect(),
-            call: ag
-                .call
-                .and_then(|s| self.calls[s as usize].as_ref().map(|c| c.id)),
+            call: ag.call.and_then(|s| self.calls[s].as_ref().map(|c| c.id)),
             answered: ag.answered,
             talk_ms: ag.talk_ms,
             missed: ag.missed,
@@ -3338,14 +3326,12 @@ impl AcdCore {
             return Vec::new();
         };
         let c = self.c(*s);
-        let mut v: Vec<u32> = c.agent.into_iter().collect();
+        let mut v: Vec<AgentIx> = c.agent.into_iter().collect();
         v.extend(c.conference.iter().copied());
         if let Phase::Offering(l) = &c.phase {
             v.extend(l.iter().copied());
         }
-        v.iter()
-            .map(|a| self.agents[*a as usize].id.to_string())
-            .collect()
+        v.iter().map(|a| self.agents[*a].id.to_string()).collect()
     }
 
     /// Sets data on a call directly (supervisors; the call task).
@@ -3391,9 +3377,7 @@ impl AcdCore {
 
     /// An agent's current state.
     pub fn agent_status(&self, id: &str) -> Option<AgentStatus> {
-        self.agent_ix
-            .get(id)
-            .map(|a| self.agents[*a as usize].status)
+        self.agent_ix.get(id).map(|a| self.agents[*a].status)
     }
 
     /// Queue names of the program, in order.
@@ -3409,7 +3393,7 @@ impl AcdCore {
     pub fn queue_skills(&self, name: &str) -> Vec<String> {
         self.queue_ix
             .get(name)
-            .map(|q| self.queues[*q as usize].rules.skill_names.clone())
+            .map(|q| self.queues[*q].rules.skill_names.clone())
             .unwrap_or_default()
     }
 }
