@@ -1,0 +1,803 @@
+//! The CTI entry: [`AcdCore::command`] carries out what an agent desktop or a
+//! supervisor asks ([`AgentCommand`]) and answers with a [`CtiReply`] or a
+//! [`CtiError`]. Each command is one function; `command_inner` only dispatches.
+
+use dialect_compiler::value::Value;
+use serde::{Deserialize, Serialize};
+
+use super::{AcdCore, Kind, OUTBOUND_QUEUE, Phase, Timer};
+use crate::agent::Pending;
+use crate::arena::{AgentIx, CallSlot};
+use crate::types::*;
+
+/// What an agent desktop or a supervisor asks.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AgentCommand {
+    /// Start working (not ready until `ready`).
+    SignIn,
+    /// Stop working (after the current call).
+    SignOut,
+    /// Take calls (ends wrap-up early).
+    Ready,
+    /// Stop taking calls, with a reason code (after the current call).
+    NotReady {
+        /// The reason code.
+        #[serde(default)]
+        reason: String,
+    },
+    /// Answer the offered call from the desktop.
+    Answer,
+    /// Decline the offered call.
+    Reject,
+    /// Hang up (leave a conference; end a consultation; end the call).
+    HangUp,
+    /// Put the caller on hold.
+    Hold,
+    /// Take the caller off hold.
+    Resume,
+    /// Hold the caller and call another agent, or a free agent of a queue.
+    Consult {
+        /// Whom.
+        target: TransferTarget,
+    },
+    /// End the consultation and return to the caller.
+    ConsultCancel,
+    /// Transfer: blind to `target`, or (without a target) complete the consultation.
+    Transfer {
+        /// Where; `None` completes a consultative transfer.
+        #[serde(default)]
+        target: Option<TransferTarget>,
+    },
+    /// Join the consulted agent to the call.
+    Conference,
+    /// Call a number through a trunk.
+    Dial {
+        /// The number.
+        number: String,
+        /// The trunk group ("" = any).
+        #[serde(default)]
+        trunk: String,
+    },
+    /// Set call data fields of the agent's call (they travel with the call).
+    SetData {
+        /// Field name to value.
+        data: Vec<(String, Value)>,
+    },
+    /// Clear the call data of the agent's call.
+    ClearData,
+    /// Read the call data of the agent's call.
+    GetData,
+    /// Supervisor: make the agent ready.
+    ForceReady,
+    /// Supervisor: make the agent not ready.
+    ForceNotReady {
+        /// Reason code.
+        #[serde(default)]
+        reason: String,
+    },
+    /// Supervisor: sign the agent out.
+    ForceSignOut,
+    /// Supervisor: listen to the agent's call from `phone`.
+    Listen {
+        /// The supervisor's phone.
+        phone: String,
+    },
+    /// Supervisor: talk to the agent only.
+    Whisper {
+        /// The supervisor's phone.
+        phone: String,
+    },
+    /// Supervisor: join the call three-way.
+    Barge {
+        /// The supervisor's phone.
+        phone: String,
+    },
+    /// Supervisor: take the call over from the agent.
+    TakeOver {
+        /// The supervisor's phone.
+        phone: String,
+    },
+    /// Supervisor: stop listening/whispering/barging.
+    StopMonitor {
+        /// The supervisor's phone.
+        phone: String,
+    },
+}
+
+impl AgentCommand {
+    /// Supervisor operations (force, monitor, take over).
+    pub fn is_supervisor(&self) -> bool {
+        matches!(
+            self,
+            AgentCommand::ForceReady
+                | AgentCommand::ForceNotReady { .. }
+                | AgentCommand::ForceSignOut
+                | AgentCommand::Listen { .. }
+                | AgentCommand::Whisper { .. }
+                | AgentCommand::Barge { .. }
+                | AgentCommand::TakeOver { .. }
+                | AgentCommand::StopMonitor { .. }
+        )
+    }
+
+    /// The name used in routes and the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AgentCommand::SignIn => "sign_in",
+            AgentCommand::SignOut => "sign_out",
+            AgentCommand::Ready => "ready",
+            AgentCommand::NotReady { .. } => "not_ready",
+            AgentCommand::Answer => "answer",
+            AgentCommand::Reject => "reject",
+            AgentCommand::HangUp => "hang_up",
+            AgentCommand::Hold => "hold",
+            AgentCommand::Resume => "resume",
+            AgentCommand::Consult { .. } => "consult",
+            AgentCommand::ConsultCancel => "consult_cancel",
+            AgentCommand::Transfer { .. } => "transfer",
+            AgentCommand::Conference => "conference",
+            AgentCommand::Dial { .. } => "dial",
+            AgentCommand::SetData { .. } => "set_data",
+            AgentCommand::ClearData => "clear_data",
+            AgentCommand::GetData => "get_data",
+            AgentCommand::ForceReady => "force_ready",
+            AgentCommand::ForceNotReady { .. } => "force_not_ready",
+            AgentCommand::ForceSignOut => "force_sign_out",
+            AgentCommand::Listen { .. } => "listen",
+            AgentCommand::Whisper { .. } => "whisper",
+            AgentCommand::Barge { .. } => "barge",
+            AgentCommand::TakeOver { .. } => "take_over",
+            AgentCommand::StopMonitor { .. } => "stop_monitor",
+        }
+    }
+}
+
+/// Why an agent command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CtiError {
+    /// No such agent.
+    #[error("there is no agent {0}")]
+    UnknownAgent(String),
+    /// The agent must sign in first.
+    #[error("agent {0} is signed out")]
+    SignedOut(String),
+    /// The operation needs a call the agent does not have.
+    #[error("agent {0} has no call to do that with")]
+    NoCall(String),
+    /// The operation needs an offered (ringing) call.
+    #[error("agent {0} has no offered call")]
+    NotOffered(String),
+    /// The agent asked for is not free.
+    #[error("agent {0} is not available")]
+    Unavailable(String),
+    /// No such queue.
+    #[error("there is no queue {0}")]
+    UnknownQueue(String),
+    /// The queue has nobody free.
+    #[error("nobody in queue {0} is free")]
+    NoAgentFree(String),
+    /// The operation does not fit the call's state.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A successful command's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CtiReply {
+    /// The agent's state after it.
+    pub state: AgentStatus,
+    /// The call involved (a new outbound call's id).
+    pub call: Option<CallId>,
+    /// Call data (for `get_data`, `set_data`, `clear_data`).
+    pub data: Option<Vec<(String, Value)>>,
+}
+
+impl AcdCore {
+    /// Carries out an agent's (or a supervisor's, `by`) command.
+    pub fn command(
+        &mut self,
+        now: i64,
+        agent: &str,
+        cmd: AgentCommand,
+        by: &str,
+        out: &mut Vec<Effect>,
+    ) -> Result<CtiReply, CtiError> {
+        self.eval.set_now(now);
+        let a = self
+            .agent_ix
+            .get(agent)
+            .copied()
+            .ok_or_else(|| CtiError::UnknownAgent(agent.to_string()))?;
+        let r = self.command_inner(now, a, cmd, by, out);
+        self.tell_wake(now, out);
+        let ag = &self.agents[a];
+        r.map(|(call, data)| CtiReply {
+            state: ag.status,
+            call: call.or(ag.call.and_then(|s| self.calls[s].as_ref().map(|c| c.id))),
+            data,
+        })
+    }
+
+    fn agent_call(&self, a: AgentIx) -> Result<CallSlot, CtiError> {
+        self.agents[a]
+            .call
+            .filter(|s| self.calls[*s].is_some())
+            .ok_or_else(|| CtiError::NoCall(self.agents[a].id.to_string()))
+    }
+
+    fn connected_primary(&self, a: AgentIx) -> Result<CallSlot, CtiError> {
+        let s = self.agent_call(a)?;
+        let c = self.c(s);
+        if c.phase == Phase::Connected && c.agent == Some(a) {
+            Ok(s)
+        } else {
+            Err(CtiError::NoCall(self.agents[a].id.to_string()))
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn command_inner(
+        &mut self,
+        now: i64,
+        a: AgentIx,
+        cmd: AgentCommand,
+        by: &str,
+        out: &mut Vec<Effect>,
+    ) -> Result<(Option<CallId>, Option<Vec<(String, Value)>>), CtiError> {
+        let id = self.agents[a].id.to_string();
+        let status = self.agents[a].status;
+        let forced = |r: &str| {
+            if r.is_empty() {
+                format!("forced by {by}")
+            } else {
+                format!("{r} (forced by {by})")
+            }
+        };
+        let none = Ok((None, None));
+        match cmd {
+            AgentCommand::SignIn => {
+                if status == AgentStatus::SignedOut {
+                    let ag = &mut self.agents[a];
+                    ag.answered = 0;
+                    ag.talk_ms = 0;
+                    ag.missed = 0;
+                    ag.pending = None;
+                    ag.idle_since = now;
+                    self.set_status(a, AgentStatus::NotReady, "signed in", None, now, out);
+                }
+                none
+            }
+            AgentCommand::SignOut | AgentCommand::ForceSignOut => {
+                let reason = if matches!(cmd, AgentCommand::ForceSignOut) {
+                    forced("")
+                } else {
+                    String::new()
+                };
+                match status {
+                    AgentStatus::SignedOut => {}
+                    AgentStatus::Ready | AgentStatus::NotReady => {
+                        self.agents[a].pending = None;
+                        self.set_status(a, AgentStatus::SignedOut, &reason, None, now, out);
+                    }
+                    AgentStatus::WrapUp => {
+                        self.agents[a].pending = Some(Pending::SignOut);
+                        self.end_wrap(a, now, out);
+                    }
+                    _ => self.agents[a].pending = Some(Pending::SignOut),
+                }
+                none
+            }
+            AgentCommand::Ready | AgentCommand::ForceReady => {
+                let reason = if matches!(cmd, AgentCommand::ForceReady) {
+                    forced("")
+                } else {
+                    String::new()
+                };
+                match status {
+                    AgentStatus::SignedOut if !matches!(cmd, AgentCommand::ForceReady) => {
+                        return Err(CtiError::SignedOut(id));
+                    }
+                    AgentStatus::SignedOut | AgentStatus::NotReady => {
+                        let ag = &mut self.agents[a];
+                        ag.pending = None;
+                        ag.missed = 0;
+                        ag.idle_since = now;
+                        self.set_status(a, AgentStatus::Ready, &reason, None, now, out);
+                        self.dispatch_agent(a, now, out);
+                    }
+                    AgentStatus::WrapUp => {
+                        self.agents[a].pending = None;
+                        self.end_wrap(a, now, out);
+                    }
+                    _ => self.agents[a].pending = None,
+                }
+                none
+            }
+            AgentCommand::NotReady { reason } | AgentCommand::ForceNotReady { reason } => {
+                let reason = if by != id && !by.is_empty() {
+                    forced(&reason)
+                } else {
+                    reason
+                };
+                match status {
+                    AgentStatus::SignedOut => return Err(CtiError::SignedOut(id)),
+                    AgentStatus::Ready | AgentStatus::NotReady => {
+                        self.set_status(a, AgentStatus::NotReady, &reason, None, now, out)
+                    }
+                    AgentStatus::WrapUp => {
+                        self.agents[a].pending = Some(Pending::NotReady(reason));
+                        self.end_wrap(a, now, out);
+                    }
+                    _ => self.agents[a].pending = Some(Pending::NotReady(reason)),
+                }
+                none
+            }
+            AgentCommand::Answer => {
+                let s = self.agent_call(a)?;
+                let c = self.c(s);
+                let offered = matches!(&c.phase, Phase::Offering(l) if l.contains(&a))
+                    || c.consult == Some((a, false));
+                if !offered {
+                    return Err(CtiError::NotOffered(id));
+                }
+                out.push(Effect::ToCall(
+                    c.id,
+                    AcdToCall::Answer {
+                        agent: self.agents[a].id.clone(),
+                    },
+                ));
+                none
+            }
+            AgentCommand::Reject => {
+                let s = self.agent_call(a)?;
+                let call = self.c(s).id;
+                if self.c(s).consult == Some((a, false)) {
+                    self.consult_failed(s, a, "rejected", now, out);
+                    return none;
+                }
+                if !matches!(&self.c(s).phase, Phase::Offering(l) if l.contains(&a)) {
+                    return Err(CtiError::NotOffered(id));
+                }
+                out.push(Effect::ToCall(
+                    call,
+                    AcdToCall::CancelOffer {
+                        agent: self.agents[a].id.clone(),
+                    },
+                ));
+                self.offer_failed(s, a, OfferResult::Rejected, now, out);
+                Ok((Some(call), None))
+            }
+            AgentCommand::HangUp => {
+                let s = self.agent_call(a)?;
+                let call = self.c(s).id;
+                let agent_id = self.agents[a].id.clone();
+                if self.c(s).consult.is_some_and(|(b, _)| b == a) {
+                    out.push(Effect::ToCall(
+                        call,
+                        AcdToCall::ConsultEnd { agent: agent_id },
+                    ));
+                    self.agent_left(call, &id, now, out);
+                } else if self.c(s).conference.contains(&a)
+                    || (self.c(s).agent == Some(a) && !self.c(s).conference.is_empty())
+                {
+                    out.push(Effect::ToCall(
+                        call,
+                        AcdToCall::ReleaseAgent { agent: agent_id },
+                    ));
+                    self.agent_left(call, &id, now, out);
+                } else if self.c(s).agent == Some(a) && self.c(s).phase == Phase::Connected {
+                    out.push(Effect::ToCall(call, AcdToCall::HangUp));
+                } else {
+                    return Err(CtiError::NoCall(id));
+                }
+                Ok((Some(call), None))
+            }
+            AgentCommand::Hold | AgentCommand::Resume => {
+                let s = self.connected_primary(a)?;
+                let on = matches!(cmd, AgentCommand::Hold);
+                let call = self.c(s).id;
+                out.push(Effect::ToCall(
+                    call,
+                    if on {
+                        AcdToCall::Hold
+                    } else {
+                        AcdToCall::Resume
+                    },
+                ));
+                self.set_hold(s, on, now, out);
+                Ok((Some(call), None))
+            }
+            AgentCommand::Consult { target } => {
+                let s = self.connected_primary(a)?;
+                if self.c(s).consult.is_some() {
+                    return Err(CtiError::Invalid(
+                        "a consultation is already going on".into(),
+                    ));
+                }
+                let b = self.target_agent(&target, a, now)?;
+                let call = self.c(s).id;
+                let stamp = {
+                    let c = self.cm(s);
+                    c.consult = Some((b, false));
+                    c.offer_stamp += 1;
+                    c.offer_stamp
+                };
+                self.agents[b].call = Some(s);
+                self.set_status(b, AgentStatus::Ringing, "consult", Some(call), now, out);
+                self.set_hold(s, true, now, out);
+                // The consulting agent stays "talking" (with the consulted agent).
+                self.set_status(a, AgentStatus::Talking, "consulting", Some(call), now, out);
+                let ring_ms = self.queues[self.c(s).queue].rules.ring_ms;
+                self.at(
+                    now + ring_ms,
+                    Timer::Ring {
+                        call,
+                        agent: b,
+                        stamp,
+                    },
+                );
+                let mut pop = self.screen_pop(s, now);
+                pop.via = format!("consult from {id}");
+                out.push(Effect::ToCall(
+                    call,
+                    AcdToCall::Consult {
+                        agent: self.agents[b].id.clone(),
+                        contact: None,
+                        auto_answer: self.agents[b].def.auto_answer,
+                    },
+                ));
+                out.push(Effect::Event(AcdEvent::CallOffered {
+                    agent: self.agents[b].id.to_string(),
+                    pop: Box::new(pop),
+                    at_ms: now,
+                }));
+                Ok((Some(call), None))
+            }
+            AgentCommand::ConsultCancel => {
+                let s = self.connected_primary(a)?;
+                let Some((b, _)) = self.c(s).consult else {
+                    return Err(CtiError::Invalid("there is no consultation".into()));
+                };
+                let call = self.c(s).id;
+                out.push(Effect::ToCall(
+                    call,
+                    AcdToCall::ConsultEnd {
+                        agent: self.agents[b].id.clone(),
+                    },
+                ));
+                self.cm(s).consult = None;
+                self.agents[b].call = None;
+                self.set_hold(s, false, now, out);
+                self.after_call(b, now, out);
+                Ok((Some(call), None))
+            }
+            AgentCommand::Transfer { target: None } => {
+                let s = self.connected_primary(a)?;
+                let Some((b, true)) = self.c(s).consult else {
+                    return Err(CtiError::Invalid(
+                        "complete a transfer after the consulted agent answered".into(),
+                    ));
+                };
+                let call = self.c(s).id;
+                out.push(Effect::ToCall(
+                    call,
+                    AcdToCall::CompleteTransfer {
+                        from: self.agents[a].id.clone(),
+                        to: self.agents[b].id.clone(),
+                    },
+                ));
+                self.set_hold(s, false, now, out);
+                self.finish_agent(s, a, None, now, out);
+                {
+                    let c = self.cm(s);
+                    c.consult = None;
+                    c.agent = Some(b);
+                    c.transferred = true;
+                    c.answered_ms = now;
+                }
+                self.agents[b].answered += 1;
+                self.set_status(b, AgentStatus::Talking, "", Some(call), now, out);
+                Ok((Some(call), None))
+            }
+            AgentCommand::Transfer {
+                target: Some(target),
+            } => {
+                let s = self.connected_primary(a)?;
+                if self.c(s).consult.is_some() {
+                    return Err(CtiError::Invalid(
+                        "end the consultation before a blind transfer".into(),
+                    ));
+                }
+                let call = self.c(s).id;
+                match target {
+                    TransferTarget::Number(number) => {
+                        out.push(Effect::ToCall(call, AcdToCall::TransferNumber { number }));
+                        self.finish_agent(s, a, None, now, out);
+                        self.release(s);
+                    }
+                    TransferTarget::Queue(name) => {
+                        let t = self
+                            .queue_ix
+                            .get(name.as_str())
+                            .copied()
+                            .filter(|t| self.queues[*t].active && !self.queues[*t].rules.builtin)
+                            .ok_or(CtiError::UnknownQueue(name))?;
+                        out.push(Effect::ToCall(
+                            call,
+                            AcdToCall::ReleaseAgent {
+                                agent: self.agents[a].id.clone(),
+                            },
+                        ));
+                        self.set_hold(s, false, now, out);
+                        self.finish_agent(s, a, None, now, out);
+                        {
+                            let c = self.cm(s);
+                            c.transferred = false;
+                            c.via = format!("transfer from {id}");
+                        }
+                        self.enter_queue(s, t, 0, None, now, out);
+                    }
+                    TransferTarget::Agent(_) => {
+                        let b = self.target_agent(&target, a, now)?;
+                        out.push(Effect::ToCall(
+                            call,
+                            AcdToCall::ReleaseAgent {
+                                agent: self.agents[a].id.clone(),
+                            },
+                        ));
+                        self.set_hold(s, false, now, out);
+                        self.finish_agent(s, a, None, now, out);
+                        let back = self.c(s).queue;
+                        {
+                            let c = self.cm(s);
+                            c.kind = Kind::Direct;
+                            c.transferred = true;
+                            c.direct_return = Some(back);
+                            c.via = format!("transfer from {id}");
+                            c.entered_ms = now;
+                        }
+                        self.offer(s, vec![b], now, out);
+                    }
+                }
+                Ok((Some(call), None))
+            }
+            AgentCommand::Conference => {
+                let s = self.connected_primary(a)?;
+                let Some((b, true)) = self.c(s).consult else {
+                    return Err(CtiError::Invalid(
+                        "a conference needs a consulted agent who answered".into(),
+                    ));
+                };
+                let call = self.c(s).id;
+                {
+                    let c = self.cm(s);
+                    c.consult = None;
+                    c.conference.push(b);
+                }
+                self.set_hold(s, false, now, out);
+                let mut agents = vec![self.agents[a].id.clone()];
+                agents.extend(
+                    self.c(s)
+                        .conference
+                        .iter()
+                        .map(|x| self.agents[*x].id.clone()),
+                );
+                out.push(Effect::ToCall(call, AcdToCall::Conference { agents }));
+                self.set_status(b, AgentStatus::Talking, "conference", Some(call), now, out);
+                Ok((Some(call), None))
+            }
+            AgentCommand::Dial { number, trunk } => {
+                if !matches!(status, AgentStatus::Ready | AgentStatus::NotReady) {
+                    return Err(CtiError::Invalid(format!(
+                        "agent {id} is {} and cannot dial",
+                        status.name()
+                    )));
+                }
+                if number.trim().is_empty() {
+                    return Err(CtiError::Invalid("no number to dial".into()));
+                }
+                let call = (1u64 << 63) | self.next_outbound;
+                self.next_outbound += 1;
+                let mut qc = QueuedCall::new(call, OUTBOUND_QUEUE, &id, now);
+                qc.called = number.clone();
+                qc.trunk = trunk.clone();
+                let mut c = self.new_call(qc, self.outbound_q, Kind::Outbound, now);
+                c.phase = Phase::Dialing(a);
+                c.offer_stamp = 1;
+                c.via = "outbound".into();
+                let s = self.alloc(c);
+                let reason = self.agents[a].reason.clone();
+                self.agents[a].before_dial = Some((status, reason));
+                self.agents[a].call = Some(s);
+                self.set_status(a, AgentStatus::Ringing, "outbound", Some(call), now, out);
+                out.push(Effect::Dial(DialOrder {
+                    call,
+                    kind: DialKind::Outbound,
+                    number,
+                    trunk,
+                    agent: self.agents[a].id.clone(),
+                    caller_id: String::new(),
+                    ring_ms: self.config.callback_ring_ms,
+                    data: Vec::new(),
+                }));
+                self.at(
+                    now + self.config.dial_timeout_ms,
+                    Timer::DialTimeout { call, stamp: 1 },
+                );
+                Ok((Some(call), None))
+            }
+            AgentCommand::SetData { data } => {
+                let s = self.agent_call(a)?;
+                let call = self.c(s).id;
+                {
+                    let c = self.cm(s);
+                    for (k, v) in data {
+                        match c.info.data.iter_mut().find(|(n, _)| *n == k) {
+                            Some(e) => e.1 = v,
+                            None => c.info.data.push((k, v)),
+                        }
+                    }
+                    c.raw_gen = 0;
+                }
+                let data = self.c(s).info.data.clone();
+                self.data_changed(s, a, now, out);
+                Ok((Some(call), Some(data)))
+            }
+            AgentCommand::ClearData => {
+                let s = self.agent_call(a)?;
+                let call = self.c(s).id;
+                {
+                    let c = self.cm(s);
+                    c.info.data.clear();
+                    c.raw_gen = 0;
+                }
+                self.data_changed(s, a, now, out);
+                Ok((Some(call), Some(Vec::new())))
+            }
+            AgentCommand::GetData => {
+                let s = self.agent_call(a)?;
+                Ok((Some(self.c(s).id), Some(self.c(s).info.data.clone())))
+            }
+            AgentCommand::Listen { ref phone }
+            | AgentCommand::Whisper { ref phone }
+            | AgentCommand::Barge { ref phone } => {
+                let phone = phone.clone();
+                let mode = match cmd {
+                    AgentCommand::Listen { .. } => MonitorMode::Listen,
+                    AgentCommand::Whisper { .. } => MonitorMode::Whisper,
+                    _ => MonitorMode::Barge,
+                };
+                let s = self.connected_primary(a)?;
+                let call = self.c(s).id;
+                {
+                    let c = self.cm(s);
+                    c.monitors.retain(|(p, _)| *p != phone);
+                    c.monitors.push((phone.clone(), mode));
+                }
+                out.push(Effect::ToCall(call, AcdToCall::Monitor { phone, mode }));
+                Ok((Some(call), None))
+            }
+            AgentCommand::StopMonitor { phone } => {
+                let s = self.agent_call(a)?;
+                let call = self.c(s).id;
+                self.cm(s).monitors.retain(|(p, _)| *p != phone);
+                out.push(Effect::ToCall(call, AcdToCall::MonitorEnd { phone }));
+                Ok((Some(call), None))
+            }
+            AgentCommand::TakeOver { phone } => {
+                let s = self.connected_primary(a)?;
+                let call = self.c(s).id;
+                out.push(Effect::ToCall(
+                    call,
+                    AcdToCall::TakeOver {
+                        phone: phone.clone(),
+                        agent: self.agents[a].id.clone(),
+                    },
+                ));
+                self.set_hold(s, false, now, out);
+                self.finish_agent(s, a, None, now, out);
+                self.cm(s).monitors.retain(|(p, _)| *p != phone);
+                let sup = self.agent_ix.get(phone.as_str()).copied();
+                {
+                    let c = self.cm(s);
+                    c.transferred = true;
+                    c.answered_ms = now;
+                    c.agent = sup;
+                }
+                if let Some(b) = sup {
+                    self.agents[b].call = Some(s);
+                    self.set_status(b, AgentStatus::Talking, "take over", Some(call), now, out);
+                }
+                Ok((Some(call), None))
+            }
+        }
+    }
+
+    fn data_changed(&mut self, s: CallSlot, a: AgentIx, _now: i64, out: &mut Vec<Effect>) {
+        let c = self.c(s);
+        out.push(Effect::ToCall(
+            c.id,
+            AcdToCall::Data {
+                data: c.info.data.clone(),
+            },
+        ));
+        out.push(Effect::Event(AcdEvent::CallData {
+            call: c.id,
+            agent: self.agents[a].id.to_string(),
+            data: c.info.data.clone(),
+        }));
+    }
+
+    /// The free agent a consultation or transfer goes to.
+    fn target_agent(
+        &self,
+        target: &TransferTarget,
+        from: AgentIx,
+        now: i64,
+    ) -> Result<AgentIx, CtiError> {
+        match target {
+            TransferTarget::Agent(b) => {
+                let b = self
+                    .agent_ix
+                    .get(b.as_str())
+                    .copied()
+                    .ok_or_else(|| CtiError::UnknownAgent(b.clone()))?;
+                if b == from || !self.agents[b].available(now) {
+                    return Err(CtiError::Unavailable(self.agents[b].id.to_string()));
+                }
+                Ok(b)
+            }
+            TransferTarget::Queue(name) => {
+                let q = self
+                    .queue_ix
+                    .get(name.as_str())
+                    .copied()
+                    .filter(|q| !self.queues[*q].rules.builtin)
+                    .ok_or_else(|| CtiError::UnknownQueue(name.clone()))?;
+                let queue = &self.queues[q];
+                queue
+                    .eligible
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != from && self.agents[*b].available(now))
+                    .min_by_key(|b| (self.agents[*b].idle_since, *b))
+                    .ok_or_else(|| CtiError::NoAgentFree(name.clone()))
+            }
+            TransferTarget::Number(_) => Err(CtiError::Invalid(
+                "consult an agent or a queue; transfer to numbers directly".into(),
+            )),
+        }
+    }
+
+    /// Sets data on a call directly (supervisors; the call task).
+    pub fn set_call_data(
+        &mut self,
+        call: CallId,
+        data: Vec<(String, Value)>,
+        replace: bool,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(s) = self.call_ix.get(&call).copied() else {
+            return false;
+        };
+        let c = self.cm(s);
+        if replace {
+            c.info.data.clear();
+        }
+        for (k, v) in data {
+            match c.info.data.iter_mut().find(|(n, _)| *n == k) {
+                Some(e) => e.1 = v,
+                None => c.info.data.push((k, v)),
+            }
+        }
+        c.raw_gen = 0;
+        out.push(Effect::ToCall(
+            call,
+            AcdToCall::Data {
+                data: c.info.data.clone(),
+            },
+        ));
+        true
+    }
+}
