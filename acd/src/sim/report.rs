@@ -1,0 +1,248 @@
+//! What a simulation found ([`SimReport`]): the figures per queue and agent, the
+//! error of the two wait estimators, and the report as text tables
+//! ([`table`]).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Error of a wait estimator over answered calls that had to wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ErrorSummary {
+    /// Calls scored.
+    pub samples: u64,
+    /// Mean of estimate − actual wait, ms (bias).
+    pub mean_error_ms: f64,
+    /// Mean absolute error, ms.
+    pub mae_ms: f64,
+    /// Root mean square error, ms.
+    pub rmse_ms: f64,
+    /// Mean absolute error ÷ mean actual wait.
+    pub relative_mae: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ErrAcc {
+    n: u64,
+    sum: f64,
+    abs: f64,
+    sq: f64,
+    actual: f64,
+}
+
+impl ErrAcc {
+    pub(super) fn add(&mut self, est: f64, actual: f64) {
+        let e = est - actual;
+        self.n += 1;
+        self.sum += e;
+        self.abs += e.abs();
+        self.sq += e * e;
+        self.actual += actual;
+    }
+
+    pub(super) fn summary(&self) -> ErrorSummary {
+        if self.n == 0 {
+            return ErrorSummary::default();
+        }
+        let n = self.n as f64;
+        ErrorSummary {
+            samples: self.n,
+            mean_error_ms: self.sum / n,
+            mae_ms: self.abs / n,
+            rmse_ms: (self.sq / n).sqrt(),
+            relative_mae: if self.actual > 0.0 {
+                self.abs / self.actual
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// One queue's results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueResult {
+    /// Queue.
+    pub name: String,
+    /// Calls that arrived here first.
+    pub arrivals: u64,
+    /// Stays offered (overflow arrivals included).
+    pub offered: u64,
+    /// Answered.
+    pub answered: u64,
+    /// Abandoned.
+    pub abandoned: u64,
+    /// Moved elsewhere (max wait, overflow, cancel key, closed).
+    pub moved: u64,
+    /// Share of arrivals that had to wait.
+    pub p_wait: f64,
+    /// Service level.
+    pub service_level: f64,
+    /// Threshold used, ms.
+    pub threshold_ms: i64,
+    /// Average speed of answer, ms.
+    pub asa_ms: f64,
+    /// Abandoned ÷ offered.
+    pub abandon_rate: f64,
+    /// Average handle time, ms.
+    pub aht_ms: f64,
+    /// Occupancy of the queue's agents.
+    pub occupancy: Option<f64>,
+    /// The ACD's wait estimate.
+    pub ewt_acd: ErrorSummary,
+    /// Asterisk's wait estimate.
+    pub ewt_asterisk: ErrorSummary,
+}
+
+/// One agent's results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgentResult {
+    /// Agent.
+    pub id: String,
+    /// Calls handled.
+    pub handled: u64,
+    /// Average handle time, ms.
+    pub aht_ms: f64,
+    /// Occupancy.
+    pub occupancy: Option<f64>,
+    /// Time handling calls, ms.
+    pub busy_ms: i64,
+    /// Time ready and idle, ms.
+    pub idle_ms: i64,
+}
+
+/// What a simulation found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SimReport {
+    /// Start of the simulated period (RFC 3339).
+    pub start: String,
+    /// Days.
+    pub days: u32,
+    /// Calls generated.
+    pub calls: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Agents.
+    pub agents_count: usize,
+    /// Announcements played.
+    pub announcements: u64,
+    /// Callbacks placed.
+    pub callbacks: u64,
+    /// Wall time, ms.
+    pub wall_ms: f64,
+    /// Simulated calls per second of wall time.
+    pub calls_per_second: f64,
+    /// All queues together.
+    pub total: QueueResult,
+    /// By queue.
+    pub queues: Vec<QueueResult>,
+    /// By agent.
+    pub agents: Vec<AgentResult>,
+}
+
+pub(super) fn merge(a: &mut ErrAcc, b: &ErrAcc) {
+    a.n += b.n;
+    a.sum += b.sum;
+    a.abs += b.abs;
+    a.sq += b.sq;
+    a.actual += b.actual;
+}
+
+fn secs(ms: f64) -> String {
+    format!("{:.1}s", ms / 1000.0)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The report as text tables.
+pub fn table(r: &SimReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} day(s) from {}: {} calls, {} agents, {} events in {:.2} s ({:.0} calls/s)",
+        r.days,
+        r.start,
+        r.calls,
+        r.agents_count,
+        r.events,
+        r.wall_ms / 1000.0,
+        r.calls_per_second
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<14} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>6}",
+        "queue",
+        "offered",
+        "answered",
+        "abandon",
+        "moved",
+        "P(wait)",
+        "SL",
+        "ASA",
+        "AHT",
+        "aband%",
+        "occ"
+    );
+    for q in r.queues.iter().chain(std::iter::once(&r.total)) {
+        let _ = writeln!(
+            s,
+            "{:<14} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>6}",
+            q.name,
+            q.offered,
+            q.answered,
+            q.abandoned,
+            q.moved,
+            pct(q.p_wait),
+            format!("{}@{}", pct(q.service_level), secs(q.threshold_ms as f64)),
+            secs(q.asa_ms),
+            secs(q.aht_ms),
+            pct(q.abandon_rate),
+            q.occupancy.map(pct).unwrap_or_else(|| "-".into())
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "estimated wait error (answered calls that waited; estimate at arrival - actual):"
+    );
+    let _ = writeln!(
+        s,
+        "{:<14} {:<9} {:>8} {:>10} {:>9} {:>9} {:>8}",
+        "queue", "estimator", "samples", "bias", "MAE", "RMSE", "rel.MAE"
+    );
+    for q in r.queues.iter().chain(std::iter::once(&r.total)) {
+        for (name, e) in [("acd", &q.ewt_acd), ("asterisk", &q.ewt_asterisk)] {
+            let _ = writeln!(
+                s,
+                "{:<14} {:<9} {:>8} {:>10} {:>9} {:>9} {:>8}",
+                q.name,
+                name,
+                e.samples,
+                secs(e.mean_error_ms),
+                secs(e.mae_ms),
+                secs(e.rmse_ms),
+                pct(e.relative_mae)
+            );
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<16} {:>8} {:>8} {:>6}",
+        "agent", "handled", "AHT", "occ"
+    );
+    for a in &r.agents {
+        let _ = writeln!(
+            s,
+            "{:<16} {:>8} {:>8} {:>6}",
+            a.id,
+            a.handled,
+            secs(a.aht_ms),
+            a.occupancy.map(pct).unwrap_or_else(|| "-".into())
+        );
+    }
+    s
+}
