@@ -12,10 +12,11 @@ use super::types::{AgentId, AgentStatus, CallRecord};
 pub struct AgentDef {
     /// Id (the phone's SIP user name).
     pub id: String,
-    /// Display name.
+    /// The name people see beside the id (optional).
     #[serde(default)]
     pub name: String,
-    /// Skills and levels.
+    /// The agent's level (1 and up) in each of their skills; a queue takes
+    /// agents at or above the level its `skills` rule asks.
     #[serde(default)]
     pub skills: Vec<(String, u32)>,
     /// Answer offered calls without ringing.
@@ -66,7 +67,8 @@ pub(crate) struct Agent {
     pub(crate) answered: u64,
     /// Since signing in, ms.
     pub(crate) talk_ms: i64,
-    /// The call the agent is ringing for, talking on, or wrapping up.
+    /// The call the agent is ringing for, reserved for (a placed call) or on;
+    /// `None` again in wrap-up.
     pub(crate) call: Option<CallSlot>,
     /// Queues whose skills the agent has.
     pub(crate) queues: Vec<QueueIx>,

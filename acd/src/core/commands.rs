@@ -10,9 +10,16 @@ use crate::agent::Pending;
 use crate::arena::{AgentIx, CallSlot};
 use crate::types::*;
 
-/// What an agent desktop or a supervisor asks.
+/// What an agent desktop or a supervisor asks. A `reason` is the not-ready
+/// reason code shown and stored with the state ("" for none); a `phone` is the
+/// supervisor's phone (a SIP user name the registrar knows), which the call task
+/// rings to join the agent's call.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[allow(
+    missing_docs,
+    reason = "`reason` and `phone` are described on the type"
+)]
 pub enum AgentCommand {
     /// Start working (not ready until `ready`).
     SignIn,
@@ -22,7 +29,6 @@ pub enum AgentCommand {
     Ready,
     /// Stop taking calls, with a reason code (after the current call).
     NotReady {
-        /// The reason code.
         #[serde(default)]
         reason: String,
     },
@@ -38,7 +44,7 @@ pub enum AgentCommand {
     Resume,
     /// Hold the caller and call another agent, or a free agent of a queue.
     Consult {
-        /// Whom.
+        /// An agent, or a queue whose longest-idle free agent is rung; not a number.
         target: TransferTarget,
     },
     /// End the consultation and return to the caller.
@@ -53,7 +59,6 @@ pub enum AgentCommand {
     Conference,
     /// Call a number through a trunk.
     Dial {
-        /// The number.
         number: String,
         /// The trunk group ("" = any).
         #[serde(default)]
@@ -72,37 +77,21 @@ pub enum AgentCommand {
     ForceReady,
     /// Supervisor: make the agent not ready.
     ForceNotReady {
-        /// Reason code.
         #[serde(default)]
         reason: String,
     },
     /// Supervisor: sign the agent out.
     ForceSignOut,
     /// Supervisor: listen to the agent's call from `phone`.
-    Listen {
-        /// The supervisor's phone.
-        phone: String,
-    },
+    Listen { phone: String },
     /// Supervisor: talk to the agent only.
-    Whisper {
-        /// The supervisor's phone.
-        phone: String,
-    },
+    Whisper { phone: String },
     /// Supervisor: join the call three-way.
-    Barge {
-        /// The supervisor's phone.
-        phone: String,
-    },
+    Barge { phone: String },
     /// Supervisor: take the call over from the agent.
-    TakeOver {
-        /// The supervisor's phone.
-        phone: String,
-    },
+    TakeOver { phone: String },
     /// Supervisor: stop listening/whispering/barging.
-    StopMonitor {
-        /// The supervisor's phone.
-        phone: String,
-    },
+    StopMonitor { phone: String },
 }
 
 impl AgentCommand {

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+/// Reads a duration written as in flows (`20s`) or as a number of milliseconds.
 fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -39,7 +40,7 @@ pub struct AcdConfig {
     /// Wait between callback attempts.
     #[serde(deserialize_with = "de_ms")]
     pub callback_retry_ms: i64,
-    /// How long a callback rings the customer.
+    /// How long a callback, or an agent's outbound call, rings the far end.
     #[serde(deserialize_with = "de_ms")]
     pub callback_ring_ms: i64,
     /// Trunk group for callbacks ("" = the one the call came in on).

@@ -56,76 +56,49 @@ pub const DIRECT_QUEUE: &str = "(direct)";
 /// The name of the built-in queue of agents' outbound calls.
 pub const OUTBOUND_QUEUE: &str = "(outbound)";
 
-/// Something that happens to the ACD.
+/// Something that happens to the ACD. Calls are named by their [`CallId`] and
+/// agents by id (the phone's SIP user name).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    missing_docs,
+    reason = "the call and agent fields are described on the type"
+)]
 pub enum Input {
     /// A call asks for a queue.
     Enqueue(QueuedCall),
     /// A call asks for one agent (`transfer agent`): offered if the agent is free,
     /// else `Unavailable`.
-    Direct {
-        /// The call.
-        call: QueuedCall,
-        /// The agent.
-        agent: String,
-    },
+    Direct { call: QueuedCall, agent: String },
     /// How an offer (or a consultation) to an agent ended.
     OfferResult {
-        /// The call.
         call: CallId,
-        /// The agent.
         agent: String,
-        /// What happened.
         result: OfferResult,
     },
-    /// The caller pressed a key while waiting.
-    CallerKey {
-        /// The call.
-        call: CallId,
-        /// The key.
-        key: char,
-    },
+    /// The caller pressed a key while waiting (the queue's `key` rules).
+    CallerKey { call: CallId, key: char },
     /// The caller hung up (or the call task ended for another reason).
-    CallerGone {
-        /// The call.
-        call: CallId,
-    },
+    CallerGone { call: CallId },
     /// The call with its agent is over.
     CallEnded {
-        /// The call.
         call: CallId,
         /// Talk time as the call task measured it (else from the answer time).
         talk_ms: Option<i64>,
     },
     /// An agent's leg hung up while the call goes on (conference, consultation).
-    AgentLeft {
-        /// The call.
-        call: CallId,
-        /// The agent.
-        agent: String,
-    },
+    AgentLeft { call: CallId, agent: String },
     /// The caller was put on or taken off hold (from the phone).
-    Held {
-        /// The call.
-        call: CallId,
-        /// On hold.
-        on: bool,
-    },
+    Held { call: CallId, on: bool },
     /// A placed call (callback, outbound) was answered.
-    DialAnswered {
-        /// The call.
-        call: CallId,
-    },
+    DialAnswered { call: CallId },
     /// A placed call failed (no answer, busy, invalid).
     DialFailed {
-        /// The call.
         call: CallId,
-        /// Why.
+        /// For the agent's notice of a failed outbound call.
         reason: String,
     },
     /// An agent's phone registered or went away.
     Registration {
-        /// The agent.
         agent: String,
         /// Has a registered contact now.
         registered: bool,
@@ -134,15 +107,23 @@ pub enum Input {
     Tick,
 }
 
+/// Where a call is in its stay.
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
+    /// In its queue's waiting set (a callback waits there too, off the line).
     Waiting,
+    /// Ringing these agents (several under ring-all).
     Offering(Vec<AgentIx>),
+    /// With its agent (and any consulted or conferenced agents).
     Connected,
     /// A callback or outbound call is being placed; the agent is reserved.
     Dialing(AgentIx),
 }
 
+/// How a call came to the ACD, which decides what a failed offer does and which
+/// outcome its record gets: a queue call goes back to its queue, a direct offer
+/// (`transfer agent`, a blind transfer to an agent) reports `Unavailable` or
+/// returns to the queue it came from, an agent's outbound call ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Queue,
@@ -150,39 +131,61 @@ enum Kind {
     Outbound,
 }
 
+/// A call the ACD holds, from its arrival until it leaves the ACD, in a
+/// [`CallSlot`] of `AcdCore::calls`.
 #[derive(Debug)]
 struct Call {
     id: CallId,
     info: QueuedCall,
     queue: QueueIx,
+    /// When it entered its current queue.
     entered_ms: i64,
+    /// Arrival order, the last key of the wait order; kept when the call is put
+    /// back after a failed offer or becomes a callback.
     seq: u64,
+    /// Head-of-queue class (`CLASS_REOFFER`, `CLASS_OVERFLOW_DOWN` or 0).
     class: u8,
     prio: f64,
+    /// Its place in the queue's waiting set, while it is there.
     key: Option<WaitKey>,
     phase: Phase,
+    /// Counts the queues the call entered: a timer set for an earlier stay
+    /// carries an older visit and does nothing.
     visit: u32,
+    /// Counts offers, consultations and placed calls: a ring or dial timer set
+    /// for an earlier one carries an older stamp and does nothing.
     offer_stamp: u32,
+    /// Agents who just failed the call, and until when it skips them.
     avoid: Vec<(AgentIx, i64)>,
     /// The caller chose a callback and is not on the line.
     callback: bool,
     callback_attempts: u32,
     /// Came back through a callback (for the record).
     called_back: bool,
+    /// A callback that did not reach the customer waits until then to try again.
     not_before: i64,
     kind: Kind,
     /// Second agent after a transfer or take-over.
     transferred: bool,
+    /// How it reached the agent, for the screen pop (`queue`, `callback`,
+    /// `transfer from 1001`...).
     via: String,
     /// Queue to go back to when a blind transfer to an agent fails.
     direct_return: Option<QueueIx>,
+    /// The primary agent while connected.
     agent: Option<AgentIx>,
     answered_ms: i64,
     hold_since: Option<i64>,
     hold_ms: i64,
+    /// The agent consulted, and whether they answered.
     consult: Option<(AgentIx, bool)>,
+    /// Agents joined by a conference, besides `agent`.
     conference: Vec<AgentIx>,
+    /// Supervisors' phones on the call, and how.
     monitors: Vec<(String, MonitorMode)>,
+    /// The program generation the `raw_` values were made for (0 after the call
+    /// data changed): caller, called, trunk and call data as the compiled
+    /// predicates read them.
     raw_gen: u32,
     raw_caller: u64,
     raw_called: u64,
@@ -190,6 +193,9 @@ struct Call {
     raw_data: Vec<u64>,
 }
 
+/// A wake-up the core set itself. Timers name calls by id, not slot, and carry
+/// the stay (`visit`), offer (`stamp`) or agent state (`stamp`) they were set
+/// for, so one that outlived it does nothing when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     MaxWait {
@@ -228,7 +234,9 @@ pub struct AcdCore {
     config: AcdConfig,
     program: Program,
     eval: Evaluator,
+    /// Counts deployed programs (see `Call::raw_gen`).
     program_gen: u32,
+    /// Skill indexes, as in the agents' `levels` and the queues' rules.
     skill_ix: HashMap<Arc<str>, u32>,
     skills: Vec<Arc<str>>,
     queues: Arena<QueueIx, Queue>,
@@ -236,14 +244,23 @@ pub struct AcdCore {
     agents: Arena<AgentIx, Agent>,
     agent_ix: HashMap<Arc<str>, AgentIx>,
     calls: Arena<CallSlot, Option<Call>>,
+    /// Empty slots of `calls`, reused before the arena grows.
     free: Vec<CallSlot>,
     call_ix: HashMap<CallId, CallSlot>,
+    /// Earliest first; `timer_seq` keeps timers of the same time in the order
+    /// they were set.
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     timer_seq: u64,
+    /// When the periodic re-evaluation of dynamic rules is due, if set.
     reeval_at: Option<i64>,
+    /// The last `WakeAt` told to the driver: told again only when an earlier
+    /// wake is needed or that one has passed.
     wake_told: Option<i64>,
+    /// The last arrival number given (`Call::seq`).
     seq: u64,
+    /// The next outbound call's number (its id has the top bit set).
     next_outbound: u64,
+    /// Predicate inputs, a buffer reused by every evaluation.
     env: Vec<u64>,
     direct_q: QueueIx,
     outbound_q: QueueIx,

@@ -18,8 +18,9 @@ use crate::types::*;
 /// agent (calls may avoid agents who just failed them).
 const SCAN: usize = 32;
 
-/// What one predicate evaluation has already worked out, so that a predicate
-/// reading `position` twice counts the queue once.
+/// The figures a predicate may read that cost something to work out (position,
+/// wait estimate, idle agents): worked out only when the predicate reads them.
+/// `position_hint` stands in for the position of a call not yet in its queue.
 struct EnvCtx {
     position: Option<u32>,
     estimate: Option<i64>,

@@ -14,35 +14,36 @@ use crate::arena::{AgentIx, QueueIx};
 use crate::estimator::queue_length_estimate;
 use crate::types::*;
 
-/// A waiting call as the real-time view shows it.
+/// A waiting call as the real-time view shows it: calls come in queue order,
+/// `position` 1 is next, and `waited_ms` counts from when it entered this queue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "the fields are described on the type")]
 pub struct WaitingView {
-    /// The call.
     pub call: CallId,
-    /// Calling number.
     pub caller: String,
-    /// 1 = next.
     pub position: u32,
-    /// Waited so far, ms.
     pub waited_ms: i64,
-    /// Its priority.
+    /// From the queue's `priority` rule: higher is served first.
     pub priority: f64,
     /// Waiting for a callback (not on the line).
     pub callback: bool,
 }
 
-/// A queue in the real-time view.
+/// A queue in the real-time view, named and with its strategy as written in
+/// flows. Agents count when they have the queue's skills.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(
+    missing_docs,
+    reason = "`name` and `strategy` are described on the type"
+)]
 pub struct QueueView {
-    /// Name.
     pub name: String,
-    /// Strategy.
     pub strategy: String,
     /// Calls waiting (callbacks included).
     pub waiting: usize,
     /// Of which callbacks.
     pub callbacks: usize,
-    /// Calls ringing an agent.
+    /// Calls ringing an agent, or being placed for a reserved agent.
     pub offering: usize,
     /// Calls talking to an agent.
     pub talking: usize,
@@ -54,11 +55,12 @@ pub struct QueueView {
     pub idle_agents: usize,
     /// Share of recent calls answered in the service-level time.
     pub service_level: f64,
-    /// The target.
+    /// The share the queue's `service level` rule aims for.
     pub service_level_target: f64,
-    /// The service-level time, ms.
+    /// Answered within this many ms counts as within the service level.
     pub service_level_ms: i64,
-    /// What a call arriving now would be told, ms.
+    /// What a call arriving now would be told, ms (`None` while nobody staffs
+    /// the queue).
     pub estimated_wait_ms: Option<i64>,
     /// Mean handle time the estimate uses, ms.
     pub handle_ms: i64,
@@ -69,38 +71,34 @@ pub struct QueueView {
     pub calls: Vec<WaitingView>,
 }
 
-/// An agent in the real-time view.
+/// An agent in the real-time view: the definition (`id`, `name`, `skills`,
+/// `auto_answer`, as in [`AgentDef`]) and the state, held since `since_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "the fields are described on the type")]
 pub struct AgentView {
-    /// Id.
     pub id: String,
-    /// Display name.
     pub name: String,
-    /// State.
     pub state: AgentStatus,
     /// Not-ready reason, or why the ACD changed the state.
     pub reason: String,
-    /// In this state since, ms.
     pub since_ms: i64,
-    /// Skills and levels.
     pub skills: Vec<(String, u32)>,
     /// Queues the agent can take calls from.
     pub queues: Vec<String>,
-    /// Current call.
+    /// The call the agent is ringing for, reserved for, or on (not in wrap-up).
     pub call: Option<CallId>,
     /// Calls answered since signing in.
     pub answered: u64,
     /// Talk time since signing in, ms.
     pub talk_ms: i64,
-    /// Offers missed in a row.
+    /// Offers missed in a row; at the queue's limit the agent is made not ready.
     pub missed: u32,
     /// Skipped for offers until then (reject/busy/unregistered delay), ms.
     pub delayed_until_ms: Option<i64>,
-    /// What happens after the current call.
+    /// What happens after the current call: `not_ready REASON` or `sign_out`.
     pub pending: Option<String>,
-    /// Phone registration as the registrar reported it.
+    /// Phone registration as the registrar reported it (`None` until it does).
     pub registered: Option<bool>,
-    /// Answers without ringing.
     pub auto_answer: bool,
 }
 
@@ -111,7 +109,7 @@ pub struct Estimate {
     pub acd_ms: Option<f64>,
     /// Asterisk's `holdtime + 30 s - waited`, ms.
     pub asterisk_ms: f64,
-    /// The call's position.
+    /// The call's place in its queue (1 is next).
     pub position: u32,
 }
 
@@ -121,7 +119,8 @@ impl AcdCore {
         &self.program
     }
 
-    /// Every queue of the program (and the built-in ones), for the real-time view.
+    /// Every queue of the program (not the built-in direct and outbound queues),
+    /// for the real-time view; `with_calls` lists each queue's waiting calls.
     pub fn queue_views(&self, now: i64, with_calls: bool) -> Vec<QueueView> {
         self.queues
             .keys()
@@ -130,7 +129,7 @@ impl AcdCore {
             .collect()
     }
 
-    /// One queue by name.
+    /// One queue by name, with its waiting calls.
     pub fn queue_view_named(&self, name: &str, now: i64) -> Option<QueueView> {
         self.queue_ix
             .get(name)
@@ -217,7 +216,7 @@ impl AcdCore {
             .collect()
     }
 
-    /// One agent.
+    /// One agent by id.
     pub fn agent_view_named(&self, id: &str, now: i64) -> Option<AgentView> {
         self.agent_ix.get(id).map(|a| self.agent_view(*a, now))
     }

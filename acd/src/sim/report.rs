@@ -59,26 +59,26 @@ impl ErrAcc {
     }
 }
 
-/// One queue's results.
+/// One queue's results over the report period (the report's `total` is every
+/// queue together, named `total`). The counts and rates are those of
+/// [`GroupStats`](crate::stats::GroupStats); durations are ms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct QueueResult {
-    /// Queue.
     pub name: String,
     /// Calls that arrived here first.
     pub arrivals: u64,
     /// Stays offered (overflow arrivals included).
     pub offered: u64,
-    /// Answered.
     pub answered: u64,
-    /// Abandoned.
     pub abandoned: u64,
     /// Moved elsewhere (max wait, overflow, cancel key, closed).
     pub moved: u64,
     /// Share of arrivals that had to wait.
     pub p_wait: f64,
-    /// Service level.
     pub service_level: f64,
-    /// Threshold used, ms.
+    /// The service-level time used: the traffic file's `threshold`, else the
+    /// queue's own.
     pub threshold_ms: i64,
     /// Average speed of answer, ms.
     pub asa_ms: f64,
@@ -88,22 +88,24 @@ pub struct QueueResult {
     pub aht_ms: f64,
     /// Occupancy of the queue's agents.
     pub occupancy: Option<f64>,
-    /// The ACD's wait estimate.
+    /// Error of the ACD's wait estimate, as told on arrival.
     pub ewt_acd: ErrorSummary,
-    /// Asterisk's wait estimate.
+    /// Error of Asterisk's wait estimate at the same moment, for comparison.
     pub ewt_asterisk: ErrorSummary,
 }
 
-/// One agent's results.
+/// One agent's results over the report period, by the agent's id; durations
+/// are ms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct AgentResult {
-    /// Agent.
     pub id: String,
     /// Calls handled.
     pub handled: u64,
     /// Average handle time, ms.
     pub aht_ms: f64,
-    /// Occupancy.
+    /// Time handling calls ÷ (handling + ready and idle); `None` when the
+    /// agent did not work in the period.
     pub occupancy: Option<f64>,
     /// Time handling calls, ms.
     pub busy_ms: i64,
@@ -111,18 +113,19 @@ pub struct AgentResult {
     pub idle_ms: i64,
 }
 
-/// What a simulation found.
+/// What a simulation found: what ran (`days` days from `start`, with
+/// `agents_count` agents), then the figures of every queue together (`total`),
+/// by queue and by agent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct SimReport {
     /// Start of the simulated period (RFC 3339).
     pub start: String,
-    /// Days.
     pub days: u32,
     /// Calls generated.
     pub calls: u64,
     /// Events processed.
     pub events: u64,
-    /// Agents.
     pub agents_count: usize,
     /// Announcements played.
     pub announcements: u64,
@@ -132,11 +135,8 @@ pub struct SimReport {
     pub wall_ms: f64,
     /// Simulated calls per second of wall time.
     pub calls_per_second: f64,
-    /// All queues together.
     pub total: QueueResult,
-    /// By queue.
     pub queues: Vec<QueueResult>,
-    /// By agent.
     pub agents: Vec<AgentResult>,
 }
 
