@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::arena::{CallSlot, QueueIx};
 use super::types::{AgentId, AgentStatus, CallRecord};
 
 /// An agent's definition: from the configuration, the project, or the API.
@@ -11,10 +12,11 @@ use super::types::{AgentId, AgentStatus, CallRecord};
 pub struct AgentDef {
     /// Id (the phone's SIP user name).
     pub id: String,
-    /// Display name.
+    /// The name people see beside the id (optional).
     #[serde(default)]
     pub name: String,
-    /// Skills and levels.
+    /// The agent's level (1 and up) in each of their skills; a queue takes
+    /// agents at or above the level its `skills` rule asks.
     #[serde(default)]
     pub skills: Vec<(String, u32)>,
     /// Answer offered calls without ringing.
@@ -65,16 +67,17 @@ pub(crate) struct Agent {
     pub(crate) answered: u64,
     /// Since signing in, ms.
     pub(crate) talk_ms: i64,
-    /// The call the agent is ringing for, talking on, or wrapping up.
-    pub(crate) call: Option<u32>,
+    /// The call the agent is ringing for, reserved for (a placed call) or on;
+    /// `None` again in wrap-up.
+    pub(crate) call: Option<CallSlot>,
     /// Queues whose skills the agent has.
-    pub(crate) queues: Vec<u32>,
+    pub(crate) queues: Vec<QueueIx>,
     /// Share of the agent's work going to each of `queues` (for the estimator).
     pub(crate) share: Vec<f64>,
     /// The record of the last call, completed when wrap-up ends.
     pub(crate) wrap_record: Option<CallRecord>,
     /// The queue whose wrap-up runs (for the handle-time estimate).
-    pub(crate) wrap_queue: Option<u32>,
+    pub(crate) wrap_queue: Option<QueueIx>,
     /// State to go back to after an outbound call that failed.
     pub(crate) before_dial: Option<(AgentStatus, String)>,
     /// Removed over the API (kept until their call ends).
@@ -132,7 +135,7 @@ impl Agent {
                 .all(|(s, min)| self.levels.get(*s as usize).copied().unwrap_or(0) >= (*min).max(1))
     }
 
-    pub(crate) fn share_of(&self, queue: u32) -> f64 {
+    pub(crate) fn share_of(&self, queue: QueueIx) -> f64 {
         self.queues
             .iter()
             .position(|q| *q == queue)
@@ -141,7 +144,7 @@ impl Agent {
     }
 
     /// The agent took a call from `queue`: move its work share towards it.
-    pub(crate) fn note_share(&mut self, queue: u32) {
+    pub(crate) fn note_share(&mut self, queue: QueueIx) {
         const ALPHA: f64 = 0.02;
         for (i, q) in self.queues.iter().enumerate() {
             if let Some(s) = self.share.get_mut(i) {

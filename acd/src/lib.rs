@@ -15,15 +15,33 @@
 //! # Layout
 //!
 //! - [`types`]: the messages and events ([`QueuedCall`], [`AcdToCall`], [`Effect`]...).
-//! - [`core`]: [`AcdCore`], the state machine; [`AcdConfig`].
+//! - [`core`]: [`AcdCore`], the state machine, one role a file:
+//!   - `core/mod.rs`: the struct, its call record and timers, [`AcdCore::handle`],
+//!     timers firing, program loading;
+//!   - `core/routing.rs`: a call in a queue: arrival, priorities and the predicate
+//!     environment, estimates, agent selection, dispatch, overflow, leaving,
+//!     callbacks, caller keys;
+//!   - `core/offers.rs`: offering a call to agents and the offer results;
+//!   - `core/calls.rs`: calls after their offer: hold, legs leaving, the end of a
+//!     call, placed calls answered or failed;
+//!   - `core/agents.rs`: agent state changes, wrap-up, pending states, eligibility;
+//!   - `core/commands.rs`: the CTI entry ([`AcdCore::command`]), one function per
+//!     [`AgentCommand`];
+//!   - `core/views.rs`: [`QueueView`], [`AgentView`] and the read accessors;
+//!   - `core/config.rs`: [`AcdConfig`];
+//!   - `core/tests.rs`: the core's unit tests on explicit time.
+//! - `arena`: the typed indexes into the core's arenas (`AgentIx`, `QueueIx`,
+//!   `CallSlot`).
 //! - `queue`: queue rules from the IR, strategies, the order of waiting calls.
 //! - `agent`: agent state and policy; [`AgentDef`].
 //! - [`estimator`]: the wait estimators (queue-length with abandonment; Asterisk's).
 //! - [`stats`]: statistics by queue, agent, skill and trunk over a period.
 //! - [`sim`]: the discrete-event contact-center simulator (`dialect simulate`)
-//!   running the core on virtual time, with Erlang C / Erlang A baselines.
+//!   running the core on virtual time, with Erlang C / Erlang A baselines; its
+//!   traffic file (`sim/traffic.rs`) and report (`sim/report.rs`).
 
 mod agent;
+mod arena;
 pub mod core;
 pub mod estimator;
 mod queue;

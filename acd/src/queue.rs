@@ -11,6 +11,7 @@ use dialect_compiler::ir::{
     QueueIr, Type,
 };
 
+use super::arena::{AgentIx, CallSlot};
 use super::estimator::QueueEstimator;
 
 /// Which ready agent gets a call (Q3).
@@ -243,7 +244,7 @@ pub(crate) struct WaitKey {
     pub(crate) class: Reverse<u8>,
     pub(crate) prio: Reverse<i64>,
     pub(crate) seq: u64,
-    pub(crate) slot: u32,
+    pub(crate) slot: CallSlot,
 }
 
 /// Head-of-queue class for calls put back after an agent failed them.
@@ -257,9 +258,9 @@ pub(crate) struct Queue {
     pub(crate) rules: QueueRules,
     pub(crate) waiting: BTreeSet<WaitKey>,
     /// Agents with the skills, in declaration order.
-    pub(crate) eligible: Vec<u32>,
+    pub(crate) eligible: Vec<AgentIx>,
     /// The agent who took the last round-robin call.
-    pub(crate) rr_last: Option<u32>,
+    pub(crate) rr_last: Option<AgentIx>,
     pub(crate) est: QueueEstimator,
     /// Recent outcomes: answered within the service-level time or not.
     pub(crate) recent: VecDeque<bool>,

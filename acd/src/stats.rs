@@ -144,25 +144,21 @@ impl GroupStats {
     }
 }
 
-/// The statistics of a period.
+/// The statistics of the period `[from_ms, to_ms)`: every queue together, then
+/// the same figures by queue, agent, skill and trunk group.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct Report {
-    /// Start, ms.
     pub from_ms: i64,
-    /// End, ms.
     pub to_ms: i64,
     /// The service-level threshold, when one was given for all queues (else each
     /// queue's own `service level ... within`).
     pub threshold_ms: Option<i64>,
-    /// Every queue together.
     pub total: GroupStats,
-    /// By queue.
     pub queues: Vec<GroupStats>,
-    /// By agent.
     pub agents: Vec<GroupStats>,
     /// By skill group (calls of queues needing the skill; agents having it).
     pub skills: Vec<GroupStats>,
-    /// By trunk group.
     pub trunks: Vec<GroupStats>,
 }
 

@@ -22,9 +22,9 @@ pub struct QueuedCall {
     pub call_id: CallId,
     /// The queue it asks for.
     pub queue: String,
-    /// Calling number.
+    /// The calling number (what `caller` reads in queue rules).
     pub caller: String,
-    /// Dialled number.
+    /// The dialled number (`called` in queue rules).
     pub called: String,
     /// Trunk group it came in on (`long_distance` ...), for priorities and statistics.
     pub trunk: String,
@@ -64,7 +64,7 @@ impl QueuedCall {
 pub enum Announcement {
     /// "You are number N in the queue."
     Position {
-        /// 1 = next.
+        /// 1 is next.
         position: u32,
     },
     /// "Your estimated wait is ..."
@@ -121,9 +121,9 @@ pub enum MoveReason {
 pub enum TransferTarget {
     /// A queue (its waiting line, or for a consultation one of its free agents).
     Queue(String),
-    /// An agent.
+    /// An agent, by id.
     Agent(String),
-    /// An outside number.
+    /// An outside number (blind transfers only).
     Number(String),
 }
 
@@ -140,23 +140,24 @@ pub enum MonitorMode {
 }
 
 /// What the ACD asks a call task to do. The call task owns SIP and media; the
-/// ACD owns the decisions.
+/// ACD owns the decisions. An `agent` is the agent's id, which is also their
+/// phone's SIP user name; fields without a comment hold what their name and
+/// type say.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub enum AcdToCall {
     /// The call waits in `queue` (sent on entry, after an overflow or transfer into
     /// another queue, and when it is put back after an offer failed).
     Queued {
-        /// The queue.
         queue: String,
-        /// 1 = next.
+        /// 1 is next.
         position: u32,
         /// The estimate, when the queue has staffed agents.
         estimated_wait_ms: Option<i64>,
     },
     /// Start (with the queue's prompt, or ringback tone when `None`) or stop music on hold.
     Music {
-        /// On or off.
         on: bool,
         /// The queue's `music` file.
         prompt: Option<String>,
@@ -166,7 +167,6 @@ pub enum AcdToCall {
     /// Ring an agent's phone (ring all sends several). Report the outcome with
     /// `offer_result`; do not bridge before `Bridge`.
     Offer {
-        /// The agent (the phone's SIP user name).
         agent: AgentId,
         /// The registered contact, when the ACD knows it.
         contact: Option<String>,
@@ -177,29 +177,15 @@ pub enum AcdToCall {
     },
     /// The agent answered from the desktop: make their ringing phone answer (for
     /// example by offering again with auto-answer). Report `Answered` as usual.
-    Answer {
-        /// The agent.
-        agent: AgentId,
-    },
+    Answer { agent: AgentId },
     /// Stop ringing this agent (no answer, another agent took a ring-all call, the
     /// caller left); hang up the agent leg if it answered late.
-    CancelOffer {
-        /// The agent.
-        agent: AgentId,
-    },
+    CancelOffer { agent: AgentId },
     /// The answered agent takes the call: stop the music and bridge caller and agent.
-    Bridge {
-        /// The agent.
-        agent: AgentId,
-    },
+    Bridge { agent: AgentId },
     /// Leave the ACD for a destination (flow, number, agent, hangup). Queue
     /// destinations are handled inside the ACD and never sent.
-    Move {
-        /// Where.
-        dest: DestIr,
-        /// Why.
-        reason: MoveReason,
-    },
+    Move { dest: DestIr, reason: MoveReason },
     /// The caller chose a callback: tell them, then hang up. The ACD keeps their
     /// place and places the call back itself (a `DialOrder`).
     CallbackAccepted {
@@ -218,10 +204,7 @@ pub enum AcdToCall {
     Resume,
     /// An agent leaves the call (transfer done, conference left, taken over):
     /// hang up that agent's leg, keep the caller.
-    ReleaseAgent {
-        /// The agent.
-        agent: AgentId,
-    },
+    ReleaseAgent { agent: AgentId },
     /// End the whole call (the agent hung up from the desktop).
     HangUp,
     /// Hold the caller and ring another agent for a consultation; report with
@@ -252,15 +235,11 @@ pub enum AcdToCall {
         agents: Vec<AgentId>,
     },
     /// Transfer the caller to an outside number (blind); the call leaves the ACD.
-    TransferNumber {
-        /// The number.
-        number: String,
-    },
+    TransferNumber { number: String },
     /// Ring a supervisor's phone and join the call in `mode`.
     Monitor {
         /// The supervisor's phone (a SIP user name the registrar knows).
         phone: String,
-        /// How.
         mode: MonitorMode,
     },
     /// The supervisor's phone replaces the agent's leg (take over / intercept).
@@ -300,7 +279,8 @@ pub enum DialKind {
 pub struct DialOrder {
     /// The id the new call reports with.
     pub call: CallId,
-    /// Why.
+    /// What the answered call does first: offer the reserved agent (callback)
+    /// or bridge to them (outbound).
     pub kind: DialKind,
     /// The number to call.
     pub number: String,
@@ -364,19 +344,18 @@ impl AgentStatus {
     }
 }
 
-/// One change of an agent's state (stored for statistics).
+/// One change of an agent's state (stored for statistics): agent `agent` (by
+/// id) entered `state` at `at_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct AgentStateChange {
-    /// The agent.
     pub agent: String,
-    /// When, ms.
     pub at_ms: i64,
-    /// The new state.
     pub state: AgentStatus,
     /// The not-ready reason code, or why the ACD changed it (`no answer`, `forced by NAME`).
     #[serde(default)]
     pub reason: String,
-    /// The call involved.
+    /// The call the change is about (offered, answered, missed, wrapped up).
     #[serde(default)]
     pub call: Option<CallId>,
 }
@@ -410,111 +389,90 @@ pub enum Outcome {
 }
 
 /// One call's stay in one queue: the unit of queue statistics. Written when it is
-/// over (for answered calls, after the agent's wrap-up).
+/// over (for answered calls, after the agent's wrap-up). The call's own fields
+/// are as in [`QueuedCall`]; times are Unix ms (virtual ms in the simulator) and
+/// durations ms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct CallRecord {
-    /// The call.
     pub call: CallId,
     /// The queue (`(direct)`, `(outbound)` for calls outside queues).
     pub queue: String,
     /// The queue's skills (for statistics by skill).
     pub skills: Vec<String>,
-    /// Trunk group.
     pub trunk: String,
-    /// Calling number.
     pub caller: String,
     /// Entered the queue, ms.
     pub entered_ms: i64,
     /// Answered or left, ms.
     pub left_ms: i64,
-    /// How it ended.
     pub outcome: Outcome,
-    /// The agent who answered.
+    /// The agent who took the call; each agent's part of a transferred call
+    /// has a record of its own.
     pub agent: Option<String>,
-    /// Waiting time, ms.
     pub wait_ms: i64,
     /// Talk time (including hold), ms.
     pub talk_ms: i64,
-    /// Hold time, ms.
     pub hold_ms: i64,
-    /// Wrap-up time, ms.
     pub wrap_ms: i64,
 }
 
 /// What the agent's desktop shows when a call is offered (spec 000 §5.2.1.1.2: the
-/// customer id and IVR trail go with the call).
+/// customer id and IVR trail go with the call). The call's own fields are as in
+/// [`QueuedCall`]; `waited_ms` is the wait in this queue so far.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct ScreenPop {
-    /// The call.
     pub call: CallId,
-    /// The queue.
     pub queue: String,
-    /// Calling number.
     pub caller: String,
-    /// Dialled number.
     pub called: String,
-    /// Trunk group.
     pub trunk: String,
-    /// Customer id from the IVR.
     pub customer_id: String,
-    /// Call data (the flow's lookups).
     pub data: Vec<(String, Value)>,
-    /// The IVR trail.
     pub trail: Vec<TrailEntry>,
-    /// Time waited, ms.
     pub waited_ms: i64,
     /// Why it is offered (`queue`, `transfer from 1001`, `consult from 1001`, `callback`, `outbound`).
     pub via: String,
 }
 
-/// Events published for desktops, wallboards and statistics.
+/// Events published for desktops, wallboards and statistics. A `call` is the
+/// call's id, a `queue` and an `agent` are names, `at_ms` is when it happened
+/// (Unix ms, virtual ms in the simulator) and durations are ms.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub enum AcdEvent {
     /// A call entered a queue.
     CallQueued {
-        /// The call.
         call: CallId,
-        /// The queue.
         queue: String,
-        /// Its place.
+        /// 1 is next.
         position: u32,
-        /// Its priority.
+        /// From the queue's `priority` rule: higher is served first.
         priority: f64,
-        /// When.
         at_ms: i64,
     },
     /// A call was offered to an agent (the agent's screen pop).
     CallOffered {
-        /// The agent.
         agent: String,
         /// What the desktop shows.
         pop: Box<ScreenPop>,
-        /// When.
         at_ms: i64,
     },
     /// An agent took a call.
     CallAnswered {
-        /// The call.
         call: CallId,
-        /// The queue.
         queue: String,
-        /// The agent.
         agent: String,
-        /// Time waited.
         wait_ms: i64,
-        /// When.
         at_ms: i64,
     },
     /// A call left a queue without an agent.
     CallLeft {
-        /// The call.
         call: CallId,
-        /// The queue.
         queue: String,
-        /// How.
         outcome: Outcome,
-        /// When.
         at_ms: i64,
     },
     /// An agent's state changed.
@@ -523,18 +481,17 @@ pub enum AcdEvent {
     Record(CallRecord),
     /// The call data of an agent's call changed.
     CallData {
-        /// The call.
         call: CallId,
         /// The agent on it.
         agent: String,
-        /// The data now.
+        /// The whole call data now.
         data: Vec<(String, Value)>,
     },
-    /// A consultation or direct offer from the desktop failed.
+    /// A consultation or an outbound call from the desktop failed.
     Notice {
         /// The agent told.
         agent: String,
-        /// What happened.
+        /// A sentence for the agent's desktop.
         message: String,
     },
 }
@@ -576,12 +533,13 @@ pub enum Effect {
 pub struct AgentConfig {
     /// Id (the phone's SIP user name).
     pub id: String,
-    /// Display name.
+    /// The name people see beside the id (optional).
     #[serde(default)]
     pub name: String,
     /// SIP digest password of the phone.
     pub password: String,
-    /// Skills and levels.
+    /// The agent's level (1 and up) in each of their skills; a queue takes
+    /// agents at or above the level its `skills` rule asks.
     #[serde(default)]
     pub skills: std::collections::BTreeMap<String, u32>,
     /// Answer offered calls without ringing the phone.

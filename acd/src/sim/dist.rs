@@ -30,13 +30,13 @@ impl<'de> Deserialize<'de> for Ms {
     }
 }
 
-/// Lognormal parameters as written: mean and standard deviation.
+/// Lognormal parameters as written: the `mean` and standard deviation (`sd`) of
+/// the durations themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct MeanSd {
-    /// Mean.
     pub mean: Ms,
-    /// Standard deviation.
     pub sd: Ms,
 }
 
@@ -46,7 +46,7 @@ pub struct MeanSd {
 pub struct ErlangK {
     /// Number of exponential phases.
     pub k: u32,
-    /// Mean.
+    /// The mean of the whole duration (all `k` phases).
     pub mean: Ms,
 }
 

@@ -13,16 +13,16 @@
 //! Asterisk's.
 //!
 //! # Layout
-//! - this file: the event loop that drives the ACD core.
-//! - [`traffic`]: the traffic file ([`Traffic`]) and its arrival rates.
-//! - [`report`]: the results ([`SimReport`]) and their table.
+//! - this file: [`run`], the event loop driving the core.
+//! - `traffic`: the traffic file ([`Traffic`]) and the readers of its text.
+//! - `report`: [`SimReport`] and its text tables ([`table`]).
 //! - [`dist`]: duration distributions.
 //! - [`erlang`]: Erlang C and Erlang A, which the tests compare the simulator with.
 
 pub mod dist;
 pub mod erlang;
-pub mod report;
-pub mod traffic;
+mod report;
+mod traffic;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -38,22 +38,23 @@ use crate::{
     Effect, Input, OfferResult, QueuedCall,
 };
 pub use dist::{Dist, Ms};
-
-pub use report::{AgentResult, ErrorSummary, Progress, QueueResult, SimReport, table};
+pub use report::{AgentResult, ErrorSummary, QueueResult, SimReport, table};
 use report::{ErrAcc, merge};
-pub use traffic::{AgentGroup, Arrivals, Press, QueueTraffic, Segment, Traffic};
+pub use traffic::{AgentGroup, Arrivals, Press, QueueTraffic, Segment, SimError, Traffic};
 use traffic::{data_of, parse_clock, parse_start, rates_of};
 
 const HALF_HOUR: i64 = 1_800_000;
-
 const DAY: i64 = 86_400_000;
 
-/// A problem with the traffic file or the project.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    /// The traffic file is not valid.
-    #[error("{0}")]
-    Traffic(String),
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Simulated time done, ms.
+    pub done_ms: i64,
+    /// Simulated time in all, ms.
+    pub total_ms: i64,
+    /// Calls so far.
+    pub calls: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,5 +1,6 @@
-//! What a simulation reports, per queue and agent, and the table
-//! `dialect simulate` prints.
+//! What a simulation found ([`SimReport`]): the figures per queue and agent, the
+//! error of the two wait estimators, and the report as text tables
+//! ([`table`]).
 
 use std::fmt::Write as _;
 
@@ -22,11 +23,11 @@ pub struct ErrorSummary {
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct ErrAcc {
-    pub(super) n: u64,
-    pub(super) sum: f64,
-    pub(super) abs: f64,
-    pub(super) sq: f64,
-    pub(super) actual: f64,
+    n: u64,
+    sum: f64,
+    abs: f64,
+    sq: f64,
+    actual: f64,
 }
 
 impl ErrAcc {
@@ -58,26 +59,26 @@ impl ErrAcc {
     }
 }
 
-/// One queue's results.
+/// One queue's results over the report period (the report's `total` is every
+/// queue together, named `total`). The counts and rates are those of
+/// [`GroupStats`](crate::stats::GroupStats); durations are ms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct QueueResult {
-    /// Queue.
     pub name: String,
     /// Calls that arrived here first.
     pub arrivals: u64,
     /// Stays offered (overflow arrivals included).
     pub offered: u64,
-    /// Answered.
     pub answered: u64,
-    /// Abandoned.
     pub abandoned: u64,
     /// Moved elsewhere (max wait, overflow, cancel key, closed).
     pub moved: u64,
     /// Share of arrivals that had to wait.
     pub p_wait: f64,
-    /// Service level.
     pub service_level: f64,
-    /// Threshold used, ms.
+    /// The service-level time used: the traffic file's `threshold`, else the
+    /// queue's own.
     pub threshold_ms: i64,
     /// Average speed of answer, ms.
     pub asa_ms: f64,
@@ -87,22 +88,24 @@ pub struct QueueResult {
     pub aht_ms: f64,
     /// Occupancy of the queue's agents.
     pub occupancy: Option<f64>,
-    /// The ACD's wait estimate.
+    /// Error of the ACD's wait estimate, as told on arrival.
     pub ewt_acd: ErrorSummary,
-    /// Asterisk's wait estimate.
+    /// Error of Asterisk's wait estimate at the same moment, for comparison.
     pub ewt_asterisk: ErrorSummary,
 }
 
-/// One agent's results.
+/// One agent's results over the report period, by the agent's id; durations
+/// are ms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct AgentResult {
-    /// Agent.
     pub id: String,
     /// Calls handled.
     pub handled: u64,
     /// Average handle time, ms.
     pub aht_ms: f64,
-    /// Occupancy.
+    /// Time handling calls ÷ (handling + ready and idle); `None` when the
+    /// agent did not work in the period.
     pub occupancy: Option<f64>,
     /// Time handling calls, ms.
     pub busy_ms: i64,
@@ -110,18 +113,19 @@ pub struct AgentResult {
     pub idle_ms: i64,
 }
 
-/// What a simulation found.
+/// What a simulation found: what ran (`days` days from `start`, with
+/// `agents_count` agents), then the figures of every queue together (`total`),
+/// by queue and by agent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct SimReport {
     /// Start of the simulated period (RFC 3339).
     pub start: String,
-    /// Days.
     pub days: u32,
     /// Calls generated.
     pub calls: u64,
     /// Events processed.
     pub events: u64,
-    /// Agents.
     pub agents_count: usize,
     /// Announcements played.
     pub announcements: u64,
@@ -131,23 +135,9 @@ pub struct SimReport {
     pub wall_ms: f64,
     /// Simulated calls per second of wall time.
     pub calls_per_second: f64,
-    /// All queues together.
     pub total: QueueResult,
-    /// By queue.
     pub queues: Vec<QueueResult>,
-    /// By agent.
     pub agents: Vec<AgentResult>,
-}
-
-/// Progress of a run, for a progress bar.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    /// Simulated time done, ms.
-    pub done_ms: i64,
-    /// Simulated time in all, ms.
-    pub total_ms: i64,
-    /// Calls so far.
-    pub calls: u64,
 }
 
 pub(super) fn merge(a: &mut ErrAcc, b: &ErrAcc) {
@@ -158,11 +148,11 @@ pub(super) fn merge(a: &mut ErrAcc, b: &ErrAcc) {
     a.actual += b.actual;
 }
 
-pub(super) fn secs(ms: f64) -> String {
+fn secs(ms: f64) -> String {
     format!("{:.1}s", ms / 1000.0)
 }
 
-pub(super) fn pct(x: f64) -> String {
+fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 

@@ -1,14 +1,23 @@
-//! The traffic file of `dialect simulate` (YAML): arrivals per queue and half
-//! hour, handle-time and patience distributions, call data, key presses, and
-//! agents with skills and shifts.
+//! The traffic file of `dialect simulate` ([`Traffic`]): arrivals per queue
+//! per half hour, handle times and patience, call data and key presses, and the
+//! agents with their skills and shifts; and the readers that turn its text
+//! (call data, clock times, the start, the arrival rates) into what the event
+//! loop uses.
 
 use std::collections::BTreeMap;
 
 use dialect_compiler::value::Value;
 use serde::Deserialize;
 
-use super::dist::{Dist, Ms};
-use super::{DAY, HALF_HOUR, SimError};
+use super::{DAY, Dist, HALF_HOUR, Ms};
+
+/// A problem with the traffic file or the project.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The traffic file is not valid.
+    #[error("{0}")]
+    Traffic(String),
+}
 
 /// Arrivals of a queue: 48 numbers (calls per half hour from 00:00) or a map from
 /// the half hour's start (`"08:00"`) to calls in it.
@@ -27,10 +36,10 @@ pub enum Arrivals {
 pub struct Segment {
     /// Fraction of the queue's callers (the rest get the queue's defaults).
     pub share: f64,
-    /// Call data fields.
+    /// Call data of these callers, over the queue's (numbers, text or true/false).
     #[serde(default)]
     pub data: BTreeMap<String, serde_yaml::Value>,
-    /// Trunk group.
+    /// The trunk group they come in on, instead of the queue's.
     #[serde(default)]
     pub trunk: Option<String>,
 }
@@ -39,7 +48,7 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Press {
-    /// The key.
+    /// The key pressed (the queue's `key` rules say what it does).
     pub key: char,
     /// When, after arriving.
     pub after: Dist,
@@ -86,10 +95,10 @@ pub struct AgentGroup {
     /// Prefix of the group's ids (`billing` gives billing-001...).
     #[serde(default)]
     pub name: Option<String>,
-    /// How many.
+    /// How many agents the group has.
     #[serde(default = "one")]
     pub count: u32,
-    /// Skills and levels.
+    /// The level (1 and up) of every agent of the group in each skill.
     #[serde(default)]
     pub skills: BTreeMap<String, u32>,
     /// Working hours every day (`08:00-12:00`); none: all day.
@@ -103,19 +112,20 @@ pub struct AgentGroup {
     pub no_answer: f64,
 }
 
-pub(super) fn one() -> u32 {
+fn one() -> u32 {
     1
 }
 
-pub(super) fn default_start() -> String {
+fn default_start() -> String {
     "2026-03-02T00:00:00+08:00".into()
 }
 
-pub(super) fn default_callback_answer() -> f64 {
+fn default_callback_answer() -> f64 {
     0.8
 }
 
-/// A traffic file.
+/// A traffic file (YAML): the day or days of traffic `dialect simulate` runs on the
+/// project's queues.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
@@ -125,7 +135,7 @@ pub struct Traffic {
     /// Days simulated.
     #[serde(default = "one")]
     pub days: u32,
-    /// Random seed.
+    /// Seed of the random numbers: the same file and seed give the same run.
     #[serde(default)]
     pub seed: u64,
     /// Service-level threshold of the report (default: each queue's own).
@@ -140,7 +150,7 @@ pub struct Traffic {
     /// Probability that a customer answers a callback.
     #[serde(default = "default_callback_answer")]
     pub callback_answer: f64,
-    /// Traffic by queue.
+    /// Each queue's traffic, by the queue's name in the project.
     pub queues: BTreeMap<String, QueueTraffic>,
     /// Agents (none: the project's agents, all day).
     #[serde(default)]
