@@ -128,7 +128,10 @@ impl TestServer {
         c.data_dir = data.clone();
         c.project = Some(repo().join("flows/hotline"));
         c.speech.asr = "off".into();
-        c.engine = std::env::var("DIALECT_TEST_ENGINE").unwrap_or_else(|_| "native".into());
+        c.engine = std::env::var("DIALECT_TEST_ENGINE")
+            .ok()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or_default();
         c.services
             .insert("crm".into(), format!("http://{services}/crm"));
         c.services

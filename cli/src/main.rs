@@ -152,7 +152,7 @@ enum Command {
         config: Option<PathBuf>,
         /// native or interp (overrides the configuration).
         #[arg(long)]
-        engine: Option<String>,
+        engine: Option<dialect_compiler::Engine>,
     },
     /// Ship a bundle to a running server; it swaps it in without dropping calls.
     #[command(
@@ -282,7 +282,7 @@ fn main() -> ExitCode {
             },
             json,
         ),
-        Command::Run { config, engine } => commands::run::run(config.as_ref(), engine.as_deref()),
+        Command::Run { config, engine } => commands::run::run(config.as_ref(), engine),
         Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, &token),
         Command::Dtmf {
             command: DtmfCommand::Detect { file },

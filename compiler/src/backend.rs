@@ -4,15 +4,17 @@
 //! runtime API in [`crate::exec`] holds a `dyn Backend` and never needs to know
 //! which one it has.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ctx::{ExecCtx, STEP_BUDGET};
 use crate::ir::{BlockId, FlowId, PredId};
 
 /// Which back-end runs the code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// Cranelift native code (the default).
+    #[default]
     Native,
     /// The reference interpreter (for debugging and differential tests).
     Interp,

@@ -67,8 +67,8 @@ pub struct Config {
     pub project: Option<PathBuf>,
     /// Or a bundle to load at start.
     pub bundle: Option<PathBuf>,
-    /// `native` (default) or `interp`.
-    pub engine: String,
+    /// Which back-end runs the flows.
+    pub engine: dialect_compiler::Engine,
     /// Limits against overload.
     pub limits: Limits,
     /// Logging.
@@ -100,7 +100,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             project: Some(PathBuf::from("./flows/hotline")),
             bundle: None,
-            engine: "native".into(),
+            engine: dialect_compiler::Engine::Native,
             limits: Limits::default(),
             logging: Logging::default(),
             recording: RecordingConfig::default(),
@@ -523,15 +523,6 @@ impl Config {
                 message,
             }
         };
-        if !matches!(self.engine.as_str(), "native" | "interp") {
-            return Err(at(
-                "engine",
-                format!(
-                    "engine: `{}` is not an engine; use native or interp",
-                    self.engine
-                ),
-            ));
-        }
         if self.project.is_some()
             && self.bundle.is_some()
             && text.contains("bundle:")

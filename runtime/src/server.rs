@@ -88,10 +88,7 @@ impl Server {
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
     let config = Arc::new(config);
     let store: SharedStore = Arc::new(SledStore::open(&config.data_dir)?);
-    let engine = match config.engine.as_str() {
-        "interp" => dialect_compiler::Engine::Interp,
-        _ => dialect_compiler::Engine::Native,
-    };
+    let engine = config.engine;
     let bytes = match (&config.bundle, &config.project) {
         (Some(b), _) => std::fs::read(b).map_err(|source| StartError::ReadBundle {
             path: b.clone(),

@@ -7,7 +7,10 @@ use anyhow::{Context, Result};
 use dialect_runtime::config::Config;
 
 /// `dialect run [--config FILE]`: the server, on embedded defaults without a file.
-pub(crate) fn run(config: Option<&PathBuf>, engine: Option<&str>) -> Result<ExitCode> {
+pub(crate) fn run(
+    config: Option<&PathBuf>,
+    engine: Option<dialect_compiler::Engine>,
+) -> Result<ExitCode> {
     let mut cfg = match config {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
@@ -20,7 +23,7 @@ pub(crate) fn run(config: Option<&PathBuf>, engine: Option<&str>) -> Result<Exit
     }
     .with_env_overrides();
     if let Some(e) = engine {
-        cfg.engine = e.to_string();
+        cfg.engine = e;
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.logging.level.clone()));
