@@ -1,6 +1,6 @@
 //! Per-packet cost of the media hot path: one 20 ms packet (160 samples)
 //! through G.711, the in-band detector, RTP write/parse and the RFC 4733
-//! receiver. Run with `cargo bench -p dialect-runtime --bench media`.
+//! receiver. Run with `cargo bench -p dialect-media --bench media`.
 
 #![allow(clippy::unwrap_used)] // a benchmark of fixed inputs
 

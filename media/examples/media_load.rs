@@ -3,7 +3,7 @@
 //! in-band DTMF detection on), on a tokio runtime with W worker threads.
 //! Reports how late the 20 ms ticks ran and the CPU used.
 //!
-//! `cargo run --release -p dialect-runtime --example media_load -- [pairs=1000] [seconds=20] [workers=2]`
+//! `cargo run --release -p dialect-media --example media_load -- [pairs=1000] [seconds=20] [workers=2]`
 
 #![allow(clippy::unwrap_used)] // a measurement tool with fixed inputs
 

@@ -25,6 +25,30 @@
 //!   called only when it runs out, so runaway loops stop exactly where the
 //!   interpreter stops them.
 //!
+//! # Campaign filters over whole lists
+//! A campaign filter is a predicate over one record of a call list; the dialer
+//! applies it to the whole list with `Evaluator::eval_batch`. Three things make
+//! that fast in native code:
+//!
+//! - **Conditions without branches.** Conditions that cannot fail or have effects
+//!   (reads, comparisons, arithmetic that cannot divide by zero, list membership)
+//!   are evaluated eagerly and combined with plain `and`/`or` instructions instead
+//!   of short-circuit branches, whose outcome varies from record to record; a
+//!   filter made only of such conditions has no data-dependent branch at all.
+//! - **List membership from a memo.** Which parts of a list (its own entries, each
+//!   category) hold a number never changes, so the answer is remembered per text
+//!   symbol in the evaluator (`value::SymbolMemo`). Native code reads that table
+//!   inline, masked with the parts active at the current instant (categories with a
+//!   daily window), and calls the `dl_in_list` helper only for a number it has not
+//!   seen or a new instant.
+//! - **One native loop per filter.** Besides the single-record function, each
+//!   campaign filter is compiled into a loop over the records (`Kind::Batch`): no
+//!   call, prologue or budget store per record; it stops at the first record whose
+//!   evaluation fails and reports its index, as the interpreter does.
+//!
+//! The interpreter gives the same answers (differential tests in
+//! `compiler/tests/`); `docs/benchmarks.md` has the numbers.
+//!
 //! The translation is in [`translate`]; Cranelift's verifier runs on every function
 //! in debug builds (and so in tests).
 

@@ -6,6 +6,25 @@
 //! the [`Model`] (symbol tables, expression types, what each name refers to) that
 //! the compiler lowers from.
 //!
+//! # How a project is checked
+//! `dialect_lang::check` loads every `.flow` file of a project folder and what they
+//! import, parses each with pest into an owned AST (pest pairs never leave
+//! `syntax/`), then:
+//!
+//! 1. collects every top-level name (flows, queues, lists, calendars, services,
+//!    workorder types, skills, departments, agents, constants, call data);
+//! 2. types constants, then every declaration other than flows (queues, campaigns,
+//!    workorders, calendars, lists, services, agents);
+//! 3. checks each flow: variables are typed by their first assignment, every
+//!    expression gets a type, every name a meaning (`Model::names`), and the control
+//!    flow is walked for unreachable statements and flows that never end;
+//! 4. applies the whole-program rules: overflow cycles, queue timing, skills that no
+//!    agent holds, calling hours, abandon-rate caps, dropped-call messages.
+//!
+//! Every problem is collected; nothing stops at the first. The result (`Checked`)
+//! holds the sources, the ASTs, the diagnostics and the `Model` the compiler lowers
+//! from.
+//!
 //! # Layout
 //! - `mod.rs`: loading, the model, the driver and top-level symbol tables.
 //! - `expr`: expression typing.
