@@ -174,11 +174,17 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         tokio_util::sync::CancellationToken::new(),
     );
     let state = dialect_runtime::api::AppState {
-        store,
+        store: store.clone(),
         users: Arc::new(Users::new(&users)),
         program,
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(dialect_runtime::stats::Stats::default()),
+        outbound: dialect_runtime::outbound::OutboundPolicy::new(
+            &dialect_runtime::config::Config::default(),
+            Vec::new(),
+            store.clone(),
+            Arc::new(dialect_runtime::stats::Stats::default()),
+        ),
         workorders: wo.clone(),
         acd,
     };

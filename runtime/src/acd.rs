@@ -967,6 +967,7 @@ mod tests {
             password: "secret".into(),
             skills: [("general".to_string(), 3)].into_iter().collect(),
             auto_answer: false,
+            dial_plan: None,
         }];
         let shutdown = CancellationToken::new();
         let (acd, dials) = AcdHandle::spawn(

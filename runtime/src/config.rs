@@ -89,6 +89,9 @@ pub struct Config {
     pub default_number: Option<String>,
     /// ACD settings the queues do not state (ring time, callbacks, service level).
     pub acd: dialect_acd::AcdConfig,
+    /// Which numbers calls placed by the platform may reach, through which trunks,
+    /// how many and how fast (toll-fraud protection; see `crate::outbound`).
+    pub outbound: OutboundConfig,
 }
 
 impl Default for Config {
@@ -116,6 +119,7 @@ impl Default for Config {
             services: BTreeMap::new(),
             default_number: Some("10000".into()),
             acd: dialect_acd::AcdConfig::default(),
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -342,20 +346,211 @@ pub struct TrunkConfig {
     /// Caller id presented on outgoing calls.
     #[serde(default)]
     pub caller_id: Option<String>,
-    /// Calls from these source IPs belong to this trunk.
+    /// Calls from these source IPs belong to this trunk (none given: the host's
+    /// address, when the host is written as an IP address). Only calls from them
+    /// take the trunk's DIDs, group and asserted caller number.
     #[serde(default)]
     pub sources: Vec<std::net::IpAddr>,
     /// Dialled numbers (DIDs) of this trunk, and the number whose flow answers each.
     #[serde(default)]
     pub dids: BTreeMap<String, String>,
+    /// The dial plan of calls leaving on this trunk (default: `outbound.default_plan`).
+    #[serde(default)]
+    pub dial_plan: Option<String>,
+    /// Most new outgoing calls a second (the carrier's limit).
+    #[serde(default = "default_trunk_cps")]
+    pub calls_per_second: u32,
+    /// Where the carrier puts the caller's verified number.
+    #[serde(default)]
+    pub asserted_identity: AssertedIdentity,
 }
 
 fn default_channels() -> usize {
     30
 }
 
+fn default_trunk_cps() -> u32 {
+    10
+}
+
 fn default_register_expiry() -> Duration {
     Duration(std::time::Duration::from_secs(3600))
+}
+
+/// The outbound-call policy: every call the platform places (a flow's
+/// `transfer number`, a callback, an agent's REFER or desktop dial, transfer and
+/// consultation, the dialer) must match the dial plan of its origin and of the
+/// trunk it leaves on, fit the trunk's channels and call rate, and stay within its
+/// account's hourly guard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// How numbers are brought to one form before plans match them.
+    pub numbers: dialect_numbers::NumberRules,
+    /// Dial plans by name, besides the built-in `national`.
+    pub plans: BTreeMap<String, DialPlanConfig>,
+    /// The plan of trunks, origins and agents that name none.
+    pub default_plan: String,
+    /// The plan of each kind of call (unset: `default_plan`).
+    pub origins: OriginPlans,
+    /// Emergency numbers.
+    pub emergency: EmergencyConfig,
+    /// Calls and minutes an hour per account, and when to raise an alarm.
+    pub guard: GuardConfig,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> OutboundConfig {
+        OutboundConfig {
+            numbers: dialect_numbers::NumberRules::default(),
+            plans: BTreeMap::new(),
+            default_plan: "national".into(),
+            origins: OriginPlans::default(),
+            emergency: EmergencyConfig::default(),
+            guard: GuardConfig::default(),
+        }
+    }
+}
+
+/// A dial plan: a number may be dialled when it matches an `allow` pattern and
+/// no `deny` pattern (patterns: `dialect_numbers::pattern`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialPlanConfig {
+    /// Numbers that may be dialled.
+    pub allow: Vec<dialect_numbers::Pattern>,
+    /// Numbers that may not, even when an `allow` pattern matches.
+    pub deny: Vec<dialect_numbers::Pattern>,
+}
+
+/// The dial plan of each origin of outbound calls.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginPlans {
+    /// A flow's `transfer number`, and a queue rule's destination `number`.
+    pub flows: Option<String>,
+    /// Callbacks the ACD places for callers who asked for one.
+    pub callbacks: Option<String>,
+    /// Agents: REFER from their phones, dial, transfer and consult from the desktop
+    /// (an agent's own `dial_plan` comes first).
+    pub agents: Option<String>,
+    /// Campaigns' dialing.
+    pub dialer: Option<String>,
+}
+
+/// Emergency numbers: a person (an agent) may always call them, through
+/// `trunk` when one is named, outside every plan and guard; a machine (the
+/// dialer, a callback) never may.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmergencyConfig {
+    /// The emergency numbers (China: 110, 119, 120, 122).
+    pub numbers: Vec<String>,
+    /// The trunk or trunk group emergency calls leave on (default: any).
+    pub trunk: Option<String>,
+}
+
+impl Default for EmergencyConfig {
+    fn default() -> EmergencyConfig {
+        EmergencyConfig {
+            numbers: ["110", "119", "120", "122"].map(String::from).to_vec(),
+            trunk: None,
+        }
+    }
+}
+
+/// Hourly limits of each account: every agent on their own, and the flows, the
+/// callbacks and each campaign as a whole.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Each agent.
+    pub agent: HourlyLimit,
+    /// All flows' transfers to numbers together.
+    pub flows: HourlyLimit,
+    /// All callbacks together.
+    pub callbacks: HourlyLimit,
+    /// Each campaign.
+    pub dialer: HourlyLimit,
+    /// Share of a limit at which the alarm is raised (logged, counted in the
+    /// metrics and written to the audit log, once an hour per account).
+    pub alarm_at: Percent,
+}
+
+impl Default for GuardConfig {
+    fn default() -> GuardConfig {
+        GuardConfig {
+            agent: HourlyLimit {
+                calls: 60,
+                minutes: 90,
+            },
+            flows: HourlyLimit {
+                calls: 1_000,
+                minutes: 6_000,
+            },
+            callbacks: HourlyLimit {
+                calls: 500,
+                minutes: 3_000,
+            },
+            dialer: HourlyLimit {
+                calls: 5_000,
+                minutes: 10_000,
+            },
+            alarm_at: Percent(0.8),
+        }
+    }
+}
+
+/// Calls placed and minutes talked in any hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HourlyLimit {
+    /// Calls placed (answered or not).
+    pub calls: u32,
+    /// Minutes of answered calls, those in progress included.
+    pub minutes: u32,
+}
+
+/// A share written as `80%` (or a number from 0 to 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Percent, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let share = match Raw::deserialize(d)? {
+            Raw::Number(n) => n,
+            Raw::Text(t) => t
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .map(|n| n / 100.0)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{t}` is not a share such as 80%")))?,
+        };
+        if !(0.0..=1.0).contains(&share) {
+            return Err(serde::de::Error::custom("a share is between 0% and 100%"));
+        }
+        Ok(Percent(share))
+    }
+}
+
+/// Where a trunk's calls carry the caller's verified number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssertedIdentity {
+    /// P-Asserted-Identity (RFC 3325), set by the carrier.
+    #[default]
+    Pai,
+    /// The From header: carriers that verify the calling number and put it there.
+    From,
+    /// Nowhere: callers of this trunk cannot be called back unless they enter
+    /// a number the flow accepts.
+    None,
 }
 
 /// A user of the HTTP API.
@@ -533,6 +728,7 @@ impl Config {
                 "give either `project` or `bundle`, not both".into(),
             ));
         }
+        self.validate_outbound(&at)?;
         for t in &self.trunks {
             if t.register && (t.username.is_none() || t.password.is_none()) {
                 return Err(at(
@@ -543,6 +739,72 @@ impl Config {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Every plan and trunk the outbound section names exists.
+    fn validate_outbound(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let o = &self.outbound;
+        let plan_exists = |name: &str| name == "national" || o.plans.contains_key(name);
+        let known = || {
+            let mut names: Vec<&str> = o.plans.keys().map(String::as_str).collect();
+            names.push("national");
+            names.join(", ")
+        };
+        let mut named: Vec<(&str, &str)> = vec![("default_plan", o.default_plan.as_str())];
+        for (key, plan) in [
+            ("flows", &o.origins.flows),
+            ("callbacks", &o.origins.callbacks),
+            ("agents", &o.origins.agents),
+            ("dialer", &o.origins.dialer),
+        ] {
+            if let Some(p) = plan {
+                named.push((key, p.as_str()));
+            }
+        }
+        for t in &self.trunks {
+            if let Some(p) = &t.dial_plan {
+                named.push((t.name.as_str(), p.as_str()));
+            }
+        }
+        for a in &self.agents {
+            if let Some(p) = &a.dial_plan {
+                named.push((a.id.as_str(), p.as_str()));
+            }
+        }
+        for (whose, plan) in named {
+            if !plan_exists(plan) {
+                return Err(at(
+                    plan,
+                    format!(
+                        "outbound: `{whose}` names the dial plan `{plan}`, which is not declared; plans: {}",
+                        known()
+                    ),
+                ));
+            }
+        }
+        for (name, plan) in &o.plans {
+            if plan.allow.is_empty() {
+                return Err(at(
+                    name,
+                    format!("outbound: the plan `{name}` allows nothing; give it `allow` patterns"),
+                ));
+            }
+        }
+        if let Some(t) = &o.emergency.trunk
+            && !self
+                .trunks
+                .iter()
+                .any(|c| &c.name == t || c.group.as_ref() == Some(t))
+        {
+            return Err(at(
+                t,
+                format!("outbound: emergency calls name the trunk `{t}`, which is not configured"),
+            ));
         }
         Ok(())
     }

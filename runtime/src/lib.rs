@@ -23,6 +23,7 @@
 //! - [`api`]: the HTTP API (axum), one file per area: every route is there.
 //! - [`auth`]: users, roles, the audit log.
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
+//! - [`outbound`]: the outbound-call policy every placed call goes through.
 //! - [`contacts`]: contact records with their IVR trail.
 //! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
 //! - [`deploy`]: the deployed program and its atomic replacement.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod interactions;
+pub mod outbound;
 pub mod server;
 pub mod stats;
 pub mod store;

@@ -166,6 +166,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }
         trunks.push((t.clone(), tc));
     }
+    let stats = Arc::new(Stats::default());
+    let outbound =
+        crate::outbound::OutboundPolicy::new(&config, trunks, store.clone(), stats.clone());
 
     // Speech.
     let speaker = Speaker::new(match config.speech.tts.as_str() {
@@ -217,7 +220,6 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         wo_report.load_ms
     );
 
-    let stats = Arc::new(Stats::default());
     let _ = stats.sip.set(endpoint.live_counters());
     let recordings = config.data_dir.join("recordings");
     let _ = std::fs::create_dir_all(&recordings);
@@ -239,7 +241,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             .build()
             .unwrap_or_default(),
         registrar: Some(registrar.clone()),
-        trunks,
+        outbound: outbound.clone(),
         recordings: PathBuf::from(&recordings),
         media_ip: config.rtp.ip,
         limiter: Limiter::new(config.limits.max_calls, config.limits.calls_per_second),
@@ -260,6 +262,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         stats: stats.clone(),
         workorders: workorders.clone(),
         acd: acd.clone(),
+        outbound: outbound.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await

@@ -28,6 +28,10 @@ pub struct Stats {
     pub rtp_packets_sent: AtomicU64,
     /// RTP packets received by ended calls.
     pub rtp_packets_received: AtomicU64,
+    /// Outbound calls the policy refused (plans, trunks, guard).
+    pub outbound_refused: AtomicU64,
+    /// Alarms of the outbound guard (an account near its hourly limit).
+    pub outbound_alarms: AtomicU64,
     /// The SIP endpoint's message counters, once it is bound.
     pub sip: std::sync::OnceLock<std::sync::Arc<dialect_sip::message::Counters>>,
 }
@@ -59,6 +63,16 @@ impl Stats {
             "dialect_calls_total",
             "Calls received.",
             self.calls_total.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_outbound_refused_total",
+            "Outbound calls the outbound-call policy refused.",
+            self.outbound_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_outbound_guard_alarms_total",
+            "Accounts that neared their hourly outbound limit.",
+            self.outbound_alarms.load(Ordering::Relaxed),
         );
         counter(
             "dialect_calls_refused_total",

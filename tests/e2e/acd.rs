@@ -403,6 +403,7 @@ async fn with_agents(
                 password: format!("pw{id}"),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
+                dial_plan: None,
             });
             c.api_users.push(ApiUser {
                 name: id.clone(),
@@ -955,6 +956,7 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
                 password: format!("pw{id}"),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
+                dial_plan: None,
             });
             c.api_users.push(ApiUser {
                 name: if role == "supervisor" { "sup" } else { id }.into(),

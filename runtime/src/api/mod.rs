@@ -116,6 +116,8 @@ pub struct AppState {
     pub workorders: crate::workorder::WorkorderHandle,
     /// The ACD (queues, agents, CTI); its routes are in [`cti`].
     pub acd: crate::acd::AcdHandle,
+    /// The outbound-call policy, asked before a desktop request that dials.
+    pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
 }
 
 /// The API router.

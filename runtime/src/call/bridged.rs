@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use super::leg::LegOutcome;
 use super::{Call, End, Event, Step, remote_of, user_part};
 use crate::acd::AcdHandle;
+use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::{AcdToCall, CallId, MonitorMode, OfferResult};
 use dialect_media::{MediaLink, Prompt, RtpSession, SessionHandle, link};
 use dialect_sip::dialog::Dialog;
@@ -100,7 +101,12 @@ pub(super) enum RoomExit {
     /// an agent): go back to waiting for its messages.
     Requeued,
     /// The ACD transferred the caller to an outside number (blind).
-    TransferNumber(String),
+    TransferNumber {
+        /// The number.
+        number: String,
+        /// The agent who transferred the call.
+        agent: String,
+    },
 }
 
 /// The legs of a bridged call and the media links between them.
@@ -471,9 +477,9 @@ impl Call {
                 }
                 self.resume(room);
             }
-            AcdToCall::TransferNumber { number } => {
-                self.trail(what, format!("transferred to {number}"));
-                return Some(RoomExit::TransferNumber(number));
+            AcdToCall::TransferNumber { number, agent } => {
+                self.trail(what, format!("transferred to {number} by {agent}"));
+                return Some(RoomExit::TransferNumber { number, agent });
             }
             AcdToCall::Monitor { phone, mode } => {
                 self.trail(what, format!("supervisor {phone}: {mode:?}"));
@@ -601,7 +607,7 @@ impl Call {
             match r.method() {
                 Method::Bye => r.reply(200),
                 Method::Refer if room.legs[at].role == Role::Party && room.legs.len() == 1 => {
-                    return Some(self.refer(room, r, events).await);
+                    return self.refer(room, r, events, what).await;
                 }
                 _ => {
                     r.reply(200);
@@ -636,25 +642,48 @@ impl Call {
     }
 
     /// Blind transfer by the only agent (RFC 3515): accept, release it, and send
-    /// the caller on.
+    /// the caller on. A target the agent may not call (the outbound-call policy)
+    /// gets 403 and the call goes on as it was (`None`).
     async fn refer(
         &mut self,
         room: &mut Room,
         r: IncomingRequest,
         events: &mut LegEvents,
-    ) -> RoomExit {
+        what: &str,
+    ) -> Option<RoomExit> {
         let target = dialect_sip::message::header_value(&r.request.headers, "Refer-To")
             .map(|t| user_part(&t))
             .unwrap_or_default();
         if target.is_empty() {
             r.reply(400);
-            return RoomExit::Done(Err(End::Lost("REFER without a target".into())));
+            return Some(RoomExit::Done(Err(End::Lost("REFER without a target".into()))));
+        }
+        let by: Arc<str> = room
+            .legs
+            .first()
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| "".into());
+        if !self.reaches_inside(&target) {
+            let origin = Origin::Agent {
+                id: by.to_string(),
+                how: AgentRequest::Refer,
+            };
+            if let Err(refusal) = self.env.outbound.permits(&origin, &target) {
+                // The transfer is refused; the call goes on as it was.
+                self.trail(what, format!("REFER refused: {refusal}"));
+                r.reply(403);
+                return None;
+            }
         }
         r.reply(202);
         // The transferor normally hangs up now; if it does not within 2 s, it is
         // released (BYE) with the rest of the room.
         let Some((name, seq)) = room.legs.first().map(|l| (l.name.clone(), l.seq)) else {
-            return RoomExit::Done(Ok(Step::Refer(target)));
+            return Some(RoomExit::Done(Ok(Step::Refer {
+                target,
+                by,
+                how: AgentRequest::Refer,
+            })));
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             while let Some((n, s, ev)) = events.recv().await {
@@ -676,7 +705,11 @@ impl Call {
             }
         })
         .await;
-        RoomExit::Done(Ok(Step::Refer(target)))
+        Some(RoomExit::Done(Ok(Step::Refer {
+            target,
+            by,
+            how: AgentRequest::Refer,
+        })))
     }
 }
 

@@ -50,6 +50,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::outbound::{AgentRequest, Origin};
 use crate::contacts::{self, ContactRecord, TrailEntry};
 use crate::deploy::{Deployed, ProgramSlot};
 use crate::stats::Stats;
@@ -64,7 +65,7 @@ use dialect_sip::dialog::Dialog;
 use dialect_sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingRequest};
 use dialect_sip::registrar::Registrar;
 use dialect_sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
-use dialect_sip::{SipEndpoint, trunk};
+use dialect_sip::SipEndpoint;
 
 pub use speech::Speaker;
 
@@ -90,8 +91,9 @@ pub struct CallEnv {
     pub http: reqwest::Client,
     /// The registrar (agent phones), for transfers to agents.
     pub registrar: Option<Registrar>,
-    /// Carrier trunks, for transfers to numbers.
-    pub trunks: Vec<(crate::config::TrunkConfig, trunk::TrunkConfig)>,
+    /// The outbound-call policy: the carrier trunks and the only way to dial
+    /// through them.
+    pub outbound: Arc<crate::outbound::OutboundPolicy>,
     /// Where recordings go.
     pub recordings: PathBuf,
     /// The IP in our SDP.
@@ -113,33 +115,22 @@ pub struct CallEnv {
 /// Admission control: concurrent calls and calls per second (REQUIREMENTS S4).
 pub struct Limiter {
     calls: Arc<Semaphore>,
-    cps: std::sync::Mutex<(Instant, f64)>,
-    per_second: f64,
+    rate: crate::time::RateBucket,
 }
 
 impl Limiter {
     /// At most `max_calls` at once and `per_second` new ones a second.
     pub fn new(max_calls: usize, per_second: u32) -> Limiter {
-        let per_second = f64::from(per_second.max(1));
         Limiter {
             calls: Arc::new(Semaphore::new(max_calls.max(1))),
-            cps: std::sync::Mutex::new((Instant::now(), per_second)),
-            per_second,
+            rate: crate::time::RateBucket::new(per_second),
         }
     }
 
     /// A permit for a new call, or `None` when a limit is reached.
     pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        {
-            let mut b = self.cps.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let refill = now.duration_since(b.0).as_secs_f64() * self.per_second;
-            b.1 = (b.1 + refill).min(self.per_second);
-            b.0 = now;
-            if b.1 < 1.0 {
-                return None;
-            }
-            b.1 -= 1.0;
+        if !self.rate.take() {
+            return None;
         }
         self.calls.clone().try_acquire_owned().ok()
     }
@@ -193,6 +184,22 @@ pub fn user_part(s: &str) -> String {
     user.trim().to_string()
 }
 
+/// The caller's number as trunk traffic asserts it: the user part of
+/// P-Asserted-Identity (RFC 3325) or of From, as the trunk is configured.
+fn asserted_number(
+    request: &rsip::Request,
+    mode: crate::config::AssertedIdentity,
+) -> Option<String> {
+    let header = match mode {
+        crate::config::AssertedIdentity::Pai => "P-Asserted-Identity",
+        crate::config::AssertedIdentity::From => "From",
+        crate::config::AssertedIdentity::None => return None,
+    };
+    dialect_sip::message::header_value(&request.headers, header)
+        .map(|v| user_part(&v))
+        .filter(|n| !n.is_empty())
+}
+
 /// How a call ended, for the contact record.
 #[derive(Debug, Clone, PartialEq)]
 enum End {
@@ -237,6 +244,11 @@ struct Call {
     local: LocalMedia,
     law: Law,
     contact: ContactRecord,
+    /// The caller's number as a trusted trunk asserted it (P-Asserted-Identity,
+    /// or From where the trunk says so); `None` for calls from anywhere else.
+    /// Only this number, or one the caller entered and the flow accepted, is
+    /// ever called back.
+    asserted: Option<String>,
     /// Keys pressed while nothing was asking for them (type-ahead).
     keys: VecDeque<char>,
     recording_seq: u32,
@@ -268,12 +280,22 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         .map(|f| user_part(&f))
         .unwrap_or_default();
     let source_ip = req.source.addr.ip();
-    // Trunk matching: by source address, then DID → number.
-    let trunk_cfg = env
-        .config
-        .trunks
-        .iter()
-        .find(|t| t.sources.contains(&source_ip) || t.dids.contains_key(&request_uri_user));
+    // A call belongs to a trunk by its source address only: only then does it
+    // take the trunk's DIDs, group and asserted caller number, and a channel.
+    let trunk_line = env.outbound.inbound_trunk(source_ip).cloned();
+    let trunk_cfg = trunk_line.as_ref().map(|t| &t.config);
+    let _channel = match &trunk_line {
+        Some(line) => match env.outbound.inbound_channel(line) {
+            Some(c) => Some(c),
+            None => {
+                tracing::warn!(trunk = %line.config.name, "trunk has all its channels in use");
+                req.reply(503);
+                return;
+            }
+        },
+        None => None,
+    };
+    let asserted = trunk_cfg.and_then(|t| asserted_number(&req.request, t.asserted_identity));
     let number = trunk_cfg
         .and_then(|t| t.dids.get(&request_uri_user).cloned())
         .unwrap_or_else(|| request_uri_user.clone());
@@ -394,6 +416,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         local,
         law: law_of(negotiated.codec),
         contact,
+        asserted,
         keys: VecDeque::new(),
         recording_seq: 0,
         gone: None,
@@ -662,10 +685,10 @@ impl Call {
             let mut result = self.execute(&cmd, &node, &language, &mut inst).await;
             loop {
                 match result {
-                    Ok(Step::Refer(target)) => {
+                    Ok(Step::Refer { target, by, how }) => {
                         // An agent's REFER: the caller goes on to the target.
-                        self.trail(&node, format!("blind transfer to {target}"));
-                        result = self.blind_transfer(&target).await;
+                        self.trail(&node, format!("blind transfer to {target} by {by}"));
+                        result = self.blind_transfer(&target, &by, how).await;
                         continue;
                     }
                     Ok(Step::Continue(next)) => input = next,
@@ -867,8 +890,11 @@ impl Call {
                     self.queue_call(q, inst, language).await
                 }
                 Transfer::Number(n) => {
+                    let origin = Origin::Flow {
+                        flow: self.contact.flow.clone(),
+                    };
                     let r = self
-                        .transfer_number(n, *timeout_ms, via.as_deref(), caller_id.as_deref())
+                        .transfer_number(origin, n, *timeout_ms, via.as_deref(), caller_id.as_deref())
                         .await?;
                     Ok(r)
                 }
@@ -917,24 +943,24 @@ impl Call {
     /// either side hangs up.
     async fn transfer_number(
         &mut self,
+        origin: Origin,
         number: &str,
         timeout_ms: Option<i64>,
         via: Option<&str>,
         caller_id: Option<&str>,
     ) -> Result<Step, End> {
-        let trunk = self
-            .env
-            .trunks
-            .iter()
-            .find(|(c, _)| via.is_none_or(|v| c.group.as_deref() == Some(v) || c.name == v))
-            .map(|(c, t)| (c.clone(), t.clone()));
-        let Some((cfg, t)) = trunk else {
-            self.trail("transfer number", format!("{number}: no trunk"));
-            return Ok(Step::Continue(Input::Failed(
-                "no trunk for the transfer".into(),
-            )));
+        let request = crate::outbound::Request {
+            origin,
+            number,
+            trunk: via,
         };
-        let caller_id = caller_id.map(str::to_string).or(cfg.caller_id.clone());
+        let grant = match self.env.outbound.authorize(request) {
+            Ok(g) => g,
+            Err(refusal) => {
+                self.trail("transfer number", format!("refused: {refusal}"));
+                return Ok(Step::Continue(Input::Failed(refusal.reason.to_string())));
+            }
+        };
         let leg = match RtpSession::start(
             &self.env.ports,
             SessionConfig::new(RemoteMedia {
@@ -947,31 +973,48 @@ impl Call {
             Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
         };
         let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
-        let dial = trunk::dial(
-            &self.env.endpoint,
-            &t,
-            number,
-            caller_id.as_deref(),
-            sdp::offer(&local).to_bytes(),
-        )
-        .await;
+        let dial = grant
+            .dial(&self.env.endpoint, caller_id, sdp::offer(&local).to_bytes())
+            .await;
         let outgoing = match dial {
             Ok(c) => c,
             Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
         };
+        self.trail(
+            "transfer number",
+            format!("dialling {} through trunk {}", grant.number(), grant.trunk().name),
+        );
         self.connect_leg(
             outgoing,
             leg,
             local,
             timeout_ms,
             format!("transfer number {number}"),
+            Some(&grant),
         )
         .await
     }
 
-    /// Where a REFER from a bridged agent sends the caller: the flow answering
-    /// `target`, else the registered agent `target`, else `target` through a trunk.
-    async fn blind_transfer(&mut self, target: &str) -> Result<Step, End> {
+    /// Whether `target` is reached without a trunk: a flow's number or a
+    /// registered agent (the outbound-call policy is not asked for those).
+    fn reaches_inside(&self, target: &str) -> bool {
+        self.deployed.program.flow_for_number(target).is_some()
+            || self
+                .env
+                .registrar
+                .as_ref()
+                .is_some_and(|r| !r.lookup(target).is_empty())
+    }
+
+    /// Where a REFER from a bridged agent (or the desktop's blind transfer) sends
+    /// the caller: the flow answering `target`, else the registered agent
+    /// `target`, else `target` through a trunk, as agent `by` asked.
+    async fn blind_transfer(
+        &mut self,
+        target: &str,
+        by: &str,
+        how: AgentRequest,
+    ) -> Result<Step, End> {
         if let Some(flow) = self.deployed.program.flow_for_number(target) {
             return Ok(Step::NewFlow(flow.to_string()));
         }
@@ -983,7 +1026,11 @@ impl Call {
         if registered {
             self.transfer_agent(target, None).await
         } else {
-            self.transfer_number(target, None, None, None).await
+            let origin = Origin::Agent {
+                id: by.to_string(),
+                how,
+            };
+            self.transfer_number(origin, target, None, None, None).await
         }
     }
 
@@ -1046,11 +1093,15 @@ impl Call {
             local,
             timeout_ms,
             format!("transfer agent {agent}"),
+            None,
         )
         .await
     }
 
     /// Rings an outgoing leg; on answer bridges it with the caller until one side hangs up.
+    /// `grant` is the outbound-call policy's permission for a call through a
+    /// trunk: it is told when the call is answered, and its channel is held
+    /// until the bridge ends.
     async fn connect_leg(
         &mut self,
         mut outgoing: dialect_sip::endpoint::OutgoingCall,
@@ -1058,6 +1109,7 @@ impl Call {
         local: LocalMedia,
         timeout_ms: Option<i64>,
         what: String,
+        grant: Option<&crate::outbound::Grant>,
     ) -> Result<Step, End> {
         let ring_until =
             Instant::now() + Duration::from_millis(timeout_ms.unwrap_or(30_000).max(1000) as u64);
@@ -1100,13 +1152,20 @@ impl Call {
             self.trail(&what, "no answer".into());
             return Ok(Step::Continue(Input::Failed("no answer".into())));
         };
+        if let Some(g) = grant {
+            g.answered();
+        }
         match self.bridge_leg(*answered, leg, &local, what, None).await {
             bridged::RoomExit::Done(r) => r,
             // Only the ACD requeues or transfers, and there is no ACD here.
             bridged::RoomExit::Requeued => {
                 Ok(Step::Continue(Input::Failed("the far end left".into())))
             }
-            bridged::RoomExit::TransferNumber(n) => Ok(Step::Refer(n)),
+            bridged::RoomExit::TransferNumber { number, agent } => Ok(Step::Refer {
+                target: number,
+                by: agent.into(),
+                how: AgentRequest::Transfer,
+            }),
         }
     }
 
@@ -1140,8 +1199,16 @@ enum Step {
     Continue(Input),
     NewFlow(String),
     End(End),
-    /// The bridged far end (an agent) sent REFER: the caller goes on to this number.
-    Refer(String),
+    /// The bridged far end (an agent) sent REFER, or transferred from the
+    /// desktop: the caller goes on to `target`.
+    Refer {
+        /// A number, an agent or a flow's number.
+        target: String,
+        /// The agent who transferred the call (whose dial plan and guard apply).
+        by: Arc<str>,
+        /// Whether by REFER or from the desktop.
+        how: AgentRequest,
+    },
 }
 
 fn describe_prompt(p: &FlowPrompt) -> String {

@@ -55,7 +55,7 @@ pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use engine::{Counts, Page, Query, TaskQuery};
 pub use handle::{

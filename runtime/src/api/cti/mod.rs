@@ -36,6 +36,8 @@ use dialect_compiler::value::Value;
 use serde::Deserialize;
 
 use crate::acd::AcdError;
+use crate::outbound::{AgentRequest, Origin};
+use dialect_acd::TransferTarget;
 use crate::api::{ApiError, AppState, bearer, parse_time};
 use crate::auth::User;
 use crate::config::Role;
@@ -246,6 +248,30 @@ fn permitted(user: &User, agent: &str, cmd: &AgentCommand) -> Result<(), ApiErro
     }
 }
 
+/// A command that dials a number (dial, blind transfer to a number) must be
+/// allowed by the outbound-call policy for the agent it is for; a refusal is
+/// answered 403 here, before the ACD acts (and is audited by the policy).
+fn outbound_permitted(s: &AppState, agent: &str, cmd: &AgentCommand) -> Result<(), ApiError> {
+    let (number, how) = match cmd {
+        AgentCommand::Dial { number, .. } => (number, AgentRequest::Dial),
+        AgentCommand::Transfer {
+            target: Some(TransferTarget::Number(number)),
+        } => (number, AgentRequest::Transfer),
+        _ => return Ok(()),
+    };
+    let origin = Origin::Agent {
+        id: agent.to_string(),
+        how,
+    };
+    s.outbound.permits(&origin, number).map_err(|refusal| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outbound_refused",
+            refusal.reason.to_string(),
+        )
+    })
+}
+
 async fn run_command(
     s: &AppState,
     user: &User,
@@ -253,6 +279,7 @@ async fn run_command(
     cmd: AgentCommand,
 ) -> Result<dialect_acd::CtiReply, ApiError> {
     permitted(user, agent, &cmd)?;
+    outbound_permitted(s, agent, &cmd)?;
     let supervisor = cmd.is_supervisor() || user.name != agent;
     let name = cmd.name();
     let detail = serde_json::to_value(&cmd).unwrap_or_default();

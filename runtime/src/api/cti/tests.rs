@@ -52,6 +52,7 @@ impl Api {
             password: "secret".into(),
             skills: [("vip".to_string(), 5)].into_iter().collect(),
             auto_answer: false,
+            dial_plan: None,
         }];
         let (acd, _dials) = AcdHandle::spawn(
             AcdConfig::default(),
@@ -71,6 +72,12 @@ impl Api {
             program: slot.clone(),
             ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             stats: Arc::new(crate::stats::Stats::default()),
+            outbound: crate::outbound::OutboundPolicy::new(
+                &crate::config::Config::default(),
+                Vec::new(),
+                store.clone(),
+                Arc::new(crate::stats::Stats::default()),
+            ),
             workorders: crate::workorder::WorkorderHandle::start(
                 store.clone(),
                 slot.clone(),

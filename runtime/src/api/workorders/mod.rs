@@ -858,3 +858,6 @@ impl IntoResponse for WoError {
         (status_of(&self), Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests;

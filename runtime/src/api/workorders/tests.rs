@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::time::PausableClock;
 use crate::workorder::WorkorderHandle;
-use super::tests::{hotline, store};
+use crate::workorder::tests::{hotline, store};
 use crate::api::AppState;
 use crate::auth::Users;
 use crate::config::ApiUser;
@@ -24,7 +24,7 @@ fn api_user(name: &str, role: &str, dept: Option<&str>) -> ApiUser {
     ApiUser {
         name: name.into(),
         token: format!("tok-{name}"),
-        role: role.into(),
+        role: role.parse().expect("a role"),
         department: dept.map(String::from),
     }
 }
@@ -53,13 +53,19 @@ async fn serve() -> Api {
         tokio_util::sync::CancellationToken::new(),
     );
     let state = AppState {
-        store,
+        store: store.clone(),
         users: Arc::new(Users::new(&users)),
         program,
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(crate::stats::Stats::default()),
         workorders,
         acd,
+        outbound: crate::outbound::OutboundPolicy::new(
+            &crate::config::Config::default(),
+            Vec::new(),
+            store.clone(),
+            Arc::new(crate::stats::Stats::default()),
+        ),
     };
     let app =
         crate::api::router(state.clone());
