@@ -288,7 +288,8 @@ pub fn sipp(
     if let Some((_, hold)) = keys.iter().find(|(k, _)| *k == "hold") {
         cmd.args(["-d", hold]);
     }
-    let mut all: Vec<(&str, &str)> = vec![("caller", "13912345678")];
+    // [asserted] is the caller's P-Asserted-Identity in scenarios that send one.
+    let mut all: Vec<(&str, &str)> = vec![("caller", "13912345678"), ("asserted", "13912345678")];
     for (k, v) in keys {
         all.retain(|(x, _)| x != k);
         all.push((k, v));
@@ -367,4 +368,136 @@ pub fn dtmf_ulaw_file(digits: &str) -> PathBuf {
         std::env::temp_dir().join(format!("dialect-dtmf-{digits}-{}.ulaw", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// How a [`FakeCarrier`] answers the INVITEs it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierAnswer {
+    /// 486 Busy Here at once.
+    Busy,
+    /// 180 Ringing, and nothing more until the caller cancels.
+    Ring,
+}
+
+/// A carrier behind a trunk that counts the calls the runtime places through it:
+/// a UDP SIP peer on `addr` that records each INVITE's Request-URI user (once per
+/// Call-ID) and answers as told. It never answers a call, so no media flows.
+pub struct FakeCarrier {
+    /// Where it listens (the trunk's host).
+    pub addr: SocketAddr,
+    dialled: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeCarrier {
+    /// A carrier on `ip` (a loopback address such as 127.0.0.2) and a test port.
+    pub fn start(ip: &str, answer: CarrierAnswer) -> FakeCarrier {
+        let sock = (0..20)
+            .find_map(|_| std::net::UdpSocket::bind((ip, test_sip_port())).ok())
+            .expect("a free UDP port for the carrier");
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let dialled = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, st) = (dialled.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut seen = std::collections::HashSet::new();
+            let mut buf = [0u8; 8192];
+            // Bounded: the test stops it, or it ends after five minutes.
+            let deadline = std::time::Instant::now() + Duration::from_secs(300);
+            while !st.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                let first = text.lines().next().unwrap_or("").to_string();
+                let method = first.split(' ').next().unwrap_or("");
+                let header = |name: &str| {
+                    text.lines()
+                        .filter(|l| {
+                            l.to_ascii_lowercase()
+                                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\r\n")
+                };
+                let reply = |code: &str, to_tag: bool| {
+                    let to = header("To");
+                    let to = if to_tag && !to.contains("tag=") {
+                        format!("{to};tag=carrier")
+                    } else {
+                        to
+                    };
+                    format!(
+                        "SIP/2.0 {code}\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                        header("Via"),
+                        header("From"),
+                        header("Call-ID"),
+                        header("CSeq")
+                    )
+                };
+                match method {
+                    "INVITE" => {
+                        if seen.insert(header("Call-ID")) {
+                            let uri = first.split(' ').nth(1).unwrap_or("");
+                            let user = uri
+                                .trim_start_matches("sip:")
+                                .split(['@', ';'])
+                                .next()
+                                .unwrap_or("")
+                                .to_string();
+                            d.lock().unwrap().push(user);
+                        }
+                        let answer = match answer {
+                            CarrierAnswer::Busy => reply("486 Busy Here", true),
+                            CarrierAnswer::Ring => reply("180 Ringing", true),
+                        };
+                        let _ = sock.send_to(answer.as_bytes(), from);
+                    }
+                    "CANCEL" => {
+                        let _ = sock.send_to(reply("200 OK", true).as_bytes(), from);
+                        let terminated =
+                            reply("487 Request Terminated", true).replace(" CANCEL", " INVITE");
+                        let _ = sock.send_to(terminated.as_bytes(), from);
+                    }
+                    "ACK" | "" => {}
+                    _ if method.starts_with("SIP/") => {}
+                    _ => {
+                        let _ = sock.send_to(reply("200 OK", true).as_bytes(), from);
+                    }
+                }
+            }
+        });
+        FakeCarrier {
+            addr,
+            dialled,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The numbers dialled so far, one per call, in order.
+    pub fn dialled(&self) -> Vec<String> {
+        self.dialled.lock().unwrap().clone()
+    }
+
+    /// A trunk to this carrier in configuration form (`extra` adds YAML keys).
+    pub fn trunk(&self, name: &str, extra: &str) -> dialect_runtime::config::TrunkConfig {
+        serde_yaml::from_str(&format!(
+            "name: {name}\nhost: \"{}\"\ncaller_id: \"10000\"\n{extra}",
+            self.addr
+        ))
+        .expect("a trunk configuration")
+    }
+}
+
+impl Drop for FakeCarrier {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -179,10 +179,21 @@ mod tests {
 
     #[test]
     fn landlines_keep_or_gain_their_trunk_prefix() {
-        for s in ["01065529988", "010-6552 9988", "(010) 65529988", "+86 10 6552 9988", "0086-10-65529988", "+86 010 65529988"] {
+        for s in [
+            "01065529988",
+            "010-6552 9988",
+            "(010) 65529988",
+            "+86 10 6552 9988",
+            "0086-10-65529988",
+            "+86 010 65529988",
+        ] {
             assert_eq!(c(s).as_deref(), Ok("01065529988"), "{s}");
         }
-        assert_eq!(c("65529988").as_deref(), Ok("65529988"), "a local number stays local");
+        assert_eq!(
+            c("65529988").as_deref(),
+            Ok("65529988"),
+            "a local number stays local"
+        );
         assert_eq!(c("110").as_deref(), Ok("110"));
         assert_eq!(c("95588").as_deref(), Ok("95588"));
         assert_eq!(c("*86#").as_deref(), Ok("*86#"));
@@ -200,11 +211,26 @@ mod tests {
     fn what_cannot_be_dialled_says_why() {
         assert_eq!(c("  "), Err(NumberError::Empty));
         assert_eq!(c("- ()"), Err(NumberError::Empty));
-        assert!(matches!(c("138x0013"), Err(NumberError::NotANumber { found: 'x', .. })));
-        assert!(matches!(c("sip:100@a"), Err(NumberError::NotANumber { found: 's', .. })));
-        assert!(matches!(c("010-65529988转123"), Err(NumberError::Extension(_))));
-        assert!(matches!(c("010-65529988 ext 5"), Err(NumberError::Extension(_))));
-        assert!(matches!(c("1+1"), Err(NumberError::NotANumber { found: '+', .. })));
+        assert!(matches!(
+            c("138x0013"),
+            Err(NumberError::NotANumber { found: 'x', .. })
+        ));
+        assert!(matches!(
+            c("sip:100@a"),
+            Err(NumberError::NotANumber { found: 's', .. })
+        ));
+        assert!(matches!(
+            c("010-65529988转123"),
+            Err(NumberError::Extension(_))
+        ));
+        assert!(matches!(
+            c("010-65529988 ext 5"),
+            Err(NumberError::Extension(_))
+        ));
+        assert!(matches!(
+            c("1+1"),
+            Err(NumberError::NotANumber { found: '+', .. })
+        ));
         assert!(matches!(c(&"1".repeat(41)), Err(NumberError::TooLong(_))));
     }
 
@@ -217,8 +243,14 @@ mod tests {
             direct_prefixes: vec![],
             direct_length: 0,
         };
-        assert_eq!(canonical("+44 20 7946 0000", &uk).as_deref(), Ok("02079460000"));
-        assert_eq!(canonical("+86 138 0013 8000", &uk).as_deref(), Ok("008613800138000"));
+        assert_eq!(
+            canonical("+44 20 7946 0000", &uk).as_deref(),
+            Ok("02079460000")
+        );
+        assert_eq!(
+            canonical("+86 138 0013 8000", &uk).as_deref(),
+            Ok("008613800138000")
+        );
     }
 
     proptest::proptest! {

@@ -45,7 +45,9 @@ pub enum PatternError {
     #[error("the pattern is empty")]
     Empty,
     /// A character with no meaning in a pattern.
-    #[error("`{found}` (at {at}) has no meaning in a dial pattern; use digits, * # X Z N [..] . or !")]
+    #[error(
+        "`{found}` (at {at}) has no meaning in a dial pattern; use digits, * # X Z N [..] . or !"
+    )]
     Unexpected {
         /// The character.
         found: char,
@@ -104,7 +106,11 @@ impl Pattern {
                     if chars[i + 1..].iter().any(|c| *c != ' ') {
                         return Err(PatternError::WildcardNotLast { found: c, at: i });
                     }
-                    if c == '.' { Element::OneOrMore } else { Element::ZeroOrMore }
+                    if c == '.' {
+                        Element::OneOrMore
+                    } else {
+                        Element::ZeroOrMore
+                    }
                 }
                 '[' => {
                     let (set, end) = parse_set(&chars, i)?;
@@ -227,7 +233,10 @@ mod tests {
     fn mobile_landline_and_international_patterns() {
         let mobile = p("1[3-9]XXXXXXXXX");
         assert!(mobile.matches("13800138000"));
-        assert!(!mobile.matches("12800138000"), "1 then 2 is not a mobile number");
+        assert!(
+            !mobile.matches("12800138000"),
+            "1 then 2 is not a mobile number"
+        );
         assert!(!mobile.matches("1380013800"), "one digit short");
         assert!(!mobile.matches("138001380001"), "one digit long");
         let area = p("0ZXXXXXXX.");
@@ -254,11 +263,20 @@ mod tests {
             Pattern::parse("1.3"),
             Err(PatternError::WildcardNotLast { found: '.', at: 1 })
         );
-        assert_eq!(Pattern::parse("1A"), Err(PatternError::Unexpected { found: 'A', at: 1 }));
+        assert_eq!(
+            Pattern::parse("1A"),
+            Err(PatternError::Unexpected { found: 'A', at: 1 })
+        );
         assert_eq!(Pattern::parse("1[3-"), Err(PatternError::BadSet { at: 1 }));
         assert_eq!(Pattern::parse("1[]"), Err(PatternError::BadSet { at: 1 }));
-        assert_eq!(Pattern::parse("1[5-3]"), Err(PatternError::BadSet { at: 1 }));
-        assert!(matches!(Pattern::parse(&"X".repeat(65)), Err(PatternError::TooLong(_))));
+        assert_eq!(
+            Pattern::parse("1[5-3]"),
+            Err(PatternError::BadSet { at: 1 })
+        );
+        assert!(matches!(
+            Pattern::parse(&"X".repeat(65)),
+            Err(PatternError::TooLong(_))
+        ));
     }
 
     proptest::proptest! {

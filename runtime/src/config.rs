@@ -530,7 +530,9 @@ impl<'de> Deserialize<'de> for Percent {
                 .strip_suffix('%')
                 .and_then(|n| n.trim().parse::<f64>().ok())
                 .map(|n| n / 100.0)
-                .ok_or_else(|| serde::de::Error::custom(format!("`{t}` is not a share such as 80%")))?,
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("`{t}` is not a share such as 80%"))
+                })?,
         };
         if !(0.0..=1.0).contains(&share) {
             return Err(serde::de::Error::custom("a share is between 0% and 100%"));

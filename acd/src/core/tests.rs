@@ -590,7 +590,9 @@ fn a_caller_without_a_trusted_number_is_not_called_back_and_keeps_the_place() {
     let msgs = t.messages();
     assert!(msgs.contains(&(1, AcdToCall::CallbackRefused)), "{msgs:?}");
     assert!(
-        !msgs.iter().any(|(_, m)| matches!(m, AcdToCall::CallbackAccepted { .. })),
+        !msgs
+            .iter()
+            .any(|(_, m)| matches!(m, AcdToCall::CallbackAccepted { .. })),
         "{msgs:?}"
     );
     t.out.clear();
@@ -605,7 +607,11 @@ fn a_caller_without_a_trusted_number_is_not_called_back_and_keeps_the_place() {
         }
     }
     assert!(!dialled, "no number is dialled");
-    assert_eq!(offered, vec![1], "the caller kept the first place and is offered");
+    assert_eq!(
+        offered,
+        vec![1],
+        "the caller kept the first place and is offered"
+    );
 }
 
 #[test]

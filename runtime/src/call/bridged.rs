@@ -478,7 +478,7 @@ impl Call {
                 self.resume(room);
             }
             AcdToCall::TransferNumber { number, agent } => {
-                self.trail(what, format!("transferred to {number} by {agent}"));
+                self.trail(what, format!("transferred to {number}"));
                 return Some(RoomExit::TransferNumber { number, agent });
             }
             AcdToCall::Monitor { phone, mode } => {
@@ -656,7 +656,9 @@ impl Call {
             .unwrap_or_default();
         if target.is_empty() {
             r.reply(400);
-            return Some(RoomExit::Done(Err(End::Lost("REFER without a target".into()))));
+            return Some(RoomExit::Done(Err(End::Lost(
+                "REFER without a target".into(),
+            ))));
         }
         let by: Arc<str> = room
             .legs

@@ -46,8 +46,8 @@ use tokio::time::Instant;
 use super::leg::AgentLegs;
 use super::{Call, CallEnv, End, Step, law_of, remote_of};
 use crate::acd::AcdHandle;
-use crate::outbound::{AgentRequest, Grant, Origin};
 use crate::contacts::{self, ContactRecord};
+use crate::outbound::{AgentRequest, Grant, Origin};
 use dialect_acd::{DialKind, DialOrder};
 use dialect_media::g711::Law;
 use dialect_media::{RemoteMedia, RtpSession, SessionConfig};
@@ -219,7 +219,13 @@ async fn connect(
     let caller_id = Some(order.caller_id.clone())
         .filter(|c| !c.is_empty())
         .or(grant.trunk().caller_id.clone())
-        .unwrap_or_else(|| grant.trunk().username.clone().unwrap_or_else(|| "dialect".into()));
+        .unwrap_or_else(|| {
+            grant
+                .trunk()
+                .username
+                .clone()
+                .unwrap_or_else(|| "dialect".into())
+        });
     contact.caller = caller_id.clone();
     contact.trunk = grant.trunk().name.clone();
 
@@ -251,7 +257,11 @@ async fn connect(
     contact.trail.push(crate::contacts::TrailEntry {
         at_ms: crate::time::now_ms(),
         node: kind_name(&order.kind).into(),
-        detail: format!("dialling {} through trunk {}", grant.number(), grant.trunk().name),
+        detail: format!(
+            "dialling {} through trunk {}",
+            grant.number(),
+            grant.trunk().name
+        ),
     });
     // The agent (already on the line for an outbound call) hears ringback, or the
     // far end's early media, until the number answers.
@@ -259,7 +269,11 @@ async fn connect(
         .answered_session(&order.agent)
         .map(super::ringing::Ringing::start);
     let mut outgoing = grant
-        .dial(&env.endpoint, Some(caller_id.as_str()), sdp::offer(&local).to_bytes())
+        .dial(
+            &env.endpoint,
+            Some(caller_id.as_str()),
+            sdp::offer(&local).to_bytes(),
+        )
         .await
         .map_err(|e| e.to_string())?;
     contact.call_id = outgoing.call_id();
@@ -349,7 +363,11 @@ async fn connect(
         session,
         local,
         law,
-        trunk_group: grant.trunk().group.clone().unwrap_or_else(|| "local".into()),
+        trunk_group: grant
+            .trunk()
+            .group
+            .clone()
+            .unwrap_or_else(|| "local".into()),
         grant,
     })
 }
@@ -383,7 +401,7 @@ async fn follow(
     for _ in 0..16 {
         match step {
             Ok(Step::Refer { target, by, how }) => {
-                call.trail("transfer", format!("blind transfer to {target} by {by}"));
+                call.trail("transfer", format!("blind transfer to {target}"));
                 step = call.blind_transfer(&target, &by, how).await;
             }
             Ok(Step::NewFlow(flow)) => {

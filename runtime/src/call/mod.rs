@@ -50,9 +50,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::outbound::{AgentRequest, Origin};
 use crate::contacts::{self, ContactRecord, TrailEntry};
 use crate::deploy::{Deployed, ProgramSlot};
+use crate::outbound::{AgentRequest, Origin};
 use crate::stats::Stats;
 use crate::store::SharedStore;
 use dialect_media::dtmf::{KeySet, parse_sip_info};
@@ -61,11 +61,11 @@ use dialect_media::{
     MediaEvent, PlayOptions, PlaybackId, PortAllocator, RecordMode, RecordOptions, RemoteMedia,
     RtpSession, SessionConfig, SessionHandle,
 };
+use dialect_sip::SipEndpoint;
 use dialect_sip::dialog::Dialog;
 use dialect_sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingRequest};
 use dialect_sip::registrar::Registrar;
 use dialect_sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
-use dialect_sip::SipEndpoint;
 
 pub use speech::Speaker;
 
@@ -687,7 +687,7 @@ impl Call {
                 match result {
                     Ok(Step::Refer { target, by, how }) => {
                         // An agent's REFER: the caller goes on to the target.
-                        self.trail(&node, format!("blind transfer to {target} by {by}"));
+                        self.trail(&node, format!("blind transfer to {target}"));
                         result = self.blind_transfer(&target, &by, how).await;
                         continue;
                     }
@@ -894,7 +894,13 @@ impl Call {
                         flow: self.contact.flow.clone(),
                     };
                     let r = self
-                        .transfer_number(origin, n, *timeout_ms, via.as_deref(), caller_id.as_deref())
+                        .transfer_number(
+                            origin,
+                            n,
+                            *timeout_ms,
+                            via.as_deref(),
+                            caller_id.as_deref(),
+                        )
                         .await?;
                     Ok(r)
                 }
@@ -982,7 +988,11 @@ impl Call {
         };
         self.trail(
             "transfer number",
-            format!("dialling {} through trunk {}", grant.number(), grant.trunk().name),
+            format!(
+                "dialling {} through trunk {}",
+                grant.number(),
+                grant.trunk().name
+            ),
         );
         self.connect_leg(
             outgoing,

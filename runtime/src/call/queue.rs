@@ -16,9 +16,9 @@ use dialect_compiler::ir::DestIr;
 use tokio::sync::mpsc;
 
 use super::bridged::{AcdLink, RoomExit};
-use crate::outbound::{AgentRequest, Origin};
 use super::leg::{AgentLegs, Leg, LegOutcome, ring_phone};
 use super::{Call, End, Event, Step};
+use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::{AcdToCall, Announcement, OfferResult, QueuedCall};
 use dialect_media::{PlayOptions, PlaybackId};
 

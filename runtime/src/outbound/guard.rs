@@ -187,9 +187,15 @@ mod tests {
         for i in 0..5 {
             assert!(g.place(&a, LIMIT, i * 1000).is_ok(), "call {i}");
         }
-        assert_eq!(g.place(&a, LIMIT, 10_000), Err(GuardRefusal::Calls { limit: 5 }));
+        assert_eq!(
+            g.place(&a, LIMIT, 10_000),
+            Err(GuardRefusal::Calls { limit: 5 })
+        );
         // Other accounts are not held back.
-        assert!(g.place(&Account::Agent("7002".into()), LIMIT, 10_000).is_ok());
+        assert!(
+            g.place(&Account::Agent("7002".into()), LIMIT, 10_000)
+                .is_ok()
+        );
         // An hour after the first call, one more fits.
         assert!(g.place(&a, LIMIT, HOUR_MS + 1).is_ok());
         assert!(g.place(&a, LIMIT, HOUR_MS + 2).is_err());
@@ -207,7 +213,10 @@ mod tests {
             Err(GuardRefusal::Minutes { limit: 10 })
         );
         g.ended(&a, 1, 10 * 60_000);
-        assert!(g.place(&a, LIMIT, 10 * 60_000 + 1).is_err(), "ended minutes count too");
+        assert!(
+            g.place(&a, LIMIT, 10 * 60_000 + 1).is_err(),
+            "ended minutes count too"
+        );
         // An hour after the call ended, its minutes no longer count.
         assert!(g.place(&a, LIMIT, 70 * 60_000 + 1).is_ok());
     }
@@ -219,6 +228,10 @@ mod tests {
         let alarms: Vec<bool> = (0..5)
             .map(|i| g.place(&a, LIMIT, i).unwrap().is_some())
             .collect();
-        assert_eq!(alarms, [false, false, false, true, false], "at 4 of 5 calls, once");
+        assert_eq!(
+            alarms,
+            [false, false, false, true, false],
+            "at 4 of 5 calls, once"
+        );
     }
 }

@@ -185,9 +185,9 @@ impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reason::BadNumber(e) => write!(f, "{e}"),
-            Reason::EmergencyByMachine => {
-                f.write_str("emergency numbers are dialled by people only, never by callbacks or campaigns")
-            }
+            Reason::EmergencyByMachine => f.write_str(
+                "emergency numbers are dialled by people only, never by callbacks or campaigns",
+            ),
             Reason::Plan { plan, of, refusal } => match refusal {
                 PlanRefusal::Denied { pattern } => {
                     write!(f, "the dial plan `{plan}` of {of} denies it (`{pattern}`)")
@@ -281,7 +281,9 @@ impl TrunkLine {
     fn take_channel(self: &Arc<Self>) -> Option<ChannelPermit> {
         let limit = self.config.channels;
         self.in_use
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
             .ok()
             .map(|_| ChannelPermit { line: self.clone() })
     }
@@ -352,7 +354,9 @@ impl Grant {
 
 impl Drop for Grant {
     fn drop(&mut self) {
-        self.policy.guard().ended(&self.account, self.call, now_ms());
+        self.policy
+            .guard()
+            .ended(&self.account, self.call, now_ms());
     }
 }
 
@@ -495,14 +499,14 @@ impl OutboundPolicy {
 
     /// Whether `origin` may call `number` at all (plans and emergencies), for
     /// requests answered before any trunk is taken; refusals are audited.
-    pub fn permits(&self, origin: &Origin, number: &str) -> Result<(), Refusal> {
+    pub fn permits(&self, origin: &Origin, number: &str) -> Result<(), Box<Refusal>> {
         self.screen(origin, number)
             .map(|_| ())
             .map_err(|reason| self.refuse(origin.clone(), number, reason))
     }
 
     /// Decides a call: `Ok` holds everything needed to dial it.
-    pub fn authorize(self: &Arc<Self>, req: Request<'_>) -> Result<Grant, Refusal> {
+    pub fn authorize(self: &Arc<Self>, req: Request<'_>) -> Result<Grant, Box<Refusal>> {
         let (number, emergency) = self
             .screen(&req.origin, req.number)
             .map_err(|reason| self.refuse(req.origin.clone(), req.number, reason))?;
@@ -606,12 +610,12 @@ impl OutboundPolicy {
     }
 
     /// Logs, counts and audits a refusal.
-    fn refuse(&self, origin: Origin, number: &str, reason: Reason) -> Refusal {
-        let refusal = Refusal {
+    fn refuse(&self, origin: Origin, number: &str, reason: Reason) -> Box<Refusal> {
+        let refusal = Box::new(Refusal {
             origin,
             number: number.to_string(),
             reason,
-        };
+        });
         tracing::warn!("outbound call refused: {refusal}");
         self.stats.outbound_refused.fetch_add(1, Ordering::Relaxed);
         let store = self.store.clone();
@@ -655,3 +659,6 @@ impl OutboundPolicy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -105,14 +105,32 @@ mod tests {
     #[test]
     fn the_national_plan_allows_home_numbers_and_nothing_costly() {
         let plan = DialPlan::national();
-        assert_eq!(NATIONAL_ALLOW.len() + NATIONAL_DENY.len(), plan.allow.len() + plan.deny.len());
-        for n in ["13800138000", "01065529988", "075512345678", "65529988", "6552998"] {
+        assert_eq!(
+            NATIONAL_ALLOW.len() + NATIONAL_DENY.len(),
+            plan.allow.len() + plan.deny.len()
+        );
+        for n in [
+            "13800138000",
+            "01065529988",
+            "075512345678",
+            "65529988",
+            "6552998",
+        ] {
             assert_eq!(plan.check(n), Ok(()), "{n}");
         }
         for n in ["00882169999999", "00442079460000"] {
-            assert_eq!(plan.check(n), Err(PlanRefusal::Denied { pattern: "00.".into() }), "{n}");
+            assert_eq!(
+                plan.check(n),
+                Err(PlanRefusal::Denied {
+                    pattern: "00.".into()
+                }),
+                "{n}"
+            );
         }
-        assert!(matches!(plan.check("16812345"), Err(PlanRefusal::Denied { .. })));
+        assert!(matches!(
+            plan.check("16812345"),
+            Err(PlanRefusal::Denied { .. })
+        ));
         for n in ["110", "10000", "95588", "12800138000", "1380013800"] {
             assert_eq!(plan.check(n), Err(PlanRefusal::NotAllowed), "{n}");
         }

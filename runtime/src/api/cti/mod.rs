@@ -36,13 +36,13 @@ use dialect_compiler::value::Value;
 use serde::Deserialize;
 
 use crate::acd::AcdError;
-use crate::outbound::{AgentRequest, Origin};
-use dialect_acd::TransferTarget;
 use crate::api::{ApiError, AppState, bearer, parse_time};
 use crate::auth::User;
 use crate::config::Role;
+use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::AgentDef;
 use dialect_acd::CallId;
+use dialect_acd::TransferTarget;
 use dialect_acd::core::{AgentCommand, CtiError};
 
 const VIEW_ROLES: &[Role] = crate::auth::HISTORY_READERS;

@@ -7,12 +7,12 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
 
-use crate::time::PausableClock;
-use crate::workorder::WorkorderHandle;
-use crate::workorder::tests::{hotline, store};
 use crate::api::AppState;
 use crate::auth::Users;
 use crate::config::ApiUser;
+use crate::time::PausableClock;
+use crate::workorder::WorkorderHandle;
+use crate::workorder::tests::{hotline, store};
 
 struct Api {
     base: String,
@@ -32,9 +32,10 @@ fn api_user(name: &str, role: &str, dept: Option<&str>) -> ApiUser {
 async fn serve() -> Api {
     let store = store("api");
     let program = hotline();
-    let (workorders, _) = WorkorderHandle::start(store.clone(), program.clone(), PausableClock::system())
-        .await
-        .unwrap();
+    let (workorders, _) =
+        WorkorderHandle::start(store.clone(), program.clone(), PausableClock::system())
+            .await
+            .unwrap();
     let users = vec![
         api_user("agent1", "agent", None),
         api_user("sup1", "supervisor", None),
@@ -67,8 +68,7 @@ async fn serve() -> Api {
             Arc::new(crate::stats::Stats::default()),
         ),
     };
-    let app =
-        crate::api::router(state.clone());
+    let app = crate::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
