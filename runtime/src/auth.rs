@@ -302,3 +302,36 @@ pub fn audit_entries(
 
 /// Shared users.
 pub type SharedUsers = Arc<Users>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_admin_token_is_kept_readable_by_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("dialect-admin-token-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (token, new) = admin_token(&dir).unwrap();
+        assert!(new);
+        assert_eq!(weak_token(&token), None, "{token}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(ADMIN_TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(admin_token(&dir).unwrap(), (token, false), "read back, not made again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn weak_tokens_are_named() {
+        assert!(weak_token(OLD_DEFAULT_TOKEN).is_some());
+        assert!(weak_token("change-me-6").is_some());
+        assert!(weak_token("t-1001").is_some());
+        assert_eq!(weak_token(&random_secret(16)), None);
+    }
+}

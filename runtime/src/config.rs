@@ -894,4 +894,63 @@ mod tests {
             assert!(e.contains(bad), "{e}");
         }
     }
+
+    #[test]
+    fn new_limits_are_checked_with_their_line() {
+        for (yaml, line, key) in [
+            ("sip:\n  limits:\n    udp_message_size: 100000\n", 3, "udp_message_size"),
+            ("sip:\n  limits:\n    vias: 0\n", 3, "sip.limits.vias"),
+            (
+                "http:\n  max_connections: 10\n  max_connections_per_source: 20\n",
+                3,
+                "max_connections_per_source",
+            ),
+            ("http:\n  header_timeout: 0s\n", 2, "http.header_timeout"),
+            ("limits:\n  calls_per_source: 0\n", 2, "limits.calls_per_source"),
+            (
+                "http:\n  allowed_origins: [\"desk.example.com/x\"]\n",
+                2,
+                "allowed_origins",
+            ),
+            ("limits:\n  trusted_sources: [somewhere]\n", 2, "trusted_sources"),
+        ] {
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            "sip:\n  limits:\n    tcp_idle_timeout: 2m\nhttp:\n  allowed_origins: [\"https://desk.example.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.limits.tcp().idle_timeout.as_secs(), 120);
+        assert_eq!(c.sip.limits.message().max_datagram, 16 * 1024);
+        assert_eq!(c.limits.calls_per_source, 20);
+    }
+
+    #[test]
+    fn weak_tokens_are_refused_beyond_loopback() {
+        let users = "api_users:\n  - { name: admin, token: dialect-admin, role: admin }\n";
+        // On loopback the old token still starts (local tests, the hotline script).
+        assert!(Config::parse(Path::new("d.yaml"), users).is_ok());
+        let open = format!("http:\n  listen: 0.0.0.0:8080\n{users}");
+        let e = Config::parse(Path::new("d.yaml"), &open)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("d.yaml:4:"), "{e}");
+        assert!(e.contains("admin") && e.contains("0.0.0.0:8080"), "{e}");
+        for weak in ["short", "change-me-1", "aaaaaaaaaaaaaaaaaaaa"] {
+            let yaml = format!(
+                "http:\n  listen: 10.0.0.5:8080\napi_users:\n  - {{ name: ops, token: {weak}, role: admin }}\n"
+            );
+            assert!(Config::parse(Path::new("d.yaml"), &yaml).is_err(), "{weak}");
+        }
+        let strong = "http:\n  listen: 0.0.0.0:8080\napi_users:\n  - { name: ops, token: 9f2c41d07be35a1e6c80d4, role: admin }\n";
+        assert!(Config::parse(Path::new("d.yaml"), strong).is_ok());
+        // No api_users at all: a token is generated at start, fine anywhere.
+        let none = Config::parse(Path::new("d.yaml"), "http:\n  listen: 0.0.0.0:8080\n").unwrap();
+        assert!(none.api_users.is_empty());
+    }
 }
