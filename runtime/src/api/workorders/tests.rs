@@ -30,9 +30,14 @@ fn api_user(name: &str, role: &str, dept: Option<&str>) -> ApiUser {
     ApiUser {
         name: name.into(),
         token: format!("tok-{name}"),
-        role: role.into(),
+        role: role.parse().unwrap(),
         department: dept.map(String::from),
     }
+}
+
+/// The test servers' bundle limit: the hotline's bundle and 1 MiB more.
+fn max_bundle() -> u64 {
+    crate::workorder::tests::hotline_bundle().len() as u64 + (1 << 20)
 }
 
 async fn serve() -> Api {
@@ -82,7 +87,7 @@ async fn serve_with(limits: HttpLimits) -> Api {
             &[],
             b"summary key".to_vec(),
             upload_dir.clone(),
-            4 * 1024 * 1024,
+            max_bundle(),
         )),
     };
     let app = crate::api::router(state.clone());
@@ -587,7 +592,7 @@ async fn deploy_checks_the_token_before_reading_the_body() {
     let head = "POST /api/v1/deploy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-ana1\r\nContent-Length: 500000000\r\n\r\n";
     let status = raw_status(api.addr, head, &chunk, wait).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
-    // Chunked (no length announced) past the limit: refused once 4 MiB are in,
+    // Chunked (no length announced) past the limit: refused once the limit is in,
     // and the partial upload is gone.
     let version = api.state.program.version();
     {
@@ -598,7 +603,7 @@ async fn deploy_checks_the_token_before_reading_the_body() {
         let (mut rd, mut wr) = s.into_split();
         let writer = tokio::spawn(async move {
             let chunk = [b"10000\r\n".as_slice(), &[7u8; 0x10000], b"\r\n"].concat();
-            for _ in 0..100 {
+            for _ in 0..max_bundle() / 0x10000 + 20 {
                 if wr.write_all(&chunk).await.is_err() {
                     return;
                 }
