@@ -67,11 +67,7 @@ pub struct SourceSlot {
 
 impl Drop for SourceSlot {
     fn drop(&mut self) {
-        let mut sources = self
-            .inner
-            .sources
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut sources = self.inner.sources.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = sources.get_mut(&self.ip) {
             s.active = s.active.saturating_sub(1);
         }
@@ -201,7 +197,10 @@ mod tests {
         let s2 = l.admit(a).ok().flatten();
         assert!(s1.is_some() && s2.is_some());
         assert_eq!(l.admit(a).err(), Some(Refusal::Busy));
-        assert!(l.admit(b).ok().flatten().is_some(), "another source is not affected");
+        assert!(
+            l.admit(b).ok().flatten().is_some(),
+            "another source is not affected"
+        );
         drop(s1);
         assert!(l.admit(a).is_ok(), "an ended call frees its place");
         for _ in 0..50 {

@@ -128,7 +128,10 @@ pub fn weak_token(token: &str) -> Option<&'static str> {
     if token.chars().count() < MIN_TOKEN_LEN {
         return Some("is shorter than 16 characters");
     }
-    if token.chars().all(|c| c == token.chars().next().unwrap_or(' ')) {
+    if token
+        .chars()
+        .all(|c| c == token.chars().next().unwrap_or(' '))
+    {
         return Some("repeats one character");
     }
     None
@@ -323,7 +326,11 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(admin_token(&dir).unwrap(), (token, false), "read back, not made again");
+        assert_eq!(
+            admin_token(&dir).unwrap(),
+            (token, false),
+            "read back, not made again"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

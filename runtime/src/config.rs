@@ -653,52 +653,95 @@ impl Config {
 
     /// Limits must let something through, and the pairs that bound each other
     /// must agree.
-    fn validate_limits(
-        &self,
-        at: &dyn Fn(&str, String) -> ConfigError,
-    ) -> Result<(), ConfigError> {
+    fn validate_limits(&self, at: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
         let sip = &self.sip.limits;
         let http = &self.http;
         let counts: [(&str, &str, u64); 12] = [
             ("headers:", "sip.limits.headers", sip.headers as u64),
             ("vias:", "sip.limits.vias", sip.vias as u64),
             ("routes:", "sip.limits.routes", sip.routes as u64),
-            ("tcp_connections:", "sip.limits.tcp_connections", sip.tcp_connections as u64),
+            (
+                "tcp_connections:",
+                "sip.limits.tcp_connections",
+                sip.tcp_connections as u64,
+            ),
             (
                 "tcp_connections_per_source:",
                 "sip.limits.tcp_connections_per_source",
                 sip.tcp_connections_per_source as u64,
             ),
-            ("max_connections:", "http.max_connections", http.max_connections as u64),
+            (
+                "max_connections:",
+                "http.max_connections",
+                http.max_connections as u64,
+            ),
             (
                 "max_connections_per_source:",
                 "http.max_connections_per_source",
                 http.max_connections_per_source as u64,
             ),
-            ("calls_per_source:", "limits.calls_per_source", self.limits.calls_per_source as u64),
+            (
+                "calls_per_source:",
+                "limits.calls_per_source",
+                self.limits.calls_per_source as u64,
+            ),
             (
                 "calls_per_source_per_second:",
                 "limits.calls_per_source_per_second",
                 u64::from(self.limits.calls_per_source_per_second),
             ),
-            ("max_calls:", "limits.max_calls", self.limits.max_calls as u64),
-            ("calls_per_second:", "limits.calls_per_second", u64::from(self.limits.calls_per_second)),
-            ("max_bundle_size:", "http.max_bundle_size", http.max_bundle_size),
+            (
+                "max_calls:",
+                "limits.max_calls",
+                self.limits.max_calls as u64,
+            ),
+            (
+                "calls_per_second:",
+                "limits.calls_per_second",
+                u64::from(self.limits.calls_per_second),
+            ),
+            (
+                "max_bundle_size:",
+                "http.max_bundle_size",
+                http.max_bundle_size,
+            ),
         ];
         for (needle, key, value) in counts {
             if value == 0 {
-                return Err(at(needle, format!("{key}: 0 would refuse everything; give at least 1")));
+                return Err(at(
+                    needle,
+                    format!("{key}: 0 would refuse everything; give at least 1"),
+                ));
             }
         }
         let times = [
-            ("tcp_message_timeout:", "sip.limits.tcp_message_timeout", sip.tcp_message_timeout),
-            ("tcp_idle_timeout:", "sip.limits.tcp_idle_timeout", sip.tcp_idle_timeout),
-            ("header_timeout:", "http.header_timeout", http.header_timeout),
-            ("request_timeout:", "http.request_timeout", http.request_timeout),
+            (
+                "tcp_message_timeout:",
+                "sip.limits.tcp_message_timeout",
+                sip.tcp_message_timeout,
+            ),
+            (
+                "tcp_idle_timeout:",
+                "sip.limits.tcp_idle_timeout",
+                sip.tcp_idle_timeout,
+            ),
+            (
+                "header_timeout:",
+                "http.header_timeout",
+                http.header_timeout,
+            ),
+            (
+                "request_timeout:",
+                "http.request_timeout",
+                http.request_timeout,
+            ),
         ];
         for (needle, key, value) in times {
             if value.0.is_zero() {
-                return Err(at(needle, format!("{key}: give a time-out longer than 0s, such as 10s")));
+                return Err(at(
+                    needle,
+                    format!("{key}: give a time-out longer than 0s, such as 10s"),
+                ));
             }
         }
         if !(1024..=65_535).contains(&sip.udp_message_size) {
@@ -722,7 +765,8 @@ impl Config {
         if sip.tcp_connections_per_source > sip.tcp_connections {
             return Err(at(
                 "tcp_connections_per_source:",
-                "sip.limits.tcp_connections_per_source is more than sip.limits.tcp_connections".into(),
+                "sip.limits.tcp_connections_per_source is more than sip.limits.tcp_connections"
+                    .into(),
             ));
         }
         if http.max_connections_per_source > http.max_connections {
@@ -746,16 +790,17 @@ impl Config {
 
     /// A token anyone could guess opens the API to whoever reaches it: refused
     /// unless the API listens on this machine only.
-    fn validate_tokens(
-        &self,
-        at: &dyn Fn(&str, String) -> ConfigError,
-    ) -> Result<(), ConfigError> {
+    fn validate_tokens(&self, at: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
         if self.http.listen.ip().is_loopback() {
             return Ok(());
         }
         for u in &self.api_users {
             if let Some(why) = crate::auth::weak_token(&u.token) {
-                let needle = if u.token.is_empty() { u.name.as_str() } else { u.token.as_str() };
+                let needle = if u.token.is_empty() {
+                    u.name.as_str()
+                } else {
+                    u.token.as_str()
+                };
                 return Err(at(
                     needle,
                     format!(
@@ -898,7 +943,11 @@ mod tests {
     #[test]
     fn new_limits_are_checked_with_their_line() {
         for (yaml, line, key) in [
-            ("sip:\n  limits:\n    udp_message_size: 100000\n", 3, "udp_message_size"),
+            (
+                "sip:\n  limits:\n    udp_message_size: 100000\n",
+                3,
+                "udp_message_size",
+            ),
             ("sip:\n  limits:\n    vias: 0\n", 3, "sip.limits.vias"),
             (
                 "http:\n  max_connections: 10\n  max_connections_per_source: 20\n",
@@ -906,13 +955,21 @@ mod tests {
                 "max_connections_per_source",
             ),
             ("http:\n  header_timeout: 0s\n", 2, "http.header_timeout"),
-            ("limits:\n  calls_per_source: 0\n", 2, "limits.calls_per_source"),
+            (
+                "limits:\n  calls_per_source: 0\n",
+                2,
+                "limits.calls_per_source",
+            ),
             (
                 "http:\n  allowed_origins: [\"desk.example.com/x\"]\n",
                 2,
                 "allowed_origins",
             ),
-            ("limits:\n  trusted_sources: [somewhere]\n", 2, "trusted_sources"),
+            (
+                "limits:\n  trusted_sources: [somewhere]\n",
+                2,
+                "trusted_sources",
+            ),
         ] {
             let e = Config::parse(Path::new("d.yaml"), yaml)
                 .unwrap_err()

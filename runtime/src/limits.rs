@@ -86,7 +86,10 @@ mod tests {
     fn the_soft_limit_is_raised_to_the_hard_limit() {
         let files = raise_open_files().expect("Linux has an open-files limit");
         assert!(files.granted >= files.before);
-        assert!(files.granted == files.hard || files.granted >= 1 << 20, "{files:?}");
+        assert!(
+            files.granted == files.hard || files.granted >= 1 << 20,
+            "{files:?}"
+        );
         let (open, soft) = open_files().expect("/proc/self/fd");
         assert!(open > 0 && soft == files.granted);
     }

@@ -114,8 +114,15 @@ async fn udp_requests_over_16k_get_513_and_keep_no_transaction() {
         answer.starts_with("SIP/2.0 513 Message Too Large"),
         "{answer}"
     );
-    assert!(answer.contains("z9hG4bKbig1"), "the answer matches the request: {answer}");
-    assert!(answer.len() < 1_000, "the answer is small: {}", answer.len());
+    assert!(
+        answer.contains("z9hG4bKbig1"),
+        "the answer matches the request: {answer}"
+    );
+    assert!(
+        answer.len() < 1_000,
+        "the answer is small: {}",
+        answer.len()
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(ep.transaction_counts().0, 0, "no transaction kept");
     shutdown.cancel();
@@ -135,7 +142,10 @@ async fn route_floods_get_400_without_the_routes() {
     sock.send_to(msg.as_bytes(), to).await.unwrap();
     let answer = recv(&sock, LIMIT).await.unwrap();
     assert!(answer.starts_with("SIP/2.0 400 Bad Request"), "{answer}");
-    assert!(answer.contains("Route"), "the Warning names the header: {answer}");
+    assert!(
+        answer.contains("Route"),
+        "the Warning names the header: {answer}"
+    );
     assert!(!answer.contains("hop1"), "no Route is copied: {answer}");
     shutdown.cancel();
 }
@@ -192,14 +202,24 @@ async fn idle_and_trickling_tcp_connections_are_closed() {
         false
     });
     for s in &mut idle {
-        assert!(closed_within(s, Duration::from_secs(4)).await, "an idle connection was kept");
+        assert!(
+            closed_within(s, Duration::from_secs(4)).await,
+            "an idle connection was kept"
+        );
     }
     assert!(
-        tokio::time::timeout(LIMIT, trickler).await.unwrap().unwrap(),
+        tokio::time::timeout(LIMIT, trickler)
+            .await
+            .unwrap()
+            .unwrap(),
         "a trickling connection was kept"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(ep.counters().connections_timed_out >= 21, "{:?}", ep.counters());
+    assert!(
+        ep.counters().connections_timed_out >= 21,
+        "{:?}",
+        ep.counters()
+    );
     assert_eq!(ep.incoming_tcp_connections(), 0);
     // A connection that sends whole messages stays until it is idle.
     let mut live = connect_from("127.0.0.1", to).await.unwrap();
@@ -207,7 +227,10 @@ async fn idle_and_trickling_tcp_connections_are_closed() {
     let msg = options("z9hG4bKtcp1", port, 0, 0, "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     live.write_all(msg.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(LIMIT, live.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(LIMIT, live.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
     // Keep-alives hold it open past the message time-out...
     for _ in 0..3 {
@@ -256,7 +279,11 @@ async fn tcp_connections_beyond_the_caps_are_refused() {
     assert_eq!(ep.incoming_tcp_connections(), 24);
     let mut refused = connect_from("127.0.0.5", to).await.unwrap();
     assert!(closed_within(&mut refused, Duration::from_secs(2)).await);
-    assert!(ep.counters().connections_refused >= 53, "{:?}", ep.counters());
+    assert!(
+        ep.counters().connections_refused >= 53,
+        "{:?}",
+        ep.counters()
+    );
     // Closing some makes room again.
     drop(more);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -265,7 +292,10 @@ async fn tcp_connections_beyond_the_caps_are_refused() {
     let msg = options("z9hG4bKtcp2", port, 0, 0, "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     ok.write_all(msg.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(LIMIT, ok.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(LIMIT, ok.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
     shutdown.cancel();
 }

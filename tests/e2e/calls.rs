@@ -397,7 +397,11 @@ async fn one_source_cannot_hold_every_call_slot() {
     let answered = got.values().filter(|(c, _)| *c == 200).count();
     let refused = got.values().filter(|(c, r)| *c == 503 && *r).count();
     assert!(answered <= 20, "one source holds {answered} calls");
-    assert_eq!(answered + refused, sent, "every INVITE got 200 or a clean 503 with Retry-After: {got:?}");
+    assert_eq!(
+        answered + refused,
+        sent,
+        "every INVITE got 200 or a clean 503 with Retry-After: {got:?}"
+    );
     assert!(s.metric("dialect_calls_active").await <= 20.0);
     assert!(s.metric("dialect_calls_refused_per_source_total").await >= 280.0);
     // Everyone else still gets through.

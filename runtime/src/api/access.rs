@@ -297,7 +297,10 @@ mod tests {
         assert!(a.origin_allowed(&h(Some("https://api.example.com"), "api.example.com")));
         assert!(!a.origin_allowed(&h(Some("https://evil.example"), "10.0.0.5:8080")));
         assert!(!a.origin_allowed(&h(Some("null"), "10.0.0.5:8080")));
-        assert_eq!(parse_origin("https://a.example/"), Some("https://a.example:443".into()));
+        assert_eq!(
+            parse_origin("https://a.example/"),
+            Some("https://a.example:443".into())
+        );
         assert_eq!(parse_origin("https://a.example/x"), None);
         assert_eq!(parse_origin("a.example"), None);
     }

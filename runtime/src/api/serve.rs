@@ -155,7 +155,9 @@ pub async fn serve(
             }
         };
         let Some(slot) = Slot::take(&counts, peer.ip(), &limits) else {
-            stats.http_connections_refused.fetch_add(1, Ordering::Relaxed);
+            stats
+                .http_connections_refused
+                .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, "refusing an HTTP connection: a connection cap is reached");
             drop(stream);
             continue;

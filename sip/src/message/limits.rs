@@ -102,7 +102,10 @@ fn count_lines(head: &[u8]) -> HeadCounts {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
     let end = s
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
@@ -211,7 +214,8 @@ mod tests {
         big.extend_from_slice(format!("X: {}\r\n\r\n", "a".repeat(300)).as_bytes());
         assert_eq!(limits.check(&big, true), Some(Verdict::TooLarge));
         assert_eq!(limits.check(&big, false), None, "TCP takes more");
-        let vias = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP a, SIP/2.0/UDP b, SIP/2.0/UDP c\r\n\r\n";
+        let vias =
+            b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP a, SIP/2.0/UDP b, SIP/2.0/UDP c\r\n\r\n";
         assert!(matches!(limits.check(vias, true), Some(Verdict::Drop(_))));
         let routes = b"OPTIONS sip:a SIP/2.0\r\nRoute: <sip:a>\r\nRoute: <sip:b>\r\n\r\n";
         assert!(

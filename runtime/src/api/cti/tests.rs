@@ -34,10 +34,8 @@ impl Api {
     async fn start() -> Api {
         static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "dialect-acd-api-{}-{run}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-api-{}-{run}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store: crate::store::SharedStore =
             Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
@@ -255,9 +253,12 @@ async fn ws_open(
             v.parse().unwrap(),
         );
     }
-    match tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
-        .await
-        .expect("the upgrade is answered in time")
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .expect("the upgrade is answered in time")
     {
         Ok((ws, _)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
@@ -291,7 +292,9 @@ async fn websockets_open_with_one_time_tickets_not_tokens_in_urls() {
     let r = ws_open(&api, "/api/v1/cti/ws?agent=2001&token=t-2001", &[]).await;
     assert_eq!(r.err(), Some(401));
     // A ticket, asked for with the token in the header, opens one WebSocket...
-    let (st, t) = api.post("2001", "/api/v1/ws-tickets", serde_json::json!({})).await;
+    let (st, t) = api
+        .post("2001", "/api/v1/ws-tickets", serde_json::json!({}))
+        .await;
     assert_eq!(st, 201, "{t}");
     let ticket = t["ticket"].as_str().unwrap().to_string();
     assert!(t["expires_in_ms"].as_u64().unwrap() <= 60_000);
@@ -307,8 +310,13 @@ async fn websockets_open_with_one_time_tickets_not_tokens_in_urls() {
         Some(401)
     );
     // A ticket is its user's: agent 1002 cannot follow 2001 with its own.
-    let (_, t) = api.post("1002", "/api/v1/ws-tickets", serde_json::json!({})).await;
-    let other = format!("/api/v1/cti/ws?agent=2001&ticket={}", t["ticket"].as_str().unwrap());
+    let (_, t) = api
+        .post("1002", "/api/v1/ws-tickets", serde_json::json!({}))
+        .await;
+    let other = format!(
+        "/api/v1/cti/ws?agent=2001&ticket={}",
+        t["ticket"].as_str().unwrap()
+    );
     assert_eq!(ws_open(&api, &other, &[]).await.err(), Some(403));
     // No anonymous tickets.
     let r = reqwest::Client::new()
@@ -338,7 +346,9 @@ async fn websockets_refuse_pages_of_other_origins() {
         (own.as_str(), true),
         ("https://desk.example.com", true),
     ] {
-        let (_, t) = api.post("2001", "/api/v1/ws-tickets", serde_json::json!({})).await;
+        let (_, t) = api
+            .post("2001", "/api/v1/ws-tickets", serde_json::json!({}))
+            .await;
         let path = format!(
             "/api/v1/cti/ws?agent=2001&ticket={}",
             t["ticket"].as_str().unwrap()
@@ -353,7 +363,10 @@ async fn websockets_refuse_pages_of_other_origins() {
     let r = ws_open(
         &api,
         "/api/v1/acd/events",
-        &[("authorization", "Bearer t-boss"), ("origin", "https://evil.example")],
+        &[
+            ("authorization", "Bearer t-boss"),
+            ("origin", "https://evil.example"),
+        ],
     )
     .await;
     assert_eq!(r.err(), Some(403));

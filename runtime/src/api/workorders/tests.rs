@@ -49,9 +49,10 @@ async fn serve_with(limits: HttpLimits) -> Api {
     let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let store = store(&format!("api{run}"));
     let program = hotline();
-    let (workorders, _) = WorkorderHandle::start(store.clone(), program.clone(), PausableClock::system())
-        .await
-        .unwrap();
+    let (workorders, _) =
+        WorkorderHandle::start(store.clone(), program.clone(), PausableClock::system())
+            .await
+            .unwrap();
     let users = vec![
         api_user("agent1", "agent", None),
         api_user("agent2", "agent", None),
@@ -70,10 +71,8 @@ async fn serve_with(limits: HttpLimits) -> Api {
         None,
         tokio_util::sync::CancellationToken::new(),
     );
-    let upload_dir = std::env::temp_dir().join(format!(
-        "dialect-api-uploads-{}-{run}",
-        std::process::id()
-    ));
+    let upload_dir =
+        std::env::temp_dir().join(format!("dialect-api-uploads-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&upload_dir);
     let state = AppState {
         store,
@@ -451,12 +450,22 @@ async fn a_handler_cannot_link_into_another_department_nor_learn_its_numbers() {
             json!({"kind": "related", "to": mine}),
         )
         .await;
-    assert_eq!((st, e["message"].as_str()), (404, Some(format!("there is no workorder {theirs}").as_str())));
+    assert_eq!(
+        (st, e["message"].as_str()),
+        (
+            404,
+            Some(format!("there is no workorder {theirs}").as_str())
+        )
+    );
     for (method, path, body) in [
         ("GET", format!("/workorders/{theirs}"), None),
         ("GET", format!("/workorders/{theirs}/history"), None),
         ("GET", format!("/workorders/{theirs}/summary"), None),
-        ("POST", format!("/workorders/{theirs}/comments"), Some(json!({"text": "x"}))),
+        (
+            "POST",
+            format!("/workorders/{theirs}/comments"),
+            Some(json!({"text": "x"})),
+        ),
         (
             "POST",
             format!("/workorders/{theirs}/transitions"),
@@ -465,7 +474,11 @@ async fn a_handler_cannot_link_into_another_department_nor_learn_its_numbers() {
     ] {
         let (st, e) = api.call(method, &path, Some("ops1"), body).await;
         assert_eq!(st, 404, "{method} {path}: {e}");
-        assert_eq!(e["message"], format!("there is no workorder {theirs}"), "{path}");
+        assert_eq!(
+            e["message"],
+            format!("there is no workorder {theirs}"),
+            "{path}"
+        );
     }
     // Within the department, linking works.
     let also_mine = dispatched_complaint(&api, "network_ops").await;
@@ -504,15 +517,25 @@ async fn agents_read_only_their_own_outbound_tasks() {
         .map(|t| t["handler"].as_str().unwrap())
         .collect();
     assert_eq!(handlers, ["agent1"], "{list}");
-    let (_, list) = api.get("/tasks?campaign=renewals&handler=agent2", "agent1").await;
+    let (_, list) = api
+        .get("/tasks?campaign=renewals&handler=agent2", "agent1")
+        .await;
     assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
     let (st, _) = api.get(&format!("/tasks/{}", ids[0]), "agent1").await;
     assert_eq!(st, 200);
     // Another agent's task reads like one that does not exist.
     let (st, e) = api.get(&format!("/tasks/{}", ids[1]), "agent1").await;
-    assert_eq!((st, e["message"].as_str()), (404, Some(format!("there is no task {}", ids[1]).as_str())));
+    assert_eq!(
+        (st, e["message"].as_str()),
+        (404, Some(format!("there is no task {}", ids[1]).as_str()))
+    );
     let (st, _) = api
-        .call("PATCH", &format!("/tasks/{}", ids[1]), Some("agent1"), Some(json!({"status": "done"})))
+        .call(
+            "PATCH",
+            &format!("/tasks/{}", ids[1]),
+            Some("agent1"),
+            Some(json!({"status": "done"})),
+        )
         .await;
     assert_eq!(st, 404);
     // Supervisors and analysts see every task.
@@ -527,11 +550,16 @@ async fn the_summary_needs_a_token_or_a_signed_link() {
     let (_, o) = api.post("/workorders", "agent1", complaint_body()).await;
     let n = o["number"].as_str().unwrap().to_string();
     // Sequential numbers are no secret: without a token, no summary.
-    let (st, e) = api.call("GET", &format!("/workorders/{n}/summary"), None, None).await;
+    let (st, e) = api
+        .call("GET", &format!("/workorders/{n}/summary"), None, None)
+        .await;
     assert_eq!(st, 401, "{e}");
     // The signed link handed out with the order opens it...
     let link = o["summary_link"].as_str().unwrap().to_string();
-    assert!(link.starts_with(&format!("/api/v1/workorders/{n}/summary?sig=")), "{link}");
+    assert!(
+        link.starts_with(&format!("/api/v1/workorders/{n}/summary?sig=")),
+        "{link}"
+    );
     let url = format!("http://{}{link}", api.addr);
     let r = reqwest::get(&url).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
@@ -565,7 +593,10 @@ async fn raw_status(
     s.write_all(head.as_bytes()).await.unwrap();
     let _ = s.write_all(body).await;
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(wait, s.read(&mut buf)).await.ok()?.ok()?;
+    let n = tokio::time::timeout(wait, s.read(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
     let text = String::from_utf8_lossy(&buf[..n]).to_string();
     text.lines().next().map(str::to_string)
 }
@@ -582,7 +613,11 @@ async fn deploy_checks_the_token_before_reading_the_body() {
             "POST /api/v1/deploy HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 500000000\r\n\r\n"
         );
         let status = raw_status(api.addr, &head, &chunk, wait).await;
-        assert_eq!(status.as_deref(), Some("HTTP/1.1 401 Unauthorized"), "{auth}");
+        assert_eq!(
+            status.as_deref(),
+            Some("HTTP/1.1 401 Unauthorized"),
+            "{auth}"
+        );
     }
     // A known user of a role that may not deploy: 403, also before the body.
     let head = "POST /api/v1/deploy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-agent1\r\nContent-Length: 500000000\r\n\r\n";
@@ -635,12 +670,20 @@ async fn deploy_checks_the_token_before_reading_the_body() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     api.state.workorders.stop().await;
 }
 
 /// Opens a TCP connection from a chosen loopback address.
-async fn connect_from(from: &str, to: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+async fn connect_from(
+    from: &str,
+    to: std::net::SocketAddr,
+) -> std::io::Result<tokio::net::TcpStream> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.bind(format!("{from}:0").parse().unwrap())?;
     socket.connect(to).await
@@ -710,7 +753,10 @@ async fn idle_and_trickling_http_connections_are_closed_and_capped() {
     assert!(took < Duration::from_secs(3), "the trickle lasted {took:?}");
     // The idle ones that were kept are closed after the header time-out.
     for s in &mut idle {
-        assert!(closed_within(s, Duration::from_secs(3)).await, "an idle connection stayed");
+        assert!(
+            closed_within(s, Duration::from_secs(3)).await,
+            "an idle connection stayed"
+        );
     }
     let refused = api
         .state

@@ -463,7 +463,9 @@ impl Engine {
     /// they learn nothing of other departments' orders, not even their numbers.
     pub(super) fn may_touch(user: &User, o: &Workorder) -> Result<(), WoError> {
         if !crate::workorder::visible_to(user, o) {
-            return Err(WoError::NotFound(crate::workorder::no_such_order(&o.number)));
+            return Err(WoError::NotFound(crate::workorder::no_such_order(
+                &o.number,
+            )));
         }
         Ok(())
     }
@@ -548,7 +550,10 @@ impl Engine {
         let a_old = self.load(number)?;
         Self::may_touch(user, &a_old)?;
         // The other end too: an order the user may not see is one that does not exist.
-        let b_old = match self.load(to).and_then(|b| Self::may_touch(user, &b).map(|()| b)) {
+        let b_old = match self
+            .load(to)
+            .and_then(|b| Self::may_touch(user, &b).map(|()| b))
+        {
             Ok(b) => b,
             Err(WoError::NotFound(m)) => return Err(WoError::invalid("to", m)),
             Err(e) => return Err(e),
