@@ -137,8 +137,16 @@ impl TestServer {
         c.services
             .insert("billing".into(), format!("http://{services}/billing"));
         c.limits.shutdown_grace = dialect_runtime::config::Duration(Duration::from_secs(5));
+        // An admin of the tests' own: without api_users the runtime would make
+        // one and keep its token in the data folder.
+        let token = format!("e2e-admin-{}", dialect_runtime::auth::random_secret(12));
+        c.api_users = vec![dialect_runtime::config::ApiUser {
+            name: "admin".into(),
+            token: token.clone(),
+            role: dialect_runtime::config::Role::Admin,
+            department: None,
+        }];
         adjust(&mut c);
-        let token = c.api_users[0].token.clone();
         let shutdown = CancellationToken::new();
         let server = dialect_runtime::server::start(c, shutdown.clone())
             .await

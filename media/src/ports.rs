@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Why no RTP socket could be opened.
@@ -19,6 +20,15 @@ pub enum PortError {
         first: u16,
         /// Range end.
         last: u16,
+    },
+    /// The process has no file descriptor left: not a port problem, and the
+    /// operator must hear it as what it is.
+    #[error(
+        "no file descriptor left for an RTP socket ({source}): the process is at its open-files limit"
+    )]
+    NoDescriptors {
+        /// What the operating system said (EMFILE or ENFILE).
+        source: std::io::Error,
     },
     /// The socket could not be set up.
     #[error("cannot set up the RTP socket on {addr}: {source}")]
@@ -36,6 +46,8 @@ struct Inner {
     first: u16,
     last: u16,
     state: Mutex<State>,
+    /// Binds refused for want of a file descriptor.
+    no_descriptors: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -85,6 +97,7 @@ impl PortAllocator {
                     next: first,
                     in_use: HashSet::new(),
                 }),
+                no_descriptors: AtomicU64::new(0),
             }),
         }
     }
@@ -92,6 +105,11 @@ impl PortAllocator {
     /// The address sockets are bound to.
     pub fn ip(&self) -> IpAddr {
         self.inner.ip
+    }
+
+    /// RTP sockets refused so far because the process had no file descriptor left.
+    pub fn descriptors_exhausted(&self) -> u64 {
+        self.inner.no_descriptors.load(Ordering::Relaxed)
     }
 
     /// Ports currently leased.
@@ -128,8 +146,13 @@ impl PortAllocator {
                 continue;
             }
             let addr = SocketAddr::new(inner.ip, port);
-            let Ok(socket) = UdpSocket::bind(addr) else {
-                continue; // taken by another process
+            let socket = match UdpSocket::bind(addr) {
+                Ok(s) => s,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    inner.no_descriptors.fetch_add(1, Ordering::Relaxed);
+                    return Err(PortError::NoDescriptors { source: e });
+                }
+                Err(_) => continue, // taken by another process
             };
             socket
                 .set_nonblocking(true)

@@ -187,6 +187,12 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         ),
         workorders: wo.clone(),
         acd,
+        access: Arc::new(dialect_runtime::api::access::Access::new(
+            &[],
+            b"bench summary key".to_vec(),
+            std::env::temp_dir().join(format!("dialect-bench-uploads-{}", std::process::id())),
+            64 << 20,
+        )),
     };
     let app = dialect_runtime::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -79,7 +79,8 @@ pub struct Config {
     pub trunks: Vec<TrunkConfig>,
     /// Agents and their phones.
     pub agents: Vec<AgentConfig>,
-    /// API users and their roles.
+    /// API users and their roles. None given: one admin whose token is generated
+    /// at the first start and kept in the data folder ([`crate::auth::admin_token`]).
     pub api_users: Vec<ApiUser>,
     /// Text-to-speech and speech recognition.
     pub speech: SpeechConfig,
@@ -109,12 +110,7 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             trunks: Vec::new(),
             agents: Vec::new(),
-            api_users: vec![ApiUser {
-                name: "admin".into(),
-                token: "dialect-admin".into(),
-                role: Role::Admin,
-                department: None,
-            }],
+            api_users: Vec::new(),
             speech: SpeechConfig::default(),
             services: BTreeMap::new(),
             default_number: Some("10000".into()),
@@ -140,6 +136,8 @@ pub struct SipConfig {
     pub realm: String,
     /// Ring (180) this long before answering a call.
     pub ring_time: Duration,
+    /// What one message and the TCP connections of others may hold.
+    pub limits: SipLimits,
 }
 
 impl Default for SipConfig {
@@ -151,22 +149,112 @@ impl Default for SipConfig {
             public_host: None,
             realm: "dialect".into(),
             ring_time: Duration(std::time::Duration::ZERO),
+            limits: SipLimits::default(),
         }
     }
 }
 
-/// The HTTP API.
+/// Limits on what the network can make the SIP layer hold (`sip.limits`): a
+/// message over a size or header-count limit is answered 513 or 400, or dropped
+/// when it deserves no answer; TCP connections are capped and timed out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipLimits {
+    /// Largest UDP datagram taken, in bytes.
+    pub udp_message_size: usize,
+    /// Largest message over TCP, in bytes.
+    pub tcp_message_size: usize,
+    /// Most header lines in one message.
+    pub headers: usize,
+    /// Most Via values in one message.
+    pub vias: usize,
+    /// Most Route values, and most Record-Route values, in one message.
+    pub routes: usize,
+    /// Most TCP connections opened to us at once.
+    pub tcp_connections: usize,
+    /// Most TCP connections from one IP address.
+    pub tcp_connections_per_source: usize,
+    /// A message over TCP must arrive whole within this.
+    pub tcp_message_timeout: Duration,
+    /// A TCP connection with nothing arriving this long is closed.
+    pub tcp_idle_timeout: Duration,
+}
+
+impl Default for SipLimits {
+    fn default() -> SipLimits {
+        let m = dialect_sip::message::MessageLimits::default();
+        let t = dialect_sip::transport::TcpLimits::default();
+        SipLimits {
+            udp_message_size: m.max_datagram,
+            tcp_message_size: m.max_stream,
+            headers: m.max_headers,
+            vias: m.max_vias,
+            routes: m.max_routes,
+            tcp_connections: t.max_connections,
+            tcp_connections_per_source: t.max_per_source,
+            tcp_message_timeout: Duration(t.message_timeout),
+            tcp_idle_timeout: Duration(t.idle_timeout),
+        }
+    }
+}
+
+impl SipLimits {
+    /// The SIP layer's message limits.
+    pub fn message(&self) -> dialect_sip::message::MessageLimits {
+        dialect_sip::message::MessageLimits {
+            max_datagram: self.udp_message_size,
+            max_stream: self.tcp_message_size,
+            max_headers: self.headers,
+            max_vias: self.vias,
+            max_routes: self.routes,
+        }
+    }
+
+    /// The SIP layer's TCP connection limits.
+    pub fn tcp(&self) -> dialect_sip::transport::TcpLimits {
+        dialect_sip::transport::TcpLimits {
+            max_connections: self.tcp_connections,
+            max_per_source: self.tcp_connections_per_source,
+            message_timeout: self.tcp_message_timeout.0,
+            idle_timeout: self.tcp_idle_timeout.0,
+        }
+    }
+}
+
+/// The HTTP API, and what its connections may hold.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Most connections at once; beyond it new ones are closed at once.
+    pub max_connections: usize,
+    /// Most connections from one IP address (behind a reverse proxy every
+    /// connection comes from the proxy: raise it to `max_connections` there).
+    pub max_connections_per_source: usize,
+    /// A request's headers must arrive whole within this, and a kept-alive
+    /// connection waiting for its next request is closed after it.
+    pub header_timeout: Duration,
+    /// Longest time a request may take, body included (WebSockets, once
+    /// opened, are not bound by it).
+    pub request_timeout: Duration,
+    /// Largest bundle `POST /api/v1/deploy` takes, in bytes.
+    pub max_bundle_size: u64,
+    /// Origins (`https://desk.example.com`) whose pages may open the WebSockets,
+    /// besides the API's own origin.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: 512,
+            max_connections_per_source: 64,
+            header_timeout: Duration(std::time::Duration::from_secs(10)),
+            request_timeout: Duration(std::time::Duration::from_secs(60)),
+            max_bundle_size: 512 * 1024 * 1024,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -206,6 +294,14 @@ pub struct Limits {
     pub calls_per_second: u32,
     /// How long calls in progress may go on after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Most calls at once from one untrusted source address (trunks'
+    /// `sources` and registered agent phones are trusted).
+    pub calls_per_source: usize,
+    /// Most new calls a second from one untrusted source address.
+    pub calls_per_source_per_second: u32,
+    /// Source addresses trusted like trunks (this machine by default, for
+    /// local tests and load generators).
+    pub trusted_sources: Vec<std::net::IpAddr>,
 }
 
 impl Default for Limits {
@@ -214,6 +310,12 @@ impl Default for Limits {
             max_calls: 4000,
             calls_per_second: 1000,
             shutdown_grace: Duration(std::time::Duration::from_secs(30)),
+            calls_per_source: 20,
+            calls_per_source_per_second: 5,
+            trusted_sources: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
         }
     }
 }
@@ -731,6 +833,8 @@ impl Config {
             ));
         }
         self.validate_outbound(&at)?;
+        self.validate_limits(&at)?;
+        self.validate_tokens(&at)?;
         for t in &self.trunks {
             if t.register && (t.username.is_none() || t.password.is_none()) {
                 return Err(at(
@@ -807,6 +911,169 @@ impl Config {
                 t,
                 format!("outbound: emergency calls name the trunk `{t}`, which is not configured"),
             ));
+        }
+        Ok(())
+    }
+
+    /// Limits must let something through, and the pairs that bound each other
+    /// must agree.
+    fn validate_limits(&self, at: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let sip = &self.sip.limits;
+        let http = &self.http;
+        let counts: [(&str, &str, u64); 12] = [
+            ("headers:", "sip.limits.headers", sip.headers as u64),
+            ("vias:", "sip.limits.vias", sip.vias as u64),
+            ("routes:", "sip.limits.routes", sip.routes as u64),
+            (
+                "tcp_connections:",
+                "sip.limits.tcp_connections",
+                sip.tcp_connections as u64,
+            ),
+            (
+                "tcp_connections_per_source:",
+                "sip.limits.tcp_connections_per_source",
+                sip.tcp_connections_per_source as u64,
+            ),
+            (
+                "max_connections:",
+                "http.max_connections",
+                http.max_connections as u64,
+            ),
+            (
+                "max_connections_per_source:",
+                "http.max_connections_per_source",
+                http.max_connections_per_source as u64,
+            ),
+            (
+                "calls_per_source:",
+                "limits.calls_per_source",
+                self.limits.calls_per_source as u64,
+            ),
+            (
+                "calls_per_source_per_second:",
+                "limits.calls_per_source_per_second",
+                u64::from(self.limits.calls_per_source_per_second),
+            ),
+            (
+                "max_calls:",
+                "limits.max_calls",
+                self.limits.max_calls as u64,
+            ),
+            (
+                "calls_per_second:",
+                "limits.calls_per_second",
+                u64::from(self.limits.calls_per_second),
+            ),
+            (
+                "max_bundle_size:",
+                "http.max_bundle_size",
+                http.max_bundle_size,
+            ),
+        ];
+        for (needle, key, value) in counts {
+            if value == 0 {
+                return Err(at(
+                    needle,
+                    format!("{key}: 0 would refuse everything; give at least 1"),
+                ));
+            }
+        }
+        let times = [
+            (
+                "tcp_message_timeout:",
+                "sip.limits.tcp_message_timeout",
+                sip.tcp_message_timeout,
+            ),
+            (
+                "tcp_idle_timeout:",
+                "sip.limits.tcp_idle_timeout",
+                sip.tcp_idle_timeout,
+            ),
+            (
+                "header_timeout:",
+                "http.header_timeout",
+                http.header_timeout,
+            ),
+            (
+                "request_timeout:",
+                "http.request_timeout",
+                http.request_timeout,
+            ),
+        ];
+        for (needle, key, value) in times {
+            if value.0.is_zero() {
+                return Err(at(
+                    needle,
+                    format!("{key}: give a time-out longer than 0s, such as 10s"),
+                ));
+            }
+        }
+        if !(1024..=65_535).contains(&sip.udp_message_size) {
+            return Err(at(
+                "udp_message_size:",
+                format!(
+                    "sip.limits.udp_message_size: {} is not between 1024 and 65535 (the most a UDP datagram holds)",
+                    sip.udp_message_size
+                ),
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&sip.tcp_message_size) {
+            return Err(at(
+                "tcp_message_size:",
+                format!(
+                    "sip.limits.tcp_message_size: {} is not between 1024 and 16777216",
+                    sip.tcp_message_size
+                ),
+            ));
+        }
+        if sip.tcp_connections_per_source > sip.tcp_connections {
+            return Err(at(
+                "tcp_connections_per_source:",
+                "sip.limits.tcp_connections_per_source is more than sip.limits.tcp_connections"
+                    .into(),
+            ));
+        }
+        if http.max_connections_per_source > http.max_connections {
+            return Err(at(
+                "max_connections_per_source:",
+                "http.max_connections_per_source is more than http.max_connections".into(),
+            ));
+        }
+        for origin in &http.allowed_origins {
+            if crate::api::access::parse_origin(origin).is_none() {
+                return Err(at(
+                    origin,
+                    format!(
+                        "http.allowed_origins: `{origin}` is not an origin such as https://desk.example.com (scheme, host and port only)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A token anyone could guess opens the API to whoever reaches it: refused
+    /// unless the API listens on this machine only.
+    fn validate_tokens(&self, at: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        if self.http.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        for u in &self.api_users {
+            if let Some(why) = crate::auth::weak_token(&u.token) {
+                let needle = if u.token.is_empty() {
+                    u.name.as_str()
+                } else {
+                    u.token.as_str()
+                };
+                return Err(at(
+                    needle,
+                    format!(
+                        "api_users: the token of `{}` {why}, and the API listens on {}, beyond this machine; \
+                         give each user a long random token (e.g. `openssl rand -hex 24`)",
+                        u.name, self.http.listen
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -935,5 +1202,76 @@ mod tests {
             assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
             assert!(e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn new_limits_are_checked_with_their_line() {
+        for (yaml, line, key) in [
+            (
+                "sip:\n  limits:\n    udp_message_size: 100000\n",
+                3,
+                "udp_message_size",
+            ),
+            ("sip:\n  limits:\n    vias: 0\n", 3, "sip.limits.vias"),
+            (
+                "http:\n  max_connections: 10\n  max_connections_per_source: 20\n",
+                3,
+                "max_connections_per_source",
+            ),
+            ("http:\n  header_timeout: 0s\n", 2, "http.header_timeout"),
+            (
+                "limits:\n  calls_per_source: 0\n",
+                2,
+                "limits.calls_per_source",
+            ),
+            (
+                "http:\n  allowed_origins: [\"desk.example.com/x\"]\n",
+                2,
+                "allowed_origins",
+            ),
+            (
+                "limits:\n  trusted_sources: [somewhere]\n",
+                2,
+                "trusted_sources",
+            ),
+        ] {
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            "sip:\n  limits:\n    tcp_idle_timeout: 2m\nhttp:\n  allowed_origins: [\"https://desk.example.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.limits.tcp().idle_timeout.as_secs(), 120);
+        assert_eq!(c.sip.limits.message().max_datagram, 16 * 1024);
+        assert_eq!(c.limits.calls_per_source, 20);
+    }
+
+    #[test]
+    fn weak_tokens_are_refused_beyond_loopback() {
+        let users = "api_users:\n  - { name: admin, token: dialect-admin, role: admin }\n";
+        // On loopback the old token still starts (local tests, the hotline script).
+        assert!(Config::parse(Path::new("d.yaml"), users).is_ok());
+        let open = format!("http:\n  listen: 0.0.0.0:8080\n{users}");
+        let e = Config::parse(Path::new("d.yaml"), &open)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("d.yaml:4:"), "{e}");
+        assert!(e.contains("admin") && e.contains("0.0.0.0:8080"), "{e}");
+        for weak in ["short", "change-me-1", "aaaaaaaaaaaaaaaaaaaa"] {
+            let yaml = format!(
+                "http:\n  listen: 10.0.0.5:8080\napi_users:\n  - {{ name: ops, token: {weak}, role: admin }}\n"
+            );
+            assert!(Config::parse(Path::new("d.yaml"), &yaml).is_err(), "{weak}");
+        }
+        let strong = "http:\n  listen: 0.0.0.0:8080\napi_users:\n  - { name: ops, token: 9f2c41d07be35a1e6c80d4, role: admin }\n";
+        assert!(Config::parse(Path::new("d.yaml"), strong).is_ok());
+        // No api_users at all: a token is generated at start, fine anywhere.
+        let none = Config::parse(Path::new("d.yaml"), "http:\n  listen: 0.0.0.0:8080\n").unwrap();
+        assert!(none.api_users.is_empty());
     }
 }

@@ -13,6 +13,8 @@
 //! store and the network.
 //!
 //! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
+//! - [`admission`]: per-source limits on new calls (untrusted sources).
+//! - [`limits`]: the open-files limit, raised at start and reported.
 //! - [`config`]: the YAML configuration and its defaults.
 //! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP;
 //!   `call::dialled` places the calls the ACD orders (callbacks, outbound).
@@ -20,7 +22,8 @@
 //!   from call tasks, the CTI API and the registrar.
 //! - [`workorder`]: the workorder engine (lifecycles, timers, history) and
 //!   outbound tasks.
-//! - [`api`]: the HTTP API (axum), one file per area: every route is there.
+//! - [`api`]: the HTTP API (axum), one file per area: every route is there; its
+//!   listener with connection caps and time-outs, and the token checks.
 //! - [`auth`]: users, roles, the audit log.
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
 //! - [`outbound`]: the outbound-call policy every placed call goes through.
@@ -31,6 +34,7 @@
 //! - [`time`]: Unix time for actors, following tokio's pausable clock.
 
 pub mod acd;
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod call;
@@ -38,6 +42,7 @@ pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod interactions;
+pub mod limits;
 pub mod outbound;
 pub mod server;
 pub mod stats;

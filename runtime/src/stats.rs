@@ -34,6 +34,15 @@ pub struct Stats {
     pub outbound_alarms: AtomicU64,
     /// The SIP endpoint's message counters, once it is bound.
     pub sip: std::sync::OnceLock<std::sync::Arc<dialect_sip::message::Counters>>,
+    /// The RTP port allocator, for its count of sockets refused for want of a
+    /// file descriptor.
+    pub ports: std::sync::OnceLock<dialect_media::PortAllocator>,
+    /// INVITEs refused with 503 because their source reached its per-source limit.
+    pub calls_refused_per_source: AtomicU64,
+    /// HTTP connections closed at once because a connection cap was reached.
+    pub http_connections_refused: AtomicU64,
+    /// HTTP connections that could not be accepted for want of a file descriptor.
+    pub http_descriptors_exhausted: AtomicU64,
 }
 
 impl Stats {
@@ -48,6 +57,16 @@ impl Stats {
             .fetch_add(m.packets_sent, Ordering::Relaxed);
         self.rtp_packets_received
             .fetch_add(m.packets_received, Ordering::Relaxed);
+    }
+
+    /// Sockets refused for want of a file descriptor, by SIP, HTTP and RTP together.
+    pub fn descriptors_exhausted(&self) -> u64 {
+        let sip = self
+            .sip
+            .get()
+            .map_or(0, |c| c.descriptors_exhausted.load(Ordering::Relaxed));
+        let rtp = self.ports.get().map_or(0, |p| p.descriptors_exhausted());
+        sip + rtp + self.http_descriptors_exhausted.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition.
@@ -161,6 +180,44 @@ impl Stats {
                 "dialect_sip_retransmissions_total",
                 "SIP retransmissions sent.",
                 c.retransmissions,
+            );
+            counter(
+                "dialect_sip_over_limits_total",
+                "SIP messages over a size or header-count limit (answered 513 or 400, or dropped).",
+                c.over_limits,
+            );
+            counter(
+                "dialect_sip_tcp_refused_total",
+                "SIP TCP connections closed at once because a connection cap was reached.",
+                c.connections_refused,
+            );
+            counter(
+                "dialect_sip_tcp_timed_out_total",
+                "SIP TCP connections closed for a message too slow or a connection idle too long.",
+                c.connections_timed_out,
+            );
+        }
+        counter(
+            "dialect_calls_refused_per_source_total",
+            "INVITEs refused with 503 because their source address reached its limit.",
+            self.calls_refused_per_source.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_http_refused_total",
+            "HTTP connections closed at once because a connection cap was reached.",
+            self.http_connections_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_descriptors_exhausted_total",
+            "Sockets (SIP TCP, HTTP, RTP) not opened because the process had no file descriptor left.",
+            self.descriptors_exhausted(),
+        );
+        let fds = crate::limits::open_files();
+        if let Some((open, max)) = fds {
+            let _ = writeln!(
+                out,
+                "# HELP process_open_fds Open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {open}\n\
+                 # HELP process_max_fds The open-files limit.\n# TYPE process_max_fds gauge\nprocess_max_fds {max}"
             );
         }
         let _ = writeln!(

@@ -7,9 +7,12 @@
 //!
 //! - [`message`]: parsing at the edge ([`message::parse`]: never panics; malformed
 //!   requests get a lenient `400 Bad Request` with a `Warning`, the rest are dropped
-//!   and counted), encoding, header helpers, response builders, [`message::Counters`].
+//!   and counted), size and header-count limits checked on the raw bytes first
+//!   ([`message::MessageLimits`]: 513, 400 or nothing), encoding, header helpers,
+//!   response builders, [`message::Counters`].
 //! - [`transport`]: UDP and TCP listeners ([`transport::udp`], [`transport::tcp`]),
-//!   Content-Length framing with a size cap, connection reuse, `received`/`rport`.
+//!   Content-Length framing with a size cap, connection reuse, `received`/`rport`,
+//!   caps and time-outs of the TCP connections others open ([`transport::TcpLimits`]).
 //! - [`transaction`]: RFC 3261 transactions, each a small task:
 //!   [`transaction::server_invite`], [`transaction::server`],
 //!   [`transaction::client_invite`], [`transaction::client`]; timers in

@@ -67,6 +67,7 @@ use dialect_sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingReq
 use dialect_sip::registrar::Registrar;
 use dialect_sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
 
+pub use lookup::OwnApi;
 pub use speech::Speaker;
 
 /// What every call shares.
@@ -110,6 +111,9 @@ pub struct CallEnv {
     pub asr_phrases: std::sync::Mutex<std::collections::HashMap<String, bool>>,
     /// The ACD, for `transfer queue`.
     pub acd: Option<crate::acd::AcdHandle>,
+    /// This server's own API, whose token lookups to it carry (the IVR's
+    /// progress inquiry reads order summaries there).
+    pub own_api: Option<OwnApi>,
 }
 
 /// Admission control: concurrent calls and calls per second (REQUIREMENTS S4).
@@ -141,8 +145,14 @@ impl Limiter {
     }
 }
 
-/// Admits or refuses a new INVITE; on admission the call task runs it.
-pub fn accept(env: &Arc<CallEnv>, req: IncomingRequest, tracker: &tokio_util::task::TaskTracker) {
+/// Admits or refuses a new INVITE; on admission the call task runs it, holding
+/// `source_slot` (its place under the per-source limits) until it ends.
+pub fn accept(
+    env: &Arc<CallEnv>,
+    req: IncomingRequest,
+    tracker: &tokio_util::task::TaskTracker,
+    source_slot: Option<crate::admission::SourceSlot>,
+) {
     if env.shutdown.is_cancelled() {
         refuse(env, req, "shutting down");
         return;
@@ -158,6 +168,7 @@ pub fn accept(env: &Arc<CallEnv>, req: IncomingRequest, tracker: &tokio_util::ta
         run(env.clone(), req).await;
         env.stats.calls_active.fetch_sub(1, Ordering::Relaxed);
         drop(permit);
+        drop(source_slot);
     });
 }
 
@@ -353,7 +364,8 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
     let session = match RtpSession::start(&env.ports, cfg) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!("no RTP port: {e}");
+            // The error says which: no free port, or no file descriptor left.
+            tracing::error!("cannot open the call's media: {e}");
             uas.reject(503);
             return;
         }
@@ -784,7 +796,7 @@ impl Call {
             }
             Command::Lookup { .. } => {
                 let started = Instant::now();
-                let result = lookup::run(&self.env.http, cmd).await;
+                let result = lookup::run(&self.env.http, self.env.own_api.as_ref(), cmd).await;
                 let ms = started.elapsed().as_millis();
                 let detail = match &result {
                     Input::Record(f) => format!("answered in {ms} ms ({} fields)", f.len()),

@@ -36,7 +36,9 @@ use super::auth::DigestClient;
 use super::dialog::{Dialog, DialogId, DialogState};
 use super::message::{self, CounterSnapshot, Counters, SipError};
 use super::transaction::{self, ClientEvent, ClientInput, ServerInput, Timers, TxContext, TxKey};
-use super::transport::{Outgoing, Target, TransportConfig, TransportKind, TransportLayer};
+use super::transport::{
+    Outgoing, Target, TcpLimits, TransportConfig, TransportKind, TransportLayer,
+};
 
 /// The methods we implement, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER, UPDATE";
@@ -60,8 +62,10 @@ pub struct EndpointConfig {
     pub reject_unknown_dialogs: bool,
     /// T1/T2/T4.
     pub timers: Timers,
-    /// Largest TCP message accepted.
-    pub max_message_size: usize,
+    /// Size and header-count limits of received messages (UDP and TCP).
+    pub limits: message::MessageLimits,
+    /// Caps and time-outs of TCP connections others open to us.
+    pub tcp_limits: TcpLimits,
     /// Capacity of the new-request channel; beyond it requests get 503.
     pub incoming_queue: usize,
 }
@@ -76,7 +80,8 @@ impl Default for EndpointConfig {
             deliver_options: false,
             reject_unknown_dialogs: true,
             timers: Timers::default(),
-            max_message_size: message::MAX_MESSAGE_SIZE,
+            limits: message::MessageLimits::default(),
+            tcp_limits: TcpLimits::default(),
             incoming_queue: 1024,
         }
     }
@@ -231,7 +236,8 @@ impl SipEndpoint {
             &TransportConfig {
                 udp: config.udp,
                 tcp: config.tcp,
-                max_message_size: config.max_message_size,
+                limits: config.limits,
+                tcp_limits: config.tcp_limits,
             },
             counters.clone(),
             received_tx,
@@ -293,6 +299,11 @@ impl SipEndpoint {
     /// The shutdown token the endpoint watches.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    /// TCP connections others opened to us that are open now.
+    pub fn incoming_tcp_connections(&self) -> usize {
+        self.inner.transport.incoming_tcp_count()
     }
 
     /// Number of live transactions (server, client): for tests and metrics.

@@ -12,8 +12,14 @@
 //! | `POST /api/v1/agents/{id}/{op}` | the agent (user name = agent id), supervisor | a CTI operation, body = its fields |
 //! | `GET/PUT/DELETE /api/v1/calls/{call}/data` | an agent on the call, supervisor | call data |
 //! | `GET /api/v1/stats?from=&to=&threshold=` | supervisor, quality_inspector, analyst | statistics by queue, agent, skill, trunk |
-//! | `GET /api/v1/cti/ws?agent=ID&token=T` | the agent, supervisor | WebSocket: the agent's events; send `{"op": ...}` commands |
-//! | `GET /api/v1/acd/events?token=T` | supervisor, quality_inspector, analyst | WebSocket: every ACD event |
+//! | `POST /api/v1/ws-tickets` | any user | a one-time ticket that opens one WebSocket within 30 s |
+//! | `GET /api/v1/cti/ws?agent=ID&ticket=T` | the agent, supervisor | WebSocket: the agent's events; send `{"op": ...}` commands |
+//! | `GET /api/v1/acd/events?ticket=T` | supervisor, quality_inspector, analyst | WebSocket: every ACD event |
+//!
+//! WebSockets are opened with a ticket (browsers) or `Authorization: Bearer`
+//! (other clients); a token in the URL is refused, since URLs end up in proxy
+//! logs and browser history. A page from another origin than the API's own or
+//! one of `http.allowed_origins` may not open them (403).
 //!
 //! Operations (`{op}`): `sign_in`, `sign_out`, `ready`, `not_ready` (`reason`),
 //! `answer`, `reject`, `hang_up`, `hold`, `resume`, `consult` (`target`),
@@ -61,6 +67,7 @@ pub fn routes() -> axum::Router<AppState> {
             get(get_data).put(put_data).delete(clear_data),
         )
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/ws-tickets", post(ws_ticket))
         .route("/api/v1/cti/ws", get(cti_ws))
         .route("/api/v1/acd/events", get(events_ws))
 }
@@ -428,22 +435,69 @@ async fn stats(
 pub struct WsQuery {
     /// The agent whose events to follow (`/cti/ws`).
     pub agent: Option<String>,
-    /// The API token.
+    /// A one-time ticket from `POST /api/v1/ws-tickets`.
+    pub ticket: Option<String>,
+    /// An API token: no longer taken in the URL, named only to say so.
     pub token: Option<String>,
 }
 
+/// `POST /api/v1/ws-tickets`: a ticket for the caller, to open one WebSocket.
+async fn ws_ticket(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let mut roles = crate::auth::STAFF.to_vec();
+    roles.push(Role::Admin);
+    let user = s.users.authorize(bearer(&headers), &roles)?;
+    let ticket = s.access.issue_ticket(&user);
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "ticket": ticket,
+            "expires_in_ms": crate::api::access::TICKET_TTL.as_millis() as u64,
+        })),
+    )
+        .into_response())
+}
+
+/// Who opens a WebSocket: the page's origin must be allowed, and the user comes
+/// from a ticket or the `Authorization` header.
 fn ws_user(
     s: &AppState,
     headers: &HeaderMap,
     q: &WsQuery,
     roles: &[Role],
 ) -> Result<User, ApiError> {
-    let token = q
-        .token
-        .as_deref()
-        .map(str::trim)
-        .or_else(|| bearer(headers));
-    Ok(s.users.authorize(token, roles)?)
+    if !s.access.origin_allowed(headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "pages from this origin may not open the API's WebSockets (http.allowed_origins)",
+        ));
+    }
+    if q.token.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "tokens are not taken in URLs: POST /api/v1/ws-tickets for a one-time `ticket`, \
+             or send `Authorization: Bearer TOKEN`",
+        ));
+    }
+    let user = match q.ticket.as_deref() {
+        Some(t) => s.access.redeem(t.trim()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the ticket is unknown, used or expired; ask POST /api/v1/ws-tickets for a new one",
+            )
+        })?,
+        None => return Ok(s.users.authorize(bearer(headers), roles)?),
+    };
+    if !user.has_role(roles) {
+        return Err(crate::auth::AuthError::Forbidden(format!(
+            "the role `{}` may not open this WebSocket",
+            user.role
+        ))
+        .into());
+    }
+    Ok(user)
 }
 
 async fn cti_ws(
