@@ -180,7 +180,7 @@ async fn an_invite_never_acknowledged_sends_no_media_and_ends_at_timer_h() {
     );
     let lasted = c[0]["ended_ms"].as_i64().unwrap() - c[0]["answered_ms"].as_i64().unwrap();
     assert!(
-        (30_000..40_000).contains(&lasted),
+        (30_000..42_000).contains(&lasted),
         "ended at timer H, not {lasted} ms after the answer"
     );
     assert!(waited.elapsed() < Duration::from_secs(60));
@@ -221,5 +221,163 @@ async fn sdp_naming_another_host_gets_no_media_until_that_host_sends_rtp() {
     .unwrap();
     assert_eq!(before, 0, "media went to a host that did not ask for it");
     assert!(after > 0, "media flows once that host sends RTP");
+    s.stop().await;
+}
+
+/// An SRTP caller's INVITE (RTP/SAVP, our key under tag 1).
+fn srtp_invite(
+    sip: &UdpSocket,
+    server: SocketAddr,
+    call_id: &str,
+    media: SocketAddr,
+    key: dialect_sip::sdp::SdesKey,
+) -> String {
+    let plain = invite(sip, server, call_id, media);
+    let crypto = dialect_sip::sdp::Crypto::ours(1, key);
+    let (head, sdp) = plain.split_once("\r\n\r\n").unwrap();
+    let sdp = sdp.replace("RTP/AVP", "RTP/SAVP") + &format!("a=crypto:{crypto}\r\n");
+    let head = head
+        .lines()
+        .map(|l| {
+            if l.starts_with("Content-Length:") {
+                format!("Content-Length: {}", sdp.len())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    format!("{head}\r\n\r\n{sdp}")
+}
+
+/// Sends one RFC 4733 press of `key` (event code) from `sock` to `to`,
+/// protected by `srtp` if given.
+fn press(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    stream: &mut dialect_media::rtp::RtpStream,
+    key: dialect_media::dtmf::DtmfKey,
+    ts: u32,
+    mut srtp: Option<&mut dialect_media::srtp::SrtpContext>,
+) {
+    let mut buf = [0u8; 256];
+    for p in dialect_media::rfc4733::EventSender::new(key, 800, 10, ts, 160) {
+        let h = stream.next_at(101, p.marker, p.timestamp);
+        let mut n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
+        if let Some(ctx) = srtp.as_deref_mut() {
+            n = ctx.protect(&mut buf, n).unwrap();
+        }
+        sock.send_to(&buf[..n], to).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_srtp_caller_gets_srtp_and_plain_rtp_injected_into_its_call_is_dropped() {
+    use dialect_media::dtmf::DtmfKey;
+    use dialect_media::rtp::{RtpPacket, RtpStream};
+    use dialect_media::srtp::{MasterKey, SrtpContext};
+    use dialect_sip::sdp::{SdesKey, SessionDescription};
+    let s = TestServer::start(|_| {}).await;
+    let server = s.sip;
+    let (answer_profile, decrypted) = tokio::task::spawn_blocking(move || {
+        let sip = UdpSocket::bind(("127.0.0.1", test_sip_port())).unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let media = socket_on("127.0.0.1");
+        let ours = SdesKey::random();
+        let invite = srtp_invite(&sip, server, "srtp-1", media.local_addr().unwrap(), ours);
+        sip.send_to(invite.as_bytes(), server).unwrap();
+        // The 200 OK's SDP, read with our own parser.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 4096];
+        let (to, answer) = loop {
+            assert!(Instant::now() < deadline, "no 200 OK");
+            let Ok((n, _)) = sip.recv_from(&mut buf) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.starts_with("SIP/2.0 200") {
+                let to = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("To:"))
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
+                break (to, SessionDescription::parse(body.as_bytes()).unwrap());
+            }
+        };
+        sip.send_to(in_dialog("ACK", 1, &invite, &to).as_bytes(), server)
+            .unwrap();
+        let m = &answer.media[0];
+        let theirs = m.crypto.iter().find(|c| c.tag == 1).and_then(|c| c.usable());
+        let theirs = MasterKey::from_bytes(&theirs.expect("an a=crypto answer under tag 1").0);
+        let rtp_addr: SocketAddr =
+            format!("{}:{}", answer.connection.clone().unwrap(), m.port).parse().unwrap();
+        // A plain RTP key press (what an attacker without the key could send,
+        // even from the caller's own address) is dropped; the caller's SRTP one counts.
+        let mut stream = RtpStream::new(0x5157, 1, 1);
+        press(&media, rtp_addr, &mut stream, DtmfKey::Key2, 1000, None);
+        std::thread::sleep(Duration::from_millis(500));
+        let mut tx = SrtpContext::new(&MasterKey::from_bytes(&ours.0));
+        press(&media, rtp_addr, &mut stream, DtmfKey::Key1, 9000, Some(&mut tx));
+        // What the server sends decrypts with its key.
+        let mut rx = SrtpContext::new(&theirs);
+        let mut decrypted = 0;
+        let until = Instant::now() + Duration::from_secs(2);
+        media.set_nonblocking(false).unwrap();
+        media.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        while Instant::now() < until {
+            if let Ok((n, _)) = media.recv_from(&mut buf)
+                && let Ok(len) = rx.unprotect(&mut buf, n)
+                && RtpPacket::parse(&buf[..len]).is_ok()
+            {
+                decrypted += 1;
+            }
+        }
+        sip.send_to(in_dialog("BYE", 2, &invite, &to).as_bytes(), server)
+            .unwrap();
+        (m.protocol.clone(), decrypted)
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer_profile, "RTP/SAVP");
+    assert!(decrypted > 20, "only {decrypted} SRTP packets from the server");
+    let c = s.wait_contacts(1).await;
+    let t = trail(&c[0]);
+    assert!(
+        t.iter()
+            .any(|(n, d)| n == "language_choice" && d.starts_with("choice 1")),
+        "the SRTP key press chose, the plain one did not: {t:?}"
+    );
+    assert!(s.metric("dialect_srtp_rejected_total").await >= 3.0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn srtp_required_refuses_a_plain_offer_with_488() {
+    let s = TestServer::start(|c| c.rtp.srtp = dialect_runtime::config::SrtpMode::Require).await;
+    let server = s.sip;
+    let status = tokio::task::spawn_blocking(move || {
+        let sip = UdpSocket::bind(("127.0.0.1", test_sip_port())).unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let media = socket_on("127.0.0.1");
+        let invite = invite(&sip, server, "plain-1", media.local_addr().unwrap());
+        sip.send_to(invite.as_bytes(), server).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok((n, _)) = sip.recv_from(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                if !text.starts_with("SIP/2.0 1") {
+                    return text.lines().next().unwrap_or_default().to_string();
+                }
+            }
+        }
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert!(status.starts_with("SIP/2.0 488"), "{status}");
     s.stop().await;
 }
