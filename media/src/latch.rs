@@ -91,11 +91,7 @@ impl Peer {
                             || self.signalled == Some(src.ip())
                     }
                 };
-                if named {
-                    Admit::Candidate
-                } else {
-                    Admit::No
-                }
+                if named { Admit::Candidate } else { Admit::No }
             }
         }
     }
@@ -143,7 +139,12 @@ mod tests {
 
     #[test]
     fn strict_takes_only_the_sdp_address_and_sends_only_once_proven() {
-        let mut p = Peer::new(Latch::Strict, Some(a("192.0.2.1:4000")), Some(a("192.0.2.1:0").ip()), None);
+        let mut p = Peer::new(
+            Latch::Strict,
+            Some(a("192.0.2.1:4000")),
+            Some(a("192.0.2.1:0").ip()),
+            None,
+        );
         assert_eq!(p.target(), None, "nothing is sent before proof");
         assert_eq!(p.admit(a("192.0.2.1:4002")), Admit::No, "another port");
         assert_eq!(p.admit(a("198.51.100.9:4000")), Admit::No, "another host");

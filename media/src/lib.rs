@@ -121,7 +121,7 @@ pub use latch::Latch;
 pub use ports::PortAllocator;
 pub use prompt::{Prompt, PromptCache};
 pub use session::{
-    AudioTap, Bridge, DropStats, InbandMode, MediaEvent, MediaLink, PlayOptions, PlaybackId, RecordMode,
-    RecordOptions, RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats, bridge,
-    drop_stats, link, listen, tap, whisper,
+    AudioTap, Bridge, DropStats, InbandMode, MediaEvent, MediaLink, PlayOptions, PlaybackId,
+    RecordMode, RecordOptions, RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats,
+    bridge, drop_stats, link, listen, tap, whisper,
 };

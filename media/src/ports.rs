@@ -241,7 +241,10 @@ mod tests {
         }
         assert!(leases.len() >= 30, "ports were free");
         // By chance one or two may follow each other (1 in 250 each).
-        assert!(next_to_last <= 3, "{next_to_last} of 40 ports followed the one before");
+        assert!(
+            next_to_last <= 3,
+            "{next_to_last} of 40 ports followed the one before"
+        );
         let mut ports: Vec<u16> = leases.iter().map(|l| l.1.port()).collect();
         ports.sort_unstable();
         ports.dedup();

@@ -271,7 +271,8 @@ impl SrtpContext {
         }
         let index = (u64::from(roc) << 16) | u64::from(seq);
         self.highest = Some(index);
-        self.keys.apply_keystream(ssrc, index, &mut buf[header..len]);
+        self.keys
+            .apply_keystream(ssrc, index, &mut buf[header..len]);
         let tag = self.keys.tag(&buf[..len], roc);
         buf[len..len + TAG_LEN].copy_from_slice(&tag);
         Ok(len + TAG_LEN)
@@ -301,7 +302,8 @@ impl SrtpContext {
         if !self.keys.verify(&buf[..body], roc, &buf[body..len]) {
             return Err(SrtpError::AuthFailed);
         }
-        self.keys.apply_keystream(ssrc, index, &mut buf[header..body]);
+        self.keys
+            .apply_keystream(ssrc, index, &mut buf[header..body]);
         match self.highest {
             Some(h) if index <= h => self.window |= 1 << (h - index),
             Some(h) => {
@@ -394,16 +396,19 @@ mod tests {
         derive_key(&prf, &master.salt, 1, &mut auth);
         assert_eq!(
             auth.to_vec(),
-            hex("CEBE321F6FF7716B6FD4AB49AF256A15 6D38BAA48F0A0ACF3C34E2359E6CDBCE
+            hex(
+                "CEBE321F6FF7716B6FD4AB49AF256A15 6D38BAA48F0A0ACF3C34E2359E6CDBCE
                  E049646C43D9327AD175578EF7227098 6371C10C9A369AC2F94A8C5FBCDDDC25
-                 6D6E919A48B610EF17C2041E47403576 6B68642C59BBFC2F34DB60DBDFB2")
+                 6D6E919A48B610EF17C2041E47403576 6B68642C59BBFC2F34DB60DBDFB2"
+            )
         );
     }
 
     /// The packet test vector of libsrtp (`srtp_validate`), made with the B.3
     /// master key: SSRC 0xcafebabe, sequence 0x1234, ROC 0.
     const PLAIN: &str = "800f1234decafbadcafebabe abababababababababababababababab";
-    const PROTECTED: &str = "800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb";
+    const PROTECTED: &str =
+        "800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb";
 
     #[test]
     fn a_packet_is_protected_and_unprotected_as_the_reference_implementation_does() {
@@ -439,12 +444,18 @@ mod tests {
         // Another key.
         let mut other = SrtpContext::new(&MasterKey::random());
         let mut buf = protected.clone();
-        assert_eq!(other.unprotect(&mut buf, protected.len()), Err(SrtpError::AuthFailed));
+        assert_eq!(
+            other.unprotect(&mut buf, protected.len()),
+            Err(SrtpError::AuthFailed)
+        );
         // The right packet once, then never again.
         let mut buf = protected.clone();
         assert!(rx.unprotect(&mut buf, protected.len()).is_ok());
         let mut buf = protected.clone();
-        assert_eq!(rx.unprotect(&mut buf, protected.len()), Err(SrtpError::Replayed));
+        assert_eq!(
+            rx.unprotect(&mut buf, protected.len()),
+            Err(SrtpError::Replayed)
+        );
         // Too short for a header and a tag.
         let mut short = [0x80u8; 15];
         assert_eq!(rx.unprotect(&mut short, 15), Err(SrtpError::TooShort));
@@ -479,7 +490,9 @@ mod tests {
         for i in order {
             let mut buf = packets[i].clone();
             let n = buf.len();
-            let len = rx.unprotect(&mut buf, n).unwrap_or_else(|e| panic!("packet {i}: {e}"));
+            let len = rx
+                .unprotect(&mut buf, n)
+                .unwrap_or_else(|e| panic!("packet {i}: {e}"));
             assert_eq!(buf[12..len].to_vec(), (i as u64).to_be_bytes().to_vec());
         }
         assert_eq!(rx.highest, Some((1 << 16) | 13));

@@ -115,7 +115,12 @@ async fn an_attacker_spraying_rfc_4733_events_cannot_press_keys_or_take_the_prom
     let stop = Arc::new(AtomicBool::new(false));
     // The attacker presses 2 (English) on every port of the range, from before
     // the call until after it; the caller presses 1 (Chinese) 1.5 s after its ACK.
-    let attacker = spray_rtp(s.rtp_ports, Spray::Key(2), stop.clone(), Duration::from_secs(30));
+    let attacker = spray_rtp(
+        s.rtp_ports,
+        Spray::Key(2),
+        stop.clone(),
+        Duration::from_secs(30),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c = s
         .one_call(
@@ -154,7 +159,8 @@ async fn an_invite_never_acknowledged_sends_no_media_and_ends_at_timer_h() {
     // is never acknowledged.
     let (victim_packets, waited) = tokio::task::spawn_blocking(move || {
         let sip = UdpSocket::bind(("127.0.0.1", test_sip_port())).unwrap();
-        sip.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let victim = socket_on("127.0.0.1");
         let invite = invite(&sip, server, "no-ack-1", victim.local_addr().unwrap());
         sip.send_to(invite.as_bytes(), server).unwrap();
@@ -193,7 +199,8 @@ async fn sdp_naming_another_host_gets_no_media_until_that_host_sends_rtp() {
     let server = s.sip;
     let (before, after) = tokio::task::spawn_blocking(move || {
         let sip = UdpSocket::bind(("127.0.0.1", test_sip_port())).unwrap();
-        sip.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         // Another host (127.0.0.2) is named in the SDP; the ACK comes from 127.0.0.1.
         let victim = socket_on("127.0.0.2");
         let invite = invite(&sip, server, "other-host-1", victim.local_addr().unwrap());
@@ -282,7 +289,8 @@ async fn an_srtp_caller_gets_srtp_and_plain_rtp_injected_into_its_call_is_droppe
     let server = s.sip;
     let (answer_profile, decrypted) = tokio::task::spawn_blocking(move || {
         let sip = UdpSocket::bind(("127.0.0.1", test_sip_port())).unwrap();
-        sip.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let media = socket_on("127.0.0.1");
         let ours = SdesKey::random();
         let invite = srtp_invite(&sip, server, "srtp-1", media.local_addr().unwrap(), ours);
@@ -310,23 +318,37 @@ async fn an_srtp_caller_gets_srtp_and_plain_rtp_injected_into_its_call_is_droppe
         sip.send_to(in_dialog("ACK", 1, &invite, &to).as_bytes(), server)
             .unwrap();
         let m = &answer.media[0];
-        let theirs = m.crypto.iter().find(|c| c.tag == 1).and_then(|c| c.usable());
+        let theirs = m
+            .crypto
+            .iter()
+            .find(|c| c.tag == 1)
+            .and_then(|c| c.usable());
         let theirs = MasterKey::from_bytes(&theirs.expect("an a=crypto answer under tag 1").0);
-        let rtp_addr: SocketAddr =
-            format!("{}:{}", answer.connection.clone().unwrap(), m.port).parse().unwrap();
+        let rtp_addr: SocketAddr = format!("{}:{}", answer.connection.clone().unwrap(), m.port)
+            .parse()
+            .unwrap();
         // A plain RTP key press (what an attacker without the key could send,
         // even from the caller's own address) is dropped; the caller's SRTP one counts.
         let mut stream = RtpStream::new(0x5157, 1, 1);
         press(&media, rtp_addr, &mut stream, DtmfKey::Key2, 1000, None);
         std::thread::sleep(Duration::from_millis(500));
         let mut tx = SrtpContext::new(&MasterKey::from_bytes(&ours.0));
-        press(&media, rtp_addr, &mut stream, DtmfKey::Key1, 9000, Some(&mut tx));
+        press(
+            &media,
+            rtp_addr,
+            &mut stream,
+            DtmfKey::Key1,
+            9000,
+            Some(&mut tx),
+        );
         // What the server sends decrypts with its key.
         let mut rx = SrtpContext::new(&theirs);
         let mut decrypted = 0;
         let until = Instant::now() + Duration::from_secs(2);
         media.set_nonblocking(false).unwrap();
-        media.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        media
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         while Instant::now() < until {
             if let Ok((n, _)) = media.recv_from(&mut buf)
                 && let Ok(len) = rx.unprotect(&mut buf, n)
@@ -342,7 +364,10 @@ async fn an_srtp_caller_gets_srtp_and_plain_rtp_injected_into_its_call_is_droppe
     .await
     .unwrap();
     assert_eq!(answer_profile, "RTP/SAVP");
-    assert!(decrypted > 20, "only {decrypted} SRTP packets from the server");
+    assert!(
+        decrypted > 20,
+        "only {decrypted} SRTP packets from the server"
+    );
     let c = s.wait_contacts(1).await;
     let t = trail(&c[0]);
     assert!(
@@ -360,7 +385,8 @@ async fn srtp_required_refuses_a_plain_offer_with_488() {
     let server = s.sip;
     let status = tokio::task::spawn_blocking(move || {
         let sip = UdpSocket::bind(("127.0.0.1", test_sip_port())).unwrap();
-        sip.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let media = socket_on("127.0.0.1");
         let invite = invite(&sip, server, "plain-1", media.local_addr().unwrap());
         sip.send_to(invite.as_bytes(), server).unwrap();

@@ -470,23 +470,56 @@ async fn a_source_the_sdp_did_not_name_is_not_latched_and_presses_no_keys() {
         SessionConfig::new(remote(caller.local_addr().unwrap(), Law::Ulaw, Some(101))),
     )
     .unwrap();
-    s.handle().play(tone_prompt(1000.0, 2000), PlayOptions::default());
+    s.handle()
+        .play(tone_prompt(1000.0, 2000), PlayOptions::default());
     // The attacker is first, on the right port.
     let mut stream = RtpStream::new(1, 1, 1);
-    press(&attacker, s.local_addr(), &mut stream, DtmfKey::Key2, 1000, None).await;
+    press(
+        &attacker,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key2,
+        1000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_millis(600), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "the attacker pressed a key: {got:?}");
-    assert_eq!(received(&attacker, Duration::ZERO).await, 0, "audio went to the attacker");
-    assert_eq!(received(&caller, Duration::ZERO).await, 0, "sent before the caller proved itself");
+    assert_eq!(
+        received(&attacker, Duration::ZERO).await,
+        0,
+        "audio went to the attacker"
+    );
+    assert_eq!(
+        received(&caller, Duration::ZERO).await,
+        0,
+        "sent before the caller proved itself"
+    );
     assert!(s.handle().stats().packets_dropped >= 3);
     // The caller's own key counts, and its audio goes to the caller only.
     let mut stream = RtpStream::new(2, 1, 1);
-    press(&caller, s.local_addr(), &mut stream, DtmfKey::Key8, 5000, None).await;
+    press(
+        &caller,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key8,
+        5000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
     assert_eq!(keys(&got), [('8', KeySource::Rfc4733)]);
     assert!(received(&caller, Duration::from_millis(200)).await > 3);
     let mut stream = RtpStream::new(3, 1, 1);
-    press(&attacker, s.local_addr(), &mut stream, DtmfKey::Key2, 9000, None).await;
+    press(
+        &attacker,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key2,
+        9000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "{got:?}");
     assert_eq!(received(&attacker, Duration::from_millis(100)).await, 0);
@@ -516,9 +549,19 @@ async fn nothing_is_sent_until_the_far_end_proves_itself_and_prompts_wait_for_it
         .unwrap()
         .unwrap();
     let p = RtpPacket::parse(&buf[..n]).unwrap();
-    assert_eq!(p.payload, &prompt.ulaw[..160], "the first frame of the prompt");
+    assert_eq!(
+        p.payload,
+        &prompt.ulaw[..160],
+        "the first frame of the prompt"
+    );
     let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
-    assert_eq!(got, [MediaEvent::PlaybackFinished { id, interrupted: false }]);
+    assert_eq!(
+        got,
+        [MediaEvent::PlaybackFinished {
+            id,
+            interrupted: false
+        }]
+    );
 }
 
 #[tokio::test]
@@ -533,14 +576,30 @@ async fn nat_mode_latches_the_signalled_host_on_any_port() {
     nat.signalled_ip = Some("127.0.0.1".parse().unwrap());
     let mut s = RtpSession::start(&ports, nat).unwrap();
     let mut stream = RtpStream::new(5, 1, 1);
-    press(&peer, s.local_addr(), &mut stream, DtmfKey::Key3, 1000, None).await;
+    press(
+        &peer,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key3,
+        1000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
     assert_eq!(keys(&got), [('3', KeySource::Rfc4733)]);
     // Audio now goes to where the packets came from.
     assert!(received(&peer, Duration::from_millis(200)).await > 3);
     // Another source on the same host is not the latched one.
     let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    press(&other, s.local_addr(), &mut stream, DtmfKey::Key4, 3000, None).await;
+    press(
+        &other,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key4,
+        3000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "{got:?}");
     // In strict mode the same packets are dropped: not the SDP's address.
@@ -549,7 +608,15 @@ async fn nat_mode_latches_the_signalled_host_on_any_port() {
         SessionConfig::new(remote(advertised, Law::Ulaw, Some(101))),
     )
     .unwrap();
-    press(&peer, strict.local_addr(), &mut stream, DtmfKey::Key4, 5000, None).await;
+    press(
+        &peer,
+        strict.local_addr(),
+        &mut stream,
+        DtmfKey::Key4,
+        5000,
+        None,
+    )
+    .await;
     let got = collect(&mut strict, Duration::from_millis(500), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "{got:?}");
 }
@@ -570,14 +637,30 @@ async fn srtp_keys_are_used_both_ways_and_plain_injection_is_dropped() {
     s.handle().play(prompt.clone(), PlayOptions::default());
     // Plain RTP from the right address (a spoofed source) is refused.
     let mut stream = RtpStream::new(9, 1, 1);
-    press(&peer, s.local_addr(), &mut stream, DtmfKey::Key1, 1000, None).await;
+    press(
+        &peer,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key1,
+        1000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
     assert!(keys(&got).is_empty(), "{got:?}");
     assert_eq!(received(&peer, Duration::ZERO).await, 0);
     assert!(s.handle().stats().packets_dropped >= 3);
     // Protected with the far end's key: taken, and it proves the address.
     let mut tx = SrtpContext::new(&theirs);
-    press(&peer, s.local_addr(), &mut stream, DtmfKey::Key5, 3000, Some(&mut tx)).await;
+    press(
+        &peer,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key5,
+        3000,
+        Some(&mut tx),
+    )
+    .await;
     let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
     assert_eq!(keys(&got), [('5', KeySource::Rfc4733)]);
     // What the session sends decrypts with our key into the prompt.
@@ -590,7 +673,10 @@ async fn srtp_keys_are_used_both_ways_and_plain_injection_is_dropped() {
     assert_eq!(n, 12 + 160 + crate::srtp::TAG_LEN);
     let len = rx.unprotect(&mut buf, n).unwrap();
     let p = RtpPacket::parse(&buf[..len]).unwrap();
-    assert!(prompt.ulaw.windows(160).any(|w| w == p.payload), "a frame of the prompt");
+    assert!(
+        prompt.ulaw.windows(160).any(|w| w == p.payload),
+        "a frame of the prompt"
+    );
 }
 
 #[tokio::test]

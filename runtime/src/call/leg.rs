@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::CallEnv;
 use dialect_acd::OfferResult;
-use dialect_media::g711::Law;
 use dialect_media::RtpSession;
+use dialect_media::g711::Law;
 use dialect_sip::endpoint::{Answered, CallProgress};
 use dialect_sip::sdp::{self, LocalMedia};
 
@@ -145,7 +145,8 @@ pub(super) fn ring_phone(
         .as_ref()
         .and_then(|r| r.lookup(agent).into_iter().next())?;
     let phone_ip = Some(binding.source.addr.ip());
-    let (rtp, local) = super::media::called_leg(env, super::media::LegKind::Phone, law, phone_ip).ok()?;
+    let (rtp, local) =
+        super::media::called_leg(env, super::media::LegKind::Phone, law, phone_ip).ok()?;
     let host = env
         .config
         .sip

@@ -110,7 +110,10 @@ pub fn source_ip(request: &rsip::Request) -> Option<IpAddr> {
     });
     received.or_else(|| {
         let info = message::parse_via(&via)?;
-        info.host.trim_matches(|c| c == '[' || c == ']').parse().ok()
+        info.host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .ok()
     })
 }
 

@@ -95,7 +95,9 @@ impl Crypto {
         let mut fields = value.split_ascii_whitespace();
         let tag = fields.next().ok_or(CryptoError("no tag"))?;
         if tag.is_empty() || tag.len() > 9 || !tag.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CryptoError("the tag must be a number of at most nine digits"));
+            return Err(CryptoError(
+                "the tag must be a number of at most nine digits",
+            ));
         }
         let tag: u32 = tag.parse().map_err(|_| CryptoError("bad tag"))?;
         let suite = fields.next().ok_or(CryptoError("no crypto suite"))?;
@@ -194,7 +196,8 @@ mod tests {
     use super::*;
 
     /// RFC 4568's example key (section 4).
-    const EXAMPLE: &str = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4";
+    const EXAMPLE: &str =
+        "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4";
 
     #[test]
     fn a_plain_inline_key_is_usable_and_round_trips() {

@@ -223,15 +223,11 @@ m=audio 5004 {protocol} 0 101\r\na=rtpmap:101 telephone-event/8000\r\n{crypto}"
     SessionDescription::parse(text.as_bytes()).unwrap()
 }
 
-const KEY_LINE: &str =
-    "a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\r\n\
+const KEY_LINE: &str = "a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\r\n\
 a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJ\r\n";
 
 fn with_policy(srtp: SrtpPolicy) -> LocalMedia {
-    LocalMedia {
-        srtp,
-        ..local()
-    }
+    LocalMedia { srtp, ..local() }
 }
 
 #[test]
@@ -243,7 +239,10 @@ fn an_srtp_offer_is_answered_with_our_key_under_its_tag_and_profile() {
         assert_eq!(keys.theirs, SdesKey([9; 30]));
         assert_eq!(keys.ours, local.sdes_key);
         let text = sdp.to_string();
-        assert!(text.contains(&format!("m=audio 40000 {profile} 0 101\r\n")), "{text}");
+        assert!(
+            text.contains(&format!("m=audio 40000 {profile} 0 101\r\n")),
+            "{text}"
+        );
         let ours = Crypto::ours(4, local.sdes_key).to_string();
         assert!(text.contains(&format!("a=crypto:{ours}\r\n")), "{text}");
         assert_eq!(text.matches("a=crypto").count(), 1);
@@ -283,14 +282,23 @@ fn srtp_policies_decide_what_is_refused() {
 #[test]
 fn our_offers_and_the_answers_to_them() {
     let off = offer(&with_policy(SrtpPolicy::Off)).to_string();
-    assert!(off.contains("RTP/AVP") && !off.contains("a=crypto"), "{off}");
+    assert!(
+        off.contains("RTP/AVP") && !off.contains("a=crypto"),
+        "{off}"
+    );
     let best_effort = with_policy(SrtpPolicy::Offer);
     let text = offer(&best_effort).to_string();
     assert!(text.contains("m=audio 40000 RTP/AVP 0 8 101\r\n"), "{text}");
-    assert!(text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"), "{text}");
+    assert!(
+        text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{text}"
+    );
     let required = with_policy(SrtpPolicy::Require);
     let text = offer(&required).to_string();
-    assert!(text.contains("m=audio 40000 RTP/SAVP 0 8 101\r\n"), "{text}");
+    assert!(
+        text.contains("m=audio 40000 RTP/SAVP 0 8 101\r\n"),
+        "{text}"
+    );
     // The far end answers our offer with its own key under our tag...
     let far = LocalMedia {
         sdes_key: SdesKey([5; 30]),
