@@ -68,6 +68,8 @@ pub struct TestServer {
     pub token: String,
     /// Its data folder.
     pub data: PathBuf,
+    /// Its RTP port range (first and last port).
+    pub rtp_ports: (u16, u16),
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -147,6 +149,7 @@ impl TestServer {
             department: None,
         }];
         adjust(&mut c);
+        let rtp_ports = (c.rtp.ports.first, c.rtp.ports.last);
         let shutdown = CancellationToken::new();
         let server = dialect_runtime::server::start(c, shutdown.clone())
             .await
@@ -159,6 +162,7 @@ impl TestServer {
             http,
             token,
             data,
+            rtp_ports,
             shutdown,
             task: Some(task),
         }
@@ -508,4 +512,92 @@ impl Drop for FakeCarrier {
             let _ = t.join();
         }
     }
+}
+
+/// What an attacker spraying RTP at a server's port range sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Spray {
+    /// RFC 4733 events (payload type 101) for this key: each port gets whole
+    /// key presses, start, updates and end.
+    Key(u8),
+    /// PCMU audio (payload type 0), loud noise.
+    Audio,
+}
+
+/// What a spraying attacker got back.
+#[derive(Debug, Default)]
+pub struct SprayReport {
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams the server sent back to the attacker's socket.
+    pub received: u64,
+}
+
+/// An attacker who knows a server's RTP port range (but not which port a call
+/// has) and sends `what` to every even port in `ports`, one packet per port
+/// every 10 ms, until `stop` is set or `limit` passes; counts what comes back.
+pub fn spray_rtp(
+    ports: (u16, u16),
+    what: Spray,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    limit: Duration,
+) -> std::thread::JoinHandle<SprayReport> {
+    let sock = (0..50)
+        .find_map(|_| std::net::UdpSocket::bind(("127.0.0.1", sipp_media_port())).ok())
+        .expect("a free UDP port for the attacker");
+    sock.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut report = SprayReport::default();
+        let deadline = std::time::Instant::now() + limit;
+        let mut buf = [0u8; 2048];
+        let mut round: u32 = 0;
+        let mut pkt = [0u8; 172];
+        pkt[0] = 0x80;
+        pkt[8..12].copy_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+        while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            let len = match what {
+                Spray::Key(key) => {
+                    // A key press every 8 rounds: 5 updates, then 3 end packets.
+                    let step = round % 8;
+                    let event_ts = (round / 8) * 1600;
+                    pkt[1] = 101 | if step == 0 { 0x80 } else { 0 };
+                    pkt[4..8].copy_from_slice(&event_ts.to_be_bytes());
+                    pkt[12] = key;
+                    pkt[13] = if step >= 5 { 0x80 | 10 } else { 10 };
+                    let duration = (step.min(5) as u16 + 1) * 160;
+                    pkt[14..16].copy_from_slice(&duration.to_be_bytes());
+                    16
+                }
+                Spray::Audio => {
+                    pkt[1] = 0;
+                    pkt[4..8].copy_from_slice(&(round * 160).to_be_bytes());
+                    for (i, b) in pkt[12..].iter_mut().enumerate() {
+                        *b = if (i + round as usize) % 2 == 0 {
+                            0x80
+                        } else {
+                            0x00
+                        };
+                    }
+                    172
+                }
+            };
+            pkt[2..4].copy_from_slice(&(round as u16).to_be_bytes());
+            let mut port = ports.0 + (ports.0 & 1);
+            while port <= ports.1 {
+                if sock.send_to(&pkt[..len], ("127.0.0.1", port)).is_ok() {
+                    report.sent += 1;
+                }
+                port += 2;
+            }
+            while sock.recv_from(&mut buf).is_ok() {
+                report.received += 1;
+            }
+            round += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        while sock.recv_from(&mut buf).is_ok() {
+            report.received += 1;
+        }
+        report
+    })
 }

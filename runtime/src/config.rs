@@ -269,6 +269,13 @@ pub struct RtpConfig {
     pub ip: std::net::IpAddr,
     /// Whether received audio is searched for DTMF tones.
     pub inband_dtmf: InbandDtmf,
+    /// Which source RTP is taken from, for every leg that does not say
+    /// otherwise (a trunk's `latch`, `rtp.phones.latch`).
+    pub latch: LatchMode,
+    /// Whether legs use SRTP, for every leg that does not say otherwise.
+    pub srtp: SrtpMode,
+    /// Agents' and supervisors' phones.
+    pub phones: LegMedia,
 }
 
 impl Default for RtpConfig {
@@ -280,6 +287,65 @@ impl Default for RtpConfig {
             },
             ip: std::net::IpAddr::from([127, 0, 0, 1]),
             inband_dtmf: InbandDtmf::Auto,
+            latch: LatchMode::Strict,
+            srtp: SrtpMode::Offer,
+            phones: LegMedia::default(),
+        }
+    }
+}
+
+/// Media settings of one kind of leg; a key not given takes `rtp.latch` or
+/// `rtp.srtp`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LegMedia {
+    /// Which source RTP is taken from.
+    pub latch: Option<LatchMode>,
+    /// Whether SRTP is used.
+    pub srtp: Option<SrtpMode>,
+}
+
+/// Which source a leg takes RTP from (see `docs/operations.md`, "Media:
+/// latching and SRTP").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatchMode {
+    /// Only the exact address (IP and port) of the far end's SDP.
+    Strict,
+    /// The SDP's IP or the far end's SIP source IP, any port, fixed by the
+    /// first valid packet: for phones and carriers behind NAT.
+    Nat,
+}
+
+impl LatchMode {
+    /// The media session's setting.
+    pub fn latch(self) -> dialect_media::Latch {
+        match self {
+            LatchMode::Strict => dialect_media::Latch::Strict,
+            LatchMode::Nat => dialect_media::Latch::Nat,
+        }
+    }
+}
+
+/// Whether a leg uses SRTP (SDES keys, `AES_CM_128_HMAC_SHA1_80`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpMode {
+    /// Plain RTP only.
+    Off,
+    /// SRTP when the far end can, plain RTP otherwise.
+    Offer,
+    /// SRTP only; calls without it are refused.
+    Require,
+}
+
+impl SrtpMode {
+    /// The SDP negotiation's setting.
+    pub fn policy(self) -> dialect_sip::sdp::SrtpPolicy {
+        match self {
+            SrtpMode::Off => dialect_sip::sdp::SrtpPolicy::Off,
+            SrtpMode::Offer => dialect_sip::sdp::SrtpPolicy::Offer,
+            SrtpMode::Require => dialect_sip::sdp::SrtpPolicy::Require,
         }
     }
 }
@@ -465,6 +531,12 @@ pub struct TrunkConfig {
     /// Where the carrier puts the caller's verified number.
     #[serde(default)]
     pub asserted_identity: AssertedIdentity,
+    /// Which source this trunk's legs take RTP from (default: `rtp.latch`).
+    #[serde(default)]
+    pub latch: Option<LatchMode>,
+    /// Whether this trunk's legs use SRTP (default: `rtp.srtp`).
+    #[serde(default)]
+    pub srtp: Option<SrtpMode>,
 }
 
 fn default_channels() -> usize {

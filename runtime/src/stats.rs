@@ -138,6 +138,17 @@ impl Stats {
             "RTP packets received by ended calls.",
             self.rtp_packets_received.load(Ordering::Relaxed),
         );
+        let drops = dialect_media::drop_stats();
+        counter(
+            "dialect_rtp_dropped_wrong_source_total",
+            "Datagrams to a call's RTP port from a source that is not the call's far end.",
+            drops.wrong_source,
+        );
+        counter(
+            "dialect_srtp_rejected_total",
+            "SRTP packets from the far end's address that failed authentication or were replayed.",
+            drops.srtp_rejected,
+        );
         let clock = dialect_media::clock_stats();
         counter(
             "dialect_media_clock_wakes_total",

@@ -20,7 +20,8 @@
 //! - [`dialog`]: dialog state, route sets, in-dialog request building.
 //! - [`endpoint`]: [`SipEndpoint`], routing and the UA core (2xx retransmission,
 //!   ACK, CANCEL, OPTIONS, 481), the piece call tasks use.
-//! - [`sdp`]: the audio SDP subset and offer/answer for PCMU/PCMA/telephone-event.
+//! - [`sdp`]: the audio SDP subset and offer/answer for PCMU/PCMA/telephone-event,
+//!   and SDES keys for SRTP ([`sdp::crypto`]).
 //! - [`auth`]: HTTP digest, client and server.
 //! - [`registrar`]: REGISTER handling for agent phones, with expiry and events.
 //! - [`trunk`]: carrier trunk registration and dialing through a trunk.
@@ -57,8 +58,9 @@
 //!                 let local = LocalMedia::g711("192.0.2.10".parse()?, 30_000);
 //!                 let (answer, media) = match offer.map(|o| sdp::answer(&o, &local)) {
 //!                     Ok(Ok(a)) => a,
-//!                     // No audio, no common codec, or unreadable SDP: 488.
-//!                     Ok(Err(NegotiationError::NoCommonCodec | NegotiationError::NoAudio | NegotiationError::BadAddress))
+//!                     // No audio, no common codec, SRTP we cannot do, or unreadable SDP: 488.
+//!                     Ok(Err(NegotiationError::NoCommonCodec | NegotiationError::NoAudio | NegotiationError::BadAddress
+//!                         | NegotiationError::SrtpRequired | NegotiationError::SrtpUnsupported))
 //!                     | Err(_) => {
 //!                         call.reject(488);
 //!                         return Ok(());
@@ -70,7 +72,9 @@
 //!                 let _ = media;
 //!                 while let Some(event) = events.recv().await {
 //!                     match event {
-//!                         DialogEvent::Ack(_) => { /* media may start */ }
+//!                         // Media may start: `endpoint::source_ip(&ack)` tells the
+//!                         // media session which host confirmed the call.
+//!                         DialogEvent::Ack(ack) => { let _ = dialect_sip::endpoint::source_ip(&ack); }
 //!                         DialogEvent::AckTimeout => { endpoint.bye(&mut dialog).await?; break; }
 //!                         DialogEvent::Request(r) if r.method() == Method::Bye => { r.reply(200); break; }
 //!                         DialogEvent::Request(r) if r.method() == Method::Info => { r.reply(200); /* DTMF */ }

@@ -1414,3 +1414,53 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attacker_spraying_the_rtp_ports_cannot_listen_to_a_bridged_call() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use voices::{AGENT_HZ, CALLER_HZ};
+    let (s, dir) = team_server().await;
+    let sip = s.sip;
+    // The attacker sends RTP to every port of the range from before the call
+    // until after it: the caller's leg and the agent's leg among them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let attacker = dialect_e2e::spray_rtp(
+        s.rtp_ports,
+        dialect_e2e::Spray::Audio,
+        stop.clone(),
+        Duration::from_secs(40),
+    );
+    let limit = Duration::from_secs(30);
+    let agent = tokio::task::spawn_blocking(move || {
+        voices::answering(sip, "7001", "pw7001", AGENT_HZ, limit)
+    })
+    .await
+    .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7001", "t-7001", op, serde_json::json!({})).await;
+    }
+    let caller = voices::dialling(sip, "5000", CALLER_HZ, Duration::from_secs(5), limit);
+    wait_state(&s, "7001", "talking").await;
+    let caller = finished(caller).await;
+    let agent = finished(agent).await;
+    stop.store(true, Ordering::Relaxed);
+    let report = finished(attacker).await;
+    assert!(report.sent > 1000, "the attack ran: {report:?}");
+    assert_eq!(
+        report.received, 0,
+        "the attacker received the call's audio: {report:?}"
+    );
+    let from = agent.answered.expect("the agent answered") + Duration::from_millis(500);
+    let to = caller.end() - Duration::from_millis(250);
+    assert!(
+        agent.count(CALLER_HZ, from, to) > 50,
+        "the agent heard the caller: {agent:?}"
+    );
+    assert!(
+        caller.count(AGENT_HZ, from, to) > 50,
+        "the caller heard the agent: {caller:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

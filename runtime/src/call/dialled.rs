@@ -49,8 +49,8 @@ use crate::acd::AcdHandle;
 use crate::contacts::{self, ContactRecord};
 use crate::outbound::{AgentRequest, Grant, Origin};
 use dialect_acd::{DialKind, DialOrder};
+use dialect_media::RtpSession;
 use dialect_media::g711::Law;
-use dialect_media::{RemoteMedia, RtpSession, SessionConfig};
 use dialect_sip::endpoint::{CallProgress, DialogEvent};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 
@@ -246,14 +246,13 @@ async fn connect(
         }
     }
 
-    let mut cfg_media = SessionConfig::new(RemoteMedia {
-        addr: None,
-        codec: Law::Ulaw,
-        event_pt: Some(101),
-    });
-    cfg_media.inband = env.config.rtp.inband_dtmf.mode();
-    let session = RtpSession::start(&env.ports, cfg_media).map_err(|e| e.to_string())?;
-    let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
+    let (session, local) = super::media::called_leg(
+        env,
+        super::media::LegKind::Trunk(&grant.line().config),
+        Law::Ulaw,
+        super::media::trunk_ip(&grant.line().sip),
+    )
+    .map_err(|e| e.to_string())?;
     contact.trail.push(crate::contacts::TrailEntry {
         at_ms: crate::time::now_ms(),
         node: kind_name(&order.kind).into(),

@@ -24,12 +24,14 @@
 //! - `ringing.rs`: the ringback tone (or the far end's early media) a connected
 //!   party hears while an outgoing leg rings for it.
 //! - `speech.rs`: prompt files and text to speech.
+//! - `media.rs`: each leg's latching and SRTP settings, by kind of leg.
 
 mod bridged;
 pub mod dialled;
 mod input;
 mod leg;
 mod lookup;
+mod media;
 mod queue;
 pub mod ringing;
 pub mod speech;
@@ -59,7 +61,7 @@ use dialect_media::dtmf::{KeySet, parse_sip_info};
 use dialect_media::g711::Law;
 use dialect_media::{
     MediaEvent, PlayOptions, PlaybackId, PortAllocator, RecordMode, RecordOptions, RemoteMedia,
-    RtpSession, SessionConfig, SessionHandle,
+    RtpSession, SessionHandle,
 };
 use dialect_sip::SipEndpoint;
 use dialect_sip::dialog::Dialog;
@@ -279,6 +281,7 @@ fn remote_of(n: &Negotiated) -> RemoteMedia {
         addr: n.remote,
         codec: law_of(n.codec),
         event_pt: n.telephone_event,
+        srtp: n.srtp.map(media::srtp_keys),
     }
 }
 
@@ -350,17 +353,19 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
             }
         }
     }
-    // Media: allocate RTP, negotiate.
+    // Media: allocate RTP, negotiate. RTP is taken only from the caller's SDP
+    // address (or, in NAT mode, the INVITE's source), and nothing is sent until
+    // the caller proves that address (RTP from it, or the ACK from its IP).
+    let kind = media::LegKind::Caller(trunk_cfg);
     let offer = SessionDescription::parse(&uas.request().body);
-    let probe = LocalMedia::g711(env.media_ip, 0);
+    let probe = media::local_media(&env, kind, 0);
     let negotiated = offer.ok().map(|o| sdp::answer(&o, &probe));
     let Some(Ok((_, negotiated))) = negotiated else {
         env.stats.calls_no_codec.fetch_add(1, Ordering::Relaxed);
         uas.reject(488);
         return;
     };
-    let mut cfg = SessionConfig::new(remote_of(&negotiated));
-    cfg.inband = env.config.rtp.inband_dtmf.mode();
+    let cfg = media::session_config(&env, kind, remote_of(&negotiated), Some(source_ip), None);
     let session = match RtpSession::start(&env.ports, cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -370,7 +375,11 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
             return;
         }
     };
-    let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
+    // The same SRTP key as the session got from the probe's negotiation.
+    let local = LocalMedia {
+        port: session.local_addr().port(),
+        ..probe
+    };
     let offer = match SessionDescription::parse(&uas.request().body) {
         Ok(o) => o,
         Err(_) => {
@@ -546,7 +555,14 @@ impl Call {
     /// Handles an in-dialog request; returns an event when it matters to the flow.
     async fn dialog_event(&mut self, e: DialogEvent) -> Option<Event> {
         match e {
-            DialogEvent::Ack(_) => None,
+            DialogEvent::Ack(ack) => {
+                // The caller's signalling confirms the call from this IP: media
+                // may go to its SDP address if that is on the same IP.
+                if let Some(ip) = dialect_sip::endpoint::source_ip(&ack) {
+                    self.media.confirm_peer(ip);
+                }
+                None
+            }
             DialogEvent::AckTimeout => Some(Event::Gone(End::Lost("no ACK for our 200 OK".into()))),
             DialogEvent::Request(r) => {
                 let _ = self.dialog.on_request(&r.request);
@@ -979,18 +995,13 @@ impl Call {
                 return Ok(Step::Continue(Input::Failed(refusal.reason.to_string())));
             }
         };
-        let leg = match RtpSession::start(
-            &self.env.ports,
-            SessionConfig::new(RemoteMedia {
-                addr: None,
-                codec: self.law,
-                event_pt: Some(101),
-            }),
-        ) {
-            Ok(s) => s,
-            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
-        };
-        let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
+        let line = grant.line();
+        let kind = media::LegKind::Trunk(&line.config);
+        let (leg, local) =
+            match media::called_leg(&self.env, kind, self.law, media::trunk_ip(&line.sip)) {
+                Ok(l) => l,
+                Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+            };
         let dial = grant
             .dial(&self.env.endpoint, caller_id, sdp::offer(&local).to_bytes())
             .await;
@@ -1069,20 +1080,14 @@ impl Call {
                 "agent {agent} is not registered"
             ))));
         };
-        let leg = match RtpSession::start(
-            &self.env.ports,
-            SessionConfig::new(RemoteMedia {
-                addr: None,
-                codec: self.law,
-                event_pt: Some(101),
-            }),
-        ) {
-            Ok(s) => s,
-            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
-        };
-        let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
         // Send to where the phone registered from (it may be behind NAT).
         let target = binding.source.clone();
+        let phone_ip = Some(target.addr.ip());
+        let (leg, local) =
+            match media::called_leg(&self.env, media::LegKind::Phone, self.law, phone_ip) {
+                Ok(l) => l,
+                Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+            };
         let host = self
             .env
             .config

@@ -331,6 +331,11 @@ impl Grant {
         &self.channel.line.config
     }
 
+    /// The trunk the call leaves on, with what the SIP layer dials it by.
+    pub fn line(&self) -> &TrunkLine {
+        &self.channel.line
+    }
+
     /// Sends the INVITE through the granted trunk, presenting `caller_id`
     /// (else the trunk's caller id, else its account).
     pub async fn dial(

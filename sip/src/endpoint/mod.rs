@@ -99,6 +99,29 @@ pub enum DialogEvent {
     AckTimeout,
 }
 
+/// The IP a received request came from, as the transport stamped it in the top
+/// Via on arrival: its `received` parameter, else the Via's host (which then
+/// was that IP). A peer cannot forge this: the stamp replaces any `received`
+/// it wrote. Call tasks use it on [`DialogEvent::Ack`] to tell whether the
+/// ACK came from the host the SDP names.
+pub fn source_ip(request: &rsip::Request) -> Option<IpAddr> {
+    let via = message::top_via(&request.headers)?;
+    let received = via.split(';').skip(1).find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("received")
+            .then(|| value.trim().parse::<IpAddr>().ok())
+            .flatten()
+    });
+    received.or_else(|| {
+        let info = message::parse_via(&via)?;
+        info.host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .ok()
+    })
+}
+
 /// The receiving side of a dialog's events. Dropping it unregisters the dialog.
 #[derive(Debug)]
 pub struct DialogEvents {
