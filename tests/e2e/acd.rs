@@ -28,6 +28,9 @@ use dialect_sip::auth::{Challenge, Credentials, DigestClient};
 
 mod voices;
 
+/// Every test agent's phone password (the configuration refuses weak ones).
+const PHONE_PASSWORD: &str = "Phone-pass-42";
+
 const PROJECT: &str = r#"
 skill general levels 1..5
 
@@ -385,7 +388,7 @@ async fn staffed(
     (s, agent_phone, dir)
 }
 
-/// A server on the test project with `agents` (password `pw<id>`, API token
+/// A server on the test project with `agents` (password [`PHONE_PASSWORD`], API token
 /// `t-<id>`, skill general 3), changed by `adjust`. Returns it and the project folder.
 async fn with_agents(
     agents: &[&str],
@@ -400,7 +403,7 @@ async fn with_agents(
             c.agents.push(AgentConfig {
                 id: id.clone(),
                 name: format!("Agent {id}"),
-                password: format!("pw{id}"),
+                password: PHONE_PASSWORD.into(),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
             });
@@ -418,7 +421,9 @@ async fn with_agents(
 }
 
 /// Registers agent `id`'s phone with digest authentication, then runs SIPp
-/// `scenario` (with `keys`) on the registered port for one call.
+/// `scenario` (with `keys`) on the registered port for one call. SIPp answers
+/// challenges (a REFER's) as the agent, with the key `password` if given, else
+/// [`PHONE_PASSWORD`].
 async fn agent_phone(
     s: &TestServer,
     id: &str,
@@ -427,7 +432,7 @@ async fn agent_phone(
 ) -> std::process::Child {
     let sip = s.sip;
     let user = id.to_string();
-    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, &format!("pw{user}")))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, PHONE_PASSWORD))
         .await
         .unwrap();
     let mut cmd = Command::new("sipp");
@@ -437,7 +442,12 @@ async fn agent_phone(
         .args(["-p", &port.to_string()])
         .args(["-mp", &sipp_media_port().to_string()])
         .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
-    for (k, v) in keys {
+    let password = keys
+        .iter()
+        .find(|(k, _)| *k == "password")
+        .map_or(PHONE_PASSWORD, |(_, v)| *v);
+    cmd.args(["-au", id, "-ap", password]);
+    for (k, v) in keys.iter().filter(|(k, _)| *k != "password") {
         cmd.args(["-key", k, v]);
     }
     cmd.stdout(Stdio::piped())
@@ -801,6 +811,45 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refer_without_the_agents_credentials_transfers_nobody() {
+    let (s, agent_phone, dir) = staffed(
+        "uas_agent_refer_forged.xml",
+        &[("refer_to", "5003"), ("password", "Not-the-password-1")],
+    )
+    .await;
+    // The caller dials 5000, reaches the agent and hangs up after 6 s: the REFER
+    // in between was challenged, then refused.
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(agent_phone).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(c["flow"], "entry", "the caller stayed with the agent: {c}");
+    assert_eq!(c["end"], "hangup by caller", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        !trail.iter().any(|(_, d)| d.contains("blind transfer")),
+        "{trail:?}"
+    );
+    assert_eq!(
+        s.metric_labelled("dialect_sip_auth_failures_total", "reason=\"wrong_password\"")
+            .await,
+        1.0
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// What a phone or caller thread ended with, waited for off the runtime's
 /// worker threads.
 async fn finished<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
@@ -918,7 +967,7 @@ fn tone_file() -> std::path::PathBuf {
 async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathBuf) {
     let (s, dir) = team_server().await;
     let sip = s.sip;
-    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", "pw7001"))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", PHONE_PASSWORD))
         .await
         .unwrap();
     let agent_phone = Command::new("sipp")
@@ -952,7 +1001,7 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
             c.agents.push(AgentConfig {
                 id: id.into(),
                 name: format!("Agent {id}"),
-                password: format!("pw{id}"),
+                password: PHONE_PASSWORD.into(),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
             });
@@ -1068,7 +1117,7 @@ async fn the_agent_holds_and_resumes_the_caller() {
 async fn consult_7002(s: &TestServer) -> std::thread::JoinHandle<PhoneLog> {
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
+        test_phone(sip, "7002", PHONE_PASSWORD, Duration::from_secs(30))
     })
     .await
     .unwrap();
@@ -1175,7 +1224,7 @@ async fn a_supervisor_listens_to_a_call() {
     wait_state(&s, "7001", "talking").await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7009", "pw7009", Duration::from_secs(30))
+        test_phone(sip, "7009", PHONE_PASSWORD, Duration::from_secs(30))
     })
     .await
     .unwrap();
@@ -1244,8 +1293,8 @@ async fn three_voices(number: &str, talk: u64) -> (TestServer, std::path::PathBu
     let limit = Duration::from_secs(30);
     let (agent, supervisor) = tokio::task::spawn_blocking(move || {
         (
-            voices::answering(sip, "7001", "pw7001", voices::AGENT_HZ, limit),
-            voices::answering(sip, "7009", "pw7009", voices::SUPERVISOR_HZ, limit),
+            voices::answering(sip, "7001", PHONE_PASSWORD, voices::AGENT_HZ, limit),
+            voices::answering(sip, "7009", PHONE_PASSWORD, voices::SUPERVISOR_HZ, limit),
         )
     })
     .await
@@ -1523,7 +1572,7 @@ async fn an_agent_dialling_out_hears_ringback_until_the_number_answers() {
         voices::answering(
             sip,
             "7001",
-            "pw7001",
+            PHONE_PASSWORD,
             voices::AGENT_HZ,
             Duration::from_secs(20),
         )
@@ -1582,7 +1631,7 @@ async fn the_acd_giving_up_on_a_placed_call_cancels_the_ringing_number() {
         voices::answering(
             sip,
             "7001",
-            "pw7001",
+            PHONE_PASSWORD,
             voices::AGENT_HZ,
             Duration::from_secs(20),
         )
@@ -1719,7 +1768,7 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        voices::answering(sip, "7001", "pw7001", AGENT_HZ, Duration::from_secs(20))
+        voices::answering(sip, "7001", PHONE_PASSWORD, AGENT_HZ, Duration::from_secs(20))
     })
     .await
     .unwrap();
