@@ -26,6 +26,7 @@
 //! - [`contacts`]: contact records with their IVR trail.
 //! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
 //! - [`deploy`]: the deployed program and its atomic replacement.
+//! - [`private`]: the data folder kept private (umask 077, modes 0700/0600).
 //! - [`stats`]: counters for `/metrics`.
 //! - [`time`]: Unix time for actors, following tokio's pausable clock.
 
@@ -37,6 +38,7 @@ pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod interactions;
+pub mod private;
 pub mod server;
 pub mod stats;
 pub mod store;

@@ -30,6 +30,8 @@ pub struct Stats {
     pub rtp_packets_received: AtomicU64,
     /// The SIP endpoint's message counters, once it is bound.
     pub sip: std::sync::OnceLock<std::sync::Arc<dialect_sip::message::Counters>>,
+    /// Digest authentication of agent phones (failures by reason, lock-outs).
+    pub sip_auth: std::sync::OnceLock<std::sync::Arc<dialect_sip::auth::AuthCounters>>,
 }
 
 impl Stats {
@@ -149,6 +151,9 @@ impl Stats {
                 c.retransmissions,
             );
         }
+        if let Some(auth) = self.sip_auth.get() {
+            sip_auth(&mut out, auth);
+        }
         let _ = writeln!(
             out,
             "# HELP dialect_calls_active Calls in progress.\n# TYPE dialect_calls_active gauge\ndialect_calls_active {}",
@@ -170,4 +175,40 @@ impl Stats {
         );
         out
     }
+}
+
+/// The authentication counters: failures by reason (a label each, all listed
+/// from zero so that alerts can be written before the first failure),
+/// successes, and lock-outs by kind.
+fn sip_auth(out: &mut String, auth: &dialect_sip::auth::AuthCounters) {
+    use dialect_sip::auth::AuthFailure;
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_failures_total SIP digest authentication failures of agent phones, by reason.\n\
+         # TYPE dialect_sip_auth_failures_total counter"
+    );
+    for f in AuthFailure::ALL {
+        let _ = writeln!(
+            out,
+            "dialect_sip_auth_failures_total{{reason=\"{}\"}} {}",
+            f.label(),
+            auth.failures(f)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_success_total Requests of agent phones authenticated.\n\
+         # TYPE dialect_sip_auth_success_total counter\n\
+         dialect_sip_auth_success_total {}",
+        auth.successes()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_lockouts_total Lock-outs started after repeated authentication failures.\n\
+         # TYPE dialect_sip_auth_lockouts_total counter\n\
+         dialect_sip_auth_lockouts_total{{kind=\"source\"}} {}\n\
+         dialect_sip_auth_lockouts_total{{kind=\"user\"}} {}",
+        auth.source_lockouts(),
+        auth.user_lockouts()
+    );
 }

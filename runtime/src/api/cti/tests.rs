@@ -26,12 +26,16 @@ struct Api {
     base: String,
     http: reqwest::Client,
     acd: AcdHandle,
+    store: crate::store::SharedStore,
     shutdown: CancellationToken,
 }
 
 impl Api {
     async fn start() -> Api {
-        let dir = std::env::temp_dir().join(format!("dialect-acd-api-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-api-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store: crate::store::SharedStore =
             Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
@@ -94,6 +98,7 @@ impl Api {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             acd,
+            store,
             shutdown,
         }
     }
@@ -219,5 +224,58 @@ async fn agents_sign_in_get_calls_and_supervisors_are_checked() {
     assert_eq!(st, 403);
     let (st, v) = api.get("boss", "/api/v1/stats").await;
     assert_eq!(st, 200, "{v}");
+    api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_weak_phone_password_is_refused_and_a_good_one_is_stored_as_ha1_only() {
+    use dialect_sip::auth::Ha1;
+    use dialect_sip::registrar::CredentialLookup;
+    let api = Api::start().await;
+    for weak in ["1234", "0123456789", "aaaaaaaaa1", "pw3001-3001"] {
+        let (st, v) = api
+            .post(
+                "boss",
+                "/api/v1/agents",
+                serde_json::json!({"id": "3001", "name": "New", "password": weak}),
+            )
+            .await;
+        assert_eq!(st, 400, "{weak}: {v}");
+        let message = v.to_string();
+        assert!(message.contains("password"), "names the field: {message}");
+        assert!(!message.contains(weak), "does not repeat it: {message}");
+    }
+    let (st, _) = api.get("boss", "/api/v1/agents/3001").await;
+    assert_eq!(st, 404, "nothing was added");
+
+    let password = "Blue-pigeon-42";
+    let (st, v) = api
+        .post(
+            "boss",
+            "/api/v1/agents",
+            serde_json::json!({"id": "3001", "name": "New", "password": password}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ha1 = Ha1::from_password("3001", "dialect", password);
+    assert_eq!(api.acd.credentials().ha1("3001"), Some(ha1.clone()));
+    // What the store holds: the hash and its realm, never the password.
+    let stored = api
+        .store
+        .scan_prefix(crate::acd::AGENTS_TREE, b"3001")
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let text = String::from_utf8_lossy(&stored[0].1).to_string();
+    assert!(!text.contains(password), "{text}");
+    assert!(!text.contains("\"password\""), "{text}");
+    assert!(text.contains(ha1.as_str()), "{text}");
+    assert!(text.contains("\"realm\":\"dialect\""), "{text}");
+    // The audit log does not hold it either.
+    let audit = api.store.scan_prefix("audit", b"").unwrap_or_default();
+    assert!(
+        audit
+            .iter()
+            .all(|(_, v)| !String::from_utf8_lossy(v).contains(password))
+    );
     api.shutdown.cancel();
 }
