@@ -230,6 +230,12 @@ impl TestServer {
             .unwrap_or(f64::NAN)
     }
 
+    /// A labelled Prometheus metric's value (`labels` as written between the
+    /// braces, e.g. `reason="wrong_password"`).
+    pub async fn metric_labelled(&self, name: &str, labels: &str) -> f64 {
+        self.metric(&format!("{name}{{{labels}}}")).await
+    }
+
     /// Stops the server and removes its data.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

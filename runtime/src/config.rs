@@ -138,6 +138,8 @@ pub struct SipConfig {
     pub ring_time: Duration,
     /// What one message and the TCP connections of others may hold.
     pub limits: SipLimits,
+    /// Digest authentication of agent phones: nonces and lock-outs.
+    pub auth: SipAuthConfig,
 }
 
 impl Default for SipConfig {
@@ -150,6 +152,7 @@ impl Default for SipConfig {
             realm: "dialect".into(),
             ring_time: Duration(std::time::Duration::ZERO),
             limits: SipLimits::default(),
+            auth: SipAuthConfig::default(),
         }
     }
 }
@@ -198,6 +201,53 @@ impl Default for SipLimits {
     }
 }
 
+/// Digest authentication of agent phones (REGISTER, REFER): how long a nonce
+/// lives and when failures lock a source address or a user out. The defaults
+/// let a phone with a typo retry a few times and hold a guesser to a handful
+/// of tries an hour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipAuthConfig {
+    /// How long a nonce may be used (5s to 1h).
+    pub nonce_lifetime: Duration,
+    /// Failures are counted over this long.
+    pub failure_window: Duration,
+    /// Failures from one address before it is locked out.
+    pub source_failures: u32,
+    /// The first lock-out of an address; each further one doubles.
+    pub source_lockout: Duration,
+    /// The longest lock-out of an address.
+    pub source_lockout_max: Duration,
+    /// Wrong passwords for one user, from anywhere, before the user is locked
+    /// (except for addresses it used successfully within `trusted_for`).
+    pub user_failures: u32,
+    /// The first lock-out of a user; each further one doubles.
+    pub user_lockout: Duration,
+    /// The longest lock-out of a user.
+    pub user_lockout_max: Duration,
+    /// How long an address that authenticated as a user is exempt from that
+    /// user's lock-out.
+    pub trusted_for: Duration,
+}
+
+impl Default for SipAuthConfig {
+    fn default() -> SipAuthConfig {
+        let d = dialect_sip::auth::AuthConfig::default();
+        let l = d.lockout;
+        SipAuthConfig {
+            nonce_lifetime: Duration(d.nonce_lifetime),
+            failure_window: Duration(l.window),
+            source_failures: l.source_failures,
+            source_lockout: Duration(l.source_lockout),
+            source_lockout_max: Duration(l.source_lockout_max),
+            user_failures: l.user_failures,
+            user_lockout: Duration(l.user_lockout),
+            user_lockout_max: Duration(l.user_lockout_max),
+            trusted_for: Duration(l.trusted_for),
+        }
+    }
+}
+
 impl SipLimits {
     /// The SIP layer's message limits.
     pub fn message(&self) -> dialect_sip::message::MessageLimits {
@@ -218,6 +268,74 @@ impl SipLimits {
             message_timeout: self.tcp_message_timeout.0,
             idle_timeout: self.tcp_idle_timeout.0,
         }
+    }
+}
+
+
+impl SipAuthConfig {
+    /// The SIP layer's settings for `realm`.
+    pub fn to_auth(&self, realm: &str) -> dialect_sip::auth::AuthConfig {
+        let d = dialect_sip::auth::AuthConfig::default();
+        dialect_sip::auth::AuthConfig {
+            realm: realm.to_string(),
+            nonce_lifetime: self.nonce_lifetime.0,
+            lockout: dialect_sip::auth::lockout::LockoutConfig {
+                window: self.failure_window.0,
+                source_failures: self.source_failures,
+                source_lockout: self.source_lockout.0,
+                source_lockout_max: self.source_lockout_max.0,
+                user_failures: self.user_failures,
+                user_lockout: self.user_lockout.0,
+                user_lockout_max: self.user_lockout_max.0,
+                trusted_for: self.trusted_for.0,
+                ..d.lockout
+            },
+            ..d
+        }
+    }
+
+    /// The first setting that is out of range: (key, what is wrong).
+    fn problem(&self) -> Option<(&'static str, String)> {
+        let secs = |d: Duration| d.0.as_secs_f64();
+        if !(5.0..=3600.0).contains(&secs(self.nonce_lifetime)) {
+            return Some(("nonce_lifetime", "must be between 5s and 1h".into()));
+        }
+        for (key, n) in [
+            ("source_failures", self.source_failures),
+            ("user_failures", self.user_failures),
+        ] {
+            if !(1..=1000).contains(&n) {
+                return Some((key, "must be between 1 and 1000".into()));
+            }
+        }
+        for (key, d) in [
+            ("failure_window", self.failure_window),
+            ("source_lockout", self.source_lockout),
+            ("user_lockout", self.user_lockout),
+        ] {
+            if secs(d) < 1.0 {
+                return Some((key, "must be at least 1s".into()));
+            }
+        }
+        for (key, max, base_key, base) in [
+            (
+                "source_lockout_max",
+                self.source_lockout_max,
+                "source_lockout",
+                self.source_lockout,
+            ),
+            (
+                "user_lockout_max",
+                self.user_lockout_max,
+                "user_lockout",
+                self.user_lockout,
+            ),
+        ] {
+            if max.0 < base.0 {
+                return Some((key, format!("must not be shorter than `{base_key}`")));
+            }
+        }
+        None
     }
 }
 
@@ -907,6 +1025,36 @@ impl Config {
         self.validate_outbound(&at)?;
         self.validate_limits(&at)?;
         self.validate_tokens(&at)?;
+        if let Some((key, what)) = self.sip.auth.problem() {
+            let (line, column) = locate_after(text, &["auth:"], key);
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("sip.auth.{key}: {what}"),
+            });
+        }
+        let realm = &self.sip.realm;
+        if realm.is_empty() || realm.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+            return Err(at(
+                "realm",
+                "sip.realm: give a realm without quotes, backslashes or control characters".into(),
+            ));
+        }
+        for a in &self.agents {
+            if let Err(weak) = dialect_sip::auth::check_password(&a.id, &a.password) {
+                let (line, column) = locate_after(text, &["id", &a.id], "password");
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!(
+                        "agents: `{}`: {weak} (see \"SIP authentication\" in the operations guide)",
+                        a.id
+                    ),
+                });
+            }
+        }
         for t in &self.trunks {
             if t.register && (t.username.is_none() || t.password.is_none()) {
                 return Err(at(
@@ -1159,6 +1307,24 @@ impl Config {
     }
 }
 
+/// Line and column of the first `needle` at or after the first line holding
+/// every one of `anchor` (1-based), else (1, 1): for a key inside a list entry
+/// or a section.
+fn locate_after(text: &str, anchor: &[&str], needle: &str) -> (usize, usize) {
+    let Some(start) = text
+        .lines()
+        .position(|l| anchor.iter().all(|a| l.contains(a)))
+    else {
+        return (1, 1);
+    };
+    for (i, line) in text.lines().enumerate().skip(start) {
+        if let Some(c) = line.find(needle) {
+            return (i + 1, line[..c].chars().count() + 1);
+        }
+    }
+    (start + 1, 1)
+}
+
 /// Line and column of the first occurrence of `needle` in `text` (1-based), for messages.
 fn locate(text: &str, needle: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
@@ -1345,5 +1511,57 @@ mod tests {
         // No api_users at all: a token is generated at start, fine anywhere.
         let none = Config::parse(Path::new("d.yaml"), "http:\n  listen: 0.0.0.0:8080\n").unwrap();
         assert!(none.api_users.is_empty());
+    }
+
+    #[test]
+    fn a_weak_agent_password_stops_the_server_at_its_line() {
+        let yaml = "sip:\n  udp: true\nagents:\n  - id: \"1001\"\n    name: A\n    password: blue-pigeon-42\n  - id: \"1002\"\n    name: B\n    password: \"1234\"\n";
+        let e = Config::parse(Path::new("d.yaml"), yaml).unwrap_err().to_string();
+        assert!(e.starts_with("d.yaml:9:5: agents: `1002`:"), "{e}");
+        assert!(e.contains("at least 10 characters"), "{e}");
+        assert!(!e.contains("1234"), "the password is not repeated: {e}");
+        let ok = yaml.replace("\"1234\"", "Correct-Horse-9");
+        assert!(Config::parse(Path::new("d.yaml"), &ok).is_ok());
+        for weak in ["\"0123456789\"", "aaaaaaaaa1", "x1002-phone-key"] {
+            let bad = yaml.replace("\"1234\"", weak);
+            assert!(Config::parse(Path::new("d.yaml"), &bad).is_err(), "{weak}");
+        }
+    }
+
+    #[test]
+    fn sip_auth_settings_have_safe_defaults_and_are_checked() {
+        let c = Config::parse(Path::new("d.yaml"), "{}").unwrap();
+        let auth = c.sip.auth.to_auth("dialect");
+        assert_eq!(auth.nonce_lifetime, std::time::Duration::from_secs(60));
+        assert_eq!(auth.lockout.source_failures, 5);
+        assert_eq!(auth.lockout.user_lockout, std::time::Duration::from_secs(30));
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            "sip:\n  auth:\n    nonce_lifetime: 30s\n    source_failures: 3\n    source_lockout: 5m\n    source_lockout_max: 2h\n",
+        )
+        .unwrap();
+        let auth = c.sip.auth.to_auth("x");
+        assert_eq!(auth.realm, "x");
+        assert_eq!(auth.nonce_lifetime, std::time::Duration::from_secs(30));
+        assert_eq!(auth.lockout.source_failures, 3);
+        assert_eq!(auth.lockout.source_lockout_max, std::time::Duration::from_secs(7200));
+        for (yaml, key, line) in [
+            ("sip:\n  auth:\n    nonce_lifetime: 1d\n", "nonce_lifetime", 3),
+            ("sip:\n  auth:\n    source_failures: 0\n", "source_failures", 3),
+            (
+                "sip:\n  auth:\n    user_lockout: 10m\n    user_lockout_max: 1m\n",
+                "user_lockout_max",
+                4,
+            ),
+            ("sip:\n  auth:\n    lockout: 1m\n", "lockout", 3),
+        ] {
+            let e = Config::parse(Path::new("d.yaml"), yaml).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
+        let e = Config::parse(Path::new("d.yaml"), "sip:\n  realm: 'a\"b'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sip.realm"), "{e}");
     }
 }

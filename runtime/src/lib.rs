@@ -30,6 +30,7 @@
 //! - [`contacts`]: contact records with their IVR trail.
 //! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
 //! - [`deploy`]: the deployed program and its atomic replacement.
+//! - [`private`]: the data folder kept private (umask 077, modes 0700/0600).
 //! - [`stats`]: counters for `/metrics`.
 //! - [`time`]: Unix time for actors, following tokio's pausable clock.
 
@@ -44,6 +45,7 @@ pub mod deploy;
 pub mod interactions;
 pub mod limits;
 pub mod outbound;
+pub mod private;
 pub mod server;
 pub mod stats;
 pub mod store;

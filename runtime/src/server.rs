@@ -99,6 +99,17 @@ impl Server {
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
     let config = Arc::new(config);
     crate::limits::raise_and_report(&config);
+    // Everything under the data folder is private to the server's user.
+    crate::private::private_umask();
+    let not_private = crate::private::secure_data_dir(&config.data_dir).map_err(|e| {
+        crate::store::StoreError::Db(format!(
+            "cannot create {}: {e}",
+            config.data_dir.display()
+        ))
+    })?;
+    for (path, e) in not_private.iter().take(10) {
+        tracing::warn!("cannot make {} private (readable by its owner only): {e}", path.display());
+    }
     let store: SharedStore = Arc::new(SledStore::open(&config.data_dir)?);
     let engine = config.engine;
     let bytes = match (&config.bundle, &config.project) {
@@ -133,19 +144,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             addr: config.sip.listen,
             source: source.into(),
         })?;
-    // Agent phone passwords come from the ACD (configured agents and API changes);
+    // Agent phone HA1s come from the ACD (configured agents and API changes);
     // the registrar is created first, the ACD fills the cell right after.
     let creds: Arc<std::sync::OnceLock<Arc<crate::acd::AgentCredentials>>> =
         Arc::new(std::sync::OnceLock::new());
     let creds_lookup = creds.clone();
     let registrar = Registrar::new(
         RegistrarConfig {
-            realm: config.sip.realm.clone(),
+            auth: config.sip.auth.to_auth(&config.sip.realm),
             ..RegistrarConfig::default()
         },
         Arc::new(move |user: &str| {
             use dialect_sip::registrar::CredentialLookup;
-            creds_lookup.get().and_then(|c| c.password(user))
+            creds_lookup.get().and_then(|c| c.ha1(user))
         }),
         sip_shutdown.clone(),
     );
@@ -263,6 +274,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     ));
 
     let _ = stats.sip.set(endpoint.live_counters());
+    let _ = stats.sip_auth.set(registrar.authenticator().counters());
     let recordings = config.data_dir.join("recordings");
     let _ = std::fs::create_dir_all(&recordings);
     let hangup_all = CancellationToken::new();

@@ -43,6 +43,8 @@ pub struct Stats {
     pub http_connections_refused: AtomicU64,
     /// HTTP connections that could not be accepted for want of a file descriptor.
     pub http_descriptors_exhausted: AtomicU64,
+    /// Digest authentication of agent phones (failures by reason, lock-outs).
+    pub sip_auth: std::sync::OnceLock<std::sync::Arc<dialect_sip::auth::AuthCounters>>,
 }
 
 impl Stats {
@@ -231,6 +233,9 @@ impl Stats {
                  # HELP process_max_fds The open-files limit.\n# TYPE process_max_fds gauge\nprocess_max_fds {max}"
             );
         }
+        if let Some(auth) = self.sip_auth.get() {
+            sip_auth(&mut out, auth);
+        }
         let _ = writeln!(
             out,
             "# HELP dialect_calls_active Calls in progress.\n# TYPE dialect_calls_active gauge\ndialect_calls_active {}",
@@ -252,4 +257,40 @@ impl Stats {
         );
         out
     }
+}
+
+/// The authentication counters: failures by reason (a label each, all listed
+/// from zero so that alerts can be written before the first failure),
+/// successes, and lock-outs by kind.
+fn sip_auth(out: &mut String, auth: &dialect_sip::auth::AuthCounters) {
+    use dialect_sip::auth::AuthFailure;
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_failures_total SIP digest authentication failures of agent phones, by reason.\n\
+         # TYPE dialect_sip_auth_failures_total counter"
+    );
+    for f in AuthFailure::ALL {
+        let _ = writeln!(
+            out,
+            "dialect_sip_auth_failures_total{{reason=\"{}\"}} {}",
+            f.label(),
+            auth.failures(f)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_success_total Requests of agent phones authenticated.\n\
+         # TYPE dialect_sip_auth_success_total counter\n\
+         dialect_sip_auth_success_total {}",
+        auth.successes()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_lockouts_total Lock-outs started after repeated authentication failures.\n\
+         # TYPE dialect_sip_auth_lockouts_total counter\n\
+         dialect_sip_auth_lockouts_total{{kind=\"source\"}} {}\n\
+         dialect_sip_auth_lockouts_total{{kind=\"user\"}} {}",
+        auth.source_lockouts(),
+        auth.user_lockouts()
+    );
 }

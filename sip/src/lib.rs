@@ -22,8 +22,11 @@
 //!   ACK, CANCEL, OPTIONS, 481), the piece call tasks use.
 //! - [`sdp`]: the audio SDP subset and offer/answer for PCMU/PCMA/telephone-event,
 //!   and SDES keys for SRTP ([`sdp::crypto`]).
-//! - [`auth`]: HTTP digest, client and server.
-//! - [`registrar`]: REGISTER handling for agent phones, with expiry and events.
+//! - [`auth`]: HTTP digest: the client (trunks) and the [`auth::Authenticator`]
+//!   for agent phones (scoped one-time nonce counts, lock-outs, HA1 only,
+//!   the password rule).
+//! - [`registrar`]: REGISTER handling for agent phones, with expiry and events;
+//!   its authenticator also checks REFERs from agents' phones.
 //! - [`trunk`]: carrier trunk registration and dialing through a trunk.
 //!
 //! # Receiving a call

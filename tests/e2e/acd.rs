@@ -458,6 +458,46 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refer_without_the_agents_credentials_transfers_nobody() {
+    let (s, agent_phone, dir) = staffed(
+        "uas_agent_refer_forged.xml",
+        &[("refer_to", "5003"), ("password", "Not-the-password-1")],
+    )
+    .await;
+    // The caller dials 5000, reaches the agent and hangs up after 6 s: the REFER
+    // in between was challenged, then refused.
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(agent_phone).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(c["flow"], "entry", "the caller stayed with the agent: {c}");
+    assert_eq!(c["end"], "hangup by caller", "{c}");
+    let trail = dialect_e2e::trail(c);
+    assert!(
+        !trail.iter().any(|(_, d)| d.contains("blind transfer")),
+        "{trail:?}"
+    );
+    assert_eq!(
+        s.metric_labelled("dialect_sip_auth_failures_total", "reason=\"wrong_password\"")
+            .await,
+        1.0
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+
 /// What a [`test_phone`] saw: when it answered, when it received audible RTP
 /// (one instant per 20 ms packet louder than silence), whether it got a BYE.
 #[derive(Debug, Default)]
@@ -551,7 +591,7 @@ fn tone_file() -> std::path::PathBuf {
 async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathBuf) {
     let (s, dir) = team_server().await;
     let sip = s.sip;
-    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", "pw7001"))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", PHONE_PASSWORD))
         .await
         .unwrap();
     let agent_phone = Command::new("sipp")
@@ -585,7 +625,7 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
             c.agents.push(AgentConfig {
                 id: id.into(),
                 name: format!("Agent {id}"),
-                password: format!("pw{id}"),
+                password: PHONE_PASSWORD.into(),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
                 dial_plan: None,
@@ -702,7 +742,7 @@ async fn the_agent_holds_and_resumes_the_caller() {
 async fn consult_7002(s: &TestServer) -> std::thread::JoinHandle<PhoneLog> {
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
+        test_phone(sip, "7002", PHONE_PASSWORD, Duration::from_secs(30))
     })
     .await
     .unwrap();
@@ -809,7 +849,7 @@ async fn a_supervisor_listens_to_a_call() {
     wait_state(&s, "7001", "talking").await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7009", "pw7009", Duration::from_secs(30))
+        test_phone(sip, "7009", PHONE_PASSWORD, Duration::from_secs(30))
     })
     .await
     .unwrap();
@@ -878,8 +918,8 @@ async fn three_voices(number: &str, talk: u64) -> (TestServer, std::path::PathBu
     let limit = Duration::from_secs(30);
     let (agent, supervisor) = tokio::task::spawn_blocking(move || {
         (
-            voices::answering(sip, "7001", "pw7001", voices::AGENT_HZ, limit),
-            voices::answering(sip, "7009", "pw7009", voices::SUPERVISOR_HZ, limit),
+            voices::answering(sip, "7001", PHONE_PASSWORD, voices::AGENT_HZ, limit),
+            voices::answering(sip, "7009", PHONE_PASSWORD, voices::SUPERVISOR_HZ, limit),
         )
     })
     .await
@@ -1157,7 +1197,7 @@ async fn an_agent_dialling_out_hears_ringback_until_the_number_answers() {
         voices::answering(
             sip,
             "7001",
-            "pw7001",
+            PHONE_PASSWORD,
             voices::AGENT_HZ,
             Duration::from_secs(20),
         )
@@ -1216,7 +1256,7 @@ async fn the_acd_giving_up_on_a_placed_call_cancels_the_ringing_number() {
         voices::answering(
             sip,
             "7001",
-            "pw7001",
+            PHONE_PASSWORD,
             voices::AGENT_HZ,
             Duration::from_secs(20),
         )
@@ -1353,7 +1393,7 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        voices::answering(sip, "7001", "pw7001", AGENT_HZ, Duration::from_secs(20))
+        voices::answering(sip, "7001", PHONE_PASSWORD, AGENT_HZ, Duration::from_secs(20))
     })
     .await
     .unwrap();
@@ -1433,7 +1473,7 @@ async fn an_attacker_spraying_the_rtp_ports_cannot_listen_to_a_bridged_call() {
     );
     let limit = Duration::from_secs(30);
     let agent = tokio::task::spawn_blocking(move || {
-        voices::answering(sip, "7001", "pw7001", AGENT_HZ, limit)
+        voices::answering(sip, "7001", PHONE_PASSWORD, AGENT_HZ, limit)
     })
     .await
     .unwrap();

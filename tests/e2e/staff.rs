@@ -14,6 +14,9 @@ use dialect_sip::auth::{Challenge, Credentials, DigestClient};
 
 use super::voices;
 
+/// Every test agent's phone password (the configuration refuses weak ones).
+pub(crate) const PHONE_PASSWORD: &str = "Phone-pass-42";
+
 pub(crate) const PROJECT: &str = r#"
 skill general levels 1..5
 
@@ -228,7 +231,7 @@ pub(crate) async fn staffed(
     (s, agent_phone, dir)
 }
 
-/// A server on the test project with `agents` (password `pw<id>`, API token
+/// A server on the test project with `agents` (password [`PHONE_PASSWORD`], API token
 /// `t-<id>`, skill general 3), changed by `adjust`. Returns it and the project folder.
 pub(crate) async fn with_agents(
     agents: &[&str],
@@ -243,7 +246,7 @@ pub(crate) async fn with_agents(
             c.agents.push(AgentConfig {
                 id: id.clone(),
                 name: format!("Agent {id}"),
-                password: format!("pw{id}"),
+                password: PHONE_PASSWORD.into(),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
                 dial_plan: None,
@@ -262,7 +265,9 @@ pub(crate) async fn with_agents(
 }
 
 /// Registers agent `id`'s phone with digest authentication, then runs SIPp
-/// `scenario` (with `keys`) on the registered port for one call.
+/// `scenario` (with `keys`) on the registered port for one call. SIPp answers
+/// challenges (a REFER's) as the agent, with the key `password` if given, else
+/// [`PHONE_PASSWORD`].
 pub(crate) async fn agent_phone(
     s: &TestServer,
     id: &str,
@@ -271,7 +276,7 @@ pub(crate) async fn agent_phone(
 ) -> std::process::Child {
     let sip = s.sip;
     let user = id.to_string();
-    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, &format!("pw{user}")))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, PHONE_PASSWORD))
         .await
         .unwrap();
     let mut cmd = Command::new("sipp");
@@ -281,7 +286,12 @@ pub(crate) async fn agent_phone(
         .args(["-p", &port.to_string()])
         .args(["-mp", &sipp_media_port().to_string()])
         .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
-    for (k, v) in keys {
+    let password = keys
+        .iter()
+        .find(|(k, _)| *k == "password")
+        .map_or(PHONE_PASSWORD, |(_, v)| *v);
+    cmd.args(["-au", id, "-ap", password]);
+    for (k, v) in keys.iter().filter(|(k, _)| *k != "password") {
         cmd.args(["-key", k, v]);
     }
     cmd.stdout(Stdio::piped())

@@ -20,6 +20,8 @@
 //! outcome with `offer_result`), `ConsultEnd`, `CompleteTransfer`, `Conference`;
 //! `ReleaseAgent`; `TransferNumber` (the room ends, the caller goes on through a
 //! trunk); `Monitor` in each mode, `TakeOver`, `MonitorEnd`; `HangUp` and `Data`.
+//! A REFER from the agent's phone (blind transfer) must carry the agent's digest
+//! credentials: it is challenged and carried out only on a verified retry.
 //! Legs that hang up by themselves are reported to the ACD: a consulted agent or a
 //! conference member with `agent_left` (the others go on), the last agent with the
 //! end of the call (the caller is released). When the ACD releases the last agent
@@ -41,6 +43,7 @@ use crate::acd::AcdHandle;
 use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::{AcdToCall, CallId, MonitorMode, OfferResult};
 use dialect_media::{MediaLink, Prompt, RtpSession, SessionHandle, link};
+use dialect_sip::auth::ChallengeKind;
 use dialect_sip::dialog::Dialog;
 use dialect_sip::endpoint::{Answered, DialogEvent, DialogEvents, IncomingRequest};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
@@ -607,6 +610,11 @@ impl Call {
             match r.method() {
                 Method::Bye => r.reply(200),
                 Method::Refer if room.legs[at].role == Role::Party && room.legs.len() == 1 => {
+                    let agent = room.legs[at].name.clone();
+                    if !self.from_agent(&agent, &r) {
+                        // Challenged or refused: the call goes on as it was.
+                        return None;
+                    }
                     return self.refer(room, r, events, what).await;
                 }
                 _ => {
@@ -641,9 +649,28 @@ impl Call {
         None
     }
 
+    /// Whether in-dialog request `r` really comes from `agent`'s phone: it must
+    /// carry that agent's digest credentials, challenged with 401 first (RFC 3261
+    /// section 22.1 lets a UAS challenge any request but ACK and CANCEL; a phone
+    /// answers by repeating the request with the next CSeq). Knowing a dialog's
+    /// Call-ID and tags is not enough to act for an agent. Without a registrar
+    /// nobody can prove anything, and the request is refused. Otherwise `r` has
+    /// been answered (401, 400 or 403) when this returns false.
+    fn from_agent(&self, agent: &str, r: &IncomingRequest) -> bool {
+        let Some(registrar) = &self.env.registrar else {
+            r.reply(403);
+            return false;
+        };
+        registrar
+            .authenticator()
+            .authenticate(r, agent, ChallengeKind::Www)
+            .is_some()
+    }
+
     /// Blind transfer by the only agent (RFC 3515): accept, release it, and send
-    /// the caller on. A target the agent may not call (the outbound-call policy)
-    /// gets 403 and the call goes on as it was (`None`).
+    /// the caller on. The REFER has been authenticated ([`Call::from_agent`]).
+    /// A target the agent may not call (the outbound-call policy) gets 403 and
+    /// the call goes on as it was (`None`).
     async fn refer(
         &mut self,
         room: &mut Room,

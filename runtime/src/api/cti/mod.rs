@@ -7,7 +7,7 @@
 //! | `GET /api/v1/queues/{name}` | same | one queue with its waiting calls |
 //! | `GET /api/v1/agents` | same | every agent now |
 //! | `GET /api/v1/agents/{id}` | same | one agent |
-//! | `POST /api/v1/agents` | supervisor | add or change an agent (`id`, `name`, `password`, `skills`, `auto_answer`) |
+//! | `POST /api/v1/agents` | supervisor | add or change an agent (`id`, `name`, `password`, `skills`, `auto_answer`); a `password` that breaks the rule gets 400; only its HA1 is stored |
 //! | `DELETE /api/v1/agents/{id}` | supervisor | remove an agent |
 //! | `POST /api/v1/agents/{id}/{op}` | the agent (user name = agent id), supervisor | a CTI operation, body = its fields |
 //! | `GET/PUT/DELETE /api/v1/calls/{call}/data` | an agent on the call, supervisor | call data |
@@ -152,7 +152,8 @@ pub struct AgentBody {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Phone password (kept when not given).
+    /// Phone password (kept when not given); must meet the password rule and
+    /// is stored only as its HA1.
     #[serde(default)]
     pub password: Option<String>,
     /// Skill to level.
@@ -179,6 +180,12 @@ async fn put_agent(
             "`{}` cannot be a phone's user name (letters, digits, - _ . +)",
             b.id
         )));
+    }
+    // A weak phone password falls to guessing (see dialect_sip::auth::strength).
+    if let Some(p) = &b.password
+        && let Err(weak) = dialect_sip::auth::check_password(&b.id, p)
+    {
+        return Err(ApiError::invalid(format!("password: {weak}")));
     }
     let def = AgentDef {
         id: b.id.clone(),

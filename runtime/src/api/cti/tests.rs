@@ -27,6 +27,7 @@ struct Api {
     base: String,
     http: reqwest::Client,
     acd: AcdHandle,
+    store: crate::store::SharedStore,
     shutdown: CancellationToken,
 }
 
@@ -113,6 +114,7 @@ impl Api {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             acd,
+            store,
             shutdown,
         }
     }
@@ -377,5 +379,58 @@ async fn websockets_refuse_pages_of_other_origins() {
     )
     .await;
     assert_eq!(r.err(), Some(403));
+    api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_weak_phone_password_is_refused_and_a_good_one_is_stored_as_ha1_only() {
+    use dialect_sip::auth::Ha1;
+    use dialect_sip::registrar::CredentialLookup;
+    let api = Api::start().await;
+    for weak in ["1234", "0123456789", "aaaaaaaaa1", "pw3001-3001"] {
+        let (st, v) = api
+            .post(
+                "boss",
+                "/api/v1/agents",
+                serde_json::json!({"id": "3001", "name": "New", "password": weak}),
+            )
+            .await;
+        assert_eq!(st, 400, "{weak}: {v}");
+        let message = v.to_string();
+        assert!(message.contains("password"), "names the field: {message}");
+        assert!(!message.contains(weak), "does not repeat it: {message}");
+    }
+    let (st, _) = api.get("boss", "/api/v1/agents/3001").await;
+    assert_eq!(st, 404, "nothing was added");
+
+    let password = "Blue-pigeon-42";
+    let (st, v) = api
+        .post(
+            "boss",
+            "/api/v1/agents",
+            serde_json::json!({"id": "3001", "name": "New", "password": password}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ha1 = Ha1::from_password("3001", "dialect", password);
+    assert_eq!(api.acd.credentials().ha1("3001"), Some(ha1.clone()));
+    // What the store holds: the hash and its realm, never the password.
+    let stored = api
+        .store
+        .scan_prefix(crate::acd::AGENTS_TREE, b"3001")
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let text = String::from_utf8_lossy(&stored[0].1).to_string();
+    assert!(!text.contains(password), "{text}");
+    assert!(!text.contains("\"password\""), "{text}");
+    assert!(text.contains(ha1.as_str()), "{text}");
+    assert!(text.contains("\"realm\":\"dialect\""), "{text}");
+    // The audit log does not hold it either.
+    let audit = api.store.scan_prefix("audit", b"").unwrap_or_default();
+    assert!(
+        audit
+            .iter()
+            .all(|(_, v)| !String::from_utf8_lossy(v).contains(password))
+    );
     api.shutdown.cancel();
 }
