@@ -285,7 +285,10 @@ pub(crate) async fn agent_phone(
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
         .args(["-mp", &sipp_media_port().to_string()])
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        // The server's address: SIPp's digest `uri` is sip:[remote_ip]:[remote_port],
+        // which the REFER scenarios then use as the Request-URI, as the server checks.
+        .arg(sip.to_string());
     let password = keys
         .iter()
         .find(|(k, _)| *k == "password")
