@@ -35,20 +35,7 @@ async fn a_queued_call_is_connected_to_the_registered_agent() {
     let (s, agent_phone, dir) = staffed("uas_agent.xml", &[]).await;
 
     // The caller dials 5000, is queued, connected, and hangs up after 6 s.
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5000".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    phone_done(agent_phone).await;
-
-    let contacts = s.wait_contacts(1).await;
-    let c = &contacts[0];
+    let c = &queued_call(&s, "5000", [agent_phone]).await;
     assert_eq!(c["queue"], "support", "{c}");
     assert_eq!(c["agent"], "7001", "{c}");
     assert!(c["talk_ms"].as_i64().unwrap() > 1000, "{c}");
@@ -266,21 +253,8 @@ async fn ring_all_rings_both_phones_and_cancels_the_other() {
     let rings = agent_phone(&s, "7002", "uas_agent_ring.xml", &[]).await;
     agent_ops(&s, "7001", &["sign_in", "ready"]).await;
     agent_ops(&s, "7002", &["sign_in", "ready"]).await;
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5005".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
     // Both phones went through their scenarios: 7002 got a CANCEL.
-    phone_done(rings).await;
-    phone_done(answers).await;
-    let contacts = s.wait_contacts(1).await;
-    let c = &contacts[0];
+    let c = &queued_call(&s, "5005", [rings, answers]).await;
     assert_eq!(c["queue"], "everyone", "{c}");
     assert_eq!(c["agent"], "7001", "{c}");
     let trail = dialect_e2e::trail(c);
@@ -301,19 +275,7 @@ async fn a_call_nobody_can_take_overflows_up_to_a_queue_with_an_idle_agent() {
     // No agent has level 5 for `experts`; after 2 s the call moves up to
     // `anyone`, where 7001 (level 3) is idle.
     let (s, phone, dir) = staffed("uas_agent.xml", &[]).await;
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5007".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    phone_done(phone).await;
-    let contacts = s.wait_contacts(1).await;
-    let c = &contacts[0];
+    let c = &queued_call(&s, "5007", [phone]).await;
     assert_eq!(c["queue"], "anyone", "{c}");
     assert_eq!(c["agent"], "7001", "{c}");
     assert!(c["waited_ms"].as_i64().unwrap() >= 2_000, "{c}");
@@ -393,20 +355,7 @@ async fn an_unanswered_offer_goes_to_the_next_agent_and_the_first_is_not_ready()
     agent_ops(&s, "7001", &["sign_in", "ready"]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     agent_ops(&s, "7002", &["sign_in", "ready"]).await;
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5006".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    phone_done(rings).await;
-    phone_done(answers).await;
-    let contacts = s.wait_contacts(1).await;
-    let c = &contacts[0];
+    let c = &queued_call(&s, "5006", [rings, answers]).await;
     assert_eq!(c["queue"], "retry", "{c}");
     assert_eq!(c["agent"], "7002", "{c}");
     let trail = dialect_e2e::trail(c);
@@ -430,19 +379,7 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
     let (s, agent_phone, dir) = staffed("uas_agent_refer.xml", &[("refer_to", "5003")]).await;
     // The caller dials 5000, reaches the agent, is sent to 5003 by REFER, and
     // hangs up after 6 s in the flow answering 5003.
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5000".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    phone_done(agent_phone).await;
-    let contacts = s.wait_contacts(1).await;
-    let c = &contacts[0];
+    let c = &queued_call(&s, "5000", [agent_phone]).await;
     assert_eq!(c["agent"], "7001", "{c}");
     assert_eq!(
         c["flow"], "referred",
@@ -467,19 +404,7 @@ async fn a_refer_without_the_agents_credentials_transfers_nobody() {
     .await;
     // The caller dials 5000, reaches the agent and hangs up after 6 s: the REFER
     // in between was challenged, then refused.
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5000".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    phone_done(agent_phone).await;
-    let contacts = s.wait_contacts(1).await;
-    let c = &contacts[0];
+    let c = &queued_call(&s, "5000", [agent_phone]).await;
     assert_eq!(c["agent"], "7001", "{c}");
     assert_eq!(c["flow"], "entry", "the caller stayed with the agent: {c}");
     assert_eq!(c["end"], "hangup by caller", "{c}");
@@ -489,14 +414,16 @@ async fn a_refer_without_the_agents_credentials_transfers_nobody() {
         "{trail:?}"
     );
     assert_eq!(
-        s.metric_labelled("dialect_sip_auth_failures_total", "reason=\"wrong_password\"")
-            .await,
+        s.metric_labelled(
+            "dialect_sip_auth_failures_total",
+            "reason=\"wrong_password\""
+        )
+        .await,
         1.0
     );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
-
 
 /// What a [`test_phone`] saw: when it answered, when it received audible RTP
 /// (one instant per 20 ms packet louder than silence), whether it got a BYE.
@@ -613,33 +540,16 @@ async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathB
 
 /// The server of [`team`], with no phone registered and nobody signed in.
 async fn team_server() -> (TestServer, std::path::PathBuf) {
-    let dir = project();
-    let project = dir.clone();
-    let s = TestServer::start(move |c| {
-        c.project = Some(project);
-        for (id, token, role) in [
-            ("7001", "t-7001", "agent"),
-            ("7002", "t-7002", "agent"),
-            ("7009", "t-sup", "supervisor"),
-        ] {
-            c.agents.push(AgentConfig {
-                id: id.into(),
-                name: format!("Agent {id}"),
-                password: PHONE_PASSWORD.into(),
-                skills: [("general".to_string(), 3)].into_iter().collect(),
-                auto_answer: false,
-                dial_plan: None,
-            });
-            c.api_users.push(ApiUser {
-                name: if role == "supervisor" { "sup" } else { id }.into(),
-                token: token.into(),
-                role: role.parse().expect("a role"),
-                department: None,
-            });
-        }
+    with_agents(&["7001", "7002"], |c| {
+        c.agents.push(test_agent("7009"));
+        c.api_users.push(ApiUser {
+            name: "sup".into(),
+            token: "t-sup".into(),
+            role: dialect_runtime::config::Role::Supervisor,
+            department: None,
+        });
     })
-    .await;
-    (s, dir)
+    .await
 }
 
 /// Posts a CTI operation for `agent` and checks it was accepted.
@@ -1393,7 +1303,13 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        voices::answering(sip, "7001", PHONE_PASSWORD, AGENT_HZ, Duration::from_secs(20))
+        voices::answering(
+            sip,
+            "7001",
+            PHONE_PASSWORD,
+            AGENT_HZ,
+            Duration::from_secs(20),
+        )
     })
     .await
     .unwrap();

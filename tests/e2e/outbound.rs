@@ -87,19 +87,8 @@ async fn an_agent_phone_cannot_refer_the_caller_abroad() {
     agent_ops(&s, "7001", &["sign_in", "ready"]).await;
     // The caller reaches the agent, whose REFER is refused (403): the two talk
     // on until the caller hangs up.
-    let caller = sipp_async(
-        "uac_queue.xml",
-        s.sip,
-        1,
-        1,
-        vec![("service", "5000".into())],
-        40,
-    )
-    .await;
-    assert_eq!(caller.code, 0, "caller: {}", caller.output);
-    phone_done(phone).await;
+    let c = &queued_call(&s, "5000", [phone]).await;
     assert_eq!(carrier.dialled(), Vec::<String>::new(), "no call went out");
-    let c = &s.wait_contacts(1).await[0];
     let trail = dialect_e2e::trail(c);
     assert!(
         trail.iter().any(|(_, d)| d.contains("REFER refused")),

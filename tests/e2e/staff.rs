@@ -231,6 +231,19 @@ pub(crate) async fn staffed(
     (s, agent_phone, dir)
 }
 
+/// Agent `id` as the tests configure them: password [`PHONE_PASSWORD`], skill
+/// general 3, no auto-answer.
+pub(crate) fn test_agent(id: &str) -> AgentConfig {
+    AgentConfig {
+        id: id.into(),
+        name: format!("Agent {id}"),
+        password: PHONE_PASSWORD.into(),
+        skills: [("general".to_string(), 3)].into_iter().collect(),
+        auto_answer: false,
+        dial_plan: None,
+    }
+}
+
 /// A server on the test project with `agents` (password [`PHONE_PASSWORD`], API token
 /// `t-<id>`, skill general 3), changed by `adjust`. Returns it and the project folder.
 pub(crate) async fn with_agents(
@@ -243,14 +256,7 @@ pub(crate) async fn with_agents(
     let s = TestServer::start(move |c| {
         c.project = Some(project);
         for id in &agents {
-            c.agents.push(AgentConfig {
-                id: id.clone(),
-                name: format!("Agent {id}"),
-                password: PHONE_PASSWORD.into(),
-                skills: [("general".to_string(), 3)].into_iter().collect(),
-                auto_answer: false,
-                dial_plan: None,
-            });
+            c.agents.push(test_agent(id));
             c.api_users.push(ApiUser {
                 name: id.clone(),
                 token: format!("t-{id}"),
@@ -400,3 +406,27 @@ pub(crate) async fn phone_done(agent_phone: std::process::Child) {
 }
 
 // ----- desktop actions during a bridged call ----------------------------------
+
+/// A caller dials `service` (SIPp `uac_queue.xml`: queued, connected, hangs up
+/// after 6 s); waits for it and then for each agent phone in `phones`, in order,
+/// to go through its scenario, and returns the call's contact record.
+pub(crate) async fn queued_call(
+    s: &TestServer,
+    service: &str,
+    phones: impl IntoIterator<Item = std::process::Child>,
+) -> serde_json::Value {
+    let caller = dialect_e2e::sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", service.into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    for phone in phones {
+        phone_done(phone).await;
+    }
+    s.wait_contacts(1).await.swap_remove(0)
+}

@@ -143,6 +143,9 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
                 keys: VecDeque::new(),
                 recording_seq: 0,
                 gone: None,
+                // We placed this call: our own ACK confirmed it.
+                awaiting_ack: false,
+                silent_before_ack: false,
             };
             call.record_whole_call();
             let end = follow(&mut call, &acd, &order, legs, &language, trunk_group).await;

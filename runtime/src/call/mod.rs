@@ -267,6 +267,15 @@ struct Call {
     recording_seq: u32,
     /// Pending end (set by a BYE seen while waiting for something else).
     gone: Option<End>,
+    /// Our 200 OK to the caller's INVITE is not acknowledged yet. Until it is,
+    /// timer H (not the media's silence) ends a call whose caller has gone
+    /// quiet: a caller that never ACKs may not hold the call past it, and one
+    /// whose ACK is only slow is not cut off for want of RTP it was right not
+    /// to send yet.
+    awaiting_ack: bool,
+    /// The media reported silence while the ACK was awaited: the call ends
+    /// when the ACK comes, unless RTP came meanwhile.
+    silent_before_ack: bool,
 }
 
 fn law_of(c: Codec) -> Law {
@@ -441,6 +450,8 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         keys: VecDeque::new(),
         recording_seq: 0,
         gone: None,
+        awaiting_ack: true,
+        silent_before_ack: false,
     };
     call.record_whole_call();
     let info = CallInfo {
@@ -535,6 +546,7 @@ impl Call {
                     Some(MediaEvent::Key(k)) => return Some(Event::Key(k.key.as_char())),
                     Some(MediaEvent::PlaybackFinished { id, interrupted }) => return Some(Event::Played(id, interrupted)),
                     Some(MediaEvent::RecordingFinished { path, duration, .. }) => return Some(Event::Recorded(path, duration)),
+                    Some(MediaEvent::RemoteSilent { .. }) if self.awaiting_ack => self.silent_before_ack = true,
                     Some(MediaEvent::RemoteSilent { .. }) => return Some(Event::Gone(End::Lost("no RTP from the caller".into()))),
                     None => return Some(Event::Gone(End::Lost("media ended".into()))),
                 },
@@ -561,7 +573,10 @@ impl Call {
                 if let Some(ip) = dialect_sip::endpoint::source_ip(&ack) {
                     self.media.confirm_peer(ip);
                 }
-                None
+                self.awaiting_ack = false;
+                let silent = std::mem::take(&mut self.silent_before_ack)
+                    && self.media.stats().packets_received == 0;
+                silent.then(|| Event::Gone(End::Lost("no RTP from the caller".into())))
             }
             DialogEvent::AckTimeout => Some(Event::Gone(End::Lost("no ACK for our 200 OK".into()))),
             DialogEvent::Request(r) => {
