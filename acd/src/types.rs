@@ -39,6 +39,10 @@ pub struct QueuedCall {
     pub trail: Vec<TrailEntry>,
     /// When the call entered the queue (Unix ms, or virtual ms in the simulator).
     pub entered_ms: i64,
+    /// Added to the queue's priority for this call: the flow's
+    /// `transfer queue vip (priority 10)`.
+    #[serde(default)]
+    pub priority: f64,
 }
 
 impl QueuedCall {
@@ -54,6 +58,7 @@ impl QueuedCall {
             data: Vec::new(),
             trail: Vec::new(),
             entered_ms,
+            priority: 0.0,
         }
     }
 }

@@ -140,6 +140,7 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
                 law: connected.law,
                 contact,
                 keys: VecDeque::new(),
+                late_terminator: None,
                 recording_seq: 0,
                 gone: None,
             };
