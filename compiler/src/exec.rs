@@ -756,18 +756,18 @@ impl FlowInstance {
             } => {
                 self.terminator = *terminator;
                 Command::Collect {
-                name: name.clone(),
-                prompts: prompts.iter().map(|p| self.prompt(p, args).0).collect(),
-                min: *min,
-                max: *max,
-                terminator: *terminator,
-                timeout_ms: options.timeout_ms,
-                digit_timeout_ms: options.digit_timeout_ms,
-                barge_in: options.barge_in,
-                speech: options.speech,
-                mask: *mask,
-                attempt: attempt_of(attempt),
-            }
+                    name: name.clone(),
+                    prompts: prompts.iter().map(|p| self.prompt(p, args).0).collect(),
+                    min: *min,
+                    max: *max,
+                    terminator: *terminator,
+                    timeout_ms: options.timeout_ms,
+                    digit_timeout_ms: options.digit_timeout_ms,
+                    barge_in: options.barge_in,
+                    speech: options.speech,
+                    mask: *mask,
+                    attempt: attempt_of(attempt),
+                }
             }
             TemplateKind::Lookup {
                 service,

@@ -352,7 +352,12 @@ pub fn apply_fixes(text: &str, file: crate::ast::FileId, diags: &[Diagnostic]) -
     let mut edits: Vec<(&Edit, usize)> = Vec::new();
     for (i, d) in diags.iter().enumerate() {
         if let Some(fix) = &d.fix {
-            edits.extend(fix.edits.iter().filter(|e| e.span.file == file).map(|e| (e, i)));
+            edits.extend(
+                fix.edits
+                    .iter()
+                    .filter(|e| e.span.file == file)
+                    .map(|e| (e, i)),
+            );
         }
     }
     edits.sort_by_key(|(e, _)| (e.span.start, e.span.end));
@@ -361,7 +366,11 @@ pub fn apply_fixes(text: &str, file: crate::ast::FileId, diags: &[Diagnostic]) -
     let mut applied = std::collections::BTreeSet::new();
     for (e, i) in edits {
         let (start, end) = (e.span.start as usize, e.span.end as usize);
-        if start < at || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        if start < at
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
             continue;
         }
         out.push_str(&text[at..start]);

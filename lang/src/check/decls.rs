@@ -458,11 +458,9 @@ impl Checker<'_> {
                     "position",
                     crate::announce::position_prompts(),
                 ),
-                AnnounceWhat::Wait => self.check_announcement_prompts(
-                    a.span,
-                    "wait",
-                    crate::announce::wait_prompts(),
-                ),
+                AnnounceWhat::Wait => {
+                    self.check_announcement_prompts(a.span, "wait", crate::announce::wait_prompts())
+                }
             }
             if let Some(w) = &a.when {
                 self.expect_type(w, Type::Bool, &mut scope, "an announcement condition");
@@ -1235,7 +1233,9 @@ impl Checker<'_> {
             Diagnostic::error(
                 "missing-prompt",
                 span,
-                format!("announcing the {what} needs the prompt {first}, which is not under prompts/"),
+                format!(
+                    "announcing the {what} needs the prompt {first}, which is not under prompts/"
+                ),
             )
             .with_label(format!("missing: {list}"))
             .with_hint(format!("record {example}")),

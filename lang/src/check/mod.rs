@@ -577,7 +577,8 @@ fn quiet_after_recovery(project: &Project, diags: &mut Vec<Diagnostic>) {
     if left_out.is_empty() {
         return;
     }
-    let overlaps = |a: Span, b: Span| a.file == b.file && a.start < b.end.max(b.start + 1) && b.start < a.end;
+    let overlaps =
+        |a: Span, b: Span| a.file == b.file && a.start < b.end.max(b.start + 1) && b.start < a.end;
     let mut broken: Vec<Span> = left_out.clone();
     for m in &project.modules {
         for item in &m.items {

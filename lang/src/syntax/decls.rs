@@ -627,7 +627,10 @@ impl Builder<'_> {
                                 let when_p = yi.next()?;
                                 let when = match first(&when_p) {
                                     Some(d)
-                                        if matches!(d.as_rule(), Rule::duration | Rule::bad_duration) =>
+                                        if matches!(
+                                            d.as_rule(),
+                                            Rule::duration | Rule::bad_duration
+                                        ) =>
                                     {
                                         RemindWhen::Before(self.duration_lit(d))
                                     }

@@ -138,7 +138,10 @@ pub(super) fn syntax_error(
             let token = t.to_string();
             // Literals only: white space and comments may stand anywhere, and
             // ranges such as `0..9` or built-in rules say little.
-            if !token.trim_matches(['\u{FEFF}', '\u{3000}']).trim().is_empty()
+            if !token
+                .trim_matches(['\u{FEFF}', '\u{3000}'])
+                .trim()
+                .is_empty()
                 && token != "#"
                 && !token.contains("..")
                 && token != "BUILTIN_RULE"
@@ -163,11 +166,7 @@ pub(super) fn syntax_error(
         }
     }
     prune_expected(&mut expected);
-    let mut expected: Vec<&str> = tokens
-        .iter()
-        .map(String::as_str)
-        .chain(expected)
-        .collect();
+    let mut expected: Vec<&str> = tokens.iter().map(String::as_str).chain(expected).collect();
     expected.dedup();
     let found_end = token_end(text, at);
     let found = &text[at..found_end];
@@ -187,7 +186,9 @@ pub(super) fn syntax_error(
             "this declaration is not finished when the next one starts",
         )
         .with_label("this declaration")
-        .with_hint("check that every `(` has its `)` and every `{` its `}` before the next declaration");
+        .with_hint(
+            "check that every `(` has its `)` and every `{` its `}` before the next declaration",
+        );
     }
     if RESERVED_WORDS.contains(&found)
         && expected.iter().any(|e| {
@@ -324,7 +325,9 @@ fn clause_form(word: &str) -> Option<&'static str> {
         "key" => "`key 9 -> DESTINATION`",
         "wrap" => "`wrap up 30s`",
         "service" => "`service level 80% within 20s`",
-        "hours" => "`hours CALENDAR closed -> DESTINATION` in a queue, `hours mon-fri 08:00-18:00` in a calendar",
+        "hours" => {
+            "`hours CALENDAR closed -> DESTINATION` in a queue, `hours mon-fri 08:00-18:00` in a calendar"
+        }
         "retry" => "`retry busy every 15m max 3` or `retry fax never`",
         "window" => "`window workday 09:00-12:00, 14:00-20:30`",
         "mode" => "`mode predictive (abandon max 3%) -> queue QUEUE`",

@@ -323,7 +323,7 @@ fn meant_duration(written: &str) -> Option<(i64, String)> {
         rest = &rest[word_len..];
         total_ms += n * unit_ms;
     }
-    if !(total_ms.is_finite() && total_ms >= 0.0 && total_ms < 1e15) {
+    if !(total_ms.is_finite() && (0.0..1e15).contains(&total_ms)) {
         return None;
     }
     let ms = total_ms.round() as i64;

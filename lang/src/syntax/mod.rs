@@ -227,11 +227,7 @@ impl Chunk<'_> {
             }
         }
         // Nothing left that parses: the whole declaration is left out.
-        recovered.push(Span::new(
-            self.file,
-            pos.orig(0),
-            pos.orig(text.len()),
-        ));
+        recovered.push(Span::new(self.file, pos.orig(0), pos.orig(text.len())));
     }
 }
 
@@ -241,7 +237,9 @@ impl Chunk<'_> {
 fn with_error_detail<T>(f: impl FnOnce() -> T) -> T {
     static USERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
     let enter = |delta: isize| {
-        let mut n = USERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut n = USERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *n = n.saturating_add_signed(delta);
         pest::set_error_detail(*n > 0);
     };
@@ -288,7 +286,8 @@ fn recovery_region(text: &str, at: usize) -> Option<std::ops::Range<usize>> {
             Err(_) => {}
         }
     }
-    (!stmt.is_empty() && !(stmt.start == 0 && stmt.end >= text.trim_end().len())).then_some(stmt)
+    let whole_file = stmt.start == 0 && stmt.end >= text.trim_end().len();
+    (!stmt.is_empty() && !whole_file).then_some(stmt)
 }
 
 /// The `( ... )` on the line of `at` that is still open at `at`.

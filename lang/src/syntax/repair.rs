@@ -113,7 +113,14 @@ pub(super) fn repair(file: FileId, text: &str) -> Repaired {
     // Full-width marks found, as (start, end, char); grouped by line at the end.
     let mut marks: Vec<(usize, usize, char)> = Vec::new();
     let mut spaces: Vec<(usize, usize)> = Vec::new();
-    scan(text, &mut changes, &mut marks, &mut spaces, file, &mut diags);
+    scan(
+        text,
+        &mut changes,
+        &mut marks,
+        &mut spaces,
+        file,
+        &mut diags,
+    );
     report_full_width(file, text, &marks, &mut diags);
     report_spaces(file, text, &spaces, &mut diags);
     changes.sort_by_key(|c| c.start);
@@ -290,7 +297,9 @@ fn unterminated(file: FileId, open: usize, line_end: usize) -> Diagnostic {
         "this text has no closing `\"`",
     )
     .with_label("the text starts here")
-    .with_hint("a text is written on one line: end it with `\"` (write \\n for a line break inside it)")
+    .with_hint(
+        "a text is written on one line: end it with `\"` (write \\n for a line break inside it)",
+    )
     .with_fix(
         "close the text at the end of the line",
         vec![Edit {
@@ -305,7 +314,12 @@ fn line_of(text: &str, at: usize) -> usize {
 }
 
 /// One message per line with full-width punctuation, with the fix for all of it.
-fn report_full_width(file: FileId, text: &str, marks: &[(usize, usize, char)], diags: &mut Vec<Diagnostic>) {
+fn report_full_width(
+    file: FileId,
+    text: &str,
+    marks: &[(usize, usize, char)],
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut marks = marks.to_vec();
     marks.sort();
     let mut i = 0;
@@ -370,7 +384,10 @@ fn full_width_diag(file: FileId, marks: &[(usize, usize, char)]) -> Diagnostic {
     let typed = quoted(ascii.clone());
     let same_kind = names.windows(2).all(|w| w[0] == w[1]);
     let message = if distinct.len() == 1 {
-        format!("{written} is a full-width {}; type {typed} instead", names[0])
+        format!(
+            "{written} is a full-width {}; type {typed} instead",
+            names[0]
+        )
     } else if same_kind {
         let plural = match names[0] {
             "parenthesis" => "parentheses".to_string(),
@@ -490,7 +507,9 @@ pub(super) fn unclosed_braces(text: &str) -> Vec<Unclosed> {
                     let ind = i - line_start;
                     let starts_line = text[line_start..i].trim().is_empty();
                     if starts_line
-                        && open.last().is_some_and(|(_, oi)| oi.is_some_and(|oi| oi > ind))
+                        && open
+                            .last()
+                            .is_some_and(|(_, oi)| oi.is_some_and(|oi| oi > ind))
                         && open.iter().any(|(_, oi)| *oi == Some(ind))
                     {
                         let mut braces = Vec::new();

@@ -172,8 +172,8 @@ impl Call {
                         if typed.chars().count() >= *max as usize {
                             // The terminator callers press out of habit after the
                             // last digit belongs to this entry, not the next.
-                            self.late_terminator = terminator
-                                .map(|t| (t, Instant::now() + ms(*digit_timeout_ms)));
+                            self.late_terminator =
+                                terminator.map(|t| (t, Instant::now() + ms(*digit_timeout_ms)));
                             if let Some(t) = terminator
                                 && self.keys.front() == Some(t)
                             {
@@ -216,10 +216,10 @@ impl Call {
     /// `max` digits, pressed soon after them: it is dropped. Any other key
     /// ends the wait for it.
     fn late_terminator(&mut self, k: char) -> bool {
-        match self.late_terminator.take() {
-            Some((t, until)) if t == k && Instant::now() < until => true,
-            _ => false,
-        }
+        matches!(
+            self.late_terminator.take(),
+            Some((t, until)) if t == k && Instant::now() < until
+        )
     }
 
     fn stop_and(&self, playing: Option<dialect_media::PlaybackId>, input: Input) -> Input {
