@@ -160,7 +160,7 @@ enum Command {
     },
     /// Ship a bundle to a running server; it swaps it in without dropping calls.
     #[command(
-        after_help = "Examples:\n  dialect deploy hotline.dlb --to http://127.0.0.1:8080 --token dialect-admin"
+        after_help = "Examples:\n  dialect deploy hotline.dlb --to http://127.0.0.1:8080 --token \"$(cat data/admin-token)\"\n\nWithout --token or DIALECT_TOKEN, the admin token a server started without api_users keeps in its data folder ($DIALECT_DATA_DIR, else ./data) is used."
     )]
     Deploy {
         /// The bundle (from `dialect compile`).
@@ -172,9 +172,9 @@ enum Command {
             default_value = "http://127.0.0.1:8080"
         )]
         to: String,
-        /// An API token of an admin or analyst.
-        #[arg(long, env = "DIALECT_TOKEN", default_value = "dialect-admin")]
-        token: String,
+        /// An API token of an admin or analyst (default: the data folder's admin-token).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
     },
     /// In-band DTMF tools.
     Dtmf {
@@ -291,7 +291,7 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Run { config, engine } => commands::run::run(config.as_ref(), engine),
-        Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, &token),
+        Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, token),
         Command::Dtmf {
             command: DtmfCommand::Detect { file },
         } => commands::run::dtmf_detect(&file),
