@@ -41,8 +41,8 @@ pub struct Edit {
 }
 
 /// A fix that certainly does what the analyst meant, as edits a tool can apply
-/// without asking: `dialect fmt --fix` and `dialect check --fix` apply it, an
-/// editor offers it as a quick fix. Only mechanical corrections get one (a
+/// without asking: `dialect fmt --fix` applies it, and an editor can offer
+/// it as a quick fix. Only mechanical corrections get one (a
 /// full-width comma, a unit such as `10min`), never a guess between names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fix {
