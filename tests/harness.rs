@@ -578,7 +578,7 @@ pub fn spray_rtp(
                     pkt[1] = 0;
                     pkt[4..8].copy_from_slice(&(round * 160).to_be_bytes());
                     for (i, b) in pkt[12..].iter_mut().enumerate() {
-                        *b = if (i + round as usize) % 2 == 0 {
+                        *b = if (i + round as usize).is_multiple_of(2) {
                             0x80
                         } else {
                             0x00

@@ -120,7 +120,8 @@ pub(crate) struct QueueRules {
     pub(crate) announcements: Vec<(AnnounceIr, i64, Option<Arc<Pred>>)>,
     pub(crate) max_wait: Option<(i64, DestIr)>,
     pub(crate) overflows: Arc<Vec<OverflowRule>>,
-    pub(crate) keys: Vec<(char, DestIr)>,
+    /// Keys the caller may press, each working only while its condition holds.
+    pub(crate) keys: Vec<(char, DestIr, Option<Arc<Pred>>)>,
     pub(crate) ring_ms: i64,
     pub(crate) no_answer: NoAnswerAction,
     pub(crate) max_missed: u32,
@@ -180,7 +181,11 @@ impl QueueRules {
             announcements,
             max_wait: q.max_wait.clone(),
             overflows: Arc::new(overflows),
-            keys: q.keys.clone(),
+            keys: q
+                .keys
+                .iter()
+                .map(|(k, d, when)| (*k, d.clone(), when.map(|p| Arc::new(Pred::new(ir, p)))))
+                .collect(),
             ring_ms: ring_ms.max(1),
             no_answer,
             max_missed: q.max_missed.unwrap_or(d.max_missed).max(1),

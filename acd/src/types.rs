@@ -39,6 +39,10 @@ pub struct QueuedCall {
     pub trail: Vec<TrailEntry>,
     /// When the call entered the queue (Unix ms, or virtual ms in the simulator).
     pub entered_ms: i64,
+    /// Added to the queue's priority for this call: the flow's
+    /// `transfer queue vip (priority 10)`.
+    #[serde(default)]
+    pub priority: f64,
     /// The number a callback may go to: one the network asserted or the caller
     /// entered, never the unverified From of a call ("" when there is none: the
     /// caller is told a callback cannot be offered).
@@ -59,6 +63,7 @@ impl QueuedCall {
             data: Vec::new(),
             trail: Vec::new(),
             entered_ms,
+            priority: 0.0,
             callback_number: String::new(),
         }
     }

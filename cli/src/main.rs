@@ -84,6 +84,10 @@ enum Command {
         /// Only report files that are not formatted; change nothing.
         #[arg(long)]
         check: bool,
+        /// First replace full-width punctuation and near-miss units (`10min`)
+        /// with what the checker asks for.
+        #[arg(long, conflicts_with = "check")]
+        fix: bool,
     },
     /// Draw a flow as a diagram: prompts, menus, decisions, transfers.
     #[command(
@@ -161,8 +165,12 @@ enum Command {
     Deploy {
         /// The bundle (from `dialect compile`).
         bundle: PathBuf,
-        /// The server's HTTP address.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        /// The server's HTTP address: a URL, or `host:port` (`--server` is the same).
+        #[arg(
+            long,
+            visible_alias = "server",
+            default_value = "http://127.0.0.1:8080"
+        )]
         to: String,
         /// An API token of an admin or analyst (default: the data folder's admin-token).
         #[arg(long, env = "DIALECT_TOKEN")]
@@ -237,7 +245,7 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
         } => commands::check::run(&paths, format, deny_warnings),
-        Command::Fmt { paths, check } => commands::fmt::run(&paths, check),
+        Command::Fmt { paths, check, fix } => commands::fmt::run(&paths, check, fix),
         Command::Graph {
             project,
             flow,

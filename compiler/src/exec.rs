@@ -147,6 +147,7 @@ impl Program {
             ctx,
             frames: vec![frame],
             awaiting: None,
+            terminator: None,
             node: String::new(),
             location: String::new(),
             done: false,
@@ -215,7 +216,9 @@ pub enum Input {
     Done,
     /// A menu choice was made (index into the menu's choices).
     Choice(u32),
-    /// Digits were entered.
+    /// Digits were entered. For a collect with a terminator, the terminator
+    /// and anything after it are not part of them (nor counted against `min`
+    /// and `max`), however the runtime reports them.
     Digits(String),
     /// Nothing was entered in time.
     NoInput,
@@ -389,6 +392,9 @@ pub enum Command {
         /// Trunk group.
         via: Option<String>,
         caller_id: Option<String>,
+        /// Added to the queue's priority while the call waits (a transfer to a
+        /// queue with `(priority N)`).
+        priority: Option<f64>,
     },
     /// Wait; resume with `Done`.
     Pause {
@@ -415,6 +421,9 @@ pub struct FlowInstance {
     frames: Vec<Frame>,
     /// The record type of a pending lookup (to read its answer).
     awaiting: Option<RecordId>,
+    /// The terminator of a pending collect: entered digits end before it, so
+    /// every runtime (and every scripted call) gives the flow the same digits.
+    terminator: Option<char>,
     node: String,
     location: String,
     done: bool,
@@ -570,7 +579,11 @@ impl FlowInstance {
             }
             Input::Digits(d) => {
                 regs.kind = InputKind::Digits as i64;
-                regs.text = u64::from(t.intern(&d));
+                let d = match self.terminator {
+                    Some(k) => d.split(k).next().unwrap_or(""),
+                    None => d.as_str(),
+                };
+                regs.text = u64::from(t.intern(d));
             }
             Input::NoInput => regs.kind = InputKind::NoInput as i64,
             Input::NoMatch => regs.kind = InputKind::NoMatch as i64,
@@ -609,6 +622,7 @@ impl FlowInstance {
             }
         }
         self.awaiting = None;
+        self.terminator = None;
         self.ctx.input = regs;
     }
 
@@ -739,19 +753,22 @@ impl FlowInstance {
                 options,
                 mask,
                 attempt,
-            } => Command::Collect {
-                name: name.clone(),
-                prompts: prompts.iter().map(|p| self.prompt(p, args).0).collect(),
-                min: *min,
-                max: *max,
-                terminator: *terminator,
-                timeout_ms: options.timeout_ms,
-                digit_timeout_ms: options.digit_timeout_ms,
-                barge_in: options.barge_in,
-                speech: options.speech,
-                mask: *mask,
-                attempt: attempt_of(attempt),
-            },
+            } => {
+                self.terminator = *terminator;
+                Command::Collect {
+                    name: name.clone(),
+                    prompts: prompts.iter().map(|p| self.prompt(p, args).0).collect(),
+                    min: *min,
+                    max: *max,
+                    terminator: *terminator,
+                    timeout_ms: options.timeout_ms,
+                    digit_timeout_ms: options.digit_timeout_ms,
+                    barge_in: options.barge_in,
+                    speech: options.speech,
+                    mask: *mask,
+                    attempt: attempt_of(attempt),
+                }
+            }
             TemplateKind::Lookup {
                 service,
                 operation,
@@ -830,6 +847,7 @@ impl FlowInstance {
                 timeout_ms,
                 via,
                 caller_id,
+                priority,
                 has_fallback: _,
             } => Command::Transfer {
                 to: match dest {
@@ -841,6 +859,7 @@ impl FlowInstance {
                 timeout_ms: *timeout_ms,
                 via: via.clone(),
                 caller_id: caller_id.clone(),
+                priority: *priority,
             },
             TemplateKind::Pause => Command::Pause {
                 ms: args.first().copied().unwrap_or(0) as i64,

@@ -195,6 +195,8 @@ pub enum PredKind {
     Announcement(u32, u32),
     /// A queue overflow condition.
     Overflow(u32, u32),
+    /// The condition of a queue's key.
+    Key(u32, u32),
     /// A campaign's filters, combined.
     CampaignFilter(u32),
     /// A workorder transition guard.
@@ -680,6 +682,8 @@ pub enum TemplateKind {
         via: Option<String>,
         /// Caller id presented.
         caller_id: Option<String>,
+        /// Added to the queue's priority for this call (transfers to a queue).
+        priority: Option<f64>,
         /// The flow has an `else` branch for a failed transfer.
         has_fallback: bool,
     },
@@ -878,8 +882,8 @@ pub struct QueueIr {
     pub max_wait: Option<(i64, DestIr)>,
     /// Overflow rules: direction, target queue, condition.
     pub overflows: Vec<(OverflowDirection, String, PredId)>,
-    /// Cancel keys.
-    pub keys: Vec<(char, DestIr)>,
+    /// Cancel keys, each with the condition under which it works.
+    pub keys: Vec<(char, DestIr, Option<PredId>)>,
     /// Agent no-answer time-out and action.
     pub no_answer: Option<(i64, NoAnswerAction)>,
     /// Missed offers before an agent is made not ready.

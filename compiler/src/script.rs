@@ -27,8 +27,10 @@ use serde::Deserialize;
 use crate::exec::{CallInfo, Command, Input, Program, Prompt, Speech, Transfer};
 use crate::value::Value;
 
-/// One scripted call.
+/// One scripted call. A key this does not know is an error (a misspelt `at`
+/// would otherwise run the call at the wrong time without a word).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallScript {
     /// A name for reports.
     #[serde(default)]
@@ -375,7 +377,7 @@ pub fn run_script(program: &Program, script: &CallScript) -> ScriptResult {
                 }
                 match answer_for(&c, answer) {
                     Ok(i) => {
-                        transcript.push(format!("{d}  <- {}", input_text(&i)));
+                        transcript.push(format!("{d}  <- {}", answer_text(&c, answer, &i)));
                         input = i;
                     }
                     Err(e) => return fail(transcript, format!("at `{expect}`: {e}")),
@@ -411,6 +413,33 @@ pub fn run_script(program: &Program, script: &CallScript) -> ScriptResult {
         }
     }
     fail(transcript, "the call went on for 10,000 steps".into())
+}
+
+/// How the transcript shows the caller's answer: keys as pressed and phrases
+/// as said (not the index of the choice they select), and the digits of a
+/// masked collect as `*`, as the runtime's trail shows them.
+fn answer_text(c: &Command, answer: &Option<serde_json::Value>, i: &Input) -> String {
+    let said = match answer {
+        Some(serde_json::Value::String(s)) => s.trim().to_string(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    match (c, i) {
+        (Command::Menu { .. }, Input::Choice(_) | Input::NoMatch)
+            if said.starts_with("press ") || said.starts_with("say ") =>
+        {
+            let what = if matches!(i, Input::NoMatch) {
+                " (no match)"
+            } else {
+                ""
+            };
+            format!("{said}{what}")
+        }
+        (Command::Collect { mask: true, .. }, Input::Digits(d)) => {
+            format!("digits {}", "*".repeat(d.chars().count()))
+        }
+        _ => input_text(i),
+    }
 }
 
 fn input_text(i: &Input) -> String {

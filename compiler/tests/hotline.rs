@@ -132,7 +132,8 @@ fn fee_inquiry_reads_the_balance_as_money() {
             to: Transfer::Queue("billing".into()),
             timeout_ms: None,
             via: None,
-            caller_id: None
+            caller_id: None,
+            priority: None,
         }
     );
 }

@@ -30,6 +30,28 @@ pub struct Label {
     pub message: String,
 }
 
+/// One replacement in the source: the text under `span` becomes `replacement`
+/// (an empty span inserts, an empty replacement deletes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    /// The text replaced.
+    pub span: Span,
+    /// What it is replaced with.
+    pub replacement: String,
+}
+
+/// A fix that certainly does what the analyst meant, as edits a tool can apply
+/// without asking: `dialect fmt --fix` applies it, and an editor can offer
+/// it as a quick fix. Only mechanical corrections get one (a
+/// full-width comma, a unit such as `10min`), never a guess between names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// What the fix does, for a menu entry ("type `,` instead of `，`").
+    pub title: String,
+    /// The edits, in source order, none overlapping.
+    pub edits: Vec<Edit>,
+}
+
 /// A problem found in the source.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
@@ -47,6 +69,8 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     /// Suggestions and reasons (`did you mean ...?`, why a rule exists).
     pub hints: Vec<String>,
+    /// A correction that can be applied mechanically, when there is one.
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {
@@ -60,6 +84,7 @@ impl Diagnostic {
             label: None,
             labels: Vec::new(),
             hints: Vec::new(),
+            fix: None,
         }
     }
 
@@ -98,6 +123,15 @@ impl Diagnostic {
             Some(h) => self.with_hint(h),
             None => self,
         }
+    }
+
+    /// Adds the mechanical fix.
+    pub fn with_fix(mut self, title: impl Into<String>, edits: Vec<Edit>) -> Diagnostic {
+        self.fix = Some(Fix {
+            title: title.into(),
+            edits,
+        });
+        self
     }
 
     /// True for errors.
@@ -211,6 +245,32 @@ pub struct JsonDiagnostic {
     pub related: Vec<JsonRelated>,
     /// Suggestions for a fix, in order (`did you mean ...`).
     pub hints: Vec<String>,
+    /// The mechanical fix, when there is one.
+    pub fix: Option<JsonFix>,
+}
+
+/// A fix in JSON form: positions as in [`JsonDiagnostic`], end exclusive.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonFix {
+    /// What the fix does.
+    pub title: String,
+    /// The edits, in source order.
+    pub edits: Vec<JsonEdit>,
+}
+
+/// One edit of a [`JsonFix`].
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonEdit {
+    /// 1-based line of the start.
+    pub line: usize,
+    /// 1-based column (characters) of the start.
+    pub column: usize,
+    /// 1-based line of the end.
+    pub end_line: usize,
+    /// 1-based column (characters) just past the end.
+    pub end_column: usize,
+    /// The new text.
+    pub replacement: String,
 }
 
 /// A secondary place in JSON form.
@@ -261,7 +321,65 @@ pub fn to_json(diag: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
             })
             .collect(),
         hints: diag.hints.clone(),
+        fix: diag.fix.as_ref().and_then(|fix| {
+            let f = sources.get(diag.span.file)?;
+            Some(JsonFix {
+                title: fix.title.clone(),
+                edits: fix
+                    .edits
+                    .iter()
+                    .map(|e| {
+                        let (line, column) = f.line_col(e.span.start as usize);
+                        let (end_line, end_column) = f.line_col(e.span.end as usize);
+                        JsonEdit {
+                            line,
+                            column,
+                            end_line,
+                            end_column,
+                            replacement: e.replacement.clone(),
+                        }
+                    })
+                    .collect(),
+            })
+        }),
     }
+}
+
+/// Applies the fixes of `diags` that are about `file` to its `text`: what
+/// `dialect fmt --fix` writes back. Edits that overlap one applied before are
+/// skipped. Returns the new text and how many fixes were applied.
+pub fn apply_fixes(text: &str, file: crate::ast::FileId, diags: &[Diagnostic]) -> (String, usize) {
+    let mut edits: Vec<(&Edit, usize)> = Vec::new();
+    for (i, d) in diags.iter().enumerate() {
+        if let Some(fix) = &d.fix {
+            edits.extend(
+                fix.edits
+                    .iter()
+                    .filter(|e| e.span.file == file)
+                    .map(|e| (e, i)),
+            );
+        }
+    }
+    edits.sort_by_key(|(e, _)| (e.span.start, e.span.end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0usize;
+    let mut applied = std::collections::BTreeSet::new();
+    for (e, i) in edits {
+        let (start, end) = (e.span.start as usize, e.span.end as usize);
+        if start < at
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(&e.replacement);
+        at = end;
+        applied.insert(i);
+    }
+    out.push_str(&text[at..]);
+    (out, applied.len())
 }
 
 /// The closest candidate to `name` by edit distance, if it is close enough to be a likely typo.

@@ -7,6 +7,7 @@
 //! flow for analysts. Nothing here does IO beyond reading the project's files.
 //!
 //! # Layout
+//! - [`announce`]: the numbered prompts of queue position and wait announcements.
 //! - [`ast`]: the syntax tree, with a span on every node (`ast/`: spans,
 //!   expressions, resource declarations, flows, queues/campaigns/workorders).
 //! - [`syntax`]: the pest grammar (`dialect.pest`) and pairs → AST (`syntax/`:
@@ -25,6 +26,7 @@
 //! - [`graph`]: `dialect graph`, a flow as a diagram (`graph/`: DOT, Mermaid,
 //!   SVG with its own layout).
 
+pub mod announce;
 pub mod ast;
 pub mod check;
 pub mod diagnostic;

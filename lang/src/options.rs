@@ -236,6 +236,15 @@ pub const TRANSFER: &[OptSpec] = &[
         OptKind::Text,
         "number presented on a transfer to a number",
     ),
+    spec(
+        "priority",
+        OptKind::Number {
+            min: 0.0,
+            max: 1000.0,
+            whole: false,
+        },
+        "added to the queue's priority for this call (transfers to a queue)",
+    ),
 ];
 
 /// Options of a list category.

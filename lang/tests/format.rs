@@ -663,3 +663,22 @@ fn line_endings_and_empty_files() {
         "# one\n\n# two\n"
     );
 }
+
+/// `dialect fmt --fix`: full-width punctuation and near-miss units become what
+/// the checker asks for, in one run, and the result formats without errors.
+#[test]
+fn fix_replaces_full_width_punctuation_and_near_miss_units() {
+    let text = "skill billing\nqueue billing {\n  skills billing\n  max wait 10min -> hangup\n}\nflow main on \"100\" {\n  menu main (retries 3，timeout 5s) {\n    play \"menu.wav\"\n    1 -> transfer queue billing\n    no input final -> hangup\n    no match final -> hangup\n  }\n}\n";
+    let (fixed, n) = format::fix_source(FileId(0), text);
+    assert_eq!(n, 2, "{fixed}");
+    assert!(fixed.contains("max wait 10m -> hangup"), "{fixed}");
+    assert!(fixed.contains("(retries 3,timeout 5s)"), "{fixed}");
+    let formatted = format_source(FileId(0), &fixed).expect("no errors left");
+    assert!(formatted.contains("(retries 3, timeout 5s)"), "{formatted}");
+    // Text in quotes is left alone.
+    let quoted = "flow main on \"100\" {\n  say \"您好，欢迎\"\n  hangup\n}\n";
+    assert_eq!(
+        format::fix_source(FileId(0), quoted),
+        (quoted.to_string(), 0)
+    );
+}

@@ -46,10 +46,14 @@ fn split_expectations(text: &str) -> (String, Vec<String>) {
 #[test]
 fn golden_diagnostics() {
     let bless = std::env::var_os("BLESS").is_some();
+    // The prompts every golden project has: a few files, and the position
+    // announcements (but not the wait ones, which `announce_wait_prompts.flow`
+    // finds missing).
     let prompts = PromptIndex::Files(
         ["welcome.wav", "menu.wav", "hold.wav", "zh/only_chinese.wav"]
             .iter()
             .map(|s| s.to_string())
+            .chain(dialect_lang::announce::position_prompts())
             .collect(),
     );
     let mut codes = BTreeSet::new();

@@ -350,7 +350,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         sip_tcp: endpoint.tcp_addr(),
         http: http_addr,
     };
-    tracing::info!(sip = ?listening.sip_udp, http = %listening.http, "Dialect is ready");
+    // Addresses as an operator types them (`127.0.0.1:5060`, or `off`), then
+    // the one line a newcomer needs to hear the first flow.
+    let sip_at = listening.sip_udp.or(listening.sip_tcp);
+    let sip = sip_at.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(%sip, http = %listening.http, "Dialect is ready");
+    if let Some(addr) = sip_at {
+        let current = program.current();
+        if let Some((number, _)) = current.program.shared().ir.numbers.first() {
+            tracing::info!("to place a test call, call sip:{number}@{addr} from a softphone");
+        }
+    }
     ready.store(true, Ordering::SeqCst);
 
     let grace = config.limits.shutdown_grace.0;

@@ -329,8 +329,11 @@ impl AcdCore {
 
     pub(super) fn priority(&mut self, s: CallSlot, now: i64, position_hint: Option<u32>) -> f64 {
         let q = self.c(s).queue;
+        // What the transfer gave the call, plus what the queue's rule says.
+        let given = self.c(s).info.priority;
+        let given = if given.is_finite() { given } else { 0.0 };
         let Some(p) = self.queues[q].rules.priority.clone() else {
-            return 0.0;
+            return given;
         };
         let mut ctx = EnvCtx {
             position: None,
@@ -339,14 +342,15 @@ impl AcdCore {
             position_hint,
         };
         self.env_for(&p, s, now, &mut ctx);
-        match self.eval.eval_number(p.id, &self.env) {
-            Ok(v) if v.is_finite() => v,
-            Ok(_) => 0.0,
-            Err((msg, at)) => {
-                tracing::debug!(queue = %self.queues[q].rules.name, "priority failed at {at}: {msg}");
-                0.0
+        given
+            + match self.eval.eval_number(p.id, &self.env) {
+                Ok(v) if v.is_finite() => v,
+                Ok(_) => 0.0,
+                Err((msg, at)) => {
+                    tracing::debug!(queue = %self.queues[q].rules.name, "priority failed at {at}: {msg}");
+                    0.0
+                }
             }
-        }
     }
 
     pub(super) fn eval_bool(&mut self, p: &Pred, s: CallSlot, now: i64) -> bool {
@@ -708,15 +712,22 @@ impl AcdCore {
             return;
         }
         let q = self.c(s).queue;
-        let Some(dest) = self.queues[q]
+        let Some((dest, when)) = self.queues[q]
             .rules
             .keys
             .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, d)| d.clone())
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, d, w)| (d.clone(), w.clone()))
         else {
             return;
         };
+        // A key with a condition works only while it holds (a callback offered
+        // after two minutes of waiting); before that, pressing it does nothing.
+        if let Some(p) = when
+            && !self.eval_bool(&p, s, now)
+        {
+            return;
+        }
         match self.c(s).phase.clone() {
             Phase::Waiting => {}
             Phase::Offering(list) => {

@@ -127,6 +127,13 @@ queue cb "Callback" {
   key 8 -> flow voicemail
 }
 
+queue later "CallbackLater" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 1 -> callback when waited > 2m
+}
+
 queue night "Night" {
   skills general >= 1
   strategy longest_idle
@@ -530,6 +537,58 @@ fn wrap_up_holds_the_agent_back() {
     t.at(end + 19_000);
     assert!(t.offers().is_empty());
     t.at(end + 20_000);
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
+}
+
+#[test]
+fn a_key_with_a_condition_works_only_while_it_holds() {
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "later", 0.0);
+    t.at(60_000);
+    t.out.clear();
+    t.input(Input::CallerKey { call: 1, key: '1' });
+    let msgs = t.messages();
+    assert!(
+        !msgs
+            .iter()
+            .any(|(_, m)| matches!(m, AcdToCall::CallbackAccepted { .. })),
+        "after 1 min the key does nothing: {msgs:?}"
+    );
+    t.at(2 * 60_000 + 1_000);
+    t.out.clear();
+    t.input(Input::CallerKey { call: 1, key: '1' });
+    let msgs = t.messages();
+    assert!(
+        msgs.iter()
+            .any(|(c, m)| *c == 1 && matches!(m, AcdToCall::CallbackAccepted { .. })),
+        "after 2 min it offers the callback: {msgs:?}"
+    );
+}
+
+#[test]
+fn a_transfer_priority_is_added_to_the_queues() {
+    // Two level-0 calls and a level-1 one: the later level-0 call came with
+    // `(priority 15)`, which beats level 1 (10) in `prio`.
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "prio", 1.0);
+    t.at(1_000);
+    let mut qc = QueuedCall::new(2, "prio", "13800000000", t.now);
+    qc.data = vec![("level".into(), Value::Number(0.0))];
+    qc.priority = 15.0;
+    t.input(Input::Enqueue(qc));
+    t.at(2_000);
+    t.call(3, "prio", 0.0);
+    t.out.clear();
+    t.ready("a1");
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
+    // In a queue without a priority rule, it alone orders the calls.
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "longest", 0.0);
+    let mut qc = QueuedCall::new(2, "longest", "13800000000", t.now);
+    qc.priority = 1.0;
+    t.input(Input::Enqueue(qc));
+    t.out.clear();
+    t.ready("a1");
     assert_eq!(t.offers(), vec![(2, "a1".to_string())]);
 }
 

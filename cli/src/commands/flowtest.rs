@@ -25,13 +25,20 @@ pub(crate) fn load_program(source: &Path, engine: Engine) -> Result<Option<Progr
 fn read_scripts(path: &Path) -> Result<Vec<CallScript>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A file holds a list of calls, or one call.
-    match serde_yaml::from_str::<Vec<CallScript>>(&text) {
+    // A file holds a list of calls, or one call; the error is the one of the
+    // form the file has (an unknown key in a single call, not "expected a list").
+    let is_list = matches!(
+        serde_yaml::from_str::<serde_yaml::Value>(&text),
+        Ok(serde_yaml::Value::Sequence(_))
+    );
+    let parsed = if is_list {
+        serde_yaml::from_str::<Vec<CallScript>>(&text)
+    } else {
+        serde_yaml::from_str::<CallScript>(&text).map(|one| vec![one])
+    };
+    match parsed {
         Ok(v) => Ok(v),
-        Err(list_err) => match serde_yaml::from_str::<CallScript>(&text) {
-            Ok(one) => Ok(vec![one]),
-            Err(_) => bail!("{}: {list_err}", path.display()),
-        },
+        Err(e) => bail!("{}: {e}", path.display()),
     }
 }
 
@@ -132,4 +139,43 @@ pub(crate) fn test(project: &Path, engine: Engine, verbose: bool) -> Result<Exit
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scripts(text: &str) -> Result<Vec<CallScript>> {
+        let dir = std::env::temp_dir().join(format!("dialect-flowtest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("t{}.test.yaml", text.len()));
+        std::fs::write(&path, text)?;
+        let r = read_scripts(&path);
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let err = scripts("- name: x\n  flow: main\n  att: 2026-09-21 10:00\n  steps: [hangup]\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field `att`"), "{err}");
+        let err = scripts("name: x\nflow: main\ntime: 2026-09-21 10:00\nsteps: [hangup]\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field `time`"), "{err}");
+    }
+
+    #[test]
+    fn one_call_or_a_list() -> Result<()> {
+        assert_eq!(scripts("flow: main\nsteps: [hangup]\n")?.len(), 1);
+        assert_eq!(
+            scripts("- flow: main\n  steps: [hangup]\n- flow: main\n  steps: [end]\n")?.len(),
+            2
+        );
+        Ok(())
+    }
 }

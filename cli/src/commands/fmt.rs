@@ -10,8 +10,10 @@ use dialect_lang::source::SourceMap;
 
 /// Formats every `.flow` file under `paths`; with `check`, only reports files that
 /// are not formatted. Exit code 1 when a file needs formatting (`--check`) or has
-/// syntax errors.
-pub(crate) fn run(paths: &[PathBuf], check: bool) -> Result<ExitCode> {
+/// syntax errors. With `fix`, the mechanical fixes of the parser (full-width
+/// punctuation, near-miss units) are applied first, and written back even when
+/// other errors keep the file from being formatted.
+pub(crate) fn run(paths: &[PathBuf], check: bool, fix: bool) -> Result<ExitCode> {
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -26,10 +28,25 @@ pub(crate) fn run(paths: &[PathBuf], check: bool) -> Result<ExitCode> {
     let mut failed = false;
     let mut changed = 0;
     for f in &files {
-        let text =
+        let original =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         let mut sources = SourceMap::new();
+        let (text, fixes) = if fix {
+            dialect_lang::format::fix_source(dialect_lang::ast::FileId(0), &original)
+        } else {
+            (original.clone(), 0)
+        };
         let id = sources.add(f.clone(), text.clone());
+        if fixes > 0 {
+            changed += 1;
+            std::fs::write(f, &text).with_context(|| format!("cannot write {}", f.display()))?;
+            writeln!(
+                out,
+                "fixed {} ({fixes} fix{})",
+                f.display(),
+                if fixes == 1 { "" } else { "es" }
+            )?;
+        }
         match dialect_lang::format::format_source(id, &text) {
             Ok(formatted) if formatted == text => {}
             Ok(formatted) => {

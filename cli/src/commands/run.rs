@@ -25,8 +25,11 @@ pub(crate) fn run(
     if let Some(e) = engine {
         cfg.engine = e;
     }
+    // Cranelift logs every function it compiles at `info` (thousands of lines
+    // of IR before the server is ready): at the configured level it says only
+    // warnings. `RUST_LOG` still decides everything when it is set.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.logging.level.clone()));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(&cfg.logging.level)));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if cfg.logging.format == dialect_runtime::config::LogFormat::Json {
         builder.json().init();
@@ -63,6 +66,38 @@ pub(crate) fn run(
     }
 }
 
+/// The log filter for a configured `level`, with the code generator's crates
+/// held at `warn` unless the level names them itself.
+fn default_filter(level: &str) -> String {
+    let mut filter = level.to_string();
+    for krate in CRANELIFT_CRATES {
+        if !level.contains(krate) {
+            filter.push_str(&format!(",{krate}=warn"));
+        }
+    }
+    filter
+}
+
+/// The crates whose `info` logging is the IR of every compiled function.
+const CRANELIFT_CRATES: [&str; 5] = [
+    "cranelift_codegen",
+    "cranelift_frontend",
+    "cranelift_jit",
+    "cranelift_module",
+    "cranelift_native",
+];
+
+/// The deploy endpoint for `to`, which may be a URL or, as the operations
+/// guide writes it, a bare `host:port`.
+fn deploy_url(to: &str) -> String {
+    let base = to.trim_end_matches('/');
+    if base.starts_with("http://") || base.starts_with("https://") {
+        format!("{base}/api/v1/deploy")
+    } else {
+        format!("http://{base}/api/v1/deploy")
+    }
+}
+
 /// The token to deploy with when none is given: the admin token a server
 /// started without `api_users` keeps in its data folder.
 fn local_admin_token() -> Result<String> {
@@ -79,7 +114,7 @@ fn local_admin_token() -> Result<String> {
     Ok(text.trim().to_string())
 }
 
-/// `dialect deploy BUNDLE --to URL [--token T]`.
+/// `dialect deploy BUNDLE --to URL [--token T]` (`--server ADDR` is the same).
 pub(crate) fn deploy(bundle: &Path, to: &str, token: Option<String>) -> Result<ExitCode> {
     let token = match token {
         Some(t) => t,
@@ -92,7 +127,7 @@ pub(crate) fn deploy(bundle: &Path, to: &str, token: Option<String>) -> Result<E
         eprintln!("error: {}: {e}", bundle.display());
         return Ok(ExitCode::from(1));
     }
-    let url = format!("{}/api/v1/deploy", to.trim_end_matches('/'));
+    let url = deploy_url(to);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -142,4 +177,31 @@ pub(crate) fn dtmf_detect(file: &Path) -> Result<ExitCode> {
         if digits.len() == 1 { "" } else { "s" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cranelift_is_held_at_warn_unless_named() {
+        let f = default_filter("info");
+        assert!(f.starts_with("info,"), "{f}");
+        assert!(f.contains("cranelift_codegen=warn"), "{f}");
+        let f = default_filter("info,cranelift_codegen=debug");
+        assert!(!f.contains("cranelift_codegen=warn"), "{f}");
+        assert!(f.contains("cranelift_jit=warn"), "{f}");
+    }
+
+    #[test]
+    fn deploy_takes_a_url_or_an_address() {
+        assert_eq!(
+            deploy_url("http://127.0.0.1:8080/"),
+            "http://127.0.0.1:8080/api/v1/deploy"
+        );
+        assert_eq!(
+            deploy_url("10.0.0.5:8080"),
+            "http://10.0.0.5:8080/api/v1/deploy"
+        );
+    }
 }

@@ -388,6 +388,7 @@ impl<'a> Lowerer<'a> {
                     timeout_ms: options::duration_ms(o, "timeout"),
                     via: options::text(o, "via"),
                     caller_id: options::text(o, "caller id"),
+                    priority: options::number(o, "priority"),
                     has_fallback: otherwise.is_some(),
                 };
                 self.suspend(fb, node.clone(), s.span, kind, args);

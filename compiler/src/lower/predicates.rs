@@ -158,6 +158,16 @@ impl<'a> Lowerer<'a> {
                 );
                 overflows.push((o.direction, o.target.name.clone(), p));
             }
+            let mut keys = Vec::new();
+            for (ki, k) in q.keys.iter().enumerate() {
+                let Some(c) = k.key.chars().next() else {
+                    continue;
+                };
+                let when = k.when.as_ref().map(|w| {
+                    self.predicate(PredKind::Key(qi, ki as u32), w, Vec::new(), Vec::new())
+                });
+                keys.push((c, self.dest(&k.dest), when));
+            }
             let music = q.music.as_ref().map(|e| match &e.kind {
                 ExprKind::Text(t) => t.plain_lossy(),
                 _ => self.snippet(e.span),
@@ -192,11 +202,7 @@ impl<'a> Lowerer<'a> {
                     .as_ref()
                     .map(|(d, dest, _)| (d.millis, self.dest(dest))),
                 overflows,
-                keys: q
-                    .keys
-                    .iter()
-                    .filter_map(|(k, _, d)| k.chars().next().map(|c| (c, self.dest(d))))
-                    .collect(),
+                keys,
                 no_answer: q.no_answer.as_ref().map(|n| (n.timeout.millis, n.action)),
                 max_missed: options::number(&q.agent_policy, "max missed").map(|n| n as u32),
                 reject_delay_ms: options::duration_ms(&q.agent_policy, "reject delay"),

@@ -54,8 +54,9 @@ reminder_menu.wav|查询话费请按一，人工服务请按零。|To check your
 campaign_drop.wav|您好，这里是中国电信一零零零零，稍后将再次与您联系。|Hello, this is the ten thousand hotline. We will call you again later.
 TEXTS
 
-# Queue announcements (the ACD's position and estimated-wait prompts):
-# queue_position_N.wav for N = 1..20 and queue_wait_Mm.wav for M = 1..30 minutes.
+# Queue announcements (the ACD's position and estimated-wait prompts, named as
+# dialect_lang::announce says): queue_position_N.wav for N = 1..20 and
+# queue_wait_Mm.wav for M = 1..30 minutes, and the _more prompts beyond them.
 queue_prompts() {
   local n m
   for n in $(seq 1 20); do
@@ -70,6 +71,10 @@ queue_prompts() {
       say "queue_wait_${m}m.wav" en-us "Your estimated wait is $m minutes." en
     fi
   done
+  say queue_position_more.wav cmn "您前面还有二十位以上的客户在等待。" zh
+  say queue_position_more.wav en-us "More than twenty callers are ahead of you." en
+  say queue_wait_more.wav cmn "预计等待时间超过三十分钟。" zh
+  say queue_wait_more.wav en-us "Your estimated wait is more than thirty minutes." en
 }
 queue_prompts
 

@@ -31,7 +31,7 @@ pub struct QueueDecl {
     /// Overflow rules.
     pub overflows: Vec<Overflow>,
     /// Cancel-by-key rules.
-    pub keys: Vec<(String, Span, Destination)>,
+    pub keys: Vec<QueueKey>,
     /// Agent no-answer time-out and what to do.
     pub no_answer: Option<NoAnswer>,
     /// Agent availability policy (options).
@@ -43,6 +43,22 @@ pub struct QueueDecl {
     /// Service-level target: fraction answered within a time.
     pub service_level: Option<(f64, DurationLit, Span)>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `key 9 -> callback when waited > 2m`: a key the waiting caller may press.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueKey {
+    /// The key as written (checked to be one DTMF key).
+    pub key: String,
+    /// Where the key is written.
+    pub key_span: Span,
+    /// Where the call goes.
+    pub dest: Destination,
+    /// Only while this holds (a callback offered after two minutes): at other
+    /// times the key does nothing.
+    pub when: Option<Expr>,
+    /// The whole rule.
     pub span: Span,
 }
 

@@ -31,6 +31,11 @@ pub struct Module {
     pub file: FileId,
     /// Top-level declarations in source order.
     pub items: Vec<Item>,
+    /// Text left out after syntax errors (a statement, clause or field that did
+    /// not parse, or a whole declaration): the checker keeps quiet about what
+    /// these would have declared, and about warnings in their declarations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovered: Vec<Span>,
 }
 
 /// A top-level declaration.

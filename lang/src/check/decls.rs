@@ -451,8 +451,16 @@ impl Checker<'_> {
         }
         for a in &q.announcements {
             self.check_duration(&a.every, "an announcement interval");
-            if let AnnounceWhat::Prompt(p) = &a.what {
-                self.check_prompt(p, &mut scope);
+            match &a.what {
+                AnnounceWhat::Prompt(p) => self.check_prompt(p, &mut scope),
+                AnnounceWhat::Position => self.check_announcement_prompts(
+                    a.span,
+                    "position",
+                    crate::announce::position_prompts(),
+                ),
+                AnnounceWhat::Wait => {
+                    self.check_announcement_prompts(a.span, "wait", crate::announce::wait_prompts())
+                }
             }
             if let Some(w) = &a.when {
                 self.expect_type(w, Type::Bool, &mut scope, "an announcement condition");
@@ -480,7 +488,11 @@ impl Checker<'_> {
             self.expect_type(&o.when, Type::Bool, &mut scope, "an overflow condition");
         }
         let mut keys: HashMap<String, Span> = HashMap::new();
-        for (k, span, dest) in &q.keys {
+        for qk in &q.keys {
+            let (k, span, dest) = (&qk.key, &qk.key_span, &qk.dest);
+            if let Some(w) = &qk.when {
+                self.expect_type(w, Type::Bool, &mut scope, "a key's condition");
+            }
             if k.chars().count() != 1 || !k.chars().all(is_dtmf_key) {
                 self.err(
                     Diagnostic::error("not-a-key", *span, format!("`{k}` is not a DTMF key"))
@@ -1187,4 +1199,46 @@ fn weekday_name(d: u8) -> &'static str {
     .get(d as usize)
     .copied()
     .unwrap_or("?")
+}
+
+impl Checker<'_> {
+    /// `announce position` and `announce wait` are made of numbered prompts
+    /// (see [`crate::announce`]): reports the ones the project lacks.
+    fn check_announcement_prompts(&mut self, span: Span, what: &str, names: Vec<String>) {
+        if matches!(self.project.prompts, crate::check::PromptIndex::Unchecked) {
+            return;
+        }
+        let langs = self.model.languages.clone();
+        let missing: Vec<String> = names
+            .into_iter()
+            .filter(|n| {
+                !(self.project.prompts.has(n, None)
+                    || langs.iter().any(|l| self.project.prompts.has(n, Some(l))))
+            })
+            .collect();
+        let Some(first) = missing.first() else {
+            return;
+        };
+        let list = if missing.len() > 3 {
+            format!("{}, ... ({} files)", missing[..3].join(", "), missing.len())
+        } else {
+            missing.join(", ")
+        };
+        let example = if what == "position" {
+            "queue_position_1.wav (\"you are number 1 in the queue\") to queue_position_20.wav, and queue_position_more.wav for more than 20"
+        } else {
+            "queue_wait_1m.wav (\"about one minute\") to queue_wait_30m.wav, and queue_wait_more.wav for more than 30 minutes"
+        };
+        self.err(
+            Diagnostic::error(
+                "missing-prompt",
+                span,
+                format!(
+                    "announcing the {what} needs the prompt {first}, which is not under prompts/"
+                ),
+            )
+            .with_label(format!("missing: {list}"))
+            .with_hint(format!("record {example}")),
+        );
+    }
 }

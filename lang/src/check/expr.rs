@@ -581,7 +581,7 @@ impl Checker<'_> {
                             e.span,
                             format!("`{sym}` compares two values of the same kind, but this compares {ta} with {tb}"),
                         )
-                        .with_hint_opt(compare_hint(ta, tb)),
+                        .with_hint_opt(self.compare_hint(a, ta, b, tb)),
                     );
                 }
                 Bool
@@ -594,7 +594,7 @@ impl Checker<'_> {
                             e.span,
                             format!("`{sym}` needs two numbers, durations, dates or times of the same kind, but this compares {ta} with {tb}"),
                         )
-                        .with_hint_opt(compare_hint(ta, tb)),
+                        .with_hint_opt(self.compare_hint(a, ta, b, tb)),
                     );
                 }
                 Bool
@@ -670,16 +670,51 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// How to make two sides of a comparison the same kind, pointing at the
+    /// side that is most likely mistyped: a quoted number beside a number
+    /// loses its quotes, a bare number beside a text (collected digits) gains
+    /// them.
+    fn compare_hint(&self, a: &Expr, ta: Type, b: &Expr, tb: Type) -> Option<String> {
+        let (num, text) = match (ta, tb) {
+            (Type::Number, Type::Text) => (a, b),
+            (Type::Text, Type::Number) => (b, a),
+            _ => return compare_hint(ta, tb),
+        };
+        if let ExprKind::Text(t) = &text.kind
+            && let Some(s) = t.as_plain()
+            && s.trim().parse::<f64>().is_ok()
+        {
+            let n = s.trim();
+            return Some(format!(
+                "`{}` is a number; write the number without quotes: {n}",
+                self.snippet(num.span)
+            ));
+        }
+        if let ExprKind::Number(_) = num.kind {
+            let n = self.snippet(num.span);
+            return Some(format!(
+                "`{}` is a text (digits typed or looked up are texts); write the number in quotes, \"{n}\", or compare to_number({}) with it",
+                self.snippet(text.span),
+                self.snippet(text.span)
+            ));
+        }
+        Some(format!(
+            "use to_number({}) to read the number in the text",
+            self.snippet(text.span)
+        ))
+    }
+}
+
 fn compare_hint(a: Type, b: Type) -> Option<String> {
     use Type::*;
     match (a, b) {
         (Duration, Number) | (Number, Duration) => {
             Some("durations need a unit: write 30s instead of 30".to_string())
         }
-        (Text, Number) | (Number, Text) => Some(
-            "numbers read from digits are texts; write the number in quotes or use to_number(...)"
-                .to_string(),
-        ),
+        (Text, Number) | (Number, Text) => {
+            Some("use to_number(...) to read the number in a text".to_string())
+        }
         (Time, Text) | (Text, Time) => {
             Some("clock times are written without quotes: 08:30".to_string())
         }

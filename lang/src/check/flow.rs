@@ -567,6 +567,18 @@ impl Checker<'_> {
                     }
                 }
                 self.check_options(o, options::TRANSFER, "transfer");
+                if let Some(p) = o.iter().find(|p| p.name == "priority")
+                    && !matches!(dest, Destination::Queue(_))
+                {
+                    self.err(
+                        Diagnostic::error(
+                            "unknown-option",
+                            p.name_span,
+                            "`priority` is an option of a transfer to a queue",
+                        )
+                        .with_hint("a call has a priority only while it waits in a queue"),
+                    );
+                }
                 if let Some(b) = otherwise {
                     self.nested(b, scope, cx);
                 }

@@ -507,6 +507,7 @@ pub fn check_project(project: Project) -> Checked {
     let mut cx = Checker::new(&project);
     cx.run();
     let mut diagnostics = project.syntax_diagnostics.clone();
+    quiet_after_recovery(&project, &mut cx.diags);
     diagnostics.append(&mut cx.diags);
     diagnostics.sort_by(|a, b| {
         (a.span.file, a.span.start, a.span.end).cmp(&(b.span.file, b.span.start, b.span.end))
@@ -518,6 +519,106 @@ pub fn check_project(project: Project) -> Checked {
         diagnostics,
         model,
     }
+}
+
+/// Codes that say something is missing or unknown: after a syntax error they
+/// may be about text the parser left out, so inside a declaration with a syntax
+/// error (or naming a word of the text left out) they wait until it is fixed.
+const MISSING_CODES: &[&str] = &[
+    "menu-no-choice",
+    "missing-field",
+    "queue-no-skill",
+    "no-initial-state",
+    "no-final-state",
+    "unreachable-state",
+    "dead-end-state",
+    "campaign-no-list",
+    "campaign-no-phone",
+    "campaign-no-mode",
+    "campaign-no-destination",
+    "campaign-no-window",
+    "campaign-no-calendar",
+    "dropped-message",
+    "abandon-cap",
+    "wrong-arguments",
+    "bad-reminder",
+    "no-calendar",
+    "flow-needs-arguments",
+];
+
+/// Codes for a name that does not exist.
+const UNKNOWN_NAME_CODES: &[&str] = &[
+    "unknown-name",
+    "unknown-queue",
+    "unknown-flow",
+    "unknown-label",
+    "unknown-list",
+    "unknown-calendar",
+    "unknown-service",
+    "unknown-workorder",
+    "unknown-skill",
+    "unknown-state",
+    "unknown-field",
+    "unknown-agent",
+];
+
+/// Drops the checker's follow-up messages about text a syntax error made the
+/// parser leave out: one mistake, one message. Warnings and "something is
+/// missing" errors inside a declaration with a syntax error wait until it is
+/// fixed; "unknown name" errors are dropped when the name is a word of the text
+/// left out (a queue whose declaration did not parse is not reported unknown at
+/// every transfer to it).
+fn quiet_after_recovery(project: &Project, diags: &mut Vec<Diagnostic>) {
+    let left_out: Vec<Span> = project
+        .modules
+        .iter()
+        .flat_map(|m| m.recovered.iter().copied())
+        .collect();
+    if left_out.is_empty() {
+        return;
+    }
+    let overlaps =
+        |a: Span, b: Span| a.file == b.file && a.start < b.end.max(b.start + 1) && b.start < a.end;
+    let mut broken: Vec<Span> = left_out.clone();
+    for m in &project.modules {
+        for item in &m.items {
+            let s = item.span();
+            if left_out.iter().any(|r| overlaps(*r, s)) {
+                broken.push(s);
+            }
+        }
+    }
+    let mut words: BTreeSet<&str> = BTreeSet::new();
+    for s in &left_out {
+        if let Some(f) = project.sources.get(s.file) {
+            words.extend(
+                f.slice(*s)
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty()),
+            );
+        }
+    }
+    let inside = |d: &Diagnostic| {
+        broken
+            .iter()
+            .any(|b| b.file == d.span.file && b.start <= d.span.start && d.span.end <= b.end)
+    };
+    diags.retain(|d| {
+        if UNKNOWN_NAME_CODES.contains(&d.code) {
+            let name = project
+                .sources
+                .get(d.span.file)
+                .map(|f| f.slice(d.span))
+                .unwrap_or_default();
+            if words.contains(name) {
+                return false;
+            }
+        }
+        let within_left_out = left_out
+            .iter()
+            .any(|r| r.file == d.span.file && r.start <= d.span.start && d.span.end <= r.end);
+        !within_left_out && !(inside(d) && (!d.is_error() || MISSING_CODES.contains(&d.code)))
+    });
 }
 
 /// Checks one text as a project of its own (no imports followed, prompt files not

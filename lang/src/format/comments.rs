@@ -215,8 +215,8 @@ fn collect_key_spans(module: &Module, out: &mut Vec<(u32, u32)>) {
             Item::Flow(f) => block(&f.body, out),
             Item::Queue(q) => {
                 opts(&q.agent_policy, out);
-                for (_, s, _) in &q.keys {
-                    out.push((s.start, s.end));
+                for k in &q.keys {
+                    out.push((k.key_span.start, k.key_span.end));
                 }
             }
             Item::Campaign(c) => {

@@ -382,12 +382,18 @@ impl<'a> Printer<'a> {
             );
             add(o.span.start, t, o.span.end);
         }
-        for (k, span, dest) in &q.keys {
-            let lo = self.back_over(span.start, &["key"]);
+        for k in &q.keys {
+            let lo = self.back_over(k.key_span.start, &["key"]);
+            let when = k
+                .when
+                .as_ref()
+                .map(|w| format!(" when {}", expr_to_string(w)))
+                .unwrap_or_default();
+            let end = k.when.as_ref().map_or(k.dest.span().end, |w| w.span.end);
             add(
                 lo,
-                format!("key {k} -> {}", dest_to_string(dest)),
-                dest.span().end,
+                format!("key {} -> {}{when}", k.key, dest_to_string(&k.dest)),
+                end,
             );
         }
         if let Some(n) = &q.no_answer {

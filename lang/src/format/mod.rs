@@ -65,6 +65,27 @@ pub fn format_source(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>
     Ok(format_module(&module, text))
 }
 
+/// Applies the mechanical fixes the parser offers for `text` (full-width
+/// punctuation, a unit such as `10min`) until none is left: what
+/// `dialect fmt --fix` does before formatting. Returns the new text and how
+/// many fixes were applied. A fix can reveal another (a line whose first
+/// mistake hid the second), hence the few passes.
+pub fn fix_source(file: FileId, text: &str) -> (String, usize) {
+    let mut text = text.to_string();
+    let mut total = 0;
+    for _ in 0..8 {
+        let mut ids = IdGen::default();
+        let (_, diags) = parse_module(file, &text, &mut ids);
+        let (fixed, n) = crate::diagnostic::apply_fixes(&text, file, &diags);
+        if n == 0 || fixed == text {
+            break;
+        }
+        total += n;
+        text = fixed;
+    }
+    (text, total)
+}
+
 /// Prints a module parsed from `text` (without errors) in the canonical layout,
 /// with the comments of `text` put back.
 pub fn format_module(module: &Module, text: &str) -> String {

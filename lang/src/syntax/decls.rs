@@ -4,6 +4,7 @@
 
 use super::{Builder, P, Rule, first};
 use crate::ast::*;
+use crate::diagnostic::Diagnostic;
 
 impl Builder<'_> {
     pub(super) fn item(&mut self, p: P<'_>) -> Option<Item> {
@@ -360,9 +361,16 @@ impl Builder<'_> {
                 Rule::q_key => {
                     let mut ci = c.into_inner();
                     let k = ci.next()?;
-                    let ks = self.span(&k);
+                    let key_span = self.span(&k);
                     let dest = self.destination(ci.next()?)?;
-                    q.keys.push((k.as_str().to_string(), ks, dest));
+                    let when = ci.next().map(|e| self.expr(e));
+                    q.keys.push(QueueKey {
+                        key: k.as_str().to_string(),
+                        key_span,
+                        dest,
+                        when,
+                        span: cspan,
+                    });
                 }
                 Rule::q_no_answer => {
                     let mut ci = c.into_inner();
@@ -509,7 +517,28 @@ impl Builder<'_> {
                 Rule::c_media => c.media = first(&x).map(|i| self.ident(i)),
                 Rule::c_dropped => {
                     let mut xi = x.into_inner();
-                    let prompt = self.expr(xi.next()?);
+                    let m = xi.next()?;
+                    let prompt = if m.as_rule() == Rule::dropped_say {
+                        let said = self.span(&m);
+                        let word = Span {
+                            end: said.start + 3,
+                            ..said
+                        };
+                        self.diags.push(
+                            Diagnostic::error(
+                                "syntax",
+                                word,
+                                "the message for dropped calls is a recording: write `dropped -> play \"file.wav\"`",
+                            )
+                            .with_label("`say` is not possible here")
+                            .with_hint("the message must start within 2 seconds of the answer, so it is a recorded prompt, played at once"),
+                        );
+                        self.recovered.push(said);
+                        let e = first(&m)?;
+                        self.expr(e)
+                    } else {
+                        self.expr(m)
+                    };
                     let within = xi.next().map(|d| self.duration_lit(d));
                     c.dropped = Some((prompt, within, xspan));
                 }
@@ -597,7 +626,12 @@ impl Builder<'_> {
                                 let mut yi = y.into_inner();
                                 let when_p = yi.next()?;
                                 let when = match first(&when_p) {
-                                    Some(d) if d.as_rule() == Rule::duration => {
+                                    Some(d)
+                                        if matches!(
+                                            d.as_rule(),
+                                            Rule::duration | Rule::bad_duration
+                                        ) =>
+                                    {
                                         RemindWhen::Before(self.duration_lit(d))
                                     }
                                     Some(pc) if pc.as_rule() == Rule::percent => {
@@ -618,7 +652,9 @@ impl Builder<'_> {
                                 let mut to = Vec::new();
                                 for z in y.into_inner() {
                                     match z.as_rule() {
-                                        Rule::duration => after = Some(self.duration_lit(z)),
+                                        Rule::duration | Rule::bad_duration => {
+                                            after = Some(self.duration_lit(z))
+                                        }
                                         _ => to.push(self.ident(z)),
                                     }
                                 }

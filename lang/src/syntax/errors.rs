@@ -115,23 +115,48 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
 }
 
 /// Turns a pest error into a diagnostic that says what was expected, in words.
+/// `text` is what was parsed (one declaration after a first failure), `pos`
+/// maps its offsets into the file, and `eof` says whether its end is the file's.
 pub(super) fn syntax_error(
     file: FileId,
-    offset: usize,
-    chunk: &str,
-    full_len: usize,
+    text: &str,
+    pos: &super::Positions<'_>,
+    eof: bool,
     err: &pest::error::Error<Rule>,
 ) -> Diagnostic {
-    use pest::error::{ErrorVariant, InputLocation};
-    let pos = match err.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
-    let found_end = token_end(chunk, pos);
-    let found = &chunk[pos..found_end];
-    let span = Span::new(file, offset + pos, offset + found_end.max(pos));
+    use pest::error::ErrorVariant;
+    let mut at = super::error_pos(err).min(text.len());
     let mut expected: Vec<&str> = Vec::new();
-    if let ErrorVariant::ParsingError { positives, .. } = &err.variant {
+    let mut tokens: Vec<String> = Vec::new();
+    if let Some(pa) = err.parse_attempts()
+        && pa.max_position > at
+        && pa.max_position <= text.len()
+    {
+        // A literal such as `:` or `->` was expected further on than any rule:
+        // name it, at that place.
+        for t in pa.expected_tokens() {
+            let token = t.to_string();
+            // Literals only: white space and comments may stand anywhere, and
+            // ranges such as `0..9` or built-in rules say little.
+            if !token
+                .trim_matches(['\u{FEFF}', '\u{3000}'])
+                .trim()
+                .is_empty()
+                && token != "#"
+                && !token.contains("..")
+                && token != "BUILTIN_RULE"
+                && !tokens.contains(&format!("`{token}`"))
+            {
+                tokens.push(format!("`{token}`"));
+            }
+        }
+        if !tokens.is_empty() {
+            at = pa.max_position;
+        }
+    }
+    if tokens.is_empty()
+        && let ErrorVariant::ParsingError { positives, .. } = &err.variant
+    {
         for r in positives {
             if let Some(d) = describe_rule(*r)
                 && !expected.contains(&d)
@@ -141,22 +166,29 @@ pub(super) fn syntax_error(
         }
     }
     prune_expected(&mut expected);
-    let what = if found.is_empty() {
+    let mut expected: Vec<&str> = tokens.iter().map(String::as_str).chain(expected).collect();
+    expected.dedup();
+    let found_end = token_end(text, at);
+    let found = &text[at..found_end];
+    let span = Span::new(file, pos.orig(at), pos.orig(found_end.max(at)));
+    let what = if found.trim().is_empty() {
         "the end of the file".to_string()
     } else {
         format!("`{found}`")
     };
-    if found.is_empty() && offset + chunk.len() < full_len {
+    if found.trim().is_empty() && !eof {
         // The next declaration starts while this one is still open.
-        let first_word = token_end(chunk, 0);
-        let span = Span::new(file, offset, offset + first_word);
+        let first_word = token_end(text, 0);
+        let span = Span::new(file, pos.orig(0), pos.orig(first_word));
         return Diagnostic::error(
             "syntax",
             span,
-            "this declaration is not finished when the next one starts: a `}` is missing",
+            "this declaration is not finished when the next one starts",
         )
         .with_label("this declaration")
-        .with_hint("check that every `{` has its `}` before the next declaration");
+        .with_hint(
+            "check that every `(` has its `)` and every `{` its `}` before the next declaration",
+        );
     }
     if RESERVED_WORDS.contains(&found)
         && expected.iter().any(|e| {
@@ -173,6 +205,18 @@ pub(super) fn syntax_error(
             "choose another name, such as `{found}_1` or `my_{found}`"
         ));
     }
+    if let Some(form) = clause_form(found)
+        && expected.iter().any(|e| e.contains(found))
+    {
+        // The clause's own word was expected and found: what follows it is wrong.
+        return Diagnostic::error(
+            "syntax",
+            span,
+            format!("I could not read this `{found}` line"),
+        )
+        .with_label("here")
+        .with_hint(format!("it is written {form}"));
+    }
     let message = match expected.len() {
         0 => format!("I did not understand {what} here"),
         1 => format!("I expected {} here, but found {what}", expected[0]),
@@ -185,6 +229,26 @@ pub(super) fn syntax_error(
             )
         }
     };
+    let before = previous_word(text, at);
+    if let Some(joined) = joined_name(before, found) {
+        // `strategy longest idle`: a word of the language written in two.
+        let start = pos.orig(at - (text[..at].len() - text[..at].trim_end().len()) - before.len());
+        let span = Span::new(file, start, pos.orig(found_end));
+        return Diagnostic::error(
+            "syntax",
+            span,
+            format!("`{before} {found}` is one word: did you mean `{joined}`?"),
+        )
+        .with_label("two words")
+        .with_hint("names are written without spaces, with `_` between their parts")
+        .with_fix(
+            format!("write `{joined}`"),
+            vec![crate::diagnostic::Edit {
+                span,
+                replacement: joined,
+            }],
+        );
+    }
     let mut d = Diagnostic::error("syntax", span, message).with_label("here");
     if found.starts_with('#') {
         d = d.with_hint("`#` starts a comment; write the key # followed by `->`, `|`, `,` or `)`");
@@ -198,6 +262,91 @@ pub(super) fn syntax_error(
         d = d.with_hint("texts are written in double quotes: \"...\"");
     }
     d
+}
+
+/// The word just before `at` (on the same line), if any.
+fn previous_word(text: &str, at: usize) -> &str {
+    let head = text[..at].trim_end_matches([' ', '\t']);
+    let start = head
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    &head[start..]
+}
+
+/// `longest idle` written for `longest_idle`: the fixed words of the language
+/// made of two parts.
+fn joined_name(before: &str, found: &str) -> Option<String> {
+    const JOINED: &[&str] = &[
+        "first_idle",
+        "longest_idle",
+        "fewest_calls",
+        "least_talk_time",
+        "highest_skill",
+        "lowest_skill",
+        "round_robin",
+        "ring_all",
+        "call_window",
+        "abandon_rate",
+        "dropped_message",
+        "days_until",
+        "is_open",
+        "is_workday",
+        "last_digits",
+        "to_number",
+        "to_text",
+        "starts_with",
+        "ends_with",
+        "estimated_wait",
+        "idle_agents",
+        "service_level",
+        "longest_wait",
+        "last_outcome",
+    ];
+    if before.is_empty() || found.is_empty() {
+        return None;
+    }
+    let joined = format!("{before}_{found}");
+    JOINED
+        .iter()
+        .find(|j| **j == joined || j.starts_with(&format!("{joined}_")))
+        .map(|j| j.to_string())
+}
+
+/// How each clause that starts with its own word is written, for a line that
+/// starts right but goes wrong after its first word.
+fn clause_form(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "dropped" => "`dropped -> play \"message.wav\" within 2s`",
+        "max" => "`max wait 5m -> DESTINATION`",
+        "overflow" => "`overflow up to QUEUE when CONDITION` (or `down to`)",
+        "announce" => "`announce position every 30s when CONDITION` (or `wait`, or a prompt file)",
+        "key" => "`key 9 -> DESTINATION`",
+        "wrap" => "`wrap up 30s`",
+        "service" => "`service level 80% within 20s`",
+        "hours" => {
+            "`hours CALENDAR closed -> DESTINATION` in a queue, `hours mon-fri 08:00-18:00` in a calendar"
+        }
+        "retry" => "`retry busy every 15m max 3` or `retry fax never`",
+        "window" => "`window workday 09:00-12:00, 14:00-20:30`",
+        "mode" => "`mode predictive (abandon max 3%) -> queue QUEUE`",
+        "allow" => "`allow call_window \"the reason\"`",
+        "transition" => "`transition NAME: FROM -> TO by ROLE`",
+        "state" => "`state NAME initial limit 4h business`",
+        "field" => "`field NAME: TYPE required`",
+        "remind" => "`remind 1h before -> ROLE`",
+        "escalate" => "`escalate 4h after -> ROLE`",
+        "strategy" => "`strategy longest_idle`",
+        "skills" => "`skills billing >= 2, english`",
+        "priority" => "`priority data.level * 10`",
+        "music" => "`music \"hold.wav\"`",
+        "filter" => "`filter CONDITION`",
+        "calendar" => "`calendar NAME`",
+        "timezone" => "`timezone \"Asia/Shanghai\"`",
+        "trunk" => "`trunk \"local\"`",
+        _ => return None,
+    })
 }
 
 /// Shortens the list of expected things: statements include names and blocks,

@@ -160,7 +160,7 @@ impl Builder<'_> {
                 let c = self.clock(&p);
                 self.mk(ExprKind::Clock(c), span)
             }
-            Rule::duration => {
+            Rule::duration | Rule::bad_duration => {
                 let d = self.duration_lit(p);
                 self.mk(ExprKind::Duration(d.millis), span)
             }

@@ -54,6 +54,42 @@ impl Builder<'_> {
                     span,
                 }
             }
+            Rule::bad_duration => {
+                let written = p.as_str().trim();
+                let (millis, meant) = match meant_duration(written) {
+                    Some((ms, meant)) => (ms, Some(meant)),
+                    None => (0, None),
+                };
+                let d = match &meant {
+                    Some(m) => Diagnostic::error(
+                        "malformed-duration",
+                        span,
+                        format!("`{written}` is not a duration; did you mean `{m}`?"),
+                    )
+                    .with_label("not a duration")
+                    .with_hint("the units are ms, s, m, h and d, written right after the number")
+                    .with_fix(
+                        format!("write `{m}`"),
+                        vec![crate::diagnostic::Edit {
+                            span,
+                            replacement: m.clone(),
+                        }],
+                    ),
+                    None => Diagnostic::error(
+                        "malformed-duration",
+                        span,
+                        format!("`{written}` is not a duration"),
+                    )
+                    .with_label("not a duration")
+                    .with_hint("the units are ms, s, m, h and d, written right after the number: 500ms, 30s, 5m, 2h, 1d, 1h30m"),
+                };
+                self.diags.push(d);
+                DurationLit {
+                    millis,
+                    unitless: false,
+                    span,
+                }
+            }
             _ => {
                 let millis = parse_duration(p.as_str()).unwrap_or_else(|| {
                     self.error(
@@ -231,7 +267,7 @@ impl Builder<'_> {
             Rule::date => OptValue::Date(self.date(&v), span),
             Rule::time_range => OptValue::TimeRange(self.time_range(v)),
             Rule::clock => OptValue::Clock(self.clock(&v), span),
-            Rule::duration => OptValue::Duration(self.duration_lit(v)),
+            Rule::duration | Rule::bad_duration => OptValue::Duration(self.duration_lit(v)),
             Rule::percent => OptValue::Percent(self.percent(&v), span),
             Rule::range => {
                 let mut it = v.into_inner();
@@ -252,5 +288,62 @@ fn push_lit(parts: &mut Vec<TextPart>, s: &str) {
         last.push_str(s);
     } else {
         parts.push(TextPart::Lit(s.to_string()));
+    }
+}
+
+/// What a duration written with a unit Dialect does not have (`10min`, `30sec`,
+/// `2hr`, `1.5h`, `10分钟`) most likely means: its length and how to write it.
+fn meant_duration(written: &str) -> Option<(i64, String)> {
+    let mut total_ms: f64 = 0.0;
+    let mut rest = written;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let word_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit_ms = match rest[..word_len].to_lowercase().as_str() {
+            "ms" | "msec" | "msecs" | "millis" | "millisecond" | "milliseconds" | "毫秒" => 1.0,
+            "s" | "sec" | "secs" | "second" | "seconds" | "秒" | "秒钟" | "秒鐘" => 1000.0,
+            "m" | "min" | "mins" | "minute" | "minutes" | "mn" | "分" | "分钟" | "分鐘" => {
+                60_000.0
+            }
+            "h" | "hr" | "hrs" | "hour" | "hours" | "小时" | "小時" | "时" | "時" | "钟头" => {
+                3_600_000.0
+            }
+            "d" | "day" | "days" | "天" | "日" => 86_400_000.0,
+            _ => return None,
+        };
+        rest = &rest[word_len..];
+        total_ms += n * unit_ms;
+    }
+    if !(total_ms.is_finite() && (0.0..1e15).contains(&total_ms)) {
+        return None;
+    }
+    let ms = total_ms.round() as i64;
+    Some((ms, crate::literal::duration_to_string(ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::meant_duration;
+
+    #[test]
+    fn units_that_are_almost_right() {
+        let m = |s: &str| meant_duration(s).map(|(_, w)| w);
+        assert_eq!(m("10min").as_deref(), Some("10m"));
+        assert_eq!(m("30sec").as_deref(), Some("30s"));
+        assert_eq!(m("2hr").as_deref(), Some("2h"));
+        assert_eq!(m("1.5h").as_deref(), Some("1h30m"));
+        assert_eq!(m("1h30min").as_deref(), Some("1h30m"));
+        assert_eq!(m("10分钟").as_deref(), Some("10m"));
+        assert_eq!(m("3days").as_deref(), Some("3d"));
+        assert_eq!(m("10x"), None);
     }
 }

@@ -611,7 +611,7 @@ impl Call {
                 Method::Bye => r.reply(200),
                 Method::Refer if room.legs[at].role == Role::Party && room.legs.len() == 1 => {
                     let agent = room.legs[at].name.clone();
-                    if !self.from_agent(&agent, &r) {
+                    if !self.comes_from_agent(&agent, &r) {
                         // Challenged or refused: the call goes on as it was.
                         return None;
                     }
@@ -656,7 +656,7 @@ impl Call {
     /// Call-ID and tags is not enough to act for an agent. Without a registrar
     /// nobody can prove anything, and the request is refused. Otherwise `r` has
     /// been answered (401, 400 or 403) when this returns false.
-    fn from_agent(&self, agent: &str, r: &IncomingRequest) -> bool {
+    fn comes_from_agent(&self, agent: &str, r: &IncomingRequest) -> bool {
         let Some(registrar) = &self.env.registrar else {
             r.reply(403);
             return false;
@@ -668,7 +668,7 @@ impl Call {
     }
 
     /// Blind transfer by the only agent (RFC 3515): accept, release it, and send
-    /// the caller on. The REFER has been authenticated ([`Call::from_agent`]).
+    /// the caller on. The REFER has been authenticated ([`Call::comes_from_agent`]).
     /// A target the agent may not call (the outbound-call policy) gets 403 and
     /// the call goes on as it was (`None`).
     async fn refer(

@@ -141,6 +141,7 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
                 contact,
                 asserted: None,
                 keys: VecDeque::new(),
+                late_terminator: None,
                 recording_seq: 0,
                 gone: None,
                 // We placed this call: our own ACK confirmed it.

@@ -87,6 +87,9 @@ impl Call {
                 let mut deadline: Option<Instant> = None;
                 loop {
                     while let Some(k) = self.keys.pop_front() {
+                        if self.late_terminator(k) {
+                            continue;
+                        }
                         typed.push(k);
                         match decide(&typed, &patterns) {
                             Decision::Choice(i) => {
@@ -128,6 +131,7 @@ impl Call {
                         }
                     };
                     match ev {
+                        Some(Event::Key(k)) if self.late_terminator(k) => {}
                         Some(Event::Key(k)) => {
                             if barge_in && playing.is_some() {
                                 self.media.stop_playback();
@@ -158,11 +162,24 @@ impl Call {
                 let mut deadline: Option<Instant> = None;
                 loop {
                     while let Some(k) = self.keys.pop_front() {
+                        if self.late_terminator(k) {
+                            continue;
+                        }
                         if Some(k) == *terminator {
                             return Ok(self.stop_and(playing, Input::Digits(typed)));
                         }
                         typed.push(k);
                         if typed.chars().count() >= *max as usize {
+                            // The terminator callers press out of habit after the
+                            // last digit belongs to this entry, not the next.
+                            self.late_terminator =
+                                terminator.map(|t| (t, Instant::now() + ms(*digit_timeout_ms)));
+                            if let Some(t) = terminator
+                                && self.keys.front() == Some(t)
+                            {
+                                self.keys.pop_front();
+                                self.late_terminator = None;
+                            }
                             return Ok(self.stop_and(playing, Input::Digits(typed)));
                         }
                         deadline = Some(Instant::now() + ms(*digit_timeout_ms));
@@ -171,6 +188,7 @@ impl Call {
                         deadline = Some(Instant::now() + ms(*timeout_ms));
                     }
                     match self.next_event(deadline).await {
+                        Some(Event::Key(k)) if self.late_terminator(k) => {}
                         Some(Event::Key(k)) => {
                             if barge_in && playing.is_some() {
                                 self.media.stop_playback();
@@ -192,6 +210,16 @@ impl Call {
             }
             _ => Ok(Input::Done),
         }
+    }
+
+    /// Whether `k` is the terminator of a collect that already ended on its
+    /// `max` digits, pressed soon after them: it is dropped. Any other key
+    /// ends the wait for it.
+    fn late_terminator(&mut self, k: char) -> bool {
+        matches!(
+            self.late_terminator.take(),
+            Some((t, until)) if t == k && Instant::now() < until
+        )
     }
 
     fn stop_and(&self, playing: Option<dialect_media::PlaybackId>, input: Input) -> Input {

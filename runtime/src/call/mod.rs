@@ -264,6 +264,9 @@ struct Call {
     asserted: Option<String>,
     /// Keys pressed while nothing was asking for them (type-ahead).
     keys: VecDeque<char>,
+    /// A collect that ended on its `max` digits: its terminator, pressed after
+    /// them until this time, ends that entry rather than starting the next one.
+    late_terminator: Option<(char, tokio::time::Instant)>,
     recording_seq: u32,
     /// Pending end (set by a BYE seen while waiting for something else).
     gone: Option<End>,
@@ -448,6 +451,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         contact,
         asserted,
         keys: VecDeque::new(),
+        late_terminator: None,
         recording_seq: 0,
         gone: None,
         awaiting_ack: true,
@@ -926,11 +930,13 @@ impl Call {
                 timeout_ms,
                 via,
                 caller_id,
+                priority,
             } => match to {
                 Transfer::Flow(f) => Ok(Step::NewFlow(f.clone())),
                 Transfer::Queue(q) => {
                     self.contact.data = data_map(inst);
-                    self.queue_call(q, inst, language).await
+                    self.queue_call(q, inst, language, priority.unwrap_or(0.0))
+                        .await
                 }
                 Transfer::Number(n) => {
                     let origin = Origin::Flow {

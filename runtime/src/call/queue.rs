@@ -29,12 +29,14 @@ const CALLBACK_REFUSED_PROMPT: &str = "callback_unavailable.wav";
 pub(crate) const CALLBACK_FIELD: &str = "callback_number";
 
 impl Call {
-    /// Waits in `queue` until an agent takes the call or the ACD moves it on.
+    /// Waits in `queue` until an agent takes the call or the ACD moves it on;
+    /// `priority` is added to the queue's priority for the call.
     pub(super) async fn queue_call(
         &mut self,
         queue: &str,
         inst: &FlowInstance,
         language: &str,
+        priority: f64,
     ) -> Result<Step, End> {
         let Some(acd) = self.env.acd.clone() else {
             self.trail("transfer queue", format!("{queue}: no ACD"));
@@ -47,6 +49,7 @@ impl Call {
         let mut qc = QueuedCall::new(id, queue, &self.contact.caller, crate::time::now_ms());
         qc.called = self.contact.called.clone();
         qc.trunk = self.contact.trunk.clone();
+        qc.priority = priority;
         qc.data = inst.data();
         // A callback goes to a number the flow accepted (`data.callback_number`,
         // typically entered by the caller) or that the trunk asserted; never to
@@ -148,8 +151,8 @@ impl Call {
                         AcdToCall::Announce(a) => {
                             let p = match &a {
                                 Announcement::Prompt { file } => FlowPrompt::Files(vec![file.clone()]),
-                                Announcement::Position { position } => FlowPrompt::Files(vec![format!("queue_position_{position}.wav")]),
-                                Announcement::Wait { estimated_ms } => FlowPrompt::Files(vec![format!("queue_wait_{}m.wav", (estimated_ms + 59_999) / 60_000)]),
+                                Announcement::Position { position } => FlowPrompt::Files(vec![dialect_lang::announce::position_prompt(*position)]),
+                                Announcement::Wait { estimated_ms } => FlowPrompt::Files(vec![dialect_lang::announce::wait_prompt(*estimated_ms)]),
                             };
                             self.trail("queue", format!("announce {a:?}"));
                             let prompts = self.render(&p, language).await;

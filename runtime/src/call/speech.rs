@@ -78,14 +78,9 @@ pub fn speakable(items: &[Speech], language: &str) -> String {
     for it in items {
         parts.push(match it {
             Speech::Text(t) => t.clone(),
-            Speech::Money(n) => {
-                let minor = (n * 100.0).round() as i64;
-                say::money(
-                    lang,
-                    if zh { Currency::Yuan } else { Currency::Dollar },
-                    minor,
-                )
-            }
+            // Amounts are renminbi whatever the call's language: 元/角/分 in
+            // Chinese, yuan and fen in English.
+            Speech::Money(n) => say::money(lang, Currency::Yuan, (n * 100.0).round() as i64),
             Speech::Number(n) => {
                 if n.fract() == 0.0 && n.abs() < 1e15 {
                     say::number(lang, *n as i64)
@@ -114,7 +109,10 @@ mod tests {
         let items = vec![Speech::Text("余额".into()), Speech::Money(12.5)];
         let zh = speakable(&items, "zh");
         assert!(zh.starts_with("余额") && zh.contains('元'), "{zh}");
+        assert_eq!(zh, "余额十二元五角");
         let en = speakable(&[Speech::Money(12.5)], "en");
-        assert!(en.contains("twelve") && en.contains("fifty"), "{en}");
+        assert_eq!(en, "twelve yuan and fifty fen");
+        assert_eq!(speakable(&[Speech::Money(0.05)], "zh"), "五分");
+        assert_eq!(speakable(&[Speech::Money(100.0)], "en"), "one hundred yuan");
     }
 }

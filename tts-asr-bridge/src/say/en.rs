@@ -134,7 +134,9 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", unsigned(n), if n == 1 { one } else { many })
 }
 
-/// Dollars and cents in words; yuan as a decimal amount ("twelve point five yuan").
+/// Dollars and cents, or yuan and fen, in words: "twelve dollars and fifty
+/// cents", "twelve yuan and fifty fen" (yuan and fen do not take a plural `s`;
+/// the jiao, ten fen, is not named in English).
 pub(super) fn money(currency: Currency, minor: i64) -> String {
     let sign = if minor < 0 { "minus " } else { "" };
     let minor = minor.unsigned_abs();
@@ -150,16 +152,12 @@ pub(super) fn money(currency: Currency, minor: i64) -> String {
                 plural(c, "cent", "cents")
             ),
         },
-        Currency::Yuan => {
-            let mut out = unsigned(major);
-            if cents > 0 {
-                out.push_str(" point ");
-                let frac = format!("{cents:02}");
-                out.push_str(&digits(frac.trim_end_matches('0')));
-            }
-            out.push_str(" yuan");
-            out
-        }
+        Currency::Yuan => match (major, cents) {
+            (0, 0) => "zero yuan".to_owned(),
+            (y, 0) => format!("{} yuan", unsigned(y)),
+            (0, f) => format!("{} fen", unsigned(f)),
+            (y, f) => format!("{} yuan and {} fen", unsigned(y), unsigned(f)),
+        },
     };
     format!("{sign}{body}")
 }
@@ -295,13 +293,21 @@ mod tests {
         for &(m, want) in cases {
             assert_eq!(money(Currency::Dollar, m), want, "{m}");
         }
-        assert_eq!(
-            money(Currency::Yuan, 12345),
-            "one hundred twenty-three point four five yuan"
-        );
-        assert_eq!(money(Currency::Yuan, 1250), "twelve point five yuan");
-        assert_eq!(money(Currency::Yuan, 1205), "twelve point zero five yuan");
-        assert_eq!(money(Currency::Yuan, 300), "three yuan");
+        let yuan: &[(i64, &str)] = &[
+            (12345, "one hundred twenty-three yuan and forty-five fen"),
+            (1250, "twelve yuan and fifty fen"),
+            (1205, "twelve yuan and five fen"),
+            (300, "three yuan"),
+            (100, "one yuan"),
+            (1, "one fen"),
+            (45, "forty-five fen"),
+            (0, "zero yuan"),
+            (-250, "minus two yuan and fifty fen"),
+            (1_000_000, "ten thousand yuan"),
+        ];
+        for &(m, want) in yuan {
+            assert_eq!(money(Currency::Yuan, m), want, "{m}");
+        }
     }
 
     #[test]

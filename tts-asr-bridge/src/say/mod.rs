@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | [`number`] `123` | 一百二十三 | one hundred twenty-three |
 //! | [`decimal`] `"3.05"` | 三点零五 | three point zero five |
-//! | [`money`] `12345` fen/cents | 一百二十三元四角五分 | one hundred twenty-three dollars and forty-five cents |
+//! | [`money`] `12345` fen (yuan) | 一百二十三元四角五分 | one hundred twenty-three yuan and forty-five fen |
+//! | [`money`] `12345` cents (dollars) | 一百二十三美元四十五美分 | one hundred twenty-three dollars and forty-five cents |
 //! | [`date`] 2026-03-05 | 二零二六年三月五日 | March fifth, twenty twenty-six |
 //! | [`time`] 14:05 | 十四点零五分 | two oh five PM |
 //! | [`digits`] `"10086"` | 一零零八六 (or 幺零零八六 with [`digits_yao`]) | one zero zero eight six |
