@@ -181,6 +181,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         stats: Arc::new(dialect_runtime::stats::Stats::default()),
         workorders: wo.clone(),
         acd,
+        call_events: Default::default(),
     };
     let app = dialect_runtime::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

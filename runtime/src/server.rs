@@ -222,6 +222,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     let recordings = config.data_dir.join("recordings");
     let _ = std::fs::create_dir_all(&recordings);
     let hangup_all = CancellationToken::new();
+    let call_events = crate::call::CallEvents::default();
     let env = Arc::new(CallEnv {
         endpoint: endpoint.clone(),
         ports: PortAllocator::new(
@@ -248,6 +249,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         workorders: Some(Arc::new(workorders.clone())),
         asr_phrases: std::sync::Mutex::new(HashMap::new()),
         acd: Some(acd.clone()),
+        events: call_events.clone(),
     });
 
     // HTTP API.
@@ -260,6 +262,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         stats: stats.clone(),
         workorders: workorders.clone(),
         acd: acd.clone(),
+        call_events,
     };
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await

@@ -862,11 +862,12 @@ impl<'a> Builder<'a> {
             // The checker did not get here (an error earlier in the flow): the
             // most likely meaning, so that navigation keeps working while typing.
             None => {
-                let _ = cx
+                let local = cx
                     .flow
-                    .is_some_and(|f| self.refer(SymbolKind::Variable, Some(f), n))
-                    || self.refer(SymbolKind::Constant, None, n)
-                    || self.refer(SymbolKind::Calendar, None, n);
+                    .is_some_and(|f| self.refer(SymbolKind::Variable, Some(f), n));
+                if !local && !self.refer(SymbolKind::Constant, None, n) {
+                    self.refer(SymbolKind::Calendar, None, n);
+                }
             }
         }
     }

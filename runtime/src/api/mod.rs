@@ -1,5 +1,5 @@
-//! The HTTP API (axum): health, deploy, contacts, and the routes the ACD and the
-//! workorder engine add. JSON in and out; errors are `{ "error": code, "message": ... }`
+//! The HTTP API (axum): health, deploy, contacts, and the routes the ACD, the
+//! workorder engine and live calls (`calls`) add. JSON in and out; errors are `{ "error": code, "message": ... }`
 //! with a fitting status; every endpoint but health needs a token.
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::auth::{AuthError, SharedUsers};
 use crate::config::Role;
 
+pub mod calls;
 pub mod cti;
 pub mod workorders;
 
@@ -116,6 +117,9 @@ pub struct AppState {
     pub workorders: crate::workorder::WorkorderHandle,
     /// The ACD (queues, agents, CTI); its routes are in [`cti`].
     pub acd: crate::acd::AcdHandle,
+    /// Every call's live events, the same the call tasks send; its route is in
+    /// [`calls`].
+    pub call_events: crate::call::CallEvents,
 }
 
 /// The API router.
@@ -130,6 +134,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/v1/contacts", get(list_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/metrics", get(metrics))
+        .merge(calls::routes())
         .merge(cti::routes())
         .merge(workorders::routes())
         .with_state(state)

@@ -80,6 +80,7 @@ impl Api {
             .unwrap()
             .0,
             acd: acd.clone(),
+            call_events: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -60,6 +60,7 @@ async fn serve() -> Api {
         stats: Arc::new(crate::stats::Stats::default()),
         workorders,
         acd,
+        call_events: Default::default(),
     };
     let app =
         crate::api::router(state.clone());
