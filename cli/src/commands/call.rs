@@ -21,7 +21,7 @@ use dialect_sip::endpoint::{CallProgress, DialogEvent, OutgoingInvite};
 use dialect_sip::sdp::{self, Codec, LocalMedia, SessionDescription};
 use dialect_sip::transport::{Target, TransportKind};
 use dialect_sip::{EndpointConfig, SipEndpoint};
-use futures::{SinkExt as _, StreamExt as _};
+use futures::StreamExt as _;
 use rsip::Method;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;

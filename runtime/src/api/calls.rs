@@ -6,16 +6,38 @@
 //! message, `{"event":"subscribed"}`, says that nothing sent after it will be
 //! missed: a caller subscribes before sending its INVITE and hears the first
 //! prompt. For the roles that may read contact history.
+//!
+//! A subscription is network input and output like any other route, so each is
+//! bounded: the token is checked before the upgrade, at most
+//! [`MAX_LISTENERS`](crate::call::progress::MAX_LISTENERS) listen at once (503
+//! beyond), a Call-ID longer than [`MAX_CALL_ID`] is refused, messages from the
+//! client are capped at [`MAX_CLIENT_MESSAGE`] bytes, a listener that does not
+//! take a message within [`SEND_LIMIT`] is dropped, and a subscription ends
+//! after [`MAX_FOLLOW`] (a client that still wants events subscribes again).
 
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::{ApiError, AppState, bearer};
+use crate::call::progress::Listener;
+
+/// The longest Call-ID accepted, in bytes (SIP Call-IDs are far shorter).
+pub const MAX_CALL_ID: usize = 256;
+/// The largest message a client may send, in bytes: clients have nothing to
+/// say but close.
+pub const MAX_CLIENT_MESSAGE: usize = 1024;
+/// How long one message may wait for a listener that does not read.
+pub const SEND_LIMIT: Duration = Duration::from_secs(10);
+/// How long one subscription lasts at most.
+pub const MAX_FOLLOW: Duration = Duration::from_secs(4 * 3600);
 
 /// The live call routes, to merge into the API router.
 pub fn routes() -> axum::Router<AppState> {
@@ -35,7 +57,9 @@ async fn events_ws(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
-    ws: WebSocketUpgrade,
+    // Taken as a result so that a request without a valid token hears 401,
+    // whatever else is wrong with it.
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let token = q
         .token
@@ -43,46 +67,77 @@ async fn events_ws(
         .map(str::trim)
         .or_else(|| bearer(&headers));
     s.users.authorize(token, crate::auth::HISTORY_READERS)?;
-    let events = s.call_events.subscribe();
-    Ok(ws.on_upgrade(move |socket| follow(socket, events, q.call_id)))
+    if q.call_id.as_ref().is_some_and(|c| c.len() > MAX_CALL_ID) {
+        return Err(ApiError::invalid(format!(
+            "call_id is longer than {MAX_CALL_ID} bytes"
+        )));
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return Ok(e.into_response()),
+    };
+    let Some(listener) = s.call_events.subscribe() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many listeners; try again later",
+        ));
+    };
+    Ok(ws
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| follow(socket, listener, q.call_id)))
 }
 
-async fn follow(
-    mut socket: WebSocket,
-    mut events: tokio::sync::broadcast::Receiver<crate::call::CallEvent>,
-    call_id: Option<String>,
-) {
+/// Sends `text`, unless the listener does not take it within [`SEND_LIMIT`].
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_LIMIT, socket.send(Message::text(text))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn follow(mut socket: WebSocket, mut listener: Listener, call_id: Option<String>) {
     let hello = serde_json::json!({ "event": "subscribed", "call_id": call_id });
-    if socket.send(Message::text(hello.to_string())).await.is_err() {
+    if !send(&mut socket, hello.to_string()).await {
         return;
     }
+    let until = tokio::time::Instant::now() + MAX_FOLLOW;
     loop {
         tokio::select! {
             // Cancel-safe: broadcast::Receiver::recv.
-            ev = events.recv() => match ev {
+            ev = listener.events.recv() => match ev {
                 Ok(ev) => {
                     if call_id.as_deref().is_some_and(|c| c != ev.call_id) {
                         continue;
                     }
                     let text = serde_json::to_string(&ev).unwrap_or_default();
-                    if socket.send(Message::text(text)).await.is_err() {
+                    if !send(&mut socket, text).await {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
                     let text = serde_json::json!({ "event": "lagged", "missed": n }).to_string();
-                    if socket.send(Message::text(text)).await.is_err() {
+                    if !send(&mut socket, text).await {
                         return;
                     }
                 }
                 Err(RecvError::Closed) => return,
             },
             // Cancel-safe: WebSocket::recv. Anything the client sends is ignored;
-            // a close or an error ends the subscription.
+            // a close, an error or an oversized message ends the subscription.
             m = socket.recv() => match m {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
+            // Cancel-safe: a sleep.
+            _ = tokio::time::sleep_until(until) => {
+                let _ = tokio::time::timeout(SEND_LIMIT, socket.send(Message::Close(None))).await;
+                return;
+            }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
