@@ -68,6 +68,8 @@ pub struct TestServer {
     pub token: String,
     /// Its data folder.
     pub data: PathBuf,
+    /// Its RTP port range (first and last port).
+    pub rtp_ports: (u16, u16),
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -137,8 +139,17 @@ impl TestServer {
         c.services
             .insert("billing".into(), format!("http://{services}/billing"));
         c.limits.shutdown_grace = dialect_runtime::config::Duration(Duration::from_secs(5));
+        // An admin of the tests' own: without api_users the runtime would make
+        // one and keep its token in the data folder.
+        let token = format!("e2e-admin-{}", dialect_runtime::auth::random_secret(12));
+        c.api_users = vec![dialect_runtime::config::ApiUser {
+            name: "admin".into(),
+            token: token.clone(),
+            role: dialect_runtime::config::Role::Admin,
+            department: None,
+        }];
         adjust(&mut c);
-        let token = c.api_users[0].token.clone();
+        let rtp_ports = (c.rtp.ports.first, c.rtp.ports.last);
         let shutdown = CancellationToken::new();
         let server = dialect_runtime::server::start(c, shutdown.clone())
             .await
@@ -151,6 +162,7 @@ impl TestServer {
             http,
             token,
             data,
+            rtp_ports,
             shutdown,
             task: Some(task),
         }
@@ -216,6 +228,12 @@ impl TestServer {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::NAN)
+    }
+
+    /// A labelled Prometheus metric's value (`labels` as written between the
+    /// braces, e.g. `reason="wrong_password"`).
+    pub async fn metric_labelled(&self, name: &str, labels: &str) -> f64 {
+        self.metric(&format!("{name}{{{labels}}}")).await
     }
 
     /// Stops the server and removes its data.
@@ -288,7 +306,8 @@ pub fn sipp(
     if let Some((_, hold)) = keys.iter().find(|(k, _)| *k == "hold") {
         cmd.args(["-d", hold]);
     }
-    let mut all: Vec<(&str, &str)> = vec![("caller", "13912345678")];
+    // [asserted] is the caller's P-Asserted-Identity in scenarios that send one.
+    let mut all: Vec<(&str, &str)> = vec![("caller", "13912345678"), ("asserted", "13912345678")];
     for (k, v) in keys {
         all.retain(|(x, _)| x != k);
         all.push((k, v));
@@ -367,4 +386,224 @@ pub fn dtmf_ulaw_file(digits: &str) -> PathBuf {
         std::env::temp_dir().join(format!("dialect-dtmf-{digits}-{}.ulaw", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// How a [`FakeCarrier`] answers the INVITEs it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierAnswer {
+    /// 486 Busy Here at once.
+    Busy,
+    /// 180 Ringing, and nothing more until the caller cancels.
+    Ring,
+}
+
+/// A carrier behind a trunk that counts the calls the runtime places through it:
+/// a UDP SIP peer on `addr` that records each INVITE's Request-URI user (once per
+/// Call-ID) and answers as told. It never answers a call, so no media flows.
+pub struct FakeCarrier {
+    /// Where it listens (the trunk's host).
+    pub addr: SocketAddr,
+    dialled: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeCarrier {
+    /// A carrier on `ip` (a loopback address such as 127.0.0.2) and a test port.
+    pub fn start(ip: &str, answer: CarrierAnswer) -> FakeCarrier {
+        let sock = (0..20)
+            .find_map(|_| std::net::UdpSocket::bind((ip, test_sip_port())).ok())
+            .expect("a free UDP port for the carrier");
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let dialled = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, st) = (dialled.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut seen = std::collections::HashSet::new();
+            let mut buf = [0u8; 8192];
+            // Bounded: the test stops it, or it ends after five minutes.
+            let deadline = std::time::Instant::now() + Duration::from_secs(300);
+            while !st.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                let first = text.lines().next().unwrap_or("").to_string();
+                let method = first.split(' ').next().unwrap_or("");
+                let header = |name: &str| {
+                    text.lines()
+                        .filter(|l| {
+                            l.to_ascii_lowercase()
+                                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\r\n")
+                };
+                let reply = |code: &str, to_tag: bool| {
+                    let to = header("To");
+                    let to = if to_tag && !to.contains("tag=") {
+                        format!("{to};tag=carrier")
+                    } else {
+                        to
+                    };
+                    format!(
+                        "SIP/2.0 {code}\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                        header("Via"),
+                        header("From"),
+                        header("Call-ID"),
+                        header("CSeq")
+                    )
+                };
+                match method {
+                    "INVITE" => {
+                        if seen.insert(header("Call-ID")) {
+                            let uri = first.split(' ').nth(1).unwrap_or("");
+                            let user = uri
+                                .trim_start_matches("sip:")
+                                .split(['@', ';'])
+                                .next()
+                                .unwrap_or("")
+                                .to_string();
+                            d.lock().unwrap().push(user);
+                        }
+                        let answer = match answer {
+                            CarrierAnswer::Busy => reply("486 Busy Here", true),
+                            CarrierAnswer::Ring => reply("180 Ringing", true),
+                        };
+                        let _ = sock.send_to(answer.as_bytes(), from);
+                    }
+                    "CANCEL" => {
+                        let _ = sock.send_to(reply("200 OK", true).as_bytes(), from);
+                        let terminated =
+                            reply("487 Request Terminated", true).replace(" CANCEL", " INVITE");
+                        let _ = sock.send_to(terminated.as_bytes(), from);
+                    }
+                    "ACK" | "" => {}
+                    _ if method.starts_with("SIP/") => {}
+                    _ => {
+                        let _ = sock.send_to(reply("200 OK", true).as_bytes(), from);
+                    }
+                }
+            }
+        });
+        FakeCarrier {
+            addr,
+            dialled,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The numbers dialled so far, one per call, in order.
+    pub fn dialled(&self) -> Vec<String> {
+        self.dialled.lock().unwrap().clone()
+    }
+
+    /// A trunk to this carrier in configuration form (`extra` adds YAML keys).
+    pub fn trunk(&self, name: &str, extra: &str) -> dialect_runtime::config::TrunkConfig {
+        serde_yaml::from_str(&format!(
+            "name: {name}\nhost: \"{}\"\ncaller_id: \"10000\"\n{extra}",
+            self.addr
+        ))
+        .expect("a trunk configuration")
+    }
+}
+
+impl Drop for FakeCarrier {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What an attacker spraying RTP at a server's port range sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Spray {
+    /// RFC 4733 events (payload type 101) for this key: each port gets whole
+    /// key presses, start, updates and end.
+    Key(u8),
+    /// PCMU audio (payload type 0), loud noise.
+    Audio,
+}
+
+/// What a spraying attacker got back.
+#[derive(Debug, Default)]
+pub struct SprayReport {
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams the server sent back to the attacker's socket.
+    pub received: u64,
+}
+
+/// An attacker who knows a server's RTP port range (but not which port a call
+/// has) and sends `what` to every even port in `ports`, one packet per port
+/// every 10 ms, until `stop` is set or `limit` passes; counts what comes back.
+pub fn spray_rtp(
+    ports: (u16, u16),
+    what: Spray,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    limit: Duration,
+) -> std::thread::JoinHandle<SprayReport> {
+    let sock = (0..50)
+        .find_map(|_| std::net::UdpSocket::bind(("127.0.0.1", sipp_media_port())).ok())
+        .expect("a free UDP port for the attacker");
+    sock.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut report = SprayReport::default();
+        let deadline = std::time::Instant::now() + limit;
+        let mut buf = [0u8; 2048];
+        let mut round: u32 = 0;
+        let mut pkt = [0u8; 172];
+        pkt[0] = 0x80;
+        pkt[8..12].copy_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+        while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            let len = match what {
+                Spray::Key(key) => {
+                    // A key press every 8 rounds: 5 updates, then 3 end packets.
+                    let step = round % 8;
+                    let event_ts = (round / 8) * 1600;
+                    pkt[1] = 101 | if step == 0 { 0x80 } else { 0 };
+                    pkt[4..8].copy_from_slice(&event_ts.to_be_bytes());
+                    pkt[12] = key;
+                    pkt[13] = if step >= 5 { 0x80 | 10 } else { 10 };
+                    let duration = (step.min(5) as u16 + 1) * 160;
+                    pkt[14..16].copy_from_slice(&duration.to_be_bytes());
+                    16
+                }
+                Spray::Audio => {
+                    pkt[1] = 0;
+                    pkt[4..8].copy_from_slice(&(round * 160).to_be_bytes());
+                    for (i, b) in pkt[12..].iter_mut().enumerate() {
+                        *b = if (i + round as usize) % 2 == 0 {
+                            0x80
+                        } else {
+                            0x00
+                        };
+                    }
+                    172
+                }
+            };
+            pkt[2..4].copy_from_slice(&(round as u16).to_be_bytes());
+            let mut port = ports.0 + (ports.0 & 1);
+            while port <= ports.1 {
+                if sock.send_to(&pkt[..len], ("127.0.0.1", port)).is_ok() {
+                    report.sent += 1;
+                }
+                port += 2;
+            }
+            while sock.recv_from(&mut buf).is_ok() {
+                report.received += 1;
+            }
+            round += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        while sock.recv_from(&mut buf).is_ok() {
+            report.received += 1;
+        }
+        report
+    })
 }

@@ -39,6 +39,11 @@ pub struct QueuedCall {
     pub trail: Vec<TrailEntry>,
     /// When the call entered the queue (Unix ms, or virtual ms in the simulator).
     pub entered_ms: i64,
+    /// The number a callback may go to: one the network asserted or the caller
+    /// entered, never the unverified From of a call ("" when there is none: the
+    /// caller is told a callback cannot be offered).
+    #[serde(default)]
+    pub callback_number: String,
 }
 
 impl QueuedCall {
@@ -54,6 +59,7 @@ impl QueuedCall {
             data: Vec::new(),
             trail: Vec::new(),
             entered_ms,
+            callback_number: String::new(),
         }
     }
 }
@@ -186,6 +192,10 @@ pub enum AcdToCall {
     /// Leave the ACD for a destination (flow, number, agent, hangup). Queue
     /// destinations are handled inside the ACD and never sent.
     Move { dest: DestIr, reason: MoveReason },
+    /// The caller chose a callback (or a rule sent them to one), but there is no
+    /// number to call back that the platform can trust: tell them; they keep
+    /// their place in the queue.
+    CallbackRefused,
     /// The caller chose a callback: tell them, then hang up. The ACD keeps their
     /// place and places the call back itself (a `DialOrder`).
     CallbackAccepted {
@@ -235,7 +245,11 @@ pub enum AcdToCall {
         agents: Vec<AgentId>,
     },
     /// Transfer the caller to an outside number (blind); the call leaves the ACD.
-    TransferNumber { number: String },
+    TransferNumber {
+        number: String,
+        /// The agent who transferred the call (whose dial plan and guard apply).
+        agent: String,
+    },
     /// Ring a supervisor's phone and join the call in `mode`.
     Monitor {
         /// The supervisor's phone (a SIP user name the registrar knows).
@@ -545,6 +559,10 @@ pub struct AgentConfig {
     /// Answer offered calls without ringing the phone.
     #[serde(default)]
     pub auto_answer: bool,
+    /// The dial plan of the calls this agent places (default: the plan of all
+    /// agents); read by the runtime's outbound-call policy.
+    #[serde(default)]
+    pub dial_plan: Option<String>,
 }
 
 /// One step of a call's IVR trail.

@@ -168,7 +168,7 @@ enum Command {
     },
     /// Ship a bundle to a running server; it swaps it in without dropping calls.
     #[command(
-        after_help = "Examples:\n  dialect deploy hotline.dlb --to http://127.0.0.1:8080 --token dialect-admin"
+        after_help = "Examples:\n  dialect deploy hotline.dlb --to http://127.0.0.1:8080 --token \"$(cat data/admin-token)\"\n\nWithout --token or DIALECT_TOKEN, the admin token a server started without api_users keeps in its data folder ($DIALECT_DATA_DIR, else ./data) is used."
     )]
     Deploy {
         /// The bundle (from `dialect compile`).
@@ -176,9 +176,9 @@ enum Command {
         /// The server's HTTP address.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         to: String,
-        /// An API token of an admin or analyst.
-        #[arg(long, env = "DIALECT_TOKEN", default_value = "dialect-admin")]
-        token: String,
+        /// An API token of an admin or analyst (default: the data folder's admin-token).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
     },
     /// Call a running server from the terminal: hear the flow as text, press keys.
     ///
@@ -197,9 +197,10 @@ enum Command {
         /// The server's HTTP API, for live progress and the contact record.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         api: String,
-        /// An API token that may read contacts.
-        #[arg(long, env = "DIALECT_TOKEN", default_value = "dialect-admin")]
-        token: String,
+        /// An API token that may read contacts (default: the data folder's
+        /// admin-token, as for `dialect deploy`).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
         /// The calling number the flow sees (`caller`).
         #[arg(long, default_value = "13800138000")]
         from: String,
@@ -344,7 +345,7 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Run { config, engine } => commands::run::run(config.as_ref(), engine),
-        Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, &token),
+        Command::Deploy { bundle, to, token } => commands::run::deploy(&bundle, &to, token),
         Command::Dtmf {
             command: DtmfCommand::Detect { file },
         } => commands::run::dtmf_detect(&file),

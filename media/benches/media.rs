@@ -1,6 +1,7 @@
 //! Per-packet cost of the media hot path: one 20 ms packet (160 samples)
-//! through G.711, the in-band detector, RTP write/parse and the RFC 4733
-//! receiver. Run with `cargo bench -p dialect-media --bench media`.
+//! through G.711, the in-band detector, RTP write/parse, SRTP protect and
+//! unprotect, and the RFC 4733 receiver. Run with
+//! `cargo bench -p dialect-media --bench media`.
 
 #![allow(clippy::unwrap_used)] // a benchmark of fixed inputs
 
@@ -11,6 +12,7 @@ use dialect_media::dtmf::{DtmfKey, InbandDetector, ToneGenerator};
 use dialect_media::g711::Law;
 use dialect_media::rfc4733::{EventPayload, EventReceiver};
 use dialect_media::rtp::{RtpHeader, RtpPacket};
+use dialect_media::srtp::{MasterKey, SrtpContext};
 
 fn speechlike(n: usize) -> Vec<i16> {
     (0..n)
@@ -77,6 +79,44 @@ fn bench(c: &mut Criterion) {
     let n = header.write_packet(&codes, &mut buf).unwrap();
     c.bench_function("rtp parse 172-byte packet", |b| {
         b.iter(|| RtpPacket::parse(black_box(&buf[..n])).map(|p| p.payload.len()))
+    });
+
+    // SRTP: a sender protecting its stream, a receiver unprotecting it.
+    let key = MasterKey::from_bytes(&[0x42; 30]);
+    let mut tx = SrtpContext::new(&key);
+    let mut seq = 0u16;
+    let mut out = [0u8; 512];
+    c.bench_function("srtp protect 172-byte packet", |b| {
+        b.iter(|| {
+            seq = seq.wrapping_add(1);
+            buf[2..4].copy_from_slice(&seq.to_be_bytes());
+            out[..n].copy_from_slice(&buf[..n]);
+            black_box(tx.protect(&mut out, n))
+        })
+    });
+    let mut tx = SrtpContext::new(&key);
+    let protected: Vec<Vec<u8>> = (0..1000u16)
+        .map(|i| {
+            let mut p = [0u8; 512];
+            p[..n].copy_from_slice(&buf[..n]);
+            p[2..4].copy_from_slice(&i.to_be_bytes());
+            let len = tx.protect(&mut p, n).unwrap();
+            p[..len].to_vec()
+        })
+        .collect();
+    let mut k = 0;
+    let mut rx = SrtpContext::new(&key);
+    c.bench_function("srtp unprotect 182-byte packet", |b| {
+        b.iter(|| {
+            let p = &protected[k % protected.len()];
+            k += 1;
+            if k % protected.len() == 0 {
+                // A new receiver per round, so packets are not replays.
+                rx = SrtpContext::new(&key);
+            }
+            out[..p.len()].copy_from_slice(p);
+            black_box(rx.unprotect(&mut out, p.len()))
+        })
     });
 
     let mut rx = EventReceiver::default();

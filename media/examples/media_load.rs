@@ -45,12 +45,19 @@ async fn run(pairs: usize, seconds: u64, workers: usize) {
         addr: None,
         codec: Law::Alaw,
         event_pt: Some(101),
+        srtp: None,
+    };
+    // The pairs call each other: each far end's signalling is confirmed.
+    let config = || {
+        let mut c = SessionConfig::new(unknown);
+        c.confirmed_ip = Some("127.0.0.1".parse().unwrap());
+        c
     };
     let mut sessions = Vec::with_capacity(pairs * 2);
     // Calls start at random moments; spread the pairs over one 20 ms period.
     let spread = Duration::from_micros(20_000 / pairs.max(1) as u64);
     for _ in 0..pairs {
-        let a = match RtpSession::start(&ports, SessionConfig::new(unknown)) {
+        let a = match RtpSession::start(&ports, config()) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!(
@@ -60,7 +67,7 @@ async fn run(pairs: usize, seconds: u64, workers: usize) {
                 break;
             }
         };
-        let Ok(b) = RtpSession::start(&ports, SessionConfig::new(unknown)) else {
+        let Ok(b) = RtpSession::start(&ports, config()) else {
             break;
         };
         let remote = |s: &RtpSession| RemoteMedia {

@@ -10,7 +10,10 @@
 //! # Layout
 //! - [`session`]: `RtpSession`, its handle and events; bridging
 //!   ([`bridge`], [`listen`], [`whisper`]).
-//! - [`ports`]: the RTP port allocator (even ports from a range).
+//! - [`ports`]: the RTP port allocator (even ports, picked at random).
+//! - [`latch`]: which address RTP is taken from and sent to (strict or NAT
+//!   latching; nothing sent before the far end proves itself).
+//! - [`srtp`]: SRTP (`AES_CM_128_HMAC_SHA1_80`) with SDES keys.
 //! - [`pacer`]: the drift-free 20 ms clock and its late-wake-up policy.
 //! - `clock`: the media clock threads that tick every session's pacer.
 //! - [`rtp`]: RTP header parse/write (RFC 3550) and sender bookkeeping.
@@ -31,12 +34,18 @@
 //! # async fn call(ports: PortAllocator, cache: Arc<PromptCache>) -> Result<(), Box<dyn std::error::Error>> {
 //! // 1. From the SDP offer: where to send, which codec, the telephone-event
 //! //    payload type (None if the offer had none: digits then go in-band).
+//! //    `srtp`: both SDPs' `a=crypto` keys, if the call uses SRTP.
 //! let remote = RemoteMedia {
 //!     addr: Some("192.0.2.10:4000".parse()?),
 //!     codec: g711::Law::Alaw,
 //!     event_pt: Some(101),
+//!     srtp: None,
 //! };
-//! let mut session = RtpSession::start(&ports, SessionConfig::new(remote))?;
+//! // RTP is taken only from 192.0.2.10:4000 (`latch::Latch::Strict`), and
+//! // nothing is sent there until RTP comes from it or the ACK does:
+//! let mut config = SessionConfig::new(remote);
+//! config.signalled_ip = Some("192.0.2.10".parse()?); // the INVITE's source
+//! let mut session = RtpSession::start(&ports, config)?;
 //! let local = session.local_addr(); // goes into the SDP answer
 //! let media = session.handle().clone();
 //!
@@ -77,6 +86,8 @@
 //! whole.mode = RecordMode::Both;
 //! media.record(whole)?;
 //!
+//! // The ACK of our 200 OK came from the SDP's host: media may flow.
+//! media.confirm_peer("192.0.2.10".parse()?);
 //! // Re-INVITE: `media.update_remote(..)`, `hold()`/`resume()`.
 //! // Outbound digits: `media.send_dtmf(dtmf::DtmfKey::Key1, Duration::from_millis(100))`.
 //! // A SIP INFO: `dtmf::parse_sip_info(content_type, body)?.into_event(now)`.
@@ -92,6 +103,7 @@
 mod clock;
 pub mod dtmf;
 pub mod g711;
+pub mod latch;
 mod os;
 pub mod pacer;
 pub mod pipe;
@@ -102,12 +114,14 @@ pub mod resample;
 pub mod rfc4733;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 
 pub use clock::{ClockStats, clock_stats};
+pub use latch::Latch;
 pub use ports::PortAllocator;
 pub use prompt::{Prompt, PromptCache};
 pub use session::{
-    AudioTap, Bridge, InbandMode, MediaEvent, MediaLink, PlayOptions, PlaybackId, RecordMode,
-    RecordOptions, RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats, bridge,
-    link, listen, tap, whisper,
+    AudioTap, Bridge, DropStats, InbandMode, MediaEvent, MediaLink, PlayOptions, PlaybackId,
+    RecordMode, RecordOptions, RemoteMedia, RtpSession, SessionConfig, SessionHandle, SessionStats,
+    bridge, drop_stats, link, listen, tap, whisper,
 };

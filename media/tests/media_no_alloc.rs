@@ -19,6 +19,7 @@ use dialect_media::dtmf::{DtmfKey, InbandDetector, ToneGenerator};
 use dialect_media::g711::Law;
 use dialect_media::rfc4733::{EventReceiver, EventSender};
 use dialect_media::rtp::{RtpPacket, RtpStream};
+use dialect_media::srtp::{MasterKey, SrtpKeys};
 use dialect_media::*;
 
 struct Counting;
@@ -90,11 +91,12 @@ fn per_packet_functions() {
     assert_eq!(found, 3);
 }
 
-fn remote(addr: std::net::SocketAddr, codec: Law) -> RemoteMedia {
+fn remote(addr: std::net::SocketAddr, codec: Law, srtp: Option<SrtpKeys>) -> RemoteMedia {
     RemoteMedia {
         addr: Some(addr),
         codec,
         event_pt: Some(101),
+        srtp,
     }
 }
 
@@ -104,16 +106,36 @@ async fn live_sessions() {
         addr: None,
         codec: Law::Ulaw,
         event_pt: Some(101),
+        srtp: None,
     };
-    let start = |r| RtpSession::start(&ports, SessionConfig::new(r)).unwrap();
+    // The legs call each other: each one's signalling is confirmed.
+    let start = |r| {
+        let mut config = SessionConfig::new(r);
+        config.confirmed_ip = Some("127.0.0.1".parse().unwrap());
+        RtpSession::start(&ports, config).unwrap()
+    };
     let a = start(unknown);
     let b1 = start(unknown);
     let b2 = start(unknown);
     let c = start(unknown);
-    a.handle().update_remote(remote(b1.local_addr(), Law::Ulaw));
-    b1.handle().update_remote(remote(a.local_addr(), Law::Ulaw));
-    b2.handle().update_remote(remote(c.local_addr(), Law::Alaw));
-    c.handle().update_remote(remote(b2.local_addr(), Law::Alaw));
+    // a and b1 talk SRTP, b2 and c plain RTP.
+    let (ka, kb) = (MasterKey::random(), MasterKey::random());
+    let a_keys = SrtpKeys {
+        send: ka,
+        receive: kb,
+    };
+    let b_keys = SrtpKeys {
+        send: kb,
+        receive: ka,
+    };
+    a.handle()
+        .update_remote(remote(b1.local_addr(), Law::Ulaw, Some(a_keys)));
+    b1.handle()
+        .update_remote(remote(a.local_addr(), Law::Ulaw, Some(b_keys)));
+    b2.handle()
+        .update_remote(remote(c.local_addr(), Law::Alaw, None));
+    c.handle()
+        .update_remote(remote(b2.local_addr(), Law::Alaw, None));
     let _bridge = bridge(b1.handle(), b2.handle());
     let long = prompt("", 10_000);
     a.handle().play(long.clone(), PlayOptions::default());

@@ -174,14 +174,26 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         tokio_util::sync::CancellationToken::new(),
     );
     let state = dialect_runtime::api::AppState {
-        store,
+        store: store.clone(),
         users: Arc::new(Users::new(&users)),
         program,
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(dialect_runtime::stats::Stats::default()),
+        outbound: dialect_runtime::outbound::OutboundPolicy::new(
+            &dialect_runtime::config::Config::default(),
+            Vec::new(),
+            store.clone(),
+            Arc::new(dialect_runtime::stats::Stats::default()),
+        ),
         workorders: wo.clone(),
         acd,
         call_events: Default::default(),
+        access: Arc::new(dialect_runtime::api::access::Access::new(
+            &[],
+            b"bench summary key".to_vec(),
+            std::env::temp_dir().join(format!("dialect-bench-uploads-{}", std::process::id())),
+            64 << 20,
+        )),
     };
     let app = dialect_runtime::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -99,6 +99,7 @@ use dialect_acd::core::{
 };
 use dialect_acd::stats::{Aggregator, Report};
 use dialect_acd::types::*;
+use dialect_sip::auth::{AuthConfig, Ha1};
 use dialect_sip::registrar::{CredentialLookup, Registrar, RegistrationEvent};
 
 /// Tree of finished queue stays ([`CallRecord`]), by entry time.
@@ -137,22 +138,36 @@ impl ProgramSource {
     }
 }
 
-/// Agent phone passwords for the registrar, kept current by the ACD (agents can be
-/// added over the API).
-#[derive(Debug, Default)]
+/// Agent phone credentials for the registrar: the HA1 of each phone's password
+/// for the registrar's realm, never the password itself, kept current by the
+/// ACD (agents can be added over the API).
+#[derive(Debug)]
 pub struct AgentCredentials {
-    passwords: RwLock<HashMap<String, String>>,
+    realm: String,
+    ha1s: RwLock<HashMap<String, Ha1>>,
 }
 
 impl AgentCredentials {
-    fn set(&self, id: &str, password: Option<&str>) {
-        let mut m = match self.passwords.write() {
+    fn new(realm: &str) -> AgentCredentials {
+        AgentCredentials {
+            realm: realm.to_string(),
+            ha1s: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The realm the hashes are for.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    fn set(&self, id: &str, ha1: Option<Ha1>) {
+        let mut m = match self.ha1s.write() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
-        match password {
-            Some(p) => {
-                m.insert(id.to_string(), p.to_string());
+        match ha1 {
+            Some(h) => {
+                m.insert(id.to_string(), h);
             }
             None => {
                 m.remove(id);
@@ -162,8 +177,8 @@ impl AgentCredentials {
 }
 
 impl CredentialLookup for AgentCredentials {
-    fn password(&self, user: &str) -> Option<String> {
-        let m = match self.passwords.read() {
+    fn ha1(&self, user: &str) -> Option<Ha1> {
+        let m = match self.ha1s.read() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
@@ -171,16 +186,81 @@ impl CredentialLookup for AgentCredentials {
     }
 }
 
-/// An agent as stored after an API change.
+/// An agent as stored after an API change. The phone password is kept only as
+/// its HA1 for the realm it was set in: whoever reads the store learns no
+/// password (and, with the data folder private, nothing at all).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAgent {
     /// The definition.
     pub def: AgentDef,
-    /// Phone password (`None`: keep the configured one).
+    /// The plaintext password older versions stored; read so that it can be
+    /// turned into `ha1` at start ([`migrate_stored_passwords`]), never written.
+    #[serde(default, skip_serializing)]
     pub password: Option<String>,
+    /// HA1 of the phone password (`None`: keep the configured one), 32 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha1: Option<String>,
+    /// The realm `ha1` was computed for: it is useless in another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
     /// Removed over the API.
     #[serde(default)]
     pub removed: bool,
+}
+
+impl StoredAgent {
+    /// Whether this record sets the phone password (replacing the configured one).
+    fn sets_password(&self) -> bool {
+        self.password.is_some() || self.ha1.is_some()
+    }
+
+    /// The phone's HA1 for `realm`, from the stored hash when it was made for
+    /// that realm, or from an older version's plaintext.
+    pub fn ha1_for(&self, realm: &str) -> Option<Ha1> {
+        if let Some(p) = &self.password {
+            return Some(Ha1::from_password(&self.def.id, realm, p));
+        }
+        let hex = self.ha1.as_deref()?;
+        if self.realm.as_deref() != Some(realm) {
+            tracing::warn!(
+                agent = %self.def.id,
+                "the phone password of agent {} was set for SIP realm {:?}, not {realm:?}: \
+                 the phone cannot register until the password is set again",
+                self.def.id,
+                self.realm.as_deref().unwrap_or("")
+            );
+            return None;
+        }
+        Ha1::from_hex(hex)
+    }
+}
+
+/// Rewrites agents stored with a plaintext phone password (older versions) with
+/// its HA1 for `realm` instead. Returns how many were rewritten. Run at start,
+/// before the agents are read.
+pub fn migrate_stored_passwords(store: &SharedStore, realm: &str) -> Result<usize, StoreError> {
+    let mut b = Batch::new();
+    let mut n = 0;
+    for (key, value) in store.scan_prefix(AGENTS_TREE, b"")? {
+        let Ok(mut agent) = serde_json::from_slice::<StoredAgent>(&value) else {
+            continue;
+        };
+        let Some(password) = agent.password.take() else {
+            continue;
+        };
+        agent.ha1 = Some(
+            Ha1::from_password(&agent.def.id, realm, &password)
+                .as_str()
+                .to_string(),
+        );
+        agent.realm = Some(realm.to_string());
+        b.put_json(AGENTS_TREE, key, &agent);
+        n += 1;
+    }
+    if n > 0 {
+        store.apply(b)?;
+    }
+    Ok(n)
 }
 
 type Job = Box<dyn FnOnce(&mut AcdCore, i64, &mut Vec<Effect>) + Send>;
@@ -212,14 +292,16 @@ impl std::fmt::Debug for AcdHandle {
 }
 
 /// The agents the ACD starts with: the configuration's, the project's that the
-/// configuration does not name (without phone passwords), then API changes.
+/// configuration does not name (without phone passwords), then API changes;
+/// and the HA1 of each phone password for `realm`.
 pub fn initial_agents(
     config: &[AgentConfig],
     program: &Program,
     stored: &[StoredAgent],
-) -> (Vec<AgentDef>, Vec<(String, String)>) {
+    realm: &str,
+) -> (Vec<AgentDef>, Vec<(String, Ha1)>) {
     let mut defs: Vec<AgentDef> = Vec::new();
-    let mut passwords = Vec::new();
+    let mut ha1s = Vec::new();
     for a in config {
         defs.push(AgentDef {
             id: a.id.clone(),
@@ -227,7 +309,7 @@ pub fn initial_agents(
             skills: a.skills.iter().map(|(s, l)| (s.clone(), *l)).collect(),
             auto_answer: a.auto_answer,
         });
-        passwords.push((a.id.clone(), a.password.clone()));
+        ha1s.push((a.id.clone(), Ha1::from_password(&a.id, realm, &a.password)));
     }
     for a in &program.ir().agents {
         if !defs.iter().any(|d| d.id == a.id) {
@@ -241,15 +323,15 @@ pub fn initial_agents(
     }
     for s in stored {
         defs.retain(|d| d.id != s.def.id);
-        passwords.retain(|(id, _)| *id != s.def.id || s.password.is_none() && !s.removed);
+        ha1s.retain(|(id, _)| *id != s.def.id || !s.sets_password() && !s.removed);
         if !s.removed {
             defs.push(s.def.clone());
-            if let Some(p) = &s.password {
-                passwords.push((s.def.id.clone(), p.clone()));
+            if let Some(h) = s.ha1_for(realm) {
+                ha1s.push((s.def.id.clone(), h));
             }
         }
     }
-    (defs, passwords)
+    (defs, ha1s)
 }
 
 /// Reads the agents changed over the API.
@@ -277,12 +359,24 @@ impl AcdHandle {
         let (tx, rx) = mpsc::channel(16_384);
         let (events, _) = broadcast::channel(4_096);
         let (dial_tx, dial_rx) = mpsc::channel(1_024);
-        let credentials = Arc::new(AgentCredentials::default());
+        // Phone passwords are hashed for the registrar's realm.
+        let realm = registrar
+            .as_ref()
+            .map_or_else(|| AuthConfig::default().realm, |r| r.realm().to_string());
+        let credentials = Arc::new(AgentCredentials::new(&realm));
         let (version, prog) = program.current();
+        match migrate_stored_passwords(&store, &realm) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "{n} stored agent phone passwords replaced by their HA1; \
+                 change those passwords if the data folder was ever readable by others"
+            ),
+            Err(e) => tracing::error!("stored agent phone passwords could not be migrated: {e}"),
+        }
         let stored = stored_agents(&store);
-        let (defs, passwords) = initial_agents(agents, &prog, &stored);
-        for (id, p) in &passwords {
-            credentials.set(id, Some(p));
+        let (defs, ha1s) = initial_agents(agents, &prog, &stored, &realm);
+        for (id, h) in ha1s {
+            credentials.set(&id, Some(h));
         }
         let clock = PausableClock::system();
         let core = AcdCore::new(config, prog, defs, clock.now_ms());
@@ -318,7 +412,7 @@ impl AcdHandle {
         )
     }
 
-    /// Passwords of agent phones, for the registrar (`Registrar::new(.., acd.credentials(), ..)`).
+    /// HA1s of agent phones, for the registrar (`Registrar::new(.., acd.credentials(), ..)`).
     pub fn credentials(&self) -> Arc<AgentCredentials> {
         self.credentials.clone()
     }
@@ -523,15 +617,20 @@ impl AcdHandle {
     }
 
     /// Adds or changes an agent (stored durably; the password, when given, is the
-    /// phone's for the registrar).
+    /// phone's for the registrar, and only its HA1 is kept). The caller checks
+    /// the password against the rule (`dialect_sip::auth::check_password`).
     pub async fn upsert_agent(
         &self,
         def: AgentDef,
         password: Option<String>,
     ) -> Result<Result<(), StoreError>, AcdError> {
+        let realm = self.credentials.realm().to_string();
+        let ha1 = password.map(|p| Ha1::from_password(&def.id, &realm, &p));
         let stored = StoredAgent {
             def: def.clone(),
-            password: password.clone(),
+            password: None,
+            ha1: ha1.as_ref().map(|h| h.as_str().to_string()),
+            realm: ha1.is_some().then_some(realm),
             removed: false,
         };
         let mut b = Batch::new();
@@ -539,8 +638,8 @@ impl AcdHandle {
         if let Err(e) = crate::store::commit_async(self.store.clone(), b).await {
             return Ok(Err(e));
         }
-        if let Some(p) = &password {
-            self.credentials.set(&def.id, Some(p));
+        if let Some(h) = ha1 {
+            self.credentials.set(&def.id, Some(h));
         }
         self.ask(move |core, now, out| core.upsert_agent(def, now, out))
             .await?;
@@ -559,6 +658,8 @@ impl AcdHandle {
         let stored = StoredAgent {
             def,
             password: None,
+            ha1: None,
+            realm: None,
             removed: true,
         };
         let mut b = Batch::new();
@@ -967,6 +1068,7 @@ mod tests {
             password: "secret".into(),
             skills: [("general".to_string(), 3)].into_iter().collect(),
             auto_answer: false,
+            dial_plan: None,
         }];
         let shutdown = CancellationToken::new();
         let (acd, dials) = AcdHandle::spawn(
@@ -1038,6 +1140,51 @@ mod tests {
         assert!(matches!(m, Some(AcdToCall::Bridge { .. })), "{m:?}");
         tokio::time::sleep(Duration::from_secs(120)).await;
         assert!(!given_up.is_cancelled());
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_plaintext_phone_password_left_by_an_older_version_becomes_its_ha1() {
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-actor-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store: SharedStore = Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
+        // What an older version wrote for an agent added over the API.
+        let old = r#"{"def":{"id":"3001","name":"Old","skills":[],"auto_answer":false},"password":"Old-password-9","removed":false}"#;
+        let mut b = Batch::new();
+        b.put(AGENTS_TREE, b"3001".to_vec(), old.as_bytes().to_vec());
+        store.apply(b).unwrap();
+        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
+        let bundle = crate::deploy::compile_project(&project).unwrap();
+        let slot = Arc::new(
+            ProgramSlot::new(&bundle, dialect_compiler::Engine::Native, BTreeMap::new()).unwrap(),
+        );
+        let shutdown = CancellationToken::new();
+        let (acd, _dials) = AcdHandle::spawn(
+            AcdConfig::default(),
+            ProgramSource::Slot(slot),
+            &[],
+            store.clone(),
+            None,
+            shutdown.clone(),
+        );
+        // The phone still authenticates with its password...
+        let ha1 = Ha1::from_password("3001", "dialect", "Old-password-9");
+        assert_eq!(acd.credentials().ha1("3001"), Some(ha1.clone()));
+        // ...and the store holds only the hash now.
+        let stored = store.scan_prefix(AGENTS_TREE, b"3001").unwrap();
+        let text = String::from_utf8_lossy(&stored[0].1).to_string();
+        assert!(!text.contains("Old-password-9"), "{text}");
+        assert!(text.contains(ha1.as_str()), "{text}");
+        let agent: StoredAgent = serde_json::from_slice(&stored[0].1).unwrap();
+        assert_eq!(agent.password, None);
+        assert_eq!(agent.realm.as_deref(), Some("dialect"));
+        // A second start finds nothing to migrate and the same credentials.
+        assert_eq!(migrate_stored_passwords(&store, "dialect").unwrap(), 0);
+        assert_eq!(stored_agents(&store)[0].ha1_for("dialect"), Some(ha1));
+        // A hash made for another realm is no use in this one.
+        assert_eq!(stored_agents(&store)[0].ha1_for("elsewhere"), None);
         shutdown.cancel();
         let _ = std::fs::remove_dir_all(&dir);
     }

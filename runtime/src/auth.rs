@@ -1,8 +1,16 @@
 //! API users, roles and the audit log (REQUIREMENTS S1): every request names a user
 //! by bearer token; every endpoint says which roles may use it; every change is
 //! written to the audit log.
+//!
+//! Tokens: a configuration without `api_users` gets one admin whose token is
+//! generated at the first start and kept in the data folder ([`admin_token`]);
+//! tokens anyone could guess are refused when the API listens beyond this
+//! machine ([`weak_token`]); the IVR reaches the API with a token of its own
+//! made at each start ([`IVR_USER`]).
 
 use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -54,6 +62,24 @@ impl Users {
         }
     }
 
+    /// Adds the runtime's own user (role `system`), whose token the runtime sends
+    /// when a flow's lookup reaches this API (the IVR's progress inquiry).
+    pub fn add_system_user(&mut self, name: &str, token: &str) {
+        self.by_token.insert(
+            token.to_string(),
+            User {
+                name: name.to_string(),
+                role: Role::System,
+                department: None,
+            },
+        );
+    }
+
+    /// Whether a token names any user (checked before a request's body is read).
+    pub fn knows(&self, token: &str) -> bool {
+        self.by_token.contains_key(token)
+    }
+
     /// The user a request's bearer token names, if it may use an endpoint open
     /// to `roles`.
     pub fn authorize(&self, token: Option<&str>, roles: &[Role]) -> Result<User, AuthError> {
@@ -78,6 +104,82 @@ impl Users {
         }
         Ok(user.clone())
     }
+}
+
+/// The name the IVR's requests to this API carry in the audit log.
+pub const IVR_USER: &str = "ivr";
+
+/// The token every earlier version accepted without configuration.
+pub const OLD_DEFAULT_TOKEN: &str = "dialect-admin";
+
+/// Shortest token taken when the API listens beyond this machine.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Why a token is too easy to guess for an API reachable from other machines,
+/// or `None` when it is fine.
+pub fn weak_token(token: &str) -> Option<&'static str> {
+    let lower = token.to_ascii_lowercase();
+    if token == OLD_DEFAULT_TOKEN {
+        return Some("is the old built-in default `dialect-admin`");
+    }
+    if lower.contains("change-me") || lower.contains("changeme") || lower == "long-random-token" {
+        return Some("is a placeholder from the documentation");
+    }
+    if token.chars().count() < MIN_TOKEN_LEN {
+        return Some("is shorter than 16 characters");
+    }
+    if token
+        .chars()
+        .all(|c| c == token.chars().next().unwrap_or(' '))
+    {
+        return Some("repeats one character");
+    }
+    None
+}
+
+/// A random secret of `bytes` bytes, hex-encoded (the thread RNG is a CSPRNG
+/// seeded from the operating system).
+pub fn random_secret(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut raw = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file in the data folder holding the generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Reads a secret kept in `path`, or makes one and stores it readable by this
+/// user only (0600). Returns it and whether it was just made.
+pub fn stored_secret(path: &Path, bytes: usize) -> std::io::Result<(String, bool)> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let text = text.trim();
+        if !text.is_empty() {
+            return Ok((text.to_string(), false));
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = random_secret(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(secret.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok((secret, true))
+}
+
+/// The admin token when the configuration names no API users: the one kept in
+/// `data_dir/admin-token`, or a new one (printed once, at the start that makes it).
+pub fn admin_token(data_dir: &Path) -> std::io::Result<(String, bool)> {
+    stored_secret(&data_dir.join(ADMIN_TOKEN_FILE), 24)
 }
 
 /// Why a request may not go on; the API turns it into 401 or 403.
@@ -203,3 +305,40 @@ pub fn audit_entries(
 
 /// Shared users.
 pub type SharedUsers = Arc<Users>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_admin_token_is_kept_readable_by_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("dialect-admin-token-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (token, new) = admin_token(&dir).unwrap();
+        assert!(new);
+        assert_eq!(weak_token(&token), None, "{token}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(ADMIN_TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            admin_token(&dir).unwrap(),
+            (token, false),
+            "read back, not made again"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn weak_tokens_are_named() {
+        assert!(weak_token(OLD_DEFAULT_TOKEN).is_some());
+        assert!(weak_token("change-me-6").is_some());
+        assert!(weak_token("t-1001").is_some());
+        assert_eq!(weak_token(&random_secret(16)), None);
+    }
+}

@@ -79,7 +79,8 @@ pub struct Config {
     pub trunks: Vec<TrunkConfig>,
     /// Agents and their phones.
     pub agents: Vec<AgentConfig>,
-    /// API users and their roles.
+    /// API users and their roles. None given: one admin whose token is generated
+    /// at the first start and kept in the data folder ([`crate::auth::admin_token`]).
     pub api_users: Vec<ApiUser>,
     /// Text-to-speech and speech recognition.
     pub speech: SpeechConfig,
@@ -89,6 +90,9 @@ pub struct Config {
     pub default_number: Option<String>,
     /// ACD settings the queues do not state (ring time, callbacks, service level).
     pub acd: dialect_acd::AcdConfig,
+    /// Which numbers calls placed by the platform may reach, through which trunks,
+    /// how many and how fast (toll-fraud protection; see `crate::outbound`).
+    pub outbound: OutboundConfig,
 }
 
 impl Default for Config {
@@ -106,16 +110,12 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             trunks: Vec::new(),
             agents: Vec::new(),
-            api_users: vec![ApiUser {
-                name: "admin".into(),
-                token: "dialect-admin".into(),
-                role: Role::Admin,
-                department: None,
-            }],
+            api_users: Vec::new(),
             speech: SpeechConfig::default(),
             services: BTreeMap::new(),
             default_number: Some("10000".into()),
             acd: dialect_acd::AcdConfig::default(),
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -136,6 +136,10 @@ pub struct SipConfig {
     pub realm: String,
     /// Ring (180) this long before answering a call.
     pub ring_time: Duration,
+    /// What one message and the TCP connections of others may hold.
+    pub limits: SipLimits,
+    /// Digest authentication of agent phones: nonces and lock-outs.
+    pub auth: SipAuthConfig,
 }
 
 impl Default for SipConfig {
@@ -147,22 +151,227 @@ impl Default for SipConfig {
             public_host: None,
             realm: "dialect".into(),
             ring_time: Duration(std::time::Duration::ZERO),
+            limits: SipLimits::default(),
+            auth: SipAuthConfig::default(),
         }
     }
 }
 
-/// The HTTP API.
+/// Limits on what the network can make the SIP layer hold (`sip.limits`): a
+/// message over a size or header-count limit is answered 513 or 400, or dropped
+/// when it deserves no answer; TCP connections are capped and timed out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipLimits {
+    /// Largest UDP datagram taken, in bytes.
+    pub udp_message_size: usize,
+    /// Largest message over TCP, in bytes.
+    pub tcp_message_size: usize,
+    /// Most header lines in one message.
+    pub headers: usize,
+    /// Most Via values in one message.
+    pub vias: usize,
+    /// Most Route values, and most Record-Route values, in one message.
+    pub routes: usize,
+    /// Most TCP connections opened to us at once.
+    pub tcp_connections: usize,
+    /// Most TCP connections from one IP address.
+    pub tcp_connections_per_source: usize,
+    /// A message over TCP must arrive whole within this.
+    pub tcp_message_timeout: Duration,
+    /// A TCP connection with nothing arriving this long is closed.
+    pub tcp_idle_timeout: Duration,
+}
+
+impl Default for SipLimits {
+    fn default() -> SipLimits {
+        let m = dialect_sip::message::MessageLimits::default();
+        let t = dialect_sip::transport::TcpLimits::default();
+        SipLimits {
+            udp_message_size: m.max_datagram,
+            tcp_message_size: m.max_stream,
+            headers: m.max_headers,
+            vias: m.max_vias,
+            routes: m.max_routes,
+            tcp_connections: t.max_connections,
+            tcp_connections_per_source: t.max_per_source,
+            tcp_message_timeout: Duration(t.message_timeout),
+            tcp_idle_timeout: Duration(t.idle_timeout),
+        }
+    }
+}
+
+/// Digest authentication of agent phones (REGISTER, REFER): how long a nonce
+/// lives and when failures lock a source address or a user out. The defaults
+/// let a phone with a typo retry a few times and hold a guesser to a handful
+/// of tries an hour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipAuthConfig {
+    /// How long a nonce may be used (5s to 1h).
+    pub nonce_lifetime: Duration,
+    /// Failures are counted over this long.
+    pub failure_window: Duration,
+    /// Failures from one address before it is locked out.
+    pub source_failures: u32,
+    /// The first lock-out of an address; each further one doubles.
+    pub source_lockout: Duration,
+    /// The longest lock-out of an address.
+    pub source_lockout_max: Duration,
+    /// Wrong passwords for one user, from anywhere, before the user is locked
+    /// (except for addresses it used successfully within `trusted_for`).
+    pub user_failures: u32,
+    /// The first lock-out of a user; each further one doubles.
+    pub user_lockout: Duration,
+    /// The longest lock-out of a user.
+    pub user_lockout_max: Duration,
+    /// How long an address that authenticated as a user is exempt from that
+    /// user's lock-out.
+    pub trusted_for: Duration,
+}
+
+impl Default for SipAuthConfig {
+    fn default() -> SipAuthConfig {
+        let d = dialect_sip::auth::AuthConfig::default();
+        let l = d.lockout;
+        SipAuthConfig {
+            nonce_lifetime: Duration(d.nonce_lifetime),
+            failure_window: Duration(l.window),
+            source_failures: l.source_failures,
+            source_lockout: Duration(l.source_lockout),
+            source_lockout_max: Duration(l.source_lockout_max),
+            user_failures: l.user_failures,
+            user_lockout: Duration(l.user_lockout),
+            user_lockout_max: Duration(l.user_lockout_max),
+            trusted_for: Duration(l.trusted_for),
+        }
+    }
+}
+
+impl SipLimits {
+    /// The SIP layer's message limits.
+    pub fn message(&self) -> dialect_sip::message::MessageLimits {
+        dialect_sip::message::MessageLimits {
+            max_datagram: self.udp_message_size,
+            max_stream: self.tcp_message_size,
+            max_headers: self.headers,
+            max_vias: self.vias,
+            max_routes: self.routes,
+        }
+    }
+
+    /// The SIP layer's TCP connection limits.
+    pub fn tcp(&self) -> dialect_sip::transport::TcpLimits {
+        dialect_sip::transport::TcpLimits {
+            max_connections: self.tcp_connections,
+            max_per_source: self.tcp_connections_per_source,
+            message_timeout: self.tcp_message_timeout.0,
+            idle_timeout: self.tcp_idle_timeout.0,
+        }
+    }
+}
+
+impl SipAuthConfig {
+    /// The SIP layer's settings for `realm`.
+    pub fn to_auth(&self, realm: &str) -> dialect_sip::auth::AuthConfig {
+        let d = dialect_sip::auth::AuthConfig::default();
+        dialect_sip::auth::AuthConfig {
+            realm: realm.to_string(),
+            nonce_lifetime: self.nonce_lifetime.0,
+            lockout: dialect_sip::auth::lockout::LockoutConfig {
+                window: self.failure_window.0,
+                source_failures: self.source_failures,
+                source_lockout: self.source_lockout.0,
+                source_lockout_max: self.source_lockout_max.0,
+                user_failures: self.user_failures,
+                user_lockout: self.user_lockout.0,
+                user_lockout_max: self.user_lockout_max.0,
+                trusted_for: self.trusted_for.0,
+                ..d.lockout
+            },
+            ..d
+        }
+    }
+
+    /// The first setting that is out of range: (key, what is wrong).
+    fn problem(&self) -> Option<(&'static str, String)> {
+        let secs = |d: Duration| d.0.as_secs_f64();
+        if !(5.0..=3600.0).contains(&secs(self.nonce_lifetime)) {
+            return Some(("nonce_lifetime", "must be between 5s and 1h".into()));
+        }
+        for (key, n) in [
+            ("source_failures", self.source_failures),
+            ("user_failures", self.user_failures),
+        ] {
+            if !(1..=1000).contains(&n) {
+                return Some((key, "must be between 1 and 1000".into()));
+            }
+        }
+        for (key, d) in [
+            ("failure_window", self.failure_window),
+            ("source_lockout", self.source_lockout),
+            ("user_lockout", self.user_lockout),
+        ] {
+            if secs(d) < 1.0 {
+                return Some((key, "must be at least 1s".into()));
+            }
+        }
+        for (key, max, base_key, base) in [
+            (
+                "source_lockout_max",
+                self.source_lockout_max,
+                "source_lockout",
+                self.source_lockout,
+            ),
+            (
+                "user_lockout_max",
+                self.user_lockout_max,
+                "user_lockout",
+                self.user_lockout,
+            ),
+        ] {
+            if max.0 < base.0 {
+                return Some((key, format!("must not be shorter than `{base_key}`")));
+            }
+        }
+        None
+    }
+}
+
+/// The HTTP API, and what its connections may hold.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Most connections at once; beyond it new ones are closed at once.
+    pub max_connections: usize,
+    /// Most connections from one IP address (behind a reverse proxy every
+    /// connection comes from the proxy: raise it to `max_connections` there).
+    pub max_connections_per_source: usize,
+    /// A request's headers must arrive whole within this, and a kept-alive
+    /// connection waiting for its next request is closed after it.
+    pub header_timeout: Duration,
+    /// Longest time a request may take, body included (WebSockets, once
+    /// opened, are not bound by it).
+    pub request_timeout: Duration,
+    /// Largest bundle `POST /api/v1/deploy` takes, in bytes.
+    pub max_bundle_size: u64,
+    /// Origins (`https://desk.example.com`) whose pages may open the WebSockets,
+    /// besides the API's own origin.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: 512,
+            max_connections_per_source: 64,
+            header_timeout: Duration(std::time::Duration::from_secs(10)),
+            request_timeout: Duration(std::time::Duration::from_secs(60)),
+            max_bundle_size: 512 * 1024 * 1024,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -177,6 +386,13 @@ pub struct RtpConfig {
     pub ip: std::net::IpAddr,
     /// Whether received audio is searched for DTMF tones.
     pub inband_dtmf: InbandDtmf,
+    /// Which source RTP is taken from, for every leg that does not say
+    /// otherwise (a trunk's `latch`, `rtp.phones.latch`).
+    pub latch: LatchMode,
+    /// Whether legs use SRTP, for every leg that does not say otherwise.
+    pub srtp: SrtpMode,
+    /// Agents' and supervisors' phones.
+    pub phones: LegMedia,
 }
 
 impl Default for RtpConfig {
@@ -188,6 +404,65 @@ impl Default for RtpConfig {
             },
             ip: std::net::IpAddr::from([127, 0, 0, 1]),
             inband_dtmf: InbandDtmf::Auto,
+            latch: LatchMode::Strict,
+            srtp: SrtpMode::Offer,
+            phones: LegMedia::default(),
+        }
+    }
+}
+
+/// Media settings of one kind of leg; a key not given takes `rtp.latch` or
+/// `rtp.srtp`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LegMedia {
+    /// Which source RTP is taken from.
+    pub latch: Option<LatchMode>,
+    /// Whether SRTP is used.
+    pub srtp: Option<SrtpMode>,
+}
+
+/// Which source a leg takes RTP from (see `docs/operations.md`, "Media:
+/// latching and SRTP").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatchMode {
+    /// Only the exact address (IP and port) of the far end's SDP.
+    Strict,
+    /// The SDP's IP or the far end's SIP source IP, any port, fixed by the
+    /// first valid packet: for phones and carriers behind NAT.
+    Nat,
+}
+
+impl LatchMode {
+    /// The media session's setting.
+    pub fn latch(self) -> dialect_media::Latch {
+        match self {
+            LatchMode::Strict => dialect_media::Latch::Strict,
+            LatchMode::Nat => dialect_media::Latch::Nat,
+        }
+    }
+}
+
+/// Whether a leg uses SRTP (SDES keys, `AES_CM_128_HMAC_SHA1_80`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpMode {
+    /// Plain RTP only.
+    Off,
+    /// SRTP when the far end can, plain RTP otherwise.
+    Offer,
+    /// SRTP only; calls without it are refused.
+    Require,
+}
+
+impl SrtpMode {
+    /// The SDP negotiation's setting.
+    pub fn policy(self) -> dialect_sip::sdp::SrtpPolicy {
+        match self {
+            SrtpMode::Off => dialect_sip::sdp::SrtpPolicy::Off,
+            SrtpMode::Offer => dialect_sip::sdp::SrtpPolicy::Offer,
+            SrtpMode::Require => dialect_sip::sdp::SrtpPolicy::Require,
         }
     }
 }
@@ -202,6 +477,14 @@ pub struct Limits {
     pub calls_per_second: u32,
     /// How long calls in progress may go on after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Most calls at once from one untrusted source address (trunks'
+    /// `sources` and registered agent phones are trusted).
+    pub calls_per_source: usize,
+    /// Most new calls a second from one untrusted source address.
+    pub calls_per_source_per_second: u32,
+    /// Source addresses trusted like trunks (this machine by default, for
+    /// local tests and load generators).
+    pub trusted_sources: Vec<std::net::IpAddr>,
 }
 
 impl Default for Limits {
@@ -210,6 +493,12 @@ impl Default for Limits {
             max_calls: 4000,
             calls_per_second: 1000,
             shutdown_grace: Duration(std::time::Duration::from_secs(30)),
+            calls_per_source: 20,
+            calls_per_source_per_second: 5,
+            trusted_sources: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
         }
     }
 }
@@ -342,20 +631,219 @@ pub struct TrunkConfig {
     /// Caller id presented on outgoing calls.
     #[serde(default)]
     pub caller_id: Option<String>,
-    /// Calls from these source IPs belong to this trunk.
+    /// Calls from these source IPs belong to this trunk (none given: the host's
+    /// address, when the host is written as an IP address). Only calls from them
+    /// take the trunk's DIDs, group and asserted caller number.
     #[serde(default)]
     pub sources: Vec<std::net::IpAddr>,
     /// Dialled numbers (DIDs) of this trunk, and the number whose flow answers each.
     #[serde(default)]
     pub dids: BTreeMap<String, String>,
+    /// The dial plan of calls leaving on this trunk (default: `outbound.default_plan`).
+    #[serde(default)]
+    pub dial_plan: Option<String>,
+    /// Most new outgoing calls a second (the carrier's limit).
+    #[serde(default = "default_trunk_cps")]
+    pub calls_per_second: u32,
+    /// Where the carrier puts the caller's verified number.
+    #[serde(default)]
+    pub asserted_identity: AssertedIdentity,
+    /// Which source this trunk's legs take RTP from (default: `rtp.latch`).
+    #[serde(default)]
+    pub latch: Option<LatchMode>,
+    /// Whether this trunk's legs use SRTP (default: `rtp.srtp`).
+    #[serde(default)]
+    pub srtp: Option<SrtpMode>,
 }
 
 fn default_channels() -> usize {
     30
 }
 
+fn default_trunk_cps() -> u32 {
+    10
+}
+
 fn default_register_expiry() -> Duration {
     Duration(std::time::Duration::from_secs(3600))
+}
+
+/// The outbound-call policy: every call the platform places (a flow's
+/// `transfer number`, a callback, an agent's REFER or desktop dial, transfer and
+/// consultation, the dialer) must match the dial plan of its origin and of the
+/// trunk it leaves on, fit the trunk's channels and call rate, and stay within its
+/// account's hourly guard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// How numbers are brought to one form before plans match them.
+    pub numbers: dialect_numbers::NumberRules,
+    /// Dial plans by name, besides the built-in `national`.
+    pub plans: BTreeMap<String, DialPlanConfig>,
+    /// The plan of trunks, origins and agents that name none.
+    pub default_plan: String,
+    /// The plan of each kind of call (unset: `default_plan`).
+    pub origins: OriginPlans,
+    /// Emergency numbers.
+    pub emergency: EmergencyConfig,
+    /// Calls and minutes an hour per account, and when to raise an alarm.
+    pub guard: GuardConfig,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> OutboundConfig {
+        OutboundConfig {
+            numbers: dialect_numbers::NumberRules::default(),
+            plans: BTreeMap::new(),
+            default_plan: "national".into(),
+            origins: OriginPlans::default(),
+            emergency: EmergencyConfig::default(),
+            guard: GuardConfig::default(),
+        }
+    }
+}
+
+/// A dial plan: a number may be dialled when it matches an `allow` pattern and
+/// no `deny` pattern (patterns: `dialect_numbers::pattern`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialPlanConfig {
+    /// Numbers that may be dialled.
+    pub allow: Vec<dialect_numbers::Pattern>,
+    /// Numbers that may not, even when an `allow` pattern matches.
+    pub deny: Vec<dialect_numbers::Pattern>,
+}
+
+/// The dial plan of each origin of outbound calls.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginPlans {
+    /// A flow's `transfer number`, and a queue rule's destination `number`.
+    pub flows: Option<String>,
+    /// Callbacks the ACD places for callers who asked for one.
+    pub callbacks: Option<String>,
+    /// Agents: REFER from their phones, dial, transfer and consult from the desktop
+    /// (an agent's own `dial_plan` comes first).
+    pub agents: Option<String>,
+    /// Campaigns' dialing.
+    pub dialer: Option<String>,
+}
+
+/// Emergency numbers: a person (an agent) may always call them, through
+/// `trunk` when one is named, outside every plan and guard; a machine (the
+/// dialer, a callback) never may.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmergencyConfig {
+    /// The emergency numbers (China: 110, 119, 120, 122).
+    pub numbers: Vec<String>,
+    /// The trunk or trunk group emergency calls leave on (default: any).
+    pub trunk: Option<String>,
+}
+
+impl Default for EmergencyConfig {
+    fn default() -> EmergencyConfig {
+        EmergencyConfig {
+            numbers: ["110", "119", "120", "122"].map(String::from).to_vec(),
+            trunk: None,
+        }
+    }
+}
+
+/// Hourly limits of each account: every agent on their own, and the flows, the
+/// callbacks and each campaign as a whole.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Each agent.
+    pub agent: HourlyLimit,
+    /// All flows' transfers to numbers together.
+    pub flows: HourlyLimit,
+    /// All callbacks together.
+    pub callbacks: HourlyLimit,
+    /// Each campaign.
+    pub dialer: HourlyLimit,
+    /// Share of a limit at which the alarm is raised (logged, counted in the
+    /// metrics and written to the audit log, once an hour per account).
+    pub alarm_at: Percent,
+}
+
+impl Default for GuardConfig {
+    fn default() -> GuardConfig {
+        GuardConfig {
+            agent: HourlyLimit {
+                calls: 60,
+                minutes: 90,
+            },
+            flows: HourlyLimit {
+                calls: 1_000,
+                minutes: 6_000,
+            },
+            callbacks: HourlyLimit {
+                calls: 500,
+                minutes: 3_000,
+            },
+            dialer: HourlyLimit {
+                calls: 5_000,
+                minutes: 10_000,
+            },
+            alarm_at: Percent(0.8),
+        }
+    }
+}
+
+/// Calls placed and minutes talked in any hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HourlyLimit {
+    /// Calls placed (answered or not).
+    pub calls: u32,
+    /// Minutes of answered calls, those in progress included.
+    pub minutes: u32,
+}
+
+/// A share written as `80%` (or a number from 0 to 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Percent, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let share = match Raw::deserialize(d)? {
+            Raw::Number(n) => n,
+            Raw::Text(t) => t
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .map(|n| n / 100.0)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("`{t}` is not a share such as 80%"))
+                })?,
+        };
+        if !(0.0..=1.0).contains(&share) {
+            return Err(serde::de::Error::custom("a share is between 0% and 100%"));
+        }
+        Ok(Percent(share))
+    }
+}
+
+/// Where a trunk's calls carry the caller's verified number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssertedIdentity {
+    /// P-Asserted-Identity (RFC 3325), set by the carrier.
+    #[default]
+    Pai,
+    /// The From header: carriers that verify the calling number and put it there.
+    From,
+    /// Nowhere: callers of this trunk cannot be called back unless they enter
+    /// a number the flow accepts.
+    None,
 }
 
 /// A user of the HTTP API.
@@ -533,6 +1021,43 @@ impl Config {
                 "give either `project` or `bundle`, not both".into(),
             ));
         }
+        self.validate_outbound(&at)?;
+        self.validate_limits(&at)?;
+        self.validate_tokens(&at)?;
+        if let Some((key, what)) = self.sip.auth.problem() {
+            let (line, column) = locate_after(text, &["auth:"], key);
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("sip.auth.{key}: {what}"),
+            });
+        }
+        let realm = &self.sip.realm;
+        if realm.is_empty()
+            || realm
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return Err(at(
+                "realm",
+                "sip.realm: give a realm without quotes, backslashes or control characters".into(),
+            ));
+        }
+        for a in &self.agents {
+            if let Err(weak) = dialect_sip::auth::check_password(&a.id, &a.password) {
+                let (line, column) = locate_after(text, &["id", &a.id], "password");
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!(
+                        "agents: `{}`: {weak} (see \"SIP authentication\" in the operations guide)",
+                        a.id
+                    ),
+                });
+            }
+        }
         for t in &self.trunks {
             if t.register && (t.username.is_none() || t.password.is_none()) {
                 return Err(at(
@@ -547,6 +1072,235 @@ impl Config {
         Ok(())
     }
 
+    /// Every plan and trunk the outbound section names exists.
+    fn validate_outbound(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let o = &self.outbound;
+        let plan_exists = |name: &str| name == "national" || o.plans.contains_key(name);
+        let known = || {
+            let mut names: Vec<&str> = o.plans.keys().map(String::as_str).collect();
+            names.push("national");
+            names.join(", ")
+        };
+        let mut named: Vec<(&str, &str)> = vec![("default_plan", o.default_plan.as_str())];
+        for (key, plan) in [
+            ("flows", &o.origins.flows),
+            ("callbacks", &o.origins.callbacks),
+            ("agents", &o.origins.agents),
+            ("dialer", &o.origins.dialer),
+        ] {
+            if let Some(p) = plan {
+                named.push((key, p.as_str()));
+            }
+        }
+        for t in &self.trunks {
+            if let Some(p) = &t.dial_plan {
+                named.push((t.name.as_str(), p.as_str()));
+            }
+        }
+        for a in &self.agents {
+            if let Some(p) = &a.dial_plan {
+                named.push((a.id.as_str(), p.as_str()));
+            }
+        }
+        for (whose, plan) in named {
+            if !plan_exists(plan) {
+                return Err(at(
+                    plan,
+                    format!(
+                        "outbound: `{whose}` names the dial plan `{plan}`, which is not declared; plans: {}",
+                        known()
+                    ),
+                ));
+            }
+        }
+        for (name, plan) in &o.plans {
+            if plan.allow.is_empty() {
+                return Err(at(
+                    name,
+                    format!("outbound: the plan `{name}` allows nothing; give it `allow` patterns"),
+                ));
+            }
+        }
+        if let Some(t) = &o.emergency.trunk
+            && !self
+                .trunks
+                .iter()
+                .any(|c| &c.name == t || c.group.as_ref() == Some(t))
+        {
+            return Err(at(
+                t,
+                format!("outbound: emergency calls name the trunk `{t}`, which is not configured"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Limits must let something through, and the pairs that bound each other
+    /// must agree.
+    fn validate_limits(&self, at: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let sip = &self.sip.limits;
+        let http = &self.http;
+        let counts: [(&str, &str, u64); 12] = [
+            ("headers:", "sip.limits.headers", sip.headers as u64),
+            ("vias:", "sip.limits.vias", sip.vias as u64),
+            ("routes:", "sip.limits.routes", sip.routes as u64),
+            (
+                "tcp_connections:",
+                "sip.limits.tcp_connections",
+                sip.tcp_connections as u64,
+            ),
+            (
+                "tcp_connections_per_source:",
+                "sip.limits.tcp_connections_per_source",
+                sip.tcp_connections_per_source as u64,
+            ),
+            (
+                "max_connections:",
+                "http.max_connections",
+                http.max_connections as u64,
+            ),
+            (
+                "max_connections_per_source:",
+                "http.max_connections_per_source",
+                http.max_connections_per_source as u64,
+            ),
+            (
+                "calls_per_source:",
+                "limits.calls_per_source",
+                self.limits.calls_per_source as u64,
+            ),
+            (
+                "calls_per_source_per_second:",
+                "limits.calls_per_source_per_second",
+                u64::from(self.limits.calls_per_source_per_second),
+            ),
+            (
+                "max_calls:",
+                "limits.max_calls",
+                self.limits.max_calls as u64,
+            ),
+            (
+                "calls_per_second:",
+                "limits.calls_per_second",
+                u64::from(self.limits.calls_per_second),
+            ),
+            (
+                "max_bundle_size:",
+                "http.max_bundle_size",
+                http.max_bundle_size,
+            ),
+        ];
+        for (needle, key, value) in counts {
+            if value == 0 {
+                return Err(at(
+                    needle,
+                    format!("{key}: 0 would refuse everything; give at least 1"),
+                ));
+            }
+        }
+        let times = [
+            (
+                "tcp_message_timeout:",
+                "sip.limits.tcp_message_timeout",
+                sip.tcp_message_timeout,
+            ),
+            (
+                "tcp_idle_timeout:",
+                "sip.limits.tcp_idle_timeout",
+                sip.tcp_idle_timeout,
+            ),
+            (
+                "header_timeout:",
+                "http.header_timeout",
+                http.header_timeout,
+            ),
+            (
+                "request_timeout:",
+                "http.request_timeout",
+                http.request_timeout,
+            ),
+        ];
+        for (needle, key, value) in times {
+            if value.0.is_zero() {
+                return Err(at(
+                    needle,
+                    format!("{key}: give a time-out longer than 0s, such as 10s"),
+                ));
+            }
+        }
+        if !(1024..=65_535).contains(&sip.udp_message_size) {
+            return Err(at(
+                "udp_message_size:",
+                format!(
+                    "sip.limits.udp_message_size: {} is not between 1024 and 65535 (the most a UDP datagram holds)",
+                    sip.udp_message_size
+                ),
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&sip.tcp_message_size) {
+            return Err(at(
+                "tcp_message_size:",
+                format!(
+                    "sip.limits.tcp_message_size: {} is not between 1024 and 16777216",
+                    sip.tcp_message_size
+                ),
+            ));
+        }
+        if sip.tcp_connections_per_source > sip.tcp_connections {
+            return Err(at(
+                "tcp_connections_per_source:",
+                "sip.limits.tcp_connections_per_source is more than sip.limits.tcp_connections"
+                    .into(),
+            ));
+        }
+        if http.max_connections_per_source > http.max_connections {
+            return Err(at(
+                "max_connections_per_source:",
+                "http.max_connections_per_source is more than http.max_connections".into(),
+            ));
+        }
+        for origin in &http.allowed_origins {
+            if crate::api::access::parse_origin(origin).is_none() {
+                return Err(at(
+                    origin,
+                    format!(
+                        "http.allowed_origins: `{origin}` is not an origin such as https://desk.example.com (scheme, host and port only)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A token anyone could guess opens the API to whoever reaches it: refused
+    /// unless the API listens on this machine only.
+    fn validate_tokens(&self, at: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        if self.http.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        for u in &self.api_users {
+            if let Some(why) = crate::auth::weak_token(&u.token) {
+                let needle = if u.token.is_empty() {
+                    u.name.as_str()
+                } else {
+                    u.token.as_str()
+                };
+                return Err(at(
+                    needle,
+                    format!(
+                        "api_users: the token of `{}` {why}, and the API listens on {}, beyond this machine; \
+                         give each user a long random token (e.g. `openssl rand -hex 24`)",
+                        u.name, self.http.listen
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Applies `DIALECT_*` overrides used by tests and scripts (listen addresses, data dir).
     pub fn with_env_overrides(mut self) -> Config {
         if let Ok(v) = std::env::var("DIALECT_DATA_DIR") {
@@ -554,6 +1308,24 @@ impl Config {
         }
         self
     }
+}
+
+/// Line and column of the first `needle` at or after the first line holding
+/// every one of `anchor` (1-based), else (1, 1): for a key inside a list entry
+/// or a section.
+fn locate_after(text: &str, anchor: &[&str], needle: &str) -> (usize, usize) {
+    let Some(start) = text
+        .lines()
+        .position(|l| anchor.iter().all(|a| l.contains(a)))
+    else {
+        return (1, 1);
+    };
+    for (i, line) in text.lines().enumerate().skip(start) {
+        if let Some(c) = line.find(needle) {
+            return (i + 1, line[..c].chars().count() + 1);
+        }
+    }
+    (start + 1, 1)
 }
 
 /// Line and column of the first occurrence of `needle` in `text` (1-based), for messages.
@@ -671,5 +1443,146 @@ mod tests {
             assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
             assert!(e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn new_limits_are_checked_with_their_line() {
+        for (yaml, line, key) in [
+            (
+                "sip:\n  limits:\n    udp_message_size: 100000\n",
+                3,
+                "udp_message_size",
+            ),
+            ("sip:\n  limits:\n    vias: 0\n", 3, "sip.limits.vias"),
+            (
+                "http:\n  max_connections: 10\n  max_connections_per_source: 20\n",
+                3,
+                "max_connections_per_source",
+            ),
+            ("http:\n  header_timeout: 0s\n", 2, "http.header_timeout"),
+            (
+                "limits:\n  calls_per_source: 0\n",
+                2,
+                "limits.calls_per_source",
+            ),
+            (
+                "http:\n  allowed_origins: [\"desk.example.com/x\"]\n",
+                2,
+                "allowed_origins",
+            ),
+            (
+                "limits:\n  trusted_sources: [somewhere]\n",
+                2,
+                "trusted_sources",
+            ),
+        ] {
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            "sip:\n  limits:\n    tcp_idle_timeout: 2m\nhttp:\n  allowed_origins: [\"https://desk.example.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.limits.tcp().idle_timeout.as_secs(), 120);
+        assert_eq!(c.sip.limits.message().max_datagram, 16 * 1024);
+        assert_eq!(c.limits.calls_per_source, 20);
+    }
+
+    #[test]
+    fn weak_tokens_are_refused_beyond_loopback() {
+        let users = "api_users:\n  - { name: admin, token: dialect-admin, role: admin }\n";
+        // On loopback the old token still starts (local tests, the hotline script).
+        assert!(Config::parse(Path::new("d.yaml"), users).is_ok());
+        let open = format!("http:\n  listen: 0.0.0.0:8080\n{users}");
+        let e = Config::parse(Path::new("d.yaml"), &open)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("d.yaml:4:"), "{e}");
+        assert!(e.contains("admin") && e.contains("0.0.0.0:8080"), "{e}");
+        for weak in ["short", "change-me-1", "aaaaaaaaaaaaaaaaaaaa"] {
+            let yaml = format!(
+                "http:\n  listen: 10.0.0.5:8080\napi_users:\n  - {{ name: ops, token: {weak}, role: admin }}\n"
+            );
+            assert!(Config::parse(Path::new("d.yaml"), &yaml).is_err(), "{weak}");
+        }
+        let strong = "http:\n  listen: 0.0.0.0:8080\napi_users:\n  - { name: ops, token: 9f2c41d07be35a1e6c80d4, role: admin }\n";
+        assert!(Config::parse(Path::new("d.yaml"), strong).is_ok());
+        // No api_users at all: a token is generated at start, fine anywhere.
+        let none = Config::parse(Path::new("d.yaml"), "http:\n  listen: 0.0.0.0:8080\n").unwrap();
+        assert!(none.api_users.is_empty());
+    }
+
+    #[test]
+    fn a_weak_agent_password_stops_the_server_at_its_line() {
+        let yaml = "sip:\n  udp: true\nagents:\n  - id: \"1001\"\n    name: A\n    password: blue-pigeon-42\n  - id: \"1002\"\n    name: B\n    password: \"1234\"\n";
+        let e = Config::parse(Path::new("d.yaml"), yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("d.yaml:9:5: agents: `1002`:"), "{e}");
+        assert!(e.contains("at least 10 characters"), "{e}");
+        assert!(!e.contains("1234"), "the password is not repeated: {e}");
+        let ok = yaml.replace("\"1234\"", "Correct-Horse-9");
+        assert!(Config::parse(Path::new("d.yaml"), &ok).is_ok());
+        for weak in ["\"0123456789\"", "aaaaaaaaa1", "x1002-phone-key"] {
+            let bad = yaml.replace("\"1234\"", weak);
+            assert!(Config::parse(Path::new("d.yaml"), &bad).is_err(), "{weak}");
+        }
+    }
+
+    #[test]
+    fn sip_auth_settings_have_safe_defaults_and_are_checked() {
+        let c = Config::parse(Path::new("d.yaml"), "{}").unwrap();
+        let auth = c.sip.auth.to_auth("dialect");
+        assert_eq!(auth.nonce_lifetime, std::time::Duration::from_secs(60));
+        assert_eq!(auth.lockout.source_failures, 5);
+        assert_eq!(
+            auth.lockout.user_lockout,
+            std::time::Duration::from_secs(30)
+        );
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            "sip:\n  auth:\n    nonce_lifetime: 30s\n    source_failures: 3\n    source_lockout: 5m\n    source_lockout_max: 2h\n",
+        )
+        .unwrap();
+        let auth = c.sip.auth.to_auth("x");
+        assert_eq!(auth.realm, "x");
+        assert_eq!(auth.nonce_lifetime, std::time::Duration::from_secs(30));
+        assert_eq!(auth.lockout.source_failures, 3);
+        assert_eq!(
+            auth.lockout.source_lockout_max,
+            std::time::Duration::from_secs(7200)
+        );
+        for (yaml, key, line) in [
+            (
+                "sip:\n  auth:\n    nonce_lifetime: 1d\n",
+                "nonce_lifetime",
+                3,
+            ),
+            (
+                "sip:\n  auth:\n    source_failures: 0\n",
+                "source_failures",
+                3,
+            ),
+            (
+                "sip:\n  auth:\n    user_lockout: 10m\n    user_lockout_max: 1m\n",
+                "user_lockout_max",
+                4,
+            ),
+            ("sip:\n  auth:\n    lockout: 1m\n", "lockout", 3),
+        ] {
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
+        let e = Config::parse(Path::new("d.yaml"), "sip:\n  realm: 'a\"b'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sip.realm"), "{e}");
     }
 }

@@ -13,6 +13,8 @@
 //! store and the network.
 //!
 //! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
+//! - [`admission`]: per-source limits on new calls (untrusted sources).
+//! - [`limits`]: the open-files limit, raised at start and reported.
 //! - [`config`]: the YAML configuration and its defaults.
 //! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP;
 //!   `call::dialled` places the calls the ACD orders (callbacks, outbound).
@@ -20,16 +22,20 @@
 //!   from call tasks, the CTI API and the registrar.
 //! - [`workorder`]: the workorder engine (lifecycles, timers, history) and
 //!   outbound tasks.
-//! - [`api`]: the HTTP API (axum), one file per area: every route is there.
+//! - [`api`]: the HTTP API (axum), one file per area: every route is there; its
+//!   listener with connection caps and time-outs, and the token checks.
 //! - [`auth`]: users, roles, the audit log.
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
+//! - [`outbound`]: the outbound-call policy every placed call goes through.
 //! - [`contacts`]: contact records with their IVR trail.
 //! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
 //! - [`deploy`]: the deployed program and its atomic replacement.
+//! - [`private`]: the data folder kept private (umask 077, modes 0700/0600).
 //! - [`stats`]: counters for `/metrics`.
 //! - [`time`]: Unix time for actors, following tokio's pausable clock.
 
 pub mod acd;
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod call;
@@ -37,6 +43,9 @@ pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod interactions;
+pub mod limits;
+pub mod outbound;
+pub mod private;
 pub mod server;
 pub mod stats;
 pub mod store;

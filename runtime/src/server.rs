@@ -44,6 +44,17 @@ pub enum StartError {
     /// The project or bundle could not be loaded.
     #[error("program: {0}")]
     Program(#[from] crate::deploy::DeployError),
+    /// A secret in the data folder (the admin token, the summary key) could not
+    /// be read or written.
+    #[error("cannot keep {what} in {}: {source}", path.display())]
+    Secret {
+        /// Which secret.
+        what: &'static str,
+        /// Its file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A socket could not be bound.
     #[error("cannot listen for {what} on {addr}: {source}")]
     Bind {
@@ -87,6 +98,18 @@ impl Server {
 /// graceful shutdown.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
     let config = Arc::new(config);
+    crate::limits::raise_and_report(&config);
+    // Everything under the data folder is private to the server's user.
+    crate::private::private_umask();
+    let not_private = crate::private::secure_data_dir(&config.data_dir).map_err(|e| {
+        crate::store::StoreError::Db(format!("cannot create {}: {e}", config.data_dir.display()))
+    })?;
+    for (path, e) in not_private.iter().take(10) {
+        tracing::warn!(
+            "cannot make {} private (readable by its owner only): {e}",
+            path.display()
+        );
+    }
     let store: SharedStore = Arc::new(SledStore::open(&config.data_dir)?);
     let engine = config.engine;
     let bytes = match (&config.bundle, &config.project) {
@@ -110,6 +133,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         udp: config.sip.udp.then_some(config.sip.listen),
         tcp: config.sip.tcp.then_some(config.sip.listen),
         public_host: config.sip.public_host.clone(),
+        limits: config.sip.limits.message(),
+        tcp_limits: config.sip.limits.tcp(),
         ..EndpointConfig::default()
     };
     let (endpoint, mut incoming) = SipEndpoint::bind(ep_config, sip_shutdown.clone())
@@ -119,19 +144,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             addr: config.sip.listen,
             source: source.into(),
         })?;
-    // Agent phone passwords come from the ACD (configured agents and API changes);
+    // Agent phone HA1s come from the ACD (configured agents and API changes);
     // the registrar is created first, the ACD fills the cell right after.
     let creds: Arc<std::sync::OnceLock<Arc<crate::acd::AgentCredentials>>> =
         Arc::new(std::sync::OnceLock::new());
     let creds_lookup = creds.clone();
     let registrar = Registrar::new(
         RegistrarConfig {
-            realm: config.sip.realm.clone(),
+            auth: config.sip.auth.to_auth(&config.sip.realm),
             ..RegistrarConfig::default()
         },
         Arc::new(move |user: &str| {
             use dialect_sip::registrar::CredentialLookup;
-            creds_lookup.get().and_then(|c| c.password(user))
+            creds_lookup.get().and_then(|c| c.ha1(user))
         }),
         sip_shutdown.clone(),
     );
@@ -166,6 +191,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }
         trunks.push((t.clone(), tc));
     }
+    let stats = Arc::new(Stats::default());
+    let outbound =
+        crate::outbound::OutboundPolicy::new(&config, trunks, store.clone(), stats.clone());
 
     // Speech.
     let speaker = Speaker::new(match config.speech.tts.as_str() {
@@ -217,53 +245,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         wo_report.load_ms
     );
 
-    let stats = Arc::new(Stats::default());
-    let _ = stats.sip.set(endpoint.live_counters());
-    let recordings = config.data_dir.join("recordings");
-    let _ = std::fs::create_dir_all(&recordings);
-    let hangup_all = CancellationToken::new();
-    let call_events = crate::call::CallEvents::default();
-    let env = Arc::new(CallEnv {
-        endpoint: endpoint.clone(),
-        ports: PortAllocator::new(
-            config.rtp.ip,
-            config.rtp.ports.first..=config.rtp.ports.last,
-        ),
-        program: program.clone(),
-        store: store.clone(),
-        stats: stats.clone(),
-        speaker,
-        asr,
-        config: config.clone(),
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .unwrap_or_default(),
-        registrar: Some(registrar.clone()),
-        trunks,
-        recordings: PathBuf::from(&recordings),
-        media_ip: config.rtp.ip,
-        limiter: Limiter::new(config.limits.max_calls, config.limits.calls_per_second),
-        shutdown: shutdown.clone(),
-        hangup_all: hangup_all.clone(),
-        workorders: Some(Arc::new(workorders.clone())),
-        asr_phrases: std::sync::Mutex::new(HashMap::new()),
-        acd: Some(acd.clone()),
-        events: call_events.clone(),
-    });
-
-    // HTTP API.
-    let ready = Arc::new(AtomicBool::new(false));
-    let state = AppState {
-        store: store.clone(),
-        users: Arc::new(crate::auth::Users::new(&config.api_users)),
-        program: program.clone(),
-        ready: ready.clone(),
-        stats: stats.clone(),
-        workorders: workorders.clone(),
-        acd: acd.clone(),
-        call_events,
-    };
+    // HTTP: bound before the call environment, whose lookups must know it.
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -276,14 +258,95 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         addr: config.http.listen,
         source: source.into(),
     })?;
+    let (users, ivr_token) = api_users(&config)?;
+    let secret = |what: &'static str, file: &str| {
+        let path = config.data_dir.join(file);
+        crate::auth::stored_secret(&path, 32)
+            .map(|(s, _)| s)
+            .map_err(|source| StartError::Secret { what, path, source })
+    };
+    let summary_key = secret("the summary-link key", "summary-key")?;
+    let access = Arc::new(crate::api::access::Access::new(
+        &config.http.allowed_origins,
+        summary_key.into_bytes(),
+        config.data_dir.join("uploads"),
+        config.http.max_bundle_size,
+    ));
+
+    let _ = stats.sip.set(endpoint.live_counters());
+    let _ = stats.sip_auth.set(registrar.authenticator().counters());
+    let recordings = config.data_dir.join("recordings");
+    let _ = std::fs::create_dir_all(&recordings);
+    let hangup_all = CancellationToken::new();
+    let ports = PortAllocator::new(
+        config.rtp.ip,
+        config.rtp.ports.first..=config.rtp.ports.last,
+    );
+    let _ = stats.ports.set(ports.clone());
+    let sources = crate::admission::SourceLimiter::new(
+        config.limits.calls_per_source,
+        config.limits.calls_per_source_per_second,
+        config
+            .trunks
+            .iter()
+            .flat_map(|t| t.sources.iter().copied())
+            .chain(config.limits.trusted_sources.iter().copied()),
+        Some(registrar.clone()),
+    );
+    let call_events = crate::call::CallEvents::default();
+    let env = Arc::new(CallEnv {
+        endpoint: endpoint.clone(),
+        ports,
+        program: program.clone(),
+        store: store.clone(),
+        stats: stats.clone(),
+        speaker,
+        asr,
+        config: config.clone(),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap_or_default(),
+        registrar: Some(registrar.clone()),
+        outbound: outbound.clone(),
+        recordings: PathBuf::from(&recordings),
+        media_ip: config.rtp.ip,
+        limiter: Limiter::new(config.limits.max_calls, config.limits.calls_per_second),
+        shutdown: shutdown.clone(),
+        hangup_all: hangup_all.clone(),
+        workorders: Some(Arc::new(workorders.clone())),
+        asr_phrases: std::sync::Mutex::new(HashMap::new()),
+        acd: Some(acd.clone()),
+        own_api: Some(crate::call::OwnApi {
+            addr: http_addr,
+            token: ivr_token,
+        }),
+        events: call_events.clone(),
+    });
+
+    // HTTP API.
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        store: store.clone(),
+        users: Arc::new(users),
+        program: program.clone(),
+        ready: ready.clone(),
+        stats: stats.clone(),
+        workorders: workorders.clone(),
+        acd: acd.clone(),
+        outbound: outbound.clone(),
+        access,
+        call_events,
+    };
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();
-    let hs = http_shutdown.clone();
-    let http_task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { hs.cancelled().await })
-            .await;
-    });
+    let http_task = tokio::spawn(crate::api::serve::serve(
+        listener,
+        app,
+        crate::api::serve::HttpLimits::from_config(&config.http),
+        stats.clone(),
+        http_shutdown.clone(),
+    ));
 
     let listening = Listening {
         sip_udp: endpoint.udp_addr(),
@@ -301,7 +364,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
                 req = incoming.recv() => {
                     let Some(req) = req else { break };
                     match req.method() {
-                        rsip::Method::Invite => crate::call::accept(&env, req, &tracker),
+                        rsip::Method::Invite => match sources.admit(req.source.addr.ip()) {
+                            Ok(slot) => crate::call::accept(&env, req, &tracker, slot),
+                            Err(why) => crate::admission::refuse(req, why, &env.stats),
+                        },
                         rsip::Method::Register => registrar.handle(&req),
                         rsip::Method::Options => req.reply(200),
                         _ => req.reply(405),
@@ -324,7 +390,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
                         req = incoming.recv() => {
                             let Some(req) = req else { break };
                             match req.method() {
-                                rsip::Method::Invite => crate::call::accept(&env, req, &tracker),
+                                rsip::Method::Invite => crate::call::accept(&env, req, &tracker, None),
                                 rsip::Method::Register => registrar.handle(&req),
                                 _ => req.reply(503),
                             }
@@ -355,6 +421,45 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         state,
         run: Box::pin(run),
     })
+}
+
+/// The API users: the configured ones, or one admin whose token is kept in the
+/// data folder (made and printed once at the first start); and the runtime's
+/// own user for the lookups its flows send to this API, with a token made now.
+fn api_users(config: &Config) -> Result<(crate::auth::Users, String), StartError> {
+    let mut list = config.api_users.clone();
+    if list.is_empty() {
+        let path = config.data_dir.join(crate::auth::ADMIN_TOKEN_FILE);
+        let (token, new) =
+            crate::auth::admin_token(&config.data_dir).map_err(|source| StartError::Secret {
+                what: "the admin token",
+                path: path.clone(),
+                source,
+            })?;
+        if new {
+            // Shown once, on the terminal only (not in logs that are collected).
+            eprintln!(
+                "No api_users are configured: the API's admin token is\n\n    {token}\n\n\
+                 It is kept in {} (readable by this user only); give it as `Authorization: Bearer TOKEN` \
+                 or to `dialect deploy --token`.",
+                path.display()
+            );
+        }
+        tracing::info!(
+            "API users: one admin, its token in {} (no api_users configured)",
+            path.display()
+        );
+        list.push(crate::config::ApiUser {
+            name: "admin".into(),
+            token,
+            role: crate::config::Role::Admin,
+            department: None,
+        });
+    }
+    let mut users = crate::auth::Users::new(&list);
+    let ivr_token = crate::auth::random_secret(24);
+    users.add_system_user(crate::auth::IVR_USER, &ivr_token);
+    Ok((users, ivr_token))
 }
 
 /// Runs a server to the end (the entry point of `dialect run`).

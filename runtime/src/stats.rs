@@ -28,8 +28,23 @@ pub struct Stats {
     pub rtp_packets_sent: AtomicU64,
     /// RTP packets received by ended calls.
     pub rtp_packets_received: AtomicU64,
+    /// Outbound calls the policy refused (plans, trunks, guard).
+    pub outbound_refused: AtomicU64,
+    /// Alarms of the outbound guard (an account near its hourly limit).
+    pub outbound_alarms: AtomicU64,
     /// The SIP endpoint's message counters, once it is bound.
     pub sip: std::sync::OnceLock<std::sync::Arc<dialect_sip::message::Counters>>,
+    /// The RTP port allocator, for its count of sockets refused for want of a
+    /// file descriptor.
+    pub ports: std::sync::OnceLock<dialect_media::PortAllocator>,
+    /// INVITEs refused with 503 because their source reached its per-source limit.
+    pub calls_refused_per_source: AtomicU64,
+    /// HTTP connections closed at once because a connection cap was reached.
+    pub http_connections_refused: AtomicU64,
+    /// HTTP connections that could not be accepted for want of a file descriptor.
+    pub http_descriptors_exhausted: AtomicU64,
+    /// Digest authentication of agent phones (failures by reason, lock-outs).
+    pub sip_auth: std::sync::OnceLock<std::sync::Arc<dialect_sip::auth::AuthCounters>>,
 }
 
 impl Stats {
@@ -46,6 +61,16 @@ impl Stats {
             .fetch_add(m.packets_received, Ordering::Relaxed);
     }
 
+    /// Sockets refused for want of a file descriptor, by SIP, HTTP and RTP together.
+    pub fn descriptors_exhausted(&self) -> u64 {
+        let sip = self
+            .sip
+            .get()
+            .map_or(0, |c| c.descriptors_exhausted.load(Ordering::Relaxed));
+        let rtp = self.ports.get().map_or(0, |p| p.descriptors_exhausted());
+        sip + rtp + self.http_descriptors_exhausted.load(Ordering::Relaxed)
+    }
+
     /// The Prometheus text exposition.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
@@ -59,6 +84,16 @@ impl Stats {
             "dialect_calls_total",
             "Calls received.",
             self.calls_total.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_outbound_refused_total",
+            "Outbound calls the outbound-call policy refused.",
+            self.outbound_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_outbound_guard_alarms_total",
+            "Accounts that neared their hourly outbound limit.",
+            self.outbound_alarms.load(Ordering::Relaxed),
         );
         counter(
             "dialect_calls_refused_total",
@@ -105,6 +140,17 @@ impl Stats {
             "RTP packets received by ended calls.",
             self.rtp_packets_received.load(Ordering::Relaxed),
         );
+        let drops = dialect_media::drop_stats();
+        counter(
+            "dialect_rtp_dropped_wrong_source_total",
+            "Datagrams to a call's RTP port from a source that is not the call's far end.",
+            drops.wrong_source,
+        );
+        counter(
+            "dialect_srtp_rejected_total",
+            "SRTP packets from the far end's address that failed authentication or were replayed.",
+            drops.srtp_rejected,
+        );
         let clock = dialect_media::clock_stats();
         counter(
             "dialect_media_clock_wakes_total",
@@ -148,6 +194,47 @@ impl Stats {
                 "SIP retransmissions sent.",
                 c.retransmissions,
             );
+            counter(
+                "dialect_sip_over_limits_total",
+                "SIP messages over a size or header-count limit (answered 513 or 400, or dropped).",
+                c.over_limits,
+            );
+            counter(
+                "dialect_sip_tcp_refused_total",
+                "SIP TCP connections closed at once because a connection cap was reached.",
+                c.connections_refused,
+            );
+            counter(
+                "dialect_sip_tcp_timed_out_total",
+                "SIP TCP connections closed for a message too slow or a connection idle too long.",
+                c.connections_timed_out,
+            );
+        }
+        counter(
+            "dialect_calls_refused_per_source_total",
+            "INVITEs refused with 503 because their source address reached its limit.",
+            self.calls_refused_per_source.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_http_refused_total",
+            "HTTP connections closed at once because a connection cap was reached.",
+            self.http_connections_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            "dialect_descriptors_exhausted_total",
+            "Sockets (SIP TCP, HTTP, RTP) not opened because the process had no file descriptor left.",
+            self.descriptors_exhausted(),
+        );
+        let fds = crate::limits::open_files();
+        if let Some((open, max)) = fds {
+            let _ = writeln!(
+                out,
+                "# HELP process_open_fds Open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {open}\n\
+                 # HELP process_max_fds The open-files limit.\n# TYPE process_max_fds gauge\nprocess_max_fds {max}"
+            );
+        }
+        if let Some(auth) = self.sip_auth.get() {
+            sip_auth(&mut out, auth);
         }
         let _ = writeln!(
             out,
@@ -170,4 +257,40 @@ impl Stats {
         );
         out
     }
+}
+
+/// The authentication counters: failures by reason (a label each, all listed
+/// from zero so that alerts can be written before the first failure),
+/// successes, and lock-outs by kind.
+fn sip_auth(out: &mut String, auth: &dialect_sip::auth::AuthCounters) {
+    use dialect_sip::auth::AuthFailure;
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_failures_total SIP digest authentication failures of agent phones, by reason.\n\
+         # TYPE dialect_sip_auth_failures_total counter"
+    );
+    for f in AuthFailure::ALL {
+        let _ = writeln!(
+            out,
+            "dialect_sip_auth_failures_total{{reason=\"{}\"}} {}",
+            f.label(),
+            auth.failures(f)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_success_total Requests of agent phones authenticated.\n\
+         # TYPE dialect_sip_auth_success_total counter\n\
+         dialect_sip_auth_success_total {}",
+        auth.successes()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP dialect_sip_auth_lockouts_total Lock-outs started after repeated authentication failures.\n\
+         # TYPE dialect_sip_auth_lockouts_total counter\n\
+         dialect_sip_auth_lockouts_total{{kind=\"source\"}} {}\n\
+         dialect_sip_auth_lockouts_total{{kind=\"user\"}} {}",
+        auth.source_lockouts(),
+        auth.user_lockouts()
+    );
 }

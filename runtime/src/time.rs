@@ -50,3 +50,36 @@ impl PausableClock {
         self.start + std::time::Duration::from_millis((ms - self.base_ms).max(0) as u64)
     }
 }
+
+/// A token bucket: at most `per_second` events a second, with bursts of up to
+/// one second's worth. Shared by threads (a short lock, never across an await).
+#[derive(Debug)]
+pub struct RateBucket {
+    per_second: f64,
+    state: std::sync::Mutex<(Instant, f64)>,
+}
+
+impl RateBucket {
+    /// A full bucket for `per_second` events a second (at least one).
+    pub fn new(per_second: u32) -> RateBucket {
+        let per_second = f64::from(per_second.max(1));
+        RateBucket {
+            per_second,
+            state: std::sync::Mutex::new((Instant::now(), per_second)),
+        }
+    }
+
+    /// Takes one event's token; `false` when the rate is used up.
+    pub fn take(&self) -> bool {
+        let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let refill = now.duration_since(b.0).as_secs_f64() * self.per_second;
+        b.1 = (b.1 + refill).min(self.per_second);
+        b.0 = now;
+        if b.1 < 1.0 {
+            return false;
+        }
+        b.1 -= 1.0;
+        true
+    }
+}

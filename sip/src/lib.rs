@@ -7,9 +7,12 @@
 //!
 //! - [`message`]: parsing at the edge ([`message::parse`]: never panics; malformed
 //!   requests get a lenient `400 Bad Request` with a `Warning`, the rest are dropped
-//!   and counted), encoding, header helpers, response builders, [`message::Counters`].
+//!   and counted), size and header-count limits checked on the raw bytes first
+//!   ([`message::MessageLimits`]: 513, 400 or nothing), encoding, header helpers,
+//!   response builders, [`message::Counters`].
 //! - [`transport`]: UDP and TCP listeners ([`transport::udp`], [`transport::tcp`]),
-//!   Content-Length framing with a size cap, connection reuse, `received`/`rport`.
+//!   Content-Length framing with a size cap, connection reuse, `received`/`rport`,
+//!   caps and time-outs of the TCP connections others open ([`transport::TcpLimits`]).
 //! - [`transaction`]: RFC 3261 transactions, each a small task:
 //!   [`transaction::server_invite`], [`transaction::server`],
 //!   [`transaction::client_invite`], [`transaction::client`]; timers in
@@ -17,9 +20,13 @@
 //! - [`dialog`]: dialog state, route sets, in-dialog request building.
 //! - [`endpoint`]: [`SipEndpoint`], routing and the UA core (2xx retransmission,
 //!   ACK, CANCEL, OPTIONS, 481), the piece call tasks use.
-//! - [`sdp`]: the audio SDP subset and offer/answer for PCMU/PCMA/telephone-event.
-//! - [`auth`]: HTTP digest, client and server.
-//! - [`registrar`]: REGISTER handling for agent phones, with expiry and events.
+//! - [`sdp`]: the audio SDP subset and offer/answer for PCMU/PCMA/telephone-event,
+//!   and SDES keys for SRTP ([`sdp::crypto`]).
+//! - [`auth`]: HTTP digest: the client (trunks) and the [`auth::Authenticator`]
+//!   for agent phones (scoped one-time nonce counts, lock-outs, HA1 only,
+//!   the password rule).
+//! - [`registrar`]: REGISTER handling for agent phones, with expiry and events;
+//!   its authenticator also checks REFERs from agents' phones.
 //! - [`trunk`]: carrier trunk registration and dialing through a trunk.
 //!
 //! # Receiving a call
@@ -54,8 +61,9 @@
 //!                 let local = LocalMedia::g711("192.0.2.10".parse()?, 30_000);
 //!                 let (answer, media) = match offer.map(|o| sdp::answer(&o, &local)) {
 //!                     Ok(Ok(a)) => a,
-//!                     // No audio, no common codec, or unreadable SDP: 488.
-//!                     Ok(Err(NegotiationError::NoCommonCodec | NegotiationError::NoAudio | NegotiationError::BadAddress))
+//!                     // No audio, no common codec, SRTP we cannot do, or unreadable SDP: 488.
+//!                     Ok(Err(NegotiationError::NoCommonCodec | NegotiationError::NoAudio | NegotiationError::BadAddress
+//!                         | NegotiationError::SrtpRequired | NegotiationError::SrtpUnsupported))
 //!                     | Err(_) => {
 //!                         call.reject(488);
 //!                         return Ok(());
@@ -67,7 +75,9 @@
 //!                 let _ = media;
 //!                 while let Some(event) = events.recv().await {
 //!                     match event {
-//!                         DialogEvent::Ack(_) => { /* media may start */ }
+//!                         // Media may start: `endpoint::source_ip(&ack)` tells the
+//!                         // media session which host confirmed the call.
+//!                         DialogEvent::Ack(ack) => { let _ = dialect_sip::endpoint::source_ip(&ack); }
 //!                         DialogEvent::AckTimeout => { endpoint.bye(&mut dialog).await?; break; }
 //!                         DialogEvent::Request(r) if r.method() == Method::Bye => { r.reply(200); break; }
 //!                         DialogEvent::Request(r) if r.method() == Method::Info => { r.reply(200); /* DTMF */ }

@@ -1,8 +1,12 @@
 //! The registrar for agent phones (RFC 3261 section 10.3).
 //!
-//! REGISTER requests are authenticated with digest against a
-//! [`CredentialLookup`] (user -> password); the authenticated user must own the
-//! address of record, keyed here by the user part of the To URI (`1001`). Bindings
+//! REGISTER requests are authenticated with digest by an [`Authenticator`]
+//! against a [`CredentialLookup`] (user -> HA1): the credentials must be those
+//! of the address of record, keyed here by the user part of the To URI
+//! (`1001`), and the nonce one issued to this source for this address of record
+//! (see [`crate::auth::server`] for every check, the lock-outs and the counters).
+//! The same authenticator serves other requests that must come from an agent's
+//! phone ([`Registrar::authenticator`]: a REFER in a call). Bindings
 //! carry an expiry (the contact's `expires` parameter, else the Expires header,
 //! else the default, clamped to the configured range; below the minimum is 423).
 //! `Expires: 0` removes a binding, `Contact: *` with `Expires: 0` removes all of
@@ -19,49 +23,33 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{AuthFailure, DigestServer};
+use super::auth::{AuthConfig, Authenticator, ChallengeKind};
 use super::endpoint::IncomingRequest;
 use super::message;
 use super::transport::Target;
 
-/// Where the registrar finds passwords.
-pub trait CredentialLookup: Send + Sync {
-    /// The password of `user`, if the user exists.
-    fn password(&self, user: &str) -> Option<String>;
-}
-
-impl<F> CredentialLookup for F
-where
-    F: Fn(&str) -> Option<String> + Send + Sync,
-{
-    fn password(&self, user: &str) -> Option<String> {
-        self(user)
-    }
-}
+pub use super::auth::CredentialLookup;
 
 /// Registrar settings.
 #[derive(Debug, Clone)]
 pub struct RegistrarConfig {
-    /// Digest realm.
-    pub realm: String,
+    /// Digest authentication: realm, nonce lifetime, lock-outs.
+    pub auth: AuthConfig,
     /// Shortest registration accepted (seconds); shorter gets 423.
     pub min_expires: u32,
     /// Longest registration granted (seconds).
     pub max_expires: u32,
     /// Used when the phone asks for none.
     pub default_expires: u32,
-    /// How long a nonce stays valid.
-    pub nonce_ttl: Duration,
 }
 
 impl Default for RegistrarConfig {
     fn default() -> Self {
         Self {
-            realm: "dialect".into(),
+            auth: AuthConfig::default(),
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,
-            nonce_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -113,8 +101,7 @@ pub enum RegistrationEvent {
 
 struct Inner {
     config: RegistrarConfig,
-    digest: DigestServer,
-    credentials: Arc<dyn CredentialLookup>,
+    auth: Authenticator,
     bindings: Mutex<HashMap<String, Vec<Binding>>>,
     events: broadcast::Sender<RegistrationEvent>,
     wake: Arc<Notify>,
@@ -129,7 +116,7 @@ pub struct Registrar {
 impl std::fmt::Debug for Registrar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registrar")
-            .field("realm", &self.inner.config.realm)
+            .field("realm", &self.inner.config.auth.realm)
             .finish()
     }
 }
@@ -143,9 +130,8 @@ impl Registrar {
     ) -> Self {
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
-            digest: DigestServer::new(config.realm.clone(), config.nonce_ttl),
+            auth: Authenticator::new(config.auth.clone(), credentials),
             config,
-            credentials,
             bindings: Mutex::new(HashMap::new()),
             events,
             wake: Arc::new(Notify::new()),
@@ -156,6 +142,18 @@ impl Registrar {
             shutdown,
         ));
         Self { inner }
+    }
+
+    /// The authenticator REGISTERs go through, for other requests that must
+    /// come from a registered user's phone (it shares nonces, lock-outs and
+    /// counters with the registrar).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// The digest realm.
+    pub fn realm(&self) -> &str {
+        self.inner.auth.realm()
     }
 
     /// A receiver of registration changes from now on.
@@ -191,27 +189,20 @@ impl Registrar {
     /// Handles one REGISTER: challenges, authenticates, updates bindings and answers.
     pub fn handle(&self, req: &IncomingRequest) {
         let r = &req.request;
-        let auth = message::header_value(&r.headers, "Authorization");
-        let credentials = self.inner.credentials.clone();
-        let verified = self
-            .inner
-            .digest
-            .verify(auth.as_deref(), "REGISTER", |u| credentials.password(u));
-        let user = match verified {
-            Ok(a) => a.username,
-            Err(AuthFailure::Missing | AuthFailure::BadNonce) => return self.challenge(req, false),
-            Err(AuthFailure::Stale) => return self.challenge(req, true),
-            Err(AuthFailure::Malformed) => return req.reply(400),
-            Err(AuthFailure::UnknownUser | AuthFailure::WrongPassword) => return req.reply(403),
-        };
         let Some(aor) = message::header_value(&r.headers, "To")
             .and_then(|t| message::uri_of(&t))
             .and_then(|u| message::uri_user(&u))
         else {
             return req.reply(400);
         };
-        if aor != user {
-            return req.reply(403);
+        // Only the owner of the address of record may change its bindings.
+        if self
+            .inner
+            .auth
+            .authenticate(req, &aor, ChallengeKind::Www)
+            .is_none()
+        {
+            return;
         }
         let call_id = message::call_id(&r.headers).unwrap_or_default();
         let cseq = message::cseq(&r.headers).map_or(0, |(n, _)| n);
@@ -312,14 +303,6 @@ impl Registrar {
         }
         self.inner.wake.notify_one();
         self.reply_ok(req, &aor);
-    }
-
-    fn challenge(&self, req: &IncomingRequest, stale: bool) {
-        let mut resp = req.response(401);
-        resp.headers.push(Header::WwwAuthenticate(
-            rsip::headers::WwwAuthenticate::new(self.inner.digest.challenge(stale)),
-        ));
-        req.respond(resp);
     }
 
     fn reply_ok(&self, req: &IncomingRequest, aor: &str) {

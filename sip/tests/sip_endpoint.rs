@@ -239,7 +239,7 @@ async fn ack_stops_2xx_retransmission_and_reaches_the_dialog() {
 #[tokio::test]
 async fn tcp_messages_are_framed_and_oversized_ones_close_the_connection() {
     let mut config = udp_config();
-    config.max_message_size = 2000;
+    config.limits.max_stream = 2000;
     let (ep, _rx, shutdown) = start(config).await;
     let to = ep.tcp_addr().unwrap();
     let mut stream = TcpStream::connect(to).await.unwrap();

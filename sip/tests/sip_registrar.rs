@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dialect_sip::auth::{Challenge, Credentials, DigestClient};
+use dialect_sip::auth::{Challenge, Credentials, DigestClient, Ha1};
 use dialect_sip::registrar::{Registrar, RegistrarConfig, RegistrationEvent, UnregisterReason};
 use dialect_sip::{EndpointConfig, SipEndpoint};
 use rsip::Method;
@@ -87,7 +87,7 @@ async fn bindings_are_added_refused_removed_and_expire_on_time() {
             min_expires: 1,
             ..RegistrarConfig::default()
         },
-        Arc::new(|u: &str| (u == "2002").then(|| "pw".to_string())),
+        Arc::new(|u: &str| (u == "2002").then(|| Ha1::from_password("2002", "dialect", "pw"))),
         shutdown.clone(),
     );
     let mut events = registrar.subscribe();
@@ -185,7 +185,7 @@ async fn too_brief_registrations_get_423_with_min_expires() {
     let (ep, mut incoming) = SipEndpoint::bind(config, shutdown.clone()).await.unwrap();
     let registrar = Registrar::new(
         RegistrarConfig::default(),
-        Arc::new(|u: &str| (u == "2002").then(|| "pw".to_string())),
+        Arc::new(|u: &str| (u == "2002").then(|| Ha1::from_password("2002", "dialect", "pw"))),
         shutdown.clone(),
     );
     let reg = registrar.clone();

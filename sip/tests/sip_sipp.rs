@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dialect_sip::auth::Ha1;
 use dialect_sip::endpoint::{DialogEvent, IncomingRequest};
 use dialect_sip::registrar::{Registrar, RegistrarConfig, RegistrationEvent, UnregisterReason};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
@@ -338,7 +339,9 @@ async fn sipp_register_with_digest_auth() {
     let (endpoint, mut incoming) = SipEndpoint::bind(config, shutdown.clone()).await.unwrap();
     let registrar = Registrar::new(
         RegistrarConfig::default(),
-        Arc::new(|user: &str| (user == "1001").then(|| "agentpw".to_string())),
+        Arc::new(|user: &str| {
+            (user == "1001").then(|| Ha1::from_password("1001", "dialect", "agentpw"))
+        }),
         shutdown.clone(),
     );
     let mut events = registrar.subscribe();

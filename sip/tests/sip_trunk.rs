@@ -8,14 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dialect_sip::auth::{Credentials, DigestServer};
+use dialect_sip::auth::{AuthConfig, Authenticator, ChallengeKind, Credentials, Ha1};
 use dialect_sip::endpoint::{CallProgress, DialogEvent, IncomingRequest};
 use dialect_sip::registrar::{Registrar, RegistrarConfig};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 use dialect_sip::trunk::{self, TrunkConfig, TrunkStatus};
 use dialect_sip::{EndpointConfig, SipEndpoint, message};
 use rsip::Method;
-use rsip::headers::UntypedHeader;
 use tokio_util::sync::CancellationToken;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -30,6 +29,18 @@ async fn endpoint(
     SipEndpoint::bind(config, shutdown.clone()).await.unwrap()
 }
 
+fn carrier_auth() -> AuthConfig {
+    AuthConfig {
+        realm: "carrier".into(),
+        ..AuthConfig::default()
+    }
+}
+
+/// The carrier's one account.
+fn trunk1(user: &str) -> Option<Ha1> {
+    (user == "trunk1").then(|| Ha1::from_password("trunk1", "carrier", "pw1"))
+}
+
 /// The carrier: a registrar for account "trunk1" and a UAS that demands proxy
 /// authentication, rings, then answers (number 100) or rings until cancelled (200).
 fn carrier(
@@ -39,28 +50,22 @@ fn carrier(
 ) {
     let registrar = Registrar::new(
         RegistrarConfig {
-            realm: "carrier".into(),
+            auth: carrier_auth(),
             ..RegistrarConfig::default()
         },
-        Arc::new(|u: &str| (u == "trunk1").then(|| "pw1".to_string())),
+        Arc::new(trunk1),
         shutdown.clone(),
     );
-    let proxy_auth = Arc::new(DigestServer::new("carrier", Duration::from_secs(60)));
+    let proxy_auth = Authenticator::new(carrier_auth(), Arc::new(trunk1));
     tokio::spawn(async move {
         while let Some(req) = incoming.recv().await {
             match req.method() {
                 Method::Register => registrar.handle(&req),
                 Method::Invite => {
-                    let auth = message::header_value(&req.request.headers, "Proxy-Authorization");
-                    let ok = proxy_auth.verify(auth.as_deref(), "INVITE", |u| {
-                        (u == "trunk1").then(|| "pw1".to_string())
-                    });
-                    if ok.is_err() {
-                        let mut resp = req.response(407);
-                        resp.headers.push(rsip::Header::ProxyAuthenticate(
-                            rsip::headers::ProxyAuthenticate::new(proxy_auth.challenge(false)),
-                        ));
-                        req.respond(resp);
+                    if proxy_auth
+                        .authenticate(&req, "trunk1", ChallengeKind::Proxy)
+                        .is_none()
+                    {
                         continue;
                     }
                     let endpoint = endpoint.clone();

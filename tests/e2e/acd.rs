@@ -22,208 +22,13 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dialect_e2e::{TestServer, scenario, sipp_async, sipp_media_port, test_sip_port};
+use dialect_e2e::{TestServer, scenario, sipp_async, sipp_media_port};
 use dialect_runtime::config::{AgentConfig, ApiUser};
-use dialect_sip::auth::{Challenge, Credentials, DigestClient};
 
+mod staff;
 mod voices;
 
-const PROJECT: &str = r#"
-skill general levels 1..5
-
-queue support "Support" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  no answer 15s -> requeue first
-}
-
-flow entry "Entry" on "5000" {
-  transfer queue support
-}
-
-queue short "Short" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  max wait 2s -> flow after_wait
-}
-
-flow waiting "Waiting" on "5001" {
-  transfer queue short
-}
-
-flow after_wait "After the wait" {
-  hangup
-}
-
-queue keyed "Keyed" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  key 1 -> flow pressed
-}
-
-flow keys "Keys" on "5002" {
-  transfer queue keyed
-}
-
-flow pressed "Pressed" {
-  pause 10s
-  hangup
-}
-
-flow referred "Referred" on "5003" {
-  pause 10s
-  hangup
-}
-
-queue cb "Callback" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  key 9 -> callback
-}
-
-flow callme "Call me back" on "5004" {
-  transfer queue cb
-}
-
-queue everyone "Everyone" {
-  skills general >= 1
-  strategy ring_all
-  priority 0
-}
-
-flow ringall "Ring all" on "5005" {
-  transfer queue everyone
-}
-
-queue retry "Retry" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  no answer 3s -> requeue first
-}
-
-flow retried "Retried" on "5006" {
-  transfer queue retry
-}
-
-queue experts "Experts" {
-  skills general >= 5
-  strategy longest_idle
-  priority 0
-  overflow up to anyone when waited > 2s
-}
-
-queue anyone "Anyone" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-}
-
-flow expert "Expert" on "5007" {
-  transfer queue experts
-}
-
-queue wrapped "Wrapped" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  wrap up 3s
-}
-
-flow wrapping "Wrapping" on "5008" {
-  transfer queue wrapped
-}
-
-flow outward "Outward" on "5010" {
-  transfer number "13800138000"
-}
-
-queue held "Held" {
-  skills general >= 1
-  strategy longest_idle
-  priority 0
-  music "hold.wav"
-  announce position every 2s
-}
-
-flow music_on_hold "Music on hold" on "5009" {
-  transfer queue held
-}
-"#;
-
-fn project() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "dialect-e2e-acd-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
-    // Queue `held`'s sounds, each a tone of its own (see `voices`).
-    let prompts = dir.join("prompts");
-    std::fs::create_dir_all(&prompts).unwrap();
-    voices::write_tone_wav(&prompts.join("hold.wav"), voices::MUSIC_HZ, 3000);
-    voices::write_tone_wav(
-        &prompts.join("queue_position_1.wav"),
-        voices::ANNOUNCE_HZ,
-        600,
-    );
-    dir
-}
-
-/// REGISTERs `user` with digest auth from a socket on a port of its own (where
-/// the phone then listens); returns the socket, still bound.
-fn register(server: std::net::SocketAddr, user: &str, password: &str) -> std::net::UdpSocket {
-    let sock = (0..20)
-        .find_map(|_| std::net::UdpSocket::bind(("127.0.0.1", test_sip_port())).ok())
-        .expect("a free UDP port");
-    let port = sock.local_addr().unwrap().port();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let uri = format!("sip:{server}");
-    let req = |cseq: u32, auth: Option<String>| {
-        format!(
-            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg{cseq}\r\nFrom: <sip:{user}@127.0.0.1>;tag=reg1\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{port}@127.0.0.1\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nExpires: 300\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
-            auth.map(|a| format!("Authorization: {a}\r\n"))
-                .unwrap_or_default()
-        )
-    };
-    let mut buf = [0u8; 4096];
-    sock.send_to(req(1, None).as_bytes(), server).unwrap();
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]).to_string();
-    assert!(text.starts_with("SIP/2.0 401"), "{text}");
-    let header = text
-        .lines()
-        .find_map(|l| l.strip_prefix("WWW-Authenticate:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let challenge = Challenge::parse(&header).unwrap();
-    let mut client = DigestClient::new(Credentials {
-        username: user.into(),
-        password: password.into(),
-    });
-    let auth = client.authorize(&challenge, "REGISTER", &uri);
-    sock.send_to(req(2, Some(auth)).as_bytes(), server).unwrap();
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]).to_string();
-    assert!(text.starts_with("SIP/2.0 200"), "{text}");
-    sock
-}
-
-/// REGISTERs `user` from the port a SIPp phone will listen on; returns the port.
-fn register_port(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
-    register(server, user, password)
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use staff::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_queued_call_is_connected_to_the_registered_agent() {
@@ -370,154 +175,6 @@ async fn the_agent_hangs_up_from_the_desktop() {
     assert_eq!(c["end"], "hung up from the agent desktop", "{c}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A server on the test project with agent 7001: its phone registered with digest
-/// authentication and answering as SIPp `phone` (with `keys`), the agent signed in
-/// over the CTI API and ready. Returns the server, the phone and the project folder.
-async fn staffed(
-    phone: &str,
-    keys: &[(&str, &str)],
-) -> (TestServer, std::process::Child, std::path::PathBuf) {
-    let (s, dir) = with_agents(&["7001"], |_| {}).await;
-    let agent_phone = agent_phone(&s, "7001", phone, keys).await;
-    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
-    (s, agent_phone, dir)
-}
-
-/// A server on the test project with `agents` (password `pw<id>`, API token
-/// `t-<id>`, skill general 3), changed by `adjust`. Returns it and the project folder.
-async fn with_agents(
-    agents: &[&str],
-    adjust: impl FnOnce(&mut dialect_runtime::config::Config) + Send + 'static,
-) -> (TestServer, std::path::PathBuf) {
-    let dir = project();
-    let project = dir.clone();
-    let agents: Vec<String> = agents.iter().map(|a| a.to_string()).collect();
-    let s = TestServer::start(move |c| {
-        c.project = Some(project);
-        for id in &agents {
-            c.agents.push(AgentConfig {
-                id: id.clone(),
-                name: format!("Agent {id}"),
-                password: format!("pw{id}"),
-                skills: [("general".to_string(), 3)].into_iter().collect(),
-                auto_answer: false,
-            });
-            c.api_users.push(ApiUser {
-                name: id.clone(),
-                token: format!("t-{id}"),
-                role: dialect_runtime::config::Role::Agent,
-                department: None,
-            });
-        }
-        adjust(c);
-    })
-    .await;
-    (s, dir)
-}
-
-/// Registers agent `id`'s phone with digest authentication, then runs SIPp
-/// `scenario` (with `keys`) on the registered port for one call.
-async fn agent_phone(
-    s: &TestServer,
-    id: &str,
-    scenario_file: &str,
-    keys: &[(&str, &str)],
-) -> std::process::Child {
-    let sip = s.sip;
-    let user = id.to_string();
-    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, &format!("pw{user}")))
-        .await
-        .unwrap();
-    let mut cmd = Command::new("sipp");
-    cmd.arg("-sf")
-        .arg(scenario(scenario_file))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &sipp_media_port().to_string()])
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
-    for (k, v) in keys {
-        cmd.args(["-key", k, v]);
-    }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Posts CTI operations for agent `id` as that agent; each must succeed.
-async fn agent_ops(s: &TestServer, id: &str, ops: &[&str]) {
-    let http = reqwest::Client::new();
-    for op in ops {
-        let r = http
-            .post(format!("http://{}/api/v1/agents/{id}/{op}", s.http))
-            .bearer_auth(format!("t-{id}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{op}: {:?}", r.text().await);
-    }
-}
-
-/// A carrier trunk whose far end is a SIPp "customer" (`uas_customer.xml`) on a
-/// loopback port of its own: answers one call, talks `talk_ms`, hangs up. Returns the
-/// trunk's configuration and the port SIPp must listen on.
-fn customer_trunk() -> (dialect_runtime::config::TrunkConfig, u16) {
-    let port = test_sip_port();
-    let trunk = serde_yaml::from_str(&format!(
-        "name: carrier\nhost: 127.0.0.1:{port}\ncaller_id: \"10000\"\n"
-    ))
-    .unwrap();
-    (trunk, port)
-}
-
-/// Starts the customer's SIPp on `port`: it answers one call, talks `talk_ms`
-/// and hangs up.
-fn customer(port: u16, talk_ms: u32) -> std::process::Child {
-    customer_as("uas_customer.xml", port, talk_ms)
-}
-
-/// Starts a far end of the trunk on `port` that follows SIPp `file` (talking
-/// `talk_ms` where it talks).
-fn customer_as(file: &str, port: u16, talk_ms: u32) -> std::process::Child {
-    Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario(file))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &sipp_media_port().to_string()])
-        .args(["-d", &talk_ms.to_string()])
-        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// The agent's state as the CTI API shows it.
-async fn agent_state(s: &TestServer, id: &str) -> String {
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/agents/{id}", s.http))
-        .bearer_auth(format!("t-{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["state"].as_str().unwrap_or("").to_string()
-}
-
-/// Waits (at most 20 s) until a contact record of `kind` is saved, and returns it.
-async fn contact_of_kind(s: &TestServer, kind: &str) -> serde_json::Value {
-    for _ in 0..200 {
-        if let Some(c) = s.contacts().await.into_iter().find(|c| c["kind"] == kind) {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no {kind} contact record: {:?}", s.contacts().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -801,29 +458,47 @@ async fn the_agent_blind_transfers_the_caller_with_refer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// What a phone or caller thread ended with, waited for off the runtime's
-/// worker threads.
-async fn finished<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
-    tokio::task::spawn_blocking(move || thread.join().unwrap())
-        .await
-        .unwrap()
-}
-
-/// Waits for the agent phone's SIPp to end and checks it went through its scenario.
-async fn phone_done(agent_phone: std::process::Child) {
-    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refer_without_the_agents_credentials_transfers_nobody() {
+    let (s, agent_phone, dir) = staffed(
+        "uas_agent_refer_forged.xml",
+        &[("refer_to", "5003"), ("password", "Not-the-password-1")],
+    )
+    .await;
+    // The caller dials 5000, reaches the agent and hangs up after 6 s: the REFER
+    // in between was challenged, then refused.
+    let caller = sipp_async(
+        "uac_queue.xml",
+        s.sip,
+        1,
+        1,
+        vec![("service", "5000".into())],
+        40,
+    )
+    .await;
+    assert_eq!(caller.code, 0, "caller: {}", caller.output);
+    phone_done(agent_phone).await;
+    let contacts = s.wait_contacts(1).await;
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(c["flow"], "entry", "the caller stayed with the agent: {c}");
+    assert_eq!(c["end"], "hangup by caller", "{c}");
+    let trail = dialect_e2e::trail(c);
     assert!(
-        phone.status.success(),
-        "agent phone: {}{}",
-        String::from_utf8_lossy(&phone.stdout),
-        String::from_utf8_lossy(&phone.stderr)
+        !trail.iter().any(|(_, d)| d.contains("blind transfer")),
+        "{trail:?}"
     );
+    assert_eq!(
+        s.metric_labelled(
+            "dialect_sip_auth_failures_total",
+            "reason=\"wrong_password\""
+        )
+        .await,
+        1.0
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
-
-// ----- desktop actions during a bridged call ----------------------------------
 
 /// What a [`test_phone`] saw: when it answered, when it received audible RTP
 /// (one instant per 20 ms packet louder than silence), whether it got a BYE.
@@ -918,7 +593,7 @@ fn tone_file() -> std::path::PathBuf {
 async fn team(phone: &str) -> (TestServer, std::process::Child, std::path::PathBuf) {
     let (s, dir) = team_server().await;
     let sip = s.sip;
-    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", "pw7001"))
+    let port = tokio::task::spawn_blocking(move || register_port(sip, "7001", PHONE_PASSWORD))
         .await
         .unwrap();
     let agent_phone = Command::new("sipp")
@@ -952,9 +627,10 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
             c.agents.push(AgentConfig {
                 id: id.into(),
                 name: format!("Agent {id}"),
-                password: format!("pw{id}"),
+                password: PHONE_PASSWORD.into(),
                 skills: [("general".to_string(), 3)].into_iter().collect(),
                 auto_answer: false,
+                dial_plan: None,
             });
             c.api_users.push(ApiUser {
                 name: if role == "supervisor" { "sup" } else { id }.into(),
@@ -1068,7 +744,7 @@ async fn the_agent_holds_and_resumes_the_caller() {
 async fn consult_7002(s: &TestServer) -> std::thread::JoinHandle<PhoneLog> {
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7002", "pw7002", Duration::from_secs(30))
+        test_phone(sip, "7002", PHONE_PASSWORD, Duration::from_secs(30))
     })
     .await
     .unwrap();
@@ -1175,7 +851,7 @@ async fn a_supervisor_listens_to_a_call() {
     wait_state(&s, "7001", "talking").await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        test_phone(sip, "7009", "pw7009", Duration::from_secs(30))
+        test_phone(sip, "7009", PHONE_PASSWORD, Duration::from_secs(30))
     })
     .await
     .unwrap();
@@ -1244,8 +920,8 @@ async fn three_voices(number: &str, talk: u64) -> (TestServer, std::path::PathBu
     let limit = Duration::from_secs(30);
     let (agent, supervisor) = tokio::task::spawn_blocking(move || {
         (
-            voices::answering(sip, "7001", "pw7001", voices::AGENT_HZ, limit),
-            voices::answering(sip, "7009", "pw7009", voices::SUPERVISOR_HZ, limit),
+            voices::answering(sip, "7001", PHONE_PASSWORD, voices::AGENT_HZ, limit),
+            voices::answering(sip, "7009", PHONE_PASSWORD, voices::SUPERVISOR_HZ, limit),
         )
     })
     .await
@@ -1523,7 +1199,7 @@ async fn an_agent_dialling_out_hears_ringback_until_the_number_answers() {
         voices::answering(
             sip,
             "7001",
-            "pw7001",
+            PHONE_PASSWORD,
             voices::AGENT_HZ,
             Duration::from_secs(20),
         )
@@ -1582,7 +1258,7 @@ async fn the_acd_giving_up_on_a_placed_call_cancels_the_ringing_number() {
         voices::answering(
             sip,
             "7001",
-            "pw7001",
+            PHONE_PASSWORD,
             voices::AGENT_HZ,
             Duration::from_secs(20),
         )
@@ -1719,7 +1395,13 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        voices::answering(sip, "7001", "pw7001", AGENT_HZ, Duration::from_secs(20))
+        voices::answering(
+            sip,
+            "7001",
+            PHONE_PASSWORD,
+            AGENT_HZ,
+            Duration::from_secs(20),
+        )
     })
     .await
     .unwrap();
@@ -1776,6 +1458,56 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     assert!(
         trail.iter().any(|(_, d)| d == "transferred to 13800138000"),
         "{trail:?}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attacker_spraying_the_rtp_ports_cannot_listen_to_a_bridged_call() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use voices::{AGENT_HZ, CALLER_HZ};
+    let (s, dir) = team_server().await;
+    let sip = s.sip;
+    // The attacker sends RTP to every port of the range from before the call
+    // until after it: the caller's leg and the agent's leg among them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let attacker = dialect_e2e::spray_rtp(
+        s.rtp_ports,
+        dialect_e2e::Spray::Audio,
+        stop.clone(),
+        Duration::from_secs(40),
+    );
+    let limit = Duration::from_secs(30);
+    let agent = tokio::task::spawn_blocking(move || {
+        voices::answering(sip, "7001", PHONE_PASSWORD, AGENT_HZ, limit)
+    })
+    .await
+    .unwrap();
+    for op in ["sign_in", "ready"] {
+        cti(&s, "7001", "t-7001", op, serde_json::json!({})).await;
+    }
+    let caller = voices::dialling(sip, "5000", CALLER_HZ, Duration::from_secs(5), limit);
+    wait_state(&s, "7001", "talking").await;
+    let caller = finished(caller).await;
+    let agent = finished(agent).await;
+    stop.store(true, Ordering::Relaxed);
+    let report = finished(attacker).await;
+    assert!(report.sent > 1000, "the attack ran: {report:?}");
+    assert_eq!(
+        report.received, 0,
+        "the attacker received the call's audio: {report:?}"
+    );
+    let from = agent.answered.expect("the agent answered") + Duration::from_millis(500);
+    let to = caller.end() - Duration::from_millis(250);
+    assert!(
+        agent.count(CALLER_HZ, from, to) > 50,
+        "the agent heard the caller: {agent:?}"
+    );
+    assert!(
+        caller.count(AGENT_HZ, from, to) > 50,
+        "the caller heard the agent: {caller:?}"
     );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -318,3 +318,102 @@ async fn a_trunk_did_picks_the_flow_and_unknown_numbers_get_404() {
     assert_eq!(refused.code, 0, "{}", refused.output);
     s.stop().await;
 }
+
+/// An INVITE with a PCMU offer, from `from` (a socket's address).
+fn invite(call_id: &str, from: std::net::SocketAddr, to: std::net::SocketAddr) -> String {
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 10000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        ip = from.ip()
+    );
+    format!(
+        "INVITE sip:10000@{to} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {from};branch=z9hG4bK{call_id};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:13900000000@{from}>;tag=t{call_id}\r\n\
+To: <sip:10000@{to}>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:13900000000@{from}>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+/// Final responses to INVITEs arriving on `sock` within `wait`: Call-ID -> the
+/// status line and whether it carried Retry-After.
+async fn finals(
+    sock: &tokio::net::UdpSocket,
+    want: usize,
+    wait: Duration,
+) -> std::collections::HashMap<String, (u16, bool)> {
+    let mut out = std::collections::HashMap::new();
+    let mut buf = vec![0u8; 65535];
+    let deadline = tokio::time::Instant::now() + wait;
+    while out.len() < want {
+        let Ok(Ok((n, _))) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await
+        else {
+            break;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code: u16 = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if !text.starts_with("SIP/2.0") || code < 200 {
+            continue;
+        }
+        let call_id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID: "))
+            .unwrap_or("")
+            .to_string();
+        let retry = text.lines().any(|l| l.starts_with("Retry-After:"));
+        out.entry(call_id).or_insert((code, retry));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_source_cannot_hold_every_call_slot() {
+    // The defaults: 20 calls at once and 5 new ones a second per untrusted source.
+    let s = TestServer::start(|_| {}).await;
+    let attacker = tokio::net::UdpSocket::bind(("127.0.0.2", dialect_e2e::test_sip_port()))
+        .await
+        .unwrap();
+    let from = attacker.local_addr().unwrap();
+    // 300 INVITEs from one port, as fast as they go.
+    let sent = 300;
+    for i in 0..sent {
+        let msg = invite(&format!("flood{i}"), from, s.sip);
+        attacker.send_to(msg.as_bytes(), s.sip).await.unwrap();
+        if i % 25 == 24 {
+            // Small pauses keep the socket buffers from dropping datagrams.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let got = finals(&attacker, sent, Duration::from_secs(15)).await;
+    let answered = got.values().filter(|(c, _)| *c == 200).count();
+    let refused = got.values().filter(|(c, r)| *c == 503 && *r).count();
+    assert!(answered <= 20, "one source holds {answered} calls");
+    assert_eq!(
+        answered + refused,
+        sent,
+        "every INVITE got 200 or a clean 503 with Retry-After: {got:?}"
+    );
+    assert!(s.metric("dialect_calls_active").await <= 20.0);
+    assert!(s.metric("dialect_calls_refused_per_source_total").await >= 280.0);
+    // Everyone else still gets through.
+    let caller = tokio::net::UdpSocket::bind(("127.0.0.3", dialect_e2e::test_sip_port()))
+        .await
+        .unwrap();
+    let from = caller.local_addr().unwrap();
+    caller
+        .send_to(invite("someone-else", from, s.sip).as_bytes(), s.sip)
+        .await
+        .unwrap();
+    let got = finals(&caller, 1, Duration::from_secs(10)).await;
+    assert_eq!(got.get("someone-else").map(|f| f.0), Some(200), "{got:?}");
+    s.stop().await;
+}

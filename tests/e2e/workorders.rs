@@ -91,3 +91,30 @@ async fn a_fault_reported_by_phone_becomes_a_workorder_linked_to_the_call() {
     assert_eq!(first["user"], "ivr");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_api_users_a_token_is_generated_and_the_old_default_opens_nothing() {
+    let s = TestServer::start(|c| c.api_users.clear()).await;
+    let program = format!("http://{}/api/v1/program", s.http);
+    let status = |token: String| {
+        let program = program.clone();
+        async move {
+            reqwest::Client::new()
+                .get(&program)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The token every earlier version took without configuration opens nothing.
+    assert_eq!(status("dialect-admin".into()).await, 401);
+    // The generated one, kept in the data folder, is the admin's.
+    let kept = std::fs::read_to_string(s.data.join("admin-token")).unwrap();
+    let token = kept.trim().to_string();
+    assert!(token.len() >= 32, "{token}");
+    assert_eq!(status(token).await, 200);
+    s.stop().await;
+}

@@ -588,7 +588,13 @@ impl AcdCore {
         let call = self.c(s).id;
         match target {
             TransferTarget::Number(number) => {
-                out.push(Effect::ToCall(call, AcdToCall::TransferNumber { number }));
+                out.push(Effect::ToCall(
+                    call,
+                    AcdToCall::TransferNumber {
+                        number,
+                        agent: id.clone(),
+                    },
+                ));
                 self.finish_agent(s, a, None, now, out);
                 self.release(s);
             }

@@ -62,7 +62,7 @@ impl AcdCore {
             let order = DialOrder {
                 call: id,
                 kind: DialKind::Callback,
-                number: self.c(s).info.caller.clone(),
+                number: self.c(s).info.callback_number.clone(),
                 trunk,
                 agent: self.agents[a].id.clone(),
                 caller_id: self.config.callback_caller_id.clone(),

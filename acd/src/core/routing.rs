@@ -670,6 +670,13 @@ impl AcdCore {
             let q = self.c(s).queue;
             self.enter_queue_quiet(s, q, seq, now);
         }
+        if self.c(s).info.callback_number.is_empty() {
+            // No number the platform can trust (a call from anywhere, with only
+            // its From header): the caller keeps their place and is told.
+            self.cm(s).phase = Phase::Waiting;
+            out.push(Effect::ToCall(id, AcdToCall::CallbackRefused));
+            return;
+        }
         {
             let c = self.cm(s);
             c.callback = true;

@@ -220,6 +220,7 @@ impl T {
     fn call(&mut self, id: CallId, queue: &str, level: f64) {
         let mut qc = QueuedCall::new(id, queue, "13800000000", self.now);
         qc.data = vec![("level".into(), Value::Number(level))];
+        qc.callback_number = "13800000000".into();
         self.core
             .handle(self.now, Input::Enqueue(qc), &mut self.out);
     }
@@ -575,6 +576,42 @@ fn callback_keeps_the_place() {
             reason: MoveReason::CancelKey
         }
     )));
+}
+
+#[test]
+fn a_caller_without_a_trusted_number_is_not_called_back_and_keeps_the_place() {
+    let mut t = T::new(vec![general("a1")]);
+    // Only the From header names the caller: nothing to call back.
+    let qc = QueuedCall::new(1, "cb", "00882169999999", t.now);
+    t.input(Input::Enqueue(qc));
+    t.call(2, "cb", 0.0);
+    t.at(1_000);
+    t.input(Input::CallerKey { call: 1, key: '9' });
+    let msgs = t.messages();
+    assert!(msgs.contains(&(1, AcdToCall::CallbackRefused)), "{msgs:?}");
+    assert!(
+        !msgs
+            .iter()
+            .any(|(_, m)| matches!(m, AcdToCall::CallbackAccepted { .. })),
+        "{msgs:?}"
+    );
+    t.out.clear();
+    t.ready("a1");
+    let mut dialled = false;
+    let mut offered = Vec::new();
+    for e in t.out.drain(..) {
+        match e {
+            Effect::Dial(_) => dialled = true,
+            Effect::ToCall(c, AcdToCall::Offer { .. }) => offered.push(c),
+            _ => {}
+        }
+    }
+    assert!(!dialled, "no number is dialled");
+    assert_eq!(
+        offered,
+        vec![1],
+        "the caller kept the first place and is offered"
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ use futures::StreamExt as _;
 use rsip::Method;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_util::sync::CancellationToken;
 
 /// How long a key is held (RFC 4733 event duration).
@@ -42,8 +43,9 @@ pub(crate) struct CallArgs {
     pub server: String,
     /// The server's HTTP API.
     pub api: String,
-    /// An API token that may read contacts.
-    pub token: String,
+    /// An API token that may read contacts; `None` for the admin token in
+    /// the local data folder.
+    pub token: Option<String>,
     /// The calling number presented.
     pub from: String,
     /// The RTP ports this side may use.
@@ -61,7 +63,11 @@ pub(crate) fn run(args: CallArgs) -> Result<ExitCode> {
     rt.block_on(call(args))
 }
 
-async fn call(args: CallArgs) -> Result<ExitCode> {
+async fn call(mut args: CallArgs) -> Result<ExitCode> {
+    if args.token.is_none() {
+        args.token = Some(super::run::local_admin_token()?);
+    }
+    let token = args.token.clone().unwrap_or_default();
     let server = tokio::net::lookup_host(&args.server)
         .await
         .with_context(|| format!("cannot resolve {}", args.server))?
@@ -87,6 +93,7 @@ async fn call(args: CallArgs) -> Result<ExitCode> {
             addr: None,
             codec: Law::Ulaw,
             event_pt: Some(101),
+            srtp: None,
         }),
     )
     .context("cannot open an RTP port")?;
@@ -102,7 +109,7 @@ async fn call(args: CallArgs) -> Result<ExitCode> {
     );
 
     // Listen before dialling, so that the first prompt is not missed.
-    let mut live = match live_events(&args.api, &args.token, &call_id).await {
+    let mut live = match live_events(&args.api, &token, &call_id).await {
         Ok(ws) => Some(ws),
         Err(e) => {
             println!(
@@ -282,6 +289,8 @@ fn remote_of(n: &sdp::Negotiated) -> RemoteMedia {
             Codec::Pcma => Law::Alaw,
         },
         event_pt: n.telephone_event,
+        // The offer is plain RTP (a loopback or lab tool, like SIPp).
+        srtp: None,
     }
 }
 
@@ -309,14 +318,18 @@ async fn live_events(api: &str, token: &str, call_id: &str) -> Result<Ws> {
         .trim_end_matches('/')
         .replacen("https://", "wss://", 1)
         .replacen("http://", "ws://", 1);
-    let url = format!(
-        "{base}/api/v1/calls/events?call_id={}&token={}",
-        encode(call_id),
-        encode(token)
+    let url = format!("{base}/api/v1/calls/events?call_id={}", encode(call_id));
+    // The token goes in a header: the server takes none in URLs.
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .map_err(|_| anyhow!("the token cannot be sent in a header"))?,
     );
     let (mut ws, _) = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio_tungstenite::connect_async(url),
+        tokio_tungstenite::connect_async(request),
     )
     .await
     .map_err(|_| anyhow!("the API did not answer"))??;
@@ -431,7 +444,7 @@ async fn contact_record(
             Some(id) => {
                 let r = http
                     .get(format!("{api}/api/v1/contacts/{id}"))
-                    .bearer_auth(&args.token)
+                    .bearer_auth(args.token.as_deref().unwrap_or_default())
                     .send()
                     .await?;
                 if r.status().is_success() {
@@ -444,7 +457,7 @@ async fn contact_record(
                 let list: serde_json::Value = http
                     .get(format!("{api}/api/v1/contacts"))
                     .query(&[("caller", args.from.as_str()), ("limit", "20")])
-                    .bearer_auth(&args.token)
+                    .bearer_auth(args.token.as_deref().unwrap_or_default())
                     .send()
                     .await?
                     .error_for_status()?

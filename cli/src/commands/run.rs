@@ -63,8 +63,28 @@ pub(crate) fn run(
     }
 }
 
+/// The token to deploy with when none is given: the admin token a server
+/// started without `api_users` keeps in its data folder.
+pub(crate) fn local_admin_token() -> Result<String> {
+    let dir = std::env::var_os("DIALECT_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("./data"));
+    let path = dir.join(dialect_runtime::auth::ADMIN_TOKEN_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no --token given (nor DIALECT_TOKEN), and no admin token in {}",
+            path.display()
+        )
+    })?;
+    Ok(text.trim().to_string())
+}
+
 /// `dialect deploy BUNDLE --to URL [--token T]`.
-pub(crate) fn deploy(bundle: &Path, to: &str, token: &str) -> Result<ExitCode> {
+pub(crate) fn deploy(bundle: &Path, to: &str, token: Option<String>) -> Result<ExitCode> {
+    let token = match token {
+        Some(t) => t,
+        None => local_admin_token()?,
+    };
     let bytes =
         std::fs::read(bundle).with_context(|| format!("cannot read {}", bundle.display()))?;
     // Refuse locally what the server would refuse, with the same message.
@@ -79,7 +99,7 @@ pub(crate) fn deploy(bundle: &Path, to: &str, token: &str) -> Result<ExitCode> {
     let (status, body) = rt.block_on(async {
         let resp = reqwest::Client::new()
             .post(&url)
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .header("content-type", "application/octet-stream")
             .body(bytes)
             .send()

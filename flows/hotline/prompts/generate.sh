@@ -34,6 +34,7 @@ password_length.wav|密码应为六位数字。|The password has six digits.
 password_wrong.wav|密码错误，请重新输入。|Wrong password. Please try again.
 password_locked.wav|密码多次错误，正在为您转接人工服务。|Too many wrong passwords. Connecting you to an agent.
 system_busy.wav|系统繁忙，请稍后再试。|The system is busy. Please try again later.
+callback_unavailable.wav|对不起，无法为您回拨，请继续等候。|Sorry, we cannot call you back on this line. Please hold.
 fee_menu.wav|重听请按一，人工服务请按九，返回请按零。|To hear it again press one, for an agent nine, or zero to go back.
 password_menu.wav|重置服务密码请按一，人工服务请按零。|To reset your password press one, for an agent press zero.
 password_sms_sent.wav|新密码已通过短信发送到您的手机。|Your new password has been sent to your phone by text message.

@@ -22,7 +22,7 @@
 //! encoding at all). Nothing on the packet path allocates.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use super::dtmf::{DtmfKey, InbandDetector, KeyEvent, KeySet, KeySource, ToneGenerator};
 use super::g711::Law;
+use super::latch::{Admit, Latch, Peer};
 use super::pacer::{ON_TIME, Pacer, SAMPLES_PER_TICK, Tick};
 use super::pipe::{PcmPipe, PcmRing};
 use super::ports::{PortAllocator, PortError, PortLease};
@@ -40,6 +41,7 @@ use super::prompt::Prompt;
 use super::recorder::{RecordError, RecordLimits, RecordStop, Recorder, SilenceDetector};
 use super::rfc4733::{EventPayload, EventReceiver, EventSender};
 use super::rtp::{RtpPacket, RtpStream};
+use super::srtp::{SrtpContext, SrtpKeys};
 
 const FRAME: usize = SAMPLES_PER_TICK;
 /// Ticks of normal audio between two digits sent (60 ms).
@@ -53,14 +55,17 @@ const MAX_RX_PER_TICK: usize = 32;
 /// Where and how to send, from the remote SDP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteMedia {
-    /// The remote RTP address from SDP; `None` until known (see
-    /// [`SessionConfig::latch_remote`]).
+    /// The remote RTP address from SDP; `None` until known (an outgoing leg
+    /// before its answer) or while the far end holds with `c=0.0.0.0`. See
+    /// [`crate::latch`] for what is accepted from it and when it is sent to.
     pub addr: Option<SocketAddr>,
     /// The negotiated audio codec (PCMU or PCMA).
     pub codec: Law,
     /// The negotiated telephone-event payload type, if any. Without one,
     /// digits are sent as in-band tones.
     pub event_pt: Option<u8>,
+    /// SRTP keys when both SDPs carried `a=crypto`; `None` for plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Whether received audio is searched for DTMF tones.
@@ -91,17 +96,25 @@ pub struct SessionConfig {
     pub dtmf_end_timeout: Duration,
     /// Level of digits sent, in −dBm0 (RFC 4733 volume, or the tone level).
     pub dtmf_volume: u8,
-    /// Symmetric RTP latching: until a packet arrives from the SDP address,
-    /// the first source that sends becomes the remote address (a peer behind
-    /// NAT advertises a private address but sends from its public one).
-    /// After that, packets from other addresses are ignored. When off, only
-    /// packets from the SDP address's IP are accepted.
-    pub latch_remote: bool,
+    /// Which sources RTP is taken from (see [`crate::latch`]): the exact SDP
+    /// address, or (behind NAT) the SDP's or the signalling IP on any port.
+    pub latch: Latch,
+    /// The far end's IP in signalling: where its INVITE came from, or where
+    /// ours went. `Latch::Nat` takes RTP from it.
+    pub signalled_ip: Option<IpAddr>,
+    /// An IP whose signalling already confirmed the call: for a leg we call,
+    /// the IP our INVITE went to (its answer came back on our transaction).
+    /// For a call we answer it is `None` until the ACK
+    /// ([`SessionHandle::confirm_peer`]). Media goes to the SDP address before
+    /// any RTP came from it only if it is on this IP.
+    pub confirmed_ip: Option<IpAddr>,
 }
 
 impl SessionConfig {
     /// Defaults: in-band until RFC 4733, remote silence after 30 s, 300 ms
-    /// event end timeout, digits sent at −10 dBm0, latching on.
+    /// event end timeout, digits sent at −10 dBm0, strict latching, no
+    /// signalling known (so nothing is sent until RTP comes from the SDP
+    /// address or [`SessionHandle::confirm_peer`] is called).
     pub fn new(remote: RemoteMedia) -> Self {
         SessionConfig {
             remote,
@@ -109,7 +122,9 @@ impl SessionConfig {
             remote_silence: Some(Duration::from_secs(30)),
             dtmf_end_timeout: Duration::from_millis(300),
             dtmf_volume: 10,
-            latch_remote: true,
+            latch: Latch::Strict,
+            signalled_ip: None,
+            confirmed_ip: None,
         }
     }
 }
@@ -210,6 +225,9 @@ pub struct SessionStats {
     pub packets_sent: u64,
     /// RTP packets received and accepted.
     pub packets_received: u64,
+    /// Datagrams dropped: from a source that is not the far end, or failing
+    /// SRTP authentication or the replay check.
+    pub packets_dropped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -220,6 +238,7 @@ struct StatsCell {
     max_late_us: AtomicU64,
     packets_sent: AtomicU64,
     packets_received: AtomicU64,
+    packets_dropped: AtomicU64,
 }
 
 impl StatsCell {
@@ -231,7 +250,29 @@ impl StatsCell {
             max_late_us: self.max_late_us.load(Ordering::Relaxed),
             packets_sent: self.packets_sent.load(Ordering::Relaxed),
             packets_received: self.packets_received.load(Ordering::Relaxed),
+            packets_dropped: self.packets_dropped.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Datagrams all sessions dropped since the process started, for `/metrics`:
+/// counted as they happen, so an attack shows while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DropStats {
+    /// From a source that is not the call's far end (see [`crate::latch`]).
+    pub wrong_source: u64,
+    /// From the far end's address but failing SRTP authentication or replayed.
+    pub srtp_rejected: u64,
+}
+
+static WRONG_SOURCE: AtomicU64 = AtomicU64::new(0);
+static SRTP_REJECTED: AtomicU64 = AtomicU64::new(0);
+
+/// Datagrams dropped by every session so far.
+pub fn drop_stats() -> DropStats {
+    DropStats {
+        wrong_source: WRONG_SOURCE.load(Ordering::Relaxed),
+        srtp_rejected: SRTP_REJECTED.load(Ordering::Relaxed),
     }
 }
 
@@ -258,6 +299,7 @@ enum Command {
     Record(Box<ActiveRecording>),
     StopRecording,
     UpdateRemote(RemoteMedia),
+    ConfirmPeer(IpAddr),
     Hold,
     Resume,
     SendDtmf(DtmfKey, Duration),
@@ -352,9 +394,17 @@ impl SessionHandle {
         self.send(Command::StopRecording);
     }
 
-    /// New remote address, codec or event payload type (re-INVITE).
+    /// New remote address, codec, event payload type or SRTP keys (an
+    /// answer, a re-INVITE). A new address is latched and proved again.
     pub fn update_remote(&self, remote: RemoteMedia) {
         self.send(Command::UpdateRemote(remote));
+    }
+
+    /// The far end's signalling confirmed the call from `ip` (the ACK of our
+    /// 2xx came from there): if the SDP address is on that IP, media may be
+    /// sent to it before any RTP came back.
+    pub fn confirm_peer(&self, ip: IpAddr) {
+        self.send(Command::ConfirmPeer(ip));
     }
 
     /// Stops sending and ignores received audio (the leg is on hold).
@@ -601,8 +651,12 @@ pub(super) struct SessionState {
     sinks: Vec<(u64, Arc<PcmPipe>)>,
     sources: Vec<(u64, Arc<PcmPipe>)>,
     held: bool,
-    /// Whether the remote address is confirmed by a received packet.
-    latched: bool,
+    /// Where RTP is taken from and sent to.
+    peer: Peer,
+    /// Protects what we send, when the call uses SRTP.
+    srtp_tx: Option<SrtpContext>,
+    /// Checks and decrypts what we receive, when the call uses SRTP.
+    srtp_rx: Option<SrtpContext>,
     last_rx: Instant,
     silent_reported: bool,
     rx_pcm: [i16; MAX_RX_SAMPLES],
@@ -700,7 +754,14 @@ impl SessionState {
             sinks: Vec::new(),
             sources: Vec::new(),
             held: false,
-            latched: false,
+            peer: Peer::new(
+                config.latch,
+                config.remote.addr,
+                config.signalled_ip,
+                config.confirmed_ip,
+            ),
+            srtp_tx: config.remote.srtp.map(|k| SrtpContext::new(&k.send)),
+            srtp_rx: config.remote.srtp.map(|k| SrtpContext::new(&k.receive)),
             last_rx: now,
             silent_reported: false,
             rx_pcm: [0; MAX_RX_SAMPLES],
@@ -749,11 +810,24 @@ impl SessionState {
             }
             Command::StopRecording => self.stop_recording(RecordStop::Stopped),
             Command::UpdateRemote(remote) => {
+                self.peer.update(remote.addr);
+                let old = self.config.remote.srtp;
+                let (old_send, old_receive) = (old.map(|k| k.send), old.map(|k| k.receive));
+                let new = remote.srtp;
+                // A context is kept while its key stays: restarting it would
+                // reuse the keystream of packets already sent (same key, SSRC
+                // and index) or reopen the replay window.
+                if new.map(|k| k.send) != old_send {
+                    self.srtp_tx = new.map(|k| SrtpContext::new(&k.send));
+                }
+                if new.map(|k| k.receive) != old_receive {
+                    self.srtp_rx = new.map(|k| SrtpContext::new(&k.receive));
+                }
                 self.config.remote = remote;
-                self.latched = false;
                 self.event_rx.reset();
                 self.stream.mark_talkspurt();
             }
+            Command::ConfirmPeer(ip) => self.peer.confirm(ip),
             Command::Hold => self.held = true,
             Command::Resume => {
                 self.held = false;
@@ -847,6 +921,15 @@ impl SessionState {
             });
         }
         self.check_remote_silence(now);
+        if self.peer.target().is_none() {
+            // Nobody has shown it wants this call's media yet (see
+            // `crate::latch`): send nothing, and keep prompts and digits for
+            // when someone has, so that the far end hears them from the start.
+            self.stream.skip(FRAME as u32);
+            self.out_pcm.fill(0);
+            self.record_tick();
+            return;
+        }
         self.schedule_dtmf();
         let law = self.config.remote.codec;
         let need_pcm = !self.sources.is_empty()
@@ -1015,7 +1098,7 @@ impl SessionState {
     }
 
     fn send_packet(&mut self, law: Law) {
-        let Some(addr) = self.config.remote.addr.filter(|_| !self.held) else {
+        let Some(addr) = self.peer.target().filter(|_| !self.held) else {
             self.stream.skip(FRAME as u32);
             return;
         };
@@ -1040,9 +1123,15 @@ impl SessionState {
                 header.write_packet(&self.out_codes, &mut self.tx_buf)
             }
         };
-        let Ok(len) = len else {
+        let Ok(mut len) = len else {
             return;
         };
+        if let Some(srtp) = &mut self.srtp_tx {
+            match srtp.protect(&mut self.tx_buf, len) {
+                Ok(n) => len = n,
+                Err(_) => return,
+            }
+        }
         // Non-blocking: a full socket buffer drops this packet (counted as
         // a send error) rather than holding up the clock.
         match self.socket.send_to(&self.tx_buf[..len], addr) {
@@ -1053,23 +1142,36 @@ impl SessionState {
         }
     }
 
+    /// Counts a datagram that is not the far end's media.
+    fn refuse(&self, srtp: bool) {
+        self.stats.packets_dropped.fetch_add(1, Ordering::Relaxed);
+        let counter = if srtp { &SRTP_REJECTED } else { &WRONG_SOURCE };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn datagram(&mut self, len: usize, src: SocketAddr) {
+        // Who sent it first (cheap), then whether it is genuine: a packet from
+        // elsewhere, or one failing SRTP, neither latches nor reaches the call.
+        let admit = self.peer.admit(src);
+        if admit == Admit::No {
+            self.refuse(false);
+            return;
+        }
+        let len = match &mut self.srtp_rx {
+            Some(srtp) => match srtp.unprotect(&mut self.rx_buf, len) {
+                Ok(n) => n,
+                Err(_) => {
+                    self.refuse(true);
+                    return;
+                }
+            },
+            None => len,
+        };
         let Ok(packet) = RtpPacket::parse(&self.rx_buf[..len]) else {
             return;
         };
-        match self.config.remote.addr {
-            Some(addr) if addr == src => self.latched = true,
-            Some(addr) if self.latched || !self.config.latch_remote => {
-                if !self.config.latch_remote && addr.ip() == src.ip() {
-                    // Same host, another port: accepted, not latched.
-                } else {
-                    return;
-                }
-            }
-            _ => {
-                self.config.remote.addr = Some(src);
-                self.latched = true;
-            }
+        if admit == Admit::Candidate {
+            self.peer.latch(src);
         }
         let now = Instant::now();
         self.last_rx = now;

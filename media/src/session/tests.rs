@@ -13,7 +13,16 @@ fn remote(addr: SocketAddr, codec: Law, event_pt: Option<u8>) -> RemoteMedia {
         addr: Some(addr),
         codec,
         event_pt,
+        srtp: None,
     }
+}
+
+/// A session's settings for a far end on loopback whose signalling already
+/// confirmed the call (as for a leg we call), so that it is sent to at once.
+fn config(remote: RemoteMedia) -> SessionConfig {
+    let mut c = SessionConfig::new(remote);
+    c.confirmed_ip = Some("127.0.0.1".parse().unwrap());
+    c
 }
 
 /// Two sessions sending to each other.
@@ -22,9 +31,10 @@ fn pair(ports: &PortAllocator, codec: Law, event_pt: Option<u8>) -> (RtpSession,
         addr: None,
         codec,
         event_pt,
+        srtp: None,
     };
-    let a = RtpSession::start(ports, SessionConfig::new(unknown)).unwrap();
-    let b = RtpSession::start(ports, SessionConfig::new(unknown)).unwrap();
+    let a = RtpSession::start(ports, config(unknown)).unwrap();
+    let b = RtpSession::start(ports, config(unknown)).unwrap();
     a.handle()
         .update_remote(remote(b.local_addr(), codec, event_pt));
     b.handle()
@@ -354,7 +364,7 @@ async fn supervisor_listens_and_whispers() {
 async fn packets_hold_resume_silence_and_close() {
     let ports = ports();
     let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut config = SessionConfig::new(remote(peer.local_addr().unwrap(), Law::Ulaw, Some(101)));
+    let mut config = config(remote(peer.local_addr().unwrap(), Law::Ulaw, Some(101)));
     config.remote_silence = Some(Duration::from_millis(300));
     let mut s = RtpSession::start(&ports, config).unwrap();
     assert_eq!(s.local_addr().port() % 2, 0);
@@ -419,83 +429,254 @@ async fn packets_hold_resume_silence_and_close() {
     assert_eq!(ports.in_use(), 0);
 }
 
-#[tokio::test]
-async fn latches_onto_the_first_source_and_ignores_others() {
-    let ports = ports();
-    let unknown = RemoteMedia {
-        addr: None,
-        codec: Law::Ulaw,
-        event_pt: Some(101),
-    };
-    let mut s = RtpSession::start(&ports, SessionConfig::new(unknown)).unwrap();
-    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut stream = RtpStream::new(1, 1, 1);
+/// Sends one RFC 4733 key press from `from` to `to` (`srtp`: protected).
+async fn press(
+    from: &tokio::net::UdpSocket,
+    to: SocketAddr,
+    stream: &mut RtpStream,
+    key: DtmfKey,
+    ts: u32,
+    mut srtp: Option<&mut SrtpContext>,
+) {
     let mut buf = [0u8; 200];
-    // One RFC 4733 key from the peer teaches the session where to send.
-    for p in EventSender::new(DtmfKey::Key8, 480, 10, 1000, 160) {
+    for p in EventSender::new(key, 480, 10, ts, 160) {
         let h = stream.next_at(101, p.marker, p.timestamp);
-        let n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
-        peer.send_to(&buf[..n], s.local_addr()).await.unwrap();
+        let mut n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
+        if let Some(ctx) = srtp.as_deref_mut() {
+            n = ctx.protect(&mut buf, n).unwrap();
+        }
+        from.send_to(&buf[..n], to).await.unwrap();
     }
+}
+
+/// Datagrams waiting on `sock` within `wait`.
+async fn received(sock: &tokio::net::UdpSocket, wait: Duration) -> usize {
+    tokio::time::sleep(wait).await;
+    let mut buf = [0u8; 1500];
+    let mut n = 0;
+    while sock.try_recv_from(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_source_the_sdp_did_not_name_is_not_latched_and_presses_no_keys() {
+    let ports = ports();
+    let caller = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut s = RtpSession::start(
+        &ports,
+        SessionConfig::new(remote(caller.local_addr().unwrap(), Law::Ulaw, Some(101))),
+    )
+    .unwrap();
+    s.handle()
+        .play(tone_prompt(1000.0, 2000), PlayOptions::default());
+    // The attacker is first, on the right port.
+    let mut stream = RtpStream::new(1, 1, 1);
+    press(
+        &attacker,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key2,
+        1000,
+        None,
+    )
+    .await;
+    let got = collect(&mut s, Duration::from_millis(600), |e| !e.is_empty()).await;
+    assert!(keys(&got).is_empty(), "the attacker pressed a key: {got:?}");
+    assert_eq!(
+        received(&attacker, Duration::ZERO).await,
+        0,
+        "audio went to the attacker"
+    );
+    assert_eq!(
+        received(&caller, Duration::ZERO).await,
+        0,
+        "sent before the caller proved itself"
+    );
+    assert!(s.handle().stats().packets_dropped >= 3);
+    // The caller's own key counts, and its audio goes to the caller only.
+    let mut stream = RtpStream::new(2, 1, 1);
+    press(
+        &caller,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key8,
+        5000,
+        None,
+    )
+    .await;
     let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
     assert_eq!(keys(&got), [('8', KeySource::Rfc4733)]);
+    assert!(received(&caller, Duration::from_millis(200)).await > 3);
+    let mut stream = RtpStream::new(3, 1, 1);
+    press(
+        &attacker,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key2,
+        9000,
+        None,
+    )
+    .await;
+    let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
+    assert!(keys(&got).is_empty(), "{got:?}");
+    assert_eq!(received(&attacker, Duration::from_millis(100)).await, 0);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_until_the_far_end_proves_itself_and_prompts_wait_for_it() {
+    let ports = ports();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut s = RtpSession::start(
+        &ports,
+        SessionConfig::new(remote(peer.local_addr().unwrap(), Law::Ulaw, None)),
+    )
+    .unwrap();
+    let prompt = tone_prompt(1000.0, 400);
+    let id = s.handle().play(prompt.clone(), PlayOptions::default());
+    assert_eq!(received(&peer, Duration::from_millis(300)).await, 0);
+    // The ACK came from another host than the SDP's: still nothing.
+    s.handle().confirm_peer("127.0.0.2".parse().unwrap());
+    assert_eq!(received(&peer, Duration::from_millis(200)).await, 0);
+    assert!(s.try_event().is_none(), "the prompt waited");
+    // The ACK from the SDP's host: the prompt goes out from its start.
+    s.handle().confirm_peer("127.0.0.1".parse().unwrap());
+    let mut buf = [0u8; 1500];
     let (n, _) = tokio::time::timeout(Duration::from_secs(1), peer.recv_from(&mut buf))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload_type, 0);
-    // Garbage and packets from another address are ignored.
-    peer.send_to(b"not rtp", s.local_addr()).await.unwrap();
-    let other = tokio::net::UdpSocket::bind("127.0.0.2:0").await;
-    if let Ok(other) = other {
-        for p in EventSender::new(DtmfKey::Key9, 480, 10, 9000, 160) {
-            let h = stream.next_at(101, p.marker, p.timestamp);
-            let n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
-            other.send_to(&buf[..n], s.local_addr()).await.unwrap();
-        }
-    }
-    let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
-    assert!(keys(&got).is_empty(), "{got:?}");
+    let p = RtpPacket::parse(&buf[..n]).unwrap();
+    assert_eq!(
+        p.payload,
+        &prompt.ulaw[..160],
+        "the first frame of the prompt"
+    );
+    let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
+    assert_eq!(
+        got,
+        [MediaEvent::PlaybackFinished {
+            id,
+            interrupted: false
+        }]
+    );
 }
 
 #[tokio::test]
-async fn latches_onto_a_peer_behind_nat() {
+async fn nat_mode_latches_the_signalled_host_on_any_port() {
     let ports = ports();
     let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    // The SDP names an address nobody sends from (a private address behind NAT).
-    let advertised: SocketAddr = "127.0.0.1:9".parse().unwrap();
-    let mut s = RtpSession::start(
+    // The SDP names an address nobody sends from (a private address behind
+    // NAT); the signalling came from 127.0.0.1.
+    let advertised: SocketAddr = "10.255.0.1:9".parse().unwrap();
+    let mut nat = SessionConfig::new(remote(advertised, Law::Ulaw, Some(101)));
+    nat.latch = Latch::Nat;
+    nat.signalled_ip = Some("127.0.0.1".parse().unwrap());
+    let mut s = RtpSession::start(&ports, nat).unwrap();
+    let mut stream = RtpStream::new(5, 1, 1);
+    press(
+        &peer,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key3,
+        1000,
+        None,
+    )
+    .await;
+    let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
+    assert_eq!(keys(&got), [('3', KeySource::Rfc4733)]);
+    // Audio now goes to where the packets came from.
+    assert!(received(&peer, Duration::from_millis(200)).await > 3);
+    // Another source on the same host is not the latched one.
+    let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    press(
+        &other,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key4,
+        3000,
+        None,
+    )
+    .await;
+    let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
+    assert!(keys(&got).is_empty(), "{got:?}");
+    // In strict mode the same packets are dropped: not the SDP's address.
+    let mut strict = RtpSession::start(
         &ports,
         SessionConfig::new(remote(advertised, Law::Ulaw, Some(101))),
     )
     .unwrap();
-    let mut stream = RtpStream::new(5, 1, 1);
-    let mut buf = [0u8; 200];
-    for p in EventSender::new(DtmfKey::Key3, 480, 10, 1000, 160) {
-        let h = stream.next_at(101, p.marker, p.timestamp);
-        let n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
-        peer.send_to(&buf[..n], s.local_addr()).await.unwrap();
-    }
+    press(
+        &peer,
+        strict.local_addr(),
+        &mut stream,
+        DtmfKey::Key4,
+        5000,
+        None,
+    )
+    .await;
+    let got = collect(&mut strict, Duration::from_millis(500), |e| !e.is_empty()).await;
+    assert!(keys(&got).is_empty(), "{got:?}");
+}
+
+#[tokio::test]
+async fn srtp_keys_are_used_both_ways_and_plain_injection_is_dropped() {
+    use crate::srtp::{MasterKey, SrtpKeys};
+    let ports = ports();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (ours, theirs) = (MasterKey::random(), MasterKey::random());
+    let mut r = remote(peer.local_addr().unwrap(), Law::Ulaw, Some(101));
+    r.srtp = Some(SrtpKeys {
+        send: ours,
+        receive: theirs,
+    });
+    let mut s = RtpSession::start(&ports, SessionConfig::new(r)).unwrap();
+    let prompt = tone_prompt(700.0, 1000);
+    s.handle().play(prompt.clone(), PlayOptions::default());
+    // Plain RTP from the right address (a spoofed source) is refused.
+    let mut stream = RtpStream::new(9, 1, 1);
+    press(
+        &peer,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key1,
+        1000,
+        None,
+    )
+    .await;
+    let got = collect(&mut s, Duration::from_millis(500), |e| !e.is_empty()).await;
+    assert!(keys(&got).is_empty(), "{got:?}");
+    assert_eq!(received(&peer, Duration::ZERO).await, 0);
+    assert!(s.handle().stats().packets_dropped >= 3);
+    // Protected with the far end's key: taken, and it proves the address.
+    let mut tx = SrtpContext::new(&theirs);
+    press(
+        &peer,
+        s.local_addr(),
+        &mut stream,
+        DtmfKey::Key5,
+        3000,
+        Some(&mut tx),
+    )
+    .await;
     let got = collect(&mut s, Duration::from_secs(2), |e| !e.is_empty()).await;
-    assert_eq!(keys(&got), [('3', KeySource::Rfc4733)]);
-    // Audio now goes to where the packets came from.
+    assert_eq!(keys(&got), [('5', KeySource::Rfc4733)]);
+    // What the session sends decrypts with our key into the prompt.
+    let mut rx = SrtpContext::new(&ours);
+    let mut buf = [0u8; 1500];
     let (n, _) = tokio::time::timeout(Duration::from_secs(1), peer.recv_from(&mut buf))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload_type, 0);
-    // Without latching, the same packets are dropped (other port, same host: accepted).
-    let mut config =
-        SessionConfig::new(remote("127.0.0.2:9".parse().unwrap(), Law::Ulaw, Some(101)));
-    config.latch_remote = false;
-    let mut strict = RtpSession::start(&ports, config).unwrap();
-    for p in EventSender::new(DtmfKey::Key4, 480, 10, 5000, 160) {
-        let h = stream.next_at(101, p.marker, p.timestamp);
-        let n = h.write_packet(&p.payload.to_bytes(), &mut buf).unwrap();
-        peer.send_to(&buf[..n], strict.local_addr()).await.unwrap();
-    }
-    let got = collect(&mut strict, Duration::from_millis(500), |e| !e.is_empty()).await;
-    assert!(keys(&got).is_empty(), "{got:?}");
+    assert_eq!(n, 12 + 160 + crate::srtp::TAG_LEN);
+    let len = rx.unprotect(&mut buf, n).unwrap();
+    let p = RtpPacket::parse(&buf[..len]).unwrap();
+    assert!(
+        prompt.ulaw.windows(160).any(|w| w == p.payload),
+        "a frame of the prompt"
+    );
 }
 
 #[tokio::test]
@@ -504,7 +685,7 @@ async fn queue_order_moh_and_codec_change() {
     let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut s = RtpSession::start(
         &ports,
-        SessionConfig::new(remote(peer.local_addr().unwrap(), Law::Ulaw, None)),
+        config(remote(peer.local_addr().unwrap(), Law::Ulaw, None)),
     )
     .unwrap();
     // Music first; two prompts interrupt it and play in order; music resumes.

@@ -1,14 +1,16 @@
-//! Live call progress: `GET /api/v1/calls/events[?call_id=ID]&token=T` is a
+//! Live call progress: `GET /api/v1/calls/events[?call_id=ID]` is a
 //! WebSocket of [`CallEvent`](crate::call::CallEvent)s as JSON text messages:
 //! the prompts a caller is about to hear, the IVR trail as it is written, and
 //! the end of the call (then the contact record is saved). With `call_id` (the
 //! SIP Call-ID) only that call's events come; without, every call's. The first
 //! message, `{"event":"subscribed"}`, says that nothing sent after it will be
 //! missed: a caller subscribes before sending its INVITE and hears the first
-//! prompt. For the roles that may read contact history.
+//! prompt. For the roles that may read contact history, opened like the
+//! other WebSockets ([`cti`](crate::api::cti)): `Authorization: Bearer` or a
+//! one-time `ticket`, never a token in the URL, from an allowed origin.
 //!
 //! A subscription is network input and output like any other route, so each is
-//! bounded: the token is checked before the upgrade, at most
+//! bounded: the credentials are checked before the upgrade, at most
 //! [`MAX_LISTENERS`](crate::call::progress::MAX_LISTENERS) listen at once (503
 //! beyond), a Call-ID longer than [`MAX_CALL_ID`] is refused, messages from the
 //! client are capped at [`MAX_CLIENT_MESSAGE`] bytes, a listener that does not
@@ -26,7 +28,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::{ApiError, AppState, bearer};
+use crate::api::{ApiError, AppState};
 use crate::call::progress::Listener;
 
 /// The longest Call-ID accepted, in bytes (SIP Call-IDs are far shorter).
@@ -49,7 +51,10 @@ pub fn routes() -> axum::Router<AppState> {
 pub struct EventsQuery {
     /// Only this call (its SIP Call-ID).
     pub call_id: Option<String>,
-    /// The API token (browsers cannot set headers on a WebSocket).
+    /// A one-time ticket from `POST /api/v1/ws-tickets` (browsers cannot set
+    /// headers on a WebSocket).
+    pub ticket: Option<String>,
+    /// An API token: not taken in the URL, named only to say so.
     pub token: Option<String>,
 }
 
@@ -57,16 +62,16 @@ async fn events_ws(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
-    // Taken as a result so that a request without a valid token hears 401,
-    // whatever else is wrong with it.
+    // Taken as a result so that a request without valid credentials hears
+    // 401, whatever else is wrong with it.
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let token = q
-        .token
-        .as_deref()
-        .map(str::trim)
-        .or_else(|| bearer(&headers));
-    s.users.authorize(token, crate::auth::HISTORY_READERS)?;
+    let credentials = crate::api::cti::WsQuery {
+        agent: None,
+        ticket: q.ticket.clone(),
+        token: q.token.clone(),
+    };
+    crate::api::cti::ws_user(&s, &headers, &credentials, crate::auth::HISTORY_READERS)?;
     if q.call_id.as_ref().is_some_and(|c| c.len() > MAX_CALL_ID) {
         return Err(ApiError::invalid(format!(
             "call_id is longer than {MAX_CALL_ID} bytes"

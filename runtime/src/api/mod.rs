@@ -1,11 +1,16 @@
 //! The HTTP API (axum): health, deploy, contacts, and the routes the ACD, the
 //! workorder engine and live calls (`calls`) add. JSON in and out; errors are `{ "error": code, "message": ... }`
 //! with a fitting status; every endpoint but health needs a token.
+//!
+//! - [`serve`]: the listener, with connection caps and time-outs.
+//! - [`access`]: the token check before any body is read, WebSocket tickets and
+//!   origins, signed summary links.
+//! - [`cti`], [`workorders`]: the routes of the ACD and of workorders.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,8 +19,10 @@ use serde::Deserialize;
 use crate::auth::{AuthError, SharedUsers};
 use crate::config::Role;
 
+pub mod access;
 pub mod calls;
 pub mod cti;
+pub mod serve;
 pub mod workorders;
 
 use crate::deploy::ProgramSlot;
@@ -120,16 +127,18 @@ pub struct AppState {
     /// Every call's live events, the same the call tasks send; its route is in
     /// [`calls`].
     pub call_events: crate::call::CallEvents,
+    /// The outbound-call policy, asked before a desktop request that dials.
+    pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
+    /// WebSocket tickets and origins, summary signatures, uploads.
+    pub access: Arc<access::Access>,
 }
 
-/// The API router.
+/// The API router. Every route but the open ones ([`access::require_credentials`])
+/// needs a known token before its body is read.
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/api/v1/health", get(health))
-        .route(
-            "/api/v1/deploy",
-            post(deploy).layer(DefaultBodyLimit::max(512 * 1024 * 1024)),
-        )
+        .route("/api/v1/deploy", post(deploy))
         .route("/api/v1/program", get(program_info))
         .route("/api/v1/contacts", get(list_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
@@ -137,6 +146,10 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(calls::routes())
         .merge(cti::routes())
         .merge(workorders::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::require_credentials,
+        ))
         .with_state(state)
 }
 
@@ -156,19 +169,55 @@ async fn health(State(s): State<AppState>) -> Response {
     }
 }
 
+/// `POST /api/v1/deploy`: the user and role are checked before a byte of the
+/// body is read; the bundle then streams into a temporary file in the data
+/// folder (at most `http.max_bundle_size`), one deploy at a time, and is read
+/// back only to load it.
 async fn deploy(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let user = s
         .users
         .authorize(bearer(&headers), &[Role::Admin, Role::Analyst])?;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "a bundle may have at most {} bytes (http.max_bundle_size)",
+                s.access.max_bundle_size
+            ),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.access.max_bundle_size) {
+        return Err(too_large());
+    }
+    let Ok(_one_at_a_time) = s.access.deploys.try_acquire() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "another deploy is in progress; try again when it is done",
+        ));
+    };
+    let upload = receive_bundle(&s.access, body).await?;
+    let Some(upload) = upload else {
+        return Err(too_large());
+    };
     let slot = s.program.clone();
-    let bytes = body.to_vec();
-    let result = tokio::task::spawn_blocking(move || slot.deploy_bundle(&bytes))
-        .await
-        .map_err(ApiError::internal)?;
+    let result = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(upload.path())?;
+        drop(upload);
+        Ok::<_, std::io::Error>(slot.deploy_bundle(&bytes))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
     match result {
         Ok(info) => {
             crate::auth::audit(
@@ -187,6 +236,48 @@ async fn deploy(
             e.to_string(),
         )),
     }
+}
+
+/// Streams a request body into a temporary file in the upload folder; `None`
+/// when it grows past the bundle limit (the file is removed either way once
+/// dropped).
+async fn receive_bundle(
+    access: &access::Access,
+    body: axum::body::Body,
+) -> Result<Option<tempfile::NamedTempFile>, ApiError> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let dir = access.upload_dir.clone();
+    let temp = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        tempfile::Builder::new()
+            .prefix(".upload-")
+            .suffix(".dlb")
+            .tempfile_in(&dir)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+    let mut file = tokio::fs::File::from_std(
+        temp.reopen()
+            .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?,
+    );
+    let mut stream = body.into_data_stream();
+    let mut written: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("the upload broke off: {e}")))?;
+        written += chunk.len() as u64;
+        if written > access.max_bundle_size {
+            return Ok(None);
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+    Ok(Some(temp))
 }
 
 async fn program_info(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

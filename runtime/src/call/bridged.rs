@@ -20,6 +20,8 @@
 //! outcome with `offer_result`), `ConsultEnd`, `CompleteTransfer`, `Conference`;
 //! `ReleaseAgent`; `TransferNumber` (the room ends, the caller goes on through a
 //! trunk); `Monitor` in each mode, `TakeOver`, `MonitorEnd`; `HangUp` and `Data`.
+//! A REFER from the agent's phone (blind transfer) must carry the agent's digest
+//! credentials: it is challenged and carried out only on a verified retry.
 //! Legs that hang up by themselves are reported to the ACD: a consulted agent or a
 //! conference member with `agent_left` (the others go on), the last agent with the
 //! end of the call (the caller is released). When the ACD releases the last agent
@@ -38,8 +40,10 @@ use tokio_util::sync::CancellationToken;
 use super::leg::LegOutcome;
 use super::{Call, End, Event, Step, remote_of, user_part};
 use crate::acd::AcdHandle;
+use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::{AcdToCall, CallId, MonitorMode, OfferResult};
 use dialect_media::{MediaLink, Prompt, RtpSession, SessionHandle, link};
+use dialect_sip::auth::ChallengeKind;
 use dialect_sip::dialog::Dialog;
 use dialect_sip::endpoint::{Answered, DialogEvent, DialogEvents, IncomingRequest};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
@@ -100,7 +104,12 @@ pub(super) enum RoomExit {
     /// an agent): go back to waiting for its messages.
     Requeued,
     /// The ACD transferred the caller to an outside number (blind).
-    TransferNumber(String),
+    TransferNumber {
+        /// The number.
+        number: String,
+        /// The agent who transferred the call.
+        agent: String,
+    },
 }
 
 /// The legs of a bridged call and the media links between them.
@@ -471,9 +480,9 @@ impl Call {
                 }
                 self.resume(room);
             }
-            AcdToCall::TransferNumber { number } => {
+            AcdToCall::TransferNumber { number, agent } => {
                 self.trail(what, format!("transferred to {number}"));
-                return Some(RoomExit::TransferNumber(number));
+                return Some(RoomExit::TransferNumber { number, agent });
             }
             AcdToCall::Monitor { phone, mode } => {
                 self.trail(what, format!("supervisor {phone}: {mode:?}"));
@@ -601,7 +610,12 @@ impl Call {
             match r.method() {
                 Method::Bye => r.reply(200),
                 Method::Refer if room.legs[at].role == Role::Party && room.legs.len() == 1 => {
-                    return Some(self.refer(room, r, events).await);
+                    let agent = room.legs[at].name.clone();
+                    if !self.from_agent(&agent, &r) {
+                        // Challenged or refused: the call goes on as it was.
+                        return None;
+                    }
+                    return self.refer(room, r, events, what).await;
                 }
                 _ => {
                     r.reply(200);
@@ -635,26 +649,70 @@ impl Call {
         None
     }
 
+    /// Whether in-dialog request `r` really comes from `agent`'s phone: it must
+    /// carry that agent's digest credentials, challenged with 401 first (RFC 3261
+    /// section 22.1 lets a UAS challenge any request but ACK and CANCEL; a phone
+    /// answers by repeating the request with the next CSeq). Knowing a dialog's
+    /// Call-ID and tags is not enough to act for an agent. Without a registrar
+    /// nobody can prove anything, and the request is refused. Otherwise `r` has
+    /// been answered (401, 400 or 403) when this returns false.
+    fn from_agent(&self, agent: &str, r: &IncomingRequest) -> bool {
+        let Some(registrar) = &self.env.registrar else {
+            r.reply(403);
+            return false;
+        };
+        registrar
+            .authenticator()
+            .authenticate(r, agent, ChallengeKind::Www)
+            .is_some()
+    }
+
     /// Blind transfer by the only agent (RFC 3515): accept, release it, and send
-    /// the caller on.
+    /// the caller on. The REFER has been authenticated ([`Call::from_agent`]).
+    /// A target the agent may not call (the outbound-call policy) gets 403 and
+    /// the call goes on as it was (`None`).
     async fn refer(
         &mut self,
         room: &mut Room,
         r: IncomingRequest,
         events: &mut LegEvents,
-    ) -> RoomExit {
+        what: &str,
+    ) -> Option<RoomExit> {
         let target = dialect_sip::message::header_value(&r.request.headers, "Refer-To")
             .map(|t| user_part(&t))
             .unwrap_or_default();
         if target.is_empty() {
             r.reply(400);
-            return RoomExit::Done(Err(End::Lost("REFER without a target".into())));
+            return Some(RoomExit::Done(Err(End::Lost(
+                "REFER without a target".into(),
+            ))));
+        }
+        let by: Arc<str> = room
+            .legs
+            .first()
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| "".into());
+        if !self.reaches_inside(&target) {
+            let origin = Origin::Agent {
+                id: by.to_string(),
+                how: AgentRequest::Refer,
+            };
+            if let Err(refusal) = self.env.outbound.permits(&origin, &target) {
+                // The transfer is refused; the call goes on as it was.
+                self.trail(what, format!("REFER refused: {refusal}"));
+                r.reply(403);
+                return None;
+            }
         }
         r.reply(202);
         // The transferor normally hangs up now; if it does not within 2 s, it is
         // released (BYE) with the rest of the room.
         let Some((name, seq)) = room.legs.first().map(|l| (l.name.clone(), l.seq)) else {
-            return RoomExit::Done(Ok(Step::Refer(target)));
+            return Some(RoomExit::Done(Ok(Step::Refer {
+                target,
+                by,
+                how: AgentRequest::Refer,
+            })));
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             while let Some((n, s, ev)) = events.recv().await {
@@ -676,7 +734,11 @@ impl Call {
             }
         })
         .await;
-        RoomExit::Done(Ok(Step::Refer(target)))
+        Some(RoomExit::Done(Ok(Step::Refer {
+            target,
+            by,
+            how: AgentRequest::Refer,
+        })))
     }
 }
 

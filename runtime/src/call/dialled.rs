@@ -47,12 +47,12 @@ use super::leg::AgentLegs;
 use super::{Call, CallEnv, End, Step, law_of, remote_of};
 use crate::acd::AcdHandle;
 use crate::contacts::{self, ContactRecord};
+use crate::outbound::{AgentRequest, Grant, Origin};
 use dialect_acd::{DialKind, DialOrder};
+use dialect_media::RtpSession;
 use dialect_media::g711::Law;
-use dialect_media::{RemoteMedia, RtpSession, SessionConfig};
 use dialect_sip::endpoint::{CallProgress, DialogEvent};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
-use dialect_sip::trunk;
 
 /// Starts the call task that carries out `order` (on `tracker`, so that shutdown
 /// waits for it).
@@ -139,6 +139,7 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
                 local: connected.local,
                 law: connected.law,
                 contact,
+                asserted: None,
                 keys: VecDeque::new(),
                 recording_seq: 0,
                 gone: None,
@@ -146,6 +147,7 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
             call.record_whole_call();
             let end = follow(&mut call, &acd, &order, legs, &language, trunk_group).await;
             call.finish(end).await;
+            drop(connected.grant);
         }
         Err(why) => {
             legs.hang_up_all(&env).await;
@@ -181,6 +183,9 @@ struct Connected {
     local: LocalMedia,
     law: Law,
     trunk_group: String,
+    /// The outbound-call policy's permission: holds the trunk channel for the
+    /// whole call and counts its talk time.
+    grant: Grant,
 }
 
 /// What the contact record says when the ACD gave up on the call first.
@@ -196,25 +201,33 @@ async fn connect(
     legs: &mut AgentLegs,
     given_up: &tokio_util::sync::CancellationToken,
 ) -> Result<Connected, String> {
-    let (cfg, t) = env
-        .trunks
-        .iter()
-        .find(|(c, _)| {
-            order.trunk.is_empty()
-                || c.group.as_deref() == Some(&order.trunk)
-                || c.name == order.trunk
+    let origin = match order.kind {
+        DialKind::Callback => Origin::Callback,
+        DialKind::Outbound => Origin::Agent {
+            id: order.agent.to_string(),
+            how: AgentRequest::Dial,
+        },
+    };
+    let grant = env
+        .outbound
+        .authorize(crate::outbound::Request {
+            origin,
+            number: &order.number,
+            trunk: Some(order.trunk.as_str()).filter(|t| !t.is_empty()),
         })
-        .map(|(c, t)| (c.clone(), t.clone()))
-        .ok_or_else(|| match order.trunk.as_str() {
-            "" => "no trunk configured".to_string(),
-            g => format!("no trunk {g}"),
-        })?;
+        .map_err(|refusal| format!("refused: {}", refusal.reason))?;
     let caller_id = Some(order.caller_id.clone())
         .filter(|c| !c.is_empty())
-        .or(cfg.caller_id.clone())
-        .unwrap_or_else(|| t.username.clone());
+        .or(grant.trunk().caller_id.clone())
+        .unwrap_or_else(|| {
+            grant
+                .trunk()
+                .username
+                .clone()
+                .unwrap_or_else(|| "dialect".into())
+        });
     contact.caller = caller_id.clone();
-    contact.trunk = cfg.name.clone();
+    contact.trunk = grant.trunk().name.clone();
 
     if order.kind == DialKind::Outbound {
         let ring_ms = env.config.acd.default_ring_ms;
@@ -233,33 +246,35 @@ async fn connect(
         }
     }
 
-    let mut cfg_media = SessionConfig::new(RemoteMedia {
-        addr: None,
-        codec: Law::Ulaw,
-        event_pt: Some(101),
-    });
-    cfg_media.inband = env.config.rtp.inband_dtmf.mode();
-    let session = RtpSession::start(&env.ports, cfg_media).map_err(|e| e.to_string())?;
-    let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
+    let (session, local) = super::media::called_leg(
+        env,
+        super::media::LegKind::Trunk(&grant.line().config),
+        Law::Ulaw,
+        super::media::trunk_ip(&grant.line().sip),
+    )
+    .map_err(|e| e.to_string())?;
     contact.trail.push(crate::contacts::TrailEntry {
         at_ms: crate::time::now_ms(),
         node: kind_name(&order.kind).into(),
-        detail: format!("dialling {} through trunk {}", order.number, cfg.name),
+        detail: format!(
+            "dialling {} through trunk {}",
+            grant.number(),
+            grant.trunk().name
+        ),
     });
     // The agent (already on the line for an outbound call) hears ringback, or the
     // far end's early media, until the number answers.
     let mut ringing = legs
         .answered_session(&order.agent)
         .map(super::ringing::Ringing::start);
-    let mut outgoing = trunk::dial(
-        &env.endpoint,
-        &t,
-        &order.number,
-        Some(caller_id.as_str()),
-        sdp::offer(&local).to_bytes(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let mut outgoing = grant
+        .dial(
+            &env.endpoint,
+            Some(caller_id.as_str()),
+            sdp::offer(&local).to_bytes(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     contact.call_id = outgoing.call_id();
 
     let ring_until =
@@ -340,13 +355,19 @@ async fn connect(
         law = law_of(n.codec);
     }
     contact.answered_ms = Some(crate::time::now_ms());
+    grant.answered();
     Ok(Connected {
         dialog,
         events,
         session,
         local,
         law,
-        trunk_group: cfg.group.clone().unwrap_or_else(|| "local".into()),
+        trunk_group: grant
+            .trunk()
+            .group
+            .clone()
+            .unwrap_or_else(|| "local".into()),
+        grant,
     })
 }
 
@@ -378,9 +399,9 @@ async fn follow(
     // Bounded: each REFER needs another message from the far end.
     for _ in 0..16 {
         match step {
-            Ok(Step::Refer(target)) => {
+            Ok(Step::Refer { target, by, how }) => {
                 call.trail("transfer", format!("blind transfer to {target}"));
-                step = call.blind_transfer(&target).await;
+                step = call.blind_transfer(&target, &by, how).await;
             }
             Ok(Step::NewFlow(flow)) => {
                 // The ACD moved the call to a flow (a queue's destination).

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::CallEnv;
 use dialect_acd::OfferResult;
+use dialect_media::RtpSession;
 use dialect_media::g711::Law;
-use dialect_media::{RemoteMedia, RtpSession, SessionConfig};
 use dialect_sip::endpoint::{Answered, CallProgress};
 use dialect_sip::sdp::{self, LocalMedia};
 
@@ -144,16 +144,9 @@ pub(super) fn ring_phone(
         .registrar
         .as_ref()
         .and_then(|r| r.lookup(agent).into_iter().next())?;
-    let rtp = RtpSession::start(
-        &env.ports,
-        SessionConfig::new(RemoteMedia {
-            addr: None,
-            codec: law,
-            event_pt: Some(101),
-        }),
-    )
-    .ok()?;
-    let local = LocalMedia::g711(env.media_ip, rtp.local_addr().port());
+    let phone_ip = Some(binding.source.addr.ip());
+    let (rtp, local) =
+        super::media::called_leg(env, super::media::LegKind::Phone, law, phone_ip).ok()?;
     let host = env
         .config
         .sip

@@ -2,15 +2,55 @@
 //! an HTTP request — GET with the parameters not in the path as a query string,
 //! POST with them as a JSON body — bounded by the lookup's time-out. A JSON object
 //! answer becomes the record; anything else is a failure the flow's `else` handles.
+//!
+//! A lookup to this server's own API (the IVR's progress inquiry reads order
+//! summaries there) carries the runtime's own token; no other service ever sees it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use dialect_compiler::exec::{Command, Input};
 use dialect_compiler::ir::HttpMethod;
 use dialect_compiler::value::Value;
 
-/// Runs a `Command::Lookup`.
-pub(super) async fn run(http: &reqwest::Client, cmd: &Command) -> Input {
+/// This server's own HTTP API as lookups reach it.
+#[derive(Debug, Clone)]
+pub struct OwnApi {
+    /// Where the API listens (an unspecified IP: on every address of this machine).
+    pub addr: SocketAddr,
+    /// The runtime's own token (role `system`), made at each start.
+    pub token: String,
+}
+
+impl OwnApi {
+    /// Whether `url` is this API: plain HTTP to its port, on its address or on
+    /// this machine's loopback.
+    pub fn is_own(&self, url: &str) -> bool {
+        let Ok(url) = reqwest::Url::parse(url) else {
+            return false;
+        };
+        if url.scheme() != "http" || url.port_or_known_default() != Some(self.addr.port()) {
+            return false;
+        }
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        if host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        match host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+        {
+            Ok(ip) => ip.is_loopback() || ip == self.addr.ip(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Runs a `Command::Lookup`; `own` is this server's API, whose token goes only
+/// to it.
+pub(super) async fn run(http: &reqwest::Client, own: Option<&OwnApi>, cmd: &Command) -> Input {
     let Command::Lookup {
         method,
         url,
@@ -39,6 +79,10 @@ pub(super) async fn run(http: &reqwest::Client, cmd: &Command) -> Input {
                 .collect();
             http.post(url).json(&body)
         }
+    };
+    let request = match own {
+        Some(api) if api.is_own(url) => request.bearer_auth(&api.token),
+        _ => request,
     };
     let response = match tokio::time::timeout(timeout, request.timeout(timeout).send()).await {
         Err(_) => return Input::Failed(format!("no answer within {} ms", timeout.as_millis())),
@@ -91,6 +135,26 @@ fn short(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_servers_api_gets_the_token() {
+        let api = OwnApi {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            token: "t".into(),
+        };
+        assert!(api.is_own("http://127.0.0.1:8080/api/v1/workorders/1/summary"));
+        assert!(api.is_own("http://localhost:8080/api/v1"));
+        assert!(!api.is_own("http://127.0.0.1:18090/crm"));
+        assert!(!api.is_own("https://127.0.0.1:8080/api/v1"));
+        assert!(!api.is_own("http://crm.example.com:8080/api/v1"));
+        assert!(!api.is_own("http://10.0.0.9:8080/api/v1"));
+        let lan = OwnApi {
+            addr: "10.0.0.9:8080".parse().unwrap(),
+            token: "t".into(),
+        };
+        assert!(lan.is_own("http://10.0.0.9:8080/api/v1"));
+        assert!(!lan.is_own("http://10.0.0.8:8080/api/v1"));
+    }
 
     #[test]
     fn json_objects_become_records() {

@@ -26,12 +26,14 @@
 //! - `speech.rs`: prompt files and text to speech.
 //! - `progress.rs`: [`CallEvents`], each call's prompts, trail steps and end
 //!   as they happen, for live listeners.
+//! - `media.rs`: each leg's latching and SRTP settings, by kind of leg.
 
 mod bridged;
 pub mod dialled;
 mod input;
 mod leg;
 mod lookup;
+mod media;
 pub mod progress;
 mod queue;
 pub mod ringing;
@@ -55,20 +57,22 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::contacts::{self, ContactRecord, TrailEntry};
 use crate::deploy::{Deployed, ProgramSlot};
+use crate::outbound::{AgentRequest, Origin};
 use crate::stats::Stats;
 use crate::store::SharedStore;
 use dialect_media::dtmf::{KeySet, parse_sip_info};
 use dialect_media::g711::Law;
 use dialect_media::{
     MediaEvent, PlayOptions, PlaybackId, PortAllocator, RecordMode, RecordOptions, RemoteMedia,
-    RtpSession, SessionConfig, SessionHandle,
+    RtpSession, SessionHandle,
 };
+use dialect_sip::SipEndpoint;
 use dialect_sip::dialog::Dialog;
 use dialect_sip::endpoint::{CallProgress, DialogEvent, DialogEvents, IncomingRequest};
 use dialect_sip::registrar::Registrar;
 use dialect_sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
-use dialect_sip::{SipEndpoint, trunk};
 
+pub use lookup::OwnApi;
 pub use progress::{CallEvent, CallEventKind, CallEvents};
 pub use speech::Speaker;
 
@@ -94,8 +98,9 @@ pub struct CallEnv {
     pub http: reqwest::Client,
     /// The registrar (agent phones), for transfers to agents.
     pub registrar: Option<Registrar>,
-    /// Carrier trunks, for transfers to numbers.
-    pub trunks: Vec<(crate::config::TrunkConfig, trunk::TrunkConfig)>,
+    /// The outbound-call policy: the carrier trunks and the only way to dial
+    /// through them.
+    pub outbound: Arc<crate::outbound::OutboundPolicy>,
     /// Where recordings go.
     pub recordings: PathBuf,
     /// The IP in our SDP.
@@ -114,38 +119,30 @@ pub struct CallEnv {
     pub acd: Option<crate::acd::AcdHandle>,
     /// Live events of every call, for `GET /api/v1/calls/events`.
     pub events: CallEvents,
+    /// This server's own API, whose token lookups to it carry (the IVR's
+    /// progress inquiry reads order summaries there).
+    pub own_api: Option<OwnApi>,
 }
 
 /// Admission control: concurrent calls and calls per second (REQUIREMENTS S4).
 pub struct Limiter {
     calls: Arc<Semaphore>,
-    cps: std::sync::Mutex<(Instant, f64)>,
-    per_second: f64,
+    rate: crate::time::RateBucket,
 }
 
 impl Limiter {
     /// At most `max_calls` at once and `per_second` new ones a second.
     pub fn new(max_calls: usize, per_second: u32) -> Limiter {
-        let per_second = f64::from(per_second.max(1));
         Limiter {
             calls: Arc::new(Semaphore::new(max_calls.max(1))),
-            cps: std::sync::Mutex::new((Instant::now(), per_second)),
-            per_second,
+            rate: crate::time::RateBucket::new(per_second),
         }
     }
 
     /// A permit for a new call, or `None` when a limit is reached.
     pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        {
-            let mut b = self.cps.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let refill = now.duration_since(b.0).as_secs_f64() * self.per_second;
-            b.1 = (b.1 + refill).min(self.per_second);
-            b.0 = now;
-            if b.1 < 1.0 {
-                return None;
-            }
-            b.1 -= 1.0;
+        if !self.rate.take() {
+            return None;
         }
         self.calls.clone().try_acquire_owned().ok()
     }
@@ -156,8 +153,14 @@ impl Limiter {
     }
 }
 
-/// Admits or refuses a new INVITE; on admission the call task runs it.
-pub fn accept(env: &Arc<CallEnv>, req: IncomingRequest, tracker: &tokio_util::task::TaskTracker) {
+/// Admits or refuses a new INVITE; on admission the call task runs it, holding
+/// `source_slot` (its place under the per-source limits) until it ends.
+pub fn accept(
+    env: &Arc<CallEnv>,
+    req: IncomingRequest,
+    tracker: &tokio_util::task::TaskTracker,
+    source_slot: Option<crate::admission::SourceSlot>,
+) {
     if env.shutdown.is_cancelled() {
         refuse(env, req, "shutting down");
         return;
@@ -173,6 +176,7 @@ pub fn accept(env: &Arc<CallEnv>, req: IncomingRequest, tracker: &tokio_util::ta
         run(env.clone(), req).await;
         env.stats.calls_active.fetch_sub(1, Ordering::Relaxed);
         drop(permit);
+        drop(source_slot);
     });
 }
 
@@ -197,6 +201,22 @@ pub fn user_part(s: &str) -> String {
         .trim_start_matches("tel:");
     let user = s.split(['@', '>', ';']).next().unwrap_or("");
     user.trim().to_string()
+}
+
+/// The caller's number as trunk traffic asserts it: the user part of
+/// P-Asserted-Identity (RFC 3325) or of From, as the trunk is configured.
+fn asserted_number(
+    request: &rsip::Request,
+    mode: crate::config::AssertedIdentity,
+) -> Option<String> {
+    let header = match mode {
+        crate::config::AssertedIdentity::Pai => "P-Asserted-Identity",
+        crate::config::AssertedIdentity::From => "From",
+        crate::config::AssertedIdentity::None => return None,
+    };
+    dialect_sip::message::header_value(&request.headers, header)
+        .map(|v| user_part(&v))
+        .filter(|n| !n.is_empty())
 }
 
 /// How a call ended, for the contact record.
@@ -243,6 +263,11 @@ struct Call {
     local: LocalMedia,
     law: Law,
     contact: ContactRecord,
+    /// The caller's number as a trusted trunk asserted it (P-Asserted-Identity,
+    /// or From where the trunk says so); `None` for calls from anywhere else.
+    /// Only this number, or one the caller entered and the flow accepted, is
+    /// ever called back.
+    asserted: Option<String>,
     /// Keys pressed while nothing was asking for them (type-ahead).
     keys: VecDeque<char>,
     recording_seq: u32,
@@ -262,6 +287,7 @@ fn remote_of(n: &Negotiated) -> RemoteMedia {
         addr: n.remote,
         codec: law_of(n.codec),
         event_pt: n.telephone_event,
+        srtp: n.srtp.map(media::srtp_keys),
     }
 }
 
@@ -274,12 +300,22 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         .map(|f| user_part(&f))
         .unwrap_or_default();
     let source_ip = req.source.addr.ip();
-    // Trunk matching: by source address, then DID → number.
-    let trunk_cfg = env
-        .config
-        .trunks
-        .iter()
-        .find(|t| t.sources.contains(&source_ip) || t.dids.contains_key(&request_uri_user));
+    // A call belongs to a trunk by its source address only: only then does it
+    // take the trunk's DIDs, group and asserted caller number, and a channel.
+    let trunk_line = env.outbound.inbound_trunk(source_ip).cloned();
+    let trunk_cfg = trunk_line.as_ref().map(|t| &t.config);
+    let _channel = match &trunk_line {
+        Some(line) => match env.outbound.inbound_channel(line) {
+            Some(c) => Some(c),
+            None => {
+                tracing::warn!(trunk = %line.config.name, "trunk has all its channels in use");
+                req.reply(503);
+                return;
+            }
+        },
+        None => None,
+    };
+    let asserted = trunk_cfg.and_then(|t| asserted_number(&req.request, t.asserted_identity));
     let number = trunk_cfg
         .and_then(|t| t.dids.get(&request_uri_user).cloned())
         .unwrap_or_else(|| request_uri_user.clone());
@@ -323,26 +359,33 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
             }
         }
     }
-    // Media: allocate RTP, negotiate.
+    // Media: allocate RTP, negotiate. RTP is taken only from the caller's SDP
+    // address (or, in NAT mode, the INVITE's source), and nothing is sent until
+    // the caller proves that address (RTP from it, or the ACK from its IP).
+    let kind = media::LegKind::Caller(trunk_cfg);
     let offer = SessionDescription::parse(&uas.request().body);
-    let probe = LocalMedia::g711(env.media_ip, 0);
+    let probe = media::local_media(&env, kind, 0);
     let negotiated = offer.ok().map(|o| sdp::answer(&o, &probe));
     let Some(Ok((_, negotiated))) = negotiated else {
         env.stats.calls_no_codec.fetch_add(1, Ordering::Relaxed);
         uas.reject(488);
         return;
     };
-    let mut cfg = SessionConfig::new(remote_of(&negotiated));
-    cfg.inband = env.config.rtp.inband_dtmf.mode();
+    let cfg = media::session_config(&env, kind, remote_of(&negotiated), Some(source_ip), None);
     let session = match RtpSession::start(&env.ports, cfg) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!("no RTP port: {e}");
+            // The error says which: no free port, or no file descriptor left.
+            tracing::error!("cannot open the call's media: {e}");
             uas.reject(503);
             return;
         }
     };
-    let local = LocalMedia::g711(env.media_ip, session.local_addr().port());
+    // The same SRTP key as the session got from the probe's negotiation.
+    let local = LocalMedia {
+        port: session.local_addr().port(),
+        ..probe
+    };
     let offer = match SessionDescription::parse(&uas.request().body) {
         Ok(o) => o,
         Err(_) => {
@@ -400,6 +443,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         local,
         law: law_of(negotiated.codec),
         contact,
+        asserted,
         keys: VecDeque::new(),
         recording_seq: 0,
         gone: None,
@@ -538,7 +582,14 @@ impl Call {
     /// Handles an in-dialog request; returns an event when it matters to the flow.
     async fn dialog_event(&mut self, e: DialogEvent) -> Option<Event> {
         match e {
-            DialogEvent::Ack(_) => None,
+            DialogEvent::Ack(ack) => {
+                // The caller's signalling confirms the call from this IP: media
+                // may go to its SDP address if that is on the same IP.
+                if let Some(ip) = dialect_sip::endpoint::source_ip(&ack) {
+                    self.media.confirm_peer(ip);
+                }
+                None
+            }
             DialogEvent::AckTimeout => Some(Event::Gone(End::Lost("no ACK for our 200 OK".into()))),
             DialogEvent::Request(r) => {
                 let _ = self.dialog.on_request(&r.request);
@@ -689,10 +740,10 @@ impl Call {
             let mut result = self.execute(&cmd, &node, &language, &mut inst).await;
             loop {
                 match result {
-                    Ok(Step::Refer(target)) => {
+                    Ok(Step::Refer { target, by, how }) => {
                         // An agent's REFER: the caller goes on to the target.
                         self.trail(&node, format!("blind transfer to {target}"));
-                        result = self.blind_transfer(&target).await;
+                        result = self.blind_transfer(&target, &by, how).await;
                         continue;
                     }
                     Ok(Step::Continue(next)) => input = next,
@@ -793,7 +844,7 @@ impl Call {
             }
             Command::Lookup { .. } => {
                 let started = Instant::now();
-                let result = lookup::run(&self.env.http, cmd).await;
+                let result = lookup::run(&self.env.http, self.env.own_api.as_ref(), cmd).await;
                 let ms = started.elapsed().as_millis();
                 let detail = match &result {
                     Input::Record(f) => format!("answered in {ms} ms ({} fields)", f.len()),
@@ -899,8 +950,17 @@ impl Call {
                     self.queue_call(q, inst, language).await
                 }
                 Transfer::Number(n) => {
+                    let origin = Origin::Flow {
+                        flow: self.contact.flow.clone(),
+                    };
                     let r = self
-                        .transfer_number(n, *timeout_ms, via.as_deref(), caller_id.as_deref())
+                        .transfer_number(
+                            origin,
+                            n,
+                            *timeout_ms,
+                            via.as_deref(),
+                            caller_id.as_deref(),
+                        )
                         .await?;
                     Ok(r)
                 }
@@ -949,61 +1009,77 @@ impl Call {
     /// either side hangs up.
     async fn transfer_number(
         &mut self,
+        origin: Origin,
         number: &str,
         timeout_ms: Option<i64>,
         via: Option<&str>,
         caller_id: Option<&str>,
     ) -> Result<Step, End> {
-        let trunk = self
-            .env
-            .trunks
-            .iter()
-            .find(|(c, _)| via.is_none_or(|v| c.group.as_deref() == Some(v) || c.name == v))
-            .map(|(c, t)| (c.clone(), t.clone()));
-        let Some((cfg, t)) = trunk else {
-            self.trail("transfer number", format!("{number}: no trunk"));
-            return Ok(Step::Continue(Input::Failed(
-                "no trunk for the transfer".into(),
-            )));
-        };
-        let caller_id = caller_id.map(str::to_string).or(cfg.caller_id.clone());
-        let leg = match RtpSession::start(
-            &self.env.ports,
-            SessionConfig::new(RemoteMedia {
-                addr: None,
-                codec: self.law,
-                event_pt: Some(101),
-            }),
-        ) {
-            Ok(s) => s,
-            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
-        };
-        let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
-        let dial = trunk::dial(
-            &self.env.endpoint,
-            &t,
+        let request = crate::outbound::Request {
+            origin,
             number,
-            caller_id.as_deref(),
-            sdp::offer(&local).to_bytes(),
-        )
-        .await;
+            trunk: via,
+        };
+        let grant = match self.env.outbound.authorize(request) {
+            Ok(g) => g,
+            Err(refusal) => {
+                self.trail("transfer number", format!("refused: {refusal}"));
+                return Ok(Step::Continue(Input::Failed(refusal.reason.to_string())));
+            }
+        };
+        let line = grant.line();
+        let kind = media::LegKind::Trunk(&line.config);
+        let (leg, local) =
+            match media::called_leg(&self.env, kind, self.law, media::trunk_ip(&line.sip)) {
+                Ok(l) => l,
+                Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+            };
+        let dial = grant
+            .dial(&self.env.endpoint, caller_id, sdp::offer(&local).to_bytes())
+            .await;
         let outgoing = match dial {
             Ok(c) => c,
             Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
         };
+        self.trail(
+            "transfer number",
+            format!(
+                "dialling {} through trunk {}",
+                grant.number(),
+                grant.trunk().name
+            ),
+        );
         self.connect_leg(
             outgoing,
             leg,
             local,
             timeout_ms,
             format!("transfer number {number}"),
+            Some(&grant),
         )
         .await
     }
 
-    /// Where a REFER from a bridged agent sends the caller: the flow answering
-    /// `target`, else the registered agent `target`, else `target` through a trunk.
-    async fn blind_transfer(&mut self, target: &str) -> Result<Step, End> {
+    /// Whether `target` is reached without a trunk: a flow's number or a
+    /// registered agent (the outbound-call policy is not asked for those).
+    fn reaches_inside(&self, target: &str) -> bool {
+        self.deployed.program.flow_for_number(target).is_some()
+            || self
+                .env
+                .registrar
+                .as_ref()
+                .is_some_and(|r| !r.lookup(target).is_empty())
+    }
+
+    /// Where a REFER from a bridged agent (or the desktop's blind transfer) sends
+    /// the caller: the flow answering `target`, else the registered agent
+    /// `target`, else `target` through a trunk, as agent `by` asked.
+    async fn blind_transfer(
+        &mut self,
+        target: &str,
+        by: &str,
+        how: AgentRequest,
+    ) -> Result<Step, End> {
         if let Some(flow) = self.deployed.program.flow_for_number(target) {
             return Ok(Step::NewFlow(flow.to_string()));
         }
@@ -1015,7 +1091,11 @@ impl Call {
         if registered {
             self.transfer_agent(target, None).await
         } else {
-            self.transfer_number(target, None, None, None).await
+            let origin = Origin::Agent {
+                id: by.to_string(),
+                how,
+            };
+            self.transfer_number(origin, target, None, None, None).await
         }
     }
 
@@ -1032,20 +1112,14 @@ impl Call {
                 "agent {agent} is not registered"
             ))));
         };
-        let leg = match RtpSession::start(
-            &self.env.ports,
-            SessionConfig::new(RemoteMedia {
-                addr: None,
-                codec: self.law,
-                event_pt: Some(101),
-            }),
-        ) {
-            Ok(s) => s,
-            Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
-        };
-        let local = LocalMedia::g711(self.env.media_ip, leg.local_addr().port());
         // Send to where the phone registered from (it may be behind NAT).
         let target = binding.source.clone();
+        let phone_ip = Some(target.addr.ip());
+        let (leg, local) =
+            match media::called_leg(&self.env, media::LegKind::Phone, self.law, phone_ip) {
+                Ok(l) => l,
+                Err(e) => return Ok(Step::Continue(Input::Failed(e.to_string()))),
+            };
         let host = self
             .env
             .config
@@ -1078,11 +1152,15 @@ impl Call {
             local,
             timeout_ms,
             format!("transfer agent {agent}"),
+            None,
         )
         .await
     }
 
     /// Rings an outgoing leg; on answer bridges it with the caller until one side hangs up.
+    /// `grant` is the outbound-call policy's permission for a call through a
+    /// trunk: it is told when the call is answered, and its channel is held
+    /// until the bridge ends.
     async fn connect_leg(
         &mut self,
         mut outgoing: dialect_sip::endpoint::OutgoingCall,
@@ -1090,6 +1168,7 @@ impl Call {
         local: LocalMedia,
         timeout_ms: Option<i64>,
         what: String,
+        grant: Option<&crate::outbound::Grant>,
     ) -> Result<Step, End> {
         let ring_until =
             Instant::now() + Duration::from_millis(timeout_ms.unwrap_or(30_000).max(1000) as u64);
@@ -1132,13 +1211,20 @@ impl Call {
             self.trail(&what, "no answer".into());
             return Ok(Step::Continue(Input::Failed("no answer".into())));
         };
+        if let Some(g) = grant {
+            g.answered();
+        }
         match self.bridge_leg(*answered, leg, &local, what, None).await {
             bridged::RoomExit::Done(r) => r,
             // Only the ACD requeues or transfers, and there is no ACD here.
             bridged::RoomExit::Requeued => {
                 Ok(Step::Continue(Input::Failed("the far end left".into())))
             }
-            bridged::RoomExit::TransferNumber(n) => Ok(Step::Refer(n)),
+            bridged::RoomExit::TransferNumber { number, agent } => Ok(Step::Refer {
+                target: number,
+                by: agent.into(),
+                how: AgentRequest::Transfer,
+            }),
         }
     }
 
@@ -1173,8 +1259,16 @@ enum Step {
     Continue(Input),
     NewFlow(String),
     End(End),
-    /// The bridged far end (an agent) sent REFER: the caller goes on to this number.
-    Refer(String),
+    /// The bridged far end (an agent) sent REFER, or transferred from the
+    /// desktop: the caller goes on to `target`.
+    Refer {
+        /// A number, an agent or a flow's number.
+        target: String,
+        /// The agent who transferred the call (whose dial plan and guard apply).
+        by: Arc<str>,
+        /// Whether by REFER or from the desktop.
+        how: AgentRequest,
+    },
 }
 
 fn describe_prompt(p: &FlowPrompt) -> String {

@@ -18,8 +18,15 @@ use tokio::sync::mpsc;
 use super::bridged::{AcdLink, RoomExit};
 use super::leg::{AgentLegs, Leg, LegOutcome, ring_phone};
 use super::{Call, End, Event, Step};
+use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::{AcdToCall, Announcement, OfferResult, QueuedCall};
 use dialect_media::{PlayOptions, PlaybackId};
+
+/// What a caller hears when a callback cannot be offered to them.
+const CALLBACK_REFUSED_PROMPT: &str = "callback_unavailable.wav";
+
+/// The call-data field a flow sets to the number a callback should go to.
+pub(crate) const CALLBACK_FIELD: &str = "callback_number";
 
 impl Call {
     /// Waits in `queue` until an agent takes the call or the ACD moves it on.
@@ -41,6 +48,20 @@ impl Call {
         qc.called = self.contact.called.clone();
         qc.trunk = self.contact.trunk.clone();
         qc.data = inst.data();
+        // A callback goes to a number the flow accepted (`data.callback_number`,
+        // typically entered by the caller) or that the trunk asserted; never to
+        // the From header of a call from anywhere.
+        qc.callback_number = qc
+            .data
+            .iter()
+            .find_map(|(k, v)| match v {
+                dialect_compiler::value::Value::Text(t) if k == CALLBACK_FIELD && !t.is_empty() => {
+                    Some(t.clone())
+                }
+                _ => None,
+            })
+            .or_else(|| self.asserted.clone())
+            .unwrap_or_default();
         qc.customer_id = qc
             .data
             .iter()
@@ -189,8 +210,12 @@ impl Call {
                                     // with the call (music, offers, a new bridge).
                                     music = None;
                                 }
-                                RoomExit::TransferNumber(n) => {
-                                    break self.transfer_number(&n, None, None, None).await;
+                                RoomExit::TransferNumber { number, agent } => {
+                                    let origin = Origin::Agent {
+                                        id: agent,
+                                        how: AgentRequest::Transfer,
+                                    };
+                                    break self.transfer_number(origin, &number, None, None, None).await;
                                 }
                             }
                         }
@@ -198,11 +223,28 @@ impl Call {
                             self.trail("queue", format!("{reason:?} -> {dest:?}"));
                             break match dest {
                                 DestIr::Flow(f) => Ok(Step::NewFlow(f)),
-                                DestIr::Number(n) => self.transfer_number(&n, None, None, None).await,
+                                DestIr::Number(n) => {
+                                    let origin = Origin::Queue { queue: queue.to_string() };
+                                    self.transfer_number(origin, &n, None, None, None).await
+                                }
                                 DestIr::Agent(a) => self.transfer_agent(&a, None).await,
                                 DestIr::Hangup => Ok(Step::End(End::Flow(format!("queue {queue}: {reason:?}")))),
                                 DestIr::Queue(_) | DestIr::Callback => Ok(Step::Continue(Input::Failed(format!("queue {queue}: {reason:?}")))),
                             };
+                        }
+                        AcdToCall::CallbackRefused => {
+                            // No number to call back that can be trusted: the caller
+                            // hears why (when the project has the prompt) and waits on.
+                            self.trail("queue", "callback refused: no trusted number to call back".into());
+                            let p = FlowPrompt::Files(vec![CALLBACK_REFUSED_PROMPT.into()]);
+                            let prompts = self.render(&p, language).await;
+                            self.media.stop_playback();
+                            for p in prompts {
+                                self.media.play(p, PlayOptions { barge_in: false });
+                            }
+                            if let Some((m, _)) = music.take() {
+                                music = start_music(&self.media, m);
+                            }
                         }
                         AcdToCall::CallbackAccepted { position } => {
                             self.trail("queue", format!("callback accepted at position {position}"));

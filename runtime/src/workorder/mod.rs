@@ -55,7 +55,7 @@ pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use engine::{Counts, Page, Query, TaskQuery};
 pub use handle::{
@@ -119,6 +119,19 @@ impl WoError {
             other => other,
         }
     }
+}
+
+/// Whether `user` may see order `o` at all: handlers see their department's
+/// orders only; every other role sees every order.
+pub fn visible_to(user: &crate::auth::User, o: &Workorder) -> bool {
+    user.role != crate::config::Role::Handler
+        || (o.department.is_some() && o.department == user.department)
+}
+
+/// The error text for an order that does not exist, and for one the user may not
+/// see: the two must read the same.
+pub fn no_such_order(number: &str) -> String {
+    format!("there is no workorder {number}")
 }
 
 /// Creates workorders for flows (call tasks hold one in their environment; the engine's handle is the

@@ -137,9 +137,10 @@ async fn complaint_runs_its_whole_lifecycle() {
     // `dispatched` is worked by a department's handlers: the department is needed.
     let f = invalid_field(wo.transition(&n, step("dispatch"), &agent).await);
     assert_eq!(f, "department");
-    // Handlers may not dispatch.
+    // Handlers may not dispatch: an order with no department is, to them, one
+    // that does not exist.
     let r = wo.transition(&n, step("dispatch"), &ops).await;
-    assert!(matches!(r, Err(WoError::Forbidden(_))), "{r:?}");
+    assert!(matches!(r, Err(WoError::NotFound(_))), "{r:?}");
 
     let mut d = step("dispatch");
     d.department = Some("network_ops".into());
@@ -148,9 +149,9 @@ async fn complaint_runs_its_whole_lifecycle() {
     assert_eq!(o.department.as_deref(), Some("network_ops"));
     assert_eq!(o.dispatcher.as_deref(), Some("a1"));
 
-    // A handler of another department may not accept it.
+    // A handler of another department may not accept it, nor learn it exists.
     let r = wo.transition(&n, step("accept"), &billing).await;
-    assert!(matches!(r, Err(WoError::Forbidden(_))), "{r:?}");
+    assert!(matches!(r, Err(WoError::NotFound(_))), "{r:?}");
     let o = wo.transition(&n, step("accept"), &ops).await.unwrap();
     assert_eq!(o.state, "processing");
     assert_eq!(o.handler.as_deref(), Some("h1"));
@@ -259,7 +260,7 @@ async fn fault_repair_forwards_and_returns_between_departments() {
     assert_eq!(o.handler, None);
     // The former department can no longer act on it.
     let r = wo.transition(&n, step("accept"), &ops).await;
-    assert!(matches!(r, Err(WoError::Forbidden(_))), "{r:?}");
+    assert!(matches!(r, Err(WoError::NotFound(_))), "{r:?}");
 
     // Return (退单): back to `new` with the department it had there.
     let o = wo.transition(&n, step("send_back"), &care).await.unwrap();

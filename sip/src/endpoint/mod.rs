@@ -36,7 +36,9 @@ use super::auth::DigestClient;
 use super::dialog::{Dialog, DialogId, DialogState};
 use super::message::{self, CounterSnapshot, Counters, SipError};
 use super::transaction::{self, ClientEvent, ClientInput, ServerInput, Timers, TxContext, TxKey};
-use super::transport::{Outgoing, Target, TransportConfig, TransportKind, TransportLayer};
+use super::transport::{
+    Outgoing, Target, TcpLimits, TransportConfig, TransportKind, TransportLayer,
+};
 
 /// The methods we implement, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER, UPDATE";
@@ -60,8 +62,10 @@ pub struct EndpointConfig {
     pub reject_unknown_dialogs: bool,
     /// T1/T2/T4.
     pub timers: Timers,
-    /// Largest TCP message accepted.
-    pub max_message_size: usize,
+    /// Size and header-count limits of received messages (UDP and TCP).
+    pub limits: message::MessageLimits,
+    /// Caps and time-outs of TCP connections others open to us.
+    pub tcp_limits: TcpLimits,
     /// Capacity of the new-request channel; beyond it requests get 503.
     pub incoming_queue: usize,
 }
@@ -76,7 +80,8 @@ impl Default for EndpointConfig {
             deliver_options: false,
             reject_unknown_dialogs: true,
             timers: Timers::default(),
-            max_message_size: message::MAX_MESSAGE_SIZE,
+            limits: message::MessageLimits::default(),
+            tcp_limits: TcpLimits::default(),
             incoming_queue: 1024,
         }
     }
@@ -92,6 +97,29 @@ pub enum DialogEvent {
     Ack(rsip::Request),
     /// No ACK for our 2xx within 64*T1: the call should be ended with BYE.
     AckTimeout,
+}
+
+/// The IP a received request came from, as the transport stamped it in the top
+/// Via on arrival: its `received` parameter, else the Via's host (which then
+/// was that IP). A peer cannot forge this: the stamp replaces any `received`
+/// it wrote. Call tasks use it on [`DialogEvent::Ack`] to tell whether the
+/// ACK came from the host the SDP names.
+pub fn source_ip(request: &rsip::Request) -> Option<IpAddr> {
+    let via = message::top_via(&request.headers)?;
+    let received = via.split(';').skip(1).find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("received")
+            .then(|| value.trim().parse::<IpAddr>().ok())
+            .flatten()
+    });
+    received.or_else(|| {
+        let info = message::parse_via(&via)?;
+        info.host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .ok()
+    })
 }
 
 /// The receiving side of a dialog's events. Dropping it unregisters the dialog.
@@ -231,7 +259,8 @@ impl SipEndpoint {
             &TransportConfig {
                 udp: config.udp,
                 tcp: config.tcp,
-                max_message_size: config.max_message_size,
+                limits: config.limits,
+                tcp_limits: config.tcp_limits,
             },
             counters.clone(),
             received_tx,
@@ -293,6 +322,11 @@ impl SipEndpoint {
     /// The shutdown token the endpoint watches.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    /// TCP connections others opened to us that are open now.
+    pub fn incoming_tcp_connections(&self) -> usize {
+        self.inner.transport.incoming_tcp_count()
     }
 
     /// Number of live transactions (server, client): for tests and metrics.

@@ -16,6 +16,10 @@ use rand::Rng;
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Headers, Method, StatusCode};
 
+mod limits;
+
+pub use limits::{HeadCounts, MessageLimits, Verdict, count_head};
+
 /// Errors of the SIP layer, as the application sees them.
 #[derive(Debug, thiserror::Error)]
 pub enum SipError {
@@ -69,6 +73,17 @@ pub struct Counters {
     pub retransmissions_received: AtomicU64,
     /// Messages handed to a transport for sending.
     pub sent: AtomicU64,
+    /// Messages refused by a size or header-count limit ([`MessageLimits`]):
+    /// answered 513 or 400, or dropped.
+    pub over_limits: AtomicU64,
+    /// TCP connections refused because a connection cap was reached.
+    pub connections_refused: AtomicU64,
+    /// TCP connections closed because a message took too long or the connection
+    /// stayed idle too long.
+    pub connections_timed_out: AtomicU64,
+    /// Sockets that could not be opened because the process had no file
+    /// descriptor left (EMFILE/ENFILE).
+    pub descriptors_exhausted: AtomicU64,
 }
 
 /// A point-in-time copy of [`Counters`].
@@ -86,6 +101,14 @@ pub struct CounterSnapshot {
     pub retransmissions_received: u64,
     /// See [`Counters::sent`].
     pub sent: u64,
+    /// See [`Counters::over_limits`].
+    pub over_limits: u64,
+    /// See [`Counters::connections_refused`].
+    pub connections_refused: u64,
+    /// See [`Counters::connections_timed_out`].
+    pub connections_timed_out: u64,
+    /// See [`Counters::descriptors_exhausted`].
+    pub descriptors_exhausted: u64,
 }
 
 impl Counters {
@@ -103,6 +126,10 @@ impl Counters {
             retransmissions: self.retransmissions.load(Ordering::Relaxed),
             retransmissions_received: self.retransmissions_received.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
+            over_limits: self.over_limits.load(Ordering::Relaxed),
+            connections_refused: self.connections_refused.load(Ordering::Relaxed),
+            connections_timed_out: self.connections_timed_out.load(Ordering::Relaxed),
+            descriptors_exhausted: self.descriptors_exhausted.load(Ordering::Relaxed),
         }
     }
 }
@@ -278,11 +305,33 @@ fn check(msg: &Inbound) -> Result<(), String> {
 /// (or when the bytes look like a response, which is never answered).
 pub fn lenient_reject(data: &[u8], reason: &str) -> Malformed {
     let reason = sanitize(reason);
-    let reply = lenient_reply(data, &reason);
+    let reply = lenient_reply(data, &reason, None);
     Malformed { reason, reply }
 }
 
-fn lenient_reply(data: &[u8], reason: &str) -> Option<Bytes> {
+/// What a received message over a [`MessageLimits`] limit gets: `513 Message Too
+/// Large` or `400 Bad Request` when SIP says so and the answer can be built from
+/// a few headers, else nothing.
+pub fn reject_over_limit(data: &[u8], verdict: &Verdict) -> Malformed {
+    match verdict {
+        Verdict::TooLarge => {
+            let reason = format!("the message is {} bytes, more than taken", data.len());
+            let reply = lenient_reply(data, &reason, Some((513, "Message Too Large")));
+            Malformed { reason, reply }
+        }
+        Verdict::TooMany(why) => lenient_reject(data, why),
+        Verdict::Drop(why) => Malformed {
+            reason: sanitize(why),
+            reply: None,
+        },
+    }
+}
+
+/// Most Via values an answer built here copies; a request with more gets none
+/// (Max-Forwards starts at 70, so more means a loop or an attack).
+const MAX_ANSWERED_VIAS: usize = 70;
+
+fn lenient_reply(data: &[u8], reason: &str, status: Option<(u16, &str)>) -> Option<Bytes> {
     let text = String::from_utf8_lossy(&data[..data.len().min(MAX_MESSAGE_SIZE)]);
     let head = text.split("\r\n\r\n").next().unwrap_or("");
     let mut lines = head.split("\r\n");
@@ -321,6 +370,9 @@ fn lenient_reply(data: &[u8], reason: &str) -> Option<Bytes> {
             _ => {}
         }
     }
+    if vias.iter().map(|v| count_head_values(v)).sum::<usize>() > MAX_ANSWERED_VIAS {
+        return None;
+    }
     // Without a readable top Via there is nowhere a response could be routed.
     let top = vias
         .first()
@@ -353,10 +405,10 @@ fn lenient_reply(data: &[u8], reason: &str) -> Option<Bytes> {
     let known = Method::all()
         .iter()
         .any(|m| m.to_string().eq_ignore_ascii_case(method_token));
-    let (code, phrase) = if request_line_ok && !known {
-        (501, "Not Implemented")
-    } else {
-        (400, "Bad Request")
+    let (code, phrase) = match status {
+        Some(s) => s,
+        None if request_line_ok && !known => (501, "Not Implemented"),
+        None => (400, "Bad Request"),
     };
     let mut out = format!("SIP/2.0 {code} {phrase}\r\n");
     for v in &vias {
@@ -376,6 +428,10 @@ fn lenient_reply(data: &[u8], reason: &str) -> Option<Bytes> {
         "Warning: 399 dialect \"{reason}\"\r\nContent-Length: 0\r\n\r\n"
     );
     Some(Bytes::from(out))
+}
+
+fn count_head_values(via: &str) -> usize {
+    split_list(via).len()
 }
 
 fn sanitize(s: &str) -> String {

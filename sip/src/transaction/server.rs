@@ -32,10 +32,14 @@ pub async fn run(
     already_sent: Option<Bytes>,
 ) -> ServerOutcome {
     let reliable = ctx.reliable();
+    // Needed only to make up a 500; dropped once answered, so that timer J keeps
+    // just the encoded answer.
+    let mut request = Some(request);
     let mut state = State::Trying;
     let mut last: Option<Bytes> = None;
     let mut timer_j: Option<Instant> = None;
     if let Some(sent) = already_sent {
+        request = None;
         last = Some(sent);
         state = State::Completed;
         let j = ctx.timers.j(reliable);
@@ -62,10 +66,12 @@ pub async fn run(
                     Some(r) => r,
                     None => {
                         tu_open = false;
-                        if state == State::Completed {
-                            continue;
+                        match (&request, state) {
+                            (Some(req), State::Trying | State::Proceeding) => {
+                                message::response_for(req, 500, Some(&to_tag))
+                            }
+                            _ => continue,
                         }
-                        message::response_for(&request, 500, Some(&to_tag))
                     }
                 };
                 if state == State::Completed {
@@ -78,6 +84,7 @@ pub async fn run(
                     state = State::Proceeding;
                 } else {
                     state = State::Completed;
+                    request = None;
                     let j = ctx.timers.j(reliable);
                     if j.is_zero() {
                         return ServerOutcome::Completed;

@@ -41,6 +41,9 @@ pub async fn run(
     let timers = ctx.timers;
     let mut last: Bytes = message::encode_response(&message::response_for(&request, 100, None));
     ctx.send(last.clone(), false);
+    // Needed only to make up a 487 or 500 while proceeding; dropped after the final
+    // response, so that timers G, H and I keep just the encoded answer.
+    let mut request = Some(request);
     let mut state = State::Proceeding;
     let mut g_interval = timers.g();
     let mut timer_g: Option<Instant> = None;
@@ -90,9 +93,9 @@ pub async fn run(
                     }
                 }
                 Some(ServerInput::Cancel) => {
-                    if state == State::Proceeding {
+                    if state == State::Proceeding && let Some(req) = request.take() {
                         cancelled.cancel();
-                        let resp = message::response_for(&request, 487, Some(&to_tag));
+                        let resp = message::response_for(&req, 487, Some(&to_tag));
                         send_final(&resp, &mut state, &mut last, &mut timer_g, &mut deadline);
                     }
                 }
@@ -100,8 +103,8 @@ pub async fn run(
             resp = tu.recv(), if tu_open => match resp {
                 None => {
                     tu_open = false;
-                    if state == State::Proceeding {
-                        let resp = message::response_for(&request, 500, Some(&to_tag));
+                    if state == State::Proceeding && let Some(req) = request.take() {
+                        let resp = message::response_for(&req, 500, Some(&to_tag));
                         send_final(&resp, &mut state, &mut last, &mut timer_g, &mut deadline);
                     }
                 }
@@ -112,6 +115,7 @@ pub async fn run(
                             last = message::encode_response(&resp);
                             ctx.send(last.clone(), false);
                         } else {
+                            request = None;
                             send_final(&resp, &mut state, &mut last, &mut timer_g, &mut deadline);
                         }
                     } else if state == State::Accepted && (200..300).contains(&code) {

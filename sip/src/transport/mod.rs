@@ -7,6 +7,12 @@
 //! connections are kept in a table keyed by the peer address, so a response goes
 //! back over the connection its request came on and a request to a peer we already
 //! talk to reuses the connection; otherwise a new outgoing connection is opened.
+//!
+//! What the network can make us hold is bounded here: every message passes
+//! [`MessageLimits`] before it is parsed (over a limit: 513, 400 or nothing), and
+//! TCP connections others open are capped in number, globally and per source
+//! address, and closed when a message takes too long to arrive or the connection
+//! stays idle ([`TcpLimits`]).
 
 pub mod tcp;
 pub mod udp;
@@ -14,12 +20,13 @@ pub mod udp;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::message::{self, Counters, Inbound, SipError};
+use super::message::{self, Counters, Inbound, MessageLimits, SipError};
 
 /// A transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,26 +97,69 @@ pub struct TransportConfig {
     pub udp: Option<SocketAddr>,
     /// TCP listen address, if TCP is wanted.
     pub tcp: Option<SocketAddr>,
-    /// Largest TCP message (headers and body) accepted before the connection is closed.
-    pub max_message_size: usize,
+    /// Size and header-count limits of every received message; a TCP message
+    /// over `max_stream` closes its connection (the stream cannot be resynchronised).
+    pub limits: MessageLimits,
+    /// Caps and time-outs of TCP connections others open.
+    pub tcp_limits: TcpLimits,
+}
+
+/// Caps and time-outs of TCP connections opened to us. Each connection holds a
+/// file descriptor and a buffer; without these, idle or trickling connections
+/// (slow-loris) pile up until the process has no descriptor left for RTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Most incoming connections at once; beyond it new ones are closed at once.
+    pub max_connections: usize,
+    /// Most incoming connections from one IP address.
+    pub max_per_source: usize,
+    /// A message must arrive whole within this from its first byte (and the first
+    /// message within this from the connection's start).
+    pub message_timeout: Duration,
+    /// A connection with nothing arriving (not even CRLF keep-alives) for this
+    /// long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_per_source: 32,
+            message_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
 }
 
 /// The open listeners and the connection table.
-#[derive(Debug)]
 pub struct TransportLayer {
     udp: Option<Arc<tokio::net::UdpSocket>>,
     udp_addr: Option<SocketAddr>,
     tcp_addr: Option<SocketAddr>,
     pub(crate) connections: tcp::Connections,
     sink: mpsc::UnboundedSender<Outgoing>,
+    shared: Arc<Shared>,
 }
 
 pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     pub(crate) received: mpsc::UnboundedSender<Received>,
     pub(crate) sink: mpsc::UnboundedSender<Outgoing>,
-    pub(crate) max_message_size: usize,
+    pub(crate) limits: MessageLimits,
+    pub(crate) tcp_limits: TcpLimits,
+    /// Incoming TCP connections by source IP, for the caps.
+    pub(crate) incoming: Mutex<tcp::SourceCounts>,
     pub(crate) shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for TransportLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportLayer")
+            .field("udp", &self.udp_addr)
+            .field("tcp", &self.tcp_addr)
+            .finish()
+    }
 }
 
 impl TransportLayer {
@@ -126,7 +176,9 @@ impl TransportLayer {
             counters,
             received,
             sink: sink.clone(),
-            max_message_size: config.max_message_size,
+            limits: config.limits,
+            tcp_limits: config.tcp_limits,
+            incoming: Mutex::new(tcp::SourceCounts::default()),
             shutdown: shutdown.clone(),
         });
         let connections: tcp::Connections = Arc::new(Mutex::new(HashMap::new()));
@@ -164,6 +216,7 @@ impl TransportLayer {
             tcp_addr,
             connections,
             sink,
+            shared,
         }))
     }
 
@@ -200,10 +253,28 @@ impl TransportLayer {
         self.connections.lock().is_ok_and(|m| m.contains_key(&peer))
     }
 
+    /// Number of TCP connections others opened to us that are still open.
+    pub fn incoming_tcp_count(&self) -> usize {
+        self.shared
+            .incoming
+            .lock()
+            .map_or(0, |counts| counts.total())
+    }
+
     /// Whether a UDP socket is open.
     pub fn has_udp(&self) -> bool {
         self.udp.is_some()
     }
+}
+
+/// True when an IO error means the process has no file descriptor left
+/// (`EMFILE`, or `ENFILE` for the whole system): the caller should say so, not
+/// report a failed connection or a port in use.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    // EMFILE and ENFILE have these values on Linux and the BSDs alike.
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE))
 }
 
 /// Drains the outgoing channel. UDP sends are immediate; TCP messages go to the
@@ -242,6 +313,23 @@ pub(crate) fn deliver(shared: &Shared, data: &[u8], source: Target, datagram: bo
         .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
     {
         // Keep-alives (RFC 5626 CRLF ping) and stray padding.
+        return;
+    }
+    if let Some(verdict) = shared.limits.check(data, datagram) {
+        Counters::bump(&shared.counters.over_limits);
+        let bad = message::reject_over_limit(data, &verdict);
+        match bad.reply {
+            Some(reply) => {
+                tracing::debug!(peer = %source.addr, reason = %bad.reason, "answering a message over a limit");
+                let _ = shared.sink.send(Outgoing {
+                    target: source,
+                    data: reply,
+                });
+            }
+            None => {
+                tracing::debug!(peer = %source.addr, reason = %bad.reason, "dropping a message over a limit");
+            }
+        }
         return;
     }
     match message::parse(data, datagram) {

@@ -1,8 +1,9 @@
 //! The TCP transport: listener, Content-Length framing with a size cap, the
-//! connection table shared by incoming and outgoing connections.
+//! connection table shared by incoming and outgoing connections, and the caps and
+//! time-outs of incoming connections ([`super::TcpLimits`]).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::{Outgoing, Shared, Target, TransportKind, deliver};
+use super::{Outgoing, Shared, Target, TransportKind, deliver, out_of_descriptors};
 use crate::message::{Counters, canonical_name};
 
 /// Open connections by peer address: the sending half of each connection's writer.
@@ -19,12 +20,71 @@ pub(crate) type Connections = Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSende
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts connections until shutdown.
+/// Incoming connections by source IP, for the global and per-source caps.
+#[derive(Debug, Default)]
+pub(crate) struct SourceCounts {
+    by_ip: HashMap<IpAddr, usize>,
+    total: usize,
+}
+
+impl SourceCounts {
+    /// Incoming connections open now.
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+}
+
+/// An admitted incoming connection; gives its place back when dropped.
+struct Admitted {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Admitted {
+    /// Takes a place for a connection from `ip`, or says which cap is reached.
+    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Result<Admitted, &'static str> {
+        let limits = shared.tcp_limits;
+        let mut counts = shared.incoming.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.total >= limits.max_connections {
+            return Err("the TCP connection cap is reached");
+        }
+        let mine = counts.by_ip.entry(ip).or_insert(0);
+        if *mine >= limits.max_per_source {
+            return Err("the per-source TCP connection cap is reached");
+        }
+        *mine += 1;
+        counts.total += 1;
+        Ok(Admitted {
+            shared: shared.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut counts = self
+            .shared
+            .incoming
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.by_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until shutdown, within the caps of [`super::TcpLimits`].
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     connections: Connections,
     shared: Arc<Shared>,
 ) {
+    let mut last_warning: Option<tokio::time::Instant> = None;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -32,20 +92,40 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                let admitted = match Admitted::take(&shared, peer.ip()) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        // Closed at once: the peer sees a reset, and holds nothing of ours.
+                        Counters::bump(&shared.counters.connections_refused);
+                        tracing::debug!(%peer, "refusing a SIP TCP connection: {why}");
+                        drop(stream);
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
                 let (tx, rx) = mpsc::unbounded_channel();
                 lock(&connections).insert(peer, tx.clone());
-                tokio::spawn(run_connection(
-                    stream,
-                    peer,
-                    rx,
-                    tx,
-                    connections.clone(),
-                    shared.clone(),
-                ));
+                let connections = connections.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let _admitted = admitted;
+                    run_connection(stream, peer, rx, tx, connections, shared, true).await;
+                });
             }
             Err(e) => {
-                tracing::debug!(error = %e, "TCP accept failed");
+                if out_of_descriptors(&e) {
+                    Counters::bump(&shared.counters.descriptors_exhausted);
+                    let now = tokio::time::Instant::now();
+                    if last_warning.is_none_or(|t| now - t > Duration::from_secs(10)) {
+                        last_warning = Some(now);
+                        tracing::error!(
+                            "cannot accept SIP TCP connections: the process has no file descriptor left ({e}); \
+                             lower sip.limits.tcp_connections or raise the open-files limit"
+                        );
+                    }
+                } else {
+                    tracing::debug!(error = %e, "TCP accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -79,10 +159,15 @@ pub(crate) fn send(connections: &Connections, shared: &Arc<Shared>, out: Outgoin
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                run_connection(stream, peer, rx, tx, connections, shared).await;
+                run_connection(stream, peer, rx, tx, connections, shared, false).await;
             }
             Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TCP connect failed");
+                if out_of_descriptors(&e) {
+                    Counters::bump(&shared.counters.descriptors_exhausted);
+                    tracing::error!(%peer, "cannot open a SIP TCP connection: the process has no file descriptor left ({e})");
+                } else {
+                    tracing::debug!(%peer, error = %e, "TCP connect failed");
+                }
                 remove_if_same(&connections, peer, &tx);
             }
             Err(_) => {
@@ -100,6 +185,9 @@ fn remove_if_same(connections: &Connections, peer: SocketAddr, tx: &mpsc::Unboun
     }
 }
 
+/// Runs one connection until either side closes it. `incoming`: the peer opened
+/// it, so the first message must come within the message time-out; on a
+/// connection we opened the peer may stay silent until the idle time-out.
 async fn run_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -107,6 +195,7 @@ async fn run_connection(
     tx: mpsc::UnboundedSender<Bytes>,
     connections: Connections,
     shared: Arc<Shared>,
+    incoming: bool,
 ) {
     let (mut reader, mut writer) = stream.into_split();
     let write = async {
@@ -117,15 +206,38 @@ async fn run_connection(
         }
     };
     let read = async {
+        let limits = shared.tcp_limits;
         let mut buf = BytesMut::with_capacity(8192);
+        let start = tokio::time::Instant::now();
+        // When the message being received started, or the connection for the first one.
+        let mut partial_since = incoming.then_some(start);
+        let mut idle_since = start;
         loop {
-            match reader.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+            let deadline = match partial_since {
+                Some(t) => t + limits.message_timeout,
+                None => idle_since + limits.idle_timeout,
+            };
+            match tokio::time::timeout_at(deadline, reader.read_buf(&mut buf)).await {
+                Err(_) => {
+                    Counters::bump(&shared.counters.connections_timed_out);
+                    let why = if partial_since.is_some() {
+                        "a message did not arrive whole in time"
+                    } else {
+                        "idle"
+                    };
+                    tracing::debug!(%peer, "closing a SIP TCP connection: {why}");
+                    return;
+                }
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
             }
+            let now = tokio::time::Instant::now();
+            idle_since = now;
+            let mut delivered = false;
             loop {
-                match next_frame(&mut buf, shared.max_message_size) {
+                match next_frame(&mut buf, shared.limits.max_stream) {
                     Frame::Message(msg) => {
+                        delivered = true;
                         let source = Target {
                             transport: TransportKind::Tcp,
                             addr: peer,
@@ -135,10 +247,17 @@ async fn run_connection(
                     Frame::Incomplete => break,
                     Frame::TooLarge => {
                         tracing::debug!(%peer, "TCP message over the size limit; closing");
-                        Counters::bump(&shared.counters.malformed_dropped);
+                        Counters::bump(&shared.counters.over_limits);
                         return;
                     }
                 }
+            }
+            // `next_frame` has skipped keep-alive CRLFs: what is left is the start
+            // of the next message, whose clock starts with its first byte.
+            if buf.is_empty() {
+                partial_since = None;
+            } else if delivered || partial_since.is_none() {
+                partial_since = Some(now);
             }
         }
     };

@@ -60,7 +60,7 @@ async fn serve(name: &str, listeners: usize) -> Api {
         ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         stats: Arc::new(crate::stats::Stats::default()),
         workorders: crate::workorder::WorkorderHandle::start(
-            store,
+            store.clone(),
             slot,
             crate::time::PausableClock::system(),
         )
@@ -68,6 +68,18 @@ async fn serve(name: &str, listeners: usize) -> Api {
         .expect("workorders")
         .0,
         acd,
+        outbound: crate::outbound::OutboundPolicy::new(
+            &crate::config::Config::default(),
+            Vec::new(),
+            store.clone(),
+            Arc::new(crate::stats::Stats::default()),
+        ),
+        access: Arc::new(crate::api::access::Access::new(
+            &[],
+            b"summary key".to_vec(),
+            std::env::temp_dir(),
+            1 << 20,
+        )),
         call_events: events.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -92,22 +104,47 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl Api {
-    async fn status(&self, query: &str) -> u16 {
-        reqwest::get(format!("http://{}/api/v1/calls/events{query}", self.addr))
-            .await
-            .expect("an answer")
-            .status()
-            .as_u16()
+    /// The status of a plain GET, with `token` as `Authorization: Bearer`.
+    async fn status(&self, query: &str, token: Option<&str>) -> u16 {
+        let mut r =
+            reqwest::Client::new().get(format!("http://{}/api/v1/calls/events{query}", self.addr));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.expect("an answer").status().as_u16()
     }
 
-    /// A WebSocket subscription, or the HTTP status that refused it.
-    async fn listen(&self, query: &str) -> Result<Ws, u16> {
+    /// A WebSocket subscription (with `token` as `Authorization: Bearer`), or
+    /// the HTTP status that refused it.
+    async fn listen(&self, query: &str, token: Option<&str>) -> Result<Ws, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let url = format!("ws://{}/api/v1/calls/events{query}", self.addr);
-        match tokio_tungstenite::connect_async(url).await {
+        let mut request = url.into_client_request().expect("a request");
+        if let Some(t) = token {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {t}").parse().expect("a header"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => Ok(ws),
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// A one-time ticket for `token`'s user.
+    async fn ticket(&self, token: &str) -> String {
+        let v: serde_json::Value = reqwest::Client::new()
+            .post(format!("http://{}/api/v1/ws-tickets", self.addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON");
+        v["ticket"].as_str().expect("a ticket").to_string()
     }
 }
 
@@ -136,17 +173,31 @@ fn event(call_id: &str, kind: CallEventKind, detail: &str) -> CallEvent {
 }
 
 #[tokio::test]
-async fn listening_needs_a_history_reader_token() {
+async fn listening_needs_a_history_reader() {
     let api = serve("auth", 4).await;
-    assert_eq!(api.status("").await, 401);
-    assert_eq!(api.status("?token=nobody").await, 401);
-    assert_eq!(api.status("?token=t-ops").await, 403);
-    assert_eq!(api.listen("").await.err(), Some(401));
-    assert_eq!(api.listen("?token=t-ops").await.err(), Some(403));
+    assert_eq!(api.status("", None).await, 401);
+    assert_eq!(api.status("", Some("nobody")).await, 401);
+    assert_eq!(api.status("", Some("t-ops")).await, 403);
+    assert_eq!(api.listen("", None).await.err(), Some(401));
+    assert_eq!(api.listen("", Some("t-ops")).await.err(), Some(403));
+    // Tokens are not taken in URLs, even a good one.
+    assert_eq!(api.listen("?token=t-ana", None).await.err(), Some(401));
     // The right token on a plain GET: not a WebSocket upgrade, so not 200.
-    let plain = api.status("?token=t-ana").await;
+    let plain = api.status("", Some("t-ana")).await;
     assert!((400..500).contains(&plain), "{plain}");
-    assert!(api.listen("?token=t-ana").await.is_ok());
+    assert!(api.listen("", Some("t-ana")).await.is_ok());
+    // A ticket opens one WebSocket; a handler's ticket opens none.
+    let ticket = api.ticket("t-ana").await;
+    assert!(api.listen(&format!("?ticket={ticket}"), None).await.is_ok());
+    assert_eq!(
+        api.listen(&format!("?ticket={ticket}"), None).await.err(),
+        Some(401)
+    );
+    let ticket = api.ticket("t-ops").await;
+    assert_eq!(
+        api.listen(&format!("?ticket={ticket}"), None).await.err(),
+        Some(403)
+    );
     api.shutdown.cancel();
 }
 
@@ -154,7 +205,7 @@ async fn listening_needs_a_history_reader_token() {
 async fn a_listener_hears_its_call_only_in_order() {
     let api = serve("filter", 4).await;
     let mut ws = api
-        .listen("?call_id=abc%40host&token=t-ana")
+        .listen("?call_id=abc%40host", Some("t-ana"))
         .await
         .expect("subscribed");
     let hello = next_json(&mut ws).await;
@@ -182,14 +233,14 @@ async fn listeners_are_bounded_and_inputs_too() {
     let api = serve("bounds", 1).await;
     let long = "x".repeat(super::MAX_CALL_ID + 1);
     assert_eq!(
-        api.listen(&format!("?call_id={long}&token=t-ana"))
+        api.listen(&format!("?call_id={long}"), Some("t-ana"))
             .await
             .err(),
         Some(400)
     );
-    let mut first = api.listen("?token=t-ana").await.expect("the one place");
+    let mut first = api.listen("", Some("t-ana")).await.expect("the one place");
     assert_eq!(next_json(&mut first).await["event"], "subscribed");
-    assert_eq!(api.listen("?token=t-ana").await.err(), Some(503));
+    assert_eq!(api.listen("", Some("t-ana")).await.err(), Some(503));
 
     // A client message over the limit ends the subscription and frees the place.
     let big = "y".repeat(super::MAX_CLIENT_MESSAGE * 4);
@@ -201,7 +252,7 @@ async fn listeners_are_bounded_and_inputs_too() {
     assert!(closed.is_ok(), "the server closes the subscription");
     let mut again = None;
     for _ in 0..50 {
-        if let Ok(ws) = api.listen("?token=t-ana").await {
+        if let Ok(ws) = api.listen("", Some("t-ana")).await {
             again = Some(ws);
             break;
         }

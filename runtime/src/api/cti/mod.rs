@@ -7,13 +7,19 @@
 //! | `GET /api/v1/queues/{name}` | same | one queue with its waiting calls |
 //! | `GET /api/v1/agents` | same | every agent now |
 //! | `GET /api/v1/agents/{id}` | same | one agent |
-//! | `POST /api/v1/agents` | supervisor | add or change an agent (`id`, `name`, `password`, `skills`, `auto_answer`) |
+//! | `POST /api/v1/agents` | supervisor | add or change an agent (`id`, `name`, `password`, `skills`, `auto_answer`); a `password` that breaks the rule gets 400; only its HA1 is stored |
 //! | `DELETE /api/v1/agents/{id}` | supervisor | remove an agent |
 //! | `POST /api/v1/agents/{id}/{op}` | the agent (user name = agent id), supervisor | a CTI operation, body = its fields |
 //! | `GET/PUT/DELETE /api/v1/calls/{call}/data` | an agent on the call, supervisor | call data |
 //! | `GET /api/v1/stats?from=&to=&threshold=` | supervisor, quality_inspector, analyst | statistics by queue, agent, skill, trunk |
-//! | `GET /api/v1/cti/ws?agent=ID&token=T` | the agent, supervisor | WebSocket: the agent's events; send `{"op": ...}` commands |
-//! | `GET /api/v1/acd/events?token=T` | supervisor, quality_inspector, analyst | WebSocket: every ACD event |
+//! | `POST /api/v1/ws-tickets` | any user | a one-time ticket that opens one WebSocket within 30 s |
+//! | `GET /api/v1/cti/ws?agent=ID&ticket=T` | the agent, supervisor | WebSocket: the agent's events; send `{"op": ...}` commands |
+//! | `GET /api/v1/acd/events?ticket=T` | supervisor, quality_inspector, analyst | WebSocket: every ACD event |
+//!
+//! WebSockets are opened with a ticket (browsers) or `Authorization: Bearer`
+//! (other clients); a token in the URL is refused, since URLs end up in proxy
+//! logs and browser history. A page from another origin than the API's own or
+//! one of `http.allowed_origins` may not open them (403).
 //!
 //! Operations (`{op}`): `sign_in`, `sign_out`, `ready`, `not_ready` (`reason`),
 //! `answer`, `reject`, `hang_up`, `hold`, `resume`, `consult` (`target`),
@@ -39,8 +45,10 @@ use crate::acd::AcdError;
 use crate::api::{ApiError, AppState, bearer, parse_time};
 use crate::auth::User;
 use crate::config::Role;
+use crate::outbound::{AgentRequest, Origin};
 use dialect_acd::AgentDef;
 use dialect_acd::CallId;
+use dialect_acd::TransferTarget;
 use dialect_acd::core::{AgentCommand, CtiError};
 
 const VIEW_ROLES: &[Role] = crate::auth::HISTORY_READERS;
@@ -59,6 +67,7 @@ pub fn routes() -> axum::Router<AppState> {
             get(get_data).put(put_data).delete(clear_data),
         )
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/ws-tickets", post(ws_ticket))
         .route("/api/v1/cti/ws", get(cti_ws))
         .route("/api/v1/acd/events", get(events_ws))
 }
@@ -143,7 +152,8 @@ pub struct AgentBody {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Phone password (kept when not given).
+    /// Phone password (kept when not given); must meet the password rule and
+    /// is stored only as its HA1.
     #[serde(default)]
     pub password: Option<String>,
     /// Skill to level.
@@ -170,6 +180,12 @@ async fn put_agent(
             "`{}` cannot be a phone's user name (letters, digits, - _ . +)",
             b.id
         )));
+    }
+    // A weak phone password falls to guessing (see dialect_sip::auth::strength).
+    if let Some(p) = &b.password
+        && let Err(weak) = dialect_sip::auth::check_password(&b.id, p)
+    {
+        return Err(ApiError::invalid(format!("password: {weak}")));
     }
     let def = AgentDef {
         id: b.id.clone(),
@@ -246,6 +262,30 @@ fn permitted(user: &User, agent: &str, cmd: &AgentCommand) -> Result<(), ApiErro
     }
 }
 
+/// A command that dials a number (dial, blind transfer to a number) must be
+/// allowed by the outbound-call policy for the agent it is for; a refusal is
+/// answered 403 here, before the ACD acts (and is audited by the policy).
+fn outbound_permitted(s: &AppState, agent: &str, cmd: &AgentCommand) -> Result<(), ApiError> {
+    let (number, how) = match cmd {
+        AgentCommand::Dial { number, .. } => (number, AgentRequest::Dial),
+        AgentCommand::Transfer {
+            target: Some(TransferTarget::Number(number)),
+        } => (number, AgentRequest::Transfer),
+        _ => return Ok(()),
+    };
+    let origin = Origin::Agent {
+        id: agent.to_string(),
+        how,
+    };
+    s.outbound.permits(&origin, number).map_err(|refusal| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outbound_refused",
+            refusal.reason.to_string(),
+        )
+    })
+}
+
 async fn run_command(
     s: &AppState,
     user: &User,
@@ -253,6 +293,7 @@ async fn run_command(
     cmd: AgentCommand,
 ) -> Result<dialect_acd::CtiReply, ApiError> {
     permitted(user, agent, &cmd)?;
+    outbound_permitted(s, agent, &cmd)?;
     let supervisor = cmd.is_supervisor() || user.name != agent;
     let name = cmd.name();
     let detail = serde_json::to_value(&cmd).unwrap_or_default();
@@ -401,22 +442,69 @@ async fn stats(
 pub struct WsQuery {
     /// The agent whose events to follow (`/cti/ws`).
     pub agent: Option<String>,
-    /// The API token.
+    /// A one-time ticket from `POST /api/v1/ws-tickets`.
+    pub ticket: Option<String>,
+    /// An API token: no longer taken in the URL, named only to say so.
     pub token: Option<String>,
 }
 
-fn ws_user(
+/// `POST /api/v1/ws-tickets`: a ticket for the caller, to open one WebSocket.
+async fn ws_ticket(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let mut roles = crate::auth::STAFF.to_vec();
+    roles.push(Role::Admin);
+    let user = s.users.authorize(bearer(&headers), &roles)?;
+    let ticket = s.access.issue_ticket(&user);
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "ticket": ticket,
+            "expires_in_ms": crate::api::access::TICKET_TTL.as_millis() as u64,
+        })),
+    )
+        .into_response())
+}
+
+/// Who opens a WebSocket: the page's origin must be allowed, and the user comes
+/// from a ticket or the `Authorization` header.
+pub(crate) fn ws_user(
     s: &AppState,
     headers: &HeaderMap,
     q: &WsQuery,
     roles: &[Role],
 ) -> Result<User, ApiError> {
-    let token = q
-        .token
-        .as_deref()
-        .map(str::trim)
-        .or_else(|| bearer(headers));
-    Ok(s.users.authorize(token, roles)?)
+    if !s.access.origin_allowed(headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "pages from this origin may not open the API's WebSockets (http.allowed_origins)",
+        ));
+    }
+    if q.token.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "tokens are not taken in URLs: POST /api/v1/ws-tickets for a one-time `ticket`, \
+             or send `Authorization: Bearer TOKEN`",
+        ));
+    }
+    let user = match q.ticket.as_deref() {
+        Some(t) => s.access.redeem(t.trim()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the ticket is unknown, used or expired; ask POST /api/v1/ws-tickets for a new one",
+            )
+        })?,
+        None => return Ok(s.users.authorize(bearer(headers), roles)?),
+    };
+    if !user.has_role(roles) {
+        return Err(crate::auth::AuthError::Forbidden(format!(
+            "the role `{}` may not open this WebSocket",
+            user.role
+        ))
+        .into());
+    }
+    Ok(user)
 }
 
 async fn cti_ws(

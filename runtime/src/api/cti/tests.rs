@@ -23,15 +23,20 @@ fn user(name: &str, role: &str) -> ApiUser {
 }
 
 struct Api {
+    addr: std::net::SocketAddr,
     base: String,
     http: reqwest::Client,
     acd: AcdHandle,
+    store: crate::store::SharedStore,
     shutdown: CancellationToken,
 }
 
 impl Api {
     async fn start() -> Api {
-        let dir = std::env::temp_dir().join(format!("dialect-acd-api-{}", std::process::id()));
+        static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-api-{}-{run}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store: crate::store::SharedStore =
             Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
@@ -52,6 +57,7 @@ impl Api {
             password: "secret".into(),
             skills: [("vip".to_string(), 5)].into_iter().collect(),
             auto_answer: false,
+            dial_plan: None,
         }];
         let (acd, _dials) = AcdHandle::spawn(
             AcdConfig::default(),
@@ -71,6 +77,12 @@ impl Api {
             program: slot.clone(),
             ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             stats: Arc::new(crate::stats::Stats::default()),
+            outbound: crate::outbound::OutboundPolicy::new(
+                &crate::config::Config::default(),
+                Vec::new(),
+                store.clone(),
+                Arc::new(crate::stats::Stats::default()),
+            ),
             workorders: crate::workorder::WorkorderHandle::start(
                 store.clone(),
                 slot.clone(),
@@ -81,20 +93,29 @@ impl Api {
             .0,
             acd: acd.clone(),
             call_events: Default::default(),
+            access: Arc::new(crate::api::access::Access::new(
+                &["https://desk.example.com".to_string()],
+                b"summary key".to_vec(),
+                std::env::temp_dir(),
+                1 << 20,
+            )),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = crate::api::router(state);
-        let s = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { s.cancelled().await })
-                .await;
-        });
+        let app = crate::api::router(state.clone());
+        tokio::spawn(crate::api::serve::serve(
+            listener,
+            app,
+            crate::api::serve::HttpLimits::default(),
+            state.stats.clone(),
+            shutdown.clone(),
+        ));
         Api {
+            addr,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             acd,
+            store,
             shutdown,
         }
     }
@@ -220,5 +241,197 @@ async fn agents_sign_in_get_calls_and_supervisors_are_checked() {
     assert_eq!(st, 403);
     let (st, v) = api.get("boss", "/api/v1/stats").await;
     assert_eq!(st, 200, "{v}");
+    api.shutdown.cancel();
+}
+
+/// Opens a WebSocket to `path` with extra headers; the HTTP status of a refusal.
+async fn ws_open(
+    api: &Api,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}{path}", api.addr)
+        .into_client_request()
+        .unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .expect("the upgrade is answered in time")
+    {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The first text frame: the desktop's `hello`.
+async fn hello(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> serde_json::Value {
+    use futures::StreamExt;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn websockets_open_with_one_time_tickets_not_tokens_in_urls() {
+    let api = Api::start().await;
+    // A token in the URL is refused: URLs end up in logs and browser history.
+    let r = ws_open(&api, "/api/v1/cti/ws?agent=2001&token=t-2001", &[]).await;
+    assert_eq!(r.err(), Some(401));
+    // A ticket, asked for with the token in the header, opens one WebSocket...
+    let (st, t) = api
+        .post("2001", "/api/v1/ws-tickets", serde_json::json!({}))
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let ticket = t["ticket"].as_str().unwrap().to_string();
+    assert!(t["expires_in_ms"].as_u64().unwrap() <= 60_000);
+    let path = format!("/api/v1/cti/ws?agent=2001&ticket={ticket}");
+    let mut ws = ws_open(&api, &path, &[]).await.unwrap();
+    assert_eq!(hello(&mut ws).await["agent"]["id"], "2001");
+    // ...once.
+    assert_eq!(ws_open(&api, &path, &[]).await.err(), Some(401));
+    assert_eq!(
+        ws_open(&api, "/api/v1/cti/ws?agent=2001&ticket=guessed", &[])
+            .await
+            .err(),
+        Some(401)
+    );
+    // A ticket is its user's: agent 1002 cannot follow 2001 with its own.
+    let (_, t) = api
+        .post("1002", "/api/v1/ws-tickets", serde_json::json!({}))
+        .await;
+    let other = format!(
+        "/api/v1/cti/ws?agent=2001&ticket={}",
+        t["ticket"].as_str().unwrap()
+    );
+    assert_eq!(ws_open(&api, &other, &[]).await.err(), Some(403));
+    // No anonymous tickets.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/ws-tickets", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Clients that can set headers keep using the token there.
+    let mut ws = ws_open(
+        &api,
+        "/api/v1/cti/ws?agent=2001",
+        &[("authorization", "Bearer t-2001")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(hello(&mut ws).await["event"], "hello");
+    api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn websockets_refuse_pages_of_other_origins() {
+    let api = Api::start().await;
+    let own = format!("http://{}", api.addr);
+    for (origin, allowed) in [
+        ("https://evil.example", false),
+        (own.as_str(), true),
+        ("https://desk.example.com", true),
+    ] {
+        let (_, t) = api
+            .post("2001", "/api/v1/ws-tickets", serde_json::json!({}))
+            .await;
+        let path = format!(
+            "/api/v1/cti/ws?agent=2001&ticket={}",
+            t["ticket"].as_str().unwrap()
+        );
+        let r = ws_open(&api, &path, &[("origin", origin)]).await;
+        assert_eq!(r.is_ok(), allowed, "{origin}: {:?}", r.err());
+        if !allowed {
+            assert_eq!(r.err(), Some(403));
+        }
+    }
+    // The all-events stream too, even with a valid token in the header.
+    let r = ws_open(
+        &api,
+        "/api/v1/acd/events",
+        &[
+            ("authorization", "Bearer t-boss"),
+            ("origin", "https://evil.example"),
+        ],
+    )
+    .await;
+    assert_eq!(r.err(), Some(403));
+    api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_weak_phone_password_is_refused_and_a_good_one_is_stored_as_ha1_only() {
+    use dialect_sip::auth::Ha1;
+    use dialect_sip::registrar::CredentialLookup;
+    let api = Api::start().await;
+    for weak in ["1234", "0123456789", "aaaaaaaaa1", "pw3001-3001"] {
+        let (st, v) = api
+            .post(
+                "boss",
+                "/api/v1/agents",
+                serde_json::json!({"id": "3001", "name": "New", "password": weak}),
+            )
+            .await;
+        assert_eq!(st, 400, "{weak}: {v}");
+        let message = v.to_string();
+        assert!(message.contains("password"), "names the field: {message}");
+        assert!(!message.contains(weak), "does not repeat it: {message}");
+    }
+    let (st, _) = api.get("boss", "/api/v1/agents/3001").await;
+    assert_eq!(st, 404, "nothing was added");
+
+    let password = "Blue-pigeon-42";
+    let (st, v) = api
+        .post(
+            "boss",
+            "/api/v1/agents",
+            serde_json::json!({"id": "3001", "name": "New", "password": password}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ha1 = Ha1::from_password("3001", "dialect", password);
+    assert_eq!(api.acd.credentials().ha1("3001"), Some(ha1.clone()));
+    // What the store holds: the hash and its realm, never the password.
+    let stored = api
+        .store
+        .scan_prefix(crate::acd::AGENTS_TREE, b"3001")
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let text = String::from_utf8_lossy(&stored[0].1).to_string();
+    assert!(!text.contains(password), "{text}");
+    assert!(!text.contains("\"password\""), "{text}");
+    assert!(text.contains(ha1.as_str()), "{text}");
+    assert!(text.contains("\"realm\":\"dialect\""), "{text}");
+    // The audit log does not hold it either.
+    let audit = api.store.scan_prefix("audit", b"").unwrap_or_default();
+    assert!(
+        audit
+            .iter()
+            .all(|(_, v)| !String::from_utf8_lossy(v).contains(password))
+    );
     api.shutdown.cancel();
 }

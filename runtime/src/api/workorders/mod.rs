@@ -179,6 +179,8 @@ struct Presented {
     #[serde(flatten)]
     order: Workorder,
     overdue: bool,
+    /// The order's progress summary, readable without a token (signed).
+    summary_link: String,
 }
 
 /// An order as a user may see it: sensitive fields masked, `overdue` added.
@@ -188,7 +190,21 @@ fn present(s: &AppState, user: &User, mut o: Workorder) -> Presented {
     }
     let now = s.workorders.clock().now_ms();
     let overdue = o.closed_ms.is_none() && o.deadline_ms.is_some_and(|d| d < now);
-    Presented { order: o, overdue }
+    let summary_link = summary_link(s, &o.number);
+    Presented {
+        order: o,
+        overdue,
+        summary_link,
+    }
+}
+
+/// The signed link to an order's summary, to hand to a customer (an SMS, a web
+/// page): it opens that order's summary only.
+fn summary_link(s: &AppState, number: &str) -> String {
+    format!(
+        "/api/v1/workorders/{number}/summary?sig={}",
+        s.access.sign_summary(number)
+    )
 }
 
 fn present_history(
@@ -206,14 +222,11 @@ fn present_history(
     h
 }
 
-/// Handlers may only see their department's orders.
+/// Handlers may only see their department's orders: any other is answered
+/// exactly like an order that does not exist.
 fn visible(user: &User, o: &Workorder) -> Result<()> {
-    if user.role == Role::Handler && (o.department.is_none() || o.department != user.department) {
-        return Err(WoError::Forbidden(format!(
-            "workorder {} is not with your department",
-            o.number
-        ))
-        .into());
+    if !crate::workorder::visible_to(user, o) {
+        return Err(WoError::NotFound(crate::workorder::no_such_order(&o.number)).into());
     }
     Ok(())
 }
@@ -400,14 +413,44 @@ async fn history(
     Ok(Json(present_history(&s, &user, &o.kind, h)).into_response())
 }
 
+/// Query of the summary: the signature of a summary link.
+#[derive(Debug, Deserialize, Default)]
+struct SummaryParams {
+    sig: Option<String>,
+}
+
 /// The state of an order for the IVR's progress inquiry (`service orders` in the
-/// project): state, its label and the date of the last change, nothing personal.
-/// Flows cannot send a token, so this one route is open.
-async fn summary(State(s): State<AppState>, Path(number): Path<String>) -> Result<Response> {
+/// project) and for customers' links: state, its label and the date of the last
+/// change, nothing personal. Order numbers are sequential, so the summary needs a
+/// token (the IVR's lookups carry the runtime's own) or a signed link; a wrong
+/// signature is answered like an order that does not exist.
+async fn summary(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    QueryParams(p): QueryParams<SummaryParams>,
+) -> Result<Response> {
+    // Who asks is settled before anything is said about the number.
+    let user = match &p.sig {
+        Some(sig) => {
+            if !s.access.check_summary(&number, sig) {
+                return Err(WoError::NotFound(crate::workorder::no_such_order(&number)).into());
+            }
+            None
+        }
+        None => {
+            let mut roles = READERS.to_vec();
+            roles.push(Role::System);
+            Some(s.users.authorize(bearer(&headers), &roles)?)
+        }
+    };
     if crate::workorder::mem::number_key(&number).is_none() {
         return Err(WoError::invalid("number", "an order number is digits").into());
     }
     let o = s.workorders.get(&number).await?;
+    if let Some(user) = &user {
+        visible(user, &o)?;
+    }
     let d = s.program.current();
     let label = lifecycle::lifecycle(&d.program, &o.kind)
         .ok()
@@ -753,15 +796,25 @@ async fn query_tasks(
     headers: HeaderMap,
     QueryParams(p): QueryParams<TaskParams>,
 ) -> Result<Response> {
-    s.users
+    let user = s
+        .users
         .authorize(bearer(&headers), crate::auth::HISTORY_READERS)?;
+    // Agents see the tasks dispatched to them and no others.
+    let handler = if user.role == Role::Agent {
+        if p.handler.as_ref().is_some_and(|h| *h != user.name) {
+            return Ok(Json(Vec::<crate::workorder::Task>::new()).into_response());
+        }
+        Some(user.name.clone())
+    } else {
+        p.handler
+    };
     let list = s
         .workorders
         .query_tasks(TaskQuery {
             campaign: p.campaign,
             customer: p.customer,
             status: p.status,
-            handler: p.handler,
+            handler,
             limit: p.limit.unwrap_or(100),
         })
         .await?;
@@ -773,9 +826,15 @@ async fn get_task(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Response> {
-    s.users
+    let user = s
+        .users
         .authorize(bearer(&headers), crate::auth::HISTORY_READERS)?;
-    Ok(Json(s.workorders.get_task(id).await?).into_response())
+    let task = s.workorders.get_task(id).await?;
+    // Another agent's task is, to an agent, one that does not exist.
+    if user.role == Role::Agent && task.handler.as_deref() != Some(user.name.as_str()) {
+        return Err(WoError::NotFound(format!("there is no task {id}")).into());
+    }
+    Ok(Json(task).into_response())
 }
 
 async fn update_task(
@@ -858,3 +917,6 @@ impl IntoResponse for WoError {
         (status_of(&self), Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -268,6 +268,8 @@ impl Engine {
         let deployed = self.program.current();
         let program = &deployed.program;
         let old = self.load(number)?;
+        // Before anything that tells about the order (its state in a 409).
+        Self::may_touch(user, &old)?;
         let ir = lifecycle::lifecycle(program, &old.kind)?;
         if let Some(from) = &req.from
             && *from != old.state
@@ -309,13 +311,6 @@ impl Engine {
                 user.role,
                 t.name,
                 t.roles.join(", ")
-            )));
-        }
-        if user.role == Role::Handler
-            && (old.department.is_none() || old.department != user.department)
-        {
-            return Err(WoError::Forbidden(format!(
-                "workorder {number} is not with your department"
             )));
         }
         let updates = lifecycle::validate_update(ir, &req.fields)?;
@@ -463,12 +458,13 @@ impl Engine {
         Ok(o)
     }
 
+    /// Handlers see only their department's orders; any other order is, to
+    /// them, one that does not exist (the same error, word for word), so that
+    /// they learn nothing of other departments' orders, not even their numbers.
     pub(super) fn may_touch(user: &User, o: &Workorder) -> Result<(), WoError> {
-        if user.role == Role::Handler && (o.department.is_none() || o.department != user.department)
-        {
-            return Err(WoError::Forbidden(format!(
-                "workorder {} is not with your department",
-                o.number
+        if !crate::workorder::visible_to(user, o) {
+            return Err(WoError::NotFound(crate::workorder::no_such_order(
+                &o.number,
             )));
         }
         Ok(())
@@ -553,7 +549,11 @@ impl Engine {
         }
         let a_old = self.load(number)?;
         Self::may_touch(user, &a_old)?;
-        let b_old = match self.load(to) {
+        // The other end too: an order the user may not see is one that does not exist.
+        let b_old = match self
+            .load(to)
+            .and_then(|b| Self::may_touch(user, &b).map(|()| b))
+        {
             Ok(b) => b,
             Err(WoError::NotFound(m)) => return Err(WoError::invalid("to", m)),
             Err(e) => return Err(e),
@@ -842,7 +842,11 @@ impl Engine {
         }
         if user.role == Role::Agent {
             let theirs = |h: &String| *h == user.name;
-            if !t.handler.as_ref().is_none_or(theirs) || !up.handler.as_ref().is_none_or(theirs) {
+            // Another agent's task is, to an agent, one that does not exist.
+            if !t.handler.as_ref().is_none_or(theirs) {
+                return Err(WoError::NotFound(format!("there is no task {id}")));
+            }
+            if !up.handler.as_ref().is_none_or(theirs) {
                 return Err(WoError::Forbidden(format!(
                     "task {id} is not yours; agents work on the tasks dispatched to them"
                 )));

@@ -105,7 +105,7 @@ pub struct TaskQuery {
 /// Reads an order.
 pub(crate) fn load_order(store: &dyn Store, number: &str) -> Result<Workorder, WoError> {
     get_json::<Workorder>(store, ORDERS, number.as_bytes())?
-        .ok_or_else(|| WoError::NotFound(format!("there is no workorder {number}")))
+        .ok_or_else(|| WoError::NotFound(crate::workorder::no_such_order(number)))
 }
 
 /// Reads an order's history.

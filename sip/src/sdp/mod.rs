@@ -1,15 +1,33 @@
 //! A small SDP parser and generator for the audio subset we use (RFC 4566), and
-//! offer/answer negotiation (RFC 3264) for G.711 and RFC 4733 telephone-events.
+//! offer/answer negotiation (RFC 3264) for G.711, RFC 4733 telephone-events and
+//! SRTP keyed by SDES (RFC 4568).
 //!
 //! [`SessionDescription::parse`] reads v/o/s/c/t/m lines and the rtpmap, fmtp,
-//! ptime and direction attributes, ignoring the rest; it never panics.
+//! ptime, direction and crypto attributes, ignoring the rest; it never panics.
 //! [`answer`] picks the offerer's preferred codec among PCMU (0) and PCMA (8),
 //! echoes the offerer's telephone-event payload type, mirrors the direction and
 //! detects hold; [`NegotiationError::NoCommonCodec`] is the runtime's cue to send
 //! 488. [`offer`] and [`read_answer`] are the same for outgoing calls.
+//!
+//! SRTP follows [`LocalMedia::srtp`] ([`SrtpPolicy`]): an offer with a usable
+//! `a=crypto` (see [`crypto`]) is answered with our own key under the same tag
+//! and the offer's profile (`RTP/SAVP`, or `RTP/AVP` for best-effort SRTP);
+//! [`Negotiated::srtp`] then holds both keys. Our offers carry `a=crypto` in
+//! `RTP/AVP` when SRTP is offered and in `RTP/SAVP` when it is required.
+//!
+//! # Layout
+//! - `mod.rs`: the description, parsing, writing, offer/answer.
+//! - [`crypto`]: the `a=crypto` attribute.
 
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
+
+pub mod crypto;
+
+pub use crypto::{Crypto, SdesKey};
+
+/// Most `a=crypto` lines kept per media section (an offer lists a few suites).
+const MAX_CRYPTO: usize = 16;
 
 /// A parse failure, with the 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +130,8 @@ pub struct MediaDescription {
     pub ptime: Option<u32>,
     /// Media-level direction.
     pub direction: Option<Direction>,
+    /// `a=crypto` lines (at most 16; unreadable ones are skipped).
+    pub crypto: Vec<Crypto>,
 }
 
 /// A parsed session description (the audio subset).
@@ -219,6 +239,7 @@ impl SessionDescription {
                         fmtps: Vec::new(),
                         ptime: None,
                         direction: None,
+                        crypto: Vec::new(),
                     });
                 }
                 "a" => {
@@ -249,6 +270,11 @@ impl SessionDescription {
                             }
                         }
                         "ptime" => m.ptime = val.trim().parse().ok(),
+                        "crypto" if m.crypto.len() < MAX_CRYPTO => {
+                            if let Ok(c) = Crypto::parse(val) {
+                                m.crypto.push(c);
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -346,6 +372,9 @@ impl fmt::Display for SessionDescription {
             for (pt, p) in &m.fmtps {
                 write!(f, "a=fmtp:{pt} {p}\r\n")?;
             }
+            for c in &m.crypto {
+                write!(f, "a=crypto:{c}\r\n")?;
+            }
             if let Some(p) = m.ptime {
                 write!(f, "a=ptime:{p}\r\n")?;
             }
@@ -394,6 +423,32 @@ impl Codec {
     }
 }
 
+/// Whether a call leg uses SRTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpPolicy {
+    /// Plain RTP: offers carry no `a=crypto`; an `RTP/SAVP` offer is refused
+    /// (488), an `a=crypto` in an `RTP/AVP` offer is ignored.
+    Off,
+    /// SRTP when the far end can: offers are `RTP/AVP` with `a=crypto` (a far
+    /// end that knows SDES answers with its key, one that does not answers
+    /// plain RTP); an offer with a usable `a=crypto` is answered with SRTP,
+    /// one without with plain RTP.
+    #[default]
+    Offer,
+    /// SRTP only: offers are `RTP/SAVP`; an offer or answer without a usable
+    /// `a=crypto` is refused.
+    Require,
+}
+
+/// Both SDES keys of a call leg using SRTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdesKeys {
+    /// Ours (in our SDP): what we encrypt with.
+    pub ours: SdesKey,
+    /// The far end's (in its SDP): what it encrypts with.
+    pub theirs: SdesKey,
+}
+
 /// Our side of the media: where we receive RTP and what we can do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalMedia {
@@ -413,10 +468,16 @@ pub struct LocalMedia {
     pub session_version: u64,
     /// Direction we want (sendrecv normally; sendonly to put the peer on hold).
     pub direction: Direction,
+    /// Whether SRTP is offered, accepted or required.
+    pub srtp: SrtpPolicy,
+    /// Our SRTP master key for this leg (kept for its whole life: re-INVITEs
+    /// answer with the same key, so the stream's keystream never repeats).
+    pub sdes_key: SdesKey,
 }
 
 impl LocalMedia {
-    /// G.711 (PCMU then PCMA) and telephone-event 101 at `address:port`, sendrecv.
+    /// G.711 (PCMU then PCMA) and telephone-event 101 at `address:port`,
+    /// sendrecv, SRTP offered with a fresh key.
     pub fn g711(address: IpAddr, port: u16) -> Self {
         Self {
             address,
@@ -427,6 +488,8 @@ impl LocalMedia {
             session_id: rand::random_range(1..u32::MAX as u64),
             session_version: 1,
             direction: Direction::SendRecv,
+            srtp: SrtpPolicy::default(),
+            sdes_key: SdesKey::random(),
         }
     }
 }
@@ -448,6 +511,8 @@ pub struct Negotiated {
     pub hold: bool,
     /// The peer's ptime, if given.
     pub ptime: Option<u32>,
+    /// The SDES keys when the leg uses SRTP; `None` for plain RTP.
+    pub srtp: Option<SdesKeys>,
 }
 
 /// Why an offer or answer cannot be used.
@@ -462,6 +527,37 @@ pub enum NegotiationError {
     /// The address of the stream is not an IP address.
     #[error("the media address is not an IP address")]
     BadAddress,
+    /// We require SRTP and the other side has no usable `a=crypto`. Answer 488
+    /// (or end the call, for an answer).
+    #[error("SRTP is required and the other side has no usable a=crypto")]
+    SrtpRequired,
+    /// An `RTP/SAVP` offer whose `a=crypto` lines we cannot use (or SRTP is
+    /// off). Answer 488.
+    #[error("the offer needs SRTP with a crypto suite we do not do")]
+    SrtpUnsupported,
+}
+
+/// Whether a profile is one of SRTP's (`RTP/SAVP`, `RTP/SAVPF`).
+fn secure_profile(protocol: &str) -> bool {
+    protocol.contains("SAVP")
+}
+
+/// The SRTP outcome of an offer under `local`'s policy: the tag and key of
+/// the offered line taken, `None` for plain RTP.
+fn srtp_for_offer(
+    m: &MediaDescription,
+    local: &LocalMedia,
+) -> Result<Option<(u32, SdesKey)>, NegotiationError> {
+    let secure = secure_profile(&m.protocol);
+    let usable = m.crypto.iter().find_map(|c| c.usable().map(|k| (c.tag, k)));
+    match (local.srtp, usable) {
+        (SrtpPolicy::Off, _) if secure => Err(NegotiationError::SrtpUnsupported),
+        (SrtpPolicy::Off, _) => Ok(None),
+        (_, Some(found)) => Ok(Some(found)),
+        (SrtpPolicy::Require, None) => Err(NegotiationError::SrtpRequired),
+        (SrtpPolicy::Offer, None) if secure => Err(NegotiationError::SrtpUnsupported),
+        (SrtpPolicy::Offer, None) => Ok(None),
+    }
 }
 
 fn rtpmap_for(m: &MediaDescription, pt: u8) -> Option<&RtpMap> {
@@ -540,6 +636,7 @@ pub fn answer(
         .ok_or(NegotiationError::NoCommonCodec)?;
     let te = local.telephone_event.and(telephone_event_of(m));
     let (remote, zero_addr) = remote_of(offer, m)?;
+    let srtp = srtp_for_offer(m, local)?;
     let offered = stream_direction(offer, m);
     let hold = zero_addr || matches!(offered, Direction::SendOnly | Direction::Inactive);
     let mut direction = offered.reversed();
@@ -562,6 +659,7 @@ pub fn answer(
                 fmtps: Vec::new(),
                 ptime: None,
                 direction: None,
+                crypto: Vec::new(),
             });
             continue;
         }
@@ -598,6 +696,9 @@ pub fn answer(
             fmtps,
             ptime: Some(local.ptime),
             direction: Some(direction),
+            crypto: srtp
+                .map(|(tag, _)| vec![Crypto::ours(tag, local.sdes_key)])
+                .unwrap_or_default(),
         });
     }
     let sdp = SessionDescription {
@@ -622,6 +723,10 @@ pub fn answer(
             direction,
             hold,
             ptime: m.ptime,
+            srtp: srtp.map(|(_, theirs)| SdesKeys {
+                ours: local.sdes_key,
+                theirs,
+            }),
         },
     ))
 }
@@ -654,6 +759,11 @@ pub fn offer(local: &LocalMedia) -> SessionDescription {
         });
         fmtps.push((te, "0-16".to_string()));
     }
+    let (protocol, crypto) = match local.srtp {
+        SrtpPolicy::Off => ("RTP/AVP", Vec::new()),
+        SrtpPolicy::Offer => ("RTP/AVP", vec![Crypto::ours(1, local.sdes_key)]),
+        SrtpPolicy::Require => ("RTP/SAVP", vec![Crypto::ours(1, local.sdes_key)]),
+    };
     SessionDescription {
         origin: Origin {
             username: "-".into(),
@@ -667,13 +777,14 @@ pub fn offer(local: &LocalMedia) -> SessionDescription {
         media: vec![MediaDescription {
             kind: "audio".into(),
             port: local.port,
-            protocol: "RTP/AVP".into(),
+            protocol: protocol.into(),
             formats,
             connection: None,
             rtpmaps,
             fmtps,
             ptime: Some(local.ptime),
             direction: Some(local.direction),
+            crypto,
         }],
     }
 }
@@ -697,9 +808,24 @@ pub fn read_answer(
         .ok_or(NegotiationError::NoCommonCodec)?;
     let te = local.telephone_event.and(telephone_event_of(m));
     let (remote, zero_addr) = remote_of(answer, m)?;
+    // Our offer's line has tag 1; an answer taking it echoes the tag.
+    let answered = m
+        .crypto
+        .iter()
+        .find_map(|c| c.usable().filter(|_| c.tag == 1));
+    let srtp = match (local.srtp, answered) {
+        (SrtpPolicy::Off, _) => None,
+        (_, Some(theirs)) => Some(SdesKeys {
+            ours: local.sdes_key,
+            theirs,
+        }),
+        (SrtpPolicy::Require, None) => return Err(NegotiationError::SrtpRequired),
+        (SrtpPolicy::Offer, None) => None,
+    };
     let theirs = stream_direction(answer, m);
     let hold = zero_addr || matches!(theirs, Direction::SendOnly | Direction::Inactive);
     Ok(Negotiated {
+        srtp,
         codec,
         payload_type: pt,
         telephone_event: te,
@@ -723,218 +849,4 @@ pub fn answer_bytes(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn local() -> LocalMedia {
-        LocalMedia {
-            session_id: 42,
-            ..LocalMedia::g711("127.0.0.1".parse().unwrap(), 40000)
-        }
-    }
-
-    fn offer_with(formats: &str, extra: &str) -> SessionDescription {
-        let text = format!(
-            "v=0\r\no=alice 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
-m=audio 5004 RTP/AVP {formats}\r\n{extra}"
-        );
-        SessionDescription::parse(text.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn negotiation_table() {
-        struct Case {
-            formats: &'static str,
-            extra: &'static str,
-            expect: Result<(Codec, u8, Option<u8>), NegotiationError>,
-        }
-        let te101 = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
-        let te96 = "a=rtpmap:96 telephone-event/8000\r\n";
-        let cases = [
-            Case {
-                formats: "0",
-                extra: "",
-                expect: Ok((Codec::Pcmu, 0, None)),
-            },
-            Case {
-                formats: "8",
-                extra: "",
-                expect: Ok((Codec::Pcma, 8, None)),
-            },
-            Case {
-                formats: "0 8",
-                extra: "",
-                expect: Ok((Codec::Pcmu, 0, None)),
-            },
-            Case {
-                formats: "8 0",
-                extra: "",
-                expect: Ok((Codec::Pcma, 8, None)),
-            },
-            Case {
-                formats: "18 8 0",
-                extra: "",
-                expect: Ok((Codec::Pcma, 8, None)),
-            },
-            Case {
-                formats: "0 101",
-                extra: te101,
-                expect: Ok((Codec::Pcmu, 0, Some(101))),
-            },
-            Case {
-                formats: "8 96",
-                extra: te96,
-                expect: Ok((Codec::Pcma, 8, Some(96))),
-            },
-            Case {
-                formats: "97",
-                extra: "a=rtpmap:97 PCMA/8000\r\n",
-                expect: Ok((Codec::Pcma, 97, None)),
-            },
-            Case {
-                formats: "18 9",
-                extra: "",
-                expect: Err(NegotiationError::NoCommonCodec),
-            },
-            Case {
-                formats: "101",
-                extra: te101,
-                expect: Err(NegotiationError::NoCommonCodec),
-            },
-            Case {
-                formats: "96",
-                extra: "a=rtpmap:96 opus/48000/2\r\n",
-                expect: Err(NegotiationError::NoCommonCodec),
-            },
-        ];
-        for c in cases {
-            let got = answer(&offer_with(c.formats, c.extra), &local())
-                .map(|(_, n)| (n.codec, n.payload_type, n.telephone_event));
-            assert_eq!(got, c.expect, "offer formats {}", c.formats);
-        }
-    }
-
-    #[test]
-    fn answer_text_echoes_payload_types_and_round_trips() {
-        let offer = offer_with(
-            "8 0 96",
-            "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\na=ptime:30\r\n",
-        );
-        let (sdp, n) = answer(&offer, &local()).unwrap();
-        assert_eq!(n.remote, Some("10.0.0.1:5004".parse().unwrap()));
-        assert_eq!(n.ptime, Some(30));
-        assert!(!n.hold);
-        let text = sdp.to_string();
-        assert!(text.contains("m=audio 40000 RTP/AVP 8 96\r\n"), "{text}");
-        assert!(text.contains("a=rtpmap:96 telephone-event/8000\r\n"));
-        assert!(text.contains("a=fmtp:96 0-15\r\n"));
-        assert!(text.contains("a=sendrecv\r\n"));
-        let back = SessionDescription::parse(text.as_bytes()).unwrap();
-        assert_eq!(back, sdp);
-        // The offerer reads our answer the same way.
-        let read = read_answer(&back, &local()).unwrap();
-        assert_eq!(
-            (read.codec, read.payload_type, read.telephone_event),
-            (Codec::Pcma, 8, Some(96))
-        );
-    }
-
-    #[test]
-    fn hold_is_detected_both_ways() {
-        let sendonly = offer_with("0", "a=sendonly\r\n");
-        let (sdp, n) = answer(&sendonly, &local()).unwrap();
-        assert!(n.hold);
-        assert_eq!(n.direction, Direction::RecvOnly);
-        assert!(sdp.to_string().contains("a=recvonly"));
-        let inactive = offer_with("0", "a=inactive\r\n");
-        assert_eq!(
-            answer(&inactive, &local()).unwrap().1.direction,
-            Direction::Inactive
-        );
-        let zero = SessionDescription::parse(
-            b"v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n",
-        )
-        .unwrap();
-        let n = answer(&zero, &local()).unwrap().1;
-        assert!(n.hold);
-        assert_eq!(n.remote, None);
-        let resumed = offer_with("0", "a=sendrecv\r\n");
-        assert!(!answer(&resumed, &local()).unwrap().1.hold);
-    }
-
-    #[test]
-    fn missing_or_disabled_audio_is_no_audio_and_other_streams_are_rejected() {
-        let video_only = SessionDescription::parse(
-            b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=video 5006 RTP/AVP 96\r\n",
-        )
-        .unwrap();
-        assert_eq!(
-            answer(&video_only, &local()).unwrap_err(),
-            NegotiationError::NoAudio
-        );
-        let both = SessionDescription::parse(
-            b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=video 5006 RTP/AVP 96\r\nm=audio 5004 RTP/AVP 0\r\n",
-        )
-        .unwrap();
-        let (sdp, _) = answer(&both, &local()).unwrap();
-        assert_eq!(sdp.media.len(), 2);
-        assert_eq!(sdp.media[0].port, 0);
-        assert_eq!(sdp.media[1].port, 40000);
-        let port0 = offer_with("0", "")
-            .to_string()
-            .replace("m=audio 5004", "m=audio 0");
-        let port0 = SessionDescription::parse(port0.as_bytes()).unwrap();
-        assert_eq!(
-            answer(&port0, &local()).unwrap_err(),
-            NegotiationError::NoAudio
-        );
-    }
-
-    #[test]
-    fn offer_lists_our_codecs_and_garbage_is_an_error() {
-        let text = offer(&local()).to_string();
-        assert!(text.contains("m=audio 40000 RTP/AVP 0 8 101\r\n"), "{text}");
-        assert!(text.starts_with("v=0\r\no=- 42 1 IN IP4 127.0.0.1\r\n"));
-        for bad in [
-            &b""[..],
-            b"hello",
-            b"v=1\r\n",
-            b"v=0\r\no=x\r\n",
-            b"v=0\r\nm=audio x RTP/AVP 0\r\n",
-            &[0xff, 0xfe],
-        ] {
-            assert!(SessionDescription::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    mod props {
-        use super::*;
-        use proptest::prelude::*;
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(300))]
-
-            #[test]
-            fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
-                if let Ok(sdp) = SessionDescription::parse(&data) {
-                    let _ = answer(&sdp, &local());
-                    let _ = read_answer(&sdp, &local());
-                }
-            }
-
-            #[test]
-            fn sdp_like_lines_never_panic(lines in proptest::collection::vec(
-                ("[vosctmab]", "[ -~]{0,40}"), 0..12)
-            ) {
-                let mut text = String::from("v=0\r\n");
-                for (k, v) in lines {
-                    text.push_str(&format!("{k}={v}\r\n"));
-                }
-                if let Ok(sdp) = SessionDescription::parse(text.as_bytes())
-                    && let Ok((ans, _)) = answer(&sdp, &local()) {
-                        prop_assert!(SessionDescription::parse(ans.to_string().as_bytes()).is_ok());
-                    }
-            }
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,399 @@
+//! What the ACD's end-to-end tests and the outbound-call policy's tests share:
+//! the test project (queues, flows, prompts as tones), servers staffed with
+//! agents whose phones register with digest authentication (SIPp or a socket of
+//! our own), CTI operations, and a customer behind a trunk.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dialect_e2e::{TestServer, scenario, sipp_media_port, test_sip_port};
+use dialect_runtime::config::{AgentConfig, ApiUser};
+use dialect_sip::auth::{Challenge, Credentials, DigestClient};
+
+use super::voices;
+
+/// Every test agent's phone password (the configuration refuses weak ones).
+pub(crate) const PHONE_PASSWORD: &str = "Phone-pass-42";
+
+pub(crate) const PROJECT: &str = r#"
+skill general levels 1..5
+
+queue support "Support" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  no answer 15s -> requeue first
+}
+
+flow entry "Entry" on "5000" {
+  transfer queue support
+}
+
+queue short "Short" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  max wait 2s -> flow after_wait
+}
+
+flow waiting "Waiting" on "5001" {
+  transfer queue short
+}
+
+flow after_wait "After the wait" {
+  hangup
+}
+
+queue keyed "Keyed" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 1 -> flow pressed
+}
+
+flow keys "Keys" on "5002" {
+  transfer queue keyed
+}
+
+flow pressed "Pressed" {
+  pause 10s
+  hangup
+}
+
+flow referred "Referred" on "5003" {
+  pause 10s
+  hangup
+}
+
+queue cb "Callback" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 9 -> callback
+}
+
+flow callme "Call me back" on "5004" {
+  transfer queue cb
+}
+
+queue everyone "Everyone" {
+  skills general >= 1
+  strategy ring_all
+  priority 0
+}
+
+flow ringall "Ring all" on "5005" {
+  transfer queue everyone
+}
+
+queue retry "Retry" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  no answer 3s -> requeue first
+}
+
+flow retried "Retried" on "5006" {
+  transfer queue retry
+}
+
+queue experts "Experts" {
+  skills general >= 5
+  strategy longest_idle
+  priority 0
+  overflow up to anyone when waited > 2s
+}
+
+queue anyone "Anyone" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+}
+
+flow expert "Expert" on "5007" {
+  transfer queue experts
+}
+
+queue wrapped "Wrapped" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  wrap up 3s
+}
+
+flow wrapping "Wrapping" on "5008" {
+  transfer queue wrapped
+}
+
+flow outward "Outward" on "5010" {
+  transfer number "13800138000"
+}
+
+queue held "Held" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  music "hold.wav"
+  announce position every 2s
+}
+
+flow music_on_hold "Music on hold" on "5009" {
+  transfer queue held
+}
+"#;
+
+pub(crate) fn project() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-e2e-acd-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
+    // Queue `held`'s sounds, each a tone of its own (see `voices`).
+    let prompts = dir.join("prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    voices::write_tone_wav(&prompts.join("hold.wav"), voices::MUSIC_HZ, 3000);
+    voices::write_tone_wav(
+        &prompts.join("queue_position_1.wav"),
+        voices::ANNOUNCE_HZ,
+        600,
+    );
+    dir
+}
+
+/// REGISTERs `user` with digest auth from a socket on a port of its own (where
+/// the phone then listens); returns the socket, still bound.
+pub(crate) fn register(
+    server: std::net::SocketAddr,
+    user: &str,
+    password: &str,
+) -> std::net::UdpSocket {
+    let sock = (0..20)
+        .find_map(|_| std::net::UdpSocket::bind(("127.0.0.1", test_sip_port())).ok())
+        .expect("a free UDP port");
+    let port = sock.local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let uri = format!("sip:{server}");
+    let req = |cseq: u32, auth: Option<String>| {
+        format!(
+            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg{cseq}\r\nFrom: <sip:{user}@127.0.0.1>;tag=reg1\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{port}@127.0.0.1\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nExpires: 300\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
+            auth.map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default()
+        )
+    };
+    let mut buf = [0u8; 4096];
+    sock.send_to(req(1, None).as_bytes(), server).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 401"), "{text}");
+    let header = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let challenge = Challenge::parse(&header).unwrap();
+    let mut client = DigestClient::new(Credentials {
+        username: user.into(),
+        password: password.into(),
+    });
+    let auth = client.authorize(&challenge, "REGISTER", &uri);
+    sock.send_to(req(2, Some(auth)).as_bytes(), server).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 200"), "{text}");
+    sock
+}
+
+/// REGISTERs `user` from the port a SIPp phone will listen on; returns the port.
+pub(crate) fn register_port(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
+    register(server, user, password)
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server on the test project with agent 7001: its phone registered with digest
+/// authentication and answering as SIPp `phone` (with `keys`), the agent signed in
+/// over the CTI API and ready. Returns the server, the phone and the project folder.
+pub(crate) async fn staffed(
+    phone: &str,
+    keys: &[(&str, &str)],
+) -> (TestServer, std::process::Child, std::path::PathBuf) {
+    let (s, dir) = with_agents(&["7001"], |_| {}).await;
+    let agent_phone = agent_phone(&s, "7001", phone, keys).await;
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    (s, agent_phone, dir)
+}
+
+/// A server on the test project with `agents` (password [`PHONE_PASSWORD`], API token
+/// `t-<id>`, skill general 3), changed by `adjust`. Returns it and the project folder.
+pub(crate) async fn with_agents(
+    agents: &[&str],
+    adjust: impl FnOnce(&mut dialect_runtime::config::Config) + Send + 'static,
+) -> (TestServer, std::path::PathBuf) {
+    let dir = project();
+    let project = dir.clone();
+    let agents: Vec<String> = agents.iter().map(|a| a.to_string()).collect();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project);
+        for id in &agents {
+            c.agents.push(AgentConfig {
+                id: id.clone(),
+                name: format!("Agent {id}"),
+                password: PHONE_PASSWORD.into(),
+                skills: [("general".to_string(), 3)].into_iter().collect(),
+                auto_answer: false,
+                dial_plan: None,
+            });
+            c.api_users.push(ApiUser {
+                name: id.clone(),
+                token: format!("t-{id}"),
+                role: dialect_runtime::config::Role::Agent,
+                department: None,
+            });
+        }
+        adjust(c);
+    })
+    .await;
+    (s, dir)
+}
+
+/// Registers agent `id`'s phone with digest authentication, then runs SIPp
+/// `scenario` (with `keys`) on the registered port for one call. SIPp answers
+/// challenges (a REFER's) as the agent, with the key `password` if given, else
+/// [`PHONE_PASSWORD`].
+pub(crate) async fn agent_phone(
+    s: &TestServer,
+    id: &str,
+    scenario_file: &str,
+    keys: &[(&str, &str)],
+) -> std::process::Child {
+    let sip = s.sip;
+    let user = id.to_string();
+    let port = tokio::task::spawn_blocking(move || register_port(sip, &user, PHONE_PASSWORD))
+        .await
+        .unwrap();
+    let mut cmd = Command::new("sipp");
+    cmd.arg("-sf")
+        .arg(scenario(scenario_file))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
+        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"]);
+    let password = keys
+        .iter()
+        .find(|(k, _)| *k == "password")
+        .map_or(PHONE_PASSWORD, |(_, v)| *v);
+    cmd.args(["-au", id, "-ap", password]);
+    for (k, v) in keys.iter().filter(|(k, _)| *k != "password") {
+        cmd.args(["-key", k, v]);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Posts CTI operations for agent `id` as that agent; each must succeed.
+pub(crate) async fn agent_ops(s: &TestServer, id: &str, ops: &[&str]) {
+    let http = reqwest::Client::new();
+    for op in ops {
+        let r = http
+            .post(format!("http://{}/api/v1/agents/{id}/{op}", s.http))
+            .bearer_auth(format!("t-{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{op}: {:?}", r.text().await);
+    }
+}
+
+/// A carrier trunk whose far end is a SIPp "customer" (`uas_customer.xml`) on a
+/// loopback port of its own: answers one call, talks `talk_ms`, hangs up. Returns the
+/// trunk's configuration and the port SIPp must listen on.
+pub(crate) fn customer_trunk() -> (dialect_runtime::config::TrunkConfig, u16) {
+    let port = test_sip_port();
+    let trunk = serde_yaml::from_str(&format!(
+        "name: carrier\nhost: 127.0.0.1:{port}\ncaller_id: \"10000\"\n"
+    ))
+    .unwrap();
+    (trunk, port)
+}
+
+/// Starts the customer's SIPp on `port`: it answers one call, talks `talk_ms`
+/// and hangs up.
+pub(crate) fn customer(port: u16, talk_ms: u32) -> std::process::Child {
+    customer_as("uas_customer.xml", port, talk_ms)
+}
+
+/// Starts a far end of the trunk on `port` that follows SIPp `file` (talking
+/// `talk_ms` where it talks).
+pub(crate) fn customer_as(file: &str, port: u16, talk_ms: u32) -> std::process::Child {
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario(file))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
+        .args(["-d", &talk_ms.to_string()])
+        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The agent's state as the CTI API shows it.
+pub(crate) async fn agent_state(s: &TestServer, id: &str) -> String {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/agents/{id}", s.http))
+        .bearer_auth(format!("t-{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["state"].as_str().unwrap_or("").to_string()
+}
+
+/// Waits (at most 20 s) until a contact record of `kind` is saved, and returns it.
+pub(crate) async fn contact_of_kind(s: &TestServer, kind: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        if let Some(c) = s.contacts().await.into_iter().find(|c| c["kind"] == kind) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {kind} contact record: {:?}", s.contacts().await);
+}
+
+/// What a phone or caller thread ended with, waited for off the runtime's
+/// worker threads.
+pub(crate) async fn finished<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Waits for the agent phone's SIPp to end and checks it went through its scenario.
+pub(crate) async fn phone_done(agent_phone: std::process::Child) {
+    let phone = tokio::task::spawn_blocking(move || agent_phone.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        phone.status.success(),
+        "agent phone: {}{}",
+        String::from_utf8_lossy(&phone.stdout),
+        String::from_utf8_lossy(&phone.stderr)
+    );
+}
+
+// ----- desktop actions during a bridged call ----------------------------------
