@@ -261,7 +261,11 @@ fn an_editor_session_on_the_hotline() {
         &text,
         call_line,
         0,
-        call_line.find("fee_inquiry").unwrap() + 2,
+        // `pos` counts characters, and the line has Chinese before the name.
+        call_line[..call_line.find("fee_inquiry").unwrap()]
+            .chars()
+            .count()
+            + 2,
     );
     let def = ed.result("textDocument/definition", doc_pos(&main, at_fee.clone()));
     let fee_text = std::fs::read_to_string(&fee).unwrap();
