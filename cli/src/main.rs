@@ -6,11 +6,14 @@
 //! - `commands/check.rs`: `dialect check`.
 //! - `commands/fmt.rs`: `dialect fmt`.
 //! - `commands/graph.rs`: `dialect graph`.
+//! - `commands/lsp.rs`: `dialect lsp`, the language server for editors.
 //! - `commands/compile.rs`: `dialect compile`, `dialect inspect`.
 //! - `commands/flowtest.rs`: `dialect run-flow`, `dialect test`.
 //! - `commands/simulate.rs`: `dialect simulate`, the contact-center simulator
 //!   on a project's queues.
 //! - `commands/run.rs`: `dialect run`, `dialect deploy`, `dialect dtmf detect`.
+//! - `commands/call.rs`: `dialect call`, a terminal caller that walks a flow
+//!   on a running server.
 
 mod commands;
 
@@ -105,6 +108,15 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Serve editors: the language server (LSP) on standard input and output.
+    ///
+    /// Diagnostics as you type, go to definition, references, hover,
+    /// completion, rename, formatting and quick fixes. Editors start it
+    /// themselves; see "Editing flows" in docs/language.md.
+    #[command(
+        after_help = "Examples:\n  dialect lsp   # started by the editor, speaks LSP on stdin/stdout"
+    )]
+    Lsp,
     /// Check and compile a project into a bundle (.dlb) for `dialect deploy`.
     #[command(after_help = "Examples:\n  dialect compile flows/hotline -o hotline.dlb")]
     Compile {
@@ -176,6 +188,34 @@ enum Command {
         #[arg(long, env = "DIALECT_TOKEN")]
         token: Option<String>,
     },
+    /// Call a running server from the terminal: hear the flow as text, press keys.
+    ///
+    /// Places a SIP call to NUMBER, shows each prompt the caller would hear and
+    /// each step of the IVR as it happens, sends the keys typed (a line at a
+    /// time, as RFC 4733 events; `q` hangs up) and prints the IVR trail at the end.
+    #[command(
+        after_help = "Examples:\n  dialect run &   # the hotline on SIP 127.0.0.1:5060, API 127.0.0.1:8080\n  dialect call 10000\n  printf '1\\n#\\n' | dialect call 10000 --from 13912345678"
+    )]
+    Call {
+        /// The number to dial (a flow's `on` number, such as 10000).
+        number: String,
+        /// The server's SIP address (UDP).
+        #[arg(long, default_value = "127.0.0.1:5060")]
+        server: String,
+        /// The server's HTTP API, for live progress and the contact record.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// An API token that may read contacts (default: the data folder's
+        /// admin-token, as for `dialect deploy`).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
+        /// The calling number the flow sees (`caller`).
+        #[arg(long, default_value = "13800138000")]
+        from: String,
+        /// The RTP ports this side may use, FIRST-LAST.
+        #[arg(long, default_value = "40000-40999", value_parser = parse_port_range)]
+        rtp_ports: (u16, u16),
+    },
     /// In-band DTMF tools.
     Dtmf {
         #[command(subcommand)]
@@ -237,6 +277,27 @@ enum Command {
     },
 }
 
+/// `FIRST-LAST`, two ports with the first not above the last.
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("`{s}` is not FIRST-LAST"))?;
+    let a: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{a}` is not a port"))?;
+    let b: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{b}` is not a port"))?;
+    if a == 0 || a > b || b - a < 2 {
+        return Err(format!(
+            "{a}-{b} must hold at least two ports, lowest first"
+        ));
+    }
+    Ok((a, b))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -252,6 +313,7 @@ fn main() -> ExitCode {
             format,
             output,
         } => commands::graph::run(&project, &flow, format, output.as_ref()),
+        Command::Lsp => commands::lsp::run(),
         Command::Compile { project, output } => commands::compile::run(&project, output.as_ref()),
         Command::Inspect { bundle, ir } => commands::compile::inspect(&bundle, ir),
         Command::RunFlow {
@@ -295,6 +357,21 @@ fn main() -> ExitCode {
         Command::Dtmf {
             command: DtmfCommand::Detect { file },
         } => commands::run::dtmf_detect(&file),
+        Command::Call {
+            number,
+            server,
+            api,
+            token,
+            from,
+            rtp_ports,
+        } => commands::call::run(commands::call::CallArgs {
+            number,
+            server,
+            api,
+            token,
+            from,
+            rtp_ports,
+        }),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,9 @@
 //!   comments, in-line pieces, declarations, statements).
 //! - [`graph`]: `dialect graph`, a flow as a diagram (`graph/`: DOT, Mermaid,
 //!   SVG with its own layout).
+//! - [`ide`]: what editors ask while the analyst types (`ide/`: symbol index,
+//!   definitions and references, hover, completion, rename, quick fixes, UTF-16
+//!   positions), for `dialect lsp`.
 
 pub mod announce;
 pub mod ast;
@@ -32,6 +35,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod format;
 pub mod graph;
+pub mod ide;
 pub mod literal;
 pub mod options;
 pub mod source;

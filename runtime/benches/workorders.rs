@@ -187,6 +187,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         ),
         workorders: wo.clone(),
         acd,
+        call_events: Default::default(),
         access: Arc::new(dialect_runtime::api::access::Access::new(
             &[],
             b"bench summary key".to_vec(),

@@ -293,6 +293,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             .chain(config.limits.trusted_sources.iter().copied()),
         Some(registrar.clone()),
     );
+    let call_events = crate::call::CallEvents::default();
     let env = Arc::new(CallEnv {
         endpoint: endpoint.clone(),
         ports,
@@ -320,6 +321,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             addr: http_addr,
             token: ivr_token,
         }),
+        events: call_events.clone(),
     });
 
     // HTTP API.
@@ -334,6 +336,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         acd: acd.clone(),
         outbound: outbound.clone(),
         access,
+        call_events,
     };
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();

@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub(crate) mod call;
 pub(crate) mod check;
 pub(crate) mod compile;
 pub(crate) mod flowtest;
 pub(crate) mod fmt;
 pub(crate) mod graph;
+pub(crate) mod lsp;
 pub(crate) mod run;
 pub(crate) mod simulate;

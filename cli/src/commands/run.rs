@@ -100,7 +100,7 @@ fn deploy_url(to: &str) -> String {
 
 /// The token to deploy with when none is given: the admin token a server
 /// started without `api_users` keeps in its data folder.
-fn local_admin_token() -> Result<String> {
+pub(crate) fn local_admin_token() -> Result<String> {
     let dir = std::env::var_os("DIALECT_DATA_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("./data"));

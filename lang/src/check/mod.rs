@@ -199,6 +199,16 @@ pub fn load_project(paths: &[PathBuf]) -> Result<Project, LoadError> {
     Ok(parse_project(root, texts, prompts, true))
 }
 
+/// The `.flow` files of a project folder, sorted, as [`load_project`] finds
+/// them (folders starting with a dot, `target` and `prompts` are skipped): for
+/// tools that read the files themselves, such as the language server.
+pub fn project_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    collect_flow_files(dir, &mut found);
+    found.sort();
+    found
+}
+
 fn collect_flow_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;

@@ -226,6 +226,7 @@ fn is_open(path: &str) -> bool {
             | "/api/v1/openapi.json"
             | "/api/v1/cti/ws"
             | "/api/v1/acd/events"
+            | "/api/v1/calls/events"
     ) || (path.starts_with("/api/v1/workorders/") && path.ends_with("/summary"))
 }
 

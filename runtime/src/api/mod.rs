@@ -1,5 +1,5 @@
-//! The HTTP API (axum): health, deploy, contacts, and the routes the ACD and the
-//! workorder engine add. JSON in and out; errors are `{ "error": code, "message": ... }`
+//! The HTTP API (axum): health, deploy, contacts, and the routes the ACD, the
+//! workorder engine and live calls (`calls`) add. JSON in and out; errors are `{ "error": code, "message": ... }`
 //! with a fitting status; every endpoint but health needs a token.
 //!
 //! - [`serve`]: the listener, with connection caps and time-outs.
@@ -20,6 +20,7 @@ use crate::auth::{AuthError, SharedUsers};
 use crate::config::Role;
 
 pub mod access;
+pub mod calls;
 pub mod cti;
 pub mod serve;
 pub mod workorders;
@@ -123,6 +124,9 @@ pub struct AppState {
     pub workorders: crate::workorder::WorkorderHandle,
     /// The ACD (queues, agents, CTI); its routes are in [`cti`].
     pub acd: crate::acd::AcdHandle,
+    /// Every call's live events, the same the call tasks send; its route is in
+    /// [`calls`].
+    pub call_events: crate::call::CallEvents,
     /// The outbound-call policy, asked before a desktop request that dials.
     pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
     /// WebSocket tickets and origins, summary signatures, uploads.
@@ -139,6 +143,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/v1/contacts", get(list_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/metrics", get(metrics))
+        .merge(calls::routes())
         .merge(cti::routes())
         .merge(workorders::routes())
         .layer(axum::middleware::from_fn_with_state(

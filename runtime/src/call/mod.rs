@@ -24,6 +24,8 @@
 //! - `ringing.rs`: the ringback tone (or the far end's early media) a connected
 //!   party hears while an outgoing leg rings for it.
 //! - `speech.rs`: prompt files and text to speech.
+//! - `progress.rs`: [`CallEvents`], each call's prompts, trail steps and end
+//!   as they happen, for live listeners.
 //! - `media.rs`: each leg's latching and SRTP settings, by kind of leg.
 
 mod bridged;
@@ -32,6 +34,7 @@ mod input;
 mod leg;
 mod lookup;
 mod media;
+pub mod progress;
 mod queue;
 pub mod ringing;
 pub mod speech;
@@ -70,6 +73,7 @@ use dialect_sip::registrar::Registrar;
 use dialect_sip::sdp::{self, Codec, LocalMedia, Negotiated, SessionDescription};
 
 pub use lookup::OwnApi;
+pub use progress::{CallEvent, CallEventKind, CallEvents};
 pub use speech::Speaker;
 
 /// What every call shares.
@@ -113,6 +117,8 @@ pub struct CallEnv {
     pub asr_phrases: std::sync::Mutex<std::collections::HashMap<String, bool>>,
     /// The ACD, for `transfer queue`.
     pub acd: Option<crate::acd::AcdHandle>,
+    /// Live events of every call, for `GET /api/v1/calls/events`.
+    pub events: CallEvents,
     /// This server's own API, whose token lookups to it carry (the IVR's
     /// progress inquiry reads order summaries there).
     pub own_api: Option<OwnApi>,
@@ -523,11 +529,32 @@ impl Call {
 
     fn trail(&mut self, node: &str, detail: String) {
         if self.contact.trail.len() < 500 {
+            let at_ms = crate::time::now_ms();
+            self.event(CallEventKind::Step, node, detail.clone());
             self.contact.trail.push(TrailEntry {
-                at_ms: crate::time::now_ms(),
+                at_ms,
                 node: node.to_string(),
                 detail,
             });
+        }
+    }
+
+    /// Tells live listeners what happens on this call.
+    fn event(&self, kind: CallEventKind, node: &str, detail: String) {
+        self.env.events.send(CallEvent {
+            call_id: self.contact.call_id.clone(),
+            contact: self.contact.id,
+            at_ms: crate::time::now_ms(),
+            kind,
+            node: node.to_string(),
+            detail,
+        });
+    }
+
+    /// Tells live listeners what the caller is about to hear.
+    fn announce(&self, node: &str, prompts: &[FlowPrompt], language: &str) {
+        for p in prompts {
+            self.event(CallEventKind::Prompt, node, describe_prompt_in(p, language));
         }
     }
 
@@ -791,6 +818,7 @@ impl Call {
     ) -> Result<Step, End> {
         match cmd {
             Command::Play { prompt, barge_in } => {
+                self.announce(node, std::slice::from_ref(prompt), language);
                 let audio = self.render(prompt, language).await;
                 let detail = describe_prompt(prompt);
                 let interrupted = self.play_all(audio, *barge_in).await?;
@@ -804,7 +832,11 @@ impl Call {
                 );
                 Ok(Step::Continue(Input::Done))
             }
-            Command::Menu { .. } | Command::Collect { .. } => {
+            Command::Menu { prompts, .. } | Command::Collect { prompts, .. } => {
+                // Keys typed ahead skip the prompts (see `input`).
+                if self.keys.is_empty() {
+                    self.announce(node, prompts, language);
+                }
                 let input = self.input(cmd, language).await?;
                 let detail = match (&input, cmd) {
                     (Input::Digits(d), Command::Collect { mask: true, .. }) => {
@@ -1239,6 +1271,7 @@ impl Call {
                 "cannot save the contact record: {e}"
             );
         }
+        self.event(CallEventKind::Ended, "end", self.contact.end.clone());
     }
 }
 
@@ -1260,9 +1293,14 @@ enum Step {
 }
 
 fn describe_prompt(p: &FlowPrompt) -> String {
+    describe_prompt_in(p, "en")
+}
+
+/// A prompt as the caller hears it in `language`: the files, or the text spoken.
+fn describe_prompt_in(p: &FlowPrompt, language: &str) -> String {
     match p {
         FlowPrompt::Files(f) => format!("play {}", f.join(", ")),
-        FlowPrompt::Speech { items, .. } => format!("say {}", speech::speakable(items, "en")),
+        FlowPrompt::Speech { items, .. } => format!("say {}", speech::speakable(items, language)),
     }
 }
 

@@ -466,7 +466,7 @@ async fn ws_ticket(State(s): State<AppState>, headers: HeaderMap) -> Result<Resp
 
 /// Who opens a WebSocket: the page's origin must be allowed, and the user comes
 /// from a ticket or the `Authorization` header.
-fn ws_user(
+pub(crate) fn ws_user(
     s: &AppState,
     headers: &HeaderMap,
     q: &WsQuery,

@@ -92,6 +92,7 @@ impl Api {
             .unwrap()
             .0,
             acd: acd.clone(),
+            call_events: Default::default(),
             access: Arc::new(crate::api::access::Access::new(
                 &["https://desk.example.com".to_string()],
                 b"summary key".to_vec(),

@@ -82,6 +82,7 @@ async fn serve_with(limits: HttpLimits) -> Api {
         stats: Arc::new(crate::stats::Stats::default()),
         workorders,
         acd,
+        call_events: Default::default(),
         outbound: crate::outbound::OutboundPolicy::new(
             &crate::config::Config::default(),
             Vec::new(),
