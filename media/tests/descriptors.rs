@@ -27,5 +27,8 @@ fn rtp_binds_report_descriptor_exhaustion_as_such() {
     assert!(err.to_string().contains("file descriptor"), "{err}");
     assert_eq!(ports.descriptors_exhausted(), 1);
     drop(held);
-    assert!(ports.bind().is_ok(), "ports work again once descriptors are free");
+    assert!(
+        ports.bind().is_ok(),
+        "ports work again once descriptors are free"
+    );
 }

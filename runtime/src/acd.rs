@@ -249,7 +249,11 @@ pub fn migrate_stored_passwords(store: &SharedStore, realm: &str) -> Result<usiz
         let Some(password) = agent.password.take() else {
             continue;
         };
-        agent.ha1 = Some(Ha1::from_password(&agent.def.id, realm, &password).as_str().to_string());
+        agent.ha1 = Some(
+            Ha1::from_password(&agent.def.id, realm, &password)
+                .as_str()
+                .to_string(),
+        );
         agent.realm = Some(realm.to_string());
         b.put_json(AGENTS_TREE, key, &agent);
         n += 1;
@@ -1143,10 +1147,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_plaintext_phone_password_left_by_an_older_version_becomes_its_ha1() {
-        let dir = std::env::temp_dir().join(format!(
-            "dialect-acd-actor-migrate-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("dialect-acd-actor-migrate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store: SharedStore = Arc::new(crate::store::SledStore::open(&dir.join("db")).unwrap());
         // What an older version wrote for an agent added over the API.

@@ -274,7 +274,6 @@ impl SipLimits {
     }
 }
 
-
 impl SipAuthConfig {
     /// The SIP layer's settings for `realm`.
     pub fn to_auth(&self, realm: &str) -> dialect_sip::auth::AuthConfig {
@@ -1044,7 +1043,11 @@ impl Config {
             });
         }
         let realm = &self.sip.realm;
-        if realm.is_empty() || realm.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        if realm.is_empty()
+            || realm
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
             return Err(at(
                 "realm",
                 "sip.realm: give a realm without quotes, backslashes or control characters".into(),
@@ -1525,7 +1528,9 @@ mod tests {
     #[test]
     fn a_weak_agent_password_stops_the_server_at_its_line() {
         let yaml = "sip:\n  udp: true\nagents:\n  - id: \"1001\"\n    name: A\n    password: blue-pigeon-42\n  - id: \"1002\"\n    name: B\n    password: \"1234\"\n";
-        let e = Config::parse(Path::new("d.yaml"), yaml).unwrap_err().to_string();
+        let e = Config::parse(Path::new("d.yaml"), yaml)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("d.yaml:9:5: agents: `1002`:"), "{e}");
         assert!(e.contains("at least 10 characters"), "{e}");
         assert!(!e.contains("1234"), "the password is not repeated: {e}");
@@ -1543,7 +1548,10 @@ mod tests {
         let auth = c.sip.auth.to_auth("dialect");
         assert_eq!(auth.nonce_lifetime, std::time::Duration::from_secs(60));
         assert_eq!(auth.lockout.source_failures, 5);
-        assert_eq!(auth.lockout.user_lockout, std::time::Duration::from_secs(30));
+        assert_eq!(
+            auth.lockout.user_lockout,
+            std::time::Duration::from_secs(30)
+        );
         let c = Config::parse(
             Path::new("d.yaml"),
             "sip:\n  auth:\n    nonce_lifetime: 30s\n    source_failures: 3\n    source_lockout: 5m\n    source_lockout_max: 2h\n",
@@ -1553,10 +1561,21 @@ mod tests {
         assert_eq!(auth.realm, "x");
         assert_eq!(auth.nonce_lifetime, std::time::Duration::from_secs(30));
         assert_eq!(auth.lockout.source_failures, 3);
-        assert_eq!(auth.lockout.source_lockout_max, std::time::Duration::from_secs(7200));
+        assert_eq!(
+            auth.lockout.source_lockout_max,
+            std::time::Duration::from_secs(7200)
+        );
         for (yaml, key, line) in [
-            ("sip:\n  auth:\n    nonce_lifetime: 1d\n", "nonce_lifetime", 3),
-            ("sip:\n  auth:\n    source_failures: 0\n", "source_failures", 3),
+            (
+                "sip:\n  auth:\n    nonce_lifetime: 1d\n",
+                "nonce_lifetime",
+                3,
+            ),
+            (
+                "sip:\n  auth:\n    source_failures: 0\n",
+                "source_failures",
+                3,
+            ),
             (
                 "sip:\n  auth:\n    user_lockout: 10m\n    user_lockout_max: 1m\n",
                 "user_lockout_max",
@@ -1564,7 +1583,9 @@ mod tests {
             ),
             ("sip:\n  auth:\n    lockout: 1m\n", "lockout", 3),
         ] {
-            let e = Config::parse(Path::new("d.yaml"), yaml).unwrap_err().to_string();
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(&format!("d.yaml:{line}:")), "{e}");
             assert!(e.contains(key), "{e}");
         }

@@ -102,13 +102,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     // Everything under the data folder is private to the server's user.
     crate::private::private_umask();
     let not_private = crate::private::secure_data_dir(&config.data_dir).map_err(|e| {
-        crate::store::StoreError::Db(format!(
-            "cannot create {}: {e}",
-            config.data_dir.display()
-        ))
+        crate::store::StoreError::Db(format!("cannot create {}: {e}", config.data_dir.display()))
     })?;
     for (path, e) in not_private.iter().take(10) {
-        tracing::warn!("cannot make {} private (readable by its owner only): {e}", path.display());
+        tracing::warn!(
+            "cannot make {} private (readable by its owner only): {e}",
+            path.display()
+        );
     }
     let store: SharedStore = Arc::new(SledStore::open(&config.data_dir)?);
     let engine = config.engine;

@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dialect_sip::endpoint::{DialogEvent, IncomingRequest};
 use dialect_sip::auth::Ha1;
+use dialect_sip::endpoint::{DialogEvent, IncomingRequest};
 use dialect_sip::registrar::{Registrar, RegistrarConfig, RegistrationEvent, UnregisterReason};
 use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 use dialect_sip::{EndpointConfig, SipEndpoint};

@@ -489,14 +489,16 @@ async fn a_refer_without_the_agents_credentials_transfers_nobody() {
         "{trail:?}"
     );
     assert_eq!(
-        s.metric_labelled("dialect_sip_auth_failures_total", "reason=\"wrong_password\"")
-            .await,
+        s.metric_labelled(
+            "dialect_sip_auth_failures_total",
+            "reason=\"wrong_password\""
+        )
+        .await,
         1.0
     );
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
-
 
 /// What a [`test_phone`] saw: when it answered, when it received audible RTP
 /// (one instant per 20 ms packet louder than silence), whether it got a BYE.
@@ -1393,7 +1395,13 @@ async fn a_caller_blind_transferred_to_a_number_hears_ringback() {
     let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
     let sip = s.sip;
     let phone = tokio::task::spawn_blocking(move || {
-        voices::answering(sip, "7001", PHONE_PASSWORD, AGENT_HZ, Duration::from_secs(20))
+        voices::answering(
+            sip,
+            "7001",
+            PHONE_PASSWORD,
+            AGENT_HZ,
+            Duration::from_secs(20),
+        )
     })
     .await
     .unwrap();

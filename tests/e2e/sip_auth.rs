@@ -91,7 +91,10 @@ impl Phone {
             self.call_id,
             self.cseq
         );
-        self.sock.send_to(msg.as_bytes(), self.server).await.unwrap();
+        self.sock
+            .send_to(msg.as_bytes(), self.server)
+            .await
+            .unwrap();
         let mut buf = vec![0u8; 8192];
         let (n, _) = tokio::time::timeout(LIMIT, self.sock.recv_from(&mut buf))
             .await
@@ -151,14 +154,26 @@ async fn a_replayed_register_takes_over_nothing_and_removes_nothing() {
     assert!(!r.starts_with("SIP/2.0 2"), "replay accepted: {r}");
     // Nor may it remove the agent's bindings.
     let r = attacker.send("*", 0, Some(&captured)).await;
-    assert!(!r.starts_with("SIP/2.0 2"), "replayed removal accepted: {r}");
+    assert!(
+        !r.starts_with("SIP/2.0 2"),
+        "replayed removal accepted: {r}"
+    );
     // Even from the phone's own port the header is spent.
     let r = phone.send("*", 0, Some(&captured)).await;
-    assert!(!r.starts_with("SIP/2.0 2"), "replay from the phone's port: {r}");
-    assert!(registered(&s).await, "the agent's phone is still registered");
     assert!(
-        s.metric_labelled("dialect_sip_auth_failures_total", "reason=\"nonce_out_of_scope\"")
-            .await
+        !r.starts_with("SIP/2.0 2"),
+        "replay from the phone's port: {r}"
+    );
+    assert!(
+        registered(&s).await,
+        "the agent's phone is still registered"
+    );
+    assert!(
+        s.metric_labelled(
+            "dialect_sip_auth_failures_total",
+            "reason=\"nonce_out_of_scope\""
+        )
+        .await
             >= 2.0
     );
     assert_eq!(
@@ -273,9 +288,7 @@ async fn the_data_folder_is_private_and_holds_no_phone_password() {
             let bytes = std::fs::read(&path).unwrap();
             for secret in [added, PASSWORD] {
                 assert!(
-                    !bytes
-                        .windows(secret.len())
-                        .any(|w| w == secret.as_bytes()),
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                     "{} holds a phone password",
                     path.display()
                 );

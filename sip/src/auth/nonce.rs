@@ -122,7 +122,10 @@ impl NonceTable {
             },
         );
         self.order.push_back((now, nonce.clone()));
-        self.by_source.entry(ip).or_default().push_back(nonce.clone());
+        self.by_source
+            .entry(ip)
+            .or_default()
+            .push_back(nonce.clone());
         if self.order.len() > 2 * self.max_total {
             let entries = &self.entries;
             self.order.retain(|(_, n)| entries.contains_key(n));
@@ -283,11 +286,19 @@ mod tests {
         let phone = scope(5060, "1001", "REGISTER");
         let mine = t.issue(phone.clone(), Instant::now());
         let flood: Vec<String> = (0..10_000)
-            .map(|i| t.issue(scope(6000 + (i % 50) as u16, "x", "REGISTER"), Instant::now()))
+            .map(|i| {
+                t.issue(
+                    scope(6000 + (i % 50) as u16, "x", "REGISTER"),
+                    Instant::now(),
+                )
+            })
             .collect();
         // The flood came from the phone's own address: it keeps only the last 4.
         assert_eq!(t.len(), 4);
-        assert_eq!(t.check(&mine, &phone, 1, Instant::now()), Err(NonceError::Unknown));
+        assert_eq!(
+            t.check(&mine, &phone, 1, Instant::now()),
+            Err(NonceError::Unknown)
+        );
         assert!(t.order.len() <= 2 * 1_000 + 1);
         let last = flood.last().map(String::as_str).unwrap_or("");
         assert!(t.entries.contains_key(last));

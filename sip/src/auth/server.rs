@@ -373,8 +373,13 @@ impl Authenticator {
             Decision::Accept(a) => Some(a),
             Decision::Challenge { stale } => {
                 let mut resp = req.response(kind.code());
-                resp.headers
-                    .push(self.challenge_header(&req.request, &req.source, user, kind, stale));
+                resp.headers.push(self.challenge_header(
+                    &req.request,
+                    &req.source,
+                    user,
+                    kind,
+                    stale,
+                ));
                 req.respond(resp);
                 None
             }
@@ -417,7 +422,9 @@ impl Authenticator {
             value.push_str(", stale=TRUE");
         }
         match kind {
-            ChallengeKind::Www => Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::new(value)),
+            ChallengeKind::Www => {
+                Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::new(value))
+            }
             ChallengeKind::Proxy => {
                 Header::ProxyAuthenticate(rsip::headers::ProxyAuthenticate::new(value))
             }
@@ -518,7 +525,10 @@ impl Authenticator {
             Ok(()) => {
                 state.lockout.succeed(ip, user, now);
                 drop(state);
-                self.inner.counters.successes.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .counters
+                    .successes
+                    .fetch_add(1, Ordering::Relaxed);
                 Decision::Accept(Authorized {
                     username: user.to_string(),
                 })

@@ -387,7 +387,8 @@ async fn proxy_challenges_read_proxy_authorization() {
     let c = Challenge::parse(&message::raw_value(&header)).unwrap();
     let auth = client(PASSWORD).authorize(&c, "INVITE", "sip:5000@192.0.2.1");
     let mut req = request("INVITE", "sip:5000@192.0.2.1", None);
-    req.headers.push(message::other("Proxy-Authorization", auth.clone()));
+    req.headers
+        .push(message::other("Proxy-Authorization", auth.clone()));
     assert_eq!(a.decide(&req, &phone, "1001", ChallengeKind::Proxy), ok());
     // In the other header it is not read.
     let req = request("INVITE", "sip:5000@192.0.2.1", Some(&auth));
