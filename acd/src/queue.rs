@@ -98,7 +98,8 @@ impl Pred {
     }
 }
 
-/// One overflow rule.
+/// One `overflow` rule of a queue: the senior (up) or junior (down) queue
+/// `target`, and the condition `when` under which a waiting call moves there.
 #[derive(Debug, Clone)]
 pub(crate) struct OverflowRule {
     pub(crate) direction: OverflowDirection,

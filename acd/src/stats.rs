@@ -36,7 +36,7 @@ pub struct GroupStats {
     pub abandoned_within: u64,
     /// Moved elsewhere (max wait, overflow, cancel key, closed, failed callback).
     pub moved: u64,
-    /// Answered within the threshold.
+    /// Answered after waiting no longer than the service-level threshold.
     pub answered_within: u64,
     /// Service level (see the module documentation); 1 when nothing was offered.
     pub service_level: f64,

@@ -80,7 +80,8 @@ pub enum Announcement {
     },
     /// "Your estimated wait is ..."
     Wait {
-        /// The estimate, ms.
+        /// The estimated wait from the queue's estimator, ms; without an estimate
+        /// nothing is announced.
         estimated_ms: i64,
     },
     /// A prompt file from the queue's `announce "file.wav"`.
@@ -114,7 +115,7 @@ pub enum OfferResult {
 pub enum MoveReason {
     /// The queue's `max wait`.
     MaxWait,
-    /// An overflow rule.
+    /// One of the queue's `overflow` rules matched.
     Overflow,
     /// The caller pressed a cancel key.
     CancelKey,
@@ -225,7 +226,7 @@ pub enum AcdToCall {
     /// Hold the caller and ring another agent for a consultation; report with
     /// `offer_result(call, that agent, ...)`.
     Consult {
-        /// The agent consulted.
+        /// The agent to ring for the consultation.
         agent: AgentId,
         /// Registered contact, when known.
         contact: Option<String>,
@@ -234,7 +235,7 @@ pub enum AcdToCall {
     },
     /// End a consultation: hang up the consulted agent, resume caller and agent.
     ConsultEnd {
-        /// The agent consulted.
+        /// The consulted agent, whose leg is hung up.
         agent: AgentId,
     },
     /// Complete a consultative transfer: bridge the caller to `to`, release `from`.
@@ -301,7 +302,8 @@ pub struct DialOrder {
     /// What the answered call does first: offer the reserved agent (callback)
     /// or bridge to them (outbound).
     pub kind: DialKind,
-    /// The number to call.
+    /// The number to call: the callback number for a callback, the number the
+    /// agent asked for otherwise.
     pub number: String,
     /// The trunk group to call through ("" = any).
     pub trunk: String,
@@ -383,7 +385,7 @@ pub struct AgentStateChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// An agent answered.
+    /// An agent answered (the record is written after the wrap-up).
     Answered,
     /// The caller hung up while waiting or ringing.
     Abandoned,
@@ -508,7 +510,7 @@ pub enum AcdEvent {
     },
     /// A consultation or an outbound call from the desktop failed.
     Notice {
-        /// The agent told.
+        /// The agent whose desktop shows the notice.
         agent: String,
         /// A sentence for the agent's desktop.
         message: String,

@@ -67,7 +67,7 @@ enum Command {
     Check {
         /// Files or project folders (default: the current folder).
         paths: Vec<PathBuf>,
-        /// Output format.
+        /// Output format: text for people, json for editors and CI.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
         /// Treat warnings as errors (exit code 1 when there is any warning).
@@ -97,9 +97,9 @@ enum Command {
         after_help = "Examples:\n  dialect graph flows/hotline hotline -o hotline.svg\n  dialect graph flows/hotline fee_inquiry --format mermaid"
     )]
     Graph {
-        /// The project folder.
+        /// The project folder the flow belongs to.
         project: PathBuf,
-        /// The flow to draw.
+        /// Name of the flow to draw.
         flow: String,
         /// svg (no external program needed), dot (Graphviz) or mermaid.
         #[arg(long, default_value = "svg")]
@@ -132,7 +132,7 @@ enum Command {
         after_help = "Examples:\n  dialect inspect hotline.dlb\n  dialect inspect hotline.dlb --ir   # with the IR of every flow"
     )]
     Inspect {
-        /// The bundle.
+        /// The bundle file (.dlb), from `dialect compile`.
         bundle: PathBuf,
         /// Print the IR of every flow and predicate too.
         #[arg(long)]
@@ -145,7 +145,7 @@ enum Command {
     RunFlow {
         /// A bundle (.dlb) or a project folder.
         source: PathBuf,
-        /// The flow to run.
+        /// Name of the flow to run.
         flow: String,
         /// The script: YAML with `caller`, `steps` (see docs/language.md, "Testing flows").
         #[arg(long)]
@@ -244,7 +244,7 @@ enum Command {
         after_help = "Examples:\n  dialect simulate flows/hotline --traffic traffic.yaml\n  dialect simulate flows/hotline --queue billing --calls-per-hour 120 --handle-time 3m --agents 8 --patience 2m --json"
     )]
     Simulate {
-        /// The project folder.
+        /// The project folder (default: the current folder).
         #[arg(default_value = ".")]
         project: PathBuf,
         /// The traffic file (YAML: arrivals per queue, handle time, patience, agents).

@@ -67,7 +67,7 @@ use tokio::time::Instant;
 
 use super::pacer::{PTIME, Pacer, Tick};
 
-/// The grid step.
+/// The grid step: every deadline the clock serves falls on a whole step.
 const GRID: Duration = Duration::from_millis(1);
 /// Slots in the wheel: one per grid millisecond of a packet period.
 const SLOTS: u64 = (PTIME.as_millis() / GRID.as_millis()) as u64;

@@ -38,7 +38,7 @@ pub enum PortError {
     /// The socket could not be set up.
     #[error("cannot set up the RTP socket on {addr}: {source}")]
     Socket {
-        /// The address.
+        /// The address the socket was to bind.
         addr: SocketAddr,
         /// What the operating system said.
         source: std::io::Error,
@@ -106,7 +106,7 @@ pub struct PortLease {
 }
 
 impl PortLease {
-    /// The port number.
+    /// The leased port: even, and inside the allocator's range.
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -36,7 +36,7 @@ pub enum RecordStop {
     WriteFailed,
 }
 
-/// Limits of one recording.
+/// Limits of one recording: whichever is reached first stops it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordLimits {
     /// Longest recording.
@@ -67,7 +67,8 @@ pub enum RecordError {
     },
 }
 
-/// A finished recording.
+/// A finished recording: the file is complete unless `reason` is
+/// [`RecordStop::WriteFailed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recording {
     /// The WAV file.

@@ -77,7 +77,7 @@ impl EventPayload {
 /// A key press that ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndedKey {
-    /// The key.
+    /// The key the event code names.
     pub key: DtmfKey,
     /// The event's RTP timestamp (its start).
     pub timestamp: u32,
@@ -264,7 +264,7 @@ pub struct EventPacket {
     pub marker: bool,
     /// RTP timestamp (the event's start, the same for all its packets).
     pub timestamp: u32,
-    /// The payload.
+    /// The payload: event code, end bit, volume and the duration so far.
     pub payload: EventPayload,
 }
 

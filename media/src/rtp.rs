@@ -43,7 +43,7 @@ pub struct RtpPacket<'a> {
     pub marker: bool,
     /// Payload type (7 bits).
     pub payload_type: u8,
-    /// Sequence number.
+    /// Sequence number: one more per packet sent, wrapping, so gaps show loss.
     pub sequence: u16,
     /// Media timestamp (8 kHz clock for G.711 and telephone-event).
     pub timestamp: u32,
@@ -135,13 +135,13 @@ impl<'a> RtpPacket<'a> {
 /// extension, no padding: what a media server sends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpHeader {
-    /// Marker bit.
+    /// Marker bit: the first packet of a talkspurt or of an RFC 4733 event.
     pub marker: bool,
     /// Payload type (7 bits; higher bits are masked off).
     pub payload_type: u8,
-    /// Sequence number.
+    /// Sequence number: one more per packet, wrapping.
     pub sequence: u16,
-    /// Media timestamp.
+    /// Media timestamp, in samples of the payload's clock (8 kHz here).
     pub timestamp: u32,
     /// Synchronization source.
     pub ssrc: u32,
@@ -205,7 +205,7 @@ impl RtpStream {
         }
     }
 
-    /// The SSRC of this stream.
+    /// The SSRC of this stream, fixed for its life.
     pub fn ssrc(&self) -> u32 {
         self.ssrc
     }

@@ -24,7 +24,7 @@ use sha1::Sha1;
 
 /// Length of the master key of `AES_CM_128_HMAC_SHA1_80`.
 pub const MASTER_KEY_LEN: usize = 16;
-/// Length of its master salt.
+/// Length of its master salt (112 bits, RFC 3711).
 pub const MASTER_SALT_LEN: usize = 14;
 /// Length of the key and salt together, as SDES carries them (`inline:`).
 pub const KEY_AND_SALT_LEN: usize = MASTER_KEY_LEN + MASTER_SALT_LEN;

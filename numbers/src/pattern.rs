@@ -51,7 +51,7 @@ pub enum PatternError {
     Unexpected {
         /// The character.
         found: char,
-        /// Its position.
+        /// Its position: index of the character in the pattern, from 0.
         at: usize,
     },
     /// `.` or `!` before the end.
@@ -59,7 +59,7 @@ pub enum PatternError {
     WildcardNotLast {
         /// `.` or `!`.
         found: char,
-        /// Its position.
+        /// Its position: index of the character in the pattern, from 0.
         at: usize,
     },
     /// A `[` without its `]`, an empty set, or a range written backwards.

@@ -191,7 +191,8 @@ impl CredentialLookup for AgentCredentials {
 /// password (and, with the data folder private, nothing at all).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAgent {
-    /// The definition.
+    /// The definition as the API last set it: it replaces the configured agent of
+    /// the same id (or removes it, with `removed`).
     pub def: AgentDef,
     /// The plaintext password older versions stored; read so that it can be
     /// turned into `ha1` at start ([`migrate_stored_passwords`]), never written.
@@ -588,7 +589,7 @@ impl AcdHandle {
         self.ask(|core, now, _| core.agent_views(now)).await
     }
 
-    /// One agent.
+    /// One agent's real-time view; `None` when no agent has that id.
     pub async fn agent(&self, id: &str) -> Result<Option<AgentView>, AcdError> {
         let id = id.to_string();
         self.ask(move |core, now, _| core.agent_view_named(&id, now))

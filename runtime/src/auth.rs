@@ -21,11 +21,12 @@ use crate::store::{Batch, SharedStore};
 /// A user the request was authenticated as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
-    /// Name.
+    /// Name from `api_users` (or the runtime's own), written to the audit log.
     pub name: String,
-    /// Role.
+    /// Role: decides which endpoints the user may call (admins pass every check).
     pub role: Role,
-    /// Department (handlers).
+    /// Department from `api_users`: the only one whose workorders a handler sees;
+    /// any user's department also receives the notifications addressed to it.
     pub department: Option<String>,
 }
 
@@ -226,11 +227,12 @@ pub struct AuditEntry {
     pub action: String,
     /// On what (a workorder number, an agent id...).
     pub target: String,
-    /// Details.
+    /// Whatever else the action records (JSON, its shape set by `action`).
     pub detail: serde_json::Value,
 }
 
-/// The audit log tree.
+/// Store tree of the audit log, keyed by time (big-endian Unix ms) then id, so
+/// that a time range is a key range.
 pub const AUDIT_TREE: &str = "audit";
 
 /// Roles that may read contact history and the running program's description.
@@ -303,7 +305,7 @@ pub fn audit_entries(
     Ok(out)
 }
 
-/// Shared users.
+/// The users as the API's handlers share them: read-only once shared.
 pub type SharedUsers = Arc<Users>;
 
 #[cfg(test)]

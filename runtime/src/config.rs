@@ -30,7 +30,8 @@ impl<'de> Deserialize<'de> for Duration {
 /// A port range written `20000-29999`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
-    /// First port.
+    /// First port (inclusive). Only even ports carry RTP, and the range spans at
+    /// least four ports.
     pub first: u16,
     /// Last port (inclusive).
     pub last: u16,
@@ -57,9 +58,9 @@ impl<'de> Deserialize<'de> for PortRange {
 pub struct Config {
     /// SIP listen addresses.
     pub sip: SipConfig,
-    /// HTTP API.
+    /// The HTTP API's listen address and what its connections may hold.
     pub http: HttpConfig,
-    /// RTP media.
+    /// RTP ports and address, and the legs' DTMF, latching and SRTP defaults.
     pub rtp: RtpConfig,
     /// Where data (sled), recordings and logs go.
     pub data_dir: PathBuf,
@@ -71,11 +72,12 @@ pub struct Config {
     pub engine: dialect_compiler::Engine,
     /// Limits against overload.
     pub limits: Limits,
-    /// Logging.
+    /// How much is logged, and in what form.
     pub logging: Logging,
-    /// Call recording.
+    /// Whether whole calls are recorded, and the limits of a recording.
     pub recording: RecordingConfig,
-    /// Carrier trunks.
+    /// Carrier trunks: where outgoing calls leave, and whose incoming calls are
+    /// (by source address).
     pub trunks: Vec<TrunkConfig>,
     /// Agents and their phones.
     pub agents: Vec<AgentConfig>,
@@ -120,7 +122,8 @@ impl Default for Config {
     }
 }
 
-/// SIP signalling.
+/// The `sip` section: where SIP listens, what it advertises, what a message
+/// may hold and how agent phones authenticate.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipConfig {
@@ -342,7 +345,8 @@ impl SipAuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Listen address.
+    /// Listen address (default `127.0.0.1:8080`; on any address but loopback, weak
+    /// API tokens stop the server from starting).
     pub listen: SocketAddr,
     /// Most connections at once; beyond it new ones are closed at once.
     pub max_connections: usize,
@@ -376,11 +380,12 @@ impl Default for HttpConfig {
     }
 }
 
-/// RTP media.
+/// The `rtp` section: ports, the media address, and the legs' DTMF, latching
+/// and SRTP defaults.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RtpConfig {
-    /// Port range.
+    /// Ports RTP sockets are bound from (default `20000-29999`).
     pub ports: PortRange,
     /// IP address to bind and put in SDP.
     pub ip: std::net::IpAddr,
@@ -503,7 +508,7 @@ impl Default for Limits {
     }
 }
 
-/// Logging.
+/// The `logging` section: how much is logged, and in what form.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Logging {
@@ -603,7 +608,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
-    /// Name.
+    /// Name, shown in contact records and logs; calls that name a trunk to leave
+    /// on (`outbound.emergency.trunk`) match it or the `group`.
     pub name: String,
     /// The carrier's host:port.
     pub host: String,
@@ -613,13 +619,13 @@ pub struct TrunkConfig {
     /// Digest user name.
     #[serde(default)]
     pub username: Option<String>,
-    /// Digest password.
+    /// Digest password; used only together with `username`.
     #[serde(default)]
     pub password: Option<String>,
-    /// Register to the carrier.
+    /// Whether to keep a registration at the carrier (default: no).
     #[serde(default)]
     pub register: bool,
-    /// Registration interval.
+    /// Registration interval: the expiry asked of the carrier (default `1h`).
     #[serde(default = "default_register_expiry")]
     pub register_expiry: Duration,
     /// Most simultaneous calls.
@@ -684,7 +690,7 @@ pub struct OutboundConfig {
     pub default_plan: String,
     /// The plan of each kind of call (unset: `default_plan`).
     pub origins: OriginPlans,
-    /// Emergency numbers.
+    /// Emergency numbers: agents may always call them, machines never.
     pub emergency: EmergencyConfig,
     /// Calls and minutes an hour per account, and when to raise an alarm.
     pub guard: GuardConfig,
@@ -725,7 +731,7 @@ pub struct OriginPlans {
     /// Agents: REFER from their phones, dial, transfer and consult from the desktop
     /// (an agent's own `dial_plan` comes first).
     pub agents: Option<String>,
-    /// Campaigns' dialing.
+    /// Calls the dialer places for campaigns.
     pub dialer: Option<String>,
 }
 
@@ -755,13 +761,13 @@ impl Default for EmergencyConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardConfig {
-    /// Each agent.
+    /// Each agent, counted on their own.
     pub agent: HourlyLimit,
     /// All flows' transfers to numbers together.
     pub flows: HourlyLimit,
     /// All callbacks together.
     pub callbacks: HourlyLimit,
-    /// Each campaign.
+    /// Each campaign, counted on its own.
     pub dialer: HourlyLimit,
     /// Share of a limit at which the alarm is raised (logged, counted in the
     /// metrics and written to the audit log, once an hour per account).
@@ -846,17 +852,20 @@ pub enum AssertedIdentity {
     None,
 }
 
-/// A user of the HTTP API.
+/// A user of the HTTP API, as `api_users` lists them (see docs/operations.md,
+/// API users and roles).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiUser {
     /// Name (for the audit log).
     pub name: String,
-    /// Bearer token.
+    /// Bearer token the user sends (`Authorization: Bearer TOKEN`). When the API
+    /// listens beyond loopback it must not be weak ([`crate::auth::weak_token`]).
     pub token: String,
     /// What the user may do.
     pub role: Role,
-    /// Department of a handler.
+    /// Department: the only one whose workorders a `handler` sees; for any role,
+    /// notifications addressed to the department reach the user.
     #[serde(default)]
     pub department: Option<String>,
 }
@@ -924,11 +933,11 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// Speech engines.
+/// The `speech` section: which engines speak and recognize.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpeechConfig {
-    /// `espeak` (built in) or the URL of a speech bridge.
+    /// `espeak` (built in), the URL of a speech bridge, or `off`.
     pub tts: String,
     /// `pocketsphinx` (built in), the URL of a speech bridge, or `off`.
     pub asr: String,
@@ -949,7 +958,7 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
-        /// The file.
+        /// The configuration file.
         path: PathBuf,
         /// Why.
         reason: std::io::Error,
@@ -957,7 +966,7 @@ pub enum ConfigError {
     /// A key or value is wrong.
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
-        /// The file.
+        /// The configuration file.
         path: PathBuf,
         /// 1-based line.
         line: usize,

@@ -21,7 +21,7 @@ pub const BY_CUSTOMER: &str = "contacts_by_customer";
 /// A contact: one call (or, later, one SMS, e-mail or fax item).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ContactRecord {
-    /// Id.
+    /// From the store's durable `contact` counter, so later calls have larger ids.
     pub id: u64,
     /// voice, sms, email, fax, web.
     pub channel: String,
@@ -30,7 +30,8 @@ pub struct ContactRecord {
     /// For calls the ACD placed: `callback` or `outbound` (an agent's call); empty otherwise.
     #[serde(default)]
     pub kind: String,
-    /// Calling number.
+    /// Calling number: the From header's user part for incoming calls, the caller
+    /// id presented for calls the ACD placed.
     pub caller: String,
     /// Dialled number.
     pub called: String,
@@ -40,7 +41,7 @@ pub struct ContactRecord {
     pub flow: String,
     /// Version of the deployed program the call ran on.
     pub program_version: u64,
-    /// SIP Call-ID.
+    /// SIP Call-ID, to find the call in SIP traces and logs.
     pub call_id: String,
     /// When the call arrived, Unix ms.
     pub started_ms: i64,
@@ -54,7 +55,8 @@ pub struct ContactRecord {
     pub customer_id: String,
     /// Language the call ended in.
     pub language: String,
-    /// The IVR trail.
+    /// The IVR trail, in order: steps visited with their times, prompts played,
+    /// digits entered, lookups and their outcomes.
     pub trail: Vec<TrailEntry>,
     /// Keys pressed, in order (masked entries as `*`).
     pub digits: String,

@@ -54,7 +54,7 @@ pub enum DeployError {
 pub struct ProgramInfo {
     /// Deployment number, from 1.
     pub version: u64,
-    /// Project name.
+    /// The project's name as the bundle carries it (its folder's name).
     pub project: String,
     /// When the bundle was built.
     pub built_at: String,
@@ -64,7 +64,7 @@ pub struct ProgramInfo {
     pub flows: Vec<String>,
     /// Dialled numbers answered.
     pub numbers: Vec<String>,
-    /// Prompt files.
+    /// Number of prompt files loaded from the bundle.
     pub prompts: usize,
     /// How long loading and compiling took, ms.
     pub load_ms: u64,
@@ -74,11 +74,11 @@ pub struct ProgramInfo {
 
 /// A program ready to run calls.
 pub struct Deployed {
-    /// The compiled program.
+    /// The flows, compiled for the configured engine.
     pub program: Program,
     /// Prompts by path under `prompts/` (`zh/welcome.wav`).
     pub prompts: HashMap<String, Arc<Prompt>>,
-    /// Facts.
+    /// Facts shown by `GET /api/v1/program`.
     pub info: ProgramInfo,
 }
 
@@ -134,7 +134,8 @@ impl ProgramSlot {
         }
     }
 
-    /// The current version.
+    /// The running program's deployment number. A deploy that fails still uses
+    /// up its number, so versions may skip.
     pub fn version(&self) -> u64 {
         self.current().info.version
     }

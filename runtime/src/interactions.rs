@@ -24,12 +24,13 @@ pub const CHANNELS: &[&str] = &[
     "agent", "ivr", "web", "email", "fax", "sms", "manager", "outbound",
 ];
 
-/// A type of interaction event.
+/// A type of interaction event. The store starts with
+/// [`default_event_types`]; the API adds and renames types.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EventType {
-    /// Id (`complaint`).
+    /// Stable key of the type (`complaint`), which events store.
     pub id: String,
-    /// Name (`投诉`).
+    /// Name shown to people (`投诉`); renaming leaves the events alone.
     pub name: String,
 }
 
@@ -69,7 +70,7 @@ pub fn seed_event_types(store: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every event type.
+/// Every event type, ordered by id.
 pub fn event_types(store: &dyn Store) -> Result<Vec<EventType>, StoreError> {
     store
         .scan_prefix(EVENT_TYPES, b"")?
@@ -87,22 +88,23 @@ pub async fn put_event_type(store: &SharedStore, t: &EventType) -> Result<(), St
     crate::store::commit_async(store.clone(), b).await
 }
 
-/// A customer interaction event.
+/// A customer interaction event as stored and returned by the API; only
+/// [`create_event`] makes one, after checking every id it refers to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct InteractionEvent {
-    /// Id.
+    /// From the store's durable `interaction` counter: unique and increasing.
     pub id: u64,
-    /// Event type id.
+    /// Id of an [`EventType`] that existed when the event was created.
     pub event_type: String,
-    /// Customer.
+    /// The customer's id (never blank): the event is indexed by it.
     pub customer_id: String,
     /// Channel (one of [`CHANNELS`]).
     pub channel: String,
     /// Start, Unix ms.
     pub started_ms: i64,
-    /// End, Unix ms.
+    /// End, Unix ms; never before the start.
     pub ended_ms: i64,
-    /// Description.
+    /// Free text from whoever recorded the event; may be empty.
     #[serde(default)]
     pub description: String,
     /// The employee who handled it (agent id; `ivr` for self-service).
@@ -110,7 +112,8 @@ pub struct InteractionEvent {
     /// The contacts it came up in.
     #[serde(default)]
     pub contacts: Vec<u64>,
-    /// Related events.
+    /// Ids of other interaction events it relates to, each existing when it was
+    /// created.
     #[serde(default)]
     pub related: Vec<u64>,
 }
@@ -119,11 +122,11 @@ pub struct InteractionEvent {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
-    /// Event type id.
+    /// Id of an existing event type (see [`event_types`]).
     pub event_type: String,
-    /// Customer.
+    /// The customer's id; must not be blank.
     pub customer_id: String,
-    /// Channel.
+    /// One of [`CHANNELS`].
     pub channel: String,
     /// Start (Unix ms); now when absent.
     #[serde(default)]
@@ -131,16 +134,16 @@ pub struct NewEvent {
     /// End; the start when absent.
     #[serde(default)]
     pub ended_ms: Option<i64>,
-    /// Description.
+    /// Free text; empty when absent.
     #[serde(default)]
     pub description: String,
     /// Employee; the API user when absent.
     #[serde(default)]
     pub employee: Option<String>,
-    /// Contacts.
+    /// Ids of existing contacts the event came up in.
     #[serde(default)]
     pub contacts: Vec<u64>,
-    /// Related events.
+    /// Ids of existing interaction events it relates to.
     #[serde(default)]
     pub related: Vec<u64>,
 }
@@ -151,7 +154,7 @@ pub enum EventError {
     /// A field is wrong.
     #[error("{1}")]
     Invalid(&'static str, String),
-    /// Storage failed.
+    /// The store could not check the ids or save the event.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
 }
@@ -276,7 +279,7 @@ fn build_event(
     Ok((ev, b))
 }
 
-/// One event.
+/// One event by id; `None` when there is none.
 pub fn get_event(store: &dyn Store, id: u64) -> Result<Option<InteractionEvent>, StoreError> {
     get_json(store, EVENTS, &id.to_be_bytes())
 }

@@ -60,7 +60,7 @@ pub enum StartError {
     Bind {
         /// SIP or HTTP.
         what: &'static str,
-        /// The address asked for.
+        /// The configured address (`sip.listen` or `http.listen`).
         addr: std::net::SocketAddr,
         /// Why the system refused it.
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -70,11 +70,11 @@ pub enum StartError {
 /// Addresses the server actually listens on (ports may have been 0).
 #[derive(Debug, Clone)]
 pub struct Listening {
-    /// SIP over UDP.
+    /// SIP over UDP; `None` when `sip.udp` is off.
     pub sip_udp: Option<std::net::SocketAddr>,
-    /// SIP over TCP.
+    /// SIP over TCP; `None` when `sip.tcp` is off.
     pub sip_tcp: Option<std::net::SocketAddr>,
-    /// HTTP API.
+    /// The HTTP API, which always listens.
     pub http: std::net::SocketAddr,
 }
 

@@ -16,7 +16,8 @@ pub struct Stats {
     pub calls_active: AtomicI64,
     /// Calls that ended in a flow error nothing handled.
     pub flow_errors: AtomicU64,
-    /// Flow steps run.
+    /// Steps the flows' programs took, all calls together: one per command a
+    /// program returned to its call (a prompt, a menu, a transfer...).
     pub flow_steps: AtomicU64,
     /// 20 ms media ticks of ended calls.
     pub rtp_ticks: AtomicU64,

@@ -15,7 +15,7 @@ use super::transport::{Target, TransportKind};
 /// Identifies a dialog from our side.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DialogId {
-    /// The Call-ID.
+    /// The Call-ID, the same on both sides of the dialog.
     pub call_id: String,
     /// Our tag (From tag of requests we send, To tag of requests we receive).
     pub local_tag: String,

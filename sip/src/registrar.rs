@@ -30,7 +30,8 @@ use super::transport::Target;
 
 pub use super::auth::CredentialLookup;
 
-/// Registrar settings.
+/// Registrar settings: how phones authenticate and how long their
+/// registrations last.
 #[derive(Debug, Clone)]
 pub struct RegistrarConfig {
     /// Digest authentication: realm, nonce lifetime, lock-outs.
@@ -57,7 +58,7 @@ impl Default for RegistrarConfig {
 /// One registered contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
-    /// The contact URI.
+    /// The contact URI as the phone registered it: where calls to the user go.
     pub contact: String,
     /// When it lapses.
     pub expires_at: Instant,
@@ -85,14 +86,14 @@ pub enum RegistrationEvent {
     Registered {
         /// The address of record (user part).
         aor: String,
-        /// The contact URI.
+        /// The contact URI just registered.
         contact: String,
     },
     /// A contact is gone.
     Unregistered {
         /// The address of record (user part).
         aor: String,
-        /// The contact URI.
+        /// The contact URI that went away.
         contact: String,
         /// Why.
         reason: UnregisterReason,
@@ -151,7 +152,8 @@ impl Registrar {
         &self.inner.auth
     }
 
-    /// The digest realm.
+    /// The realm of the registrar's digest challenges; an HA1 is valid only in
+    /// the realm it was computed for.
     pub fn realm(&self) -> &str {
         self.inner.auth.realm()
     }

@@ -32,7 +32,7 @@ pub struct TrunkConfig {
     pub username: String,
     /// Digest credentials, if the carrier challenges.
     pub credentials: Option<Credentials>,
-    /// Transport to the carrier.
+    /// Transport of registrations and calls to the carrier (UDP unless set).
     pub transport: TransportKind,
     /// Requested registration lifetime (seconds).
     pub expires: u32,
@@ -63,7 +63,8 @@ impl TrunkConfig {
     }
 }
 
-/// Registration state of a trunk.
+/// Registration state of a trunk, as [`start_registration`] reports it on
+/// its watch channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrunkStatus {
     /// Not registered (before the first attempt, or after shutdown).

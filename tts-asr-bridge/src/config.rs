@@ -68,7 +68,8 @@ pub enum TtsEngine {
         #[serde(default = "default_timeout_ms")]
         timeout_ms: u64,
     },
-    /// A speech bridge.
+    /// The speech bridge (`dialect-speech-bridge`), over HTTP; what it
+    /// synthesizes is still cached here.
     Bridge {
         /// Its base URL, such as `http://speech1:8790`.
         url: String,
@@ -93,9 +94,10 @@ impl Default for TtsEngine {
 pub enum AsrEngine {
     /// Pooled pocketsphinx decoders on this machine.
     Pocketsphinx(SphinxConfig),
-    /// A speech bridge.
+    /// The speech bridge (`dialect-speech-bridge`), over HTTP: recognitions
+    /// run on its decoders.
     Bridge {
-        /// Its base URL.
+        /// Its base URL, such as `http://speech1:8790`.
         url: String,
         /// Time limit of one request.
         #[serde(default = "default_timeout_ms")]

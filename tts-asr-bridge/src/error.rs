@@ -34,7 +34,7 @@ pub enum Error {
     /// The engine did not finish in time and was stopped.
     #[error("{engine} did not finish within {after:?} and was stopped")]
     Timeout {
-        /// Engine name.
+        /// Engine name as messages show it (`espeak-ng`).
         engine: &'static str,
         /// The time limit that was exceeded.
         after: Duration,
@@ -73,7 +73,8 @@ pub enum Error {
     /// The speech bridge could not be reached or answered with an error.
     #[error("speech bridge {url}: {detail}")]
     Remote {
-        /// The request URL.
+        /// The URL asked (the bridge's base URL and the endpoint's path), or the
+        /// base URL alone when no client could be built for it.
         url: String,
         /// The transport error or the bridge's error message.
         detail: String,

@@ -116,7 +116,8 @@ fn check_name(name: &str) -> Result<()> {
 pub enum Lang {
     /// Chinese (written with Han characters; any Chinese voice reads it).
     Zh,
-    /// English.
+    /// English: every tag that is not Chinese falls back to it
+    /// ([`Lang::from_tag`]).
     En,
 }
 

@@ -41,13 +41,13 @@ pub struct QueueView {
     pub strategy: String,
     /// Calls waiting (callbacks included).
     pub waiting: usize,
-    /// Of which callbacks.
+    /// Of which callbacks (callers waiting to be called back, not on the line).
     pub callbacks: usize,
     /// Calls ringing an agent, or being placed for a reserved agent.
     pub offering: usize,
     /// Calls talking to an agent.
     pub talking: usize,
-    /// The longest wait now, ms.
+    /// The longest wait of a call waiting now, ms (0 when none waits).
     pub longest_wait_ms: i64,
     /// Qualified agents signed in.
     pub signed_in: usize,

@@ -40,7 +40,7 @@ pub struct MeanSd {
     pub sd: Ms,
 }
 
-/// Erlang-k parameters.
+/// Erlang-k parameters as written (`{erlang: {k: 3, mean: 3m}}`).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErlangK {
@@ -50,7 +50,8 @@ pub struct ErlangK {
     pub mean: Ms,
 }
 
-/// A distribution of durations.
+/// A distribution of durations as a traffic file writes it: a plain duration
+/// is constant; otherwise `exponential`, `lognormal`, `uniform` or `erlang`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Dist {
     /// Always the same.

@@ -33,7 +33,8 @@ pub fn erlang_c(s: u32, a: f64) -> f64 {
 /// M/M/s figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ErlangC {
-    /// Probability of waiting.
+    /// Probability that a call waits; 1 when the offered load (in Erlangs)
+    /// reaches the number of agents.
     pub p_wait: f64,
     /// Mean wait over all calls (= ASA: every call is answered).
     pub asa: f64,

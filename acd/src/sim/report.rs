@@ -100,7 +100,7 @@ pub struct QueueResult {
 #[allow(missing_docs, reason = "fields are described on the type")]
 pub struct AgentResult {
     pub id: String,
-    /// Calls handled.
+    /// Calls handled (answered, transferred in, direct, outbound).
     pub handled: u64,
     /// Average handle time, ms.
     pub aht_ms: f64,
@@ -122,16 +122,16 @@ pub struct SimReport {
     /// Start of the simulated period (RFC 3339).
     pub start: String,
     pub days: u32,
-    /// Calls generated.
+    /// Calls the traffic's arrivals generated.
     pub calls: u64,
-    /// Events processed.
+    /// Events the simulator processed: a measure of the run's work.
     pub events: u64,
     pub agents_count: usize,
-    /// Announcements played.
+    /// Queue announcements sent to waiting calls.
     pub announcements: u64,
-    /// Callbacks placed.
+    /// Callbacks the ACD placed.
     pub callbacks: u64,
-    /// Wall time, ms.
+    /// Real time the run took (not simulated time), ms.
     pub wall_ms: f64,
     /// Simulated calls per second of wall time.
     pub calls_per_second: f64,

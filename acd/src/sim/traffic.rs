@@ -132,7 +132,7 @@ pub struct Traffic {
     /// When the simulation starts (RFC 3339, or a date for its midnight in UTC+8).
     #[serde(default = "default_start")]
     pub start: String,
-    /// Days simulated.
+    /// Days simulated from `start` (at least one).
     #[serde(default = "one")]
     pub days: u32,
     /// Seed of the random numbers: the same file and seed give the same run.

@@ -17,7 +17,7 @@ use dialect_compiler::{Engine, Program};
 /// Traffic for one queue given on the command line.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QuickTraffic {
-    /// The queue.
+    /// The queue the traffic arrives at (used only without a traffic file).
     pub queue: Option<String>,
     /// Poisson arrivals per hour.
     pub calls_per_hour: Option<f64>,
@@ -27,9 +27,9 @@ pub(crate) struct QuickTraffic {
     pub patience: Option<String>,
     /// Agents with the queue's skills at level 5.
     pub agents: Option<u32>,
-    /// Days.
+    /// Days to simulate; overrides the traffic file's.
     pub days: Option<u32>,
-    /// Seed.
+    /// Seed of the random numbers; overrides the traffic file's.
     pub seed: Option<u64>,
 }
 

@@ -71,7 +71,7 @@ const MISSES_TO_END: u8 = 6;
 /// A digit found in audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetectedDigit {
-    /// The key.
+    /// The key whose row and column tones sounded together.
     pub key: DtmfKey,
     /// Start of the tone, in milliseconds from the start of the audio.
     pub start_ms: u64,
@@ -100,7 +100,7 @@ struct Bin {
     omega: f32,
     /// Goertzel coefficient 2·cos ω.
     coeff: f32,
-    /// e^{−jω}.
+    /// e^{−jω}: the Goertzel output is s1 − e^{−jω}·s2.
     e1: (f32, f32),
     /// e^{−jω·50}: turns the Goertzel output of a half into its DFT value.
     e50: (f32, f32),

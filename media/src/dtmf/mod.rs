@@ -16,28 +16,19 @@ pub use generate::{DBM0_PEAK, ToneGenerator, dbm0_to_amplitude};
 pub use inband::{DetectedDigit, InbandDetector, detect, detect_wav};
 pub use sip_info::{SipInfoDigit, SipInfoError, parse_sip_info};
 
-/// One of the sixteen DTMF keys.
+/// One of the sixteen DTMF keys, named as on the keypad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs, reason = "the digit keys need no description")]
 pub enum DtmfKey {
-    /// Key 0.
     Key0,
-    /// Key 1.
     Key1,
-    /// Key 2.
     Key2,
-    /// Key 3.
     Key3,
-    /// Key 4.
     Key4,
-    /// Key 5.
     Key5,
-    /// Key 6.
     Key6,
-    /// Key 7.
     Key7,
-    /// Key 8.
     Key8,
-    /// Key 9.
     Key9,
     /// Key `*`.
     Star,
@@ -45,11 +36,11 @@ pub enum DtmfKey {
     Pound,
     /// Key A (fourth column, rare on phones, used by some networks).
     A,
-    /// Key B.
+    /// Key B (fourth column).
     B,
-    /// Key C.
+    /// Key C (fourth column).
     C,
-    /// Key D.
+    /// Key D (fourth column).
     D,
 }
 
@@ -195,7 +186,7 @@ pub enum KeySource {
 /// A key pressed by the caller, whichever way it came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyEvent {
-    /// The key.
+    /// The key, the same whichever path brought it.
     pub key: DtmfKey,
     /// How it arrived.
     pub source: KeySource,

@@ -29,7 +29,7 @@ pub enum SipInfoError {
 /// A key parsed from an INFO body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SipInfoDigit {
-    /// The key.
+    /// The key the body's signal names (a character or an event code 0-15).
     pub key: DtmfKey,
     /// The duration the body announces, if any.
     pub duration: Option<Duration>,

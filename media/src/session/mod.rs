@@ -85,9 +85,9 @@ pub enum InbandMode {
 /// Settings of one session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// The far end.
+    /// The far end: where RTP goes, with which codec, events and keys.
     pub remote: RemoteMedia,
-    /// In-band detection.
+    /// When received audio is searched for DTMF tones.
     pub inband: InbandMode,
     /// Report [`MediaEvent::RemoteSilent`] after this long without any RTP.
     pub remote_silence: Option<Duration>,
@@ -221,7 +221,7 @@ pub struct SessionStats {
     pub skipped_ticks: u64,
     /// Largest lateness seen, in microseconds.
     pub max_late_us: u64,
-    /// RTP packets sent.
+    /// RTP packets the socket took (one dropped by a full buffer is not counted).
     pub packets_sent: u64,
     /// RTP packets received and accepted.
     pub packets_received: u64,
@@ -476,12 +476,12 @@ impl RtpSession {
         })
     }
 
-    /// The control handle.
+    /// The control handle; clones of it may go to other tasks.
     pub fn handle(&self) -> &SessionHandle {
         &self.handle
     }
 
-    /// The local RTP address.
+    /// The address the RTP socket is bound to; its port goes into our SDP.
     pub fn local_addr(&self) -> SocketAddr {
         self.handle.local
     }

@@ -31,7 +31,7 @@ use crate::store::SharedStore;
 /// An API error: HTTP status, a stable code, a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// Status.
+    /// HTTP status of the response: 4xx for the client's mistakes, 5xx for ours.
     pub status: StatusCode,
     /// Stable code (`unauthorized`, `not_found`, `invalid`...).
     pub code: &'static str,
@@ -110,17 +110,17 @@ impl From<crate::store::StoreError> for ApiError {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Durable storage.
+    /// The store, shared with the calls and the engines.
     pub store: SharedStore,
-    /// API users.
+    /// API users by token; every route's role check asks them.
     pub users: SharedUsers,
-    /// The deployed program.
+    /// The running program, which `POST /api/v1/deploy` replaces.
     pub program: Arc<ProgramSlot>,
     /// Set once the server is ready to take calls.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Live counters for metrics.
     pub stats: Arc<crate::stats::Stats>,
-    /// The workorder engine.
+    /// The workorder engine, which makes every change to orders and tasks.
     pub workorders: crate::workorder::WorkorderHandle,
     /// The ACD (queues, agents, CTI); its routes are in [`cti`].
     pub acd: crate::acd::AcdHandle,

@@ -43,7 +43,7 @@ pub struct HttpLimits {
 }
 
 impl HttpLimits {
-    /// From the configuration.
+    /// The limits the `http` section of the configuration sets.
     pub fn from_config(http: &crate::config::HttpConfig) -> HttpLimits {
         HttpLimits {
             max_connections: http.max_connections,

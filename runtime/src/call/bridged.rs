@@ -105,7 +105,8 @@ pub(super) enum RoomExit {
     Requeued,
     /// The ACD transferred the caller to an outside number (blind).
     TransferNumber {
-        /// The number.
+        /// The number as the agent gave it; it is dialled as the agent's transfer,
+        /// under the outbound-call policy.
         number: String,
         /// The agent who transferred the call.
         agent: String,

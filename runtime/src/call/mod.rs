@@ -78,13 +78,14 @@ pub use speech::Speaker;
 
 /// What every call shares.
 pub struct CallEnv {
-    /// The SIP endpoint.
+    /// The SIP endpoint every call's dialogs and outgoing legs use.
     pub endpoint: SipEndpoint,
-    /// RTP ports.
+    /// RTP ports from `rtp.ports`; each media leg holds a lease.
     pub ports: PortAllocator,
-    /// The deployed program.
+    /// The program slot: a call takes the current program when it arrives and
+    /// keeps it to the end, whatever is deployed meanwhile.
     pub program: Arc<ProgramSlot>,
-    /// Durable storage.
+    /// The store; each call writes its contact record there.
     pub store: SharedStore,
     /// Counters.
     pub stats: Arc<Stats>,
@@ -92,7 +93,7 @@ pub struct CallEnv {
     pub speaker: Speaker,
     /// Speech recognition, when configured.
     pub asr: Option<Arc<dyn dialect_speech::asr::Asr>>,
-    /// The configuration.
+    /// The configuration as loaded at start.
     pub config: Arc<Config>,
     /// HTTP client for lookups.
     pub http: reqwest::Client,
@@ -105,7 +106,7 @@ pub struct CallEnv {
     pub recordings: PathBuf,
     /// The IP in our SDP.
     pub media_ip: IpAddr,
-    /// Limits.
+    /// Admission control: concurrent calls and new calls a second.
     pub limiter: Limiter,
     /// Cancelled at shutdown: new calls are refused, calls in progress get a grace period.
     pub shutdown: CancellationToken,

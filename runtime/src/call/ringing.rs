@@ -71,7 +71,8 @@ pub(super) struct Ringing {
     /// The far end's early media to the party, once a provisional response
     /// brought SDP.
     early: Option<MediaLink>,
-    /// The tone is playing.
+    /// Whether the ringback tone still plays (through the party's hold-music
+    /// player), so that it is stopped once.
     tone: bool,
 }
 

@@ -20,9 +20,9 @@ pub enum Account {
     Agent(String),
     /// All flows' `transfer number`.
     Flows,
-    /// All callbacks.
+    /// Every callback the ACD places, together.
     Callbacks,
-    /// One campaign.
+    /// One campaign's dialing, by the campaign's name.
     Campaign(String),
 }
 
@@ -37,17 +37,17 @@ impl std::fmt::Display for Account {
     }
 }
 
-/// What the guard refused.
+/// Which of its hourly limits an account has reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuardRefusal {
     /// The account placed its hourly number of calls.
     Calls {
-        /// The limit.
+        /// Calls an hour, as configured in `outbound.guard`.
         limit: u32,
     },
     /// The account talked its hourly minutes.
     Minutes {
-        /// The limit.
+        /// Minutes an hour, as configured in `outbound.guard`.
         limit: u32,
     },
 }

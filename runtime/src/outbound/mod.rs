@@ -54,12 +54,12 @@ use plan::{DialPlan, PlanRefusal};
 pub enum Origin {
     /// A flow's `transfer number`.
     Flow {
-        /// The flow.
+        /// Name of the flow whose `transfer number` asks.
         flow: String,
     },
     /// A queue rule's destination `number "…"` (max wait, overflow, a key).
     Queue {
-        /// The queue.
+        /// Name of the queue whose rule asks.
         queue: String,
     },
     /// A callback the ACD places for a caller who asked for one.
@@ -73,7 +73,7 @@ pub enum Origin {
     },
     /// A campaign's dialing.
     Campaign {
-        /// The campaign.
+        /// Name of the campaign whose dialing asks.
         name: String,
     },
 }
@@ -149,7 +149,7 @@ pub enum Reason {
     EmergencyByMachine,
     /// The origin's or the trunk's plan does not allow the number.
     Plan {
-        /// The plan.
+        /// Name of the plan that refused (`national` or one of `outbound.plans`).
         plan: String,
         /// Whose plan: the origin's, or trunk `name`'s.
         of: String,
@@ -160,21 +160,22 @@ pub enum Reason {
     NoTrunk(Option<String>),
     /// Every fitting trunk is using all its channels.
     TrunkFull {
-        /// The (first) trunk.
+        /// The first fitting trunk that refused, when several did.
         trunk: String,
-        /// Its channels.
+        /// Its `channels` setting, all in use.
         channels: usize,
     },
     /// Every fitting trunk is at its calls-per-second limit.
     TrunkRate {
-        /// The (first) trunk.
+        /// The first fitting trunk that refused, when several did.
         trunk: String,
         /// Its limit.
         per_second: u32,
     },
     /// The account's hourly guard.
     Guard {
-        /// The account.
+        /// The account as messages name it (`agent 1001`, `flows`, `callbacks`,
+        /// `campaign NAME`).
         account: String,
         /// Which limit.
         refusal: GuardRefusal,
@@ -232,7 +233,7 @@ pub struct Refusal {
 /// in both directions, and its call rate.
 #[derive(Debug)]
 pub struct TrunkLine {
-    /// The configured trunk.
+    /// The trunk's entry in `trunks`.
     pub config: TrunkConfig,
     /// What the SIP layer needs to dial through it.
     pub sip: trunk::TrunkConfig,

@@ -26,7 +26,7 @@ pub struct DialPlan {
 pub enum PlanRefusal {
     /// A `deny` pattern matched.
     Denied {
-        /// The pattern.
+        /// The `deny` pattern that matched, as text.
         pattern: String,
     },
     /// No `allow` pattern matched.

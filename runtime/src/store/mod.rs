@@ -131,7 +131,8 @@ pub trait Store: Send + Sync + 'static {
     fn count(&self, tree: &str) -> Result<usize, StoreError>;
 }
 
-/// A shared store.
+/// The one store every part of the runtime holds, behind the trait so that the
+/// backend can change without them knowing.
 pub type SharedStore = Arc<dyn Store>;
 
 /// Key/value pairs read from a tree, in key order.

@@ -9,14 +9,13 @@ use std::collections::HashSet;
 use super::model::*;
 use crate::store::Store;
 
-/// What the check found.
+/// What the check found: how many orders, open orders and history entries it
+/// read, and the problems.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct CheckReport {
-    /// Orders.
     pub orders: usize,
-    /// Open orders.
     pub open: usize,
-    /// History entries.
     pub history: usize,
     /// Problems, one sentence each (empty when consistent).
     pub problems: Vec<String>,

@@ -27,7 +27,7 @@ use crate::workorder::engine::{
 pub struct CreateRequest {
     /// The lifecycle (`complaint`).
     pub kind: String,
-    /// Field values.
+    /// Values of the lifecycle's fields, by field name.
     #[serde(default)]
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// Department to dispatch to at once.
@@ -39,12 +39,13 @@ pub struct CreateRequest {
     /// The contact it was taken in.
     #[serde(default)]
     pub contact_id: Option<u64>,
-    /// A first comment.
+    /// A comment, kept in the creation's history entry.
     #[serde(default)]
     pub comment: Option<String>,
 }
 
-/// A transition request.
+/// A step of an order along one of its lifecycle's transitions, as the API
+/// takes it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
@@ -56,7 +57,9 @@ pub struct TransitionRequest {
     /// Department to send the order to (required by `forward`).
     #[serde(default)]
     pub department: Option<String>,
-    /// Handler to assign.
+    /// Handler to assign; a return ignores it and restores the handler the order
+    /// had in that state. When absent, a forward leaves the order unassigned and a
+    /// handler taking any other step becomes its handler.
     #[serde(default)]
     pub handler: Option<String>,
     /// Fields to set with the step (`resolution` for a reply).
@@ -71,18 +74,18 @@ pub struct TransitionRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportOrder {
-    /// Lifecycle.
+    /// The lifecycle (`complaint`).
     pub kind: String,
     /// State (the initial state when absent).
     #[serde(default)]
     pub state: Option<String>,
-    /// Fields.
+    /// Values of the lifecycle's fields, by field name.
     #[serde(default)]
     pub fields: serde_json::Map<String, serde_json::Value>,
-    /// Department.
+    /// The department the order is with.
     #[serde(default)]
     pub department: Option<String>,
-    /// Handler.
+    /// The person handling it.
     #[serde(default)]
     pub handler: Option<String>,
     /// When it was created (and entered its state), Unix ms; now when absent.
@@ -94,16 +97,16 @@ pub struct ImportOrder {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
-    /// Campaign.
+    /// The campaign it belongs to; must not be blank.
     pub campaign: String,
-    /// Type.
+    /// Task type (`care`, `retention`...); must not be blank.
     pub task_type: String,
-    /// Customer.
+    /// The customer's id; must not be blank.
     pub customer_id: String,
-    /// Number to call.
+    /// Number to call; checked as a telephone number when given.
     #[serde(default)]
     pub phone: String,
-    /// Description.
+    /// Free text; empty when absent.
     #[serde(default)]
     pub description: String,
     /// Time limit (Unix ms).
@@ -112,7 +115,7 @@ pub struct TaskRequest {
     /// Handler to dispatch to at once.
     #[serde(default)]
     pub handler: Option<String>,
-    /// Notes.
+    /// Free notes of whoever works the task.
     #[serde(default)]
     pub memo: String,
 }
@@ -121,7 +124,9 @@ pub struct TaskRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
-    /// New status.
+    /// New status, one of [`TASK_STATUSES`](crate::workorder::model::TASK_STATUSES):
+    /// the first `in_progress` stamps the start; `done`, `failed` and `cancelled`
+    /// stamp the end.
     #[serde(default)]
     pub status: Option<String>,
     /// New handler (dispatches the task).
@@ -135,12 +140,12 @@ pub struct TaskUpdate {
     pub memo: Option<String>,
 }
 
-/// What the engine found at start.
+/// What the engine found at start: how many open orders it loaded and timers
+/// it armed, and what that cost.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct StartReport {
-    /// Open orders loaded.
     pub open_orders: usize,
-    /// Timers armed.
     pub timers: usize,
     /// Timers already due (they fire at once).
     pub due_now: usize,
@@ -316,7 +321,7 @@ impl WorkorderHandle {
         self.ask(|tx| Msg::Import(orders, u, tx)).await
     }
 
-    /// One order.
+    /// One order by number, read from the store (`NotFound` when there is none).
     pub async fn get(&self, number: &str) -> Result<Workorder, WoError> {
         let store = self.store.clone();
         let n = number.to_string();
@@ -363,7 +368,8 @@ impl WorkorderHandle {
         blocking(move || read_notifications(&*store, &to, since, limit)).await
     }
 
-    /// Creates an outbound task.
+    /// Creates an outbound task, `dispatched` when the request names a handler and
+    /// `pending` otherwise.
     pub async fn create_task(&self, req: TaskRequest, user: &User) -> Result<Task, WoError> {
         let u = user.clone();
         self.ask(|tx| Msg::CreateTask(req, u, tx)).await
@@ -375,7 +381,7 @@ impl WorkorderHandle {
         self.ask(|tx| Msg::UpdateTask(id, up, u, tx)).await
     }
 
-    /// One task.
+    /// One task by id (`NotFound` when there is none).
     pub async fn get_task(&self, id: u64) -> Result<Task, WoError> {
         let store = self.store.clone();
         blocking(move || {

@@ -121,20 +121,19 @@ pub struct Timer {
 pub struct Link {
     /// The link kind declared in the lifecycle (`duplicate`, `related`...).
     pub kind: String,
-    /// The other order.
+    /// Number of the other order.
     pub number: String,
     /// `to` on the order the link was made from, `from` on the other one.
     pub direction: String,
 }
 
-/// Where an order was when it entered a state.
+/// Where an order was when it entered a state: the state, and the department
+/// and handler it had then.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct Assignment {
-    /// The state.
     pub state: String,
-    /// Department then.
     pub department: Option<String>,
-    /// Handler then.
     pub handler: Option<String>,
 }
 
@@ -151,7 +150,7 @@ pub struct HistoryEntry {
     pub role: String,
     /// `create`, `transition`, `comment`, `link`, `remind`, `escalate`.
     pub action: String,
-    /// The transition taken.
+    /// Name of the lifecycle transition taken (`transition` entries only).
     #[serde(default)]
     pub transition: Option<String>,
     /// State before.
@@ -175,20 +174,16 @@ pub struct HistoryEntry {
 }
 
 /// The compact record of an open order: all a restart needs to rebuild the
-/// in-memory indexes and re-arm the timers without reading full orders.
+/// in-memory indexes and re-arm the timers without reading full orders. Its
+/// fields are the order's fields of the same name (`kind`: the lifecycle).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct OpenRecord {
-    /// Lifecycle.
     pub kind: String,
-    /// State.
     pub state: String,
-    /// Department.
     pub department: Option<String>,
-    /// Handler.
     pub handler: Option<String>,
-    /// Created.
     pub created_ms: i64,
-    /// Updated.
     pub updated_ms: i64,
     /// Time limit of the state.
     pub deadline_ms: Option<i64>,
@@ -220,7 +215,7 @@ pub fn next_timer(o: &Workorder) -> Option<i64> {
 /// A reminder or escalation delivered to a role, department or user.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Notification {
-    /// Id.
+    /// From the store's durable `notification` counter: unique and increasing.
     pub id: u64,
     /// When it was raised, Unix ms.
     pub at_ms: i64,
@@ -228,15 +223,15 @@ pub struct Notification {
     pub to: String,
     /// `remind` (催办) or `escalate` (督办).
     pub action: String,
-    /// The order.
+    /// Number of the order.
     pub number: String,
     /// Its lifecycle.
     pub kind: String,
     /// Its state when raised.
     pub state: String,
-    /// Its department then.
+    /// The order's department when the notification was raised.
     pub department: Option<String>,
-    /// Its handler then.
+    /// The order's handler when the notification was raised.
     pub handler: Option<String>,
     /// When the timer fell due (earlier than `at_ms` when it fell due while the
     /// runtime was down).
@@ -250,18 +245,18 @@ pub struct Notification {
 /// An outbound task (任务, W6): one customer of a campaign to be contacted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Task {
-    /// Id.
+    /// From the store's durable `task` counter: unique and increasing.
     pub id: u64,
     /// The campaign (营销方案) it belongs to.
     pub campaign: String,
     /// Task type (`care`, `retention`, `payment_reminder`...).
     pub task_type: String,
-    /// Customer.
+    /// The customer's id (never blank).
     pub customer_id: String,
     /// Number to call.
     #[serde(default)]
     pub phone: String,
-    /// Description.
+    /// Free text; may be empty.
     #[serde(default)]
     pub description: String,
     /// Time limit, Unix ms.
@@ -275,28 +270,28 @@ pub struct Task {
     /// Who handles it.
     #[serde(default)]
     pub handler: Option<String>,
-    /// Created.
+    /// Created, Unix ms.
     pub created_ms: i64,
-    /// Last change.
+    /// Last change, Unix ms.
     pub updated_ms: i64,
-    /// Dispatched.
+    /// Last dispatch to a handler, Unix ms.
     #[serde(default)]
     pub dispatched_ms: Option<i64>,
-    /// Work started.
+    /// When the status first became `in_progress`, Unix ms.
     #[serde(default)]
     pub started_ms: Option<i64>,
-    /// Work ended.
+    /// When the status last became `done`, `failed` or `cancelled`, Unix ms.
     #[serde(default)]
     pub ended_ms: Option<i64>,
     /// The outcome of the last attempt (`answered`, `no_answer`, `busy`...).
     #[serde(default)]
     pub result: Option<String>,
-    /// Notes.
+    /// Free notes of whoever works the task; an update replaces them.
     #[serde(default)]
     pub memo: String,
 }
 
-/// Task statuses.
+/// Every status a task may have; an update naming another is refused.
 pub const TASK_STATUSES: &[&str] = &[
     "pending",
     "dispatched",

@@ -35,7 +35,8 @@ use tokio::time::Instant;
 /// How many recently successful addresses are remembered per user.
 pub const MAX_TRUSTED_PER_USER: usize = 8;
 
-/// Lock-out settings.
+/// Lock-out settings; the module documentation says how the two ledgers use
+/// them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockoutConfig {
     /// Failures are counted over this long; an entry quiet this long is forgotten.
@@ -81,7 +82,7 @@ struct Strikes {
     /// Failures since `since` (reset by a lock-out).
     failures: u32,
     since: Instant,
-    /// Locked until then.
+    /// End of the current lock-out (`None`, or past: not locked).
     locked_until: Option<Instant>,
     /// Lock-outs in a row (the next one lasts base × 2^lockouts).
     lockouts: u32,
@@ -210,7 +211,8 @@ impl Locked {
 pub enum LockoutStarted {
     /// An address, for this long.
     Source(IpAddr, Duration),
-    /// A user, for this long.
+    /// A user, for this long (addresses that recently proved the user's password
+    /// are spared).
     User(String, Duration),
 }
 

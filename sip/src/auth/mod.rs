@@ -55,7 +55,8 @@ const MAX_PARAMS: usize = 32;
 pub struct Credentials {
     /// The username (often the account or extension number).
     pub username: String,
-    /// The password.
+    /// The password in clear: a client needs it to answer challenges (the
+    /// server side keeps only HA1).
     pub password: String,
 }
 
@@ -154,9 +155,9 @@ fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// A digest challenge from a 401 or 407.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
-    /// The realm.
+    /// The realm the answer's HA1 is computed for.
     pub realm: String,
-    /// The server nonce.
+    /// The server's nonce, hashed into the answer.
     pub nonce: String,
     /// Opaque data to echo.
     pub opaque: Option<String>,

@@ -346,7 +346,7 @@ impl Authenticator {
         }
     }
 
-    /// The realm.
+    /// The realm every challenge names; stored HA1s must be computed for it.
     pub fn realm(&self) -> &str {
         &self.inner.config.realm
     }

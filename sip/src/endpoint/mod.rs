@@ -294,12 +294,14 @@ impl SipEndpoint {
         Ok((Self { inner }, incoming_rx))
     }
 
-    /// The bound UDP address.
+    /// The bound UDP address (the port the system chose when 0 was asked for);
+    /// `None` when UDP is off.
     pub fn udp_addr(&self) -> Option<SocketAddr> {
         self.inner.transport.udp_addr()
     }
 
-    /// The bound TCP address.
+    /// The bound TCP address (the port the system chose when 0 was asked for);
+    /// `None` when TCP is off.
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.inner.transport.tcp_addr()
     }
@@ -314,7 +316,7 @@ impl SipEndpoint {
         self.inner.counters.snapshot()
     }
 
-    /// The configuration in use.
+    /// The configuration the endpoint was bound with.
     pub fn config(&self) -> &EndpointConfig {
         &self.inner.config
     }
@@ -811,7 +813,7 @@ impl UasInvite {
         &self.invite.request
     }
 
-    /// The early dialog.
+    /// The early dialog, with the transaction's To tag; answering confirms it.
     pub fn dialog(&self) -> &Dialog {
         &self.dialog
     }

@@ -92,7 +92,7 @@ impl OutgoingCall {
         &self.invite
     }
 
-    /// The Call-ID.
+    /// The INVITE's Call-ID, which the dialog it creates keeps.
     pub fn call_id(&self) -> String {
         message::call_id(&self.invite.headers).unwrap_or_default()
     }

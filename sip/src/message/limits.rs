@@ -58,9 +58,9 @@ pub struct HeadCounts {
     pub headers: usize,
     /// Via values (comma-separated values counted one by one).
     pub vias: usize,
-    /// Route values.
+    /// Route values (comma-separated values counted one by one).
     pub routes: usize,
-    /// Record-Route values.
+    /// Record-Route values (comma-separated values counted one by one).
     pub record_routes: usize,
 }
 

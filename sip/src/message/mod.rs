@@ -735,11 +735,12 @@ pub struct ViaInfo {
     pub host: String,
     /// The sent-by port, if written.
     pub port: Option<u16>,
-    /// The branch parameter.
+    /// The branch parameter: the transaction's id.
     pub branch: Option<String>,
     /// `Some(None)` for a bare `rport` (RFC 3581), `Some(Some(p))` once filled in.
     pub rport: Option<Option<u16>>,
-    /// The `received` parameter.
+    /// The `received` parameter: the source address a server saw
+    /// ([`stamp_received`]).
     pub received: Option<String>,
 }
 
@@ -817,12 +818,12 @@ pub fn cseq(headers: &Headers) -> Option<(u32, Method)> {
     Some((n, m))
 }
 
-/// The Call-ID value.
+/// The Call-ID value, trimmed; `None` when the header is missing.
 pub fn call_id(headers: &Headers) -> Option<String> {
     header_value(headers, "Call-ID").map(|v| v.trim().to_string())
 }
 
-/// The tag of the From header.
+/// The tag of the From header; `None` when the header or its tag is missing.
 pub fn from_tag(headers: &Headers) -> Option<String> {
     header_value(headers, "From").and_then(|v| tag_of(&v))
 }

@@ -33,7 +33,7 @@ const MAX_CRYPTO: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("SDP line {line}: {reason}")]
 pub struct SdpError {
-    /// The line number.
+    /// Line number in the body, from 1.
     pub line: usize,
     /// What was wrong.
     pub reason: &'static str,
@@ -83,27 +83,28 @@ impl Direction {
     }
 }
 
-/// The `o=` line.
+/// The `o=` line. Its network and address types are not kept: they are
+/// written from the form of `address`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// Username (`-` usually).
+    /// Username (`-` usually), written back as read.
     pub username: String,
-    /// Session id.
+    /// Session id; ours is random.
     pub session_id: u64,
     /// Session version: must grow with every changed SDP we send in a dialog.
     pub version: u64,
-    /// Unicast address.
+    /// Unicast address of the originator, IPv4 or IPv6.
     pub address: String,
 }
 
 /// An `a=rtpmap:` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtpMap {
-    /// Payload type.
+    /// Payload type the entry names, as in the `m=` format list.
     pub payload_type: u8,
     /// Encoding name as written (`PCMU`, `telephone-event`).
     pub encoding: String,
-    /// Clock rate.
+    /// Clock rate in Hz (8000 for G.711 and telephone-event).
     pub clock_rate: u32,
     /// Channel count, if written.
     pub channels: Option<u8>,
@@ -122,11 +123,11 @@ pub struct MediaDescription {
     pub formats: Vec<String>,
     /// Media-level `c=` address.
     pub connection: Option<String>,
-    /// rtpmap attributes.
+    /// `a=rtpmap` entries, for the formats that have one.
     pub rtpmaps: Vec<RtpMap>,
     /// fmtp attributes (payload type, parameters).
     pub fmtps: Vec<(u8, String)>,
-    /// `a=ptime`.
+    /// `a=ptime`: packet time in ms, when given.
     pub ptime: Option<u32>,
     /// Media-level direction.
     pub direction: Option<Direction>,
@@ -137,7 +138,7 @@ pub struct MediaDescription {
 /// A parsed session description (the audio subset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDescription {
-    /// `o=`.
+    /// The `o=` line: who made the description, and its version.
     pub origin: Origin,
     /// `s=`.
     pub session_name: String,
@@ -145,7 +146,7 @@ pub struct SessionDescription {
     pub connection: Option<String>,
     /// Session-level direction.
     pub direction: Option<Direction>,
-    /// The `m=` sections.
+    /// The `m=` sections, in order: an answer has one for each of the offer's.
     pub media: Vec<MediaDescription>,
 }
 
@@ -454,7 +455,7 @@ pub struct SdesKeys {
 pub struct LocalMedia {
     /// The IP we receive RTP on.
     pub address: IpAddr,
-    /// The RTP port.
+    /// The RTP port we receive on, written in our `m=` line.
     pub port: u16,
     /// Codecs we accept, in our order of preference (used for offers).
     pub codecs: Vec<Codec>,
@@ -462,7 +463,7 @@ pub struct LocalMedia {
     pub telephone_event: Option<u8>,
     /// Packet time in ms.
     pub ptime: u32,
-    /// `o=` session id.
+    /// `o=` session id; [`LocalMedia::g711`] picks a random one.
     pub session_id: u64,
     /// `o=` version; bump it for each new SDP in the same dialog.
     pub session_version: u64,
@@ -499,7 +500,7 @@ impl LocalMedia {
 pub struct Negotiated {
     /// The codec to use both ways.
     pub codec: Codec,
-    /// Its payload type in this session.
+    /// The payload type the codec's RTP packets carry in this session.
     pub payload_type: u8,
     /// The telephone-event payload type, if both sides do RFC 4733.
     pub telephone_event: Option<u8>,

@@ -99,7 +99,8 @@ pub enum ServerInput {
     Cancel,
 }
 
-/// Input to a client transaction.
+/// What a client transaction is fed from outside: the responses matched to
+/// it, and the application's ACK for a 2xx.
 #[derive(Debug)]
 pub enum ClientInput {
     /// A response matched this transaction.
@@ -138,7 +139,8 @@ pub struct TxContext {
     /// The peer: where requests go for a client transaction, where responses go
     /// for a server transaction.
     pub target: Target,
-    /// Timer values.
+    /// The base timers T1, T2 and T4 every retransmission and time-out derives
+    /// from.
     pub timers: Timers,
     /// Counters to bump for retransmissions.
     pub counters: Arc<Counters>,

@@ -66,9 +66,10 @@ impl TransportKind {
 /// Where a message goes: a transport and a peer address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
-    /// The transport to use.
+    /// The transport: for a received message, the one it came in on.
     pub transport: TransportKind,
-    /// The peer address.
+    /// The peer's address: for a received message, where the packet or
+    /// connection came from, whatever its headers say.
     pub addr: SocketAddr,
 }
 
@@ -84,7 +85,7 @@ pub struct Outgoing {
 /// One parsed message and where it came from.
 #[derive(Debug)]
 pub struct Received {
-    /// The message.
+    /// The message, already past the checks every SIP message must pass.
     pub message: Inbound,
     /// The transport and peer address (for TCP, the connection's peer).
     pub source: Target,
@@ -220,12 +221,14 @@ impl TransportLayer {
         }))
     }
 
-    /// The bound UDP address.
+    /// The bound UDP address (the port the system chose when 0 was asked for);
+    /// `None` when UDP is off.
     pub fn udp_addr(&self) -> Option<SocketAddr> {
         self.udp_addr
     }
 
-    /// The bound TCP address.
+    /// The bound TCP address (the port the system chose when 0 was asked for);
+    /// `None` when TCP is off.
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp_addr
     }

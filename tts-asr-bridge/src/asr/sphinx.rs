@@ -223,7 +223,8 @@ pub struct Analysis {
     /// senones, per speech frame (scaled natural log; 0 is perfect, real
     /// matches measure about 2-6).
     pub frame_score: Option<f32>,
-    /// Time spent decoding.
+    /// Wall time of the recognition once its decoder was ready (waiting for a
+    /// decoder not included).
     pub decode_time: Duration,
 }
 
@@ -270,7 +271,7 @@ impl SphinxAsr {
         Ok(SphinxAsr { inner })
     }
 
-    /// The configuration in use.
+    /// The configuration the pool was built with.
     pub fn config(&self) -> &SphinxConfig {
         &self.inner.config
     }

@@ -39,10 +39,12 @@ struct Options {
     /// Most pocketsphinx decoders (recognitions at once); default: CPUs.
     #[arg(long)]
     decoders: Option<usize>,
-    /// Acoustic model directory.
+    /// Acoustic model directory (default:
+    /// /usr/share/pocketsphinx/model/en-us/en-us).
     #[arg(long)]
     model_dir: Option<PathBuf>,
-    /// Pronunciation dictionary.
+    /// Pronunciation dictionary (default:
+    /// /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict).
     #[arg(long)]
     dictionary: Option<PathBuf>,
     /// Decode 8 kHz audio with an 8 kHz front end instead of upsampling.

@@ -95,7 +95,7 @@ pub fn money(lang: Lang, currency: Currency, minor_units: i64) -> String {
     }
 }
 
-/// A calendar date.
+/// A calendar date in words: 二零二六年三月五日, March fifth, twenty twenty-six.
 pub fn date(lang: Lang, date: NaiveDate) -> String {
     match lang {
         Lang::Zh => zh::date(date.year(), date.month(), date.day()),

@@ -149,14 +149,15 @@ async fn get_agent(
 pub struct AgentBody {
     /// Id (the phone's SIP user name).
     pub id: String,
-    /// Display name.
+    /// The name people see beside the id (empty when not given).
     #[serde(default)]
     pub name: String,
     /// Phone password (kept when not given); must meet the password rule and
     /// is stored only as its HA1.
     #[serde(default)]
     pub password: Option<String>,
-    /// Skill to level.
+    /// The agent's level (1 and up) in each skill, by skill name; a queue takes
+    /// agents at or above the level its `skills` rule asks.
     #[serde(default)]
     pub skills: BTreeMap<String, u32>,
     /// Answer without ringing.

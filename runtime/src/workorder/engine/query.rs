@@ -10,18 +10,15 @@ use crate::store::{Store, StoreError, get_json};
 use crate::workorder::WoError;
 use crate::workorder::model::*;
 
-/// A query over orders. Empty filters match everything.
+/// A query over orders. Each filter given must equal the order's field of
+/// that name (`customer`: its `customer_id`); empty filters match everything.
 #[derive(Debug, Clone, Default)]
+#[allow(missing_docs, reason = "the plain filters are described on the type")]
 pub struct Query {
-    /// Lifecycle.
     pub kind: Option<String>,
-    /// State.
     pub state: Option<String>,
-    /// Department.
     pub department: Option<String>,
-    /// Handler.
     pub handler: Option<String>,
-    /// Customer.
     pub customer: Option<String>,
     /// Only open orders (not in a final state).
     pub open: bool,
@@ -29,11 +26,11 @@ pub struct Query {
     pub overdue: bool,
     /// Created at or after (Unix ms).
     pub created_from: Option<i64>,
-    /// Created before.
+    /// Created before (Unix ms).
     pub created_to: Option<i64>,
     /// Updated at or after.
     pub updated_from: Option<i64>,
-    /// Updated before.
+    /// Updated before (Unix ms).
     pub updated_to: Option<i64>,
     /// Skip this many matches.
     pub offset: usize,
@@ -52,12 +49,11 @@ pub struct Page {
     pub total: Option<usize>,
 }
 
-/// Open orders counted by lifecycle, state and department (W5).
+/// Open orders counted by lifecycle (`kind`), state and department (W5).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct CountRow {
-    /// Lifecycle.
     pub kind: String,
-    /// State.
     pub state: String,
     /// Department (empty when not dispatched).
     pub department: String,
@@ -87,16 +83,14 @@ pub struct Counts {
     pub total_overdue: u64,
 }
 
-/// A task query.
+/// A query over tasks, newest first. Each filter given must equal the task's
+/// field of that name (`customer`: its `customer_id`).
 #[derive(Debug, Clone, Default)]
+#[allow(missing_docs, reason = "fields are described on the type")]
 pub struct TaskQuery {
-    /// Campaign.
     pub campaign: Option<String>,
-    /// Customer.
     pub customer: Option<String>,
-    /// Status.
     pub status: Option<String>,
-    /// Handler.
     pub handler: Option<String>,
     /// At most (default 100).
     pub limit: usize,
