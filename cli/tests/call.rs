@@ -96,7 +96,8 @@ async fn walks_the_hotline_from_the_terminal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_nobody_answers_is_refused() {
-    let server = dialect_e2e::TestServer::start(|_| {}).await;
+    // Without a default number, a number no flow answers gets 404.
+    let server = dialect_e2e::TestServer::start(|c| c.default_number = None).await;
     let out = Command::new(env!("CARGO_BIN_EXE_dialect"))
         .args(["call", "99999"])
         .args(["--server", &server.sip.to_string()])

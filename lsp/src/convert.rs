@@ -190,6 +190,10 @@ pub fn symbol_kind(k: SymbolKind) -> lsp::SymbolKind {
 }
 
 /// Edits grouped by the file they change.
+#[allow(
+    clippy::mutable_key_type,
+    reason = "the protocol's WorkspaceEdit is keyed by Uri, whose cached parts are never changed here"
+)]
 pub fn workspace_edit(a: &Analysis, edits: &[(Span, String)]) -> lsp::WorkspaceEdit {
     let mut changes: std::collections::HashMap<lsp::Uri, Vec<lsp::TextEdit>> =
         std::collections::HashMap::new();

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::{ApiUser, Role};
+pub use crate::config::{MIN_TOKEN_LEN, OLD_DEFAULT_TOKEN, weak_token};
 use crate::store::{Batch, SharedStore};
 
 /// A user the request was authenticated as.
@@ -109,34 +110,6 @@ impl Users {
 
 /// The name the IVR's requests to this API carry in the audit log.
 pub const IVR_USER: &str = "ivr";
-
-/// The token every earlier version accepted without configuration.
-pub const OLD_DEFAULT_TOKEN: &str = "dialect-admin";
-
-/// Shortest token taken when the API listens beyond this machine.
-pub const MIN_TOKEN_LEN: usize = 16;
-
-/// Why a token is too easy to guess for an API reachable from other machines,
-/// or `None` when it is fine.
-pub fn weak_token(token: &str) -> Option<&'static str> {
-    let lower = token.to_ascii_lowercase();
-    if token == OLD_DEFAULT_TOKEN {
-        return Some("is the old built-in default `dialect-admin`");
-    }
-    if lower.contains("change-me") || lower.contains("changeme") || lower == "long-random-token" {
-        return Some("is a placeholder from the documentation");
-    }
-    if token.chars().count() < MIN_TOKEN_LEN {
-        return Some("is shorter than 16 characters");
-    }
-    if token
-        .chars()
-        .all(|c| c == token.chars().next().unwrap_or(' '))
-    {
-        return Some("repeats one character");
-    }
-    None
-}
 
 /// A random secret of `bytes` bytes, hex-encoded (the thread RNG is a CSPRNG
 /// seeded from the operating system).

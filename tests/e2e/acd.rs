@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dialect_e2e::{TestServer, scenario, sipp_async, sipp_media_port};
-use dialect_runtime::config::{AgentConfig, ApiUser};
+use dialect_runtime::config::ApiUser;
 
 mod staff;
 mod voices;

@@ -158,11 +158,13 @@ pub(crate) fn project() -> std::path::PathBuf {
     let prompts = dir.join("prompts");
     std::fs::create_dir_all(&prompts).unwrap();
     voices::write_tone_wav(&prompts.join("hold.wav"), voices::MUSIC_HZ, 3000);
-    voices::write_tone_wav(
-        &prompts.join("queue_position_1.wav"),
-        voices::ANNOUNCE_HZ,
-        600,
-    );
+    // Every position prompt the checker asks for; the tests hear the first.
+    let positions = (1..=20)
+        .map(|n| format!("queue_position_{n}.wav"))
+        .chain(["queue_position_more.wav".to_string()]);
+    for name in positions {
+        voices::write_tone_wav(&prompts.join(name), voices::ANNOUNCE_HZ, 600);
+    }
     dir
 }
 

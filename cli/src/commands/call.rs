@@ -11,12 +11,15 @@
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use dialect_media::dtmf::DtmfKey;
 use dialect_media::g711::Law;
-use dialect_media::{MediaEvent, PortAllocator, RemoteMedia, RtpSession, SessionConfig};
+use dialect_media::{
+    MediaEvent, PlayOptions, PortAllocator, Prompt, RemoteMedia, RtpSession, SessionConfig,
+};
 use dialect_sip::endpoint::{CallProgress, DialogEvent, OutgoingInvite};
 use dialect_sip::sdp::{self, Codec, LocalMedia, SessionDescription};
 use dialect_sip::transport::{Target, TransportKind};
@@ -87,16 +90,18 @@ async fn call(mut args: CallArgs) -> Result<ExitCode> {
     .await
     .context("cannot open a SIP port")?;
     let ports = PortAllocator::new(local_ip, args.rtp_ports.0..=args.rtp_ports.1);
-    let mut session = RtpSession::start(
-        &ports,
-        SessionConfig::new(RemoteMedia {
-            addr: None,
-            codec: Law::Ulaw,
-            event_pt: Some(101),
-            srtp: None,
-        }),
-    )
-    .context("cannot open an RTP port")?;
+    let mut config = SessionConfig::new(RemoteMedia {
+        addr: None,
+        codec: Law::Ulaw,
+        event_pt: Some(101),
+        srtp: None,
+    });
+    // Our INVITE goes to the server and its answer comes back on our own
+    // transaction, so its address is confirmed: keys and audio may go to it
+    // before its first RTP packet arrives (a key typed at once is not lost).
+    config.signalled_ip = Some(server.ip());
+    config.confirmed_ip = Some(server.ip());
+    let mut session = RtpSession::start(&ports, config).context("cannot open an RTP port")?;
     let media = session.handle().clone();
     let local = LocalMedia::g711(local_ip, session.local_addr().port());
     let call_id = format!(
@@ -168,6 +173,10 @@ async fn call(mut args: CallArgs) -> Result<ExitCode> {
     let negotiated = sdp::read_answer(&answer, &local)
         .map_err(|e| anyhow!("the server's SDP answer cannot be used: {e}"))?;
     media.update_remote(remote_of(&negotiated));
+    // A phone sends audio the whole call, and the server hangs up on a caller
+    // it hears nothing from: send silence, a second at a time, again and again.
+    let silence = Arc::new(Prompt::from_pcm(&[0; 8000], 8000));
+    media.play(silence.clone(), PlayOptions::default());
     println!("answered; type keys and Enter to press them, q to hang up");
 
     let mut keys = read_keys();
@@ -243,6 +252,9 @@ async fn call(mut args: CallArgs) -> Result<ExitCode> {
             ev = session.next_event(), if media_open => match ev {
                 None => media_open = false,
                 Some(MediaEvent::RemoteSilent { .. }) => println!("no audio from the server"),
+                Some(MediaEvent::PlaybackFinished { .. }) => {
+                    media.play(silence.clone(), PlayOptions::default());
+                }
                 Some(_) => {}
             },
             _ = tokio::signal::ctrl_c() => {

@@ -32,6 +32,11 @@
 //! - `input`: menus and digit collection, with their handlers per attempt.
 //! - `decls`: queues, campaigns, workorders, calendars, lists, services, agents.
 //! - `rules`: the whole-program rules across flows, queues, agents and campaigns.
+//!
+//! Why this file stays long: the model the other files check against (every
+//! declaration's symbols and types, gathered in one pass) and the driver that
+//! runs the checks in order are one piece; the checks themselves are in the
+//! files above.
 
 mod decls;
 mod expr;

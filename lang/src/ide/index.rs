@@ -503,8 +503,11 @@ impl<'a> Builder<'a> {
                     self.refer(SymbolKind::Queue, None, &o.target);
                     self.expr(&o.when, TOP);
                 }
-                for (_, _, dest) in &d.keys {
-                    self.destination(dest, TOP);
+                for k in &d.keys {
+                    self.destination(&k.dest, TOP);
+                    if let Some(when) = &k.when {
+                        self.expr(when, TOP);
+                    }
                 }
                 self.options(&d.agent_policy, TOP);
                 if let Some((cal, dest, _)) = &d.hours {

@@ -20,6 +20,12 @@
 //! Buffers live in the task and are reused; when only a prompt plays, the
 //! pre-encoded bytes of the prompt are copied straight into the packet (no
 //! encoding at all). Nothing on the packet path allocates.
+//!
+//! Why this file stays long: the session task's per-packet path (receive,
+//! latch, decode, detect, play, record, send) is one loop over one state, kept
+//! together so that nothing on it allocates or crosses a module boundary; the
+//! parts that stand alone (latching, SRTP, DTMF, recording) are modules of
+//! their own.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};

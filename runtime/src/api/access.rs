@@ -30,6 +30,7 @@ use sha2::Sha256;
 
 use crate::api::{ApiError, AppState, bearer};
 use crate::auth::User;
+use crate::config::parse_origin;
 
 /// How long a WebSocket ticket may wait to be used.
 pub const TICKET_TTL: Duration = Duration::from_secs(30);
@@ -185,33 +186,6 @@ impl Access {
         mac.update(number.as_bytes());
         Some(mac)
     }
-}
-
-/// An origin written `scheme://host[:port]`, normalised to lower case with the
-/// port written out; `None` for anything else (a path, a missing scheme).
-pub fn parse_origin(text: &str) -> Option<String> {
-    let text = text.trim().trim_end_matches('/').to_ascii_lowercase();
-    let (scheme, authority) = text.split_once("://")?;
-    let default_port = match scheme {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        return None;
-    }
-    let has_port = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => {
-            port.parse::<u16>().ok()?;
-            !host.is_empty()
-        }
-        _ => false,
-    };
-    Some(if has_port {
-        format!("{scheme}://{authority}")
-    } else {
-        format!("{scheme}://{authority}:{default_port}")
-    })
 }
 
 /// Routes that need no bearer token at the door: health and metrics for

@@ -27,6 +27,12 @@
 //! - `progress.rs`: [`CallEvents`], each call's prompts, trail steps and end
 //!   as they happen, for live listeners.
 //! - `media.rs`: each leg's latching and SRTP settings, by kind of leg.
+//!
+//! Why this file stays long: it is one `impl Call`, the IVR's step loop and the
+//! statements it executes (play, say, menus, collect, transfers, recordings),
+//! which share the call's state and wait on the same events; every phase with
+//! a life of its own (bridged, queued, dialled, input, speech, lookups) is
+//! already in the files above.
 
 mod bridged;
 pub mod dialled;

@@ -54,15 +54,14 @@ pub mod handle;
 pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
+pub mod requests;
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use engine::{Counts, Page, Query, TaskQuery};
-pub use handle::{
-    CreateRequest, ImportOrder, StartReport, TaskRequest, TaskUpdate, TransitionRequest,
-    WorkorderHandle, ivr_user,
-};
+pub use handle::{StartReport, WorkorderHandle, ivr_user};
 pub use model::{HistoryEntry, Notification, Task, Workorder};
+pub use requests::{CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest};
 
 /// Why a workorder operation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

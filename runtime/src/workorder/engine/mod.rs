@@ -56,7 +56,7 @@ use crate::config::Role;
 use crate::deploy::ProgramSlot;
 use crate::store::{Batch, SharedStore, Store, StoreError};
 use crate::time::PausableClock;
-use crate::workorder::handle::{
+use crate::workorder::requests::{
     CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest,
 };
 

@@ -13,11 +13,11 @@ use crate::auth::{AuditEntry, User, audit_into};
 use crate::config::Role;
 use crate::store::{Batch, get_json};
 use crate::workorder::WoError;
-use crate::workorder::handle::{
-    CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest,
-};
 use crate::workorder::lifecycle::{self, TransitionCheck};
 use crate::workorder::model::*;
+use crate::workorder::requests::{
+    CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest,
+};
 
 impl Engine {
     /// The next order number for `now` (a local date of the project's time zone).

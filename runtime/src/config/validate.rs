@@ -1,0 +1,298 @@
+//! The checks a configuration must pass before the server starts, beyond what
+//! the YAML loader already refuses: the outbound-call policy's names, limits that
+//! would refuse everything, and API tokens anyone could guess. Each error names
+//! the file, line and column of the value at fault.
+
+use super::{Config, ConfigError};
+
+impl Config {
+    /// Every plan and trunk the outbound section names exists.
+    pub(super) fn validate_outbound(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let o = &self.outbound;
+        let plan_exists = |name: &str| name == "national" || o.plans.contains_key(name);
+        let known = || {
+            let mut names: Vec<&str> = o.plans.keys().map(String::as_str).collect();
+            names.push("national");
+            names.join(", ")
+        };
+        let mut named: Vec<(&str, &str)> = vec![("default_plan", o.default_plan.as_str())];
+        for (key, plan) in [
+            ("flows", &o.origins.flows),
+            ("callbacks", &o.origins.callbacks),
+            ("agents", &o.origins.agents),
+            ("dialer", &o.origins.dialer),
+        ] {
+            if let Some(p) = plan {
+                named.push((key, p.as_str()));
+            }
+        }
+        for t in &self.trunks {
+            if let Some(p) = &t.dial_plan {
+                named.push((t.name.as_str(), p.as_str()));
+            }
+        }
+        for a in &self.agents {
+            if let Some(p) = &a.dial_plan {
+                named.push((a.id.as_str(), p.as_str()));
+            }
+        }
+        for (whose, plan) in named {
+            if !plan_exists(plan) {
+                return Err(at(
+                    plan,
+                    format!(
+                        "outbound: `{whose}` names the dial plan `{plan}`, which is not declared; plans: {}",
+                        known()
+                    ),
+                ));
+            }
+        }
+        for (name, plan) in &o.plans {
+            if plan.allow.is_empty() {
+                return Err(at(
+                    name,
+                    format!("outbound: the plan `{name}` allows nothing; give it `allow` patterns"),
+                ));
+            }
+        }
+        if let Some(t) = &o.emergency.trunk
+            && !self
+                .trunks
+                .iter()
+                .any(|c| &c.name == t || c.group.as_ref() == Some(t))
+        {
+            return Err(at(
+                t,
+                format!("outbound: emergency calls name the trunk `{t}`, which is not configured"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Limits must let something through, and the pairs that bound each other
+    /// must agree.
+    pub(super) fn validate_limits(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let sip = &self.sip.limits;
+        let http = &self.http;
+        let counts: [(&str, &str, u64); 12] = [
+            ("headers:", "sip.limits.headers", sip.headers as u64),
+            ("vias:", "sip.limits.vias", sip.vias as u64),
+            ("routes:", "sip.limits.routes", sip.routes as u64),
+            (
+                "tcp_connections:",
+                "sip.limits.tcp_connections",
+                sip.tcp_connections as u64,
+            ),
+            (
+                "tcp_connections_per_source:",
+                "sip.limits.tcp_connections_per_source",
+                sip.tcp_connections_per_source as u64,
+            ),
+            (
+                "max_connections:",
+                "http.max_connections",
+                http.max_connections as u64,
+            ),
+            (
+                "max_connections_per_source:",
+                "http.max_connections_per_source",
+                http.max_connections_per_source as u64,
+            ),
+            (
+                "calls_per_source:",
+                "limits.calls_per_source",
+                self.limits.calls_per_source as u64,
+            ),
+            (
+                "calls_per_source_per_second:",
+                "limits.calls_per_source_per_second",
+                u64::from(self.limits.calls_per_source_per_second),
+            ),
+            (
+                "max_calls:",
+                "limits.max_calls",
+                self.limits.max_calls as u64,
+            ),
+            (
+                "calls_per_second:",
+                "limits.calls_per_second",
+                u64::from(self.limits.calls_per_second),
+            ),
+            (
+                "max_bundle_size:",
+                "http.max_bundle_size",
+                http.max_bundle_size,
+            ),
+        ];
+        for (needle, key, value) in counts {
+            if value == 0 {
+                return Err(at(
+                    needle,
+                    format!("{key}: 0 would refuse everything; give at least 1"),
+                ));
+            }
+        }
+        let times = [
+            (
+                "tcp_message_timeout:",
+                "sip.limits.tcp_message_timeout",
+                sip.tcp_message_timeout,
+            ),
+            (
+                "tcp_idle_timeout:",
+                "sip.limits.tcp_idle_timeout",
+                sip.tcp_idle_timeout,
+            ),
+            (
+                "header_timeout:",
+                "http.header_timeout",
+                http.header_timeout,
+            ),
+            (
+                "request_timeout:",
+                "http.request_timeout",
+                http.request_timeout,
+            ),
+        ];
+        for (needle, key, value) in times {
+            if value.0.is_zero() {
+                return Err(at(
+                    needle,
+                    format!("{key}: give a time-out longer than 0s, such as 10s"),
+                ));
+            }
+        }
+        if !(1024..=65_535).contains(&sip.udp_message_size) {
+            return Err(at(
+                "udp_message_size:",
+                format!(
+                    "sip.limits.udp_message_size: {} is not between 1024 and 65535 (the most a UDP datagram holds)",
+                    sip.udp_message_size
+                ),
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&sip.tcp_message_size) {
+            return Err(at(
+                "tcp_message_size:",
+                format!(
+                    "sip.limits.tcp_message_size: {} is not between 1024 and 16777216",
+                    sip.tcp_message_size
+                ),
+            ));
+        }
+        if sip.tcp_connections_per_source > sip.tcp_connections {
+            return Err(at(
+                "tcp_connections_per_source:",
+                "sip.limits.tcp_connections_per_source is more than sip.limits.tcp_connections"
+                    .into(),
+            ));
+        }
+        if http.max_connections_per_source > http.max_connections {
+            return Err(at(
+                "max_connections_per_source:",
+                "http.max_connections_per_source is more than http.max_connections".into(),
+            ));
+        }
+        for origin in &http.allowed_origins {
+            if parse_origin(origin).is_none() {
+                return Err(at(
+                    origin,
+                    format!(
+                        "http.allowed_origins: `{origin}` is not an origin such as https://desk.example.com (scheme, host and port only)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A token anyone could guess opens the API to whoever reaches it: refused
+    /// unless the API listens on this machine only.
+    pub(super) fn validate_tokens(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        if self.http.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        for u in &self.api_users {
+            if let Some(why) = weak_token(&u.token) {
+                let needle = if u.token.is_empty() {
+                    u.name.as_str()
+                } else {
+                    u.token.as_str()
+                };
+                return Err(at(
+                    needle,
+                    format!(
+                        "api_users: the token of `{}` {why}, and the API listens on {}, beyond this machine; \
+                         give each user a long random token (e.g. `openssl rand -hex 24`)",
+                        u.name, self.http.listen
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The token every earlier version accepted without configuration.
+pub const OLD_DEFAULT_TOKEN: &str = "dialect-admin";
+
+/// Shortest token taken when the API listens beyond this machine.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Why a token is too easy to guess for an API reachable from other machines,
+/// or `None` when it is fine.
+pub fn weak_token(token: &str) -> Option<&'static str> {
+    let lower = token.to_ascii_lowercase();
+    if token == OLD_DEFAULT_TOKEN {
+        return Some("is the old built-in default `dialect-admin`");
+    }
+    if lower.contains("change-me") || lower.contains("changeme") || lower == "long-random-token" {
+        return Some("is a placeholder from the documentation");
+    }
+    if token.chars().count() < MIN_TOKEN_LEN {
+        return Some("is shorter than 16 characters");
+    }
+    if token
+        .chars()
+        .all(|c| c == token.chars().next().unwrap_or(' '))
+    {
+        return Some("repeats one character");
+    }
+    None
+}
+
+/// An origin written `scheme://host[:port]`, normalised to lower case with the
+/// port written out; `None` for anything else (a path, a missing scheme).
+pub fn parse_origin(text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, authority) = text.split_once("://")?;
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return None;
+    }
+    let has_port = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => {
+            port.parse::<u16>().ok()?;
+            !host.is_empty()
+        }
+        _ => false,
+    };
+    Some(if has_port {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}://{authority}:{default_port}")
+    })
+}
