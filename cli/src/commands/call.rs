@@ -21,7 +21,7 @@ use dialect_media::{
     MediaEvent, PlayOptions, PortAllocator, Prompt, RemoteMedia, RtpSession, SessionConfig,
 };
 use dialect_sip::endpoint::{CallProgress, DialogEvent, OutgoingInvite};
-use dialect_sip::sdp::{self, Codec, LocalMedia, SessionDescription};
+use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 use dialect_sip::transport::{Target, TransportKind};
 use dialect_sip::{EndpointConfig, SipEndpoint};
 use futures::StreamExt as _;
@@ -172,7 +172,7 @@ async fn call(mut args: CallArgs) -> Result<ExitCode> {
         .map_err(|e| anyhow!("the server's SDP answer cannot be read: {e}"))?;
     let negotiated = sdp::read_answer(&answer, &local)
         .map_err(|e| anyhow!("the server's SDP answer cannot be used: {e}"))?;
-    media.update_remote(remote_of(&negotiated));
+    media.update_remote(dialect_runtime::call::remote_of(&negotiated));
     // A phone sends audio the whole call, and the server hangs up on a caller
     // it hears nothing from: send silence, a second at a time, again and again.
     let silence = Arc::new(Prompt::from_pcm(&[0; 8000], 8000));
@@ -236,7 +236,7 @@ async fn call(mut args: CallArgs) -> Result<ExitCode> {
                                 .and_then(|o| sdp::answer(&o, &local).ok());
                             match answer {
                                 Some((a, n)) => {
-                                    media.update_remote(remote_of(&n));
+                                    media.update_remote(dialect_runtime::call::remote_of(&n));
                                     endpoint.answer_reinvite(&dialog, r, a.to_bytes());
                                 }
                                 None => r.reply(488),
@@ -290,20 +290,6 @@ async fn call(mut args: CallArgs) -> Result<ExitCode> {
     }
     shutdown.cancel();
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where and how to send media, from an SDP negotiation.
-fn remote_of(n: &sdp::Negotiated) -> RemoteMedia {
-    RemoteMedia {
-        addr: n.remote,
-        codec: match n.codec {
-            Codec::Pcmu => Law::Ulaw,
-            Codec::Pcma => Law::Alaw,
-        },
-        event_pt: n.telephone_event,
-        // The offer is plain RTP (a loopback or lab tool, like SIPp).
-        srtp: None,
-    }
 }
 
 /// The local address the system would use to reach `server`.

@@ -301,7 +301,10 @@ fn law_of(c: Codec) -> Law {
     }
 }
 
-fn remote_of(n: &Negotiated) -> RemoteMedia {
+/// Where and how a media session sends, from an SDP negotiation: address,
+/// codec, telephone-event type and SRTP keys (also used by `dialect call`,
+/// which is a caller of its own).
+pub fn remote_of(n: &Negotiated) -> RemoteMedia {
     RemoteMedia {
         addr: n.remote,
         codec: law_of(n.codec),
