@@ -15,7 +15,7 @@
 //! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
 //! - [`admission`]: per-source limits on new calls (untrusted sources).
 //! - [`limits`]: the open-files limit, raised at start and reported.
-//! - [`config`]: the YAML configuration and its defaults.
+//! - [`config`]: the YAML configuration, its defaults and its checks across sections.
 //! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP;
 //!   `call::dialled` places the calls the ACD orders (callbacks, outbound).
 //! - [`acd`]: the ACD actor: one task owns the ACD core and feeds it messages

@@ -1247,18 +1247,7 @@ fn customer_with_early_media(port: u16, hz: f64, talk_ms: u32) -> std::process::
     let copy =
         std::env::temp_dir().join(format!("dialect-early-{}-{port}.xml", std::process::id()));
     std::fs::write(&copy, text).unwrap();
-    Command::new("sipp")
-        .arg("-sf")
-        .arg(&copy)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &sipp_media_port().to_string()])
-        .args(["-d", &talk_ms.to_string()])
-        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    customer_at(&copy, port, talk_ms)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -346,9 +346,15 @@ pub(crate) fn customer(port: u16, talk_ms: u32) -> std::process::Child {
 /// Starts a far end of the trunk on `port` that follows SIPp `file` (talking
 /// `talk_ms` where it talks).
 pub(crate) fn customer_as(file: &str, port: u16, talk_ms: u32) -> std::process::Child {
+    customer_at(&scenario(file), port, talk_ms)
+}
+
+/// Starts a far end of the trunk on `port` that follows the SIPp scenario at
+/// `path` (talking `talk_ms` where it talks).
+pub(crate) fn customer_at(path: &std::path::Path, port: u16, talk_ms: u32) -> std::process::Child {
     Command::new("sipp")
         .arg("-sf")
-        .arg(scenario(file))
+        .arg(path)
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
         .args(["-mp", &sipp_media_port().to_string()])

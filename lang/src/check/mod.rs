@@ -41,6 +41,7 @@
 mod decls;
 mod expr;
 mod flow;
+pub(crate) use flow::walk_stmts;
 mod input;
 mod rules;
 

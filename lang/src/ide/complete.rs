@@ -54,22 +54,8 @@ enum Place {
     Other,
 }
 
-const DECLARATIONS: &[&str] = &[
-    "import",
-    "const",
-    "languages",
-    "calldata",
-    "skill",
-    "department",
-    "agent",
-    "list",
-    "calendar",
-    "service",
-    "flow",
-    "queue",
-    "campaign",
-    "workorder",
-];
+/// Completed at the start of a line outside any declaration.
+const DECLARATIONS: &[&str] = crate::syntax::TOP_LEVEL_KEYWORDS;
 
 const STATEMENTS: &[&str] = &[
     "play",

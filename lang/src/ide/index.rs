@@ -279,7 +279,7 @@ impl<'a> Builder<'a> {
                 let mut labels = Vec::new();
                 let mut targets = Vec::new();
                 let mut menus = Vec::new();
-                walk_block_stmts(&d.body, &mut |s| match &s.kind {
+                crate::check::walk_stmts(&d.body, &mut |s| match &s.kind {
                     StmtKind::Label(l) => labels.push(l),
                     StmtKind::Menu(m) => menus.push((&m.name, m.span)),
                     StmtKind::Collect { target, .. }
@@ -872,59 +872,6 @@ impl<'a> Builder<'a> {
                     self.refer(SymbolKind::Calendar, None, n);
                 }
             }
-        }
-    }
-}
-
-/// Calls `f` on every statement of `b` in source order, nested ones included
-/// (menu and collect prompts, choices, handlers, branches, `else` blocks).
-pub(super) fn walk_block_stmts<'a>(b: &'a Block, f: &mut impl FnMut(&'a Stmt)) {
-    for s in &b.stmts {
-        f(s);
-        match &s.kind {
-            StmtKind::Menu(m) => {
-                for p in &m.prompts {
-                    f(p);
-                }
-                for c in &m.choices {
-                    walk_block_stmts(&c.action, f);
-                }
-                for h in &m.handlers {
-                    walk_block_stmts(&h.action, f);
-                }
-            }
-            StmtKind::Collect { collect, .. } => {
-                for p in &collect.prompts {
-                    f(p);
-                }
-                for h in &collect.handlers {
-                    walk_block_stmts(&h.action, f);
-                }
-            }
-            StmtKind::Lookup { lookup, .. } => {
-                if let Some(b) = &lookup.otherwise {
-                    walk_block_stmts(b, f);
-                }
-            }
-            StmtKind::If {
-                then, otherwise, ..
-            } => {
-                walk_block_stmts(then, f);
-                if let Some(o) = otherwise {
-                    walk_block_stmts(o, f);
-                }
-            }
-            StmtKind::Match { arms, .. } => {
-                for a in arms {
-                    walk_block_stmts(&a.action, f);
-                }
-            }
-            StmtKind::Transfer {
-                otherwise: Some(b), ..
-            }
-            | StmtKind::OnError(b)
-            | StmtKind::Block(b) => walk_block_stmts(b, f),
-            _ => {}
         }
     }
 }

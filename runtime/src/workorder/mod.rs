@@ -40,7 +40,8 @@
 //!   store layout (trees, index keys).
 //! - [`lifecycle`]: the rules of a lifecycle as pure functions: validation,
 //!   transitions, guards, time limits and timers, order numbers, masking.
-//! - [`handle`]: [`WorkorderHandle`] and the requests it sends.
+//! - [`handle`]: [`WorkorderHandle`], what call tasks and the API hold.
+//! - [`requests`]: the requests they send (create, transition, import, tasks).
 //! - [`engine`]: the actor and its group commit (`engine/mod.rs`), the changes
 //!   (`engine/ops.rs`) and the reads (`engine/query.rs`).
 //! - `mem`: the in-memory indexes of open orders and the timer queue.
