@@ -1,5 +1,5 @@
 //! The workorder engine: one tokio task owning the open orders, fed by messages
-//! through a [`WorkorderHandle`].
+//! through a [`WorkorderHandle`](super::WorkorderHandle).
 //!
 //! Each change (create, transition, comment, link, a timer firing, a task update)
 //! is one [`Batch`]: the order, its history entry, its indexes, its open record
