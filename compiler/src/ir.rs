@@ -199,6 +199,8 @@ pub enum PredKind {
     Key(u32, u32),
     /// A campaign's filters, combined.
     CampaignFilter(u32),
+    /// One filter of a campaign (campaign, filter), to explain a refusal.
+    CampaignFilterPart(u32, u32),
     /// A workorder transition guard.
     Guard(u32, u32),
     /// A call-data default.
@@ -919,6 +921,18 @@ pub struct CampaignIr {
     pub fields: Vec<(String, Type, String)>,
     /// All filters combined.
     pub filter: Option<PredId>,
+    /// Each filter on its own, with its text: asked only for a target the
+    /// combined filter refused, to say which filter refused it.
+    pub filter_parts: Vec<(String, PredId)>,
+    /// `max attempts N`.
+    pub max_attempts: Option<u32>,
+    /// `max attempts per day N`.
+    pub max_attempts_per_day: Option<u32>,
+    /// Disposition codes: name, label, dial again after (ms) or end the target.
+    pub dispositions: Vec<(String, String, Option<i64>)>,
+    /// The agent's script.
+    pub script: Option<String>,
+
     /// Dialing mode.
     pub mode: String,
     /// Pacing ratio bounds.

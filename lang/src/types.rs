@@ -123,6 +123,12 @@ pub enum Builtin {
     Attempts,
     /// Campaign filters: the outcome of the last attempt ("" when none).
     LastOutcome,
+    /// Campaign filters: dial attempts made for this record today (the
+    /// callee's local day).
+    AttemptsToday,
+    /// Campaign filters: the time since the last attempt (a very long time
+    /// when there was none, so `since_last_attempt > 2h` holds then).
+    SinceLastAttempt,
     /// Workorder guards: time since the order was created.
     Age,
 }
@@ -143,6 +149,8 @@ impl Builtin {
             Builtin::LongestWait => "longest_wait",
             Builtin::Attempts => "attempts",
             Builtin::LastOutcome => "last_outcome",
+            Builtin::AttemptsToday => "attempts_today",
+            Builtin::SinceLastAttempt => "since_last_attempt",
             Builtin::Age => "age",
         }
     }
@@ -151,14 +159,17 @@ impl Builtin {
     pub fn ty(self) -> Type {
         match self {
             Builtin::Caller | Builtin::Called | Builtin::Trunk | Builtin::LastOutcome => Type::Text,
-            Builtin::Waited | Builtin::EstimatedWait | Builtin::LongestWait | Builtin::Age => {
-                Type::Duration
-            }
+            Builtin::Waited
+            | Builtin::EstimatedWait
+            | Builtin::LongestWait
+            | Builtin::Age
+            | Builtin::SinceLastAttempt => Type::Duration,
             Builtin::Position
             | Builtin::Waiting
             | Builtin::IdleAgents
             | Builtin::ServiceLevel
-            | Builtin::Attempts => Type::Number,
+            | Builtin::Attempts
+            | Builtin::AttemptsToday => Type::Number,
         }
     }
 
@@ -176,6 +187,8 @@ impl Builtin {
         Builtin::LongestWait,
         Builtin::Attempts,
         Builtin::LastOutcome,
+        Builtin::AttemptsToday,
+        Builtin::SinceLastAttempt,
         Builtin::Age,
     ];
 

@@ -6,17 +6,23 @@
 //! deploy swaps the slot atomically and calls in progress finish on the version they
 //! started with. A bundle that does not load or compile is refused with the
 //! reason, and the running version stays.
+//!
+//! Number-list entries added while running ([`crate::lists`]) are laid over every
+//! program built here; when they change, [`ProgramSlot::relist`] rebuilds the
+//! running bundle with them under the same version number.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use dialect_compiler::bundle::{BundleData, BundleError};
 use dialect_compiler::{Engine, Program};
 use serde::Serialize;
 
 use dialect_media::prompt::{Prompt, PromptCache, PromptError};
+
+use crate::lists::ListEntry;
 
 /// Why a project or bundle could not become the running program. The running
 /// version (if any) stays.
@@ -33,6 +39,9 @@ pub enum DeployError {
     /// The project could not be read or compiled.
     #[error(transparent)]
     Compile(#[from] dialect_compiler::CompileError),
+    /// The list entries added while running could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The project's prompt files could not be read into the bundle.
     #[error("cannot read prompts: {0}")]
     Prompts(#[source] std::io::Error),
@@ -106,6 +115,9 @@ pub struct ProgramSlot {
     engine: Engine,
     service_urls: BTreeMap<String, String>,
     cache: PromptCache,
+    /// The running bundle and the list entries laid over it; held while a
+    /// program is built, so a deploy and a list change never cross.
+    source: Mutex<(Arc<Vec<u8>>, Arc<Vec<ListEntry>>)>,
 }
 
 impl ProgramSlot {
@@ -115,15 +127,62 @@ impl ProgramSlot {
         engine: Engine,
         service_urls: BTreeMap<String, String>,
     ) -> Result<ProgramSlot, DeployError> {
+        ProgramSlot::with_lists(bytes, engine, service_urls, Vec::new())
+    }
+
+    /// A slot with a first program built from bundle bytes, with list entries
+    /// added while running (loaded from the store) laid over its lists.
+    pub fn with_lists(
+        bytes: &[u8],
+        engine: Engine,
+        service_urls: BTreeMap<String, String>,
+        lists: Vec<ListEntry>,
+    ) -> Result<ProgramSlot, DeployError> {
         let cache = PromptCache::new();
-        let first = build(bytes, engine, &service_urls, &cache, 1)?;
+        let first = build(bytes, engine, &service_urls, &cache, 1, &lists)?;
         Ok(ProgramSlot {
             current: RwLock::new(Arc::new(first)),
             next_version: AtomicU64::new(2),
             engine,
             service_urls,
             cache,
+            source: Mutex::new((Arc::new(bytes.to_vec()), Arc::new(lists))),
         })
+    }
+
+    fn source(&self) -> std::sync::MutexGuard<'_, (Arc<Vec<u8>>, Arc<Vec<ListEntry>>)> {
+        match self.source.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn swap(&self, d: Deployed) {
+        match self.current.write() {
+            Ok(mut g) => *g = Arc::new(d),
+            Err(p) => *p.into_inner() = Arc::new(d),
+        }
+    }
+
+    /// Rebuilds the running bundle with every list entry added while running
+    /// (read from `store` under the slot's lock, so two changes made at once
+    /// both end up in the program) under the same version number; the running
+    /// program stays on error. New calls and the next dial see the new entries.
+    pub fn relist(&self, store: &dyn crate::store::Store) -> Result<(), DeployError> {
+        let mut source = self.source();
+        let lists = crate::lists::load_all(store)?;
+        let version = self.version();
+        let d = build(
+            &source.0,
+            self.engine,
+            &self.service_urls,
+            &self.cache,
+            version,
+            &lists,
+        )?;
+        self.swap(d);
+        source.1 = Arc::new(lists);
+        Ok(())
     }
 
     /// The current program (callers keep the `Arc` for the whole call).
@@ -142,13 +201,19 @@ impl ProgramSlot {
 
     /// Loads, compiles and swaps in a bundle; the running version stays on error.
     pub fn deploy_bundle(&self, bytes: &[u8]) -> Result<ProgramInfo, DeployError> {
+        let mut source = self.source();
         let version = self.next_version.fetch_add(1, Ordering::SeqCst);
-        let d = build(bytes, self.engine, &self.service_urls, &self.cache, version)?;
+        let d = build(
+            bytes,
+            self.engine,
+            &self.service_urls,
+            &self.cache,
+            version,
+            &source.1,
+        )?;
         let info = d.info.clone();
-        match self.current.write() {
-            Ok(mut g) => *g = Arc::new(d),
-            Err(p) => *p.into_inner() = Arc::new(d),
-        }
+        self.swap(d);
+        source.0 = Arc::new(bytes.to_vec());
         tracing::info!(version, project = %info.project, "deployed");
         Ok(info)
     }
@@ -181,9 +246,11 @@ fn build(
     service_urls: &BTreeMap<String, String>,
     cache: &PromptCache,
     version: u64,
+    lists: &[ListEntry],
 ) -> Result<Deployed, DeployError> {
     let started = std::time::Instant::now();
     let mut data = BundleData::from_bytes(bytes)?;
+    crate::lists::overlay(&mut data.ir, lists);
     for s in &mut data.ir.services {
         if let Some(url) = service_urls.get(&s.name) {
             s.url = url.clone();

@@ -28,8 +28,11 @@
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
 //! - [`outbound`]: the outbound-call policy every placed call goes through.
 //! - [`contacts`]: contact records with their IVR trail.
+//! - [`lists`]: number-list entries added while running, laid over the program.
 //! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
 //! - [`deploy`]: the deployed program and its atomic replacement.
+//! - [`dialer`]: the outbound dialer: running campaigns, their targets in the
+//!   store, pacing and results (the logic is the `dialect-dialer` crate's).
 //! - [`private`]: the data folder kept private (umask 077, modes 0700/0600).
 //! - [`stats`]: counters for `/metrics`.
 //! - [`time`]: Unix time for actors, following tokio's pausable clock.
@@ -42,8 +45,10 @@ pub mod call;
 pub mod config;
 pub mod contacts;
 pub mod deploy;
+pub mod dialer;
 pub mod interactions;
 pub mod limits;
+pub mod lists;
 pub mod outbound;
 pub mod private;
 pub mod server;

@@ -120,7 +120,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         (None, Some(p)) => crate::deploy::compile_project(p)?,
         (None, None) => return Err(StartError::NoProgram),
     };
-    let program = Arc::new(ProgramSlot::new(&bytes, engine, config.services.clone())?);
+    let added = crate::lists::load_all(&*store)?;
+    let program = Arc::new(ProgramSlot::with_lists(
+        &bytes,
+        engine,
+        config.services.clone(),
+        added,
+    )?);
     tracing::info!(
         version = program.version(),
         "program loaded in {} ms",
@@ -324,6 +330,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         events: call_events.clone(),
     });
 
+    // Calls in progress, which a graceful shutdown waits for: the SIP loop's and
+    // the dialer's.
+    let tracker = TaskTracker::new();
+    let dialer = crate::dialer::DialerHandle::spawn(env.clone(), tracker.clone(), shutdown.clone());
+
     // HTTP API.
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState {
@@ -337,6 +348,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         outbound: outbound.clone(),
         access,
         call_events,
+        dialer,
     };
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();
@@ -368,7 +380,6 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
 
     let grace = config.limits.shutdown_grace.0;
     let run = async move {
-        let tracker = TaskTracker::new();
         loop {
             tokio::select! {
                 req = incoming.recv() => {

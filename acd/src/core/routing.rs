@@ -316,7 +316,10 @@ impl AcdCore {
                     }
                     Builtin::ServiceLevel => self.queues[self.c(s).queue].service_level().to_bits(),
                     Builtin::LongestWait => self.longest_wait(self.c(s).queue, now) as u64,
-                    Builtin::Attempts | Builtin::Age => 0,
+                    Builtin::Attempts
+                    | Builtin::AttemptsToday
+                    | Builtin::SinceLastAttempt
+                    | Builtin::Age => 0,
                     Builtin::LastOutcome => self.eval.intern(""),
                 },
                 EnvVar::Data(i) => self.c(s).raw_data.get(*i as usize).copied().unwrap_or(0),

@@ -236,7 +236,21 @@ impl<'a> Lowerer<'a> {
                 continue;
             };
             let field_names: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
-            let filter = self.filters(PredKind::CampaignFilter(ci as u32), &c.filters, field_names);
+            let filter = self.filters(
+                PredKind::CampaignFilter(ci as u32),
+                &c.filters,
+                field_names.clone(),
+            );
+            let filter_parts = c
+                .filters
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let kind = PredKind::CampaignFilterPart(ci as u32, i as u32);
+                    let pred = self.predicate(kind, f, field_names.clone(), Vec::new());
+                    (self.snippet(f.span), pred)
+                })
+                .collect();
             let mode_opts: &[Opt] = c.mode.as_ref().map(|m| m.options.as_slice()).unwrap_or(&[]);
             let list = c.list.as_ref();
             let ir = CampaignIr {
@@ -258,6 +272,21 @@ impl<'a> Lowerer<'a> {
                     })
                     .unwrap_or_default(),
                 filter,
+                filter_parts,
+                max_attempts: c.max_attempts.map(|(n, _)| n),
+                max_attempts_per_day: c.max_attempts_per_day.map(|(n, _)| n),
+                dispositions: c
+                    .dispositions
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.name.name.clone(),
+                            d.label.plain_lossy(),
+                            d.retry_in.map(|r| r.millis),
+                        )
+                    })
+                    .collect(),
+                script: c.script.as_ref().map(|t| t.plain_lossy()),
                 mode: c
                     .mode
                     .as_ref()

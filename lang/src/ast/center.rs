@@ -170,7 +170,29 @@ pub struct CampaignDecl {
     pub allows: Vec<(Ident, Text, Span)>,
     /// The callee's time zone, when it differs from the calendar's.
     pub timezone: Option<Text>,
+    /// `max attempts N`: dial attempts per target over the whole campaign.
+    pub max_attempts: Option<(u32, Span)>,
+    /// `max attempts per day N`: dial attempts per target per local day.
+    pub max_attempts_per_day: Option<(u32, Span)>,
+    /// The codes an agent chooses from after a campaign call.
+    pub dispositions: Vec<Disposition>,
+    /// What the agent reads from: shown with a preview and with each call.
+    pub script: Option<Text>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `disposition callback "约定回访" -> retry in 1d`: a code an agent gives a
+/// campaign call; without `retry in` it ends the target as completed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disposition {
+    /// The code, as the API and reports name it.
+    pub name: Ident,
+    /// What the agent reads on the button.
+    pub label: Text,
+    /// Dial the target again after this long instead of ending it.
+    pub retry_in: Option<DurationLit>,
+    /// The whole clause.
     pub span: Span,
 }
 

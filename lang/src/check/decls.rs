@@ -600,6 +600,24 @@ impl Checker<'_> {
                         "a list is read from a .csv, .txt, .xlsx, .xls or .ods file",
                     ));
                 }
+                // The file is looked for only when the project was read from a
+                // folder (prompts are then indexed too); text checked on its own
+                // has no folder to look in.
+                let source = l.source.plain_lossy();
+                if !matches!(self.project.prompts, crate::check::PromptIndex::Unchecked)
+                    && !self.project.root.join(&source).is_file()
+                {
+                    self.err(
+                        Diagnostic::warning(
+                            "missing-list-file",
+                            l.source.span,
+                            format!(
+                                "the list file `{source}` is not in the project folder"
+                            ),
+                        )
+                        .with_hint("the path is relative to the project folder, e.g. \"lists/arrears.csv\"; lists can also be imported later by the API or `dialect campaign import`, then point this at a sample file"),
+                    );
+                }
                 if !fields.contains_key("phone") {
                     self.err(
                         Diagnostic::error(
@@ -764,6 +782,42 @@ impl Checker<'_> {
                 )
                 .with_hint("the media types are: voice, sms, email, fax"),
             );
+        }
+        for (n, span) in [c.max_attempts, c.max_attempts_per_day].into_iter().flatten() {
+            if n == 0 {
+                self.err(
+                    Diagnostic::error("bad-number", span, "a target needs at least one attempt")
+                        .with_hint("write `max attempts 1` or more"),
+                );
+            }
+        }
+        if let (Some((total, _)), Some((per_day, span))) = (c.max_attempts, c.max_attempts_per_day)
+            && per_day > total
+        {
+            self.err(
+                Diagnostic::warning(
+                    "unreachable-limit",
+                    span,
+                    format!("at most {total} attempts in all, so {per_day} a day is never reached"),
+                )
+                .with_hint(format!("write `max attempts per day {total}` or fewer")),
+            );
+        }
+        let mut codes: HashMap<&str, Span> = HashMap::new();
+        for d in &c.dispositions {
+            if let Some(first) = codes.insert(d.name.name.as_str(), d.name.span) {
+                self.err(
+                    Diagnostic::error(
+                        "duplicate",
+                        d.name.span,
+                        format!("the disposition `{}` is declared twice", d.name),
+                    )
+                    .with_secondary(first, "first declared here"),
+                );
+            }
+            if let Some(r) = &d.retry_in {
+                self.check_duration(r, "the time before the target is dialled again");
+            }
         }
         if let Some((p, within, _)) = &c.dropped {
             let mut s = Scope::new(ScopeKind::Flow, BTreeMap::new());

@@ -63,7 +63,7 @@ impl Scope {
                 ServiceLevel,
                 LongestWait,
             ],
-            ScopeKind::Campaign => &[Attempts, LastOutcome],
+            ScopeKind::Campaign => &[Attempts, LastOutcome, AttemptsToday, SinceLastAttempt],
             ScopeKind::Workorder => &[Age],
         }
     }
@@ -318,7 +318,10 @@ impl Checker<'_> {
             }
             let whr = match b {
                 Builtin::Caller | Builtin::Called | Builtin::Trunk => "flows and queue rules",
-                Builtin::Attempts | Builtin::LastOutcome => "campaign filters",
+                Builtin::Attempts
+                | Builtin::LastOutcome
+                | Builtin::AttemptsToday
+                | Builtin::SinceLastAttempt => "campaign filters",
                 Builtin::Age => "workorder guards",
                 _ => "queue rules",
             };

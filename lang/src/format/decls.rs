@@ -508,6 +508,23 @@ impl<'a> Printer<'a> {
             let lo = self.back_over(t.span.start, &["timezone"]);
             add(lo, format!("timezone {}", text_to_string(t)), t.span.end);
         }
+        if let Some((n, span)) = c.max_attempts {
+            add(span.start, format!("max attempts {n}"), span.end);
+        }
+        if let Some((n, span)) = c.max_attempts_per_day {
+            add(span.start, format!("max attempts per day {n}"), span.end);
+        }
+        for d in &c.dispositions {
+            let mut t = format!("disposition {} {}", d.name.name, text_to_string(&d.label));
+            if let Some(r) = &d.retry_in {
+                t.push_str(&format!(" -> retry in {}", self.duration_lit(r)));
+            }
+            add(d.span.start, t, d.span.end);
+        }
+        if let Some(t) = &c.script {
+            let lo = self.back_over(t.span.start, &["script"]);
+            add(lo, format!("script {}", text_to_string(t)), t.span.end);
+        }
         if let Some(l) = &c.list {
             parts.push((l.span.start, Part::CampaignList(l)));
         }

@@ -108,6 +108,10 @@ const CAMPAIGN_CLAUSES: &[&str] = &[
     "dropped",
     "allow",
     "timezone",
+    "max attempts",
+    "max attempts per day",
+    "disposition",
+    "script",
 ];
 
 const WORKORDER_CLAUSES: &[&str] = &[

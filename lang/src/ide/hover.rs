@@ -183,6 +183,12 @@ pub(super) fn builtin_doc(b: Builtin) -> &'static str {
         Builtin::LastOutcome => {
             "Campaign filters: the outcome of the last attempt (\"\" when there was none)."
         }
+        Builtin::AttemptsToday => {
+            "Campaign filters: dial attempts made for this record today, in the callee's local day."
+        }
+        Builtin::SinceLastAttempt => {
+            "Campaign filters: the time since the last attempt (very long when there was none)."
+        }
         Builtin::Age => "Workorder guards: the time since the order was created.",
     }
 }

@@ -425,6 +425,10 @@ impl Builder<'_> {
             dropped: None,
             allows: Vec::new(),
             timezone: None,
+            max_attempts: None,
+            max_attempts_per_day: None,
+            dispositions: Vec::new(),
+            script: None,
             span,
         };
         for x in it {
@@ -549,6 +553,38 @@ impl Builder<'_> {
                     c.allows.push((rule, reason, xspan));
                 }
                 Rule::c_timezone => c.timezone = first(&x).map(|t| self.text(t)),
+                Rule::c_max_attempts => {
+                    let mut per_day = false;
+                    let mut n = None;
+                    for y in x.into_inner() {
+                        match y.as_rule() {
+                            Rule::per_day => per_day = true,
+                            _ => n = Some(self.whole_number(y)),
+                        }
+                    }
+                    let slot = if per_day {
+                        &mut c.max_attempts_per_day
+                    } else {
+                        &mut c.max_attempts
+                    };
+                    *slot = n.map(|n| (n, xspan));
+                }
+                Rule::c_disposition => {
+                    let mut xi = x.into_inner();
+                    let name = self.ident(xi.next()?);
+                    let label = self.text(xi.next()?);
+                    let retry_in = xi
+                        .next()
+                        .and_then(|r| r.into_inner().next())
+                        .map(|d| self.duration_lit(d));
+                    c.dispositions.push(Disposition {
+                        name,
+                        label,
+                        retry_in,
+                        span: xspan,
+                    });
+                }
+                Rule::c_script => c.script = first(&x).map(|t| self.text(t)),
                 _ => {}
             }
         }

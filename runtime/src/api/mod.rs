@@ -20,8 +20,10 @@ use crate::auth::{AuthError, SharedUsers};
 use crate::config::Role;
 
 pub mod access;
+pub mod campaigns;
 pub mod calls;
 pub mod cti;
+pub mod lists;
 pub mod serve;
 pub mod workorders;
 
@@ -131,6 +133,8 @@ pub struct AppState {
     pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
     /// WebSocket tickets and origins, summary signatures, uploads.
     pub access: Arc<access::Access>,
+    /// The outbound dialer, which the campaign routes control.
+    pub dialer: crate::dialer::DialerHandle,
 }
 
 /// The API router. Every route but the open ones ([`access::require_credentials`])
@@ -146,6 +150,8 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(calls::routes())
         .merge(cti::routes())
         .merge(workorders::routes())
+        .merge(lists::routes())
+        .merge(campaigns::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_credentials,
@@ -241,7 +247,7 @@ async fn deploy(
 /// Streams a request body into a temporary file in the upload folder; `None`
 /// when it grows past the bundle limit (the file is removed either way once
 /// dropped).
-async fn receive_bundle(
+pub(crate) async fn receive_bundle(
     access: &access::Access,
     body: axum::body::Body,
 ) -> Result<Option<tempfile::NamedTempFile>, ApiError> {

@@ -398,6 +398,7 @@ async fn follow(
             kind_name(&order.kind).to_string(),
             Instant::now(),
             language,
+            None,
         )
         .await;
     // Bounded: each REFER needs another message from the far end.

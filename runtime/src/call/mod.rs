@@ -35,6 +35,7 @@
 //! already in the files above.
 
 mod bridged;
+pub mod campaign;
 pub mod dialled;
 mod input;
 mod leg;

@@ -25,6 +25,10 @@ use dialect_media::{PlayOptions, PlaybackId};
 /// What a caller hears when a callback cannot be offered to them.
 const CALLBACK_REFUSED_PROMPT: &str = "callback_unavailable.wav";
 
+/// Why [`Call::follow_acd`] let a call go when no agent was connected by its
+/// deadline (a campaign's answered person: the `dropped` rule).
+pub(super) const NOT_CONNECTED_IN_TIME: &str = "no agent connected in time";
+
 /// The call-data field a flow sets to the number a callback should go to.
 pub(crate) const CALLBACK_FIELD: &str = "callback_number";
 
@@ -88,6 +92,7 @@ impl Call {
             queue.to_string(),
             entered,
             language,
+            None,
         )
         .await
     }
@@ -95,7 +100,10 @@ impl Call {
     /// Follows the ACD's messages for call `id` until the call leaves the ACD: the
     /// waiting part of a queued call, and all of a call the ACD placed itself
     /// (`call::dialled`), which may come with an agent leg already answered in
-    /// `legs`. `label` names the call in the trail (the queue).
+    /// `legs`. `label` names the call in the trail (the queue). With
+    /// `connect_by`, a call not bridged to an agent by then leaves the ACD with
+    /// [`NOT_CONNECTED_IN_TIME`] (a campaign's answered person must hear an
+    /// agent or the dropped-call message within 2 s).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn follow_acd(
         &mut self,
@@ -106,7 +114,9 @@ impl Call {
         mut queue: String,
         entered: tokio::time::Instant,
         language: &str,
+        connect_by: Option<tokio::time::Instant>,
     ) -> Result<Step, End> {
+        let mut connect_by = connect_by;
         let AgentLegs {
             mut legs,
             tx: leg_tx,
@@ -196,6 +206,7 @@ impl Call {
                             for (_, l) in legs.drain() {
                                 l.cancel.cancel();
                             }
+                            connect_by = None;
                             self.media.stop_playback();
                             self.contact.agent = Some(agent.to_string());
                             if self.contact.waited_ms.is_none() {
@@ -268,6 +279,16 @@ impl Call {
                             self.trail("queue", format!("not carried out while waiting: {other:?}"));
                         }
                     }
+                }
+                _ = async {
+                    match connect_by {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.trail("queue", format!("{queue}: {NOT_CONNECTED_IN_TIME}"));
+                    let _ = acd.caller_gone(id).await;
+                    break Ok(Step::Continue(Input::Failed(NOT_CONNECTED_IN_TIME.into())));
                 }
                 r = leg_rx.recv() => {
                     let Some((agent, outcome)) = r else { continue };

@@ -102,6 +102,32 @@ pub struct Config {
     /// Which numbers calls placed by the platform may reach, through which trunks,
     /// how many and how fast (toll-fraud protection; see `crate::outbound`).
     pub outbound: OutboundConfig,
+    /// The outbound dialer: lines per campaign, callees' time zones.
+    pub dialer: DialerConfig,
+}
+
+/// The `dialer` section: what campaigns do not state themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialerConfig {
+    /// Lines a campaign may hold at once when its mode names no `max
+    /// channels` (the trunk's channels, shared with inbound, bound it too).
+    pub max_channels: u32,
+    /// Time zones by number prefix (`"0991": "Asia/Urumqi"`), for callees whose
+    /// list gives none; the longest prefix wins; else the calendar's zone.
+    pub zones: dialect_dialer::window::ZoneTable,
+    /// How often each running campaign looks for targets to dial.
+    pub tick: Duration,
+}
+
+impl Default for DialerConfig {
+    fn default() -> DialerConfig {
+        DialerConfig {
+            max_channels: 30,
+            zones: dialect_dialer::window::ZoneTable::default(),
+            tick: Duration(std::time::Duration::from_millis(250)),
+        }
+    }
 }
 
 impl Default for Config {
@@ -125,6 +151,7 @@ impl Default for Config {
             default_number: Some("10000".into()),
             acd: dialect_acd::AcdConfig::default(),
             outbound: OutboundConfig::default(),
+            dialer: DialerConfig::default(),
         }
     }
 }

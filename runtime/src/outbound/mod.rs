@@ -451,6 +451,12 @@ impl OutboundPolicy {
         trunk.take_channel()
     }
 
+    /// The configured numbering rules, for everything that must bring numbers
+    /// to the form this policy compares (lists, campaign targets).
+    pub fn number_rules(&self) -> NumberRules {
+        self.rules.clone()
+    }
+
     /// `number` in canonical form under the configured numbering rules.
     pub fn canonical(&self, number: &str) -> Result<String, NumberError> {
         dialect_numbers::canonical(number, &self.rules)

@@ -61,7 +61,7 @@ async fn serve(name: &str, listeners: usize) -> Api {
         stats: Arc::new(crate::stats::Stats::default()),
         workorders: crate::workorder::WorkorderHandle::start(
             store.clone(),
-            slot,
+            slot.clone(),
             crate::time::PausableClock::system(),
         )
         .await
@@ -80,6 +80,11 @@ async fn serve(name: &str, listeners: usize) -> Api {
             std::env::temp_dir(),
             1 << 20,
         )),
+        dialer: crate::dialer::DialerHandle::idle(
+            store.clone(),
+            slot.clone(),
+            Arc::new(crate::config::Config::default()),
+        ),
         call_events: events.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

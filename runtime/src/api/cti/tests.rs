@@ -99,6 +99,11 @@ impl Api {
                 std::env::temp_dir(),
                 1 << 20,
             )),
+            dialer: crate::dialer::DialerHandle::idle(
+                store.clone(),
+                slot.clone(),
+                Arc::new(crate::config::Config::default()),
+            ),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -77,7 +77,7 @@ async fn serve_with(limits: HttpLimits) -> Api {
     let state = AppState {
         store: store.clone(),
         users: Arc::new(Users::new(&users)),
-        program,
+        program: program.clone(),
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(crate::stats::Stats::default()),
         workorders,
@@ -95,6 +95,11 @@ async fn serve_with(limits: HttpLimits) -> Api {
             upload_dir.clone(),
             max_bundle(),
         )),
+        dialer: crate::dialer::DialerHandle::idle(
+            store.clone(),
+            program.clone(),
+            Arc::new(crate::config::Config::default()),
+        ),
     };
     let app = crate::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

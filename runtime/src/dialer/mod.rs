@@ -1,0 +1,642 @@
+//! The outbound dialer at run time: each running campaign of the deployed
+//! program is looked at every `dialer.tick`; the pacer says how many lines to
+//! open, due targets are checked (history, limits, windows: the dialer crate's
+//! [`Rules`]; filters and lists: the compiled predicates, evaluated again just
+//! before each dial), claimed in the store, and dialled through
+//! [`crate::call::campaign`]; each call's result comes back on a channel and is
+//! stored with the target and its attempt in one batch.
+//!
+//! One task owns every campaign's live state (calls in progress, the pacer and
+//! its abandon ledger); the API reaches it through [`DialerHandle`], which
+//! reads and writes the store directly and wakes the task.
+//!
+//! Filtered targets are not dropped: a target a filter leaves out now is looked
+//! at again an hour later (a filter may read today's date or a list that
+//! changes), and `GET …/targets/{id}` says which filter holds it.
+
+pub mod import;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use dialect_compiler::ir::{CampaignIr, DestIr, EnvVar};
+use dialect_compiler::value::Value;
+use dialect_dialer::blocked::Blocked;
+use dialect_dialer::outcome::CallOutcome;
+use dialect_dialer::pacing::{PaceEvent, PaceSnapshot, Pacer, PacingConfig, PacingMode};
+use dialect_dialer::rules::Rules;
+use dialect_dialer::target::{Target, TargetState};
+use dialect_lang::types::Builtin;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+
+use crate::call::CallEnv;
+use crate::call::campaign::{Answered, CampaignCall, CampaignResult};
+use crate::deploy::Deployed;
+use crate::store::{Batch, SharedStore, Store, StoreError};
+use store::{Attempt, RunState};
+
+/// How long a target a filter left out waits before it is looked at again.
+pub const FILTER_RECHECK_MS: i64 = 60 * 60_000;
+
+/// How long a target waits when no call window ever opens for it (a campaign
+/// with `window … none` everywhere): looked at again then.
+const NO_WINDOW_RECHECK_MS: i64 = 6 * 60 * 60_000;
+
+/// A campaign's live figures, for the API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveFigures {
+    /// Calls placed and not yet ended.
+    pub calls_in_progress: usize,
+    /// Calls in progress per logged-in agent, as the pacer counts it.
+    pub dial_level: f64,
+    /// The share of dialled lines a person answers, as the pacer has learned it.
+    pub live_answer_rate: f64,
+    /// Abandoned / live-answered over the rolling window (24 h by default).
+    pub abandon_rate_rolling: Option<f64>,
+    /// Over the shortest window (15 min by default).
+    pub abandon_rate_short: Option<f64>,
+    /// Calls placed since the server started.
+    pub placed: u64,
+}
+
+/// One campaign's state in the dialer task.
+struct Live {
+    /// Target id → (attempt number, when it was placed, when it was answered).
+    in_flight: HashMap<u64, (u32, i64)>,
+    pacer: Option<Pacer>,
+    placed: u64,
+}
+
+/// Shared between the dialer task and the API.
+struct Inner {
+    store: SharedStore,
+    program: Arc<crate::deploy::ProgramSlot>,
+    config: Arc<crate::config::Config>,
+    live: Mutex<HashMap<String, Live>>,
+    wake: Notify,
+}
+
+/// The API's way to the dialer.
+#[derive(Clone)]
+pub struct DialerHandle {
+    inner: Arc<Inner>,
+}
+
+impl DialerHandle {
+    /// Starts the dialer task: it places calls with `env` on `tracker` (so a
+    /// graceful shutdown waits for them) until `shutdown`.
+    pub fn spawn(
+        env: Arc<CallEnv>,
+        tracker: tokio_util::task::TaskTracker,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> DialerHandle {
+        let handle = DialerHandle::idle(env.store.clone(), env.program.clone(), env.config.clone());
+        let inner = handle.inner.clone();
+        tokio::spawn(async move { run(inner, env, tracker, shutdown).await });
+        handle
+    }
+
+    /// A handle with no task behind it: the API answers from the store (tests
+    /// of the API alone).
+    pub fn idle(
+        store: SharedStore,
+        program: Arc<crate::deploy::ProgramSlot>,
+        config: Arc<crate::config::Config>,
+    ) -> DialerHandle {
+        DialerHandle {
+            inner: Arc::new(Inner {
+                store,
+                program,
+                config,
+                live: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// The store campaigns live in.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// Sets a campaign's control state and wakes the dialer.
+    pub fn set_run_state(&self, campaign: &str, state: RunState) -> Result<(), StoreError> {
+        store::set_run_state(&*self.inner.store, campaign, state)?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Wakes the dialer (targets were imported, a list changed).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// A campaign's live figures.
+    pub fn figures(&self, campaign: &str) -> LiveFigures {
+        let live = lock(&self.inner.live);
+        let Some(l) = live.get(campaign) else {
+            return LiveFigures::default();
+        };
+        let mut f = LiveFigures {
+            calls_in_progress: l.in_flight.len(),
+            placed: l.placed,
+            ..LiveFigures::default()
+        };
+        if let Some(p) = &l.pacer {
+            f.dial_level = p.dial_level();
+            f.live_answer_rate = p.live_rate();
+            let ledger = p.ledger();
+            let rolling = ledger.rolling();
+            f.abandon_rate_rolling = (rolling.live > 0).then_some(rolling.rate);
+            f.abandon_rate_short = ledger
+                .windows()
+                .next()
+                .filter(|w| w.live > 0)
+                .map(|w| w.rate);
+        }
+        f
+    }
+
+    /// Why `t` is or is not dialled now: every reason that holds it.
+    pub fn explain(&self, campaign: &CampaignIr, t: &Target, now_ms: i64) -> Vec<Blocked> {
+        let deployed = self.inner.program.current();
+        let mut out = Vec::new();
+        match store::run_state(&*self.inner.store, &campaign.name) {
+            Ok(RunState::Running) => {}
+            Ok(s) => out.push(Blocked::CampaignNotRunning {
+                state: s.name().into(),
+            }),
+            Err(e) => tracing::error!("cannot read a campaign's state: {e}"),
+        }
+        let rules = rules_of(&deployed, campaign, &self.inner.config);
+        out.extend(rules.blocks(t, now_ms, false));
+        if !t.state.is_final()
+            && let Some(b) = filter_refusal(&deployed, campaign, t, now_ms, &*self.inner.store)
+        {
+            out.push(b);
+        }
+        out
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The campaign's rules from its compiled form and the configuration.
+pub fn rules_of(deployed: &Deployed, c: &CampaignIr, config: &crate::config::Config) -> Rules {
+    let ir = deployed.program.ir();
+    let calendar = c
+        .calendar
+        .and_then(|i| ir.calendars.get(i as usize))
+        .map(dialect_compiler::calendar::Calendar::new);
+    Rules::new(
+        c,
+        calendar,
+        c.max_attempts,
+        c.max_attempts_per_day,
+        config.dialer.zones.clone(),
+    )
+}
+
+/// The value of a campaign built-in for a target.
+fn builtin(t: &Target, b: Builtin, now_ms: i64) -> Option<Value> {
+    Some(match b {
+        Builtin::Attempts => Value::Number(f64::from(t.attempts.total)),
+        Builtin::AttemptsToday => Value::Number(f64::from(t.attempts.today)),
+        Builtin::LastOutcome => Value::Text(
+            t.last_outcome
+                .map(|o| o.name().to_string())
+                .unwrap_or_default(),
+        ),
+        // A very long time when there was no attempt, so `> 2h` holds.
+        Builtin::SinceLastAttempt => {
+            Value::Duration(t.last_attempt_ms.map_or(i64::MAX / 4, |at| now_ms - at))
+        }
+        _ => return None,
+    })
+}
+
+/// Evaluates predicate `pred` of `campaign` on `t`; a failing evaluation
+/// (a division by zero in a filter) counts as "no".
+fn holds(
+    eval: &mut dialect_compiler::exec::Evaluator,
+    pred: dialect_compiler::ir::PredId,
+    t: &Target,
+    now_ms: i64,
+) -> bool {
+    let env = eval.env(pred, |v| match v {
+        EnvVar::Field(i) => t.fields.get(*i as usize).cloned(),
+        EnvVar::Builtin(b) => builtin(t, *b, now_ms),
+        EnvVar::Data(_) => None,
+    });
+    eval.eval_bool(pred, &env).unwrap_or(false)
+}
+
+/// Which filter leaves `t` out now, if any: the first failing filter, as a
+/// list entry (`phone not in do_not_call` and the number is on it) or as the
+/// filter's text.
+pub fn filter_refusal(
+    deployed: &Deployed,
+    c: &CampaignIr,
+    t: &Target,
+    now_ms: i64,
+    store: &dyn Store,
+) -> Option<Blocked> {
+    let pred = c.filter?;
+    let mut eval = deployed.program.evaluator();
+    eval.set_now(now_ms);
+    if holds(&mut eval, pred, t, now_ms) {
+        return None;
+    }
+    let (text, _) = c
+        .filter_parts
+        .iter()
+        .find(|(_, p)| !holds(&mut eval, *p, t, now_ms))?;
+    // `phone not in do_not_call`: say the list, and since when if it was
+    // added while running.
+    for list in &deployed.program.ir().lists {
+        if text.contains(&format!("not in {}", list.name)) {
+            let found = crate::lists::find(store, &list.name, &t.phone).ok().flatten();
+            let declared = list.entries.iter().any(|e| e == &t.phone);
+            if found.is_some() || declared {
+                return Some(Blocked::DoNotCall {
+                    list: list.name.clone(),
+                    since_ms: found.map(|e| e.added_ms),
+                });
+            }
+        }
+    }
+    Some(Blocked::Filter {
+        filter: text.clone(),
+    })
+}
+
+async fn run(
+    inner: Arc<Inner>,
+    env: Arc<CallEnv>,
+    tracker: tokio_util::task::TaskTracker,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let (done_tx, mut done_rx) = mpsc::channel::<CampaignResult>(1024);
+    // Claims a kill left behind: released before anything is dialled.
+    {
+        let deployed = inner.program.current();
+        let now = crate::time::now_ms();
+        for c in &deployed.program.ir().campaigns {
+            match store::release_interrupted(&*inner.store, &c.name, now) {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(campaign = %c.name, "{n} calls were interrupted by a stop; their targets are due again in 10 minutes, uncounted"),
+                Err(e) => tracing::error!(campaign = %c.name, "cannot release interrupted calls: {e}"),
+            }
+        }
+    }
+    let tick = inner.config.dialer.tick.0.max(std::time::Duration::from_millis(20));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = done_rx.recv() => {
+                let Some(r) = r else { break };
+                finish(&inner, &env, r).await;
+            }
+            _ = interval.tick() => tick_all(&inner, &env, &tracker, &done_tx).await,
+            _ = inner.wake.notified() => tick_all(&inner, &env, &tracker, &done_tx).await,
+        }
+    }
+    // Results of calls ended during the shutdown grace are still stored.
+    while let Ok(Some(r)) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), done_rx.recv()).await
+    {
+        finish(&inner, &env, r).await;
+        if lock(&inner.live).values().all(|l| l.in_flight.is_empty()) {
+            break;
+        }
+    }
+}
+
+async fn tick_all(
+    inner: &Arc<Inner>,
+    env: &Arc<CallEnv>,
+    tracker: &tokio_util::task::TaskTracker,
+    done: &mpsc::Sender<CampaignResult>,
+) {
+    let deployed = inner.program.current();
+    for c in &deployed.program.ir().campaigns {
+        match store::run_state(&*inner.store, &c.name) {
+            Ok(RunState::Running) => {}
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::error!(campaign = %c.name, "cannot read the campaign's state: {e}");
+                continue;
+            }
+        }
+        if let Err(e) = tick(inner, env, tracker, done, &deployed, c).await {
+            tracing::error!(campaign = %c.name, "the dialer cannot go on with the campaign: {e}");
+        }
+    }
+}
+
+/// How many lines the campaign may open now.
+async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) -> u32 {
+    let channels = c.max_channels.unwrap_or(inner.config.dialer.max_channels);
+    let (in_flight, ringing): (u32, Vec<i64>) = {
+        let live = lock(&inner.live);
+        live.get(&c.name).map_or((0, Vec::new()), |l| {
+            (
+                l.in_flight.len() as u32,
+                l.in_flight.values().map(|(_, at)| now - at).collect(),
+            )
+        })
+    };
+    let free = channels.saturating_sub(in_flight);
+    let Some(mode) = PacingMode::of_campaign(&c.mode) else {
+        return 0;
+    };
+    if mode == PacingMode::Ivr {
+        return free;
+    }
+    let (Some(DestIr::Queue(queue)), Some(acd)) = (&c.dest, &env.acd) else {
+        return 0;
+    };
+    let mut snap = PaceSnapshot {
+        now_ms: now,
+        channels_free: free,
+        ringing,
+        ..PaceSnapshot::default()
+    };
+    if let Ok(Some(q)) = acd.queue(queue).await {
+        snap.waiting_answered = q.waiting as u32;
+    }
+    let wrap = inner
+        .program
+        .current()
+        .program
+        .ir()
+        .queues
+        .iter()
+        .find(|q| &q.name == queue)
+        .map_or(0, |q| q.wrap_up_ms.max(0));
+    if let Ok(agents) = acd.agents().await {
+        use dialect_acd::AgentStatus as S;
+        for a in agents.iter().filter(|a| a.queues.iter().any(|q| q == queue)) {
+            match a.state {
+                S::Ready if a.call.is_none() => snap.ready_agents += 1,
+                S::Talking | S::Held => snap.talking.push(now - a.since_ms),
+                S::WrapUp => {
+                    snap.wrapping_up.push((wrap - (now - a.since_ms)).max(0));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut live = lock(&inner.live);
+    let l = live.entry(c.name.clone()).or_insert_with(|| new_live(c));
+    match l.pacer.as_mut() {
+        Some(p) => p.lines_to_dial(&snap),
+        None => 0,
+    }
+}
+
+fn new_live(c: &CampaignIr) -> Live {
+    Live {
+        in_flight: HashMap::new(),
+        pacer: PacingMode::of_campaign(&c.mode)
+            .map(|m| Pacer::new(PacingConfig::for_campaign(c, m))),
+        placed: 0,
+    }
+}
+
+async fn tick(
+    inner: &Arc<Inner>,
+    env: &Arc<CallEnv>,
+    tracker: &tokio_util::task::TaskTracker,
+    done: &mpsc::Sender<CampaignResult>,
+    deployed: &Arc<Deployed>,
+    c: &CampaignIr,
+) -> Result<(), StoreError> {
+    let now = crate::time::now_ms();
+    let mut wanted = lines_wanted(inner, env, c, now).await as usize;
+    if wanted == 0 {
+        return Ok(());
+    }
+    let rules = rules_of(deployed, c, &inner.config);
+    let mut eval = deployed.program.evaluator();
+    eval.set_now(now);
+    // Looks at a bounded number of due targets per tick, so a long run of
+    // targets outside their window cannot hold the task.
+    let candidates = store::due(&*inner.store, &c.name, now, (wanted * 4).max(16))?;
+    let mut batch = Batch::new();
+    let mut calls = Vec::new();
+    for t in candidates {
+        if wanted == 0 {
+            break;
+        }
+        let mut after = t.clone();
+        match rules.check(&t, now, false) {
+            Ok(()) => {}
+            Err(b) => {
+                match b {
+                    Blocked::OutsideWindow { until_ms, .. } => {
+                        after.next_attempt_ms = Some(until_ms.unwrap_or(now + NO_WINDOW_RECHECK_MS));
+                    }
+                    Blocked::DayLimit { until_ms, .. } => {
+                        after.next_attempt_ms = Some(until_ms.unwrap_or(now + NO_WINDOW_RECHECK_MS));
+                    }
+                    Blocked::AbandonedRecently { until_ms, .. } => {
+                        after.next_attempt_ms = Some(until_ms);
+                    }
+                    Blocked::RetryAt { at_ms, .. } => after.next_attempt_ms = Some(at_ms),
+                    Blocked::AttemptsUsedUp { .. } => {
+                        after.state = TargetState::Exhausted;
+                        after.next_attempt_ms = None;
+                    }
+                    _ => after.next_attempt_ms = Some(now + FILTER_RECHECK_MS),
+                }
+                store::put_target(&mut batch, &c.name, Some(&t), &after);
+                continue;
+            }
+        }
+        if let Some(pred) = c.filter
+            && !holds(&mut eval, pred, &t, now)
+        {
+            after.next_attempt_ms = Some(now + FILTER_RECHECK_MS);
+            store::put_target(&mut batch, &c.name, Some(&t), &after);
+            continue;
+        }
+        after.state = TargetState::Dialling;
+        store::put_target(&mut batch, &c.name, Some(&t), &after);
+        let attempt = t.attempts.total + t.attempts.network_failures_in_row + 1;
+        calls.push(call_for(c, deployed, &after, attempt));
+        wanted -= 1;
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // The claims are durable before a single call is placed.
+    crate::store::commit_async(inner.store.clone(), batch).await?;
+    let mut live = lock(&inner.live);
+    let l = live.entry(c.name.clone()).or_insert_with(|| new_live(c));
+    for call in calls {
+        l.in_flight.insert(call.target, (call.attempt, now));
+        l.placed += 1;
+        if let Some(p) = l.pacer.as_mut() {
+            p.observe(now, PaceEvent::Dialled);
+        }
+        crate::call::campaign::place(env, call, done.clone(), tracker);
+    }
+    Ok(())
+}
+
+/// The call for target `t`.
+fn call_for(c: &CampaignIr, deployed: &Deployed, t: &Target, attempt: u32) -> CampaignCall {
+    let data: Vec<(String, Value)> = c
+        .fields
+        .iter()
+        .zip(&t.fields)
+        .map(|((name, _, _), v)| (name.clone(), v.clone()))
+        .collect();
+    let answered = match &c.dest {
+        Some(DestIr::Flow(flow)) => {
+            // The flow takes the fields it names as parameters.
+            let params: Vec<String> = deployed
+                .program
+                .ir()
+                .flows
+                .iter()
+                .find(|f| &f.name == flow)
+                .map(|f| f.params.iter().map(|(n, _)| n.clone()).collect())
+                .unwrap_or_default();
+            Answered::Flow {
+                flow: flow.clone(),
+                args: data
+                    .iter()
+                    .filter(|(n, _)| params.contains(n))
+                    .cloned()
+                    .collect(),
+            }
+        }
+        Some(DestIr::Queue(q)) => Answered::Queue {
+            queue: q.clone(),
+            connect_within_ms: c.dropped.as_ref().map_or(2_000, |d| d.1),
+            dropped_prompt: c.dropped.as_ref().map(|d| d.0.clone()),
+        },
+        _ => Answered::Flow {
+            flow: String::new(),
+            args: Vec::new(),
+        },
+    };
+    CampaignCall {
+        campaign: c.name.clone(),
+        target: t.id,
+        attempt,
+        number: t.phone.clone(),
+        trunk: c.trunk.clone(),
+        caller_id: c.caller_id.clone(),
+        ring_ms: c.ring_ms.max(15_000),
+        answered,
+        data,
+    }
+}
+
+/// Stores a call's result with its target, and tells the pacer.
+async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
+    let deployed = inner.program.current();
+    {
+        let mut live = lock(&inner.live);
+        if let Some(l) = live.get_mut(&r.campaign) {
+            l.in_flight.remove(&r.target);
+            if let Some(p) = l.pacer.as_mut() {
+                let at = r.ended_ms;
+                match (r.answered_ms, r.outcome) {
+                    (Some(ans), CallOutcome::Person | CallOutcome::Abandoned) => {
+                        p.observe(
+                            ans,
+                            PaceEvent::Answered {
+                                live: true,
+                                delay_ms: ans - r.started_ms,
+                            },
+                        );
+                        if r.outcome == CallOutcome::Abandoned {
+                            p.observe(at, PaceEvent::Abandoned);
+                        } else {
+                            p.observe(ans, PaceEvent::Connected);
+                            p.observe(at, PaceEvent::TalkEnded { talk_ms: at - ans });
+                        }
+                    }
+                    (Some(ans), _) => p.observe(
+                        ans,
+                        PaceEvent::Answered {
+                            live: false,
+                            delay_ms: ans - r.started_ms,
+                        },
+                    ),
+                    (None, _) => p.observe(
+                        at,
+                        PaceEvent::Unanswered {
+                            after_ms: at - r.started_ms,
+                        },
+                    ),
+                }
+            }
+        }
+    }
+    let Some(c) = deployed
+        .program
+        .ir()
+        .campaigns
+        .iter()
+        .find(|c| c.name == r.campaign)
+    else {
+        tracing::warn!(campaign = %r.campaign, "a call ended for a campaign no longer deployed");
+        return;
+    };
+    let store = &*inner.store;
+    let before = match store::target(store, &r.campaign, r.target) {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!("cannot read a campaign target: {e}");
+            return;
+        }
+    };
+    let mut after = before.clone();
+    if after.state == TargetState::Dialling {
+        after.state = TargetState::Pending;
+    }
+    rules_of(&deployed, c, &inner.config).record(&mut after, r.outcome, r.ended_ms);
+    let attempt = Attempt {
+        n: r.attempt,
+        started_ms: r.started_ms,
+        ended_ms: r.ended_ms,
+        outcome: r.outcome,
+        sip_code: r.sip_code,
+        answered_ms: r.answered_ms,
+        agent: r.agent.clone(),
+        disposition: None,
+        contact: r.contact,
+        detail: r.detail.clone(),
+    };
+    let mut batch = Batch::new();
+    store::put_target(&mut batch, &r.campaign, Some(&before), &after);
+    store::put_attempt(&mut batch, &r.campaign, r.target, &attempt);
+    if let Err(e) = crate::store::commit_async(inner.store.clone(), batch).await {
+        tracing::error!(campaign = %r.campaign, target = r.target, "cannot store a call's result: {e}");
+    }
+    let _ = env;
+    tracing::info!(
+        campaign = %r.campaign,
+        target = r.target,
+        attempt = r.attempt,
+        outcome = r.outcome.name(),
+        state = after.state.name(),
+        "campaign call ended: {}",
+        r.detail
+    );
+}

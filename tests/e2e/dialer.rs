@@ -1,0 +1,200 @@
+//! The outbound dialer end to end: a campaign's list imported through the API,
+//! its targets dialled through a trunk to real SIP peers, retried by the
+//! campaign's rules, held by a do-not-call entry added while it runs, and
+//! explained one by one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dialect_e2e::{CarrierAnswer, FakeCarrier, TestServer};
+
+/// A zone in which it is now early afternoon, so the test's call windows
+/// (and the legal 08:00–21:00) are open whatever the hour the tests run at.
+fn afternoon_zone() -> String {
+    let hour = chrono::Utc::now().format("%H").to_string();
+    let hour: i32 = hour.parse().unwrap_or(0);
+    // Etc/GMT-N is N hours ahead of UTC (the sign is POSIX's).
+    let ahead = 13 - hour;
+    if ahead >= 0 {
+        format!("Etc/GMT-{ahead}")
+    } else {
+        format!("Etc/GMT+{}", -ahead)
+    }
+}
+
+/// A project with one IVR campaign whose busy numbers are retried every 2 s,
+/// twice.
+fn project(retry: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-dialer-project-{}-{}",
+        std::process::id(),
+        dialect_runtime::auth::random_secret(6)
+    ));
+    std::fs::create_dir_all(dir.join("lists")).unwrap();
+    std::fs::write(
+        dir.join("lists/reminder.csv"),
+        "手机号码,客户姓名,欠费金额\n13800000001,张三,50\n",
+    )
+    .unwrap();
+    let zone = afternoon_zone();
+    let text = format!(
+        r#"
+calendar everyday {{
+  timezone "{zone}"
+  hours mon-sun 08:00-21:00
+}}
+
+list do_not_call "免打扰" {{
+  "13700000009"
+}}
+
+campaign reminder "欠费提醒" {{
+  list arrears from "lists/reminder.csv" {{
+    phone: text <- "手机号码"
+    name: text <- "客户姓名"
+    amount: number <- "欠费金额"
+  }}
+  filter amount >= 10
+  filter phone not in do_not_call
+  mode ivr -> flow reminder_call
+  calendar everyday
+  window workday 08:00-21:00
+  window weekend 08:00-21:00
+  window holiday 08:00-21:00
+  {retry}
+  max attempts 5
+  trunk "carrier"
+  caller id "10000"
+}}
+
+flow reminder_call(name: text, amount: number) "欠费提醒外呼" {{
+  say {{ zh "您好", name }}
+  hangup
+}}
+
+flow main "入口" on "10000" {{
+  hangup
+}}
+"#
+    );
+    std::fs::write(dir.join("main.flow"), text).unwrap();
+    dir
+}
+
+async fn post(s: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}{path}", s.http))
+        .bearer_auth(&s.token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_api_is_never_dialled()
+ {
+    let carrier = FakeCarrier::start("127.0.0.3", CarrierAnswer::Busy);
+    let trunk = carrier.trunk("carrier", "");
+    let dir = project("retry busy every 2s max 2");
+    let project_dir = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.trunks.push(trunk);
+        c.dialer.tick = dialect_runtime::config::Duration(Duration::from_millis(100));
+    })
+    .await;
+
+    // A list in a spreadsheet's forms: +86 and dashes; one amount below the
+    // filter; one number twice (the last row wins); one row without a phone.
+    let csv = "手机号码,客户姓名,欠费金额\n\
+               +86 138-0000-0001,张三,50\n\
+               13800000002,李四,5\n\
+               0086 13800000003,王五,80\n\
+               ,赵六,30\n\
+               13800000003,王五,90\n";
+    let report = post(
+        &s,
+        "/api/v1/campaigns/reminder/lists",
+        "text/csv",
+        csv.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(report["rows"], 5, "{report}");
+    assert_eq!(report["duplicates"], 1, "{report}");
+    assert_eq!(report["rejected"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report["rejected"][0]["row"], 5, "{report}");
+    assert_eq!(report["filtered"]["amount >= 10"], 1, "{report}");
+
+    // 13800000003 asks not to be called before the campaign starts, in
+    // another written form.
+    let added = post(
+        &s,
+        "/api/v1/lists/do_not_call/entries",
+        "application/json",
+        serde_json::to_vec(&serde_json::json!({
+            "number": "+86 138 0000 0003", "reason": "asked on the phone"
+        }))
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(added["added"], 1, "{added}");
+
+    post(&s, "/api/v1/campaigns/reminder/start", "application/json", Vec::new()).await;
+    // The busy number: the first call and two retries 2 s apart, then no more.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while carrier.dialled().len() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        carrier.dialled(),
+        vec!["13800000001"; 3],
+        "busy: first call and two retries; do-not-call never dialled"
+    );
+
+    let campaign = s.get("/api/v1/campaigns/reminder").await;
+    assert_eq!(campaign["state"], "running", "{campaign}");
+    assert_eq!(campaign["targets"]["attempts exhausted"], 1, "{campaign}");
+
+    // Each target explains itself.
+    let ids: Vec<u64> = (1..=4).collect();
+    let mut seen_dnc = false;
+    let mut seen_exhausted = false;
+    for id in ids {
+        let t = s
+            .get(&format!("/api/v1/campaigns/reminder/targets/{id}"))
+            .await;
+        if t["phone"] == "13800000003" {
+            assert_eq!(t["dialable_now"], false, "{t}");
+            let why = t["why_not"].to_string();
+            assert!(why.contains("do_not_call"), "{t}");
+            seen_dnc = true;
+        }
+        if t["phone"] == "13800000001" {
+            assert_eq!(t["state"], "attempts exhausted", "{t}");
+            assert_eq!(t["history"].as_array().map(Vec::len), Some(3), "{t}");
+            assert_eq!(t["history"][0]["outcome"], "busy", "{t}");
+            assert_eq!(t["history"][0]["sip_code"], 486, "{t}");
+            seen_exhausted = true;
+        }
+    }
+    assert!(seen_dnc && seen_exhausted);
+    let csv = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/campaigns/reminder/results.csv", s.http))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 4, "header and three attempts: {csv}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
