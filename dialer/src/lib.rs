@@ -6,3 +6,5 @@
 //! list file becomes typed targets with a report of every row, and a simulator
 //! that runs the same code on virtual time. The runtime places the calls,
 //! stores the targets and serves the API around it.
+
+pub mod import;
