@@ -14,3 +14,4 @@ pub mod rules;
 pub mod target;
 pub mod window;
 pub mod pacing;
+pub mod import;
