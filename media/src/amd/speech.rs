@@ -92,6 +92,10 @@ pub(super) struct Greeting {
     /// Consecutive silence.
     silence_ms: u32,
     words: u32,
+    /// With the adaptive threshold, a frame above it after silence waits
+    /// here for the next frame: a lone loud frame is a click or a noise
+    /// peak, and counts as silence.
+    pending_speech: bool,
 }
 
 impl Greeting {
@@ -117,6 +121,7 @@ impl Greeting {
             word_ms: 0,
             silence_ms: 0,
             words: 0,
+            pending_speech: false,
         }
     }
 
@@ -138,10 +143,29 @@ impl Greeting {
 
     /// Takes one 20 ms frame; a decision when one is reached.
     pub(super) fn step(&mut self, mean_abs: f32) -> Option<(AmdVerdict, AmdCause)> {
-        if self.is_speech(mean_abs) {
-            self.speech()
-        } else {
-            self.silence()
+        let speech = self.is_speech(mean_abs);
+        if self.fixed_threshold.is_some() {
+            return if speech {
+                self.speech()
+            } else {
+                self.silence()
+            };
+        }
+        match (self.pending_speech, speech) {
+            (false, false) => self.silence(),
+            (false, true) if self.silence_ms == 0 && self.voice_ms > 0 => self.speech(),
+            (false, true) => {
+                self.pending_speech = true;
+                None
+            }
+            (true, true) => {
+                self.pending_speech = false;
+                self.speech().or_else(|| self.speech())
+            }
+            (true, false) => {
+                self.pending_speech = false;
+                self.silence().or_else(|| self.silence())
+            }
         }
     }
 

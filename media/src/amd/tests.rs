@@ -229,7 +229,11 @@ fn the_third_word_is_a_machine() {
         s.word(250.0, TALK).silence(150.0);
     }
     // The third word starts at 400 + 2 × 400 = 1200 ms and counts after 100 ms.
-    for config in [improved(), asterisk()] {
+    let three_words = AmdConfig {
+        max_words: 3,
+        ..improved()
+    };
+    for config in [three_words, asterisk()] {
         assert_decision(
             s.decide(config),
             AmdVerdict::Machine,
@@ -532,7 +536,17 @@ fn settings_parse_from_yaml_with_defaults_for_the_rest() {
     );
     assert!(config.validate().is_ok());
 
-    let defaults = AmdConfig::default();
+    // `app_amd`'s defaults; ours differ only in `max_words` and the refinements.
+    let defaults = AmdConfig::asterisk();
+    assert_eq!(
+        AmdConfig {
+            max_words: 3,
+            adaptive_threshold: false,
+            short_greeting_ms: 0,
+            ..AmdConfig::default()
+        },
+        defaults
+    );
     for (field, value) in [
         (defaults.initial_silence_ms, 2500),
         (defaults.greeting_ms, 1500),
@@ -556,4 +570,44 @@ fn settings_parse_from_yaml_with_defaults_for_the_rest() {
             "max_words must be more than 0".into()
         ))
     );
+}
+
+#[test]
+fn three_syllables_are_a_person_by_default_and_a_machine_for_app_amd() {
+    // "喂，你好": three syllables, 200-300 ms each, with short dips between.
+    let mut s = Signal::new(23);
+    s.silence(700.0)
+        .word(280.0, TALK)
+        .silence(140.0)
+        .word(200.0, TALK)
+        .silence(70.0)
+        .word(260.0, TALK)
+        .silence(3000.0);
+    let d = s.decide(improved());
+    assert_eq!(
+        (d.verdict, d.cause),
+        (AmdVerdict::Person, AmdCause::GreetingThenSilence),
+        "{d:?}"
+    );
+    let d = s.decide(asterisk());
+    assert_eq!(
+        (d.verdict, d.cause),
+        (AmdVerdict::Machine, AmdCause::MaxWords)
+    );
+}
+
+#[test]
+fn a_lone_click_does_not_restart_the_silence_after_a_greeting() {
+    let mut with_click = Signal::new(24);
+    with_click.silence(600.0).word(400.0, TALK).silence(200.0);
+    // One loud 20 ms frame, frame-aligned, 200 ms into the silence.
+    with_click
+        .x
+        .extend((0..160).map(|i| if i % 2 == 0 { 3000.0 } else { -3000.0 }));
+    with_click.silence(3000.0);
+    let mut without = Signal::new(24);
+    without.silence(600.0).word(400.0, TALK).silence(3200.0);
+    let (a, b) = (with_click.decide(improved()), without.decide(improved()));
+    assert_eq!((a.verdict, a.cause), (b.verdict, b.cause), "{a:?} {b:?}");
+    assert_eq!(a.at_ms, b.at_ms, "the click counts as silence");
 }
