@@ -21,6 +21,8 @@
 //! - [`rfc4733`]: telephone-event payloads, receiver and sender.
 //! - [`dtmf`]: `DtmfKey`, `KeyEvent`, SIP INFO bodies, the in-band
 //!   detector ([`dtmf::detect`], [`dtmf::detect_wav`]) and tone generation.
+//! - [`amd`]: answering-machine and fax detection for answered outbound
+//!   calls ([`amd::AmdDetector`], [`amd::detect_wav`]).
 //! - [`prompt`]: WAV loading, `Prompt` (PCM + both laws), `PromptCache`.
 //! - [`resample`]: windowed-sinc resampling to 8 kHz.
 //! - [`recorder`]: WAV recording with limits; the silence detector.
@@ -100,6 +102,7 @@
 //! prompts at deploy time (or in `spawn_blocking`). The session writes its
 //! recording through a 64 KiB buffer from its task.
 
+pub mod amd;
 mod clock;
 pub mod dtmf;
 pub mod g711;
