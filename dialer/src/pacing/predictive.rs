@@ -45,7 +45,6 @@ const MAX_FACTOR: f64 = 4.0;
 const MIN_FACTOR: f64 = 0.2;
 /// The marginal line may carry more risk than the average the cap limits: the
 /// lines dialled before it in the same state carry less.
-const MARGINAL_OVER_AVERAGE: f64 = 4.0;
 /// Variance floor of a checkpoint (people²), so a fully known state still has
 /// a smooth risk.
 const MIN_VAR: f64 = 0.1;
@@ -144,8 +143,12 @@ impl Excess {
         let ratio = m / (1.0 - m);
         let mut pmf = (1.0 - m).powi(n as i32);
         let mut total = 0.0;
+        let mean = f64::from(n) * m;
         for b in 0..=n {
             total += pmf * self.at_least(-i64::from(b));
+            if f64::from(b) > mean && pmf < 1e-12 {
+                break;
+            }
             pmf *= f64::from(n - b) / f64::from(b + 1) * ratio;
         }
         total.min(1.0)
@@ -245,7 +248,13 @@ pub(crate) fn lines(
         return 0;
     }
     // `fits` is monotone in n: more lines, more excess, at a share that grows.
-    let (mut lo, mut hi) = (1u32, limit.min(1_000));
+    // No more lines than would bring, on average, two people more than every
+    // agent free by the horizon: the search stays short for large campaigns.
+    let useful = checkpoints
+        .last()
+        .map(|c| ((c.supply_mean + 2.0) / c.per_line.max(1e-3)).ceil() as u32 + 1)
+        .unwrap_or(1);
+    let (mut lo, mut hi) = (1u32, limit.min(useful).max(1));
     if fits(hi) {
         return hi;
     }
