@@ -264,7 +264,9 @@ impl AbandonLedger {
 
     /// Every configured window, shortest first.
     pub fn windows(&self) -> impl Iterator<Item = WindowStats> + '_ {
-        self.windows.iter().map(|w| self.stats_of(w.span_ms, &w.sums))
+        self.windows
+            .iter()
+            .map(|w| self.stats_of(w.span_ms, &w.sums))
     }
 
     /// Everything since the ledger began.
@@ -309,7 +311,9 @@ mod tests {
         for i in 1..=10 {
             l.record(FIFTEEN_MINUTES_MS + i * 1000, Answer::Connected);
         }
-        let short = l.window(FIFTEEN_MINUTES_MS).unwrap_or_else(|| panic!("15 min window"));
+        let short = l
+            .window(FIFTEEN_MINUTES_MS)
+            .unwrap_or_else(|| panic!("15 min window"));
         assert_eq!((short.live, short.abandoned), (10, 0));
         assert_eq!(short.rate, 0.0);
         let hour = l.window(HOUR_MS).unwrap_or_else(|| panic!("hour window"));

@@ -116,7 +116,11 @@ impl std::fmt::Display for Blocked {
             Blocked::AttemptsUsedUp { used, max } => {
                 write!(f, "attempts used up: {used} of {max}")
             }
-            Blocked::DayLimit { used, max, until_ms } => {
+            Blocked::DayLimit {
+                used,
+                max,
+                until_ms,
+            } => {
                 write!(f, "today's attempts used up: {used} of {max}")?;
                 match until_ms {
                     Some(t) => write!(f, "; next at {}", when(*t, None)),

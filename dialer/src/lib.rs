@@ -9,9 +9,19 @@
 
 pub mod abandon;
 pub mod blocked;
+pub mod import;
 pub mod outcome;
+pub mod pacing;
 pub mod rules;
+pub mod simulate;
 pub mod target;
 pub mod window;
-pub mod pacing;
-pub mod import;
+
+#[cfg(test)]
+mod test_support;
+
+pub use blocked::Blocked;
+pub use outcome::CallOutcome;
+pub use pacing::{PaceEvent, PaceSnapshot, Pacer, PacingConfig, PacingMode};
+pub use rules::Rules;
+pub use target::{Target, TargetState};

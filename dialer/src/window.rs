@@ -195,7 +195,9 @@ impl CallWindows {
     /// Whether a callee in `zone` may be called at `at_ms`.
     pub fn is_open(&self, zone: Tz, at_ms: i64) -> bool {
         let (day, secs) = local_in(zone, at_ms);
-        self.spans_of(day).iter().any(|&(a, b)| secs >= a && secs < b)
+        self.spans_of(day)
+            .iter()
+            .any(|&(a, b)| secs >= a && secs < b)
     }
 
     /// The first instant at or after `from_ms` when a callee in `zone` may be

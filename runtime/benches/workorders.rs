@@ -176,7 +176,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
     let state = dialect_runtime::api::AppState {
         store: store.clone(),
         users: Arc::new(Users::new(&users)),
-        program,
+        program: program.clone(),
         ready: Arc::new(AtomicBool::new(true)),
         stats: Arc::new(dialect_runtime::stats::Stats::default()),
         outbound: dialect_runtime::outbound::OutboundPolicy::new(
@@ -194,6 +194,11 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
             std::env::temp_dir().join(format!("dialect-bench-uploads-{}", std::process::id())),
             64 << 20,
         )),
+        dialer: dialect_runtime::dialer::DialerHandle::idle(
+            store.clone(),
+            program.clone(),
+            Arc::new(dialect_runtime::config::Config::default()),
+        ),
     };
     let app = dialect_runtime::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

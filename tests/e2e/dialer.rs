@@ -127,7 +127,11 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
     .await;
     assert_eq!(report["rows"], 5, "{report}");
     assert_eq!(report["duplicates"], 1, "{report}");
-    assert_eq!(report["rejected"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(
+        report["rejected"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
     assert_eq!(report["rejected"][0]["row"], 5, "{report}");
     assert_eq!(report["filtered"]["amount >= 10"], 1, "{report}");
 
@@ -145,7 +149,13 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
     .await;
     assert_eq!(added["added"], 1, "{added}");
 
-    post(&s, "/api/v1/campaigns/reminder/start", "application/json", Vec::new()).await;
+    post(
+        &s,
+        "/api/v1/campaigns/reminder/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
     // The busy number: the first call and two retries 2 s apart, then no more.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while carrier.dialled().len() < 3 && tokio::time::Instant::now() < deadline {
@@ -186,7 +196,10 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
     }
     assert!(seen_dnc && seen_exhausted);
     let csv = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/campaigns/reminder/results.csv", s.http))
+        .get(format!(
+            "http://{}/api/v1/campaigns/reminder/results.csv",
+            s.http
+        ))
         .bearer_auth(&s.token)
         .send()
         .await

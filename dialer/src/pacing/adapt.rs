@@ -77,7 +77,12 @@ impl AdaptState {
 
     /// Samples the tick, recomputes the level when due, and returns the lines
     /// that bring the calls in progress up to `ceil(level × agents)`.
-    pub fn lines(&mut self, config: &PacingConfig, ledger: &AbandonLedger, s: &PaceSnapshot) -> u32 {
+    pub fn lines(
+        &mut self,
+        config: &PacingConfig,
+        ledger: &AbandonLedger,
+        s: &PaceSnapshot,
+    ) -> u32 {
         let now = s.now_ms;
         let next = *self
             .next_update_ms
@@ -96,7 +101,11 @@ impl AdaptState {
 
     fn update(&mut self, config: &PacingConfig, ledger: &AbandonLedger, now: i64) {
         let n = f64::from(self.samples.max(1));
-        let (ready, waiting, agents) = (self.sum_ready / n, self.sum_waiting / n, self.sum_agents / n);
+        let (ready, waiting, agents) = (
+            self.sum_ready / n,
+            self.sum_waiting / n,
+            self.sum_agents / n,
+        );
         self.samples = 0;
         self.sum_ready = 0.0;
         self.sum_waiting = 0.0;

@@ -107,7 +107,7 @@ impl PacingConfig {
                 ..AbandonConfig::default()
             },
             dropped_deadline_ms: ir.dropped.as_ref().map(|d| d.1).unwrap_or(2_000),
-            aim: 0.7,
+            aim: 0.4,
             priors: Priors {
                 other_end_ms: ring / 2.0,
                 ..Priors::default()
@@ -196,6 +196,19 @@ pub enum PaceEvent {
     },
 }
 
+/// The traffic model's current figures.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Learned {
+    /// Share of dialled lines answered by a person.
+    pub live_rate: f64,
+    /// Median dial-to-answer time of people, ms.
+    pub answer_delay_median_ms: i64,
+    /// Mean talk time, ms.
+    pub talk_mean_ms: f64,
+    /// Mean wrap-up time, ms.
+    pub wrap_mean_ms: f64,
+}
+
 /// A campaign's pacer: the model, the ledger and the mode's own state.
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -245,11 +258,24 @@ impl Pacer {
         self.model.live_rate()
     }
 
+    /// What the pacer has learned about the campaign's traffic, for reports.
+    pub fn learned(&self) -> Learned {
+        Learned {
+            live_rate: self.model.live_rate(),
+            answer_delay_median_ms: self.model.live_delay.quantile(0.5),
+            talk_mean_ms: self.model.talk.mean(),
+            wrap_mean_ms: self.model.wrap_mean_ms(),
+        }
+    }
+
     /// Learns from an event at `at_ms`.
     pub fn observe(&mut self, at_ms: i64, event: PaceEvent) {
         match event {
             PaceEvent::Dialled => {}
-            PaceEvent::Answered { live: true, delay_ms } => self.model.answered_live(delay_ms),
+            PaceEvent::Answered {
+                live: true,
+                delay_ms,
+            } => self.model.answered_live(delay_ms),
             PaceEvent::Answered {
                 live: false,
                 delay_ms,
@@ -285,8 +311,7 @@ impl Pacer {
                 self.model.refresh();
                 let cap = self.max_new_lines(s);
                 let n = predictive::lines(&self.config, &self.model, &self.ledger, s, cap);
-                let floor =
-                    (self.config.min_ratio * f64::from(s.ready_agents)).floor() as u32;
+                let floor = (self.config.min_ratio * f64::from(s.ready_agents)).floor() as u32;
                 n.max(floor.saturating_sub(busy_lines))
             }
         };

@@ -20,7 +20,13 @@ pub(crate) struct Histogram {
 impl Histogram {
     /// A histogram of `bins` bins of `bin_ms`, the last one open-ended, seeded with
     /// `weight` pseudo-observations of an exponential distribution of mean `prior_ms`.
-    pub(crate) fn new(bin_ms: i64, bins: usize, memory: f64, prior_ms: f64, weight: f64) -> Histogram {
+    pub(crate) fn new(
+        bin_ms: i64,
+        bins: usize,
+        memory: f64,
+        prior_ms: f64,
+        weight: f64,
+    ) -> Histogram {
         let mut h = Histogram {
             bin_ms: bin_ms.max(1),
             counts: vec![0.0; bins.max(2)],
@@ -69,7 +75,11 @@ impl Histogram {
         let mut run = 0.0;
         for (c, out) in self.counts.iter().zip(self.cumulative.iter_mut()) {
             run += c;
-            *out = if self.total > 0.0 { run / self.total } else { 0.0 };
+            *out = if self.total > 0.0 {
+                run / self.total
+            } else {
+                0.0
+            };
         }
         self.dirty = false;
     }

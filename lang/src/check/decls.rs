@@ -783,7 +783,10 @@ impl Checker<'_> {
                 .with_hint("the media types are: voice, sms, email, fax"),
             );
         }
-        for (n, span) in [c.max_attempts, c.max_attempts_per_day].into_iter().flatten() {
+        for (n, span) in [c.max_attempts, c.max_attempts_per_day]
+            .into_iter()
+            .flatten()
+        {
             if n == 0 {
                 self.err(
                     Diagnostic::error("bad-number", span, "a target needs at least one attempt")

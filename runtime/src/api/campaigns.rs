@@ -50,7 +50,10 @@ struct CampaignView {
     live: crate::dialer::LiveFigures,
 }
 
-fn campaign<'a>(ir: &'a dialect_compiler::ir::ProgramIr, name: &str) -> Result<&'a CampaignIr, ApiError> {
+fn campaign<'a>(
+    ir: &'a dialect_compiler::ir::ProgramIr,
+    name: &str,
+) -> Result<&'a CampaignIr, ApiError> {
     ir.campaigns.iter().find(|c| c.name == name).ok_or_else(|| {
         let names: Vec<&str> = ir.campaigns.iter().map(|c| c.name.as_str()).collect();
         ApiError::not_found(format!(
@@ -86,7 +89,10 @@ async fn view(s: &AppState, c: &CampaignIr) -> Result<CampaignView, ApiError> {
     })
 }
 
-async fn all_campaigns(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn all_campaigns(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     s.users.authorize(bearer(&headers), crate::auth::STAFF)?;
     let deployed = s.program.current();
     let mut out = Vec::new();
@@ -238,7 +244,10 @@ async fn disposition(
     )?;
     let deployed = s.program.current();
     let c = campaign(deployed.program.ir(), &name)?;
-    let Some((_, _, retry_in)) = c.dispositions.iter().find(|(code, _, _)| *code == body.code)
+    let Some((_, _, retry_in)) = c
+        .dispositions
+        .iter()
+        .find(|(code, _, _)| *code == body.code)
     else {
         let codes: Vec<&str> = c.dispositions.iter().map(|d| d.0.as_str()).collect();
         return Err(ApiError::invalid(format!(
@@ -264,7 +273,8 @@ async fn disposition(
             last.agent = Some(agent);
         }
         let mut after = before.clone();
-        if !after.state.is_final() || after.state == dialect_dialer::target::TargetState::Completed {
+        if !after.state.is_final() || after.state == dialect_dialer::target::TargetState::Completed
+        {
             match retry_in {
                 Some(ms) => {
                     after.state = dialect_dialer::target::TargetState::Pending;
@@ -359,11 +369,24 @@ async fn results_csv(
     let n = name.clone();
     let body = tokio::task::spawn_blocking(move || {
         let targets: std::collections::HashMap<u64, dialect_dialer::target::Target> =
-            store::targets(&*st, &n)?.into_iter().map(|t| (t.id, t)).collect();
+            store::targets(&*st, &n)?
+                .into_iter()
+                .map(|t| (t.id, t))
+                .collect();
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record([
-            "target", "phone", "attempt", "started", "ended", "outcome", "sip_code", "agent",
-            "disposition", "contact", "target_state", "detail",
+            "target",
+            "phone",
+            "attempt",
+            "started",
+            "ended",
+            "outcome",
+            "sip_code",
+            "agent",
+            "disposition",
+            "contact",
+            "target_state",
+            "detail",
         ]);
         for (id, a) in store::all_attempts(&*st, &n)? {
             let t = targets.get(&id);

@@ -309,7 +309,7 @@ async fn relist(s: &AppState) -> Result<(), ApiError> {
     let store = s.store.clone();
     let slot = s.program.clone();
     tokio::task::spawn_blocking(move || slot.relist(&*store))
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }

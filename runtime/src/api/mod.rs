@@ -20,8 +20,8 @@ use crate::auth::{AuthError, SharedUsers};
 use crate::config::Role;
 
 pub mod access;
-pub mod campaigns;
 pub mod calls;
+pub mod campaigns;
 pub mod cti;
 pub mod lists;
 pub mod serve;

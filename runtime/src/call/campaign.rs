@@ -427,7 +427,10 @@ async fn answered(
             qc.trail = call.contact.trail.clone();
             let (tx, rx) = mpsc::channel(64);
             if acd.enqueue(qc, tx).await.is_err() {
-                return (CallOutcome::Abandoned, End::Flow("the ACD has stopped".into()));
+                return (
+                    CallOutcome::Abandoned,
+                    End::Flow("the ACD has stopped".into()),
+                );
             }
             call.contact.queue = Some(queue.clone());
             let entered = Instant::now();

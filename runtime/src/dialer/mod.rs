@@ -262,7 +262,9 @@ pub fn filter_refusal(
     // added while running.
     for list in &deployed.program.ir().lists {
         if text.contains(&format!("not in {}", list.name)) {
-            let found = crate::lists::find(store, &list.name, &t.phone).ok().flatten();
+            let found = crate::lists::find(store, &list.name, &t.phone)
+                .ok()
+                .flatten();
             let declared = list.entries.iter().any(|e| e == &t.phone);
             if found.is_some() || declared {
                 return Some(Blocked::DoNotCall {
@@ -291,12 +293,21 @@ async fn run(
         for c in &deployed.program.ir().campaigns {
             match store::release_interrupted(&*inner.store, &c.name, now) {
                 Ok(0) => {}
-                Ok(n) => tracing::warn!(campaign = %c.name, "{n} calls were interrupted by a stop; their targets are due again in 10 minutes, uncounted"),
-                Err(e) => tracing::error!(campaign = %c.name, "cannot release interrupted calls: {e}"),
+                Ok(n) => {
+                    tracing::warn!(campaign = %c.name, "{n} calls were interrupted by a stop; their targets are due again in 10 minutes, uncounted")
+                }
+                Err(e) => {
+                    tracing::error!(campaign = %c.name, "cannot release interrupted calls: {e}")
+                }
             }
         }
     }
-    let tick = inner.config.dialer.tick.0.max(std::time::Duration::from_millis(20));
+    let tick = inner
+        .config
+        .dialer
+        .tick
+        .0
+        .max(std::time::Duration::from_millis(20));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -385,7 +396,10 @@ async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) ->
         .map_or(0, |q| q.wrap_up_ms.max(0));
     if let Ok(agents) = acd.agents().await {
         use dialect_acd::AgentStatus as S;
-        for a in agents.iter().filter(|a| a.queues.iter().any(|q| q == queue)) {
+        for a in agents
+            .iter()
+            .filter(|a| a.queues.iter().any(|q| q == queue))
+        {
             match a.state {
                 S::Ready if a.call.is_none() => snap.ready_agents += 1,
                 S::Talking | S::Held => snap.talking.push(now - a.since_ms),
@@ -444,10 +458,12 @@ async fn tick(
             Err(b) => {
                 match b {
                     Blocked::OutsideWindow { until_ms, .. } => {
-                        after.next_attempt_ms = Some(until_ms.unwrap_or(now + NO_WINDOW_RECHECK_MS));
+                        after.next_attempt_ms =
+                            Some(until_ms.unwrap_or(now + NO_WINDOW_RECHECK_MS));
                     }
                     Blocked::DayLimit { until_ms, .. } => {
-                        after.next_attempt_ms = Some(until_ms.unwrap_or(now + NO_WINDOW_RECHECK_MS));
+                        after.next_attempt_ms =
+                            Some(until_ms.unwrap_or(now + NO_WINDOW_RECHECK_MS));
                     }
                     Blocked::AbandonedRecently { until_ms, .. } => {
                         after.next_attempt_ms = Some(until_ms);

@@ -307,7 +307,9 @@ mod tests {
         store.commit(batch).unwrap();
         assert_eq!(ids(due(&store, "x", 10_000, 10).unwrap()), vec![1]);
         assert_eq!(
-            target_by_phone(&store, "x", "13800000002").unwrap().map(|t| t.state),
+            target_by_phone(&store, "x", "13800000002")
+                .unwrap()
+                .map(|t| t.state),
             Some(TargetState::Dialling)
         );
 
