@@ -12,6 +12,8 @@
 //! - `commands/simulate.rs`: `dialect simulate`, the contact-center simulator
 //!   on a project's queues.
 //! - `commands/run.rs`: `dialect run`, `dialect deploy`, `dialect dtmf detect`.
+//! - `commands/amd.rs`: `dialect amd detect`, the answering-machine detector
+//!   on a recording.
 //! - `commands/call.rs`: `dialect call`, a terminal caller that walks a flow
 //!   on a running server.
 
@@ -52,6 +54,24 @@ enum DtmfCommand {
     Detect {
         /// The WAV file (any rate, depth and channel count).
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AmdCommand {
+    /// Say whether a recording of an answered call is a person, a machine,
+    /// a fax or unsure, and when the detector decided.
+    #[command(
+        after_help = "Prints one line: person, machine, fax or unsure, then the decision time in seconds.\n\nExamples:\n  dialect amd detect answer.wav\n  dialect amd detect answer.wav --config amd.yaml"
+    )]
+    Detect {
+        /// The WAV file (any rate, depth and channel count; resampled to
+        /// 8 kHz and mixed to mono).
+        file: PathBuf,
+        /// Detector settings in YAML (the fields of a campaign's amd block);
+        /// default: the built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -221,6 +241,11 @@ enum Command {
         #[command(subcommand)]
         command: DtmfCommand,
     },
+    /// Answering-machine and fax detection tools.
+    Amd {
+        #[command(subcommand)]
+        command: AmdCommand,
+    },
     /// Run the project's flow tests (tests/*.test.yaml).
     #[command(
         after_help = "Examples:\n  dialect test flows/hotline\n  dialect test flows/hotline -v"
@@ -357,6 +382,9 @@ fn main() -> ExitCode {
         Command::Dtmf {
             command: DtmfCommand::Detect { file },
         } => commands::run::dtmf_detect(&file),
+        Command::Amd {
+            command: AmdCommand::Detect { file, config },
+        } => commands::amd::detect_file(&file, config.as_deref()),
         Command::Call {
             number,
             server,

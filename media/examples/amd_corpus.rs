@@ -311,6 +311,9 @@ struct Tally {
     /// Person decisions, in ms after the end of the greeting.
     after_greeting_ms: Vec<u32>,
     machine_ms: Vec<u32>,
+    /// 20 ms frames analysed and the time it took.
+    frames: u64,
+    seconds: f64,
     /// person→machine per (level, noise).
     person_errors_by_condition: BTreeMap<String, (usize, usize)>,
 }
@@ -326,7 +329,10 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 fn evaluate(clips: &[Clip], config: &AmdConfig, show_errors: bool, label: &str) -> Tally {
     let mut tally = Tally::default();
     for clip in clips {
+        let started = std::time::Instant::now();
         let d: AmdDecision = detect(&clip.pcm, RATE as u32, config.clone());
+        tally.seconds += started.elapsed().as_secs_f64();
+        tally.frames += d.at_ms as u64 / 20;
         *tally
             .by_truth
             .entry(clip.truth)
@@ -432,9 +438,9 @@ fn main() {
         configs.push(("--config", c));
     }
     println!(
-        "| detector | person→machine | person→unsure | machine→person | machine→unsure | fax→fax | person decided: median | p95 | max | after the greeting: median | p95 | machine decided: median |"
+        "| detector | person→machine | person→unsure | machine→person | machine→unsure | speech→fax | fax→fax | person decided: median | p95 | max | after the greeting: median | p95 | machine decided: median |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut tallies = Vec::new();
     for (label, config) in &configs {
         let t = evaluate(&clips, config, show_errors, label);
@@ -443,8 +449,9 @@ fn main() {
         let mp = rate(&t, Truth::Machine, "person");
         let mu = rate(&t, Truth::Machine, "unsure");
         let ff = rate(&t, Truth::Fax, "fax");
+        let speech_fax = rate(&t, Truth::Person, "fax").0 + rate(&t, Truth::Machine, "fax").0;
         println!(
-            "| {label} | {:.2} % ({}/{}) | {:.2} % | {:.2} % ({}/{}) | {:.2} % | {:.1} % | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.2} s |",
+            "| {label} | {:.2} % ({}/{}) | {:.2} % | {:.2} % ({}/{}) | {:.2} % | {} | {:.1} % | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.2} s |",
             pm.2,
             pm.0,
             pm.1,
@@ -453,6 +460,7 @@ fn main() {
             mp.0,
             mp.1,
             mu.2,
+            speech_fax,
             ff.2,
             percentile(&t.person_ms, 0.5),
             percentile(&t.person_ms, 0.95),
@@ -462,6 +470,16 @@ fn main() {
             percentile(&t.machine_ms, 0.5),
         );
         tallies.push((label, t));
+    }
+    println!();
+    for (label, t) in &tallies {
+        println!(
+            "{label}: people decided as people within 3 s of the answer: {:.1} %; {:.2} µs per 20 ms frame ({} frames analysed)",
+            100.0 * t.person_ms.iter().filter(|&&ms| ms <= 3000).count() as f64
+                / count(Truth::Person).max(1) as f64,
+            t.seconds * 1e6 / t.frames.max(1) as f64,
+            t.frames
+        );
     }
     println!("\nperson→machine by level and noise:\n");
     let mut header = String::from("| condition |");

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod amd;
 pub(crate) mod call;
 pub(crate) mod check;
 pub(crate) mod compile;

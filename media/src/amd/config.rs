@@ -39,9 +39,10 @@ pub struct AmdConfig {
     pub max_word_ms: u32,
     /// Reaching this many words: a machine. A dip of `between_words_ms`
     /// ends a word, so this counts syllables more than words ("喂，你好" is
-    /// three): `app_amd`'s 3 turned 17 % of the corpus's people into
-    /// machines, 6 none, and still decides fast talkers' machines about
-    /// 0.25 s sooner than the long-greeting rule alone (docs/bench-amd.md).
+    /// three): `app_amd`'s 3 turned 47 % of the corpus's people into
+    /// machines, 6 only 0.7 % (as many as no count at all), and 6 still
+    /// decides machines about 0.25 s sooner than the long-greeting rule
+    /// alone (docs/bench-amd.md).
     pub max_words: u32,
     /// A 20 ms frame whose mean absolute sample value (16-bit scale) is
     /// below this is silence. Used as is when `adaptive_threshold` is off

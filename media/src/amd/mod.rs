@@ -9,10 +9,10 @@
 //!
 //! # How it decides
 //! Each 20 ms frame goes through two analyses:
-//! - the fax tones ([`tone`](self) module): a CNG burst of 0.5 s or 2.5 s of
+//! - the fax tones (`tone.rs`): a CNG burst of 0.5 s or 2.5 s of
 //!   CED/ANSam decides a fax; while a tone burst lasts, the greeting
 //!   analysis waits, so a tone is neither a long word nor silence;
-//! - the greeting ([`speech`](self) module): Asterisk's `app_amd` word and
+//! - the greeting (`speech.rs`): Asterisk's `app_amd` word and
 //!   silence state machine, with a silence threshold that can follow the
 //!   noise floor and an earlier person after a short greeting.
 //!

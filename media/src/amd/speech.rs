@@ -12,12 +12,17 @@
 //!   `max_word_ms`, or more than `greeting_ms` of speech in all decides a
 //!   machine.
 //!
-//! Two differences from `app_amd`: it starts "in a word", so a greeting
-//! that begins in the very first frame is not counted as a word; here the
-//! line starts silent and every word counts. And its silence detector is
-//! reused as is, where here the threshold may follow the noise floor
-//! ([`NoiseFloor`]) and a short greeting may need less silence
-//! (`short_greeting_ms`), both described in [`super::AmdConfig`].
+//! Differences from `app_amd`:
+//! - it starts "in a word", so a greeting that begins in the very first
+//!   frame is not counted as a word; here the line starts silent and every
+//!   word counts;
+//! - with `adaptive_threshold`, the threshold follows the noise floor
+//!   ([`NoiseFloor`]), and a lone frame above it after silence (a click, a
+//!   noise peak) counts as silence: it would otherwise restart the silence
+//!   that decides a person;
+//! - a short greeting may need less silence (`short_greeting_ms`).
+//!
+//! The settings are described in [`super::AmdConfig`].
 
 use super::config::AmdConfig;
 use super::tone::FRAME_MS;
