@@ -601,10 +601,11 @@ impl Checker<'_> {
                     ));
                 }
                 // The file is looked for only when the project was read from a
-                // folder (prompts are then indexed too); text checked on its own
-                // has no folder to look in.
+                // folder that exists; text checked on its own has no folder to
+                // look in.
                 let source = l.source.plain_lossy();
                 if !matches!(self.project.prompts, crate::check::PromptIndex::Unchecked)
+                    && self.project.root.is_dir()
                     && !self.project.root.join(&source).is_file()
                 {
                     self.err(
