@@ -932,6 +932,9 @@ pub struct CampaignIr {
     pub dispositions: Vec<(String, String, Option<i64>)>,
     /// The agent's script.
     pub script: Option<String>,
+    /// Answering-machine detection: `None` = off; otherwise the settings
+    /// written, in milliseconds (`max words`: a count), the defaults for the rest.
+    pub machine_detection: Option<Vec<(String, f64)>>,
 
     /// Dialing mode.
     pub mode: String,

@@ -38,6 +38,7 @@ pub(crate) fn campaign(
         max_attempts_per_day: None,
         dispositions: Vec::new(),
         script: None,
+        machine_detection: None,
         mode: "predictive".into(),
         ratio: (1.0, 2.5),
         abandon_max: 0.03,

@@ -327,6 +327,51 @@ pub const CAMPAIGN_MODE: &[OptSpec] = &[
     ),
 ];
 
+/// Settings of a campaign's `machine detection`: the answering-machine
+/// detector's timings (`dialect_media::amd::AmdConfig` has the same names).
+pub const MACHINE_DETECTION: &[OptSpec] = &[
+    spec(
+        "initial silence",
+        OptKind::Duration,
+        "silence before any word after which the answer is a machine (default 2.5s)",
+    ),
+    spec(
+        "greeting",
+        OptKind::Duration,
+        "speech longer than this at the start is a machine's greeting (default 1.5s)",
+    ),
+    spec(
+        "after greeting silence",
+        OptKind::Duration,
+        "silence after the greeting that decides a person (default 800ms)",
+    ),
+    spec(
+        "total",
+        OptKind::Duration,
+        "longest analysis; undecided by then, the answer is taken for a person (default 5s)",
+    ),
+    spec(
+        "min word",
+        OptKind::Duration,
+        "shortest sound counted as a word (default 100ms)",
+    ),
+    spec(
+        "between words",
+        OptKind::Duration,
+        "shortest silence that separates two words (default 50ms)",
+    ),
+    spec(
+        "max word",
+        OptKind::Duration,
+        "one word longer than this is a machine (default 5s)",
+    ),
+    spec(
+        "max words",
+        whole(2.0, 20.0),
+        "this many words at the start is a machine (default 6)",
+    ),
+];
+
 /// Finds an option by name.
 pub fn find<'a>(opts: &'a [Opt], name: &str) -> Option<&'a Opt> {
     opts.iter().find(|o| o.name == name)

@@ -287,6 +287,23 @@ impl<'a> Lowerer<'a> {
                     })
                     .collect(),
                 script: c.script.as_ref().map(|t| t.plain_lossy()),
+                machine_detection: match &c.machine_detection {
+                    None => Some(Vec::new()),
+                    Some((None, _)) => None,
+                    Some((Some(settings), _)) => Some(
+                        settings
+                            .iter()
+                            .filter_map(|o| {
+                                let v = match o.value.as_ref()? {
+                                    OptValue::Duration(d) => d.millis as f64,
+                                    OptValue::Number(n, _) => *n,
+                                    _ => return None,
+                                };
+                                Some((o.name.clone(), v))
+                            })
+                            .collect(),
+                    ),
+                },
                 mode: c
                     .mode
                     .as_ref()

@@ -807,6 +807,9 @@ impl Checker<'_> {
                 .with_hint(format!("write `max attempts per day {total}` or fewer")),
             );
         }
+        if let Some((Some(settings), _)) = &c.machine_detection {
+            self.check_options(settings, options::MACHINE_DETECTION, "machine detection");
+        }
         let mut codes: HashMap<&str, Span> = HashMap::new();
         for d in &c.dispositions {
             if let Some(first) = codes.insert(d.name.name.as_str(), d.name.span) {

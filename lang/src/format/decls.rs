@@ -521,6 +521,13 @@ impl<'a> Printer<'a> {
             }
             add(d.span.start, t, d.span.end);
         }
+        if let Some((settings, span)) = &c.machine_detection {
+            let t = match settings {
+                Some(o) => format!("machine detection {}", options_to_string(o)),
+                None => "machine detection off".to_string(),
+            };
+            add(span.start, t, span.end);
+        }
         if let Some(t) = &c.script {
             let lo = self.back_over(t.span.start, &["script"]);
             add(lo, format!("script {}", text_to_string(t)), t.span.end);

@@ -112,6 +112,7 @@ const CAMPAIGN_CLAUSES: &[&str] = &[
     "max attempts per day",
     "disposition",
     "script",
+    "machine detection",
 ];
 
 const WORKORDER_CLAUSES: &[&str] = &[

@@ -429,6 +429,7 @@ impl Builder<'_> {
             max_attempts_per_day: None,
             dispositions: Vec::new(),
             script: None,
+            machine_detection: None,
             span,
         };
         for x in it {
@@ -585,6 +586,13 @@ impl Builder<'_> {
                     });
                 }
                 Rule::c_script => c.script = first(&x).map(|t| self.text(t)),
+                Rule::c_amd => {
+                    let settings = match first(&x) {
+                        Some(o) if o.as_rule() == Rule::options => Some(self.options(o)),
+                        _ => None,
+                    };
+                    c.machine_detection = Some((settings, xspan));
+                }
                 _ => {}
             }
         }

@@ -76,8 +76,8 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         no_answer_action => "requeue first, requeue or next agent",
         campaign_item | c_list | c_filter | c_mode | c_calendar | c_window | c_retry | c_trunk
         | c_caller_id | c_media | c_dropped | c_allow | c_timezone | c_max_attempts | per_day
-        | c_disposition | disposition_retry | c_script => {
-            "a campaign rule (list, filter, mode, calendar, window, retry, max attempts, trunk, caller id, media, dropped, allow, disposition, script)"
+        | c_disposition | disposition_retry | c_script | c_amd | amd_off => {
+            "a campaign rule (list, filter, mode, calendar, window, retry, max attempts, trunk, caller id, media, dropped, allow, disposition, script, machine detection)"
         }
         c_field => "a field mapping such as `phone: phone <- \"手机号\"`",
         day_type => "workday, weekend or holiday",
@@ -419,6 +419,7 @@ pub(super) fn single_clause(container: Rule, clause: Rule) -> Option<&'static st
         (R::campaign_decl, R::c_dropped) => "dropped",
         (R::campaign_decl, R::c_timezone) => "timezone",
         (R::campaign_decl, R::c_script) => "script",
+        (R::campaign_decl, R::c_amd) => "machine detection",
         (R::workorder_decl, R::w_calendar) => "calendar",
         (R::workorder_decl, R::w_links) => "links",
         (R::calendar_decl, R::cal_timezone) => "timezone",
