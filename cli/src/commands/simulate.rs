@@ -113,8 +113,8 @@ pub(crate) fn run_campaign(
         .calendar
         .and_then(|i| ir.calendars.get(i as usize))
         .map(dialect_compiler::calendar::Calendar::new);
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut t = dialect_dialer::simulate::Traffic::parse(&text)
         .with_context(|| format!("in {}", path.display()))?;
     if let Some(s) = seed {
