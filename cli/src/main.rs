@@ -264,9 +264,10 @@ enum Command {
     /// Simulate the contact center: the real ACD on the project's queues, on virtual time.
     ///
     /// Prints service level, ASA, abandon rate and occupancy per queue and agent,
-    /// and the error of the ACD's wait estimate next to Asterisk's.
+    /// and the error of the ACD's wait estimate next to Asterisk's. With
+    /// `--campaign`, simulates an outbound campaign's pacing modes side by side.
     #[command(
-        after_help = "Examples:\n  dialect simulate flows/hotline --traffic traffic.yaml\n  dialect simulate flows/hotline --queue billing --calls-per-hour 120 --handle-time 3m --agents 8 --patience 2m --json"
+        after_help = "Examples:\n  dialect simulate flows/hotline --traffic traffic.yaml\n  dialect simulate flows/hotline --queue billing --calls-per-hour 120 --handle-time 3m --agents 8 --patience 2m --json\n  dialect simulate flows/hotline --campaign retention --traffic flows/hotline/campaign-traffic.yaml --seed 3"
     )]
     Simulate {
         /// The project folder (default: the current folder).
@@ -296,6 +297,11 @@ enum Command {
         /// Random seed (overrides the traffic file).
         #[arg(long)]
         seed: Option<u64>,
+        /// Simulate this outbound campaign instead of the queues: its pacing
+        /// (progressive, predictive, ADAPT) against the called parties of the
+        /// traffic file (answer shares, answer delays, talk, wrap-up, shifts).
+        #[arg(long, requires = "traffic")]
+        campaign: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -355,6 +361,14 @@ fn main() -> ExitCode {
         Command::Simulate {
             project,
             traffic,
+            seed,
+            campaign: Some(campaign),
+            json,
+            ..
+        } => commands::simulate::run_campaign(&project, &campaign, traffic.as_ref(), seed, json),
+        Command::Simulate {
+            project,
+            traffic,
             queue,
             calls_per_hour,
             handle_time,
@@ -362,6 +376,7 @@ fn main() -> ExitCode {
             agents,
             days,
             seed,
+            campaign: None,
             json,
         } => commands::simulate::run(
             &project,

@@ -153,12 +153,16 @@ fn retention() -> (dialect_compiler::ir::CampaignIr, Option<Calendar>) {
     (c, cal)
 }
 
+/// One seed's figures of a mode: talk minutes per agent-hour, abandon %,
+/// highest window %, idle %.
+type Figures = (f64, f64, f64, f64);
+
 fn goal(seeds: u64) {
     let (campaign, calendar) = retention();
     let text =
         std::fs::read_to_string(hotline().join("campaign-traffic.yaml")).expect("traffic file");
     let base = Traffic::parse(&text).expect("traffic");
-    let mut rows: Vec<(String, Vec<(f64, f64, f64, f64)>)> = Vec::new();
+    let mut rows: Vec<(String, Vec<Figures>)> = Vec::new();
     let started = Instant::now();
     for seed in 1..=seeds {
         let mut t = base.clone();
@@ -189,7 +193,7 @@ fn goal(seeds: u64) {
         "mode", "talk min/agent-hour", "abandon %", "highest 1 h window %", "idle %"
     );
     for (name, v) in rows {
-        let col = |f: fn(&(f64, f64, f64, f64)) -> f64| {
+        let col = |f: fn(&Figures) -> f64| {
             let xs: Vec<f64> = v.iter().map(f).collect();
             let mean = xs.iter().sum::<f64>() / xs.len() as f64;
             let lo = xs.iter().copied().fold(f64::MAX, f64::min);

@@ -7,6 +7,11 @@
 //! the goal is 49, see docs/bench-dialer.md) so that a regression shows.
 //! `DIALER_SIM_SEEDS=20` runs twenty seeds instead of three.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a test: a missing hotline project or traffic file is a failure"
+)]
+
 use std::path::PathBuf;
 
 use dialect_compiler::calendar::Calendar;

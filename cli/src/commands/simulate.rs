@@ -5,6 +5,11 @@
 //! --handle-time 3m --agents 8`). Prints service level, ASA, abandon rate,
 //! occupancy and the error of the ACD's wait estimate next to Asterisk's
 //! (holdtime average + 30 s − waited), as a table or JSON.
+//!
+//! With `--campaign NAME`, an outbound campaign instead: the dialer's
+//! simulator (`dialect_dialer::simulate`) runs the campaign's rules and
+//! pacer in the progressive, predictive and ADAPT modes against the called
+//! parties of a campaign traffic file, and prints them side by side.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +80,52 @@ pub(crate) fn run(
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", sim::table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dialect simulate PROJECT --campaign NAME --traffic FILE [--seed N] [--json]`.
+pub(crate) fn run_campaign(
+    project: &Path,
+    campaign: &str,
+    traffic: Option<&PathBuf>,
+    seed: Option<u64>,
+    json: bool,
+) -> Result<ExitCode> {
+    let Some(path) = traffic else {
+        bail!("--campaign needs --traffic FILE (see flows/hotline/campaign-traffic.yaml)");
+    };
+    let Some(ir) = super::compile::check_and_lower(project)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let Some(def) = ir.campaigns.iter().find(|c| c.name == campaign) else {
+        let known: Vec<&str> = ir.campaigns.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "there is no campaign {campaign} (the project has {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let calendar = def
+        .calendar
+        .and_then(|i| ir.calendars.get(i as usize))
+        .map(dialect_compiler::calendar::Calendar::new);
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut t = dialect_dialer::simulate::Traffic::parse(&text)
+        .with_context(|| format!("in {}", path.display()))?;
+    if let Some(s) = seed {
+        t.seed = s;
+    }
+    let report = dialect_dialer::simulate::run(def, calendar, &t)
+        .with_context(|| format!("in {}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", dialect_dialer::simulate::table(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
