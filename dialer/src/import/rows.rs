@@ -226,7 +226,7 @@ impl<'a, S: ImportSink> RowEngine<'a, S> {
     /// The report, after a last progress call.
     pub(crate) fn finish(mut self, progress: Progress) -> ImportReport {
         self.sink.progress(progress);
-        self.report.targets = self.report.imported - self.report.withdrawn;
+        self.report.targets = self.report.imported.saturating_sub(self.report.withdrawn);
         self.report
     }
 
