@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dialect_e2e::{CarrierAnswer, FakeCarrier, TestServer};
+use dialect_e2e::{CarrierAnswer, FakeCarrier, TestServer, customer_as, customer_trunk, trail};
 
 /// A zone in which it is now early afternoon, so the test's call windows
 /// (and the legal 08:00–21:00) are open whatever the hour the tests run at.
@@ -22,9 +22,9 @@ fn afternoon_zone() -> String {
     }
 }
 
-/// A project with one IVR campaign whose busy numbers are retried every 2 s,
-/// twice.
-fn project(retry: &str) -> PathBuf {
+/// A project with one IVR campaign with the rules `rules` (retries, machine
+/// detection); its flow asks the callee to press 1.
+fn project(rules: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "dialect-dialer-project-{}-{}",
         std::process::id(),
@@ -61,14 +61,21 @@ campaign reminder "欠费提醒" {{
   window workday 08:00-21:00
   window weekend 08:00-21:00
   window holiday 08:00-21:00
-  {retry}
+  {rules}
   max attempts 5
   trunk "carrier"
   caller id "10000"
 }}
 
 flow reminder_call(name: text, amount: number) "欠费提醒外呼" {{
-  say {{ zh "您好", name }}
+  menu confirm (retries 1, timeout 8s) {{
+    say {{ zh "您好", name, "，确认请按1。" }}
+    1 -> {{
+      say {{ zh "谢谢", name, "，已确认。" }}
+      hangup
+    }}
+    no input final -> hangup
+  }}
   hangup
 }}
 
@@ -208,6 +215,118 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
         .await
         .unwrap();
     assert_eq!(csv.lines().count(), 4, "header and three attempts: {csv}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts the campaign's server with `dir` and the trunk to a SIPp callee.
+async fn campaign_server(dir: &std::path::Path) -> (TestServer, u16) {
+    let (trunk, port) = customer_trunk();
+    let project_dir = dir.to_path_buf();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.trunks.push(trunk);
+        c.dialer.tick = dialect_runtime::config::Duration(Duration::from_millis(100));
+    })
+    .await;
+    (s, port)
+}
+
+/// The campaign's contact records, once `n` have been saved.
+async fn campaign_contacts(s: &TestServer, n: usize) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let all: Vec<serde_json::Value> = s
+            .contacts()
+            .await
+            .into_iter()
+            .filter(|c| c["kind"] == "campaign" && c["ended_ms"].is_number())
+            .collect();
+        if all.len() >= n || tokio::time::Instant::now() > deadline {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and_takes_the_key() {
+    let dir = project("machine detection off");
+    let (s, port) = campaign_server(&dir).await;
+    let callee = customer_as("uas_campaign_key.xml", port, 0);
+    // The list file in the project: one target, 张三, who owes 50.
+    let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
+    post(&s, "/api/v1/campaigns/reminder/lists", "text/csv", list).await;
+    post(
+        &s,
+        "/api/v1/campaigns/reminder/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    let out = tokio::task::spawn_blocking(move || callee.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the callee's scenario: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let contacts = campaign_contacts(&s, 1).await;
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let c = &contacts[0];
+    assert_eq!(c["direction"], "outbound", "{c}");
+    assert_eq!(c["called"], "13800000001", "{c}");
+    assert_eq!(c["flow"], "reminder_call", "{c}");
+    let steps = trail(c);
+    assert!(
+        steps.iter().any(|(_, d)| d.contains("张三")),
+        "the flow said the target's name: {steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|(n, d)| n.contains("confirm") && d.contains('1')),
+        "the callee's 1 chose the menu's branch: {steps:?}"
+    );
+    let t = s.get("/api/v1/campaigns/reminder/targets/1").await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(t["history"][0]["outcome"], "person", "{t}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_answer_is_taken_for_a_machine_and_retried_by_the_machine_rule() {
+    // Machine detection on (the default): the callee answers and says nothing,
+    // which after the initial silence (2.5 s) is a machine.
+    let dir = project("retry machine never");
+    let (s, port) = campaign_server(&dir).await;
+    let callee = customer_as("uas_customer.xml", port, 20_000);
+    let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
+    post(&s, "/api/v1/campaigns/reminder/lists", "text/csv", list).await;
+    post(
+        &s,
+        "/api/v1/campaigns/reminder/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    let contacts = campaign_contacts(&s, 1).await;
+    let _ = tokio::task::spawn_blocking(move || callee.wait_with_output()).await;
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let steps = trail(&contacts[0]);
+    assert!(
+        steps
+            .iter()
+            .any(|(n, d)| n == "machine detection" && d.starts_with("machine")),
+        "{steps:?}"
+    );
+    let t = s.get("/api/v1/campaigns/reminder/targets/1").await;
+    assert_eq!(t["history"][0]["outcome"], "machine", "{t}");
+    assert_eq!(t["state"], "attempts exhausted", "retry machine never: {t}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -325,46 +325,9 @@ pub(crate) async fn agent_ops(s: &TestServer, id: &str, ops: &[&str]) {
     }
 }
 
-/// A carrier trunk whose far end is a SIPp "customer" (`uas_customer.xml`) on a
-/// loopback port of its own: answers one call, talks `talk_ms`, hangs up. Returns the
-/// trunk's configuration and the port SIPp must listen on.
-pub(crate) fn customer_trunk() -> (dialect_runtime::config::TrunkConfig, u16) {
-    let port = test_sip_port();
-    let trunk = serde_yaml::from_str(&format!(
-        "name: carrier\nhost: 127.0.0.1:{port}\ncaller_id: \"10000\"\n"
-    ))
-    .unwrap();
-    (trunk, port)
-}
-
-/// Starts the customer's SIPp on `port`: it answers one call, talks `talk_ms`
-/// and hangs up.
-pub(crate) fn customer(port: u16, talk_ms: u32) -> std::process::Child {
-    customer_as("uas_customer.xml", port, talk_ms)
-}
-
-/// Starts a far end of the trunk on `port` that follows SIPp `file` (talking
-/// `talk_ms` where it talks).
-pub(crate) fn customer_as(file: &str, port: u16, talk_ms: u32) -> std::process::Child {
-    customer_at(&scenario(file), port, talk_ms)
-}
-
-/// Starts a far end of the trunk on `port` that follows the SIPp scenario at
-/// `path` (talking `talk_ms` where it talks).
-pub(crate) fn customer_at(path: &std::path::Path, port: u16, talk_ms: u32) -> std::process::Child {
-    Command::new("sipp")
-        .arg("-sf")
-        .arg(path)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &sipp_media_port().to_string()])
-        .args(["-d", &talk_ms.to_string()])
-        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+// The far end of a trunk lives in the shared harness; the ACD tests name it here.
+#[allow(unused_imports, reason = "each test crate that includes this module uses a different part")]
+pub(crate) use dialect_e2e::{customer, customer_as, customer_at, customer_trunk};
 
 /// The agent's state as the CTI API shows it.
 pub(crate) async fn agent_state(s: &TestServer, id: &str) -> String {

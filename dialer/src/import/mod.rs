@@ -82,9 +82,10 @@ pub struct ImportedRow {
     /// The fields' values in the campaign's order, the phone field holding
     /// the canonical number.
     pub values: Vec<Value>,
-    /// The earlier row of the same number that this row replaces (the last
-    /// row wins): the sink overwrites that target's fields.
-    pub replaces: Option<u64>,
+    /// Whether an earlier row of the file made a target of the same number,
+    /// which this row replaces (the last row wins): the sink overwrites that
+    /// target's fields.
+    pub replaces: bool,
 }
 
 /// How far an import has got, for a progress bar.
@@ -111,7 +112,7 @@ pub trait ImportSink {
         Ok(())
     }
 
-    /// Stores a target, or, when [`ImportedRow::replaces`] is set, overwrites
+    /// Stores a target, or, when [`ImportedRow::replaces`] is true, overwrites
     /// the fields of the target with the same number. `Err` stops the import.
     fn target(&mut self, row: ImportedRow) -> Result<(), String>;
 

@@ -5,7 +5,7 @@
 use calamine::Data;
 use dialect_compiler::value::Value;
 use dialect_lang::types::Type;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::cells::{CellProblem, RawCell, header_key, read_cell, trim_cell};
 use super::report::{ImportError, ImportReport, column_letters};
@@ -97,20 +97,32 @@ pub(crate) fn map_columns(
     Ok(columns)
 }
 
-/// A flag in a [`PhoneKeys`] entry: the number is a target now (not
-/// withdrawn by a later filtered row).
-const ACTIVE: u32 = 1 << 31;
+/// Marks a packed key whose number is a target now (not withdrawn by a later
+/// filtered row); packed numbers stay below 2·10^18, so the top bit is free.
+const ACTIVE: u64 = 1 << 63;
+
+/// What the file said so far about a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// No earlier row passed the filters with it.
+    New,
+    /// An earlier row made it a target.
+    Target,
+    /// An earlier row made it a target and a later one withdrew it.
+    Withdrawn,
+}
 
 /// The numbers seen so far in this file, so that a later row of the same
 /// number merges with the earlier one. Digits-only numbers of up to 18 digits
 /// (all real ones) are packed into a `u64`, `1` followed by the digits so that
-/// leading zeros count; others are kept as text. Each entry holds the row it
-/// came from and whether it is a target now: about 17 bytes a number in the
-/// table, so a million numbers take some 35 MB at most.
+/// leading zeros count, with the top bit saying whether the number is a
+/// target now: 8 bytes a number (9 in the hash table; a million numbers take
+/// some 19 MB, twice that for a moment while the table grows). Other numbers
+/// (`*`, `#`, very long) are kept as text.
 #[derive(Default)]
 pub(crate) struct PhoneKeys {
-    packed: FxHashMap<u64, u32>,
-    other: FxHashMap<String, u32>,
+    packed: FxHashSet<u64>,
+    other: FxHashMap<String, bool>,
 }
 
 impl PhoneKeys {
@@ -125,19 +137,34 @@ impl PhoneKeys {
         Some(key)
     }
 
-    /// The entry for `phone`, created inactive if new.
-    fn entry(&mut self, phone: &str) -> &mut u32 {
-        match PhoneKeys::pack(phone) {
-            Some(key) => self.packed.entry(key).or_insert(0),
-            None => self.other.entry(phone.to_string()).or_insert(0),
+    pub(crate) fn seen(&self, phone: &str) -> Seen {
+        let active = match PhoneKeys::pack(phone) {
+            Some(key) if self.packed.contains(&(key | ACTIVE)) => Some(true),
+            Some(key) => self.packed.contains(&key).then_some(false),
+            None => self.other.get(phone).copied(),
+        };
+        match active {
+            None => Seen::New,
+            Some(true) => Seen::Target,
+            Some(false) => Seen::Withdrawn,
         }
     }
 
-    /// The entry for `phone` if one exists.
-    fn get_mut(&mut self, phone: &str) -> Option<&mut u32> {
+    /// Records whether `phone` is a target now.
+    pub(crate) fn set(&mut self, phone: &str, target: bool) {
         match PhoneKeys::pack(phone) {
-            Some(key) => self.packed.get_mut(&key),
-            None => self.other.get_mut(phone),
+            Some(key) => {
+                let (old, new) = if target {
+                    (key, key | ACTIVE)
+                } else {
+                    (key | ACTIVE, key)
+                };
+                self.packed.remove(&old);
+                self.packed.insert(new);
+            }
+            None => {
+                self.other.insert(phone.to_string(), target);
+            }
         }
     }
 }
@@ -199,7 +226,7 @@ impl<'a, S: ImportSink> RowEngine<'a, S> {
     /// The report, after a last progress call.
     pub(crate) fn finish(mut self, progress: Progress) -> ImportReport {
         self.sink.progress(progress);
-        self.report.targets = self.report.imported - self.report.withdrawn;
+        self.report.targets = self.report.imported.saturating_sub(self.report.withdrawn);
         self.report
     }
 
@@ -275,10 +302,8 @@ impl<'a, S: ImportSink> RowEngine<'a, S> {
         }
         if let Err(filter) = self.sink.filter(&values) {
             *self.report.filtered.entry(filter).or_insert(0) += 1;
-            if let Some(entry) = self.keys.get_mut(&phone)
-                && *entry & ACTIVE != 0
-            {
-                *entry &= !ACTIVE;
+            if self.keys.seen(&phone) == Seen::Target {
+                self.keys.set(&phone, false);
                 self.report.withdrawn += 1;
                 self.sink
                     .withdraw(&phone, row)
@@ -286,10 +311,11 @@ impl<'a, S: ImportSink> RowEngine<'a, S> {
             }
             return Ok(());
         }
-        let entry = self.keys.entry(&phone);
-        let replaces = (*entry & ACTIVE != 0).then_some(u64::from(*entry & !ACTIVE));
-        *entry = ACTIVE | u32::try_from(row).unwrap_or(ACTIVE - 1).min(ACTIVE - 1);
-        if replaces.is_some() {
+        let replaces = self.keys.seen(&phone) == Seen::Target;
+        if !replaces {
+            self.keys.set(&phone, true);
+        }
+        if replaces {
             self.report.duplicates += 1;
         } else {
             self.report.imported += 1;
@@ -370,10 +396,18 @@ mod tests {
     }
 
     #[test]
-    fn unpacked_numbers_are_kept_exactly() {
+    fn numbers_go_from_new_to_target_to_withdrawn() {
         let mut keys = PhoneKeys::default();
-        *keys.entry("*123#") = ACTIVE | 4;
-        assert_eq!(keys.get_mut("*123#").copied(), Some(ACTIVE | 4));
-        assert_eq!(keys.get_mut("*124#"), None);
+        for phone in ["13800138000", "*123#"] {
+            assert_eq!(keys.seen(phone), Seen::New);
+            keys.set(phone, true);
+            assert_eq!(keys.seen(phone), Seen::Target);
+            keys.set(phone, false);
+            assert_eq!(keys.seen(phone), Seen::Withdrawn);
+            keys.set(phone, true);
+            assert_eq!(keys.seen(phone), Seen::Target);
+        }
+        assert_eq!(keys.seen("*124#"), Seen::New);
+        assert_eq!(keys.seen("013800138000"), Seen::New);
     }
 }

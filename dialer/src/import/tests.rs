@@ -61,7 +61,7 @@ impl ImportSink for Store {
             .targets
             .insert(row.phone.clone(), row.clone())
             .is_some();
-        assert_eq!(existed, row.replaces.is_some(), "replaces tells the truth");
+        assert_eq!(existed, row.replaces, "replaces tells the truth");
         Ok(())
     }
 
@@ -348,11 +348,11 @@ fn duplicates_merge_and_the_last_row_wins() {
     assert_eq!(report.filtered.get("amount >= 10"), Some(&1));
     let merged = &store.targets["13800138000"];
     assert_eq!(merged.row, 4);
-    assert_eq!(merged.replaces, Some(2));
+    assert!(merged.replaces);
     assert_eq!(merged.values[1], Value::Text("张三丰".into()));
     assert_eq!(store.withdrawn, vec![("13800138001".to_string(), 5)]);
     assert_eq!(store.targets["13800138001"].row, 6);
-    assert_eq!(store.targets["13800138001"].replaces, None);
+    assert!(!store.targets["13800138001"].replaces);
     assert_eq!(store.targets.len() as u64, report.targets);
 }
 
@@ -733,4 +733,22 @@ fn crlf_files_and_blank_lines_before_the_header_keep_row_numbers() {
     assert_eq!(store.targets["13800138000"].row, 3);
     assert_eq!(report.rejected[0].row, 5);
     assert_eq!(report.empty_rows, 2);
+}
+
+#[test]
+fn the_hotline_sample_lists_import_without_a_rejected_row() {
+    let lists = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline/lists");
+    let mut store = Store::default();
+    let report = ok(importer().import_path(&lists.join("arrears.csv"), &mut store));
+    assert_eq!(report.rejected_total, 0, "{:?}", report.rejected);
+    assert!(
+        report.imported > 20 && report.filtered_total() > 0,
+        "{report:?}"
+    );
+    assert_balanced(&report);
+    let report =
+        ok(retention_importer().import_path(&lists.join("expiring.xlsx"), &mut KeepAll::default()));
+    assert_eq!(report.rejected_total, 0, "{:?}", report.rejected);
+    assert_eq!(report.sheet.as_deref(), Some("到期客户"));
+    assert_eq!(report.imported, 30);
 }

@@ -7,6 +7,11 @@
 //! `dropped` deadline or the person hears the dropped-call message and the
 //! call counts as abandoned (`mode progressive` and `predictive`).
 //!
+//! Before either, the answering-machine detector listens to the callee (when
+//! the campaign has it on): a machine or a fax ends the attempt with that
+//! outcome; a person, or an answer still undecided when the analysis ends,
+//! goes on. The detector's verdict and the time it took are in the trail.
+//!
 //! Every call leaves a contact record (direction outbound, kind `campaign`, the
 //! campaign and target in its data) and ends with one [`CampaignResult`] sent
 //! to the dialer, whatever happened — including a server shutting down.
@@ -21,6 +26,7 @@ use dialect_compiler::exec::{Input, Prompt as FlowPrompt};
 use dialect_compiler::value::Value;
 use dialect_dialer::outcome::CallOutcome;
 use dialect_media::PlayOptions;
+use dialect_media::amd::{AmdConfig, AmdDecision, AmdDetector, AmdVerdict};
 use dialect_media::g711::Law;
 use dialect_sip::endpoint::CallProgress;
 use dialect_sip::sdp::{self, SessionDescription};
@@ -75,6 +81,8 @@ pub struct CampaignCall {
     pub answered: Answered,
     /// Call data the agent sees (the target's fields).
     pub data: Vec<(String, Value)>,
+    /// Answering-machine detection, when the campaign has it on.
+    pub amd: Option<dialect_media::amd::AmdConfig>,
 }
 
 /// How one call ended, for the dialer.
@@ -399,6 +407,29 @@ async fn answered(
     trunk_group: String,
 ) -> (CallOutcome, End) {
     call.trail("campaign", format!("{} answered", order.number));
+    if let Some(cfg) = &order.amd {
+        match call.detect_machine(cfg.clone()).await {
+            Err(end) => return (CallOutcome::Person, end),
+            Ok(d) => {
+                call.trail(
+                    "machine detection",
+                    format!(
+                        "{} ({}) after {} ms",
+                        d.verdict.as_str(),
+                        d.cause.as_str(),
+                        d.at_ms
+                    ),
+                );
+                match d.verdict {
+                    AmdVerdict::Machine => {
+                        return (CallOutcome::Machine, End::Flow("answering machine".into()));
+                    }
+                    AmdVerdict::Fax => return (CallOutcome::Fax, End::Flow("fax".into())),
+                    AmdVerdict::Person | AmdVerdict::Unsure => {}
+                }
+            }
+        }
+    }
     match &order.answered {
         Answered::Flow { flow, args } => {
             call.contact.flow = flow.clone();
@@ -483,6 +514,39 @@ async fn answered(
 }
 
 impl Call {
+    /// Feeds the callee's audio to the answering-machine detector, 20 ms at a
+    /// time, until it decides (at most its total analysis time, then it
+    /// decides on what it heard); keys pressed meanwhile are kept for the flow.
+    /// `Err` when the callee hangs up first.
+    async fn detect_machine(&mut self, cfg: AmdConfig) -> Result<AmdDecision, End> {
+        let tap = dialect_media::tap(&self.media);
+        let limit = cfg.total_analysis_ms;
+        let mut detector = AmdDetector::new(cfg);
+        let mut frame = [0i16; 160];
+        let started = Instant::now();
+        let mut next = started + Duration::from_millis(20);
+        // Bounded: one pass per 20 ms until the detector's total time (plus
+        // a second for audio still buffered).
+        loop {
+            match self.next_event(Some(next)).await {
+                Some(super::Event::Gone(end)) => return Err(end),
+                Some(super::Event::Key(k)) => self.keys.push_back(k),
+                Some(_) => {}
+                None => {
+                    next += Duration::from_millis(20);
+                    let n = tap.read(&mut frame);
+                    let heard = if n == 0 { &[0i16; 160][..] } else { &frame[..] };
+                    if let Some(d) = detector.push(heard) {
+                        return Ok(d);
+                    }
+                    if started.elapsed() > Duration::from_millis(u64::from(limit) + 1_000) {
+                        return Ok(detector.finish());
+                    }
+                }
+            }
+        }
+    }
+
     /// Plays `prompts` and waits until they end or the callee hangs up.
     async fn play_to_end(&mut self, prompts: Vec<Arc<dialect_media::Prompt>>) {
         let Some(last) = prompts

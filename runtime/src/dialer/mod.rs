@@ -558,7 +558,30 @@ fn call_for(c: &CampaignIr, deployed: &Deployed, t: &Target, attempt: u32) -> Ca
         ring_ms: c.ring_ms.max(15_000),
         answered,
         data,
+        amd: c.machine_detection.as_ref().map(|s| amd_config(s)),
     }
+}
+
+/// The detector's settings from a campaign's `machine detection` clause
+/// (milliseconds, and a count for `max words`); the rest keep their defaults.
+pub fn amd_config(settings: &[(String, f64)]) -> dialect_media::amd::AmdConfig {
+    let mut cfg = dialect_media::amd::AmdConfig::default();
+    for (name, v) in settings {
+        let v = v.max(0.0).min(f64::from(u32::MAX)) as u32;
+        match name.as_str() {
+            "initial silence" => cfg.initial_silence_ms = v,
+            "greeting" => cfg.greeting_ms = v,
+            "after greeting silence" => cfg.after_greeting_silence_ms = v,
+            "total" => cfg.total_analysis_ms = v,
+            "min word" => cfg.min_word_ms = v,
+            "between words" => cfg.between_words_ms = v,
+            "max word" => cfg.max_word_ms = v,
+            "max words" => cfg.max_words = v,
+            // The checker accepts no other name.
+            other => tracing::warn!("unknown machine detection setting `{other}`"),
+        }
+    }
+    cfg
 }
 
 /// Stores a call's result with its target, and tells the pacer.
