@@ -326,7 +326,10 @@ pub(crate) async fn agent_ops(s: &TestServer, id: &str, ops: &[&str]) {
 }
 
 // The far end of a trunk lives in the shared harness; the ACD tests name it here.
-#[allow(unused_imports, reason = "each test crate that includes this module uses a different part")]
+#[allow(
+    unused_imports,
+    reason = "each test crate that includes this module uses a different part"
+)]
 pub(crate) use dialect_e2e::{customer, customer_as, customer_at, customer_trunk};
 
 /// The agent's state as the CTI API shows it.
