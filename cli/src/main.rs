@@ -76,6 +76,34 @@ enum AmdCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum CampaignCommand {
+    /// Read a campaign's list file as the server does (typed by the campaign's
+    /// fields, numbers made canonical, filtered), and with --server import it.
+    #[command(
+        after_help = "Prints the import report: rows, targets, duplicates, rows each filter left out, rejected rows with their row numbers.\n\nExamples:\n  dialect campaign import flows/hotline payment_reminder\n  dialect campaign import flows/hotline retention expiring-december.xlsx --server 127.0.0.1:8080"
+    )]
+    Import {
+        /// The project folder.
+        project: PathBuf,
+        /// The campaign.
+        campaign: String,
+        /// The list file (CSV in any common delimiter and encoding, xlsx, xls
+        /// or ods); default: the campaign's `list … from` file.
+        file: Option<PathBuf>,
+        /// Import into this running server (a URL or host:port); without it
+        /// nothing is stored.
+        #[arg(long)]
+        server: Option<String>,
+        /// An API token of a supervisor or admin (default: the data folder's admin-token).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
     /// Check flows, queues, campaigns and workorders for errors.
     ///
@@ -241,6 +269,11 @@ enum Command {
         #[command(subcommand)]
         command: DtmfCommand,
     },
+    /// Outbound campaigns: import a list.
+    Campaign {
+        #[command(subcommand)]
+        command: CampaignCommand,
+    },
     /// Answering-machine and fax detection tools.
     Amd {
         #[command(subcommand)]
@@ -397,6 +430,24 @@ fn main() -> ExitCode {
         Command::Dtmf {
             command: DtmfCommand::Detect { file },
         } => commands::run::dtmf_detect(&file),
+        Command::Campaign {
+            command:
+                CampaignCommand::Import {
+                    project,
+                    campaign,
+                    file,
+                    server,
+                    token,
+                    json,
+                },
+        } => commands::campaign::import(commands::campaign::ImportArgs {
+            project,
+            campaign,
+            file,
+            server,
+            token,
+            json,
+        }),
         Command::Amd {
             command: AmdCommand::Detect { file, config },
         } => commands::amd::detect_file(&file, config.as_deref()),

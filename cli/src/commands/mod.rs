@@ -2,6 +2,7 @@
 
 pub(crate) mod amd;
 pub(crate) mod call;
+pub(crate) mod campaign;
 pub(crate) mod check;
 pub(crate) mod compile;
 pub(crate) mod flowtest;

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format::Format;
 
 /// The account of one import, served as JSON to the operator who sent the file.
 /// Every data row is in exactly one of four counts:
 /// `rows = imported + duplicates + filtered (all filters) + rejected_total`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
     /// The format read.
     pub format: Option<Format>,
@@ -50,7 +50,7 @@ pub struct ImportReport {
 pub const REJECTED_LISTED: usize = 1000;
 
 /// One refused row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     /// The row number as a spreadsheet shows it: the header is row 1.
     pub row: u64,

@@ -7,14 +7,18 @@
 //! fields, as the last row of one file does. Targets are written in batches of
 //! [`CHUNK`] rows, each durable before the next is read, so a file of a million
 //! rows never sits in memory; a file the importer refuses whole (unknown
-//! format, a mapped column missing) is refused before anything is written.
+//! format, a mapped column missing) is refused before anything is written,
+//! and a read that breaks off partway keeps the batches stored before it (the
+//! error says so; importing the file again updates those targets in place).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use dialect_compiler::ir::CampaignIr;
 use dialect_compiler::value::Value;
-use dialect_dialer::import::{ImportError, ImportReport, ImportSink, ImportedRow, Importer};
+use dialect_dialer::import::{
+    ImportError, ImportReport, ImportSink, ImportedRow, Importer, Progress,
+};
 use dialect_dialer::target::{Target, TargetState};
 
 use super::store;
@@ -38,11 +42,80 @@ pub enum ListImportError {
     Store(#[from] StoreError),
 }
 
-struct StoreSink<'a> {
-    store: &'a SharedStore,
+/// A campaign's compiled filters, asked about one imported row at a time.
+pub struct RowFilter<'a> {
     campaign: &'a CampaignIr,
     eval: dialect_compiler::exec::Evaluator,
     now_ms: i64,
+}
+
+impl<'a> RowFilter<'a> {
+    /// The filters of `campaign` in `program`, as of `now_ms` (for `today()`).
+    pub fn new(program: &dialect_compiler::Program, campaign: &'a CampaignIr, now_ms: i64) -> Self {
+        let mut eval = program.evaluator();
+        eval.set_now(now_ms);
+        RowFilter {
+            campaign,
+            eval,
+            now_ms,
+        }
+    }
+
+    /// `Err` with the text of the first filter that leaves the row out.
+    pub fn check(&mut self, values: &[Value]) -> Result<(), String> {
+        let Some(pred) = self.campaign.filter else {
+            return Ok(());
+        };
+        let t = Target::new(0, "", values.to_vec());
+        if super::holds(&mut self.eval, pred, &t, self.now_ms) {
+            return Ok(());
+        }
+        let failing = self
+            .campaign
+            .filter_parts
+            .iter()
+            .find(|(_, p)| !super::holds(&mut self.eval, *p, &t, self.now_ms))
+            .map(|(text, _)| text.clone());
+        Err(failing.unwrap_or_else(|| "the filters".into()))
+    }
+}
+
+/// A sink that stores nothing: what an import would do, for `dialect campaign
+/// import` without a server.
+pub struct DryRun<'a, P: FnMut(Progress)> {
+    filter: RowFilter<'a>,
+    progress: P,
+}
+
+impl<'a, P: FnMut(Progress)> DryRun<'a, P> {
+    /// A dry run with `filter`, telling `progress` how far it got.
+    pub fn new(filter: RowFilter<'a>, progress: P) -> Self {
+        DryRun { filter, progress }
+    }
+}
+
+impl<P: FnMut(Progress)> ImportSink for DryRun<'_, P> {
+    fn filter(&mut self, values: &[Value]) -> Result<(), String> {
+        self.filter.check(values)
+    }
+
+    fn target(&mut self, _row: ImportedRow) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn withdraw(&mut self, _phone: &str, _row: u64) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn progress(&mut self, progress: Progress) {
+        (self.progress)(progress);
+    }
+}
+
+struct StoreSink<'a> {
+    store: &'a SharedStore,
+    campaign: &'a CampaignIr,
+    filter: RowFilter<'a>,
     batch: Batch,
     /// Targets written in the batch not yet committed, by phone.
     staged: HashMap<String, Target>,
@@ -101,20 +174,7 @@ impl StoreSink<'_> {
 
 impl ImportSink for StoreSink<'_> {
     fn filter(&mut self, values: &[Value]) -> Result<(), String> {
-        let Some(pred) = self.campaign.filter else {
-            return Ok(());
-        };
-        let t = Target::new(0, "", values.to_vec());
-        if super::holds(&mut self.eval, pred, &t, self.now_ms) {
-            return Ok(());
-        }
-        let failing = self
-            .campaign
-            .filter_parts
-            .iter()
-            .find(|(_, p)| !super::holds(&mut self.eval, *p, &t, self.now_ms))
-            .map(|(text, _)| text.clone());
-        Err(failing.unwrap_or_else(|| "the filters".into()))
+        self.filter.check(values)
     }
 
     fn target(&mut self, row: ImportedRow) -> Result<(), String> {
@@ -165,14 +225,10 @@ pub fn import<R: std::io::Read + std::io::Seek>(
     path: Option<&Path>,
 ) -> Result<ImportReport, ListImportError> {
     let imp = importer(c, rules)?;
-    let now_ms = crate::time::now_ms();
-    let mut eval = deployed.program.evaluator();
-    eval.set_now(now_ms);
     let mut sink = StoreSink {
         store,
         campaign: c,
-        eval,
-        now_ms,
+        filter: RowFilter::new(&deployed.program, c, crate::time::now_ms()),
         batch: Batch::new(),
         staged: HashMap::new(),
         error: None,
