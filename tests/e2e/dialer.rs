@@ -330,3 +330,48 @@ async fn a_silent_answer_is_taken_for_a_machine_and_retried_by_the_machine_rule(
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lists_dropped_into_the_import_folder_are_imported_and_moved_with_their_report() {
+    let dir = project("retry busy every 15m max 2");
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(inbox.join("reminder")).unwrap();
+    std::fs::write(
+        inbox.join("reminder/night.csv"),
+        "手机号码,客户姓名,欠费金额\n13800000007,孙七,60\n13800000008,周八,70\n",
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("reminder/wrong.csv"),
+        "phone,name\n13800000009,吴九\n",
+    )
+    .unwrap();
+    let project_dir = dir.clone();
+    let watched = inbox.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.dialer.import_dir = Some(watched);
+        c.dialer.import_every = dialect_runtime::config::Duration(Duration::from_millis(200));
+    })
+    .await;
+    let report = inbox.join("reminder/done/night.csv.report.json");
+    let refused = inbox.join("reminder/failed/wrong.csv.error.txt");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !(report.exists() && refused.exists()) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["targets"], 2, "{r}");
+    assert!(inbox.join("reminder/done/night.csv").exists());
+    assert!(
+        !inbox.join("reminder/night.csv").exists(),
+        "moved, not imported twice"
+    );
+    let why = std::fs::read_to_string(&refused).unwrap();
+    assert!(why.contains("手机号码"), "{why}");
+    let campaign = s.get("/api/v1/campaigns/reminder").await;
+    assert_eq!(campaign["targets"]["pending"], 2, "{campaign}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -118,6 +118,11 @@ pub struct DialerConfig {
     pub zones: dialect_dialer::window::ZoneTable,
     /// How often each running campaign looks for targets to dial.
     pub tick: Duration,
+    /// A folder watched for list files: `IMPORT_DIR/CAMPAIGN/FILE` is imported
+    /// into that campaign, then moved to `done/` (or `failed/`) with its report.
+    pub import_dir: Option<PathBuf>,
+    /// How often the import folder is looked at.
+    pub import_every: Duration,
 }
 
 impl Default for DialerConfig {
@@ -126,6 +131,8 @@ impl Default for DialerConfig {
             max_channels: 30,
             zones: dialect_dialer::window::ZoneTable::default(),
             tick: Duration(std::time::Duration::from_millis(250)),
+            import_dir: None,
+            import_every: Duration(std::time::Duration::from_secs(30)),
         }
     }
 }

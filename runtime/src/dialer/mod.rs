@@ -14,6 +14,7 @@
 //! at again an hour later (a filter may read today's date or a list that
 //! changes), and `GET …/targets/{id}` says which filter holds it.
 
+pub mod folder;
 pub mod import;
 pub mod store;
 
@@ -93,6 +94,15 @@ impl DialerHandle {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> DialerHandle {
         let handle = DialerHandle::idle(env.store.clone(), env.program.clone(), env.config.clone());
+        if let Some(dir) = env.config.dialer.import_dir.clone() {
+            tokio::spawn(folder::watch(
+                handle.clone(),
+                dir,
+                env.config.dialer.import_every.0,
+                env.outbound.number_rules(),
+                shutdown.clone(),
+            ));
+        }
         let inner = handle.inner.clone();
         tokio::spawn(async move { run(inner, env, tracker, shutdown).await });
         handle
