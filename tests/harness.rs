@@ -648,3 +648,17 @@ pub fn customer_at(path: &std::path::Path, port: u16, talk_ms: u32) -> std::proc
         .spawn()
         .unwrap()
 }
+
+/// A zone in which it is now early afternoon, so the test's call windows
+/// (and the legal 08:00–21:00) are open whatever the hour the tests run at.
+pub fn afternoon_zone() -> String {
+    let hour = chrono::Utc::now().format("%H").to_string();
+    let hour: i32 = hour.parse().unwrap_or(0);
+    // Etc/GMT-N is N hours ahead of UTC (the sign is POSIX's).
+    let ahead = 13 - hour;
+    if ahead >= 0 {
+        format!("Etc/GMT-{ahead}")
+    } else {
+        format!("Etc/GMT+{}", -ahead)
+    }
+}

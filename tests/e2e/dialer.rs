@@ -8,19 +8,10 @@ use std::time::Duration;
 
 use dialect_e2e::{CarrierAnswer, FakeCarrier, TestServer, customer_as, customer_trunk, trail};
 
-/// A zone in which it is now early afternoon, so the test's call windows
-/// (and the legal 08:00–21:00) are open whatever the hour the tests run at.
-fn afternoon_zone() -> String {
-    let hour = chrono::Utc::now().format("%H").to_string();
-    let hour: i32 = hour.parse().unwrap_or(0);
-    // Etc/GMT-N is N hours ahead of UTC (the sign is POSIX's).
-    let ahead = 13 - hour;
-    if ahead >= 0 {
-        format!("Etc/GMT-{ahead}")
-    } else {
-        format!("Etc/GMT+{}", -ahead)
-    }
-}
+mod staff;
+#[allow(dead_code)]
+mod voices;
+use staff::*;
 
 /// A project with one IVR campaign with the rules `rules` (retries, machine
 /// detection); its flow asks the callee to press 1.
@@ -36,7 +27,7 @@ fn project(rules: &str) -> PathBuf {
         "手机号码,客户姓名,欠费金额\n13800000001,张三,50\n",
     )
     .unwrap();
-    let zone = afternoon_zone();
+    let zone = dialect_e2e::afternoon_zone();
     let text = format!(
         r#"
 calendar everyday {{
@@ -374,4 +365,107 @@ async fn lists_dropped_into_the_import_folder_are_imported_and_moved_with_their_
     assert_eq!(campaign["targets"]["pending"], 2, "{campaign}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts the ACD test project's server with agent 7001 and the trunk to a
+/// SIPp callee, imports one target into the predictive campaign `retain`.
+async fn predictive(agent_scenario: &str, callee_talk_ms: u32) -> Predictive {
+    let (trunk, port) = customer_trunk();
+    let (s, dir) = with_agents(&["7001"], move |c| {
+        c.trunks.push(trunk);
+        c.dialer.tick = dialect_runtime::config::Duration(Duration::from_millis(100));
+    })
+    .await;
+    let agent = agent_phone(&s, "7001", agent_scenario, &[]).await;
+    agent_ops(&s, "7001", &["sign_in", "ready"]).await;
+    let callee = customer_as("uas_customer.xml", port, callee_talk_ms);
+    post(
+        &s,
+        "/api/v1/campaigns/retain/lists",
+        "text/csv",
+        b"phone,name\n13800000021,Ann\n".to_vec(),
+    )
+    .await;
+    post(
+        &s,
+        "/api/v1/campaigns/retain/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    Predictive {
+        s,
+        dir,
+        agent,
+        callee,
+    }
+}
+
+struct Predictive {
+    s: TestServer,
+    dir: PathBuf,
+    agent: std::process::Child,
+    callee: std::process::Child,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_predictive_call_answered_by_a_person_is_bridged_to_the_ready_agent() {
+    let p = predictive("uas_agent.xml", 3_000).await;
+    let contacts = campaign_contacts(&p.s, 1).await;
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let c = &contacts[0];
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(c["queue"], "support", "{c}");
+    let _ = tokio::task::spawn_blocking(move || {
+        (p.agent.wait_with_output(), p.callee.wait_with_output())
+    })
+    .await;
+    let t = p.s.get("/api/v1/campaigns/retain/targets/1").await;
+    assert_eq!(t["history"][0]["outcome"], "person", "{t}");
+    assert_eq!(t["history"][0]["agent"], "7001", "{t}");
+    assert_eq!(t["state"], "completed", "{t}");
+    p.s.stop().await;
+    let _ = std::fs::remove_dir_all(&p.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_no_agent_takes_within_2s_hears_the_dropped_message_and_is_not_called_for_72h() {
+    // The agent's phone rings and never answers: the answered person waits
+    // 2 s, hears the campaign's message and the call counts as abandoned.
+    let p = predictive("uas_agent_ring.xml", 20_000).await;
+    let contacts = campaign_contacts(&p.s, 1).await;
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let c = &contacts[0];
+    let steps = trail(c);
+    let answered = c["answered_ms"].as_i64().unwrap();
+    let dropped = steps
+        .iter()
+        .position(|(_, d)| d.contains("no agent connected in time"))
+        .unwrap_or_else(|| panic!("{steps:?}"));
+    let at = c["trail"][dropped]["at_ms"].as_i64().unwrap();
+    assert!(
+        (1_900..=2_600).contains(&(at - answered)),
+        "the message starts 2 s after the answer: {} ms; {steps:?}",
+        at - answered
+    );
+    assert!(
+        steps.iter().any(|(_, d)| d.contains("hold.wav")),
+        "the dropped-call message played: {steps:?}"
+    );
+    let t = p.s.get("/api/v1/campaigns/retain/targets/1").await;
+    assert_eq!(t["history"][0]["outcome"], "abandoned", "{t}");
+    assert_eq!(t["dialable_now"], false, "{t}");
+    assert!(
+        t["why_not"].to_string().contains("abandoned_recently"),
+        "the 72-hour rule holds the number: {t}"
+    );
+    let campaign = p.s.get("/api/v1/campaigns/retain").await;
+    assert_eq!(campaign["abandon_rate_rolling"], 1.0, "{campaign}");
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = p.agent.wait_with_output();
+        let _ = p.callee.wait_with_output();
+    })
+    .await;
+    p.s.stop().await;
+    let _ = std::fs::remove_dir_all(&p.dir);
 }

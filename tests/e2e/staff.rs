@@ -144,6 +144,31 @@ flow music_on_hold "Music on hold" on "5009" {
 }
 "#;
 
+/// The test project's campaign (`ZONE` becomes a zone where it is afternoon).
+pub(crate) const CAMPAIGN: &str = r#"
+calendar campaign_days {
+  timezone "ZONE"
+  hours mon-sun 08:00-21:00
+}
+
+campaign retain "Retain" {
+  list people from "lists/people.csv" {
+    phone: text <- "phone"
+    name: text <- "name"
+  }
+  mode predictive (min ratio 1, max ratio 2, abandon max 3%) -> queue support
+  dropped -> play "hold.wav" within 2s
+  calendar campaign_days
+  window workday 08:00-21:00
+  window weekend 08:00-21:00
+  window holiday 08:00-21:00
+  retry no answer every 1h max 1
+  machine detection off
+  trunk "carrier"
+  caller id "10000"
+}
+"#;
+
 pub(crate) fn project() -> std::path::PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -154,6 +179,15 @@ pub(crate) fn project() -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("acd.flow"), PROJECT).unwrap();
+    // A predictive campaign to the queue `support`, in a zone where it is
+    // now afternoon (the calling hours are open whenever the tests run).
+    std::fs::create_dir_all(dir.join("lists")).unwrap();
+    std::fs::write(dir.join("lists/people.csv"), "phone,name\n").unwrap();
+    std::fs::write(
+        dir.join("campaign.flow"),
+        CAMPAIGN.replace("ZONE", &dialect_e2e::afternoon_zone()),
+    )
+    .unwrap();
     // Queue `held`'s sounds, each a tone of its own (see `voices`).
     let prompts = dir.join("prompts");
     std::fs::create_dir_all(&prompts).unwrap();

@@ -482,6 +482,7 @@ async fn answered(
                 Ok(Step::Continue(Input::Failed(why))) if why == NOT_CONNECTED_IN_TIME => {
                     // The regulator's message: who called, played to the end.
                     if let Some(p) = dropped_prompt {
+                        call.trail("campaign", format!("dropped-call message {p}"));
                         let prompts = call
                             .render(&FlowPrompt::Files(vec![p.clone()]), language)
                             .await;
