@@ -662,3 +662,69 @@ pub fn afternoon_zone() -> String {
         format!("Etc/GMT+{}", -ahead)
     }
 }
+
+/// A project with one IVR campaign with the rules `rules` (retries, machine
+/// detection); its flow asks the callee to press 1.
+pub fn campaign_project(rules: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-dialer-project-{}-{}",
+        std::process::id(),
+        dialect_runtime::auth::random_secret(6)
+    ));
+    std::fs::create_dir_all(dir.join("lists")).unwrap();
+    std::fs::write(
+        dir.join("lists/reminder.csv"),
+        "手机号码,客户姓名,欠费金额\n13800000001,张三,50\n",
+    )
+    .unwrap();
+    let zone = afternoon_zone();
+    let text = format!(
+        r#"
+calendar everyday {{
+  timezone "{zone}"
+  hours mon-sun 08:00-21:00
+}}
+
+list do_not_call "免打扰" {{
+  "13700000009"
+}}
+
+campaign reminder "欠费提醒" {{
+  list arrears from "lists/reminder.csv" {{
+    phone: text <- "手机号码"
+    name: text <- "客户姓名"
+    amount: number <- "欠费金额"
+  }}
+  filter amount >= 10
+  filter phone not in do_not_call
+  mode ivr -> flow reminder_call
+  calendar everyday
+  window workday 08:00-21:00
+  window weekend 08:00-21:00
+  window holiday 08:00-21:00
+  {rules}
+  max attempts 5
+  trunk "carrier"
+  caller id "10000"
+}}
+
+flow reminder_call(name: text, amount: number) "欠费提醒外呼" {{
+  menu confirm (retries 1, timeout 8s) {{
+    say {{ zh "您好", name, "，确认请按1。" }}
+    1 -> {{
+      say {{ zh "谢谢", name, "，已确认。" }}
+      hangup
+    }}
+    no input final -> hangup
+  }}
+  hangup
+}}
+
+flow main "入口" on "10000" {{
+  hangup
+}}
+"#
+    );
+    std::fs::write(dir.join("main.flow"), text).unwrap();
+    dir
+}

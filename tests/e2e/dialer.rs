@@ -13,72 +13,6 @@ mod staff;
 mod voices;
 use staff::*;
 
-/// A project with one IVR campaign with the rules `rules` (retries, machine
-/// detection); its flow asks the callee to press 1.
-fn project(rules: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "dialect-dialer-project-{}-{}",
-        std::process::id(),
-        dialect_runtime::auth::random_secret(6)
-    ));
-    std::fs::create_dir_all(dir.join("lists")).unwrap();
-    std::fs::write(
-        dir.join("lists/reminder.csv"),
-        "手机号码,客户姓名,欠费金额\n13800000001,张三,50\n",
-    )
-    .unwrap();
-    let zone = dialect_e2e::afternoon_zone();
-    let text = format!(
-        r#"
-calendar everyday {{
-  timezone "{zone}"
-  hours mon-sun 08:00-21:00
-}}
-
-list do_not_call "免打扰" {{
-  "13700000009"
-}}
-
-campaign reminder "欠费提醒" {{
-  list arrears from "lists/reminder.csv" {{
-    phone: text <- "手机号码"
-    name: text <- "客户姓名"
-    amount: number <- "欠费金额"
-  }}
-  filter amount >= 10
-  filter phone not in do_not_call
-  mode ivr -> flow reminder_call
-  calendar everyday
-  window workday 08:00-21:00
-  window weekend 08:00-21:00
-  window holiday 08:00-21:00
-  {rules}
-  max attempts 5
-  trunk "carrier"
-  caller id "10000"
-}}
-
-flow reminder_call(name: text, amount: number) "欠费提醒外呼" {{
-  menu confirm (retries 1, timeout 8s) {{
-    say {{ zh "您好", name, "，确认请按1。" }}
-    1 -> {{
-      say {{ zh "谢谢", name, "，已确认。" }}
-      hangup
-    }}
-    no input final -> hangup
-  }}
-  hangup
-}}
-
-flow main "入口" on "10000" {{
-  hangup
-}}
-"#
-    );
-    std::fs::write(dir.join("main.flow"), text).unwrap();
-    dir
-}
-
 async fn post(s: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> serde_json::Value {
     let r = reqwest::Client::new()
         .post(format!("http://{}{path}", s.http))
@@ -99,7 +33,7 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
  {
     let carrier = FakeCarrier::start("127.0.0.3", CarrierAnswer::Busy);
     let trunk = carrier.trunk("carrier", "");
-    let dir = project("retry busy every 2s max 2");
+    let dir = dialect_e2e::campaign_project("retry busy every 2s max 2");
     let project_dir = dir.clone();
     let s = TestServer::start(move |c| {
         c.project = Some(project_dir);
@@ -242,7 +176,7 @@ async fn campaign_contacts(s: &TestServer, n: usize) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and_takes_the_key() {
-    let dir = project("machine detection off");
+    let dir = dialect_e2e::campaign_project("machine detection off");
     let (s, port) = campaign_server(&dir).await;
     let callee = customer_as("uas_campaign_key.xml", port, 0);
     // The list file in the project: one target, 张三, who owes 50.
@@ -293,7 +227,7 @@ async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and
 async fn a_silent_answer_is_taken_for_a_machine_and_retried_by_the_machine_rule() {
     // Machine detection on (the default): the callee answers and says nothing,
     // which after the initial silence (2.5 s) is a machine.
-    let dir = project("retry machine never");
+    let dir = dialect_e2e::campaign_project("retry machine never");
     let (s, port) = campaign_server(&dir).await;
     let callee = customer_as("uas_customer.xml", port, 20_000);
     let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
@@ -324,7 +258,7 @@ async fn a_silent_answer_is_taken_for_a_machine_and_retried_by_the_machine_rule(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lists_dropped_into_the_import_folder_are_imported_and_moved_with_their_report() {
-    let dir = project("retry busy every 15m max 2");
+    let dir = dialect_e2e::campaign_project("retry busy every 15m max 2");
     let inbox = dir.join("inbox");
     std::fs::create_dir_all(inbox.join("reminder")).unwrap();
     std::fs::write(
