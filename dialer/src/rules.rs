@@ -2,7 +2,7 @@
 //! it ([`Rules::record`]), whether it may be dialled now and if not why
 //! ([`Rules::check`]), and when it next may be ([`Rules::next_open_ms`]).
 //!
-//! Counting, as `docs/dialer-core.md` tells analysts:
+//! Counting, as the language guide (Campaigns, retry) tells analysts:
 //! - every attempt counts, except a network failure (503, time-outs at the
 //!   trunk), which is retried after 1 minute, doubling up to 30 minutes, and
 //!   never uses up the number's attempts;

@@ -4,7 +4,7 @@
 //! beats the ADAPT baseline at a lower abandon rate, and gives far more than
 //! progressive. Its productivity is held to what it measures (about 47
 //! talk-minutes per agent-hour against the bound of 60 × 180 / 210 = 51.4;
-//! the goal is 49, see docs/bench-dialer.md) so that a regression shows.
+//! the goal is 49, see docs/benchmarks.md, The dialer) so that a regression shows.
 //! `DIALER_SIM_SEEDS=20` runs twenty seeds instead of three.
 
 #![allow(

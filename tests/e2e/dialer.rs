@@ -127,6 +127,15 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
         }
     }
     assert!(seen_dnc && seen_exhausted);
+    // Found by its number in any written form, and by state.
+    let by_phone = s
+        .get("/api/v1/campaigns/reminder/targets?phone=138-0000-0003")
+        .await;
+    assert_eq!(by_phone[0]["phone"], "13800000003", "{by_phone}");
+    let pending = s
+        .get("/api/v1/campaigns/reminder/targets?state=pending")
+        .await;
+    assert_eq!(pending.as_array().map(Vec::len), Some(1), "{pending}");
     let csv = reqwest::Client::new()
         .get(format!(
             "http://{}/api/v1/campaigns/reminder/results.csv",

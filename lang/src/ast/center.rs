@@ -178,7 +178,7 @@ pub struct CampaignDecl {
     pub dispositions: Vec<Disposition>,
     /// What the agent reads from: shown with a preview and with each call.
     pub script: Option<Text>,
-    /// `machine detection (greeting 1.5s, …)` or `machine detection off`: the
+    /// `machine detection (greeting 1500ms, …)` or `machine detection off`: the
     /// settings written (`None` = off); absent, the defaults apply.
     pub machine_detection: Option<(Option<Vec<Opt>>, Span)>,
     /// The whole declaration.

@@ -42,7 +42,7 @@ pub struct AmdConfig {
     /// three): `app_amd`'s 3 turned 47 % of the corpus's people into
     /// machines, 6 only 0.7 % (as many as no count at all), and 6 still
     /// decides machines about 0.25 s sooner than the long-greeting rule
-    /// alone (docs/bench-amd.md).
+    /// alone (docs/benchmarks.md, The dialer).
     pub max_words: u32,
     /// A 20 ms frame whose mean absolute sample value (16-bit scale) is
     /// below this is silence. Used as is when `adaptive_threshold` is off

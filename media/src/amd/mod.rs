@@ -17,7 +17,7 @@
 //!   noise floor and an earlier person after a short greeting.
 //!
 //! After `total_analysis_ms` without a decision the answer is unsure. The
-//! settings are in [`AmdConfig`]; `docs/dialer-amd.md` explains them and
+//! settings are in [`AmdConfig`]; the operations guide (The dialer) explains them and
 //! the measured error rates.
 //!
 //! # Layout

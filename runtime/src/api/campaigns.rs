@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/campaigns/{name}", get(one_campaign))
         .route("/api/v1/campaigns/{name}/{action}", post(control))
         .route("/api/v1/campaigns/{name}/lists", post(import_list))
+        .route("/api/v1/campaigns/{name}/targets", get(find_targets))
         .route("/api/v1/campaigns/{name}/targets/{id}", get(one_target))
         .route("/api/v1/campaigns/{name}/results.csv", get(results_csv))
         .route(
@@ -304,6 +305,70 @@ async fn disposition(
             "the campaign `{name}` has no call to target {id} to give a disposition"
         ))),
     }
+}
+
+/// Query of `GET …/targets`.
+#[derive(Debug, serde::Deserialize)]
+struct TargetQuery {
+    /// Only targets in this state (`pending`, `completed`, `attempts exhausted`…).
+    state: Option<String>,
+    /// Only the target of this number, in any written form.
+    phone: Option<String>,
+    /// Most targets (default 100, at most 10,000).
+    limit: Option<usize>,
+}
+
+/// A campaign's targets, by state or number: the way to a target's id and
+/// its explanation.
+async fn find_targets(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<TargetQuery>,
+) -> Result<Response, ApiError> {
+    s.users.authorize(bearer(&headers), crate::auth::STAFF)?;
+    let deployed = s.program.current();
+    campaign(deployed.program.ir(), &name)?;
+    let phone = match &q.phone {
+        Some(p) => Some(
+            s.outbound
+                .canonical(p)
+                .map_err(|e| ApiError::invalid(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let st = s.store.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        if let Some(p) = phone {
+            return Ok(store::target_by_phone(&*st, &name, &p)?
+                .into_iter()
+                .collect());
+        }
+        let mut out: Vec<dialect_dialer::target::Target> = store::targets(&*st, &name)?
+            .into_iter()
+            .filter(|t| q.state.as_deref().is_none_or(|w| t.state.name() == w))
+            .collect();
+        out.truncate(limit);
+        Ok::<_, crate::store::StoreError>(out)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let out: Vec<serde_json::Value> = found
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "phone": t.phone,
+                "state": t.state.name(),
+                "attempts": t.attempts.total,
+                "last_outcome": t.last_outcome.map(|o| o.name()),
+                "next_attempt_ms": t.next_attempt_ms,
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
 }
 
 async fn one_target(

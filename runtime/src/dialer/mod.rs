@@ -421,18 +421,51 @@ async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) ->
         }
     }
     let mut live = lock(&inner.live);
-    let l = live.entry(c.name.clone()).or_insert_with(|| new_live(c));
+    let l = live
+        .entry(c.name.clone())
+        .or_insert_with(|| new_live(inner, c, now));
     match l.pacer.as_mut() {
         Some(p) => p.lines_to_dial(&snap),
         None => 0,
     }
 }
 
-fn new_live(c: &CampaignIr) -> Live {
+/// A campaign's live state when the dialer first looks at it: the pacer's
+/// abandon ledger is rebuilt from the attempts stored over its rolling window,
+/// so a restart does not reset the regulator's count.
+fn new_live(inner: &Inner, c: &CampaignIr, now: i64) -> Live {
+    let pacer = PacingMode::of_campaign(&c.mode).map(|m| {
+        let mut config = PacingConfig::for_campaign(c, m);
+        config.abandon.amd_false_positive_rate = if c.machine_detection.is_some() {
+            inner.config.dialer.machine_false_positive_rate
+        } else {
+            0.0
+        };
+        let mut ledger = dialect_dialer::abandon::AbandonLedger::new(config.abandon.clone());
+        let since = now - config.abandon.rolling_ms;
+        match store::all_attempts(&*inner.store, &c.name) {
+            Ok(mut attempts) => {
+                attempts.retain(|(_, a)| a.ended_ms >= since);
+                attempts.sort_by_key(|(_, a)| a.ended_ms);
+                for (_, a) in attempts {
+                    use dialect_dialer::abandon::Answer;
+                    let answer = match a.outcome {
+                        CallOutcome::Person => Answer::Connected,
+                        CallOutcome::Abandoned => Answer::Abandoned,
+                        CallOutcome::Machine => Answer::Machine,
+                        _ => continue,
+                    };
+                    ledger.record(a.ended_ms, answer);
+                }
+                ledger.advance(now);
+            }
+            Err(e) => tracing::error!(campaign = %c.name, "cannot read past attempts for the abandon count: {e}"),
+        }
+        Pacer::with_ledger(config, ledger)
+    });
     Live {
         in_flight: HashMap::new(),
-        pacer: PacingMode::of_campaign(&c.mode)
-            .map(|m| Pacer::new(PacingConfig::for_campaign(c, m))),
+        pacer,
         placed: 0,
     }
 }
@@ -508,7 +541,9 @@ async fn tick(
     // The claims are durable before a single call is placed.
     crate::store::commit_async(inner.store.clone(), batch).await?;
     let mut live = lock(&inner.live);
-    let l = live.entry(c.name.clone()).or_insert_with(|| new_live(c));
+    let l = live
+        .entry(c.name.clone())
+        .or_insert_with(|| new_live(inner, c, now));
     for call in calls {
         l.in_flight.insert(call.target, (call.attempt, now));
         l.placed += 1;
