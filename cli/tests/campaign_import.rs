@@ -1,6 +1,8 @@
 //! `dialect campaign import`: the hotline's sample lists read as the server
 //! reads them, and a broken list named with its rows.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

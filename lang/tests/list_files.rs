@@ -1,6 +1,8 @@
 //! A campaign's list file is looked for in the project folder by `dialect
 //! check`: a missing one is named, an existing one is not.
 
+#![allow(clippy::unwrap_used)]
+
 use dialect_lang::{check_project, load_project};
 
 const PROJECT: &str = r#"

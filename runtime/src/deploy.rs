@@ -108,6 +108,9 @@ impl Deployed {
     }
 }
 
+/// The running bundle's bytes and the list entries laid over it.
+type Source = (Arc<Vec<u8>>, Arc<Vec<ListEntry>>);
+
 /// The slot holding the current program.
 pub struct ProgramSlot {
     current: RwLock<Arc<Deployed>>,
@@ -117,7 +120,7 @@ pub struct ProgramSlot {
     cache: PromptCache,
     /// The running bundle and the list entries laid over it; held while a
     /// program is built, so a deploy and a list change never cross.
-    source: Mutex<(Arc<Vec<u8>>, Arc<Vec<ListEntry>>)>,
+    source: Mutex<Source>,
 }
 
 impl ProgramSlot {
@@ -150,7 +153,7 @@ impl ProgramSlot {
         })
     }
 
-    fn source(&self) -> std::sync::MutexGuard<'_, (Arc<Vec<u8>>, Arc<Vec<ListEntry>>)> {
+    fn source(&self) -> std::sync::MutexGuard<'_, Source> {
         match self.source.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

@@ -3,6 +3,8 @@
 //! campaign's rules, held by a do-not-call entry added while it runs, and
 //! explained one by one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -114,7 +114,10 @@ async fn added_entries(
 
 /// Reads a CSV body: `number[,category[,reason]]` per line; a first line whose
 /// first cell is not a number is a header.
-fn csv_entries(body: &[u8]) -> Result<Vec<(usize, Result<NewEntry, String>)>, ApiError> {
+/// A row of a request: its number and the entry, or why it cannot be one.
+type Row = (usize, Result<NewEntry, String>);
+
+fn csv_entries(body: &[u8]) -> Result<Vec<Row>, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::invalid("the CSV is not UTF-8 text"))?
         .trim_start_matches('\u{feff}');
@@ -163,7 +166,7 @@ async fn add_entries(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/csv") || t.starts_with("text/plain"));
-    let rows: Vec<(usize, Result<NewEntry, String>)> = if is_csv {
+    let rows: Vec<Row> = if is_csv {
         csv_entries(&body)?
     } else {
         let parsed: AddBody = serde_json::from_slice(&body).map_err(|e| {
