@@ -10,7 +10,8 @@
 //! talk-minutes per agent-hour, abandon rate and the highest one-hour window per
 //! mode, mean, lowest and highest over the seeds.
 //!
-//! Options: `--ticks N` (default 20,000), `--seeds N` (20). Run as a test
+//! Options: `--ticks N` (default 20,000), `--seeds N` (20), `--traffic FILE`
+//! (another traffic file for part 2, to see what limits the goal). Run as a test
 //! (`cargo test --bench dialer`) it uses small sizes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -21,6 +22,16 @@ use std::time::Instant;
 use dialect_compiler::calendar::Calendar;
 use dialect_dialer::pacing::{PaceEvent, PaceSnapshot, Pacer, PacingConfig, PacingMode};
 use dialect_dialer::simulate::{self, Traffic};
+
+/// The traffic file of part 2: `--traffic FILE`, or the repository's example.
+fn traffic_path() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--traffic")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| hotline().join("campaign-traffic.yaml"))
+}
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -159,8 +170,7 @@ type Figures = (f64, f64, f64, f64);
 
 fn goal(seeds: u64) {
     let (campaign, calendar) = retention();
-    let text =
-        std::fs::read_to_string(hotline().join("campaign-traffic.yaml")).expect("traffic file");
+    let text = std::fs::read_to_string(traffic_path()).expect("traffic file");
     let base = Traffic::parse(&text).expect("traffic");
     let mut rows: Vec<(String, Vec<Figures>)> = Vec::new();
     let started = Instant::now();
