@@ -395,6 +395,8 @@ pub enum CarrierAnswer {
     Busy,
     /// 180 Ringing, and nothing more until the caller cancels.
     Ring,
+    /// 503 Service Unavailable at once (a failing carrier).
+    Unavailable,
 }
 
 /// A carrier behind a trunk that counts the calls the runtime places through it:
@@ -470,6 +472,7 @@ impl FakeCarrier {
                         }
                         let answer = match answer {
                             CarrierAnswer::Busy => reply("486 Busy Here", true),
+                            CarrierAnswer::Unavailable => reply("503 Service Unavailable", true),
                             CarrierAnswer::Ring => reply("180 Ringing", true),
                         };
                         let _ = sock.send_to(answer.as_bytes(), from);

@@ -515,6 +515,29 @@ pub enum AcdEvent {
         /// A sentence for the agent's desktop.
         message: String,
     },
+    /// The dialer placed or ended a campaign call, or a campaign's state
+    /// changed (`what`: `call_placed`, `call_ended`, `state`). Published by
+    /// the runtime's dialer on the same stream as the ACD's events.
+    Campaign {
+        campaign: String,
+        what: String,
+        /// The target, for calls.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<u64>,
+        /// The number dialled, canonical.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        /// How the call ended (`person`, `busy`, `abandoned`…).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outcome: Option<String>,
+        /// The target's state after the call, or the campaign's new state.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+        /// The agent who took the call.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+        at_ms: i64,
+    },
 }
 
 impl AcdEvent {
@@ -525,6 +548,7 @@ impl AcdEvent {
             | AcdEvent::CallAnswered { agent, .. }
             | AcdEvent::CallData { agent, .. }
             | AcdEvent::Notice { agent, .. } => Some(agent),
+            AcdEvent::Campaign { agent, .. } => agent.as_deref(),
             AcdEvent::AgentState(c) => Some(&c.agent),
             _ => None,
         }

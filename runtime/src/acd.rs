@@ -418,7 +418,15 @@ impl AcdHandle {
         self.credentials.clone()
     }
 
-    /// Events from now on (desktops, wallboards).
+    /// Publishes an event of another part of the runtime (the dialer's) on
+    /// the ACD's stream, for the desktops and wallboards that follow it.
+    pub fn publish(&self, ev: AcdEvent) {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.events.send(ev);
+    }
+
+    /// Events from now on (desktops, wallboards), the ACD's and those
+    /// published into its stream.
     pub fn subscribe(&self) -> broadcast::Receiver<AcdEvent> {
         self.events.subscribe()
     }

@@ -414,3 +414,56 @@ async fn a_person_no_agent_takes_within_2s_hears_the_dropped_message_and_is_not_
     p.s.stop().await;
     let _ = std::fs::remove_dir_all(&p.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_trunk_is_backed_off_and_its_failures_are_not_counted_against_the_numbers() {
+    let carrier = FakeCarrier::start("127.0.0.6", CarrierAnswer::Unavailable);
+    let trunk = carrier.trunk("carrier", "");
+    let dir = dialect_e2e::campaign_project("retry busy every 15m max 2");
+    let project_dir = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.trunks.push(trunk);
+        c.dialer.max_channels = 1;
+        c.dialer.tick = dialect_runtime::config::Duration(Duration::from_millis(100));
+    })
+    .await;
+    let list = (1..=6)
+        .map(|n| format!("1380000010{n},客户{n},50\n"))
+        .collect::<String>();
+    post(
+        &s,
+        "/api/v1/campaigns/reminder/lists",
+        "text/csv",
+        format!("手机号码,客户姓名,欠费金额\n{list}").into_bytes(),
+    )
+    .await;
+    post(
+        &s,
+        "/api/v1/campaigns/reminder/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while carrier.dialled().len() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Three 503s in a row: the campaign pauses (5 s) instead of trying the
+    // next numbers on a carrier that is down.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(carrier.dialled().len(), 3, "{:?}", carrier.dialled());
+    let campaign = s.get("/api/v1/campaigns/reminder").await;
+    assert!(campaign["backing_off_until_ms"].is_number(), "{campaign}");
+    assert_eq!(campaign["network_failures_in_row"], 3, "{campaign}");
+    let failed = s
+        .get("/api/v1/campaigns/reminder/targets?phone=13800000101")
+        .await;
+    assert_eq!(
+        failed[0]["attempts"], 0,
+        "a network failure is not the number's: {failed}"
+    );
+    assert_eq!(failed[0]["last_outcome"], "network failure", "{failed}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -138,6 +138,16 @@ async fn control(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
+    s.acd.publish(dialect_acd::AcdEvent::Campaign {
+        campaign: name.clone(),
+        what: "state".into(),
+        target: None,
+        phone: None,
+        outcome: None,
+        state: Some(state.name().into()),
+        agent: None,
+        at_ms: crate::time::now_ms(),
+    });
     crate::auth::audit(
         &s.store,
         &user,

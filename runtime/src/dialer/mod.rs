@@ -41,6 +41,17 @@ use store::{Attempt, RunState};
 /// How long a target a filter left out waits before it is looked at again.
 pub const FILTER_RECHECK_MS: i64 = 60 * 60_000;
 
+/// Network failures in a row (503s, time-outs, refusals) after which a
+/// campaign stops dialling for a while: a failing trunk is not hammered.
+pub const BACKOFF_AFTER: u32 = 3;
+
+/// The first pause after [`BACKOFF_AFTER`] failures in a row; it doubles with
+/// each further failure, up to [`BACKOFF_MAX_MS`].
+pub const BACKOFF_FIRST_MS: i64 = 5_000;
+
+/// The longest pause of a failing campaign.
+pub const BACKOFF_MAX_MS: i64 = 5 * 60_000;
+
 /// How long a target waits when no call window ever opens for it (a campaign
 /// with `window … none` everywhere): looked at again then.
 const NO_WINDOW_RECHECK_MS: i64 = 6 * 60 * 60_000;
@@ -60,6 +71,11 @@ pub struct LiveFigures {
     pub abandon_rate_short: Option<f64>,
     /// Calls placed since the server started.
     pub placed: u64,
+    /// Network failures in a row; from [`BACKOFF_AFTER`] on the campaign
+    /// pauses until `backing_off_until_ms`.
+    pub network_failures_in_row: u32,
+    /// When dialling resumes after a run of network failures (Unix ms).
+    pub backing_off_until_ms: Option<i64>,
 }
 
 /// One campaign's state in the dialer task.
@@ -68,6 +84,8 @@ struct Live {
     in_flight: HashMap<u64, (u32, i64)>,
     pacer: Option<Pacer>,
     placed: u64,
+    failures_in_row: u32,
+    backoff_until_ms: i64,
 }
 
 /// Shared between the dialer task and the API.
@@ -152,6 +170,9 @@ impl DialerHandle {
         let mut f = LiveFigures {
             calls_in_progress: l.in_flight.len(),
             placed: l.placed,
+            network_failures_in_row: l.failures_in_row,
+            backing_off_until_ms: (l.backoff_until_ms > crate::time::now_ms())
+                .then_some(l.backoff_until_ms),
             ..LiveFigures::default()
         };
         if let Some(p) = &l.pacer {
@@ -376,6 +397,12 @@ async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) ->
             )
         })
     };
+    let backing_off = lock(&inner.live)
+        .get(&c.name)
+        .is_some_and(|l| now < l.backoff_until_ms);
+    if backing_off {
+        return 0;
+    }
     let free = channels.saturating_sub(in_flight);
     let Some(mode) = PacingMode::of_campaign(&c.mode) else {
         return 0;
@@ -467,6 +494,8 @@ fn new_live(inner: &Inner, c: &CampaignIr, now: i64) -> Live {
         in_flight: HashMap::new(),
         pacer,
         placed: 0,
+        failures_in_row: 0,
+        backoff_until_ms: 0,
     }
 }
 
@@ -549,6 +578,18 @@ async fn tick(
         l.placed += 1;
         if let Some(p) = l.pacer.as_mut() {
             p.observe(now, PaceEvent::Dialled);
+        }
+        if let Some(acd) = &env.acd {
+            acd.publish(dialect_acd::AcdEvent::Campaign {
+                campaign: c.name.clone(),
+                what: "call_placed".into(),
+                target: Some(call.target),
+                phone: Some(call.number.clone()),
+                outcome: None,
+                state: None,
+                agent: None,
+                at_ms: now,
+            });
         }
         crate::call::campaign::place(env, call, done.clone(), tracker);
     }
@@ -636,6 +677,17 @@ async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
         let mut live = lock(&inner.live);
         if let Some(l) = live.get_mut(&r.campaign) {
             l.in_flight.remove(&r.target);
+            if r.outcome == CallOutcome::NetworkFailure {
+                l.failures_in_row += 1;
+                if l.failures_in_row >= BACKOFF_AFTER {
+                    let doublings = (l.failures_in_row - BACKOFF_AFTER).min(16);
+                    let pause = (BACKOFF_FIRST_MS << doublings).min(BACKOFF_MAX_MS);
+                    l.backoff_until_ms = r.ended_ms + pause;
+                    tracing::warn!(campaign = %r.campaign, failures = l.failures_in_row, "calls keep failing on the network side ({}): the campaign pauses for {} s", r.detail, pause / 1000);
+                }
+            } else {
+                l.failures_in_row = 0;
+            }
             if let Some(p) = l.pacer.as_mut() {
                 let at = r.ended_ms;
                 match (r.answered_ms, r.outcome) {
@@ -713,7 +765,18 @@ async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
     if let Err(e) = crate::store::commit_async(inner.store.clone(), batch).await {
         tracing::error!(campaign = %r.campaign, target = r.target, "cannot store a call's result: {e}");
     }
-    let _ = env;
+    if let Some(acd) = &env.acd {
+        acd.publish(dialect_acd::AcdEvent::Campaign {
+            campaign: r.campaign.clone(),
+            what: "call_ended".into(),
+            target: Some(r.target),
+            phone: Some(after.phone.clone()),
+            outcome: Some(r.outcome.name().into()),
+            state: Some(after.state.name().into()),
+            agent: r.agent.clone(),
+            at_ms: r.ended_ms,
+        });
+    }
     tracing::info!(
         campaign = %r.campaign,
         target = r.target,
