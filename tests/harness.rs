@@ -731,3 +731,37 @@ flow main "入口" on "10000" {{
     std::fs::write(dir.join("main.flow"), text).unwrap();
     dir
 }
+
+/// Starts `dialect run --config CONFIG` from the binary at `bin` (the tests of
+/// the command give `env!("CARGO_BIN_EXE_dialect")`), its output discarded:
+/// the crash tests kill and restart it.
+pub fn start_dialect(bin: &str, config: &std::path::Path) -> std::process::Child {
+    Command::new(bin)
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dialect run starts")
+}
+
+/// Waits until the server at `base` (`http://…/api/v1`) answers its health
+/// check; fails the test if `child` exits first or a minute passes.
+pub async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("dialect run exited: {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use dialect_e2e::{CarrierAnswer, FakeCarrier};
@@ -20,29 +20,7 @@ fn free_port() -> u16 {
 }
 
 fn start(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dialect"))
-        .args(["run", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dialect run starts")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("dialect run exited: {status}");
-        }
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    dialect_e2e::start_dialect(env!("CARGO_BIN_EXE_dialect"), config)
 }
 
 async fn wait_dialled(carrier: &FakeCarrier, n: usize) {
@@ -101,7 +79,7 @@ async fn a_kill_while_a_campaign_call_rings_never_dials_the_same_attempt_twice()
     };
 
     let mut child = start(&config);
-    wait_ready(&http, &base, &mut child).await;
+    dialect_e2e::wait_ready(&http, &base, &mut child).await;
     post(
         format!("{base}/campaigns/reminder/lists"),
         "text/csv",
@@ -123,7 +101,7 @@ async fn a_kill_while_a_campaign_call_rings_never_dials_the_same_attempt_twice()
     child.wait().unwrap();
 
     let mut child = start(&config);
-    wait_ready(&http, &base, &mut child).await;
+    dialect_e2e::wait_ready(&http, &base, &mut child).await;
     wait_dialled(&carrier, 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(

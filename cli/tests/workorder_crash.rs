@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,30 +39,8 @@ impl Rng {
     }
 }
 
-fn start(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dialect"))
-        .args(["run", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dialect run starts")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("dialect run exited: {status}");
-        }
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+fn start(config: &std::path::Path) -> Child {
+    dialect_e2e::start_dialect(env!("CARGO_BIN_EXE_dialect"), config)
 }
 
 /// The next step of a complaint: (transition, token, extra body).
@@ -190,7 +168,7 @@ async fn acknowledged_changes_survive_sigkill() {
 
     for round in 0..=KILLS {
         let mut child = start(&config);
-        wait_ready(&http, &base, &mut child).await;
+        dialect_e2e::wait_ready(&http, &base, &mut child).await;
 
         // Every change acknowledged before the last kill is there.
         let known: Vec<(String, (u64, String))> = acked

@@ -29,13 +29,13 @@ use dialect_media::PlayOptions;
 use dialect_media::amd::{AmdConfig, AmdDecision, AmdDetector, AmdVerdict};
 use dialect_media::g711::Law;
 use dialect_sip::endpoint::CallProgress;
-use dialect_sip::sdp::{self, SessionDescription};
+use dialect_sip::sdp;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::leg::AgentLegs;
 use super::queue::NOT_CONNECTED_IN_TIME;
-use super::{Call, CallEnv, End, Step, law_of, remote_of};
+use super::{Call, CallEnv, End, Step};
 use crate::contacts::{self, ContactRecord, TrailEntry};
 use crate::outbound::Origin;
 
@@ -264,23 +264,12 @@ async fn not_connected(
     result
 }
 
-/// The callee's leg once it answered.
-struct Connected {
-    dialog: dialect_sip::dialog::Dialog,
-    events: dialect_sip::endpoint::DialogEvents,
-    session: dialect_media::RtpSession,
-    local: dialect_sip::sdp::LocalMedia,
-    law: Law,
-    trunk_group: String,
-    grant: crate::outbound::Grant,
-}
-
 /// Dials the number and waits for the answer or the end of the ring time.
 async fn connect(
     env: &Arc<CallEnv>,
     order: &CampaignCall,
     contact: &mut ContactRecord,
-) -> Result<Connected, NotConnected> {
+) -> Result<super::dialled::Connected, NotConnected> {
     let grant = env
         .outbound
         .authorize(crate::outbound::Request {
@@ -369,33 +358,9 @@ async fn connect(
             }
         }
     };
-    let dialect_sip::endpoint::Answered {
-        dialog,
-        events,
-        response,
-    } = *answered;
-    let mut law = Law::Ulaw;
-    if let Ok(a) = SessionDescription::parse(&response.body)
-        && let Ok(n) = sdp::read_answer(&a, &local)
-    {
-        session.handle().update_remote(remote_of(&n));
-        law = law_of(n.codec);
-    }
-    contact.answered_ms = Some(crate::time::now_ms());
-    grant.answered();
-    Ok(Connected {
-        dialog,
-        events,
-        session,
-        local,
-        law,
-        trunk_group: grant
-            .trunk()
-            .group
-            .clone()
-            .unwrap_or_else(|| "local".into()),
-        grant,
-    })
+    Ok(super::dialled::connected(
+        *answered, session, local, grant, contact,
+    ))
 }
 
 /// Follows an answered call to its end: the flow, or the queue with its

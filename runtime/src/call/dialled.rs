@@ -180,16 +180,17 @@ async fn not_connected(
 }
 
 /// The customer's leg once it answered.
-struct Connected {
-    dialog: dialect_sip::dialog::Dialog,
-    events: dialect_sip::endpoint::DialogEvents,
-    session: RtpSession,
-    local: LocalMedia,
-    law: Law,
-    trunk_group: String,
+pub(super) struct Connected {
+    pub(super) dialog: dialect_sip::dialog::Dialog,
+    pub(super) events: dialect_sip::endpoint::DialogEvents,
+    pub(super) session: RtpSession,
+    pub(super) local: LocalMedia,
+    pub(super) law: Law,
+    /// The trunk's group, as flows see it in `trunk`.
+    pub(super) trunk_group: String,
     /// The outbound-call policy's permission: holds the trunk channel for the
     /// whole call and counts its talk time.
-    grant: Grant,
+    pub(super) grant: Grant,
 }
 
 /// What the contact record says when the ACD gave up on the call first.
@@ -346,11 +347,24 @@ async fn connect(
     if let Some(r) = ringing {
         r.stop();
     }
+    Ok(connected(*answered, session, local, grant, contact))
+}
+
+/// A trunk leg that answered: its media pointed at the far end's answer, the
+/// answer time in the contact record, the grant told (talk time counts).
+/// Shared by the calls the ACD places and the dialer's.
+pub(super) fn connected(
+    answered: dialect_sip::endpoint::Answered,
+    session: RtpSession,
+    local: LocalMedia,
+    grant: Grant,
+    contact: &mut ContactRecord,
+) -> Connected {
     let dialect_sip::endpoint::Answered {
         dialog,
         events,
         response,
-    } = *answered;
+    } = answered;
     let mut law = Law::Ulaw;
     if let Ok(a) = SessionDescription::parse(&response.body)
         && let Ok(n) = sdp::read_answer(&a, &local)
@@ -360,7 +374,7 @@ async fn connect(
     }
     contact.answered_ms = Some(crate::time::now_ms());
     grant.answered();
-    Ok(Connected {
+    Connected {
         dialog,
         events,
         session,
@@ -372,7 +386,7 @@ async fn connect(
             .clone()
             .unwrap_or_else(|| "local".into()),
         grant,
-    })
+    }
 }
 
 /// Hands the answered call to the ACD and follows it to the end.
