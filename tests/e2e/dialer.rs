@@ -15,6 +15,24 @@ mod staff;
 mod voices;
 use staff::*;
 
+/// Imports `list` (CSV) into `campaign` and starts it.
+async fn import_and_start(s: &TestServer, campaign: &str, list: Vec<u8>) {
+    post(
+        s,
+        &format!("/api/v1/campaigns/{campaign}/lists"),
+        "text/csv",
+        list,
+    )
+    .await;
+    post(
+        s,
+        &format!("/api/v1/campaigns/{campaign}/start"),
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+}
+
 async fn post(s: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> serde_json::Value {
     let r = reqwest::Client::new()
         .post(format!("http://{}{path}", s.http))
@@ -192,14 +210,7 @@ async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and
     let callee = customer_as("uas_campaign_key.xml", port, 0);
     // The list file in the project: one target, 张三, who owes 50.
     let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
-    post(&s, "/api/v1/campaigns/reminder/lists", "text/csv", list).await;
-    post(
-        &s,
-        "/api/v1/campaigns/reminder/start",
-        "application/json",
-        Vec::new(),
-    )
-    .await;
+    import_and_start(&s, "reminder", list).await;
     let out = tokio::task::spawn_blocking(move || callee.wait_with_output())
         .await
         .unwrap()
@@ -242,14 +253,7 @@ async fn a_silent_answer_is_taken_for_a_machine_and_retried_by_the_machine_rule(
     let (s, port) = campaign_server(&dir).await;
     let callee = customer_as("uas_customer.xml", port, 20_000);
     let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
-    post(&s, "/api/v1/campaigns/reminder/lists", "text/csv", list).await;
-    post(
-        &s,
-        "/api/v1/campaigns/reminder/start",
-        "application/json",
-        Vec::new(),
-    )
-    .await;
+    import_and_start(&s, "reminder", list).await;
     let contacts = campaign_contacts(&s, 1).await;
     let _ = tokio::task::spawn_blocking(move || callee.wait_with_output()).await;
     assert_eq!(contacts.len(), 1, "{contacts:?}");
@@ -324,20 +328,7 @@ async fn predictive(agent_scenario: &str, callee_talk_ms: u32) -> Predictive {
     let agent = agent_phone(&s, "7001", agent_scenario, &[]).await;
     agent_ops(&s, "7001", &["sign_in", "ready"]).await;
     let callee = customer_as("uas_customer.xml", port, callee_talk_ms);
-    post(
-        &s,
-        "/api/v1/campaigns/retain/lists",
-        "text/csv",
-        b"phone,name\n13800000021,Ann\n".to_vec(),
-    )
-    .await;
-    post(
-        &s,
-        "/api/v1/campaigns/retain/start",
-        "application/json",
-        Vec::new(),
-    )
-    .await;
+    import_and_start(&s, "retain", b"phone,name\n13800000021,Ann\n".to_vec()).await;
     Predictive {
         s,
         dir,
@@ -431,20 +422,8 @@ async fn a_failing_trunk_is_backed_off_and_its_failures_are_not_counted_against_
     let list = (1..=6)
         .map(|n| format!("1380000010{n},客户{n},50\n"))
         .collect::<String>();
-    post(
-        &s,
-        "/api/v1/campaigns/reminder/lists",
-        "text/csv",
-        format!("手机号码,客户姓名,欠费金额\n{list}").into_bytes(),
-    )
-    .await;
-    post(
-        &s,
-        "/api/v1/campaigns/reminder/start",
-        "application/json",
-        Vec::new(),
-    )
-    .await;
+    let csv = format!("手机号码,客户姓名,欠费金额\n{list}");
+    import_and_start(&s, "reminder", csv.into_bytes()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while carrier.dialled().len() < 3 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;

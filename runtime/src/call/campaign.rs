@@ -16,7 +16,6 @@
 //! campaign and target in its data) and ends with one [`CampaignResult`] sent
 //! to the dialer, whatever happened — including a server shutting down.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -189,41 +188,14 @@ async fn run(env: &Arc<CallEnv>, order: CampaignCall) -> CampaignResult {
         Err(nc) => not_connected(env, contact, result, nc).await,
         Ok(c) => {
             result.answered_ms = contact.answered_ms;
-            let language = deployed
-                .program
-                .ir()
-                .languages
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "zh".into());
-            contact.language = language.clone();
-            let trunk_group = c.trunk_group.clone();
-            let mut call = Call {
-                env: env.clone(),
-                deployed: deployed.clone(),
-                dialog: c.dialog,
-                events: c.events,
-                media: c.session.handle().clone(),
-                session: c.session,
-                local: c.local,
-                law: c.law,
-                contact,
-                asserted: None,
-                keys: VecDeque::new(),
-                late_terminator: None,
-                recording_seq: 0,
-                gone: None,
-                // We placed this call: our own ACK confirmed it.
-                awaiting_ack: false,
-                silent_before_ack: false,
-            };
-            call.record_whole_call();
+            let (mut call, language, trunk_group, grant) =
+                c.into_call(env, deployed.clone(), contact);
             let (outcome, end) = answered(&mut call, &order, &language, trunk_group).await;
             result.outcome = outcome;
             result.detail = end.text();
             result.agent = call.contact.agent.clone();
             call.finish(end).await;
-            drop(c.grant);
+            drop(grant);
             result.ended_ms = crate::time::now_ms();
             result
         }

@@ -120,38 +120,11 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
     let given_up = acd.dial_given_up(order.call);
     match connect(&env, &order, &mut contact, &mut legs, &given_up).await {
         Ok(connected) => {
-            let language = deployed
-                .program
-                .ir()
-                .languages
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "zh".into());
-            contact.language = language.clone();
-            let trunk_group = connected.trunk_group.clone();
-            let mut call = Call {
-                env: env.clone(),
-                deployed: deployed.clone(),
-                dialog: connected.dialog,
-                events: connected.events,
-                media: connected.session.handle().clone(),
-                session: connected.session,
-                local: connected.local,
-                law: connected.law,
-                contact,
-                asserted: None,
-                keys: VecDeque::new(),
-                late_terminator: None,
-                recording_seq: 0,
-                gone: None,
-                // We placed this call: our own ACK confirmed it.
-                awaiting_ack: false,
-                silent_before_ack: false,
-            };
-            call.record_whole_call();
+            let (mut call, language, trunk_group, grant) =
+                connected.into_call(&env, deployed.clone(), contact);
             let end = follow(&mut call, &acd, &order, legs, &language, trunk_group).await;
             call.finish(end).await;
-            drop(connected.grant);
+            drop(grant);
         }
         Err(why) => {
             legs.hang_up_all(&env).await;
@@ -348,6 +321,48 @@ async fn connect(
         r.stop();
     }
     Ok(connected(*answered, session, local, grant, contact))
+}
+
+impl Connected {
+    /// The call task of an answered placed call, recording as configured, in
+    /// the program's first language; with that language, the trunk's group
+    /// and the grant, which the caller holds until the call ends.
+    pub(super) fn into_call(
+        self,
+        env: &Arc<CallEnv>,
+        deployed: Arc<crate::deploy::Deployed>,
+        mut contact: ContactRecord,
+    ) -> (Call, String, String, Grant) {
+        let language = deployed
+            .program
+            .ir()
+            .languages
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "zh".into());
+        contact.language = language.clone();
+        let mut call = Call {
+            env: env.clone(),
+            deployed,
+            dialog: self.dialog,
+            events: self.events,
+            media: self.session.handle().clone(),
+            session: self.session,
+            local: self.local,
+            law: self.law,
+            contact,
+            asserted: None,
+            keys: VecDeque::new(),
+            late_terminator: None,
+            recording_seq: 0,
+            gone: None,
+            // We placed this call: our own ACK confirmed it.
+            awaiting_ack: false,
+            silent_before_ack: false,
+        };
+        call.record_whole_call();
+        (call, language, self.trunk_group, self.grant)
+    }
 }
 
 /// A trunk leg that answered: its media pointed at the far end's answer, the
