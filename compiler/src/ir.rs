@@ -944,6 +944,8 @@ pub struct CampaignIr {
     pub abandon_max: f64,
     /// Preview time.
     pub preview_ms: Option<i64>,
+    /// Dial a previewed target when the preview time runs out.
+    pub preview_auto_dial: bool,
     /// Ring time before no answer.
     pub ring_ms: i64,
     /// Simultaneous calls.

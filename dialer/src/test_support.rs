@@ -43,6 +43,7 @@ pub(crate) fn campaign(
         ratio: (1.0, 2.5),
         abandon_max: 0.03,
         preview_ms: None,
+        preview_auto_dial: false,
         ring_ms: 30_000,
         max_channels: None,
         dest: None,

@@ -316,6 +316,11 @@ pub const CAMPAIGN_MODE: &[OptSpec] = &[
         "how long an agent may look at a record before it is dialled (preview)",
     ),
     spec(
+        "auto dial",
+        OptKind::Flag,
+        "dial a previewed target when the preview time runs out, instead of handing it back (preview)",
+    ),
+    spec(
         "ring time",
         OptKind::Duration,
         "how long a number may ring before it counts as no answer",

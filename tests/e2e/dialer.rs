@@ -319,6 +319,11 @@ async fn lists_dropped_into_the_import_folder_are_imported_and_moved_with_their_
 /// Starts the ACD test project's server with agent 7001 and the trunk to a
 /// SIPp callee, imports one target into the predictive campaign `retain`.
 async fn predictive(agent_scenario: &str, callee_talk_ms: u32) -> Predictive {
+    staffed("retain", agent_scenario, callee_talk_ms).await
+}
+
+/// The same for `campaign` of the ACD test project.
+async fn staffed(campaign: &str, agent_scenario: &str, callee_talk_ms: u32) -> Predictive {
     let (trunk, port) = customer_trunk();
     let (s, dir) = with_agents(&["7001"], move |c| {
         c.trunks.push(trunk);
@@ -328,7 +333,7 @@ async fn predictive(agent_scenario: &str, callee_talk_ms: u32) -> Predictive {
     let agent = agent_phone(&s, "7001", agent_scenario, &[]).await;
     agent_ops(&s, "7001", &["sign_in", "ready"]).await;
     let callee = customer_as("uas_customer.xml", port, callee_talk_ms);
-    import_and_start(&s, "retain", b"phone,name\n13800000021,Ann\n".to_vec()).await;
+    import_and_start(&s, campaign, b"phone,name\n13800000021,Ann\n".to_vec()).await;
     Predictive {
         s,
         dir,
@@ -445,4 +450,60 @@ async fn a_failing_trunk_is_backed_off_and_its_failures_are_not_counted_against_
     assert_eq!(failed[0]["last_outcome"], "network failure", "{failed}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_previewed_target_is_shown_to_the_ready_agent_and_dialled_when_the_agent_accepts() {
+    let p = staffed("offer", "uas_agent.xml", 3_000).await;
+    // The target is shown to 7001 (claimed, not dialled) with the script.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let t =
+            p.s.get("/api/v1/campaigns/offer/targets?state=dialling")
+                .await;
+        if t.as_array().is_some_and(|a| !a.is_empty()) || tokio::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown[0]["phone"], "13800000021", "{shown}");
+    let id = shown[0]["id"].as_u64().unwrap();
+    let campaign = p.s.get("/api/v1/campaigns/offer").await;
+    assert!(
+        campaign["script"]
+            .as_str()
+            .unwrap()
+            .contains("support team"),
+        "{campaign}"
+    );
+    assert_eq!(
+        campaign["calls_in_progress"], 0,
+        "shown, not dialled: {campaign}"
+    );
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!(
+            "http://{}/api/v1/campaigns/offer/targets/{id}/accept",
+            p.s.http
+        ))
+        .bearer_auth("t-7001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    let contacts = campaign_contacts(&p.s, 1).await;
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0]["agent"], "7001", "{}", contacts[0]);
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = p.agent.wait_with_output();
+        let _ = p.callee.wait_with_output();
+    })
+    .await;
+    let t =
+        p.s.get(&format!("/api/v1/campaigns/offer/targets/{id}"))
+            .await;
+    assert_eq!(t["history"][0]["outcome"], "person", "{t}");
+    assert_eq!(t["state"], "completed", "{t}");
+    p.s.stop().await;
+    let _ = std::fs::remove_dir_all(&p.dir);
 }

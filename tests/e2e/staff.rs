@@ -167,6 +167,21 @@ campaign retain "Retain" {
   trunk "carrier"
   caller id "10000"
 }
+
+campaign offer "Offer" {
+  list leads from "lists/people.csv" {
+    phone: text <- "phone"
+    name: text <- "name"
+  }
+  mode preview (preview time 20s) -> queue support
+  calendar campaign_days
+  window workday 08:00-21:00
+  window weekend 08:00-21:00
+  window holiday 08:00-21:00
+  trunk "carrier"
+  caller id "10000"
+  script "Hello, this is the support team calling about your service."
+}
 "#;
 
 pub(crate) fn project() -> std::path::PathBuf {

@@ -315,6 +315,7 @@ impl<'a> Lowerer<'a> {
                 ),
                 abandon_max: options::number(mode_opts, "abandon max").unwrap_or(0.03),
                 preview_ms: options::duration_ms(mode_opts, "preview time"),
+                preview_auto_dial: options::flag(mode_opts, "auto dial"),
                 ring_ms: options::duration_ms(mode_opts, "ring time").unwrap_or(30_000),
                 max_channels: options::number(mode_opts, "max channels").map(|n| n as u32),
                 dest: c

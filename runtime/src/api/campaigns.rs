@@ -32,6 +32,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/campaigns/{name}/targets/{id}/disposition",
             post(disposition),
         )
+        .route(
+            "/api/v1/campaigns/{name}/targets/{id}/accept",
+            post(accept_preview),
+        )
+        .route(
+            "/api/v1/campaigns/{name}/targets/{id}/skip",
+            post(skip_preview),
+        )
 }
 
 /// A campaign as the API shows it.
@@ -232,6 +240,92 @@ async fn import_list(
             e.to_string(),
         )),
     }
+}
+
+/// Body of `POST …/accept` and `…/skip`: the agent (a supervisor may answer
+/// for one; an agent answers for themself) and, to skip, why.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewAnswer {
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Whose preview the caller answers.
+fn preview_agent(user: &crate::auth::User, body: &PreviewAnswer) -> Result<String, ApiError> {
+    match &body.agent {
+        Some(a) if a != &user.name && !user.has_role(&[Role::Supervisor]) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("`{}` may answer only their own previews", user.name),
+        )),
+        Some(a) => Ok(a.clone()),
+        None => Ok(user.name.clone()),
+    }
+}
+
+fn preview_body(bytes: &[u8]) -> Result<PreviewAnswer, ApiError> {
+    if bytes.is_empty() {
+        return Ok(PreviewAnswer::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("the body is {{\"agent\", \"reason\"}}: {e}")))
+}
+
+/// `POST …/targets/{id}/accept`: the agent takes the previewed target; the
+/// dialer places the call and it goes to that agent.
+async fn accept_preview(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((name, id)): Path<(String, u64)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let user = s.users.authorize(
+        bearer(&headers),
+        &[Role::Agent, Role::Supervisor, Role::Admin],
+    )?;
+    let agent = preview_agent(&user, &preview_body(&body)?)?;
+    s.dialer
+        .accept(&name, id, &agent)
+        .await
+        .map_err(|m| ApiError::new(StatusCode::CONFLICT, "conflict", m))?;
+    Ok(Json(serde_json::json!({ "target": id, "agent": agent, "dialling": true })).into_response())
+}
+
+/// `POST …/targets/{id}/skip` `{"reason"}`: the agent passes on the previewed
+/// target; it is handed back, nothing counted, and the reason is audited.
+async fn skip_preview(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((name, id)): Path<(String, u64)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let user = s.users.authorize(
+        bearer(&headers),
+        &[Role::Agent, Role::Supervisor, Role::Admin],
+    )?;
+    let answer = preview_body(&body)?;
+    let agent = preview_agent(&user, &answer)?;
+    let Some(reason) = answer.reason.filter(|r| !r.trim().is_empty()) else {
+        return Err(ApiError::invalid(
+            "say why the target is skipped: {\"reason\": \"…\"}",
+        ));
+    };
+    s.dialer
+        .skip(&name, id, &agent, &reason)
+        .await
+        .map_err(|m| ApiError::new(StatusCode::CONFLICT, "conflict", m))?;
+    crate::auth::audit(
+        &s.store,
+        &user,
+        "campaign skip",
+        &name,
+        serde_json::json!({ "target": id, "agent": agent, "reason": reason }),
+    )
+    .await;
+    Ok(Json(serde_json::json!({ "target": id, "agent": agent, "skipped": true })).into_response())
 }
 
 /// Body of `POST …/targets/{id}/disposition`.

@@ -48,6 +48,12 @@ pub enum Answered {
         /// The target's fields, by the list's field names.
         args: Vec<(String, Value)>,
     },
+    /// Goes to the agent who accepted the previewed target (`mode preview`):
+    /// reserved for it, so no deadline applies.
+    Agent {
+        /// The agent's id.
+        agent: String,
+    },
     /// Goes to an agent of a queue (`mode progressive`, `predictive`).
     Queue {
         /// The queue's name.
@@ -377,6 +383,47 @@ async fn answered(
                 args: args.clone(),
             };
             (CallOutcome::Person, call.run_flow(flow, info).await)
+        }
+        Answered::Agent { agent } => {
+            let Some(acd) = call.env.acd.clone() else {
+                return (CallOutcome::Abandoned, End::Flow("no ACD".into()));
+            };
+            let id = call.contact.id;
+            let mut qc = dialect_acd::QueuedCall::new(id, "", &order.number, crate::time::now_ms());
+            qc.called = call.contact.caller.clone();
+            qc.trunk = call.contact.trunk.clone();
+            qc.data = order.data.clone();
+            qc.trail = call.contact.trail.clone();
+            let (tx, rx) = mpsc::channel(64);
+            if acd.direct(qc, agent, tx).await.is_err() {
+                return (
+                    CallOutcome::Abandoned,
+                    End::Flow("the ACD has stopped".into()),
+                );
+            }
+            let step = call
+                .follow_acd(
+                    &acd,
+                    id,
+                    rx,
+                    AgentLegs::new(),
+                    format!("agent {agent}"),
+                    Instant::now(),
+                    language,
+                    None,
+                )
+                .await;
+            let outcome = if call.contact.agent.is_some() {
+                CallOutcome::Person
+            } else {
+                CallOutcome::Abandoned
+            };
+            let end = match step {
+                Ok(Step::End(e)) | Err(e) => e,
+                Ok(Step::Continue(Input::Failed(why))) => End::Flow(why),
+                Ok(_) => End::Flow(format!("agent {agent}: the call ended")),
+            };
+            (outcome, end)
         }
         Answered::Queue {
             queue,

@@ -86,6 +86,30 @@ struct Live {
     placed: u64,
     failures_in_row: u32,
     backoff_until_ms: i64,
+    /// Preview mode: agent → (the target shown, when its preview time ends).
+    previews: HashMap<String, (u64, i64)>,
+    /// Preview mode: target → the agent whose accepted call it is.
+    accepted: HashMap<u64, String>,
+}
+
+/// What the API asks of the dialer task.
+#[derive(Debug)]
+enum Command {
+    /// The agent takes the previewed target: dial it.
+    Accept {
+        campaign: String,
+        target: u64,
+        agent: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// The agent passes on the previewed target, for a reason.
+    Skip {
+        campaign: String,
+        target: u64,
+        agent: String,
+        reason: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// Shared between the dialer task and the API.
@@ -95,6 +119,8 @@ struct Inner {
     config: Arc<crate::config::Config>,
     live: Mutex<HashMap<String, Live>>,
     wake: Notify,
+    /// The dialer task's commands; `None` for a handle with no task.
+    commands: Option<mpsc::Sender<Command>>,
 }
 
 /// The API's way to the dialer.
@@ -111,7 +137,17 @@ impl DialerHandle {
         tracker: tokio_util::task::TaskTracker,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> DialerHandle {
-        let handle = DialerHandle::idle(env.store.clone(), env.program.clone(), env.config.clone());
+        let (tx, rx) = mpsc::channel(64);
+        let handle = DialerHandle {
+            inner: Arc::new(Inner {
+                store: env.store.clone(),
+                program: env.program.clone(),
+                config: env.config.clone(),
+                live: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+                commands: Some(tx),
+            }),
+        };
         if let Some(dir) = env.config.dialer.import_dir.clone() {
             tokio::spawn(folder::watch(
                 handle.clone(),
@@ -122,7 +158,7 @@ impl DialerHandle {
             ));
         }
         let inner = handle.inner.clone();
-        tokio::spawn(async move { run(inner, env, tracker, shutdown).await });
+        tokio::spawn(async move { run(inner, env, tracker, shutdown, rx).await });
         handle
     }
 
@@ -140,8 +176,56 @@ impl DialerHandle {
                 config,
                 live: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
+                commands: None,
             }),
         }
+    }
+
+    async fn ask(
+        &self,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<Result<(), String>>) -> Command,
+    ) -> Result<(), String> {
+        let Some(tx) = &self.inner.commands else {
+            return Err("the dialer is not running".into());
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(make(reply))
+            .await
+            .map_err(|_| "the dialer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the dialer has stopped".to_string())?
+    }
+
+    /// `agent` takes the target previewed to them: the dialer places the call,
+    /// which goes to that agent.
+    pub async fn accept(&self, campaign: &str, target: u64, agent: &str) -> Result<(), String> {
+        self.ask(|reply| Command::Accept {
+            campaign: campaign.into(),
+            target,
+            agent: agent.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// `agent` passes on the target previewed to them: it is handed back
+    /// (due again in an hour, nothing counted).
+    pub async fn skip(
+        &self,
+        campaign: &str,
+        target: u64,
+        agent: &str,
+        reason: &str,
+    ) -> Result<(), String> {
+        self.ask(|reply| Command::Skip {
+            campaign: campaign.into(),
+            target,
+            agent: agent.into(),
+            reason: reason.into(),
+            reply,
+        })
+        .await
     }
 
     /// The store campaigns live in.
@@ -315,6 +399,7 @@ async fn run(
     env: Arc<CallEnv>,
     tracker: tokio_util::task::TaskTracker,
     shutdown: tokio_util::sync::CancellationToken,
+    mut commands: mpsc::Receiver<Command>,
 ) {
     let (done_tx, mut done_rx) = mpsc::channel::<CampaignResult>(1024);
     // Claims a kill left behind: released before anything is dialled.
@@ -348,6 +433,7 @@ async fn run(
                 let Some(r) = r else { break };
                 finish(&inner, &env, r).await;
             }
+            Some(cmd) = commands.recv() => command(&inner, &env, &tracker, &done_tx, cmd),
             _ = interval.tick() => tick_all(&inner, &env, &tracker, &done_tx).await,
             _ = inner.wake.notified() => tick_all(&inner, &env, &tracker, &done_tx).await,
         }
@@ -359,6 +445,75 @@ async fn run(
         finish(&inner, &env, r).await;
         if lock(&inner.live).values().all(|l| l.in_flight.is_empty()) {
             break;
+        }
+    }
+}
+
+/// Carries out an agent's answer to a preview.
+fn command(
+    inner: &Arc<Inner>,
+    env: &Arc<CallEnv>,
+    tracker: &tokio_util::task::TaskTracker,
+    done: &mpsc::Sender<CampaignResult>,
+    cmd: Command,
+) {
+    let deployed = inner.program.current();
+    let (campaign, target, agent) = match &cmd {
+        Command::Accept {
+            campaign,
+            target,
+            agent,
+            ..
+        }
+        | Command::Skip {
+            campaign,
+            target,
+            agent,
+            ..
+        } => (campaign.clone(), *target, agent.clone()),
+    };
+    let shown = lock(&inner.live)
+        .get(&campaign)
+        .and_then(|l| l.previews.get(&agent).map(|(t, _)| *t));
+    let check = match (
+        shown,
+        deployed
+            .program
+            .ir()
+            .campaigns
+            .iter()
+            .find(|c| c.name == campaign),
+    ) {
+        (_, None) => Err(format!("there is no campaign `{campaign}`")),
+        (Some(t), Some(c)) if t == target => Ok(c),
+        (Some(t), Some(_)) => Err(format!("agent {agent} was shown target {t}, not {target}")),
+        (None, Some(_)) => Err(format!(
+            "agent {agent} has no preview of `{campaign}` (it may have timed out)"
+        )),
+    };
+    let now = crate::time::now_ms();
+    match cmd {
+        Command::Accept { reply, .. } => {
+            let r = check.and_then(|c| {
+                start_accepted(inner, env, tracker, done, &deployed, c, &agent, target, now)
+                    .map_err(|e| e.to_string())
+            });
+            let _ = reply.send(r);
+        }
+        Command::Skip { reason, reply, .. } => {
+            let r = check.and_then(|c| {
+                hand_back(
+                    inner,
+                    env,
+                    c,
+                    &agent,
+                    target,
+                    now,
+                    &format!("skipped: {reason}"),
+                )
+                .map_err(|e| e.to_string())
+            });
+            let _ = reply.send(r);
         }
     }
 }
@@ -496,6 +651,8 @@ fn new_live(inner: &Inner, c: &CampaignIr, now: i64) -> Live {
         placed: 0,
         failures_in_row: 0,
         backoff_until_ms: 0,
+        previews: HashMap::new(),
+        accepted: HashMap::new(),
     }
 }
 
@@ -508,10 +665,37 @@ async fn tick(
     c: &CampaignIr,
 ) -> Result<(), StoreError> {
     let now = crate::time::now_ms();
-    let mut wanted = lines_wanted(inner, env, c, now).await as usize;
+    if c.mode == "preview" {
+        return tick_preview(inner, env, tracker, done, deployed, c, now).await;
+    }
+    let wanted = lines_wanted(inner, env, c, now).await as usize;
     if wanted == 0 {
         return Ok(());
     }
+    let claimed = claim(inner, deployed, c, now, wanted).await?;
+    let calls = claimed
+        .iter()
+        .map(|t| call_for(c, deployed, t, attempt_of(t)))
+        .collect();
+    place_calls(inner, env, tracker, done, c, now, calls);
+    Ok(())
+}
+
+/// The number the next attempt on `t` gets.
+fn attempt_of(t: &Target) -> u32 {
+    t.attempts.total + t.attempts.network_failures_in_row + 1
+}
+
+/// Claims up to `wanted` due targets that may be dialled now (history, limits,
+/// windows, filters), durably, and returns them; the targets a rule or filter
+/// holds are rescheduled to when it may let them go.
+async fn claim(
+    inner: &Arc<Inner>,
+    deployed: &Arc<Deployed>,
+    c: &CampaignIr,
+    now: i64,
+    mut wanted: usize,
+) -> Result<Vec<Target>, StoreError> {
     let rules = rules_of(deployed, c, &inner.config);
     let mut eval = deployed.program.evaluator();
     eval.set_now(now);
@@ -519,7 +703,7 @@ async fn tick(
     // targets outside their window cannot hold the task.
     let candidates = store::due(&*inner.store, &c.name, now, (wanted * 4).max(16))?;
     let mut batch = Batch::new();
-    let mut calls = Vec::new();
+    let mut claimed = Vec::new();
     for t in candidates {
         if wanted == 0 {
             break;
@@ -560,15 +744,26 @@ async fn tick(
         }
         after.state = TargetState::Dialling;
         store::put_target(&mut batch, &c.name, Some(&t), &after);
-        let attempt = t.attempts.total + t.attempts.network_failures_in_row + 1;
-        calls.push(call_for(c, deployed, &after, attempt));
+        claimed.push(after);
         wanted -= 1;
     }
-    if batch.is_empty() {
-        return Ok(());
+    if !batch.is_empty() {
+        // The claims are durable before a single call is placed.
+        crate::store::commit_async(inner.store.clone(), batch).await?;
     }
-    // The claims are durable before a single call is placed.
-    crate::store::commit_async(inner.store.clone(), batch).await?;
+    Ok(claimed)
+}
+
+/// Places claimed calls and tells the pacer and the event stream.
+fn place_calls(
+    inner: &Arc<Inner>,
+    env: &Arc<CallEnv>,
+    tracker: &tokio_util::task::TaskTracker,
+    done: &mpsc::Sender<CampaignResult>,
+    c: &CampaignIr,
+    now: i64,
+    calls: Vec<CampaignCall>,
+) {
     let mut live = lock(&inner.live);
     let l = live
         .entry(c.name.clone())
@@ -579,20 +774,217 @@ async fn tick(
         if let Some(p) = l.pacer.as_mut() {
             p.observe(now, PaceEvent::Dialled);
         }
-        if let Some(acd) = &env.acd {
-            acd.publish(dialect_acd::AcdEvent::Campaign {
-                campaign: c.name.clone(),
-                what: "call_placed".into(),
-                target: Some(call.target),
-                phone: Some(call.number.clone()),
-                outcome: None,
-                state: None,
-                agent: None,
-                at_ms: now,
-            });
-        }
+        publish(
+            env,
+            c,
+            "call_placed",
+            Some(call.target),
+            Some(&call.number),
+            now,
+        );
         crate::call::campaign::place(env, call, done.clone(), tracker);
     }
+}
+
+/// A campaign event without an outcome (placed, previewed, handed back).
+fn publish(
+    env: &CallEnv,
+    c: &CampaignIr,
+    what: &str,
+    target: Option<u64>,
+    phone: Option<&str>,
+    at_ms: i64,
+) {
+    publish_for(env, c, what, target, phone, None, at_ms);
+}
+
+/// A campaign event for one agent's desktop (a preview), or for all.
+fn publish_for(
+    env: &CallEnv,
+    c: &CampaignIr,
+    what: &str,
+    target: Option<u64>,
+    phone: Option<&str>,
+    agent: Option<&str>,
+    at_ms: i64,
+) {
+    if let Some(acd) = &env.acd {
+        acd.publish(dialect_acd::AcdEvent::Campaign {
+            campaign: c.name.clone(),
+            what: what.into(),
+            target,
+            phone: phone.map(str::to_string),
+            outcome: None,
+            state: None,
+            agent: agent.map(str::to_string),
+            at_ms,
+        });
+    }
+}
+
+/// Preview mode: each ready agent of the campaign's queue is shown one target
+/// (its fields and the script, on the agent's event stream); the agent
+/// accepts (the call is placed and goes to that agent) or skips it with a
+/// reason; when the preview time runs out the target is dialled (`auto dial`)
+/// or handed back.
+async fn tick_preview(
+    inner: &Arc<Inner>,
+    env: &Arc<CallEnv>,
+    tracker: &tokio_util::task::TaskTracker,
+    done: &mpsc::Sender<CampaignResult>,
+    deployed: &Arc<Deployed>,
+    c: &CampaignIr,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (Some(DestIr::Queue(queue)), Some(acd)) = (&c.dest, &env.acd) else {
+        return Ok(());
+    };
+    // Previews whose time ran out.
+    let expired: Vec<(String, u64)> = {
+        let live = lock(&inner.live);
+        live.get(&c.name).map_or_else(Vec::new, |l| {
+            l.previews
+                .iter()
+                .filter(|(_, (_, until))| *until <= now)
+                .map(|(a, (t, _))| (a.clone(), *t))
+                .collect()
+        })
+    };
+    for (agent, target) in expired {
+        if c.preview_auto_dial {
+            start_accepted(inner, env, tracker, done, deployed, c, &agent, target, now)?;
+        } else {
+            hand_back(
+                inner,
+                env,
+                c,
+                &agent,
+                target,
+                now,
+                "the preview time ran out",
+            )?;
+        }
+    }
+    let busy: std::collections::HashSet<String> = {
+        let live = lock(&inner.live);
+        live.get(&c.name)
+            .map(|l| {
+                l.previews
+                    .keys()
+                    .chain(l.accepted.values())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let Ok(agents) = acd.agents().await else {
+        return Ok(());
+    };
+    let free: Vec<String> = agents
+        .iter()
+        .filter(|a| {
+            a.state == dialect_acd::AgentStatus::Ready
+                && a.call.is_none()
+                && a.queues.iter().any(|q| q == queue)
+                && !busy.contains(&a.id)
+        })
+        .map(|a| a.id.clone())
+        .collect();
+    if free.is_empty() {
+        return Ok(());
+    }
+    let claimed = claim(inner, deployed, c, now, free.len()).await?;
+    let until = now + c.preview_ms.unwrap_or(30_000).max(1_000);
+    let mut live = lock(&inner.live);
+    let l = live
+        .entry(c.name.clone())
+        .or_insert_with(|| new_live(inner, c, now));
+    for (agent, t) in free.into_iter().zip(claimed) {
+        publish_for(
+            env,
+            c,
+            "preview",
+            Some(t.id),
+            Some(&t.phone),
+            Some(&agent),
+            now,
+        );
+        l.previews.insert(agent, (t.id, until));
+    }
+    Ok(())
+}
+
+/// Places the call of a previewed target the agent accepted (or whose
+/// preview time ran out with `auto dial`): it goes to that agent.
+#[allow(clippy::too_many_arguments)]
+fn start_accepted(
+    inner: &Arc<Inner>,
+    env: &Arc<CallEnv>,
+    tracker: &tokio_util::task::TaskTracker,
+    done: &mpsc::Sender<CampaignResult>,
+    deployed: &Arc<Deployed>,
+    c: &CampaignIr,
+    agent: &str,
+    target: u64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let Some(t) = store::target(&*inner.store, &c.name, target)? else {
+        return Ok(());
+    };
+    {
+        let mut live = lock(&inner.live);
+        if let Some(l) = live.get_mut(&c.name) {
+            l.previews.remove(agent);
+            l.accepted.insert(target, agent.to_string());
+        }
+    }
+    let mut call = call_for(c, deployed, &t, attempt_of(&t));
+    call.answered = Answered::Agent {
+        agent: agent.to_string(),
+    };
+    // The agent hears who answers: no machine detection.
+    call.amd = None;
+    place_calls(inner, env, tracker, done, c, now, vec![call]);
+    Ok(())
+}
+
+/// Gives a previewed target back: pending again, due after
+/// [`FILTER_RECHECK_MS`], nothing counted.
+fn hand_back(
+    inner: &Arc<Inner>,
+    env: &CallEnv,
+    c: &CampaignIr,
+    agent: &str,
+    target: u64,
+    now: i64,
+    why: &str,
+) -> Result<(), StoreError> {
+    {
+        let mut live = lock(&inner.live);
+        if let Some(l) = live.get_mut(&c.name) {
+            l.previews.remove(agent);
+        }
+    }
+    if let Some(before) = store::target(&*inner.store, &c.name, target)?
+        && before.state == TargetState::Dialling
+    {
+        let mut after = before.clone();
+        after.state = TargetState::Pending;
+        after.next_attempt_ms = Some(now + FILTER_RECHECK_MS);
+        let mut batch = Batch::new();
+        store::put_target(&mut batch, &c.name, Some(&before), &after);
+        inner.store.commit(batch)?;
+    }
+    tracing::info!(campaign = %c.name, target, agent, "previewed target handed back: {why}");
+    publish_for(
+        env,
+        c,
+        "preview_ended",
+        Some(target),
+        None,
+        Some(agent),
+        now,
+    );
     Ok(())
 }
 
@@ -677,6 +1069,7 @@ async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
         let mut live = lock(&inner.live);
         if let Some(l) = live.get_mut(&r.campaign) {
             l.in_flight.remove(&r.target);
+            l.accepted.remove(&r.target);
             if r.outcome == CallOutcome::NetworkFailure {
                 l.failures_in_row += 1;
                 if l.failures_in_row >= BACKOFF_AFTER {
