@@ -672,7 +672,7 @@ async fn tick(
     if wanted == 0 {
         return Ok(());
     }
-    let claimed = claim(inner, deployed, c, now, wanted).await?;
+    let claimed = claim(inner, deployed, c, now, wanted, false).await?;
     let calls = claimed
         .iter()
         .map(|t| call_for(c, deployed, t, attempt_of(t)))
@@ -688,13 +688,16 @@ fn attempt_of(t: &Target) -> u32 {
 
 /// Claims up to `wanted` due targets that may be dialled now (history, limits,
 /// windows, filters), durably, and returns them; the targets a rule or filter
-/// holds are rescheduled to when it may let them go.
+/// holds are rescheduled to when it may let them go. `agent_guaranteed`: each
+/// call goes to an agent reserved for it (a preview), which lifts the 72-hour
+/// rule after an abandoned call, as Ofcom allows.
 async fn claim(
     inner: &Arc<Inner>,
     deployed: &Arc<Deployed>,
     c: &CampaignIr,
     now: i64,
     mut wanted: usize,
+    agent_guaranteed: bool,
 ) -> Result<Vec<Target>, StoreError> {
     let rules = rules_of(deployed, c, &inner.config);
     let mut eval = deployed.program.evaluator();
@@ -709,7 +712,7 @@ async fn claim(
             break;
         }
         let mut after = t.clone();
-        match rules.check(&t, now, false) {
+        match rules.check(&t, now, agent_guaranteed) {
             Ok(()) => {}
             Err(b) => {
                 match b {
@@ -893,7 +896,7 @@ async fn tick_preview(
     if free.is_empty() {
         return Ok(());
     }
-    let claimed = claim(inner, deployed, c, now, free.len()).await?;
+    let claimed = claim(inner, deployed, c, now, free.len(), true).await?;
     let until = now + c.preview_ms.unwrap_or(30_000).max(1_000);
     let mut live = lock(&inner.live);
     let l = live
