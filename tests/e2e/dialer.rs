@@ -33,6 +33,39 @@ async fn import_and_start(s: &TestServer, campaign: &str, list: Vec<u8>) {
     .await;
 }
 
+/// Follows the ACD's event stream (as a wallboard does) and keeps every
+/// campaign event, until the returned task is aborted.
+async fn campaign_events(
+    s: &TestServer,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/api/v1/acd/events", s.http)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", s.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let task = tokio::spawn(async move {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Ok(text) = m.to_text()
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+                && v["event"] == "campaign"
+            {
+                keep.lock().unwrap().push(v);
+            }
+        }
+    });
+    (seen, task)
+}
+
 async fn post(s: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> serde_json::Value {
     let r = reqwest::Client::new()
         .post(format!("http://{}{path}", s.http))
@@ -87,6 +120,7 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
     assert_eq!(report["rejected"][0]["row"], 5, "{report}");
     assert_eq!(report["filtered"]["amount >= 10"], 1, "{report}");
 
+    let (events, follower) = campaign_events(&s).await;
     // 13800000003 asks not to be called before the campaign starts, in
     // another written form.
     let added = post(
@@ -147,6 +181,28 @@ async fn busy_numbers_are_retried_by_the_rules_and_a_do_not_call_entry_added_by_
         }
     }
     assert!(seen_dnc && seen_exhausted);
+    // A wallboard following the event stream saw the campaign start and each
+    // call end with its outcome.
+    follower.abort();
+    let events = events.lock().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["what"] == "state" && e["state"] == "running"),
+        "{events:?}"
+    );
+    let ended: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["what"] == "call_ended")
+        .collect();
+    assert_eq!(ended.len(), 3, "{events:?}");
+    assert!(
+        ended
+            .iter()
+            .all(|e| e["outcome"] == "busy" && e["phone"] == "13800000001"),
+        "{events:?}"
+    );
+    assert_eq!(ended[2]["state"], "attempts exhausted", "{events:?}");
     // Found by its number in any written form, and by state.
     let by_phone = s
         .get("/api/v1/campaigns/reminder/targets?phone=138-0000-0003")
