@@ -777,31 +777,21 @@ fn place_calls(
         if let Some(p) = l.pacer.as_mut() {
             p.observe(now, PaceEvent::Dialled);
         }
-        publish(
+        publish_for(
             env,
             c,
             "call_placed",
             Some(call.target),
             Some(&call.number),
+            None,
             now,
         );
         crate::call::campaign::place(env, call, done.clone(), tracker);
     }
 }
 
-/// A campaign event without an outcome (placed, previewed, handed back).
-fn publish(
-    env: &CallEnv,
-    c: &CampaignIr,
-    what: &str,
-    target: Option<u64>,
-    phone: Option<&str>,
-    at_ms: i64,
-) {
-    publish_for(env, c, what, target, phone, None, at_ms);
-}
-
-/// A campaign event for one agent's desktop (a preview), or for all.
+/// A campaign event without an outcome (a call placed, a target previewed or
+/// handed back), for one agent's desktop or, without `agent`, for all.
 fn publish_for(
     env: &CallEnv,
     c: &CampaignIr,
