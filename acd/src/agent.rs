@@ -82,6 +82,8 @@ pub(crate) struct Agent {
     pub(crate) before_dial: Option<(AgentStatus, String)>,
     /// Removed over the API (kept until their call ends).
     pub(crate) removed: bool,
+    /// Held back from offers for a preview: the state to go back to.
+    pub(crate) reservation: Option<(AgentStatus, String)>,
 }
 
 impl Agent {
@@ -108,6 +110,7 @@ impl Agent {
             wrap_queue: None,
             before_dial: None,
             removed: false,
+            reservation: None,
         }
     }
 

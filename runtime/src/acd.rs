@@ -579,6 +579,22 @@ impl AcdHandle {
             .await
     }
 
+    /// Holds a ready agent back from offers while a previewed campaign target
+    /// is shown to them (see `AcdCore::reserve`).
+    pub async fn reserve(&self, agent: &str, reason: &str) -> Result<Result<(), String>, AcdError> {
+        let agent = agent.to_string();
+        let reason = reason.to_string();
+        self.ask(move |core, now, out| core.reserve(&agent, &reason, now, out))
+            .await
+    }
+
+    /// Ends an agent's preview reservation (nothing if it has ended already).
+    pub async fn release_reservation(&self, agent: &str) -> Result<(), AcdError> {
+        let agent = agent.to_string();
+        self.ask(move |core, now, out| core.release_reservation(&agent, now, out))
+            .await
+    }
+
     /// The real-time view of every queue.
     pub async fn queues(&self, with_calls: bool) -> Result<Vec<QueueView>, AcdError> {
         self.ask(move |core, now, _| core.queue_views(now, with_calls))

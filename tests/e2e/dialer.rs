@@ -536,6 +536,11 @@ async fn a_previewed_target_is_shown_to_the_ready_agent_and_dialled_when_the_age
         campaign["calls_in_progress"], 0,
         "shown, not dialled: {campaign}"
     );
+    // While the card is shown the agent is held back from the queue's calls:
+    // the wallboard shows them ringing for the preview, not ready.
+    let agent = p.s.get("/api/v1/agents/7001").await;
+    assert_eq!(agent["state"], "ringing", "{agent}");
+    assert_eq!(agent["reason"], "preview offer", "{agent}");
     let http = reqwest::Client::new();
     let r = http
         .post(format!(

@@ -206,3 +206,71 @@ impl AcdCore {
         })));
     }
 }
+
+impl AcdCore {
+    /// Holds a ready agent back from every offer while the dialer shows them
+    /// a previewed campaign target: the agent rings, with `reason` (as the
+    /// wallboard shows it), for no call. A direct call for the agent (the
+    /// accepted target answering) ends the reservation by ringing them for
+    /// it; [`AcdCore::release_reservation`] ends it otherwise. Reserving an
+    /// agent already reserved only changes the reason.
+    pub fn reserve(
+        &mut self,
+        agent: &str,
+        reason: &str,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        let Some(a) = self.agent_ix.get(agent).copied() else {
+            return Err(format!("there is no agent {agent}"));
+        };
+        let ag = &self.agents[a];
+        if ag.reservation.is_some() && ag.call.is_none() {
+            self.set_status(a, AgentStatus::Ringing, reason, None, now, out);
+            return Ok(());
+        }
+        if !ag.available(now) || ag.call.is_some() || ag.pending.is_some() {
+            return Err(format!(
+                "agent {agent} is {} and cannot be held for a preview",
+                ag.status.name()
+            ));
+        }
+        let before = (ag.status, ag.reason.clone());
+        self.agents[a].reservation = Some(before);
+        self.set_status(a, AgentStatus::Ringing, reason, None, now, out);
+        Ok(())
+    }
+
+    /// Ends an agent's reservation: they go back to the state they had (or to
+    /// the not-ready or signed-out state they asked for meanwhile) and take a
+    /// waiting call if there is one. Nothing happens to an agent who is not
+    /// reserved, or whose reservation a direct call has already ended.
+    pub fn release_reservation(&mut self, agent: &str, now: i64, out: &mut Vec<Effect>) {
+        let Some(a) = self.agent_ix.get(agent).copied() else {
+            return;
+        };
+        if self.agents[a].call.is_some() {
+            return;
+        }
+        let Some((status, reason)) = self.agents[a].reservation.take() else {
+            return;
+        };
+        if self.apply_pending(a, now, out) {
+            return;
+        }
+        self.set_status(a, status, &reason, None, now, out);
+        if status == AgentStatus::Ready {
+            self.dispatch_agent(a, now, out);
+        }
+    }
+
+    /// Takes the reservation of an agent for the direct call that it was
+    /// held for; `true` when the agent was reserved and free.
+    pub(super) fn take_reservation(&mut self, a: AgentIx) -> bool {
+        let ag = &mut self.agents[a];
+        if ag.call.is_some() {
+            return false;
+        }
+        ag.reservation.take().is_some()
+    }
+}

@@ -335,7 +335,7 @@ impl AcdCore {
             self.release(old);
         }
         let a = match self.agent_ix.get(agent).copied() {
-            Some(a) if self.agents[a].available(now) => a,
+            Some(a) if self.agents[a].available(now) || self.take_reservation(a) => a,
             Some(_) => {
                 out.push(Effect::ToCall(
                     id,

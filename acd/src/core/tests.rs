@@ -758,3 +758,63 @@ fn a_placed_call_that_fails_by_itself_is_given_up_once() {
     t.at(AcdConfig::default().dial_timeout_ms + 1);
     assert!(!t.out.contains(&Effect::DialGivenUp(call)));
 }
+
+#[test]
+fn an_agent_held_for_a_preview_gets_no_queue_call_until_released() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.out.clear();
+    t.core
+        .reserve("a1", "preview retention", t.now, &mut t.out)
+        .unwrap();
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ringing));
+    t.call(1, "first", 0.0);
+    assert_eq!(t.offers(), vec![], "a held agent is offered nothing");
+    // A second hold only renames it; a busy agent cannot be held.
+    t.core
+        .reserve("a1", "preview retention: dialling", t.now, &mut t.out)
+        .unwrap();
+    t.core.release_reservation("a1", t.now, &mut t.out);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    assert!(t.core.reserve("a1", "preview", t.now, &mut t.out).is_err());
+}
+
+#[test]
+fn a_direct_call_ends_the_hold_by_ringing_the_held_agent() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.core
+        .reserve("a1", "preview offer", t.now, &mut t.out)
+        .unwrap();
+    t.out.clear();
+    let qc = QueuedCall::new(7, "", "13800000000", t.now);
+    t.input(Input::Direct {
+        call: qc,
+        agent: "a1".into(),
+    });
+    assert_eq!(t.offers(), vec![(7, "a1".to_string())]);
+    // Releasing afterwards (the dialer's call ended) leaves the call alone.
+    t.core.release_reservation("a1", t.now, &mut t.out);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ringing));
+    assert!(t.core.agents[t.core.agent_ix["a1"]].call.is_some());
+}
+
+#[test]
+fn an_agent_who_asks_for_a_break_during_a_preview_gets_it_at_the_release() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.core
+        .reserve("a1", "preview offer", t.now, &mut t.out)
+        .unwrap();
+    t.cmd(
+        "a1",
+        AgentCommand::NotReady {
+            reason: "lunch".into(),
+        },
+    );
+    t.core.release_reservation("a1", t.now, &mut t.out);
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::NotReady));
+    t.out.clear();
+    t.call(1, "first", 0.0);
+    assert_eq!(t.offers(), vec![]);
+}

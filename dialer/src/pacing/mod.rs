@@ -135,6 +135,9 @@ pub struct PaceSnapshot {
     pub ringing: Vec<i64>,
     /// People who answered and wait for an agent (within the dropped deadline).
     pub waiting_answered: u32,
+    /// Lines answered whose machine detection has not decided yet: each is a
+    /// person with the learned share of answers that are people.
+    pub detecting: u32,
     /// Lines the campaign may still open: its `max channels` and the trunk's
     /// limit (shared with inbound) minus what is in use.
     pub channels_free: u32,
@@ -148,6 +151,7 @@ impl PaceSnapshot {
         self.talking.clear();
         self.ringing.clear();
         self.waiting_answered = 0;
+        self.detecting = 0;
         self.channels_free = 0;
     }
 
@@ -156,9 +160,13 @@ impl PaceSnapshot {
         self.ready_agents + self.wrapping_up.len() as u32 + self.talking.len() as u32
     }
 
-    /// Calls in progress as VICIdial counts them: ringing, waiting and talking.
+    /// Calls in progress as VICIdial counts them: ringing, waiting and talking
+    /// (and those being answered, under machine detection).
     pub fn calls_in_progress(&self) -> u32 {
-        self.ringing.len() as u32 + self.waiting_answered + self.talking.len() as u32
+        self.ringing.len() as u32
+            + self.detecting
+            + self.waiting_answered
+            + self.talking.len() as u32
     }
 }
 
@@ -280,7 +288,7 @@ impl Pacer {
                 live: false,
                 delay_ms,
             } => {
-                self.model.ended_without_person(delay_ms);
+                self.model.answered_by_machine(delay_ms);
                 self.ledger.record(at_ms, Answer::Machine);
             }
             PaceEvent::Unanswered { after_ms } => self.model.ended_without_person(after_ms),
@@ -301,7 +309,7 @@ impl Pacer {
     pub fn lines_to_dial(&mut self, s: &PaceSnapshot) -> u32 {
         self.ledger.advance(s.now_ms);
         let agents = s.agents();
-        let busy_lines = s.ringing.len() as u32 + s.waiting_answered;
+        let busy_lines = s.ringing.len() as u32 + s.detecting + s.waiting_answered;
         let wanted = match self.config.mode {
             PacingMode::Ivr => s.channels_free,
             _ if agents == 0 => 0,

@@ -126,6 +126,8 @@ pub(crate) struct Model {
     /// Weighted live answers and resolved lines, forgetting like the histograms.
     live: f64,
     resolved: f64,
+    /// Weighted answers by a machine or fax, forgetting with `resolved`.
+    machines: f64,
     memory: f64,
     /// Dial → live answer.
     pub(crate) live_delay: Histogram,
@@ -172,6 +174,7 @@ impl Model {
         Model {
             live: p.live_rate * PRIOR_WEIGHT,
             resolved: PRIOR_WEIGHT,
+            machines: p.live_rate * PRIOR_WEIGHT / 2.0,
             memory: 2_000.0,
             live_delay: Histogram::new(250, 480, 2_000.0, p.answer_delay_ms, PRIOR_WEIGHT),
             other_end: Histogram::new(250, 480, 2_000.0, p.other_end_ms, PRIOR_WEIGHT),
@@ -188,12 +191,19 @@ impl Model {
         if self.resolved > self.memory {
             self.resolved *= 0.5;
             self.live *= 0.5;
+            self.machines *= 0.5;
         }
     }
 
     pub(crate) fn answered_live(&mut self, delay_ms: i64) {
         self.resolve(true);
         self.live_delay.add(delay_ms);
+    }
+
+    /// A machine or fax answered `after_ms` after the dial.
+    pub(crate) fn answered_by_machine(&mut self, after_ms: i64) {
+        self.machines += 1.0;
+        self.ended_without_person(after_ms);
     }
 
     pub(crate) fn ended_without_person(&mut self, after_ms: i64) {
@@ -219,6 +229,17 @@ impl Model {
     pub(crate) fn live_rate(&self) -> f64 {
         if self.resolved > 0.0 {
             self.live / self.resolved
+        } else {
+            0.0
+        }
+    }
+
+    /// The share of answered lines that are people: the chance that a line
+    /// under machine detection brings one.
+    pub(crate) fn person_share_of_answers(&self) -> f64 {
+        let answers = self.live + self.machines;
+        if answers > 0.0 {
+            self.live / answers
         } else {
             0.0
         }

@@ -7,7 +7,9 @@
 //!   timer), and agents talking, each with the probability, from the learned
 //!   talk-time distribution given how long they have talked, that the call and
 //!   the learned mean wrap-up are over by then;
-//! - demand `D(t)`: people already waiting, and every ringing line with the
+//! - demand `D(t)`: people already waiting, lines answered and under machine
+//!   detection (each a person with the learned share of answers that are
+//!   people), and every ringing line with the
 //!   probability that it brings a person by `t` given how long it has rung
 //!   (the learned live-answer rate and answer-delay distribution, conditioned
 //!   on the line still ringing);
@@ -200,6 +202,12 @@ pub(crate) fn lines(
             if q > 1e-9 {
                 demand_odds.push(q);
             }
+        }
+        // Detection decides within seconds: such a line is a person by the
+        // first checkpoint with the share of answers that are people.
+        let detected = model.person_share_of_answers();
+        if detected > 1e-9 {
+            demand_odds.extend((0..s.detecting).map(|_| detected));
         }
         let sum = |v: &[f64]| v.iter().sum::<f64>();
         let var = |v: &[f64]| v.iter().map(|q| q * (1.0 - q)).sum::<f64>();

@@ -59,6 +59,7 @@ fn snapshot(
         talking,
         ringing,
         waiting_answered: 0,
+        detecting: 0,
         channels_free: 1_000,
     }
 }
@@ -105,6 +106,24 @@ fn predictive_dials_ahead_of_agents_finishing_wrap_up() {
     );
     assert!(p.lines_to_dial(&covered) < n_soon);
     assert!(p.dial_level() > 0.0);
+}
+
+#[test]
+fn lines_under_machine_detection_count_as_people_about_to_wait() {
+    // Trained: 3 people for every 2 machines among answers. Two ready agents
+    // and four answered lines still under detection: about 2.4 people are
+    // coming, so no new line is needed, where without them lines are dialled.
+    let mut p = trained(PacingMode::Predictive);
+    let open = snapshot(700_000, 2, vec![], vec![60_000; 18], vec![]);
+    let answered = PaceSnapshot {
+        detecting: 4,
+        ..open.clone()
+    };
+    assert!(p.lines_to_dial(&open) >= 2);
+    assert_eq!(p.lines_to_dial(&answered), 0);
+    let mut progressive = Pacer::new(config(PacingMode::Progressive));
+    assert_eq!(progressive.lines_to_dial(&open), 2);
+    assert_eq!(progressive.lines_to_dial(&answered), 0);
 }
 
 #[test]
@@ -201,6 +220,7 @@ fn any_snapshot() -> impl Strategy<Value = PaceSnapshot> {
                 talking,
                 ringing,
                 waiting_answered: waiting,
+                detecting: 0,
                 channels_free: channels,
             },
         )

@@ -14,7 +14,11 @@
 //!
 //! Every call leaves a contact record (direction outbound, kind `campaign`, the
 //! campaign and target in its data) and ends with one [`CampaignResult`] sent
-//! to the dialer, whatever happened — including a server shutting down.
+//! to the dialer, whatever happened — including a server shutting down. On the
+//! way it tells the dialer each [`Stage`] as it is reached (answered, a person
+//! or not, connected to an agent), so that the pacer stops counting a line as
+//! ringing once it is answered and counts a connected person when the agent
+//! takes the call, not minutes later when the talk ends.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -90,6 +94,60 @@ pub struct CampaignCall {
     pub amd: Option<dialect_media::amd::AmdConfig>,
 }
 
+/// How far a call in progress has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The callee answered (the 200 OK): the line no longer rings.
+    Answered,
+    /// Machine detection decided, or was off: a person (`live`), or a machine
+    /// or fax.
+    Decided {
+        /// A person (or an answer still undecided when the analysis ended).
+        live: bool,
+    },
+    /// The person reached an agent.
+    Connected,
+}
+
+/// What a campaign call tells the dialer.
+#[derive(Debug, Clone)]
+pub enum CampaignReport {
+    /// A call in progress reached a stage.
+    Progress {
+        /// The campaign's name.
+        campaign: String,
+        /// The target's id.
+        target: u64,
+        /// The stage.
+        stage: Stage,
+        /// When (Unix ms).
+        at_ms: i64,
+    },
+    /// The call ended.
+    Ended(CampaignResult),
+}
+
+/// Tells the dialer the stages of one call. A stage that finds the dialer's
+/// channel full is not waited for: the call's result, which is always
+/// delivered, carries the same facts.
+#[derive(Debug, Clone)]
+struct Reporter {
+    tx: mpsc::Sender<CampaignReport>,
+    campaign: String,
+    target: u64,
+}
+
+impl Reporter {
+    fn tell(&self, stage: Stage) {
+        let _ = self.tx.try_send(CampaignReport::Progress {
+            campaign: self.campaign.clone(),
+            target: self.target,
+            stage,
+            at_ms: crate::time::now_ms(),
+        });
+    }
+}
+
 /// How one call ended, for the dialer.
 #[derive(Debug, Clone)]
 pub struct CampaignResult {
@@ -121,13 +179,18 @@ pub struct CampaignResult {
 pub fn place(
     env: &Arc<CallEnv>,
     call: CampaignCall,
-    done: mpsc::Sender<CampaignResult>,
+    done: mpsc::Sender<CampaignReport>,
     tracker: &tokio_util::task::TaskTracker,
 ) {
     let env = env.clone();
     tracker.spawn(async move {
-        let result = run(&env, call).await;
-        let _ = done.send(result).await;
+        let reporter = Reporter {
+            tx: done.clone(),
+            campaign: call.campaign.clone(),
+            target: call.target,
+        };
+        let result = run(&env, call, reporter).await;
+        let _ = done.send(CampaignReport::Ended(result)).await;
     });
 }
 
@@ -138,7 +201,7 @@ struct NotConnected {
     why: String,
 }
 
-async fn run(env: &Arc<CallEnv>, order: CampaignCall) -> CampaignResult {
+async fn run(env: &Arc<CallEnv>, order: CampaignCall, reporter: Reporter) -> CampaignResult {
     let deployed = env.program.current();
     let started_ms = crate::time::now_ms();
     let mut contact = ContactRecord {
@@ -194,9 +257,11 @@ async fn run(env: &Arc<CallEnv>, order: CampaignCall) -> CampaignResult {
         Err(nc) => not_connected(env, contact, result, nc).await,
         Ok(c) => {
             result.answered_ms = contact.answered_ms;
+            reporter.tell(Stage::Answered);
             let (mut call, language, trunk_group, grant) =
                 c.into_call(env, deployed.clone(), contact);
-            let (outcome, end) = answered(&mut call, &order, &language, trunk_group).await;
+            let (outcome, end) =
+                answered(&mut call, &order, &language, trunk_group, &reporter).await;
             result.outcome = outcome;
             result.detail = end.text();
             result.agent = call.contact.agent.clone();
@@ -348,8 +413,13 @@ async fn answered(
     order: &CampaignCall,
     language: &str,
     trunk_group: String,
+    reporter: &Reporter,
 ) -> (CallOutcome, End) {
     call.trail("campaign", format!("{} answered", order.number));
+    let connected = reporter.clone();
+    call.on_agent = Some(Box::new(move |_agent: &str| {
+        connected.tell(Stage::Connected)
+    }));
     if let Some(cfg) = &order.amd {
         match call.detect_machine(cfg.clone()).await {
             Err(end) => return (CallOutcome::Person, end),
@@ -363,6 +433,9 @@ async fn answered(
                         d.at_ms
                     ),
                 );
+                reporter.tell(Stage::Decided {
+                    live: matches!(d.verdict, AmdVerdict::Person | AmdVerdict::Unsure),
+                });
                 match d.verdict {
                     AmdVerdict::Machine => {
                         return (CallOutcome::Machine, End::Flow("answering machine".into()));
@@ -372,6 +445,8 @@ async fn answered(
                 }
             }
         }
+    } else {
+        reporter.tell(Stage::Decided { live: true });
     }
     match &order.answered {
         Answered::Flow { flow, args } => {

@@ -359,6 +359,7 @@ impl Connected {
             // We placed this call: our own ACK confirmed it.
             awaiting_ack: false,
             silent_before_ack: false,
+            on_agent: None,
         };
         call.record_whole_call();
         (call, language, self.trunk_group, self.grant)

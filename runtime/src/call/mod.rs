@@ -293,6 +293,9 @@ struct Call {
     /// The media reported silence while the ACK was awaited: the call ends
     /// when the ACK comes, unless RTP came meanwhile.
     silent_before_ack: bool,
+    /// Told the agent's id once when the call is first bridged to an agent:
+    /// the dialer counts a campaign's person as connected at that moment.
+    on_agent: Option<Box<dyn FnOnce(&str) + Send + Sync>>,
 }
 
 fn law_of(c: Codec) -> Law {
@@ -473,6 +476,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         gone: None,
         awaiting_ack: true,
         silent_before_ack: false,
+        on_agent: None,
     };
     call.record_whole_call();
     let info = CallInfo {

@@ -209,6 +209,9 @@ impl Call {
                             connect_by = None;
                             self.media.stop_playback();
                             self.contact.agent = Some(agent.to_string());
+                            if let Some(tell) = self.on_agent.take() {
+                                tell(&agent);
+                            }
                             if self.contact.waited_ms.is_none() {
                                 self.contact.waited_ms = Some(entered.elapsed().as_millis() as i64);
                             }

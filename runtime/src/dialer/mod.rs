@@ -33,7 +33,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use crate::call::CallEnv;
-use crate::call::campaign::{Answered, CampaignCall, CampaignResult};
+use crate::call::campaign::{Answered, CampaignCall, CampaignReport, CampaignResult, Stage};
 use crate::deploy::Deployed;
 use crate::store::{Batch, SharedStore, Store, StoreError};
 use store::{Attempt, RunState};
@@ -80,8 +80,8 @@ pub struct LiveFigures {
 
 /// One campaign's state in the dialer task.
 struct Live {
-    /// Target id → (attempt number, when it was placed, when it was answered).
-    in_flight: HashMap<u64, (u32, i64)>,
+    /// Target id → its call in progress.
+    in_flight: HashMap<u64, InFlight>,
     pacer: Option<Pacer>,
     placed: u64,
     failures_in_row: u32,
@@ -90,6 +90,18 @@ struct Live {
     previews: HashMap<String, (u64, i64)>,
     /// Preview mode: target → the agent whose accepted call it is.
     accepted: HashMap<u64, String>,
+}
+
+/// A placed call as the pacer follows it through its [`Stage`]s.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    placed_ms: i64,
+    /// Until the answer the line counts as ringing.
+    answered_ms: Option<i64>,
+    /// The pacer was told whether a person answered.
+    decided: bool,
+    /// When the person reached an agent (the pacer was told).
+    connected_ms: Option<i64>,
 }
 
 /// What the API asks of the dialer task.
@@ -401,7 +413,7 @@ async fn run(
     shutdown: tokio_util::sync::CancellationToken,
     mut commands: mpsc::Receiver<Command>,
 ) {
-    let (done_tx, mut done_rx) = mpsc::channel::<CampaignResult>(1024);
+    let (done_tx, mut done_rx) = mpsc::channel::<CampaignReport>(1024);
     // Claims a kill left behind: released before anything is dialled.
     {
         let deployed = inner.program.current();
@@ -429,10 +441,13 @@ async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            r = done_rx.recv() => {
-                let Some(r) = r else { break };
-                finish(&inner, &env, r).await;
-            }
+            r = done_rx.recv() => match r {
+                None => break,
+                Some(CampaignReport::Ended(r)) => finish(&inner, &env, r).await,
+                Some(CampaignReport::Progress { campaign, target, stage, at_ms }) => {
+                    progress(&inner, &campaign, target, stage, at_ms);
+                }
+            },
             Some(cmd) = commands.recv() => command(&inner, &env, &tracker, &done_tx, cmd),
             _ = interval.tick() => tick_all(&inner, &env, &tracker, &done_tx).await,
             _ = inner.wake.notified() => tick_all(&inner, &env, &tracker, &done_tx).await,
@@ -442,6 +457,9 @@ async fn run(
     while let Ok(Some(r)) =
         tokio::time::timeout(std::time::Duration::from_secs(60), done_rx.recv()).await
     {
+        let CampaignReport::Ended(r) = r else {
+            continue;
+        };
         finish(&inner, &env, r).await;
         if lock(&inner.live).values().all(|l| l.in_flight.is_empty()) {
             break;
@@ -454,7 +472,7 @@ fn command(
     inner: &Arc<Inner>,
     env: &Arc<CallEnv>,
     tracker: &tokio_util::task::TaskTracker,
-    done: &mpsc::Sender<CampaignResult>,
+    done: &mpsc::Sender<CampaignReport>,
     cmd: Command,
 ) {
     let deployed = inner.program.current();
@@ -522,7 +540,7 @@ async fn tick_all(
     inner: &Arc<Inner>,
     env: &Arc<CallEnv>,
     tracker: &tokio_util::task::TaskTracker,
-    done: &mpsc::Sender<CampaignResult>,
+    done: &mpsc::Sender<CampaignReport>,
 ) {
     let deployed = inner.program.current();
     for c in &deployed.program.ir().campaigns {
@@ -543,12 +561,20 @@ async fn tick_all(
 /// How many lines the campaign may open now.
 async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) -> u32 {
     let channels = c.max_channels.unwrap_or(inner.config.dialer.max_channels);
-    let (in_flight, ringing): (u32, Vec<i64>) = {
+    let (in_flight, ringing, detecting): (u32, Vec<i64>, u32) = {
         let live = lock(&inner.live);
-        live.get(&c.name).map_or((0, Vec::new()), |l| {
+        live.get(&c.name).map_or((0, Vec::new(), 0), |l| {
             (
                 l.in_flight.len() as u32,
-                l.in_flight.values().map(|(_, at)| now - at).collect(),
+                l.in_flight
+                    .values()
+                    .filter(|f| f.answered_ms.is_none())
+                    .map(|f| now - f.placed_ms)
+                    .collect(),
+                l.in_flight
+                    .values()
+                    .filter(|f| f.answered_ms.is_some() && !f.decided)
+                    .count() as u32,
             )
         })
     };
@@ -572,6 +598,7 @@ async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) ->
         now_ms: now,
         channels_free: free,
         ringing,
+        detecting,
         ..PaceSnapshot::default()
     };
     if let Ok(Some(q)) = acd.queue(queue).await {
@@ -660,7 +687,7 @@ async fn tick(
     inner: &Arc<Inner>,
     env: &Arc<CallEnv>,
     tracker: &tokio_util::task::TaskTracker,
-    done: &mpsc::Sender<CampaignResult>,
+    done: &mpsc::Sender<CampaignReport>,
     deployed: &Arc<Deployed>,
     c: &CampaignIr,
 ) -> Result<(), StoreError> {
@@ -762,7 +789,7 @@ fn place_calls(
     inner: &Arc<Inner>,
     env: &Arc<CallEnv>,
     tracker: &tokio_util::task::TaskTracker,
-    done: &mpsc::Sender<CampaignResult>,
+    done: &mpsc::Sender<CampaignReport>,
     c: &CampaignIr,
     now: i64,
     calls: Vec<CampaignCall>,
@@ -772,7 +799,15 @@ fn place_calls(
         .entry(c.name.clone())
         .or_insert_with(|| new_live(inner, c, now));
     for call in calls {
-        l.in_flight.insert(call.target, (call.attempt, now));
+        l.in_flight.insert(
+            call.target,
+            InFlight {
+                placed_ms: now,
+                answered_ms: None,
+                decided: false,
+                connected_ms: None,
+            },
+        );
         l.placed += 1;
         if let Some(p) = l.pacer.as_mut() {
             p.observe(now, PaceEvent::Dialled);
@@ -824,7 +859,7 @@ async fn tick_preview(
     inner: &Arc<Inner>,
     env: &Arc<CallEnv>,
     tracker: &tokio_util::task::TaskTracker,
-    done: &mpsc::Sender<CampaignResult>,
+    done: &mpsc::Sender<CampaignReport>,
     deployed: &Arc<Deployed>,
     c: &CampaignIr,
     now: i64,
@@ -888,11 +923,22 @@ async fn tick_preview(
     }
     let claimed = claim(inner, deployed, c, now, free.len(), true).await?;
     let until = now + c.preview_ms.unwrap_or(30_000).max(1_000);
+    // Each agent shown a target is held back from the queue's offers until
+    // they accept, skip, or the preview time runs out; one who took a call or
+    // changed state since the look gives the target back.
+    let mut shown = Vec::with_capacity(claimed.len());
+    for (agent, t) in free.into_iter().zip(claimed) {
+        match acd.reserve(&agent, &format!("preview {}", c.name)).await {
+            Ok(Ok(())) => shown.push((agent, t)),
+            Ok(Err(why)) => hand_back(inner, env, c, &agent, t.id, now, &why)?,
+            Err(_) => hand_back(inner, env, c, &agent, t.id, now, "the ACD has stopped")?,
+        }
+    }
     let mut live = lock(&inner.live);
     let l = live
         .entry(c.name.clone())
         .or_insert_with(|| new_live(inner, c, now));
-    for (agent, t) in free.into_iter().zip(claimed) {
+    for (agent, t) in shown {
         publish_for(
             env,
             c,
@@ -914,7 +960,7 @@ fn start_accepted(
     inner: &Arc<Inner>,
     env: &Arc<CallEnv>,
     tracker: &tokio_util::task::TaskTracker,
-    done: &mpsc::Sender<CampaignResult>,
+    done: &mpsc::Sender<CampaignReport>,
     deployed: &Arc<Deployed>,
     c: &CampaignIr,
     agent: &str,
@@ -941,8 +987,19 @@ fn start_accepted(
     Ok(())
 }
 
+/// Ends an agent's preview reservation without waiting for the ACD: the
+/// agent takes queue calls again (or goes to the state they asked for).
+fn release_agent(env: &CallEnv, agent: &str) {
+    if let Some(acd) = env.acd.clone() {
+        let agent = agent.to_string();
+        tokio::spawn(async move {
+            let _ = acd.release_reservation(&agent).await;
+        });
+    }
+}
+
 /// Gives a previewed target back: pending again, due after
-/// [`FILTER_RECHECK_MS`], nothing counted.
+/// [`FILTER_RECHECK_MS`], nothing counted; the agent is released.
 fn hand_back(
     inner: &Arc<Inner>,
     env: &CallEnv,
@@ -958,6 +1015,7 @@ fn hand_back(
             l.previews.remove(agent);
         }
     }
+    release_agent(env, agent);
     if let Some(before) = store::target(&*inner.store, &c.name, target)?
         && before.state == TargetState::Dialling
     {
@@ -1055,14 +1113,52 @@ pub fn amd_config(settings: &[(String, f64)]) -> dialect_media::amd::AmdConfig {
     cfg
 }
 
-/// Stores a call's result with its target, and tells the pacer.
+/// Tells the pacer a stage of a call in progress as it happens.
+fn progress(inner: &Inner, campaign: &str, target: u64, stage: Stage, at_ms: i64) {
+    let mut live = lock(&inner.live);
+    let Some(l) = live.get_mut(campaign) else {
+        return;
+    };
+    let Some(f) = l.in_flight.get_mut(&target) else {
+        return;
+    };
+    let event = match stage {
+        Stage::Answered => {
+            f.answered_ms = Some(at_ms);
+            return;
+        }
+        Stage::Decided { live } => {
+            f.decided = true;
+            PaceEvent::Answered {
+                live,
+                delay_ms: f.answered_ms.unwrap_or(at_ms) - f.placed_ms,
+            }
+        }
+        Stage::Connected => {
+            f.connected_ms = Some(at_ms);
+            PaceEvent::Connected
+        }
+    };
+    if let Some(p) = l.pacer.as_mut() {
+        p.observe(at_ms, event);
+    }
+}
+
+/// Stores a call's result with its target, and tells the pacer what its
+/// stages have not told it already.
 async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
     let deployed = inner.program.current();
     {
         let mut live = lock(&inner.live);
         if let Some(l) = live.get_mut(&r.campaign) {
-            l.in_flight.remove(&r.target);
-            l.accepted.remove(&r.target);
+            let seen = l.in_flight.remove(&r.target);
+            let decided = seen.is_some_and(|f| f.decided);
+            let connected_ms = seen.and_then(|f| f.connected_ms);
+            // The agent held for an accepted target is released when its call
+            // did not reach them (the direct call ended the hold otherwise).
+            if let Some(agent) = l.accepted.remove(&r.target) {
+                release_agent(env, &agent);
+            }
             if r.outcome == CallOutcome::NetworkFailure {
                 l.failures_in_row += 1;
                 if l.failures_in_row >= BACKOFF_AFTER {
@@ -1078,20 +1174,31 @@ async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
                 let at = r.ended_ms;
                 match (r.answered_ms, r.outcome) {
                     (Some(ans), CallOutcome::Person | CallOutcome::Abandoned) => {
-                        p.observe(
-                            ans,
-                            PaceEvent::Answered {
-                                live: true,
-                                delay_ms: ans - r.started_ms,
-                            },
-                        );
+                        if !decided {
+                            p.observe(
+                                ans,
+                                PaceEvent::Answered {
+                                    live: true,
+                                    delay_ms: ans - r.started_ms,
+                                },
+                            );
+                        }
                         if r.outcome == CallOutcome::Abandoned {
                             p.observe(at, PaceEvent::Abandoned);
                         } else {
-                            p.observe(ans, PaceEvent::Connected);
-                            p.observe(at, PaceEvent::TalkEnded { talk_ms: at - ans });
+                            let talk_from = connected_ms.unwrap_or(ans);
+                            if connected_ms.is_none() {
+                                p.observe(ans, PaceEvent::Connected);
+                            }
+                            p.observe(
+                                at,
+                                PaceEvent::TalkEnded {
+                                    talk_ms: at - talk_from,
+                                },
+                            );
                         }
                     }
+                    (Some(_), _) if decided => {}
                     (Some(ans), _) => p.observe(
                         ans,
                         PaceEvent::Answered {
