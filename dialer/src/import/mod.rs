@@ -64,6 +64,8 @@ pub struct Importer {
     names: Vec<String>,
     /// The index of the phone field in `fields`.
     phone: usize,
+    /// The index of the field holding the callee's time zone, if the list has one.
+    timezone: Option<usize>,
     rules: NumberRules,
     /// The encoding of text without a byte-order mark; detected when `None`.
     encoding: Option<&'static Encoding>,
@@ -86,6 +88,9 @@ pub struct ImportedRow {
     /// which this row replaces (the last row wins): the sink overwrites that
     /// target's fields.
     pub replaces: bool,
+    /// The callee's IANA time zone, when the list has a time-zone field and
+    /// the row fills it: the call windows are then read in that zone.
+    pub timezone: Option<String>,
 }
 
 /// How far an import has got, for a progress bar.
@@ -130,6 +135,10 @@ pub trait ImportSink {
 /// called `phone`.
 const PHONE_WORDS: [&str; 7] = ["phone", "mobile", "tel", "number", "手机", "电话", "号码"];
 
+/// Names of a text field that gives each callee's time zone (an IANA name such
+/// as Asia/Urumqi), for lists whose callees live in several zones.
+pub const TIMEZONE_FIELDS: [&str; 4] = ["timezone", "time_zone", "tz", "时区"];
+
 impl Importer {
     /// An importer for a campaign's fields (name, type, column header), as
     /// `CampaignIr::fields` holds them. The phone field is `phone_field` when
@@ -165,6 +174,12 @@ impl Importer {
                 })
                 .ok_or(ImportError::NoPhoneField)?,
         };
+        let timezone = fields.iter().position(|(name, ty, _)| {
+            *ty == Type::Text
+                && TIMEZONE_FIELDS
+                    .iter()
+                    .any(|w| name.eq_ignore_ascii_case(w))
+        });
         Ok(Importer {
             fields: fields
                 .iter()
@@ -176,6 +191,7 @@ impl Importer {
                 .collect(),
             names: fields.iter().map(|(name, _, _)| name.clone()).collect(),
             phone,
+            timezone,
             rules,
             encoding: None,
             sheet: None,

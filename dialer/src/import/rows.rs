@@ -295,6 +295,26 @@ impl<'a, S: ImportSink> RowEngine<'a, S> {
                 }
             }
         }
+        let timezone = match self.importer.timezone.and_then(|i| values.get(i)) {
+            Some(Value::Text(zone)) if !zone.trim().is_empty() => {
+                match zone.trim().parse::<chrono_tz::Tz>() {
+                    Ok(tz) => Some(tz.name().to_string()),
+                    Err(_) => {
+                        let column = self
+                            .importer
+                            .timezone
+                            .and_then(|i| fields.get(i))
+                            .map_or("", |f| f.column.as_str());
+                        self.problems.push(format!(
+                            "unknown time zone \"{}\" in column \"{column}\": write an IANA name such as Asia/Shanghai",
+                            zone.trim()
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         if !self.problems.is_empty() {
             let reason = self.problems.join("; ");
             self.report.reject(row, reason);
@@ -326,6 +346,7 @@ impl<'a, S: ImportSink> RowEngine<'a, S> {
                 phone,
                 values,
                 replaces,
+                timezone,
             })
             .map_err(|reason| ImportError::Sink { row, reason })
     }

@@ -752,3 +752,34 @@ fn the_hotline_sample_lists_import_without_a_rejected_row() {
     assert_eq!(report.sheet.as_deref(), Some("到期客户"));
     assert_eq!(report.imported, 30);
 }
+
+#[test]
+fn a_time_zone_column_gives_each_callee_their_zone() {
+    let mut fields = arrears_fields();
+    fields.push(("timezone".into(), Type::Text, "时区".into()));
+    let importer = Importer::new(&fields, None, NumberRules::default()).unwrap();
+    let text = format!(
+        "{}时区\n\
+         13800138000,张三,50,2026-12-07,正常,否,Asia/Urumqi\n\
+         13900139000,李四,50,2026-12-07,正常,否,\n\
+         13700137000,王五,50,2026-12-07,正常,否,UTC+8\n",
+        HEADER.trim_end_matches('\n').to_string() + ","
+    );
+    let mut store = Store::default();
+    let report = importer
+        .import(Cursor::new(text.into_bytes()), Some("text/csv"), None, &mut store)
+        .unwrap();
+    assert_eq!(report.imported, 2, "{report:?}");
+    assert_eq!(
+        store.targets["13800138000"].timezone.as_deref(),
+        Some("Asia/Urumqi")
+    );
+    assert_eq!(store.targets["13900139000"].timezone, None, "blank: the default zone");
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    assert_eq!(report.rejected[0].row, 4);
+    assert!(
+        report.rejected[0].reason.contains("unknown time zone \"UTC+8\" in column \"时区\""),
+        "{}",
+        report.rejected[0].reason
+    );
+}

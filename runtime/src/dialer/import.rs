@@ -152,6 +152,7 @@ impl StoreSink<'_> {
             Some(b) => {
                 let mut t = b.clone();
                 t.fields = row.values;
+                t.timezone = row.timezone;
                 // A number taken back by an earlier row comes back.
                 if matches!(t.state, TargetState::Removed | TargetState::Filtered) {
                     t.state = TargetState::Pending;
@@ -161,7 +162,9 @@ impl StoreSink<'_> {
             }
             None => {
                 let id = self.store.next_id(store::TARGET_COUNTER)?;
-                Target::new(id, row.phone.clone(), row.values)
+                let mut t = Target::new(id, row.phone.clone(), row.values);
+                t.timezone = row.timezone;
+                t
             }
         };
         self.put(before.as_ref(), t);
