@@ -111,6 +111,9 @@ pub struct Target {
     pub next_attempt_ms: Option<i64>,
     /// When a call to this number was last abandoned, for the 72-hour rule.
     pub last_abandoned_ms: Option<i64>,
+    /// When a list first brought the target (Unix ms): the task's creation.
+    #[serde(default)]
+    pub imported_ms: Option<i64>,
 }
 
 impl Target {
@@ -127,6 +130,7 @@ impl Target {
             last_outcome: None,
             next_attempt_ms: None,
             last_abandoned_ms: None,
+            imported_ms: None,
         }
     }
 

@@ -264,9 +264,45 @@ async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and
     let dir = dialect_e2e::campaign_project("machine detection off");
     let (s, port) = campaign_server(&dir).await;
     let callee = customer_as("uas_campaign_key.xml", port, 0);
-    // The list file in the project: one target, 张三, who owes 50.
+    // The list file in the project: one target, 张三, who owes 50, sent as
+    // the body; then a workbook from a browser's form (multipart) that
+    // renames the same number's holder: the last import wins.
     let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
-    import_and_start(&s, "reminder", list).await;
+    post(&s, "/api/v1/campaigns/reminder/lists", "text/csv", list).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (col, text) in ["手机号码", "客户姓名", "欠费金额"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *text).unwrap();
+    }
+    sheet.write_string(1, 0, "+86 138 0000 0001").unwrap();
+    sheet.write_string(1, 1, "李四").unwrap();
+    sheet.write_number(1, 2, 75.0).unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+    let boundary = "----dialect-form-7MA4YWxk";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nDecember list\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"欠费.xlsx\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&xlsx);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let report = post(
+        &s,
+        "/api/v1/campaigns/reminder/lists",
+        &format!("multipart/form-data; boundary={boundary}"),
+        form,
+    )
+    .await;
+    assert_eq!(report["format"], "xlsx", "{report}");
+    assert_eq!(report["imported"], 1, "{report}");
+    post(
+        &s,
+        "/api/v1/campaigns/reminder/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
     let out = tokio::task::spawn_blocking(move || callee.wait_with_output())
         .await
         .unwrap()
@@ -285,8 +321,8 @@ async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and
     assert_eq!(c["flow"], "reminder_call", "{c}");
     let steps = trail(c);
     assert!(
-        steps.iter().any(|(_, d)| d.contains("张三")),
-        "the flow said the target's name: {steps:?}"
+        steps.iter().any(|(_, d)| d.contains("李四")),
+        "the flow said the target's name from the workbook: {steps:?}"
     );
     assert!(
         steps
@@ -297,6 +333,12 @@ async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and
     let t = s.get("/api/v1/campaigns/reminder/targets/1").await;
     assert_eq!(t["state"], "completed", "{t}");
     assert_eq!(t["history"][0]["outcome"], "person", "{t}");
+    // The target is the campaign's outbound task, done.
+    let tasks = s.get("/api/v1/tasks?campaign=reminder").await;
+    assert_eq!(tasks[0]["customer_id"], "13800000001", "{tasks}");
+    assert_eq!(tasks[0]["status"], "done", "{tasks}");
+    assert_eq!(tasks[0]["result"], "person", "{tasks}");
+    assert_eq!(tasks[0]["dispatcher"], "dialer", "{tasks}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -175,10 +175,7 @@ impl Importer {
                 .ok_or(ImportError::NoPhoneField)?,
         };
         let timezone = fields.iter().position(|(name, ty, _)| {
-            *ty == Type::Text
-                && TIMEZONE_FIELDS
-                    .iter()
-                    .any(|w| name.eq_ignore_ascii_case(w))
+            *ty == Type::Text && TIMEZONE_FIELDS.iter().any(|w| name.eq_ignore_ascii_case(w))
         });
         Ok(Importer {
             fields: fields

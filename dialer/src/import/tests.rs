@@ -767,19 +767,71 @@ fn a_time_zone_column_gives_each_callee_their_zone() {
     );
     let mut store = Store::default();
     let report = importer
-        .import(Cursor::new(text.into_bytes()), Some("text/csv"), None, &mut store)
+        .import(
+            Cursor::new(text.into_bytes()),
+            Some("text/csv"),
+            None,
+            &mut store,
+        )
         .unwrap();
     assert_eq!(report.imported, 2, "{report:?}");
     assert_eq!(
         store.targets["13800138000"].timezone.as_deref(),
         Some("Asia/Urumqi")
     );
-    assert_eq!(store.targets["13900139000"].timezone, None, "blank: the default zone");
+    assert_eq!(
+        store.targets["13900139000"].timezone, None,
+        "blank: the default zone"
+    );
     assert_eq!(report.rejected.len(), 1, "{report:?}");
     assert_eq!(report.rejected[0].row, 4);
     assert!(
-        report.rejected[0].reason.contains("unknown time zone \"UTC+8\" in column \"时区\""),
+        report.rejected[0]
+            .reason
+            .contains("unknown time zone \"UTC+8\" in column \"时区\""),
         "{}",
         report.rejected[0].reason
     );
+}
+
+/// The same list as an Excel 97-2003 workbook and as OpenDocument, written by
+/// `scripts/list-fixtures.py`: typed cells, text cells, and rows to reject.
+#[test]
+fn legacy_xls_and_ods_workbooks_are_read_cell_by_cell() {
+    let files: [(&[u8], Format); 2] = [
+        (
+            include_bytes!("../../tests/fixtures/arrears.xls"),
+            Format::Xls,
+        ),
+        (
+            include_bytes!("../../tests/fixtures/arrears.ods"),
+            Format::Ods,
+        ),
+    ];
+    for (bytes, format) in files {
+        let mut store = Store::default();
+        let report = importer()
+            .import(Cursor::new(bytes.to_vec()), None, None, &mut store)
+            .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!(report.format, Some(format));
+        assert_eq!(
+            (report.rows, report.imported),
+            (5, 2),
+            "{format:?}: {report:?}"
+        );
+        assert_balanced(&report);
+        let rejected: Vec<u64> = report.rejected.iter().map(|r| r.row).collect();
+        assert_eq!(rejected, vec![4, 5], "{format:?}: {report:?}");
+        assert!(report.rejected[0].reason.contains("手机号码"), "{report:?}");
+        assert!(report.rejected[1].reason.contains("欠费金额"), "{report:?}");
+        assert_eq!(report.filtered.get("amount >= 10"), Some(&1), "{report:?}");
+        let zhang = &store.targets["13800138000"].values;
+        assert_eq!(zhang[1], Value::Text("张三".into()));
+        assert_eq!(zhang[2], Value::Number(1234.5));
+        assert_eq!(zhang[3], date(2026, 12, 7), "{format:?}: a date cell");
+        assert_eq!(zhang[5], Value::Bool(false));
+        let li = &store.targets["13900139000"].values;
+        assert_eq!(li[3], date(2026, 12, 8), "{format:?}: a date as text");
+        assert_eq!(li[5], Value::Bool(false));
+    }
 }

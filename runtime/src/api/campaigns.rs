@@ -180,15 +180,19 @@ async fn import_list(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let Some(upload) = super::receive_bundle(&s.access, body).await? else {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "a list file may have at most {} bytes (http.max_bundle_size)",
-                s.access.max_bundle_size
-            ),
-        ));
+    let boundary = content_type
+        .as_deref()
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    let (upload, content_type, file_name) = match boundary {
+        Some(boundary) => receive_multipart(&s.access, body, boundary).await?,
+        None => (
+            super::receive_bundle(&s.access, body).await?,
+            content_type,
+            None,
+        ),
+    };
+    let Some(upload) = upload else {
+        return Err(too_large(&s.access));
     };
     let store = s.store.clone();
     let rules = s.outbound.number_rules();
@@ -215,7 +219,7 @@ async fn import_list(
             rules,
             std::io::BufReader::new(file),
             content_type.as_deref(),
-            None,
+            file_name.as_deref().map(std::path::Path::new),
         )
     })
     .await
@@ -240,6 +244,58 @@ async fn import_list(
             e.to_string(),
         )),
     }
+}
+
+fn too_large(access: &super::access::Access) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "a list file may have at most {} bytes (http.max_bundle_size)",
+            access.max_bundle_size
+        ),
+    )
+}
+
+/// A spooled upload (`None` when too large), its content type and file name.
+type Upload = (
+    Option<tempfile::NamedTempFile>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The list file of a multipart upload (a browser's form): the first part
+/// that carries a file name, or else the part named `file`; other parts are
+/// read past. That part's own content type and file name decide the format.
+async fn receive_multipart(
+    access: &super::access::Access,
+    body: axum::body::Body,
+    boundary: String,
+) -> Result<Upload, ApiError> {
+    let limits = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(access.max_bundle_size.saturating_add(64 * 1024))
+            .per_field(access.max_bundle_size.saturating_add(1)),
+    );
+    let mut form = multer::Multipart::with_constraints(body.into_data_stream(), boundary, limits);
+    let malformed = |e: multer::Error| match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            too_large(access)
+        }
+        e => ApiError::invalid(format!("the multipart upload is malformed: {e}")),
+    };
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        if field.file_name().is_none() && field.name() != Some("file") {
+            continue;
+        }
+        let content_type = field.content_type().map(|m| m.to_string());
+        let file_name = field.file_name().map(str::to_string);
+        let upload = super::spool(access, Box::pin(field)).await?;
+        return Ok((upload, content_type, file_name));
+    }
+    Err(ApiError::invalid(
+        "the multipart upload holds no file: send the list in a part named `file`",
+    ))
 }
 
 /// Body of `POST …/accept` and `…/skip`: the agent (a supervisor may answer

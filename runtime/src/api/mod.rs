@@ -251,6 +251,19 @@ pub(crate) async fn receive_bundle(
     access: &access::Access,
     body: axum::body::Body,
 ) -> Result<Option<tempfile::NamedTempFile>, ApiError> {
+    spool(access, body.into_data_stream()).await
+}
+
+/// Streams chunks (a body, or one part of a multipart body) into a temporary
+/// file in the upload folder; `None` past the bundle limit.
+pub(crate) async fn spool<S, E>(
+    access: &access::Access,
+    mut stream: S,
+) -> Result<Option<tempfile::NamedTempFile>, ApiError>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     use futures::StreamExt;
     use tokio::io::AsyncWriteExt;
     let dir = access.upload_dir.clone();
@@ -268,7 +281,6 @@ pub(crate) async fn receive_bundle(
         temp.reopen()
             .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?,
     );
-    let mut stream = body.into_data_stream();
     let mut written: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::invalid(format!("the upload broke off: {e}")))?;

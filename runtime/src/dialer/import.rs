@@ -164,6 +164,7 @@ impl StoreSink<'_> {
                 let id = self.store.next_id(store::TARGET_COUNTER)?;
                 let mut t = Target::new(id, row.phone.clone(), row.values);
                 t.timezone = row.timezone;
+                t.imported_ms = Some(crate::time::now_ms());
                 t
             }
         };

@@ -17,6 +17,7 @@
 pub mod folder;
 pub mod import;
 pub mod store;
+pub mod tasks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

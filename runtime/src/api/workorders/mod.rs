@@ -808,6 +808,28 @@ async fn query_tasks(
     } else {
         p.handler
     };
+    // A dialer campaign's targets are its tasks.
+    let deployed = s.program.current();
+    let dialer_campaign = p
+        .campaign
+        .as_deref()
+        .and_then(|n| deployed.program.ir().campaigns.iter().find(|c| c.name == n))
+        .cloned();
+    if let Some(c) = dialer_campaign {
+        let filter = crate::dialer::tasks::TaskFilter {
+            status: p.status,
+            customer: p.customer,
+            handler,
+            limit: p.limit.unwrap_or(100).min(10_000),
+        };
+        let store = s.store.clone();
+        let list =
+            tokio::task::spawn_blocking(move || crate::dialer::tasks::tasks(&*store, &c, &filter))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+        return Ok(Json(list).into_response());
+    }
     let list = s
         .workorders
         .query_tasks(TaskQuery {
