@@ -652,6 +652,76 @@ pub fn customer_at(path: &std::path::Path, port: u16, talk_ms: u32) -> std::proc
         .unwrap()
 }
 
+/// Starts a far end of the trunk on `port` that answers one call and plays
+/// the RTP packets of `pcap` into it (see [`write_rtp_pcap`]), then waits for
+/// the server to hang up.
+pub fn customer_playing(port: u16, pcap: &std::path::Path) -> std::process::Child {
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("uas_customer_audio.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
+        .arg("-key")
+        .arg("pcap")
+        .arg(pcap)
+        .args(["-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Writes `pcm` (8 kHz) as a capture of µ-law RTP packets, one every 20 ms,
+/// which SIPp's `play_pcap_audio` sends into a call with the same pacing.
+pub fn write_rtp_pcap(path: &std::path::Path, pcm: &[i16]) {
+    use dialect_media::g711::Law;
+    let mut out = Vec::with_capacity(24 + pcm.len() / 160 * 230);
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65_535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for (i, frame) in pcm.chunks_exact(160).enumerate() {
+        let mut rtp = vec![0x80u8, 0];
+        rtp.extend_from_slice(&(i as u16).to_be_bytes());
+        rtp.extend_from_slice(&((i as u32) * 160).to_be_bytes());
+        rtp.extend_from_slice(&0x0d1a_1ec7u32.to_be_bytes());
+        let mut payload = [0u8; 160];
+        Law::Ulaw.encode(frame, &mut payload);
+        rtp.extend_from_slice(&payload);
+        let udp_len = 8 + rtp.len();
+        let ip_len = 20 + udp_len;
+        let mut packet = vec![0u8; 12];
+        packet.extend_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        let sum = ip
+            .chunks_exact(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        let folded = (sum & 0xffff) + (sum >> 16);
+        ip[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+        packet.extend_from_slice(&ip);
+        packet.extend_from_slice(&6000u16.to_be_bytes());
+        packet.extend_from_slice(&6002u16.to_be_bytes());
+        packet.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        packet.extend_from_slice(&0u16.to_be_bytes());
+        packet.extend_from_slice(&rtp);
+        let at_us = i as u64 * 20_000;
+        out.extend_from_slice(&((at_us / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((at_us % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(packet.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(packet.len() as u32).to_le_bytes());
+        out.extend_from_slice(&packet);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
 /// A zone in which it is now early afternoon, so the test's call windows
 /// (and the legal 08:00–21:00) are open whatever the hour the tests run at.
 pub fn afternoon_zone() -> String {

@@ -610,3 +610,80 @@ async fn a_previewed_target_is_shown_to_the_ready_agent_and_dialled_when_the_age
     p.s.stop().await;
     let _ = std::fs::remove_dir_all(&p.dir);
 }
+
+/// A fax's calling tone: 1100 Hz for 0.5 s, then 3 s of silence, twice.
+fn fax_calling_tone() -> Vec<i16> {
+    let mut pcm = Vec::new();
+    for _ in 0..2 {
+        pcm.extend((0..4_000).map(|i| {
+            let t = f64::from(i) / 8000.0;
+            ((2.0 * std::f64::consts::PI * 1100.0 * t).sin() * 8_000.0) as i16
+        }));
+        pcm.extend(std::iter::repeat_n(0i16, 24_000));
+    }
+    pcm
+}
+
+/// An answering machine's greeting: after 0.4 s, eight "words" of 0.6 s (a
+/// voice-like sound: a 140 Hz buzz with its harmonics, its loudness rising
+/// and falling like syllables) with 0.15 s between them — a greeting far
+/// longer than anyone's "喂？".
+fn machine_greeting() -> Vec<i16> {
+    let mut pcm = vec![0i16; 3_200];
+    for _ in 0..8 {
+        pcm.extend((0..4_800).map(|i| {
+            let t = f64::from(i) / 8000.0;
+            let syllables = 0.55 + 0.45 * (2.0 * std::f64::consts::PI * 5.0 * t).sin();
+            let buzz: f64 = (1..=6)
+                .map(|h| {
+                    (2.0 * std::f64::consts::PI * 140.0 * f64::from(h) * t).sin() / f64::from(h)
+                })
+                .sum();
+            (buzz * syllables * 5_000.0) as i16
+        }));
+        pcm.extend(std::iter::repeat_n(0i16, 1_200));
+    }
+    pcm
+}
+
+/// Dials one target whose line answers with `pcm`: the detector's verdict
+/// (`verdict (CAUSE)` in the trail) ends the attempt with `outcome`, and
+/// `retry … never` makes it final.
+async fn answered_by_recording(pcm: &[i16], outcome: &str, verdict: &str) {
+    let dir = dialect_e2e::campaign_project("retry machine never\n  retry fax never");
+    let pcap = dir.join("answer.pcap");
+    dialect_e2e::write_rtp_pcap(&pcap, pcm);
+    let (s, port) = campaign_server(&dir).await;
+    let callee = dialect_e2e::customer_playing(port, &pcap);
+    let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
+    import_and_start(&s, "reminder", list).await;
+    let contacts = campaign_contacts(&s, 1).await;
+    let _ = tokio::task::spawn_blocking(move || callee.wait_with_output()).await;
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let steps = trail(&contacts[0]);
+    assert!(
+        steps
+            .iter()
+            .any(|(n, d)| n == "machine detection" && d.starts_with(verdict)),
+        "{steps:?}"
+    );
+    assert!(
+        !steps.iter().any(|(n, _)| n.contains("confirm")),
+        "the flow did not run for a {verdict}: {steps:?}"
+    );
+    let t = s.get("/api/v1/campaigns/reminder/targets/1").await;
+    assert_eq!(t["history"][0]["outcome"], outcome, "{t}");
+    assert_eq!(t["state"], "attempts exhausted", "{t}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fax_answering_with_its_calling_tone_is_a_fax() {
+    answered_by_recording(&fax_calling_tone(), "fax", "fax (CNG)").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answering_machine_with_a_long_greeting_is_a_machine() {
+    answered_by_recording(&machine_greeting(), "machine", "machine (LONGGREETING)").await;
+}
