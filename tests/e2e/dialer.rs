@@ -463,6 +463,11 @@ async fn a_predictive_call_answered_by_a_person_is_bridged_to_the_ready_agent() 
     assert_eq!(t["history"][0]["outcome"], "person", "{t}");
     assert_eq!(t["history"][0]["agent"], "7001", "{t}");
     assert_eq!(t["state"], "completed", "{t}");
+    // The agent talked for about 3 s of the time they were logged in.
+    let campaign = p.s.get("/api/v1/campaigns/retain").await;
+    let productivity = campaign["talk_minutes_per_agent_hour"].as_f64().unwrap();
+    assert!(productivity > 0.0 && productivity <= 60.0, "{campaign}");
+    assert!(campaign["ready_agents"].is_number(), "{campaign}");
     p.s.stop().await;
     let _ = std::fs::remove_dir_all(&p.dir);
 }

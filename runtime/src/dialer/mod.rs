@@ -77,6 +77,12 @@ pub struct LiveFigures {
     pub network_failures_in_row: u32,
     /// When dialling resumes after a run of network failures (Unix ms).
     pub backing_off_until_ms: Option<i64>,
+    /// The campaign's agents ready for a call at the last tick.
+    pub ready_agents: u32,
+    /// Minutes agents talked on the campaign's calls per hour they were
+    /// logged in to its queue, since the server started: the productivity
+    /// the pacing buys (`None` before any agent time).
+    pub talk_minutes_per_agent_hour: Option<f64>,
 }
 
 /// One campaign's state in the dialer task.
@@ -91,6 +97,13 @@ struct Live {
     previews: HashMap<String, (u64, i64)>,
     /// Preview mode: target → the agent whose accepted call it is.
     accepted: HashMap<u64, String>,
+    /// Agents ready at the last tick.
+    ready_agents: u32,
+    /// Agent-time logged in to the campaign's queue, summed tick by tick (ms).
+    staffed_ms: i64,
+    /// Talk on the campaign's connected calls (ms).
+    talk_ms: i64,
+    last_tick_ms: Option<i64>,
 }
 
 /// A placed call as the pacer follows it through its [`Stage`]s.
@@ -270,6 +283,9 @@ impl DialerHandle {
             network_failures_in_row: l.failures_in_row,
             backing_off_until_ms: (l.backoff_until_ms > crate::time::now_ms())
                 .then_some(l.backoff_until_ms),
+            ready_agents: l.ready_agents,
+            talk_minutes_per_agent_hour: (l.staffed_ms > 0)
+                .then(|| l.talk_ms as f64 / 60_000.0 / (l.staffed_ms as f64 / 3_600_000.0)),
             ..LiveFigures::default()
         };
         if let Some(p) = &l.pacer {
@@ -634,6 +650,11 @@ async fn lines_wanted(inner: &Inner, env: &CallEnv, c: &CampaignIr, now: i64) ->
     let l = live
         .entry(c.name.clone())
         .or_insert_with(|| new_live(inner, c, now));
+    if let Some(before) = l.last_tick_ms {
+        l.staffed_ms += i64::from(snap.agents()) * (now - before).clamp(0, 60_000);
+    }
+    l.last_tick_ms = Some(now);
+    l.ready_agents = snap.ready_agents;
     match l.pacer.as_mut() {
         Some(p) => p.lines_to_dial(&snap),
         None => 0,
@@ -681,6 +702,10 @@ fn new_live(inner: &Inner, c: &CampaignIr, now: i64) -> Live {
         backoff_until_ms: 0,
         previews: HashMap::new(),
         accepted: HashMap::new(),
+        ready_agents: 0,
+        staffed_ms: 0,
+        talk_ms: 0,
+        last_tick_ms: None,
     }
 }
 
@@ -1188,6 +1213,9 @@ async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
                             p.observe(at, PaceEvent::Abandoned);
                         } else {
                             let talk_from = connected_ms.unwrap_or(ans);
+                            if r.agent.is_some() {
+                                l.talk_ms += (at - talk_from).max(0);
+                            }
                             if connected_ms.is_none() {
                                 p.observe(ans, PaceEvent::Connected);
                             }
