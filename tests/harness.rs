@@ -145,6 +145,7 @@ impl TestServer {
         c.api_users = vec![dialect_runtime::config::ApiUser {
             name: "admin".into(),
             token: token.clone(),
+            password: None,
             role: dialect_runtime::config::Role::Admin,
             department: None,
         }];

@@ -274,6 +274,17 @@ enum Command {
         #[command(subcommand)]
         command: CampaignCommand,
     },
+    /// Print what `api_users` holds instead of a secret: a password's Argon2id
+    /// hash (the password read from standard input), or with `--token` a new
+    /// token and its digest.
+    #[command(
+        after_help = "Examples:\n  dialect passwd            # then type the password\n  dialect passwd --token"
+    )]
+    Passwd {
+        /// Make a new API token and print it with its digest.
+        #[arg(long)]
+        token: bool,
+    },
     /// Answering-machine and fax detection tools.
     Amd {
         #[command(subcommand)]
@@ -448,6 +459,7 @@ fn main() -> ExitCode {
             token,
             json,
         }),
+        Command::Passwd { token } => commands::passwd::run(token),
         Command::Amd {
             command: AmdCommand::Detect { file, config },
         } => commands::amd::detect_file(&file, config.as_deref()),

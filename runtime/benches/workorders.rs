@@ -155,12 +155,14 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
         ApiUser {
             name: "agent1".into(),
             token: "tok-agent".into(),
+            password: None,
             role: dialect_runtime::config::Role::Agent,
             department: None,
         },
         ApiUser {
             name: "ops1".into(),
             token: "tok-ops".into(),
+            password: None,
             role: dialect_runtime::config::Role::Handler,
             department: Some("network_ops".into()),
         },

@@ -2,6 +2,8 @@
 //! by bearer token; every endpoint says which roles may use it; every change is
 //! written to the audit log.
 //!
+//! People at a browser sign in with a password instead ([`crate::login`]).
+//!
 //! Tokens: a configuration without `api_users` gets one admin whose token is
 //! generated at the first start and kept in the data folder ([`admin_token`]);
 //! tokens anyone could guess are refused when the API listens beyond this
@@ -38,29 +40,85 @@ impl User {
     }
 }
 
-/// The known API users, by token.
-#[derive(Debug, Default)]
+/// How a configured token says it is a digest, not the token itself.
+pub const TOKEN_DIGEST_PREFIX: &str = "sha256:";
+
+/// The 32 bytes of a digest written as 64 hex digits.
+pub fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A token's digest: what the users are looked up by, so that neither the
+/// configuration nor the lookup holds or compares the token itself (a lookup
+/// by digest tells a timing observer nothing about the token).
+pub fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// The line `dialect passwd --token` prints for the configuration.
+pub fn digest_line(token: &str) -> String {
+    let d = token_digest(token);
+    format!(
+        "{TOKEN_DIGEST_PREFIX}{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// The known API users: by token digest for programs, by name and password
+/// hash for people, and the sessions people signed in to.
+#[derive(Debug)]
 pub struct Users {
-    by_token: HashMap<String, User>,
+    by_token: HashMap<[u8; 32], User>,
+    by_name: HashMap<String, (String, User)>,
+    /// The sessions of people signed in at a browser.
+    pub sessions: crate::login::Sessions,
+}
+
+impl Default for Users {
+    fn default() -> Users {
+        Users::new(&[])
+    }
 }
 
 impl Users {
-    /// From the configuration.
+    /// From the configuration (sessions end after an hour unused).
     pub fn new(users: &[ApiUser]) -> Users {
+        Users::with_session_idle(users, std::time::Duration::from_secs(3600))
+    }
+
+    /// From the configuration, with sessions that end after `idle` unused.
+    pub fn with_session_idle(users: &[ApiUser], idle: std::time::Duration) -> Users {
+        let user = |u: &ApiUser| User {
+            name: u.name.clone(),
+            role: u.role,
+            department: u.department.clone(),
+        };
         Users {
             by_token: users
                 .iter()
-                .map(|u| {
-                    (
-                        u.token.clone(),
-                        User {
-                            name: u.name.clone(),
-                            role: u.role,
-                            department: u.department.clone(),
-                        },
-                    )
+                .filter(|u| !u.token.is_empty())
+                .filter_map(|u| {
+                    let key = match u.token.strip_prefix(TOKEN_DIGEST_PREFIX) {
+                        Some(hex) => parse_digest(hex)?,
+                        None => token_digest(&u.token),
+                    };
+                    Some((key, user(u)))
                 })
                 .collect(),
+            by_name: users
+                .iter()
+                .filter_map(|u| Some((u.name.clone(), (u.password.clone()?, user(u)))))
+                .collect(),
+            sessions: crate::login::Sessions::new(idle),
         }
     }
 
@@ -68,7 +126,7 @@ impl Users {
     /// when a flow's lookup reaches this API (the IVR's progress inquiry).
     pub fn add_system_user(&mut self, name: &str, token: &str) {
         self.by_token.insert(
-            token.to_string(),
+            token_digest(token),
             User {
                 name: name.to_string(),
                 role: Role::System,
@@ -77,21 +135,38 @@ impl Users {
         );
     }
 
-    /// Whether a token names any user (checked before a request's body is read).
+    /// Whether a token (or a session's id) names any user (checked before a
+    /// request's body is read).
     pub fn knows(&self, token: &str) -> bool {
-        self.by_token.contains_key(token)
+        self.by_token.contains_key(&token_digest(token)) || self.sessions.knows(token)
     }
 
-    /// The user a request's bearer token names, if it may use an endpoint open
-    /// to `roles`.
+    /// The user whose password is `password`, if it is theirs. Slow on purpose
+    /// (Argon2id), and as slow for a name that has no password.
+    pub fn check_password(&self, name: &str, password: &str) -> Option<User> {
+        match self.by_name.get(name) {
+            Some((phc, user)) => crate::login::verify_password(phc, password).then(|| user.clone()),
+            None => {
+                let _ = crate::login::verify_password(crate::login::decoy_hash(), password);
+                None
+            }
+        }
+    }
+
+    /// The user a request's credential (a bearer token, or a session's id from
+    /// its cookie) names, if it may use an endpoint open to `roles`.
     pub fn authorize(&self, token: Option<&str>, roles: &[Role]) -> Result<User, AuthError> {
         let Some(token) = token else {
             return Err(AuthError::Unauthorized(
-                "send a token: `Authorization: Bearer TOKEN`".into(),
+                "send a token: `Authorization: Bearer TOKEN`, or sign in".into(),
             ));
         };
-        let Some(user) = self.by_token.get(token) else {
-            return Err(AuthError::Unauthorized("unknown token".into()));
+        let user = match self.by_token.get(&token_digest(token)) {
+            Some(u) => u.clone(),
+            None => self
+                .sessions
+                .user(token)
+                .ok_or_else(|| AuthError::Unauthorized("unknown token".into()))?,
         };
         if !user.has_role(roles) {
             return Err(AuthError::Forbidden(format!(
@@ -104,7 +179,7 @@ impl Users {
                     .join(", ")
             )));
         }
-        Ok(user.clone())
+        Ok(user)
     }
 }
 
@@ -240,15 +315,24 @@ pub async fn audit(
     target: &str,
     detail: serde_json::Value,
 ) {
+    audit_entry(
+        store,
+        AuditEntry {
+            at_ms: crate::time::now_ms(),
+            user: user.name.clone(),
+            role: user.role.to_string(),
+            action: action.into(),
+            target: target.into(),
+            detail,
+        },
+    )
+    .await;
+}
+
+/// Writes one entry to the audit log; also for a request that names no
+/// user yet (a failed sign-in: the name tried, no role).
+pub async fn audit_entry(store: &SharedStore, entry: AuditEntry) {
     let id = store.next_id("audit").unwrap_or(0);
-    let entry = AuditEntry {
-        at_ms: crate::time::now_ms(),
-        user: user.name.clone(),
-        role: user.role.to_string(),
-        action: action.into(),
-        target: target.into(),
-        detail,
-    };
     let mut b = Batch::new();
     audit_into(&mut b, id, &entry);
     if let Err(e) = crate::store::commit_async(store.clone(), b).await {

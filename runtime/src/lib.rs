@@ -49,6 +49,7 @@ pub mod dialer;
 pub mod interactions;
 pub mod limits;
 pub mod lists;
+pub mod login;
 pub mod outbound;
 pub mod private;
 pub mod server;

@@ -473,11 +473,12 @@ fn api_users(config: &Config) -> Result<(crate::auth::Users, String), StartError
         list.push(crate::config::ApiUser {
             name: "admin".into(),
             token,
+            password: None,
             role: crate::config::Role::Admin,
             department: None,
         });
     }
-    let mut users = crate::auth::Users::new(&list);
+    let mut users = crate::auth::Users::with_session_idle(&list, config.http.session_idle.0);
     let ivr_token = crate::auth::random_secret(24);
     users.add_system_user(crate::auth::IVR_USER, &ivr_token);
     Ok((users, ivr_token))

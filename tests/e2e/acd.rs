@@ -545,6 +545,7 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
         c.api_users.push(ApiUser {
             name: "sup".into(),
             token: "t-sup".into(),
+            password: None,
             role: dialect_runtime::config::Role::Supervisor,
             department: None,
         });

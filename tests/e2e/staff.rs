@@ -311,6 +311,7 @@ pub(crate) async fn with_agents(
             c.api_users.push(ApiUser {
                 name: id.clone(),
                 token: format!("t-{id}"),
+                password: None,
                 role: dialect_runtime::config::Role::Agent,
                 department: None,
             });

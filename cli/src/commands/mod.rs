@@ -9,5 +9,6 @@ pub(crate) mod flowtest;
 pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod lsp;
+pub(crate) mod passwd;
 pub(crate) mod run;
 pub(crate) mod simulate;

@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::api::{ApiError, AppState, bearer};
+use crate::api::{ApiError, AppState, bearer, header_token};
 use crate::auth::User;
 use crate::config::parse_origin;
 
@@ -195,6 +195,7 @@ fn is_open(path: &str) -> bool {
     matches!(
         path,
         "/api/v1/health"
+            | "/api/v1/login"
             | "/metrics"
             | "/api/v1/openapi.yaml"
             | "/api/v1/openapi.json"
@@ -211,6 +212,32 @@ pub async fn require_credentials(State(s): State<AppState>, req: Request, next: 
         return next.run(req).await;
     }
     match bearer(req.headers()) {
+        Some(session) if header_token(req.headers()).is_none() && !req.method().is_safe() => {
+            // A signed-in page: the cookie alone would let another site's page
+            // act as the user, so a change must echo the session's token.
+            let echoed = req
+                .headers()
+                .get(crate::login::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| s.users.sessions.csrf_matches(session, c));
+            if !s.users.knows(session) {
+                ApiError::new(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the session has ended: sign in again",
+                )
+                .into_response()
+            } else if echoed {
+                next.run(req).await
+            } else {
+                ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "a signed-in page must send its session's x-csrf-token with every change",
+                )
+                .into_response()
+            }
+        }
         Some(token) if s.users.knows(token) => next.run(req).await,
         Some(_) => ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,

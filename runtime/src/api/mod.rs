@@ -24,6 +24,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod cti;
 pub mod lists;
+pub mod login;
 pub mod serve;
 pub mod workorders;
 
@@ -92,9 +93,15 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// The token a request carries: `Authorization: Bearer TOKEN`, or the
-/// `X-Dialect-Token` header for clients that cannot set `Authorization`.
+/// The credential a request carries: a token in a header
+/// ([`header_token`]), else the session cookie of a page signed in.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    header_token(headers).or_else(|| crate::login::cookie(headers, crate::login::SESSION_COOKIE))
+}
+
+/// The token a request carries in a header: `Authorization: Bearer TOKEN`, or
+/// the `X-Dialect-Token` header for clients that cannot set `Authorization`.
+pub(crate) fn header_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -152,6 +159,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(workorders::routes())
         .merge(lists::routes())
         .merge(campaigns::routes())
+        .merge(login::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_credentials,

@@ -163,8 +163,17 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Handlers that need the peer (the sign-in guard) find it in the
+        // request's extensions, as axum's `ConnectInfo`.
+        let inner = service.clone();
+        let per_connection =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                hyper::service::Service::call(&inner, req)
+            });
         let conn = http1
-            .serve_connection(TokioIo::new(stream), service.clone())
+            .serve_connection(TokioIo::new(stream), per_connection)
             .with_upgrades();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {

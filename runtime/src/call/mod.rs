@@ -295,8 +295,11 @@ struct Call {
     silent_before_ack: bool,
     /// Told the agent's id once when the call is first bridged to an agent:
     /// the dialer counts a campaign's person as connected at that moment.
-    on_agent: Option<Box<dyn FnOnce(&str) + Send + Sync>>,
+    on_agent: Option<OnAgent>,
 }
+
+/// What a call tells, once, when it is first bridged to an agent.
+type OnAgent = Box<dyn FnOnce(&str) + Send + Sync>;
 
 fn law_of(c: Codec) -> Law {
     match c {

@@ -411,6 +411,9 @@ pub struct HttpConfig {
     /// Origins (`https://desk.example.com`) whose pages may open the WebSockets,
     /// besides the API's own origin.
     pub allowed_origins: Vec<String>,
+    /// A signed-in session ends after this long without a request (an open
+    /// desk's event stream keeps it in use).
+    pub session_idle: Duration,
 }
 
 impl Default for HttpConfig {
@@ -423,6 +426,7 @@ impl Default for HttpConfig {
             request_timeout: Duration(std::time::Duration::from_secs(60)),
             max_bundle_size: 512 * 1024 * 1024,
             allowed_origins: Vec::new(),
+            session_idle: Duration(std::time::Duration::from_secs(60 * 60)),
         }
     }
 }
@@ -906,9 +910,17 @@ pub enum AssertedIdentity {
 pub struct ApiUser {
     /// Name (for the audit log).
     pub name: String,
-    /// Bearer token the user sends (`Authorization: Bearer TOKEN`). When the API
-    /// listens beyond loopback it must not be weak ([`weak_token`]).
+    /// Bearer token the user sends (`Authorization: Bearer TOKEN`), or its
+    /// digest `sha256:HEX` as `dialect passwd --token` prints it, so that the
+    /// configuration does not hold the token itself. Empty for a person who
+    /// only signs in with a password. When the API listens beyond loopback a
+    /// token given in clear must not be weak ([`weak_token`]).
+    #[serde(default)]
     pub token: String,
+    /// An Argon2id hash of the user's password (`dialect passwd` prints one),
+    /// for signing in at a browser (`POST /api/v1/login`).
+    #[serde(default)]
+    pub password: Option<String>,
     /// What the user may do.
     pub role: Role,
     /// Department: the only one whose workorders a `handler` sees; for any role,

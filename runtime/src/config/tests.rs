@@ -242,3 +242,45 @@ fn sip_auth_settings_have_safe_defaults_and_are_checked() {
         .to_string();
     assert!(e.contains("sip.realm"), "{e}");
 }
+
+#[test]
+fn digests_and_password_hashes_are_taken_and_checked_with_their_line() {
+    let token = crate::auth::random_secret(24);
+    let digest = crate::auth::digest_line(&token);
+    let hash = crate::login::hash_password("林-desk-2026!").unwrap();
+    let yaml = format!(
+        "http:\n  listen: 0.0.0.0:8080\napi_users:\n  - {{ name: ops, token: \"{digest}\", role: admin }}\n  - {{ name: lin, password: \"{hash}\", role: agent }}\n"
+    );
+    let c = Config::parse(Path::new("d.yaml"), &yaml).unwrap();
+    let users = crate::auth::Users::new(&c.api_users);
+    assert!(users.authorize(Some(&token), &[Role::Admin]).is_ok());
+    assert!(
+        users.authorize(Some(&digest), &[Role::Admin]).is_err(),
+        "the digest is not the token"
+    );
+    assert_eq!(
+        users.check_password("lin", "林-desk-2026!").map(|u| u.name),
+        Some("lin".into())
+    );
+    assert!(users.check_password("lin", "林-desk-2027!").is_none());
+    for (bad, why) in [
+        (
+            "  - { name: lin, password: \"secret-in-clear\", role: agent }\n",
+            "not a password hash",
+        ),
+        (
+            "  - { name: ops, token: \"sha256:abc\", role: admin }\n",
+            "not a sha256 digest",
+        ),
+        (
+            "  - { name: nobody, role: agent }\n",
+            "neither a token nor a password",
+        ),
+    ] {
+        let e = Config::parse(Path::new("d.yaml"), &format!("api_users:\n{bad}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("d.yaml:2:"), "{e}");
+        assert!(e.contains(why), "{e}");
+    }
+}

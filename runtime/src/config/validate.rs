@@ -218,10 +218,44 @@ impl Config {
         &self,
         at: &dyn Fn(&str, String) -> ConfigError,
     ) -> Result<(), ConfigError> {
+        for u in &self.api_users {
+            if let Some(phc) = &u.password
+                && let Some(why) = crate::login::bad_password_hash(phc)
+            {
+                return Err(at(
+                    phc,
+                    format!("api_users: the password of `{}` {why}", u.name),
+                ));
+            }
+            if u.token.is_empty() && u.password.is_none() {
+                return Err(at(
+                    u.name.as_str(),
+                    format!(
+                        "api_users: `{}` has neither a token nor a password, so could never be used",
+                        u.name
+                    ),
+                ));
+            }
+            if let Some(digest) = u.token.strip_prefix(crate::auth::TOKEN_DIGEST_PREFIX)
+                && crate::auth::parse_digest(digest).is_none()
+            {
+                return Err(at(
+                    u.token.as_str(),
+                    format!(
+                        "api_users: the token of `{}` is not a sha256 digest (64 hex digits after `sha256:`); \
+                         give the line `dialect passwd --token` prints",
+                        u.name
+                    ),
+                ));
+            }
+        }
         if self.http.listen.ip().is_loopback() {
             return Ok(());
         }
         for u in &self.api_users {
+            if u.token.is_empty() || u.token.starts_with(crate::auth::TOKEN_DIGEST_PREFIX) {
+                continue;
+            }
             if let Some(why) = weak_token(&u.token) {
                 let needle = if u.token.is_empty() {
                     u.name.as_str()

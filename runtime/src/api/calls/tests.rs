@@ -17,6 +17,7 @@ fn user(name: &str, role: &str) -> ApiUser {
     ApiUser {
         name: name.into(),
         token: format!("t-{name}"),
+        password: None,
         role: role.parse().expect("a role"),
         department: None,
     }

@@ -17,10 +17,14 @@ fn user(name: &str, role: &str) -> ApiUser {
     ApiUser {
         name: name.into(),
         token: format!("t-{name}"),
+        password: None,
         role: role.parse().expect("a role"),
         department: None,
     }
 }
+
+/// The password of `lin`, who signs in at a browser and has no token.
+const DESK_PASSWORD: &str = "林-desk-2026!";
 
 struct Api {
     addr: std::net::SocketAddr,
@@ -73,6 +77,13 @@ impl Api {
                 user("2001", "agent"),
                 user("1002", "agent"),
                 user("boss", "supervisor"),
+                ApiUser {
+                    name: "lin".into(),
+                    token: String::new(),
+                    password: Some(crate::login::hash_password(DESK_PASSWORD).unwrap()),
+                    role: crate::config::Role::Agent,
+                    department: None,
+                },
             ])),
             program: slot.clone(),
             ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
@@ -437,6 +448,135 @@ async fn a_weak_phone_password_is_refused_and_a_good_one_is_stored_as_ha1_only()
         audit
             .iter()
             .all(|(_, v)| !String::from_utf8_lossy(v).contains(password))
+    );
+    api.shutdown.cancel();
+}
+
+impl Api {
+    /// `POST /api/v1/login`: the status, the session cookie and the answer.
+    async fn login(&self, user: &str, password: &str) -> (u16, Option<String>, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&serde_json::json!({ "user": user, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (status, cookie, r.json().await.unwrap_or_default())
+    }
+
+    /// A request with a page's cookie (and anti-forgery token, if given).
+    async fn as_page(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+        csrf: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", cookie);
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    }
+
+    async fn audited(&self, action: &str) -> Vec<crate::auth::AuditEntry> {
+        crate::auth::audit_entries(&*self.store, 0, i64::MAX / 2, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == action)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_a_password_and_the_page_acts_with_its_session() {
+    let api = Api::start().await;
+    let (status, cookie, _) = api.login("lin", "wrong password").await;
+    assert_eq!((status, cookie), (401, None));
+    let failed = api.audited("login failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].user, "lin");
+    let (status, cookie, answer) = api.login("lin", DESK_PASSWORD).await;
+    assert_eq!(status, 200, "{answer}");
+    let set = cookie.unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let csrf = answer["csrf"].as_str().unwrap().to_string();
+    assert_eq!(answer["role"], "agent");
+    // Reading needs the cookie only; the page gets its token back.
+    let (status, me) = api
+        .as_page(reqwest::Method::GET, "/api/v1/me", &cookie, None)
+        .await;
+    assert_eq!((status, me["user"].as_str()), (200, Some("lin")), "{me}");
+    assert_eq!(me["csrf"], csrf.as_str());
+    // A change without the token is what another site's page would send.
+    let (status, _) = api
+        .as_page(reqwest::Method::POST, "/api/v1/logout", &cookie, None)
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = api
+        .as_page(
+            reqwest::Method::POST,
+            "/api/v1/logout",
+            &cookie,
+            Some("forged"),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = api
+        .as_page(
+            reqwest::Method::POST,
+            "/api/v1/logout",
+            &cookie,
+            Some(&csrf),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = api
+        .as_page(reqwest::Method::GET, "/api/v1/me", &cookie, None)
+        .await;
+    assert_eq!(status, 401, "signed out");
+    assert_eq!(api.audited("login").await.len(), 1);
+    assert_eq!(api.audited("logout").await.len(), 1);
+    // A role's limits hold for a session as for a token.
+    let (_, cookie, _) = api.login("lin", DESK_PASSWORD).await;
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_string();
+    let (status, _) = api
+        .as_page(reqwest::Method::GET, "/api/v1/audit", &cookie, None)
+        .await;
+    assert_eq!(status, 403);
+    api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn guessing_a_password_locks_the_name_out_even_for_the_right_one() {
+    let api = Api::start().await;
+    for _ in 0..crate::login::MAX_FAILURES {
+        assert_eq!(api.login("lin", "guess").await.0, 401);
+    }
+    let (status, cookie, answer) = api.login("lin", DESK_PASSWORD).await;
+    assert_eq!((status, cookie), (429, None), "{answer}");
+    assert_eq!(api.audited("login locked out").await.len(), 1);
+    // An unknown name is refused like a wrong password.
+    assert_eq!(
+        api.login("nobody", DESK_PASSWORD).await.0,
+        429,
+        "same address"
     );
     api.shutdown.cancel();
 }

@@ -30,6 +30,7 @@ fn api_user(name: &str, role: &str, dept: Option<&str>) -> ApiUser {
     ApiUser {
         name: name.into(),
         token: format!("tok-{name}"),
+        password: None,
         role: role.parse().expect("a role"),
         department: dept.map(String::from),
     }
