@@ -55,6 +55,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The HTTP server's certificate or key cannot serve TLS.
+    #[error("http.tls: {0}")]
+    Tls(#[from] crate::api::serve::TlsError),
     /// A socket could not be bound.
     #[error("cannot listen for {what} on {addr}: {source}")]
     Bind {
@@ -272,12 +275,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             .map_err(|source| StartError::Secret { what, path, source })
     };
     let summary_key = secret("the summary-link key", "summary-key")?;
-    let access = Arc::new(crate::api::access::Access::new(
-        &config.http.allowed_origins,
-        summary_key.into_bytes(),
-        config.data_dir.join("uploads"),
-        config.http.max_bundle_size,
-    ));
+    let tls = match &config.http.tls {
+        Some(t) => Some(crate::api::serve::tls_acceptor(&t.cert, &t.key)?),
+        None => None,
+    };
+    let access = Arc::new(
+        crate::api::access::Access::new(
+            &config.http.allowed_origins,
+            summary_key.into_bytes(),
+            config.data_dir.join("uploads"),
+            config.http.max_bundle_size,
+        )
+        .over_tls(tls.is_some()),
+    );
 
     let _ = stats.sip.set(endpoint.live_counters());
     let _ = stats.sip_auth.set(registrar.authenticator().counters());
@@ -352,10 +362,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     };
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();
-    let http_task = tokio::spawn(crate::api::serve::serve(
+    let http_task = tokio::spawn(crate::api::serve::serve_with(
         listener,
         app,
         crate::api::serve::HttpLimits::from_config(&config.http),
+        tls,
         stats.clone(),
         http_shutdown.clone(),
     ));

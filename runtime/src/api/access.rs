@@ -51,6 +51,8 @@ pub struct Access {
     pub max_bundle_size: u64,
     /// One deploy at a time: each holds its bundle in memory while it loads.
     pub deploys: tokio::sync::Semaphore,
+    /// The server speaks TLS: session cookies are marked `Secure`.
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for Access {
@@ -63,6 +65,12 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
+    /// The same, for a server that speaks TLS (or not).
+    pub fn over_tls(mut self, tls: bool) -> Access {
+        self.tls = tls;
+        self
+    }
+
     /// With the configured origins, the key that signs summary links, and the
     /// folder uploads go to.
     pub fn new(
@@ -81,6 +89,7 @@ impl Access {
             upload_dir,
             max_bundle_size,
             deploys: tokio::sync::Semaphore::new(1),
+            tls: false,
         }
     }
 

@@ -116,8 +116,8 @@ async fn login(
         "csrf": opened.csrf,
     }))
     .into_response();
-    let cookie =
-        HeaderValue::from_str(&session_cookie(&opened.id, false)).map_err(ApiError::internal)?;
+    let cookie = HeaderValue::from_str(&session_cookie(&opened.id, s.access.tls))
+        .map_err(ApiError::internal)?;
     r.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(r)
 }

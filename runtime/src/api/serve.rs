@@ -11,11 +11,14 @@
 //! - When the process has no descriptor left, `accept` fails: that is logged
 //!   as what it is, counted, and the loop backs off instead of spinning.
 //!
+//! With a certificate and key (`http.tls`) every connection is TLS, its
+//! handshake bound by the header time-out.
+//!
 //! WebSocket upgrades go on past the connection's task; they are opened only
 //! with a ticket or a token, and the CTI module bounds what they hold.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +26,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+pub use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -113,6 +117,19 @@ pub async fn serve(
     stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) {
+    serve_with(listener, app, limits, None, stats, shutdown).await;
+}
+
+/// The same, over TLS when `tls` is given: each connection's handshake must
+/// end within the header time-out, like the headers of a request.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: HttpLimits,
+    tls: Option<TlsAcceptor>,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) {
     let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
         axum::http::StatusCode::REQUEST_TIMEOUT,
         limits.request_timeout,
@@ -163,35 +180,169 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // Handlers that need the peer (the sign-in guard) find it in the
-        // request's extensions, as axum's `ConnectInfo`.
-        let inner = service.clone();
-        let per_connection =
-            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                hyper::service::Service::call(&inner, req)
-            });
-        let conn = http1
-            .serve_connection(TokioIo::new(stream), per_connection)
-            .with_upgrades();
+        let service = service.clone();
+        let http1 = http1.clone();
         let shutdown = shutdown.clone();
+        let tls = tls.clone();
+        let handshake_within = limits.header_timeout;
         tracker.spawn(async move {
             let _slot = slot;
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "HTTP connection ended");
-                    }
+            let Some(acceptor) = tls else {
+                return connection(TokioIo::new(stream), &http1, service, peer, shutdown).await;
+            };
+            match tokio::time::timeout(handshake_within, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    connection(TokioIo::new(stream), &http1, service, peer, shutdown).await
                 }
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake too slow"),
             }
         });
     }
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await;
+}
+
+/// One connection, plain or TLS, until it ends or the server shuts down.
+async fn connection<IO>(
+    io: TokioIo<IO>,
+    http1: &hyper::server::conn::http1::Builder,
+    service: TowerToHyperService<axum::Router>,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // Handlers that need the peer (the sign-in guard) find it in the
+    // request's extensions, as axum's `ConnectInfo`.
+    let per_connection =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            hyper::service::Service::call(&service, req)
+        });
+    let conn = http1.serve_connection(io, per_connection).with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Why the certificate or key cannot serve TLS.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct TlsError {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A TLS acceptor from a PEM certificate chain and its PEM private key.
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<TlsAcceptor, TlsError> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &std::path::Path, reason: String| TlsError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, format!("cannot read the certificate: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(cert, format!("not a PEM certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(bad(cert, "holds no certificate".into()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| bad(key, format!("not a PEM private key: {e}")))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| bad(key, format!("does not go with the certificate: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate for 127.0.0.1, written as PEM files.
+    fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+        let signed = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = signed.cert.pem();
+        std::fs::create_dir_all(dir).unwrap();
+        let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&c, &cert).unwrap();
+        std::fs::write(&k, signed.signing_key.serialize_pem()).unwrap();
+        (c, k, cert)
+    }
+
+    #[tokio::test]
+    async fn with_a_certificate_the_server_speaks_https_only() {
+        let dir = std::env::temp_dir().join(format!("dialect-tls-{}", std::process::id()));
+        let (cert, key, pem) = certificate(&dir);
+        let acceptor = tls_acceptor(&cert, &key).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve_with(
+            listener,
+            app,
+            HttpLimits::default(),
+            Some(acceptor),
+            Arc::new(Stats::default()),
+            shutdown.clone(),
+        ));
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        let answer = client
+            .get(format!("https://{addr}/ping"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(answer, "pong");
+        let plain = reqwest::Client::new()
+            .get(format!("http://{addr}/ping"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        assert!(plain.is_err(), "plain HTTP gets no answer: {plain:?}");
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_certificates_is_named() {
+        let dir = std::env::temp_dir().join(format!("dialect-tls-bad-{}", std::process::id()));
+        let (cert, _, _) = certificate(&dir);
+        let other = dir.join("other");
+        let (_, other_key, _) = certificate(&other);
+        let e = tls_acceptor(&cert, &other_key).err().unwrap().to_string();
+        assert!(e.contains("does not go with the certificate"), "{e}");
+        let e = tls_acceptor(&cert, &cert).err().unwrap().to_string();
+        assert!(e.contains("not a PEM private key"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -414,6 +414,20 @@ pub struct HttpConfig {
     /// A signed-in session ends after this long without a request (an open
     /// desk's event stream keeps it in use).
     pub session_idle: Duration,
+    /// Serve HTTPS with this certificate and key (PEM files); session cookies
+    /// are then marked `Secure`. Use it whenever the desk is reached from
+    /// another machine.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The HTTP server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's first.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for HttpConfig {
@@ -427,6 +441,7 @@ impl Default for HttpConfig {
             max_bundle_size: 512 * 1024 * 1024,
             allowed_origins: Vec::new(),
             session_idle: Duration(std::time::Duration::from_secs(60 * 60)),
+            tls: None,
         }
     }
 }
