@@ -25,6 +25,7 @@ pub mod campaigns;
 pub mod cti;
 pub mod lists;
 pub mod login;
+pub mod recordings;
 pub mod serve;
 pub mod workorders;
 
@@ -160,6 +161,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(lists::routes())
         .merge(campaigns::routes())
         .merge(login::routes())
+        .merge(recordings::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_credentials,

@@ -580,3 +580,62 @@ async fn guessing_a_password_locks_the_name_out_even_for_the_right_one() {
     );
     api.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn recordings_are_found_by_agent_and_result_and_heard_by_whom_the_role_allows() {
+    let api = Api::start().await;
+    let wav = std::env::temp_dir().join(format!("dialect-rec-{}.wav", std::process::id()));
+    std::fs::write(&wav, b"RIFF....WAVEfmt recorded call").unwrap();
+    let answered = crate::contacts::ContactRecord {
+        id: 41,
+        caller: "13800000001".into(),
+        called: "10000".into(),
+        started_ms: 1_000,
+        queue: Some("general".into()),
+        agent: Some("2001".into()),
+        recordings: vec![wav.display().to_string()],
+        ..Default::default()
+    };
+    let abandoned = crate::contacts::ContactRecord {
+        id: 42,
+        caller: "13800000002".into(),
+        started_ms: 2_000,
+        queue: Some("general".into()),
+        recordings: vec![wav.display().to_string()],
+        ..Default::default()
+    };
+    crate::contacts::save(&api.store, &answered).await.unwrap();
+    crate::contacts::save(&api.store, &abandoned).await.unwrap();
+    let (status, all) = api.get("boss", "/api/v1/recordings").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let (_, by_agent) = api.get("boss", "/api/v1/recordings?agent=2001").await;
+    assert_eq!(by_agent[0]["contact"], 41, "{by_agent}");
+    let (_, lost) = api.get("boss", "/api/v1/recordings?result=abandoned").await;
+    assert_eq!(lost.as_array().unwrap().len(), 1, "{lost}");
+    assert_eq!(lost[0]["contact"], 42);
+    // An agent finds and hears their own calls only.
+    let (_, own) = api.get("2001", "/api/v1/recordings").await;
+    assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
+    let (_, others) = api.get("1002", "/api/v1/recordings").await;
+    assert_eq!(others.as_array().unwrap().len(), 0, "{others}");
+    let fetch = |who: &str| {
+        api.http
+            .get(format!("{}/api/v1/recordings/41/0", api.base))
+            .bearer_auth(format!("t-{who}"))
+            .send()
+    };
+    let r = fetch("2001").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+    assert_eq!(
+        &r.bytes().await.unwrap()[..],
+        b"RIFF....WAVEfmt recorded call"
+    );
+    assert_eq!(fetch("1002").await.unwrap().status().as_u16(), 404);
+    let played = api.audited("recording played").await;
+    assert_eq!(played.len(), 1, "{played:?}");
+    assert_eq!(played[0].user, "2001");
+    let _ = std::fs::remove_file(&wav);
+    api.shutdown.cancel();
+}
