@@ -135,6 +135,7 @@ pub(super) fn function_signature(f: Function) -> &'static str {
         Function::StartsWith => "starts_with(text, prefix) -> bool",
         Function::EndsWith => "ends_with(text, suffix) -> bool",
         Function::LastDigits => "last_digits(text, n) -> text",
+        Function::Count => "count(list) -> number",
     }
 }
 
@@ -161,6 +162,7 @@ fn function_doc(f: Function) -> &'static str {
         Function::StartsWith => "Whether the text starts with the prefix.",
         Function::EndsWith => "Whether the text ends with the suffix.",
         Function::LastDigits => "The last n characters, to read back the tail of a card number.",
+        Function::Count => "How many records a lookup's list holds (0 when nothing was found).",
     }
 }
 

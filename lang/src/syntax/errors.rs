@@ -24,6 +24,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         duration => "a duration such as 5s, 2m or 1h30m",
         clock => "a clock time such as 08:30",
         date => "a date such as 2026-10-01",
+        datetime => "a date and time such as 2026-12-07 14:30",
         date_span | date_spans => "a date or a date range such as 2026-02-15..2026-02-23",
         boolean => "true or false",
         text | label_text => "a text in double quotes",
@@ -37,7 +38,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         options => "options in parentheses such as (timeout 5s)",
         option | option_name => "an option name",
         option_value => "an option value",
-        type_name | enum_type => "a type such as text, number, bool, duration, date or time",
+        type_name | enum_type => "a type such as text, number, bool, duration, date, time or datetime",
         typed_field => "a field such as `name: text`",
         destination | dest_queue | dest_flow | dest_agent | dest_number | dest_callback
         | dest_hangup => {
