@@ -413,9 +413,12 @@ pub fn value_to_raw(v: &Value, ty: Type, texts: &mut Texts) -> Option<u64> {
         }
         (Type::DateTime, Value::DateTime(d)) => datetime_to_ms(*d) as u64,
         (Type::DateTime, Value::Date(d)) => (date_to_days(*d) * 86_400_000) as u64,
-        (Type::DateTime, Value::Text(t)) => {
-            datetime_to_ms(dialect_lang::literal::parse_datetime(t)?) as u64
-        }
+        // A date alone (a spreadsheet cell shown as a date) is its midnight.
+        (Type::DateTime, Value::Text(t)) => match dialect_lang::literal::parse_datetime(t) {
+            Some(d) => datetime_to_ms(d) as u64,
+            None => (date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?)
+                * 86_400_000) as u64,
+        },
         _ => return None,
     })
 }
@@ -579,6 +582,14 @@ mod tests {
         assert_eq!(
             value_to_raw(&Value::Text("next week".into()), Type::DateTime, &mut texts),
             None
+        );
+        let midnight = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(
+            value_to_raw(&Value::Text("2026-12-07".into()), Type::DateTime, &mut texts),
+            Some(datetime_to_ms(midnight) as u64)
         );
         assert_eq!(
             raw_to_value(datetime_to_ms(d) as u64, Type::DateTime, &texts).to_text(),

@@ -614,7 +614,7 @@ impl Checker<'_> {
                         Diagnostic::error(
                             "type-mismatch",
                             e.span,
-                            format!("`{sym}` needs two numbers, durations, dates or times of the same kind, but this compares {ta} with {tb}"),
+                            format!("`{sym}` needs two numbers, durations, dates, dates with times or times of the same kind, but this compares {ta} with {tb}"),
                         )
                         .with_hint_opt(self.compare_hint(a, ta, b, tb)),
                     );

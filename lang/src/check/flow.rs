@@ -267,8 +267,13 @@ impl Checker<'_> {
             | StmtKind::OnError(b)
             | StmtKind::Block(b) => self.infer_block(b, scope, cx),
             StmtKind::ForEach { var, list, body, .. } => {
-                if let Some(&Type::RecordList(rid)) = scope.locals.get(&list.name) {
-                    bind(scope, cx, var, Type::Record(rid));
+                match scope.locals.get(&list.name) {
+                    Some(&Type::RecordList(rid)) => bind(scope, cx, var, Type::Record(rid)),
+                    // The list is reported where it is named; the record's
+                    // uses would only repeat that.
+                    _ => {
+                        scope.locals.entry(var.name.clone()).or_insert(Type::Error);
+                    }
                 }
                 self.infer_block(body, scope, cx);
             }

@@ -50,7 +50,12 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         stmt | play_stmt | say_stmt | menu_stmt | if_stmt | match_stmt | goto_stmt
         | repeat_stmt | return_stmt | notify_stmt | transfer_stmt | hangup_stmt | pause_stmt
         | language_stmt | call_stmt | data_assign | label_stmt | assign_stmt | block_stmt
-        | on_error => "a statement (play, say, menu, if, transfer, hangup, name = ...)",
+        | on_error | for_stmt => "a statement (play, say, menu, if, transfer, hangup, name = ...)",
+        for_each => "for each",
+        not_found_action => "`answer` or `else` (what a 404 or an empty answer is)",
+        svc_not_found => "not found -> answer",
+        answer_list => "list of { ... }",
+        key_offer => "offer \"file.wav\" every 1m",
         menu_choice | choice_pattern | choice_key => "a key such as 1, * or #",
         input_handler | handler_kind => "`no input` or `no match`",
         handler_count | handler_final | ordinal => "an attempt number or `final`",
@@ -262,6 +267,10 @@ pub(super) fn syntax_error(
         d = d.with_hint("durations need a unit: ms, s, m, h or d (for example 5s)");
     } else if found.starts_with('\'') {
         d = d.with_hint("texts are written in double quotes: \"...\"");
+    } else if expected.iter().any(|e| e.starts_with("`answer` or `else`")) {
+        d = d.with_hint(
+            "write `not found -> answer` when a 404 or an empty answer means \"no such record\", or `not found -> else` when it is a failure",
+        );
     }
     d
 }

@@ -148,7 +148,10 @@ fn check_value(
                 let s = v
                     .as_str()
                     .ok_or_else(|| wrong("a date and time such as 2026-12-07 14:30"))?;
-                if !s.is_empty() && dialect_lang::literal::parse_datetime(s).is_none() {
+                if !s.is_empty()
+                    && dialect_lang::literal::parse_datetime(s).is_none()
+                    && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err()
+                {
                     return Err(WoError::invalid(
                         name,
                         format!("`{s}` is not a date and time such as 2026-12-07 14:30"),
