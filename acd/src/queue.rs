@@ -160,9 +160,11 @@ impl QueueRules {
             .announcements
             .iter()
             .map(|(a, every, when)| (a.clone(), *every, *when))
-            .chain(q.key_offers.iter().map(|o| {
-                (AnnounceIr::Prompt(o.prompt.clone()), o.every_ms, o.when)
-            }))
+            .chain(
+                q.key_offers
+                    .iter()
+                    .map(|o| (AnnounceIr::Prompt(o.prompt.clone()), o.every_ms, o.when)),
+            )
             .map(|(a, every, when)| (a, every, when.map(|p| Arc::new(Pred::new(ir, p)))))
             .collect();
         let overflows: Vec<_> = q

@@ -999,10 +999,9 @@ impl FlowInstance {
                                 .collect()
                         }))
                     }
-                    Type::RecordList(_) => Value::Text(format!(
-                        "{} records",
-                        self.ctx.item_count(*raw)
-                    )),
+                    Type::RecordList(_) => {
+                        Value::Text(format!("{} records", self.ctx.item_count(*raw)))
+                    }
                     other => raw_to_value(*raw, *other, &self.ctx.texts),
                 };
                 (n.clone(), v)

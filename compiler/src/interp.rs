@@ -228,9 +228,9 @@ fn exec(inst: &Inst, ctx: &mut ExecCtx, regs: &mut [u64], slots: &mut [u64], env
                     (xi.wrapping_sub(yi.div_euclid(1000))).rem_euclid(86_400) as u64
                 }
                 BinOp::TimeDiff => xi.wrapping_sub(yi).wrapping_mul(1000) as u64,
-                BinOp::DateAtTime => xi
-                    .wrapping_mul(DAY_MS)
-                    .wrapping_add(yi.wrapping_mul(1000)) as u64,
+                BinOp::DateAtTime => {
+                    xi.wrapping_mul(DAY_MS).wrapping_add(yi.wrapping_mul(1000)) as u64
+                }
                 BinOp::And => u64::from(x != 0 && y != 0),
                 BinOp::Or => u64::from(x != 0 || y != 0),
             };

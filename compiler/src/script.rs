@@ -25,8 +25,8 @@
 use serde::Deserialize;
 
 use crate::exec::{CallInfo, Command, Input, Program, Prompt, Speech, Transfer};
-use crate::value::Value;
 use crate::ir::NotFound;
+use crate::value::Value;
 
 /// One scripted call. A key this does not know is an error (a misspelt `at`
 /// would otherwise run the call at the wrong time without a word).

@@ -416,8 +416,10 @@ pub fn value_to_raw(v: &Value, ty: Type, texts: &mut Texts) -> Option<u64> {
         // A date alone (a spreadsheet cell shown as a date) is its midnight.
         (Type::DateTime, Value::Text(t)) => match dialect_lang::literal::parse_datetime(t) {
             Some(d) => datetime_to_ms(d) as u64,
-            None => (date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?)
-                * 86_400_000) as u64,
+            None => {
+                (date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?) * 86_400_000)
+                    as u64
+            }
         },
         _ => return None,
     })
@@ -575,7 +577,11 @@ mod tests {
             .unwrap();
         assert_eq!(ms_to_datetime(datetime_to_ms(d)), d);
         let mut texts = Texts::new(Arc::new(Interner::default()));
-        for answer in ["2026-12-07 14:30", "2026-12-07T14:30:00", "2026-12-07T14:30:00+08:00"] {
+        for answer in [
+            "2026-12-07 14:30",
+            "2026-12-07T14:30:00",
+            "2026-12-07T14:30:00+08:00",
+        ] {
             let raw = value_to_raw(&Value::Text(answer.into()), Type::DateTime, &mut texts);
             assert_eq!(raw, Some(datetime_to_ms(d) as u64), "{answer}");
         }
@@ -588,7 +594,11 @@ mod tests {
             .and_hms_opt(0, 0, 0)
             .unwrap();
         assert_eq!(
-            value_to_raw(&Value::Text("2026-12-07".into()), Type::DateTime, &mut texts),
+            value_to_raw(
+                &Value::Text("2026-12-07".into()),
+                Type::DateTime,
+                &mut texts
+            ),
             Some(datetime_to_ms(midnight) as u64)
         );
         assert_eq!(

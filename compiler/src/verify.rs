@@ -395,9 +395,7 @@ fn check_inst(
             match (v.reg(*list), v.reg(*dst)) {
                 (Some(Type::RecordList(l)), Some(Type::Record(r))) if l == r => {}
                 (None, _) | (_, None) => {}
-                _ => v.err(format!(
-                    "{at}: r{dst} is not a record of the list r{list}"
-                )),
+                _ => v.err(format!("{at}: r{dst} is not a record of the list r{list}")),
             }
         }
         Inst::Field {

@@ -190,7 +190,10 @@ fn dates_with_times_compare_add_and_are_said() {
     let answer = || {
         Input::Record(vec![
             ("name".into(), Value::Text("Li".into())),
-            ("repair_at".into(), Value::Text("2026-12-07T14:30:00+08:00".into())),
+            (
+                "repair_at".into(),
+                Value::Text("2026-12-07T14:30:00+08:00".into()),
+            ),
         ])
     };
     for e in ENGINES {

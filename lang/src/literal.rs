@@ -143,17 +143,38 @@ mod tests {
                 .and_hms_opt(h, mi, s)
                 .unwrap()
         };
-        assert_eq!(parse_datetime("2026-12-07 14:30"), Some(at(2026, 12, 7, 14, 30, 0)));
-        assert_eq!(parse_datetime("2026-12-07T14:30:05"), Some(at(2026, 12, 7, 14, 30, 5)));
-        assert_eq!(parse_datetime("2026-12-07T14:30:05.250Z"), Some(at(2026, 12, 7, 14, 30, 5)));
-        assert_eq!(parse_datetime("2026-12-07T08:00:00+08:00"), Some(at(2026, 12, 7, 8, 0, 0)));
-        assert_eq!(parse_datetime("2026-2-3 9:05"), Some(at(2026, 2, 3, 9, 5, 0)));
+        assert_eq!(
+            parse_datetime("2026-12-07 14:30"),
+            Some(at(2026, 12, 7, 14, 30, 0))
+        );
+        assert_eq!(
+            parse_datetime("2026-12-07T14:30:05"),
+            Some(at(2026, 12, 7, 14, 30, 5))
+        );
+        assert_eq!(
+            parse_datetime("2026-12-07T14:30:05.250Z"),
+            Some(at(2026, 12, 7, 14, 30, 5))
+        );
+        assert_eq!(
+            parse_datetime("2026-12-07T08:00:00+08:00"),
+            Some(at(2026, 12, 7, 8, 0, 0))
+        );
+        assert_eq!(
+            parse_datetime("2026-2-3 9:05"),
+            Some(at(2026, 2, 3, 9, 5, 0))
+        );
         assert_eq!(parse_datetime("2026-12-07"), None);
         assert_eq!(parse_datetime("2026-12-07 25:00"), None);
         assert_eq!(parse_datetime("2026-02-30 10:00"), None);
         assert_eq!(parse_datetime("2026-12-07 14:30 tomorrow"), None);
-        assert_eq!(datetime_to_string(at(2026, 12, 7, 14, 30, 0)), "2026-12-07 14:30");
-        assert_eq!(datetime_to_string(at(2026, 12, 7, 14, 30, 5)), "2026-12-07 14:30:05");
+        assert_eq!(
+            datetime_to_string(at(2026, 12, 7, 14, 30, 0)),
+            "2026-12-07 14:30"
+        );
+        assert_eq!(
+            datetime_to_string(at(2026, 12, 7, 14, 30, 5)),
+            "2026-12-07 14:30:05"
+        );
     }
 
     #[test]

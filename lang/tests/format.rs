@@ -266,8 +266,15 @@ fn small_inputs_format_as_expected() {
         (
             "flow f{play   \"a.wav\"  # hello\n}",
             "flow f {\n  play \"a.wav\" # hello\n}\n",
-        ),        ("const x = 2026-12-07T14:30:00", "const x = 2026-12-07 14:30\n"),
-        ("const x = 2026-12-07 9:05:30", "const x = 2026-12-07 09:05:30\n"),
+        ),
+        (
+            "const x = 2026-12-07T14:30:00",
+            "const x = 2026-12-07 14:30\n",
+        ),
+        (
+            "const x = 2026-12-07 9:05:30",
+            "const x = 2026-12-07 09:05:30\n",
+        ),
         (
             "flow f{for   each b in bs (max 3){say b.m}}",
             "flow f {\n  for each b in bs (max 3) {\n    say b.m\n  }\n}\n",

@@ -76,8 +76,10 @@ async fn service() -> SocketAddr {
         } else if phone.ends_with("000") {
             (StatusCode::OK, "").into_response()
         } else {
-            axum::Json(serde_json::json!({ "name": "李四", "repair_at": "2026-12-07T14:30:00+08:00" }))
-                .into_response()
+            axum::Json(
+                serde_json::json!({ "name": "李四", "repair_at": "2026-12-07T14:30:00+08:00" }),
+            )
+            .into_response()
         }
     };
     let app = axum::Router::new()
@@ -102,8 +104,10 @@ async fn service() -> SocketAddr {
     addr
 }
 
-fn project() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dialect-e2e-lookups-{}", std::process::id()));
+/// The project in a folder of the test's own (`name`), as tests run side by side.
+fn project(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("dialect-e2e-lookups-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("lookups.flow"), PROJECT).unwrap();
     dir
@@ -131,7 +135,10 @@ async fn call(s: &TestServer, service: &'static str, caller: &'static str) -> Ve
             .iter()
             .find(|c| c.to_string().contains(caller) && c["end"].is_string())
         {
-            return trail(c).into_iter().map(|(n, d)| format!("{n}: {d}")).collect();
+            return trail(c)
+                .into_iter()
+                .map(|(n, d)| format!("{n}: {d}"))
+                .collect();
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -148,12 +155,13 @@ fn said(trail: &[String]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_list_answer_a_404_and_an_empty_answer_reach_the_flow_as_declared() {
     let svc = service().await;
-    let dir = project();
+    let dir = project("answers");
     let s = TestServer::start(|c| {
         c.project = Some(dir.clone());
         c.services.clear();
         for name in ["billing", "crm", "strict"] {
-            c.services.insert(name.into(), format!("http://{svc}/{name}"));
+            c.services
+                .insert(name.into(), format!("http://{svc}/{name}"));
         }
     })
     .await;
@@ -191,7 +199,11 @@ async fn a_list_answer_a_404_and_an_empty_answer_reach_the_flow_as_declared() {
     assert_eq!(said(&empty), ["no such customer"], "{empty:#?}");
 
     // Without it, both are failures for the lookup's `else`.
-    assert_eq!(said(&strict_missing), ["strict failed"], "{strict_missing:#?}");
+    assert_eq!(
+        said(&strict_missing),
+        ["strict failed"],
+        "{strict_missing:#?}"
+    );
     assert!(
         strict_missing.iter().any(|l| l.contains("404")),
         "{strict_missing:#?}"
@@ -205,12 +217,13 @@ async fn a_list_answer_a_404_and_an_empty_answer_reach_the_flow_as_declared() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_date_and_time_from_a_service_is_said_as_one() {
     let svc = service().await;
-    let dir = project();
+    let dir = project("datetime");
     let s = TestServer::start(|c| {
         c.project = Some(dir.clone());
         c.services.clear();
         for name in ["billing", "crm", "strict"] {
-            c.services.insert(name.into(), format!("http://{svc}/{name}"));
+            c.services
+                .insert(name.into(), format!("http://{svc}/{name}"));
         }
     })
     .await;
@@ -221,4 +234,5 @@ async fn a_date_and_time_from_a_service_is_said_as_one() {
         "{t:#?}"
     );
     s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -266,7 +266,9 @@ impl Checker<'_> {
             }
             | StmtKind::OnError(b)
             | StmtKind::Block(b) => self.infer_block(b, scope, cx),
-            StmtKind::ForEach { var, list, body, .. } => {
+            StmtKind::ForEach {
+                var, list, body, ..
+            } => {
                 match scope.locals.get(&list.name) {
                     Some(&Type::RecordList(rid)) => bind(scope, cx, var, Type::Record(rid)),
                     // The list is reported where it is named; the record's
@@ -759,7 +761,10 @@ impl Checker<'_> {
                         Diagnostic::error(
                             "type-mismatch",
                             var.span,
-                            format!("`{}` cannot name both the list and each of its records", var.name),
+                            format!(
+                                "`{}` cannot name both the list and each of its records",
+                                var.name
+                            ),
                         )
                         .with_hint("name each record in the singular: `for each bill in bills`"),
                     );

@@ -774,4 +774,3 @@ fn classify(g: &FlowGraph) -> (Vec<bool>, Vec<usize>) {
     }
     (back, order)
 }
-

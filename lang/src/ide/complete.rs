@@ -245,7 +245,14 @@ impl Analysis {
                         keywords(&["timezone", "hours", "holiday", "workday"], &mut out)
                     }
                     Place::Service => keywords(
-                        &["url", "timeout", "not found -> answer", "not found -> else", "get", "post"],
+                        &[
+                            "url",
+                            "timeout",
+                            "not found -> answer",
+                            "not found -> else",
+                            "get",
+                            "post",
+                        ],
                         &mut out,
                     ),
                     Place::List => keywords(&["category"], &mut out),

@@ -146,7 +146,9 @@ fn function_doc(f: Function) -> &'static str {
         Function::Weekday => "The day of the week of a date: 1 is Monday, 7 is Sunday.",
         Function::IsOpen => "Whether the calendar is open now.",
         Function::IsWorkday => "Whether today is a working day in the calendar.",
-        Function::Known => "Whether a lookup answered (false after its `else`).",
+        Function::Known => {
+            "Whether a lookup answered with a record (false after its `else`, or when the service found nothing)."
+        }
         Function::Len => "The number of characters of a text.",
         Function::Minutes => "A duration in minutes, with fractions.",
         Function::Seconds => "A duration in seconds.",

@@ -38,7 +38,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         options => "options in parentheses such as (timeout 5s)",
         option | option_name => "an option name",
         option_value => "an option value",
-        type_name | enum_type => "a type such as text, number, bool, duration, date, time or datetime",
+        type_name | enum_type => {
+            "a type such as text, number, bool, duration, date, time or datetime"
+        }
         typed_field => "a field such as `name: text`",
         destination | dest_queue | dest_flow | dest_agent | dest_number | dest_callback
         | dest_hangup => {

@@ -257,9 +257,9 @@ impl Builder<'_> {
             }
             Rule::block_stmt => StmtKind::Block(self.block(first(&p)?)),
             Rule::for_stmt => {
-                let mut it = p.into_inner().filter(|c| {
-                    !matches!(c.as_rule(), Rule::for_each | Rule::op_in)
-                });
+                let mut it = p
+                    .into_inner()
+                    .filter(|c| !matches!(c.as_rule(), Rule::for_each | Rule::op_in));
                 let var = self.ident(it.next()?);
                 let list = self.ident(it.next()?);
                 let mut options = Vec::new();

@@ -220,27 +220,48 @@ mod tests {
 
     #[test]
     fn json_arrays_become_the_records_of_a_list() {
-        let r = answer(br#"[{"month":"10","amount":58.5},{"month":"11","amount":61}]"#, true, NotFound::Else);
-        let Input::Records(items) = r else { panic!("{r:?}") };
+        let r = answer(
+            br#"[{"month":"10","amount":58.5},{"month":"11","amount":61}]"#,
+            true,
+            NotFound::Else,
+        );
+        let Input::Records(items) = r else {
+            panic!("{r:?}")
+        };
         assert_eq!(items.len(), 2);
         assert!(items[1].contains(&("amount".into(), Value::Number(61.0))));
         assert!(matches!(answer(b"[]", true, NotFound::Else), Input::Records(v) if v.is_empty()));
-        assert!(matches!(answer(b"[1, 2]", true, NotFound::Else), Input::Failed(_)));
-        assert!(matches!(answer(b"\"x\"", true, NotFound::Else), Input::Failed(_)));
+        assert!(matches!(
+            answer(b"[1, 2]", true, NotFound::Else),
+            Input::Failed(_)
+        ));
+        assert!(matches!(
+            answer(b"\"x\"", true, NotFound::Else),
+            Input::Failed(_)
+        ));
     }
 
     #[test]
     fn an_empty_answer_is_a_failure_unless_the_service_says_otherwise() {
         for body in [&b""[..], b"  \n", b"null"] {
             for list in [false, true] {
-                assert!(matches!(answer(body, list, NotFound::Else), Input::Failed(_)));
-                assert!(matches!(answer(body, list, NotFound::Answer), Input::NotFound));
+                assert!(matches!(
+                    answer(body, list, NotFound::Else),
+                    Input::Failed(_)
+                ));
+                assert!(matches!(
+                    answer(body, list, NotFound::Answer),
+                    Input::NotFound
+                ));
             }
         }
         assert!(matches!(
             nothing_found(NotFound::Else, "404".into()),
             Input::Failed(_)
         ));
-        assert!(matches!(nothing_found(NotFound::Answer, "404".into()), Input::NotFound));
+        assert!(matches!(
+            nothing_found(NotFound::Answer, "404".into()),
+            Input::NotFound
+        ));
     }
 }

@@ -119,7 +119,13 @@ mod tests {
             .and_then(|d| d.and_hms_opt(14, 30, 0))
             .unwrap();
         assert_eq!(
-            speakable(&[Speech::Text("预计修复时间".into()), Speech::DateTime(repair)], "zh"),
+            speakable(
+                &[
+                    Speech::Text("预计修复时间".into()),
+                    Speech::DateTime(repair)
+                ],
+                "zh"
+            ),
             "预计修复时间二零二六年十二月七日十四点三十分"
         );
         assert_eq!(
