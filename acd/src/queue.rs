@@ -154,10 +154,18 @@ impl QueueRules {
         d: RuleDefaults,
     ) -> QueueRules {
         let priority = q.priority.map(|p| Arc::new(Pred::new(ir, p)));
+        // A key's offer is an announcement under the key's own condition, so a
+        // caller is told about a key only while pressing it works.
         let announcements: Vec<_> = q
             .announcements
             .iter()
-            .map(|(a, every, when)| (a.clone(), *every, when.map(|p| Arc::new(Pred::new(ir, p)))))
+            .map(|(a, every, when)| (a.clone(), *every, *when))
+            .chain(
+                q.key_offers
+                    .iter()
+                    .map(|o| (AnnounceIr::Prompt(o.prompt.clone()), o.every_ms, o.when)),
+            )
+            .map(|(a, every, when)| (a, every, when.map(|p| Arc::new(Pred::new(ir, p)))))
             .collect();
         let overflows: Vec<_> = q
             .overflows

@@ -112,6 +112,9 @@ pub struct ExecCtx {
     pub texts: Texts,
     /// Records; handle `h` (from 1) is `records[h - 1]`; handle 0 is "no record".
     pub records: Vec<RecordValue>,
+    /// Lists of records (their handles); list handle `h` (from 1) is
+    /// `record_lists[h - 1]`; handle 0 is the empty list.
+    pub record_lists: Vec<Vec<u64>>,
     /// Call data, raw, in declaration order.
     pub data: Vec<u64>,
     /// The calling number.
@@ -143,6 +146,7 @@ impl ExecCtx {
             data: Vec::new(),
             texts,
             records: Vec::new(),
+            record_lists: Vec::new(),
             caller: empty,
             called: empty,
             trunk: empty,
@@ -231,6 +235,45 @@ impl ExecCtx {
         }
     }
 
+    /// Adds a list of record handles and returns the list's handle.
+    pub fn add_record_list(&mut self, handles: Vec<u64>) -> u64 {
+        self.record_lists.push(handles);
+        self.record_lists.len() as u64
+    }
+
+    /// How many records a list holds.
+    pub fn item_count(&self, list: u64) -> u64 {
+        match list {
+            0 => 0,
+            h => self
+                .record_lists
+                .get(h as usize - 1)
+                .map_or(0, |l| l.len() as u64),
+        }
+    }
+
+    /// The handle of record `index` of a list; an index outside it raises an error.
+    pub fn item(&mut self, list: u64, index: u64, loc: LocId) -> u64 {
+        let found = match list {
+            0 => None,
+            h => self
+                .record_lists
+                .get(h as usize - 1)
+                .and_then(|l| l.get(index as usize))
+                .copied(),
+        };
+        match found {
+            Some(record) => record,
+            None => {
+                self.fail(
+                    format!("the list has no record number {}", index.saturating_add(1)),
+                    loc,
+                );
+                0
+            }
+        }
+    }
+
     /// Adds a record and returns its handle.
     pub fn add_record(&mut self, r: RecordValue) -> u64 {
         self.records.push(r);
@@ -256,6 +299,7 @@ impl ExecCtx {
                 }))
             }
             Function::Known => u64::from(arg(0) != 0),
+            Function::Count => (self.item_count(arg(0)) as f64).to_bits(),
             Function::Len => (self.texts.get(arg(0) as Sym).chars().count() as f64).to_bits(),
             Function::Minutes => (arg(0) as i64 as f64 / 60_000.0).to_bits(),
             Function::Seconds => (arg(0) as i64 as f64 / 1000.0).to_bits(),

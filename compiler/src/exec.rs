@@ -226,6 +226,11 @@ pub enum Input {
     NoMatch,
     /// A lookup answered; field name → value.
     Record(Vec<(String, Value)>),
+    /// A lookup whose operation answers a list answered these records.
+    Records(Vec<Vec<(String, Value)>>),
+    /// The service found nothing (a 404 or an empty answer) and the service's
+    /// `not found -> answer` makes that an answer: no record, or no records.
+    NotFound,
     /// A recording was made (its id).
     Recording(String),
     /// A workorder was created (its number).
@@ -249,6 +254,8 @@ pub enum Speech {
     Date(NaiveDate),
     /// A clock time, seconds after midnight.
     Time(u32),
+    /// A date and a clock time, read in the call's language.
+    DateTime(chrono::NaiveDateTime),
 }
 
 /// A prompt: files to play or speech.
@@ -354,6 +361,11 @@ pub enum Command {
         params: Vec<(String, Value)>,
         /// Time-out, ms.
         timeout_ms: i64,
+        /// The operation answers a JSON array of records (resume with `Records`).
+        list: bool,
+        /// Whether a 404 or an empty answer is an answer (`NotFound`) or a
+        /// failure (`Failed`).
+        not_found: NotFound,
     },
     /// Record a message; resume with `Recording` or `Failed`.
     Record {
@@ -420,7 +432,8 @@ pub struct FlowInstance {
     ctx: ExecCtx,
     frames: Vec<Frame>,
     /// The record type of a pending lookup (to read its answer).
-    awaiting: Option<RecordId>,
+    /// The record type a pending lookup answers, and whether it answers a list.
+    awaiting: Option<(RecordId, bool)>,
     /// The terminator of a pending collect: entered digits end before it, so
     /// every runtime (and every scripted call) gives the flow the same digits.
     terminator: Option<char>,
@@ -589,25 +602,37 @@ impl FlowInstance {
             Input::NoMatch => regs.kind = InputKind::NoMatch as i64,
             Input::Record(fields) => {
                 regs.kind = InputKind::Record as i64;
-                if let Some(rid) = self.awaiting {
-                    let rt = &self.program.shared.ir.records[rid.0 as usize];
-                    let mut raw = Vec::with_capacity(rt.fields.len());
-                    for (name, ty) in &rt.fields {
-                        let v = fields
-                            .iter()
-                            .find(|(n, _)| n == name)
-                            .and_then(|(_, v)| value_to_raw(v, *ty, &mut self.ctx.texts));
-                        raw.push(v.unwrap_or_else(|| match ty {
-                            Type::Text | Type::Recording => u64::from(self.ctx.texts.intern("")),
-                            _ => 0,
-                        }));
+                match self.awaiting {
+                    Some((rid, false)) => regs.record = self.add_answer(rid, &fields),
+                    // A list operation answered one record: a list of one.
+                    Some((rid, true)) => {
+                        let h = self.add_answer(rid, &fields);
+                        regs.record = self.ctx.add_record_list(vec![h]);
                     }
-                    regs.record = self.ctx.add_record(RecordValue {
-                        record: rid.0,
-                        fields: raw,
-                    });
+                    None => {}
                 }
             }
+            Input::Records(items) => {
+                regs.kind = InputKind::Record as i64;
+                match self.awaiting {
+                    Some((rid, true)) => {
+                        let handles = items
+                            .iter()
+                            .map(|fields| self.add_answer(rid, fields))
+                            .collect();
+                        regs.record = self.ctx.add_record_list(handles);
+                    }
+                    // A record operation answered a list: its first record.
+                    Some((rid, false)) => {
+                        if let Some(fields) = items.first() {
+                            regs.record = self.add_answer(rid, fields);
+                        }
+                    }
+                    None => {}
+                }
+            }
+            // Handle 0: no record (`known(x)` is false), or the empty list.
+            Input::NotFound => regs.kind = InputKind::Record as i64,
             Input::Recording(id) => {
                 regs.kind = InputKind::Recording as i64;
                 regs.text = u64::from(t.intern(&id));
@@ -624,6 +649,27 @@ impl FlowInstance {
         self.awaiting = None;
         self.terminator = None;
         self.ctx.input = regs;
+    }
+
+    /// Stores an answered record of type `rid` and returns its handle; fields
+    /// the answer lacks, or that do not read as their type, are empty.
+    fn add_answer(&mut self, rid: RecordId, fields: &[(String, Value)]) -> u64 {
+        let rt = &self.program.shared.ir.records[rid.0 as usize];
+        let mut raw = Vec::with_capacity(rt.fields.len());
+        for (name, ty) in &rt.fields {
+            let v = fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| value_to_raw(v, *ty, &mut self.ctx.texts));
+            raw.push(v.unwrap_or_else(|| match ty {
+                Type::Text | Type::Recording => u64::from(self.ctx.texts.intern("")),
+                _ => 0,
+            }));
+        }
+        self.ctx.add_record(RecordValue {
+            record: rid.0,
+            fields: raw,
+        })
     }
 
     fn operand_text(&self, op: &Operand, args: &[u64]) -> String {
@@ -681,13 +727,22 @@ impl FlowInstance {
                             SayKind::Digits => Speech::Digits(v.to_text()),
                             SayKind::Date => match v {
                                 Value::Date(d) => Speech::Date(d),
+                                Value::DateTime(d) => Speech::Date(d.date()),
                                 other => Speech::Text(other.to_text()),
                             },
                             SayKind::Time => match v {
                                 Value::Time(t) => Speech::Time(t),
+                                Value::DateTime(d) => {
+                                    Speech::Time(chrono::Timelike::num_seconds_from_midnight(&d))
+                                }
                                 other => Speech::Text(other.to_text()),
                             },
-                            SayKind::Plain => Speech::Text(v.to_text()),
+                            // A date and time said plainly is read as one, not
+                            // as its digits.
+                            SayKind::Plain => match v {
+                                Value::DateTime(d) => Speech::DateTime(d),
+                                other => Speech::Text(other.to_text()),
+                            },
                         }
                     })
                     .collect();
@@ -776,7 +831,7 @@ impl FlowInstance {
             } => {
                 let svc = &shared.ir.services[*service as usize];
                 let op = &svc.operations[*operation as usize];
-                self.awaiting = Some(op.record);
+                self.awaiting = Some((op.record, op.list));
                 let params: Vec<(String, Value)> = op
                     .params
                     .iter()
@@ -797,6 +852,8 @@ impl FlowInstance {
                     url: format!("{}{}", svc.url.trim_end_matches('/'), path),
                     params,
                     timeout_ms: *timeout_ms,
+                    list: op.list,
+                    not_found: svc.not_found,
                 }
             }
             TemplateKind::Record {
@@ -941,6 +998,9 @@ impl FlowInstance {
                                 })
                                 .collect()
                         }))
+                    }
+                    Type::RecordList(_) => {
+                        Value::Text(format!("{} records", self.ctx.item_count(*raw)))
                     }
                     other => raw_to_value(*raw, *other, &self.ctx.texts),
                 };

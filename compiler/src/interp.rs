@@ -159,6 +159,16 @@ fn exec(inst: &Inst, ctx: &mut ExecCtx, regs: &mut [u64], slots: &mut [u64], env
         Inst::StoreData { field, src } => ctx.store_data(*field, get(regs, *src)),
         Inst::Builtin { dst, which } => set(regs, *dst, ctx.builtin(*which)),
         Inst::Env { dst, index } => set(regs, *dst, env.get(*index as usize).copied().unwrap_or(0)),
+        Inst::ItemCount { dst, list } => set(regs, *dst, ctx.item_count(get(regs, *list))),
+        Inst::Item {
+            dst,
+            list,
+            index,
+            loc,
+        } => {
+            let v = ctx.item(get(regs, *list), get(regs, *index), *loc);
+            set(regs, *dst, v);
+        }
         Inst::Field {
             dst,
             record,
@@ -218,6 +228,9 @@ fn exec(inst: &Inst, ctx: &mut ExecCtx, regs: &mut [u64], slots: &mut [u64], env
                     (xi.wrapping_sub(yi.div_euclid(1000))).rem_euclid(86_400) as u64
                 }
                 BinOp::TimeDiff => xi.wrapping_sub(yi).wrapping_mul(1000) as u64,
+                BinOp::DateAtTime => {
+                    xi.wrapping_mul(DAY_MS).wrapping_add(yi.wrapping_mul(1000)) as u64
+                }
                 BinOp::And => u64::from(x != 0 && y != 0),
                 BinOp::Or => u64::from(x != 0 || y != 0),
             };

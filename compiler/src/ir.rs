@@ -20,8 +20,8 @@
 use serde::{Deserialize, Serialize};
 
 pub use dialect_lang::ast::{
-    DayType, HttpMethod, NoAnswerAction, NotifyChannel, Outcome, OverflowDirection, SayKind,
-    TransitionKind,
+    DayType, HttpMethod, NoAnswerAction, NotFound, NotifyChannel, Outcome, OverflowDirection,
+    SayKind, TransitionKind,
 };
 pub use dialect_lang::types::{Builtin, Function, RecordId, Type};
 
@@ -269,6 +269,8 @@ pub enum BinOp {
     DateSubMs,
     /// date - date -> duration (ms)
     DateDiff,
+    /// date + time -> date and time: days * 86400000 + seconds * 1000
+    DateAtTime,
     /// time + duration (wraps at midnight) -> time
     TimeAddMs,
     /// time - duration -> time
@@ -389,6 +391,23 @@ pub enum Inst {
         dst: Reg,
         /// Environment index.
         index: u32,
+    },
+    /// `dst = count of records in list` (an integer; 0 for the empty list).
+    ItemCount {
+        dst: Reg,
+        /// List handle.
+        list: Reg,
+    },
+    /// `dst = list[index]`, a record handle (fails when the index is outside
+    /// the list).
+    Item {
+        dst: Reg,
+        /// List handle.
+        list: Reg,
+        /// Integer index from 0.
+        index: Reg,
+        /// For the error message.
+        loc: LocId,
     },
     /// `dst = record.field` (fails when the record is missing).
     Field {
@@ -813,6 +832,9 @@ pub struct ServiceIr {
     pub url: String,
     /// Default time-out.
     pub timeout_ms: i64,
+    /// What a 404 or an empty answer means (`not found -> answer`).
+    #[serde(default)]
+    pub not_found: NotFound,
     pub operations: Vec<OperationIr>,
 }
 
@@ -831,6 +853,9 @@ pub struct OperationIr {
     pub params: Vec<(String, Type)>,
     /// The answer's record type.
     pub record: RecordId,
+    /// The answer is a JSON array of such records.
+    #[serde(default)]
+    pub list: bool,
 }
 
 /// A destination of a queue rule or campaign.
@@ -848,6 +873,20 @@ pub enum DestIr {
     Callback,
     /// Release the call.
     Hangup,
+}
+
+/// `key 1 -> callback offer "press1.wav" every 1m when waited > 2m`: the
+/// prompt telling waiting callers about a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyOfferIr {
+    /// The key offered.
+    pub key: char,
+    /// The prompt file.
+    pub prompt: String,
+    /// Interval between offers, ms.
+    pub every_ms: i64,
+    /// The key's condition: the offer is played only while it holds.
+    pub when: Option<PredId>,
 }
 
 /// What a queue announces.
@@ -886,6 +925,9 @@ pub struct QueueIr {
     pub overflows: Vec<(OverflowDirection, String, PredId)>,
     /// Cancel keys, each with the condition under which it works.
     pub keys: Vec<(char, DestIr, Option<PredId>)>,
+    /// Prompts offering a key to waiting callers, under the key's condition.
+    #[serde(default)]
+    pub key_offers: Vec<KeyOfferIr>,
     /// Agent no-answer time-out and action.
     pub no_answer: Option<(i64, NoAnswerAction)>,
     /// Missed offers before an agent is made not ready.

@@ -13,8 +13,10 @@ fn reg_ty(t: Type) -> &'static str {
         Type::Duration => "int",
         Type::Time => "time",
         Type::Date => "date",
+        Type::DateTime => "datetime",
         Type::Recording => "rec",
         Type::Record(_) => "record",
+        Type::RecordList(_) => "records",
         _ => "?",
     }
 }
@@ -59,6 +61,10 @@ fn inst(ir: &ProgramIr, i: &Inst) -> String {
         ),
         Inst::Builtin { dst, which } => format!("r{dst} = {}", which.name()),
         Inst::Env { dst, index } => format!("r{dst} = env[{index}]"),
+        Inst::ItemCount { dst, list } => format!("r{dst} = count r{list}"),
+        Inst::Item {
+            dst, list, index, ..
+        } => format!("r{dst} = r{list}[r{index}]"),
         Inst::Field {
             dst, record, field, ..
         } => format!("r{dst} = r{record}.{field}"),

@@ -25,6 +25,7 @@
 use serde::Deserialize;
 
 use crate::exec::{CallInfo, Command, Input, Program, Prompt, Speech, Transfer};
+use crate::ir::NotFound;
 use crate::value::Value;
 
 /// One scripted call. A key this does not know is an error (a misspelt `at`
@@ -116,6 +117,7 @@ fn speech_text(items: &[Speech]) -> String {
             Speech::Money(n) | Speech::Number(n) => crate::value::number_text(*n),
             Speech::Date(d) => d.format("%Y-%m-%d").to_string(),
             Speech::Time(t) => crate::value::clock_text(i64::from(*t)),
+            Speech::DateTime(d) => dialect_lang::literal::datetime_to_string(*d),
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -246,18 +248,39 @@ fn answer_for(c: &Command, answer: &Option<serde_json::Value>) -> Result<Input, 
                 return Err("answer a collect with `enter DIGITS` or `silence`".into());
             }
         }
-        Command::Lookup { .. } => match answer {
+        Command::Lookup { not_found, .. } => match answer {
             Some(serde_json::Value::Object(m)) => Input::Record(
                 m.iter()
                     .map(|(k, v)| (k.clone(), json_to_value(v)))
                     .collect(),
             ),
+            Some(serde_json::Value::Array(items)) => {
+                let mut records = Vec::with_capacity(items.len());
+                for item in items {
+                    let serde_json::Value::Object(m) = item else {
+                        return Err(
+                            "a lookup answered with a list takes records { name: value } only"
+                                .into(),
+                        );
+                    };
+                    records.push(
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), json_to_value(v)))
+                            .collect(),
+                    );
+                }
+                Input::Records(records)
+            }
+            _ if is("not found") => match not_found {
+                NotFound::Answer => Input::NotFound,
+                NotFound::Else => Input::Failed("the service found nothing".into()),
+            },
             _ if is("fail") || is("timeout") || is("failure") => {
                 Input::Failed("scripted failure".into())
             }
             _ => {
                 return Err(
-                    "answer a lookup with the record's fields { name: value } or `fail`".into(),
+                    "answer a lookup with the record's fields { name: value }, a list of records [{ ... }], `not found` or `fail`".into(),
                 );
             }
         },
@@ -456,6 +479,8 @@ fn input_text(i: &Input) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Input::Records(items) => format!("{} records", items.len()),
+        Input::NotFound => "not found".into(),
         Input::Recording(r) => format!("recording {r}"),
         Input::Created(n) => format!("created {n}"),
         Input::Failed(r) => format!("failed ({r})"),

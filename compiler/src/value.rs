@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{Sym, Type};
@@ -20,6 +20,22 @@ pub fn days_to_date(days: i64) -> NaiveDate {
     let days = days.clamp(-719_000, 740_000);
     NaiveDate::default()
         .checked_add_signed(chrono::Duration::days(days))
+        .unwrap_or_default()
+}
+
+/// A date and time as milliseconds since 1970-01-01 00:00 on the same wall
+/// clock (no time zone), so that adding a duration is adding milliseconds.
+pub fn datetime_to_ms(d: NaiveDateTime) -> i64 {
+    d.signed_duration_since(NaiveDateTime::default())
+        .num_milliseconds()
+}
+
+/// Milliseconds since 1970-01-01 00:00 as a date and time (clamped to the
+/// years 0..4000, as dates are).
+pub fn ms_to_datetime(ms: i64) -> NaiveDateTime {
+    let ms = ms.clamp(-719_000 * 86_400_000, 740_000 * 86_400_000);
+    NaiveDateTime::default()
+        .checked_add_signed(chrono::Duration::milliseconds(ms))
         .unwrap_or_default()
 }
 
@@ -335,6 +351,8 @@ pub enum Value {
     Time(u32),
     /// A calendar date, without a time zone.
     Date(NaiveDate),
+    /// A date and time on the project's wall clock.
+    DateTime(NaiveDateTime),
     /// A record (field name → value); `None` when the lookup did not answer.
     Record(Option<Vec<(String, Value)>>),
 }
@@ -349,6 +367,7 @@ impl Value {
             Value::Duration(ms) => duration_text(*ms),
             Value::Time(s) => clock_text(*s as i64),
             Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Value::DateTime(d) => dialect_lang::literal::datetime_to_string(*d),
             Value::Record(Some(fields)) => fields
                 .iter()
                 .map(|(k, v)| format!("{k}={}", v.to_text()))
@@ -368,6 +387,7 @@ pub fn raw_to_value(raw: u64, ty: Type, texts: &Texts) -> Value {
         Type::Duration => Value::Duration(raw as i64),
         Type::Time => Value::Time((raw as i64).rem_euclid(86_400) as u32),
         Type::Date => Value::Date(days_to_date(raw as i64)),
+        Type::DateTime => Value::DateTime(ms_to_datetime(raw as i64)),
         _ => Value::Record(None),
     }
 }
@@ -391,6 +411,16 @@ pub fn value_to_raw(v: &Value, ty: Type, texts: &mut Texts) -> Option<u64> {
         (Type::Date, Value::Text(t)) => {
             date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?) as u64
         }
+        (Type::DateTime, Value::DateTime(d)) => datetime_to_ms(*d) as u64,
+        (Type::DateTime, Value::Date(d)) => (date_to_days(*d) * 86_400_000) as u64,
+        // A date alone (a spreadsheet cell shown as a date) is its midnight.
+        (Type::DateTime, Value::Text(t)) => match dialect_lang::literal::parse_datetime(t) {
+            Some(d) => datetime_to_ms(d) as u64,
+            None => {
+                (date_to_days(NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()?) * 86_400_000)
+                    as u64
+            }
+        },
         _ => return None,
     })
 }
@@ -536,6 +566,44 @@ mod tests {
         assert_eq!(
             date_to_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),
             1
+        );
+    }
+
+    #[test]
+    fn dates_and_times_round_trip_through_milliseconds() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(14, 30, 0)
+            .unwrap();
+        assert_eq!(ms_to_datetime(datetime_to_ms(d)), d);
+        let mut texts = Texts::new(Arc::new(Interner::default()));
+        for answer in [
+            "2026-12-07 14:30",
+            "2026-12-07T14:30:00",
+            "2026-12-07T14:30:00+08:00",
+        ] {
+            let raw = value_to_raw(&Value::Text(answer.into()), Type::DateTime, &mut texts);
+            assert_eq!(raw, Some(datetime_to_ms(d) as u64), "{answer}");
+        }
+        assert_eq!(
+            value_to_raw(&Value::Text("next week".into()), Type::DateTime, &mut texts),
+            None
+        );
+        let midnight = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(
+            value_to_raw(
+                &Value::Text("2026-12-07".into()),
+                Type::DateTime,
+                &mut texts
+            ),
+            Some(datetime_to_ms(midnight) as u64)
+        );
+        assert_eq!(
+            raw_to_value(datetime_to_ms(d) as u64, Type::DateTime, &texts).to_text(),
+            "2026-12-07 14:30"
         );
     }
 

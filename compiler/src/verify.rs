@@ -382,6 +382,22 @@ fn check_inst(
                 }
             },
         },
+        Inst::ItemCount { dst, list } => {
+            v.int(*dst, at);
+            if !matches!(v.reg(*list), Some(Type::RecordList(_)) | None) {
+                v.err(format!("{at}: r{list} is not a list of records"));
+            }
+        }
+        Inst::Item {
+            dst, list, index, ..
+        } => {
+            v.int(*index, at);
+            match (v.reg(*list), v.reg(*dst)) {
+                (Some(Type::RecordList(l)), Some(Type::Record(r))) if l == r => {}
+                (None, _) | (_, None) => {}
+                _ => v.err(format!("{at}: r{dst} is not a record of the list r{list}")),
+            }
+        }
         Inst::Field {
             dst, record, field, ..
         } => match v.reg(*record) {

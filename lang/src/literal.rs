@@ -49,6 +49,62 @@ pub fn parse_clock(s: &str) -> Option<u32> {
     Some(h * 3600 + m * 60)
 }
 
+/// Parses a date and time: `2026-12-07 14:30`, `2026-12-07T14:30:05` (ISO 8601),
+/// with optional fractions of a second (dropped) and an optional `Z` or UTC
+/// offset such as `+08:00`. The clock time is read as written: services answer
+/// in the project's own time zone, and an offset does not move the time to
+/// another zone.
+pub fn parse_datetime(s: &str) -> Option<chrono::NaiveDateTime> {
+    let s = s.trim();
+    let split = s.find(['T', ' '])?;
+    let (date, rest) = (&s[..split], s[split + 1..].trim_start());
+    let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let clock_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(rest.len());
+    let (clock, mut zone) = rest.split_at(clock_end);
+    if let Some(fraction) = zone.strip_prefix('.') {
+        zone = fraction.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let zone_ok = zone.is_empty()
+        || zone == "Z"
+        || (zone.len() >= 3
+            && zone.starts_with(['+', '-'])
+            && zone[1..].bytes().all(|b| b.is_ascii_digit() || b == b':'));
+    if !zone_ok {
+        return None;
+    }
+    let mut parts = clock.split(':');
+    let field = |t: Option<&str>| -> Option<u32> {
+        let t = t?;
+        (!t.is_empty() && t.len() <= 2)
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let hour = field(parts.next())?;
+    let minute = field(parts.next())?;
+    let second = match parts.next() {
+        Some(t) => field(Some(t))?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let time = chrono::NaiveTime::from_hms_opt(hour, minute, second)?;
+    Some(date.and_time(time))
+}
+
+/// A date and time in its canonical form: `2026-12-07 14:30`, with seconds
+/// only when they are not zero.
+pub fn datetime_to_string(d: chrono::NaiveDateTime) -> String {
+    use chrono::Timelike;
+    if d.second() == 0 {
+        d.format("%Y-%m-%d %H:%M").to_string()
+    } else {
+        d.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
+
 /// A duration in its canonical form: `1m30s`, `2h`, `1d12h`; a duration that is not
 /// a whole number of seconds stays in milliseconds (`1500ms`).
 pub fn duration_to_string(millis: i64) -> String {
@@ -78,6 +134,48 @@ pub fn clock_to_string(secs: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_read_as_written() {
+        let at = |y, mo, d, h, mi, s| {
+            chrono::NaiveDate::from_ymd_opt(y, mo, d)
+                .unwrap()
+                .and_hms_opt(h, mi, s)
+                .unwrap()
+        };
+        assert_eq!(
+            parse_datetime("2026-12-07 14:30"),
+            Some(at(2026, 12, 7, 14, 30, 0))
+        );
+        assert_eq!(
+            parse_datetime("2026-12-07T14:30:05"),
+            Some(at(2026, 12, 7, 14, 30, 5))
+        );
+        assert_eq!(
+            parse_datetime("2026-12-07T14:30:05.250Z"),
+            Some(at(2026, 12, 7, 14, 30, 5))
+        );
+        assert_eq!(
+            parse_datetime("2026-12-07T08:00:00+08:00"),
+            Some(at(2026, 12, 7, 8, 0, 0))
+        );
+        assert_eq!(
+            parse_datetime("2026-2-3 9:05"),
+            Some(at(2026, 2, 3, 9, 5, 0))
+        );
+        assert_eq!(parse_datetime("2026-12-07"), None);
+        assert_eq!(parse_datetime("2026-12-07 25:00"), None);
+        assert_eq!(parse_datetime("2026-02-30 10:00"), None);
+        assert_eq!(parse_datetime("2026-12-07 14:30 tomorrow"), None);
+        assert_eq!(
+            datetime_to_string(at(2026, 12, 7, 14, 30, 0)),
+            "2026-12-07 14:30"
+        );
+        assert_eq!(
+            datetime_to_string(at(2026, 12, 7, 14, 30, 5)),
+            "2026-12-07 14:30:05"
+        );
+    }
 
     #[test]
     fn durations_and_clocks() {

@@ -219,6 +219,19 @@ pub const LOOKUP: &[OptSpec] = &[spec(
     "how long to wait for the service (default: the service's)",
 )];
 
+/// How many records `for each` reads when it has no `max`.
+pub const FOR_EACH_DEFAULT_MAX: u32 = 10;
+
+/// The largest `max` of `for each`: a caller cannot follow a longer list.
+pub const FOR_EACH_LIMIT: u32 = 100;
+
+/// Options of `for each`.
+pub const FOR_EACH: &[OptSpec] = &[spec(
+    "max",
+    whole(1.0, FOR_EACH_LIMIT as f64),
+    "the most records read, 1 to 100 (default 10); the rest are skipped",
+)];
+
 /// Options of `transfer`.
 pub const TRANSFER: &[OptSpec] = &[
     spec(

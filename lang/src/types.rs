@@ -25,10 +25,16 @@ pub enum Type {
     Time,
     /// A calendar date (`2026-10-01`).
     Date,
+    /// A date with a clock time (`2026-12-07 14:30`), in the project's time
+    /// zone: an expected repair time, an appointment.
+    DateTime,
     /// A recorded message.
     Recording,
     /// A record answered by a service operation.
     Record(RecordId),
+    /// The records a service operation answers when it answers a list (the
+    /// last three months' bills), read one at a time by `for each`.
+    RecordList(RecordId),
     /// A list of values (only on the right of `in`).
     List,
     /// Nothing (a sub-flow without a return value).
@@ -48,6 +54,7 @@ impl Type {
             "duration" => Type::Duration,
             "time" => Type::Time,
             "date" => Type::Date,
+            "datetime" => Type::DateTime,
             "recording" => Type::Recording,
             _ => return None,
         })
@@ -65,6 +72,7 @@ impl Type {
         "duration",
         "time",
         "date",
+        "datetime",
         "recording",
     ];
 
@@ -72,7 +80,7 @@ impl Type {
     pub fn is_ordered(self) -> bool {
         matches!(
             self,
-            Type::Number | Type::Duration | Type::Time | Type::Date | Type::Text
+            Type::Number | Type::Duration | Type::Time | Type::Date | Type::DateTime | Type::Text
         )
     }
 }
@@ -86,8 +94,10 @@ impl fmt::Display for Type {
             Type::Duration => "a duration",
             Type::Time => "a clock time",
             Type::Date => "a date",
+            Type::DateTime => "a date and time",
             Type::Recording => "a recording",
             Type::Record(_) => "a record",
+            Type::RecordList(_) => "a list of records",
             Type::List => "a list",
             Type::Void => "nothing",
             Type::Error => "an unknown value",
@@ -243,6 +253,9 @@ pub enum Function {
     EndsWith,
     /// `last_digits(text, n)`: the last n characters (read back a card's tail).
     LastDigits,
+    /// `count(bills)`: how many records a lookup's list holds (0 when the
+    /// service found nothing).
+    Count,
 }
 
 /// What a built-in function takes.
@@ -254,6 +267,8 @@ pub enum Param {
     Calendar,
     /// Any record.
     AnyRecord,
+    /// Any list of records.
+    AnyList,
     /// The same type as the other argument (numbers, durations, dates).
     SameOrdered,
 }
@@ -282,6 +297,7 @@ impl Function {
         Function::StartsWith,
         Function::EndsWith,
         Function::LastDigits,
+        Function::Count,
     ];
 
     /// The name as written.
@@ -308,6 +324,7 @@ impl Function {
             Function::StartsWith => "starts_with",
             Function::EndsWith => "ends_with",
             Function::LastDigits => "last_digits",
+            Function::Count => "count",
         }
     }
 
@@ -332,6 +349,7 @@ impl Function {
                 &[Value(Type::Text), Value(Type::Text)]
             }
             Function::LastDigits => &[Value(Type::Text), Value(Type::Number)],
+            Function::Count => &[AnyList],
         }
     }
 

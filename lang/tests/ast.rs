@@ -254,3 +254,48 @@ workorder complaint "投诉" {
 }
 "#
 );
+
+ast_snapshot!(
+    service_list_answer_and_not_found,
+    r#"
+service billing {
+  url "http://127.0.0.1:9000/billing"
+  not found -> answer
+  get bills "/bills/{phone}" (phone: phone) -> list of { month: text, amount: money }
+  get repair "/repair/{phone}" (phone: phone) -> { expected: datetime }
+}
+service strict {
+  url "http://127.0.0.1:9000/strict"
+  not found -> else
+}
+"#
+);
+
+ast_snapshot!(
+    for_each_and_dates_with_times,
+    r#"
+flow bills on "100" {
+  bills = lookup billing.bills(caller) else { hangup }
+  for each bill in bills (max 3) {
+    say bill.month, money bill.amount
+  }
+  for each bill in bills {
+    say "{bill.month}"
+  }
+  due = 2026-12-07 14:30
+  iso = 2026-12-07T08:05:30
+  later = due + 2h > today() + 18:00
+}
+"#
+);
+
+ast_snapshot!(
+    queue_key_offer,
+    r#"
+queue billing {
+  skills billing
+  key 1 -> callback offer "press1_callback.wav" every 1m when waited > 2m
+  key 2 -> flow voicemail offer "press2_voicemail.wav" every 45s
+}
+"#
+);

@@ -267,6 +267,26 @@ fn small_inputs_format_as_expected() {
             "flow f{play   \"a.wav\"  # hello\n}",
             "flow f {\n  play \"a.wav\" # hello\n}\n",
         ),
+        (
+            "const x = 2026-12-07T14:30:00",
+            "const x = 2026-12-07 14:30\n",
+        ),
+        (
+            "const x = 2026-12-07 9:05:30",
+            "const x = 2026-12-07 09:05:30\n",
+        ),
+        (
+            "flow f{for   each b in bs (max 3){say b.m}}",
+            "flow f {\n  for each b in bs (max 3) {\n    say b.m\n  }\n}\n",
+        ),
+        (
+            "service s{url \"http://x\" not found->answer get o \"/o\" () -> list   of {a: text}}",
+            "service s {\n  url \"http://x\"\n  not found -> answer\n  get o \"/o\" () -> list of {\n    a: text\n  }\n}\n",
+        ),
+        (
+            "queue q{key 1->callback offer \"o.wav\" every 60s when waited>2m}",
+            "queue q {\n  key 1 -> callback offer \"o.wav\" every 1m when waited > 2m\n}\n",
+        ),
     ];
     for (input, want) in cases {
         assert_eq!(fmt(input, input), want, "input: {input}");

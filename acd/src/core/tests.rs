@@ -134,6 +134,13 @@ queue later "CallbackLater" {
   key 1 -> callback when waited > 2m
 }
 
+queue offered "CallbackOffered" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  key 1 -> callback offer "press1_callback.wav" every 30s when waited > 2m
+}
+
 queue night "Night" {
   skills general >= 1
   strategy longest_idle
@@ -158,6 +165,8 @@ fn program() -> Program {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("acd.flow"), SOURCE).unwrap();
+    std::fs::create_dir_all(dir.join("prompts")).unwrap();
+    std::fs::write(dir.join("prompts/press1_callback.wav"), b"").unwrap();
     let (_, ir) = dialect_compiler::compile_paths(std::slice::from_ref(&dir)).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     Program::new(ir, Engine::Native).unwrap()
@@ -562,6 +571,37 @@ fn a_key_with_a_condition_works_only_while_it_holds() {
         msgs.iter()
             .any(|(c, m)| *c == 1 && matches!(m, AcdToCall::CallbackAccepted { .. })),
         "after 2 min it offers the callback: {msgs:?}"
+    );
+}
+
+#[test]
+fn a_keys_offer_is_played_only_while_the_key_works() {
+    let mut t = T::new(vec![general("a1")]);
+    t.call(1, "offered", 0.0);
+    let mut offered_at = Vec::new();
+    for s in (5..=300).step_by(5) {
+        t.at(s * 1000);
+        for (c, m) in t.messages() {
+            if let AcdToCall::Announce(crate::Announcement::Prompt { file }) = m {
+                assert_eq!((c, file.as_str()), (1, "press1_callback.wav"));
+                offered_at.push(s);
+            }
+        }
+    }
+    assert!(
+        !offered_at.is_empty() && offered_at.iter().all(|s| *s > 120),
+        "the call-back is offered only after two minutes: {offered_at:?}"
+    );
+    assert!(
+        offered_at.windows(2).all(|w| w[1] - w[0] >= 30),
+        "every 30 s at most: {offered_at:?}"
+    );
+    // And the key it offers works then.
+    t.input(Input::CallerKey { call: 1, key: '1' });
+    assert!(
+        t.messages()
+            .iter()
+            .any(|(c, m)| *c == 1 && matches!(m, AcdToCall::CallbackAccepted { .. }))
     );
 }
 

@@ -13,7 +13,7 @@
 //!   meaning category `c`.
 //! - A variable number of values is passed as a pointer to an array of `u64` in the
 //!   caller's stack frame and its length.
-//! - **Fallible helpers** ([`dl_field`], [`dl_call`]) write their result through an
+//! - **Fallible helpers** ([`dl_field`], [`dl_item`], [`dl_call`]) write their result through an
 //!   `out: *mut u64` pointer and return a `u32` status: `0` when all went well, `1`
 //!   when they raised a run-time error into `ctx.error`. The caller must then stop
 //!   (store the step budget back and return). All other helpers cannot fail.
@@ -30,6 +30,8 @@
 //! | `dl_load_data` | field | value |
 //! | `dl_store_data` | field, value | — |
 //! | `dl_field` | record, field, loc, out | status (fallible) |
+//! | `dl_item_count` | list | count (as `i64`) |
+//! | `dl_item` | list, index, loc, out | status (fallible) |
 //! | `dl_concat` | a, b | text |
 //! | `dl_format` | template, args, len | text |
 //! | `dl_text_cmp` | a, b | -1, 0 or 1 (as `i64`) |
@@ -123,6 +125,21 @@ pub(crate) extern "C" fn dl_field(
     // SAFETY: `ctx` and `out` come from native code (see the module conventions).
     unsafe {
         let v = with_ctx(ctx, 0, |c| c.field(record, field, loc as LocId));
+        finish(ctx, out, v)
+    }
+}
+
+/// The number of records of a list.
+pub(crate) extern "C" fn dl_item_count(ctx: Ctx, list: u64) -> u64 {
+    // SAFETY: `ctx` comes from native code (see the module conventions).
+    unsafe { with_ctx(ctx, 0, |c| c.item_count(list)) }
+}
+
+/// Record `index` of a list (fallible: an index outside the list raises an error).
+pub(crate) extern "C" fn dl_item(ctx: Ctx, list: u64, index: u64, loc: u32, out: *mut u64) -> u32 {
+    // SAFETY: `ctx` and `out` come from native code (see the module conventions).
+    unsafe {
+        let v = with_ctx(ctx, 0, |c| c.item(list, index, loc as LocId));
         finish(ctx, out, v)
     }
 }
@@ -323,6 +340,8 @@ pub(crate) enum Helper {
     LoadData,
     StoreData,
     Field,
+    ItemCount,
+    Item,
     Concat,
     Format,
     TextCmp,
@@ -350,10 +369,12 @@ enum K {
 
 impl Helper {
     /// Every helper, in declaration order.
-    pub(crate) const ALL: [Helper; 15] = [
+    pub(crate) const ALL: [Helper; 17] = [
         Helper::LoadData,
         Helper::StoreData,
         Helper::Field,
+        Helper::ItemCount,
+        Helper::Item,
         Helper::Concat,
         Helper::Format,
         Helper::TextCmp,
@@ -374,6 +395,8 @@ impl Helper {
             Helper::LoadData => "dl_load_data",
             Helper::StoreData => "dl_store_data",
             Helper::Field => "dl_field",
+            Helper::ItemCount => "dl_item_count",
+            Helper::Item => "dl_item",
             Helper::Concat => "dl_concat",
             Helper::Format => "dl_format",
             Helper::TextCmp => "dl_text_cmp",
@@ -395,6 +418,8 @@ impl Helper {
             Helper::LoadData => dl_load_data as *const u8,
             Helper::StoreData => dl_store_data as *const u8,
             Helper::Field => dl_field as *const u8,
+            Helper::ItemCount => dl_item_count as *const u8,
+            Helper::Item => dl_item as *const u8,
             Helper::Concat => dl_concat as *const u8,
             Helper::Format => dl_format as *const u8,
             Helper::TextCmp => dl_text_cmp as *const u8,
@@ -417,6 +442,8 @@ impl Helper {
             Helper::LoadData => (&[P, W], Some(Q)),
             Helper::StoreData => (&[P, W, Q], None),
             Helper::Field => (&[P, Q, W, W, P], Some(W)),
+            Helper::ItemCount => (&[P, Q], Some(Q)),
+            Helper::Item => (&[P, Q, Q, W, P], Some(W)),
             Helper::Concat => (&[P, Q, Q], Some(Q)),
             Helper::Format => (&[P, W, P, W], Some(Q)),
             Helper::TextCmp => (&[P, Q, Q], Some(Q)),

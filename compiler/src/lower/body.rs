@@ -123,6 +123,14 @@ impl Fb {
         id
     }
 
+    /// The type of a named slot already made (a flow's variables all are).
+    pub(super) fn slot_type(&self, name: &str) -> Option<Type> {
+        self.slot_ids
+            .get(name)
+            .and_then(|&s| self.slots.get(s as usize))
+            .map(|(_, t)| *t)
+    }
+
     pub(super) fn hidden_slot(&mut self, prefix: &str, ty: Type) -> SlotId {
         let name = format!("%{prefix}{}", self.slots.len());
         self.slot(&name, ty)

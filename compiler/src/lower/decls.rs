@@ -145,6 +145,7 @@ impl<'a> Lowerer<'a> {
                     path,
                     params: info.params.clone(),
                     record: info.record,
+                    list: info.list,
                 });
             }
             self.ir.services.push(ServiceIr {
@@ -154,6 +155,7 @@ impl<'a> Lowerer<'a> {
                     .timeout
                     .map(|d| d.millis)
                     .unwrap_or(DEFAULT_LOOKUP_TIMEOUT_MS),
+                not_found: s.not_found.map(|(n, _)| n).unwrap_or_default(),
                 operations: ops,
             });
         }
@@ -195,6 +197,7 @@ impl<'a> Lowerer<'a> {
             ExprKind::Duration(ms) => ConstValue::Int(*ms),
             ExprKind::Clock(s) => ConstValue::Int(i64::from(*s)),
             ExprKind::Date(d) => ConstValue::Int(date_to_days(*d)),
+            ExprKind::DateTime(d) => ConstValue::Int(crate::value::datetime_to_ms(*d)),
             ExprKind::Text(t) => ConstValue::Text(t.as_plain()?),
             ExprKind::Name(n) => {
                 let (r, _) = self.model.consts.get(&n.name)?;

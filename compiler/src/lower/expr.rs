@@ -9,7 +9,7 @@ use dialect_lang::types::{Builtin, Function, Type};
 use super::Lowerer;
 use super::body::{Ctx, Fb};
 use crate::ir::*;
-use crate::value::date_to_days;
+use crate::value::{date_to_days, datetime_to_ms};
 
 impl<'a> Lowerer<'a> {
     pub(super) fn expr(&mut self, fb: &mut Fb, e: &Expr) -> Reg {
@@ -20,6 +20,7 @@ impl<'a> Lowerer<'a> {
             ExprKind::Duration(ms) => fb.konst(Type::Duration, Const::Int(*ms)),
             ExprKind::Clock(s) => fb.konst(Type::Time, Const::Int(i64::from(*s))),
             ExprKind::Date(d) => fb.konst(Type::Date, Const::Int(date_to_days(*d))),
+            ExprKind::DateTime(d) => fb.konst(Type::DateTime, Const::Int(datetime_to_ms(*d))),
             ExprKind::Text(t) => self.text(fb, t),
             ExprKind::Name(n) => self.name(fb, e, n, ty),
             ExprKind::Data(f) => {
@@ -335,6 +336,7 @@ impl<'a> Lowerer<'a> {
             | ExprKind::Duration(_)
             | ExprKind::Clock(_)
             | ExprKind::Date(_)
+            | ExprKind::DateTime(_)
             | ExprKind::Data(_) => true,
             ExprKind::Text(t) => t.as_plain().is_some(),
             ExprKind::Name(_) => match self.model.names.get(&e.id).copied() {
@@ -479,6 +481,12 @@ impl<'a> Lowerer<'a> {
             (BinaryOp::Add, Duration, Date) => (BinOp::DateAddMs, true),
             (BinaryOp::Add, Time, Duration) => (BinOp::TimeAddMs, false),
             (BinaryOp::Add, Duration, Time) => (BinOp::TimeAddMs, true),
+            (BinaryOp::Add, DateTime, Duration) => (BinOp::AddI, false),
+            (BinaryOp::Add, Duration, DateTime) => (BinOp::AddI, true),
+            (BinaryOp::Add, Date, Time) => (BinOp::DateAtTime, false),
+            (BinaryOp::Add, Time, Date) => (BinOp::DateAtTime, true),
+            (BinaryOp::Sub, DateTime, Duration) => (BinOp::SubI, false),
+            (BinaryOp::Sub, DateTime, DateTime) => (BinOp::SubI, false),
             (BinaryOp::Sub, Number, Number) => (BinOp::SubF, false),
             (BinaryOp::Sub, Duration, Duration) => (BinOp::SubI, false),
             (BinaryOp::Sub, Date, Duration) => (BinOp::DateSubMs, false),

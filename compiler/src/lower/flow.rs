@@ -428,7 +428,127 @@ impl<'a> Lowerer<'a> {
             }
             StmtKind::OnError(_) => {}
             StmtKind::Block(b) => self.block(fb, b),
+            StmtKind::ForEach {
+                var,
+                list,
+                options: o,
+                body,
+            } => self.for_each(fb, var, list, o, body, s.span),
         }
+    }
+
+    /// `for each var in list (max N) { body }`: a counted loop over the list's
+    /// records, never more than N times (the bound the checker allows), so a
+    /// loop cannot run without end whatever the service answers.
+    fn for_each(
+        &mut self,
+        fb: &mut Fb,
+        var: &Ident,
+        list: &Ident,
+        o: &[Opt],
+        body: &ast::Block,
+        span: Span,
+    ) {
+        let loc = self.loc(span);
+        let Some(list_ty @ Type::RecordList(rid)) = fb.slot_type(&list.name) else {
+            return;
+        };
+        let bound = options::number(o, "max")
+            .map(|n| n as i64)
+            .unwrap_or(i64::from(options::FOR_EACH_DEFAULT_MAX));
+        let list_slot = fb.slot(&list.name, list_ty);
+        let var_slot = fb.slot(&var.name, Type::Record(rid));
+        let index_slot = fb.hidden_slot("each", Type::Duration);
+        let count_slot = fb.hidden_slot("count", Type::Duration);
+        let l = fb.reg(list_ty);
+        fb.emit(Inst::Load {
+            dst: l,
+            slot: list_slot,
+        });
+        let n = fb.reg(Type::Duration);
+        fb.emit(Inst::ItemCount { dst: n, list: l });
+        // count = min(count, bound)
+        let max = fb.int(bound);
+        let over = fb.reg(Type::Bool);
+        fb.emit(Inst::Cmp {
+            dst: over,
+            cond: Cond::Gt,
+            kind: CmpKind::Int,
+            a: n,
+            b: max,
+        });
+        let (clamp, counted) = (fb.block(loc), fb.block(loc));
+        fb.emit(Inst::Store {
+            slot: count_slot,
+            src: n,
+        });
+        self.branch(fb, over, clamp, counted);
+        fb.cur = clamp;
+        fb.emit(Inst::Store {
+            slot: count_slot,
+            src: max,
+        });
+        fb.switch_to(counted);
+        let zero = fb.int(0);
+        fb.emit(Inst::Store {
+            slot: index_slot,
+            src: zero,
+        });
+        let (head, each, done) = (fb.block(loc), fb.block(loc), fb.block(loc));
+        fb.switch_to(head);
+        let i = fb.reg(Type::Duration);
+        fb.emit(Inst::Load {
+            dst: i,
+            slot: index_slot,
+        });
+        let c = fb.reg(Type::Duration);
+        fb.emit(Inst::Load {
+            dst: c,
+            slot: count_slot,
+        });
+        let more = fb.reg(Type::Bool);
+        fb.emit(Inst::Cmp {
+            dst: more,
+            cond: Cond::Lt,
+            kind: CmpKind::Int,
+            a: i,
+            b: c,
+        });
+        self.branch(fb, more, each, done);
+        fb.cur = each;
+        let l = fb.reg(list_ty);
+        fb.emit(Inst::Load {
+            dst: l,
+            slot: list_slot,
+        });
+        let record = fb.reg(Type::Record(rid));
+        fb.emit(Inst::Item {
+            dst: record,
+            list: l,
+            index: i,
+            loc,
+        });
+        fb.emit(Inst::Store {
+            slot: var_slot,
+            src: record,
+        });
+        let one = fb.int(1);
+        let next = fb.reg(Type::Duration);
+        fb.emit(Inst::Binary {
+            dst: next,
+            op: BinOp::AddI,
+            a: i,
+            b: one,
+            loc,
+        });
+        fb.emit(Inst::Store {
+            slot: index_slot,
+            src: next,
+        });
+        self.block(fb, body);
+        fb.cur_loc = loc;
+        fb.term(Term::Jump(head));
+        fb.cur = done;
     }
 
     pub(super) fn snippet(&self, span: Span) -> String {
@@ -561,6 +681,7 @@ fn collect_labels(b: &ast::Block, f: &mut impl FnMut(&Ident)) {
                 otherwise: Some(b), ..
             }
             | StmtKind::Block(b) => collect_labels(b, f),
+            StmtKind::ForEach { body, .. } => collect_labels(body, f),
             _ => {}
         }
     }

@@ -351,7 +351,12 @@ impl<'a> Lowerer<'a> {
         else {
             return;
         };
-        let rid = self.ir.services[si].operations[oi].record;
+        let op = &self.ir.services[si].operations[oi];
+        let answer = if op.list {
+            Type::RecordList(op.record)
+        } else {
+            Type::Record(op.record)
+        };
         let timeout_ms =
             options::duration_ms(&l.options, "timeout").unwrap_or(self.ir.services[si].timeout_ms);
         let args: Vec<Reg> = l.args.iter().map(|a| self.expr(fb, a)).collect();
@@ -367,7 +372,7 @@ impl<'a> Lowerer<'a> {
             args,
         );
         let k = self.input_kind(fb);
-        let slot = fb.slot(&target.name, Type::Record(rid));
+        let slot = fb.slot(&target.name, answer);
         let (ok, failed, join) = (fb.block(loc), fb.block(loc), fb.block(loc));
         let want = fb.int(InputKind::Record as i64);
         let c = fb.reg(Type::Bool);
@@ -380,7 +385,7 @@ impl<'a> Lowerer<'a> {
         });
         self.branch(fb, c, ok, failed);
         fb.cur = ok;
-        let r = fb.reg(Type::Record(rid));
+        let r = fb.reg(answer);
         fb.emit(Inst::Input {
             dst: r,
             what: InputField::Record,
@@ -388,7 +393,7 @@ impl<'a> Lowerer<'a> {
         fb.emit(Inst::Store { slot, src: r });
         fb.term(Term::Jump(join));
         fb.cur = failed;
-        let none = fb.konst(Type::Record(rid), Const::Int(0));
+        let none = fb.konst(answer, Const::Int(0));
         fb.emit(Inst::Store { slot, src: none });
         if let Some(b) = &l.otherwise {
             self.block(fb, b);

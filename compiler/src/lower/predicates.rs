@@ -159,6 +159,7 @@ impl<'a> Lowerer<'a> {
                 overflows.push((o.direction, o.target.name.clone(), p));
             }
             let mut keys = Vec::new();
+            let mut key_offers = Vec::new();
             for (ki, k) in q.keys.iter().enumerate() {
                 let Some(c) = k.key.chars().next() else {
                     continue;
@@ -166,6 +167,17 @@ impl<'a> Lowerer<'a> {
                 let when = k.when.as_ref().map(|w| {
                     self.predicate(PredKind::Key(qi, ki as u32), w, Vec::new(), Vec::new())
                 });
+                if let Some(o) = &k.offer {
+                    key_offers.push(KeyOfferIr {
+                        key: c,
+                        prompt: match &o.prompt.kind {
+                            ExprKind::Text(t) => t.plain_lossy(),
+                            _ => self.snippet(o.prompt.span),
+                        },
+                        every_ms: o.every.millis,
+                        when,
+                    });
+                }
                 keys.push((c, self.dest(&k.dest), when));
             }
             let music = q.music.as_ref().map(|e| match &e.kind {
@@ -203,6 +215,7 @@ impl<'a> Lowerer<'a> {
                     .map(|(d, dest, _)| (d.millis, self.dest(dest))),
                 overflows,
                 keys,
+                key_offers,
                 no_answer: q.no_answer.as_ref().map(|n| (n.timeout.millis, n.action)),
                 max_missed: options::number(&q.agent_policy, "max missed").map(|n| n as u32),
                 reject_delay_ms: options::duration_ms(&q.agent_policy, "reject delay"),

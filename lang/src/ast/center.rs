@@ -55,10 +55,25 @@ pub struct QueueKey {
     pub key_span: Span,
     /// Where the call goes.
     pub dest: Destination,
+    /// The prompt that offers the key to waiting callers, and how often.
+    pub offer: Option<KeyOffer>,
     /// Only while this holds (a callback offered after two minutes): at other
-    /// times the key does nothing.
+    /// times the key does nothing and its offer is not played.
     pub when: Option<Expr>,
     /// The whole rule.
+    pub span: Span,
+}
+
+/// `offer "press1_callback.wav" every 1m`: an announcement that tells the caller
+/// about a queue key, under the key's own condition, so that a caller is never
+/// told to press a key that does nothing yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyOffer {
+    /// The prompt file.
+    pub prompt: Expr,
+    /// How often it is played.
+    pub every: DurationLit,
+    /// From `offer` to the end of the time.
     pub span: Span,
 }
 

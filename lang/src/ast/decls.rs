@@ -219,6 +219,9 @@ pub struct ServiceDecl {
     pub url: Option<Text>,
     /// Default time-out for lookups.
     pub timeout: Option<DurationLit>,
+    /// `not found -> answer` / `not found -> else`: what a 404 or an empty
+    /// answer means (without the clause, a failure for `else`).
+    pub not_found: Option<(NotFound, Span)>,
     /// Operations with typed parameters and answers.
     pub operations: Vec<ServiceOperation>,
     /// The whole declaration.
@@ -238,8 +241,22 @@ pub struct ServiceOperation {
     pub params: Vec<TypedField>,
     /// The fields of the JSON answer and their types.
     pub fields: Vec<TypedField>,
+    /// `-> list of { ... }`: the answer is a JSON array of such records.
+    pub list: bool,
     /// The whole operation.
     pub span: Span,
+}
+
+/// What a service's 404 or empty answer means to the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum NotFound {
+    /// A failure: the lookup's `else` runs (the default, so that a service
+    /// that is down is never mistaken for "no such customer").
+    #[default]
+    Else,
+    /// An answer saying there is nothing: the lookup goes on with an unknown
+    /// record (`known(x)` is false) or an empty list.
+    Answer,
 }
 
 /// HTTP method of a service operation.

@@ -85,6 +85,8 @@ pub enum ExprKind {
     Clock(u32),
     /// `2026-10-01`
     Date(chrono::NaiveDate),
+    /// `2026-12-07 14:30` or `2026-12-07T14:30:00`
+    DateTime(chrono::NaiveDateTime),
     /// `"text {x}"`
     Text(Text),
     /// A variable, constant, parameter or built-in name.

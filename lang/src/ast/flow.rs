@@ -165,6 +165,18 @@ pub enum StmtKind {
     OnError(Block),
     /// `{ ... }`
     Block(Block),
+    /// `for each bill in bills (max 3) { ... }`: the block once per record of
+    /// a lookup's list, at most `max` times.
+    ForEach {
+        /// Takes each record in turn (a variable of the flow).
+        var: Ident,
+        /// The variable holding the list (a lookup's target).
+        list: Ident,
+        /// `max N`: the most records read (default [`crate::options::FOR_EACH_DEFAULT_MAX`]).
+        options: Vec<Opt>,
+        /// Run for each record.
+        body: Block,
+    },
 }
 
 /// A `say` statement.

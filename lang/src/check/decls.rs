@@ -497,6 +497,10 @@ impl Checker<'_> {
             if let Some(w) = &qk.when {
                 self.expect_type(w, Type::Bool, &mut scope, "a key's condition");
             }
+            if let Some(o) = &qk.offer {
+                self.check_prompt(&o.prompt, &mut scope);
+                self.check_duration(&o.every, "a key's offer interval");
+            }
             if k.chars().count() != 1 || !k.chars().all(is_dtmf_key) {
                 self.err(
                     Diagnostic::error("not-a-key", *span, format!("`{k}` is not a DTMF key"))

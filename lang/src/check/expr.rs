@@ -143,6 +143,7 @@ impl Checker<'_> {
             ExprKind::Duration(_) => Type::Duration,
             ExprKind::Clock(_) => Type::Time,
             ExprKind::Date(_) => Type::Date,
+            ExprKind::DateTime(_) => Type::DateTime,
             ExprKind::Text(t) => {
                 self.check_text_parts(t, scope);
                 Type::Text
@@ -287,7 +288,11 @@ impl Checker<'_> {
                 let ty = self.type_of(x, scope);
                 if matches!(
                     ty,
-                    Type::Record(_) | Type::List | Type::Void | Type::Recording
+                    Type::Record(_)
+                        | Type::RecordList(_)
+                        | Type::List
+                        | Type::Void
+                        | Type::Recording
                 ) {
                     self.err(
                         Diagnostic::error(
@@ -507,6 +512,19 @@ impl Checker<'_> {
                         ));
                     }
                 }
+                Param::AnyList => {
+                    let t = self.type_of(a, scope);
+                    if !matches!(t, Type::RecordList(_) | Type::Error) {
+                        self.err(
+                            Diagnostic::error(
+                                "type-mismatch",
+                                a.span,
+                                format!("`{}` needs a lookup's list of records, but this is {t}", f.name),
+                            )
+                            .with_hint("a lookup answers a list when its operation is declared `-> list of { ... }`"),
+                        );
+                    }
+                }
                 Param::SameOrdered => {
                     let t = self.type_of(a, scope);
                     match same {
@@ -516,6 +534,7 @@ impl Checker<'_> {
                                 Type::Number
                                     | Type::Duration
                                     | Type::Date
+                                    | Type::DateTime
                                     | Type::Time
                                     | Type::Error
                             ) {
@@ -577,7 +596,7 @@ impl Checker<'_> {
                 Bool
             }
             BinaryOp::Eq | BinaryOp::Ne => {
-                if ta != tb || matches!(ta, Record(_) | List | Void | Recording) {
+                if ta != tb || matches!(ta, Record(_) | RecordList(_) | List | Void | Recording) {
                     self.err(
                         Diagnostic::error(
                             "type-mismatch",
@@ -595,7 +614,7 @@ impl Checker<'_> {
                         Diagnostic::error(
                             "type-mismatch",
                             e.span,
-                            format!("`{sym}` needs two numbers, durations, dates or times of the same kind, but this compares {ta} with {tb}"),
+                            format!("`{sym}` needs two numbers, durations, dates, dates with times or times of the same kind, but this compares {ta} with {tb}"),
                         )
                         .with_hint_opt(self.compare_hint(a, ta, b, tb)),
                     );
@@ -608,6 +627,8 @@ impl Checker<'_> {
                 (Duration, Duration) => Duration,
                 (Date, Duration) | (Duration, Date) => Date,
                 (Time, Duration) | (Duration, Time) => Time,
+                (DateTime, Duration) | (Duration, DateTime) => DateTime,
+                (Date, Time) | (Time, Date) => DateTime,
                 _ => self.bad_arith(e, sym, ta, tb),
             },
             BinaryOp::Sub => match (ta, tb) {
@@ -617,6 +638,8 @@ impl Checker<'_> {
                 (Date, Date) => Duration,
                 (Time, Time) => Duration,
                 (Time, Duration) => Time,
+                (DateTime, Duration) => DateTime,
+                (DateTime, DateTime) => Duration,
                 _ => self.bad_arith(e, sym, ta, tb),
             },
             BinaryOp::Mul => match (ta, tb) {
@@ -724,6 +747,15 @@ fn compare_hint(a: Type, b: Type) -> Option<String> {
         (Date, Text) | (Text, Date) => {
             Some("dates are written without quotes: 2026-10-01".to_string())
         }
+        (DateTime, Text) | (Text, DateTime) => Some(
+            "a date and time is written without quotes: 2026-12-07 14:30".to_string(),
+        ),
+        (DateTime, Date) | (Date, DateTime) => Some(
+            "a date has no time of day; add one to compare it with a date and time: 2026-12-07 + 00:00".to_string(),
+        ),
+        (DateTime, Time) | (Time, DateTime) => Some(
+            "a clock time has no day; put a date before it: today() + 14:30".to_string(),
+        ),
         _ => None,
     }
 }

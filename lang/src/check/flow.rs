@@ -216,7 +216,7 @@ impl Checker<'_> {
             StmtKind::Lookup { target, lookup } => {
                 let key = (lookup.service.name.clone(), lookup.operation.name.clone());
                 if let Some(op) = self.model.operations.get(&key) {
-                    bind(scope, cx, target, Type::Record(op.record));
+                    bind(scope, cx, target, op.answer_type());
                 }
                 if let Some(b) = &lookup.otherwise {
                     self.infer_block(b, scope, cx);
@@ -266,6 +266,19 @@ impl Checker<'_> {
             }
             | StmtKind::OnError(b)
             | StmtKind::Block(b) => self.infer_block(b, scope, cx),
+            StmtKind::ForEach {
+                var, list, body, ..
+            } => {
+                match scope.locals.get(&list.name) {
+                    Some(&Type::RecordList(rid)) => bind(scope, cx, var, Type::Record(rid)),
+                    // The list is reported where it is named; the record's
+                    // uses would only repeat that.
+                    _ => {
+                        scope.locals.entry(var.name.clone()).or_insert(Type::Error);
+                    }
+                }
+                self.infer_block(body, scope, cx);
+            }
             _ => {}
         }
     }
@@ -631,6 +644,12 @@ impl Checker<'_> {
                 self.nested(b, scope, cx);
             }
             StmtKind::Block(b) => self.nested(b, scope, cx),
+            StmtKind::ForEach {
+                var,
+                list,
+                options: o,
+                body,
+            } => self.check_for_each(var, list, o, body, scope, cx),
         }
     }
 
@@ -703,14 +722,15 @@ impl Checker<'_> {
                     Type::Text
                         | Type::Number
                         | Type::Date
+                        | Type::DateTime
                         | Type::Time
                         | Type::Duration
                         | Type::Error
                 ),
                 SayKind::Money | SayKind::Number => matches!(t, Type::Number | Type::Error),
                 SayKind::Digits => matches!(t, Type::Text | Type::Number | Type::Error),
-                SayKind::Date => matches!(t, Type::Date | Type::Error),
-                SayKind::Time => matches!(t, Type::Time | Type::Error),
+                SayKind::Date => matches!(t, Type::Date | Type::DateTime | Type::Error),
+                SayKind::Time => matches!(t, Type::Time | Type::DateTime | Type::Error),
             };
             if !ok {
                 let want = match it.kind {
@@ -722,6 +742,73 @@ impl Checker<'_> {
                 self.mismatch(&it.value, want, t, "what is said");
             }
         }
+    }
+
+    fn check_for_each(
+        &mut self,
+        var: &Ident,
+        list: &Ident,
+        o: &[Opt],
+        body: &Block,
+        scope: &mut Scope,
+        cx: &mut FlowCx,
+    ) {
+        self.check_options(o, options::FOR_EACH, "for each");
+        match scope.locals.get(&list.name).copied() {
+            Some(Type::RecordList(rid)) => {
+                if var.name == list.name {
+                    self.err(
+                        Diagnostic::error(
+                            "type-mismatch",
+                            var.span,
+                            format!(
+                                "`{}` cannot name both the list and each of its records",
+                                var.name
+                            ),
+                        )
+                        .with_hint("name each record in the singular: `for each bill in bills`"),
+                    );
+                } else {
+                    self.check_target(var, Type::Record(rid), scope, cx);
+                }
+            }
+            Some(Type::Error) => {}
+            Some(other) => {
+                self.err(
+                    Diagnostic::error(
+                        "type-mismatch",
+                        list.span,
+                        format!(
+                            "`for each` reads the records of a lookup that answers a list, but `{}` is {other}",
+                            list.name
+                        ),
+                    )
+                    .with_label(format!("this is {other}"))
+                    .with_hint("declare the service operation's answer as `-> list of { ... }` and look it up into this variable"),
+                );
+            }
+            None => {
+                let lists: Vec<String> = scope
+                    .locals
+                    .iter()
+                    .filter(|(_, t)| matches!(t, Type::RecordList(_)))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let hint = did_you_mean(&list.name, lists.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.err(
+                    Diagnostic::error(
+                        "unknown-name",
+                        list.span,
+                        format!("there is no list called `{}` in this flow", list.name),
+                    )
+                    .with_label("not a lookup's list")
+                    .with_hint_opt(hint)
+                    .with_hint("look the list up first: `bills = lookup billing.bills(account) else { ... }`"),
+                );
+            }
+        }
+        self.nested(body, scope, cx);
     }
 
     fn check_lookup(&mut self, target: &Ident, l: &Lookup, scope: &mut Scope, cx: &mut FlowCx) {
@@ -792,7 +879,7 @@ impl Checker<'_> {
                         }
                     }
                 }
-                self.check_target(target, Type::Record(op.record), scope, cx);
+                self.check_target(target, op.answer_type(), scope, cx);
             }
         }
         match &l.otherwise {
@@ -1046,6 +1133,12 @@ impl Checker<'_> {
                 true
             }
             StmtKind::Block(b) => self.block_completes(b, cx, report),
+            StmtKind::ForEach { body, .. } => {
+                // The list may be empty: the statement after the loop is reached
+                // whatever the body does.
+                self.block_completes(body, cx, report);
+                true
+            }
             _ => true,
         }
     }
@@ -1098,6 +1191,7 @@ pub(crate) fn walk_stmts<'a>(b: &'a Block, f: &mut impl FnMut(&'a Stmt)) {
             }
             | StmtKind::OnError(b)
             | StmtKind::Block(b) => walk_stmts(b, f),
+            StmtKind::ForEach { body, .. } => walk_stmts(body, f),
             _ => {}
         }
     }

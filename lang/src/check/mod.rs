@@ -389,6 +389,19 @@ pub struct OperationInfo {
     pub params: Vec<(String, Type)>,
     /// The answer's record type.
     pub record: RecordId,
+    /// The operation answers a list of such records (`-> list of { ... }`).
+    pub list: bool,
+}
+
+impl OperationInfo {
+    /// The type of the lookup's variable: the record, or the list of records.
+    pub fn answer_type(&self) -> Type {
+        if self.list {
+            Type::RecordList(self.record)
+        } else {
+            Type::Record(self.record)
+        }
+    }
 }
 
 /// A field of a workorder type.
@@ -1003,6 +1016,7 @@ impl<'p> Checker<'p> {
                     index,
                     params,
                     record,
+                    list: op.list,
                 },
             );
         }

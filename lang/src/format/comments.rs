@@ -207,6 +207,10 @@ fn collect_key_spans(module: &Module, out: &mut Vec<(u32, u32)>) {
                 }
             }
             StmtKind::OnError(b) | StmtKind::Block(b) => block(b, out),
+            StmtKind::ForEach { options, body, .. } => {
+                opts(options, out);
+                block(body, out);
+            }
             _ => {}
         }
     }

@@ -232,6 +232,16 @@ impl<'a> Printer<'a> {
             let s = format!("timeout {}", self.duration_lit(t));
             parts.push((lo, Part::Line(s, lo, t.span.end)));
         }
+        if let Some((meaning, span)) = &d.not_found {
+            let word = match meaning {
+                NotFound::Answer => "answer",
+                NotFound::Else => "else",
+            };
+            parts.push((
+                span.start,
+                Part::Line(format!("not found -> {word}"), span.start, span.end),
+            ));
+        }
         for o in &d.operations {
             parts.push((o.span.start, Part::Operation(o)));
         }
@@ -247,10 +257,11 @@ impl<'a> Printer<'a> {
             HttpMethod::Post => "post",
         };
         let header = format!(
-            "{method} {} {} ({}) ->",
+            "{method} {} {} ({}) ->{}",
             o.name.name,
             text_to_string(&o.path),
-            typed_fields(&o.params)
+            typed_fields(&o.params),
+            if o.list { " list of" } else { "" }
         );
         let after = o.params.last().map_or(o.path.span.end, |f| f.ty.span().end);
         let open = self.find(self.find(after, b'>'), b'{');
@@ -389,10 +400,26 @@ impl<'a> Printer<'a> {
                 .as_ref()
                 .map(|w| format!(" when {}", expr_to_string(w)))
                 .unwrap_or_default();
-            let end = k.when.as_ref().map_or(k.dest.span().end, |w| w.span.end);
+            let offer = k
+                .offer
+                .as_ref()
+                .map(|o| {
+                    format!(
+                        " offer {} every {}",
+                        expr_to_string(&o.prompt),
+                        self.duration_lit(&o.every)
+                    )
+                })
+                .unwrap_or_default();
+            let end = k
+                .when
+                .as_ref()
+                .map(|w| w.span.end)
+                .or(k.offer.as_ref().map(|o| o.span.end))
+                .unwrap_or(k.dest.span().end);
             add(
                 lo,
-                format!("key {} -> {}{when}", k.key, dest_to_string(&k.dest)),
+                format!("key {} -> {}{offer}{when}", k.key, dest_to_string(&k.dest)),
                 end,
             );
         }

@@ -114,6 +114,7 @@ pub(super) fn write_expr(out: &mut String, e: &Expr, min: u8) {
         ExprKind::Duration(ms) => out.push_str(&duration_to_string(*ms)),
         ExprKind::Clock(s) => out.push_str(&clock_to_string(*s)),
         ExprKind::Date(d) => out.push_str(&date_to_string(*d)),
+        ExprKind::DateTime(d) => out.push_str(&crate::literal::datetime_to_string(*d)),
         ExprKind::Text(t) => out.push_str(&text_to_string(t)),
         ExprKind::Name(i) => out.push_str(&i.name),
         ExprKind::Data(i) => {

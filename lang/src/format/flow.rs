@@ -323,6 +323,21 @@ impl<'a> Printer<'a> {
                 self.block_after("on error".into(), lo, b);
                 Tail::Closed
             }
+            StmtKind::ForEach {
+                var,
+                list,
+                options,
+                body,
+            } => {
+                let header = format!(
+                    "for each {} in {}{}",
+                    var.name,
+                    list.name,
+                    opts_suffix(options)
+                );
+                self.block_after(header, lo, body);
+                Tail::Closed
+            }
             StmtKind::Block(b) => {
                 let close = b.span.end.saturating_sub(1);
                 if b.stmts.is_empty() && !self.has_comment_in(b.span.start, b.span.end) {

@@ -695,6 +695,17 @@ impl Builder<'_> {
                 preds
             }
             StmtKind::Block(b) => self.stmts(&b.stmts, preds),
+            StmtKind::ForEach {
+                var, list, body, ..
+            } => {
+                let head = format!("for each {} in {}", var.name, list.name);
+                let id = self.node(NodeKind::Decision, wrap(&head, WRAP), s.span, preds);
+                let ends = self.stmts(&body.stmts, vec![(id, Some("each".to_string()))]);
+                for (from, label) in ends {
+                    self.edge(from, id, label, EdgeKind::Repeat);
+                }
+                vec![(id, Some("done".to_string()))]
+            }
         }
     }
 }

@@ -72,6 +72,7 @@ const STATEMENTS: &[&str] = &[
     "pause",
     "language",
     "call",
+    "for each",
     "on error",
     "no input",
     "no match",
@@ -243,7 +244,17 @@ impl Analysis {
                     Place::Calendar => {
                         keywords(&["timezone", "hours", "holiday", "workday"], &mut out)
                     }
-                    Place::Service => keywords(&["url", "timeout", "get", "post"], &mut out),
+                    Place::Service => keywords(
+                        &[
+                            "url",
+                            "timeout",
+                            "not found -> answer",
+                            "not found -> else",
+                            "get",
+                            "post",
+                        ],
+                        &mut out,
+                    ),
                     Place::List => keywords(&["category"], &mut out),
                     Place::Other => {}
                 }

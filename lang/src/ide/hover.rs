@@ -135,6 +135,7 @@ pub(super) fn function_signature(f: Function) -> &'static str {
         Function::StartsWith => "starts_with(text, prefix) -> bool",
         Function::EndsWith => "ends_with(text, suffix) -> bool",
         Function::LastDigits => "last_digits(text, n) -> text",
+        Function::Count => "count(list) -> number",
     }
 }
 
@@ -145,7 +146,9 @@ fn function_doc(f: Function) -> &'static str {
         Function::Weekday => "The day of the week of a date: 1 is Monday, 7 is Sunday.",
         Function::IsOpen => "Whether the calendar is open now.",
         Function::IsWorkday => "Whether today is a working day in the calendar.",
-        Function::Known => "Whether a lookup answered (false after its `else`).",
+        Function::Known => {
+            "Whether a lookup answered with a record (false after its `else`, or when the service found nothing)."
+        }
         Function::Len => "The number of characters of a text.",
         Function::Minutes => "A duration in minutes, with fractions.",
         Function::Seconds => "A duration in seconds.",
@@ -161,6 +164,7 @@ fn function_doc(f: Function) -> &'static str {
         Function::StartsWith => "Whether the text starts with the prefix.",
         Function::EndsWith => "Whether the text ends with the suffix.",
         Function::LastDigits => "The last n characters, to read back the tail of a card number.",
+        Function::Count => "How many records a lookup's list holds (0 when nothing was found).",
     }
 }
 

@@ -290,7 +290,8 @@ impl<'a> Builder<'a> {
                     | StmtKind::Call {
                         target: Some(target),
                         ..
-                    } => targets.push((target, s.span)),
+                    }
+                    | StmtKind::ForEach { var: target, .. } => targets.push((target, s.span)),
                     _ => {}
                 });
                 for l in labels {
@@ -730,6 +731,17 @@ impl<'a> Builder<'a> {
             }
             StmtKind::Pause(e) => self.expr(e, cx),
             StmtKind::OnError(b) | StmtKind::Block(b) => self.block(b, cx),
+            StmtKind::ForEach {
+                var,
+                list,
+                options,
+                body,
+            } => {
+                self.target(var, cx);
+                self.refer(SymbolKind::Variable, cx.flow, list);
+                self.options(options, cx);
+                self.block(body, cx);
+            }
         }
     }
 
@@ -787,7 +799,8 @@ impl<'a> Builder<'a> {
             | ExprKind::Bool(_)
             | ExprKind::Duration(_)
             | ExprKind::Clock(_)
-            | ExprKind::Date(_) => {}
+            | ExprKind::Date(_)
+            | ExprKind::DateTime(_) => {}
             ExprKind::Text(t) => self.text(t, cx),
             ExprKind::Name(n) => self.name(e, n, cx),
             ExprKind::Data(f) => {
@@ -915,10 +928,15 @@ pub(super) fn type_name(model: &Model, t: Type) -> String {
         Type::Duration => "duration".into(),
         Type::Time => "time".into(),
         Type::Date => "date".into(),
+        Type::DateTime => "datetime".into(),
         Type::Recording => "recording".into(),
         Type::Record(r) => match model.records.get(r.0 as usize) {
             Some(rec) => format!("record {}", rec.name),
             None => "record".into(),
+        },
+        Type::RecordList(r) => match model.records.get(r.0 as usize) {
+            Some(rec) => format!("list of records {}", rec.name),
+            None => "list of records".into(),
         },
         Type::List => "list".into(),
         Type::Void => "nothing".into(),

@@ -236,6 +236,7 @@ impl Builder<'_> {
             label: None,
             url: None,
             timeout: None,
+            not_found: None,
             operations: Vec::new(),
             span,
         };
@@ -245,6 +246,13 @@ impl Builder<'_> {
                 Rule::label_text => svc.label = first(&c).map(|t| self.text(t)),
                 Rule::svc_url => svc.url = first(&c).map(|t| self.text(t)),
                 Rule::svc_timeout => svc.timeout = first(&c).map(|d| self.duration_lit(d)),
+                Rule::svc_not_found => {
+                    let meaning = match first(&c).map(|a| a.as_str()) {
+                        Some("answer") => NotFound::Answer,
+                        _ => NotFound::Else,
+                    };
+                    svc.not_found = Some((meaning, cspan));
+                }
                 Rule::svc_operation => {
                     let mut ci = c.into_inner();
                     let method = if ci.next()?.as_str() == "post" {
@@ -256,8 +264,10 @@ impl Builder<'_> {
                     let path = self.text(ci.next()?);
                     let mut params = Vec::new();
                     let mut fields = Vec::new();
+                    let mut list = false;
                     for x in ci {
                         match x.as_rule() {
+                            Rule::answer_list => list = true,
                             Rule::typed_field => params.extend(self.typed_field(x)),
                             Rule::field_list => {
                                 for f in x.into_inner() {
@@ -273,6 +283,7 @@ impl Builder<'_> {
                         path,
                         params,
                         fields,
+                        list,
                         span: cspan,
                     });
                 }
@@ -363,11 +374,28 @@ impl Builder<'_> {
                     let k = ci.next()?;
                     let key_span = self.span(&k);
                     let dest = self.destination(ci.next()?)?;
-                    let when = ci.next().map(|e| self.expr(e));
+                    let mut offer = None;
+                    let mut when = None;
+                    for x in ci {
+                        if x.as_rule() == Rule::key_offer {
+                            let ospan = self.span(&x);
+                            let mut oi = x.into_inner();
+                            let prompt = self.expr(oi.next()?);
+                            let every = self.duration_lit(oi.next()?);
+                            offer = Some(KeyOffer {
+                                prompt,
+                                every,
+                                span: ospan,
+                            });
+                        } else {
+                            when = Some(self.expr(x));
+                        }
+                    }
                     q.keys.push(QueueKey {
                         key: k.as_str().to_string(),
                         key_span,
                         dest,
+                        offer,
                         when,
                         span: cspan,
                     });

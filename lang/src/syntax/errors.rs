@@ -24,6 +24,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         duration => "a duration such as 5s, 2m or 1h30m",
         clock => "a clock time such as 08:30",
         date => "a date such as 2026-10-01",
+        datetime => "a date and time such as 2026-12-07 14:30",
         date_span | date_spans => "a date or a date range such as 2026-02-15..2026-02-23",
         boolean => "true or false",
         text | label_text => "a text in double quotes",
@@ -37,7 +38,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         options => "options in parentheses such as (timeout 5s)",
         option | option_name => "an option name",
         option_value => "an option value",
-        type_name | enum_type => "a type such as text, number, bool, duration, date or time",
+        type_name | enum_type => {
+            "a type such as text, number, bool, duration, date, time or datetime"
+        }
         typed_field => "a field such as `name: text`",
         destination | dest_queue | dest_flow | dest_agent | dest_number | dest_callback
         | dest_hangup => {
@@ -49,7 +52,12 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         stmt | play_stmt | say_stmt | menu_stmt | if_stmt | match_stmt | goto_stmt
         | repeat_stmt | return_stmt | notify_stmt | transfer_stmt | hangup_stmt | pause_stmt
         | language_stmt | call_stmt | data_assign | label_stmt | assign_stmt | block_stmt
-        | on_error => "a statement (play, say, menu, if, transfer, hangup, name = ...)",
+        | on_error | for_stmt => "a statement (play, say, menu, if, transfer, hangup, name = ...)",
+        for_each => "for each",
+        not_found_action => "`answer` or `else` (what a 404 or an empty answer is)",
+        svc_not_found => "not found -> answer",
+        answer_list => "list of { ... }",
+        key_offer => "offer \"file.wav\" every 1m",
         menu_choice | choice_pattern | choice_key => "a key such as 1, * or #",
         input_handler | handler_kind => "`no input` or `no match`",
         handler_count | handler_final | ordinal => "an attempt number or `final`",
@@ -261,6 +269,10 @@ pub(super) fn syntax_error(
         d = d.with_hint("durations need a unit: ms, s, m, h or d (for example 5s)");
     } else if found.starts_with('\'') {
         d = d.with_hint("texts are written in double quotes: \"...\"");
+    } else if expected.iter().any(|e| e.starts_with("`answer` or `else`")) {
+        d = d.with_hint(
+            "write `not found -> answer` when a 404 or an empty answer means \"no such record\", or `not found -> else` when it is a failure",
+        );
     }
     d
 }

@@ -156,6 +156,10 @@ impl Builder<'_> {
                 let d = self.date(&p);
                 self.mk(ExprKind::Date(d), span)
             }
+            Rule::datetime => {
+                let d = self.datetime(&p);
+                self.mk(ExprKind::DateTime(d), span)
+            }
             Rule::clock => {
                 let c = self.clock(&p);
                 self.mk(ExprKind::Clock(c), span)

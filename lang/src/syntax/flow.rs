@@ -256,6 +256,27 @@ impl Builder<'_> {
                 }
             }
             Rule::block_stmt => StmtKind::Block(self.block(first(&p)?)),
+            Rule::for_stmt => {
+                let mut it = p
+                    .into_inner()
+                    .filter(|c| !matches!(c.as_rule(), Rule::for_each | Rule::op_in));
+                let var = self.ident(it.next()?);
+                let list = self.ident(it.next()?);
+                let mut options = Vec::new();
+                let mut body = None;
+                for c in it {
+                    match c.as_rule() {
+                        Rule::options => options = self.options(c),
+                        _ => body = Some(self.block(c)),
+                    }
+                }
+                StmtKind::ForEach {
+                    var,
+                    list,
+                    options,
+                    body: body?,
+                }
+            }
             _ => return None,
         };
         Some(Stmt { kind, span })

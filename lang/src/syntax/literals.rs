@@ -126,6 +126,24 @@ impl Builder<'_> {
         }
     }
 
+    pub(super) fn datetime(&mut self, p: &P<'_>) -> chrono::NaiveDateTime {
+        let span = self.span(p);
+        match crate::literal::parse_datetime(p.as_str()) {
+            Some(d) => d,
+            None => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "malformed-date",
+                        span,
+                        format!("`{}` is not a date and time in the calendar", p.as_str()),
+                    )
+                    .with_hint("write year-month-day and a clock time, such as 2026-12-07 14:30"),
+                );
+                chrono::NaiveDateTime::default()
+            }
+        }
+    }
+
     pub(super) fn date(&mut self, p: &P<'_>) -> chrono::NaiveDate {
         let span = self.span(p);
         match chrono::NaiveDate::parse_from_str(p.as_str(), "%Y-%m-%d") {

@@ -1,7 +1,11 @@
 //! Lookups to external systems (REQUIREMENTS F6): the flow's service operation as
 //! an HTTP request — GET with the parameters not in the path as a query string,
 //! POST with them as a JSON body — bounded by the lookup's time-out. A JSON object
-//! answer becomes the record; anything else is a failure the flow's `else` handles.
+//! answer becomes the record, a JSON array of objects the records of an operation
+//! declared `-> list of { ... }`; anything else is a failure the flow's `else`
+//! handles. A 404 or an empty answer (no body, or `null`) is a failure too,
+//! unless the service says `not found -> answer`: then it is an answer with
+//! nothing in it.
 //!
 //! A lookup to this server's own API (the IVR's progress inquiry reads order
 //! summaries there) carries the runtime's own token; no other service ever sees it.
@@ -10,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dialect_compiler::exec::{Command, Input};
-use dialect_compiler::ir::HttpMethod;
+use dialect_compiler::ir::{HttpMethod, NotFound};
 use dialect_compiler::value::Value;
 
 /// This server's own HTTP API as lookups reach it.
@@ -56,6 +60,8 @@ pub(super) async fn run(http: &reqwest::Client, own: Option<&OwnApi>, cmd: &Comm
         url,
         params,
         timeout_ms,
+        list,
+        not_found,
         ..
     } = cmd
     else {
@@ -89,37 +95,83 @@ pub(super) async fn run(http: &reqwest::Client, own: Option<&OwnApi>, cmd: &Comm
         Ok(Err(e)) => return Input::Failed(short(&e)),
         Ok(Ok(r)) => r,
     };
-    if !response.status().is_success() {
-        return Input::Failed(format!("the service answered {}", response.status()));
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return nothing_found(*not_found, format!("the service answered {status}"));
+    }
+    if !status.is_success() {
+        return Input::Failed(format!("the service answered {status}"));
     }
     let body = match tokio::time::timeout(timeout, response.bytes()).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return Input::Failed(short(&e)),
         Err(_) => return Input::Failed("the answer did not arrive in time".into()),
     };
-    record(&body)
+    answer(&body, *list, *not_found)
+}
+
+/// What a 404 or an empty answer means to the flow.
+fn nothing_found(not_found: NotFound, why: String) -> Input {
+    match not_found {
+        NotFound::Answer => Input::NotFound,
+        NotFound::Else => Input::Failed(why),
+    }
+}
+
+/// A successful answer's body: empty (no bytes, blanks or `null`), one record,
+/// or the records of a list.
+pub(super) fn answer(body: &[u8], list: bool, not_found: NotFound) -> Input {
+    let blank = body.iter().all(u8::is_ascii_whitespace);
+    if blank || body.trim_ascii() == b"null" {
+        return nothing_found(not_found, "the service answered nothing".into());
+    }
+    if !list {
+        return record(body);
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(items)) => {
+            let mut records = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    serde_json::Value::Object(m) => records.push(fields(m)),
+                    _ => {
+                        return Input::Failed(
+                            "the answer is a list, but not a list of JSON objects".into(),
+                        );
+                    }
+                }
+            }
+            Input::Records(records)
+        }
+        Ok(serde_json::Value::Object(m)) => Input::Records(vec![fields(m)]),
+        Ok(_) => Input::Failed("the answer is not a JSON array of objects".into()),
+        Err(e) => Input::Failed(format!("the answer is not JSON: {e}")),
+    }
 }
 
 /// A JSON object answer as record fields.
 pub(super) fn record(body: &[u8]) -> Input {
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(m)) => Input::Record(
-            m.into_iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        serde_json::Value::Bool(b) => Value::Bool(b),
-                        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-                        serde_json::Value::String(s) => Value::Text(s),
-                        serde_json::Value::Null => Value::Text(String::new()),
-                        other => Value::Text(other.to_string()),
-                    };
-                    (k, v)
-                })
-                .collect(),
-        ),
+        Ok(serde_json::Value::Object(m)) => Input::Record(fields(m)),
         Ok(_) => Input::Failed("the answer is not a JSON object".into()),
         Err(e) => Input::Failed(format!("the answer is not JSON: {e}")),
     }
+}
+
+/// A JSON object's members as record fields.
+fn fields(m: serde_json::Map<String, serde_json::Value>) -> Vec<(String, Value)> {
+    m.into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::Bool(b) => Value::Bool(b),
+                serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+                serde_json::Value::String(s) => Value::Text(s),
+                serde_json::Value::Null => Value::Text(String::new()),
+                other => Value::Text(other.to_string()),
+            };
+            (k, v)
+        })
+        .collect()
 }
 
 fn short(e: &reqwest::Error) -> String {
@@ -164,5 +216,52 @@ mod tests {
         assert!(f.contains(&("vip".into(), Value::Bool(true))));
         assert!(matches!(record(b"[1]"), Input::Failed(_)));
         assert!(matches!(record(b"nope"), Input::Failed(_)));
+    }
+
+    #[test]
+    fn json_arrays_become_the_records_of_a_list() {
+        let r = answer(
+            br#"[{"month":"10","amount":58.5},{"month":"11","amount":61}]"#,
+            true,
+            NotFound::Else,
+        );
+        let Input::Records(items) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(items.len(), 2);
+        assert!(items[1].contains(&("amount".into(), Value::Number(61.0))));
+        assert!(matches!(answer(b"[]", true, NotFound::Else), Input::Records(v) if v.is_empty()));
+        assert!(matches!(
+            answer(b"[1, 2]", true, NotFound::Else),
+            Input::Failed(_)
+        ));
+        assert!(matches!(
+            answer(b"\"x\"", true, NotFound::Else),
+            Input::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn an_empty_answer_is_a_failure_unless_the_service_says_otherwise() {
+        for body in [&b""[..], b"  \n", b"null"] {
+            for list in [false, true] {
+                assert!(matches!(
+                    answer(body, list, NotFound::Else),
+                    Input::Failed(_)
+                ));
+                assert!(matches!(
+                    answer(body, list, NotFound::Answer),
+                    Input::NotFound
+                ));
+            }
+        }
+        assert!(matches!(
+            nothing_found(NotFound::Else, "404".into()),
+            Input::Failed(_)
+        ));
+        assert!(matches!(
+            nothing_found(NotFound::Answer, "404".into()),
+            Input::NotFound
+        ));
     }
 }

@@ -885,6 +885,8 @@ impl Call {
                 let ms = started.elapsed().as_millis();
                 let detail = match &result {
                     Input::Record(f) => format!("answered in {ms} ms ({} fields)", f.len()),
+                    Input::Records(r) => format!("answered in {ms} ms ({} records)", r.len()),
+                    Input::NotFound => format!("answered in {ms} ms: nothing found"),
                     Input::Failed(why) => format!("failed after {ms} ms: {why}"),
                     _ => String::new(),
                 };

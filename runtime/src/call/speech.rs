@@ -90,6 +90,7 @@ pub fn speakable(items: &[Speech], language: &str) -> String {
             }
             Speech::Digits(d) => say::digits(lang, d),
             Speech::Date(d) => say::date(lang, *d),
+            Speech::DateTime(d) => say::datetime(lang, *d),
             Speech::Time(t) => {
                 let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(*t % 86_400, 0)
                     .unwrap_or_default();
@@ -114,5 +115,22 @@ mod tests {
         assert_eq!(en, "twelve yuan and fifty fen");
         assert_eq!(speakable(&[Speech::Money(0.05)], "zh"), "五分");
         assert_eq!(speakable(&[Speech::Money(100.0)], "en"), "one hundred yuan");
+        let repair = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+            .and_then(|d| d.and_hms_opt(14, 30, 0))
+            .unwrap();
+        assert_eq!(
+            speakable(
+                &[
+                    Speech::Text("预计修复时间".into()),
+                    Speech::DateTime(repair)
+                ],
+                "zh"
+            ),
+            "预计修复时间二零二六年十二月七日十四点三十分"
+        );
+        assert_eq!(
+            speakable(&[Speech::DateTime(repair)], "en"),
+            "December seventh, twenty twenty-six at two thirty PM"
+        );
     }
 }

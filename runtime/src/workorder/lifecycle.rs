@@ -144,6 +144,21 @@ fn check_value(
                 }
                 Ok(v.clone())
             }
+            Type::DateTime => {
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| wrong("a date and time such as 2026-12-07 14:30"))?;
+                if !s.is_empty()
+                    && dialect_lang::literal::parse_datetime(s).is_none()
+                    && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err()
+                {
+                    return Err(WoError::invalid(
+                        name,
+                        format!("`{s}` is not a date and time such as 2026-12-07 14:30"),
+                    ));
+                }
+                Ok(v.clone())
+            }
             _ => {
                 let s = v.as_str().ok_or_else(|| wrong("a text"))?;
                 if s.chars().count() > 10_000 {
@@ -238,6 +253,9 @@ pub fn fields_from_flow(
             (Value::Text(t), _) => serde_json::Value::String(t),
             (Value::Bool(b), _) => serde_json::Value::Bool(b),
             (Value::Date(d), _) => serde_json::Value::String(d.format("%Y-%m-%d").to_string()),
+            (Value::DateTime(d), _) => {
+                serde_json::Value::String(dialect_lang::literal::datetime_to_string(d))
+            }
             (other, _) => serde_json::Value::String(other.to_text()),
         };
         out.insert(name, j);

@@ -21,7 +21,7 @@
 mod en;
 mod zh;
 
-use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -103,6 +103,15 @@ pub fn date(lang: Lang, date: NaiveDate) -> String {
     }
 }
 
+/// A date and a time of day, as one appointment is said: 二零二六年十二月七日
+/// 十四点三十分; December seventh, twenty twenty-six at two thirty PM.
+pub fn datetime(lang: Lang, at: NaiveDateTime) -> String {
+    match lang {
+        Lang::Zh => format!("{}{}", date(lang, at.date()), time(lang, at.time())),
+        Lang::En => format!("{} at {}", date(lang, at.date()), time(lang, at.time())),
+    }
+}
+
 /// A time of day; seconds are read only when not zero.
 pub fn time(lang: Lang, time: NaiveTime) -> String {
     match lang {
@@ -130,6 +139,19 @@ pub fn digits_yao(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_with_times_read_as_one_appointment() {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(14, 30, 0)
+            .unwrap();
+        assert_eq!(datetime(Lang::Zh, at), "二零二六年十二月七日十四点三十分");
+        assert_eq!(
+            datetime(Lang::En, at),
+            "December seventh, twenty twenty-six at two thirty PM"
+        );
+    }
 
     #[test]
     fn public_readers() {

@@ -109,6 +109,28 @@ impl Translator<'_, '_> {
                 };
                 self.def(*dst, v);
             }
+            Inst::ItemCount { dst, list } => {
+                let ctx = self.ctx;
+                let l = self.get_i(*list);
+                let v = self.call1(Helper::ItemCount, &[ctx, l]);
+                self.def(*dst, v);
+            }
+            Inst::Item {
+                dst,
+                list,
+                index,
+                loc,
+            } => {
+                let ctx = self.ctx;
+                let l = self.get_i(*list);
+                let i = self.get_i(*index);
+                let at = self.iconst32(*loc);
+                let out = self.out_addr();
+                let failed = self.call1(Helper::Item, &[ctx, l, i, at, out]);
+                self.check_status(failed);
+                let v = self.load_out();
+                self.def(*dst, v);
+            }
             Inst::Field {
                 dst,
                 record,
@@ -310,6 +332,11 @@ impl Translator<'_, '_> {
                     BinOp::TimeDiff => {
                         let d = self.b.ins().isub(x, y);
                         self.b.ins().imul_imm_s(d, 1000)
+                    }
+                    BinOp::DateAtTime => {
+                        let days = self.b.ins().imul_imm_s(x, DAY_MS);
+                        let ms = self.b.ins().imul_imm_s(y, 1000);
+                        self.b.ins().iadd(days, ms)
                     }
                     // Handled above.
                     _ => self.iconst64(0),
