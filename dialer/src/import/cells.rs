@@ -95,6 +95,9 @@ fn read_text(text: &str, ty: Type) -> Result<Value, CellProblem> {
         Type::Number => parse_number(text).map(Value::Number).ok_or_else(unparsable),
         Type::Bool => parse_bool(text).map(Value::Bool).ok_or_else(unparsable),
         Type::Date => parse_date(text).map(Value::Date).ok_or_else(unparsable),
+        Type::DateTime => parse_datetime(text)
+            .map(Value::DateTime)
+            .ok_or_else(unparsable),
         Type::Time => parse_time(text).map(Value::Time).ok_or_else(unparsable),
         Type::Duration => parse_duration(text)
             .map(Value::Duration)
@@ -108,7 +111,7 @@ fn empty_value(ty: Type) -> Result<Value, CellProblem> {
     match ty {
         Type::Number => Ok(Value::Number(0.0)),
         Type::Bool => Ok(Value::Bool(false)),
-        Type::Date | Type::Time | Type::Duration => Err(CellProblem::Missing),
+        Type::Date | Type::DateTime | Type::Time | Type::Duration => Err(CellProblem::Missing),
         _ => Ok(Value::Text(String::new())),
     }
 }
@@ -125,7 +128,7 @@ fn read_sheet_cell(data: &Data, ty: Type) -> Result<Value, CellProblem> {
             return match ty {
                 Type::Bool => Ok(Value::Bool(*b)),
                 Type::Number => Ok(Value::Number(if *b { 1.0 } else { 0.0 })),
-                Type::Date | Type::Time | Type::Duration => {
+                Type::Date | Type::DateTime | Type::Time | Type::Duration => {
                     Err(CellProblem::Unparsable(b.to_string()))
                 }
                 _ => Ok(Value::Text(b.to_string())),
@@ -148,7 +151,9 @@ fn read_sheet_cell(data: &Data, ty: Type) -> Result<Value, CellProblem> {
         Type::Duration if number.is_finite() && number >= 0.0 => {
             Ok(Value::Duration((number * 1000.0).round() as i64))
         }
-        Type::Bool | Type::Time | Type::Duration => Err(CellProblem::Unparsable(shown)),
+        Type::Bool | Type::Time | Type::Duration | Type::DateTime => {
+            Err(CellProblem::Unparsable(shown))
+        }
         _ => Ok(Value::Text(shown)),
     }
 }
@@ -170,12 +175,34 @@ fn read_sheet_datetime(dt: &ExcelDateTime, ty: Type) -> Result<Value, CellProble
         Type::Date if dt.is_datetime() => date()
             .map(Value::Date)
             .ok_or_else(|| CellProblem::Unparsable(shown())),
+        Type::DateTime if dt.is_datetime() => date()
+            .and_then(|d| {
+                d.and_hms_opt(
+                    seconds_of_day / 3600,
+                    seconds_of_day / 60 % 60,
+                    seconds_of_day % 60,
+                )
+            })
+            .map(Value::DateTime)
+            .ok_or_else(|| CellProblem::Unparsable(shown())),
         Type::Time if serial < 1.0 || dt.is_datetime() => Ok(Value::Time(seconds_of_day)),
         Type::Duration => Ok(Value::Duration((serial * 86_400_000.0).round() as i64)),
         Type::Number => Ok(Value::Number(serial)),
-        Type::Date | Type::Time | Type::Bool => Err(CellProblem::Unparsable(shown())),
+        Type::Date | Type::DateTime | Type::Time | Type::Bool => {
+            Err(CellProblem::Unparsable(shown()))
+        }
         _ => Ok(Value::Text(shown())),
     }
+}
+
+/// A date and time as lists write one: `2026-12-07 14:30`, ISO 8601
+/// (`2026-12-07T14:30:05+08:00`, the clock time as written), the same with
+/// slashes (`2026/12/07 14:30`), or a date alone (its midnight).
+pub(crate) fn parse_datetime(text: &str) -> Option<chrono::NaiveDateTime> {
+    let text = text.trim();
+    dialect_lang::literal::parse_datetime(text)
+        .or_else(|| dialect_lang::literal::parse_datetime(&text.replacen('/', "-", 2)))
+        .or_else(|| parse_date(text).and_then(|d| d.and_hms_opt(0, 0, 0)))
 }
 
 /// A number as a person would write it back: integers without a decimal point
@@ -565,5 +592,42 @@ mod tests {
         assert_eq!(header_key("Phone  Number"), "phone number");
         assert_eq!(header_key("ＰＨＯＮＥ"), "phone");
         assert_eq!(header_key("\u{feff}客户 姓名"), "客户 姓名");
+    }
+
+    #[test]
+    fn dates_with_times_are_read_from_text_and_from_date_time_cells() {
+        let at = |y, mo, d, h, mi| {
+            Value::DateTime(
+                NaiveDate::from_ymd_opt(y, mo, d)
+                    .and_then(|x| x.and_hms_opt(h, mi, 0))
+                    .unwrap(),
+            )
+        };
+        for text in [
+            "2026-12-07 14:30",
+            "2026-12-07T14:30:00+08:00",
+            "2026/12/07 14:30",
+        ] {
+            assert_eq!(
+                read_cell(RawCell::Text(text), Type::DateTime),
+                Ok(at(2026, 12, 7, 14, 30)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            read_cell(RawCell::Text("2026-12-07"), Type::DateTime),
+            Ok(at(2026, 12, 7, 0, 0))
+        );
+        assert!(read_cell(RawCell::Text("下午两点"), Type::DateTime).is_err());
+        // 2026-12-07 14:30 as a workbook's serial number.
+        let serial = Data::DateTime(ExcelDateTime::new(
+            46_363.0 + (14.0 * 60.0 + 30.0) / 1_440.0,
+            calamine::ExcelDateTimeType::DateTime,
+            false,
+        ));
+        assert_eq!(
+            read_cell(RawCell::Sheet(&serial), Type::DateTime),
+            Ok(at(2026, 12, 7, 14, 30))
+        );
     }
 }
