@@ -347,26 +347,7 @@ async fn an_answered_ivr_call_runs_the_campaign_flow_with_the_targets_fields_and
 async fn a_silent_answer_is_taken_for_a_machine_and_retried_by_the_machine_rule() {
     // Machine detection on (the default): the callee answers and says nothing,
     // which after the initial silence (2.5 s) is a machine.
-    let dir = dialect_e2e::campaign_project("retry machine never");
-    let (s, port) = campaign_server(&dir).await;
-    let callee = customer_as("uas_customer.xml", port, 20_000);
-    let list = std::fs::read(dir.join("lists/reminder.csv")).unwrap();
-    import_and_start(&s, "reminder", list).await;
-    let contacts = campaign_contacts(&s, 1).await;
-    let _ = tokio::task::spawn_blocking(move || callee.wait_with_output()).await;
-    assert_eq!(contacts.len(), 1, "{contacts:?}");
-    let steps = trail(&contacts[0]);
-    assert!(
-        steps
-            .iter()
-            .any(|(n, d)| n == "machine detection" && d.starts_with("machine")),
-        "{steps:?}"
-    );
-    let t = s.get("/api/v1/campaigns/reminder/targets/1").await;
-    assert_eq!(t["history"][0]["outcome"], "machine", "{t}");
-    assert_eq!(t["state"], "attempts exhausted", "retry machine never: {t}");
-    s.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    answered_by_recording(&[0; 8000 * 6], "machine", "machine (INITIALSILENCE)").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

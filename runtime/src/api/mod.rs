@@ -328,6 +328,14 @@ pub struct ContactQuery {
     pub limit: Option<usize>,
 }
 
+/// A period from `from` and `to` parameters (either may be left out: the
+/// beginning, the end of time).
+pub fn period(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let from = from.map(parse_time).transpose()?.unwrap_or(0);
+    let to = to.map(parse_time).transpose()?.unwrap_or(i64::MAX);
+    Ok((from, to))
+}
+
 /// Reads a time parameter: Unix milliseconds or RFC 3339.
 pub fn parse_time(s: &str) -> Result<i64, ApiError> {
     if let Ok(ms) = s.trim().parse::<i64>() {
@@ -345,12 +353,7 @@ async fn list_contacts(
 ) -> Result<Response, ApiError> {
     s.users
         .authorize(bearer(&headers), crate::auth::HISTORY_READERS)?;
-    let from = q.from.as_deref().map(parse_time).transpose()?.unwrap_or(0);
-    let to =
-        q.to.as_deref()
-            .map(parse_time)
-            .transpose()?
-            .unwrap_or(i64::MAX);
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let limit = q.limit.unwrap_or(100).min(10_000);
     let store = s.store.clone();
     let caller = q.caller.clone();

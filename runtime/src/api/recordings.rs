@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState, bearer, parse_time};
+use super::{ApiError, AppState, bearer, period};
 use crate::auth::{User, audit};
 use crate::config::Role;
 use crate::contacts::ContactRecord;
@@ -91,12 +91,7 @@ async fn search(
             "`result` is answered, abandoned or ivr, not `{r}`"
         )));
     }
-    let from = q.from.as_deref().map(parse_time).transpose()?.unwrap_or(0);
-    let to =
-        q.to.as_deref()
-            .map(parse_time)
-            .transpose()?
-            .unwrap_or(i64::MAX);
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let limit = q.limit.unwrap_or(100).min(1_000);
     let store = s.store.clone();
     let caller = q.caller.clone();
