@@ -6,6 +6,8 @@
 //! - [`access`]: the token check before any body is read, WebSocket tickets and
 //!   origins, signed summary links.
 //! - [`cti`], [`workorders`]: the routes of the ACD and of workorders.
+//! - [`web`]: the agent desk (`/`) and the wallboard (`/wallboard`), pages
+//!   compiled into the binary that sign in through [`login`].
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub mod cti;
 pub mod lists;
 pub mod login;
 pub mod serve;
+pub mod web;
 pub mod workorders;
 
 use crate::deploy::ProgramSlot;
@@ -160,6 +163,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(lists::routes())
         .merge(campaigns::routes())
         .merge(login::routes())
+        .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_credentials,
