@@ -345,14 +345,17 @@ async function fillDispositions() {
     say(e.message, true);
   }
   const campaign = wrapCall && wrapCall.campaign;
-  show($("campaign-disposition"), Boolean(campaign));
+  show($("campaign-disposition"), false);
   if (!campaign) return;
   try {
     const c = await api("GET", `/api/v1/campaigns/${encodeURIComponent(campaign.campaign)}`);
+    // A campaign without disposition codes asks for none.
+    campaign.codes = c.dispositions.length > 0;
     $("disposition").replaceChildren(
       h("option", { value: "" }, t("wrap.choose")),
       ...c.dispositions.map(([code, label]) => h("option", { value: code }, label || code)),
     );
+    show($("campaign-disposition"), campaign.codes);
   } catch (e) {
     say(e.message, true);
   }
@@ -365,7 +368,7 @@ async function fillDispositions() {
  */
 async function saveWrap() {
   if (!wrapCall) return;
-  const campaign = wrapCall.campaign;
+  const campaign = wrapCall.campaign && wrapCall.campaign.codes ? wrapCall.campaign : null;
   const code = campaign ? $("disposition").value : "";
   const type = $("event-type").value;
   if (campaign && !code) {
@@ -373,7 +376,7 @@ async function saveWrap() {
     $("disposition").focus();
     return;
   }
-  if (!campaign && !type) {
+  if (!wrapCall.campaign && !type) {
     say(t("wrap.need_type"), true);
     $("event-type").focus();
     return;

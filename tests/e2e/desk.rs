@@ -99,18 +99,48 @@ flow entry "Entry" on "5000" {
 }
 "#;
 
+/// A preview campaign on the support queue, with a script and disposition
+/// codes (`ZONE` becomes a zone where it is afternoon, so that its calling
+/// hours are open whenever the tests run).
+const CAMPAIGN: &str = r#"
+calendar campaign_days {
+  timezone "ZONE"
+  hours mon-sun 08:00-21:00
+}
+
+campaign offer "Offer" {
+  list leads from "lists/people.csv" {
+    phone: text <- "phone"
+    name: text <- "name"
+  }
+  mode preview (preview time 20s) -> queue support
+  calendar campaign_days
+  window workday 08:00-21:00
+  window weekend 08:00-21:00
+  window holiday 08:00-21:00
+  trunk "carrier"
+  caller id "10000"
+  script "Hello, this is the support team calling about your service."
+  disposition sale "Sale"
+  disposition call_back "Call back" -> retry in 1d
+}
+"#;
+
+/// A fresh project folder with [`PROJECT`] and [`CAMPAIGN`].
 fn project() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("dialect-e2e-desk-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-e2e-desk-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("lists")).unwrap();
     std::fs::write(dir.join("desk.flow"), PROJECT).unwrap();
     std::fs::write(dir.join("lists/people.csv"), "phone,name\n").unwrap();
-    // The campaign plays it to a customer no agent was free for.
-    std::fs::create_dir_all(dir.join("prompts")).unwrap();
-    voices::write_tone_wav(&dir.join("prompts/hold.wav"), voices::MUSIC_HZ, 1000);
     std::fs::write(
         dir.join("campaign.flow"),
-        staff::CAMPAIGN.replace("ZONE", &dialect_e2e::afternoon_zone()),
+        CAMPAIGN.replace("ZONE", &dialect_e2e::afternoon_zone()),
     )
     .unwrap();
     dir
@@ -265,11 +295,11 @@ fn person(name: &str, password: &str, role: Role) -> ApiUser {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wallboard() {
-    let driver = chromedriver().await;
+/// The server on [`PROJECT`] with agent 7001 and supervisor `boss` (who sign
+/// in with passwords), the supervisor's phone 7009, changed by `adjust`.
+async fn server(adjust: impl FnOnce(&mut dialect_runtime::config::Config)) -> TestServer {
     let dir = project();
-    let s = TestServer::start(move |c| {
+    TestServer::start(move |c| {
         c.project = Some(dir);
         c.agents.push(staff::test_agent("7001"));
         // The supervisor's phone, which monitoring rings (it never signs in).
@@ -278,8 +308,15 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
             .push(person("7001", AGENT_PASSWORD, Role::Agent));
         c.api_users
             .push(person("boss", BOSS_PASSWORD, Role::Supervisor));
+        adjust(c);
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wallboard() {
+    let driver = chromedriver().await;
+    let s = server(|_| {}).await;
     let base = format!("http://{}", s.http);
 
     // ----- the desk: a wrong password, then the right one ---------------------
@@ -576,5 +613,133 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
     );
     desk.close().await.unwrap();
     board.close().await.unwrap();
+    s.stop().await;
+}
+
+/// Posts to the API as the admin; the answer must be a success.
+async fn admin_post(s: &TestServer, path: &str, kind: &str, body: Vec<u8>) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}{path}", s.http))
+        .bearer_auth(&s.token)
+        .header("content-type", kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {:?}", r.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_preview_campaign_call_is_read_skipped_taken_and_dispositioned_at_the_desk() {
+    let driver = chromedriver().await;
+    let (trunk, port) = dialect_e2e::customer_trunk();
+    let s = server(move |c| {
+        c.trunks.push(trunk);
+        c.dialer.tick = dialect_runtime::config::Duration(Duration::from_millis(100));
+    })
+    .await;
+    let base = format!("http://{}", s.http);
+    let desk = browser(&driver).await;
+    desk.goto(&format!("{base}/")).await.unwrap();
+    sign_in_page(&desk, "7001", AGENT_PASSWORD).await;
+    wait_text(&desk, "#link", "Live", 10).await;
+    let phone = staff::agent_phone(&s, "7001", "uas_agent.xml", &[]).await;
+    alt(&desk, 'i').await;
+    wait_text(&desk, "#status", "Done: Sign in with my phone", 10).await;
+    alt(&desk, 'r').await;
+    wait_text(&desk, "#state", "Ready", 10).await;
+
+    // Two people to call; the customer's side answers one call and talks 4 s.
+    let customer = dialect_e2e::customer(port, 4_000);
+    admin_post(
+        &s,
+        "/api/v1/campaigns/offer/lists",
+        "text/csv",
+        b"phone,name\n13800000021,Ann\n13800000022,Bob\n".to_vec(),
+    )
+    .await;
+    admin_post(
+        &s,
+        "/api/v1/campaigns/offer/start",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+
+    // The first is shown with its fields and the campaign's script.
+    let card = wait_text(&desk, "#preview", "support team calling", 15).await;
+    assert!(card.contains("Offer"), "{card}");
+    let first = if card.contains("13800000021") {
+        "Ann"
+    } else {
+        "Bob"
+    };
+    assert!(card.contains(first), "{card}");
+    // Skipping needs a reason.
+    alt(&desk, 'j').await;
+    wait_text(&desk, "#status", "Say why you skip this target", 5).await;
+    fill(&desk, "#skip-reason", "Asked not to be called today").await;
+    alt(&desk, 'j').await;
+    wait_text(&desk, "#status", "The target was handed back", 5).await;
+    let log = audit(&s).await;
+    assert!(
+        log.iter().any(|e| e["action"] == "campaign skip"
+            && e["detail"]["reason"] == "Asked not to be called today"),
+        "the skip is audited with its reason: {log:?}"
+    );
+
+    // The other is shown next; the agent takes it from the keyboard.
+    let (second, number) = if first == "Ann" {
+        ("Bob", "13800000022")
+    } else {
+        ("Ann", "13800000021")
+    };
+    let card = wait_text(&desk, "#preview", second, 15).await;
+    assert!(card.contains(number), "{card}");
+    alt(&desk, 'a').await;
+    wait_text(&desk, "#status", "The call is being placed", 5).await;
+    wait_text(&desk, "#state", "Talking", 20).await;
+    wait_text(&desk, "#call-facts", number, 5).await;
+
+    // After the call: the campaign's own codes.
+    wait_text(&desk, "#wrap", "After the call", 20).await;
+    let codes = wait_text(&desk, "#campaign-disposition", "Call back", 5).await;
+    assert!(codes.contains("Sale"), "{codes}");
+    let targets = s
+        .get(&format!("/api/v1/campaigns/offer/targets?phone={number}"))
+        .await;
+    let id = targets[0]["id"].as_u64().unwrap();
+    // The attempt is stored when the call ends; the disposition goes on it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s
+        .get(&format!("/api/v1/campaigns/offer/targets/{id}"))
+        .await["history"]
+        .as_array()
+        .is_none_or(|h| h.is_empty())
+    {
+        assert!(Instant::now() < deadline, "the attempt was not stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    desk.find(Locator::Css("#disposition"))
+        .await
+        .unwrap()
+        .select_by_value("sale")
+        .await
+        .unwrap();
+    alt(&desk, 'g').await;
+    wait_text(&desk, "#status", "Disposition and notes saved", 10).await;
+    let t = s
+        .get(&format!("/api/v1/campaigns/offer/targets/{id}"))
+        .await;
+    assert_eq!(t["history"][0]["disposition"], "sale", "{t}");
+    assert_eq!(t["history"][0]["agent"], "7001", "{t}");
+
+    staff::phone_done(phone).await;
+    let customer = tokio::task::spawn_blocking(move || customer.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(customer.status.success(), "customer: {customer:?}");
+    desk.close().await.unwrap();
     s.stop().await;
 }
