@@ -81,6 +81,13 @@ queue billing "Billing" {
   max wait 5m -> flow goodbye
 }
 
+queue experts "Experts" {
+  skills general >= 5
+  strategy longest_idle
+  priority 0
+  max wait 5m -> flow goodbye
+}
+
 flow goodbye "Goodbye" {
   hangup
 }
@@ -494,6 +501,7 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
     wait_text(&desk, "#status", "Done: Answer", 5).await;
     wait_text(&desk, "#state", "Talking", 15).await;
     wait_text(&desk, "#call-facts", CALLER, 5).await;
+    wait_text(&desk, "#history", "Interactions", 5).await;
     wait_text(&board, "#agents tr[data-agent='7001']", "Talking", 5).await;
 
     // The supervisor barges in from the wallboard: the server rings their phone.
@@ -630,7 +638,7 @@ async fn admin_post(s: &TestServer, path: &str, kind: &str, body: Vec<u8>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_preview_campaign_call_is_read_skipped_taken_and_dispositioned_at_the_desk() {
+async fn a_preview_campaign_call_is_read_skipped_taken_transferred_and_dispositioned_at_the_desk() {
     let driver = chromedriver().await;
     let (trunk, port) = dialect_e2e::customer_trunk();
     let s = server(move |c| {
@@ -701,8 +709,14 @@ async fn a_preview_campaign_call_is_read_skipped_taken_and_dispositioned_at_the_
     wait_text(&desk, "#state", "Talking", 20).await;
     wait_text(&desk, "#call-facts", number, 5).await;
 
+    // A blind transfer to a queue the agent does not serve (a queue is the
+    // target kind unless another is chosen): the agent's part of the call ends.
+    fill(&desk, "#target-to", "experts").await;
+    alt(&desk, 'y').await;
+    wait_text(&desk, "#status", "Done: Blind transfer", 5).await;
+
     // After the call: the campaign's own codes.
-    wait_text(&desk, "#wrap", "After the call", 20).await;
+    wait_text(&desk, "#wrap", "After the call", 10).await;
     let codes = wait_text(&desk, "#campaign-disposition", "Call back", 5).await;
     assert!(codes.contains("Sale"), "{codes}");
     let targets = s
@@ -740,6 +754,14 @@ async fn a_preview_campaign_call_is_read_skipped_taken_and_dispositioned_at_the_
         .unwrap()
         .unwrap();
     assert!(customer.status.success(), "customer: {customer:?}");
+    let contact = s.wait_contacts(1).await.swap_remove(0);
+    let trail = dialect_e2e::trail(&contact);
+    assert!(
+        trail
+            .iter()
+            .any(|(n, d)| n.starts_with("queue") && d.starts_with("experts: position 1")),
+        "the customer went on to the queue: {trail:?}"
+    );
     desk.close().await.unwrap();
     s.stop().await;
 }
