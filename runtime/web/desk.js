@@ -107,7 +107,7 @@ async function run(action) {
       return op(action, { target });
     }
     case "complete":
-      return op("transfer", {});
+      return op("transfer", {}, "complete");
     case "accept":
       return acceptPreview();
     case "skip":
@@ -141,11 +141,11 @@ function chosenTarget() {
   return { kind: $("target-kind").value, to };
 }
 
-/** A CTI operation for this agent; the answer or the refusal is shown. */
-async function op(name, body) {
+/** A CTI operation for this agent; the answer or the refusal is shown (as the `action` the agent took). */
+async function op(name, body, action = name) {
   try {
     await api("POST", `/api/v1/agents/${encodeURIComponent(agent)}/${name}`, body);
-    say(t("done", { what: t(`act.${name}`) }));
+    say(t("done", { what: t(`act.${action}`) }));
   } catch (e) {
     say(e.message, true);
   }
@@ -430,16 +430,15 @@ async function openWorkorder() {
     return;
   }
   try {
-    kinds = await api("GET", "/api/v1/workorder-types");
+    kinds = (await api("GET", "/api/v1/workorder-types")).types;
+    const select = $("wo-kind");
+    select.replaceChildren(...kinds.map((k) => h("option", { value: k.name }, k.label || k.name)));
+    drawWorkorderFields(call);
+    show($("workorder"), true);
+    select.focus();
   } catch (e) {
     say(e.message, true);
-    return;
   }
-  const select = $("wo-kind");
-  select.replaceChildren(...kinds.map((k) => h("option", { value: k.name }, k.label || k.name)));
-  drawWorkorderFields(call);
-  show($("workorder"), true);
-  select.focus();
 }
 
 /** The fields of the chosen kind, prefilled from the call (customer, caller, call data). */
@@ -554,13 +553,15 @@ function drawPreview() {
 async function acceptPreview() {
   if (!preview) return;
   const { campaign, target } = preview;
+  // The call may be offered before the answer to the accept arrives.
+  campaignTarget = { campaign, target };
   try {
     await api("POST", `/api/v1/campaigns/${encodeURIComponent(campaign)}/targets/${target}/accept`, {});
-    campaignTarget = { campaign, target };
     preview = null;
     layout();
     say(t("preview.accepted"));
   } catch (e) {
+    campaignTarget = null;
     say(e.message, true);
   }
 }

@@ -10,8 +10,9 @@
 //! threshold; large-screen mode hides the controls; the agent goes ready from
 //! the keyboard, the offer pops with the IVR trail and the call data, the agent
 //! answers from the page and the phone picks up; the supervisor barges in from
-//! the wallboard; after the call the agent records what it was about, with
-//! notes, on the customer's record; the supervisor makes the agent not ready
+//! the wallboard; after the call the agent raises a workorder prefilled from
+//! the call and records what it was about, with notes, on the customer's
+//! record; the supervisor makes the agent not ready
 //! from the wallboard (audited); an agent who opens the wallboard gets no
 //! actions and the API refuses them anyway. Screenshots of the desk and the
 //! wallboard go to `docs/images/`.
@@ -22,6 +23,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,16 @@ service crm "CRM" {
   get customer "/customers/by-phone/{phone}" (phone: text) -> {
     id: text, name: text, level: number, status: text, vip: bool
   }
+}
+
+workorder complaint "Complaint" {
+  field phone: phone required
+  field customer: customer
+  field category: enum(billing, network, service) required
+  field description: text required
+  state new "New" initial
+  state closed "Closed" final
+  transition close: new -> closed by agent, supervisor close
 }
 
 queue support "Support" {
@@ -153,7 +165,9 @@ fn project() -> std::path::PathBuf {
     dir
 }
 
-/// chromedriver on a port of the tests' own range, killed when dropped.
+/// chromedriver on a port of the tests' own range, in a process group of its
+/// own with the browsers it starts: dropped, the whole group is killed, so a
+/// failed test leaves no browser behind.
 struct Driver {
     child: Child,
     url: String,
@@ -161,7 +175,9 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Some(group) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.child.wait();
     }
 }
@@ -178,6 +194,7 @@ async fn chromedriver() -> Driver {
     let port = free_tcp_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -210,7 +227,8 @@ async fn browser(driver: &Driver) -> Client {
         "goog:chromeOptions".into(),
         serde_json::json!({
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--window-size=1440,1100", "--lang=en-US"],
+                     "--window-size=1440,1100", "--lang=en-US",
+                     "--disable-breakpad", "--disable-crash-reporter"],
         }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -236,7 +254,13 @@ async fn wait_text(c: &Client, css: &str, want: &str, secs: u64) -> String {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("`{css}` did not show `{want}` within {secs} s; it showed `{last}`");
+    let status = match c.find(Locator::Css("#status")).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    panic!(
+        "`{css}` did not show `{want}` within {secs} s; it showed `{last}`; the status line: `{status}`"
+    );
 }
 
 async fn click(c: &Client, css: &str) {
@@ -402,7 +426,12 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
         if q["waiting"] == 1 {
             break;
         }
-        assert!(Instant::now() < queued, "the call never queued: {q}");
+        if Instant::now() > queued {
+            panic!(
+                "the call never queued: {q}; calls: {:?}",
+                s.contacts().await
+            );
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The wallboard shows it within a second of the API.
@@ -535,10 +564,39 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
     desk.find(Locator::Css("#event-type"))
         .await
         .unwrap()
-        .select_by_value("inquiry")
+        .select_by_value("complaint")
         .await
         .unwrap();
-    fill(&desk, "#notes", "Asked about the last bill").await;
+    fill(&desk, "#notes", "Charged twice for the last bill").await;
+    // A workorder from the call, prefilled with the caller and the customer.
+    alt(&desk, 'w').await;
+    wait_text(&desk, "#workorder", "Complaint", 5).await;
+    let prefilled = desk
+        .execute(
+            "return ['phone', 'customer'].map((f) => document.getElementById('wo-f-' + f).value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(prefilled, serde_json::json!([CALLER, "C-13912345678"]));
+    desk.find(Locator::Css("#wo-f-category"))
+        .await
+        .unwrap()
+        .select_by_value("billing")
+        .await
+        .unwrap();
+    fill(
+        &desk,
+        "#wo-f-description",
+        &format!("Charged twice{}", char::from(Key::Enter)),
+    )
+    .await;
+    wait_text(&desk, "#status", "created", 10).await;
+    let orders = s.get("/api/v1/workorders?customer=C-13912345678").await;
+    let order = &orders["items"][0];
+    assert_eq!(order["kind"], "complaint", "{orders}");
+    assert_eq!(order["fields"]["category"], "billing", "{orders}");
+    assert_eq!(order["created_by"], "7001", "{orders}");
     alt(&desk, 'g').await;
     wait_text(&desk, "#status", "Disposition and notes saved", 10).await;
     let events: serde_json::Value = s.get("/api/v1/interactions?customer=C-13912345678").await;
@@ -547,8 +605,8 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["event_type"] == "inquiry"
-                && e["description"] == "Asked about the last bill"
+            .any(|e| e["event_type"] == "complaint"
+                && e["description"] == "Charged twice for the last bill"
                 && e["employee"] == "7001"),
         "the disposition is on the customer's record: {events}"
     );
