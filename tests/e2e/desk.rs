@@ -2,20 +2,25 @@
 //! Chromium driven over WebDriver (chromedriver, through fantoccini) against
 //! the runtime on loopback, with SIPp as the caller and as the agent's phone.
 //!
-//! One story, as a working day runs it: a wrong password is refused on the
-//! page and audited; the agent signs in at the desk (in English, and in
-//! Chinese at the switch), signs in with the phone and goes not ready; a
-//! caller is identified by the IVR and waits in the queue, which the
-//! supervisor's wallboard shows within a second, amber at the supervisor's own
-//! threshold; large-screen mode hides the controls; the agent goes ready from
-//! the keyboard, the offer pops with the IVR trail and the call data, the agent
-//! answers from the page and the phone picks up; the supervisor barges in from
-//! the wallboard; after the call the agent raises a workorder prefilled from
-//! the call and records what it was about, with notes, on the customer's
-//! record; the supervisor makes the agent not ready
-//! from the wallboard (audited); an agent who opens the wallboard gets no
-//! actions and the API refuses them anyway. Screenshots of the desk and the
-//! wallboard go to `docs/images/`.
+//! Two stories, as a working day runs them.
+//!
+//! Inbound: a wrong password is refused on the page and audited; the agent
+//! signs in at the desk (in English, and in Chinese at the switch), signs in
+//! with the phone and goes not ready; a caller is identified by the IVR and
+//! waits in the queue, which the supervisor's wallboard shows within a second,
+//! amber at the supervisor's own threshold; large-screen mode hides the
+//! controls; the agent goes ready from the keyboard, the offer pops with the
+//! IVR trail and the call data, the agent answers from the page and the phone
+//! picks up; the supervisor barges in from the wallboard; the agent adds to the
+//! call data; after the call the agent raises a workorder prefilled from the
+//! call and records what it was about, with notes, on the customer's record;
+//! the supervisor makes the agent not ready from the wallboard (audited); an
+//! agent who opens the wallboard gets no actions and the API refuses them
+//! anyway. Screenshots of the desk and the wallboard go to `docs/images/`.
+//!
+//! Outbound: a preview campaign shows its target and script; the agent skips
+//! one with a reason (audited), takes the next from the keyboard, transfers
+//! the customer to a queue, and gives the campaign's disposition.
 //!
 //! chromedriver and Chromium are required (Debian `chromium` and
 //! `chromium-driver`, installed by `scripts/install-deps.sh`): without them the
@@ -538,6 +543,35 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
     fill(&board, "#monitor-phone", "7009").await;
     click(&board, "#agents tr[data-agent='7001'] [data-op=barge]").await;
     wait_text(&board, "#status", "Barge in: 7001 — done", 10).await;
+
+    // The agent adds to the call data, which the server answers with whole.
+    click(&desk, "#data-add").await;
+    let key = desk
+        .find(Locator::Css("#call-data tbody tr:last-child .data-key"))
+        .await
+        .unwrap();
+    key.send_keys("promise").await.unwrap();
+    let value = desk
+        .find(Locator::Css("#call-data tbody tr:last-child .data-value"))
+        .await
+        .unwrap();
+    value.send_keys("refund by Friday").await.unwrap();
+    alt(&desk, 'l').await;
+    wait_text(&desk, "#status", "Call data saved", 5).await;
+    let data = desk
+        .execute(
+            "return [...document.querySelectorAll('#call-data tbody tr')].map((r) => \
+             [r.querySelector('.data-key').value, r.querySelector('.data-value').value])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows = data.as_array().unwrap();
+    assert!(
+        rows.contains(&serde_json::json!(["promise", "refund by Friday"]))
+            && rows.contains(&serde_json::json!(["customer_id", "C-13912345678"])),
+        "{data}"
+    );
     let calls = board
         .find(Locator::Css("#calls tbody"))
         .await
