@@ -333,9 +333,13 @@ fn person(name: &str, password: &str, role: Role) -> ApiUser {
 
 /// The server on [`PROJECT`] with agent 7001 and supervisor `boss` (who sign
 /// in with passwords), the supervisor's phone 7009, changed by `adjust`.
-async fn server(adjust: impl FnOnce(&mut dialect_runtime::config::Config)) -> TestServer {
+/// Returns it and its project folder.
+async fn server(
+    adjust: impl FnOnce(&mut dialect_runtime::config::Config),
+) -> (TestServer, std::path::PathBuf) {
     let dir = project();
-    TestServer::start(move |c| {
+    let folder = dir.clone();
+    let s = TestServer::start(move |c| {
         c.project = Some(dir);
         c.agents.push(staff::test_agent("7001"));
         // The supervisor's phone, which monitoring rings (it never signs in).
@@ -346,13 +350,14 @@ async fn server(adjust: impl FnOnce(&mut dialect_runtime::config::Config)) -> Te
             .push(person("boss", BOSS_PASSWORD, Role::Supervisor));
         adjust(c);
     })
-    .await
+    .await;
+    (s, folder)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wallboard() {
     let driver = chromedriver().await;
-    let s = server(|_| {}).await;
+    let (s, dir) = server(|_| {}).await;
     let base = format!("http://{}", s.http);
 
     // ----- the desk: a wrong password, then the right one ---------------------
@@ -714,6 +719,7 @@ async fn an_agent_takes_a_call_at_the_desk_while_the_supervisor_watches_the_wall
     desk.close().await.unwrap();
     board.close().await.unwrap();
     s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Posts to the API as the admin; the answer must be a success.
@@ -733,7 +739,7 @@ async fn admin_post(s: &TestServer, path: &str, kind: &str, body: Vec<u8>) {
 async fn a_preview_campaign_call_is_read_skipped_taken_transferred_and_dispositioned_at_the_desk() {
     let driver = chromedriver().await;
     let (trunk, port) = dialect_e2e::customer_trunk();
-    let s = server(move |c| {
+    let (s, dir) = server(move |c| {
         c.trunks.push(trunk);
         c.dialer.tick = dialect_runtime::config::Duration(Duration::from_millis(100));
     })
@@ -856,4 +862,5 @@ async fn a_preview_campaign_call_is_read_skipped_taken_transferred_and_dispositi
     );
     desk.close().await.unwrap();
     s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
