@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs the system packages Dialect's runtime and tests use, when missing:
 # SIPp (sip-tester) for the end-to-end tests, espeak-ng for text-to-speech,
-# sox for prompt generation, pocketsphinx for speech recognition.
+# sox for prompt generation, pocketsphinx for speech recognition, Chromium and
+# its WebDriver for the browser tests of the desk and the wallboard, and a
+# Chinese font so that their pages (and screenshots) show Chinese text.
 set -euo pipefail
 
-packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us)
+packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei)
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng libespeak-ng-dev)
 command -v sox >/dev/null 2>&1 || missing+=(sox)
 [ -e /usr/include/pocketsphinx/pocketsphinx.h ] || missing+=(libpocketsphinx-dev)
 [ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium chromium-driver)
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -23,7 +23,8 @@
 //! - [`workorder`]: the workorder engine (lifecycles, timers, history) and
 //!   outbound tasks.
 //! - [`api`]: the HTTP API (axum), one file per area: every route is there; its
-//!   listener with connection caps and time-outs, and the token checks.
+//!   listener with connection caps and time-outs, and the token checks; and the
+//!   agent desk and wallboard pages, whose files are in `runtime/web/`.
 //! - [`auth`]: users, roles, the audit log.
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
 //! - [`outbound`]: the outbound-call policy every placed call goes through.

@@ -199,7 +199,8 @@ impl Access {
 
 /// Routes that need no bearer token at the door: health and metrics for
 /// monitoring, the API description, the summary (token or signed link, checked
-/// by its handler) and the WebSockets (ticket or header, checked by theirs).
+/// by its handler), the WebSockets (ticket or header, checked by theirs), and
+/// the desk and wallboard pages with their assets (they sign in through the API).
 fn is_open(path: &str) -> bool {
     matches!(
         path,
@@ -212,6 +213,8 @@ fn is_open(path: &str) -> bool {
             | "/api/v1/acd/events"
             | "/api/v1/calls/events"
     ) || (path.starts_with("/api/v1/workorders/") && path.ends_with("/summary"))
+        || matches!(path, "/" | "/wallboard")
+        || path.starts_with("/assets/")
 }
 
 /// Middleware: refuses (401) a request to a closed route whose token names
@@ -325,5 +328,15 @@ mod tests {
         assert!(!a.check_summary("2026112200018", &sig));
         assert!(!b.check_summary("2026112200017", &sig));
         assert!(!a.check_summary("2026112200017", "00"));
+    }
+
+    #[test]
+    fn the_pages_are_open_and_the_api_is_not() {
+        for open in ["/", "/wallboard", "/assets/desk.js", "/api/v1/login"] {
+            assert!(is_open(open), "{open}");
+        }
+        for closed in ["/api/v1/agents", "/wallboard/x", "/assetsx", "/api/v1/me"] {
+            assert!(!is_open(closed), "{closed}");
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! - [`access`]: the token check before any body is read, WebSocket tickets and
 //!   origins, signed summary links.
 //! - [`cti`], [`workorders`]: the routes of the ACD and of workorders.
+//! - [`login`]: signing in and out at a browser; [`recordings`]: finding and
+//!   hearing recordings.
+//! - [`web`]: the agent desk (`/`) and the wallboard (`/wallboard`), pages
+//!   compiled into the binary that sign in through [`login`].
 
 use std::sync::Arc;
 
@@ -27,6 +31,7 @@ pub mod lists;
 pub mod login;
 pub mod recordings;
 pub mod serve;
+pub mod web;
 pub mod workorders;
 
 use crate::deploy::ProgramSlot;
@@ -162,6 +167,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(campaigns::routes())
         .merge(login::routes())
         .merge(recordings::routes())
+        .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_credentials,
