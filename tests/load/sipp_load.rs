@@ -16,6 +16,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "process.rs"]
+mod process;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -86,12 +89,7 @@ impl Server {
 
     /// User + system CPU seconds of the server so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
+        process::cpu_seconds(self.pid())
     }
 
     /// Resident memory in bytes.

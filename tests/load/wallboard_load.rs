@@ -15,6 +15,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -95,12 +98,7 @@ impl Server {
 
     /// User + system CPU seconds of the server so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
+        process::cpu_seconds(self.child.id())
     }
 }
 
