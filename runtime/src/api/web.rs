@@ -128,8 +128,23 @@ fn etag(body: &[u8]) -> String {
     format!("\"{h:016x}-{}\"", body.len())
 }
 
-fn serve(a: &Asset, headers: &HeaderMap) -> Response {
-    let tag = etag(a.body);
+/// Each asset's validator, computed once: the bytes are the binary's own.
+fn etag_of(a: &'static Asset) -> &'static str {
+    static TAGS: std::sync::OnceLock<std::collections::HashMap<&'static str, String>> =
+        std::sync::OnceLock::new();
+    TAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .chain([&DESK, &WALLBOARD])
+            .map(|a| (a.name, etag(a.body)))
+            .collect()
+    })
+    .get(a.name)
+    .map_or("", String::as_str)
+}
+
+fn serve(a: &'static Asset, headers: &HeaderMap) -> Response {
+    let tag = etag_of(a);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -158,7 +173,7 @@ fn serve(a: &Asset, headers: &HeaderMap) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&tag) {
+    if let Ok(v) = HeaderValue::from_str(tag) {
         h.insert(header::ETAG, v);
     }
     r
