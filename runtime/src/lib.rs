@@ -34,6 +34,9 @@
 //! - [`deploy`]: the deployed program and its atomic replacement.
 //! - [`dialer`]: the outbound dialer: running campaigns, their targets in the
 //!   store, pacing and results (the logic is the `dialect-dialer` crate's).
+//! - [`login`]: signing in at a browser: password hashes, sessions, the
+//!   anti-forgery token and the lock-out of guessers (API tokens are in
+//!   [`auth`]).
 //! - [`private`]: the data folder kept private (umask 077, modes 0700/0600).
 //! - [`stats`]: counters for `/metrics`.
 //! - [`time`]: Unix time for actors, following tokio's pausable clock.
