@@ -359,6 +359,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         access,
         call_events,
         dialer,
+        event_feed: Default::default(),
     };
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();

@@ -57,12 +57,21 @@ const FIGURES = {
   campaign_abandon: { up: true, unit: "%", amber: 2, red: 3 },
 };
 
+/** The thresholds as saved, read once (every figure of every row asks). */
+let thresholdCache = null;
 function savedThresholds() {
+  if (thresholdCache) return thresholdCache;
   try {
-    return JSON.parse(localStorage.getItem(TH_KEY) || "{}") || {};
+    thresholdCache = JSON.parse(localStorage.getItem(TH_KEY) || "{}") || {};
   } catch (e) {
-    return {};
+    thresholdCache = {};
   }
+  return thresholdCache;
+}
+
+function storeThresholds(saved) {
+  localStorage.setItem(TH_KEY, JSON.stringify(saved));
+  thresholdCache = null;
 }
 
 /** The amber and red levels of `figure` for `queue` (its own, else every queue's, else the default). */
@@ -113,7 +122,7 @@ function saveThresholds(ev) {
     const red = Number($("thresholds").elements[`${f}.red`].value);
     saved[q][f] = { amber, red };
   }
-  localStorage.setItem(TH_KEY, JSON.stringify(saved));
+  storeThresholds(saved);
   say(t("wb.thresholds_saved"));
   redraw();
 }
@@ -269,6 +278,8 @@ async function onEvent(ev) {
         a.reason = ev.reason;
         a.since_ms = ev.at_ms;
         if (ev.state === "signed_out") a.answered = 0;
+        redrawAgent(ev.agent);
+        return;
       } else {
         try {
           agents.set(ev.agent, await api("GET", `/api/v1/agents/${encodeURIComponent(ev.agent)}`));
@@ -299,12 +310,70 @@ async function onEvent(ev) {
 // ----- drawing ----------------------------------------------------------------------------
 
 let frame = 0;
+/** Everything is drawn at the next frame (not only the agents that changed). */
+let drawAll = true;
+/** Agents whose rows changed since the last frame. */
+const changedAgents = new Set();
+
 function redraw() {
+  drawAll = true;
+  schedule();
+}
+
+/** The times waited and in state are due to move on at the next frame. */
+let clockDue = false;
+function tick() {
+  clockDue = true;
+  schedule();
+}
+
+/**
+ * One agent changed: the next frame updates its row and moves it to its place,
+ * and redraws the small tables, rather than touching every agent's row.
+ */
+function redrawAgent(id) {
+  changedAgents.add(id);
+  schedule();
+}
+
+function schedule() {
   if (frame) return;
   frame = requestAnimationFrame(() => {
     frame = 0;
     draw();
   });
+}
+
+/** Sets a text only when it differs, so that an unchanged cell costs no layout. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+const STATE_RANK = new Map(STATE_ORDER.map((s, i) => [s, i]));
+/** The agents' order on the board: by state (busiest first), then by id. */
+function agentOrder(a, b) {
+  return (STATE_RANK.get(a.state) ?? STATE_ORDER.length) - (STATE_RANK.get(b.state) ?? STATE_ORDER.length)
+    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * Queue id → agents by state class, counted in one pass over the agents (a
+ * count per queue and state would read every agent once per queue).
+ */
+function staffByQueue() {
+  const counts = new Map();
+  for (const a of agents.values()) {
+    const key = a.state === "ready" ? "ready"
+      : a.state === "not_ready" ? "not_ready"
+        : ["ringing", "talking", "held", "wrap_up"].includes(a.state) ? "busy" : null;
+    if (!key) continue;
+    for (const q of a.queues || []) {
+      let c = counts.get(q);
+      if (!c) counts.set(q, (c = { ready: 0, busy: 0, not_ready: 0 }));
+      c[key] += 1;
+    }
+  }
+  return counts;
 }
 
 function cell(text, cls = "") {
@@ -319,55 +388,82 @@ function draw() {
     if (!byQueue.has(w.queue)) byQueue.set(w.queue, []);
     byQueue.get(w.queue).push(w);
   }
-  $("queues").tBodies[0].replaceChildren(
-    ...[...queues.values()].filter((q) => q.active).map((q) => {
+  const staff = staffByQueue();
+  syncRows($("queues").tBodies[0], "data-queue",
+    [...queues.values()].filter((q) => q.active).map((q) => {
       const calls = byQueue.get(q.name) || [];
       const longest = calls.reduce((m, w) => Math.max(m, now - w.entered_ms), 0);
       const g = today.get(q.name) || figuresOf(today, q.name);
-      const staff = [...agents.values()].filter((a) => (a.queues || []).includes(q.name));
-      const count = (states) => staff.filter((a) => states.includes(a.state)).length;
+      const counts = staff.get(q.name) || { ready: 0, busy: 0, not_ready: 0 };
       const abandonRate = g.offered ? g.abandoned / g.offered : 0;
-      return h("tr", { "data-queue": q.name },
-        h("th", { scope: "row" }, q.name),
-        cell(String(calls.length), alarm("waiting", calls.length, q.name)),
-        cell(duration(longest), alarm("longest", longest / 1000, q.name)),
-        cell(q.estimated_wait_ms === null || q.estimated_wait_ms === undefined ? "–" : duration(q.estimated_wait_ms)),
-        cell(percent(q.service_level), alarm("service_level", q.service_level * 100, q.name)),
-        cell(percent(g.service_level), alarm("service_level", g.service_level * 100, q.name)),
-        cell(String(g.offered)),
-        cell(String(g.answered)),
-        cell(`${g.abandoned} (${percent(abandonRate)})`, alarm("abandon_rate", abandonRate * 100, q.name)),
-        cell(String(count(["ready"]))),
-        cell(String(count(["ringing", "talking", "held", "wrap_up"]))),
-        cell(String(count(["not_ready"]))));
-    }),
-  );
-  $("calls").tBodies[0].replaceChildren(
-    ...[...waiting.values()].sort((a, b) => a.entered_ms - b.entered_ms).map((w) =>
-      h("tr", { "data-call": w.call },
-        cell(w.queue),
-        cell(String(w.position || "")),
-        cell(w.caller + (w.offered_to ? ` → ${w.offered_to}` : "")),
-        cell(duration(now - w.entered_ms), alarm("longest", (now - w.entered_ms) / 1000, w.queue)))),
-  );
-  const order = [...agents.values()]
-    .sort((a, b) => STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state) || a.id.localeCompare(b.id))
-    .map((a) => agentRow(a, now));
-  const body = $("agents").tBodies[0];
+      return [q.name, q.name, [
+        [String(calls.length), alarm("waiting", calls.length, q.name)],
+        [duration(longest), alarm("longest", longest / 1000, q.name)],
+        [q.estimated_wait_ms === null || q.estimated_wait_ms === undefined ? "–" : duration(q.estimated_wait_ms)],
+        [percent(q.service_level), alarm("service_level", q.service_level * 100, q.name)],
+        [percent(g.service_level), alarm("service_level", g.service_level * 100, q.name)],
+        [String(g.offered)],
+        [String(g.answered)],
+        [`${g.abandoned} (${percent(abandonRate)})`, alarm("abandon_rate", abandonRate * 100, q.name)],
+        [String(counts.ready)],
+        [String(counts.busy)],
+        [String(counts.not_ready)],
+      ]];
+    }));
+  syncRows($("calls").tBodies[0], "data-call",
+    [...waiting.values()].sort((a, b) => a.entered_ms - b.entered_ms).map((w) => [w.call, null, [
+      [w.queue],
+      [String(w.position || "")],
+      [w.caller + (w.offered_to ? ` → ${w.offered_to}` : "")],
+      [duration(now - w.entered_ms), alarm("longest", (now - w.entered_ms) / 1000, w.queue)],
+    ]]));
+  if (drawAll) {
+    drawAgents(now);
+  } else {
+    for (const id of changedAgents) placeAgent(id, now);
+    // The times in state move on; the rows stay where they are.
+    if (clockDue) for (const a of agents.values()) agentRow(a, now);
+  }
+  drawAll = false;
+  clockDue = false;
+  changedAgents.clear();
+  show($("campaigns-card"), campaigns.size > 0);
+  syncRows($("campaigns").tBodies[0], "data-campaign",
+    [...campaigns.values()].map((c) => [c.name, c.label || c.name, [
+      [t(`campaign.${c.state}`)],
+      [c.dial_level === undefined ? "–" : c.dial_level.toFixed(2)],
+      [percent(c.abandon_rate_short), alarm("campaign_abandon", (c.abandon_rate_short ?? 0) * 100)],
+      [percent(c.abandon_rate_rolling), alarm("campaign_abandon", (c.abandon_rate_rolling ?? 0) * 100)],
+      [c.talk_minutes_per_agent_hour === null || c.talk_minutes_per_agent_hour === undefined ? "–" : c.talk_minutes_per_agent_hour.toFixed(1)],
+      [String(c.calls_in_progress ?? 0)],
+    ]]));
+}
+
+/**
+ * Brings a small table's rows up to `list`, each `[key, row heading or null,
+ * [[text, class], …]]`: rows are kept by key and only cells that changed are
+ * written, so that a frame costs the browser what changed, not the table.
+ */
+function syncRows(body, attr, list) {
+  const kept = new Map([...body.rows].map((tr) => [tr.getAttribute(attr), tr]));
+  const order = list.map(([key, head, cells]) => {
+    let tr = kept.get(String(key));
+    if (!tr) {
+      tr = h("tr", { [attr]: key }, head === null ? [] : h("th", { scope: "row" }, head),
+        cells.map(() => cell("")));
+    } else if (head !== null) {
+      setText(tr.cells[0], head);
+    }
+    const first = head === null ? 0 : 1;
+    cells.forEach(([text, cls = ""], i) => {
+      const td = tr.cells[first + i];
+      setText(td, text);
+      if (td.className !== cls) td.className = cls;
+    });
+    return tr;
+  });
   const same = body.rows.length === order.length && order.every((tr, i) => body.rows[i] === tr);
   if (!same) body.replaceChildren(...order);
-  show($("campaigns-card"), campaigns.size > 0);
-  $("campaigns").tBodies[0].replaceChildren(
-    ...[...campaigns.values()].map((c) =>
-      h("tr", { "data-campaign": c.name },
-        h("th", { scope: "row" }, c.label || c.name),
-        cell(t(`campaign.${c.state}`)),
-        cell(c.dial_level === undefined ? "–" : c.dial_level.toFixed(2)),
-        cell(percent(c.abandon_rate_short), alarm("campaign_abandon", (c.abandon_rate_short ?? 0) * 100)),
-        cell(percent(c.abandon_rate_rolling), alarm("campaign_abandon", (c.abandon_rate_rolling ?? 0) * 100)),
-        cell(c.talk_minutes_per_agent_hour === null || c.talk_minutes_per_agent_hour === undefined ? "–" : c.talk_minutes_per_agent_hour.toFixed(1)),
-        cell(String(c.calls_in_progress ?? 0)))),
-  );
 }
 
 /**
@@ -375,6 +471,44 @@ function draw() {
  * not lost to a redraw between pressing and releasing the button.
  */
 const rows = new Map();
+/** The agents' ids in the order their rows stand. */
+let shown = [];
+
+/** Every agent's row, in order. */
+function drawAgents(now) {
+  const order = [...agents.values()].sort(agentOrder);
+  const trs = order.map((a) => agentRow(a, now));
+  const body = $("agents").tBodies[0];
+  const same = body.rows.length === trs.length && trs.every((tr, i) => body.rows[i] === tr);
+  if (!same) body.replaceChildren(...trs);
+  shown = order.map((a) => a.id);
+}
+
+/** One agent's row updated and moved to where its new state puts it. */
+function placeAgent(id, now) {
+  const a = agents.get(id);
+  const known = rows.has(id);
+  if (!a || !known) {
+    drawAgents(now);
+    return;
+  }
+  const tr = agentRow(a, now);
+  const from = shown.indexOf(id);
+  if (from >= 0) shown.splice(from, 1);
+  // Where the row goes among the others, which are in order.
+  let lo = 0;
+  let hi = shown.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (agentOrder(agents.get(shown[mid]), a) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  shown.splice(lo, 0, id);
+  const body = $("agents").tBodies[0];
+  const next = lo + 1 < shown.length ? rows.get(shown[lo + 1]).tr : null;
+  if (tr.nextSibling !== next || tr.parentNode !== body) body.insertBefore(tr, next);
+}
+
 function agentRow(a, now) {
   let r = rows.get(a.id);
   if (!r) {
@@ -394,13 +528,14 @@ function agentRow(a, now) {
   }
   const g = agentToday.get(a.id);
   const inState = now - a.since_ms;
-  r.badge.dataset.state = a.state;
-  r.badge.textContent = t(`state.${a.state}`);
-  r.cells[1].textContent = a.reason || "";
-  r.cells[2].textContent = duration(inState);
-  r.cells[2].className = a.state === "not_ready" ? alarm("not_ready_time", inState / 60_000) : "";
-  r.cells[3].textContent = String(a.answered ?? 0);
-  r.cells[4].textContent = g && g.handled ? duration(g.aht_ms) : "–";
+  if (r.badge.dataset.state !== a.state) r.badge.dataset.state = a.state;
+  setText(r.badge, t(`state.${a.state}`));
+  setText(r.cells[1], a.reason || "");
+  setText(r.cells[2], duration(inState));
+  const level = a.state === "not_ready" ? alarm("not_ready_time", inState / 60_000) : "";
+  if (r.cells[2].className !== level) r.cells[2].className = level;
+  setText(r.cells[3], String(a.answered ?? 0));
+  setText(r.cells[4], g && g.handled ? duration(g.aht_ms) : "–");
   return r.tr;
 }
 
@@ -512,7 +647,7 @@ async function main() {
   $("th-reset").addEventListener("click", () => {
     const saved = savedThresholds();
     delete saved[$("th-queue").value || "*"];
-    localStorage.setItem(TH_KEY, JSON.stringify(saved));
+    storeThresholds(saved);
     drawThresholds();
     redraw();
   });
@@ -522,7 +657,7 @@ async function main() {
   });
   setupSignIn($("signin"), enter);
   // Times waited and in state move on between events.
-  setInterval(redraw, 1000);
+  setInterval(tick, 1000);
   const who = await whoAmI().catch(() => null);
   if (who) enter(who);
   else leave();

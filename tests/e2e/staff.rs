@@ -343,7 +343,14 @@ pub(crate) async fn agent_phone(
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port.to_string()])
         .args(["-mp", &sipp_media_port().to_string()])
-        .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-nostdin"])
+        // How many calls the phone takes before it ends (the `calls` key; 1).
+        .args([
+            "-m",
+            keys.iter()
+                .find(|(k, _)| *k == "calls")
+                .map_or("1", |(_, v)| *v),
+        ])
+        .args(["-timeout", "40s", "-timeout_error", "-nostdin"])
         // The server's address: SIPp's digest `uri` is sip:[remote_ip]:[remote_port],
         // which the REFER scenarios then use as the Request-URI, as the server checks.
         .arg(sip.to_string());
@@ -352,7 +359,10 @@ pub(crate) async fn agent_phone(
         .find(|(k, _)| *k == "password")
         .map_or(PHONE_PASSWORD, |(_, v)| *v);
     cmd.args(["-au", id, "-ap", password]);
-    for (k, v) in keys.iter().filter(|(k, _)| *k != "password") {
+    for (k, v) in keys
+        .iter()
+        .filter(|(k, _)| !["password", "calls"].contains(k))
+    {
         cmd.args(["-key", k, v]);
     }
     cmd.stdout(Stdio::piped())

@@ -88,9 +88,7 @@ async fn events_ws(
             "too many listeners; try again later",
         ));
     };
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
+    Ok(crate::api::bounded_websocket(ws, MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| follow(socket, listener, q.call_id)))
 }
 

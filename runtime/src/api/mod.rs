@@ -148,6 +148,22 @@ pub struct AppState {
     pub access: Arc<access::Access>,
     /// The outbound dialer, which the campaign routes control.
     pub dialer: crate::dialer::DialerHandle,
+    /// The ACD's events serialised once for every wallboard, started by the
+    /// first one that opens.
+    pub event_feed: Arc<std::sync::OnceLock<cti::feed::EventFeed>>,
+}
+
+/// A WebSocket upgrade with this API's bounds: messages from the client of at
+/// most `max_message` bytes, and a small read buffer. Tungstenite zeroes its
+/// whole read buffer (128 KiB by default) each time a socket is polled for
+/// input, which for hundreds of open wallboards was most of the server's work.
+pub fn bounded_websocket(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    max_message: usize,
+) -> axum::extract::ws::WebSocketUpgrade {
+    ws.read_buffer_size(4 * 1024)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
 }
 
 /// The API router. Every route but the open ones ([`access::require_credentials`])

@@ -383,7 +383,7 @@ impl Call {
         if room.position(name).is_some() {
             self.drop_leg(room, name);
         }
-        let Some(leg) = self.ring_agent(name, RING_MS, report) else {
+        let Some(leg) = self.ring_agent(name, RING_MS, false, report) else {
             return false;
         };
         room.legs.push(RoomLeg {

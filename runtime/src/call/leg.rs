@@ -28,6 +28,22 @@ pub(super) struct Leg {
     pub(super) local: LocalMedia,
     pub(super) cancel: CancellationToken,
     pub(super) answered: Option<Box<Answered>>,
+    /// Set when another ring of the same phone replaces this one (the agent
+    /// answered on the desk, so the phone is rung again to answer by itself):
+    /// its ringing task then reports nothing, and hangs up should the phone
+    /// have answered this ring after all.
+    pub(super) superseded: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Headers that ask a ringing phone to answer by itself: `Call-Info` with
+/// `answer-after=0` (Yealink, Polycom, Snom, Grandstream and most others) and
+/// the `Alert-Info` URN of RFC 7462 for the rest. A phone configured to refuse
+/// auto-answer simply rings.
+pub(super) fn auto_answer_headers(host: &str) -> Vec<rsip::Header> {
+    vec![
+        dialect_sip::message::other("Call-Info", format!("<sip:{host}>;answer-after=0")),
+        dialect_sip::message::other("Alert-Info", "<urn:alert:service:auto-answer>"),
+    ]
 }
 
 /// The agent legs of a call following the ACD: those being rung or answered, and
@@ -60,7 +76,7 @@ impl AgentLegs {
         from_user: &str,
         ring_ms: i64,
     ) -> Result<(), OfferResult> {
-        let Some(leg) = ring_phone(env, agent, law, from_user, ring_ms, &self.tx) else {
+        let Some(leg) = ring_phone(env, agent, law, from_user, ring_ms, false, &self.tx) else {
             return Err(OfferResult::Unregistered);
         };
         let cancel = leg.cancel.clone();
@@ -138,6 +154,7 @@ pub(super) fn ring_phone(
     law: Law,
     from_user: &str,
     ring_ms: i64,
+    auto_answer: bool,
     report: &mpsc::Sender<(Arc<str>, LegOutcome)>,
 ) -> Option<Leg> {
     let binding = env
@@ -162,11 +179,18 @@ pub(super) fn ring_phone(
             target: binding.source.clone(),
             sdp: Some(sdp::offer(&local).to_bytes()),
             credentials: None,
-            headers: Vec::new(),
+            headers: if auto_answer {
+                auto_answer_headers(&host)
+            } else {
+                Vec::new()
+            },
             call_id: None,
             contact_user: Some("dialect".into()),
         })
         .ok()?;
+    let superseded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let quiet = superseded.clone();
+    let endpoint = env.endpoint.clone();
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     let report = report.clone();
@@ -205,6 +229,12 @@ pub(super) fn ring_phone(
                 }
             }
         };
+        if quiet.load(std::sync::atomic::Ordering::Acquire) {
+            if let LegOutcome::Answered(mut a) = outcome {
+                let _ = endpoint.bye(&mut a.dialog).await;
+            }
+            return;
+        }
         let _ = report.send((agent, outcome)).await;
     });
     Some(Leg {
@@ -212,5 +242,6 @@ pub(super) fn ring_phone(
         local,
         cancel,
         answered: None,
+        superseded,
     })
 }

@@ -175,8 +175,8 @@ impl Call {
                                 music = start_music(&self.media, m);
                             }
                         }
-                        AcdToCall::Offer { agent, ring_ms, .. } => {
-                            match self.ring_agent(&agent, ring_ms, &leg_tx) {
+                        AcdToCall::Offer { agent, ring_ms, auto_answer, .. } => {
+                            match self.ring_agent(&agent, ring_ms, auto_answer, &leg_tx) {
                                 Some(leg) => {
                                     legs.insert(agent, leg);
                                 }
@@ -185,7 +185,25 @@ impl Call {
                                 }
                             }
                         }
-                        AcdToCall::Answer { .. } => {}
+                        AcdToCall::Answer { agent } => {
+                            // Answered on the desk while the phone rings: the phone
+                            // is rung again, asked to answer by itself.
+                            if legs.get(&agent).is_some_and(|l| l.answered.is_none())
+                                && let Some(old) = legs.remove(&agent)
+                            {
+                                old.superseded.store(true, std::sync::atomic::Ordering::Release);
+                                old.cancel.cancel();
+                                match self.ring_agent(&agent, ANSWER_RING_MS, true, &leg_tx) {
+                                    Some(leg) => {
+                                        self.trail("queue", format!("agent {agent} answered on the desk: the phone answers"));
+                                        legs.insert(agent, leg);
+                                    }
+                                    None => {
+                                        let _ = acd.offer_result(id, &agent, OfferResult::Unregistered).await;
+                                    }
+                                }
+                            }
+                        }
                         AcdToCall::CancelOffer { agent } => {
                             if let Some(leg) = legs.remove(&agent) {
                                 leg.cancel.cancel();
@@ -348,6 +366,7 @@ impl Call {
         &mut self,
         agent: &Arc<str>,
         ring_ms: i64,
+        auto_answer: bool,
         report: &mpsc::Sender<(Arc<str>, LegOutcome)>,
     ) -> Option<Leg> {
         // The agent's phone shows the customer: the caller, or the number a placed call dialled.
@@ -356,11 +375,23 @@ impl Call {
         } else {
             &self.contact.caller
         };
-        let leg = ring_phone(&self.env, agent, self.law, customer, ring_ms, report)?;
+        let leg = ring_phone(
+            &self.env,
+            agent,
+            self.law,
+            customer,
+            ring_ms,
+            auto_answer,
+            report,
+        )?;
         self.trail("queue", format!("ringing agent {agent}"));
         Some(leg)
     }
 }
+
+/// How long a phone asked to answer by itself (the agent answered on the
+/// desk) may take before the offer is given up.
+const ANSWER_RING_MS: i64 = 10_000;
 
 /// Plays the music once (the call task starts it again when it ends).
 fn start_music(

@@ -86,6 +86,7 @@ async fn serve(name: &str, listeners: usize) -> Api {
             slot.clone(),
             Arc::new(crate::config::Config::default()),
         ),
+        event_feed: Default::default(),
         call_events: events.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -41,6 +41,8 @@ use axum::routing::{get, post};
 use dialect_compiler::value::Value;
 use serde::Deserialize;
 
+pub mod feed;
+
 use crate::acd::AcdError;
 use crate::api::{ApiError, AppState, bearer, parse_time};
 use crate::auth::User;
@@ -52,6 +54,12 @@ use dialect_acd::TransferTarget;
 use dialect_acd::core::{AgentCommand, CtiError};
 
 const VIEW_ROLES: &[Role] = crate::auth::HISTORY_READERS;
+/// The largest command a desktop may send over its WebSocket, in bytes (call
+/// data included).
+pub const MAX_COMMAND: usize = 64 * 1024;
+/// How long a page may take to accept a batch of events before it is dropped
+/// (a page that stopped reading must not hold its task and buffers forever).
+pub const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 const REPORT_ROLES: &[Role] = &[Role::Supervisor, Role::QualityInspector, Role::Analyst];
 
 /// The ACD's routes, to merge into the API router.
@@ -526,7 +534,8 @@ async fn cti_ws(
     if s.acd.agent(&agent).await?.is_none() {
         return Err(ApiError::not_found(format!("there is no agent {agent}")));
     }
-    Ok(ws.on_upgrade(move |socket| desktop(socket, s, user, Some(agent))))
+    Ok(crate::api::bounded_websocket(ws, MAX_COMMAND)
+        .on_upgrade(move |socket| desktop(socket, s, user, Some(agent))))
 }
 
 async fn events_ws(
@@ -536,15 +545,28 @@ async fn events_ws(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let user = ws_user(&s, &headers, &q, REPORT_ROLES)?;
-    Ok(ws.on_upgrade(move |socket| desktop(socket, s, user, None)))
+    Ok(crate::api::bounded_websocket(ws, MAX_COMMAND)
+        .on_upgrade(move |socket| desktop(socket, s, user, None)))
 }
 
 /// A WebSocket session: events out (one agent's, or all), commands in.
-async fn desktop(mut socket: WebSocket, s: AppState, user: User, agent: Option<String>) {
+async fn desktop(socket: WebSocket, s: AppState, user: User, agent: Option<String>) {
+    match agent {
+        Some(agent) => agent_desktop(socket, s, user, agent).await,
+        None => {
+            let feed = s
+                .event_feed
+                .get_or_init(|| feed::EventFeed::start(&s.acd))
+                .subscribe();
+            wallboard(socket, s, user, feed).await;
+        }
+    }
+}
+
+/// One agent's events, each sent as it comes.
+async fn agent_desktop(mut socket: WebSocket, s: AppState, user: User, agent: String) {
     let mut events = s.acd.subscribe();
-    if let Some(a) = &agent
-        && let Ok(Some(view)) = s.acd.agent(a).await
-    {
+    if let Ok(Some(view)) = s.acd.agent(&agent).await {
         let hello = serde_json::json!({ "event": "hello", "agent": view });
         if socket.send(Message::text(hello.to_string())).await.is_err() {
             return;
@@ -555,16 +577,11 @@ async fn desktop(mut socket: WebSocket, s: AppState, user: User, agent: Option<S
             // Cancel-safe: broadcast::Receiver::recv.
             ev = events.recv() => match ev {
                 Ok(ev) => {
-                    if agent.as_deref().is_some_and(|a| ev.agent() != Some(a)) {
+                    if ev.agent() != Some(agent.as_str()) {
                         continue;
                     }
                     let text = serde_json::to_string(&ev).unwrap_or_default();
-                    let sent = if agent.is_some() {
-                        socket.send(Message::text(text)).await
-                    } else {
-                        send_together(&mut socket, &mut events, text).await
-                    };
-                    if sent.is_err() {
+                    if socket.send(Message::text(text)).await.is_err() {
                         return;
                     }
                 }
@@ -579,7 +596,7 @@ async fn desktop(mut socket: WebSocket, s: AppState, user: User, agent: Option<S
             // Cancel-safe: WebSocket::recv.
             m = socket.recv() => match m {
                 Some(Ok(Message::Text(t))) => {
-                    let reply = ws_command(&s, &user, agent.as_deref(), t.as_str()).await;
+                    let reply = ws_command(&s, &user, Some(agent.as_str()), t.as_str()).await;
                     if socket.send(Message::text(reply.to_string())).await.is_err() {
                         return;
                     }
@@ -591,35 +608,53 @@ async fn desktop(mut socket: WebSocket, s: AppState, user: User, agent: Option<S
     }
 }
 
-/// How long a wallboard's stream gathers the events that follow one before
-/// writing them out together.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(25);
-
-/// Writes `first` and the events that come within [`GATHER`] after it to a
-/// wallboard's socket with one write: still one event per message, but a busy
-/// center's hundred events a second cost each page a few writes a second
-/// rather than a hundred.
-async fn send_together(
-    socket: &mut WebSocket,
-    events: &mut tokio::sync::broadcast::Receiver<dialect_acd::AcdEvent>,
-    first: String,
-) -> Result<(), axum::Error> {
-    use futures::SinkExt;
-    socket.feed(Message::text(first)).await?;
-    let until = tokio::time::Instant::now() + GATHER;
-    // Bounded by the time, and by a burst's size.
-    for _ in 0..1_000 {
-        match tokio::time::timeout_at(until, events.recv()).await {
-            Ok(Ok(ev)) => {
-                let text = serde_json::to_string(&ev).unwrap_or_default();
-                socket.feed(Message::text(text)).await?;
+/// Every event, from the shared feed: a batch's messages go out with one write.
+async fn wallboard(
+    mut socket: WebSocket,
+    s: AppState,
+    user: User,
+    mut batches: tokio::sync::broadcast::Receiver<std::sync::Arc<feed::FeedBatch>>,
+) {
+    loop {
+        tokio::select! {
+            // Cancel-safe: broadcast::Receiver::recv.
+            batch = batches.recv() => {
+                let sent = match batch {
+                    Ok(batch) => {
+                        match tokio::time::timeout(SEND_LIMIT, send_batch(&mut socket, &batch)).await {
+                            Ok(sent) => sent,
+                            Err(_) => return,
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        socket.send(Message::Text(feed::lagged_batches(n))).await
+                    }
+                    Err(_) => return,
+                };
+                if sent.is_err() {
+                    return;
+                }
             }
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-                let text = serde_json::json!({ "event": "lagged", "missed": n }).to_string();
-                socket.feed(Message::text(text)).await?;
-            }
-            Ok(Err(_)) | Err(_) => break,
+            // Cancel-safe: WebSocket::recv.
+            m = socket.recv() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    let reply = ws_command(&s, &user, None, t.as_str()).await;
+                    if socket.send(Message::text(reply.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
         }
+    }
+}
+
+/// Still one event per message, but one write for the batch.
+async fn send_batch(socket: &mut WebSocket, batch: &feed::FeedBatch) -> Result<(), axum::Error> {
+    use futures::SinkExt;
+    for m in &batch.messages {
+        socket.feed(Message::Text(m.clone())).await?;
     }
     socket.flush().await
 }

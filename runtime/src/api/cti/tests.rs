@@ -115,6 +115,7 @@ impl Api {
                 slot.clone(),
                 Arc::new(crate::config::Config::default()),
             ),
+            event_feed: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

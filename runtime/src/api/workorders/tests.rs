@@ -101,6 +101,7 @@ async fn serve_with(limits: HttpLimits) -> Api {
             program.clone(),
             Arc::new(crate::config::Config::default()),
         ),
+        event_feed: Default::default(),
     };
     let app = crate::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
