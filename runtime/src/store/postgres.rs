@@ -1047,6 +1047,22 @@ mod tests {
         assert!(e.contains("no TLS") && !e.contains("pw123"), "{e}");
     }
 
+    proptest::proptest! {
+        /// Whatever the configuration holds, parsing answers without a panic
+        /// and never repeats the password.
+        #[test]
+        fn any_url_parses_or_errs_without_the_password(
+            tail in "[ -~]{0,60}",
+            scheme in proptest::sample::select(vec!["postgres://", "postgresql://", "postgres:///", "pg://"]),
+        ) {
+            let url = format!("{scheme}u:Pw9secret@{tail}");
+            match PgTarget::parse(&url) {
+                Ok(t) => proptest::prop_assert!(!format!("{t:?}").contains("Pw9secret")),
+                Err(e) => proptest::prop_assert!(!e.contains("Pw9secret"), "{}", e),
+            }
+        }
+    }
+
     #[test]
     fn batches_reduce_to_their_last_write_per_key() {
         let mut b = Batch::new();
