@@ -147,10 +147,7 @@ async fn acknowledged_changes_survive_sigkill_on_postgres() {
 /// Runs the kill-and-restart rounds on sled (`postgres` None) or on the
 /// PostgreSQL database at that URL.
 async fn crash_scenario(tag: &str, postgres: Option<String>) {
-    let root = std::env::temp_dir().join(format!(
-        "dialect-wo-crash-{tag}-{}",
-        std::process::id()
-    ));
+    let root = std::env::temp_dir().join(format!("dialect-wo-crash-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let project: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
@@ -268,7 +265,7 @@ async fn crash_scenario(tag: &str, postgres: Option<String>) {
     let orders = acked.lock().unwrap().len();
     assert!(orders >= 500, "only {orders} orders were acknowledged");
     eprintln!(
-        "{orders} orders, {changes} acknowledged changes, {KILLS} kills in {:.1} s",
+        "{tag}: {orders} orders, {changes} acknowledged changes, {KILLS} kills in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 

@@ -44,7 +44,7 @@ pub enum StoreChoice {
     #[default]
     Sled,
     /// A PostgreSQL database.
-    Postgres(crate::store::PgTarget),
+    Postgres(Box<crate::store::PgTarget>),
 }
 
 impl std::fmt::Debug for StoreChoice {
@@ -64,7 +64,7 @@ impl<'de> Deserialize<'de> for StoreChoice {
             Ok(StoreChoice::Sled)
         } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             crate::store::PgTarget::parse(s)
-                .map(StoreChoice::Postgres)
+                .map(|t| StoreChoice::Postgres(Box::new(t)))
                 .map_err(|e| serde::de::Error::custom(format!("store: {e}")))
         } else {
             // The value is not repeated: a mistyped URL may hold a password.

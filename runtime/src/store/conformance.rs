@@ -86,12 +86,20 @@ pub(super) fn get_put_delete(b: &Backend) {
     put(&*s, "t", b"k", b"v1");
     assert_eq!(s.get("t", b"k").unwrap(), Some(b"v1".to_vec()));
     put(&*s, "t", b"k", b"v2");
-    assert_eq!(s.get("t", b"k").unwrap(), Some(b"v2".to_vec()), "a put replaces");
+    assert_eq!(
+        s.get("t", b"k").unwrap(),
+        Some(b"v2".to_vec()),
+        "a put replaces"
+    );
     assert_eq!(s.get("other", b"k").unwrap(), None, "trees are apart");
     put(&*s, "t", b"", b"empty key");
     put(&*s, "t", b"e", b"");
     assert_eq!(s.get("t", b"").unwrap(), Some(b"empty key".to_vec()));
-    assert_eq!(s.get("t", b"e").unwrap(), Some(Vec::new()), "an empty value is a value");
+    assert_eq!(
+        s.get("t", b"e").unwrap(),
+        Some(Vec::new()),
+        "an empty value is a value"
+    );
     let mut batch = Batch::new();
     batch.delete("t", b"k".to_vec());
     batch.delete("t", b"never there".to_vec());
@@ -183,11 +191,21 @@ pub(super) fn ranges_follow_byte_order(b: &Backend) {
 
     // Bounds: from inclusive, to exclusive.
     let mid = s.range("r", b"a", b"b", usize::MAX, false).unwrap();
-    assert_eq!(keys(&mid), vec![b"a".to_vec(), b"a\x00".to_vec(), b"ab".to_vec()]);
-    let zeros = s.range("r", &[0x00], &[0x00, 0xFF], usize::MAX, false).unwrap();
+    assert_eq!(
+        keys(&mid),
+        vec![b"a".to_vec(), b"a\x00".to_vec(), b"ab".to_vec()]
+    );
+    let zeros = s
+        .range("r", &[0x00], &[0x00, 0xFF], usize::MAX, false)
+        .unwrap();
     assert_eq!(keys(&zeros), vec![vec![0x00], vec![0x00, 0x00]]);
-    let high = s.range("r", &[0xFF], &[0xFF, 0xFF, 0xFF, 0x00], 10, false).unwrap();
-    assert_eq!(keys(&high), vec![vec![0xFF], vec![0xFF, 0x00], vec![0xFF, 0xFF, 0xFF]]);
+    let high = s
+        .range("r", &[0xFF], &[0xFF, 0xFF, 0xFF, 0x00], 10, false)
+        .unwrap();
+    assert_eq!(
+        keys(&high),
+        vec![vec![0xFF], vec![0xFF, 0x00], vec![0xFF, 0xFF, 0xFF]]
+    );
 
     // Limits, both ways.
     let first3 = s.range("r", b"", &top, 3, false).unwrap();
@@ -202,7 +220,11 @@ pub(super) fn ranges_follow_byte_order(b: &Backend) {
     assert!(s.range("r", b"b", b"a", 10, false).unwrap().is_empty());
     assert!(s.range("r", b"", &top, 0, false).unwrap().is_empty());
     assert!(s.range("nothing", b"", &top, 10, true).unwrap().is_empty());
-    assert_eq!(s.range("r", b"", &[0x00], 10, false).unwrap().len(), 1, "only the empty key");
+    assert_eq!(
+        s.range("r", b"", &[0x00], 10, false).unwrap().len(),
+        1,
+        "only the empty key"
+    );
 }
 
 pub(super) fn prefixes_and_counts(b: &Backend) {
@@ -225,14 +247,25 @@ pub(super) fn prefixes_and_counts(b: &Backend) {
     let orders = s.scan_prefix("p", b"order/").unwrap();
     assert_eq!(
         keys(&orders),
-        vec![b"order/1".to_vec(), b"order/10".to_vec(), b"order/2".to_vec()]
+        vec![
+            b"order/1".to_vec(),
+            b"order/10".to_vec(),
+            b"order/2".to_vec()
+        ]
     );
     assert_eq!(orders[0].1, b"order/1".to_vec());
     let ff = s.scan_prefix("p", b"\xff\xff").unwrap();
-    assert_eq!(keys(&ff), vec![b"\xff\xff".to_vec(), b"\xff\xff\x00".to_vec()]);
+    assert_eq!(
+        keys(&ff),
+        vec![b"\xff\xff".to_vec(), b"\xff\xff\x00".to_vec()]
+    );
     let ffs = s.scan_prefix("p", b"\xff").unwrap();
     assert_eq!(ffs.len(), 3);
-    assert_eq!(s.scan_prefix("p", b"").unwrap().len(), 9, "the empty prefix is everything");
+    assert_eq!(
+        s.scan_prefix("p", b"").unwrap().len(),
+        9,
+        "the empty prefix is everything"
+    );
     assert!(s.scan_prefix("p", b"x").unwrap().is_empty());
     assert_eq!(s.count("p").unwrap(), 9);
     assert_eq!(s.count("empty").unwrap(), 0);
@@ -243,7 +276,11 @@ pub(super) fn counters_increase_across_threads_and_clients(b: &Backend) {
     let second = b.another(&first);
     let threads: Vec<_> = (0..6)
         .map(|t| {
-            let s = if t % 2 == 0 { first.clone() } else { second.clone() };
+            let s = if t % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
                 for i in 0..40 {
@@ -261,7 +298,10 @@ pub(super) fn counters_increase_across_threads_and_clients(b: &Backend) {
     let mut all = Vec::new();
     for t in threads {
         let mine = t.join().unwrap();
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "each caller sees its ids rise");
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "each caller sees its ids rise"
+        );
         all.extend(mine);
     }
     let n = all.len();
@@ -269,14 +309,22 @@ pub(super) fn counters_increase_across_threads_and_clients(b: &Backend) {
     all.dedup();
     assert_eq!(all.len(), n, "no id is handed out twice");
     assert_eq!(all.first(), Some(&1));
-    assert_eq!(*all.last().unwrap() as usize, n, "ids without a lost update are dense");
+    assert_eq!(
+        *all.last().unwrap() as usize,
+        n,
+        "ids without a lost update are dense"
+    );
     assert_eq!(first.next_id("other").unwrap(), 1, "counters are apart");
 }
 
 pub(super) fn id_blocks_leave_gaps_but_never_go_back(b: &Backend) {
     let s = b.open();
     assert_eq!(s.next_id("x").unwrap(), 1);
-    assert_eq!(s.next_ids("x", 10).unwrap(), 2, "a block starts after the last id");
+    assert_eq!(
+        s.next_ids("x", 10).unwrap(),
+        2,
+        "a block starts after the last id"
+    );
     assert_eq!(s.next_id("x").unwrap(), 12, "the next id follows the block");
     assert_eq!(s.next_ids("x", 0).unwrap(), 13, "a block of none takes one");
     drop(s);
@@ -309,8 +357,16 @@ pub(super) fn applied_writes_are_visible_and_synced(b: &Backend) {
         batch.put("stats", vec![i], vec![i]);
         s.apply(batch).unwrap();
     }
-    assert_eq!(s.count("stats").unwrap(), 20, "applied writes are read at once");
-    assert_eq!(other.get("stats", &[19]).unwrap(), Some(vec![19]), "by every client");
+    assert_eq!(
+        s.count("stats").unwrap(),
+        20,
+        "applied writes are read at once"
+    );
+    assert_eq!(
+        other.get("stats", &[19]).unwrap(),
+        Some(vec![19]),
+        "by every client"
+    );
     s.sync().unwrap();
     // Concurrent syncs and commits do not wait on each other forever.
     let threads: Vec<_> = (0..4)
@@ -374,21 +430,49 @@ pub(super) fn leases_have_one_holder(b: &Backend) {
     let first = b.open();
     let second = b.another(&first);
     let short = Duration::from_millis(300);
-    assert!(first.lease("acd", "n1", short).unwrap(), "a free lease is taken");
-    assert!(!second.lease("acd", "n2", short).unwrap(), "a held lease is not");
-    assert!(first.lease("acd", "n1", short).unwrap(), "the holder renews");
-    assert!(second.lease("other", "n2", short).unwrap(), "leases are apart");
+    assert!(
+        first.lease("acd", "n1", short).unwrap(),
+        "a free lease is taken"
+    );
+    assert!(
+        !second.lease("acd", "n2", short).unwrap(),
+        "a held lease is not"
+    );
+    assert!(
+        first.lease("acd", "n1", short).unwrap(),
+        "the holder renews"
+    );
+    assert!(
+        second.lease("other", "n2", short).unwrap(),
+        "leases are apart"
+    );
     std::thread::sleep(Duration::from_millis(450));
-    assert!(second.lease("acd", "n2", short).unwrap(), "a lapsed lease is taken");
-    assert!(!first.lease("acd", "n1", short).unwrap(), "and lost by its old holder");
-    assert!(second.lease("acd", "n2", Duration::ZERO).unwrap(), "a ttl of 0 gives it up");
+    assert!(
+        second.lease("acd", "n2", short).unwrap(),
+        "a lapsed lease is taken"
+    );
+    assert!(
+        !first.lease("acd", "n1", short).unwrap(),
+        "and lost by its old holder"
+    );
+    assert!(
+        second.lease("acd", "n2", Duration::ZERO).unwrap(),
+        "a ttl of 0 gives it up"
+    );
     std::thread::sleep(Duration::from_millis(5));
-    assert!(first.lease("acd", "n1", short).unwrap(), "then anyone may take it");
+    assert!(
+        first.lease("acd", "n1", short).unwrap(),
+        "then anyone may take it"
+    );
 
     // Many contenders at once, on two clients: exactly one wins.
     let winners: usize = (0..8)
         .map(|i| {
-            let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+            let s = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
             std::thread::spawn(move || s.lease("race", &format!("n{i}"), Duration::from_secs(30)))
         })
         .collect::<Vec<_>>()
@@ -412,12 +496,23 @@ pub(super) fn claims_hand_each_entry_to_one_claimer(b: &Backend) {
 
     let claimers: Vec<_> = (0..6)
         .map(|i| {
-            let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+            let s = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
                 loop {
                     let got = s
-                        .claim("due", &from, &to, &format!("node{i}"), 7, Duration::from_secs(60))
+                        .claim(
+                            "due",
+                            &from,
+                            &to,
+                            &format!("node{i}"),
+                            7,
+                            Duration::from_secs(60),
+                        )
                         .unwrap();
                     if got.is_empty() {
                         return mine;
@@ -433,9 +528,16 @@ pub(super) fn claims_hand_each_entry_to_one_claimer(b: &Backend) {
             })
         })
         .collect();
-    let mut all: Vec<u32> = claimers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut all: Vec<u32> = claimers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     all.sort_unstable();
-    assert_eq!(all, (0..300).collect::<Vec<_>>(), "every entry claimed exactly once");
+    assert_eq!(
+        all,
+        (0..300).collect::<Vec<_>>(),
+        "every entry claimed exactly once"
+    );
     let again = first
         .claim("due", &from, &to, "node0", 10, Duration::from_secs(60))
         .unwrap();
@@ -466,13 +568,22 @@ pub(super) fn claims_hand_each_entry_to_one_claimer(b: &Backend) {
     let got = second
         .claim("short", b"", b"\xff", "n2", 10, Duration::from_secs(60))
         .unwrap();
-    assert_eq!(got, vec![(b_key.clone(), vec![3])], "a re-created entry is free");
+    assert_eq!(
+        got,
+        vec![(b_key.clone(), vec![3])],
+        "a re-created entry is free"
+    );
     std::thread::sleep(Duration::from_millis(300));
     let got = second
         .claim("short", b"", b"\xff", "n2", 10, Duration::from_secs(60))
         .unwrap();
     assert_eq!(got, vec![(a, vec![2])], "a lapsed claim is free again");
-    assert!(first.claim("short", b"b", b"a", "n1", 10, Duration::from_secs(1)).unwrap().is_empty());
+    assert!(
+        first
+            .claim("short", b"b", b"a", "n1", 10, Duration::from_secs(1))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The next change a watch reports, within `patience`.
@@ -527,7 +638,10 @@ pub(super) fn watches_report_changes_from_other_clients(b: &Backend) {
         ]
     );
     assert!(second_sees.elapsed() < Duration::from_secs(3));
-    assert_eq!(next_change(&mut unwatched, Duration::from_millis(100)), None);
+    assert_eq!(
+        next_change(&mut unwatched, Duration::from_millis(100)),
+        None
+    );
 
     // A batch with more keys than a notice holds: the keys, or "re-read".
     let mut batch = Batch::new();

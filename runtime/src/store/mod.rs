@@ -19,11 +19,11 @@ use tokio::sync::broadcast;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(test)]
+mod conformance;
 pub mod postgres;
 #[cfg(any(test, feature = "test-postgres"))]
 pub mod test_postgres;
-#[cfg(test)]
-mod conformance;
 
 pub use postgres::{PgStore, PgTarget};
 
@@ -238,8 +238,11 @@ pub struct SledStore {
     /// Leases by name: (holder, until). In memory: one process uses a sled store.
     leases: Mutex<HashMap<String, (String, Instant)>>,
     /// Live claims by (tree, key): (holder, until).
-    claims: Mutex<HashMap<(String, Vec<u8>), (String, Instant)>>,
+    claims: Mutex<Claims>,
 }
+
+/// Live claims of a sled store by (tree, key): (holder, until).
+type Claims = HashMap<(String, Vec<u8>), (String, Instant)>;
 
 #[derive(Default)]
 struct FlushState {

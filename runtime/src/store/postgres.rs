@@ -113,9 +113,11 @@ impl PgTarget {
             format!("not a PostgreSQL URL: {e}")
         })?;
         if config.get_ssl_mode() == SslMode::Require {
-            return Err("sslmode=require: this build has no TLS for PostgreSQL; connect \
+            return Err(
+                "sslmode=require: this build has no TLS for PostgreSQL; connect \
                         over a unix socket or a trusted network with sslmode=disable"
-                .into());
+                    .into(),
+            );
         }
         if config.get_hosts().is_empty() {
             config.host_path(DEFAULT_SOCKET_DIR);
@@ -781,10 +783,7 @@ impl Store for PgStore {
             retry(|| async move {
                 let c = pool.get().await?;
                 let st = c.prepare_cached(CLAIM).await?;
-                entries_of(
-                    c.query(&st, &[tree, from, to, holder, &limit, &ms])
-                        .await?,
-                )
+                entries_of(c.query(&st, &[tree, from, to, holder, &limit, &ms]).await?)
             })
             .await
         })?;
@@ -858,8 +857,7 @@ async fn listen(
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
-                let mut messages =
-                    futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+                let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
                 let listen_sql = format!("LISTEN {CHANNEL}");
                 let outcome = {
                     // The connection is driven by reading its messages, so both
@@ -964,7 +962,7 @@ fn reread_all(watchers: &Mutex<Option<Watchers>>) {
 
 /// Bytes from lowercase hex, None if it is not.
 fn unhex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
@@ -1057,7 +1055,10 @@ mod tests {
         ) {
             let url = format!("{scheme}u:Pw9secret@{tail}");
             match PgTarget::parse(&url) {
-                Ok(t) => proptest::prop_assert!(!format!("{t:?}").contains("Pw9secret")),
+                Ok(t) => {
+                    let shown = format!("{t:?}");
+                    proptest::prop_assert!(!shown.contains("Pw9secret"), "{}", shown);
+                }
                 Err(e) => proptest::prop_assert!(!e.contains("Pw9secret"), "{}", e),
             }
         }

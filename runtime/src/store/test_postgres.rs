@@ -64,10 +64,13 @@ fn postgres_user() -> Result<(u32, u32), String> {
     passwd
         .lines()
         .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&"postgres") && f.len() > 3)
-                .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-                .flatten()
+            let mut fields = l.split(':');
+            if fields.next() != Some("postgres") {
+                return None;
+            }
+            let uid = fields.nth(1)?.parse().ok()?;
+            let gid = fields.next()?.parse().ok()?;
+            Some((uid, gid))
         })
         .ok_or_else(|| {
             "running as root, PostgreSQL needs the `postgres` system user: \
@@ -104,7 +107,16 @@ impl TestPostgres {
             c
         };
         let out = command("initdb")
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "-N", "-D"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-N",
+                "-D",
+            ])
             .arg(&data)
             .output()
             .map_err(|e| format!("cannot run initdb: {e}"))?;
@@ -121,7 +133,14 @@ impl TestPostgres {
         let mut server = command("postgres")
             .arg("-D")
             .arg(&data)
-            .args(["-c", "listen_addresses=", "-c", "fsync=on", "-c", "max_connections=200"])
+            .args([
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "fsync=on",
+                "-c",
+                "max_connections=200",
+            ])
             .args(["-c", "shared_buffers=32MB", "-c", "logging_collector=off"])
             .arg("-c")
             .arg(format!("unix_socket_directories={}", root.display()))
@@ -163,8 +182,8 @@ impl TestPostgres {
                 return Ok(cluster);
             }
             if let Ok(Some(status)) = server.try_wait() {
-                let log = std::fs::read_to_string(cluster.root.join("postgres.log"))
-                    .unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(cluster.root.join("postgres.log")).unwrap_or_default();
                 return Err(format!("postgres exited ({status}):\n{log}"));
             }
             if Instant::now() > deadline {
@@ -180,7 +199,17 @@ impl TestPostgres {
         let out = Command::new(self.bin.join("psql"))
             .arg("-h")
             .arg(&self.root)
-            .args(["-U", "postgres", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d"])
+            .args([
+                "-U",
+                "postgres",
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+            ])
             .arg(database)
             .args(["-c", sql])
             .stdin(Stdio::null())
@@ -198,7 +227,13 @@ impl TestPostgres {
         let n = self.databases.fetch_add(1, Ordering::Relaxed);
         let clean: String = hint
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let name = format!("t{n}_{clean}");
