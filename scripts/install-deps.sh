@@ -2,11 +2,13 @@
 # Installs the system packages Dialect's runtime and tests use, when missing:
 # SIPp (sip-tester) for the end-to-end tests, espeak-ng for text-to-speech,
 # sox for prompt generation, pocketsphinx for speech recognition, Chromium and
-# its WebDriver for the browser tests of the desk and the wallboard, and a
-# Chinese font so that their pages (and screenshots) show Chinese text.
+# its WebDriver for the browser tests of the desk and the wallboard, a
+# Chinese font so that their pages (and screenshots) show Chinese text, and
+# PostgreSQL, whose initdb and postgres the store's tests start in a temporary
+# folder (the packaged server need not run).
 set -euo pipefail
 
-packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei)
+packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei postgresql)
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng libespeak-ng-dev)
@@ -15,6 +17,7 @@ command -v sox >/dev/null 2>&1 || missing+=(sox)
 [ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

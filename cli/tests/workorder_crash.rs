@@ -2,7 +2,8 @@
 //! client creating and moving orders over the API from many connections, SIGKILL
 //! at random moments, restart. After each restart every acknowledged change must be
 //! there, and after the last one the stored orders must be consistent (histories,
-//! indexes and open records match the orders' states).
+//! indexes and open records match the orders' states). Run on sled and on
+//! PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -130,7 +131,23 @@ async fn worker(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_sigkill() {
-    let root = std::env::temp_dir().join(format!("dialect-wo-crash-{}", std::process::id()));
+    crash_scenario("sled", None).await;
+}
+
+/// The same scenario with the store on PostgreSQL (a throwaway cluster on a
+/// private socket): a SIGKILL of the runtime loses no acknowledged change there
+/// either, and what is stored stays consistent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_changes_survive_sigkill_on_postgres() {
+    let cluster = dialect_runtime::store::test_postgres::shared().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.create_database("workorder_crash").unwrap();
+    crash_scenario("postgres", Some(url)).await;
+}
+
+/// Runs the kill-and-restart rounds on sled (`postgres` None) or on the
+/// PostgreSQL database at that URL.
+async fn crash_scenario(tag: &str, postgres: Option<String>) {
+    let root = std::env::temp_dir().join(format!("dialect-wo-crash-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let project: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
@@ -140,7 +157,7 @@ async fn acknowledged_changes_survive_sigkill() {
     std::fs::write(
         &config,
         format!(
-            "data_dir: {data}\nproject: {project}\n\
+            "data_dir: {data}\n{store}project: {project}\n\
              http:\n  listen: 127.0.0.1:{http_port}\n\
              sip:\n  listen: 127.0.0.1:{sip_port}\n  tcp: false\n\
              speech:\n  tts: \"off\"\n  asr: \"off\"\n\
@@ -150,6 +167,10 @@ async fn acknowledged_changes_survive_sigkill() {
              \x20 - {{name: ops1, token: tok-ops, role: handler, department: network_ops}}\n\
              \x20 - {{name: sup1, token: tok-sup, role: supervisor}}\n",
             data = root.join("data").display(),
+            store = match &postgres {
+                Some(url) => format!("store: \"{url}\"\n"),
+                None => String::new(),
+            },
             project = project.display(),
         ),
     )
@@ -244,13 +265,31 @@ async fn acknowledged_changes_survive_sigkill() {
     let orders = acked.lock().unwrap().len();
     assert!(orders >= 500, "only {orders} orders were acknowledged");
     eprintln!(
-        "{orders} orders, {changes} acknowledged changes, {KILLS} kills in {:.1} s",
+        "{tag}: {orders} orders, {changes} acknowledged changes, {KILLS} kills in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 
     // Histories, indexes and open records agree with the orders.
-    let store = dialect_runtime::store::SledStore::open(&root.join("data")).unwrap();
-    let report = dialect_runtime::workorder::check::check_store(&store).unwrap();
+    let store: dialect_runtime::store::SharedStore = match &postgres {
+        Some(url) => {
+            let target = dialect_runtime::store::PgTarget::parse(url).unwrap();
+            std::sync::Arc::new(
+                tokio::task::spawn_blocking(move || {
+                    dialect_runtime::store::PgStore::open(&target).unwrap()
+                })
+                .await
+                .unwrap(),
+            )
+        }
+        None => std::sync::Arc::new(
+            dialect_runtime::store::SledStore::open(&root.join("data")).unwrap(),
+        ),
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        dialect_runtime::workorder::check::check_store(&*store).unwrap()
+    })
+    .await
+    .unwrap();
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
     assert!(report.orders >= orders);
     let _ = std::fs::remove_dir_all(&root);

@@ -2,7 +2,9 @@
 //!
 //! 1. durable transitions per second through the engine (no HTTP) and over the
 //!    HTTP API (axum + reqwest on loopback, same machine), on sled with group
-//!    commit: every change is acknowledged only after the flush;
+//!    commit: every change is acknowledged only after the flush; the engine
+//!    also on PostgreSQL when built with `--features test-postgres` (a
+//!    throwaway cluster on a unix socket, fsync on), with the ratio to sled;
 //! 2. with N open orders (default 1,000,000; 10,000 when run by `cargo test`),
 //!    written straight into the store in the engine's layout: memory of the
 //!    in-memory indexes, restart time (load and re-arm every timer), the
@@ -106,9 +108,10 @@ fn clients() -> usize {
 }
 const ORDERS_PER_TASK: usize = 40;
 
-async fn engine_throughput(program: Arc<ProgramSlot>) {
+/// Durable changes per second through the engine on `store`; `label` names
+/// the store in the output.
+async fn engine_throughput(program: Arc<ProgramSlot>, store: SharedStore, label: &str) -> f64 {
     let concurrency = clients();
-    let store: SharedStore = Arc::new(SledStore::open(&temp("engine")).unwrap());
     let (wo, _) = WorkorderHandle::start(store, program, PausableClock::system())
         .await
         .unwrap();
@@ -137,12 +140,44 @@ async fn engine_throughput(program: Arc<ProgramSlot>) {
     }
     let secs = t0.elapsed().as_secs_f64();
     let creates = concurrency * ORDERS_PER_TASK;
+    let changes = (creates + transitions) as f64 / secs;
     println!(
-        "engine (no HTTP), {concurrency} concurrent clients: {creates} creates + {transitions} transitions in {secs:.2} s = {:.0} durable changes/s ({:.0} transitions/s of the mix)",
-        (creates + transitions) as f64 / secs,
+        "engine (no HTTP) on {label}, {concurrency} concurrent clients: {creates} creates + {transitions} transitions in {secs:.2} s = {changes:.0} durable changes/s ({:.0} transitions/s of the mix)",
         transitions as f64 / secs
     );
     wo.stop().await;
+    changes
+}
+
+/// The engine on sled, then (built with `--features test-postgres`) on a
+/// throwaway PostgreSQL on a unix socket with fsync on, and the ratio.
+async fn engine_on_both_stores(program: Arc<ProgramSlot>) {
+    let sled: SharedStore = Arc::new(SledStore::open(&temp("engine")).unwrap());
+    let on_sled = engine_throughput(program.clone(), sled, "sled").await;
+    #[cfg(feature = "test-postgres")]
+    {
+        let url = dialect_runtime::store::test_postgres::shared()
+            .and_then(|c| c.create_database("workorder_bench"))
+            .unwrap();
+        let target = dialect_runtime::store::PgTarget::parse(&url).unwrap();
+        let pg: SharedStore = Arc::new(
+            tokio::task::spawn_blocking(move || {
+                dialect_runtime::store::PgStore::open(&target).unwrap()
+            })
+            .await
+            .unwrap(),
+        );
+        let on_pg = engine_throughput(program, pg, "PostgreSQL (unix socket, fsync on)").await;
+        println!(
+            "PostgreSQL / sled: {:.2} of sled's durable changes per second",
+            on_pg / on_sled
+        );
+    }
+    #[cfg(not(feature = "test-postgres"))]
+    {
+        let _ = (program, on_sled);
+        println!("(PostgreSQL skipped: build with --features test-postgres)");
+    }
 }
 
 async fn api_throughput(program: Arc<ProgramSlot>) {
@@ -470,7 +505,7 @@ fn main() {
     let program = program();
     rt.block_on(async {
         if !args.iter().any(|a| a == "--skip-throughput") {
-            engine_throughput(program.clone()).await;
+            engine_on_both_stores(program.clone()).await;
             api_throughput(program.clone()).await;
         }
         if !args.iter().any(|a| a == "--skip-million") {

@@ -16,7 +16,7 @@ use crate::call::{CallEnv, Limiter, Speaker};
 use crate::config::Config;
 use crate::deploy::ProgramSlot;
 use crate::stats::Stats;
-use crate::store::{SharedStore, SledStore};
+use crate::store::{PgStore, SharedStore, SledStore};
 use dialect_media::PortAllocator;
 use dialect_sip::registrar::{Registrar, RegistrarConfig};
 use dialect_sip::{EndpointConfig, SipEndpoint, trunk};
@@ -113,7 +113,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             path.display()
         );
     }
-    let store: SharedStore = Arc::new(SledStore::open(&config.data_dir)?);
+    let store: SharedStore = match &config.store {
+        crate::config::StoreChoice::Sled => Arc::new(SledStore::open(&config.data_dir)?),
+        crate::config::StoreChoice::Postgres(target) => {
+            let target = target.clone();
+            tracing::info!(store = target.redacted(), "opening the PostgreSQL store");
+            let opened = tokio::task::spawn_blocking(move || PgStore::open(&target))
+                .await
+                .map_err(crate::store::StoreError::from)?;
+            Arc::new(opened?)
+        }
+    };
     let engine = config.engine;
     let bytes = match (&config.bundle, &config.project) {
         (Some(b), _) => std::fs::read(b).map_err(|source| StartError::ReadBundle {

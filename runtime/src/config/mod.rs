@@ -34,6 +34,47 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// The `store` key: `sled` (the default: one machine, no setup, the data in
+/// `data_dir`) or `postgres://user@host/database` (also `postgresql://`, and
+/// `postgres:///database?host=/run/postgresql` over a unix socket). Its `Debug`
+/// never shows a password, and neither does an error about it.
+#[derive(Clone, Default)]
+pub enum StoreChoice {
+    /// The embedded sled store in `data_dir`.
+    #[default]
+    Sled,
+    /// A PostgreSQL database.
+    Postgres(Box<crate::store::PgTarget>),
+}
+
+impl std::fmt::Debug for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreChoice::Sled => f.write_str("sled"),
+            StoreChoice::Postgres(t) => f.write_str(t.redacted()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreChoice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StoreChoice, D::Error> {
+        let s = String::deserialize(d)?;
+        let s = s.trim();
+        if s == "sled" {
+            Ok(StoreChoice::Sled)
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            crate::store::PgTarget::parse(s)
+                .map(|t| StoreChoice::Postgres(Box::new(t)))
+                .map_err(|e| serde::de::Error::custom(format!("store: {e}")))
+        } else {
+            // The value is not repeated: a mistyped URL may hold a password.
+            Err(serde::de::Error::custom(
+                "store: write `sled` or a PostgreSQL URL such as `postgres://dialect@db1/dialect`",
+            ))
+        }
+    }
+}
+
 /// A port range written `20000-29999`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
@@ -71,6 +112,9 @@ pub struct Config {
     pub rtp: RtpConfig,
     /// Where data (sled), recordings and logs go.
     pub data_dir: PathBuf,
+    /// Which store keeps the data: `sled` (embedded, in `data_dir`) or a
+    /// PostgreSQL database shared by several runtimes.
+    pub store: StoreChoice,
     /// A project folder to compile at start.
     pub project: Option<PathBuf>,
     /// Or a bundle to load at start.
@@ -150,6 +194,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             rtp: RtpConfig::default(),
             data_dir: PathBuf::from("./data"),
+            store: StoreChoice::Sled,
             project: Some(PathBuf::from("./flows/hotline")),
             bundle: None,
             engine: dialect_compiler::Engine::Native,
@@ -1064,20 +1109,26 @@ impl Config {
     /// Parses YAML text (the path is for messages).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let c: Config = serde_yaml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
+            let message = e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_string();
+            // The loader places the store's own check at the document's
+            // start: the error is the `store` key's.
+            let (line, column) = if message.starts_with("store: ") {
+                locate(text, "store:")
+            } else {
+                e.location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1))
+            };
             ConfigError::Invalid {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e
-                    .to_string()
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
+                message,
             }
         })?;
         c.validate(path, text)?;

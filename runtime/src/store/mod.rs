@@ -1,9 +1,10 @@
 //! Storage: everything that must survive a restart (contact records, workorders
 //! and their history, agent states, outbound tasks, the audit log).
 //!
-//! [`Store`] is the trait the rest of the runtime uses, so that a distributed
-//! backend (PostgreSQL, Redis) can replace the embedded one without a rewrite.
-//! [`SledStore`] is the embedded default. A [`Batch`] is applied atomically across
+//! [`Store`] is the trait the rest of the runtime uses, so that the backend can
+//! change without a rewrite. [`SledStore`] is the embedded default (one machine,
+//! no setup); [`postgres::PgStore`] keeps the same trees in a PostgreSQL
+//! database that several runtimes share (`store: postgres://…`). A [`Batch`] is applied atomically across
 //! trees, and [`Store::commit`] returns only once the batch is durable on disk:
 //! concurrent commits share one flush (group commit), so durability does not cost
 //! one fsync per write.
@@ -11,9 +12,20 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+#[cfg(test)]
+mod conformance;
+pub mod postgres;
+#[cfg(any(test, feature = "test-postgres"))]
+pub mod test_postgres;
+
+pub use postgres::{PgStore, PgTarget};
 
 /// A storage failure.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -95,7 +107,8 @@ pub trait Store: Send + Sync + 'static {
     /// The value of `key` in `tree`.
     fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries of `tree` with keys in `from..to` (to exclusive), at most `limit`, in
-    /// key order (or reverse).
+    /// key order (or reverse). Keys compare bytewise, shorter first on a tie
+    /// (`a` < `a\0` < `b`); `from >= to` or a `limit` of 0 gives nothing.
     fn range(
         &self,
         tree: &str,
@@ -106,7 +119,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Entries, StoreError>;
     /// Every entry of `tree` whose key starts with `prefix`.
     fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Entries, StoreError>;
-    /// Applies a batch atomically and returns once it is durable. Blocking: call it
+    /// Applies a batch atomically (after a crash all of it is there or none;
+    /// sled's range reads are not snapshots, so a concurrent reader of many
+    /// keys may see part of a batch there) and returns once it is durable. Blocking: call it
     /// from `spawn_blocking` (or [`commit_async`]) in async code.
     fn commit(&self, batch: Batch) -> Result<(), StoreError>;
     /// Applies a batch atomically without waiting for durability (for data that may
@@ -129,6 +144,55 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Number of entries in a tree.
     fn count(&self, tree: &str) -> Result<usize, StoreError>;
+
+    /// Takes or renews the lease `name` for `holder`: true when `holder` now
+    /// holds it until `ttl` from now, false when another holder's lease has not
+    /// lapsed yet. One holder at a time among every process on the store (on
+    /// PostgreSQL the database's clock decides when a lease lapses; on sled
+    /// leases live in the process and are gone after a restart). A `ttl` of
+    /// zero gives up a lease one holds. For the ACD's active instance and timer
+    /// ownership: renew well within `ttl`, and stop acting as holder once a
+    /// renewal fails or returns false.
+    fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Claims for `holder`, until `ttl` from now, up to `limit` entries of
+    /// `tree` with keys in `from..to` that no one holds a live claim on, in key
+    /// order, and returns them. Two claimers never get the same entry while its
+    /// claim lives (on PostgreSQL `FOR UPDATE SKIP LOCKED`, so that claimers do
+    /// not wait for each other). A claim ends when the entry is deleted (a put
+    /// keeps it) or when it lapses, after which any claimer may take the entry
+    /// again: delete an entry once its work is done, and keep `ttl` above the
+    /// time the work takes. An entry one already holds is not returned again.
+    /// On sled claims live in the process, like leases.
+    fn claim(
+        &self,
+        tree: &str,
+        from: &[u8],
+        to: &[u8],
+        holder: &str,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Entries, StoreError>;
+
+    /// Changes to `tree` by any process on the store, from now on: each
+    /// changed key (put or deleted; a key written twice may come once), or
+    /// [`TreeChange::Reread`] when changes may have been missed (too many keys
+    /// in one batch, a lost connection to PostgreSQL). A receiver that lags
+    /// behind gets `RecvError::Lagged` and should re-read too. On PostgreSQL a
+    /// change reaches other processes within milliseconds (`LISTEN`/`NOTIFY`);
+    /// writes to trees that no process ever watched send nothing. A change
+    /// committed while `watch` is being called may be missed: read the tree
+    /// after `watch` returns.
+    fn watch(&self, tree: &str) -> Result<broadcast::Receiver<TreeChange>, StoreError>;
+}
+
+/// What [`Store::watch`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeChange {
+    /// This key was put or deleted.
+    Key(Vec<u8>),
+    /// Changes may have been missed: read the tree again.
+    Reread,
 }
 
 /// The one store every part of the runtime holds, behind the trait so that the
@@ -171,7 +235,14 @@ pub struct SledStore {
     epoch: AtomicU64,
     flush: Mutex<FlushState>,
     flushed: Condvar,
+    /// Leases by name: (holder, until). In memory: one process uses a sled store.
+    leases: Mutex<HashMap<String, (String, Instant)>>,
+    /// Live claims by (tree, key): (holder, until).
+    claims: Mutex<Claims>,
 }
+
+/// Live claims of a sled store by (tree, key): (holder, until).
+type Claims = HashMap<(String, Vec<u8>), (String, Instant)>;
 
 #[derive(Default)]
 struct FlushState {
@@ -208,6 +279,8 @@ impl SledStore {
             epoch: AtomicU64::new(0),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
+            leases: Mutex::new(HashMap::new()),
+            claims: Mutex::new(HashMap::new()),
         })
     }
 
@@ -257,6 +330,10 @@ impl SledStore {
 
     fn apply_batch(&self, batch: Batch) -> Result<u64, StoreError> {
         use sled::Transactional;
+        if batch.is_empty() {
+            // sled's transaction over no tree panics; nothing to write is done.
+            return Ok(self.epoch.load(Ordering::SeqCst));
+        }
         let mut names: Vec<&str> = batch.ops.iter().map(|(t, _, _)| t.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -280,6 +357,16 @@ impl SledStore {
                 Ok(())
             });
         result.map_err(|e| StoreError::Db(format!("{e:?}")))?;
+        // A deleted entry takes its claim with it.
+        if let Ok(mut claims) = self.claims.lock()
+            && !claims.is_empty()
+        {
+            for (t, k, v) in batch.ops {
+                if v.is_none() {
+                    claims.remove(&(t, k));
+                }
+            }
+        }
         Ok(self.epoch.fetch_add(1, Ordering::SeqCst) + 1)
     }
 }
@@ -297,6 +384,9 @@ impl Store for SledStore {
         limit: usize,
         reverse: bool,
     ) -> Result<Entries, StoreError> {
+        if limit == 0 || from >= to {
+            return Ok(Vec::new());
+        }
         let t = self.tree(tree)?;
         let iter = t.range(from.to_vec()..to.to_vec());
         let mut out = Vec::new();
@@ -371,7 +461,82 @@ impl Store for SledStore {
     fn count(&self, tree: &str) -> Result<usize, StoreError> {
         Ok(self.tree(tree)?.len())
     }
+
+    fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut leases = self
+            .leases
+            .lock()
+            .map_err(|_| StoreError::Db("lease lock poisoned".into()))?;
+        let now = Instant::now();
+        let free = match leases.get(name) {
+            Some((h, until)) => h == holder || *until <= now,
+            None => true,
+        };
+        if free {
+            leases.insert(name.to_string(), (holder.to_string(), now + ttl));
+        }
+        Ok(free)
+    }
+
+    fn claim(
+        &self,
+        tree: &str,
+        from: &[u8],
+        to: &[u8],
+        holder: &str,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Entries, StoreError> {
+        if limit == 0 || from >= to {
+            return Ok(Vec::new());
+        }
+        let t = self.tree(tree)?;
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("claim lock poisoned".into()))?;
+        let now = Instant::now();
+        claims.retain(|_, (_, until)| *until > now);
+        let mut out = Vec::new();
+        for r in t.range(from.to_vec()..to.to_vec()) {
+            let (k, v) = r?;
+            let id = (tree.to_string(), k.to_vec());
+            if claims.contains_key(&id) {
+                continue;
+            }
+            claims.insert(id, (holder.to_string(), now + ttl));
+            out.push((k.to_vec(), v.to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn watch(&self, tree: &str) -> Result<broadcast::Receiver<TreeChange>, StoreError> {
+        let subscriber = self.tree(tree)?.watch_prefix(Vec::new());
+        let (tx, rx) = broadcast::channel(WATCH_BUFFER);
+        // sled's subscriber blocks between events: a thread per watch, which
+        // ends at the first event after every receiver is gone.
+        std::thread::Builder::new()
+            .name(format!("store-watch-{tree}"))
+            .spawn(move || {
+                for event in subscriber {
+                    let key = match event {
+                        sled::Event::Insert { key, .. } | sled::Event::Remove { key } => key,
+                    };
+                    if tx.send(TreeChange::Key(key.to_vec())).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Db(format!("cannot start a watch: {e}")))?;
+        Ok(rx)
+    }
 }
+
+/// Changes a watcher may fall behind by before it is told to re-read.
+const WATCH_BUFFER: usize = 4096;
 
 #[cfg(test)]
 mod tests {
