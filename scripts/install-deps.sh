@@ -3,10 +3,11 @@
 # SIPp (sip-tester) for the end-to-end tests, espeak-ng for text-to-speech,
 # sox for prompt generation, pocketsphinx for speech recognition, Chromium and
 # its WebDriver for the browser tests of the desk and the wallboard, and a
-# Chinese font so that their pages (and screenshots) show Chinese text.
+# Chinese font so that their pages (and screenshots) show Chinese text, and
+# Python's aiosmtpd, the mail server the e-mail notification tests send to.
 set -euo pipefail
 
-packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei)
+packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei python3-aiosmtpd)
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng libespeak-ng-dev)
@@ -15,6 +16,7 @@ command -v sox >/dev/null 2>&1 || missing+=(sox)
 [ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
+[ -d /usr/lib/python3/dist-packages/aiosmtpd ] || missing+=(python3-aiosmtpd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -34,6 +34,9 @@ pub struct PeerConfig {
     /// Drop the link, unanswered, on the n-th submit it receives (counted
     /// from 1 over all links; once).
     pub drop_on_submit: Option<usize>,
+    /// Answer each submit this much later (an SMSC across a network),
+    /// without holding up the submits behind it.
+    pub answer_delay: Option<Duration>,
 }
 
 impl PeerConfig {
@@ -45,6 +48,7 @@ impl PeerConfig {
             receipt_state: MessageState::Delivered,
             enquire_link: None,
             drop_on_submit: None,
+            answer_delay: None,
         }
     }
 }
@@ -325,19 +329,35 @@ async fn serve_link(stream: tokio::net::TcpStream, shared: Arc<Shared>, link: Ca
                     *next += 1;
                     format!("{:08x}", *next)
                 };
-                let _ = out
-                    .send(answer(
-                        status::OK,
-                        Body::SubmitSmResp {
-                            message_id: id.clone(),
-                        },
-                    ))
-                    .await;
                 record(&shared, &sm, &id);
-                if sm.registered_delivery & 0x03 != 0 {
+                let resp = answer(
+                    status::OK,
+                    Body::SubmitSmResp {
+                        message_id: id.clone(),
+                    },
+                );
+                let (state, delay) = {
+                    let c = lock(&shared.config);
+                    (c.receipt_state, c.answer_delay)
+                };
+                let follow = (sm.registered_delivery & 0x03 != 0).then(|| {
                     sequence = sequence.wrapping_add(1);
-                    let state = lock(&shared.config).receipt_state;
-                    let _ = out.send(receipt(sequence, &sm, &id, state)).await;
+                    receipt(sequence, &sm, &id, state)
+                });
+                let out = out.clone();
+                let send = async move {
+                    if let Some(d) = delay {
+                        tokio::time::sleep(d).await;
+                    }
+                    let _ = out.send(resp).await;
+                    if let Some(r) = follow {
+                        let _ = out.send(r).await;
+                    }
+                };
+                if delay.is_some() {
+                    tokio::spawn(send);
+                } else {
+                    send.await;
                 }
             }
             Body::SubmitSm(_) => {
