@@ -12,7 +12,8 @@ use dialect_notify::smpp::peer::{PeerConfig, SmscPeer};
 use dialect_notify::smpp::text;
 
 fn submit_pdu() -> Pdu {
-    let encoded = text::encode("您的报修工单已受理，维修人员将尽快联系您。", 1).unwrap_or_else(|e| panic!("{e}"));
+    let encoded = text::encode("您的报修工单已受理，维修人员将尽快联系您。", 1)
+        .unwrap_or_else(|e| panic!("{e}"));
     Pdu::request(
         7,
         Body::SubmitSm(ShortMessage {

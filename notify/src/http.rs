@@ -69,7 +69,12 @@ impl HttpSms {
     }
 
     /// Posts one message; returns the gateway's id when it gives one.
-    pub async fn send(&self, id: &str, to: &str, text: &str) -> Result<Option<String>, HttpSmsError> {
+    pub async fn send(
+        &self,
+        id: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<Option<String>, HttpSmsError> {
         let mut request = self
             .client
             .post(&self.config.url)

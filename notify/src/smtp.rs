@@ -88,15 +88,18 @@ pub enum SmtpError {
 impl SmtpError {
     /// Whether trying again cannot help.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, SmtpError::Message(_) | SmtpError::Refused(_) | SmtpError::Config(_))
+        matches!(
+            self,
+            SmtpError::Message(_) | SmtpError::Refused(_) | SmtpError::Config(_)
+        )
     }
 }
 
 /// Reads a sender or recipient as `Name <address>` or a bare address.
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
-    s.trim()
-        .parse::<Mailbox>()
-        .map_err(|e| format!("`{s}` is not an e-mail address such as \"Hotline <hotline@example.cn>\" ({e})"))
+    s.trim().parse::<Mailbox>().map_err(|e| {
+        format!("`{s}` is not an e-mail address such as \"Hotline <hotline@example.cn>\" ({e})")
+    })
 }
 
 /// A relay, ready to send; clones share its connection pool.
@@ -173,7 +176,9 @@ impl SmtpMailer {
                 let kind = ContentType::parse(&a.content_type).map_err(|e| {
                     SmtpError::Message(format!("`{}` is not a MIME type: {e}", a.content_type))
                 })?;
-                parts = parts.singlepart(MimeAttachment::new(a.filename.clone()).body(a.bytes.clone(), kind));
+                parts = parts.singlepart(
+                    MimeAttachment::new(a.filename.clone()).body(a.bytes.clone(), kind),
+                );
             }
             builder.multipart(parts)
         };

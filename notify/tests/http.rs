@@ -1,5 +1,11 @@
 //! The HTTP SMS adapter against a small gateway on loopback (ports 2800–2899).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers stop the test at the first surprise"
+)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +25,9 @@ async fn gateway() -> (String, Received) {
         .route(
             "/sms",
             axum::routing::post(
-                |State(r): State<Received>, headers: HeaderMap, Json(v): Json<serde_json::Value>| async move {
+                |State(r): State<Received>,
+                 headers: HeaderMap,
+                 Json(v): Json<serde_json::Value>| async move {
                     let auth = headers
                         .get("authorization")
                         .and_then(|h| h.to_str().ok())
@@ -27,17 +35,28 @@ async fn gateway() -> (String, Received) {
                     let to = v["to"].as_str().unwrap_or("").to_string();
                     r.lock().unwrap().push((auth, v));
                     if to == "503" {
-                        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"error": "busy"})))
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            Json(serde_json::json!({"error": "busy"})),
+                        )
                     } else if to.starts_with("86") {
-                        (StatusCode::OK, Json(serde_json::json!({"message_id": "gw-1"})))
+                        (
+                            StatusCode::OK,
+                            Json(serde_json::json!({"message_id": "gw-1"})),
+                        )
                     } else {
-                        (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "bad number"})))
+                        (
+                            StatusCode::BAD_REQUEST,
+                            Json(serde_json::json!({"error": "bad number"})),
+                        )
                     }
                 },
             ),
         )
         .with_state(received.clone());
-    let listener = dialect_notify::smpp::peer::bind_in(2800..=2899).await.unwrap();
+    let listener = dialect_notify::smpp::peer::bind_in(2800..=2899)
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/sms"), received)

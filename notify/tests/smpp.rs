@@ -2,6 +2,12 @@
 //! Chinese messages, receipts, enquire_link both ways, a link dropped in the
 //! middle of a submit, and the unbind at close.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers stop the test at the first surprise"
+)]
+
 use std::time::Duration;
 
 use dialect_notify::smpp::client::{LinkState, SmppClient, SmppConfig, SmppError};
@@ -11,7 +17,9 @@ use dialect_notify::smpp::peer::{PeerConfig, SmscPeer};
 const PORTS: std::ops::RangeInclusive<u16> = 2700..=2799;
 
 async fn peer(config: PeerConfig) -> SmscPeer {
-    SmscPeer::start(config, PORTS).await.expect("a free port for the SMSC")
+    SmscPeer::start(config, PORTS)
+        .await
+        .expect("a free port for the SMSC")
 }
 
 fn client_config(peer: &SmscPeer, password: &str) -> SmppConfig {
@@ -28,7 +36,10 @@ fn client_config(peer: &SmscPeer, password: &str) -> SmppConfig {
 async fn a_wrong_password_is_refused() {
     let smsc = peer(PeerConfig::new("dialect", "right")).await;
     let (client, _reports) = SmppClient::start(client_config(&smsc, "wrong"));
-    let e = client.wait_bound(Duration::from_millis(500)).await.unwrap_err();
+    let e = client
+        .wait_bound(Duration::from_millis(500))
+        .await
+        .unwrap_err();
     assert_eq!(
         e,
         SmppError::BindRefused {
@@ -57,10 +68,17 @@ async fn a_hundred_chinese_characters_arrive_as_two_ucs2_parts_with_receipts() {
         .collect();
     let ids = client.submit("8613800138000", &text).await.unwrap();
     assert_eq!(ids.len(), 2, "two parts, two message ids");
-    assert!(smsc.wait_for(Duration::from_secs(2), |l| !l.messages.is_empty()).await);
+    assert!(
+        smsc.wait_for(Duration::from_secs(2), |l| !l.messages.is_empty())
+            .await
+    );
     let log = smsc.log();
     assert_eq!(log.submits.len(), 2);
-    assert!(log.submits.iter().all(|s| s.data_coding == 8 && s.esm_class == 0x40));
+    assert!(
+        log.submits
+            .iter()
+            .all(|s| s.data_coding == 8 && s.esm_class == 0x40)
+    );
     let m = &log.messages[0];
     assert_eq!(m.text, text);
     assert_eq!(m.to, "8613800138000");
@@ -79,9 +97,16 @@ async fn a_hundred_chinese_characters_arrive_as_two_ucs2_parts_with_receipts() {
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(receipted, expected);
-    assert!(smsc.wait_for(Duration::from_secs(2), |l| l.deliver_sm_resps == 2).await);
+    assert!(
+        smsc.wait_for(Duration::from_secs(2), |l| l.deliver_sm_resps == 2)
+            .await
+    );
     client.close().await;
-    assert!(smsc.wait_for(Duration::from_secs(2), |l| l.unbinds == 1).await, "close unbinds");
+    assert!(
+        smsc.wait_for(Duration::from_secs(2), |l| l.unbinds == 1)
+            .await,
+        "close unbinds"
+    );
 }
 
 #[tokio::test]
@@ -90,12 +115,18 @@ async fn undeliverable_receipts_are_reported() {
     config.receipt_state = MessageState::Undeliverable;
     let smsc = peer(config).await;
     let (client, mut reports) = SmppClient::start(client_config(&smsc, "secret"));
-    let ids = client.submit("8613800138000", "Your order 42 is closed").await.unwrap();
+    let ids = client
+        .submit("8613800138000", "Your order 42 is closed")
+        .await
+        .unwrap();
     let r = tokio::time::timeout(Duration::from_secs(2), reports.recv())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((r.message_id, r.state), (ids[0].clone(), MessageState::Undeliverable));
+    assert_eq!(
+        (r.message_id, r.state),
+        (ids[0].clone(), MessageState::Undeliverable)
+    );
     assert_eq!(r.error.as_deref(), Some("001"));
     assert_eq!(smsc.log().messages[0].data_coding, 0, "ASCII goes as GSM");
     client.close().await;
@@ -125,7 +156,8 @@ async fn enquire_links_are_sent_when_quiet_and_answered() {
     let (quiet, _reports) = SmppClient::start(c);
     quiet.wait_bound(Duration::from_secs(2)).await.unwrap();
     assert!(
-        smsc.wait_for(Duration::from_secs(3), |l| l.enquire_links >= 2).await,
+        smsc.wait_for(Duration::from_secs(3), |l| l.enquire_links >= 2)
+            .await,
         "the client sends enquire_link on a quiet link"
     );
     assert_eq!(quiet.link_state(), LinkState::Bound);
@@ -139,7 +171,10 @@ async fn a_link_dropped_during_a_submit_reconnects_and_the_retry_arrives() {
     let smsc = peer(config).await;
     let (client, _reports) = SmppClient::start(client_config(&smsc, "secret"));
     client.wait_bound(Duration::from_secs(2)).await.unwrap();
-    let first = client.submit("8613800138000", "retry me").await.unwrap_err();
+    let first = client
+        .submit("8613800138000", "retry me")
+        .await
+        .unwrap_err();
     assert!(
         matches!(first, SmppError::LinkLost(_)),
         "the caller learns the link was lost: {first}"
@@ -167,7 +202,11 @@ async fn the_window_bounds_submits_in_flight_and_all_complete() {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..40 {
         let client = client.clone();
-        tasks.spawn(async move { client.submit("8613800138000", &format!("message {i}")).await });
+        tasks.spawn(async move {
+            client
+                .submit("8613800138000", &format!("message {i}"))
+                .await
+        });
     }
     let mut ids = std::collections::HashSet::new();
     while let Some(r) = tasks.join_next().await {
@@ -198,7 +237,10 @@ async fn an_unreachable_smsc_is_reported() {
     let mut c = SmppConfig::new("127.0.0.1", port, "dialect", "secret");
     c.reconnect_min = Duration::from_millis(50);
     let (client, _reports) = SmppClient::start(c);
-    let e = client.wait_bound(Duration::from_millis(300)).await.unwrap_err();
+    let e = client
+        .wait_bound(Duration::from_millis(300))
+        .await
+        .unwrap_err();
     assert!(matches!(e, SmppError::Connect { .. }), "{e}");
     client.close().await;
 }

@@ -1,6 +1,12 @@
 //! E-mail through lettre to a real SMTP server on loopback (aiosmtpd, ports
 //! 2500–2599), decoded there as a mail client would.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers stop the test at the first surprise"
+)]
+
 use std::time::Duration;
 
 use dialect_notify::smtp::{Attachment, Email, SmtpConfig, SmtpError, SmtpMailer, TlsMode};
@@ -69,15 +75,25 @@ async fn a_chinese_mail_with_a_recording_arrives_whole() {
     assert_eq!(m.rcpt_tos, vec!["manager@example.cn".to_string()]);
     // Mail lines end in CRLF on the wire.
     assert_eq!(
-        m.body.as_deref().map(|b| b.trim_end().replace("\r\n", "\n")),
+        m.body
+            .as_deref()
+            .map(|b| b.trim_end().replace("\r\n", "\n")),
         Some("客户留言见附件。\nThe message is attached.".to_string())
     );
-    assert_eq!(ids, vec![m.message_id.clone()], "the id returned is the mail's Message-ID");
+    assert_eq!(
+        ids,
+        vec![m.message_id.clone()],
+        "the id returned is the mail's Message-ID"
+    );
     assert_eq!(m.attachments.len(), 1);
     let a = &m.attachments[0];
     assert_eq!(a.filename.as_deref(), Some("留言-42.wav"));
     assert_eq!(a.content_type, "audio/wav");
-    assert_eq!(a.bytes(), recording, "the recording's bytes arrive unchanged");
+    assert_eq!(
+        a.bytes(),
+        recording,
+        "the recording's bytes arrive unchanged"
+    );
 }
 
 #[tokio::test]
@@ -110,9 +126,15 @@ async fn bad_addresses_and_dead_servers_are_told_apart() {
         attachments: Vec::new(),
     };
     let bad = m.send(&email("not an address")).await.unwrap_err();
-    assert!(matches!(bad, SmtpError::Message(_)) && bad.is_permanent(), "{bad}");
+    assert!(
+        matches!(bad, SmtpError::Message(_)) && bad.is_permanent(),
+        "{bad}"
+    );
     let down = m.send(&email("ops@example.cn")).await.unwrap_err();
-    assert!(matches!(down, SmtpError::Transient(_)) && !down.is_permanent(), "{down}");
+    assert!(
+        matches!(down, SmtpError::Transient(_)) && !down.is_permanent(),
+        "{down}"
+    );
     let config = SmtpMailer::new(SmtpConfig {
         host: "127.0.0.1".into(),
         port,

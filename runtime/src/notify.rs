@@ -93,7 +93,9 @@ impl std::str::FromStr for Status {
     type Err = String;
     fn from_str(s: &str) -> Result<Status, String> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            format!("`{s}` is not a status: queued, sending, sent, delivered, undeliverable or failed")
+            format!(
+                "`{s}` is not a status: queued, sending, sent, delivered, undeliverable or failed"
+            )
         })
     }
 }
@@ -254,7 +256,9 @@ pub fn gateways(
     if let Some(sms) = &c.sms {
         if let Some(s) = &sms.smpp {
             let digits = !s.source_addr.is_empty()
-                && s.source_addr.chars().all(|c| c.is_ascii_digit() || c == '+');
+                && s.source_addr
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '+');
             let mut config =
                 dialect_notify::SmppConfig::new(&s.host, s.port, &s.system_id, &s.password);
             config.system_type = s.system_type.clone();
@@ -389,8 +393,10 @@ impl OutboxWorker {
     /// every waiting entry is queued in memory.
     async fn recover(&mut self) -> Result<(), StoreError> {
         let store = self.store.clone();
-        let all = tokio::task::spawn_blocking(move || store.range(OUTBOX, &[], &[0xFF; 9], usize::MAX, false))
-            .await??;
+        let all = tokio::task::spawn_blocking(move || {
+            store.range(OUTBOX, &[], &[0xFF; 9], usize::MAX, false)
+        })
+        .await??;
         let now = crate::time::now_ms();
         let mut batch = Batch::new();
         for (_, v) in all {
@@ -426,8 +432,10 @@ impl OutboxWorker {
     async fn pick_up(&mut self) -> Result<(), StoreError> {
         let store = self.store.clone();
         let from = key(self.seen.saturating_sub(LOOKBACK));
-        let new = tokio::task::spawn_blocking(move || store.range(OUTBOX, &from, &[0xFF; 9], 10_000, false))
-            .await??;
+        let new = tokio::task::spawn_blocking(move || {
+            store.range(OUTBOX, &from, &[0xFF; 9], 10_000, false)
+        })
+        .await??;
         for (k, v) in new {
             let id = <[u8; 8]>::try_from(k.as_slice()).map_or(0, u64::from_be_bytes);
             self.seen = self.seen.max(id);
@@ -559,7 +567,12 @@ impl OutboxWorker {
                 let wait = self.settings.backoff(e.attempts);
                 e.status = Status::Queued;
                 e.next_try_ms = now.saturating_add(wait.as_millis() as i64);
-                tracing::info!(id, attempts = e.attempts, "notification will be tried again in {wait:?}: {}", err.message);
+                tracing::info!(
+                    id,
+                    attempts = e.attempts,
+                    "notification will be tried again in {wait:?}: {}",
+                    err.message
+                );
                 e.last_error = Some(err.message);
                 self.queue(e.next_try_ms, id);
             }
@@ -587,10 +600,8 @@ impl OutboxWorker {
         let Some(owner) = self.store.get(OUTBOX_IDS, report.message_id.as_bytes())? else {
             // Its `sent` commit may still be on its way.
             if self.early.len() < MAX_EARLY_RECEIPTS {
-                self.early.insert(
-                    report.message_id.clone(),
-                    (report, crate::time::now_ms()),
-                );
+                self.early
+                    .insert(report.message_id.clone(), (report, crate::time::now_ms()));
             }
             return Ok(());
         };
@@ -622,9 +633,7 @@ impl OutboxWorker {
                     .map(|c| format!(" (error {c})"))
                     .unwrap_or_default()
             ));
-        } else if !states.is_empty()
-            && states.iter().all(|s| *s == Some(MessageState::Delivered))
-        {
+        } else if !states.is_empty() && states.iter().all(|s| *s == Some(MessageState::Delivered)) {
             e.status = Status::Delivered;
             e.done_ms = Some(now);
         }
@@ -667,7 +676,9 @@ async fn outgoing(e: &OutboxEntry) -> Result<Outgoing, String> {
                 attachments,
             }))
         }
-        other => Err(format!("`{other}` is not a notification channel (sms, email)")),
+        other => Err(format!(
+            "`{other}` is not a notification channel (sms, email)"
+        )),
     }
 }
 
@@ -686,9 +697,10 @@ async fn attachment(path: &str) -> Result<Attachment, String> {
     let bytes = tokio::fs::read(p)
         .await
         .map_err(|e| format!("cannot attach {path}: {e}"))?;
-    let filename = p
-        .file_name()
-        .map_or_else(|| "attachment".to_string(), |n| n.to_string_lossy().into_owned());
+    let filename = p.file_name().map_or_else(
+        || "attachment".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let content_type = match p.extension().and_then(|x| x.to_str()) {
         Some(x) if x.eq_ignore_ascii_case("wav") => "audio/wav",
         Some(x) if x.eq_ignore_ascii_case("txt") => "text/plain",

@@ -419,7 +419,12 @@ async fn connect_and_bind(
     };
     let stream = tokio::time::timeout(config.response_timeout, TcpStream::connect(&addr))
         .await
-        .map_err(|_| connect_error(format!("no connection within {:?}", config.response_timeout)))?
+        .map_err(|_| {
+            connect_error(format!(
+                "no connection within {:?}",
+                config.response_timeout
+            ))
+        })?
         .map_err(|e| connect_error(e.to_string()))?;
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
@@ -544,9 +549,14 @@ impl<'a> Session<'a> {
     }
 
     async fn send(&mut self, pdu: &Pdu) -> Result<(), String> {
-        wire::write_pdu(&mut self.writer, pdu, &mut self.buf, self.config.response_timeout)
-            .await
-            .map_err(|e| format!("cannot write {}: {e}", pdu.body.name()))
+        wire::write_pdu(
+            &mut self.writer,
+            pdu,
+            &mut self.buf,
+            self.config.response_timeout,
+        )
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", pdu.body.name()))
     }
 
     async fn answer(&mut self, sequence: u32, status: u32, body: Body) -> Result<(), String> {
@@ -639,7 +649,9 @@ impl<'a> Session<'a> {
             .collect();
         for s in expired {
             if let Some(p) = self.pending.remove(&s) {
-                let _ = p.reply.send(Err(SmppError::Timeout(self.config.response_timeout)));
+                let _ = p
+                    .reply
+                    .send(Err(SmppError::Timeout(self.config.response_timeout)));
             }
         }
         match self.enquiry {
@@ -689,7 +701,9 @@ impl<'a> Session<'a> {
             }
             Body::GenericNack => {
                 if let Some(p) = self.pending.remove(&pdu.sequence) {
-                    let _ = p.reply.send(Err(SmppError::Rejected { status: pdu.status }));
+                    let _ = p
+                        .reply
+                        .send(Err(SmppError::Rejected { status: pdu.status }));
                 }
                 Ok(())
             }
@@ -725,9 +739,7 @@ impl<'a> Session<'a> {
                 text = %text::decode(sm.data_coding, text::split_udh(sm.esm_class, &sm.short_message).1),
                 "a message from a handset (not a receipt) was acknowledged and dropped"
             );
-            return self
-                .answer(sequence, status::OK, Body::DeliverSmResp)
-                .await;
+            return self.answer(sequence, status::OK, Body::DeliverSmResp).await;
         };
         let report = DeliveryReport {
             message_id: receipt.message_id,

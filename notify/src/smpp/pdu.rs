@@ -498,7 +498,10 @@ pub fn decode(bytes: &[u8]) -> Result<Pdu, PduError> {
     if bytes.len() > len {
         return Err(PduError::Malformed {
             command: "unknown",
-            reason: format!("{} bytes after its command_length of {len}", bytes.len() - len),
+            reason: format!(
+                "{} bytes after its command_length of {len}",
+                bytes.len() - len
+            ),
         });
     }
     let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
@@ -602,9 +605,9 @@ impl Reader<'_> {
     fn cstring(&mut self, field: &str, max: usize) -> Result<String, PduError> {
         let rest = &self.bytes[self.at.min(self.bytes.len())..];
         let Some(nul) = rest.iter().take(max).position(|&b| b == 0) else {
-            return Err(self.malformed(format!(
-                "{field} has no terminating NUL within {max} bytes"
-            )));
+            return Err(
+                self.malformed(format!("{field} has no terminating NUL within {max} bytes"))
+            );
         };
         let s = String::from_utf8_lossy(&rest[..nul]).into_owned();
         self.at += nul + 1;
@@ -719,9 +722,11 @@ impl Writer<'_> {
 
     fn short_message(&mut self, m: &ShortMessage) -> Result<(), PduError> {
         self.cstring("service_type", &m.service_type, 5)?;
-        self.out.extend_from_slice(&[m.source_addr_ton, m.source_addr_npi]);
+        self.out
+            .extend_from_slice(&[m.source_addr_ton, m.source_addr_npi]);
         self.cstring("source_addr", &m.source_addr, 20)?;
-        self.out.extend_from_slice(&[m.dest_addr_ton, m.dest_addr_npi]);
+        self.out
+            .extend_from_slice(&[m.dest_addr_ton, m.dest_addr_npi]);
         self.cstring("destination_addr", &m.destination_addr, 20)?;
         self.out
             .extend_from_slice(&[m.esm_class, m.protocol_id, m.priority_flag]);

@@ -16,7 +16,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::pdu::{BindResp, Body, ESM_DELIVERY_RECEIPT, MessageState, Pdu, ShortMessage, Tlv, status, tag};
+use super::pdu::{
+    BindResp, Body, ESM_DELIVERY_RECEIPT, MessageState, Pdu, ShortMessage, Tlv, status, tag,
+};
 use super::text;
 use super::wire;
 
@@ -129,7 +131,10 @@ const IO_LIMIT: Duration = Duration::from_secs(5);
 impl SmscPeer {
     /// Listens on 127.0.0.1 on the first free port of `ports` (starting at
     /// one picked by process id, so parallel test processes spread out).
-    pub async fn start(config: PeerConfig, ports: RangeInclusive<u16>) -> std::io::Result<SmscPeer> {
+    pub async fn start(
+        config: PeerConfig,
+        ports: RangeInclusive<u16>,
+    ) -> std::io::Result<SmscPeer> {
         let listener = bind_in(ports).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -251,7 +256,9 @@ async fn serve_link(stream: tokio::net::TcpStream, shared: Arc<Shared>, link: Ca
         };
         let pdu = match read {
             Ok(p) => p,
-            Err(wire::ReadError::Pdu(super::pdu::PduError::UnknownCommand { sequence, .. })) => {
+            Err(wire::ReadError::Pdu(super::pdu::PduError::UnknownCommand {
+                sequence, ..
+            })) => {
                 let _ = out
                     .send(Pdu {
                         sequence,
@@ -287,7 +294,11 @@ async fn serve_link(stream: tokio::net::TcpStream, shared: Arc<Shared>, link: Ca
                     status::OK
                 };
                 let resp = BindResp {
-                    system_id: if accepted { "DIALECTSMSC".into() } else { String::new() },
+                    system_id: if accepted {
+                        "DIALECTSMSC".into()
+                    } else {
+                        String::new()
+                    },
                     tlvs: Vec::new(),
                 };
                 let body = match pdu.body {
@@ -396,7 +407,11 @@ async fn enquire_loop(out: mpsc::Sender<Pdu>, every: Duration, link: Cancellatio
             () = link.cancelled() => return,
         }
         sequence += 1;
-        if out.send(Pdu::request(sequence, Body::EnquireLink)).await.is_err() {
+        if out
+            .send(Pdu::request(sequence, Body::EnquireLink))
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -404,10 +419,18 @@ async fn enquire_loop(out: mpsc::Sender<Pdu>, every: Duration, link: Cancellatio
 
 /// A receipt for message `id`, in both forms (text and TLVs).
 fn receipt(sequence: u32, sm: &ShortMessage, id: &str, state: MessageState) -> Pdu {
-    let err = if state == MessageState::Delivered { "000" } else { "001" };
+    let err = if state == MessageState::Delivered {
+        "000"
+    } else {
+        "001"
+    };
     let text = format!(
         "id:{id} sub:001 dlvrd:{} submit date:2612071200 done date:2612071200 stat:{} err:{err} text:",
-        if state == MessageState::Delivered { "001" } else { "000" },
+        if state == MessageState::Delivered {
+            "001"
+        } else {
+            "000"
+        },
         state.stat()
     );
     let mut receipted = id.as_bytes().to_vec();
@@ -454,7 +477,11 @@ fn record(shared: &Shared, sm: &ShortMessage, id: &str) {
         lock(&shared.log).messages.push(m);
         return;
     };
-    let key = (sm.source_addr.clone(), sm.destination_addr.clone(), c.reference);
+    let key = (
+        sm.source_addr.clone(),
+        sm.destination_addr.clone(),
+        c.reference,
+    );
     let mut partial = lock(&shared.partial);
     let parts = partial
         .entry(key.clone())

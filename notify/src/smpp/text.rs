@@ -267,7 +267,10 @@ mod tests {
         let e = encode("Hello @ 1", 7).unwrap();
         assert_eq!(e.data_coding, DATA_CODING_GSM);
         assert_eq!(e.esm_class, 0);
-        assert_eq!(e.parts, vec![vec![0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x20, 0x00, 0x20, 0x31]]);
+        assert_eq!(
+            e.parts,
+            vec![vec![0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x20, 0x00, 0x20, 0x31]]
+        );
     }
 
     #[test]
@@ -309,7 +312,11 @@ mod tests {
 
     #[test]
     fn a_hundred_chinese_characters_are_two_ucs2_parts() {
-        let text: String = "故障报修已受理请保持电话畅通".chars().cycle().take(100).collect();
+        let text: String = "故障报修已受理请保持电话畅通"
+            .chars()
+            .cycle()
+            .take(100)
+            .collect();
         let e = encode(&text, 42).unwrap();
         assert_eq!(e.data_coding, DATA_CODING_UCS2);
         assert_eq!(e.parts.len(), 2);
@@ -333,7 +340,10 @@ mod tests {
         let text = format!("{}😀{}", "中".repeat(66), "文".repeat(10));
         let e = encode(&text, 1).unwrap();
         assert_eq!(e.parts[0].len(), 6 + 66 * 2);
-        assert_eq!(decode(8, &e.parts[1][6..]), format!("😀{}", "文".repeat(10)));
+        assert_eq!(
+            decode(8, &e.parts[1][6..]),
+            format!("😀{}", "文".repeat(10))
+        );
     }
 
     #[test]

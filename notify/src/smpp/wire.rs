@@ -89,8 +89,14 @@ mod tests {
         let mut reader = &bytes[..];
         let mut buf = Vec::new();
         let d = Duration::from_secs(1);
-        assert_eq!(read_pdu(&mut reader, &mut buf, d).await.unwrap().sequence, 1);
-        assert_eq!(read_pdu(&mut reader, &mut buf, d).await.unwrap().body, Body::Unbind);
+        assert_eq!(
+            read_pdu(&mut reader, &mut buf, d).await.unwrap().sequence,
+            1
+        );
+        assert_eq!(
+            read_pdu(&mut reader, &mut buf, d).await.unwrap().body,
+            Body::Unbind
+        );
         assert!(matches!(
             read_pdu(&mut reader, &mut buf, d).await,
             Err(ReadError::Closed)

@@ -82,8 +82,7 @@ mod tests {
     }
 
     async fn serve(store: crate::store::SharedStore) -> std::net::SocketAddr {
-        let project =
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
+        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
         let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
         let slot = Arc::new(
             crate::deploy::ProgramSlot::new(
@@ -167,8 +166,7 @@ mod tests {
         store.commit(b).expect("a commit");
         let addr = serve(store).await;
         let get = |query: &str, token: Option<&str>| {
-            let mut r = reqwest::Client::new()
-                .get(format!("http://{addr}/api/v1/outbox{query}"));
+            let mut r = reqwest::Client::new().get(format!("http://{addr}/api/v1/outbox{query}"));
             if let Some(t) = token {
                 r = r.bearer_auth(t);
             }
@@ -202,7 +200,10 @@ mod tests {
             403,
             "a department handler reads no contact history"
         );
-        assert_eq!(get("?contact=7", None).await.expect("an answer").status(), 401);
+        assert_eq!(
+            get("?contact=7", None).await.expect("an answer").status(),
+            401
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -344,13 +344,13 @@ impl Config {
                 return Err(at(&email.from, format!("notify.email.from: {why}")));
             }
             if email.host.trim().is_empty() || email.port == 0 {
-                return Err(at("email", "notify.email: give the relay's host and port".into()));
+                return Err(at(
+                    "email",
+                    "notify.email: give the relay's host and port".into(),
+                ));
             }
             if email.user.is_some() && email.password.is_none() {
-                return Err(at(
-                    "user",
-                    "notify.email: a user needs its password".into(),
-                ));
+                return Err(at("user", "notify.email: a user needs its password".into()));
             }
         }
         if let Some(sms) = &n.sms {
@@ -452,25 +452,48 @@ notify:
         )
         .unwrap();
         assert!(http.notify.sms.unwrap().http.is_some());
-        assert!(Config::parse(Path::new("d.yaml"), "{}").unwrap().notify.email.is_none());
+        assert!(
+            Config::parse(Path::new("d.yaml"), "{}")
+                .unwrap()
+                .notify
+                .email
+                .is_none()
+        );
     }
 
     #[test]
     fn bad_notify_sections_are_named() {
         let cases = [
-            ("notify:\n  email: { host: h, from: \"no address\" }\n", "notify.email.from"),
-            ("notify:\n  email: { host: h, from: a@b.cn, tls: maybe }\n", "maybe"),
+            (
+                "notify:\n  email: { host: h, from: \"no address\" }\n",
+                "notify.email.from",
+            ),
+            (
+                "notify:\n  email: { host: h, from: a@b.cn, tls: maybe }\n",
+                "maybe",
+            ),
             ("notify:\n  sms: {}\n", "give one gateway"),
             (
                 "notify:\n  sms:\n    smpp: { host: h, system_id: dialect, password: much_too_long }\n",
                 "notify.sms.smpp.password",
             ),
-            ("notify:\n  sms: { http: { url: ftp://x } }\n", "not an http"),
-            ("notify:\n  retry: { first: 2h, max: 1h }\n", "at most `max`"),
-            ("notify:\n  retry: { attempts: 0 }\n", "at least one attempt"),
+            (
+                "notify:\n  sms: { http: { url: ftp://x } }\n",
+                "not an http",
+            ),
+            (
+                "notify:\n  retry: { first: 2h, max: 1h }\n",
+                "at most `max`",
+            ),
+            (
+                "notify:\n  retry: { attempts: 0 }\n",
+                "at least one attempt",
+            ),
         ];
         for (yaml, expected) in cases {
-            let e = Config::parse(Path::new("d.yaml"), yaml).unwrap_err().to_string();
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(expected), "{yaml}: {e}");
             assert!(e.starts_with("d.yaml:"), "{e}");
         }

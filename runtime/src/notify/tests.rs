@@ -39,7 +39,9 @@ fn store() -> (SharedStore, std::path::PathBuf) {
 
 /// The `notify` section from YAML, with quick polls and retries.
 fn config(yaml: &str) -> NotifyConfig {
-    let text = format!("notify:\n  poll: 20ms\n  retry: {{ first: 100ms, max: 400ms, attempts: 3 }}\n{yaml}");
+    let text = format!(
+        "notify:\n  poll: 20ms\n  retry: {{ first: 100ms, max: 400ms, attempts: 3 }}\n{yaml}"
+    );
     crate::config::Config::parse(std::path::Path::new("test.yaml"), &text)
         .unwrap()
         .notify
@@ -58,9 +60,19 @@ fn start(config: &NotifyConfig) -> Fixture {
 }
 
 impl Fixture {
-    async fn queue(&self, contact: u64, channel: NotifyChannel, to: &str, subject: Option<&str>, body: &str) -> u64 {
+    async fn queue(
+        &self,
+        contact: u64,
+        channel: NotifyChannel,
+        to: &str,
+        subject: Option<&str>,
+        body: &str,
+    ) -> u64 {
         crate::call::outbox(&self.store, contact, channel, to, subject, body).await;
-        let all = self.store.range(OUTBOX, &[], &[0xFF; 9], usize::MAX, false).unwrap();
+        let all = self
+            .store
+            .range(OUTBOX, &[], &[0xFF; 9], usize::MAX, false)
+            .unwrap();
         let (k, _) = all.last().unwrap();
         u64::from_be_bytes(<[u8; 8]>::try_from(k.as_slice()).unwrap())
     }
@@ -100,7 +112,13 @@ async fn an_email_reaches_the_mail_server_and_is_marked_sent() {
         sink.port()
     )));
     let id = f
-        .queue(41, NotifyChannel::Email, "ops@example.cn", Some("工单 42 已超时"), "请尽快处理。")
+        .queue(
+            41,
+            NotifyChannel::Email,
+            "ops@example.cn",
+            Some("工单 42 已超时"),
+            "请尽快处理。",
+        )
         .await;
     let e = f.wait(id, Status::Sent, Duration::from_secs(10)).await;
     assert_eq!(e.status, Status::Sent, "{e:?}");
@@ -124,8 +142,14 @@ async fn an_sms_is_delivered_by_its_receipt() {
         .await
         .unwrap();
     let f = start(&config(&smpp_yaml(&smsc, "secret")));
-    let text: String = "您的报修已受理，维修人员将在两小时内联系您。".chars().cycle().take(100).collect();
-    let id = f.queue(9, NotifyChannel::Sms, "8613800138000", None, &text).await;
+    let text: String = "您的报修已受理，维修人员将在两小时内联系您。"
+        .chars()
+        .cycle()
+        .take(100)
+        .collect();
+    let id = f
+        .queue(9, NotifyChannel::Sms, "8613800138000", None, &text)
+        .await;
     let e = f.wait(id, Status::Delivered, Duration::from_secs(10)).await;
     assert_eq!(e.status, Status::Delivered, "{e:?}");
     assert_eq!(e.message_ids.len(), 2, "two UCS-2 parts");
@@ -145,11 +169,24 @@ async fn an_undeliverable_receipt_is_visible() {
     peer.receipt_state = dialect_notify::smpp::pdu::MessageState::Undeliverable;
     let smsc = SmscPeer::start(peer, 2700..=2799).await.unwrap();
     let f = start(&config(&smpp_yaml(&smsc, "secret")));
-    let id = f.queue(9, NotifyChannel::Sms, "8613800138000", None, "Order 42 closed").await;
-    let e = f.wait(id, Status::Undeliverable, Duration::from_secs(10)).await;
+    let id = f
+        .queue(
+            9,
+            NotifyChannel::Sms,
+            "8613800138000",
+            None,
+            "Order 42 closed",
+        )
+        .await;
+    let e = f
+        .wait(id, Status::Undeliverable, Duration::from_secs(10))
+        .await;
     assert_eq!(e.status, Status::Undeliverable, "{e:?}");
     let why = e.last_error.unwrap_or_default();
-    assert!(why.contains("UNDELIV") && why.contains("error 001"), "{why}");
+    assert!(
+        why.contains("UNDELIV") && why.contains("error 001"),
+        "{why}"
+    );
 }
 
 #[tokio::test]
@@ -163,10 +200,15 @@ async fn a_link_dropped_mid_send_is_retried_and_the_sms_not_lost() {
     cfg.retry.max = crate::config::Duration(Duration::from_secs(2));
     cfg.retry.attempts = 5;
     let f = start(&cfg);
-    let id = f.queue(3, NotifyChannel::Sms, "8613800138000", None, "retry me").await;
+    let id = f
+        .queue(3, NotifyChannel::Sms, "8613800138000", None, "retry me")
+        .await;
     let e = f.wait(id, Status::Delivered, Duration::from_secs(10)).await;
     assert_eq!(e.status, Status::Delivered, "{e:?}");
-    assert!(e.attempts >= 2, "a second attempt after the lost link: {e:?}");
+    assert!(
+        e.attempts >= 2,
+        "a second attempt after the lost link: {e:?}"
+    );
     let log = smsc.log();
     assert_eq!(log.dropped, 1);
     assert!(log.connections >= 2, "the client reconnected");
@@ -179,7 +221,9 @@ async fn a_link_dropped_mid_send_is_retried_and_the_sms_not_lost() {
 #[tokio::test]
 async fn without_a_gateway_an_sms_stays_queued_and_says_why() {
     let f = start(&config(""));
-    let id = f.queue(5, NotifyChannel::Sms, "8613800138000", None, "hello").await;
+    let id = f
+        .queue(5, NotifyChannel::Sms, "8613800138000", None, "hello")
+        .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let e = loop {
         let e = get(&*f.store, id).unwrap().unwrap();
@@ -202,12 +246,17 @@ async fn attempts_run_out_into_failed_with_the_last_error() {
         .await
         .unwrap();
     let f = start(&config(&smpp_yaml(&smsc, "wrong")));
-    let id = f.queue(5, NotifyChannel::Sms, "8613800138000", None, "hello").await;
+    let id = f
+        .queue(5, NotifyChannel::Sms, "8613800138000", None, "hello")
+        .await;
     let e = f.wait(id, Status::Failed, Duration::from_secs(15)).await;
     assert_eq!(e.status, Status::Failed, "{e:?}");
     assert_eq!(e.attempts, 3);
     let why = e.last_error.unwrap_or_default();
-    assert!(why.contains("not bound") || why.contains("invalid password"), "{why}");
+    assert!(
+        why.contains("not bound") || why.contains("invalid password"),
+        "{why}"
+    );
     assert!(smsc.log().messages.is_empty());
 }
 
@@ -219,7 +268,15 @@ async fn an_entry_left_sending_by_a_crash_is_sent_again_after_a_restart() {
     let cfg = config(&smpp_yaml(&smsc, "secret"));
     let (store, dir) = store();
     // What a crash after the `sending` commit leaves behind.
-    crate::call::outbox(&store, 1, NotifyChannel::Sms, "8613800138000", None, "once more").await;
+    crate::call::outbox(
+        &store,
+        1,
+        NotifyChannel::Sms,
+        "8613800138000",
+        None,
+        "once more",
+    )
+    .await;
     let id = 1;
     let mut e = get(&*store, id).unwrap().unwrap();
     e.status = Status::Sending;
@@ -255,13 +312,17 @@ async fn an_http_gateway_takes_sms_and_the_worker_stops_cleanly() {
             }
         }),
     );
-    let listener = dialect_notify::smpp::peer::bind_in(2800..=2899).await.unwrap();
+    let listener = dialect_notify::smpp::peer::bind_in(2800..=2899)
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let mut f = start(&config(&format!(
         "  sms: {{ http: {{ url: \"http://{addr}/sms\", token: t0k }} }}\n"
     )));
-    let id = f.queue(2, NotifyChannel::Sms, "8613800138000", None, "您好").await;
+    let id = f
+        .queue(2, NotifyChannel::Sms, "8613800138000", None, "您好")
+        .await;
     let e = f.wait(id, Status::Sent, Duration::from_secs(10)).await;
     assert_eq!(e.status, Status::Sent, "{e:?}");
     assert_eq!(e.message_ids, vec!["gw-77".to_string()]);

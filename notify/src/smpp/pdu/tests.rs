@@ -230,7 +230,11 @@ fn a_decoded_receipt_reads_as_expected() {
     };
     assert_eq!(
         sm.receipt().map(|r| (r.message_id, r.state, r.error)),
-        Some(("ab12".into(), MessageState::Undeliverable, Some("001".into())))
+        Some((
+            "ab12".into(),
+            MessageState::Undeliverable,
+            Some("001".into())
+        ))
     );
     let tlvs: Vec<String> = sm
         .tlvs
@@ -258,10 +262,7 @@ fn a_decoded_receipt_reads_as_expected() {
 #[test]
 fn lengths_out_of_bounds_are_refused_before_reading() {
     assert_eq!(frame_length([0, 0, 0, 15]), Err(PduError::BadLength(15)));
-    assert_eq!(
-        frame_length([0, 1, 0, 1]),
-        Err(PduError::BadLength(65537))
-    );
+    assert_eq!(frame_length([0, 1, 0, 1]), Err(PduError::BadLength(65537)));
     assert_eq!(frame_length([0, 0, 0, 16]), Ok(16));
     assert!(matches!(
         decode(&hex("ffffffff 00000015 00000000 00000001")),
@@ -347,7 +348,11 @@ fn fields_too_long_are_not_encoded() {
     );
     let mut buf = vec![1, 2, 3];
     assert!(pdu.encode_into(&mut buf).is_err());
-    assert_eq!(buf, vec![1, 2, 3], "a failed encode leaves the buffer as it was");
+    assert_eq!(
+        buf,
+        vec![1, 2, 3],
+        "a failed encode leaves the buffer as it was"
+    );
 }
 
 proptest::proptest! {
