@@ -5,10 +5,11 @@
 # its WebDriver for the browser tests of the desk and the wallboard, a
 # Chinese font so that their pages (and screenshots) show Chinese text, and
 # PostgreSQL, whose initdb and postgres the store's tests start in a temporary
-# folder (the packaged server need not run).
+# folder (the packaged server need not run), and Python's aiosmtpd, the mail
+# server the e-mail notification tests send to.
 set -euo pipefail
 
-packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei postgresql)
+packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei postgresql python3-aiosmtpd)
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng libespeak-ng-dev)
@@ -18,6 +19,7 @@ command -v sox >/dev/null 2>&1 || missing+=(sox)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -d /usr/lib/python3/dist-packages/aiosmtpd ] || missing+=(python3-aiosmtpd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -27,6 +27,8 @@
 //!   agent desk and wallboard pages, whose files are in `runtime/web/`.
 //! - [`auth`]: users, roles, the audit log.
 //! - [`store`]: the storage trait and the embedded sled store (group commit).
+//! - [`notify`]: the outbox worker: SMS and e-mail notifications sent
+//!   durably through the configured gateways, with retries and receipts.
 //! - [`outbound`]: the outbound-call policy every placed call goes through.
 //! - [`contacts`]: contact records with their IVR trail.
 //! - [`lists`]: number-list entries added while running, laid over the program.
@@ -54,6 +56,7 @@ pub mod interactions;
 pub mod limits;
 pub mod lists;
 pub mod login;
+pub mod notify;
 pub mod outbound;
 pub mod private;
 pub mod server;

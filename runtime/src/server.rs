@@ -350,6 +350,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         events: call_events.clone(),
     });
 
+    // Notifications that flows queue leave through the configured gateways.
+    crate::notify::spawn(store.clone(), &config.notify, shutdown.clone());
+
     // Calls in progress, which a graceful shutdown waits for: the SIP loop's and
     // the dialer's.
     let tracker = TaskTracker::new();

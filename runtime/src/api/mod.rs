@@ -29,6 +29,7 @@ pub mod campaigns;
 pub mod cti;
 pub mod lists;
 pub mod login;
+pub mod notifications;
 pub mod recordings;
 pub mod serve;
 pub mod web;
@@ -183,6 +184,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(campaigns::routes())
         .merge(login::routes())
         .merge(recordings::routes())
+        .merge(notifications::routes())
         .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

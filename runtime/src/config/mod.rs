@@ -148,6 +148,9 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// The outbound dialer: lines per campaign, callees' time zones.
     pub dialer: DialerConfig,
+    /// Where SMS and e-mail notifications leave, and how they are retried
+    /// (see `crate::notify`).
+    pub notify: NotifyConfig,
 }
 
 /// The `dialer` section: what campaigns do not state themselves.
@@ -210,6 +213,177 @@ impl Default for Config {
             acd: dialect_acd::AcdConfig::default(),
             outbound: OutboundConfig::default(),
             dialer: DialerConfig::default(),
+            notify: NotifyConfig::default(),
+        }
+    }
+}
+
+/// The `notify` section: the gateways notifications leave through and their
+/// retries. A channel left out keeps its notifications queued (visible, with
+/// the reason) until it is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// The SMTP relay e-mail goes through.
+    pub email: Option<EmailConfig>,
+    /// The gateway SMS go through: `smpp` or `http`.
+    pub sms: Option<SmsConfig>,
+    /// Back-off between attempts, and how many before a notification fails.
+    pub retry: RetryConfig,
+    /// How often the outbox is looked at for new and due notifications.
+    pub poll: Duration,
+    /// Most notifications being sent at once.
+    pub concurrency: usize,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> NotifyConfig {
+        NotifyConfig {
+            email: None,
+            sms: None,
+            retry: RetryConfig::default(),
+            poll: Duration(std::time::Duration::from_secs(1)),
+            concurrency: 8,
+        }
+    }
+}
+
+/// `notify.email`: an SMTP relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The relay's host (and the name its certificate carries, with TLS).
+    pub host: String,
+    /// Its port (25; 587 with STARTTLS; 465 with TLS).
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[serde(default)]
+    pub tls: EmailTls,
+    /// User name, when the relay asks for authentication.
+    pub user: Option<String>,
+    /// Its password.
+    pub password: Option<String>,
+    /// The sender: `Name <address>`; the name may be Chinese.
+    pub from: String,
+    /// How long one mail may take to hand over.
+    #[serde(default = "default_gateway_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+
+fn default_gateway_timeout() -> Duration {
+    Duration(std::time::Duration::from_secs(30))
+}
+
+/// How the connection to the SMTP relay is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTls {
+    /// In clear.
+    #[default]
+    None,
+    /// `STARTTLS`, required.
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// `notify.sms`: exactly one of `smpp` and `http`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// The carrier's SMSC over SMPP 3.4.
+    pub smpp: Option<SmppSection>,
+    /// An HTTP SMS gateway.
+    pub http: Option<HttpSmsSection>,
+}
+
+/// `notify.sms.smpp`: the account at the carrier's SMSC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppSection {
+    /// The SMSC's host.
+    pub host: String,
+    /// Its port.
+    #[serde(default = "default_smpp_port")]
+    pub port: u16,
+    /// The account (at most 15 characters).
+    pub system_id: String,
+    /// Its password (at most 8 characters).
+    pub password: String,
+    /// The ESME type, when the carrier asks for one (at most 12 characters).
+    #[serde(default)]
+    pub system_type: String,
+    /// The sender handsets show: a number (such as the hotline's) or a name.
+    #[serde(default)]
+    pub source_addr: String,
+    /// Type of number of the sender; by default 5 (alphanumeric) for a name,
+    /// 0 for digits.
+    pub source_ton: Option<u8>,
+    /// Numbering plan of the sender; by default 0 for a name, 1 for digits.
+    pub source_npi: Option<u8>,
+    /// `enquire_link` after this long without traffic.
+    #[serde(default = "default_enquire_link")]
+    pub enquire_link: Duration,
+    /// How long the SMSC may take to answer.
+    #[serde(default = "default_smpp_response")]
+    pub response_timeout: Duration,
+    /// Most submits waiting for an answer at once.
+    #[serde(default = "default_smpp_window")]
+    pub window: usize,
+}
+
+fn default_smpp_port() -> u16 {
+    2775
+}
+
+fn default_enquire_link() -> Duration {
+    Duration(std::time::Duration::from_secs(30))
+}
+
+fn default_smpp_response() -> Duration {
+    Duration(std::time::Duration::from_secs(10))
+}
+
+fn default_smpp_window() -> usize {
+    10
+}
+
+/// `notify.sms.http`: an HTTP SMS gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSmsSection {
+    /// Where messages are posted (`http://` or `https://`).
+    pub url: String,
+    /// Sent as a bearer token, when given.
+    pub token: Option<String>,
+    /// How long one request may take.
+    #[serde(default = "default_gateway_timeout")]
+    pub timeout: Duration,
+}
+
+/// `notify.retry`: exponential back-off between attempts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// The wait after the first failed attempt; each next one doubles it.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+    /// Attempts before a notification is marked failed.
+    pub attempts: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> RetryConfig {
+        RetryConfig {
+            first: Duration(std::time::Duration::from_secs(30)),
+            max: Duration(std::time::Duration::from_secs(3600)),
+            attempts: 8,
         }
     }
 }
@@ -1158,6 +1332,7 @@ impl Config {
         self.validate_outbound(&at)?;
         self.validate_limits(&at)?;
         self.validate_tokens(&at)?;
+        self.validate_notify(&at)?;
         let fp = self.dialer.machine_false_positive_rate;
         if !(0.0..0.5).contains(&fp) {
             return Err(at(

@@ -330,3 +330,172 @@ pub fn parse_origin(text: &str) -> Option<String> {
         format!("{scheme}://{authority}:{default_port}")
     })
 }
+
+impl Config {
+    /// The notification gateways can work: one SMS gateway, a sender that is
+    /// an address, SMPP fields within their lengths, a retry that retries.
+    pub(super) fn validate_notify(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let n = &self.notify;
+        if let Some(email) = &n.email {
+            if let Err(why) = dialect_notify::smtp::parse_mailbox(&email.from) {
+                return Err(at(&email.from, format!("notify.email.from: {why}")));
+            }
+            if email.host.trim().is_empty() || email.port == 0 {
+                return Err(at(
+                    "email",
+                    "notify.email: give the relay's host and port".into(),
+                ));
+            }
+            if email.user.is_some() && email.password.is_none() {
+                return Err(at("user", "notify.email: a user needs its password".into()));
+            }
+        }
+        if let Some(sms) = &n.sms {
+            match (&sms.smpp, &sms.http) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(at(
+                        "sms",
+                        "notify.sms: give one gateway, `smpp` or `http`".into(),
+                    ));
+                }
+                (Some(smpp), None) => {
+                    for (field, value, max) in [
+                        ("system_id", &smpp.system_id, 15),
+                        ("password", &smpp.password, 8),
+                        ("system_type", &smpp.system_type, 12),
+                        ("source_addr", &smpp.source_addr, 20),
+                    ] {
+                        if value.len() > max {
+                            return Err(at(
+                                field,
+                                format!(
+                                    "notify.sms.smpp.{field}: SMPP allows at most {max} bytes, this has {}",
+                                    value.len()
+                                ),
+                            ));
+                        }
+                    }
+                    if smpp.window == 0 || smpp.port == 0 {
+                        return Err(at(
+                            "smpp",
+                            "notify.sms.smpp: the port and the window must be above 0".into(),
+                        ));
+                    }
+                }
+                (None, Some(http)) => {
+                    if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
+                        return Err(at(
+                            &http.url,
+                            format!(
+                                "notify.sms.http.url: `{}` is not an http:// or https:// URL",
+                                http.url
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if n.retry.attempts == 0 {
+            return Err(at(
+                "attempts",
+                "notify.retry.attempts: at least one attempt".into(),
+            ));
+        }
+        if n.retry.first.0 > n.retry.max.0 || n.retry.first.0.is_zero() {
+            return Err(at(
+                "first",
+                "notify.retry: `first` must be above 0 and at most `max`".into(),
+            ));
+        }
+        if n.concurrency == 0 || n.poll.0.is_zero() {
+            return Err(at(
+                "notify",
+                "notify: `concurrency` and `poll` must be above 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use std::path::Path;
+
+    use super::super::{Config, EmailTls};
+
+    #[test]
+    fn the_notify_section_as_operators_write_it() {
+        let c = Config::parse(
+            Path::new("d.yaml"),
+            r#"
+notify:
+  email: { host: 127.0.0.1, port: 2525, tls: starttls, user: ops, password: pw, from: "热线 <hotline@example.cn>" }
+  sms:
+    smpp: { host: smsc.example.cn, port: 2775, system_id: dialect, password: secret, source_addr: "10086", enquire_link: 30s }
+  retry: { first: 30s, max: 1h, attempts: 8 }
+"#,
+        )
+        .unwrap();
+        let email = c.notify.email.unwrap();
+        assert_eq!((email.port, email.tls), (2525, EmailTls::Starttls));
+        let smpp = c.notify.sms.unwrap().smpp.unwrap();
+        assert_eq!(smpp.system_id, "dialect");
+        assert_eq!(smpp.enquire_link.0.as_secs(), 30);
+        assert_eq!(smpp.window, 10);
+        assert_eq!(c.notify.retry.max.0.as_secs(), 3600);
+        let http = Config::parse(
+            Path::new("d.yaml"),
+            "notify:\n  sms: { http: { url: \"https://sms.example.cn/send\", token: abc } }\n",
+        )
+        .unwrap();
+        assert!(http.notify.sms.unwrap().http.is_some());
+        assert!(
+            Config::parse(Path::new("d.yaml"), "{}")
+                .unwrap()
+                .notify
+                .email
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_notify_sections_are_named() {
+        let cases = [
+            (
+                "notify:\n  email: { host: h, from: \"no address\" }\n",
+                "notify.email.from",
+            ),
+            (
+                "notify:\n  email: { host: h, from: a@b.cn, tls: maybe }\n",
+                "maybe",
+            ),
+            ("notify:\n  sms: {}\n", "give one gateway"),
+            (
+                "notify:\n  sms:\n    smpp: { host: h, system_id: dialect, password: much_too_long }\n",
+                "notify.sms.smpp.password",
+            ),
+            (
+                "notify:\n  sms: { http: { url: ftp://x } }\n",
+                "not an http",
+            ),
+            (
+                "notify:\n  retry: { first: 2h, max: 1h }\n",
+                "at most `max`",
+            ),
+            (
+                "notify:\n  retry: { attempts: 0 }\n",
+                "at least one attempt",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let e = Config::parse(Path::new("d.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{yaml}: {e}");
+            assert!(e.starts_with("d.yaml:"), "{e}");
+        }
+    }
+}
