@@ -132,6 +132,7 @@ mod tests {
                 Arc::new(crate::config::Config::default()),
             ),
             call_events: crate::call::CallEvents::new(4),
+            event_feed: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
