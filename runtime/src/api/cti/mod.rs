@@ -16,6 +16,10 @@
 //! | `GET /api/v1/cti/ws?agent=ID&ticket=T` | the agent, supervisor | WebSocket: the agent's events; send `{"op": ...}` commands |
 //! | `GET /api/v1/acd/events?ticket=T` | supervisor, quality_inspector, analyst | WebSocket: every ACD event |
 //!
+//! `/api/v1/acd/events` streams come from one shared feed ([`feed`]): each
+//! event's JSON is written once for every page and sent in batches every
+//! 50 ms, still one event per message.
+//!
 //! WebSockets are opened with a ticket (browsers) or `Authorization: Bearer`
 //! (other clients); a token in the URL is refused, since URLs end up in proxy
 //! logs and browser history. A page from another origin than the API's own or
