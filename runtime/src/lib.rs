@@ -26,7 +26,8 @@
 //!   listener with connection caps and time-outs, and the token checks; and the
 //!   agent desk and wallboard pages, whose files are in `runtime/web/`.
 //! - [`auth`]: users, roles, the audit log.
-//! - [`store`]: the storage trait and the embedded sled store (group commit).
+//! - [`store`]: the storage trait, the embedded sled store (group commit) and
+//!   the PostgreSQL store that several runtimes share.
 //! - [`notify`]: the outbox worker: SMS and e-mail notifications sent
 //!   durably through the configured gateways, with retries and receipts.
 //! - [`outbound`]: the outbound-call policy every placed call goes through.

@@ -154,6 +154,47 @@ pub struct AppState {
     pub event_feed: Arc<std::sync::OnceLock<cti::feed::EventFeed>>,
 }
 
+/// The state an API test serves: `users`, the program in `slot`, `acd`, a
+/// started workorder engine, and everything else at its defaults.
+#[cfg(test)]
+pub(crate) async fn test_state(
+    store: SharedStore,
+    slot: Arc<ProgramSlot>,
+    users: &[crate::config::ApiUser],
+    acd: crate::acd::AcdHandle,
+) -> AppState {
+    AppState {
+        store: store.clone(),
+        users: Arc::new(crate::auth::Users::new(users)),
+        program: slot.clone(),
+        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        stats: Arc::new(crate::stats::Stats::default()),
+        workorders: crate::workorder::WorkorderHandle::start(
+            store.clone(),
+            slot.clone(),
+            crate::time::PausableClock::system(),
+        )
+        .await
+        .expect("workorders")
+        .0,
+        acd,
+        outbound: crate::outbound::OutboundPolicy::new(
+            &crate::config::Config::default(),
+            Vec::new(),
+            store.clone(),
+            Arc::new(crate::stats::Stats::default()),
+        ),
+        access: Arc::new(access::Access::ephemeral()),
+        dialer: crate::dialer::DialerHandle::idle(
+            store,
+            slot,
+            Arc::new(crate::config::Config::default()),
+        ),
+        call_events: crate::call::CallEvents::new(4),
+        event_feed: Default::default(),
+    }
+}
+
 /// A WebSocket upgrade with this API's bounds: messages from the client of at
 /// most `max_message` bytes, and a small read buffer. Tungstenite zeroes its
 /// whole read buffer (128 KiB by default) each time a socket is polled for

@@ -67,7 +67,6 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use crate::api::AppState;
     use crate::config::ApiUser;
     use crate::store::Batch;
 
@@ -101,39 +100,13 @@ mod tests {
             None,
             shutdown.clone(),
         );
-        let state = AppState {
-            store: store.clone(),
-            users: Arc::new(crate::auth::Users::new(&[
-                user("ana", "analyst"),
-                user("ops", "handler"),
-            ])),
-            program: slot.clone(),
-            ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-            stats: Arc::new(crate::stats::Stats::default()),
-            workorders: crate::workorder::WorkorderHandle::start(
-                store.clone(),
-                slot.clone(),
-                crate::time::PausableClock::system(),
-            )
-            .await
-            .expect("workorders")
-            .0,
+        let state = crate::api::test_state(
+            store.clone(),
+            slot.clone(),
+            &[user("ana", "analyst"), user("ops", "handler")],
             acd,
-            outbound: crate::outbound::OutboundPolicy::new(
-                &crate::config::Config::default(),
-                Vec::new(),
-                store.clone(),
-                Arc::new(crate::stats::Stats::default()),
-            ),
-            access: Arc::new(crate::api::access::Access::ephemeral()),
-            dialer: crate::dialer::DialerHandle::idle(
-                store.clone(),
-                slot.clone(),
-                Arc::new(crate::config::Config::default()),
-            ),
-            call_events: crate::call::CallEvents::new(4),
-            event_feed: Default::default(),
-        };
+        )
+        .await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port");

@@ -52,42 +52,20 @@ async fn serve(name: &str, listeners: usize) -> Api {
     );
     let events = CallEvents::new(listeners);
     let state = AppState {
-        store: store.clone(),
-        users: Arc::new(crate::auth::Users::new(&[
-            user("ana", "analyst"),
-            user("ops", "handler"),
-        ])),
-        program: slot.clone(),
-        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-        stats: Arc::new(crate::stats::Stats::default()),
-        workorders: crate::workorder::WorkorderHandle::start(
-            store.clone(),
-            slot.clone(),
-            crate::time::PausableClock::system(),
-        )
-        .await
-        .expect("workorders")
-        .0,
-        acd,
-        outbound: crate::outbound::OutboundPolicy::new(
-            &crate::config::Config::default(),
-            Vec::new(),
-            store.clone(),
-            Arc::new(crate::stats::Stats::default()),
-        ),
         access: Arc::new(crate::api::access::Access::new(
             &[],
             b"summary key".to_vec(),
             std::env::temp_dir(),
             1 << 20,
         )),
-        dialer: crate::dialer::DialerHandle::idle(
+        call_events: events.clone(),
+        ..crate::api::test_state(
             store.clone(),
             slot.clone(),
-            Arc::new(crate::config::Config::default()),
-        ),
-        event_feed: Default::default(),
-        call_events: events.clone(),
+            &[user("ana", "analyst"), user("ops", "handler")],
+            acd,
+        )
+        .await
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
