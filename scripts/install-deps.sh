@@ -5,11 +5,13 @@
 # its WebDriver for the browser tests of the desk and the wallboard, a
 # Chinese font so that their pages (and screenshots) show Chinese text, and
 # PostgreSQL, whose initdb and postgres the store's tests start in a temporary
-# folder (the packaged server need not run), and Python's aiosmtpd, the mail
-# server the e-mail notification tests send to.
+# folder (the packaged server need not run), Python's aiosmtpd, the mail
+# server the e-mail notification tests send to, and Kamailio, the SIP front of
+# the cluster (scripts/cluster.sh and its test). Installing Kamailio does not
+# start it.
 set -euo pipefail
 
-packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei postgresql python3-aiosmtpd)
+packages=(sip-tester espeak-ng libespeak-ng-dev sox libpocketsphinx-dev pocketsphinx-en-us chromium chromium-driver fonts-wqy-zenhei postgresql python3-aiosmtpd kamailio curl)
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng libespeak-ng-dev)
@@ -20,6 +22,8 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -d /usr/lib/python3/dist-packages/aiosmtpd ] || missing+=(python3-aiosmtpd)
+command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -281,11 +281,17 @@ pub fn sipp(
         free_udp_port()
     ));
     std::fs::write(&copy, text).unwrap();
+    // [local] is the loopback address SIPp calls from (a trunk's, say).
+    let local = keys
+        .iter()
+        .find(|(k, _)| *k == "local")
+        .map(|(_, v)| *v)
+        .unwrap_or("127.0.0.1");
     let mut cmd = Command::new("sipp");
     cmd.arg(target.to_string())
         .arg("-sf")
         .arg(&copy)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-i", local, "-mi", local])
         .args(["-p", &test_sip_port().to_string()])
         .args(["-mp", &sipp_media_port().to_string()])
         .args([
@@ -318,7 +324,7 @@ pub fn sipp(
     }
     for (k, v) in all
         .into_iter()
-        .filter(|(k, _)| *k != "service" && *k != "hold")
+        .filter(|(k, _)| !["service", "hold", "local"].contains(k))
     {
         cmd.args(["-key", k, v]);
     }
@@ -674,6 +680,25 @@ pub fn customer_playing(port: u16, pcap: &std::path::Path) -> std::process::Chil
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Writes a prompt file: a sine tone of `hz` at amplitude `level`, `ms` long,
+/// 8 kHz mono 16-bit, so that tests can tell by frequency which prompt a
+/// caller heard.
+pub fn write_tone_wav(path: &std::path::Path, hz: f64, level: f64, ms: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..ms * 8 {
+        let t = f64::from(i) / 8000.0;
+        w.write_sample(((2.0 * std::f64::consts::PI * hz * t).sin() * level) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
 }
 
 /// Writes `pcm` (8 kHz) as a capture of µ-law RTP packets, one every 20 ms,

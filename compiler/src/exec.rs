@@ -342,6 +342,8 @@ pub enum Command {
         barge_in: bool,
         /// Accept spoken digits.
         speech: bool,
+        /// Lowest accepted confidence of spoken digits.
+        confidence: f64,
         /// Keep the digits out of logs.
         mask: bool,
         /// Attempt number.
@@ -820,6 +822,7 @@ impl FlowInstance {
                     digit_timeout_ms: options.digit_timeout_ms,
                     barge_in: options.barge_in,
                     speech: options.speech,
+                    confidence: options.confidence,
                     mask: *mask,
                     attempt: attempt_of(attempt),
                 }

@@ -15,6 +15,8 @@
 //! - [`server`]: `dialect run`: everything started, and the graceful shutdown.
 //! - [`admission`]: per-source limits on new calls (untrusted sources).
 //! - [`limits`]: the open-files limit, raised at start and reported.
+//! - [`overload`]: admission by measured load (scheduler delay, media clock,
+//!   CPU idle): 503 past capacity, and OPTIONS answered 503 for the SIP front.
 //! - [`config`]: the YAML configuration, its defaults and its checks across sections.
 //! - [`call`]: the call task: a flow run against SIP, RTP, speech and HTTP;
 //!   `call::dialled` places the calls the ACD orders (callbacks, outbound).
@@ -59,6 +61,7 @@ pub mod lists;
 pub mod login;
 pub mod notify;
 pub mod outbound;
+pub mod overload;
 pub mod private;
 pub mod server;
 pub mod stats;

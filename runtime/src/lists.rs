@@ -15,9 +15,16 @@
 //! dialer gives every target's phone, so `+86 138 0013 8000` entered here
 //! matches `138-0013-8000` read from a spreadsheet. Only entries added here can
 //! be removed here; declared entries are removed by editing the source.
+//!
+//! Agents do not change lists themselves: they flag a caller ([`ListFlag`]),
+//! and a supervisor confirms the flag (which puts the number on the list in the
+//! same commit) or rejects it. A category's `max transfers` is enforced here
+//! too ([`transfer_limit`], [`count_transfer`]): a listed caller reaches agents
+//! at most that many times a day while the category is active.
 
 use serde::{Deserialize, Serialize};
 
+use dialect_compiler::ctx::Shared;
 use dialect_compiler::ir::ProgramIr;
 
 use crate::store::{Batch, SharedStore, Store, StoreError};
@@ -132,6 +139,210 @@ pub fn overlay(ir: &mut ProgramIr, entries: &[ListEntry]) {
             }
         }
     }
+}
+
+/// Tree of agents' flags: key the flag's id (big-endian).
+pub const LIST_FLAGS: &str = "list_flags";
+
+/// Where a flag stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagState {
+    /// Waiting for a supervisor.
+    Pending,
+    /// A supervisor confirmed it: the number is on the list.
+    Confirmed,
+    /// A supervisor rejected it: nothing changed.
+    Rejected,
+}
+
+/// An agent's proposal to put a caller on a list (a category of the
+/// blacklist, typically), which takes effect only once a supervisor confirms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListFlag {
+    /// Its number, from the `list_flags` counter.
+    pub id: u64,
+    /// The declared list.
+    pub list: String,
+    /// The caller's number, canonical.
+    pub number: String,
+    /// The list's category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Why, in the agent's words (required: the supervisor decides on it).
+    pub reason: String,
+    /// The call it was raised on, when the agent gave it.
+    #[serde(default)]
+    pub call: Option<u64>,
+    /// The agent who raised it.
+    pub by: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Where it stands.
+    pub state: FlagState,
+    /// The supervisor who decided.
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    /// When they decided, Unix ms.
+    #[serde(default)]
+    pub decided_ms: Option<i64>,
+    /// The supervisor's note.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Flags in `state` (all when `None`), raised by `by` (anybody when `None`),
+/// newest first, at most `limit`.
+pub fn flags(
+    store: &dyn Store,
+    state: Option<FlagState>,
+    by: Option<&str>,
+    limit: usize,
+) -> Result<Vec<ListFlag>, StoreError> {
+    let mut out = Vec::new();
+    for (_, v) in store.scan_prefix(LIST_FLAGS, b"")?.into_iter().rev() {
+        if out.len() >= limit {
+            break;
+        }
+        match serde_json::from_slice::<ListFlag>(&v) {
+            Ok(f) if state.is_none_or(|s| f.state == s) && by.is_none_or(|b| f.by == b) => {
+                out.push(f)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("a stored list flag cannot be read: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a new flag, giving it its id.
+pub async fn raise(store: &SharedStore, mut flag: ListFlag) -> Result<ListFlag, StoreError> {
+    flag.id = store.next_id(LIST_FLAGS)?;
+    let mut batch = Batch::new();
+    batch.put_json(LIST_FLAGS, flag.id.to_be_bytes(), &flag);
+    crate::store::commit_async(store.clone(), batch).await?;
+    Ok(flag)
+}
+
+/// Why a flag cannot be decided.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    /// No flag has this id.
+    #[error("there is no flag {0}")]
+    Unknown(u64),
+    /// It was decided already (by whom, how).
+    #[error("flag {0} was already {1} by {2}")]
+    Decided(u64, &'static str, String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Confirms (the number goes on the list in the same commit) or rejects a
+/// pending flag.
+pub async fn decide(
+    store: &SharedStore,
+    id: u64,
+    confirm: bool,
+    who: &str,
+    note: &str,
+    now_ms: i64,
+) -> Result<ListFlag, DecideError> {
+    let key = id.to_be_bytes();
+    let Some(mut flag) = crate::store::get_json::<ListFlag>(&**store, LIST_FLAGS, &key)? else {
+        return Err(DecideError::Unknown(id));
+    };
+    if flag.state != FlagState::Pending {
+        let how = if flag.state == FlagState::Confirmed {
+            "confirmed"
+        } else {
+            "rejected"
+        };
+        return Err(DecideError::Decided(
+            id,
+            how,
+            flag.decided_by.clone().unwrap_or_default(),
+        ));
+    }
+    flag.state = if confirm {
+        FlagState::Confirmed
+    } else {
+        FlagState::Rejected
+    };
+    flag.decided_by = Some(who.to_string());
+    flag.decided_ms = Some(now_ms);
+    flag.note = note.to_string();
+    let mut batch = Batch::new();
+    batch.put_json(LIST_FLAGS, key, &flag);
+    if confirm {
+        let entry = ListEntry {
+            list: flag.list.clone(),
+            number: flag.number.clone(),
+            category: flag.category.clone(),
+            reason: format!("flagged by {}: {}", flag.by, flag.reason),
+            added_ms: now_ms,
+            by: who.to_string(),
+        };
+        batch.put_json(
+            LIST_ENTRIES,
+            ListEntry::key(&entry.list, &entry.number),
+            &entry,
+        );
+    }
+    crate::store::commit_async(store.clone(), batch).await?;
+    Ok(flag)
+}
+
+/// A category whose listed callers may reach agents only so many times a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferLimit {
+    /// The list.
+    pub list: String,
+    /// The category.
+    pub category: String,
+    /// Transfers to agents a day.
+    pub max: u32,
+}
+
+/// The strictest `max transfers` of the categories holding `caller` that are
+/// active at `now_ms` (the project's time zone), as `caller in list.category`
+/// would answer in a flow at that instant.
+pub fn transfer_limit(program: &Shared, caller: &str, now_ms: i64) -> Option<TransferLimit> {
+    let (_, time_of_day) = dialect_compiler::calendar::local_in(program.tz, now_ms);
+    let mut strictest: Option<TransferLimit> = None;
+    for (list, compiled) in program.ir.lists.iter().zip(&program.lists) {
+        for (i, category) in list.categories.iter().enumerate() {
+            let Some(max) = category.max_transfers else {
+                continue;
+            };
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            if compiled.contains(caller, Some(index), time_of_day)
+                && strictest.as_ref().is_none_or(|s| max < s.max)
+            {
+                strictest = Some(TransferLimit {
+                    list: list.name.clone(),
+                    category: category.name.clone(),
+                    max,
+                });
+            }
+        }
+    }
+    strictest
+}
+
+/// Counts one transfer of `caller` to an agent on the local day of `now_ms`;
+/// whether it is within `limit` (the count is shared by every node on a
+/// shared store, and survives restarts).
+pub fn count_transfer(
+    store: &dyn Store,
+    program: &Shared,
+    limit: &TransferLimit,
+    caller: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let (day, _) = dialect_compiler::calendar::local_in(program.tz, now_ms);
+    let n = store.next_id(&format!("agent_transfers/{day}/{caller}"))?;
+    Ok(n <= u64::from(limit.max))
 }
 
 #[cfg(test)]

@@ -309,6 +309,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         config.rtp.ports.first..=config.rtp.ports.last,
     );
     let _ = stats.ports.set(ports.clone());
+    let _ = stats.load.set(crate::overload::LoadGuard::start(
+        crate::overload::Thresholds::of(&config.limits),
+        shutdown.clone(),
+    ));
     let sources = crate::admission::SourceLimiter::new(
         config.limits.calls_per_source,
         config.limits.calls_per_source_per_second,
@@ -415,7 +419,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
                             Err(why) => crate::admission::refuse(req, why, &env.stats),
                         },
                         rsip::Method::Register => registrar.handle(&req),
-                        rsip::Method::Options => req.reply(200),
+                        // Kamailio's dispatcher probes with OPTIONS: a node
+                        // past its capacity says so, and gets no new calls.
+                        rsip::Method::Options => match stats.load.get().and_then(|l| l.refusal()) {
+                            Some(_) => req.reply(503),
+                            None => req.reply(200),
+                        },
                         _ => req.reply(405),
                     }
                 }

@@ -46,6 +46,10 @@ pub struct Stats {
     pub http_descriptors_exhausted: AtomicU64,
     /// Digest authentication of agent phones (failures by reason, lock-outs).
     pub sip_auth: std::sync::OnceLock<std::sync::Arc<dialect_sip::auth::AuthCounters>>,
+    /// INVITEs refused with 503 because the node was overloaded.
+    pub calls_refused_overload: AtomicU64,
+    /// The measured load, once the server runs.
+    pub load: std::sync::OnceLock<crate::overload::LoadGuard>,
 }
 
 impl Stats {
@@ -217,6 +221,11 @@ impl Stats {
             self.calls_refused_per_source.load(Ordering::Relaxed),
         );
         counter(
+            "dialect_calls_refused_overload_total",
+            "INVITEs refused with 503 because the node was past its measured capacity.",
+            self.calls_refused_overload.load(Ordering::Relaxed),
+        );
+        counter(
             "dialect_http_refused_total",
             "HTTP connections closed at once because a connection cap was reached.",
             self.http_connections_refused.load(Ordering::Relaxed),
@@ -236,6 +245,31 @@ impl Stats {
         }
         if let Some(auth) = self.sip_auth.get() {
             sip_auth(&mut out, auth);
+        }
+        if let Some(load) = self.load.get() {
+            let r = load.reading();
+            let _ = writeln!(
+                out,
+                "# HELP dialect_overloaded 1 while new calls are refused for load.
+# TYPE dialect_overloaded gauge
+dialect_overloaded {}
+\
+                 # HELP dialect_overload_episodes_total Times the node became overloaded.
+# TYPE dialect_overload_episodes_total counter
+dialect_overload_episodes_total {}
+\
+                 # HELP dialect_scheduling_delay_seconds Smoothed lateness of the call tasks' scheduler.
+# TYPE dialect_scheduling_delay_seconds gauge
+dialect_scheduling_delay_seconds {:.6}
+\
+                 # HELP dialect_media_late_wakes_percent Media clock wake-ups over 1 ms late in the last half second.
+# TYPE dialect_media_late_wakes_percent gauge
+dialect_media_late_wakes_percent {}",
+                u8::from(load.refusal().is_some()),
+                load.episodes(),
+                r.scheduling_delay.as_secs_f64(),
+                r.media_late_percent,
+            );
         }
         let _ = writeln!(
             out,

@@ -345,6 +345,237 @@ async fn a_waiting_call_goes_to_the_agent_who_becomes_ready() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Waits (at most 10 s) until `queue` holds `n` waiting calls.
+async fn wait_waiting(s: &TestServer, queue: &str, n: u64) {
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..100 {
+        seen = reqwest::Client::new()
+            .get(format!("http://{}/api/v1/queues/{queue}", s.http))
+            .bearer_auth("t-7001")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if seen["waiting"] == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{queue} never held {n} calls: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_on_a_long_distance_trunk_overtakes_a_local_call() {
+    // The queue's priority names the trunk *group*; the trunk's own name
+    // differs, so only the group can rank the call first.
+    let port = dialect_e2e::test_sip_port();
+    let trunk: dialect_runtime::config::TrunkConfig = serde_yaml::from_str(&format!(
+        "name: province_ld\nhost: 127.0.0.2:{port}\ngroup: long_distance\n"
+    ))
+    .unwrap();
+    let (s, dir) = with_agents(&["7001"], move |c| c.trunks.push(trunk)).await;
+    let phone = agent_phone(&s, "7001", "uas_agent.xml", &[]).await;
+    agent_ops(&s, "7001", &["sign_in"]).await;
+    let sip = s.sip;
+    let call = |caller: &'static str, local: &'static str| {
+        tokio::spawn(async move {
+            let keys = vec![
+                ("service", "5011".to_string()),
+                ("caller", caller.to_string()),
+                ("local", local.to_string()),
+            ];
+            sipp_async("uac_queue.xml", sip, 1, 1, keys, 30).await
+        })
+    };
+    // The local caller waits first; the long-distance caller comes after.
+    let local = call("13900000001", "127.0.0.1");
+    wait_waiting(&s, "ranked", 1).await;
+    let long_distance = call("13900000002", "127.0.0.2");
+    wait_waiting(&s, "ranked", 2).await;
+    agent_ops(&s, "7001", &["ready"]).await;
+    let long_distance = long_distance.await.unwrap();
+    assert_eq!(long_distance.code, 0, "{}", long_distance.output);
+    // The local caller hangs up while still waiting (its SIPp hangs up 6 s in).
+    let _ = local.await.unwrap();
+    phone_done(phone).await;
+    let contacts = s.wait_contacts(2).await;
+    let of = |caller: &str| {
+        contacts
+            .iter()
+            .find(|c| c["caller"] == caller)
+            .unwrap_or_else(|| panic!("no contact from {caller}: {contacts:?}"))
+            .clone()
+    };
+    let (first, second) = (of("13900000002"), of("13900000001"));
+    assert_eq!(first["trunk"], "province_ld", "{first}");
+    assert_eq!(first["agent"], "7001", "{first}");
+    assert!(second["agent"].is_null(), "the local call waited: {second}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One call from `caller` to the guarded queue: whether it reached the queue
+/// (it waits until its SIPp hangs up) or was refused (the flow hangs up).
+async fn guarded_call(
+    s: &TestServer,
+    caller: &'static str,
+    expect_queue: bool,
+) -> serde_json::Value {
+    let before = s.wait_contacts(0).await.len();
+    let scenario = if expect_queue {
+        "uac_queue.xml"
+    } else {
+        "uac_server_bye.xml"
+    };
+    let keys = vec![
+        ("service", "5012".to_string()),
+        ("caller", caller.to_string()),
+    ];
+    let run = sipp_async(scenario, s.sip, 1, 1, keys, 30).await;
+    assert_eq!(run.code, 0, "{caller}: {}", run.output);
+    let contacts = s.wait_contacts(before + 1).await;
+    contacts
+        .iter()
+        .filter(|c| c["caller"] == caller)
+        .max_by_key(|c| c["id"].as_u64())
+        .unwrap()
+        .clone()
+}
+
+async fn as_user(
+    s: &TestServer,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}{path}", s.http))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listed_caller_reaches_agents_only_as_often_as_the_category_allows() {
+    let (s, dir) = with_agents(&["7001"], |c| {
+        c.api_users.push(ApiUser {
+            name: "boss".into(),
+            token: "t-boss".into(),
+            password: None,
+            role: dialect_runtime::config::Role::Supervisor,
+            department: None,
+        })
+    })
+    .await;
+    // `abuse` allows one transfer a day: the first call queues, the second
+    // is refused and takes the flow's `else`.
+    let first = guarded_call(&s, "13900000099", true).await;
+    assert_eq!(first["queue"], "support", "{first}");
+    let second = guarded_call(&s, "13900000099", false).await;
+    assert!(second["queue"].is_null(), "{second}");
+    assert_eq!(second["end"], "hangup by flow", "{second}");
+    assert!(
+        second.to_string().contains("blacklist.abuse allows 1"),
+        "{second}"
+    );
+    // `harassment` allows none.
+    let none = guarded_call(&s, "13900000098", false).await;
+    assert!(none["queue"].is_null(), "{none}");
+
+    // An agent flags a caller: nothing changes until a supervisor confirms.
+    let (st, flag) = as_user(
+        &s,
+        "t-7001",
+        "/api/v1/lists/blacklist/flags",
+        serde_json::json!({"number": "+86 139 0000 0077", "category": "harassment", "reason": "辱骂坐席"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{flag}");
+    assert_eq!(flag["state"], "pending", "{flag}");
+    let id = flag["id"].as_u64().unwrap();
+    let (st, v) = as_user(
+        &s,
+        "t-7001",
+        "/api/v1/lists/blacklist/flags",
+        serde_json::json!({"number": "13900000076", "reason": " "}),
+    )
+    .await;
+    assert_eq!(st, 400, "a reason is required: {v}");
+    let (st, _) = as_user(
+        &s,
+        "t-7001",
+        &format!("/api/v1/list-flags/{id}/confirm"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(st, 403, "agents do not confirm flags");
+    let pending = guarded_call(&s, "13900000077", true).await;
+    assert_eq!(
+        pending["queue"], "support",
+        "a pending flag changes nothing: {pending}"
+    );
+
+    let (st, v) = as_user(
+        &s,
+        "t-boss",
+        &format!("/api/v1/list-flags/{id}/confirm"),
+        serde_json::json!({"note": "heard the recording"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["state"], "confirmed", "{v}");
+    let (st, _) = as_user(
+        &s,
+        "t-boss",
+        &format!("/api/v1/list-flags/{id}/reject"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(st, 409, "a decided flag stays decided");
+    // In force for the very next call, without a redeploy.
+    let refused = guarded_call(&s, "13900000077", false).await;
+    assert!(refused["queue"].is_null(), "{refused}");
+
+    // A rejected flag puts nobody on the list.
+    let (_, flag) = as_user(
+        &s,
+        "t-7001",
+        "/api/v1/lists/blacklist/flags",
+        serde_json::json!({"number": "13900000066", "category": "harassment", "reason": "wrong number"}),
+    )
+    .await;
+    let id = flag["id"].as_u64().unwrap();
+    let (st, v) = as_user(
+        &s,
+        "t-boss",
+        &format!("/api/v1/list-flags/{id}/reject"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("rejected")), "{v}");
+    let listed = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/lists/blacklist/entries", s.http))
+        .bearer_auth("t-boss")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("13900000077") && !listed.contains("13900000066"),
+        "{listed}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unanswered_offer_goes_to_the_next_agent_and_the_first_is_not_ready() {
     let (s, dir) = with_agents(&["7001", "7002"], |_| {}).await;

@@ -142,6 +142,33 @@ queue held "Held" {
 flow music_on_hold "Music on hold" on "5009" {
   transfer queue held
 }
+
+# As the hotline's queues rank callers: a call on a long-distance trunk first.
+queue ranked "Ranked" {
+  skills general >= 1
+  strategy longest_idle
+  priority (trunk == "long_distance" ? 5 : 0)
+}
+
+flow ranked_entry "Ranked entry" on "5011" {
+  transfer queue ranked
+}
+
+# Listed callers reach agents a limited number of times a day.
+list blacklist "Blacklist" {
+  category abuse "Abuse" (max transfers 1) {
+    "13900000099"
+  }
+  category harassment "Harassment" (max transfers 0) {
+    "13900000098"
+  }
+}
+
+flow guarded "Guarded" on "5012" {
+  transfer queue support else {
+    hangup
+  }
+}
 "#;
 
 /// The test project's campaign (`ZONE` becomes a zone where it is afternoon).

@@ -190,19 +190,7 @@ impl Media {
 
 /// A WAV file (8 kHz, mono, 16 bits) of `ms` milliseconds of a tone at `hz`.
 pub(crate) fn write_tone_wav(path: &std::path::Path, hz: f64, ms: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..ms * 8 {
-        let t = f64::from(i) / 8000.0;
-        w.write_sample(((2.0 * std::f64::consts::PI * hz * t).sin() * LEVEL) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
+    dialect_e2e::write_tone_wav(path, hz, LEVEL, ms);
 }
 
 /// The RTP address in an SDP body (`c=` and the audio `m=` line).

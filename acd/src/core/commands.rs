@@ -10,6 +10,20 @@ use crate::agent::Pending;
 use crate::arena::{AgentIx, CallSlot};
 use crate::types::*;
 
+/// Call data as JSON clients write it, an object of fields, or as pairs.
+fn data_fields<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, Value)>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Fields {
+        Object(std::collections::BTreeMap<String, Value>),
+        Pairs(Vec<(String, Value)>),
+    }
+    Ok(match Fields::deserialize(d)? {
+        Fields::Object(m) => m.into_iter().collect(),
+        Fields::Pairs(p) => p,
+    })
+}
+
 /// What an agent desktop or a supervisor asks. A `reason` is the not-ready
 /// reason code shown and stored with the state ("" for none); a `phone` is the
 /// supervisor's phone (a SIP user name the registrar knows), which the call task
@@ -66,7 +80,9 @@ pub enum AgentCommand {
     },
     /// Set call data fields of the agent's call (they travel with the call).
     SetData {
-        /// Field name to value.
+        /// Field name to value: `{"field": value}`, as `PUT
+        /// /api/v1/calls/{call}/data` takes it, or pairs `[["field", value]]`.
+        #[serde(deserialize_with = "data_fields")]
         data: Vec<(String, Value)>,
     },
     /// Clear the call data of the agent's call.
@@ -907,12 +923,17 @@ impl AcdCore {
             }
         }
         c.raw_gen = 0;
-        out.push(Effect::ToCall(
-            call,
-            AcdToCall::Data {
-                data: c.info.data.clone(),
-            },
-        ));
+        let data = c.info.data.clone();
+        out.push(Effect::ToCall(call, AcdToCall::Data { data: data.clone() }));
+        // The desktops of the agents on the call show the change, whoever made
+        // it (a supervisor, a program over the API).
+        for agent in self.call_agents(call) {
+            out.push(Effect::Event(AcdEvent::CallData {
+                call,
+                agent,
+                data: data.clone(),
+            }));
+        }
         true
     }
 }

@@ -3,17 +3,23 @@
 //! was added and by whom. A change is stored durably, written to the audit log,
 //! and in force for the next call and the next dial before the answer is sent
 //! (the running program is rebuilt with it: [`crate::lists`]).
+//!
+//! Agents flag a caller instead (`POST /api/v1/lists/{name}/flags`, with a
+//! category and a reason); a supervisor sees the pending flags
+//! (`GET /api/v1/list-flags`) and confirms — the number goes on the list and
+//! is in force for the next call — or rejects each
+//! (`POST /api/v1/list-flags/{id}/confirm|reject`), both audited.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiError, AppState, bearer};
 use crate::config::Role;
-use crate::lists::{self, ListEntry};
+use crate::lists::{self, DecideError, FlagState, ListEntry, ListFlag};
 
 /// Roles that change lists: supervisors and administrators. Agents propose
 /// blacklist entries through their supervisor.
@@ -21,6 +27,13 @@ const WRITERS: &[Role] = &[Role::Supervisor, Role::Admin];
 
 /// Most entries one request may add (a larger do-not-call file is sent in parts).
 const MAX_ENTRIES: usize = 100_000;
+
+/// Longest reason or note, in characters.
+const MAX_REASON: usize = 500;
+
+/// Most flags one person may have waiting for a supervisor: past it, an
+/// account (or whoever holds its session) cannot flood the supervisors' queue.
+const MAX_PENDING_PER_USER: usize = 200;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -34,6 +47,9 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/lists/{name}/entries/{number}",
             delete(remove_entry),
         )
+        .route("/api/v1/lists/{name}/flags", post(raise_flag))
+        .route("/api/v1/list-flags", get(list_flags))
+        .route("/api/v1/list-flags/{id}/{decision}", post(decide_flag))
 }
 
 /// One entry of a request: the number and, optionally, the category and why.
@@ -315,4 +331,215 @@ async fn relist(s: &AppState) -> Result<(), ApiError> {
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
+}
+
+/// Body of `POST /api/v1/lists/{name}/flags`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagBody {
+    number: String,
+    #[serde(default)]
+    category: Option<String>,
+    reason: String,
+    #[serde(default)]
+    call: Option<u64>,
+}
+
+fn reason_text(text: &str, what: &str, required: bool) -> Result<String, ApiError> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err(ApiError::invalid(format!("a {what} is required")));
+    }
+    if text.chars().count() > MAX_REASON {
+        return Err(ApiError::invalid(format!(
+            "the {what} is longer than {MAX_REASON} characters"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+async fn raise_flag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Json<FlagBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = s
+        .users
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
+    let Json(b) = body.map_err(|e| {
+        ApiError::invalid(format!(
+            "the body is {{\"number\": …, \"category\": …, \"reason\": …, \"call\": …}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let reason = reason_text(&b.reason, "reason", true)?;
+    let number = s
+        .outbound
+        .canonical(&b.number)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    lists::check(
+        s.program.current().program.ir(),
+        &name,
+        b.category.as_deref(),
+    )
+    .map_err(ApiError::invalid)?;
+    let store = s.store.clone();
+    let by = user.name.clone();
+    let pending = tokio::task::spawn_blocking(move || {
+        lists::flags(
+            &*store,
+            Some(FlagState::Pending),
+            Some(&by),
+            MAX_PENDING_PER_USER,
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    if pending.len() >= MAX_PENDING_PER_USER {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many",
+            format!("{MAX_PENDING_PER_USER} of your flags are waiting for a supervisor already"),
+        ));
+    }
+    if let Some(same) = pending
+        .iter()
+        .find(|f| f.list == name && f.number == number && f.category == b.category)
+    {
+        return Ok((StatusCode::OK, Json(same.clone())).into_response());
+    }
+    let flag = lists::raise(
+        &s.store,
+        ListFlag {
+            id: 0,
+            list: name.clone(),
+            number,
+            category: b.category,
+            reason,
+            call: b.call,
+            by: user.name.clone(),
+            at_ms: crate::time::now_ms(),
+            state: FlagState::Pending,
+            decided_by: None,
+            decided_ms: None,
+            note: String::new(),
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    crate::auth::audit(
+        &s.store,
+        &user,
+        "list flag",
+        &name,
+        serde_json::json!({ "flag": flag.id, "number": flag.number, "category": flag.category }),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(flag)).into_response())
+}
+
+/// Query of `GET /api/v1/list-flags`.
+#[derive(Debug, Deserialize)]
+struct FlagsQuery {
+    /// `pending` (the default), `confirmed`, `rejected` or `all`.
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn list_flags(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<FlagsQuery>,
+) -> Result<Response, ApiError> {
+    let user = s
+        .users
+        .authorize(bearer(&headers), &[Role::Agent, Role::Supervisor])?;
+    let state = match q.state.as_deref().unwrap_or("pending") {
+        "pending" => Some(FlagState::Pending),
+        "confirmed" => Some(FlagState::Confirmed),
+        "rejected" => Some(FlagState::Rejected),
+        "all" => None,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "`{other}` is not a flag state: pending, confirmed, rejected or all"
+            )));
+        }
+    };
+    // Agents see their own flags; supervisors everybody's.
+    let by = (!user.has_role(WRITERS)).then(|| user.name.clone());
+    let limit = q.limit.unwrap_or(100).min(1_000);
+    let store = s.store.clone();
+    let found =
+        tokio::task::spawn_blocking(move || lists::flags(&*store, state, by.as_deref(), limit))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    Ok(Json(found).into_response())
+}
+
+/// Body of `POST /api/v1/list-flags/{id}/{decision}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    #[serde(default)]
+    note: String,
+}
+
+async fn decide_flag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((id, decision)): Path<(u64, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let user = s.users.authorize(bearer(&headers), WRITERS)?;
+    let confirm = match decision.as_str() {
+        "confirm" => true,
+        "reject" => false,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "`{other}` is not a decision: confirm or reject"
+            )));
+        }
+    };
+    let b: DecisionBody = if body.is_empty() {
+        DecisionBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("the body is {{\"note\": …}}: {e}")))?
+    };
+    let note = reason_text(&b.note, "note", false)?;
+    let flag = lists::decide(
+        &s.store,
+        id,
+        confirm,
+        &user.name,
+        &note,
+        crate::time::now_ms(),
+    )
+    .await
+    .map_err(|e| match e {
+        DecideError::Unknown(_) => ApiError::not_found(e.to_string()),
+        DecideError::Decided(..) => ApiError::new(StatusCode::CONFLICT, "decided", e.to_string()),
+        DecideError::Store(e) => ApiError::internal(e),
+    })?;
+    if confirm {
+        relist(&s).await?;
+    }
+    crate::auth::audit(
+        &s.store,
+        &user,
+        if confirm {
+            "list flag confirm"
+        } else {
+            "list flag reject"
+        },
+        &flag.list,
+        serde_json::json!({ "flag": flag.id, "number": flag.number, "note": flag.note }),
+    )
+    .await;
+    Ok(Json(flag).into_response())
 }

@@ -258,10 +258,8 @@ async fn run(env: &Arc<CallEnv>, order: CampaignCall, reporter: Reporter) -> Cam
         Ok(c) => {
             result.answered_ms = contact.answered_ms;
             reporter.tell(Stage::Answered);
-            let (mut call, language, trunk_group, grant) =
-                c.into_call(env, deployed.clone(), contact);
-            let (outcome, end) =
-                answered(&mut call, &order, &language, trunk_group, &reporter).await;
+            let (mut call, language, grant) = c.into_call(env, deployed.clone(), contact);
+            let (outcome, end) = answered(&mut call, &order, &language, &reporter).await;
             result.outcome = outcome;
             result.detail = end.text();
             result.agent = call.contact.agent.clone();
@@ -412,7 +410,6 @@ async fn answered(
     call: &mut Call,
     order: &CampaignCall,
     language: &str,
-    trunk_group: String,
     reporter: &Reporter,
 ) -> (CallOutcome, End) {
     call.trail("campaign", format!("{} answered", order.number));
@@ -454,7 +451,7 @@ async fn answered(
             let info = CallInfo {
                 caller: order.number.clone(),
                 called: call.contact.caller.clone(),
-                trunk: trunk_group,
+                trunk: call.trunk_group.clone(),
                 args: args.clone(),
             };
             (CallOutcome::Person, call.run_flow(flow, info).await)
@@ -466,7 +463,7 @@ async fn answered(
             let id = call.contact.id;
             let mut qc = dialect_acd::QueuedCall::new(id, "", &order.number, crate::time::now_ms());
             qc.called = call.contact.caller.clone();
-            qc.trunk = call.contact.trunk.clone();
+            qc.trunk = call.trunk_group.clone();
             qc.data = order.data.clone();
             qc.trail = call.contact.trail.clone();
             let (tx, rx) = mpsc::channel(64);
@@ -512,7 +509,7 @@ async fn answered(
             let now = crate::time::now_ms();
             let mut qc = dialect_acd::QueuedCall::new(id, queue, &order.number, now);
             qc.called = call.contact.caller.clone();
-            qc.trunk = call.contact.trunk.clone();
+            qc.trunk = call.trunk_group.clone();
             qc.data = order.data.clone();
             qc.trail = call.contact.trail.clone();
             let (tx, rx) = mpsc::channel(64);

@@ -120,9 +120,8 @@ async fn run(env: Arc<CallEnv>, order: DialOrder) {
     let given_up = acd.dial_given_up(order.call);
     match connect(&env, &order, &mut contact, &mut legs, &given_up).await {
         Ok(connected) => {
-            let (mut call, language, trunk_group, grant) =
-                connected.into_call(&env, deployed.clone(), contact);
-            let end = follow(&mut call, &acd, &order, legs, &language, trunk_group).await;
+            let (mut call, language, grant) = connected.into_call(&env, deployed.clone(), contact);
+            let end = follow(&mut call, &acd, &order, legs, &language).await;
             call.finish(end).await;
             drop(grant);
         }
@@ -325,14 +324,14 @@ async fn connect(
 
 impl Connected {
     /// The call task of an answered placed call, recording as configured, in
-    /// the program's first language; with that language, the trunk's group
-    /// and the grant, which the caller holds until the call ends.
+    /// the program's first language; with that language and the grant, which
+    /// the caller holds until the call ends.
     pub(super) fn into_call(
         self,
         env: &Arc<CallEnv>,
         deployed: Arc<crate::deploy::Deployed>,
         mut contact: ContactRecord,
-    ) -> (Call, String, String, Grant) {
+    ) -> (Call, String, Grant) {
         let language = deployed
             .program
             .ir()
@@ -352,6 +351,7 @@ impl Connected {
             law: self.law,
             contact,
             asserted: None,
+            trunk_group: self.trunk_group.clone(),
             keys: VecDeque::new(),
             late_terminator: None,
             recording_seq: 0,
@@ -362,7 +362,7 @@ impl Connected {
             on_agent: None,
         };
         call.record_whole_call();
-        (call, language, self.trunk_group, self.grant)
+        (call, language, self.grant)
     }
 }
 
@@ -412,7 +412,6 @@ async fn follow(
     order: &DialOrder,
     legs: AgentLegs,
     language: &str,
-    trunk_group: String,
 ) -> End {
     let (tx, rx) = mpsc::channel(64);
     if acd.dial_answered(order.call, tx).await.is_err() {
@@ -444,7 +443,7 @@ async fn follow(
                 let info = CallInfo {
                     caller: order.number.clone(),
                     called: call.contact.caller.clone(),
-                    trunk: trunk_group,
+                    trunk: call.trunk_group.clone(),
                     args: Vec::new(),
                 };
                 return call.run_flow(&flow, info).await;

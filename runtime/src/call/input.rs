@@ -1,13 +1,16 @@
 //! Menus and digit collection on a live call: prompts with barge-in, keys from all
 //! three DTMF paths (type-ahead included), first-key and between-key time-outs,
-//! key sequences, terminators, and spoken menu choices through the recognizer.
+//! key sequences, terminators, and speech through the recognizer: spoken menu
+//! choices and spoken digits. With barge-in, the recognizer listens while the
+//! prompt plays, and a caller who starts speaking stops it as a key would.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dialect_compiler::exec::{Command, Input};
+use dialect_speech::asr::Progress;
 use dialect_speech::asr::{Grammar, Recognition, Session as AsrSession};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Call, End, Event};
@@ -21,6 +24,32 @@ enum Decision {
     NoMatch,
     /// More keys may come (an exact match, if any, wins when they do not).
     Wait(Option<u32>),
+}
+
+/// What the recognizer tells a menu or a collect while it listens.
+#[derive(Debug)]
+enum Heard {
+    /// The caller started speaking: the prompt stops (barge-in), and the turn
+    /// waits for the utterance to end rather than for a key.
+    Started,
+    /// The turn is over.
+    Result(Recognition),
+}
+
+/// The longest a turn that heard speech waits for its result (the
+/// end-pointer's own limit on an utterance ends it well before).
+const SPEECH_RESULT_WAIT: Duration = Duration::from_secs(20);
+
+/// The longest the recognizer listens while a prompt plays (it is dropped
+/// when the turn ends anyway).
+const LISTEN_DURING_PROMPT: Duration = Duration::from_secs(120);
+
+/// The next recognizer message, or never when not listening.
+async fn heard(listening: &mut Option<mpsc::Receiver<Heard>>) -> Option<Heard> {
+    match listening.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn decide(typed: &str, patterns: &[(String, u32)]) -> Decision {
@@ -83,7 +112,13 @@ impl Call {
                 } else {
                     None
                 };
-                let mut asr: Option<oneshot::Receiver<Recognition>> = None;
+                let mut listening = match &grammar {
+                    Some(g) if barge_in && playing.is_some() => {
+                        Some(self.listen(g.clone(), LISTEN_DURING_PROMPT))
+                    }
+                    _ => None,
+                };
+                let mut speaking = false;
                 let mut deadline: Option<Instant> = None;
                 loop {
                     while let Some(k) = self.keys.pop_front() {
@@ -103,31 +138,46 @@ impl Call {
                     }
                     if playing.is_none() && deadline.is_none() {
                         deadline = Some(Instant::now() + ms(*timeout_ms));
-                        if let Some(g) = &grammar {
-                            asr = Some(self.listen(g.clone(), *timeout_ms));
+                        if listening.is_none()
+                            && let Some(g) = &grammar
+                        {
+                            listening = Some(self.listen(g.clone(), ms(*timeout_ms)));
                         }
                     }
-                    let recognized = async {
-                        match asr.as_mut() {
-                            Some(rx) => rx.await.ok(),
-                            None => std::future::pending().await,
-                        }
-                    };
                     let ev = tokio::select! {
                         ev = self.next_event(deadline) => ev,
-                        r = recognized => {
-                            asr = None;
-                            match r {
-                                Some(Recognition::Recognized { choice, confidence: c, .. }) if f64::from(c) >= *confidence => {
+                        h = heard(&mut listening) => {
+                            match h {
+                                Some(Heard::Started) => {
+                                    speaking = true;
+                                    if playing.is_some() {
+                                        self.media.stop_playback();
+                                    }
+                                    deadline = Some(Instant::now() + SPEECH_RESULT_WAIT);
+                                }
+                                Some(Heard::Result(Recognition::Recognized { choice, confidence: c, .. }))
+                                    if f64::from(c) >= *confidence =>
+                                {
                                     if let Ok(i) = choice.parse::<u32>() {
                                         self.trail("speech", format!("recognized choice {} ({c:.2})", i + 1));
                                         return Ok(self.stop_and(playing, Input::Choice(i)));
                                     }
-                                    return Ok(Input::NoMatch);
+                                    return Ok(self.stop_and(playing, Input::NoMatch));
                                 }
-                                Some(Recognition::NoInput) | None => continue,
-                                Some(_) => return Ok(Input::NoMatch),
+                                Some(Heard::Result(r @ (Recognition::Recognized { .. } | Recognition::NoMatch { .. }))) => {
+                                    self.trail("speech", not_understood(&r));
+                                    return Ok(self.stop_and(playing, Input::NoMatch));
+                                }
+                                // Nobody spoke in the recognizer's time: the
+                                // menu's own time-out decides.
+                                Some(Heard::Result(Recognition::NoInput)) | None => {
+                                    listening = None;
+                                    if speaking {
+                                        return Ok(self.stop_and(playing, Input::NoInput));
+                                    }
+                                }
                             }
+                            continue;
                         }
                     };
                     match ev {
@@ -153,18 +203,36 @@ impl Call {
                 }
             }
             Command::Collect {
+                min,
                 max,
                 terminator,
                 timeout_ms,
                 digit_timeout_ms,
+                speech,
+                confidence,
+                mask,
                 ..
             } => {
+                let grammar = if *speech {
+                    self.digits_grammar(*min, *max).await
+                } else {
+                    None
+                };
+                let mut listening = match &grammar {
+                    Some(g) if barge_in && playing.is_some() => {
+                        Some(self.listen(g.clone(), LISTEN_DURING_PROMPT))
+                    }
+                    _ => None,
+                };
+                let mut speaking = false;
                 let mut deadline: Option<Instant> = None;
                 loop {
                     while let Some(k) = self.keys.pop_front() {
                         if self.late_terminator(k) {
                             continue;
                         }
+                        // A key ends listening: the entry is typed.
+                        listening = None;
                         if Some(k) == *terminator {
                             return Ok(self.stop_and(playing, Input::Digits(typed)));
                         }
@@ -186,8 +254,47 @@ impl Call {
                     }
                     if playing.is_none() && deadline.is_none() {
                         deadline = Some(Instant::now() + ms(*timeout_ms));
+                        if listening.is_none()
+                            && typed.is_empty()
+                            && let Some(g) = &grammar
+                        {
+                            listening = Some(self.listen(g.clone(), ms(*timeout_ms)));
+                        }
                     }
-                    match self.next_event(deadline).await {
+                    let ev = tokio::select! {
+                        ev = self.next_event(deadline) => ev,
+                        h = heard(&mut listening) => {
+                            match h {
+                                Some(Heard::Started) => {
+                                    speaking = true;
+                                    if playing.is_some() {
+                                        self.media.stop_playback();
+                                    }
+                                    deadline = Some(Instant::now() + SPEECH_RESULT_WAIT);
+                                }
+                                Some(Heard::Result(Recognition::Recognized { choice, confidence: c, .. }))
+                                    if f64::from(c) >= *confidence =>
+                                {
+                                    let shown = if *mask { "*".repeat(choice.chars().count()) } else { choice.clone() };
+                                    self.trail("speech", format!("recognized digits {shown} ({c:.2})"));
+                                    return Ok(self.stop_and(playing, Input::Digits(choice)));
+                                }
+                                Some(Heard::Result(r @ (Recognition::Recognized { .. } | Recognition::NoMatch { .. }))) => {
+                                    let why = if *mask { "speech not understood".to_string() } else { not_understood(&r) };
+                                    self.trail("speech", why);
+                                    return Ok(self.stop_and(playing, Input::NoMatch));
+                                }
+                                Some(Heard::Result(Recognition::NoInput)) | None => {
+                                    listening = None;
+                                    if speaking {
+                                        return Ok(self.stop_and(playing, Input::NoInput));
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                    };
+                    match ev {
                         Some(Event::Key(k)) if self.late_terminator(k) => {}
                         Some(Event::Key(k)) => {
                             if barge_in && playing.is_some() {
@@ -263,15 +370,33 @@ impl Call {
         (!pairs.is_empty()).then(|| Arc::new(Grammar::phrases(pairs)))
     }
 
-    /// Starts listening to the caller for one utterance; the result arrives on the channel.
-    fn listen(&self, grammar: Arc<Grammar>, timeout_ms: i64) -> oneshot::Receiver<Recognition> {
-        let (tx, rx) = oneshot::channel();
+    /// The grammar of spoken digits for a collect of `min..=max` digits, if the
+    /// recognizer can take it.
+    async fn digits_grammar(&self, min: u32, max: u32) -> Option<Arc<Grammar>> {
+        let asr = self.env.asr.clone()?;
+        let max = u8::try_from(max.clamp(1, 32)).unwrap_or(32);
+        let min = u8::try_from(min.clamp(1, u32::from(max))).unwrap_or(1);
+        let grammar = Grammar::digits(min, max);
+        match asr.check(&grammar).await {
+            Ok(()) => Some(Arc::new(grammar)),
+            Err(e) => {
+                tracing::warn!("spoken digits are not available: {e}");
+                None
+            }
+        }
+    }
+
+    /// Starts listening to the caller for one utterance of `grammar`, for at
+    /// most `no_input` before speech starts: the channel says when speech
+    /// starts, then gives the result. Dropping the receiver ends the turn.
+    fn listen(&self, grammar: Arc<Grammar>, no_input: Duration) -> mpsc::Receiver<Heard> {
+        let (tx, rx) = mpsc::channel(2);
         let Some(asr) = self.env.asr.clone() else {
             return rx;
         };
         let tap = dialect_media::tap(&self.media);
         let endpoint = dialect_speech::asr::EndpointConfig {
-            no_input_timeout: Duration::from_millis(timeout_ms.max(1000) as u64),
+            no_input_timeout: no_input.max(Duration::from_secs(1)),
             ..Default::default()
         };
         tokio::spawn(async move {
@@ -279,20 +404,43 @@ impl Call {
             let mut frame = [0i16; 160];
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             // Bounded: the end-pointer's own limits end it well before this.
-            for _ in 0..3000 {
+            for _ in 0..(LISTEN_DURING_PROMPT.as_millis() / 20 + 1500) {
                 tick.tick().await;
                 tap.read(&mut frame);
-                session.push(&frame);
+                if session.push(&frame) == Progress::SpeechStarted
+                    && tx.send(Heard::Started).await.is_err()
+                {
+                    return;
+                }
                 if session.is_done() || tx.is_closed() {
                     break;
                 }
             }
             drop(tap);
+            if tx.is_closed() {
+                return;
+            }
             if let Ok(r) = session.finish().await {
-                let _ = tx.send(r);
+                let _ = tx.send(Heard::Result(r)).await;
             }
         });
         rx
+    }
+}
+
+/// The trail's words for speech that was heard but not taken.
+fn not_understood(r: &Recognition) -> String {
+    match r {
+        Recognition::Recognized {
+            text, confidence, ..
+        } => {
+            format!("not sure enough of \"{text}\" ({confidence:.2})")
+        }
+        Recognition::NoMatch { text, confidence } => match text {
+            Some(t) => format!("not understood: \"{t}\" ({confidence:.2})"),
+            None => "not understood".to_string(),
+        },
+        Recognition::NoInput => "nothing said".to_string(),
     }
 }
 

@@ -173,6 +173,13 @@ pub fn accept(
         refuse(env, req, "shutting down");
         return;
     }
+    if let Some(why) = env.stats.load.get().and_then(|l| l.refusal()) {
+        env.stats
+            .calls_refused_overload
+            .fetch_add(1, Ordering::Relaxed);
+        refuse(env, req, why);
+        return;
+    }
     let Some(permit) = env.limiter.admit() else {
         refuse(env, req, "too many calls");
         return;
@@ -276,6 +283,10 @@ struct Call {
     /// Only this number, or one the caller entered and the flow accepted, is
     /// ever called back.
     asserted: Option<String>,
+    /// The group of the trunk the call came in on or went out through
+    /// (`long_distance` ...): what queue priorities and statistics by trunk
+    /// read, where the contact record keeps the trunk's own name.
+    trunk_group: String,
     /// Keys pressed while nothing was asking for them (type-ahead).
     keys: VecDeque<char>,
     /// A collect that ended on its `max` digits: its terminator, pressed after
@@ -473,6 +484,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         law: law_of(negotiated.codec),
         contact,
         asserted,
+        trunk_group: trunk_group.clone(),
         keys: VecDeque::new(),
         late_terminator: None,
         recording_seq: 0,
@@ -985,6 +997,11 @@ impl Call {
                 priority,
             } => match to {
                 Transfer::Flow(f) => Ok(Step::NewFlow(f.clone())),
+                Transfer::Queue(_) | Transfer::Agent(_) if self.agent_transfer_refused() => {
+                    Ok(Step::Continue(Input::Failed(
+                        "the caller may not reach an agent again today".into(),
+                    )))
+                }
                 Transfer::Queue(q) => {
                     self.contact.data = data_map(inst);
                     self.queue_call(q, inst, language, priority.unwrap_or(0.0))

@@ -33,6 +33,42 @@ pub(super) const NOT_CONNECTED_IN_TIME: &str = "no agent connected in time";
 pub(crate) const CALLBACK_FIELD: &str = "callback_number";
 
 impl Call {
+    /// Whether a blacklist category's `max transfers` stops this caller from
+    /// reaching an agent now. Every transfer of an inbound caller to a queue or
+    /// an agent counts while the caller is in such a category; a store that
+    /// cannot count lets the caller through (and says so in the log).
+    pub(super) fn agent_transfer_refused(&mut self) -> bool {
+        if self.contact.direction != "inbound" {
+            return false;
+        }
+        let program = self.deployed.program.shared().clone();
+        let now = crate::time::now_ms();
+        let caller = self.contact.caller.clone();
+        let Some(limit) = crate::lists::transfer_limit(&program, &caller, now) else {
+            return false;
+        };
+        match crate::lists::count_transfer(&*self.env.store, &program, &limit, &caller, now) {
+            Ok(true) => false,
+            Ok(false) => {
+                self.trail(
+                    "transfer",
+                    format!(
+                        "refused: {}.{} allows {} transfer(s) to agents a day",
+                        limit.list, limit.category, limit.max
+                    ),
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    contact = self.contact.id,
+                    "cannot count agent transfers: {e}"
+                );
+                false
+            }
+        }
+    }
+
     /// Waits in `queue` until an agent takes the call or the ACD moves it on;
     /// `priority` is added to the queue's priority for the call.
     pub(super) async fn queue_call(
@@ -52,7 +88,7 @@ impl Call {
         let id = self.contact.id;
         let mut qc = QueuedCall::new(id, queue, &self.contact.caller, crate::time::now_ms());
         qc.called = self.contact.called.clone();
-        qc.trunk = self.contact.trunk.clone();
+        qc.trunk = self.trunk_group.clone();
         qc.priority = priority;
         qc.data = inst.data();
         // A callback goes to a number the flow accepted (`data.callback_number`,

@@ -775,6 +775,16 @@ pub struct Limits {
     /// Source addresses trusted like trunks (this machine by default, for
     /// local tests and load generators).
     pub trusted_sources: Vec<std::net::IpAddr>,
+    /// New calls get 503 while the call tasks' scheduler runs later than
+    /// this, smoothed (`0s`: not measured). See [`crate::overload`].
+    pub max_scheduling_delay: Duration,
+    /// New calls get 503 while more than this percentage of the media clock's
+    /// wake-ups in the last half second were over 1 ms late (0: not measured).
+    pub max_media_late_percent: u32,
+    /// New calls get 503 while the machine's CPU is idle less than this
+    /// percentage of the time (0, the default: not measured; a shared
+    /// machine's idle time says little about this process).
+    pub min_idle_cpu: u32,
 }
 
 impl Default for Limits {
@@ -789,6 +799,9 @@ impl Default for Limits {
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
+            max_scheduling_delay: Duration(std::time::Duration::from_millis(50)),
+            max_media_late_percent: 30,
+            min_idle_cpu: 0,
         }
     }
 }

@@ -640,3 +640,5 @@ async fn recordings_are_found_by_agent_and_result_and_heard_by_whom_the_role_all
     let _ = std::fs::remove_file(&wav);
     api.shutdown.cancel();
 }
+
+mod ops;

@@ -1,0 +1,193 @@
+//! The cluster of `scripts/cluster.sh` on loopback: PostgreSQL, Kamailio in
+//! front and three runtimes on 127.0.0.11–13. SIPp callers reach Kamailio;
+//! the test checks that calls are spread over the runtimes, that a runtime
+//! killed with SIGKILL gets no more calls while the survivors take them all,
+//! that a runtime that stops answering (SIGSTOP) is skipped — a caller whose
+//! INVITE went to it is moved to another — and that both rejoin once they
+//! answer again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use dialect_e2e::{sipp, test_sip_port};
+
+const NODES: u32 = 3;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The cluster, stopped (and its folder removed) when the test ends.
+struct Cluster {
+    dir: PathBuf,
+    front: std::net::SocketAddr,
+}
+
+impl Cluster {
+    fn script(&self, arg: &str) -> std::process::Output {
+        Command::new(repo().join("scripts/cluster.sh"))
+            .arg(arg)
+            .env("DIALECT_CLUSTER_DIR", &self.dir)
+            .env("DIALECT_FRONT", self.front.to_string())
+            .env("DIALECT_NODES", NODES.to_string())
+            .env("DIALECT_BIN", env!("CARGO_BIN_EXE_dialect"))
+            .output()
+            .expect("scripts/cluster.sh runs")
+    }
+
+    fn start() -> Cluster {
+        let dir = std::env::temp_dir().join(format!("dialect-cluster-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let front = std::net::SocketAddr::from(([127, 0, 0, 1], test_sip_port()));
+        let cluster = Cluster { dir, front };
+        let out = cluster.script("start");
+        assert!(
+            out.status.success(),
+            "scripts/cluster.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster
+    }
+
+    fn pid(&self, node: u32) -> i32 {
+        std::fs::read_to_string(self.dir.join(format!("node{node}/dialect.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn signal(&self, node: u32, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid(node).to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} node {node}");
+    }
+
+    /// Starts node `node` again from its configuration, as the script did.
+    fn restart(&self, node: u32) {
+        let node_dir = self.dir.join(format!("node{node}"));
+        let log = std::fs::File::create(node_dir.join("dialect.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_dialect"))
+            .args(["run", "--config"])
+            .arg(node_dir.join("dialect.yaml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        std::fs::write(node_dir.join("dialect.pid"), child.id().to_string()).unwrap();
+        std::mem::forget(child);
+    }
+
+    /// Calls each node has taken so far (`None`: the node does not answer).
+    fn calls(&self) -> Vec<Option<u64>> {
+        (1..=NODES)
+            .map(|n| {
+                let out = Command::new("curl")
+                    .args(["-sf", "-m", "2"])
+                    .arg(format!("http://127.0.0.1{n}:8080/metrics"))
+                    .output()
+                    .ok()?;
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("dialect_calls_total "))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .collect()
+    }
+
+    /// Waits (at most 60 s) until node `node` answers its health check.
+    fn wait_up(&self, node: u32) {
+        for _ in 0..300 {
+            let ok = Command::new("curl")
+                .args(["-sf", "-m", "1"])
+                .arg(format!("http://127.0.0.1{node}:8080/api/v1/health"))
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("node {node} did not come back");
+    }
+
+    /// `n` IVR calls through Kamailio, 10 a second; every one must succeed.
+    fn call(&self, n: u32, what: &str) {
+        let run = sipp(
+            "cluster_ivr.xml",
+            self.front,
+            n,
+            10,
+            &[("pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
+            90,
+        );
+        assert_eq!(run.code, 0, "{what}: {}", run.output);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // A stopped node would hold up the script's stop.
+        let _ = Command::new("pkill")
+            .args(["-CONT", "-f"])
+            .arg(self.dir.join("node").to_string_lossy().as_ref())
+            .status();
+        let _ = self.script("stop");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn gained(before: &[Option<u64>], after: &[Option<u64>]) -> Vec<u64> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| a.unwrap_or(0).saturating_sub(b.unwrap_or(0)))
+        .collect()
+}
+
+#[test]
+fn calls_spread_over_the_runtimes_and_move_off_a_dead_or_stalled_one() {
+    let cluster = Cluster::start();
+
+    let before = cluster.calls();
+    cluster.call(30, "three nodes");
+    let spread = gained(&before, &cluster.calls());
+    assert_eq!(spread.iter().sum::<u64>(), 30, "{spread:?}");
+    assert!(
+        spread.iter().all(|&n| n >= 5),
+        "every runtime takes a share: {spread:?}"
+    );
+
+    // Node 3 dies: within the probing interval it gets no more calls, and no
+    // caller notices.
+    cluster.signal(3, "-KILL");
+    std::thread::sleep(Duration::from_secs(3));
+    let before = cluster.calls();
+    assert_eq!(before[2], None, "node 3 is dead");
+    cluster.call(30, "node 3 dead");
+    let survivors = gained(&before, &cluster.calls());
+    assert_eq!(survivors[0] + survivors[1], 30, "{survivors:?}");
+    assert!(survivors[0] > 0 && survivors[1] > 0, "{survivors:?}");
+
+    // Node 2 stalls (stops answering without closing anything): the INVITEs
+    // sent to it before its probe fails time out and go to node 1.
+    cluster.signal(2, "-STOP");
+    cluster.call(20, "node 2 stalled");
+    cluster.signal(2, "-CONT");
+
+    // Both come back and take calls again.
+    cluster.restart(3);
+    cluster.wait_up(3);
+    std::thread::sleep(Duration::from_secs(3));
+    let before = cluster.calls();
+    cluster.call(30, "all back");
+    let back = gained(&before, &cluster.calls());
+    assert_eq!(back.iter().sum::<u64>(), 30, "{back:?}");
+    assert!(back.iter().all(|&n| n > 0), "every node rejoined: {back:?}");
+}
