@@ -267,4 +267,18 @@ mod tests {
         }
         assert_eq!(byte_range("bytes=0-", 0), None, "an empty file has no bytes");
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, a range that comes back lies inside the
+        /// file (the handler slices the file with it), and nothing panics.
+        #[test]
+        fn any_header_gives_a_range_inside_the_file_or_none(
+            asked in "(bytes=)?[ 0-9,-]{0,24}|\\PC{0,40}",
+            total in 0u64..5_000,
+        ) {
+            if let Some((from, to)) = byte_range(&asked, total) {
+                proptest::prop_assert!(from <= to && to < total, "{asked}: {from}-{to} of {total}");
+            }
+        }
+    }
 }
