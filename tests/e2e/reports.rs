@@ -264,6 +264,15 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         "the call was recorded: {contact:#}"
     );
     media.wait_keys("12#5", 1).await;
+    // Ready again ends the wrap-up, which closes the call's queue record; the
+    // figures have it once the record is stored.
+    alt(&desk, 'r').await;
+    wait_text(&desk, "#state", "Ready", 10).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.get("/api/v1/stats").await["total"]["answered"] != 1 {
+        assert!(Instant::now() < deadline, "the call never reached the statistics");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // ----- the supervisor's reports -------------------------------------------------
     let boss = browser(&driver).await;

@@ -930,7 +930,8 @@ fn send_dtmf_goes_to_the_agents_connected_call_with_the_keys_checked() {
     );
     assert_eq!(other.unwrap_err(), CtiError::NoCall("a2".into()));
     // Keys that are not keys, none at all, or too many: refused, nothing sent.
-    for bad in ["", "12x", "1 2", "E", &"1".repeat(MAX_DTMF_DIGITS + 1)] {
+    let too_many = "1".repeat(MAX_DTMF_DIGITS + 1);
+    for bad in ["", "12x", "1 2", "E", too_many.as_str()] {
         let r = t.core.command(
             t.now,
             "a1",

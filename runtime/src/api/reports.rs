@@ -28,8 +28,7 @@ pub fn routes() -> axum::Router<AppState> {
 }
 
 /// Which of the report's groupings a CSV file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     /// One row per queue.
     Queue,
