@@ -241,7 +241,12 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     click(&desk, "#keypad [data-key='5']").await;
     wait_text(&desk, "#status", "Keys sent to the caller (1)", 5).await;
     // What is not a key is refused before it is sent.
-    fill(&desk, "#dtmf-digits", &format!("9x{}", char::from(Key::Enter))).await;
+    fill(
+        &desk,
+        "#dtmf-digits",
+        &format!("9x{}", char::from(Key::Enter)),
+    )
+    .await;
     wait_text(&desk, "#status", "Keys are 0-9", 5).await;
     media.wait_keys("12#5", 10).await;
 
@@ -255,10 +260,7 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         trail.iter().any(|(_, d)| d == "agent 7001 sent keys (3)"),
         "the keys are in the trail, without the keys themselves: {trail:?}"
     );
-    assert!(
-        !trail.iter().any(|(_, d)| d.contains("12#")),
-        "{trail:?}"
-    );
+    assert!(!trail.iter().any(|(_, d)| d.contains("12#")), "{trail:?}");
     assert!(
         contact["recordings"][0].as_str().is_some(),
         "the call was recorded: {contact:#}"
@@ -270,7 +272,10 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     wait_text(&desk, "#state", "Ready", 10).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.get("/api/v1/stats").await["total"]["answered"] != 1 {
-        assert!(Instant::now() < deadline, "the call never reached the statistics");
+        assert!(
+            Instant::now() < deadline,
+            "the call never reached the statistics"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -278,7 +283,13 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     let boss = browser(&driver).await;
     boss.goto(&format!("{base}/reports")).await.unwrap();
     sign_in_page(&boss, "boss", BOSS_PASSWORD).await;
-    wait_text(&boss, "#table-queue tbody tr[data-group='support']", "support", 10).await;
+    wait_text(
+        &boss,
+        "#table-queue tbody tr[data-group='support']",
+        "support",
+        10,
+    )
+    .await;
     let cells = boss
         .execute(
             "return [...document.querySelector(\"#table-queue tbody tr[data-group='support']\").cells]\
@@ -308,7 +319,10 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         .unwrap()
         .parse()
         .unwrap();
-    assert!(offered_width > 100.0, "the one call fills the scale: {offered_width}");
+    assert!(
+        offered_width > 100.0,
+        "the one call fills the scale: {offered_width}"
+    );
     let links = wait_text(&boss, "#pages", "Recordings", 5).await;
     assert!(links.contains("Wallboard"), "{links}");
     // The page in Chinese, and back.
@@ -330,7 +344,10 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     assert_eq!(csv[0], 200, "{csv}");
     assert_eq!(csv[1], "text/csv; charset=utf-8", "{csv}");
     let text = csv[2].as_str().unwrap();
-    assert!(text.starts_with("\u{feff}queue,offered,answered,abandoned,"), "{text}");
+    assert!(
+        text.starts_with("\u{feff}queue,offered,answered,abandoned,"),
+        "{text}"
+    );
     assert!(text.contains("\r\nsupport,1,1,0,"), "{text}");
     assert!(text.contains("\r\ntotal,1,1,0,"), "{text}");
     // Yesterday had no calls.
@@ -347,7 +364,12 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     click(&boss, "#pages a[href='/recordings']").await;
     wait_text(&boss, "#results-h", "Results", 10).await;
     fill(&boss, "#q-agent", "7001").await;
-    fill(&boss, "#q-caller", &format!("{CALLER}{}", char::from(Key::Enter))).await;
+    fill(
+        &boss,
+        "#q-caller",
+        &format!("{CALLER}{}", char::from(Key::Enter)),
+    )
+    .await;
     wait_text(&boss, "#status", "Recordings found: 1", 5).await;
     wait_text(&boss, "#results tbody", CALLER, 5).await;
     click(&boss, "#results tbody tr:first-child button.play").await;
@@ -384,7 +406,12 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         "playing is audited: {log:?}"
     );
     // Nobody found for another agent.
-    fill(&boss, "#q-agent", &format!("7002{}", char::from(Key::Enter))).await;
+    fill(
+        &boss,
+        "#q-agent",
+        &format!("7002{}", char::from(Key::Enter)),
+    )
+    .await;
     wait_text(&boss, "#status", "Recordings found: 0", 5).await;
 
     // ----- an agent is refused the reports, by the page and by the API ----------------

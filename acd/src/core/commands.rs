@@ -156,7 +156,9 @@ pub const MAX_DTMF_DIGITS: usize = 32;
 /// `0-9 * # A-D` (upper or lower case), the sixteen keys RFC 4733 names.
 pub fn check_dtmf_digits(digits: &str) -> Result<(), CtiError> {
     if digits.is_empty() {
-        return Err(CtiError::Invalid("`digits` is empty: give the keys to send, such as 12#".into()));
+        return Err(CtiError::Invalid(
+            "`digits` is empty: give the keys to send, such as 12#".into(),
+        ));
     }
     if let Some(bad) = digits
         .chars()

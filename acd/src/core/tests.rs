@@ -868,9 +868,7 @@ fn send_dtmf_goes_to_the_agents_connected_call_with_the_keys_checked() {
     let none = t.core.command(
         t.now,
         "a1",
-        AgentCommand::SendDtmf {
-            digits: "1".into(),
-        },
+        AgentCommand::SendDtmf { digits: "1".into() },
         "a1",
         &mut t.out,
     );
@@ -882,9 +880,7 @@ fn send_dtmf_goes_to_the_agents_connected_call_with_the_keys_checked() {
     let ringing = t.core.command(
         t.now,
         "a1",
-        AgentCommand::SendDtmf {
-            digits: "1".into(),
-        },
+        AgentCommand::SendDtmf { digits: "1".into() },
         "a1",
         &mut t.out,
     );
@@ -922,9 +918,7 @@ fn send_dtmf_goes_to_the_agents_connected_call_with_the_keys_checked() {
     let other = t.core.command(
         t.now,
         "a2",
-        AgentCommand::SendDtmf {
-            digits: "1".into(),
-        },
+        AgentCommand::SendDtmf { digits: "1".into() },
         "a2",
         &mut t.out,
     );
@@ -945,7 +939,12 @@ fn send_dtmf_goes_to_the_agents_connected_call_with_the_keys_checked() {
     // Exactly the limit is fine.
     let limit = "0123456789*#ABCD".repeat(2);
     assert_eq!(limit.len(), MAX_DTMF_DIGITS);
-    t.cmd("a1", AgentCommand::SendDtmf { digits: limit.clone() });
+    t.cmd(
+        "a1",
+        AgentCommand::SendDtmf {
+            digits: limit.clone(),
+        },
+    );
     assert_eq!(
         t.messages(),
         vec![(

@@ -265,7 +265,11 @@ mod tests {
         ] {
             assert_eq!(byte_range(bad, 100), None, "{bad}");
         }
-        assert_eq!(byte_range("bytes=0-", 0), None, "an empty file has no bytes");
+        assert_eq!(
+            byte_range("bytes=0-", 0),
+            None,
+            "an empty file has no bytes"
+        );
     }
 
     proptest::proptest! {

@@ -82,7 +82,9 @@ const COLUMNS: &[(&str, fn(&GroupStats) -> String)] = &[
         g.abandoned_within.to_string()
     }),
     ("moved", |g| g.moved.to_string()),
-    ("answered_within_threshold", |g| g.answered_within.to_string()),
+    ("answered_within_threshold", |g| {
+        g.answered_within.to_string()
+    }),
     ("service_level_percent", |g| percent(g.service_level)),
     ("abandon_rate_percent", |g| percent(g.abandon_rate)),
     ("average_speed_of_answer_s", |g| seconds(g.asa_ms)),
@@ -260,7 +262,10 @@ mod tests {
             .iter()
             .position(|h| *h == "average_speed_of_answer_s")
             .unwrap();
-        let occ = header.iter().position(|h| *h == "occupancy_percent").unwrap();
+        let occ = header
+            .iter()
+            .position(|h| *h == "occupancy_percent")
+            .unwrap();
         let first: Vec<&str> = lines[1].split(',').collect();
         assert_eq!(first[0], "售后服务", "Chinese names as they are");
         assert_eq!(&first[1..4], ["6", "5", "1"]);
@@ -279,7 +284,10 @@ mod tests {
     fn each_grouping_has_its_own_rows_and_names_are_never_formulas() {
         let r = report();
         let agents = render_csv(&r, Grouping::Agent);
-        assert!(agents.contains("\r\n\"'=HYPERLINK(\"\"x\"\")\",1,1,0,"), "{agents}");
+        assert!(
+            agents.contains("\r\n\"'=HYPERLINK(\"\"x\"\")\",1,1,0,"),
+            "{agents}"
+        );
         assert!(agents['\u{feff}'.len_utf8()..].starts_with("agent,"));
         let skills = render_csv(&r, Grouping::Skill);
         assert_eq!(skills.matches("\r\n").count(), 2, "header and total only");

@@ -275,13 +275,21 @@ async fn keys_from_the_desk_reach_the_agents_call_and_only_the_agent_may_send_th
         .unwrap();
     for op in ["sign_in", "ready"] {
         let (st, v) = api
-            .post("2001", &format!("/api/v1/agents/2001/{op}"), serde_json::json!({}))
+            .post(
+                "2001",
+                &format!("/api/v1/agents/2001/{op}"),
+                serde_json::json!({}),
+            )
             .await;
         assert_eq!(st, 200, "{op}: {v}");
     }
     // Ringing is not yet a call to send keys on.
     let (st, v) = api
-        .post("2001", "/api/v1/agents/2001/send_dtmf", serde_json::json!({"digits": "1"}))
+        .post(
+            "2001",
+            "/api/v1/agents/2001/send_dtmf",
+            serde_json::json!({"digits": "1"}),
+        )
         .await;
     assert_eq!(st, 409, "{v}");
     api.acd
@@ -289,7 +297,11 @@ async fn keys_from_the_desk_reach_the_agents_call_and_only_the_agent_may_send_th
         .await
         .unwrap();
     let (st, v) = api
-        .post("2001", "/api/v1/agents/2001/send-dtmf", serde_json::json!({"digits": "12#"}))
+        .post(
+            "2001",
+            "/api/v1/agents/2001/send-dtmf",
+            serde_json::json!({"digits": "12#"}),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["call"], 9, "{v}");
@@ -311,16 +323,24 @@ async fn keys_from_the_desk_reach_the_agents_call_and_only_the_agent_may_send_th
         serde_json::json!({"digits": ""}),
         serde_json::json!({}),
     ] {
-        let (st, v) = api.post("2001", "/api/v1/agents/2001/send_dtmf", bad.clone()).await;
+        let (st, v) = api
+            .post("2001", "/api/v1/agents/2001/send_dtmf", bad.clone())
+            .await;
         assert_eq!(st, 400, "{bad}: {v}");
     }
     // Neither another agent nor a supervisor speaks for the agent; an admin may.
     let keys = serde_json::json!({"digits": "5"});
-    let (st, _) = api.post("1002", "/api/v1/agents/2001/send_dtmf", keys.clone()).await;
+    let (st, _) = api
+        .post("1002", "/api/v1/agents/2001/send_dtmf", keys.clone())
+        .await;
     assert_eq!(st, 403);
-    let (st, _) = api.post("boss", "/api/v1/agents/2001/send_dtmf", keys.clone()).await;
+    let (st, _) = api
+        .post("boss", "/api/v1/agents/2001/send_dtmf", keys.clone())
+        .await;
     assert_eq!(st, 403);
-    let (st, v) = api.post("root", "/api/v1/agents/2001/send_dtmf", keys).await;
+    let (st, v) = api
+        .post("root", "/api/v1/agents/2001/send_dtmf", keys)
+        .await;
     assert_eq!(st, 200, "{v}");
     let audited = api.audited("agent.send_dtmf").await;
     assert_eq!(audited.len(), 1, "{audited:?}");
