@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dialect_e2e::browser::{browser, chromedriver, click, fill, sign_in_page, wait_text};
-use dialect_e2e::{TestServer, repo, sipp_async};
+use dialect_e2e::{repo, sipp_async};
 use dialect_runtime::config::{ApiUser, Role};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
