@@ -103,12 +103,14 @@ function drawTable(grouping) {
 }
 
 function drawChart(grouping) {
+  // The table lists every group; the chart only those with calls (every
+  // queue of the program is in the report, most of them idle on a quiet day).
   const rows = (report[PART[grouping]] || []).map((g) => ({
     label: g.name,
     values: grouping === "agent"
       ? { handled: g.handled }
       : { offered: g.offered, answered: g.answered, abandoned: g.abandoned },
-  }));
+  })).filter((r) => Object.values(r.values).some((v) => v > 0));
   const series = grouping === "agent"
     ? [{ key: "handled", label: t("rp.handled"), className: "s-handled" }]
     : [
@@ -117,8 +119,7 @@ function drawChart(grouping) {
       { key: "abandoned", label: t("rp.abandoned"), className: "s-abandoned" },
     ];
   const box = $(`chart-${grouping}`);
-  // Groups with no calls at all (every queue of the program is listed) make no chart.
-  if (!rows.some((r) => Object.values(r.values).some((v) => v > 0))) {
+  if (!rows.length) {
     box.replaceChildren(h("p", { class: "muted" }, t("rp.no_calls")));
     return;
   }
