@@ -71,10 +71,13 @@ struct CsvQuery {
     threshold: Option<String>,
 }
 
+/// How one column writes a group's figure.
+type Figure = fn(&GroupStats) -> String;
+
 /// The columns after the group's name: the heading, and the figure as text.
 /// Shares are percentages and times seconds, both with one decimal, as a
 /// person reading the sheet expects them.
-const COLUMNS: &[(&str, fn(&GroupStats) -> String)] = &[
+const COLUMNS: &[(&str, Figure)] = &[
     ("offered", |g| g.offered.to_string()),
     ("answered", |g| g.answered.to_string()),
     ("abandoned", |g| g.abandoned.to_string()),
