@@ -274,6 +274,14 @@ pub enum AcdToCall {
         /// The supervisor's phone.
         phone: String,
     },
+    /// The agent asked to send keys to the caller (`send_dtmf`): send them on
+    /// the caller's leg as RFC 4733 events, one after the other.
+    SendDigits {
+        /// Checked keys (`0-9 * # A-D`, at most `MAX_DTMF_DIGITS`).
+        digits: String,
+        /// The agent who sent them, for the trail.
+        agent: AgentId,
+    },
     /// The call data changed (agent set or cleared it); keep it for the contact record.
     Data {
         /// The whole call data now.

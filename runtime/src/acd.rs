@@ -46,6 +46,7 @@
 //!       AcdToCall::TakeOver{phone, agent} => supervisor's leg replaces the agent's
 //!       AcdToCall::MonitorEnd{phone}    => BYE the supervisor's leg
 //!       AcdToCall::Data{data}           => keep for the contact record
+//!       AcdToCall::SendDigits{digits,..} => RFC 4733 events to the caller (bridged)
 //!     },
 //!     key = dtmf()       => acd.caller_key(call_id, key).await,
 //!     _ = caller_bye()   => acd.caller_gone(call_id).await,     // while waiting or ringing

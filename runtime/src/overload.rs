@@ -153,11 +153,7 @@ impl LoadGuard {
                     let now = dialect_media::clock_stats();
                     let wakes = now.wakes.saturating_sub(clock.wakes);
                     let late_wakes = now.late_wakes.saturating_sub(clock.late_wakes);
-                    let share = if wakes == 0 {
-                        0
-                    } else {
-                        (late_wakes * 100 / wakes) as u32
-                    };
+                    let share = (late_wakes * 100).checked_div(wakes).unwrap_or(0) as u32;
                     shared.media_late_percent.store(share, Ordering::Relaxed);
                     clock = now;
                     let times = CpuTimes::read();

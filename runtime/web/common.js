@@ -282,3 +282,48 @@ export function typing(ev) {
   const el = ev.target;
   return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
 }
+
+// ----- pages ---------------------------------------------------------------------------
+
+/**
+ * The pages and the roles that may use them, as the API grants them (an
+ * administrator may use all): the header links only to what the person
+ * signed in may open.
+ */
+const PAGES = [
+  ["/", "nav.desk", ["agent"]],
+  ["/wallboard", "nav.wallboard", ["supervisor", "quality_inspector", "analyst"]],
+  ["/reports", "nav.reports", ["supervisor", "quality_inspector", "analyst"]],
+  ["/recordings", "nav.recordings", ["supervisor", "quality_inspector", "agent"]],
+];
+
+/** Whether `role` may use the page at `path`. */
+export function mayOpen(path, role) {
+  const page = PAGES.find(([p]) => p === path);
+  return Boolean(page) && (role === "admin" || page[2].includes(role));
+}
+
+/** Fills the header's `<nav>` with links to the other pages `role` may open (none when signed out). */
+export function pageLinks(nav, role) {
+  nav.replaceChildren(
+    ...PAGES.filter(([path]) => role && path !== location.pathname && mayOpen(path, role)).map(([path, key]) =>
+      h("a", { href: path, "data-i18n": key }, t(key))),
+  );
+}
+
+/** A date input's day (YYYY-MM-DD) as the Unix ms of its local midnight, or null. */
+export function dayStart(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+  return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3])).getTime() : null;
+}
+
+/** A Unix-ms instant as the YYYY-MM-DD a date input takes, in the browser's zone. */
+export function dayValue(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+/** A date and time (YYYY-MM-DD hh:mm:ss) of a Unix-ms instant, in the browser's zone. */
+export function dateTime(ms) {
+  return `${dayValue(ms)} ${clock(ms)}`;
+}

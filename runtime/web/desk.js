@@ -6,7 +6,7 @@
 
 import {
   $, h, show, t, api, whoAmI, signOut, setupSignIn, setupLanguage, onLanguage,
-  liveEvents, duration, clock, valueText, serverNow,
+  liveEvents, duration, clock, valueText, serverNow, pageLinks,
 } from "./common.js";
 import { NOT_READY_REASONS } from "./i18n.js";
 
@@ -55,7 +55,11 @@ const SHORTCUTS = [
   ["w", "workorder"],
   ["p", "dial"],
   ["k", "focus_target"],
+  ["t", "send_dtmf"],
 ];
+
+/** The keys a caller's line takes (RFC 4733's sixteen), at most 32 at once, as the API checks. */
+const DTMF_KEYS = /^[0-9*#A-Da-d]{1,32}$/;
 
 function drawShortcuts() {
   $("keys").tBodies[0].replaceChildren(
@@ -100,6 +104,8 @@ async function run(action) {
       return;
     case "not_ready":
       return op("not_ready", { reason: $("reason").value });
+    case "send_dtmf":
+      return sendKeys($("dtmf-digits").value.trim(), true);
     case "transfer":
     case "consult": {
       const target = chosenTarget();
@@ -141,13 +147,37 @@ function chosenTarget() {
   return { kind: $("target-kind").value, to };
 }
 
-/** A CTI operation for this agent; the answer or the refusal is shown (as the `action` the agent took). */
+/**
+ * Sends keys to the caller: typed in the field (`typed`, which is emptied
+ * once they are sent) or pressed on the keypad. With nothing typed, the
+ * shortcut goes to the field.
+ */
+async function sendKeys(digits, typed) {
+  const field = $("dtmf-digits");
+  if (!digits) {
+    field.focus();
+    return;
+  }
+  if (!DTMF_KEYS.test(digits)) {
+    say(t("dtmf.bad"), true);
+    field.focus();
+    return;
+  }
+  if (await op("send_dtmf", { digits })) {
+    if (typed) field.value = "";
+    say(t("dtmf.sent", { n: digits.length }));
+  }
+}
+
+/** A CTI operation for this agent; the answer or the refusal is shown (as the `action` the agent took). Whether it was done. */
 async function op(name, body, action = name) {
   try {
     await api("POST", `/api/v1/agents/${encodeURIComponent(agent)}/${name}`, body);
     say(t("done", { what: t(`act.${action}`) }));
+    return true;
   } catch (e) {
     say(e.message, true);
+    return false;
   }
 }
 
@@ -611,6 +641,7 @@ function enter(who) {
   me = who;
   agent = who.user;
   $("who").textContent = `${who.user} · ${t(`role.${who.role}`)}`;
+  pageLinks($("pages"), who.role);
   show($("signin-page"), false);
   show($("work"), true);
   show($("signout"), true);
@@ -640,6 +671,7 @@ function leave() {
   show($("signout"), false);
   show($("signin-page"), true);
   $("who").textContent = "";
+  pageLinks($("pages"), null);
   $("signin-user").focus();
 }
 
@@ -670,6 +702,13 @@ async function main() {
     ev.preventDefault();
     saveWrap();
   });
+  $("dtmf-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    run("send_dtmf");
+  });
+  for (const b of $("keypad").querySelectorAll("[data-key]")) {
+    b.addEventListener("click", () => sendKeys(b.dataset.key, false));
+  }
   $("dial-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     run("dial");

@@ -6,7 +6,7 @@
 
 import {
   $, h, show, t, api, whoAmI, signOut, setupSignIn, setupLanguage, onLanguage,
-  liveEvents, duration, clock, percent, serverNow,
+  liveEvents, duration, clock, percent, serverNow, pageLinks,
 } from "./common.js";
 import { NOT_READY_REASONS } from "./i18n.js";
 
@@ -587,6 +587,7 @@ function fillReasons() {
 function enter(who) {
   me = who;
   $("who").textContent = `${who.user} · ${t(`role.${who.role}`)}`;
+  pageLinks($("pages"), who.role);
   show($("signin-page"), false);
   show($("signout"), true);
   if (!VIEWERS.includes(who.role)) {
@@ -622,6 +623,7 @@ function leave() {
   show($("signout"), false);
   show($("signin-page"), true);
   $("who").textContent = "";
+  pageLinks($("pages"), null);
   $("signin-user").focus();
 }
 

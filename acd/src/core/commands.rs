@@ -89,6 +89,10 @@ pub enum AgentCommand {
     ClearData,
     /// Read the call data of the agent's call.
     GetData,
+    /// Send keys to the caller as RFC 4733 events (an IVR or a bank's line the
+    /// agent dialled asks for an extension or a code): `digits` of
+    /// `0-9 * # A-D`, at most [`MAX_DTMF_DIGITS`].
+    SendDtmf { digits: String },
     /// Supervisor: make the agent ready.
     ForceReady,
     /// Supervisor: make the agent not ready.
@@ -146,6 +150,7 @@ impl AgentCommand {
             AgentCommand::SetData { .. } => "set_data",
             AgentCommand::ClearData => "clear_data",
             AgentCommand::GetData => "get_data",
+            AgentCommand::SendDtmf { .. } => "send_dtmf",
             AgentCommand::ForceReady => "force_ready",
             AgentCommand::ForceNotReady { .. } => "force_not_ready",
             AgentCommand::ForceSignOut => "force_sign_out",
@@ -156,6 +161,36 @@ impl AgentCommand {
             AgentCommand::StopMonitor { .. } => "stop_monitor",
         }
     }
+}
+
+/// The most keys one `send_dtmf` sends: enough for an extension, a PIN or
+/// an account number, and a bound on how long the caller's leg is busy with
+/// events (32 keys take about 5 s).
+pub const MAX_DTMF_DIGITS: usize = 32;
+
+/// Checks the keys of a `send_dtmf`: one to [`MAX_DTMF_DIGITS`] of
+/// `0-9 * # A-D` (upper or lower case), the sixteen keys RFC 4733 names.
+pub fn check_dtmf_digits(digits: &str) -> Result<(), CtiError> {
+    if digits.is_empty() {
+        return Err(CtiError::Invalid(
+            "`digits` is empty: give the keys to send, such as 12#".into(),
+        ));
+    }
+    if let Some(bad) = digits
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d')))
+    {
+        return Err(CtiError::Invalid(format!(
+            "`{bad}` is not a key: keys are 0-9, *, # and A-D"
+        )));
+    }
+    let n = digits.chars().count();
+    if n > MAX_DTMF_DIGITS {
+        return Err(CtiError::Invalid(format!(
+            "{n} keys: at most {MAX_DTMF_DIGITS} may be sent at once"
+        )));
+    }
+    Ok(())
 }
 
 /// Why an agent command was refused.
@@ -280,6 +315,7 @@ impl AcdCore {
             AgentCommand::SetData { data } => self.set_data(a, data, now, out),
             AgentCommand::ClearData => self.clear_data(a, now, out),
             AgentCommand::GetData => self.get_data(a),
+            AgentCommand::SendDtmf { digits } => self.send_dtmf(a, digits, out),
             AgentCommand::Listen { phone } => self.monitor(a, phone, MonitorMode::Listen, out),
             AgentCommand::Whisper { phone } => self.monitor(a, phone, MonitorMode::Whisper, out),
             AgentCommand::Barge { phone } => self.monitor(a, phone, MonitorMode::Barge, out),
@@ -473,6 +509,22 @@ impl AcdCore {
             },
         ));
         self.set_hold(s, on, now, out);
+        Ok((Some(call), None))
+    }
+
+    /// Asks the call task to send keys to the caller: only on a call the agent
+    /// is talking on (not one still ringing, not a consultation's other agent).
+    fn send_dtmf(&mut self, a: AgentIx, digits: String, out: &mut Vec<Effect>) -> Done {
+        check_dtmf_digits(&digits)?;
+        let s = self.connected_primary(a)?;
+        let call = self.c(s).id;
+        out.push(Effect::ToCall(
+            call,
+            AcdToCall::SendDigits {
+                digits: digits.to_ascii_uppercase(),
+                agent: self.agents[a].id.clone(),
+            },
+        ));
         Ok((Some(call), None))
     }
 

@@ -42,7 +42,7 @@ use dialect_compiler::Program;
 use dialect_compiler::exec::Evaluator;
 use dialect_compiler::ir::AnnounceIr;
 
-pub use commands::{AgentCommand, CtiError, CtiReply};
+pub use commands::{AgentCommand, CtiError, CtiReply, MAX_DTMF_DIGITS, check_dtmf_digits};
 pub use config::AcdConfig;
 pub use views::{AgentView, Estimate, QueueView, WaitingView};
 

@@ -858,3 +858,114 @@ fn an_agent_who_asks_for_a_break_during_a_preview_gets_it_at_the_release() {
     t.call(1, "first", 0.0);
     assert_eq!(t.offers(), vec![]);
 }
+
+#[test]
+fn send_dtmf_goes_to_the_agents_connected_call_with_the_keys_checked() {
+    let mut t = T::new(vec![general("a1"), general("a2")]);
+    t.ready("a1");
+    t.ready("a2");
+    // No call yet: nothing to send the keys on.
+    let none = t.core.command(
+        t.now,
+        "a1",
+        AgentCommand::SendDtmf { digits: "1".into() },
+        "a1",
+        &mut t.out,
+    );
+    assert_eq!(none.unwrap_err(), CtiError::NoCall("a1".into()));
+    t.out.clear();
+    t.call(1, "first", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    // Ringing is not talking: the keys wait for the answer.
+    let ringing = t.core.command(
+        t.now,
+        "a1",
+        AgentCommand::SendDtmf { digits: "1".into() },
+        "a1",
+        &mut t.out,
+    );
+    assert_eq!(ringing.unwrap_err(), CtiError::NoCall("a1".into()));
+    t.input(Input::OfferResult {
+        call: 1,
+        agent: "a1".into(),
+        result: OfferResult::Answered,
+    });
+    t.out.clear();
+    let reply = t
+        .core
+        .command(
+            t.now,
+            "a1",
+            AgentCommand::SendDtmf {
+                digits: "12#b*".into(),
+            },
+            "a1",
+            &mut t.out,
+        )
+        .unwrap();
+    assert_eq!(reply.call, Some(1));
+    assert_eq!(
+        t.messages(),
+        vec![(
+            1,
+            AcdToCall::SendDigits {
+                digits: "12#B*".into(),
+                agent: "a1".into(),
+            }
+        )]
+    );
+    // Another agent has no call to send on.
+    let other = t.core.command(
+        t.now,
+        "a2",
+        AgentCommand::SendDtmf { digits: "1".into() },
+        "a2",
+        &mut t.out,
+    );
+    assert_eq!(other.unwrap_err(), CtiError::NoCall("a2".into()));
+    // Keys that are not keys, none at all, or too many: refused, nothing sent.
+    let too_many = "1".repeat(MAX_DTMF_DIGITS + 1);
+    for bad in ["", "12x", "1 2", "E", too_many.as_str()] {
+        let r = t.core.command(
+            t.now,
+            "a1",
+            AgentCommand::SendDtmf { digits: bad.into() },
+            "a1",
+            &mut t.out,
+        );
+        assert!(matches!(r, Err(CtiError::Invalid(_))), "{bad:?}: {r:?}");
+    }
+    assert!(t.messages().is_empty());
+    // Exactly the limit is fine.
+    let limit = "0123456789*#ABCD".repeat(2);
+    assert_eq!(limit.len(), MAX_DTMF_DIGITS);
+    t.cmd(
+        "a1",
+        AgentCommand::SendDtmf {
+            digits: limit.clone(),
+        },
+    );
+    assert_eq!(
+        t.messages(),
+        vec![(
+            1,
+            AcdToCall::SendDigits {
+                digits: limit,
+                agent: "a1".into(),
+            }
+        )]
+    );
+}
+
+#[test]
+fn send_dtmf_is_read_from_json_as_the_api_sends_it() {
+    let cmd: AgentCommand = serde_yaml::from_str("{op: send_dtmf, digits: '12#'}").unwrap();
+    assert_eq!(
+        cmd,
+        AgentCommand::SendDtmf {
+            digits: "12#".into()
+        }
+    );
+    assert_eq!(cmd.name(), "send_dtmf");
+    assert!(!cmd.is_supervisor());
+}

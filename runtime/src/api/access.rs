@@ -213,7 +213,7 @@ fn is_open(path: &str) -> bool {
             | "/api/v1/acd/events"
             | "/api/v1/calls/events"
     ) || (path.starts_with("/api/v1/workorders/") && path.ends_with("/summary"))
-        || matches!(path, "/" | "/wallboard")
+        || matches!(path, "/" | "/wallboard" | "/reports" | "/recordings")
         || path.starts_with("/assets/")
 }
 

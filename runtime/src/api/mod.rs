@@ -7,9 +7,10 @@
 //!   origins, signed summary links.
 //! - [`cti`], [`workorders`]: the routes of the ACD and of workorders.
 //! - [`login`]: signing in and out at a browser; [`recordings`]: finding and
-//!   hearing recordings.
-//! - [`web`]: the agent desk (`/`) and the wallboard (`/wallboard`), pages
-//!   compiled into the binary that sign in through [`login`].
+//!   hearing recordings; [`reports`]: the statistics as CSV.
+//! - [`web`]: the agent desk (`/`), the wallboard (`/wallboard`), the reports
+//!   (`/reports`) and recordings (`/recordings`) pages, compiled into the
+//!   binary, which sign in through [`login`].
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub mod lists;
 pub mod login;
 pub mod notifications;
 pub mod recordings;
+pub mod reports;
 pub mod serve;
 pub mod web;
 pub mod workorders;
@@ -225,6 +227,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(campaigns::routes())
         .merge(login::routes())
         .merge(recordings::routes())
+        .merge(reports::routes())
         .merge(notifications::routes())
         .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -1,6 +1,6 @@
-//! The pages people use in a browser: the agent desk at `/` and the
-//! supervisor wallboard at `/wallboard`, with their scripts, styles and icon
-//! under `/assets/…`.
+//! The pages people use in a browser: the agent desk at `/`, the supervisor
+//! wallboard at `/wallboard`, the statistics at `/reports` and the recordings
+//! at `/recordings`, with their scripts, styles and icon under `/assets/…`.
 //!
 //! The files live in `runtime/web/` and are compiled into the binary, so a
 //! media server without internet access serves everything itself and a page
@@ -57,6 +57,23 @@ const WALLBOARD: Asset = Asset {
     body: include_bytes!("../../web/wallboard.html"),
 };
 
+/// The reports page (statistics by queue, agent, skill and trunk).
+const REPORTS: Asset = Asset {
+    name: "reports.html",
+    content_type: HTML,
+    body: include_bytes!("../../web/reports.html"),
+};
+
+/// The recordings page (search and play).
+const RECORDINGS: Asset = Asset {
+    name: "recordings.html",
+    content_type: HTML,
+    body: include_bytes!("../../web/recordings.html"),
+};
+
+/// Every page, as [`routes`] serves them.
+const PAGES: [&Asset; 4] = [&DESK, &WALLBOARD, &REPORTS, &RECORDINGS];
+
 /// Everything under `/assets/`.
 pub const ASSETS: &[Asset] = &[
     Asset {
@@ -89,6 +106,21 @@ pub const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_bytes!("../../web/wallboard.js"),
     },
+    Asset {
+        name: "chart.js",
+        content_type: JS,
+        body: include_bytes!("../../web/chart.js"),
+    },
+    Asset {
+        name: "reports.js",
+        content_type: JS,
+        body: include_bytes!("../../web/reports.js"),
+    },
+    Asset {
+        name: "recordings.js",
+        content_type: JS,
+        body: include_bytes!("../../web/recordings.js"),
+    },
 ];
 
 /// The routes of the pages, to merge into the API router (open: see
@@ -97,6 +129,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     axum::Router::new()
         .route("/", get(desk))
         .route("/wallboard", get(wallboard))
+        .route("/reports", get(reports))
+        .route("/recordings", get(recordings))
         .route("/assets/{name}", get(asset))
 }
 
@@ -106,6 +140,14 @@ async fn desk(headers: HeaderMap) -> Response {
 
 async fn wallboard(headers: HeaderMap) -> Response {
     serve(&WALLBOARD, &headers)
+}
+
+async fn reports(headers: HeaderMap) -> Response {
+    serve(&REPORTS, &headers)
+}
+
+async fn recordings(headers: HeaderMap) -> Response {
+    serve(&RECORDINGS, &headers)
 }
 
 async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -135,7 +177,7 @@ fn etag_of(a: &'static Asset) -> &'static str {
     TAGS.get_or_init(|| {
         ASSETS
             .iter()
-            .chain([&DESK, &WALLBOARD])
+            .chain(PAGES)
             .map(|a| (a.name, etag(a.body)))
             .collect()
     })

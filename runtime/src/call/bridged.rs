@@ -19,7 +19,8 @@
 //! `Resume`; `Consult` (rings the consulted agent with `ring_agent` and reports the
 //! outcome with `offer_result`), `ConsultEnd`, `CompleteTransfer`, `Conference`;
 //! `ReleaseAgent`; `TransferNumber` (the room ends, the caller goes on through a
-//! trunk); `Monitor` in each mode, `TakeOver`, `MonitorEnd`; `HangUp` and `Data`.
+//! trunk); `Monitor` in each mode, `TakeOver`, `MonitorEnd`; `SendDigits` (keys
+//! from the desk, sent to the caller as RFC 4733 events); `HangUp` and `Data`.
 //! A REFER from the agent's phone (blind transfer) must carry the agent's digest
 //! credentials: it is challenged and carried out only on a verified retry.
 //! Legs that hang up by themselves are reported to the ACD: a consulted agent or a
@@ -51,6 +52,11 @@ use dialect_sip::sdp::{self, LocalMedia, SessionDescription};
 /// How long a consulted agent's or a supervisor's phone may ring (the ACD has its
 /// own, usually shorter, limit for consultations).
 const RING_MS: i64 = 60_000;
+
+/// How long each key an agent sends from the desk lasts (RFC 4733 event
+/// duration); with the gap the session leaves between keys, long enough for
+/// any IVR's detector and short enough that 32 keys take about 5 s.
+const SENT_KEY_DURATION: Duration = Duration::from_millis(100);
 
 /// What a leg is in the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -534,6 +540,15 @@ impl Call {
                         .data
                         .insert(k, serde_json::to_value(v).unwrap_or_default());
                 }
+            }
+            AcdToCall::SendDigits { digits, agent } => {
+                // The keys themselves stay out of the trail: they may be a PIN
+                // or an account number.
+                self.trail(
+                    what,
+                    format!("agent {agent} sent keys ({})", digits.chars().count()),
+                );
+                self.media.send_digits(&digits, SENT_KEY_DURATION);
             }
             AcdToCall::Answer { .. } => {}
             other => {

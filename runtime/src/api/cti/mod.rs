@@ -29,7 +29,9 @@
 //! `answer`, `reject`, `hang_up`, `hold`, `resume`, `consult` (`target`),
 //! `consult_cancel`, `transfer` (`target`, or none to complete a consultation),
 //! `conference`, `dial` (`number`, `trunk`), `set_data` (`data`), `clear_data`,
-//! `get_data`; supervisors: `force_ready`, `force_not_ready` (`reason`),
+//! `get_data`, `send_dtmf` (`digits`: 1 to 32 of `0-9 * # A-D`, sent to the
+//! caller of the agent's bridged call as RFC 4733 events; the agent only, or
+//! an admin; other characters get 400); supervisors: `force_ready`, `force_not_ready` (`reason`),
 //! `force_sign_out`, `listen`/`whisper`/`barge`/`take_over`/`stop_monitor`
 //! (`phone`). Targets are `{"kind": "agent"|"queue"|"number", "to": "..."}`.
 //! Supervisor operations and agent changes are written to the audit log.
@@ -64,7 +66,8 @@ pub const MAX_COMMAND: usize = 64 * 1024;
 /// How long a page may take to accept a batch of events before it is dropped
 /// (a page that stopped reading must not hold its task and buffers forever).
 pub const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
-const REPORT_ROLES: &[Role] = &[Role::Supervisor, Role::QualityInspector, Role::Analyst];
+/// Who may read statistics (the JSON report and its CSV).
+pub(crate) const REPORT_ROLES: &[Role] = &[Role::Supervisor, Role::QualityInspector, Role::Analyst];
 
 /// The ACD's routes, to merge into the API router.
 pub fn routes() -> axum::Router<AppState> {
@@ -246,8 +249,14 @@ fn parse_command(op: &str, body: &[u8]) -> Result<AgentCommand, ApiError> {
         }
     };
     obj.insert("op".into(), serde_json::Value::String(op.clone()));
-    serde_json::from_value(serde_json::Value::Object(obj))
-        .map_err(|e| ApiError::invalid(format!("`{op}`: {e}")))
+    let cmd = serde_json::from_value(serde_json::Value::Object(obj))
+        .map_err(|e| ApiError::invalid(format!("`{op}`: {e}")))?;
+    // Keys that are not keys are the request's fault (400), not the call's.
+    if let AgentCommand::SendDtmf { digits } = &cmd {
+        dialect_acd::core::check_dtmf_digits(digits)
+            .map_err(|e| ApiError::invalid(format!("`send_dtmf`: {e}")))?;
+    }
+    Ok(cmd)
 }
 
 /// May `user` run `cmd` on agent `agent`?
@@ -257,6 +266,11 @@ fn permitted(user: &User, agent: &str, cmd: &AgentCommand) -> Result<(), ApiErro
             user.has_role(&[Role::Supervisor, Role::QualityInspector])
         }
         c if c.is_supervisor() => user.has_role(&[Role::Supervisor]),
+        // Keys reach the customer as if the agent pressed them: only the agent
+        // on the call (or an administrator) may send them, not a supervisor.
+        AgentCommand::SendDtmf { .. } => {
+            user.role == Role::Admin || (user.role == Role::Agent && user.name == agent)
+        }
         _ => user.has_role(&[Role::Supervisor]) || (user.role == Role::Agent && user.name == agent),
     };
     if ok {
@@ -424,6 +438,14 @@ async fn stats(
     Query(q): Query<StatsQuery>,
 ) -> Result<Response, ApiError> {
     s.users.authorize(bearer(&headers), REPORT_ROLES)?;
+    Ok(Json(report(&s, &q).await?).into_response())
+}
+
+/// The Q13 report for a `GET /api/v1/stats`-style query (also the CSV's).
+pub(crate) async fn report(
+    s: &AppState,
+    q: &StatsQuery,
+) -> Result<dialect_acd::stats::Report, ApiError> {
     let now = crate::time::now_ms();
     let to = q.to.as_deref().map(parse_time).transpose()?.unwrap_or(now);
     let from = q
@@ -446,8 +468,7 @@ async fn stats(
                 .ok_or_else(|| ApiError::invalid(format!("`{t}` is not a duration such as 20s")))?,
         ),
     };
-    let r = s.acd.report(from, to, threshold).await??;
-    Ok(Json(r).into_response())
+    Ok(s.acd.report(from, to, threshold).await??)
 }
 
 /// Query of the WebSocket routes (browsers cannot set headers on a WebSocket).

@@ -77,6 +77,7 @@ impl Api {
                 user("2001", "agent"),
                 user("1002", "agent"),
                 user("boss", "supervisor"),
+                user("root", "admin"),
                 ApiUser {
                     name: "lin".into(),
                     token: String::new(),
@@ -258,6 +259,98 @@ async fn agents_sign_in_get_calls_and_supervisors_are_checked() {
     assert_eq!(st, 403);
     let (st, v) = api.get("boss", "/api/v1/stats").await;
     assert_eq!(st, 200, "{v}");
+    api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn keys_from_the_desk_reach_the_agents_call_and_only_the_agent_may_send_them() {
+    let api = Api::start().await;
+    let (tx, mut rx) = mpsc::channel(16);
+    api.acd
+        .enqueue(
+            QueuedCall::new(9, "vip", "13900000000", crate::time::now_ms()),
+            tx,
+        )
+        .await
+        .unwrap();
+    for op in ["sign_in", "ready"] {
+        let (st, v) = api
+            .post(
+                "2001",
+                &format!("/api/v1/agents/2001/{op}"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(st, 200, "{op}: {v}");
+    }
+    // Ringing is not yet a call to send keys on.
+    let (st, v) = api
+        .post(
+            "2001",
+            "/api/v1/agents/2001/send_dtmf",
+            serde_json::json!({"digits": "1"}),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    api.acd
+        .offer_result(9, "2001", dialect_acd::OfferResult::Answered)
+        .await
+        .unwrap();
+    let (st, v) = api
+        .post(
+            "2001",
+            "/api/v1/agents/2001/send-dtmf",
+            serde_json::json!({"digits": "12#"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["call"], 9, "{v}");
+    let sent = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(m) = rx.recv().await {
+            if let AcdToCall::SendDigits { digits, agent } = m {
+                return (digits, agent.to_string());
+            }
+        }
+        Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(sent, ("12#".to_string(), "2001".to_string()));
+    // Not keys, too many, or none: 400, and nothing reaches the call.
+    for bad in [
+        serde_json::json!({"digits": "12x"}),
+        serde_json::json!({"digits": "1".repeat(33)}),
+        serde_json::json!({"digits": ""}),
+        serde_json::json!({}),
+    ] {
+        let (st, v) = api
+            .post("2001", "/api/v1/agents/2001/send_dtmf", bad.clone())
+            .await;
+        assert_eq!(st, 400, "{bad}: {v}");
+    }
+    // Neither another agent nor a supervisor speaks for the agent; an admin may.
+    let keys = serde_json::json!({"digits": "5"});
+    let (st, _) = api
+        .post("1002", "/api/v1/agents/2001/send_dtmf", keys.clone())
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = api
+        .post("boss", "/api/v1/agents/2001/send_dtmf", keys.clone())
+        .await;
+    assert_eq!(st, 403);
+    let (st, v) = api
+        .post("root", "/api/v1/agents/2001/send_dtmf", keys)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let audited = api.audited("agent.send_dtmf").await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].user, "root");
+    while let Ok(m) = rx.try_recv() {
+        assert!(
+            !matches!(&m, AcdToCall::SendDigits { digits, .. } if digits != "5"),
+            "only checked keys reach the call: {m:?}"
+        );
+    }
     api.shutdown.cancel();
 }
 
@@ -637,6 +730,36 @@ async fn recordings_are_found_by_agent_and_result_and_heard_by_whom_the_role_all
     let played = api.audited("recording played").await;
     assert_eq!(played.len(), 1, "{played:?}");
     assert_eq!(played[0].user, "2001");
+    // The browser's <audio> asks for ranges to seek: one range, 206; a range
+    // past the end, 416. Each fetch is audited.
+    let part = api
+        .http
+        .get(format!("{}/api/v1/recordings/41/0", api.base))
+        .bearer_auth("t-boss")
+        .header("range", "bytes=4-11")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 4-11/29");
+    assert_eq!(part.headers()["accept-ranges"], "bytes");
+    assert_eq!(&part.bytes().await.unwrap()[..], b"....WAVE");
+    let past = api
+        .http
+        .get(format!("{}/api/v1/recordings/41/0", api.base))
+        .bearer_auth("t-boss")
+        .header("range", "bytes=29-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status().as_u16(), 416);
+    assert_eq!(past.headers()["content-range"], "bytes */29");
+    let played = api.audited("recording played").await;
+    assert_eq!(played.len(), 2, "{played:?}");
+    assert!(
+        played.iter().any(|e| e.detail["range"] == "4-11"),
+        "{played:?}"
+    );
     let _ = std::fs::remove_file(&wav);
     api.shutdown.cancel();
 }

@@ -25,7 +25,10 @@ fn named(name: &str) -> &'static Asset {
 async fn pages_and_assets_come_with_their_type_and_a_strict_policy() {
     let base = serve_pages().await;
     let http = reqwest::Client::new();
-    let mut paths: Vec<(String, &str)> = vec![("/".into(), HTML), ("/wallboard".into(), HTML)];
+    let mut paths: Vec<(String, &str)> = ["/", "/wallboard", "/reports", "/recordings"]
+        .into_iter()
+        .map(|p| (p.to_string(), HTML))
+        .collect();
     paths.extend(
         ASSETS
             .iter()
@@ -88,7 +91,7 @@ async fn an_unchanged_asset_is_not_sent_again() {
 
 #[test]
 fn pages_hold_no_inline_code_or_style() {
-    for page in [&DESK, &WALLBOARD] {
+    for page in PAGES {
         let html = text(page);
         let lower = html.to_ascii_lowercase();
         for (i, _) in lower.match_indices("<script") {
@@ -112,7 +115,7 @@ fn pages_hold_no_inline_code_or_style() {
 #[test]
 fn every_file_a_page_or_module_names_is_served() {
     let mut named_files = Vec::new();
-    for page in [&DESK, &WALLBOARD] {
+    for page in PAGES {
         for piece in text(page).split("/assets/").skip(1) {
             let name: String = piece.chars().take_while(|c| *c != '"').collect();
             named_files.push((page.name, name));
@@ -160,7 +163,7 @@ fn every_word_is_in_both_languages() {
     assert!(only_zh.is_empty(), "missing in English: {only_zh:?}");
     // Every key a page marks, and every literal key a module asks for.
     let mut used = Vec::new();
-    for page in [&DESK, &WALLBOARD] {
+    for page in PAGES {
         for attr in [
             "data-i18n=\"",
             "data-i18n-title=\"",
