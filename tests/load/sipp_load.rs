@@ -52,7 +52,7 @@ impl Server {
                  data_dir: {}\n\
                  project: {}\n\
                  limits: {{ max_calls: 20000, calls_per_second: 5000 }}\n\
-                 logging: {{ level: error }}\n\
+                 logging: {{ level: warn }}\n\
                  speech: {{ asr: \"off\" }}\n\
                  services: {{ crm: \"http://127.0.0.1:9/crm\", billing: \"http://127.0.0.1:9/billing\" }}\n",
                 data.display(),
@@ -297,6 +297,12 @@ struct Row {
     /// late wake-ups follow from it, whatever runs inside).
     steal_pct: f64,
     left: f64,
+    /// Calls the runtime refused with 503 (any limit, measured load included).
+    refused: u64,
+    /// Of those, refused because the node was overloaded.
+    refused_overload: u64,
+    /// Calls that failed without a 503: timed out or broken off.
+    failed_otherwise: u64,
 }
 
 fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult) -> Row {
@@ -325,6 +331,8 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
     };
     let clock0 = clock();
     let cpu_times0 = machine_cpu_times();
+    let refused0 = metric("dialect_calls_refused_total");
+    let overload0 = metric("dialect_calls_refused_overload_total");
     let t0 = Instant::now();
     let (r, peak_rss, peak_active) = sampled(server, go);
     let left = leftover();
@@ -338,6 +346,15 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
     let cpu_times1 = machine_cpu_times();
     let all = (cpu_times1.0 - cpu_times0.0).max(1) as f64;
     let steal_pct = 100.0 * (cpu_times1.1 - cpu_times0.1) as f64 / all;
+    let count = |now: f64, before: f64| {
+        if now.is_nan() || before.is_nan() {
+            0
+        } else {
+            (now - before).max(0.0) as u64
+        }
+    };
+    let refused = count(metric("dialect_calls_refused_total"), refused0);
+    let refused_overload = count(metric("dialect_calls_refused_overload_total"), overload0);
     Row {
         step: name,
         run,
@@ -352,21 +369,29 @@ fn step(server: &Server, name: String, run: u32, go: impl FnOnce() -> SippResult
         long_visits_permille: 1000.0 * (clock1[2] - clock0[2]) / wakes,
         steal_pct,
         left,
+        refused,
+        refused_overload,
+        failed_otherwise: r.failed.saturating_sub(refused),
     }
 }
 
 fn print(rows: &[Row]) {
     println!(
-        "| step | run | calls | successful | runtime CPU ms/call | runtime CPU % | KiB per active call | peak active | RTP on time | clock wakes > 1 ms late | clock ms > 1 ms of work | CPU stolen by the host | left over |"
+        "| step | run | calls | successful | refused 503 (for load) | admitted that completed | failed without 503 | runtime CPU ms/call | runtime CPU % | KiB per active call | peak active | RTP on time | clock wakes > 1 ms late | clock ms > 1 ms of work | CPU stolen by the host | left over |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.2} % | {:.2} | {:.0} % | {:.1} | {:.0} | {:.3} % | {:.2} ‰ | {:.2} ‰ | {:.1} % | {} |",
+            "| {} | {} | {} | {:.2} % | {} ({}) | {:.2} % | {} | {:.2} | {:.0} % | {:.1} | {:.0} | {:.3} % | {:.2} ‰ | {:.2} ‰ | {:.1} % | {} |",
             r.step,
             r.run,
             r.calls,
             r.ok_pct,
+            r.refused,
+            r.refused_overload,
+            100.0 * (r.ok_pct / 100.0 * r.calls as f64)
+                / (r.calls.saturating_sub(r.refused)).max(1) as f64,
+            r.failed_otherwise,
             r.cpu_ms_per_call,
             r.cpu_pct,
             r.kib_per_call,

@@ -800,7 +800,7 @@ impl Default for Limits {
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
             max_scheduling_delay: Duration(std::time::Duration::from_millis(50)),
-            max_media_late_percent: 30,
+            max_media_late_percent: 50,
             min_idle_cpu: 0,
         }
     }
