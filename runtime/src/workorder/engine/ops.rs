@@ -186,6 +186,18 @@ impl Engine {
             o.customer_id = e.customer_id.clone();
         }
         entry.comment = req.comment;
+        if let Ok(ir) = lifecycle::lifecycle(program, &o.kind)
+            && let Some(si) = ir.states.iter().position(|s| s.name == o.state)
+        {
+            let set_off = self.stage_entry(program, ir, &o, si as u32, now, &mut batch)?;
+            if !set_off.is_empty() {
+                let line = set_off.join("; ");
+                entry.comment = Some(match entry.comment.take() {
+                    Some(c) => format!("{c}\n{line}"),
+                    None => line,
+                });
+            }
+        }
         let mut updates = Vec::new();
         self.stage(
             &mut batch,
@@ -305,13 +317,20 @@ impl Engine {
                 });
             }
         };
-        if !(user.role == Role::Admin || t.roles.iter().any(|r| r == user.role.as_str())) {
+        let acting = self.acting_roles(user);
+        if !(user.role == Role::Admin || t.roles.iter().any(|r| acting.contains(r))) {
             return Err(WoError::Forbidden(format!(
                 "the role `{}` may not take `{}`; it is for: {}",
-                user.role,
+                acting.join("`, `"),
                 t.name,
                 t.roles.join(", ")
             )));
+        }
+        if t.reason_required && req.comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+            return Err(WoError::invalid(
+                "comment",
+                format!("`{}` needs a reason: give it as the `comment`", t.name),
+            ));
         }
         let updates = lifecycle::validate_update(ir, &req.fields)?;
         let now = self.clock.now_ms();
@@ -428,6 +447,13 @@ impl Engine {
         });
         o.updated_ms = now;
         o.version += 1;
+        let mut batch = Batch::new();
+        let set_off = self.stage_entry(program, ir, &o, to_index, now, &mut batch)?;
+        let comment = match (req.comment, set_off.is_empty()) {
+            (c, true) => c,
+            (Some(c), false) => Some(format!("{c}\n{}", set_off.join("; "))),
+            (None, false) => Some(set_off.join("; ")),
+        };
         let entry = HistoryEntry {
             version: o.version,
             at_ms: now,
@@ -440,9 +466,8 @@ impl Engine {
             department: o.department.clone(),
             handler: o.handler.clone(),
             fields: updates,
-            comment: req.comment,
+            comment,
         };
-        let mut batch = Batch::new();
         let mut ups = Vec::new();
         self.stage(
             &mut batch,
