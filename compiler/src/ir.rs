@@ -1117,7 +1117,7 @@ pub struct TriggerIr {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TriggerActionIr {
     /// An SMS or an e-mail through the outbox. `subject` and `body` hold
-    /// `{field}` holes filled from the order (`{number}` is its number).
+    /// `{field}` holes filled from the order (`{order}` is its number).
     Notify {
         /// SMS or e-mail.
         channel: NotifyChannel,

@@ -164,6 +164,7 @@ pub struct CampaignDecl {
     /// The target list and its field mapping.
     pub list: Option<CampaignList>,
     /// `list from workorders KIND in state S`: targets drawn from orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub orders: Option<OrderSource>,
     /// Filters (all must hold).
     pub filters: Vec<Expr>,
@@ -324,8 +325,10 @@ pub struct WorkorderDecl {
     /// Link kinds to other orders.
     pub links: Vec<Ident>,
     /// `on enter STATE -> ...` clauses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<Trigger>,
     /// `repaired within 24h from dispatched { ... }` clauses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub span_limits: Vec<SpanLimit>,
     /// The whole declaration.
     pub span: Span,
@@ -487,6 +490,7 @@ pub struct Transition {
     /// Guard over the order's fields.
     pub guard: Option<Expr>,
     /// `(reason required)`: the step needs a comment.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reason_required: bool,
     /// The whole transition.
     pub span: Span,

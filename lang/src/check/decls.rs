@@ -550,9 +550,9 @@ impl Checker<'_> {
         if let Some(o) = &c.orders
             && let Some((_, fields)) = self.model.workorders.get(&o.kind.name)
         {
-            out.push(("number".to_string(), Type::Text));
+            out.push((crate::check::orders::ORDER_NUMBER_FIELD.to_string(), Type::Text));
             for f in fields {
-                if f.name != "number" && f.ty != Type::Error {
+                if f.name != crate::check::orders::ORDER_NUMBER_FIELD && f.ty != Type::Error {
                     out.push((f.name.clone(), f.ty));
                 }
             }

@@ -43,7 +43,7 @@ mod expr;
 mod flow;
 pub(crate) use flow::walk_stmts;
 mod input;
-mod orders;
+pub mod orders;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

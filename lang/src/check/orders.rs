@@ -10,6 +10,10 @@ use crate::check::{Checker, IVR_ROLE, ItemRef, ROLES, RecordType};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::types::{RecordId, Type};
 
+/// The name under which triggers and campaigns pass an order's number (`number`
+/// is a word of the language, so a flow's parameter cannot be called so).
+pub const ORDER_NUMBER_FIELD: &str = "order";
+
 /// The fields every looked-up order has, before its lifecycle's own.
 pub(crate) const ORDER_RECORD_FIELDS: &[&str] = &["number", "state", "department", "handler"];
 
@@ -70,7 +74,7 @@ impl Checker<'_> {
         );
     }
 
-    /// The fields of a workorder type, by name, with `number` (the order's
+    /// The fields of a workorder type, by name, with `order` (the order's
     /// number) among them.
     fn order_fields(&self, kind: &str) -> BTreeMap<String, (Type, String)> {
         let mut out: BTreeMap<String, (Type, String)> = BTreeMap::new();
@@ -79,7 +83,7 @@ impl Checker<'_> {
                 out.insert(f.name.clone(), (f.ty, f.kind.clone()));
             }
         }
-        out.insert("number".into(), (Type::Text, "text".into()));
+        out.insert(ORDER_NUMBER_FIELD.into(), (Type::Text, "text".into()));
         out
     }
 
@@ -139,7 +143,7 @@ impl Checker<'_> {
         }
     }
 
-    /// A trigger's message may fill in the order's fields (`{phone}`, `{number}`) only.
+    /// A trigger's message may fill in the order's fields (`{phone}`, `{order}`) only.
     fn check_template(&mut self, text: &Text, fields: &BTreeMap<String, (Type, String)>) {
         for p in &text.parts {
             let TextPart::Expr(e) = p else { continue };
@@ -158,7 +162,7 @@ impl Checker<'_> {
                         e.span,
                         "a trigger's message can only fill in the order's fields",
                     )
-                    .with_hint("write a field name in braces, such as {number} or {phone}"),
+                    .with_hint("write a field name in braces, such as {order} or {phone}"),
                 ),
             }
         }

@@ -21,7 +21,7 @@ use crate::store::Batch;
 use crate::workorder::WoError;
 use crate::workorder::model::*;
 
-/// Fills `{field}` holes of a trigger's message from the order (`{number}` is
+/// Fills `{field}` holes of a trigger's message from the order (`{order}` is
 /// its number); `{{` and `}}` stand for braces.
 pub(crate) fn render(template: &str, o: &Workorder) -> String {
     let mut out = String::with_capacity(template.len() + 16);
@@ -48,10 +48,10 @@ pub(crate) fn render(template: &str, o: &Workorder) -> String {
     out
 }
 
-/// A field as text (`number`, `state` are the order's own).
+/// A field as text (`order` is the order's number, `state` its state).
 fn field_text(o: &Workorder, name: &str) -> String {
     match name {
-        "number" => o.number.clone(),
+        dialect_lang::check::orders::ORDER_NUMBER_FIELD | "number" => o.number.clone(),
         "state" => o.state.clone(),
         _ => match o.fields.get(name) {
             Some(serde_json::Value::String(s)) => s.clone(),
@@ -65,7 +65,7 @@ fn field_text(o: &Workorder, name: &str) -> String {
 pub(crate) fn field_value(o: &Workorder, name: &str, ty: Type) -> Value {
     let text = || Value::Text(field_text(o, name));
     match (name, o.fields.get(name), ty) {
-        ("number" | "state", _, _) => text(),
+        (dialect_lang::check::orders::ORDER_NUMBER_FIELD | "number" | "state", _, _) => text(),
         (_, Some(serde_json::Value::Number(n)), Type::Number) => {
             Value::Number(n.as_f64().unwrap_or(0.0))
         }
@@ -310,7 +310,7 @@ mod tests {
     fn messages_fill_in_the_fields_and_keep_doubled_braces() {
         let o = order();
         assert_eq!(
-            render("工单{number}已修复：{cause}，共{count}次 {{ok}}", &o),
+            render("工单{order}已修复：{cause}，共{count}次 {{ok}}", &o),
             "工单2026120700001已修复：cable cut，共3次 {ok}"
         );
         assert_eq!(render("{missing}!", &o), "!");
@@ -322,7 +322,7 @@ mod tests {
         let o = order();
         assert_eq!(field_value(&o, "count", Type::Number), Value::Number(3.0));
         assert_eq!(
-            field_value(&o, "number", Type::Text),
+            field_value(&o, "order", Type::Text),
             Value::Text("2026120700001".into())
         );
         assert_eq!(field_value(&o, "absent", Type::Bool), Value::Bool(false));
