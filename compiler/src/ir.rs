@@ -44,7 +44,7 @@ pub type LocId = u32;
 pub type Sym = u32;
 
 /// The format version written into bundles; loading refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A source position kept for run-time error messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1026,7 +1026,6 @@ pub struct CampaignIr {
     /// Callee time zone.
     pub timezone: Option<String>,
     /// Targets drawn from orders instead of a file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orders: Option<OrderSourceIr>,
 }
 
@@ -1098,7 +1097,6 @@ pub struct TransitionIr {
     /// Guard predicate.
     pub guard: Option<PredId>,
     /// `(reason required)`: the step needs a comment.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reason_required: bool,
 }
 
@@ -1184,10 +1182,8 @@ pub struct WorkorderIr {
     /// Link kinds.
     pub links: Vec<String>,
     /// `on enter` triggers, in source order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<TriggerIr>,
     /// Limits spanning several states.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub span_limits: Vec<SpanLimitIr>,
 }
 
