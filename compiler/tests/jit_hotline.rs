@@ -159,7 +159,7 @@ fn answer(rng: &mut Rng, ir: &ProgramIr, c: &Command) -> Option<Input> {
                 ("number".into(), Value::Text(number.clone())),
                 (
                     "state".into(),
-                    Value::Text(["repaired", "closed", "repairing"][n as usize - 1].into()),
+                    Value::Text(["repaired", "closed", "repairing"][n - 1].into()),
                 ),
                 ("phone".into(), Value::Text("13800000001".into())),
             ]),

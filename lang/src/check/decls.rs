@@ -550,7 +550,10 @@ impl Checker<'_> {
         if let Some(o) = &c.orders
             && let Some((_, fields)) = self.model.workorders.get(&o.kind.name)
         {
-            out.push((crate::check::orders::ORDER_NUMBER_FIELD.to_string(), Type::Text));
+            out.push((
+                crate::check::orders::ORDER_NUMBER_FIELD.to_string(),
+                Type::Text,
+            ));
             for f in fields {
                 if f.name != crate::check::orders::ORDER_NUMBER_FIELD && f.ty != Type::Error {
                     out.push((f.name.clone(), f.ty));
@@ -1191,7 +1194,10 @@ impl Checker<'_> {
                         sl.from.span,
                         "a limit from a state to the same state is the state's own limit",
                     )
-                    .with_hint(format!("write `limit ...` on the state `{}` instead", sl.from)),
+                    .with_hint(format!(
+                        "write `limit ...` on the state `{}` instead",
+                        sl.from
+                    )),
                 );
             }
             self.check_duration(&sl.duration, "a time limit");

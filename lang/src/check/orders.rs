@@ -124,7 +124,9 @@ impl Checker<'_> {
                                             to.name
                                         ),
                                     )
-                                    .with_hint("name a `phone` field for SMS, a text field for e-mail"),
+                                    .with_hint(
+                                        "name a `phone` field for SMS, a text field for e-mail",
+                                    ),
                                 );
                             }
                         }

@@ -671,7 +671,11 @@ impl<'a> Printer<'a> {
                         .as_ref()
                         .map(|s| format!(" subject {}", text_to_string(s)))
                         .unwrap_or_default();
-                    format!("notify {ch} to {}{subject} {}", to.name, text_to_string(body))
+                    format!(
+                        "notify {ch} to {}{subject} {}",
+                        to.name,
+                        text_to_string(body)
+                    )
                 }
                 TriggerAction::Assign(r) => format!("assign {}", r.name),
                 TriggerAction::Call {

@@ -324,11 +324,12 @@ impl WorkorderHandle {
         let name = {
             let deployed = self.program.current();
             let ir = lifecycle::lifecycle(&deployed.program, &o.kind)?;
-            lifecycle::transition_to(ir, &o.state, to, dialect_lang::check::IVR_ROLE)
-                .map_err(|m| WoError::Conflict {
+            lifecycle::transition_to(ir, &o.state, to, dialect_lang::check::IVR_ROLE).map_err(
+                |m| WoError::Conflict {
                     state: o.state.clone(),
                     message: format!("workorder {number}: {m}"),
-                })?
+                },
+            )?
         };
         let req = TransitionRequest {
             transition: name,

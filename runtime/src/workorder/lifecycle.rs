@@ -298,7 +298,12 @@ pub fn find_transition<'a>(ir: &'a WorkorderIr, name: &str, current: &str) -> Tr
 
 /// The transition from `current` into `to` whose `by` list names `role`
 /// (what a flow's `transition workorder N to STATE` takes), or why there is none.
-pub fn transition_to(ir: &WorkorderIr, current: &str, to: &str, role: &str) -> Result<String, String> {
+pub fn transition_to(
+    ir: &WorkorderIr,
+    current: &str,
+    to: &str,
+    role: &str,
+) -> Result<String, String> {
     let state_name = |i: u32| ir.states.get(i as usize).map(|s| s.name.as_str());
     let mut into_here = false;
     for t in &ir.transitions {
@@ -310,7 +315,9 @@ pub fn transition_to(ir: &WorkorderIr, current: &str, to: &str, role: &str) -> R
         }
     }
     if into_here {
-        Err(format!("the role `{role}` may take no step from `{current}` to `{to}`"))
+        Err(format!(
+            "the role `{role}` may take no step from `{current}` to `{to}`"
+        ))
     } else if state(ir, to).is_none() {
         Err(format!("a `{}` workorder has no state `{to}`", ir.name))
     } else {

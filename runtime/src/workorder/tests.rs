@@ -775,7 +775,10 @@ async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
         .await
         .unwrap();
     assert_eq!(told.len(), 1);
-    assert_eq!((told[0].action.as_str(), told[0].number.as_str()), ("assign", n.as_str()));
+    assert_eq!(
+        (told[0].action.as_str(), told[0].number.as_str()),
+        ("assign", n.as_str())
+    );
 
     // `dispatch` is for agents, supervisors and the project's dispatchers.
     let mut d = step("dispatch");
@@ -815,7 +818,10 @@ async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
     let rec = sink.lookup("fault_repair", &n).await.unwrap();
     assert!(rec.contains(&("state".into(), Value::Text("repaired".into()))));
     assert!(rec.contains(&("cause".into(), Value::Text("cable cut".into()))));
-    assert!(sink.lookup("complaint", &n).await.is_err(), "another type is no such order");
+    assert!(
+        sink.lookup("complaint", &n).await.is_err(),
+        "another type is no such order"
+    );
     // A return needs the reason.
     let e = sink.transition_to(&n, "repairing", None).await.unwrap_err();
     assert!(e.contains("reason"), "{e}");
@@ -823,9 +829,15 @@ async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
         .await
         .unwrap();
     let o = wo.get(&n).await.unwrap();
-    assert_eq!((o.state.as_str(), o.handler.as_deref()), ("repairing", Some("h1")));
+    assert_eq!(
+        (o.state.as_str(), o.handler.as_deref()),
+        ("repairing", Some("h1"))
+    );
     let e = sink.transition_to(&n, "closed", None).await.unwrap_err();
-    assert!(e.contains("no step leads from `repairing` to `closed`"), "{e}");
+    assert!(
+        e.contains("no step leads from `repairing` to `closed`"),
+        "{e}"
+    );
 
     // Repaired again: the same number is a pending target again, with fresh attempts.
     let mut rep = step("repaired");
@@ -833,7 +845,10 @@ async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
     wo.transition(&n, rep, &ops).await.unwrap();
     let targets = crate::dialer::store::targets(&*s, "repair_confirmation").unwrap();
     assert_eq!(targets.len(), 1);
-    assert_eq!(targets[0].state, dialect_dialer::target::TargetState::Pending);
+    assert_eq!(
+        targets[0].state,
+        dialect_dialer::target::TargetState::Pending
+    );
     assert_eq!(outbox(&s).len(), 2);
     sink.transition_to(&n, "closed", Some("客户电话确认已修复".into()))
         .await
@@ -841,7 +856,10 @@ async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
     let o = wo.get(&n).await.unwrap();
     assert_eq!(o.state, "closed");
     let last = wo.history(&n).await.unwrap().pop().unwrap();
-    assert_eq!((last.user.as_str(), last.transition.as_deref()), ("ivr", Some("confirm")));
+    assert_eq!(
+        (last.user.as_str(), last.transition.as_deref()),
+        ("ivr", Some("confirm"))
+    );
     let report = check_store(&*s).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     wo.stop().await;

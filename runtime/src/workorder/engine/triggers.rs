@@ -248,9 +248,7 @@ impl Engine {
                 t
             }
             None => {
-                let id = self
-                    .store
-                    .next_id(crate::dialer::store::TARGET_COUNTER)?;
+                let id = self.store.next_id(crate::dialer::store::TARGET_COUNTER)?;
                 let mut t = Target::new(id, phone, fields);
                 t.imported_ms = Some(now);
                 t
