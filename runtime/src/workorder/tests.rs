@@ -864,3 +864,51 @@ async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     wo.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_spanning_states_counts_from_the_first_state_and_ends_at_the_target() {
+    let s = store("span");
+    let wo = engine(&s, FRIDAY_4PM).await;
+    let agent = user("a1", "agent", None);
+    let ops = user("h1", "handler", Some("network_ops"));
+    let n = wo
+        .create(
+            CreateRequest {
+                kind: "fault_repair".into(),
+                fields: fields(json!({"phone": "13800000001", "fault_type": "no_signal"})),
+                ..CreateRequest::default()
+            },
+            &agent,
+        )
+        .await
+        .unwrap()
+        .number;
+    let mut d = step("dispatch");
+    d.department = Some("network_ops".into());
+    wo.transition(&n, d, &agent).await.unwrap();
+    wo.transition(&n, step("accept"), &ops).await.unwrap();
+    // `repaired within 24h from dispatched { escalate -> dispatcher }`: the
+    // limit goes on across `repairing` (and a forward back to `dispatched`
+    // would not restart it... until the order is dispatched again).
+    let escalations = |list: Vec<super::Notification>| {
+        list.into_iter()
+            .filter(|x| x.action == "escalate")
+            .collect::<Vec<_>>()
+    };
+    tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
+    let told = escalations(wo.notifications(vec!["dispatcher".into()], 0, 10).await.unwrap());
+    assert!(told.is_empty(), "{told:?}");
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+    let told = escalations(wo.notifications(vec!["dispatcher".into()], 0, 10).await.unwrap());
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].due_ms, FRIDAY_4PM + 24 * 3_600_000);
+    // Reaching the target ends the limit: no span timer is left.
+    let mut rep = step("repaired");
+    rep.fields = fields(json!({ "cause": "antenna" }));
+    let o = wo.transition(&n, rep, &ops).await.unwrap();
+    assert!(o.timers.iter().all(|t| !t.to.contains(&"dispatcher".to_string())), "{:?}", o.timers);
+    tokio::time::sleep(Duration::from_secs(3 * 24 * 3600)).await;
+    let told = escalations(wo.notifications(vec!["dispatcher".into()], 0, 10).await.unwrap());
+    assert_eq!(told.len(), 1, "{told:?}");
+    wo.stop().await;
+}

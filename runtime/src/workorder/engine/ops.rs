@@ -107,7 +107,9 @@ impl Engine {
         let cal = ir
             .calendar
             .and_then(|c| program.shared().calendars.get(c as usize));
-        let (deadline_ms, timers) = lifecycle::state_timers(st, at_ms, cal);
+        let (deadline_ms, mut timers) = lifecycle::state_timers(st, at_ms, cal);
+        let entered_ms: BTreeMap<String, i64> = [(st.name.clone(), at_ms)].into_iter().collect();
+        timers.extend(lifecycle::span_timers(ir, &st.name, &entered_ms, &[], cal));
         let o = Workorder {
             number,
             kind: kind.to_string(),
@@ -134,6 +136,7 @@ impl Engine {
                 department,
                 handler,
             }],
+            entered_ms,
             version: 1,
         };
         let entry = HistoryEntry {
@@ -436,7 +439,15 @@ impl Engine {
         let cal = ir
             .calendar
             .and_then(|c| program.shared().calendars.get(c as usize));
-        let (deadline, timers) = lifecycle::state_timers(to, now, cal);
+        let (deadline, mut timers) = lifecycle::state_timers(to, now, cal);
+        o.entered_ms.insert(to.name.clone(), now);
+        timers.extend(lifecycle::span_timers(
+            ir,
+            &to.name,
+            &o.entered_ms,
+            &old.timers,
+            cal,
+        ));
         o.deadline_ms = deadline;
         o.timers = timers;
         o.assignments.retain(|a| a.state != to.name);

@@ -300,6 +300,7 @@ mod tests {
             feedback: None,
             links: Vec::new(),
             assignments: Vec::new(),
+            entered_ms: Default::default(),
             version: 1,
         }
     }
