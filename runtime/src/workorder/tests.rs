@@ -896,19 +896,37 @@ async fn a_limit_spanning_states_counts_from_the_first_state_and_ends_at_the_tar
             .collect::<Vec<_>>()
     };
     tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
-    let told = escalations(wo.notifications(vec!["dispatcher".into()], 0, 10).await.unwrap());
+    let told = escalations(
+        wo.notifications(vec!["dispatcher".into()], 0, 10)
+            .await
+            .unwrap(),
+    );
     assert!(told.is_empty(), "{told:?}");
     tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
-    let told = escalations(wo.notifications(vec!["dispatcher".into()], 0, 10).await.unwrap());
+    let told = escalations(
+        wo.notifications(vec!["dispatcher".into()], 0, 10)
+            .await
+            .unwrap(),
+    );
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0].due_ms, FRIDAY_4PM + 24 * 3_600_000);
     // Reaching the target ends the limit: no span timer is left.
     let mut rep = step("repaired");
     rep.fields = fields(json!({ "cause": "antenna" }));
     let o = wo.transition(&n, rep, &ops).await.unwrap();
-    assert!(o.timers.iter().all(|t| !t.to.contains(&"dispatcher".to_string())), "{:?}", o.timers);
+    assert!(
+        o.timers
+            .iter()
+            .all(|t| !t.to.contains(&"dispatcher".to_string())),
+        "{:?}",
+        o.timers
+    );
     tokio::time::sleep(Duration::from_secs(3 * 24 * 3600)).await;
-    let told = escalations(wo.notifications(vec!["dispatcher".into()], 0, 10).await.unwrap());
+    let told = escalations(
+        wo.notifications(vec!["dispatcher".into()], 0, 10)
+            .await
+            .unwrap(),
+    );
     assert_eq!(told.len(), 1, "{told:?}");
     wo.stop().await;
 }
