@@ -387,6 +387,24 @@ pub enum Command {
         /// Field values.
         fields: Vec<(String, Value)>,
     },
+    /// Read an order; resume with `Record` (number, state, department,
+    /// handler and the lifecycle's fields) or `Failed`.
+    LookupWorkorder {
+        /// Workorder type.
+        kind: String,
+        /// The order's number.
+        number: String,
+    },
+    /// Move an order to `to` along a transition the IVR may take; resume with
+    /// `Done` or `Failed` (the reason).
+    TransitionWorkorder {
+        /// The order's number.
+        number: String,
+        /// The state to move it to.
+        to: String,
+        /// Kept in the order's history.
+        comment: Option<String>,
+    },
     /// Send a notification; resume with `Done` (or `Failed`).
     Notify {
         /// SMS or e-mail.
@@ -889,6 +907,21 @@ impl FlowInstance {
                 Command::CreateWorkorder {
                     kind: w.name.clone(),
                     fields: values,
+                }
+            }
+            TemplateKind::LookupWorkorder { workorder, record } => {
+                self.awaiting = Some((*record, false));
+                let raw = args.first().copied().unwrap_or(0);
+                Command::LookupWorkorder {
+                    kind: shared.ir.workorders[*workorder as usize].name.clone(),
+                    number: crate::value::raw_text(raw, Type::Text, &self.ctx.texts),
+                }
+            }
+            TemplateKind::TransitionWorkorder { order, to, comment } => {
+                Command::TransitionWorkorder {
+                    number: self.operand_text(order, args),
+                    to: to.clone(),
+                    comment: comment.as_ref().map(|c| self.operand_text(c, args)),
                 }
             }
             TemplateKind::Notify {

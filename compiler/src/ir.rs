@@ -44,7 +44,7 @@ pub type LocId = u32;
 pub type Sym = u32;
 
 /// The format version written into bundles; loading refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A source position kept for run-time error messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -694,6 +694,22 @@ pub enum TemplateKind {
         subject: Option<Operand>,
         body: Operand,
     },
+    /// Read an order of a workorder type as a record; arg 0 is its number.
+    LookupWorkorder {
+        /// Index into [`ProgramIr::workorders`].
+        workorder: u32,
+        /// The record type the answer fills.
+        record: RecordId,
+    },
+    /// Move an order to a state along a transition the IVR may take.
+    TransitionWorkorder {
+        /// The order's number.
+        order: Operand,
+        /// The state to move it to.
+        to: String,
+        /// Kept in the order's history (the reason a step may need).
+        comment: Option<Operand>,
+    },
     /// Transfer the call.
     Transfer {
         dest: TransferDest,
@@ -1009,6 +1025,8 @@ pub struct CampaignIr {
     pub dropped: Option<(String, i64)>,
     /// Callee time zone.
     pub timezone: Option<String>,
+    /// Targets drawn from orders instead of a file.
+    pub orders: Option<OrderSourceIr>,
 }
 
 /// A workorder field.
@@ -1078,6 +1096,73 @@ pub struct TransitionIr {
     pub kind: Option<TransitionKind>,
     /// Guard predicate.
     pub guard: Option<PredId>,
+    /// `(reason required)`: the step needs a comment.
+    pub reason_required: bool,
+}
+
+/// What an order entering a state sets off (`on enter STATE -> ...`): written
+/// in the same store batch as the step that entered the state, so it happens
+/// once per entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerIr {
+    /// The state entered (index into the lifecycle's states).
+    pub state: u32,
+    /// What happens.
+    pub action: TriggerActionIr,
+}
+
+/// A trigger's work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TriggerActionIr {
+    /// An SMS or an e-mail through the outbox. `subject` and `body` hold
+    /// `{field}` holes filled from the order (`{order}` is its number).
+    Notify {
+        /// SMS or e-mail.
+        channel: NotifyChannel,
+        /// The field holding the number or the address.
+        to_field: String,
+        /// The e-mail's subject.
+        subject: Option<String>,
+        /// The text.
+        body: String,
+    },
+    /// The role told that the order waits for it.
+    Assign(String),
+    /// The order becomes a target of an IVR campaign that runs `flow`.
+    Call {
+        /// The flow the answered call runs.
+        flow: String,
+        /// The order's fields passed to the flow (by the same names).
+        args: Vec<String>,
+        /// The campaign whose trunk, windows and retries the call follows.
+        campaign: String,
+    },
+}
+
+/// `TARGET within D from FROM`: a limit spanning the states between entering
+/// `from` and reaching `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanLimitIr {
+    /// The state to reach (index).
+    pub target: u32,
+    /// The state the time counts from (index).
+    pub from: u32,
+    /// The limit, ms, and whether it counts business hours.
+    pub limit: (i64, bool),
+    /// Reminders before the limit and who gets them.
+    pub reminders: Vec<(RemindIr, Vec<String>)>,
+    /// Escalations: delay after the limit and targets.
+    pub escalations: Vec<(i64, Vec<String>)>,
+}
+
+/// `list from workorders KIND in state S`: a campaign's targets are orders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderSourceIr {
+    /// The workorder type.
+    pub kind: String,
+    /// Orders entering this state become targets (`None`: only those a
+    /// trigger's `call` names).
+    pub state: Option<String>,
 }
 
 /// A workorder lifecycle.
@@ -1096,6 +1181,10 @@ pub struct WorkorderIr {
     pub transitions: Vec<TransitionIr>,
     /// Link kinds.
     pub links: Vec<String>,
+    /// `on enter` triggers, in source order.
+    pub triggers: Vec<TriggerIr>,
+    /// Limits spanning several states.
+    pub span_limits: Vec<SpanLimitIr>,
 }
 
 /// An agent of the project.

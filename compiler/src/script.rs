@@ -89,6 +89,8 @@ pub fn describe(c: &Command) -> String {
         } => format!("lookup {service}.{operation}"),
         Command::Record { .. } => "record".into(),
         Command::CreateWorkorder { kind, .. } => format!("create workorder {kind}"),
+        Command::LookupWorkorder { kind, .. } => format!("lookup workorder {kind}"),
+        Command::TransitionWorkorder { to, .. } => format!("transition workorder to {to}"),
         Command::Notify { channel, body, .. } => format!(
             "notify {} {body}",
             match channel {
@@ -281,6 +283,19 @@ fn answer_for(c: &Command, answer: &Option<serde_json::Value>) -> Result<Input, 
             _ => {
                 return Err(
                     "answer a lookup with the record's fields { name: value }, a list of records [{ ... }], `not found` or `fail`".into(),
+                );
+            }
+        },
+        Command::LookupWorkorder { .. } => match answer {
+            Some(serde_json::Value::Object(m)) => Input::Record(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), json_to_value(v)))
+                    .collect(),
+            ),
+            _ if is("fail") || is("not found") => Input::Failed("scripted failure".into()),
+            _ => {
+                return Err(
+                    "answer a workorder lookup with the order's fields { state: ..., phone: ... } or `not found`".into(),
                 );
             }
         },

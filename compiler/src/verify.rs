@@ -291,6 +291,19 @@ fn check_template_args(v: &mut V<'_>, t: &CommandTemplate, args: &[Reg], at: &st
             ops.extend(subject.iter());
             ops.push(body);
         }
+        TemplateKind::LookupWorkorder { workorder, record } => {
+            if v.ir.workorders.get(*workorder as usize).is_none() {
+                v.err(format!("{at}: workorder type {workorder} does not exist"));
+            }
+            if v.ir.records.get(record.0 as usize).is_none() {
+                v.err(format!("{at}: record type {} does not exist", record.0));
+            }
+            needed = 1;
+        }
+        TemplateKind::TransitionWorkorder { order, comment, .. } => {
+            ops.push(order);
+            ops.extend(comment.iter());
+        }
         TemplateKind::Transfer { dest, .. } => match dest {
             TransferDest::Agent(o) | TransferDest::Number(o) => ops.push(o),
             _ => {}

@@ -153,6 +153,21 @@ fn answer(rng: &mut Rng, ir: &ProgramIr, c: &Command) -> Option<Input> {
             0 => Input::Failed("gateway".into()),
             _ => Input::Done,
         },
+        Command::LookupWorkorder { number, .. } => match rng.below(4) {
+            0 => Input::Failed("there is no such workorder".into()),
+            n => Input::Record(vec![
+                ("number".into(), Value::Text(number.clone())),
+                (
+                    "state".into(),
+                    Value::Text(["repaired", "closed", "repairing"][n - 1].into()),
+                ),
+                ("phone".into(), Value::Text("13800000001".into())),
+            ]),
+        },
+        Command::TransitionWorkorder { .. } => match rng.below(3) {
+            0 => Input::Failed("the order moved on".into()),
+            _ => Input::Done,
+        },
         Command::Transfer { .. } => {
             if rng.chance(50) {
                 return None;
@@ -233,6 +248,8 @@ fn command_kind(c: &Command) -> &'static str {
         Command::Lookup { .. } => "lookup",
         Command::Record { .. } => "record",
         Command::CreateWorkorder { .. } => "workorder",
+        Command::LookupWorkorder { .. } => "lookup workorder",
+        Command::TransitionWorkorder { .. } => "transition workorder",
         Command::Notify { .. } => "notify",
         Command::Transfer { .. } => "transfer",
         Command::Pause { .. } => "pause",

@@ -55,6 +55,7 @@ pub(crate) fn campaign(
         media: "voice".into(),
         dropped: Some(("drop.wav".into(), 2_000)),
         timezone: None,
+        orders: None,
     }
 }
 

@@ -375,6 +375,7 @@ fn generate(store: &dyn Store, program: &ProgramSlot, n: usize, now: i64) {
             feedback: None,
             links: Vec::new(),
             assignments: Vec::new(),
+            entered_ms: Default::default(),
             version: 1,
         };
         let h = HistoryEntry {

@@ -256,6 +256,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         crate::time::PausableClock::system(),
     )
     .await?;
+    workorders.set_role_members(&config.roles).await;
     tracing::info!(
         open = wo_report.open_orders,
         timers = wo_report.timers,

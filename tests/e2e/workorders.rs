@@ -118,3 +118,171 @@ async fn without_api_users_a_token_is_generated_and_the_old_default_opens_nothin
     assert_eq!(status(token).await, 200);
     s.stop().await;
 }
+
+/// POSTs JSON as the server's admin and returns the answer.
+async fn post_json(s: &TestServer, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}{path}", s.http))
+        .bearer_auth(&s.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// A project whose repair orders are confirmed by calling the customer: the
+/// order entering `repaired` becomes a target of an IVR campaign whose flow
+/// moves it on by the key pressed.
+fn confirmation_project() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-wo-loop-{}-{}",
+        std::process::id(),
+        dialect_runtime::auth::random_secret(6)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zone = dialect_e2e::afternoon_zone();
+    let text = format!(
+        r#"
+calendar everyday {{
+  timezone "{zone}"
+  hours mon-sun 08:00-21:00
+}}
+
+workorder repair "维修单" {{
+  field phone: phone required
+  field cause: text
+  state new initial
+  state repaired
+  state closed final
+  transition fixed: new -> repaired by agent reply
+  transition confirm: repaired -> closed by agent, ivr close
+  transition not_fixed: repaired -> new by agent, ivr return (reason required)
+  on enter repaired -> notify sms to phone "工单{{order}}已修复"
+  on enter repaired -> call confirm_repair(order, phone) via campaign confirmation
+}}
+
+campaign confirmation "修复回访" {{
+  list from workorders repair
+  mode ivr -> flow confirm_repair
+  calendar everyday
+  window workday 08:00-21:00
+  window weekend 08:00-21:00
+  window holiday 08:00-21:00
+  retry no answer every 1m max 1
+  machine detection off
+  trunk "carrier"
+  caller id "10000"
+}}
+
+flow confirm_repair(order: text, phone: phone) "修复确认" {{
+  o = lookup workorder repair(order) else {{
+    hangup
+  }}
+  if o.state != "repaired" {{
+    hangup
+  }}
+  menu confirm (retries 1, timeout 8s) {{
+    say {{ zh "您的工单已修复，恢复正常请按1，仍有问题请按2。" }}
+    1 -> {{
+      transition workorder order to closed comment "客户确认已修复" else {{
+        hangup
+      }}
+      say {{ zh "谢谢，再见。" }}
+      hangup
+    }}
+    2 -> {{
+      transition workorder order to new comment "客户反馈未修复" else {{
+        hangup
+      }}
+      hangup
+    }}
+    no input final -> hangup
+  }}
+  hangup
+}}
+
+flow main "入口" on "10000" {{
+  hangup
+}}
+"#
+    );
+    std::fs::write(dir.join("main.flow"), text).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1() {
+    let dir = confirmation_project();
+    let (trunk, port) = dialect_e2e::customer_trunk();
+    let project_dir = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.trunks.push(trunk);
+        c.dialer.tick = dialect_runtime::config::Duration(std::time::Duration::from_millis(100));
+    })
+    .await;
+    post_json(
+        &s,
+        "/api/v1/campaigns/confirmation/start",
+        serde_json::json!({}),
+    )
+    .await;
+    let callee = dialect_e2e::customer_as("uas_campaign_key.xml", port, 0);
+    let o = post_json(
+        &s,
+        "/api/v1/workorders",
+        serde_json::json!({"kind": "repair", "fields": {"phone": "13800000001"}}),
+    )
+    .await;
+    let n = o["number"].as_str().unwrap().to_string();
+    // The order reaches `repaired` over the API: the same step queues the SMS
+    // and makes the order a target of the campaign, which calls at once.
+    let o = post_json(
+        &s,
+        &format!("/api/v1/workorders/{n}/transitions"),
+        serde_json::json!({"transition": "fixed", "fields": {"cause": "cable"}}),
+    )
+    .await;
+    assert_eq!(o["state"], "repaired", "{o}");
+    let out = tokio::task::spawn_blocking(move || callee.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the callee's scenario: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The callee pressed 1: the flow closed the order as the IVR.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let order = loop {
+        let o = s.get(&format!("/api/v1/workorders/{n}")).await;
+        if o["state"] == "closed" || tokio::time::Instant::now() > deadline {
+            break o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let calls: Vec<serde_json::Value> = s
+        .contacts()
+        .await
+        .into_iter()
+        .filter(|c| c["kind"] == "campaign")
+        .collect();
+    assert_eq!(order["state"], "closed", "{order:#}\n{calls:#?}");
+    let history = s.get(&format!("/api/v1/workorders/{n}/history")).await;
+    let last = history
+        .as_array()
+        .or_else(|| history["items"].as_array())
+        .and_then(|h| h.last().cloned())
+        .unwrap_or_default();
+    assert_eq!(last["user"], "ivr", "{history:#}");
+    assert_eq!(last["transition"], "confirm", "{history:#}");
+    assert_eq!(last["comment"], "客户确认已修复", "{history:#}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -214,6 +214,98 @@ impl<'a> Lowerer<'a> {
                 let slot = fb.slot(&target.name, Type::Text);
                 fb.emit(Inst::Store { slot, src: t });
             }
+            StmtKind::LookupWorkorder {
+                target,
+                kind,
+                number,
+                otherwise,
+                span,
+            } => {
+                let Some(wi) = self.ir.workorders.iter().position(|w| w.name == kind.name) else {
+                    return;
+                };
+                let Some(&rid) = self.model.workorder_records.get(&kind.name) else {
+                    return;
+                };
+                let answer = Type::Record(rid);
+                let n = self.expr(fb, number);
+                self.suspend(
+                    fb,
+                    format!("lookup workorder {kind}"),
+                    *span,
+                    TemplateKind::LookupWorkorder {
+                        workorder: wi as u32,
+                        record: rid,
+                    },
+                    vec![n],
+                );
+                let k = self.input_kind(fb);
+                let slot = fb.slot(&target.name, answer);
+                let (ok, failed, join) = (fb.block(loc), fb.block(loc), fb.block(loc));
+                let want = fb.int(InputKind::Record as i64);
+                let c = fb.reg(Type::Bool);
+                fb.emit(Inst::Cmp {
+                    dst: c,
+                    cond: Cond::Eq,
+                    kind: CmpKind::Int,
+                    a: k,
+                    b: want,
+                });
+                self.branch(fb, c, ok, failed);
+                fb.cur = ok;
+                let r = fb.reg(answer);
+                fb.emit(Inst::Input {
+                    dst: r,
+                    what: InputField::Record,
+                });
+                fb.emit(Inst::Store { slot, src: r });
+                fb.term(Term::Jump(join));
+                fb.cur = failed;
+                let none = fb.konst(answer, Const::Int(0));
+                fb.emit(Inst::Store { slot, src: none });
+                if let Some(b) = otherwise {
+                    self.block(fb, b);
+                }
+                fb.switch_to(join);
+            }
+            StmtKind::TransitionWorkorder {
+                order,
+                to,
+                comment,
+                otherwise,
+            } => {
+                let mut args = Vec::new();
+                let order = self.operand(fb, order, &mut args);
+                let comment = comment.as_ref().map(|c| self.operand(fb, c, &mut args));
+                self.suspend(
+                    fb,
+                    format!("transition workorder to {to}"),
+                    s.span,
+                    TemplateKind::TransitionWorkorder {
+                        order,
+                        to: to.name.clone(),
+                        comment,
+                    },
+                    args,
+                );
+                let k = self.input_kind(fb);
+                let (failed, join) = (fb.block(loc), fb.block(loc));
+                let bad = fb.int(InputKind::Failed as i64);
+                let c = fb.reg(Type::Bool);
+                fb.emit(Inst::Cmp {
+                    dst: c,
+                    cond: Cond::Eq,
+                    kind: CmpKind::Int,
+                    a: k,
+                    b: bad,
+                });
+                self.branch(fb, c, failed, join);
+                fb.cur = failed;
+                if let Some(b) = otherwise {
+                    self.block(fb, b);
+                }
+                fb.switch_to(join);
+            }
             StmtKind::Call { target, flow, args } => {
                 let Some(fid) = self.ir.flow_id(&flow.name) else {
                     return;

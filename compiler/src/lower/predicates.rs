@@ -273,17 +273,30 @@ impl<'a> Lowerer<'a> {
                     .as_ref()
                     .map(|t| t.plain_lossy())
                     .unwrap_or_default(),
-                list: list.map(|l| l.name.name.clone()).unwrap_or_default(),
+                list: match (list, &c.orders) {
+                    (Some(l), _) => l.name.name.clone(),
+                    (None, Some(o)) => format!("workorders {}", o.kind.name),
+                    (None, None) => String::new(),
+                },
                 source: list.map(|l| l.source.plain_lossy()).unwrap_or_default(),
-                fields: list
-                    .map(|l| {
-                        l.fields
-                            .iter()
-                            .zip(&fields)
-                            .map(|((_, col), (n, t))| (n.clone(), *t, col.plain_lossy()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                fields: match (list, &c.orders) {
+                    (Some(l), _) => l
+                        .fields
+                        .iter()
+                        .zip(&fields)
+                        .map(|((_, col), (n, t))| (n.clone(), *t, col.plain_lossy()))
+                        .collect(),
+                    // Orders' fields come by name.
+                    (None, Some(_)) => fields
+                        .iter()
+                        .map(|(n, t)| (n.clone(), *t, n.clone()))
+                        .collect(),
+                    (None, None) => Vec::new(),
+                },
+                orders: c.orders.as_ref().map(|o| OrderSourceIr {
+                    kind: o.kind.name.clone(),
+                    state: o.state.as_ref().map(|s| s.name.clone()),
+                }),
                 filter,
                 filter_parts,
                 max_attempts: c.max_attempts.map(|(n, _)| n),
@@ -375,6 +388,26 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// A trigger's message with its `{field}` holes kept as they are written
+    /// (the checker allowed field names only); `{` and `}` written as text are
+    /// doubled.
+    fn template(&self, t: &Text) -> String {
+        let mut out = String::new();
+        for p in &t.parts {
+            match p {
+                TextPart::Lit(s) => out.push_str(&s.replace('{', "{{").replace('}', "}}")),
+                TextPart::Expr(e) => {
+                    if let ExprKind::Name(n) = &e.kind {
+                        out.push('{');
+                        out.push_str(&n.name);
+                        out.push('}');
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub(super) fn workorders(&mut self) {
         let wos: Vec<(
             String,
@@ -448,8 +481,78 @@ impl<'a> Lowerer<'a> {
                     roles: t.roles.iter().map(|r| r.name.clone()).collect(),
                     kind: t.kind,
                     guard,
+                    reason_required: t.reason_required,
                 });
             }
+            let idx = |n: &str| states.iter().position(|s| s.name == n).map(|i| i as u32);
+            let triggers = w
+                .triggers
+                .iter()
+                .filter_map(|t| {
+                    let action = match &t.action {
+                        TriggerAction::Notify {
+                            channel,
+                            to,
+                            subject,
+                            body,
+                        } => TriggerActionIr::Notify {
+                            channel: *channel,
+                            to_field: to.name.clone(),
+                            subject: subject.as_ref().map(|s| self.template(s)),
+                            body: self.template(body),
+                        },
+                        TriggerAction::Assign(r) => TriggerActionIr::Assign(r.name.clone()),
+                        TriggerAction::Call {
+                            flow,
+                            args,
+                            campaign,
+                        } => TriggerActionIr::Call {
+                            flow: flow.name.clone(),
+                            args: args.iter().map(|a| a.name.clone()).collect(),
+                            campaign: campaign.name.clone(),
+                        },
+                    };
+                    Some(TriggerIr {
+                        state: idx(&t.state.name)?,
+                        action,
+                    })
+                })
+                .collect();
+            let span_limits = w
+                .span_limits
+                .iter()
+                .filter_map(|l| {
+                    Some(SpanLimitIr {
+                        target: idx(&l.target.name)?,
+                        from: idx(&l.from.name)?,
+                        limit: (l.duration.millis, l.business),
+                        reminders: l
+                            .reminders
+                            .iter()
+                            .map(|r| {
+                                (
+                                    match &r.when {
+                                        RemindWhen::Before(d) => RemindIr::Before(d.millis),
+                                        RemindWhen::AtLimit => RemindIr::AtLimit,
+                                        RemindWhen::Fraction(f, _) => RemindIr::Fraction(*f),
+                                    },
+                                    r.to.iter().map(|i| i.name.clone()).collect(),
+                                )
+                            })
+                            .collect(),
+                        escalations: l
+                            .escalations
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e.after.map(|d| d.millis).unwrap_or(0),
+                                    e.to.iter().map(|i| i.name.clone()).collect(),
+                                )
+                            })
+                            .collect(),
+                    })
+                })
+                .collect();
             self.ir.workorders.push(WorkorderIr {
                 name,
                 label: w
@@ -475,6 +578,8 @@ impl<'a> Lowerer<'a> {
                 states,
                 transitions,
                 links: w.links.iter().map(|l| l.name.clone()).collect(),
+                triggers,
+                span_limits,
             });
         }
     }

@@ -163,6 +163,9 @@ pub struct CampaignDecl {
     pub label: Option<Text>,
     /// The target list and its field mapping.
     pub list: Option<CampaignList>,
+    /// `list from workorders KIND in state S`: targets drawn from orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orders: Option<OrderSource>,
     /// Filters (all must hold).
     pub filters: Vec<Expr>,
     /// Dialing mode.
@@ -224,6 +227,19 @@ pub struct CampaignList {
     /// Fields with their types and source columns.
     pub fields: Vec<(TypedField, Text)>,
     /// The whole list clause.
+    pub span: Span,
+}
+
+/// `list from workorders fault_repair in state repaired`: a campaign's targets
+/// are orders of a type (those entering the state, when one is named); the
+/// fields are the order's number and fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderSource {
+    /// The workorder type.
+    pub kind: Ident,
+    /// The state orders enter to become targets.
+    pub state: Option<Ident>,
+    /// The whole clause.
     pub span: Span,
 }
 
@@ -308,7 +324,75 @@ pub struct WorkorderDecl {
     pub transitions: Vec<Transition>,
     /// Link kinds to other orders.
     pub links: Vec<Ident>,
+    /// `on enter STATE -> ...` clauses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+    /// `repaired within 24h from dispatched { ... }` clauses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub span_limits: Vec<SpanLimit>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `on enter repaired -> notify sms to phone "..."`: work done once each time
+/// an order enters the state, written with the transition itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trigger {
+    /// The state entered.
+    pub state: Ident,
+    /// What happens.
+    pub action: TriggerAction,
+    /// The whole clause.
+    pub span: Span,
+}
+
+/// What a trigger does.
+#[derive(Debug, Clone, Serialize)]
+pub enum TriggerAction {
+    /// `notify sms|email to FIELD (subject "...")? "text {field}"`: through the outbox.
+    Notify {
+        /// SMS or e-mail.
+        channel: super::NotifyChannel,
+        /// The field holding the number or address.
+        to: Ident,
+        /// E-mail subject.
+        subject: Option<Text>,
+        /// The message; `{field}` and `{number}` are filled from the order.
+        body: Text,
+    },
+    /// `assign ROLE`: the order waits for someone of that role, who is told.
+    Assign(Ident),
+    /// `call FLOW(field, ...) via campaign NAME`: an outbound IVR attempt with
+    /// the campaign's trunk, windows and retry rules; the order becomes one of
+    /// the campaign's targets.
+    Call {
+        /// The flow the answered call runs.
+        flow: Ident,
+        /// Order fields passed as the flow's parameters of the same names.
+        args: Vec<Ident>,
+        /// The campaign that dials.
+        campaign: Ident,
+    },
+}
+
+/// `repaired within 24h from dispatched business { escalate -> supervisor }`:
+/// an order must reach `target` within the limit counted from its (latest)
+/// entry into `from`, whatever states it passes in between.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpanLimit {
+    /// The state to reach.
+    pub target: Ident,
+    /// How long.
+    pub duration: DurationLit,
+    /// The state the time counts from.
+    pub from: Ident,
+    /// Counted in business hours.
+    pub business: bool,
+    /// Escalations when the limit passes.
+    pub escalations: Vec<Escalation>,
+    /// Reminders before the limit.
+    pub reminders: Vec<Reminder>,
+    /// The whole clause.
     pub span: Span,
 }
 
@@ -405,6 +489,9 @@ pub struct Transition {
     pub kind: Option<TransitionKind>,
     /// Guard over the order's fields.
     pub guard: Option<Expr>,
+    /// `(reason required)`: the step needs a comment.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reason_required: bool,
     /// The whole transition.
     pub span: Span,
 }

@@ -80,6 +80,19 @@ pub struct DepartmentDecl {
     pub span: Span,
 }
 
+/// `role dispatcher "派单员"`: a role of the project beside the built-in ones
+/// (agent, supervisor, handler...), named in transitions' `by` lists and
+/// reminder targets; the configuration says which API users have it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleDecl {
+    /// Role name used in workorders and the configuration.
+    pub name: Ident,
+    /// Human-readable label.
+    pub label: Option<Text>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
 /// `agent "1001" "王芳" { skills billing 3, general }`: an agent known to the project.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentDecl {

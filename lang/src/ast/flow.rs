@@ -88,6 +88,34 @@ pub enum StmtKind {
         /// Field values.
         fields: Vec<FieldInit>,
     },
+    /// `transition workorder n to closed comment "..." else { ... }`: moves an
+    /// order along the transition from its current state to `to` that the IVR
+    /// may take.
+    TransitionWorkorder {
+        /// The order's number (a text).
+        order: Expr,
+        /// The state to move it to.
+        to: Ident,
+        /// Kept in the order's history; the reason a `(reason required)` step needs.
+        comment: Option<Expr>,
+        /// What happens when the order cannot be moved (no such order, another
+        /// state, a guard that does not hold, the engine unavailable).
+        otherwise: Option<Block>,
+    },
+    /// `o = lookup workorder fault_repair(n) else { ... }`: the order's number,
+    /// state, department, handler and fields as a record.
+    LookupWorkorder {
+        /// Variable that receives the record.
+        target: Ident,
+        /// The workorder type (its fields are the record's).
+        kind: Ident,
+        /// The order's number.
+        number: Expr,
+        /// What happens when there is no such order of that type.
+        otherwise: Option<Block>,
+        /// The whole lookup.
+        span: Span,
+    },
     /// `call sub(args)` or `name = call sub(args)`
     Call {
         /// Variable that receives the returned value.

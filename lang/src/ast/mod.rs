@@ -53,6 +53,8 @@ pub enum Item {
     Skill(SkillDecl),
     /// `department network_ops "网络维护中心"`
     Department(DepartmentDecl),
+    /// `role dispatcher "派单员"`
+    Role(RoleDecl),
     /// `agent "1001" "王芳" { skills billing 3 }`
     Agent(AgentDecl),
     /// `list blacklist { category harassment { "..." } }`
@@ -78,6 +80,7 @@ impl Item {
             Item::Import(_) | Item::Languages(_) | Item::CallData(_) | Item::Skill(_) => None,
             Item::Const(d) => Some(&d.name),
             Item::Department(d) => Some(&d.name),
+            Item::Role(d) => Some(&d.name),
             Item::Agent(_) => None,
             Item::List(d) => Some(&d.name),
             Item::Calendar(d) => Some(&d.name),
@@ -98,6 +101,7 @@ impl Item {
             Item::CallData(d) => d.span,
             Item::Skill(d) => d.span,
             Item::Department(d) => d.span,
+            Item::Role(d) => d.span,
             Item::Agent(d) => d.span,
             Item::List(d) => d.span,
             Item::Calendar(d) => d.span,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use crate::ast::*;
 use crate::check::expr::{Scope, ScopeKind};
 use crate::check::{
-    ALLOWABLE_RULES, Checker, ItemRef, MODES, ROLES, STRATEGIES, WorkorderFieldInfo, is_dtmf_key,
+    ALLOWABLE_RULES, Checker, ItemRef, MODES, STRATEGIES, WorkorderFieldInfo, is_dtmf_key,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::options;
@@ -32,7 +32,8 @@ const WORKORDER_FIELD_TYPES: &[&str] = &[
 impl Checker<'_> {
     pub(super) fn check_decls(&mut self) {
         let items: Vec<(ItemRef, &Item)> = self.items().collect();
-        // Workorder fields first: flows that create orders need them.
+        // Workorder fields first: flows that create orders need them, and so do
+        // campaigns whose targets are orders.
         for (r, item) in &items {
             if let Item::Workorder(d) = item
                 && self.model.workorders.get(&d.name.name).map(|w| w.0) == Some(*r)
@@ -42,6 +43,8 @@ impl Checker<'_> {
                     w.1 = fields;
                 }
             }
+        }
+        for (r, item) in &items {
             if let Item::Campaign(d) = item
                 && self.model.campaigns.get(&d.name.name).map(|c| c.0) == Some(*r)
             {
@@ -544,6 +547,19 @@ impl Checker<'_> {
 
     fn campaign_fields(&mut self, c: &CampaignDecl) -> Vec<(String, Type)> {
         let mut out: Vec<(String, Type)> = Vec::new();
+        if let Some(o) = &c.orders
+            && let Some((_, fields)) = self.model.workorders.get(&o.kind.name)
+        {
+            out.push((
+                crate::check::orders::ORDER_NUMBER_FIELD.to_string(),
+                Type::Text,
+            ));
+            for f in fields {
+                if f.name != crate::check::orders::ORDER_NUMBER_FIELD && f.ty != Type::Error {
+                    out.push((f.name.clone(), f.ty));
+                }
+            }
+        }
         if let Some(l) = &c.list {
             for (f, col) in &l.fields {
                 if out.iter().any(|(n, _)| *n == f.name.name) {
@@ -583,7 +599,11 @@ impl Checker<'_> {
             .map(|x| x.1.iter().cloned().collect())
             .unwrap_or_default();
         let mut scope = Scope::new(ScopeKind::Campaign, fields.clone());
+        if let Some(o) = &c.orders {
+            self.check_order_source(c, o);
+        }
         match &c.list {
+            None if c.orders.is_some() => {}
             None => self.err(
                 Diagnostic::error(
                     "campaign-no-list",
@@ -1119,19 +1139,7 @@ impl Checker<'_> {
                     .insert(t.to.name.clone());
             }
             for role in &t.roles {
-                if !ROLES.contains(&role.name.as_str()) {
-                    let hint = did_you_mean(&role.name, ROLES.iter().copied())
-                        .map(|x| format!("did you mean `{x}`?"));
-                    self.err(
-                        Diagnostic::error(
-                            "unknown-role",
-                            role.span,
-                            format!("`{}` is not a role", role.name),
-                        )
-                        .with_hint_opt(hint)
-                        .with_hint(format!("the roles are: {}", ROLES.join(", "))),
-                    );
-                }
+                self.check_role(role);
             }
             if let Some(g) = &t.guard {
                 self.expect_type(g, Type::Bool, &mut scope, "a transition guard");
@@ -1170,6 +1178,51 @@ impl Checker<'_> {
                 );
             }
             links.insert(l.name.clone(), l.span);
+        }
+        self.check_triggers(d, &states);
+        for sl in &d.span_limits {
+            for s in [&sl.target, &sl.from] {
+                if !states.contains_key(&s.name) {
+                    let cands: Vec<String> = states.keys().cloned().collect();
+                    self.unknown("state", s, cands.iter().map(String::as_str));
+                }
+            }
+            if sl.target.name == sl.from.name {
+                self.err(
+                    Diagnostic::error(
+                        "bad-limit",
+                        sl.from.span,
+                        "a limit from a state to the same state is the state's own limit",
+                    )
+                    .with_hint(format!(
+                        "write `limit ...` on the state `{}` instead",
+                        sl.from
+                    )),
+                );
+            }
+            self.check_duration(&sl.duration, "a time limit");
+            if sl.business && d.calendar.is_none() {
+                self.err(
+                    Diagnostic::error(
+                        "no-calendar",
+                        sl.duration.span,
+                        "a limit in business hours needs the workorder's calendar",
+                    )
+                    .with_hint("add `calendar NAME` to the workorder"),
+                );
+            }
+            for r in &sl.reminders {
+                if let RemindWhen::Before(b) = &r.when {
+                    self.check_duration(b, "a reminder time");
+                }
+                self.check_targets(&r.to);
+            }
+            for e in &sl.escalations {
+                if let Some(a) = &e.after {
+                    self.check_duration(a, "an escalation delay");
+                }
+                self.check_targets(&e.to);
+            }
         }
         // Reachability from the initial state, and states that cannot be left
         // (skipped when a transition names an unknown state: that error comes first).
@@ -1223,8 +1276,8 @@ impl Checker<'_> {
     /// Reminder and escalation targets are roles or departments.
     fn check_targets(&mut self, targets: &[Ident]) {
         for t in targets {
-            if !ROLES.contains(&t.name.as_str()) && !self.model.departments.contains_key(&t.name) {
-                let mut cands: Vec<String> = ROLES.iter().map(|s| s.to_string()).collect();
+            if !self.is_role(&t.name) && !self.model.departments.contains_key(&t.name) {
+                let mut cands = self.role_names();
                 cands.extend(self.model.departments.keys().cloned());
                 let hint = did_you_mean(&t.name, cands.iter().map(String::as_str))
                     .map(|x| format!("did you mean `{x}`?"));
@@ -1235,7 +1288,7 @@ impl Checker<'_> {
                         format!("`{}` is neither a role nor a department", t.name),
                     )
                     .with_hint_opt(hint)
-                    .with_hint("reminders and escalations go to a role (handler, supervisor, ...) or a declared department"),
+                    .with_hint("reminders and escalations go to a role (handler, supervisor, ...), a role declared with `role NAME`, or a declared department"),
                 );
             }
         }

@@ -224,6 +224,22 @@ impl Checker<'_> {
             }
             StmtKind::Record { target, .. } => bind(scope, cx, target, Type::Recording),
             StmtKind::CreateWorkorder { target, .. } => bind(scope, cx, target, Type::Text),
+            StmtKind::LookupWorkorder {
+                target,
+                kind,
+                otherwise,
+                ..
+            } => {
+                if let Some(rid) = self.workorder_record(&kind.name) {
+                    bind(scope, cx, target, Type::Record(rid));
+                }
+                if let Some(b) = otherwise {
+                    self.infer_block(b, scope, cx);
+                }
+            }
+            StmtKind::TransitionWorkorder {
+                otherwise: Some(b), ..
+            } => self.infer_block(b, scope, cx),
             StmtKind::Call {
                 target: Some(t),
                 flow,
@@ -382,6 +398,57 @@ impl Checker<'_> {
             } => {
                 self.check_target(target, Type::Text, scope, cx);
                 self.check_create(kind, fields, s.span, scope);
+            }
+            StmtKind::LookupWorkorder {
+                target,
+                kind,
+                number,
+                otherwise,
+                span,
+            } => {
+                self.expect_type(number, Type::Text, scope, "a workorder number");
+                match self.workorder_record(&kind.name) {
+                    Some(rid) => self.check_target(target, Type::Record(rid), scope, cx),
+                    None => {
+                        let c = self.names_of("workorder type");
+                        self.unknown("workorder type", kind, c.iter().map(String::as_str));
+                    }
+                }
+                match otherwise {
+                    Some(b) => self.nested(b, scope, cx),
+                    None => self.err(
+                        Diagnostic::error(
+                            "lookup-no-else",
+                            *span,
+                            "this lookup has no `else` branch: what should happen when there is no such order?",
+                        )
+                        .with_hint("add `else { ... }`, for example `else { transfer queue general }`"),
+                    ),
+                }
+            }
+            StmtKind::TransitionWorkorder {
+                order,
+                to,
+                comment,
+                otherwise,
+            } => {
+                self.expect_type(order, Type::Text, scope, "a workorder number");
+                if let Some(c) = comment {
+                    self.expect_type(c, Type::Text, scope, "a comment");
+                }
+                self.check_wo_transition(to, comment.is_some(), s.span);
+                match otherwise {
+                    Some(b) => self.nested(b, scope, cx),
+                    None => self.err(
+                        Diagnostic::error(
+                            "transition-no-else",
+                            s.span,
+                            "this step has no `else` branch: what should happen when the order cannot be moved?",
+                        )
+                        .with_hint("add `else { ... }`, for example `else { transfer queue general }`")
+                        .with_hint("the order may have moved on, or a condition of the step may not hold"),
+                    ),
+                }
             }
             StmtKind::Call { target, flow, args } => {
                 self.check_call(s.span, target.as_ref(), flow, args, scope, cx)
@@ -1173,6 +1240,12 @@ pub(crate) fn walk_stmts<'a>(b: &'a Block, f: &mut impl FnMut(&'a Stmt)) {
                     walk_stmts(b, f);
                 }
             }
+            StmtKind::LookupWorkorder {
+                otherwise: Some(b), ..
+            }
+            | StmtKind::TransitionWorkorder {
+                otherwise: Some(b), ..
+            } => walk_stmts(b, f),
             StmtKind::If {
                 then, otherwise, ..
             } => {

@@ -43,6 +43,7 @@ mod expr;
 mod flow;
 pub(crate) use flow::walk_stmts;
 mod input;
+pub mod orders;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -458,6 +459,11 @@ pub struct Model {
     /// Skills and their level range.
     pub skills: BTreeMap<String, (u32, u32)>,
     pub departments: BTreeMap<String, ItemRef>,
+    /// Roles declared with `role NAME` (beside the built-in [`ROLES`] and [`IVR_ROLE`]).
+    pub roles: BTreeMap<String, ItemRef>,
+    /// The record type of `lookup workorder KIND(...)` per workorder type, made
+    /// when a flow first looks up an order of that type.
+    pub workorder_records: BTreeMap<String, RecordId>,
     /// Agents by id.
     pub agents: BTreeMap<String, ItemRef>,
     /// Dialled numbers and the flow that answers each.
@@ -488,6 +494,10 @@ pub const ROLES: &[&str] = &[
     "admin",
     "handler",
 ];
+
+/// The role flows act as when they move orders (`transition workorder ...`): a
+/// transition a flow may take names it in its `by` list.
+pub const IVR_ROLE: &str = "ivr";
 
 /// Agent-selection strategies a queue may name (REQUIREMENTS Q3).
 pub const STRATEGIES: &[&str] = &[
@@ -888,6 +898,7 @@ impl<'p> Checker<'p> {
                         self.model.departments.insert(d.name.name.clone(), r);
                     }
                 }
+                Item::Role(d) => self.declare_role(d, r),
                 Item::Agent(d) => {
                     let id = d.id.plain_lossy();
                     let ident = Ident {

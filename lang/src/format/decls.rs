@@ -83,6 +83,10 @@ impl<'a> Printer<'a> {
                 let t = format!("department {}{}", d.name.name, Self::label(&d.label));
                 self.push(t, d.span.start, d.span.end);
             }
+            Item::Role(d) => {
+                let t = format!("role {}{}", d.name.name, Self::label(&d.label));
+                self.push(t, d.span.start, d.span.end);
+            }
             Item::Agent(d) => {
                 let skills = d
                     .skills
@@ -562,6 +566,13 @@ impl<'a> Printer<'a> {
         if let Some(l) = &c.list {
             parts.push((l.span.start, Part::CampaignList(l)));
         }
+        if let Some(o) = &c.orders {
+            let mut t = format!("list from workorders {}", o.kind.name);
+            if let Some(st) = &o.state {
+                t.push_str(&format!(" in state {}", st.name));
+            }
+            parts.push((o.span.start, Part::Line(t, o.span.start, o.span.end)));
+        }
         let empty = parts.is_empty();
         self.braced(header, c.span.start, open, c.span.end - 1, empty, |p| {
             p.parts(parts)
@@ -636,10 +647,80 @@ impl<'a> Printer<'a> {
                     TransitionKind::Reopen => " reopen",
                 });
             }
+            if t.reason_required {
+                s.push_str(" (reason required)");
+            }
             if let Some(g) = &t.guard {
                 s.push_str(&format!(" when {}", expr_to_string(g)));
             }
             parts.push((t.span.start, Part::Line(s, t.span.start, t.span.end)));
+        }
+        for tr in &w.triggers {
+            let action = match &tr.action {
+                TriggerAction::Notify {
+                    channel,
+                    to,
+                    subject,
+                    body,
+                } => {
+                    let ch = match channel {
+                        NotifyChannel::Sms => "sms",
+                        NotifyChannel::Email => "email",
+                    };
+                    let subject = subject
+                        .as_ref()
+                        .map(|s| format!(" subject {}", text_to_string(s)))
+                        .unwrap_or_default();
+                    format!(
+                        "notify {ch} to {}{subject} {}",
+                        to.name,
+                        text_to_string(body)
+                    )
+                }
+                TriggerAction::Assign(r) => format!("assign {}", r.name),
+                TriggerAction::Call {
+                    flow,
+                    args,
+                    campaign,
+                } => format!(
+                    "call {}({}) via campaign {}",
+                    flow.name,
+                    idents(args),
+                    campaign.name
+                ),
+            };
+            let t = format!("on enter {} -> {action}", tr.state.name);
+            parts.push((tr.span.start, Part::Line(t, tr.span.start, tr.span.end)));
+        }
+        for sl in &w.span_limits {
+            let clock = if sl.business { " business" } else { "" };
+            let mut t = format!(
+                "{} within {} from {}{clock}",
+                sl.target.name,
+                self.duration_lit(&sl.duration),
+                sl.from.name
+            );
+            let mut rules: Vec<String> = Vec::new();
+            for r in &sl.reminders {
+                let when = match &r.when {
+                    RemindWhen::Before(d) => format!("{} before", self.duration_lit(d)),
+                    RemindWhen::AtLimit => "at limit".to_string(),
+                    RemindWhen::Fraction(f, _) => format!("{} of limit", percent_to_string(*f)),
+                };
+                rules.push(format!("remind {when} -> {}", idents(&r.to)));
+            }
+            for e in &sl.escalations {
+                let after = e
+                    .after
+                    .as_ref()
+                    .map(|d| format!(" {} after", self.duration_lit(d)))
+                    .unwrap_or_default();
+                rules.push(format!("escalate{after} -> {}", idents(&e.to)));
+            }
+            if !rules.is_empty() {
+                t.push_str(&format!(" {{ {} }}", rules.join("; ")));
+            }
+            parts.push((sl.span.start, Part::Line(t, sl.span.start, sl.span.end)));
         }
         if let Some(first) = w.links.first() {
             let lo = self.back_over(first.span.start, &["links"]);

@@ -141,6 +141,59 @@ impl<'a> Printer<'a> {
                     }
                 }
             }
+            StmtKind::LookupWorkorder {
+                target,
+                kind,
+                number,
+                otherwise,
+                ..
+            } => {
+                let header = format!(
+                    "{} = lookup workorder {}({})",
+                    target.name,
+                    kind.name,
+                    expr_to_string(number)
+                );
+                match otherwise {
+                    Some(b) => {
+                        self.block_after(format!("{header} else"), lo, b);
+                        Tail::Closed
+                    }
+                    None => {
+                        self.push(header, lo, hi);
+                        Tail::Closed
+                    }
+                }
+            }
+            StmtKind::TransitionWorkorder {
+                order,
+                to,
+                comment,
+                otherwise,
+            } => {
+                let mut header = format!(
+                    "transition workorder {} to {}",
+                    expr_to_string(order),
+                    to.name
+                );
+                if let Some(c) = comment {
+                    header.push_str(&format!(" comment {}", expr_to_string(c)));
+                }
+                match otherwise {
+                    Some(b) => {
+                        self.block_after(format!("{header} else"), lo, b);
+                        Tail::Closed
+                    }
+                    None => {
+                        self.push(header, lo, hi);
+                        if comment.is_some() {
+                            Tail::Open
+                        } else {
+                            Tail::Closed
+                        }
+                    }
+                }
+            }
             StmtKind::Record { target, options } => {
                 self.push(
                     format!("{} = record{}", target.name, opts_suffix(options)),

@@ -557,6 +557,53 @@ impl Builder<'_> {
                     None => vec![(id, None)],
                 }
             }
+            StmtKind::LookupWorkorder {
+                target,
+                kind,
+                number,
+                otherwise,
+                ..
+            } => {
+                let head = format!(
+                    "{} = lookup workorder {}({})",
+                    target.name,
+                    kind.name,
+                    self.text(number.span)
+                );
+                let id = self.node(NodeKind::Lookup, wrap(&head, WRAP), s.span, preds);
+                match otherwise {
+                    Some(b) => {
+                        let mut exits = vec![(id, Some("ok".to_string()))];
+                        exits.extend(
+                            self.stmts(&b.stmts, vec![(id, Some("else / failure".to_string()))]),
+                        );
+                        exits
+                    }
+                    None => vec![(id, None)],
+                }
+            }
+            StmtKind::TransitionWorkorder {
+                order,
+                to,
+                otherwise,
+                ..
+            } => {
+                let lines = vec![
+                    format!("transition workorder {}", self.text(order.span)),
+                    format!("→ {}", to.name),
+                ];
+                let id = self.node(NodeKind::Workorder, lines, s.span, preds);
+                match otherwise {
+                    Some(b) => {
+                        let mut exits = vec![(id, Some("ok".to_string()))];
+                        exits.extend(
+                            self.stmts(&b.stmts, vec![(id, Some("else / failure".to_string()))]),
+                        );
+                        exits
+                    }
+                    None => vec![(id, None)],
+                }
+            }
             StmtKind::CreateWorkorder { target, kind, .. } => {
                 let lines = vec![
                     format!("create workorder {}", kind.name),

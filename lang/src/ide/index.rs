@@ -192,6 +192,7 @@ impl<'a> Builder<'a> {
                     );
                 }
             }
+            Item::Role(_) => {}
             Item::Department(d) => {
                 self.declare(
                     SymbolKind::Department,
@@ -286,6 +287,7 @@ impl<'a> Builder<'a> {
                     | StmtKind::Lookup { target, .. }
                     | StmtKind::Record { target, .. }
                     | StmtKind::CreateWorkorder { target, .. }
+                    | StmtKind::LookupWorkorder { target, .. }
                     | StmtKind::Assign { target, .. }
                     | StmtKind::Call {
                         target: Some(target),
@@ -451,7 +453,11 @@ impl<'a> Builder<'a> {
 
     fn item_uses(&mut self, item: &'a Item) {
         match item {
-            Item::Import(_) | Item::Languages(_) | Item::Department(_) | Item::Service(_) => {}
+            Item::Import(_)
+            | Item::Languages(_)
+            | Item::Department(_)
+            | Item::Role(_)
+            | Item::Service(_) => {}
             Item::Const(d) => self.expr(&d.value, TOP),
             Item::CallData(d) => {
                 for f in &d.fields {
@@ -661,6 +667,34 @@ impl<'a> Builder<'a> {
                 for f in fields {
                     self.refer(SymbolKind::WorkorderField, Some(&kind.name), &f.name);
                     self.expr(&f.value, cx);
+                }
+            }
+            StmtKind::LookupWorkorder {
+                target,
+                kind,
+                number,
+                otherwise,
+                ..
+            } => {
+                self.target(target, cx);
+                self.refer(SymbolKind::Workorder, None, kind);
+                self.expr(number, cx);
+                if let Some(b) = otherwise {
+                    self.block(b, cx);
+                }
+            }
+            StmtKind::TransitionWorkorder {
+                order,
+                comment,
+                otherwise,
+                ..
+            } => {
+                self.expr(order, cx);
+                if let Some(c) = comment {
+                    self.expr(c, cx);
+                }
+                if let Some(b) = otherwise {
+                    self.block(b, cx);
                 }
             }
             StmtKind::Call { target, flow, args } => {

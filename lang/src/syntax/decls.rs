@@ -67,6 +67,12 @@ impl Builder<'_> {
                 let label = it.next().and_then(|l| first(&l)).map(|t| self.text(t));
                 Item::Department(DepartmentDecl { name, label, span })
             }
+            Rule::role_decl => {
+                let mut it = p.into_inner();
+                let name = self.ident(it.next()?);
+                let label = it.next().and_then(|l| first(&l)).map(|t| self.text(t));
+                Item::Role(RoleDecl { name, label, span })
+            }
             Rule::agent_decl => {
                 let mut id = None;
                 let mut label = None;
@@ -442,6 +448,7 @@ impl Builder<'_> {
             name,
             label: None,
             list: None,
+            orders: None,
             filters: Vec::new(),
             mode: None,
             calendar: None,
@@ -480,6 +487,16 @@ impl Builder<'_> {
                         name: lname,
                         source,
                         fields,
+                        span: xspan,
+                    });
+                }
+                Rule::c_list_orders => {
+                    let mut xi = x.into_inner();
+                    let kind = self.ident(xi.next()?);
+                    let state = xi.next().map(|s| self.ident(s));
+                    c.orders = Some(OrderSource {
+                        kind,
+                        state,
                         span: xspan,
                     });
                 }
@@ -639,6 +656,8 @@ impl Builder<'_> {
             states: Vec::new(),
             transitions: Vec::new(),
             links: Vec::new(),
+            triggers: Vec::new(),
+            span_limits: Vec::new(),
             span,
         };
         for x in it {
@@ -695,47 +714,11 @@ impl Builder<'_> {
                                 st.limit = Some(StateLimit { duration, business });
                             }
                             Rule::w_remind => {
-                                let mut yi = y.into_inner();
-                                let when_p = yi.next()?;
-                                let when = match first(&when_p) {
-                                    Some(d)
-                                        if matches!(
-                                            d.as_rule(),
-                                            Rule::duration | Rule::bad_duration
-                                        ) =>
-                                    {
-                                        RemindWhen::Before(self.duration_lit(d))
-                                    }
-                                    Some(pc) if pc.as_rule() == Rule::percent => {
-                                        let s = self.span(&pc);
-                                        RemindWhen::Fraction(self.percent(&pc), s)
-                                    }
-                                    _ => RemindWhen::AtLimit,
-                                };
-                                let to = yi.map(|i| self.ident(i)).collect();
-                                st.reminders.push(Reminder {
-                                    when,
-                                    to,
-                                    span: yspan,
-                                });
-                            }
-                            Rule::w_escalate => {
-                                let mut after = None;
-                                let mut to = Vec::new();
-                                for z in y.into_inner() {
-                                    match z.as_rule() {
-                                        Rule::duration | Rule::bad_duration => {
-                                            after = Some(self.duration_lit(z))
-                                        }
-                                        _ => to.push(self.ident(z)),
-                                    }
+                                if let Some(r) = self.reminder(y, yspan) {
+                                    st.reminders.push(r);
                                 }
-                                st.escalations.push(Escalation {
-                                    after,
-                                    to,
-                                    span: yspan,
-                                });
                             }
+                            Rule::w_escalate => st.escalations.push(self.escalation(y, yspan)),
                             _ => {}
                         }
                     }
@@ -749,9 +732,11 @@ impl Builder<'_> {
                     let mut roles = Vec::new();
                     let mut kind = None;
                     let mut guard = None;
+                    let mut reason_required = false;
                     for y in xi {
                         match y.as_rule() {
                             Rule::word => roles.push(self.ident(y)),
+                            Rule::reason_required => reason_required = true,
                             Rule::transition_kind => {
                                 kind = Some(match y.as_str() {
                                     "forward" => TransitionKind::Forward,
@@ -771,13 +756,120 @@ impl Builder<'_> {
                         roles,
                         kind,
                         guard,
+                        reason_required,
                         span: xspan,
                     });
+                }
+                Rule::w_trigger => {
+                    let mut xi = x.into_inner();
+                    let state = self.ident(xi.next()?);
+                    let a = xi.next()?;
+                    let action = match a.as_rule() {
+                        Rule::t_notify => {
+                            let mut ai = a.into_inner();
+                            let channel = if ai.next()?.as_str() == "sms" {
+                                NotifyChannel::Sms
+                            } else {
+                                NotifyChannel::Email
+                            };
+                            let to = self.ident(ai.next()?);
+                            let mut subject = None;
+                            let mut body = None;
+                            for c in ai {
+                                match c.as_rule() {
+                                    Rule::t_subject => subject = first(&c).map(|t| self.text(t)),
+                                    _ => body = Some(self.text(c)),
+                                }
+                            }
+                            TriggerAction::Notify {
+                                channel,
+                                to,
+                                subject,
+                                body: body?,
+                            }
+                        }
+                        Rule::t_assign => TriggerAction::Assign(self.ident(first(&a)?)),
+                        _ => {
+                            let parts: Vec<Ident> = a.into_inner().map(|i| self.ident(i)).collect();
+                            let (flow, rest) = parts.split_first()?;
+                            let (campaign, args) = rest.split_last()?;
+                            TriggerAction::Call {
+                                flow: flow.clone(),
+                                args: args.to_vec(),
+                                campaign: campaign.clone(),
+                            }
+                        }
+                    };
+                    w.triggers.push(Trigger {
+                        state,
+                        action,
+                        span: xspan,
+                    });
+                }
+                Rule::w_span_limit => {
+                    let mut xi = x.into_inner();
+                    let target = self.ident(xi.next()?);
+                    let duration = self.duration_lit(xi.next()?);
+                    let from = self.ident(xi.next()?);
+                    let mut sl = SpanLimit {
+                        target,
+                        duration,
+                        from,
+                        business: false,
+                        escalations: Vec::new(),
+                        reminders: Vec::new(),
+                        span: xspan,
+                    };
+                    for y in xi {
+                        let yspan = self.span(&y);
+                        match y.as_rule() {
+                            Rule::limit_clock => sl.business = y.as_str() == "business",
+                            Rule::w_remind => {
+                                if let Some(r) = self.reminder(y, yspan) {
+                                    sl.reminders.push(r);
+                                }
+                            }
+                            Rule::w_escalate => sl.escalations.push(self.escalation(y, yspan)),
+                            _ => {}
+                        }
+                    }
+                    w.span_limits.push(sl);
                 }
                 _ => {}
             }
         }
         Some(w)
+    }
+}
+
+impl Builder<'_> {
+    fn reminder(&mut self, y: P<'_>, span: Span) -> Option<Reminder> {
+        let mut yi = y.into_inner();
+        let when_p = yi.next()?;
+        let when = match first(&when_p) {
+            Some(d) if matches!(d.as_rule(), Rule::duration | Rule::bad_duration) => {
+                RemindWhen::Before(self.duration_lit(d))
+            }
+            Some(pc) if pc.as_rule() == Rule::percent => {
+                let s = self.span(&pc);
+                RemindWhen::Fraction(self.percent(&pc), s)
+            }
+            _ => RemindWhen::AtLimit,
+        };
+        let to = yi.map(|i| self.ident(i)).collect();
+        Some(Reminder { when, to, span })
+    }
+
+    fn escalation(&mut self, y: P<'_>, span: Span) -> Escalation {
+        let mut after = None;
+        let mut to = Vec::new();
+        for z in y.into_inner() {
+            match z.as_rule() {
+                Rule::duration | Rule::bad_duration => after = Some(self.duration_lit(z)),
+                _ => to.push(self.ident(z)),
+            }
+        }
+        Escalation { after, to, span }
     }
 }
 

@@ -14,7 +14,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         EOI => "the end of the file",
         import_decl | const_decl | languages_decl | calldata_decl | skill_decl
         | department_decl | agent_decl | list_decl | calendar_decl | service_decl | flow_decl
-        | queue_decl | campaign_decl | workorder_decl => {
+        | queue_decl | campaign_decl | workorder_decl | role_decl => {
             "a declaration (flow, queue, campaign, workorder, calendar, list, service, skill, ...)"
         }
         ident | name | list_ref => "a name",
@@ -52,7 +52,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         stmt | play_stmt | say_stmt | menu_stmt | if_stmt | match_stmt | goto_stmt
         | repeat_stmt | return_stmt | notify_stmt | transfer_stmt | hangup_stmt | pause_stmt
         | language_stmt | call_stmt | data_assign | label_stmt | assign_stmt | block_stmt
-        | on_error | for_stmt => "a statement (play, say, menu, if, transfer, hangup, name = ...)",
+        | on_error | for_stmt | wo_transition_stmt => {
+            "a statement (play, say, menu, if, transfer, hangup, name = ...)"
+        }
         for_each => "for each",
         not_found_action => "`answer` or `else` (what a 404 or an empty answer is)",
         svc_not_found => "not found -> answer",
@@ -70,6 +72,8 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         lookup_else | transfer_else => "else { ... }",
         record_expr => "record",
         create_expr => "create workorder TYPE { ... }",
+        wo_lookup_expr => "lookup workorder TYPE(number)",
+        wo_comment => "comment \"...\"",
         call_expr => "call FLOW(...)",
         field_init => "a field such as `phone: caller`",
         notify_channel => "sms or email",
@@ -82,18 +86,22 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         announce_what | announce_position | announce_wait => "position, wait or a prompt file",
         overflow_dir => "up or down",
         no_answer_action => "requeue first, requeue or next agent",
-        campaign_item | c_list | c_filter | c_mode | c_calendar | c_window | c_retry | c_trunk
-        | c_caller_id | c_media | c_dropped | c_allow | c_timezone | c_max_attempts | per_day
-        | c_disposition | disposition_retry | c_script | c_amd | amd_off => {
+        campaign_item | c_list | c_list_orders | c_filter | c_mode | c_calendar | c_window
+        | c_retry | c_trunk | c_caller_id | c_media | c_dropped | c_allow | c_timezone
+        | c_max_attempts | per_day | c_disposition | disposition_retry | c_script | c_amd
+        | amd_off => {
             "a campaign rule (list, filter, mode, calendar, window, retry, max attempts, trunk, caller id, media, dropped, allow, disposition, script, machine detection)"
         }
         c_field => "a field mapping such as `phone: phone <- \"手机号\"`",
         day_type => "workday, weekend or holiday",
         outcome => "busy, no answer, fax, invalid, machine or rejected",
         retry_rule | retry_never => "`every 10m max 3` or `never`",
-        workorder_item | w_calendar | w_field | w_state | w_transition | w_links => {
-            "a workorder part (field, state, transition, calendar, links)"
+        workorder_item | w_calendar | w_field | w_state | w_transition | w_links | w_trigger
+        | w_span_limit => "a workorder part (field, state, transition, on enter, calendar, links)",
+        t_notify | t_assign | t_call | t_subject => {
+            "what happens on entering the state (notify sms|email to FIELD \"...\", assign ROLE, call FLOW(...) via campaign NAME)"
         }
+        reason_required => "(reason required)",
         field_flag => "required or sensitive",
         state_flag => "initial or final",
         state_limit => "limit 4h",

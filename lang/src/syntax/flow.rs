@@ -111,6 +111,20 @@ impl Builder<'_> {
                         target,
                         collect: self.collect(v),
                     },
+                    Rule::wo_lookup_expr => {
+                        let span = self.span(&v);
+                        let mut ci = v.into_inner();
+                        let kind = self.ident(ci.next()?);
+                        let number = self.expr(ci.next()?);
+                        let otherwise = ci.next().and_then(|e| first(&e)).map(|b| self.block(b));
+                        StmtKind::LookupWorkorder {
+                            target,
+                            kind,
+                            number,
+                            otherwise,
+                            span,
+                        }
+                    }
                     Rule::lookup_expr => StmtKind::Lookup {
                         target,
                         lookup: self.lookup(v)?,
@@ -214,6 +228,25 @@ impl Builder<'_> {
             Rule::hangup_stmt => StmtKind::Hangup,
             Rule::pause_stmt => StmtKind::Pause(self.expr(first(&p)?)),
             Rule::language_stmt => StmtKind::Language(self.ident(first(&p)?)),
+            Rule::wo_transition_stmt => {
+                let mut it = p.into_inner();
+                let order = self.expr(it.next()?);
+                let to = self.ident(it.next()?);
+                let mut comment = None;
+                let mut otherwise = None;
+                for c in it {
+                    match c.as_rule() {
+                        Rule::wo_comment => comment = first(&c).map(|e| self.expr(e)),
+                        _ => otherwise = first(&c).map(|b| self.block(b)),
+                    }
+                }
+                StmtKind::TransitionWorkorder {
+                    order,
+                    to,
+                    comment,
+                    otherwise,
+                }
+            }
             Rule::notify_stmt => {
                 let mut it = p.into_inner();
                 let channel = if it.next()?.as_str() == "sms" {

@@ -971,6 +971,44 @@ impl Call {
                 }
                 Ok(Step::Continue(result))
             }
+            Command::LookupWorkorder { kind, number } => {
+                let result = match self.env.workorders.clone() {
+                    None => Input::Failed("the workorder engine is not available".into()),
+                    Some(sink) => match sink.lookup(kind, number).await {
+                        Ok(fields) => Input::Record(fields),
+                        Err(e) => Input::Failed(e),
+                    },
+                };
+                self.trail(
+                    node,
+                    match &result {
+                        Input::Failed(w) => format!("{number}: {w}"),
+                        _ => format!("{number} found"),
+                    },
+                );
+                Ok(Step::Continue(result))
+            }
+            Command::TransitionWorkorder {
+                number,
+                to,
+                comment,
+            } => {
+                let result = match self.env.workorders.clone() {
+                    None => Input::Failed("the workorder engine is not available".into()),
+                    Some(sink) => match sink.transition_to(number, to, comment.clone()).await {
+                        Ok(()) => Input::Done,
+                        Err(e) => Input::Failed(e),
+                    },
+                };
+                self.trail(
+                    node,
+                    match &result {
+                        Input::Failed(w) => format!("{number}: {w}"),
+                        _ => format!("{number} now {to}"),
+                    },
+                );
+                Ok(Step::Continue(result))
+            }
             Command::Notify {
                 channel,
                 to,

@@ -151,6 +151,10 @@ pub struct Config {
     /// Where SMS and e-mail notifications leave, and how they are retried
     /// (see `crate::notify`).
     pub notify: NotifyConfig,
+    /// The project's own roles (`role dispatcher "派单员"` in the flows) and the
+    /// API users who have them, by name: `roles: { dispatcher: [wang, li] }`. A
+    /// user takes a transition whose `by` list names their role or one of these.
+    pub roles: BTreeMap<String, Vec<String>>,
 }
 
 /// The `dialer` section: what campaigns do not state themselves.
@@ -214,6 +218,7 @@ impl Default for Config {
             outbound: OutboundConfig::default(),
             dialer: DialerConfig::default(),
             notify: NotifyConfig::default(),
+            roles: BTreeMap::new(),
         }
     }
 }

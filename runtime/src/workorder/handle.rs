@@ -281,6 +281,65 @@ impl WorkorderHandle {
         blocking(move || query_tasks(&*store, &q)).await
     }
 
+    /// Gives API users the project roles (`role NAME` declarations) the
+    /// configuration maps them to (`roles:` section: role → user names), for
+    /// the `by` lists of transitions.
+    pub async fn set_role_members(&self, roles: &std::collections::BTreeMap<String, Vec<String>>) {
+        let mut members: std::collections::BTreeMap<String, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for (role, users) in roles {
+            for u in users {
+                members.entry(u.clone()).or_default().push(role.clone());
+            }
+        }
+        let _ = self.tx.send(Msg::Members(members)).await;
+    }
+
+    /// A flow's `lookup workorder KIND(number)`: the order's number, state,
+    /// department, handler and fields, or why there is none.
+    pub async fn lookup_from_flow(
+        &self,
+        kind: &str,
+        number: &str,
+    ) -> Result<Vec<(String, Value)>, String> {
+        let o = self.get(number).await.map_err(|e| e.to_string())?;
+        if o.kind != kind {
+            return Err(super::no_such_order(number));
+        }
+        let deployed = self.program.current();
+        let ir = lifecycle::lifecycle(&deployed.program, kind).map_err(|e| e.to_string())?;
+        Ok(crate::workorder::engine::triggers::order_record(ir, &o))
+    }
+
+    /// A flow's `transition workorder N to STATE`: takes the transition from
+    /// the order's current state to `to` whose `by` list names `ivr`, with the
+    /// comment (the reason a `(reason required)` step needs).
+    pub async fn transition_from_flow(
+        &self,
+        number: &str,
+        to: &str,
+        comment: Option<String>,
+    ) -> Result<Workorder, WoError> {
+        let o = self.get(number).await?;
+        let name = {
+            let deployed = self.program.current();
+            let ir = lifecycle::lifecycle(&deployed.program, &o.kind)?;
+            lifecycle::transition_to(ir, &o.state, to, dialect_lang::check::IVR_ROLE).map_err(
+                |m| WoError::Conflict {
+                    state: o.state.clone(),
+                    message: format!("workorder {number}: {m}"),
+                },
+            )?
+        };
+        let req = TransitionRequest {
+            transition: name,
+            from: Some(o.state.clone()),
+            comment,
+            ..TransitionRequest::default()
+        };
+        self.transition(number, req, &ivr_user()).await
+    }
+
     /// Stops the engine after every change so far is durable.
     pub async fn stop(&self) {
         let (tx, rx) = oneshot::channel();
@@ -299,5 +358,27 @@ impl crate::workorder::WorkorderSink for WorkorderHandle {
         contact: u64,
     ) -> futures::future::BoxFuture<'a, Result<String, String>> {
         Box::pin(self.create_from_flow(kind, fields.to_vec(), Some(contact)))
+    }
+
+    fn lookup<'a>(
+        &'a self,
+        kind: &'a str,
+        number: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<(String, Value)>, String>> {
+        Box::pin(self.lookup_from_flow(kind, number))
+    }
+
+    fn transition_to<'a>(
+        &'a self,
+        number: &'a str,
+        to: &'a str,
+        comment: Option<String>,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.transition_from_flow(number, to, comment)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 }

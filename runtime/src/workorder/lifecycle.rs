@@ -296,6 +296,35 @@ pub fn find_transition<'a>(ir: &'a WorkorderIr, name: &str, current: &str) -> Tr
     }
 }
 
+/// The transition from `current` into `to` whose `by` list names `role`
+/// (what a flow's `transition workorder N to STATE` takes), or why there is none.
+pub fn transition_to(
+    ir: &WorkorderIr,
+    current: &str,
+    to: &str,
+    role: &str,
+) -> Result<String, String> {
+    let state_name = |i: u32| ir.states.get(i as usize).map(|s| s.name.as_str());
+    let mut into_here = false;
+    for t in &ir.transitions {
+        if state_name(t.from) == Some(current) && state_name(t.to) == Some(to) {
+            into_here = true;
+            if t.roles.iter().any(|r| r == role) {
+                return Ok(t.name.clone());
+            }
+        }
+    }
+    if into_here {
+        Err(format!(
+            "the role `{role}` may take no step from `{current}` to `{to}`"
+        ))
+    } else if state(ir, to).is_none() {
+        Err(format!("a `{}` workorder has no state `{to}`", ir.name))
+    } else {
+        Err(format!("no step leads from `{current}` to `{to}`"))
+    }
+}
+
 /// The names of the transitions out of a state.
 pub fn transitions_from(ir: &WorkorderIr, current: &str) -> Vec<String> {
     ir.transitions
@@ -387,6 +416,56 @@ pub fn state_timers(
         });
     }
     (Some(deadline), timers)
+}
+
+/// The timers of the lifecycle's limits spanning several states
+/// (`TARGET within D from FROM`) for an order that has just entered `current`:
+/// each limit counts from the order's latest entry into `FROM` and holds until
+/// it reaches `TARGET` (entering `TARGET`, or a final state, ends it). Timers
+/// that already fired stay fired.
+pub fn span_timers(
+    ir: &WorkorderIr,
+    current: &str,
+    entered_ms: &BTreeMap<String, i64>,
+    old: &[Timer],
+    calendar: Option<&Calendar>,
+) -> Vec<Timer> {
+    let mut out = Vec::new();
+    if is_final(ir, current) {
+        return out;
+    }
+    let name = |i: u32| ir.states.get(i as usize).map(|s| s.name.as_str());
+    for l in &ir.span_limits {
+        let (Some(from), Some(target)) = (name(l.from), name(l.target)) else {
+            continue;
+        };
+        if current == target {
+            continue;
+        }
+        let Some(&start) = entered_ms.get(from) else {
+            continue;
+        };
+        if entered_ms.get(target).is_some_and(|&t| t >= start) {
+            continue;
+        }
+        let st = WorkorderStateIr {
+            name: target.to_string(),
+            label: String::new(),
+            initial: false,
+            is_final: false,
+            limit: Some(l.limit),
+            reminders: l.reminders.clone(),
+            escalations: l.escalations.clone(),
+        };
+        let (_, timers) = state_timers(&st, start, calendar);
+        for mut t in timers {
+            t.fired = old
+                .iter()
+                .any(|o| o.fired && o.due_ms == t.due_ms && o.action == t.action && o.to == t.to);
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// The order number for the `seq`-th order of a local date: `YYYYMMDD` and at

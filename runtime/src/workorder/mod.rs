@@ -30,7 +30,9 @@
 //!
 //! Direct calls (`create`, `transition`, `comment`, `link`, `get`, `history`,
 //! `query`, `counts`, `notifications`, tasks) take the acting [`crate::auth::User`];
-//! the lifecycle's `by ROLE` lists decide which transitions a role may take, and
+//! the lifecycle's `by ROLE` lists decide which transitions a role may take (a
+//! user acts with their role, the project roles the configuration's `roles:`
+//! section gives them, and flows act as the role `ivr`), and
 //! handlers act only on orders with their department. Errors are [`WoError`]s that
 //! map to HTTP statuses (400 naming the field, 403, 404, 409 with the current
 //! state, 422 for a guard that does not hold).
@@ -144,4 +146,27 @@ pub trait WorkorderSink: Send + Sync {
         fields: &'a [(String, dialect_compiler::value::Value)],
         contact: u64,
     ) -> futures::future::BoxFuture<'a, Result<String, String>>;
+
+    /// Reads order `number` of type `kind` for `lookup workorder`: its number,
+    /// state, department, handler and fields.
+    fn lookup<'a>(
+        &'a self,
+        kind: &'a str,
+        number: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<(String, dialect_compiler::value::Value)>, String>>
+    {
+        let _ = (kind, number);
+        Box::pin(async { Err("this runtime keeps no workorders".to_string()) })
+    }
+
+    /// Moves order `number` to state `to` for `transition workorder`.
+    fn transition_to<'a>(
+        &'a self,
+        number: &'a str,
+        to: &'a str,
+        comment: Option<String>,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        let _ = (number, to, comment);
+        Box::pin(async { Err("this runtime keeps no workorders".to_string()) })
+    }
 }

@@ -99,6 +99,10 @@ pub struct Workorder {
     /// return restores them).
     #[serde(default)]
     pub assignments: Vec<Assignment>,
+    /// When the order last entered each state it has been in: limits that
+    /// span several states (`repaired within 24h from dispatched`) count from it.
+    #[serde(default)]
+    pub entered_ms: BTreeMap<String, i64>,
     /// Number of changes; equals the number of history entries.
     pub version: u32,
 }

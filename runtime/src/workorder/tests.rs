@@ -277,7 +277,14 @@ async fn fault_repair_forwards_and_returns_between_departments() {
     let mut rep = step("repaired");
     rep.fields = fields(json!({ "cause": "cable cut" }));
     wo.transition(&n, rep, &ops).await.unwrap();
-    let o = wo.transition(&n, step("not_fixed"), &agent).await.unwrap();
+    // `not_fixed` is a return that needs a reason.
+    assert_eq!(
+        invalid_field(wo.transition(&n, step("not_fixed"), &agent).await),
+        "comment"
+    );
+    let mut nf = step("not_fixed");
+    nf.comment = Some("still no dial tone".into());
+    let o = wo.transition(&n, nf, &agent).await.unwrap();
     assert_eq!(o.state, "repairing");
     assert_eq!(
         o.handler.as_deref(),
@@ -726,5 +733,200 @@ async fn changes_of_one_group_see_each_other_and_are_stored_whole() {
         6,
         "{audit:?}"
     );
+    wo.stop().await;
+}
+
+/// The outbox entries the triggers queued, oldest first.
+fn outbox(s: &SharedStore) -> Vec<serde_json::Value> {
+    s.range(crate::notify::OUTBOX, &[], &[0xFF; 9], 100, false)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| serde_json::from_slice(&v).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_repaired_fault_is_confirmed_by_the_customer_through_the_ivr() {
+    use dialect_compiler::value::Value;
+    let s = store("loop");
+    let wo = engine(&s, FRIDAY_4PM).await;
+    let mut members = std::collections::BTreeMap::new();
+    members.insert("dispatcher".to_string(), vec!["wang".to_string()]);
+    wo.set_role_members(&members).await;
+    let wang = user("wang", "analyst", None);
+    let other = user("zhao", "analyst", None);
+    let ops = user("h1", "handler", Some("network_ops"));
+    let o = wo
+        .create(
+            CreateRequest {
+                kind: "fault_repair".into(),
+                fields: fields(json!({"phone": "13800000001", "fault_type": "no_dial_tone"})),
+                department: Some("network_ops".into()),
+                ..CreateRequest::default()
+            },
+            &user("a1", "agent", None),
+        )
+        .await
+        .unwrap();
+    let n = o.number.clone();
+    // `on enter new -> assign dispatcher`: the dispatchers are told.
+    let told = wo
+        .notifications(vec!["dispatcher".into()], 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 1);
+    assert_eq!(
+        (told[0].action.as_str(), told[0].number.as_str()),
+        ("assign", n.as_str())
+    );
+
+    // `dispatch` is for agents, supervisors and the project's dispatchers.
+    let mut d = step("dispatch");
+    d.department = Some("network_ops".into());
+    let r = wo.transition(&n, d.clone(), &other).await;
+    assert!(matches!(r, Err(WoError::Forbidden(_))), "{r:?}");
+    wo.transition(&n, d, &wang).await.unwrap();
+    wo.transition(&n, step("accept"), &ops).await.unwrap();
+    assert!(outbox(&s).is_empty(), "nothing leaves before the repair");
+
+    let mut rep = step("repaired");
+    rep.fields = fields(json!({ "cause": "cable cut" }));
+    let o = wo.transition(&n, rep, &ops).await.unwrap();
+    assert_eq!(o.state, "repaired");
+    // Written with the step: the SMS in the outbox, the order a target of
+    // the confirmation campaign (once, though both the trigger and the
+    // campaign's `in state repaired` name it).
+    let sms = outbox(&s);
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert_eq!(sms[0]["channel"], "sms");
+    assert_eq!(sms[0]["to"], "13800000001");
+    assert_eq!(
+        sms[0]["body"],
+        format!("您的故障工单{n}已修复，我们将致电确认。")
+    );
+    let targets = crate::dialer::store::targets(&*s, "repair_confirmation").unwrap();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0].phone, "13800000001");
+    assert_eq!(targets[0].fields[0], Value::Text(n.clone()));
+    let hist = wo.history(&n).await.unwrap();
+    let last = hist.last().unwrap().comment.clone().unwrap_or_default();
+    assert!(last.contains("notify sms to 13800000001"), "{last}");
+    assert!(last.contains("campaign repair_confirmation"), "{last}");
+
+    // What the flow confirm_repair does when the customer presses 2, then 1.
+    let sink: Arc<dyn crate::workorder::WorkorderSink> = Arc::new(wo.clone());
+    let rec = sink.lookup("fault_repair", &n).await.unwrap();
+    assert!(rec.contains(&("state".into(), Value::Text("repaired".into()))));
+    assert!(rec.contains(&("cause".into(), Value::Text("cable cut".into()))));
+    assert!(
+        sink.lookup("complaint", &n).await.is_err(),
+        "another type is no such order"
+    );
+    // A return needs the reason.
+    let e = sink.transition_to(&n, "repairing", None).await.unwrap_err();
+    assert!(e.contains("reason"), "{e}");
+    sink.transition_to(&n, "repairing", Some("客户反馈仍未修复".into()))
+        .await
+        .unwrap();
+    let o = wo.get(&n).await.unwrap();
+    assert_eq!(
+        (o.state.as_str(), o.handler.as_deref()),
+        ("repairing", Some("h1"))
+    );
+    let e = sink.transition_to(&n, "closed", None).await.unwrap_err();
+    assert!(
+        e.contains("no step leads from `repairing` to `closed`"),
+        "{e}"
+    );
+
+    // Repaired again: the same number is a pending target again, with fresh attempts.
+    let mut rep = step("repaired");
+    rep.fields = fields(json!({ "cause": "card replaced" }));
+    wo.transition(&n, rep, &ops).await.unwrap();
+    let targets = crate::dialer::store::targets(&*s, "repair_confirmation").unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        targets[0].state,
+        dialect_dialer::target::TargetState::Pending
+    );
+    assert_eq!(outbox(&s).len(), 2);
+    sink.transition_to(&n, "closed", Some("客户电话确认已修复".into()))
+        .await
+        .unwrap();
+    let o = wo.get(&n).await.unwrap();
+    assert_eq!(o.state, "closed");
+    let last = wo.history(&n).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.user.as_str(), last.transition.as_deref()),
+        ("ivr", Some("confirm"))
+    );
+    let report = check_store(&*s).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    wo.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_spanning_states_counts_from_the_first_state_and_ends_at_the_target() {
+    let s = store("span");
+    let wo = engine(&s, FRIDAY_4PM).await;
+    let agent = user("a1", "agent", None);
+    let ops = user("h1", "handler", Some("network_ops"));
+    let n = wo
+        .create(
+            CreateRequest {
+                kind: "fault_repair".into(),
+                fields: fields(json!({"phone": "13800000001", "fault_type": "no_signal"})),
+                ..CreateRequest::default()
+            },
+            &agent,
+        )
+        .await
+        .unwrap()
+        .number;
+    let mut d = step("dispatch");
+    d.department = Some("network_ops".into());
+    wo.transition(&n, d, &agent).await.unwrap();
+    wo.transition(&n, step("accept"), &ops).await.unwrap();
+    // `repaired within 24h from dispatched { escalate -> dispatcher }`: the
+    // limit goes on across `repairing` (and a forward back to `dispatched`
+    // would not restart it... until the order is dispatched again).
+    let escalations = |list: Vec<super::Notification>| {
+        list.into_iter()
+            .filter(|x| x.action == "escalate")
+            .collect::<Vec<_>>()
+    };
+    tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
+    let told = escalations(
+        wo.notifications(vec!["dispatcher".into()], 0, 10)
+            .await
+            .unwrap(),
+    );
+    assert!(told.is_empty(), "{told:?}");
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+    let told = escalations(
+        wo.notifications(vec!["dispatcher".into()], 0, 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].due_ms, FRIDAY_4PM + 24 * 3_600_000);
+    // Reaching the target ends the limit: no span timer is left.
+    let mut rep = step("repaired");
+    rep.fields = fields(json!({ "cause": "antenna" }));
+    let o = wo.transition(&n, rep, &ops).await.unwrap();
+    assert!(
+        o.timers
+            .iter()
+            .all(|t| !t.to.contains(&"dispatcher".to_string())),
+        "{:?}",
+        o.timers
+    );
+    tokio::time::sleep(Duration::from_secs(3 * 24 * 3600)).await;
+    let told = escalations(
+        wo.notifications(vec!["dispatcher".into()], 0, 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(told.len(), 1, "{told:?}");
     wo.stop().await;
 }

@@ -781,3 +781,50 @@ async fn idle_and_trickling_http_connections_are_closed_and_capped() {
     api.shutdown.cancel();
     api.state.workorders.stop().await;
 }
+
+#[tokio::test]
+async fn a_return_that_needs_a_reason_is_refused_without_one() {
+    let api = serve().await;
+    let (st, o) = api
+        .post(
+            "/workorders",
+            "agent1",
+            json!({"kind": "fault_repair", "department": "network_ops",
+                   "fields": {"phone": "13800138000", "fault_type": "no_signal"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{o}");
+    let n = o["number"].as_str().unwrap().to_string();
+    let t = format!("/workorders/{n}/transitions");
+    for (who, body) in [
+        (
+            "agent1",
+            json!({"transition": "dispatch", "department": "network_ops"}),
+        ),
+        ("ops1", json!({"transition": "accept"})),
+        (
+            "ops1",
+            json!({"transition": "repaired", "fields": {"cause": "antenna"}}),
+        ),
+    ] {
+        let (st, o) = api.post(&t, who, body).await;
+        assert_eq!(st, 200, "{o}");
+    }
+    // `not_fixed: repaired -> repairing by agent, ivr return (reason required)`.
+    for body in [
+        json!({"transition": "not_fixed"}),
+        json!({"transition": "not_fixed", "comment": "  "}),
+    ] {
+        let (st, e) = api.post(&t, "agent1", body).await;
+        assert_eq!((st, e["field"].as_str()), (400, Some("comment")), "{e}");
+    }
+    let (st, o) = api
+        .post(
+            &t,
+            "agent1",
+            json!({"transition": "not_fixed", "comment": "still no signal"}),
+        )
+        .await;
+    assert_eq!((st, o["state"].as_str()), (200, Some("repairing")), "{o}");
+    api.shutdown.cancel();
+}

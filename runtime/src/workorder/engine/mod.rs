@@ -37,9 +37,12 @@
 //! - this file: the actor loop, group commit and the committer task.
 //! - `ops`: the changes (create, import, transition, comment, link, timers firing, tasks).
 //! - `query`: reads (queries, counts, history, notifications, tasks), from memory or the store.
+//! - `triggers`: what entering a state sets off (`on enter`, campaigns drawing orders),
+//!   staged in the step's own batch.
 
 mod ops;
 mod query;
+pub(crate) mod triggers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -75,6 +78,8 @@ pub(super) enum Msg {
     Import(Vec<ImportOrder>, User, Reply<Vec<String>>),
     CreateTask(TaskRequest, User, Reply<Task>),
     UpdateTask(u64, TaskUpdate, User, Reply<Task>),
+    /// API user name → the project roles (`role NAME`) the configuration gives them.
+    Members(BTreeMap<String, Vec<String>>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -101,6 +106,7 @@ pub(super) fn spawn(
         pending: Batch::new(),
         pending_final: Vec::new(),
         failed: None,
+        members: BTreeMap::new(),
     };
     tokio::spawn(engine.run(rx, ctx));
     tx
@@ -231,6 +237,8 @@ struct Engine {
     pending_final: Vec<String>,
     /// Why writing a pending batch of the open group failed.
     failed: Option<StoreError>,
+    /// API user name → the project roles the configuration gives them.
+    members: BTreeMap<String, Vec<String>>,
 }
 
 /// Audit ids reserved at once (ids of a block not used before a restart are skipped).
@@ -340,8 +348,22 @@ impl Engine {
                 let r = Ok(self.counts());
                 g.replies.push(defer(tx, r));
             }
+            Msg::Members(m) => self.members = m,
             Msg::Stop(_) => {}
         }
+    }
+
+    /// The role names a user acts with in `by` lists: their role, `ivr` for
+    /// the flows' user, and the project roles the configuration gives them.
+    fn acting_roles(&self, user: &User) -> Vec<String> {
+        let mut out = vec![user.role.as_str().to_string()];
+        if *user == super::handle::ivr_user() {
+            out.push(dialect_lang::check::IVR_ROLE.to_string());
+        }
+        if let Some(extra) = self.members.get(&user.name) {
+            out.extend(extra.iter().cloned());
+        }
+        out
     }
 
     /// Adds a change's batch to the open group and updates memory.

@@ -107,7 +107,9 @@ impl Engine {
         let cal = ir
             .calendar
             .and_then(|c| program.shared().calendars.get(c as usize));
-        let (deadline_ms, timers) = lifecycle::state_timers(st, at_ms, cal);
+        let (deadline_ms, mut timers) = lifecycle::state_timers(st, at_ms, cal);
+        let entered_ms: BTreeMap<String, i64> = [(st.name.clone(), at_ms)].into_iter().collect();
+        timers.extend(lifecycle::span_timers(ir, &st.name, &entered_ms, &[], cal));
         let o = Workorder {
             number,
             kind: kind.to_string(),
@@ -134,6 +136,7 @@ impl Engine {
                 department,
                 handler,
             }],
+            entered_ms,
             version: 1,
         };
         let entry = HistoryEntry {
@@ -186,6 +189,18 @@ impl Engine {
             o.customer_id = e.customer_id.clone();
         }
         entry.comment = req.comment;
+        if let Ok(ir) = lifecycle::lifecycle(program, &o.kind)
+            && let Some(si) = ir.states.iter().position(|s| s.name == o.state)
+        {
+            let set_off = self.stage_entry(program, ir, &o, si as u32, now, &mut batch)?;
+            if !set_off.is_empty() {
+                let line = set_off.join("; ");
+                entry.comment = Some(match entry.comment.take() {
+                    Some(c) => format!("{c}\n{line}"),
+                    None => line,
+                });
+            }
+        }
         let mut updates = Vec::new();
         self.stage(
             &mut batch,
@@ -305,13 +320,20 @@ impl Engine {
                 });
             }
         };
-        if !(user.role == Role::Admin || t.roles.iter().any(|r| r == user.role.as_str())) {
+        let acting = self.acting_roles(user);
+        if !(user.role == Role::Admin || t.roles.iter().any(|r| acting.contains(r))) {
             return Err(WoError::Forbidden(format!(
                 "the role `{}` may not take `{}`; it is for: {}",
-                user.role,
+                acting.join("`, `"),
                 t.name,
                 t.roles.join(", ")
             )));
+        }
+        if t.reason_required && req.comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+            return Err(WoError::invalid(
+                "comment",
+                format!("`{}` needs a reason: give it as the `comment`", t.name),
+            ));
         }
         let updates = lifecycle::validate_update(ir, &req.fields)?;
         let now = self.clock.now_ms();
@@ -417,7 +439,15 @@ impl Engine {
         let cal = ir
             .calendar
             .and_then(|c| program.shared().calendars.get(c as usize));
-        let (deadline, timers) = lifecycle::state_timers(to, now, cal);
+        let (deadline, mut timers) = lifecycle::state_timers(to, now, cal);
+        o.entered_ms.insert(to.name.clone(), now);
+        timers.extend(lifecycle::span_timers(
+            ir,
+            &to.name,
+            &o.entered_ms,
+            &old.timers,
+            cal,
+        ));
         o.deadline_ms = deadline;
         o.timers = timers;
         o.assignments.retain(|a| a.state != to.name);
@@ -428,6 +458,13 @@ impl Engine {
         });
         o.updated_ms = now;
         o.version += 1;
+        let mut batch = Batch::new();
+        let set_off = self.stage_entry(program, ir, &o, to_index, now, &mut batch)?;
+        let comment = match (req.comment, set_off.is_empty()) {
+            (c, true) => c,
+            (Some(c), false) => Some(format!("{c}\n{}", set_off.join("; "))),
+            (None, false) => Some(set_off.join("; ")),
+        };
         let entry = HistoryEntry {
             version: o.version,
             at_ms: now,
@@ -440,9 +477,8 @@ impl Engine {
             department: o.department.clone(),
             handler: o.handler.clone(),
             fields: updates,
-            comment: req.comment,
+            comment,
         };
-        let mut batch = Batch::new();
         let mut ups = Vec::new();
         self.stage(
             &mut batch,
