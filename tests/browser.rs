@@ -134,3 +134,29 @@ pub async fn sign_in_page(c: &Client, user: &str, password: &str) {
     fill(c, "#signin-password", password).await;
     click(c, "#signin button[type=submit]").await;
 }
+
+/// Presses Alt + `key` as a person would (key down, key up): the pages'
+/// keyboard shortcuts.
+pub async fn alt(c: &Client, key: char) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down {
+            value: Key::Alt.into(),
+        })
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key })
+        .then(KeyAction::Up {
+            value: Key::Alt.into(),
+        });
+    c.perform_actions(keys).await.unwrap();
+}
+
+/// Saves the page as `docs/images/NAME` (the README shows some of them).
+pub async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let dir = crate::repo().join("docs/images");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}

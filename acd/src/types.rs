@@ -28,6 +28,10 @@ pub struct QueuedCall {
     pub called: String,
     /// Trunk group it came in on (`long_distance` ...), for priorities and statistics.
     pub trunk: String,
+    /// The trunk it came in on, by name ("" for calls from anywhere): a
+    /// callback leaves through it unless `acd.callback_trunk` names another.
+    #[serde(default)]
+    pub trunk_name: String,
     /// The customer the IVR identified ("" when none), for the screen pop.
     #[serde(default)]
     pub customer_id: String,
@@ -59,6 +63,7 @@ impl QueuedCall {
             caller: caller.to_string(),
             called: String::new(),
             trunk: String::new(),
+            trunk_name: String::new(),
             customer_id: String::new(),
             data: Vec::new(),
             trail: Vec::new(),

@@ -312,23 +312,7 @@ async fn a_waiting_call_goes_to_the_agent_who_becomes_ready() {
         )
         .await
     });
-    let mut waiting = serde_json::Value::Null;
-    for _ in 0..100 {
-        waiting = reqwest::Client::new()
-            .get(format!("http://{}/api/v1/queues/support", s.http))
-            .bearer_auth("t-7001")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if waiting["waiting"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(waiting["waiting"], 1, "{waiting}");
+    wait_waiting(&s, "support", 1).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(agent_state(&s, "7001").await, "not_ready");
     agent_ops(&s, "7001", &["ready"]).await;

@@ -20,10 +20,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dialect_e2e::browser::{browser, chromedriver, click, fill, sign_in_page, wait_text};
-use dialect_e2e::{repo, sipp_async};
+use dialect_e2e::browser::{
+    alt, browser, chromedriver, click, fill, screenshot, sign_in_page, wait_text,
+};
+use dialect_e2e::sipp_async;
 use dialect_runtime::config::{ApiUser, Role};
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
@@ -48,28 +49,6 @@ fn person(name: &str, password: &str, role: Role) -> ApiUser {
         role,
         department: None,
     }
-}
-
-/// Presses Alt + `key` as a person would (key down, key up).
-async fn alt(c: &Client, key: char) {
-    let keys = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down {
-            value: Key::Alt.into(),
-        })
-        .then(KeyAction::Down { value: key })
-        .then(KeyAction::Up { value: key })
-        .then(KeyAction::Up {
-            value: Key::Alt.into(),
-        });
-    c.perform_actions(keys).await.unwrap();
-}
-
-async fn screenshot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let dir = repo().join("docs/images");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
 }
 
 /// The caller's media, read by the test: every RTP packet sent to the

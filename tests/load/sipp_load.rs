@@ -52,7 +52,7 @@ impl Server {
                  data_dir: {}\n\
                  project: {}\n\
                  limits: {{ max_calls: 20000, calls_per_second: 5000 }}\n\
-                 logging: {{ level: warn }}\n\
+                 logging: {{ level: error }}\n\
                  speech: {{ asr: \"off\" }}\n\
                  services: {{ crm: \"http://127.0.0.1:9/crm\", billing: \"http://127.0.0.1:9/billing\" }}\n",
                 data.display(),

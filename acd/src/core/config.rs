@@ -43,7 +43,7 @@ pub struct AcdConfig {
     /// How long a callback, or an agent's outbound call, rings the far end.
     #[serde(deserialize_with = "de_ms")]
     pub callback_ring_ms: i64,
-    /// Trunk group for callbacks ("" = the one the call came in on).
+    /// Trunk (name or group) for callbacks ("" = the trunk the call came in on).
     pub callback_trunk: String,
     /// Caller id presented on callbacks ("" = the trunk's).
     pub callback_caller_id: String,

@@ -46,7 +46,7 @@ impl AcdCore {
                 return;
             };
             let trunk = if self.config.callback_trunk.is_empty() {
-                self.c(s).info.trunk.clone()
+                self.c(s).info.trunk_name.clone()
             } else {
                 self.config.callback_trunk.clone()
             };

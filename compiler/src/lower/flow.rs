@@ -239,34 +239,7 @@ impl<'a> Lowerer<'a> {
                     },
                     vec![n],
                 );
-                let k = self.input_kind(fb);
-                let slot = fb.slot(&target.name, answer);
-                let (ok, failed, join) = (fb.block(loc), fb.block(loc), fb.block(loc));
-                let want = fb.int(InputKind::Record as i64);
-                let c = fb.reg(Type::Bool);
-                fb.emit(Inst::Cmp {
-                    dst: c,
-                    cond: Cond::Eq,
-                    kind: CmpKind::Int,
-                    a: k,
-                    b: want,
-                });
-                self.branch(fb, c, ok, failed);
-                fb.cur = ok;
-                let r = fb.reg(answer);
-                fb.emit(Inst::Input {
-                    dst: r,
-                    what: InputField::Record,
-                });
-                fb.emit(Inst::Store { slot, src: r });
-                fb.term(Term::Jump(join));
-                fb.cur = failed;
-                let none = fb.konst(answer, Const::Int(0));
-                fb.emit(Inst::Store { slot, src: none });
-                if let Some(b) = otherwise {
-                    self.block(fb, b);
-                }
-                fb.switch_to(join);
+                self.store_answer(fb, target, answer, otherwise.as_ref(), loc);
             }
             StmtKind::TransitionWorkorder {
                 order,

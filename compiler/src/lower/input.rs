@@ -371,6 +371,20 @@ impl<'a> Lowerer<'a> {
             },
             args,
         );
+        self.store_answer(fb, target, answer, l.otherwise.as_ref(), loc);
+    }
+
+    /// After a suspension a record answers (a service lookup, a workorder
+    /// lookup): the record into `target`'s variable, or an empty value and
+    /// the `otherwise` block when none came (nothing found, a failure).
+    pub(super) fn store_answer(
+        &mut self,
+        fb: &mut Fb,
+        target: &Ident,
+        answer: Type,
+        otherwise: Option<&Block>,
+        loc: LocId,
+    ) {
         let k = self.input_kind(fb);
         let slot = fb.slot(&target.name, answer);
         let (ok, failed, join) = (fb.block(loc), fb.block(loc), fb.block(loc));
@@ -395,7 +409,7 @@ impl<'a> Lowerer<'a> {
         fb.cur = failed;
         let none = fb.konst(answer, Const::Int(0));
         fb.emit(Inst::Store { slot, src: none });
-        if let Some(b) = &l.otherwise {
+        if let Some(b) = otherwise {
             self.block(fb, b);
         }
         fb.switch_to(join);

@@ -464,6 +464,7 @@ async fn answered(
             let mut qc = dialect_acd::QueuedCall::new(id, "", &order.number, crate::time::now_ms());
             qc.called = call.contact.caller.clone();
             qc.trunk = call.trunk_group.clone();
+            qc.trunk_name = call.contact.trunk.clone();
             qc.data = order.data.clone();
             qc.trail = call.contact.trail.clone();
             let (tx, rx) = mpsc::channel(64);
@@ -510,6 +511,7 @@ async fn answered(
             let mut qc = dialect_acd::QueuedCall::new(id, queue, &order.number, now);
             qc.called = call.contact.caller.clone();
             qc.trunk = call.trunk_group.clone();
+            qc.trunk_name = call.contact.trunk.clone();
             qc.data = order.data.clone();
             qc.trail = call.contact.trail.clone();
             let (tx, rx) = mpsc::channel(64);

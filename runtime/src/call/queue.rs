@@ -89,6 +89,7 @@ impl Call {
         let mut qc = QueuedCall::new(id, queue, &self.contact.caller, crate::time::now_ms());
         qc.called = self.contact.called.clone();
         qc.trunk = self.trunk_group.clone();
+        qc.trunk_name = self.contact.trunk.clone();
         qc.priority = priority;
         qc.data = inst.data();
         // A callback goes to a number the flow accepted (`data.callback_number`,
