@@ -30,9 +30,11 @@ node_ip() { echo "127.0.0.1$1"; }
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop() {
+	local pids=()
 	for pidfile in "$DIR"/node*/dialect.pid "$DIR"/kamailio.pid; do
 		[ -f "$pidfile" ] || continue
 		if running "$pidfile"; then
+			pids+=("$(cat "$pidfile")")
 			kill "$(cat "$pidfile")" 2>/dev/null || true
 		fi
 		rm -f "$pidfile"
@@ -41,8 +43,12 @@ stop() {
 		pg_bin pg_ctl -D "$DIR/pg/data" -m fast -w stop >/dev/null 2>&1 || true
 	fi
 	# Runtimes have 30 s to end their calls; wait for them.
-	for _ in $(seq 150); do
-		pgrep -f "$DIR/node" >/dev/null 2>&1 || break
+	for _ in $(seq 175); do
+		local alive=0
+		for pid in "${pids[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		[ "$alive" = 0 ] && break
 		sleep 0.2
 	done
 }

@@ -62,8 +62,9 @@ impl Cluster {
     }
 
     fn signal(&self, node: u32, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.pid(node).to_string()])
+        // The shell's own kill: no procps needed.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill {signal} {}", self.pid(node))])
             .status()
             .unwrap();
         assert!(status.success(), "kill {signal} node {node}");
@@ -134,10 +135,14 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // A stopped node would hold up the script's stop.
-        let _ = Command::new("pkill")
-            .args(["-CONT", "-f"])
-            .arg(self.dir.join("node").to_string_lossy().as_ref())
-            .status();
+        for node in 1..=NODES {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("node{node}/dialect.pid")))
+            {
+                let _ = Command::new("sh")
+                    .args(["-c", &format!("kill -CONT {} 2>/dev/null", pid.trim())])
+                    .status();
+            }
+        }
         let _ = self.script("stop");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
