@@ -136,7 +136,8 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         // A stopped node would hold up the script's stop.
         for node in 1..=NODES {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("node{node}/dialect.pid")))
+            if let Ok(pid) =
+                std::fs::read_to_string(self.dir.join(format!("node{node}/dialect.pid")))
             {
                 let _ = Command::new("sh")
                     .args(["-c", &format!("kill -CONT {} 2>/dev/null", pid.trim())])
