@@ -214,8 +214,10 @@ flow main "入口" on "10000" {{
     dir
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1() {
+/// An order of the confirmation project reaches `repaired` over the API; the
+/// campaign calls the customer, a SIPp callee who presses `key`; the order
+/// ends up in `want`. Returns the last step of its history.
+async fn confirmation_call(key: char, want: &str) -> serde_json::Value {
     let dir = confirmation_project();
     let (trunk, port) = dialect_e2e::customer_trunk();
     let project_dir = dir.clone();
@@ -231,7 +233,13 @@ async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1()
         serde_json::json!({}),
     )
     .await;
-    let callee = dialect_e2e::customer_as("uas_campaign_key.xml", port, 0);
+    // The callee's scenario with the key to press.
+    let scenario = dir.join("callee.xml");
+    let text = std::fs::read_to_string(dialect_e2e::scenario("uas_campaign_key.xml"))
+        .unwrap()
+        .replace("dtmf_2833_1.pcap", &format!("dtmf_2833_{key}.pcap"));
+    std::fs::write(&scenario, text).unwrap();
+    let callee = dialect_e2e::customer_at(&scenario, port, 0);
     let o = post_json(
         &s,
         "/api/v1/workorders",
@@ -258,11 +266,11 @@ async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1()
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // The callee pressed 1: the flow closed the order as the IVR.
+    // The flow moved the order as the IVR, by the key.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     let order = loop {
         let o = s.get(&format!("/api/v1/workorders/{n}")).await;
-        if o["state"] == "closed" || tokio::time::Instant::now() > deadline {
+        if o["state"] == want || tokio::time::Instant::now() > deadline {
             break o;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -273,7 +281,7 @@ async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1()
         .into_iter()
         .filter(|c| c["kind"] == "campaign")
         .collect();
-    assert_eq!(order["state"], "closed", "{order:#}\n{calls:#?}");
+    assert_eq!(order["state"], want, "{order:#}\n{calls:#?}");
     let history = s.get(&format!("/api/v1/workorders/{n}/history")).await;
     let last = history
         .as_array()
@@ -281,8 +289,21 @@ async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1()
         .and_then(|h| h.last().cloned())
         .unwrap_or_default();
     assert_eq!(last["user"], "ivr", "{history:#}");
-    assert_eq!(last["transition"], "confirm", "{history:#}");
-    assert_eq!(last["comment"], "客户确认已修复", "{history:#}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repaired_order_is_confirmed_by_a_call_to_the_customer_who_presses_1() {
+    let last = confirmation_call('1', "closed").await;
+    assert_eq!(last["transition"], "confirm", "{last:#}");
+    assert_eq!(last["comment"], "客户确认已修复", "{last:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_who_presses_2_sends_the_order_back_with_a_reason() {
+    let last = confirmation_call('2', "new").await;
+    assert_eq!(last["transition"], "not_fixed", "{last:#}");
+    assert_eq!(last["comment"], "客户反馈未修复", "{last:#}");
 }
