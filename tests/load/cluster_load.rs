@@ -94,7 +94,9 @@ fn offer(calls: u32, rate: u32) -> (u64, u64) {
         .replace("[pcap]", "/usr/share/sip-tester/dtmf_2833_1.pcap");
     let file = dir().join("cluster_ivr.xml");
     std::fs::write(&file, scenario).unwrap();
-    let out = Command::new("sipp")
+    let stats = dir().join("stat.csv");
+    let _ = std::fs::remove_file(&stats);
+    Command::new("sipp")
         .arg(FRONT)
         .arg("-sf")
         .arg(&file)
@@ -104,26 +106,12 @@ fn offer(calls: u32, rate: u32) -> (u64, u64) {
         .args(["-l", &(rate * 10).to_string()])
         .args(["-timeout", &format!("{}s", calls / rate.max(1) + 60)])
         .args(["-nostdin", "-trace_stat", "-stf"])
-        .arg(dir().join("stat.csv"))
+        .arg(&stats)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    let _ = out;
-    // The last line of the statistics file has the cumulative counters.
-    let stat = std::fs::read_to_string(dir().join("stat.csv")).unwrap_or_default();
-    let mut lines = stat.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
-    let last: Vec<&str> = stat.lines().last().unwrap_or("").split(';').collect();
-    let field = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .and_then(|i| last.get(i))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("SuccessfulCall(C)"), field("FailedCall(C)"))
+    process::sipp_totals(&stats)
 }
 
 fn measure(nodes: u32, rate: u32, seconds: u32) {

@@ -197,21 +197,8 @@ fn run_sipp(
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let csv = std::fs::read_to_string(&stats).unwrap_or_default();
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
-    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .and_then(|i| last.get(i)?.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let r = SippResult {
-        successful: col("SuccessfulCall(C)"),
-        failed: col("FailedCall(C)"),
-    };
+    let (successful, failed) = process::sipp_totals(&stats);
+    let r = SippResult { successful, failed };
     if !status.success() && r.successful + r.failed == 0 {
         eprintln!("sipp exited with {status} and no statistics");
     }

@@ -23,6 +23,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process.rs"]
+#[allow(
+    dead_code,
+    reason = "the SIPp statistics reader serves the call benchmarks"
+)]
 mod process;
 
 use std::path::{Path, PathBuf};

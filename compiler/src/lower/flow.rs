@@ -101,6 +101,22 @@ impl<'a> Lowerer<'a> {
         r
     }
 
+    /// Whether the input a resumed suspension got is of `kind`, as a boolean
+    /// register to branch on.
+    pub(super) fn input_is(&mut self, fb: &mut Fb, kind: InputKind) -> Reg {
+        let k = self.input_kind(fb);
+        let want = fb.int(kind as i64);
+        let c = fb.reg(Type::Bool);
+        fb.emit(Inst::Cmp {
+            dst: c,
+            cond: Cond::Eq,
+            kind: CmpKind::Int,
+            a: k,
+            b: want,
+        });
+        c
+    }
+
     pub(super) fn stmt(&mut self, fb: &mut Fb, s: &Stmt) {
         let loc = self.loc(s.span);
         fb.cur_loc = loc;
@@ -136,18 +152,9 @@ impl<'a> Lowerer<'a> {
                     beep: options::flag(o, "beep"),
                 };
                 self.suspend(fb, format!("record {target}"), s.span, kind, Vec::new());
-                let k = self.input_kind(fb);
                 let slot = fb.slot(&target.name, Type::Recording);
                 let (ok, failed, join) = (fb.block(loc), fb.block(loc), fb.block(loc));
-                let want = fb.int(InputKind::Recording as i64);
-                let c = fb.reg(Type::Bool);
-                fb.emit(Inst::Cmp {
-                    dst: c,
-                    cond: Cond::Eq,
-                    kind: CmpKind::Int,
-                    a: k,
-                    b: want,
-                });
+                let c = self.input_is(fb, InputKind::Recording);
                 self.branch(fb, c, ok, failed);
                 fb.cur = ok;
                 let t = fb.reg(Type::Recording);
@@ -188,17 +195,8 @@ impl<'a> Lowerer<'a> {
                     },
                     args,
                 );
-                let k = self.input_kind(fb);
                 let (ok, failed) = (fb.block(loc), fb.block(loc));
-                let want = fb.int(InputKind::Created as i64);
-                let c = fb.reg(Type::Bool);
-                fb.emit(Inst::Cmp {
-                    dst: c,
-                    cond: Cond::Eq,
-                    kind: CmpKind::Int,
-                    a: k,
-                    b: want,
-                });
+                let c = self.input_is(fb, InputKind::Created);
                 self.branch(fb, c, ok, failed);
                 fb.cur = failed;
                 fb.term(Term::Fail {
@@ -261,17 +259,8 @@ impl<'a> Lowerer<'a> {
                     },
                     args,
                 );
-                let k = self.input_kind(fb);
                 let (failed, join) = (fb.block(loc), fb.block(loc));
-                let bad = fb.int(InputKind::Failed as i64);
-                let c = fb.reg(Type::Bool);
-                fb.emit(Inst::Cmp {
-                    dst: c,
-                    cond: Cond::Eq,
-                    kind: CmpKind::Int,
-                    a: k,
-                    b: bad,
-                });
+                let c = self.input_is(fb, InputKind::Failed);
                 self.branch(fb, c, failed, join);
                 fb.cur = failed;
                 if let Some(b) = otherwise {
@@ -458,17 +447,8 @@ impl<'a> Lowerer<'a> {
                 };
                 self.suspend(fb, node.clone(), s.span, kind, args);
                 // Resumed only when the transfer failed (or the runtime says it is done).
-                let k = self.input_kind(fb);
                 let (failed, done) = (fb.block(loc), fb.block(loc));
-                let want = fb.int(InputKind::Failed as i64);
-                let c = fb.reg(Type::Bool);
-                fb.emit(Inst::Cmp {
-                    dst: c,
-                    cond: Cond::Eq,
-                    kind: CmpKind::Int,
-                    a: k,
-                    b: want,
-                });
+                let c = self.input_is(fb, InputKind::Failed);
                 self.branch(fb, c, failed, done);
                 fb.cur = done;
                 fb.term(Term::Hangup);

@@ -385,18 +385,9 @@ impl<'a> Lowerer<'a> {
         otherwise: Option<&Block>,
         loc: LocId,
     ) {
-        let k = self.input_kind(fb);
         let slot = fb.slot(&target.name, answer);
         let (ok, failed, join) = (fb.block(loc), fb.block(loc), fb.block(loc));
-        let want = fb.int(InputKind::Record as i64);
-        let c = fb.reg(Type::Bool);
-        fb.emit(Inst::Cmp {
-            dst: c,
-            cond: Cond::Eq,
-            kind: CmpKind::Int,
-            a: k,
-            b: want,
-        });
+        let c = self.input_is(fb, InputKind::Record);
         self.branch(fb, c, ok, failed);
         fb.cur = ok;
         let r = fb.reg(answer);
