@@ -14,7 +14,10 @@
 # on 127.0.0.1N:5060 and 127.0.0.1N:8080), DIALECT_RTP_BASE (first RTP port of
 # node 1, default 30000; each node takes 1,000), DIALECT_BIN (the dialect
 # binary; default target/release/dialect, built if absent), DIALECT_PROJECT
-# (default flows/hotline).
+# (default flows/hotline), DIALECT_LEASE (how long a service stays with a dead
+# runtime before another takes it over, default 5s).
+#
+# Every runtime takes the same admin token, kept in $DIALECT_CLUSTER_DIR/admin-token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -24,6 +27,7 @@ NODES=${DIALECT_NODES:-3}
 RTP_BASE=${DIALECT_RTP_BASE:-30000}
 BIN=${DIALECT_BIN:-$ROOT/target/release/dialect}
 PROJECT=${DIALECT_PROJECT:-$ROOT/flows/hotline}
+LEASE=${DIALECT_LEASE:-5s}
 
 node_ip() { echo "127.0.0.1$1"; }
 
@@ -123,6 +127,14 @@ pg_bin psql -h "$DIR/pg" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database
 	pg_bin psql -h "$DIR/pg" -U postgres -d postgres -qc "CREATE DATABASE dialect"
 STORE="postgres:///dialect?host=$DIR/pg&user=postgres&pool_size=16"
 
+# One secret between the runtimes and one admin token for all of them, made at
+# the first start and kept in the folder (readable by its owner only).
+for f in cluster-secret admin-token; do
+	[ -s "$DIR/$f" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/$f")
+done
+SECRET=$(cat "$DIR/cluster-secret")
+ADMIN_TOKEN=$(cat "$DIR/admin-token")
+
 # The runtimes.
 : >"$DIR/dispatcher.list"
 for n in $(seq "$NODES"); do
@@ -137,6 +149,10 @@ for n in $(seq "$NODES"); do
 		data_dir: "$DIR/node$n/data"
 		project: "$PROJECT"
 		store: "$STORE"
+		# The services one runtime runs at a time (workorder engine, outbox)
+		# move to another within the lease's time when their runtime dies.
+		cluster: { url: "http://$ip:8080", secret: "$SECRET", lease: "$LEASE" }
+		api_users: [{ name: admin, role: admin, token: "$ADMIN_TOKEN" }]
 		# Every call reaches a node through Kamailio: its address is trusted
 		# like a trunk's, or the per-source limits would apply to all calls.
 		limits: { trusted_sources: ["${FRONT%:*}", "127.0.0.1"] }

@@ -4,7 +4,9 @@
 //! killed with SIGKILL gets no more calls while the survivors take them all,
 //! that a runtime that stops answering (SIGSTOP) is skipped — a caller whose
 //! INVITE went to it is moved to another — and that both rejoin once they
-//! answer again.
+//! answer again. A second test kills the runtime running the workorder engine
+//! and checks that another takes it over: changes sent to any runtime reach
+//! it, and each order's escalation fires once, whichever runtime fires it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,10 +22,16 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The two tests use the same addresses: one cluster at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The cluster, stopped (and its folder removed) when the test ends.
 struct Cluster {
     dir: PathBuf,
     front: std::net::SocketAddr,
+    project: PathBuf,
+    lease: &'static str,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Cluster {
@@ -34,15 +42,28 @@ impl Cluster {
             .env("DIALECT_FRONT", self.front.to_string())
             .env("DIALECT_NODES", NODES.to_string())
             .env("DIALECT_BIN", env!("CARGO_BIN_EXE_dialect"))
+            .env("DIALECT_PROJECT", &self.project)
+            .env("DIALECT_LEASE", self.lease)
             .output()
             .expect("scripts/cluster.sh runs")
     }
 
     fn start() -> Cluster {
+        Cluster::start_with(repo().join("flows/hotline"), "5s")
+    }
+
+    fn start_with(project: PathBuf, lease: &'static str) -> Cluster {
+        let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let dir = std::env::temp_dir().join(format!("dialect-cluster-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let front = std::net::SocketAddr::from(([127, 0, 0, 1], test_sip_port()));
-        let cluster = Cluster { dir, front };
+        let cluster = Cluster {
+            dir,
+            front,
+            project,
+            lease,
+            _one: one,
+        };
         let out = cluster.script("start");
         assert!(
             out.status.success(),
@@ -100,6 +121,49 @@ impl Cluster {
                     .and_then(|v| v.trim().parse().ok())
             })
             .collect()
+    }
+
+    /// A request to node `node`'s API as the cluster's admin: (status, body).
+    fn api(
+        &self,
+        node: u32,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let token = std::fs::read_to_string(self.dir.join("admin-token")).unwrap();
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-m", "20", "-X", method, "-w", "\n%{http_code}"])
+            .args(["-H", &format!("Authorization: Bearer {}", token.trim())])
+            .arg(format!("http://127.0.0.1{node}:8080{path}"));
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "-d", b]);
+        }
+        let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+        let (body, status) = out.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            status.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// The node running `service` now, waiting for one (at most 30 s), among
+    /// the nodes not in `dead`.
+    fn running(&self, service: &str, dead: &[u32]) -> u32 {
+        for _ in 0..150 {
+            for node in (1..=NODES).filter(|n| !dead.contains(n)) {
+                let (status, health) = self.api(node, "GET", "/api/v1/health", None);
+                let runs = health["cluster"]["runs"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                if status == 200 && runs.iter().any(|s| s == service) {
+                    return node;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("no runtime runs {service}");
     }
 
     /// Waits (at most 60 s) until node `node` answers its health check.
@@ -196,4 +260,121 @@ fn calls_spread_over_the_runtimes_and_move_off_a_dead_or_stalled_one() {
     let back = gained(&before, &cluster.calls());
     assert_eq!(back.iter().sum::<u64>(), 30, "{back:?}");
     assert!(back.iter().all(|&n| n > 0), "every node rejoined: {back:?}");
+}
+
+/// A project whose orders escalate 3 s after they are created.
+const ESCALATING: &str = r#"
+flow main "入口" on "10000" {
+  say "你好"
+  hangup
+}
+
+workorder ticket "工单" {
+  field phone: phone required
+  state new "新建" initial limit 3s wall {
+    escalate -> supervisor
+  }
+  state closed "已关闭" final
+  transition close: new -> closed by agent, supervisor
+}
+"#;
+
+/// Escalations in an order's history.
+fn escalations(cluster: &Cluster, node: u32, number: &str) -> usize {
+    let (status, history) = cluster.api(
+        node,
+        "GET",
+        &format!("/api/v1/workorders/{number}/history"),
+        None,
+    );
+    assert_eq!(status, 200, "{history}");
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "escalate")
+        .count()
+}
+
+#[test]
+fn the_workorder_engine_moves_to_a_survivor_and_each_timer_fires_once() {
+    let project =
+        std::env::temp_dir().join(format!("dialect-cluster-project-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("main.flow"), ESCALATING).unwrap();
+    let cluster = Cluster::start_with(project.clone(), "2s");
+
+    let leader = cluster.running("workorders", &[]);
+    let others: Vec<u32> = (1..=NODES).filter(|&n| n != leader).collect();
+    let create = |node: u32| {
+        let (status, o) = cluster.api(
+            node,
+            "POST",
+            "/api/v1/workorders",
+            Some(r#"{"kind": "ticket", "fields": {"phone": "13800000001"}}"#),
+        );
+        assert_eq!(status, 201, "create on node {node}: {o}");
+        o["number"].as_str().unwrap().to_string()
+    };
+
+    // An order created through another runtime escalates once, fired by the
+    // engine's runtime.
+    let first = create(others[0]);
+    let second = create(others[1]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(escalations(&cluster, others[0], &first), 1);
+    assert_eq!(escalations(&cluster, others[1], &second), 1);
+    let (status, counts) = cluster.api(others[0], "GET", "/api/v1/workorders/counts", None);
+    assert_eq!(
+        status, 200,
+        "counts from the engine's memory, asked through another runtime: {counts}"
+    );
+    assert_eq!(counts["total_open"], 2, "{counts}");
+
+    // The engine's runtime dies right after an order is created: the order's
+    // timer falls due while no runtime runs the engine, and fires once on the
+    // runtime that takes it over; the orders it already escalated do not
+    // escalate again.
+    let third = create(others[0]);
+    cluster.signal(leader, "-KILL");
+    let successor = cluster.running("workorders", &[leader]);
+    assert_ne!(successor, leader);
+    std::thread::sleep(Duration::from_secs(5));
+    for number in [&first, &second, &third] {
+        assert_eq!(
+            escalations(&cluster, others[0], number),
+            1,
+            "order {number}"
+        );
+    }
+
+    // Changes through either survivor reach the new engine.
+    for node in &others {
+        let (status, o) = cluster.api(
+            *node,
+            "POST",
+            &format!("/api/v1/workorders/{third}/transitions"),
+            Some(r#"{"transition": "close"}"#),
+        );
+        if status == 200 {
+            assert_eq!(o["state"], "closed", "{o}");
+        } else {
+            assert_eq!(status, 409, "closed already by the other survivor: {o}");
+        }
+    }
+
+    // The dead runtime comes back as one that forwards.
+    cluster.restart(leader);
+    cluster.wait_up(leader);
+    let (status, counts) = cluster.api(leader, "GET", "/api/v1/workorders/counts", None);
+    assert_eq!(status, 200, "{counts}");
+    assert_eq!(counts["total_open"], 2, "{counts}");
+    assert_eq!(
+        cluster.running("workorders", &[]),
+        successor,
+        "the engine stays where it is"
+    );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&project);
 }

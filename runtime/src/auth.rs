@@ -22,7 +22,7 @@ pub use crate::config::{MIN_TOKEN_LEN, OLD_DEFAULT_TOKEN, weak_token};
 use crate::store::{Batch, SharedStore};
 
 /// A user the request was authenticated as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct User {
     /// Name from `api_users` (or the runtime's own), written to the audit log.
     pub name: String,

@@ -22,6 +22,8 @@
 //!   `call::dialled` places the calls the ACD orders (callbacks, outbound).
 //! - [`acd`]: the ACD actor: one task owns the ACD core and feeds it messages
 //!   from call tasks, the CTI API and the registrar.
+//! - [`cluster`]: services run by one runtime of a cluster at a time (the
+//!   workorder engine, the outbox): leases, fenced writes, forwarding.
 //! - [`workorder`]: the workorder engine (lifecycles, timers, history) and
 //!   outbound tasks.
 //! - [`api`]: the HTTP API (axum), one file per area: every route is there; its
@@ -51,6 +53,7 @@ pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod call;
+pub mod cluster;
 pub mod config;
 pub mod contacts;
 pub mod deploy;

@@ -249,21 +249,40 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }
     };
 
-    // Workorders: load the open orders and re-arm their timers.
-    let (workorders, wo_report) = crate::workorder::WorkorderHandle::start(
-        store.clone(),
-        program.clone(),
-        crate::time::PausableClock::system(),
-    )
-    .await?;
+    // In a cluster, the services one runtime runs at a time (`crate::cluster`).
+    let cluster = config
+        .cluster
+        .as_ref()
+        .map(|c| crate::cluster::Cluster::new(store.clone(), c));
+
+    // Workorders: load the open orders and re-arm their timers (in a cluster,
+    // whichever runtime holds the engine's lease does).
+    let workorders = match &cluster {
+        None => {
+            let (workorders, wo_report) = crate::workorder::WorkorderHandle::start(
+                store.clone(),
+                program.clone(),
+                crate::time::PausableClock::system(),
+            )
+            .await?;
+            tracing::info!(
+                open = wo_report.open_orders,
+                timers = wo_report.timers,
+                due_now = wo_report.due_now,
+                "workorders loaded in {} ms",
+                wo_report.load_ms
+            );
+            workorders
+        }
+        Some(cluster) => crate::workorder::WorkorderHandle::start_shared(
+            store.clone(),
+            program.clone(),
+            crate::time::PausableClock::system(),
+            cluster.clone(),
+            shutdown.clone(),
+        ),
+    };
     workorders.set_role_members(&config.roles).await;
-    tracing::info!(
-        open = wo_report.open_orders,
-        timers = wo_report.timers,
-        due_now = wo_report.due_now,
-        "workorders loaded in {} ms",
-        wo_report.load_ms
-    );
 
     // HTTP: bound before the call environment, whose lookups must know it.
     let listener = tokio::net::TcpListener::bind(config.http.listen)
@@ -355,8 +374,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         events: call_events.clone(),
     });
 
-    // Notifications that flows queue leave through the configured gateways.
-    crate::notify::spawn(store.clone(), &config.notify, shutdown.clone());
+    // Notifications that flows queue leave through the configured gateways
+    // (in a cluster, from the runtime holding the outbox's lease).
+    match &cluster {
+        None => {
+            crate::notify::spawn(store.clone(), &config.notify, shutdown.clone());
+        }
+        Some(cluster) => {
+            let notify = config.notify.clone();
+            cluster.run_while_leading("outbox", shutdown.clone(), move |fenced, lost| {
+                crate::notify::spawn(fenced, &notify, lost);
+            });
+        }
+    }
 
     // Calls in progress, which a graceful shutdown waits for: the SIP loop's and
     // the dialer's.

@@ -239,11 +239,13 @@ pub fn router(state: AppState) -> axum::Router {
 
 async fn health(State(s): State<AppState>) -> Response {
     if s.ready.load(std::sync::atomic::Ordering::SeqCst) {
-        (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ok", "program_version": s.program.version() })),
-        )
-            .into_response()
+        let mut body =
+            serde_json::json!({ "status": "ok", "program_version": s.program.version() });
+        // In a cluster: which runtime this is and which services it runs now.
+        if let Some(c) = s.workorders.cluster() {
+            body["cluster"] = serde_json::json!({ "node": c.me(), "runs": c.running() });
+        }
+        (StatusCode::OK, Json(body)).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -155,6 +155,31 @@ pub struct Config {
     /// API users who have them, by name: `roles: { dispatcher: [wang, li] }`. A
     /// user takes a transition whose `by` list names their role or one of these.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// Several runtimes on one PostgreSQL store: this runtime's address for the
+    /// others, and their shared secret (see `crate::cluster`). Absent: this
+    /// runtime runs every service itself.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// The `cluster` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// How the other runtimes reach this one's HTTP API
+    /// (`http://10.0.0.12:8080`); also this runtime's name in the leases, so
+    /// it must differ on every runtime.
+    pub url: String,
+    /// Shared by every runtime of the cluster: requests between runtimes carry
+    /// it (at least 16 characters).
+    pub secret: String,
+    /// How long a service stays with a runtime that stopped renewing its lease:
+    /// the longest a service is without a runtime after its runtime dies.
+    #[serde(default = "default_lease")]
+    pub lease: Duration,
+}
+
+fn default_lease() -> Duration {
+    Duration(std::time::Duration::from_secs(5))
 }
 
 /// The `dialer` section: what campaigns do not state themselves.
@@ -219,6 +244,7 @@ impl Default for Config {
             dialer: DialerConfig::default(),
             notify: NotifyConfig::default(),
             roles: BTreeMap::new(),
+            cluster: None,
         }
     }
 }
@@ -1351,6 +1377,7 @@ impl Config {
         self.validate_limits(&at)?;
         self.validate_tokens(&at)?;
         self.validate_notify(&at)?;
+        self.validate_cluster(&at)?;
         let fp = self.dialer.machine_false_positive_rate;
         if !(0.0..0.5).contains(&fp) {
             return Err(at(

@@ -284,3 +284,40 @@ fn digests_and_password_hashes_are_taken_and_checked_with_their_line() {
         assert!(e.contains(why), "{e}");
     }
 }
+
+#[test]
+fn a_cluster_needs_the_shared_store_a_url_and_a_secret() {
+    let pg = "store: postgres:///dialect?host=/run/postgresql\n";
+    let ok = format!(
+        "{pg}cluster:\n  url: http://10.0.0.12:8080\n  secret: sixteen-chars-ok\n  lease: 3s\n"
+    );
+    let c = Config::parse(Path::new("d.yaml"), &ok).unwrap();
+    let cluster = c.cluster.unwrap();
+    assert_eq!(cluster.url, "http://10.0.0.12:8080");
+    assert_eq!(cluster.lease.0.as_secs(), 3);
+    for (yaml, key) in [
+        (
+            "cluster:\n  url: http://10.0.0.12:8080\n  secret: sixteen-chars-ok\n".to_string(),
+            "PostgreSQL",
+        ),
+        (
+            format!("{pg}cluster:\n  url: 10.0.0.12:8080\n  secret: sixteen-chars-ok\n"),
+            "cluster.url",
+        ),
+        (
+            format!("{pg}cluster:\n  url: http://10.0.0.12:8080\n  secret: short\n"),
+            "cluster.secret",
+        ),
+        (
+            format!(
+                "{pg}cluster:\n  url: http://10.0.0.12:8080\n  secret: sixteen-chars-ok\n  lease: 100ms\n"
+            ),
+            "cluster.lease",
+        ),
+    ] {
+        let e = Config::parse(Path::new("d.yaml"), &yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{yaml}: {e}");
+    }
+}

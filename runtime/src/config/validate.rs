@@ -420,6 +420,52 @@ impl Config {
     }
 }
 
+impl Config {
+    /// A cluster needs the shared store, a URL the other runtimes can reach,
+    /// a secret worth the name and a lease long enough to be renewed.
+    pub(super) fn validate_cluster(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let Some(c) = &self.cluster else {
+            return Ok(());
+        };
+        if !matches!(self.store, super::StoreChoice::Postgres(_)) {
+            return Err(at(
+                "cluster",
+                "cluster: the runtimes of a cluster share a PostgreSQL store; set `store: postgres://…`".into(),
+            ));
+        }
+        match reqwest::Url::parse(&c.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(at(
+                    &c.url,
+                    format!(
+                        "cluster.url: `{}` is not an http(s) URL such as http://10.0.0.12:8080",
+                        c.url
+                    ),
+                ));
+            }
+        }
+        if c.secret.chars().count() < 16 {
+            return Err(at(
+                "secret",
+                "cluster.secret: at least 16 characters (the same on every runtime)".into(),
+            ));
+        }
+        let lease = c.lease.0;
+        if lease < std::time::Duration::from_secs(1) || lease > std::time::Duration::from_secs(120)
+        {
+            return Err(at(
+                "lease",
+                "cluster.lease: between 1s and 120s (5s by default)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod notify_tests {
     use std::path::Path;

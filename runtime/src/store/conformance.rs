@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Batch, SharedStore, SledStore, Store, TreeChange};
+use super::{Batch, Fence, SharedStore, SledStore, Store, StoreError, TreeChange};
 
 /// How a check opens the store under test.
 pub(super) struct Backend {
@@ -482,6 +482,71 @@ pub(super) fn leases_have_one_holder(b: &Backend) {
     assert_eq!(winners, 1);
 }
 
+pub(super) fn fenced_batches_need_the_lease(b: &Backend) {
+    let first = b.open();
+    let second = b.another(&first);
+    let short = Duration::from_millis(300);
+    let fenced = |holder: &str, key: &[u8]| {
+        let mut batch = Batch::new();
+        batch.put("fenced", key.to_vec(), b"v".to_vec());
+        batch.fence(Fence {
+            lease: "workorders".into(),
+            holder: holder.into(),
+        });
+        batch
+    };
+    assert_eq!(
+        first.commit(fenced("n1", b"a")),
+        Err(StoreError::Fenced("workorders".into())),
+        "no one holds the lease"
+    );
+    assert_eq!(first.lease_holder("workorders").unwrap(), None);
+    assert!(first.lease("workorders", "n1", short).unwrap());
+    assert_eq!(
+        second.lease_holder("workorders").unwrap().as_deref(),
+        Some("n1"),
+        "every client sees the holder"
+    );
+    first.commit(fenced("n1", b"b")).unwrap();
+    second.apply(fenced("n1", b"c")).unwrap();
+    assert_eq!(
+        second.commit(fenced("n2", b"d")),
+        Err(StoreError::Fenced("workorders".into())),
+        "another holder is refused"
+    );
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(second.lease_holder("workorders").unwrap(), None, "lapsed");
+    assert_eq!(
+        first.commit(fenced("n1", b"e")),
+        Err(StoreError::Fenced("workorders".into())),
+        "a lapsed holder is refused, though no one took the lease over"
+    );
+    assert!(second.lease("workorders", "n2", short).unwrap());
+    second.commit(fenced("n2", b"f")).unwrap();
+    assert_eq!(
+        first.commit(fenced("n1", b"g")),
+        Err(StoreError::Fenced("workorders".into())),
+        "the old holder is refused after a take-over"
+    );
+    let written: Vec<Vec<u8>> = keys(&first.scan_prefix("fenced", b"").unwrap());
+    assert_eq!(written, vec![b"b".to_vec(), b"c".to_vec(), b"f".to_vec()]);
+
+    // The wrapper fences every write of the code given it.
+    assert!(first.lease("outbox", "n1", short).unwrap());
+    let wrapped = super::FencedStore::new(first.clone(), "outbox", "n1");
+    put(&wrapped, "fenced", b"h", b"v");
+    std::thread::sleep(Duration::from_millis(450));
+    assert!(second.lease("outbox", "n2", short).unwrap());
+    let mut late = Batch::new();
+    late.put("fenced", b"i".to_vec(), b"v".to_vec());
+    assert_eq!(
+        wrapped.commit(late),
+        Err(StoreError::Fenced("outbox".into()))
+    );
+    assert!(first.get("fenced", b"h").unwrap().is_some());
+    assert!(first.get("fenced", b"i").unwrap().is_none());
+}
+
 pub(super) fn claims_hand_each_entry_to_one_claimer(b: &Backend) {
     let first = b.open();
     let second = b.another(&first);
@@ -692,6 +757,7 @@ conformance!(
     applied_writes_are_visible_and_synced,
     works_from_async_tasks_and_blocking_threads,
     leases_have_one_holder,
+    fenced_batches_need_the_lease,
     claims_hand_each_entry_to_one_claimer,
     watches_report_changes_from_other_clients,
 );

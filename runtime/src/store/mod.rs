@@ -21,14 +21,16 @@ use serde::de::DeserializeOwned;
 
 #[cfg(test)]
 mod conformance;
+pub mod fenced;
 pub mod postgres;
 #[cfg(any(test, feature = "test-postgres"))]
 pub mod test_postgres;
 
+pub use fenced::FencedStore;
 pub use postgres::{PgStore, PgTarget};
 
 /// A storage failure.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum StoreError {
     /// The database reported an error.
     #[error("storage error: {0}")]
@@ -36,6 +38,10 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A fenced batch was refused, nothing of it written: this runtime no
+    /// longer holds the lease named (another runtime took the service over).
+    #[error("this runtime no longer holds the lease `{0}`; nothing was written")]
+    Fenced(String),
 }
 
 impl From<tokio::task::JoinError> for StoreError {
@@ -56,6 +62,22 @@ impl From<sled::Error> for StoreError {
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
     ops: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
+    /// Written only while this lease is held by this holder (see [`Fence`]).
+    fence: Option<Fence>,
+}
+
+/// A condition on a batch: it is written only if `holder` holds the lease
+/// `lease` at the moment of writing, checked by the store inside the same
+/// transaction. A runtime that was paused past its lease (a stalled process,
+/// a partition) and wakes up still believing it leads cannot overwrite what
+/// the new holder wrote meanwhile: its batches fail with
+/// [`StoreError::Fenced`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's name.
+    pub lease: String,
+    /// Who must hold it.
+    pub holder: String,
 }
 
 impl Batch {
@@ -81,9 +103,18 @@ impl Batch {
         self.ops.push((tree.to_string(), key.into(), None));
     }
 
+    /// Makes the batch conditional on `fence` (see [`Fence`]).
+    pub fn fence(&mut self, fence: Fence) {
+        self.fence = Some(fence);
+    }
+
     /// Moves every write of `other` to the end of this batch (a later write of a
-    /// key wins, as if the two were applied one after the other).
+    /// key wins, as if the two were applied one after the other). A fence of
+    /// `other` applies to the whole batch.
     pub fn append(&mut self, mut other: Batch) {
+        if let Some(f) = other.fence.take() {
+            self.fence = Some(f);
+        }
         if self.ops.is_empty() {
             self.ops = other.ops;
         } else {
@@ -152,8 +183,12 @@ pub trait Store: Send + Sync + 'static {
     /// leases live in the process and are gone after a restart). A `ttl` of
     /// zero gives up a lease one holds. For the ACD's active instance and timer
     /// ownership: renew well within `ttl`, and stop acting as holder once a
-    /// renewal fails or returns false.
+    /// renewal fails or returns false; write with a [`Fence`] so that a holder
+    /// that missed its renewals cannot write.
     fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Who holds the lease `name` now, if its holder's lease has not lapsed.
+    fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError>;
 
     /// Claims for `holder`, until `ttl` from now, up to `limit` entries of
     /// `tree` with keys in `from..to` that no one holds a live claim on, in key
@@ -330,6 +365,24 @@ impl SledStore {
 
     fn apply_batch(&self, batch: Batch) -> Result<u64, StoreError> {
         use sled::Transactional;
+        // The lease lock is held through the write, so the lease cannot pass
+        // to another holder between the check and the write.
+        let leases_guard = match &batch.fence {
+            Some(f) => {
+                let leases = self
+                    .leases
+                    .lock()
+                    .map_err(|_| StoreError::Db("lease lock poisoned".into()))?;
+                let held = leases
+                    .get(&f.lease)
+                    .is_some_and(|(h, until)| *h == f.holder && *until > Instant::now());
+                if !held {
+                    return Err(StoreError::Fenced(f.lease.clone()));
+                }
+                Some(leases)
+            }
+            None => None,
+        };
         if batch.is_empty() {
             // sled's transaction over no tree panics; nothing to write is done.
             return Ok(self.epoch.load(Ordering::SeqCst));
@@ -357,6 +410,7 @@ impl SledStore {
                 Ok(())
             });
         result.map_err(|e| StoreError::Db(format!("{e:?}")))?;
+        drop(leases_guard);
         // A deleted entry takes its claim with it.
         if let Ok(mut claims) = self.claims.lock()
             && !claims.is_empty()
@@ -476,6 +530,17 @@ impl Store for SledStore {
             leases.insert(name.to_string(), (holder.to_string(), now + ttl));
         }
         Ok(free)
+    }
+
+    fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let leases = self
+            .leases
+            .lock()
+            .map_err(|_| StoreError::Db("lease lock poisoned".into()))?;
+        Ok(leases
+            .get(name)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(h, _)| h.clone()))
     }
 
     fn claim(

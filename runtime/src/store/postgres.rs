@@ -182,6 +182,8 @@ enum Failure {
     Unknown(tokio_postgres::Error),
     /// A stored value is not what the schema says.
     Corrupt(String),
+    /// The batch's fence did not hold: the lease named is not ours.
+    Fenced(String),
 }
 
 impl From<PoolError> for Failure {
@@ -213,7 +215,7 @@ impl Failure {
                     )
                     || e.as_db_error().is_none() && e.code().is_none() && is_io(e)
             }
-            Failure::Unknown(_) | Failure::Corrupt(_) => false,
+            Failure::Unknown(_) | Failure::Corrupt(_) | Failure::Fenced(_) => false,
         }
     }
 
@@ -226,6 +228,7 @@ impl Failure {
                 pg_message(&e)
             )),
             Failure::Corrupt(what) => StoreError::Corrupt(what),
+            Failure::Fenced(lease) => StoreError::Fenced(lease),
         }
     }
 }
@@ -299,6 +302,11 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until) \
                      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
                      WHERE leases.holder = excluded.holder OR leases.until <= now() \
                      RETURNING holder";
+const HOLDER: &str = "SELECT holder FROM leases WHERE name = $1 AND until > now()";
+/// A fenced batch's check: the row is locked FOR SHARE until COMMIT, so the
+/// lease cannot pass to another holder while the batch is being written.
+const FENCE: &str =
+    "SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND until > now() FOR SHARE";
 const CLAIM: &str = "UPDATE entries SET claimed_by = $4, \
                             claimed_until = now() + $6::bigint * interval '1 millisecond' \
                      WHERE tree = $1 AND key IN ( \
@@ -329,6 +337,7 @@ struct Writes {
     /// only if some node watches the tree.
     notice_trees: Vec<String>,
     notices: Vec<String>,
+    fence: Option<super::Fence>,
 }
 
 impl Writes {
@@ -339,7 +348,10 @@ impl Writes {
         }
         let mut sorted: Vec<_> = last.into_iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut w = Writes::default();
+        let mut w = Writes {
+            fence: batch.fence,
+            ..Writes::default()
+        };
         for ((tree, key), value) in sorted {
             if w.notice_trees.last() != Some(&tree) {
                 w.notice_trees.push(tree.clone());
@@ -529,6 +541,12 @@ async fn write_once(pool: &Pool, w: &Writes, durable: bool) -> Result<(), Failur
     if !durable {
         tx.batch_execute("SET LOCAL synchronous_commit = off")
             .await?;
+    }
+    if let Some(f) = &w.fence {
+        let st = tx.prepare_cached(FENCE).await?;
+        if tx.query_opt(&st, &[&f.lease, &f.holder]).await?.is_none() {
+            return Err(Failure::Fenced(f.lease.clone()));
+        }
     }
     let (upsert, delete, notify) = futures::try_join!(
         tx.prepare_cached(UPSERT),
@@ -754,6 +772,22 @@ impl Store for PgStore {
                 let c = pool.get().await?;
                 let st = c.prepare_cached(LEASE).await?;
                 Ok(c.query_opt(&st, &[name, holder, &ms]).await?.is_some())
+            })
+            .await
+        })
+    }
+
+    fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        self.run(move |pool| async move {
+            let (pool, name) = (&pool, &name);
+            retry(|| async move {
+                let c = pool.get().await?;
+                let st = c.prepare_cached(HOLDER).await?;
+                match c.query_opt(&st, &[name]).await? {
+                    Some(row) => Ok(Some(row.try_get(0)?)),
+                    None => Ok(None),
+                }
             })
             .await
         })

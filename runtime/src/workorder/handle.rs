@@ -23,6 +23,7 @@ use crate::workorder::engine::{
 use crate::workorder::requests::{
     CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest,
 };
+use crate::workorder::shared::Forwarded;
 
 /// What the engine found at start: how many open orders it loaded and timers
 /// it armed, and what that cost.
@@ -42,10 +43,38 @@ pub struct StartReport {
 /// How call tasks, the API and tests talk to the engine. Cheap to clone.
 #[derive(Clone)]
 pub struct WorkorderHandle {
-    tx: mpsc::Sender<Msg>,
-    store: SharedStore,
-    program: Arc<ProgramSlot>,
-    clock: PausableClock,
+    pub(super) route: Route,
+    pub(super) store: SharedStore,
+    pub(super) program: Arc<ProgramSlot>,
+    pub(super) clock: PausableClock,
+}
+
+/// Where the engine runs.
+#[derive(Clone)]
+pub(super) enum Route {
+    /// In this runtime, always (one runtime, or tests).
+    Own(mpsc::Sender<Msg>),
+    /// In whichever runtime of the cluster holds the engine's lease
+    /// (see [`super::shared`]).
+    Shared(Arc<super::shared::SharedEngine>),
+}
+
+/// Where one request goes.
+enum Target {
+    Here(mpsc::Sender<Msg>),
+    There(Arc<super::shared::SharedEngine>),
+}
+
+/// Sends one message to an engine in this runtime and waits for its answer.
+pub(super) async fn ask<T>(
+    tx: &mpsc::Sender<Msg>,
+    make: impl FnOnce(Reply<T>) -> Msg,
+) -> Result<T, WoError> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply))
+        .await
+        .map_err(|_| WoError::Unavailable)?;
+    rx.await.map_err(|_| WoError::Unavailable)?
 }
 
 impl std::fmt::Debug for WorkorderHandle {
@@ -90,7 +119,7 @@ impl WorkorderHandle {
         let tx = spawn(store.clone(), program.clone(), clock, mem);
         Ok((
             WorkorderHandle {
-                tx,
+                route: Route::Own(tx),
                 store,
                 program,
                 clock,
@@ -109,19 +138,28 @@ impl WorkorderHandle {
         &self.store
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Msg) -> Result<T, WoError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(make(tx))
-            .await
-            .map_err(|_| WoError::Unavailable)?;
-        rx.await.map_err(|_| WoError::Unavailable)?
+    fn target(&self) -> Target {
+        match &self.route {
+            Route::Own(tx) => Target::Here(tx.clone()),
+            Route::Shared(shared) => match shared.local() {
+                Some(tx) => Target::Here(tx),
+                None => Target::There(shared.clone()),
+            },
+        }
+    }
+
+    /// Whether the engine runs in this runtime now.
+    pub fn runs_here(&self) -> bool {
+        matches!(self.target(), Target::Here(_))
     }
 
     /// Creates an order; answers once it is durable.
     pub async fn create(&self, req: CreateRequest, user: &User) -> Result<Workorder, WoError> {
         let user = user.clone();
-        self.ask(|tx| Msg::Create(req, user, tx)).await
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::Create(req, user, r)).await,
+            Target::There(s) => s.forward(&Forwarded::Create { req, user }).await,
+        }
     }
 
     /// Creates an order for a flow's `create workorder KIND { ... }` and returns its
@@ -163,8 +201,14 @@ impl WorkorderHandle {
         req: TransitionRequest,
         user: &User,
     ) -> Result<Workorder, WoError> {
-        let (n, u) = (number.to_string(), user.clone());
-        self.ask(|tx| Msg::Transition(n, req, u, tx)).await
+        let (number, user) = (number.to_string(), user.clone());
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::Transition(number, req, user, r)).await,
+            Target::There(s) => {
+                s.forward(&Forwarded::Transition { number, req, user })
+                    .await
+            }
+        }
     }
 
     /// Adds a comment to an order's history.
@@ -174,8 +218,11 @@ impl WorkorderHandle {
         text: &str,
         user: &User,
     ) -> Result<Workorder, WoError> {
-        let (n, t, u) = (number.to_string(), text.to_string(), user.clone());
-        self.ask(|tx| Msg::Comment(n, t, u, tx)).await
+        let (number, text, user) = (number.to_string(), text.to_string(), user.clone());
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::Comment(number, text, user, r)).await,
+            Target::There(s) => s.forward(&Forwarded::Comment { number, text, user }).await,
+        }
     }
 
     /// Links two orders (W4); both get the link and a history entry.
@@ -186,13 +233,24 @@ impl WorkorderHandle {
         to: &str,
         user: &User,
     ) -> Result<(Workorder, Workorder), WoError> {
-        let (n, k, t, u) = (
+        let (number, kind, to, user) = (
             number.to_string(),
             kind.to_string(),
             to.to_string(),
             user.clone(),
         );
-        self.ask(|tx| Msg::Link(n, k, t, u, tx)).await
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::Link(number, kind, to, user, r)).await,
+            Target::There(s) => {
+                s.forward(&Forwarded::Link {
+                    number,
+                    kind,
+                    to,
+                    user,
+                })
+                .await
+            }
+        }
     }
 
     /// Imports orders (each validated; all or none are stored).
@@ -201,8 +259,11 @@ impl WorkorderHandle {
         orders: Vec<ImportOrder>,
         user: &User,
     ) -> Result<Vec<String>, WoError> {
-        let u = user.clone();
-        self.ask(|tx| Msg::Import(orders, u, tx)).await
+        let user = user.clone();
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::Import(orders, user, r)).await,
+            Target::There(s) => s.forward(&Forwarded::Import { orders, user }).await,
+        }
     }
 
     /// One order by number, read from the store (`NotFound` when there is none).
@@ -228,7 +289,10 @@ impl WorkorderHandle {
     pub async fn query(&self, mut q: Query) -> Result<Page, WoError> {
         q.limit = if q.limit == 0 { 50 } else { q.limit.min(1000) };
         if q.customer.is_none() && (q.open || q.overdue) {
-            return self.ask(|tx| Msg::Query(q, tx)).await;
+            return match self.target() {
+                Target::Here(tx) => ask(&tx, |r| Msg::Query(q, r)).await,
+                Target::There(s) => s.forward(&Forwarded::Query { query: q }).await,
+            };
         }
         let store = self.store.clone();
         let now = self.clock.now_ms();
@@ -237,7 +301,10 @@ impl WorkorderHandle {
 
     /// Open and overdue orders by state and department (W5).
     pub async fn counts(&self) -> Result<Counts, WoError> {
-        self.ask(Msg::Counts).await
+        match self.target() {
+            Target::Here(tx) => ask(&tx, Msg::Counts).await,
+            Target::There(s) => s.forward(&Forwarded::Counts).await,
+        }
     }
 
     /// Notifications for any of `to` (roles, departments, user names) raised at or
@@ -255,14 +322,27 @@ impl WorkorderHandle {
     /// Creates an outbound task, `dispatched` when the request names a handler and
     /// `pending` otherwise.
     pub async fn create_task(&self, req: TaskRequest, user: &User) -> Result<Task, WoError> {
-        let u = user.clone();
-        self.ask(|tx| Msg::CreateTask(req, u, tx)).await
+        let user = user.clone();
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::CreateTask(req, user, r)).await,
+            Target::There(s) => s.forward(&Forwarded::CreateTask { req, user }).await,
+        }
     }
 
     /// Changes a task (status, handler, result, memo).
     pub async fn update_task(&self, id: u64, up: TaskUpdate, user: &User) -> Result<Task, WoError> {
-        let u = user.clone();
-        self.ask(|tx| Msg::UpdateTask(id, up, u, tx)).await
+        let user = user.clone();
+        match self.target() {
+            Target::Here(tx) => ask(&tx, |r| Msg::UpdateTask(id, up, user, r)).await,
+            Target::There(s) => {
+                s.forward(&Forwarded::UpdateTask {
+                    id,
+                    update: up,
+                    user,
+                })
+                .await
+            }
+        }
     }
 
     /// One task by id (`NotFound` when there is none).
@@ -292,7 +372,12 @@ impl WorkorderHandle {
                 members.entry(u.clone()).or_default().push(role.clone());
             }
         }
-        let _ = self.tx.send(Msg::Members(members)).await;
+        match &self.route {
+            Route::Own(tx) => {
+                let _ = tx.send(Msg::Members(members)).await;
+            }
+            Route::Shared(shared) => shared.set_members(members).await,
+        }
     }
 
     /// A flow's `lookup workorder KIND(number)`: the order's number, state,
@@ -342,8 +427,11 @@ impl WorkorderHandle {
 
     /// Stops the engine after every change so far is durable.
     pub async fn stop(&self) {
+        let Target::Here(engine) = self.target() else {
+            return;
+        };
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Stop(tx)).await.is_ok() {
+        if engine.send(Msg::Stop(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }

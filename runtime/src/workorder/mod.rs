@@ -58,6 +58,7 @@ pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
 pub mod requests;
+pub mod shared;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -67,7 +68,7 @@ pub use model::{HistoryEntry, Notification, Task, Workorder};
 pub use requests::{CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest};
 
 /// Why a workorder operation failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum WoError {
     /// Bad input: names the field or rule (400).
     #[error("{message}")]
@@ -100,6 +101,10 @@ pub enum WoError {
     /// The engine is not running (503).
     #[error("the workorder engine is not running")]
     Unavailable,
+    /// In a cluster: the engine runs on another runtime, or none at the
+    /// moment, or it could not be reached (503).
+    #[error("{0}")]
+    Elsewhere(String),
 }
 
 impl WoError {

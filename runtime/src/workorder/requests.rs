@@ -3,10 +3,10 @@
 //! module, so that both the handle that sends them and the engine that carries
 //! them out depend on it, and not on each other.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A new order.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The lifecycle (`complaint`).
@@ -30,7 +30,7 @@ pub struct CreateRequest {
 
 /// A step of an order along one of its lifecycle's transitions, as the API
 /// takes it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// The transition's name (`accept`).
@@ -55,7 +55,7 @@ pub struct TransitionRequest {
 }
 
 /// An order brought in from elsewhere (a legacy system), in any state.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportOrder {
     /// The lifecycle (`complaint`).
@@ -78,7 +78,7 @@ pub struct ImportOrder {
 }
 
 /// A new outbound task.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
     /// The campaign it belongs to; must not be blank.
@@ -105,7 +105,7 @@ pub struct TaskRequest {
 }
 
 /// A change to a task.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
     /// New status, one of [`TASK_STATUSES`](crate::workorder::model::TASK_STATUSES):

@@ -66,6 +66,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(audit_log))
         .route("/api/v1/openapi.yaml", get(openapi_yaml))
         .route("/api/v1/openapi.json", get(openapi_json))
+        .route(
+            crate::workorder::shared::PATH,
+            post(crate::workorder::shared::internal)
+                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
+        )
 }
 
 /// An error from either layer.
@@ -915,7 +920,7 @@ pub(crate) fn status_of(e: &WoError) -> StatusCode {
         WoError::Conflict { .. } => StatusCode::CONFLICT,
         WoError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
         WoError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        WoError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        WoError::Unavailable | WoError::Elsewhere(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -928,7 +933,7 @@ impl IntoResponse for WoError {
             WoError::Conflict { .. } => "conflict",
             WoError::Rule(_) => "rule",
             WoError::Store(_) => "internal",
-            WoError::Unavailable => "unavailable",
+            WoError::Unavailable | WoError::Elsewhere(_) => "unavailable",
         };
         let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
         match &self {

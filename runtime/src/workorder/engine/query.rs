@@ -12,7 +12,7 @@ use crate::workorder::model::*;
 
 /// A query over orders. Each filter given must equal the order's field of
 /// that name (`customer`: its `customer_id`); empty filters match everything.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[allow(missing_docs, reason = "the plain filters are described on the type")]
 pub struct Query {
     pub kind: Option<String>,
@@ -39,7 +39,7 @@ pub struct Query {
 }
 
 /// One page of a query.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page {
     /// The orders (overdue queries: most overdue first; others: newest first).
     pub items: Vec<Workorder>,
