@@ -114,6 +114,12 @@ pub struct Target {
     /// When a list first brought the target (Unix ms): the task's creation.
     #[serde(default)]
     pub imported_ms: Option<i64>,
+    /// In a cluster, the runtime that claimed the target for the call in
+    /// progress: a runtime taking the dialer over leaves the claims of a
+    /// runtime that is still alive (its calls go on and it stores their
+    /// results) and releases those of a dead one.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
 }
 
 impl Target {
@@ -131,6 +137,7 @@ impl Target {
             next_attempt_ms: None,
             last_abandoned_ms: None,
             imported_ms: None,
+            claimed_by: None,
         }
     }
 

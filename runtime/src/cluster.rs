@@ -268,6 +268,16 @@ impl Cluster {
         });
     }
 
+    /// Whether the runtime at `url` answers its health check within 2 s.
+    pub async fn alive(&self, url: &str) -> bool {
+        self.http
+            .get(format!("{url}/api/v1/health"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
     /// The URL of the runtime holding the lease of `service`, if any.
     pub async fn leader(&self, service: &str) -> Result<Option<String>, StoreError> {
         let (store, service) = (self.store.clone(), service.to_string());

@@ -391,7 +391,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     // Calls in progress, which a graceful shutdown waits for: the SIP loop's and
     // the dialer's.
     let tracker = TaskTracker::new();
-    let dialer = crate::dialer::DialerHandle::spawn(env.clone(), tracker.clone(), shutdown.clone());
+    let dialer = crate::dialer::DialerHandle::spawn(
+        env.clone(),
+        tracker.clone(),
+        shutdown.clone(),
+        cluster.clone(),
+    );
 
     // HTTP API.
     let ready = Arc::new(AtomicBool::new(false));

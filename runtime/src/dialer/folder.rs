@@ -38,6 +38,10 @@ pub async fn watch(
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
         }
+        // In a cluster the runtime that dials imports: one import per file.
+        if !dialer.leads() {
+            continue;
+        }
         let d = dialer.clone();
         let dir = dir.clone();
         let rules = rules.clone();

@@ -147,6 +147,26 @@ struct Inner {
     wake: Notify,
     /// The dialer task's commands; `None` for a handle with no task.
     commands: Option<mpsc::Sender<Command>>,
+    /// In a cluster: this runtime's place in it, and whether it holds the
+    /// dialer's lease now (only the holder claims targets and places calls).
+    cluster: Option<(
+        Arc<crate::cluster::Cluster>,
+        tokio::sync::watch::Receiver<bool>,
+    )>,
+    /// Where claims are written: in a cluster, fenced by the dialer's lease,
+    /// so that a runtime that lost the lease cannot claim (and dial) a target.
+    claims: SharedStore,
+}
+
+/// The lease (and service) name of the dialer in a cluster.
+pub const LEASE: &str = "dialer";
+
+impl Inner {
+    fn leads(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_none_or(|(_, leading)| *leading.borrow())
+    }
 }
 
 /// The API's way to the dialer.
@@ -158,12 +178,26 @@ pub struct DialerHandle {
 impl DialerHandle {
     /// Starts the dialer task: it places calls with `env` on `tracker` (so a
     /// graceful shutdown waits for them) until `shutdown`.
+    ///
+    /// In a `cluster`, every runtime runs the task, but only the one holding
+    /// the lease `dialer` claims targets and places calls (a runtime that
+    /// loses it stops dialling and still stores the results of the calls it
+    /// placed); the others keep the API and the event stream.
     pub fn spawn(
         env: Arc<CallEnv>,
         tracker: tokio_util::task::TaskTracker,
         shutdown: tokio_util::sync::CancellationToken,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> DialerHandle {
         let (tx, rx) = mpsc::channel(64);
+        let claims = match &cluster {
+            Some(c) => c.fenced_store(LEASE),
+            None => env.store.clone(),
+        };
+        let cluster = cluster.map(|c| {
+            let leading = c.lead(LEASE, shutdown.clone());
+            (c, leading)
+        });
         let handle = DialerHandle {
             inner: Arc::new(Inner {
                 store: env.store.clone(),
@@ -172,6 +206,8 @@ impl DialerHandle {
                 live: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 commands: Some(tx),
+                cluster,
+                claims,
             }),
         };
         if let Some(dir) = env.config.dialer.import_dir.clone() {
@@ -197,12 +233,14 @@ impl DialerHandle {
     ) -> DialerHandle {
         DialerHandle {
             inner: Arc::new(Inner {
-                store,
+                store: store.clone(),
                 program,
                 config,
                 live: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 commands: None,
+                cluster: None,
+                claims: store,
             }),
         }
     }
@@ -214,6 +252,9 @@ impl DialerHandle {
         let Some(tx) = &self.inner.commands else {
             return Err("the dialer is not running".into());
         };
+        if !self.inner.leads() {
+            return Err("the dialer runs on another runtime of the cluster".into());
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         tx.send(make(reply))
             .await
@@ -252,6 +293,11 @@ impl DialerHandle {
             reply,
         })
         .await
+    }
+
+    /// Whether this runtime dials (always, outside a cluster).
+    pub fn leads(&self) -> bool {
+        self.inner.leads()
     }
 
     /// The store campaigns live in.
@@ -431,21 +477,11 @@ async fn run(
     mut commands: mpsc::Receiver<Command>,
 ) {
     let (done_tx, mut done_rx) = mpsc::channel::<CampaignReport>(1024);
-    // Claims a kill left behind: released before anything is dialled.
-    {
-        let deployed = inner.program.current();
-        let now = crate::time::now_ms();
-        for c in &deployed.program.ir().campaigns {
-            match store::release_interrupted(&*inner.store, &c.name, now) {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::warn!(campaign = %c.name, "{n} calls were interrupted by a stop; their targets are due again in 10 minutes, uncounted")
-                }
-                Err(e) => {
-                    tracing::error!(campaign = %c.name, "cannot release interrupted calls: {e}")
-                }
-            }
-        }
+    // Claims a kill left behind: released before anything is dialled (in a
+    // cluster, each time this runtime takes the dialer over).
+    let mut leading = inner.cluster.as_ref().map(|(_, l)| l.clone());
+    if inner.leads() {
+        release_interrupted(&inner).await;
     }
     let tick = inner
         .config
@@ -466,6 +502,17 @@ async fn run(
                 }
             },
             Some(cmd) = commands.recv() => command(&inner, &env, &tracker, &done_tx, cmd),
+            Ok(()) = async {
+                match leading.as_mut() {
+                    Some(l) => l.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if inner.leads() {
+                    release_interrupted(&inner).await;
+                    tick_all(&inner, &env, &tracker, &done_tx).await;
+                }
+            }
             _ = interval.tick() => tick_all(&inner, &env, &tracker, &done_tx).await,
             _ = inner.wake.notified() => tick_all(&inner, &env, &tracker, &done_tx).await,
         }
@@ -559,6 +606,9 @@ async fn tick_all(
     tracker: &tokio_util::task::TaskTracker,
     done: &mpsc::Sender<CampaignReport>,
 ) {
+    if !inner.leads() {
+        return;
+    }
     let deployed = inner.program.current();
     for c in &deployed.program.ir().campaigns {
         match store::run_state(&*inner.store, &c.name) {
@@ -734,6 +784,50 @@ async fn tick(
     Ok(())
 }
 
+/// Releases the claims of calls that no runtime is carrying on: each target
+/// found `dialling` goes back to pending, uncounted, unless the runtime that
+/// claimed it is alive (another runtime of the cluster answering its health
+/// check, which stores the call's result itself) or the call is one of this
+/// runtime's own calls in progress.
+async fn release_interrupted(inner: &Arc<Inner>) {
+    let deployed = inner.program.current();
+    let now = crate::time::now_ms();
+    let me = inner.cluster.as_ref().map(|(c, _)| c.me().to_string());
+    for c in &deployed.program.ir().campaigns {
+        let mut alive = std::collections::BTreeSet::new();
+        if let Some((cluster, _)) = &inner.cluster {
+            let claimers = match store::claimers(&*inner.store, &c.name) {
+                Ok(cs) => cs,
+                Err(e) => {
+                    tracing::error!(campaign = %c.name, "cannot read the campaign's claims: {e}");
+                    continue;
+                }
+            };
+            for claimer in claimers {
+                if Some(&claimer) != me.as_ref() && cluster.alive(&claimer).await {
+                    alive.insert(claimer);
+                }
+            }
+        }
+        let own: std::collections::HashSet<u64> = lock(&inner.live)
+            .get(&c.name)
+            .map(|l| l.in_flight.keys().copied().collect())
+            .unwrap_or_default();
+        let keep = |t: &Target| {
+            own.contains(&t.id) || t.claimed_by.as_ref().is_some_and(|n| alive.contains(n))
+        };
+        match store::release_interrupted(&*inner.claims, &c.name, now, keep) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(campaign = %c.name, "{n} calls were interrupted by a stop; their targets are due again in 10 minutes, uncounted")
+            }
+            Err(e) => {
+                tracing::error!(campaign = %c.name, "cannot release interrupted calls: {e}")
+            }
+        }
+    }
+}
+
 /// The number the next attempt on `t` gets.
 fn attempt_of(t: &Target) -> u32 {
     t.attempts.total + t.attempts.network_failures_in_row + 1
@@ -799,13 +893,14 @@ async fn claim(
             continue;
         }
         after.state = TargetState::Dialling;
+        after.claimed_by = inner.cluster.as_ref().map(|(c, _)| c.me().to_string());
         store::put_target(&mut batch, &c.name, Some(&t), &after);
         claimed.push(after);
         wanted -= 1;
     }
     if !batch.is_empty() {
         // The claims are durable before a single call is placed.
-        crate::store::commit_async(inner.store.clone(), batch).await?;
+        crate::store::commit_async(inner.claims.clone(), batch).await?;
     }
     Ok(claimed)
 }
@@ -1047,6 +1142,7 @@ fn hand_back(
     {
         let mut after = before.clone();
         after.state = TargetState::Pending;
+        after.claimed_by = None;
         after.next_attempt_ms = Some(now + FILTER_RECHECK_MS);
         let mut batch = Batch::new();
         store::put_target(&mut batch, &c.name, Some(&before), &after);
@@ -1268,6 +1364,7 @@ async fn finish(inner: &Inner, env: &CallEnv, r: CampaignResult) {
     if after.state == TargetState::Dialling {
         after.state = TargetState::Pending;
     }
+    after.claimed_by = None;
     rules_of(&deployed, c, &inner.config).record(&mut after, r.outcome, r.ended_ms);
     let attempt = Attempt {
         n: r.attempt,

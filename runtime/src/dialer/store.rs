@@ -250,20 +250,35 @@ pub fn set_run_state(store: &dyn Store, campaign: &str, state: RunState) -> Resu
     store.commit(batch)
 }
 
+/// The runtimes (by cluster URL) holding claims on the campaign's targets.
+pub fn claimers(
+    store: &dyn Store,
+    campaign: &str,
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    Ok(targets(store, campaign)?
+        .into_iter()
+        .filter(|t| t.state == TargetState::Dialling)
+        .filter_map(|t| t.claimed_by)
+        .collect())
+}
+
 /// Releases the claims a kill left behind: each target found `dialling` goes
-/// back to pending, due after [`INTERRUPTED_DELAY_MS`], with nothing counted.
-/// Returns how many there were.
+/// back to pending, due after [`INTERRUPTED_DELAY_MS`], with nothing counted,
+/// except those `keep` says a live call still holds. Returns how many were
+/// released.
 pub fn release_interrupted(
     store: &dyn Store,
     campaign: &str,
     now_ms: i64,
+    keep: impl Fn(&Target) -> bool,
 ) -> Result<usize, StoreError> {
     let mut batch = Batch::new();
     let mut n = 0;
     for t in targets(store, campaign)? {
-        if t.state == TargetState::Dialling {
+        if t.state == TargetState::Dialling && !keep(&t) {
             let mut after = t.clone();
             after.state = TargetState::Pending;
+            after.claimed_by = None;
             after.next_attempt_ms = Some(now_ms + INTERRUPTED_DELAY_MS);
             put_target(&mut batch, campaign, Some(&t), &after);
             n += 1;
@@ -302,9 +317,17 @@ mod tests {
 
         let mut claimed = b.clone();
         claimed.state = TargetState::Dialling;
+        claimed.claimed_by = Some("http://127.0.0.12:8080".into());
         let mut batch = Batch::new();
         put_target(&mut batch, "x", Some(&b), &claimed);
         store.commit(batch).unwrap();
+        assert_eq!(
+            claimers(&store, "x")
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["http://127.0.0.12:8080".to_string()]
+        );
         assert_eq!(ids(due(&store, "x", 10_000, 10).unwrap()), vec![1]);
         assert_eq!(
             target_by_phone(&store, "x", "13800000002")
@@ -313,10 +336,19 @@ mod tests {
             Some(TargetState::Dialling)
         );
 
+        // A claim whose runtime still carries the call stays.
+        let alive = |t: &Target| t.claimed_by.as_deref() == Some("http://127.0.0.12:8080");
+        assert_eq!(release_interrupted(&store, "x", 100_000, alive).unwrap(), 0);
+        assert_eq!(ids(due(&store, "x", 10_000, 10).unwrap()), vec![1]);
+
         // A kill leaves the claim; the restart releases it, later, uncounted.
-        assert_eq!(release_interrupted(&store, "x", 100_000).unwrap(), 1);
+        assert_eq!(
+            release_interrupted(&store, "x", 100_000, |_| false).unwrap(),
+            1
+        );
         let back = target(&store, "x", 2).unwrap().unwrap();
         assert_eq!(back.state, TargetState::Pending);
+        assert_eq!(back.claimed_by, None);
         assert_eq!(back.attempts.total, 0);
         assert_eq!(
             ids(due(&store, "x", 100_000 + INTERRUPTED_DELAY_MS, 10).unwrap()),
