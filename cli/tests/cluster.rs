@@ -364,9 +364,101 @@ fn the_workorder_engine_moves_to_a_survivor_and_each_timer_fires_once() {
         }
     }
 
-    // The dead runtime comes back as one that forwards.
+    // A runtime without the cluster's section is refused the cluster's
+    // database: it would run a second engine beside the cluster's.
+    let node1 = std::fs::read_to_string(cluster.dir.join("node1/dialect.yaml")).unwrap();
+    let store = node1
+        .lines()
+        .find(|l| l.trim_start().starts_with("store:"))
+        .unwrap();
+    let alone = cluster.dir.join("alone.yaml");
+    std::fs::write(
+        &alone,
+        format!(
+            "sip: {{ listen: \"127.0.0.19:5060\", tcp: false }}\nhttp: {{ listen: \"127.0.0.19:8080\" }}\ndata_dir: \"{}\"\nproject: \"{}\"\n{}\n",
+            cluster.dir.join("alone").display(),
+            project.display(),
+            store.trim()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dialect"))
+        .args(["run", "--config"])
+        .arg(&alone)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("used by a cluster"), "{said}");
+
+    // A deploy to one runtime reaches the others within a moment.
+    let numbers = |node: u32| {
+        let (_, p) = cluster.api(node, "GET", "/api/v1/program", None);
+        p["numbers"].as_array().cloned().unwrap_or_default()
+    };
+    let second = cluster.dir.join("second-project");
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::write(
+        second.join("main.flow"),
+        format!(
+            "{ESCALATING}\nflow second \"第二\" on \"10001\" {{\n  say \"你好\"\n  hangup\n}}\n"
+        ),
+    )
+    .unwrap();
+    let bundle = cluster.dir.join("second.dlb");
+    let compiled = Command::new(env!("CARGO_BIN_EXE_dialect"))
+        .arg("compile")
+        .arg(&second)
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{compiled:?}");
+    let token = std::fs::read_to_string(cluster.dir.join("admin-token")).unwrap();
+    let deployed = Command::new("curl")
+        .args([
+            "-sf",
+            "-m",
+            "30",
+            "-H",
+            &format!("Authorization: Bearer {}", token.trim()),
+        ])
+        .args([
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", bundle.display()))
+        .arg(format!("http://127.0.0.1{}:8080/api/v1/deploy", others[0]))
+        .output()
+        .unwrap();
+    assert!(deployed.status.success(), "{deployed:?}");
+    for node in &others {
+        let mut reached = false;
+        for _ in 0..50 {
+            if numbers(*node).iter().any(|n| n == "10001") {
+                reached = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            reached,
+            "the deploy reached node {node}: {:?}",
+            numbers(*node)
+        );
+    }
+
+    // The dead runtime comes back as one that forwards, running the
+    // cluster's program rather than its project folder's.
     cluster.restart(leader);
     cluster.wait_up(leader);
+    assert!(
+        numbers(leader).iter().any(|n| n == "10001"),
+        "{:?}",
+        numbers(leader)
+    );
     let (status, counts) = cluster.api(leader, "GET", "/api/v1/workorders/counts", None);
     assert_eq!(status, 200, "{counts}");
     assert_eq!(counts["total_open"], 2, "{counts}");

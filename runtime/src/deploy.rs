@@ -196,6 +196,11 @@ impl ProgramSlot {
         }
     }
 
+    /// The bundle the running program was built from.
+    pub fn bundle(&self) -> Arc<Vec<u8>> {
+        self.source().0.clone()
+    }
+
     /// The running program's deployment number. A deploy that fails still uses
     /// up its number, so versions may skip.
     pub fn version(&self) -> u64 {

@@ -33,6 +33,18 @@ pub enum StartError {
     /// The configuration names no program to run.
     #[error("program: give a project or a bundle in the configuration")]
     NoProgram,
+    /// A runtime without a `cluster` section was pointed at the database of a
+    /// running cluster: it would run a second workorder engine, outbox and
+    /// dialer beside the cluster's.
+    #[error(
+        "store: this database is used by a cluster ({holder} runs its {service}); give this runtime a `cluster` section (url and the cluster's secret) to join it"
+    )]
+    ClusterDatabase {
+        /// The service found running.
+        service: &'static str,
+        /// The runtime running it.
+        holder: String,
+    },
     /// The bundle file could not be read.
     #[error("program: cannot read {}: {source}", path.display())]
     ReadBundle {
@@ -125,13 +137,27 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }
     };
     let engine = config.engine;
-    let bytes = match (&config.bundle, &config.project) {
-        (Some(b), _) => std::fs::read(b).map_err(|source| StartError::ReadBundle {
+    // In a cluster, the program deployed last to any runtime (if one was).
+    let deployed = match &config.cluster {
+        Some(_) => {
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || crate::cluster::program::stored(&*s))
+                .await
+                .map_err(crate::store::StoreError::from)??
+        }
+        None => None,
+    };
+    let bytes = match (deployed, &config.bundle, &config.project) {
+        (Some(b), _, _) => {
+            tracing::info!("running the program last deployed to the cluster");
+            b
+        }
+        (None, Some(b), _) => std::fs::read(b).map_err(|source| StartError::ReadBundle {
             path: b.clone(),
             source,
         })?,
-        (None, Some(p)) => crate::deploy::compile_project(p)?,
-        (None, None) => return Err(StartError::NoProgram),
+        (None, None, Some(p)) => crate::deploy::compile_project(p)?,
+        (None, None, None) => return Err(StartError::NoProgram),
     };
     let added = crate::lists::load_all(&*store)?;
     let program = Arc::new(ProgramSlot::with_lists(
@@ -254,6 +280,23 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         .cluster
         .as_ref()
         .map(|c| crate::cluster::Cluster::new(store.clone(), c));
+    if let Some(_c) = &cluster {
+        crate::cluster::program::follow(store.clone(), program.clone(), shutdown.clone())?;
+    } else {
+        for service in [
+            crate::workorder::shared::SERVICE,
+            crate::dialer::LEASE,
+            crate::cluster::OUTBOX,
+        ] {
+            let s = store.clone();
+            let holder = tokio::task::spawn_blocking(move || s.lease_holder(service))
+                .await
+                .map_err(crate::store::StoreError::from)??;
+            if let Some(holder) = holder {
+                return Err(StartError::ClusterDatabase { service, holder });
+            }
+        }
+    }
 
     // Workorders: load the open orders and re-arm their timers (in a cluster,
     // whichever runtime holds the engine's lease does).
@@ -382,9 +425,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         }
         Some(cluster) => {
             let notify = config.notify.clone();
-            cluster.run_while_leading("outbox", shutdown.clone(), move |fenced, lost| {
-                crate::notify::spawn(fenced, &notify, lost);
-            });
+            cluster.run_while_leading(
+                crate::cluster::OUTBOX,
+                shutdown.clone(),
+                move |fenced, lost| {
+                    crate::notify::spawn(fenced, &notify, lost);
+                },
+            );
         }
     }
 

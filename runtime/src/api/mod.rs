@@ -296,10 +296,20 @@ async fn deploy(
         return Err(too_large());
     };
     let slot = s.program.clone();
+    // In a cluster the bundle is stored for the other runtimes, which follow it.
+    let shared = s.workorders.cluster().map(|_| s.store.clone());
     let result = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(upload.path())?;
         drop(upload);
-        Ok::<_, std::io::Error>(slot.deploy_bundle(&bytes))
+        let result = slot.deploy_bundle(&bytes);
+        if let (Ok(_), Some(store)) = (&result, shared)
+            && let Err(e) = crate::cluster::program::publish(&*store, &bytes)
+        {
+            return Err(std::io::Error::other(format!(
+                "deployed on this runtime, but not stored for the others of the cluster: {e}"
+            )));
+        }
+        Ok::<_, std::io::Error>(result)
     })
     .await
     .map_err(ApiError::internal)?

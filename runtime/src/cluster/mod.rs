@@ -28,6 +28,9 @@
 //! - a runtime shutting down gives its leases up, so the next takes over at
 //!   once.
 //!
+//! The program and the number lists are shared the other way: a deploy to any
+//! runtime is stored, and every runtime follows the store ([`program`]).
+//!
 //! Requests between runtimes carry the cluster's shared secret and go to
 //! `/internal/v1/…` routes, which take no user credentials: the runtime that
 //! forwards has already authenticated the user and sends who it is.
@@ -41,6 +44,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{FencedStore, SharedStore, StoreError};
+
+pub mod program;
+
+/// The lease (and service) name of the notification outbox.
+pub const OUTBOX: &str = "outbox";
 
 /// The header that carries the cluster's secret on requests between runtimes.
 pub const SECRET_HEADER: &str = "x-dialect-cluster-secret";
