@@ -6,6 +6,11 @@
 //! instead of three); `ESTIMATOR_DAYS=N` runs longer and `ESTIMATOR_PRINT=1`
 //! prints each report.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a test: a missing file or a failed run is the test failing"
+)]
+
 use std::path::{Path, PathBuf};
 
 use dialect_acd::AcdConfig;

@@ -438,9 +438,8 @@ impl AcdCore {
                 .range(..key)
                 .map(move |k| (now - self.c(k.slot).entered_ms).max(0) as f64)
         });
-        let by_age_ms = ahead.and_then(|ahead| {
-            age_queue_estimate(ahead, service_rate, &queue.est.hazard)
-        });
+        let by_age_ms =
+            ahead.and_then(|ahead| age_queue_estimate(ahead, service_rate, &queue.est.hazard));
         Some(WaitState {
             position,
             waited_ms: (now - c.entered_ms).max(0) as f64,

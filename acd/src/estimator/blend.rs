@@ -145,8 +145,8 @@ impl Cell {
     }
 
     fn learn_bias(&mut self, predicted_ms: f64, actual_ms: f64) {
-        let residual =
-            (actual_ms.max(0.0) + LOG_OFFSET_MS).ln() - (predicted_ms.max(0.0) + LOG_OFFSET_MS).ln();
+        let residual = (actual_ms.max(0.0) + LOG_OFFSET_MS).ln()
+            - (predicted_ms.max(0.0) + LOG_OFFSET_MS).ln();
         let deviation = residual - self.log_bias;
         let rate = self.rate();
         if self.samples == 0 {

@@ -233,15 +233,7 @@ pub fn table(r: &SimReport) -> String {
     let _ = writeln!(
         s,
         "{:<14} {:<12} {:>8} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
-        "queue",
-        "estimator",
-        "samples",
-        "bias",
-        "MedAE",
-        "MAE",
-        "RMSE",
-        "rel.MAE",
-        "MedAE/ast"
+        "queue", "estimator", "samples", "bias", "MedAE", "MAE", "RMSE", "rel.MAE", "MedAE/ast"
     );
     for q in r.queues.iter().chain(std::iter::once(&r.total)) {
         for (name, e) in [
