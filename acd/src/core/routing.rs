@@ -432,6 +432,7 @@ impl AcdCore {
             .filter(|k| k.slot != s)
             .map(|k| (now - self.c(k.slot).entered_ms).max(0) as f64);
         let (service_rate, _) = self.rates(q);
+        let waited_ms = (now - c.entered_ms).max(0) as f64;
         let ahead = c.key.map(|key| {
             queue
                 .waiting
@@ -442,7 +443,7 @@ impl AcdCore {
             ahead.and_then(|ahead| age_queue_estimate(ahead, service_rate, &queue.est.hazard));
         Some(WaitState {
             position,
-            waited_ms: (now - c.entered_ms).max(0) as f64,
+            waited_ms,
             head_waited_ms,
             last_entered_ms: queue.est.last_entered_ms(),
             service_rate,

@@ -47,13 +47,18 @@ const CANDIDATES: usize = PREDICTORS + 1;
 const MIN_SAMPLES: u32 = 8;
 
 /// The slowest the learning gets: about the last this many answered calls count.
-const MEMORY_CALLS: f64 = 150.0;
+const MEMORY_CALLS: f64 = 400.0;
 
 /// Added to waits before taking logarithms, so that a wait of 0 has one, ms.
 const LOG_OFFSET_MS: f64 = 2_000.0;
 
-/// Upper bounds of the position bands (position 1 is the next caller served).
-const BANDS: [u32; 13] = [1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80, 120];
+/// Position bands grow by this factor: positions 1 to 5 have a band each,
+/// further back a band spans about a quarter more positions than the one
+/// before; the bias of a predictor changes with the position, slowly further
+/// back.
+const BAND_GROWTH: f64 = 1.25;
+/// Bands in all; the last takes every position beyond (about 7,500).
+const BANDS: usize = 40;
 
 /// What the predictors read of one waiting call and its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -182,7 +187,7 @@ struct Band {
 /// The online-learned blend of one queue (see the module doc).
 #[derive(Debug, Clone)]
 pub struct LearnedBlend {
-    bands: [Band; BANDS.len() + 1],
+    bands: [Band; BANDS],
     all: Band,
 }
 
@@ -193,17 +198,15 @@ impl Default for LearnedBlend {
 }
 
 fn band_of(position: u32) -> usize {
-    BANDS
-        .iter()
-        .position(|upper| position <= *upper)
-        .unwrap_or(BANDS.len())
+    let band = (f64::from(position.max(1)).ln() / BAND_GROWTH.ln() + 1e-9).floor();
+    (band as usize).min(BANDS - 1)
 }
 
 impl LearnedBlend {
     /// A blend that has learned nothing (it starts as QL-m alone).
     pub fn new() -> LearnedBlend {
         LearnedBlend {
-            bands: [Band::default(); BANDS.len() + 1],
+            bands: [Band::default(); BANDS],
             all: Band::default(),
         }
     }
@@ -379,10 +382,15 @@ mod tests {
 
     #[test]
     fn bands_cover_every_position() {
+        assert_eq!(band_of(0), 0);
         assert_eq!(band_of(1), 0);
-        assert_eq!(band_of(2), 1);
-        assert_eq!(band_of(4), 3);
-        assert_eq!(band_of(120), BANDS.len() - 1);
-        assert_eq!(band_of(10_000), BANDS.len());
+        assert_eq!(band_of(2), 3);
+        assert_eq!(band_of(3), 4);
+        assert_eq!(band_of(4), 6);
+        assert_eq!(band_of(5), 7);
+        assert_eq!(band_of(6), 8);
+        assert!(band_of(100) < band_of(200));
+        assert_eq!(band_of(10_000), BANDS - 1);
+        assert_eq!(band_of(u32::MAX), BANDS - 1);
     }
 }
