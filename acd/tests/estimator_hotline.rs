@@ -79,12 +79,12 @@ const TARGET: f64 = 0.5;
 #[test]
 fn overflow() {
     let report = run_file(&hotline(), "overflow.yaml");
-    // Not yet at the target: in an overloaded queue whose callers leave at fixed
-    // ages, the spread of the number of agents freeing up over the next minutes
-    // (which nobody can know on arrival) is most of the error of any estimate
-    // told on arrival. Measured: 0.52 over one day, see
-    // docs/benchmarks-estimator.md. This holds it where it is.
-    assert_ratio("overflow.yaml", &report, 0.56);
+    // At the target over this one-day run (0.49), not over the file's three
+    // days (0.51): in an overloaded queue whose callers leave at fixed ages, the
+    // spread of the number of agents freeing up over the next minutes (which
+    // nobody can know on arrival) is most of the error of any estimate told on
+    // arrival. See docs/benchmarks-estimator.md. The limit holds it there.
+    assert_ratio("overflow.yaml", &report, 0.53);
 }
 
 #[test]

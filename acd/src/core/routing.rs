@@ -465,22 +465,20 @@ impl AcdCore {
         let position = self.position(s);
         let waited = now - c.entered_ms;
         let asterisk_ms = self.queues[q].est.asterisk(waited) as f64;
-        let (acd_ms, queue_length_ms, predictions) = match self.wait_state(s, now) {
-            None => (Some(0.0), Some(0.0), None),
+        let (acd_ms, queue_length_ms) = match self.wait_state(s, now) {
+            None => (Some(0.0), Some(0.0)),
             Some(state) => {
                 let (rate, theta) = self.rates(q);
                 let predictions = Predictions::of(&state);
                 (
                     self.queues[q].est.blend.estimate(position, &predictions),
                     queue_length_estimate(position, rate, theta),
-                    Some(predictions),
                 )
             }
         };
         Estimate {
             acd_ms,
             queue_length_ms,
-            predictions,
             asterisk_ms,
             position,
         }

@@ -110,9 +110,6 @@ pub struct Estimate {
     pub acd_ms: Option<f64>,
     /// The earlier queue-length estimate with abandonment, ms, for comparison.
     pub queue_length_ms: Option<f64>,
-    /// What each of the blend's predictors said, uncorrected (`None` when the
-    /// call is not waiting or an agent is free).
-    pub predictions: Option<Predictions>,
     /// Asterisk's `holdtime + 30 s - waited`, ms.
     pub asterisk_ms: f64,
     /// The call's place in its queue (1 is next).
