@@ -2,10 +2,11 @@
 //! (`estimated_wait`), the ACD's earlier queue-length estimator, and Asterisk's as
 //! a baseline for the simulator.
 //!
-//! The announced estimate is [`LearnedBlend`] (module `blend`): three delay
-//! predictors of Ibrahim & Whitt (queue length with departures, head of line,
-//! last to enter service) corrected and chosen by position from the waits of the
-//! calls the queue answered. Its module doc says why a blend: callers who leave
+//! The announced estimate is [`LearnedBlend`] (module `blend`): four delay
+//! predictors after Ibrahim & Whitt (queue length with departures, the same with
+//! departures by age of wait ([`DepartureHazard`], module `hazard`), head of
+//! line, last to enter service) corrected and chosen by position from the waits
+//! of the calls the queue answered. Its module doc says why a blend: callers who leave
 //! ahead of a caller (overflow, abandonment, maximum wait, keys) make the
 //! queue move faster than its agents alone would, in ways that depend on the
 //! queue's own rules, and no single predictor follows all of them.

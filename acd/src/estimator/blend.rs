@@ -1,4 +1,4 @@
-//! The estimate the ACD announces: three delay predictors of a waiting call and
+//! The estimate the ACD announces: four delay predictors of a waiting call and
 //! an online-learned blend of them ([`LearnedBlend`]).
 //!
 //! The predictors ([`Predictions::of`]) read the queue as it is now:
@@ -40,7 +40,7 @@
 /// The four predictors, in the order of [`Predictions::as_array`].
 pub const PREDICTORS: usize = 4;
 
-/// Candidate estimates the blend tracks: the three predictors and their mean.
+/// Candidate estimates the blend tracks: the four predictors and their mean.
 const CANDIDATES: usize = PREDICTORS + 1;
 
 /// Calls a band must have taught a candidate before its own learning is used.
@@ -97,7 +97,7 @@ pub struct Predictions {
 }
 
 impl Predictions {
-    /// The three predictors on `state`.
+    /// The four predictors on `state`.
     pub fn of(state: &WaitState) -> Predictions {
         let k = state.position;
         let queue_length_ms =
