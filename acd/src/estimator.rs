@@ -1,7 +1,18 @@
-//! Estimated waiting time (Q6): the estimator the ACD announces, and Asterisk's as a
-//! baseline for the simulator. `docs/acd.md` explains the choice.
+//! Estimated waiting time (Q6): the estimate the ACD announces and its rules read
+//! (`estimated_wait`), the ACD's earlier queue-length estimator, and Asterisk's as
+//! a baseline for the simulator.
 //!
-//! The ACD's estimator is the queue-length estimator with abandonment of Whitt
+//! The announced estimate is [`LearnedBlend`] (module `blend`): four delay
+//! predictors after Ibrahim & Whitt (queue length with departures, the same with
+//! departures by age of wait ([`DepartureHazard`], module `hazard`), head of
+//! line, last to enter service) corrected and chosen by position from the waits
+//! of the calls the queue answered. Its module doc says why a blend: callers who leave
+//! ahead of a caller (overflow, abandonment, maximum wait, keys) make the
+//! queue move faster than its agents alone would, in ways that depend on the
+//! queue's own rules, and no single predictor follows all of them.
+//!
+//! The earlier estimator, still computed for comparison (the simulator reports
+//! it as `queue length`), is the queue-length estimator with abandonment of Whitt
 //! ("Predicting queueing delays", Management Science 1999) and Ibrahim & Whitt
 //! ("Real-time delay estimation in overloaded multiserver queues with
 //! abandonments", Management Science 2009). A caller at position `k` (1 = next)
@@ -18,7 +29,14 @@
 //! which is exact for M/M/s+M (Erlang A) and reduces to `k / (s μ)` without
 //! abandonment (Erlang C). `θ` is estimated as abandonments divided by total
 //! waiting time (the maximum-likelihood estimate for exponential patience), over a
-//! decaying window.
+//! decaying window. The blend's own queue-length predictor uses the same sum with
+//! every unanswered exit counted in `θ`, not abandonments alone.
+
+mod blend;
+mod hazard;
+
+pub use blend::{LearnedBlend, PREDICTORS, Predictions, WaitState};
+pub use hazard::{DepartureHazard, age_queue_estimate};
 
 /// How fast the abandonment and handle-time estimates forget (per call).
 const WINDOW_CALLS: f64 = 500.0;
@@ -31,10 +49,19 @@ pub(crate) struct QueueEstimator {
     handles: u64,
     /// Decayed count of abandonments.
     abandons: f64,
+    /// Decayed count of every unanswered exit (abandonment, overflow, maximum
+    /// wait, keys, closing).
+    departures: f64,
     /// Decayed total waiting time, ms.
     waited_ms: f64,
     /// Asterisk's `holdtime`: (3 old + new) / 4 over answered calls' waits, ms.
     asterisk_hold_ms: f64,
+    /// The wait of the last call answered, ms (the LES predictor).
+    last_entered_ms: Option<f64>,
+    /// The announced estimate's learning.
+    pub(crate) blend: LearnedBlend,
+    /// Departures by age of wait.
+    pub(crate) hazard: DepartureHazard,
 }
 
 impl QueueEstimator {
@@ -43,8 +70,12 @@ impl QueueEstimator {
             handle_ms: default_handle_ms.max(1.0),
             handles: 0,
             abandons: 0.0,
+            departures: 0.0,
             waited_ms: 0.0,
             asterisk_hold_ms: 0.0,
+            last_entered_ms: None,
+            blend: LearnedBlend::new(),
+            hazard: DepartureHazard::new(),
         }
     }
 
@@ -55,16 +86,34 @@ impl QueueEstimator {
         self.handle_ms += alpha * (handle_ms.max(0) as f64 - self.handle_ms);
     }
 
-    /// A call stopped waiting (answered, abandoned or moved).
-    pub(crate) fn note_wait_end(&mut self, wait_ms: i64, abandoned: bool) {
+    /// A call stopped waiting: answered, or it left unanswered (`departed`),
+    /// perhaps by hanging up (`abandoned`).
+    pub(crate) fn note_wait_end(&mut self, wait_ms: i64, departed: bool, abandoned: bool) {
         let keep = 1.0 - 1.0 / WINDOW_CALLS;
         self.abandons = self.abandons * keep + if abandoned { 1.0 } else { 0.0 };
+        self.departures = self.departures * keep + if departed { 1.0 } else { 0.0 };
+        self.hazard.note(wait_ms as f64, departed);
         self.waited_ms = self.waited_ms * keep + wait_ms.max(0) as f64;
     }
 
     /// An agent answered a call that waited `wait_ms` (Asterisk's `recalc_holdtime`).
     pub(crate) fn note_answered(&mut self, wait_ms: i64) {
         self.asterisk_hold_ms = (3.0 * self.asterisk_hold_ms + wait_ms.max(0) as f64) / 4.0;
+        self.last_entered_ms = Some(wait_ms.max(0) as f64);
+    }
+
+    /// The wait of the last call answered, ms.
+    pub(crate) fn last_entered_ms(&self) -> Option<f64> {
+        self.last_entered_ms
+    }
+
+    /// Unanswered exits per waiting caller, per ms.
+    pub(crate) fn departure_rate(&self) -> f64 {
+        if self.waited_ms <= 0.0 {
+            0.0
+        } else {
+            self.departures / self.waited_ms
+        }
     }
 
     /// Mean handle time, ms.
@@ -164,10 +213,14 @@ mod tests {
     fn theta_is_abandons_over_waiting_time() {
         let mut e = QueueEstimator::new(1.0);
         for _ in 0..10 {
-            e.note_wait_end(30_000, false);
+            e.note_wait_end(30_000, false, false);
         }
-        e.note_wait_end(60_000, true);
+        e.note_wait_end(60_000, true, true);
+        e.note_wait_end(60_000, true, false);
         let t = e.theta();
-        assert!((t - 1.0 / 360_000.0).abs() / t < 0.05, "{t}");
+        assert!((t - 1.0 / 420_000.0).abs() / t < 0.05, "{t}");
+        // Every unanswered exit counts as a departure, hang-ups or not.
+        let d = e.departure_rate();
+        assert!((d - 2.0 / 420_000.0).abs() / d < 0.05, "{d}");
     }
 }

@@ -34,7 +34,9 @@
 //!   `CallSlot`).
 //! - `queue`: queue rules from the IR, strategies, the order of waiting calls.
 //! - `agent`: agent state and policy; [`AgentDef`].
-//! - [`estimator`]: the wait estimators (queue-length with abandonment; Asterisk's).
+//! - [`estimator`]: the wait estimate the ACD announces (a learned blend of delay
+//!   predictors, `estimator/blend.rs`; departures by age of wait,
+//!   `estimator/hazard.rs`), the earlier queue-length estimator and Asterisk's.
 //! - [`stats`]: statistics by queue, agent, skill and trunk over a period.
 //! - [`sim`]: the discrete-event contact-center simulator (`dialect simulate`)
 //!   running the core on virtual time, with Erlang C / Erlang A baselines; its

@@ -48,6 +48,7 @@ pub use views::{AgentView, Estimate, QueueView, WaitingView};
 
 use super::agent::{Agent, AgentDef};
 use super::arena::{AgentIx, Arena, CallSlot, Ix, QueueIx};
+use super::estimator::Predictions;
 use super::queue::{Queue, QueueRules, RuleDefaults, WaitKey};
 use super::types::*;
 
@@ -191,6 +192,10 @@ struct Call {
     raw_called: u64,
     raw_trunk: u64,
     raw_data: Vec<u64>,
+    /// Its position and the wait predictions when it entered its current queue
+    /// and had to wait: the queue's estimator learns from them once an agent
+    /// answers it.
+    entry_predictions: Option<(u32, Predictions)>,
 }
 
 /// A wake-up the core set itself. Timers name calls by id, not slot, and carry
@@ -644,6 +649,7 @@ impl AcdCore {
             raw_called: 0,
             raw_trunk: 0,
             raw_data: Vec::new(),
+            entry_predictions: None,
         }
     }
 }

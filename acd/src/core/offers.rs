@@ -173,12 +173,14 @@ impl AcdCore {
             self.set_status(*b, AgentStatus::Ready, "", None, now, out);
         }
         let q = self.c(s).queue;
-        let (wait, first_answer) = {
+        let (wait, first_answer, entry) = {
             let c = self.cm(s);
             c.phase = Phase::Connected;
             c.agent = Some(a);
             c.answered_ms = now;
-            (now - c.entered_ms, !c.transferred)
+            // A callback's wait is not the caller's on the line: not learnt.
+            let entry = c.entry_predictions.take().filter(|_| !c.callback);
+            (now - c.entered_ms, !c.transferred, entry)
         };
         {
             let ag = &mut self.agents[a];
@@ -191,8 +193,11 @@ impl AcdCore {
         if first_answer && !self.queues[q].rules.builtin {
             let window = self.config.service_level_window;
             let queue = &mut self.queues[q];
-            queue.est.note_wait_end(wait, false);
+            queue.est.note_wait_end(wait, false, false);
             queue.est.note_answered(wait);
+            if let Some((position, predictions)) = entry {
+                queue.est.blend.learn(position, &predictions, wait as f64);
+            }
             let within = wait <= queue.rules.sl_ms;
             queue.note_outcome(within, window);
         }

@@ -10,7 +10,7 @@ use dialect_compiler::ir::{Builtin, ConstValue, DestIr, EnvVar, OverflowDirectio
 
 use super::{AcdCore, Estimate, Kind, Phase, Timer};
 use crate::arena::{AgentIx, CallSlot, QueueIx};
-use crate::estimator::queue_length_estimate;
+use crate::estimator::{Predictions, WaitState, age_queue_estimate, queue_length_estimate};
 use crate::queue::{CLASS_OVERFLOW_DOWN, Pred, Strategy, WaitKey, ord_f64};
 use crate::types::*;
 
@@ -175,7 +175,11 @@ impl AcdCore {
         if self.calls[s].as_ref().is_some_and(|c| {
             c.id == id && c.phase == Phase::Waiting && c.queue == q && c.visit == visit
         }) {
+            let entry = self.predictions_slot(s, now);
+            self.cm(s).entry_predictions = entry;
             self.check_overflow(s, now, out);
+        } else if let Some(c) = self.calls[s].as_mut() {
+            c.entry_predictions = None;
         }
         self.ensure_reevaluate(now);
     }
@@ -412,20 +416,69 @@ impl AcdCore {
         (servers / queue.est.handle_ms(), queue.est.theta())
     }
 
+    /// What the wait predictors read of waiting call `s` (`None` when it is not
+    /// waiting, or an agent is free for it).
+    pub(super) fn wait_state(&self, s: CallSlot, now: i64) -> Option<WaitState> {
+        let c = self.c(s);
+        let q = c.queue;
+        let position = self.position(s);
+        if position == 0 || self.idle_agents(q, now) > 0 {
+            return None;
+        }
+        let queue = &self.queues[q];
+        let head_waited_ms = queue
+            .waiting
+            .first()
+            .filter(|k| k.slot != s)
+            .map(|k| (now - self.c(k.slot).entered_ms).max(0) as f64);
+        let (service_rate, _) = self.rates(q);
+        let waited_ms = (now - c.entered_ms).max(0) as f64;
+        let ahead = c.key.map(|key| {
+            queue
+                .waiting
+                .range(..key)
+                .map(move |k| (now - self.c(k.slot).entered_ms).max(0) as f64)
+        });
+        let by_age_ms =
+            ahead.and_then(|ahead| age_queue_estimate(ahead, service_rate, &queue.est.hazard));
+        Some(WaitState {
+            position,
+            waited_ms,
+            head_waited_ms,
+            last_entered_ms: queue.est.last_entered_ms(),
+            service_rate,
+            departure_rate: queue.est.departure_rate(),
+            by_age_ms,
+        })
+    }
+
+    /// The position and predictions of waiting call `s`, for the estimator to
+    /// learn from when it is answered.
+    pub(super) fn predictions_slot(&self, s: CallSlot, now: i64) -> Option<(u32, Predictions)> {
+        let state = self.wait_state(s, now)?;
+        Some((state.position, Predictions::of(&state)))
+    }
+
     pub(super) fn estimate_slot(&self, s: CallSlot, now: i64) -> Estimate {
         let c = self.c(s);
         let q = c.queue;
         let position = self.position(s);
         let waited = now - c.entered_ms;
         let asterisk_ms = self.queues[q].est.asterisk(waited) as f64;
-        let acd_ms = if position == 0 || self.idle_agents(q, now) > 0 {
-            Some(0.0)
-        } else {
-            let (rate, theta) = self.rates(q);
-            queue_length_estimate(position, rate, theta)
+        let (acd_ms, queue_length_ms) = match self.wait_state(s, now) {
+            None => (Some(0.0), Some(0.0)),
+            Some(state) => {
+                let (rate, theta) = self.rates(q);
+                let predictions = Predictions::of(&state);
+                (
+                    self.queues[q].est.blend.estimate(position, &predictions),
+                    queue_length_estimate(position, rate, theta),
+                )
+            }
         };
         Estimate {
             acd_ms,
+            queue_length_ms,
             asterisk_ms,
             position,
         }
@@ -655,7 +708,7 @@ impl AcdCore {
             let queue = &mut self.queues[q];
             queue
                 .est
-                .note_wait_end(rec.wait_ms, outcome == Outcome::Abandoned);
+                .note_wait_end(rec.wait_ms, true, outcome == Outcome::Abandoned);
             if outcome == Outcome::Abandoned && rec.wait_ms > queue.rules.sl_ms {
                 queue.note_outcome(false, window);
             }

@@ -141,6 +141,13 @@ queue offered "CallbackOffered" {
   key 1 -> callback offer "press1_callback.wav" every 30s when waited > 2m
 }
 
+queue announced "Announced" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  announce wait every 30s when estimated_wait > 10s
+}
+
 queue night "Night" {
   skills general >= 1
   strategy longest_idle
@@ -167,6 +174,11 @@ fn program() -> Program {
     std::fs::write(dir.join("acd.flow"), SOURCE).unwrap();
     std::fs::create_dir_all(dir.join("prompts")).unwrap();
     std::fs::write(dir.join("prompts/press1_callback.wav"), b"").unwrap();
+    // The prompts `announce wait` plays.
+    for minutes in 1..=30 {
+        std::fs::write(dir.join(format!("prompts/queue_wait_{minutes}m.wav")), b"").unwrap();
+    }
+    std::fs::write(dir.join("prompts/queue_wait_more.wav"), b"").unwrap();
     let (_, ir) = dialect_compiler::compile_paths(std::slice::from_ref(&dir)).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     Program::new(ir, Engine::Native).unwrap()
@@ -968,4 +980,62 @@ fn send_dtmf_is_read_from_json_as_the_api_sends_it() {
     );
     assert_eq!(cmd.name(), "send_dtmf");
     assert!(!cmd.is_supervisor());
+}
+
+#[test]
+fn the_announced_wait_is_the_estimate_learned_from_answered_calls() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.call(1, "announced", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    t.input(Input::OfferResult {
+        call: 1,
+        agent: "a1".into(),
+        result: OfferResult::Answered,
+    });
+    for id in 2..=4 {
+        t.call(id, "announced", 0.0);
+    }
+    // Nothing learned and nobody left yet: the queue-length estimate.
+    let before = t.core.estimate(4, t.now).unwrap();
+    assert_eq!(before.position, 3);
+    let queue_length = before.queue_length_ms.unwrap();
+    assert!(
+        (before.acd_ms.unwrap() - queue_length).abs() < 1.0,
+        "{before:?}"
+    );
+    // Callers at this place were answered after half of what the predictors
+    // said (callers ahead of them left): the estimate learns it.
+    let q = t.core.queue_ix["announced"];
+    let slot = t.core.call_ix[&4];
+    let (position, predictions) = t.core.predictions_slot(slot, t.now).unwrap();
+    for _ in 0..200 {
+        t.core.queues[q]
+            .est
+            .blend
+            .learn(position, &predictions, queue_length / 2.0);
+    }
+    let after = t.core.estimate(4, t.now).unwrap();
+    let learned = after.acd_ms.unwrap();
+    assert!(
+        (learned - queue_length / 2.0).abs() < queue_length * 0.05,
+        "{learned} vs {queue_length}"
+    );
+    assert_eq!(after.queue_length_ms, before.queue_length_ms);
+    // It is what the caller hears (Q6).
+    t.out.clear();
+    t.at(30_000);
+    let told = t
+        .messages()
+        .into_iter()
+        .find_map(|(call, m)| match m {
+            AcdToCall::Announce(crate::Announcement::Wait { estimated_ms }) if call == 4 => {
+                Some(estimated_ms)
+            }
+            _ => None,
+        })
+        .expect("call 4 hears its wait");
+    let now = t.core.estimate(4, t.now).unwrap().acd_ms.unwrap();
+    assert_eq!(told, now.round() as i64);
+    assert!((told as f64 - queue_length / 2.0).abs() < queue_length * 0.05);
 }

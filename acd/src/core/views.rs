@@ -11,7 +11,7 @@ use dialect_compiler::value::Value;
 use super::{AcdCore, Phase};
 use crate::agent::{AgentDef, Pending};
 use crate::arena::{AgentIx, QueueIx};
-use crate::estimator::queue_length_estimate;
+use crate::estimator::{Predictions, WaitState, age_queue_estimate};
 use crate::types::*;
 
 /// A waiting call as the real-time view shows it: calls come in queue order,
@@ -105,8 +105,11 @@ pub struct AgentView {
 /// The two estimates for one waiting call (the simulator compares them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
-    /// The ACD's queue-length estimate, ms (`None`: nobody staffs the queue).
+    /// The ACD's estimate, the one it announces: the learned blend of delay
+    /// predictors, ms (`None`: nobody staffs the queue and no wait was seen).
     pub acd_ms: Option<f64>,
+    /// The earlier queue-length estimate with abandonment, ms, for comparison.
+    pub queue_length_ms: Option<f64>,
     /// Asterisk's `holdtime + 30 s - waited`, ms.
     pub asterisk_ms: f64,
     /// The call's place in its queue (1 is next).
@@ -160,8 +163,29 @@ impl AcdCore {
         let estimated_wait_ms = if idle > 0 {
             Some(0)
         } else {
-            let (r, th) = self.rates(q);
-            queue_length_estimate(next, r, th).map(|m| m.round() as i64)
+            // What a caller arriving now would be told.
+            let (service_rate, _) = self.rates(q);
+            let ahead = queue
+                .waiting
+                .iter()
+                .map(|k| (now - self.c(k.slot).entered_ms).max(0) as f64);
+            let state = WaitState {
+                by_age_ms: age_queue_estimate(ahead, service_rate, &queue.est.hazard),
+                position: next,
+                waited_ms: 0.0,
+                head_waited_ms: queue
+                    .waiting
+                    .first()
+                    .map(|k| (now - self.c(k.slot).entered_ms).max(0) as f64),
+                last_entered_ms: queue.est.last_entered_ms(),
+                service_rate,
+                departure_rate: queue.est.departure_rate(),
+            };
+            queue
+                .est
+                .blend
+                .estimate(next, &Predictions::of(&state))
+                .map(|m| m.round() as i64)
         };
         let calls = if with_calls {
             queue

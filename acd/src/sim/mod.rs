@@ -81,7 +81,8 @@ struct SimCall {
     queue: u32,
     arrived: i64,
     counted: bool,
-    estimate: Option<(Option<f64>, f64)>,
+    /// The estimates told on arrival: the ACD's, the queue-length one, Asterisk's.
+    estimate: Option<(Option<f64>, Option<f64>, f64)>,
     on_line: bool,
     connected: bool,
     done: bool,
@@ -223,6 +224,7 @@ pub fn run(
         arrivals: Vec::new(),
         waited: Vec::new(),
         ewt_acd: Vec::new(),
+        ewt_ql: Vec::new(),
         ewt_ast: Vec::new(),
         announcements: 0,
         callbacks: 0,
@@ -232,6 +234,7 @@ pub fn run(
     sim.arrivals = vec![0; nq];
     sim.waited = vec![0; nq];
     sim.ewt_acd = vec![ErrAcc::default(); nq];
+    sim.ewt_ql = vec![ErrAcc::default(); nq];
     sim.ewt_ast = vec![ErrAcc::default(); nq];
     for (i, s) in sim.specs.iter().enumerate() {
         sim.queue_ix.insert(s.name.clone(), i as u32);
@@ -304,6 +307,7 @@ struct Sim {
     arrivals: Vec<u64>,
     waited: Vec<u64>,
     ewt_acd: Vec<ErrAcc>,
+    ewt_ql: Vec<ErrAcc>,
     ewt_ast: Vec<ErrAcc>,
     announcements: u64,
     callbacks: u64,
@@ -488,7 +492,7 @@ impl Sim {
             }
         }
         if let (Some(e), Some(c)) = (est, self.calls.get_mut(&id)) {
-            c.estimate = Some((e.acd_ms, e.asterisk_ms));
+            c.estimate = Some((e.acd_ms, e.queue_length_ms, e.asterisk_ms));
         }
         if let Some(p) = patience {
             let t = now + p.sample(&mut self.rng);
@@ -576,12 +580,15 @@ impl Sim {
                 c.connected = true;
                 if c.counted
                     && !c.diverted
-                    && let Some((acd, ast)) = c.estimate
+                    && let Some((acd, ql, ast)) = c.estimate
                 {
                     let actual = (now - c.arrived) as f64;
                     let q = c.queue as usize;
                     if let Some(acd) = acd {
                         self.ewt_acd[q].add(acd, actual);
+                    }
+                    if let Some(ql) = ql {
+                        self.ewt_ql[q].add(ql, actual);
                     }
                     self.ewt_ast[q].add(ast, actual);
                 }
@@ -661,24 +668,28 @@ impl Sim {
             .collect();
         let rep = self.agg.finish(self.end, &agent_skills, &queue_agents);
         let mut total_acd = ErrAcc::default();
+        let mut total_ql = ErrAcc::default();
         let mut total_ast = ErrAcc::default();
         let mut queues = Vec::new();
         let (mut arr, mut wt) = (0u64, 0u64);
         for g in &rep.queues {
             let qi = self.queue_ix.get(&g.name).copied();
-            let (arrivals, waited, acd, ast) = match qi {
+            let empty = ErrAcc::default();
+            let (arrivals, waited, acd, ql, ast) = match qi {
                 Some(q) => (
                     self.arrivals[q as usize],
                     self.waited[q as usize],
-                    self.ewt_acd[q as usize],
-                    self.ewt_ast[q as usize],
+                    &self.ewt_acd[q as usize],
+                    &self.ewt_ql[q as usize],
+                    &self.ewt_ast[q as usize],
                 ),
-                None => (0, 0, ErrAcc::default(), ErrAcc::default()),
+                None => (0, 0, &empty, &empty, &empty),
             };
             arr += arrivals;
             wt += waited;
-            merge(&mut total_acd, &acd);
-            merge(&mut total_ast, &ast);
+            merge(&mut total_acd, acd);
+            merge(&mut total_ql, ql);
+            merge(&mut total_ast, ast);
             queues.push(QueueResult {
                 name: g.name.clone(),
                 arrivals,
@@ -701,6 +712,7 @@ impl Sim {
                 aht_ms: g.aht_ms,
                 occupancy: g.occupancy,
                 ewt_acd: acd.summary(),
+                ewt_queue_length: ql.summary(),
                 ewt_asterisk: ast.summary(),
             });
         }
@@ -720,6 +732,7 @@ impl Sim {
             aht_ms: t.aht_ms,
             occupancy: t.occupancy,
             ewt_acd: total_acd.summary(),
+            ewt_queue_length: total_ql.summary(),
             ewt_asterisk: total_ast.summary(),
         };
         let agents = rep

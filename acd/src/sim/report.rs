@@ -1,6 +1,6 @@
 //! What a simulation found ([`SimReport`]): the figures per queue and agent, the
-//! error of the two wait estimators, and the report as text tables
-//! ([`table`]).
+//! error of the wait estimators (the ACD's, its earlier queue-length one and
+//! Asterisk's), and the report as text tables ([`table`]).
 
 use std::fmt::Write as _;
 
@@ -13,6 +13,8 @@ pub struct ErrorSummary {
     pub samples: u64,
     /// Mean of estimate − actual wait, ms (bias).
     pub mean_error_ms: f64,
+    /// Median absolute error, ms: what a typical caller hears wrong.
+    pub median_abs_ms: f64,
     /// Mean absolute error, ms.
     pub mae_ms: f64,
     /// Root mean square error, ms.
@@ -21,13 +23,15 @@ pub struct ErrorSummary {
     pub relative_mae: f64,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct ErrAcc {
     n: u64,
     sum: f64,
     abs: f64,
     sq: f64,
     actual: f64,
+    /// Every absolute error, for the median.
+    abs_errors: Vec<f64>,
 }
 
 impl ErrAcc {
@@ -38,6 +42,7 @@ impl ErrAcc {
         self.abs += e.abs();
         self.sq += e * e;
         self.actual += actual;
+        self.abs_errors.push(e.abs());
     }
 
     pub(super) fn summary(&self) -> ErrorSummary {
@@ -45,9 +50,12 @@ impl ErrAcc {
             return ErrorSummary::default();
         }
         let n = self.n as f64;
+        let mut sorted = self.abs_errors.clone();
+        sorted.sort_by(f64::total_cmp);
         ErrorSummary {
             samples: self.n,
             mean_error_ms: self.sum / n,
+            median_abs_ms: median_of_sorted(&sorted),
             mae_ms: self.abs / n,
             rmse_ms: (self.sq / n).sqrt(),
             relative_mae: if self.actual > 0.0 {
@@ -88,8 +96,11 @@ pub struct QueueResult {
     pub aht_ms: f64,
     /// Occupancy of the queue's agents.
     pub occupancy: Option<f64>,
-    /// Error of the ACD's wait estimate, as told on arrival.
+    /// Error of the ACD's wait estimate (the learned blend), as told on arrival.
     pub ewt_acd: ErrorSummary,
+    /// Error of the earlier queue-length estimate with abandonment, at the same
+    /// moment.
+    pub ewt_queue_length: ErrorSummary,
     /// Error of Asterisk's wait estimate at the same moment, for comparison.
     pub ewt_asterisk: ErrorSummary,
 }
@@ -146,6 +157,17 @@ pub(super) fn merge(a: &mut ErrAcc, b: &ErrAcc) {
     a.abs += b.abs;
     a.sq += b.sq;
     a.actual += b.actual;
+    a.abs_errors.extend_from_slice(&b.abs_errors);
+}
+
+/// The median of sorted numbers (0 for none).
+fn median_of_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 fn secs(ms: f64) -> String {
@@ -210,21 +232,32 @@ pub fn table(r: &SimReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<14} {:<9} {:>8} {:>10} {:>9} {:>9} {:>8}",
-        "queue", "estimator", "samples", "bias", "MAE", "RMSE", "rel.MAE"
+        "{:<14} {:<12} {:>8} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "queue", "estimator", "samples", "bias", "MedAE", "MAE", "RMSE", "rel.MAE", "MedAE/ast"
     );
     for q in r.queues.iter().chain(std::iter::once(&r.total)) {
-        for (name, e) in [("acd", &q.ewt_acd), ("asterisk", &q.ewt_asterisk)] {
+        for (name, e) in [
+            ("acd", &q.ewt_acd),
+            ("queue-length", &q.ewt_queue_length),
+            ("asterisk", &q.ewt_asterisk),
+        ] {
+            let ratio = if q.ewt_asterisk.median_abs_ms > 0.0 {
+                format!("{:.2}", e.median_abs_ms / q.ewt_asterisk.median_abs_ms)
+            } else {
+                "-".into()
+            };
             let _ = writeln!(
                 s,
-                "{:<14} {:<9} {:>8} {:>10} {:>9} {:>9} {:>8}",
+                "{:<14} {:<12} {:>8} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
                 q.name,
                 name,
                 e.samples,
                 secs(e.mean_error_ms),
+                secs(e.median_abs_ms),
                 secs(e.mae_ms),
                 secs(e.rmse_ms),
-                pct(e.relative_mae)
+                pct(e.relative_mae),
+                ratio
             );
         }
     }

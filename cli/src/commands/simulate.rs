@@ -3,8 +3,10 @@
 //! Either a traffic file (YAML, see `dialect_acd::sim::Traffic`) or, for one
 //! queue, the traffic on the command line (`--queue billing --calls-per-hour 120
 //! --handle-time 3m --agents 8`). Prints service level, ASA, abandon rate,
-//! occupancy and the error of the ACD's wait estimate next to Asterisk's
-//! (holdtime average + 30 s − waited), as a table or JSON.
+//! occupancy and the error (median and mean absolute) of the wait estimate the
+//! ACD announces next to its earlier queue-length estimate and Asterisk's
+//! (holdtime average + 30 s − waited), as a table or JSON. Traffic files for the
+//! hotline are in `flows/hotline/traffic/`.
 //!
 //! With `--campaign NAME`, an outbound campaign instead: the dialer's
 //! simulator (`dialect_dialer::simulate`) runs the campaign's rules and
