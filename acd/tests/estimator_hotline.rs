@@ -73,7 +73,7 @@ fn assert_ratio(name: &str, report: &SimReport, limit: f64) {
     );
 }
 
-/// The target of issue 19: at most half of Asterisk's median absolute error.
+/// The target: at most half of Asterisk's median absolute error.
 const TARGET: f64 = 0.5;
 
 #[test]
@@ -83,7 +83,8 @@ fn overflow() {
     // days (0.51): in an overloaded queue whose callers leave at fixed ages, the
     // spread of the number of agents freeing up over the next minutes (which
     // nobody can know on arrival) is most of the error of any estimate told on
-    // arrival. See docs/benchmarks-estimator.md. The limit holds it there.
+    // arrival (docs/benchmarks.md, "Wait estimates when callers ahead leave").
+    // The limit holds it there.
     assert_ratio("overflow.yaml", &report, 0.53);
 }
 
