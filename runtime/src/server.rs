@@ -250,10 +250,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
     };
 
     // Workorders: load the open orders and re-arm their timers.
-    let (workorders, wo_report) = crate::workorder::WorkorderHandle::start(
+    let (workorders, wo_report) = crate::workorder::WorkorderHandle::start_with_people(
         store.clone(),
         program.clone(),
         crate::time::PausableClock::system(),
+        crate::workorder::people::Directory::new(&config.api_users, &config.roles),
     )
     .await?;
     workorders.set_role_members(&config.roles).await;
@@ -511,6 +512,8 @@ fn api_users(config: &Config) -> Result<(crate::auth::Users, String), StartError
             password: None,
             role: crate::config::Role::Admin,
             department: None,
+            email: None,
+            phone: None,
         });
     }
     let mut users = crate::auth::Users::with_session_idle(&list, config.http.session_idle.0);
