@@ -455,6 +455,30 @@ impl Config {
     }
 }
 
+/// Why `address` cannot be an e-mail address (one `@` between a local part
+/// and a domain with a dot, no spaces, at most 254 characters), or `None`.
+pub(crate) fn bad_email(address: &str) -> Option<&'static str> {
+    if address.len() > 254 {
+        return Some("is longer than 254 characters");
+    }
+    if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("holds a space");
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return Some("has no `@`");
+    };
+    if local.is_empty() || domain.contains('@') {
+        return Some("needs one `@` after a name");
+    }
+    if domain.starts_with('.') || domain.ends_with('.') || !domain.contains('.') {
+        return Some("needs a domain such as example.com after the `@`");
+    }
+    if address.contains(['<', '>', ',', ';', '"']) {
+        return Some("holds a character an address cannot have (`<>,;\"`)");
+    }
+    None
+}
+
 #[cfg(test)]
 mod notify_tests {
     use std::path::Path;
@@ -533,28 +557,4 @@ notify:
             assert!(e.starts_with("d.yaml:"), "{e}");
         }
     }
-}
-
-/// Why `address` cannot be an e-mail address (one `@` between a local part
-/// and a domain with a dot, no spaces, at most 254 characters), or `None`.
-pub(crate) fn bad_email(address: &str) -> Option<&'static str> {
-    if address.len() > 254 {
-        return Some("is longer than 254 characters");
-    }
-    if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some("holds a space");
-    }
-    let Some((local, domain)) = address.split_once('@') else {
-        return Some("has no `@`");
-    };
-    if local.is_empty() || domain.contains('@') {
-        return Some("needs one `@` after a name");
-    }
-    if domain.starts_with('.') || domain.ends_with('.') || !domain.contains('.') {
-        return Some("needs a domain such as example.com after the `@`");
-    }
-    if address.contains(['<', '>', ',', ';', '"']) {
-        return Some("holds a character an address cannot have (`<>,;\"`)");
-    }
-    None
 }

@@ -276,7 +276,8 @@ pub struct Notification {
 /// One person a reminder or escalation was sent to, or could not be.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Delivery {
-    /// The API user.
+    /// The API user; when nobody was found, the name from the lifecycle's
+    /// list that stands for nobody.
     pub user: String,
     /// `email` or `sms`; absent when nothing could be sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
