@@ -151,6 +151,8 @@ impl TestServer {
             password: None,
             role: dialect_runtime::config::Role::Admin,
             department: None,
+            email: None,
+            phone: None,
         }];
         adjust(&mut c);
         let rtp_ports = (c.rtp.ports.first, c.rtp.ports.last);

@@ -163,7 +163,9 @@ pub fn completion_kind(k: CompletionKind) -> lsp::CompletionItemKind {
             | SymbolKind::CampaignField => lsp::CompletionItemKind::FIELD,
             SymbolKind::Calendar => lsp::CompletionItemKind::STRUCT,
             SymbolKind::State | SymbolKind::Transition => lsp::CompletionItemKind::ENUM_MEMBER,
-            SymbolKind::Skill | SymbolKind::Department => lsp::CompletionItemKind::VALUE,
+            SymbolKind::Skill | SymbolKind::Department | SymbolKind::Role => {
+                lsp::CompletionItemKind::VALUE
+            }
         },
     }
 }
@@ -185,7 +187,7 @@ pub fn symbol_kind(k: SymbolKind) -> lsp::SymbolKind {
         | SymbolKind::CampaignField => lsp::SymbolKind::FIELD,
         SymbolKind::Calendar => lsp::SymbolKind::STRUCT,
         SymbolKind::State | SymbolKind::Transition => lsp::SymbolKind::ENUM_MEMBER,
-        SymbolKind::Skill | SymbolKind::Department => lsp::SymbolKind::PROPERTY,
+        SymbolKind::Skill | SymbolKind::Department | SymbolKind::Role => lsp::SymbolKind::PROPERTY,
     }
 }
 

@@ -591,3 +591,119 @@ fn params<P: DeserializeOwned>(v: serde_json::Value) -> Result<P, (ErrorCode, St
 fn to_value(v: impl Serialize) -> Answer {
     serde_json::to_value(v).map_err(|e| (ErrorCode::InternalError, e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    //! A session over an in-memory stream, framed as an editor frames it: a
+    //! project's `role` is a symbol the editor can jump to, list and complete.
+
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::{Value, json};
+
+    const ROLES: &str = "\
+role dispatcher \"派单员\"
+
+workorder fault {
+  field phone: phone required
+  state new initial limit 1h wall {
+    escalate -> supervisor, dispatcher
+  }
+  state closed final
+  transition close: new -> closed by agent, dispatcher close
+}
+";
+
+    fn frame(out: &mut Vec<u8>, v: Value) {
+        let body = serde_json::to_vec(&v).unwrap();
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        out.extend_from_slice(&body);
+    }
+
+    fn unframe(mut bytes: &[u8]) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&bytes[..end]).unwrap();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let body = &bytes[end + 4..end + 4 + len];
+            out.push(serde_json::from_slice(body).unwrap());
+            bytes = &bytes[end + 4 + len..];
+        }
+        out
+    }
+
+    #[test]
+    fn roles_are_found_listed_and_completed() {
+        let dir = std::env::temp_dir().join(format!("dialect-lsp-roles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("orders.flow");
+        std::fs::write(&path, ROLES).unwrap();
+        let uri = crate::convert::path_to_uri(&path).as_str().to_string();
+        let root = crate::convert::path_to_uri(&dir).as_str().to_string();
+        let doc = json!({"uri": uri});
+        // `dispatcher` in the escalation: line 5, after `supervisor, `.
+        let escalation = json!({"line": 5, "character": 30});
+        // After `by ` on line 8: what may be written there.
+        let by = ROLES.lines().nth(8).unwrap().find("by ").unwrap() + 3;
+        let mut input = Vec::new();
+        for m in [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"capabilities": {}, "rootUri": root}}),
+            json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument":
+                   {"uri": uri, "languageId": "dialect", "version": 1, "text": ROLES}}}),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/definition",
+                   "params": {"textDocument": doc, "position": escalation}}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "textDocument/documentSymbol",
+                   "params": {"textDocument": doc}}),
+            json!({"jsonrpc": "2.0", "id": 4, "method": "textDocument/completion",
+                   "params": {"textDocument": doc, "position": {"line": 8, "character": by}}}),
+            json!({"jsonrpc": "2.0", "id": 5, "method": "shutdown"}),
+            json!({"jsonrpc": "2.0", "method": "exit"}),
+        ] {
+            frame(&mut input, m);
+        }
+        let mut output = Vec::new();
+        super::run(std::io::Cursor::new(input), &mut output).unwrap();
+        let answers = unframe(&output);
+        let answer = |id: i64| {
+            answers
+                .iter()
+                .find(|a| a["id"] == id)
+                .unwrap_or_else(|| panic!("no answer {id}: {answers:#?}"))["result"]
+                .clone()
+        };
+        let def = answer(2);
+        let def = def.as_array().and_then(|a| a.first()).unwrap_or(&def);
+        assert_eq!(def["uri"], uri.as_str(), "{def}");
+        assert_eq!(
+            def["range"]["start"],
+            json!({"line": 0, "character": 5}),
+            "{def}"
+        );
+        let symbols = answer(3);
+        let role = symbols
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "dispatcher")
+            .unwrap_or_else(|| panic!("{symbols:#}"));
+        assert_eq!(role["kind"], json!(7), "a property: {role}");
+        let items = answer(4);
+        let items = items["items"]
+            .as_array()
+            .or(items.as_array())
+            .cloned()
+            .unwrap();
+        let labels: Vec<&str> = items.iter().filter_map(|i| i["label"].as_str()).collect();
+        assert!(labels.contains(&"dispatcher"), "{labels:?}");
+        assert!(labels.contains(&"supervisor"), "{labels:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

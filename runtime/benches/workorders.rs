@@ -193,6 +193,8 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
             password: None,
             role: dialect_runtime::config::Role::Agent,
             department: None,
+            email: None,
+            phone: None,
         },
         ApiUser {
             name: "ops1".into(),
@@ -200,6 +202,8 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
             password: None,
             role: dialect_runtime::config::Role::Handler,
             department: Some("network_ops".into()),
+            email: None,
+            phone: None,
         },
     ];
     let (acd, _dials) = dialect_runtime::acd::AcdHandle::spawn(
@@ -371,6 +375,7 @@ fn generate(store: &dyn Store, program: &ProgramSlot, n: usize, now: i64) {
                 action: "escalate".into(),
                 to: vec!["supervisor".into()],
                 fired,
+                limit: None,
             }],
             feedback: None,
             links: Vec::new(),

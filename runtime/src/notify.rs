@@ -1,6 +1,7 @@
-//! The outbox worker: SMS and e-mail notifications that flows queue (the
-//! `outbox` tree, written by `crate::call::outbox`) leave through the
-//! configured gateways (`dialect-notify`), durably.
+//! The outbox worker: SMS and e-mail notifications that flows, workorder
+//! triggers and workorder reminders and escalations queue (the `outbox`
+//! tree, written through [`stage`]) leave through the configured gateways
+//! (`dialect-notify`), durably.
 //!
 //! Each entry moves `queued → sending → sent → delivered | undeliverable`,
 //! or to `failed` after `notify.retry.attempts` attempts or an error that no
@@ -33,6 +34,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use dialect_compiler::ir::NotifyChannel;
+
 use crate::config::{EmailTls, NotifyConfig};
 use crate::store::{Batch, SharedStore, Store, StoreError};
 
@@ -40,6 +43,10 @@ use crate::store::{Batch, SharedStore, Store, StoreError};
 pub const OUTBOX: &str = "outbox";
 /// Gateway message id → outbox id (8 bytes, big-endian), for receipts.
 pub const OUTBOX_IDS: &str = "outbox_ids";
+/// Workorder number, 0, outbox id (8 bytes, big-endian) → nothing: the
+/// notifications queued for an order (its triggers, its reminders and
+/// escalations), so that the order's view shows their delivery.
+pub const OUTBOX_BY_ORDER: &str = "outbox_by_order";
 
 /// Largest file attached to a mail; a bigger one fails the notification.
 const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
@@ -159,6 +166,92 @@ pub struct OutboxEntry {
 
 fn key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
+}
+
+/// A notification to queue: what its writer decides; the worker adds the
+/// rest (status, attempts...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry<'a> {
+    /// The contact (call) it belongs to, 0 for none.
+    pub contact: u64,
+    /// Which gateway it leaves through.
+    pub channel: NotifyChannel,
+    /// A number (SMS) or an address (e-mail).
+    pub to: &'a str,
+    /// The mail's subject (e-mail only).
+    pub subject: Option<&'a str>,
+    /// The text.
+    pub body: &'a str,
+    /// When it was queued (Unix ms).
+    pub queued_ms: i64,
+    /// The workorder it is about: the order's view lists it.
+    pub workorder: Option<&'a str>,
+}
+
+/// The word a channel has in the outbox.
+pub fn channel_name(channel: NotifyChannel) -> &'static str {
+    match channel {
+        NotifyChannel::Sms => "sms",
+        NotifyChannel::Email => "email",
+    }
+}
+
+/// Queues a notification in `batch`, beside whatever else the batch writes:
+/// the writer's change and its notifications are stored together or not at
+/// all, so a crash neither loses one nor queues it twice. Every writer of the
+/// outbox goes through here. Returns the entry's id.
+pub fn stage(store: &dyn Store, batch: &mut Batch, e: &NewEntry<'_>) -> Result<u64, StoreError> {
+    let id = store.next_id("outbox")?;
+    let mut record = serde_json::json!({
+        "id": id,
+        "contact": e.contact,
+        "channel": channel_name(e.channel),
+        "to": e.to,
+        "subject": e.subject,
+        "body": e.body,
+        "queued_ms": e.queued_ms,
+    });
+    if let Some(number) = e.workorder {
+        record["workorder"] = serde_json::Value::String(number.to_string());
+        batch.put(OUTBOX_BY_ORDER, order_key(number, id), Vec::new());
+    }
+    batch.put_json(OUTBOX, key(id).to_vec(), &record);
+    Ok(id)
+}
+
+fn order_key(number: &str, id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(number.len() + 9);
+    k.extend_from_slice(number.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&key(id));
+    k
+}
+
+/// The notifications queued for workorder `number`, oldest first, at most
+/// `limit`.
+pub fn of_workorder(
+    store: &dyn Store,
+    number: &str,
+    limit: usize,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let mut lo = number.as_bytes().to_vec();
+    let mut hi = lo.clone();
+    lo.push(0);
+    hi.push(1);
+    let mut out = Vec::new();
+    for (k, _) in store.range(OUTBOX_BY_ORDER, &lo, &hi, limit, false)? {
+        let Some(id) = k
+            .get(k.len().saturating_sub(8)..)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+        else {
+            continue;
+        };
+        if let Some(e) = get(store, id)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads one entry.

@@ -300,12 +300,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
 
     // Workorders: load the open orders and re-arm their timers (in a cluster,
     // whichever runtime holds the engine's lease does).
+    let people = crate::workorder::people::Directory::new(&config.api_users, &config.roles);
     let workorders = match &cluster {
         None => {
-            let (workorders, wo_report) = crate::workorder::WorkorderHandle::start(
+            let (workorders, wo_report) = crate::workorder::WorkorderHandle::start_with_people(
                 store.clone(),
                 program.clone(),
                 crate::time::PausableClock::system(),
+                people,
             )
             .await?;
             tracing::info!(
@@ -323,6 +325,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
             crate::time::PausableClock::system(),
             cluster.clone(),
             shutdown.clone(),
+            people,
         ),
     };
     workorders.set_role_members(&config.roles).await;
@@ -593,6 +596,8 @@ fn api_users(config: &Config) -> Result<(crate::auth::Users, String), StartError
             password: None,
             role: crate::config::Role::Admin,
             department: None,
+            email: None,
+            phone: None,
         });
     }
     let mut users = crate::auth::Users::with_session_idle(&list, config.http.session_idle.0);

@@ -454,6 +454,8 @@ async fn a_listed_caller_reaches_agents_only_as_often_as_the_category_allows() {
             password: None,
             role: dialect_runtime::config::Role::Supervisor,
             department: None,
+            email: None,
+            phone: None,
         })
     })
     .await;
@@ -763,6 +765,8 @@ async fn team_server() -> (TestServer, std::path::PathBuf) {
             password: None,
             role: dialect_runtime::config::Role::Supervisor,
             department: None,
+            email: None,
+            phone: None,
         });
     })
     .await

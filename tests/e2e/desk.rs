@@ -186,6 +186,8 @@ fn person(name: &str, password: &str, role: Role) -> ApiUser {
         password: Some(dialect_runtime::login::hash_password(password).unwrap()),
         role,
         department: None,
+        email: None,
+        phone: None,
     }
 }
 

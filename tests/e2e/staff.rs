@@ -341,6 +341,8 @@ pub(crate) async fn with_agents(
                 password: None,
                 role: dialect_runtime::config::Role::Agent,
                 department: None,
+                email: None,
+                phone: None,
             });
         }
         adjust(c);

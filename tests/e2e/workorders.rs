@@ -2,7 +2,8 @@
 //! rings the hotline with SIPp, reports a fault with keys sent by SIP INFO, and the
 //! flow's `create workorder fault_repair` leaves an order that the workorder API
 //! finds, with the keys' choices and the caller in its fields, linked both ways
-//! with the call's contact record.
+//! with the call's contact record. Orders past their limits remind and
+//! escalate by e-mail, received by a real SMTP server on loopback.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -306,4 +307,140 @@ async fn a_customer_who_presses_2_sends_the_order_back_with_a_reason() {
     let last = confirmation_call('2', "new").await;
     assert_eq!(last["transition"], "not_fixed", "{last:#}");
     assert_eq!(last["comment"], "客户反馈未修复", "{last:#}");
+}
+
+/// A project whose urgent orders have a limit of seconds: reminded 3 s
+/// before it, escalated when it passes, both to the dispatchers.
+fn urgent_project() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-wo-alert-{}-{}",
+        std::process::id(),
+        dialect_runtime::auth::random_secret(6)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = r#"
+role dispatcher "派单员"
+
+workorder urgent "紧急工单" {
+  field phone: phone required
+  state new "待派单" initial limit 5s wall {
+    remind 3s before -> dispatcher
+    escalate -> dispatcher
+  }
+  state closed "已关闭" final
+  transition close: new -> closed by agent, dispatcher close
+}
+
+flow main "入口" on "10000" {
+  hangup
+}
+"#;
+    std::fs::write(dir.join("main.flow"), text).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_breached_limit_mails_the_escalation_to_the_dispatcher_after_a_reminder() {
+    use dialect_runtime::config::{
+        ApiUser, Duration as ConfigDuration, EmailConfig, EmailTls, Role,
+    };
+    let sink = dialect_notify::smtp_sink::MailSink::start(2900..=2999).expect("aiosmtpd");
+    let dir = urgent_project();
+    let project_dir = dir.clone();
+    let port = sink.port();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.notify.email = Some(EmailConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: EmailTls::None,
+            user: None,
+            password: None,
+            from: "工单系统 <workorders@example.com>".into(),
+            timeout: ConfigDuration(std::time::Duration::from_secs(10)),
+        });
+        c.notify.poll = ConfigDuration(std::time::Duration::from_millis(100));
+        c.api_users.push(ApiUser {
+            name: "wang".into(),
+            token: format!("e2e-wang-{}", dialect_runtime::auth::random_secret(12)),
+            password: None,
+            role: Role::Agent,
+            department: None,
+            email: Some("wang@example.com".into()),
+            phone: None,
+        });
+        c.roles.insert("dispatcher".into(), vec!["wang".into()]);
+    })
+    .await;
+    let o = post_json(
+        &s,
+        "/api/v1/workorders",
+        serde_json::json!({"kind": "urgent", "fields": {"phone": "13800000001"}}),
+    )
+    .await;
+    let n = o["number"].as_str().unwrap().to_string();
+    let created = std::time::Instant::now();
+
+    // The reminder, 2 s after the creation, before the limit.
+    let mails = sink.wait_mails(1, std::time::Duration::from_secs(15)).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let reminded = created.elapsed();
+    let reminder = &mails[0];
+    assert_eq!(reminder.rcpt_tos, ["wang@example.com"]);
+    assert_eq!(
+        reminder.subject,
+        format!("催办 reminder: workorder {n} (urgent) in 待派单 (new)")
+    );
+    assert!(
+        reminded < std::time::Duration::from_millis(4_900),
+        "the reminder came {reminded:?} after the creation, not before the 5 s limit"
+    );
+
+    // The escalation once the limit has passed.
+    let mails = sink.wait_mails(2, std::time::Duration::from_secs(15)).await;
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    assert!(created.elapsed() >= std::time::Duration::from_secs(5));
+    let escalation = &mails[1];
+    assert_eq!(escalation.rcpt_tos, ["wang@example.com"]);
+    assert!(
+        escalation.to.contains("wang@example.com"),
+        "{}",
+        escalation.to
+    );
+    assert!(
+        escalation.from.contains("workorders@example.com"),
+        "{}",
+        escalation.from
+    );
+    assert_eq!(
+        escalation.subject,
+        format!("督办 escalation: workorder {n} (urgent) in 待派单 (new)")
+    );
+    let body = escalation.body.clone().unwrap_or_default();
+    assert!(body.contains(&format!("workorder: {n}")), "{body}");
+    assert!(body.contains("limit: 5s in new, due "), "{body}");
+
+    // The order's view shows both deliveries as sent.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let order = loop {
+        let o = s.get(&format!("/api/v1/workorders/{n}")).await;
+        let sent = o["deliveries"]
+            .as_array()
+            .is_some_and(|d| d.len() == 2 && d.iter().all(|x| x["status"] == "sent"));
+        if sent || tokio::time::Instant::now() > deadline {
+            break o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let deliveries = order["deliveries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(deliveries.len(), 2, "{order:#}");
+    for d in &deliveries {
+        assert_eq!(d["status"], "sent", "{order:#}");
+        assert_eq!(d["channel"], "email");
+        assert_eq!(d["to"], "wang@example.com");
+    }
+    let notices = s.get("/api/v1/notifications?to=dispatcher").await;
+    assert!(notices.to_string().contains(&n), "{notices:#}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

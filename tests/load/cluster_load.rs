@@ -9,11 +9,14 @@
 //! the runtimes share its cores, so the sum of CPU per call says what the
 //! cluster would need on separate machines. Then, with three runtimes, it
 //! kills one and reads Kamailio's dispatcher state every 10 ms until the
-//! runtime is marked inactive.
+//! runtime is marked inactive; and it kills the runtime running the workorder
+//! engine and reads the survivors' health every 20 ms until one runs it (the
+//! take-over time, with the default lease of 5 s and with 2 s).
 //!
 //! ```sh
 //! cargo build --release -p dialect -p dialect-e2e
 //! target/release/cluster-load 100 20      # calls/s, seconds per cluster size
+//! target/release/cluster-load takeover    # only the engine's take-over time
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -36,6 +39,10 @@ fn dir() -> PathBuf {
 }
 
 fn script(nodes: u32, arg: &str) {
+    script_with(nodes, arg, "5s");
+}
+
+fn script_with(nodes: u32, arg: &str, lease: &str) {
     let bin = std::env::var("DIALECT_BIN")
         .unwrap_or_else(|_| repo().join("target/release/dialect").display().to_string());
     let out = Command::new(repo().join("scripts/cluster.sh"))
@@ -44,6 +51,7 @@ fn script(nodes: u32, arg: &str) {
         .env("DIALECT_FRONT", FRONT)
         .env("DIALECT_NODES", nodes.to_string())
         .env("DIALECT_BIN", bin)
+        .env("DIALECT_LEASE", lease)
         .output()
         .expect("scripts/cluster.sh runs");
     assert!(
@@ -181,8 +189,67 @@ fn detection(rate: u32) -> f64 {
     ms
 }
 
+/// The runtimes (1 to 3) running `service` now, by their health answers.
+fn running(service: &str) -> Vec<u32> {
+    (1..=3)
+        .filter(|n| {
+            let out = Command::new("curl")
+                .args(["-sf", "-m", "1"])
+                .arg(format!("http://127.0.0.1{n}:8080/api/v1/health"))
+                .output();
+            out.is_ok_and(|o| {
+                serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok_and(|h| {
+                    h["cluster"]["runs"]
+                        .as_array()
+                        .is_some_and(|r| r.iter().any(|s| s == service))
+                })
+            })
+        })
+        .collect()
+}
+
+/// Milliseconds from a SIGKILL of the runtime running the workorder engine
+/// until another runs it.
+fn takeover(lease: &str) -> f64 {
+    script_with(3, "start", lease);
+    let mut holder = running("workorders");
+    for _ in 0..200 {
+        if !holder.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        holder = running("workorders");
+    }
+    let dead = holder[0];
+    let killed = Instant::now();
+    Command::new("kill")
+        .args(["-KILL", &pid(dead).to_string()])
+        .status()
+        .unwrap();
+    while killed.elapsed() < Duration::from_secs(60) {
+        if running("workorders").iter().any(|&n| n != dead) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ms = killed.elapsed().as_secs_f64() * 1000.0;
+    script_with(3, "stop", lease);
+    ms
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "takeover") {
+        for lease in ["5s", "2s"] {
+            let times: Vec<f64> = (0..3).map(|_| takeover(lease)).collect();
+            println!(
+                "workorder engine running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
+                times.iter().map(|t| t.round()).collect::<Vec<_>>()
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir());
+        return;
+    }
     let rate: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     let seconds: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
     for nodes in 1..=3 {
@@ -193,5 +260,12 @@ fn main() {
         "dead runtime marked inactive after {:?} ms (3 runs; probes every 1 s)",
         times.iter().map(|t| t.round()).collect::<Vec<_>>()
     );
+    for lease in ["5s", "2s"] {
+        let times: Vec<f64> = (0..3).map(|_| takeover(lease)).collect();
+        println!(
+            "workorder engine running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
+            times.iter().map(|t| t.round()).collect::<Vec<_>>()
+        );
+    }
     let _ = std::fs::remove_dir_all(dir());
 }

@@ -223,11 +223,15 @@ impl Analysis {
                 }
             }
             (_, Place::Workorder(_))
-                if (line.starts_with("remind") || line.starts_with("escalate"))
+                if (line.starts_with("remind")
+                    || line.starts_with("escalate")
+                    || words.contains(&"remind")
+                    || words.contains(&"escalate"))
                     && (last == "->" || last.ends_with(',')) =>
             {
                 self.roles(&mut out)
             }
+            ("assign", Place::Workorder(_)) if line.starts_with("on") => self.roles(&mut out),
             (_, _) if line.starts_with("skills") => {
                 self.symbols_of(SymbolKind::Skill, None, &mut out)
             }
@@ -321,9 +325,11 @@ impl Analysis {
         keywords(&["data", "true", "false", "and", "or", "not", "in"], out);
     }
 
-    /// Roles and departments, who workorder transitions and reminders name.
+    /// Roles (built in and the project's `role` declarations) and
+    /// departments, who workorder transitions and reminders name.
     fn roles(&self, out: &mut Vec<Completion>) {
         words_of(ROLES, out);
+        self.symbols_of(SymbolKind::Role, None, out);
         self.symbols_of(SymbolKind::Department, None, out);
     }
 

@@ -139,6 +139,15 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A name in a `by` list, a reminder's or escalation's targets or an
+    /// `assign`: a project role or a department (built-in roles are no
+    /// declaration).
+    fn recipient(&mut self, ident: &Ident) {
+        if !self.refer(SymbolKind::Role, None, ident) {
+            self.refer(SymbolKind::Department, None, ident);
+        }
+    }
+
     // ------------------------------------------------------------ declarations
 
     /// First pass: every declaration, so that uses anywhere find them.
@@ -192,7 +201,15 @@ impl<'a> Builder<'a> {
                     );
                 }
             }
-            Item::Role(_) => {}
+            Item::Role(d) => {
+                self.declare(
+                    SymbolKind::Role,
+                    None,
+                    &d.name,
+                    d.span,
+                    format!("role {}{}", d.name, label(&d.label)),
+                );
+            }
             Item::Department(d) => {
                 self.declare(
                     SymbolKind::Department,
@@ -551,12 +568,46 @@ impl<'a> Builder<'a> {
                 for s in &d.states {
                     for r in &s.reminders {
                         for to in &r.to {
-                            self.refer(SymbolKind::Department, None, to);
+                            self.recipient(to);
                         }
                     }
                     for e in &s.escalations {
                         for to in &e.to {
-                            self.refer(SymbolKind::Department, None, to);
+                            self.recipient(to);
+                        }
+                    }
+                }
+                for l in &d.span_limits {
+                    self.refer(SymbolKind::State, Some(owner), &l.target);
+                    self.refer(SymbolKind::State, Some(owner), &l.from);
+                    for r in &l.reminders {
+                        for to in &r.to {
+                            self.recipient(to);
+                        }
+                    }
+                    for e in &l.escalations {
+                        for to in &e.to {
+                            self.recipient(to);
+                        }
+                    }
+                }
+                for t in &d.triggers {
+                    self.refer(SymbolKind::State, Some(owner), &t.state);
+                    match &t.action {
+                        TriggerAction::Assign(role) => self.recipient(role),
+                        TriggerAction::Notify { to, .. } => {
+                            self.refer(SymbolKind::WorkorderField, Some(owner), to);
+                        }
+                        TriggerAction::Call {
+                            flow,
+                            args,
+                            campaign,
+                        } => {
+                            self.refer(SymbolKind::Flow, None, flow);
+                            for a in args {
+                                self.refer(SymbolKind::WorkorderField, Some(owner), a);
+                            }
+                            self.refer(SymbolKind::Campaign, None, campaign);
                         }
                     }
                 }
@@ -568,7 +619,7 @@ impl<'a> Builder<'a> {
                     self.refer(SymbolKind::State, Some(owner), &t.from);
                     self.refer(SymbolKind::State, Some(owner), &t.to);
                     for r in &t.roles {
-                        self.refer(SymbolKind::Department, None, r);
+                        self.recipient(r);
                     }
                     if let Some(g) = &t.guard {
                         self.expr(g, cx);

@@ -87,6 +87,9 @@ pub enum SymbolKind {
     Skill,
     /// `department name`
     Department,
+    /// `role name`: a project role, named in `by` lists, reminder and
+    /// escalation targets and `assign` triggers.
+    Role,
 }
 
 impl SymbolKind {
@@ -114,6 +117,7 @@ impl SymbolKind {
             SymbolKind::CampaignField => "list field",
             SymbolKind::Skill => "skill",
             SymbolKind::Department => "department",
+            SymbolKind::Role => "role",
         }
     }
 }

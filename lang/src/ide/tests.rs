@@ -371,3 +371,92 @@ fn the_hotline_resolves_everywhere() {
         assert!(kinds.contains(&k), "no use of a {k:?} found");
     }
 }
+
+const ROLES: &str = "\
+department network_ops \"网络维护中心\"
+# Sends fault orders to the field teams.
+role dispatcher \"派单员\"
+
+workorder fault {
+  field phone: phone required
+  state new initial limit 1h wall {
+    escalate -> supervisor, dispatcher
+  }
+  state fixed
+  state closed final
+  transition fix: new -> fixed by agent, dispatcher
+  transition close: fixed -> closed by agent
+  on enter new -> assign dispatcher
+  fixed within 2h from new { escalate -> dispatcher, network_ops }
+}
+";
+
+#[test]
+fn roles_are_declarations_that_by_lists_reminders_and_triggers_name() {
+    let a = analysis_of(&[("p/roles.flow", ROLES)]);
+    assert!(
+        a.checked.diagnostics.is_empty(),
+        "{:#?}",
+        a.checked.diagnostics
+    );
+    let f = a.file(std::path::Path::new("p/roles.flow")).unwrap();
+    let decl = at(&a, f, "role dispatcher", 0, 5);
+    // The `by` list, the escalation, the trigger and the spanning limit.
+    for (needle, n, delta) in [
+        ("agent, dispatcher", 0, 7),
+        ("supervisor, dispatcher", 0, 12),
+        ("assign dispatcher", 0, 7),
+        ("{ escalate -> dispatcher", 0, 14),
+    ] {
+        let d = a
+            .definition(f, at(&a, f, needle, n, delta))
+            .unwrap_or_else(|| panic!("no definition at {needle}"));
+        assert_eq!(d.start as usize, decl, "{needle}");
+    }
+    let o = a.occurrence_at(f, decl).unwrap();
+    assert!(o.is_decl);
+    assert_eq!(a.references(o.symbol, false).len(), 4);
+    // A department in the same list still finds its department.
+    let dept = a
+        .definition(f, at(&a, f, "dispatcher, network_ops", 0, 12))
+        .unwrap();
+    assert_eq!(
+        dept.start as usize,
+        at(&a, f, "department network_ops", 0, 11)
+    );
+    // The trigger's and the limit's states.
+    let new = a.definition(f, at(&a, f, "from new", 0, 5)).unwrap();
+    assert_eq!(new.start as usize, at(&a, f, "new initial", 0, 0));
+    // Document symbols, hover and completion.
+    let symbols: Vec<(SymbolKind, &str)> = a
+        .file_symbols(f)
+        .into_iter()
+        .map(|s| (s.kind, s.name.as_str()))
+        .collect();
+    assert!(
+        symbols.contains(&(SymbolKind::Role, "dispatcher")),
+        "{symbols:?}"
+    );
+    let h = a.hover(f, decl + 2).unwrap();
+    assert_eq!(
+        h.markdown,
+        "```dialect\nrole dispatcher \"派单员\"\n```\n\nSends fault orders to the field teams."
+    );
+    let role_completion = |offset: usize| {
+        a.completions(f, offset)
+            .into_iter()
+            .find(|c| c.label == "dispatcher")
+            .map(|c| c.kind)
+    };
+    let after_arrow = at(&a, f, "-> supervisor", 0, 3);
+    assert_eq!(
+        role_completion(after_arrow),
+        Some(CompletionKind::Symbol(SymbolKind::Role))
+    );
+    let after_by = at(&a, f, "by agent, dispatcher", 0, 3);
+    assert!(role_completion(after_by).is_some());
+    let after_assign = at(&a, f, "assign dispatcher", 0, 7);
+    assert!(role_completion(after_assign).is_some());
+    let in_span = at(&a, f, "{ escalate -> dispatcher", 0, 14);
+    assert!(role_completion(in_span).is_some());
+}

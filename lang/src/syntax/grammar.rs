@@ -31,6 +31,7 @@ pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
     "queue",
     "campaign",
     "workorder",
+    "role",
 ];
 
 /// Words of the language that cannot be used as names.

@@ -259,19 +259,23 @@ fn error_pos(err: &pest::error::Error<Rule>) -> usize {
 /// The part of `text` to leave out so that parsing gets past an error at `at`:
 /// the options in parentheses the error is in, when leaving them out is enough;
 /// otherwise the statement, clause or field it is in (with any block it opens),
-/// or, on the first line of a declaration, the rest of that line up to its `{`.
+/// or, on the first line of a declaration, the rest of that line up to its `{`
+/// (the rest of the line for a declaration of one line).
 fn recovery_region(text: &str, at: usize) -> Option<std::ops::Range<usize>> {
     let at = at.min(text.len());
     let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
     let first_line = text[..line_start].trim().is_empty();
     let mut candidates = Vec::new();
+    let mut rest_of_line = None;
     if let Some(r) = paren_region(text, line_start, at) {
         candidates.push(r);
     }
     if first_line {
         let line_end = text[at..].find('\n').map_or(text.len(), |n| at + n);
-        if let Some(brace) = text[at..line_end].rfind('{') {
-            candidates.push(at..at + brace);
+        match text[at..line_end].rfind('{') {
+            Some(brace) => candidates.push(at..at + brace),
+            None if !text[line_start..at].contains('{') => rest_of_line = Some(at..line_end),
+            None => {}
         }
     }
     let stmt = statement_region(text, line_start, at);
@@ -285,6 +289,15 @@ fn recovery_region(text: &str, at: usize) -> Option<std::ops::Range<usize>> {
             Err(e) if error_pos(&e) > r.end => return Some(r),
             Err(_) => {}
         }
+    }
+    // A one-line declaration (`role auditor "稽核" extra`): when what comes
+    // before the error is a whole declaration, it is kept, so that its name
+    // still exists for the declarations that use it.
+    if let Some(r) = rest_of_line
+        && !r.is_empty()
+        && DialectParser::parse(Rule::file, &blank(text, r.clone())).is_ok()
+    {
+        return Some(r);
     }
     let whole_file = stmt.start == 0 && stmt.end >= text.trim_end().len();
     (!stmt.is_empty() && !whole_file).then_some(stmt)

@@ -1410,21 +1410,20 @@ pub async fn outbox(
     subject: Option<&str>,
     body: &str,
 ) {
-    let id = store.next_id("outbox").unwrap_or(0);
     let mut b = crate::store::Batch::new();
-    b.put_json(
-        "outbox",
-        id.to_be_bytes().to_vec(),
-        &serde_json::json!({
-            "id": id,
-            "contact": contact,
-            "channel": match channel { dialect_compiler::ir::NotifyChannel::Sms => "sms", dialect_compiler::ir::NotifyChannel::Email => "email" },
-            "to": to,
-            "subject": subject,
-            "body": body,
-            "queued_ms": crate::time::now_ms(),
-        }),
-    );
+    let entry = crate::notify::NewEntry {
+        contact,
+        channel,
+        to,
+        subject,
+        body,
+        queued_ms: crate::time::now_ms(),
+        workorder: None,
+    };
+    if let Err(e) = crate::notify::stage(&**store, &mut b, &entry) {
+        tracing::error!("outbox write failed: {e}");
+        return;
+    }
     if let Err(e) = crate::store::commit_async(store.clone(), b).await {
         tracing::error!("outbox write failed: {e}");
     }

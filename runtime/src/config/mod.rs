@@ -1205,6 +1205,13 @@ pub struct ApiUser {
     /// notifications addressed to the department reach the user.
     #[serde(default)]
     pub department: Option<String>,
+    /// Where workorder reminders and escalations addressed to the user (by
+    /// name, role, project role or department) reach them by e-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Where they reach the user by SMS.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// What an API user may do: the roles of spec 000 §9 (S1), and the role the
@@ -1376,6 +1383,7 @@ impl Config {
         self.validate_outbound(&at)?;
         self.validate_limits(&at)?;
         self.validate_tokens(&at)?;
+        self.validate_contacts(&at)?;
         self.validate_notify(&at)?;
         self.validate_cluster(&at)?;
         let fp = self.dialer.machine_false_positive_rate;

@@ -321,3 +321,34 @@ fn a_cluster_needs_the_shared_store_a_url_and_a_secret() {
         assert!(e.contains(key), "{yaml}: {e}");
     }
 }
+
+#[test]
+fn users_contact_addresses_are_checked_at_load() {
+    let c = Config::parse(
+        Path::new("d.yaml"),
+        "api_users:\n  - { name: wang, token: t-wang-0123456789, role: supervisor, email: wang@example.cn, phone: \"+8613900000001\" }\n  - { name: li, token: t-li-0123456789ab, role: agent }\n",
+    )
+    .unwrap();
+    assert_eq!(c.api_users[0].email.as_deref(), Some("wang@example.cn"));
+    assert_eq!(c.api_users[0].phone.as_deref(), Some("+8613900000001"));
+    assert_eq!(
+        (c.api_users[1].email.as_ref(), c.api_users[1].phone.as_ref()),
+        (None, None)
+    );
+    for (line, wanted) in [
+        ("email: wang.example.cn", "has no `@`"),
+        ("email: \"wang@localhost\"", "needs a domain"),
+        ("email: \"wang @example.cn\"", "holds a space"),
+        ("email: \"@example.cn\"", "one `@` after a name"),
+        ("phone: \"call me\"", "is not a telephone number"),
+    ] {
+        let text = format!(
+            "api_users:\n  - name: wang\n    token: t-wang-0123456789\n    role: supervisor\n    {line}\n"
+        );
+        let e = Config::parse(Path::new("d.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("d.yaml:5:"), "{line}: {e}");
+        assert!(e.contains(wanted) && e.contains("`wang`"), "{line}: {e}");
+    }
+}

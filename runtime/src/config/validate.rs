@@ -212,6 +212,41 @@ impl Config {
         Ok(())
     }
 
+    /// Users' e-mail addresses and phones receive workorder reminders and
+    /// escalations: one that cannot be one would fail at the first breach,
+    /// long after the start, so it is refused at load.
+    pub(super) fn validate_contacts(
+        &self,
+        at: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        for u in &self.api_users {
+            if let Some(email) = &u.email
+                && let Some(why) = bad_email(email)
+            {
+                return Err(at(
+                    email.as_str(),
+                    format!(
+                        "api_users: the e-mail of `{}`, `{email}`, {why}; write an address such as wang@example.com",
+                        u.name
+                    ),
+                ));
+            }
+            if let Some(phone) = &u.phone
+                && dialect_numbers::canonical(phone, &dialect_numbers::NumberRules::default())
+                    .is_err()
+            {
+                return Err(at(
+                    phone.as_str(),
+                    format!(
+                        "api_users: the phone of `{}`, `{phone}`, is not a telephone number; write one such as 13800138000 or +8613800138000",
+                        u.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A token anyone could guess opens the API to whoever reaches it: refused
     /// unless the API listens on this machine only.
     pub(super) fn validate_tokens(
@@ -464,6 +499,30 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Why `address` cannot be an e-mail address (one `@` between a local part
+/// and a domain with a dot, no spaces, at most 254 characters), or `None`.
+pub(crate) fn bad_email(address: &str) -> Option<&'static str> {
+    if address.len() > 254 {
+        return Some("is longer than 254 characters");
+    }
+    if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("holds a space");
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return Some("has no `@`");
+    };
+    if local.is_empty() || domain.contains('@') {
+        return Some("needs one `@` after a name");
+    }
+    if domain.starts_with('.') || domain.ends_with('.') || !domain.contains('.') {
+        return Some("needs a domain such as example.com after the `@`");
+    }
+    if address.contains(['<', '>', ',', ';', '"']) {
+        return Some("holds a character an address cannot have (`<>,;\"`)");
+    }
+    None
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::WoError;
 use super::lifecycle::{self};
 use super::mem::Mem;
 use super::model::*;
+use super::people::Directory;
 use crate::auth::User;
 use crate::config::Role;
 use crate::deploy::ProgramSlot;
@@ -100,6 +101,18 @@ impl WorkorderHandle {
         program: Arc<ProgramSlot>,
         clock: PausableClock,
     ) -> Result<(WorkorderHandle, StartReport), WoError> {
+        Self::start_with_people(store, program, clock, Directory::default()).await
+    }
+
+    /// [`WorkorderHandle::start`] with the people that reminders and
+    /// escalations reach known from the first moment, so that the timers that
+    /// fell due while the runtime was down, which fire at once, reach them too.
+    pub async fn start_with_people(
+        store: SharedStore,
+        program: Arc<ProgramSlot>,
+        clock: PausableClock,
+        people: Directory,
+    ) -> Result<(WorkorderHandle, StartReport), WoError> {
         let started = std::time::Instant::now();
         let s = store.clone();
         let mem = tokio::task::spawn_blocking(move || -> Result<Mem, StoreError> {
@@ -116,7 +129,7 @@ impl WorkorderHandle {
             load_ms: started.elapsed().as_millis() as u64,
             index_bytes: mem.approx_bytes(),
         };
-        let tx = spawn(store.clone(), program.clone(), clock, mem);
+        let tx = spawn(store.clone(), program.clone(), clock, mem, people);
         Ok((
             WorkorderHandle {
                 route: Route::Own(tx),
@@ -377,6 +390,23 @@ impl WorkorderHandle {
                 let _ = tx.send(Msg::Members(members)).await;
             }
             Route::Shared(shared) => shared.set_members(members).await,
+        }
+    }
+
+    /// Tells the engine who the API users are, their roles, departments and
+    /// contact addresses, and the project roles the configuration gives them:
+    /// the people that reminders and escalations are e-mailed and texted to.
+    pub async fn set_people(
+        &self,
+        users: &[crate::config::ApiUser],
+        roles: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        let directory = Directory::new(users, roles);
+        match &self.route {
+            Route::Own(tx) => {
+                let _ = tx.send(Msg::People(Box::new(directory))).await;
+            }
+            Route::Shared(shared) => shared.set_people(directory).await,
         }
     }
 

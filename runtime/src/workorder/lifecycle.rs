@@ -12,7 +12,7 @@ use dialect_compiler::{Evaluator, Program};
 use dialect_lang::types::{Builtin, Type};
 
 use super::WoError;
-use super::model::Timer;
+use super::model::{Timer, TimerLimit};
 
 /// A lifecycle by name.
 pub fn lifecycle<'a>(program: &'a Program, kind: &str) -> Result<&'a WorkorderIr, WoError> {
@@ -393,6 +393,13 @@ pub fn state_timers(
         }
     };
     let deadline = after(limit);
+    let watched = TimerLimit {
+        target: st.name.clone(),
+        from: None,
+        limit_ms: limit,
+        business: business && calendar.is_some(),
+        deadline_ms: deadline,
+    };
     let mut timers = Vec::new();
     for (when, to) in &st.reminders {
         let due = match when {
@@ -405,6 +412,7 @@ pub fn state_timers(
             action: "remind".into(),
             to: to.clone(),
             fired: false,
+            limit: Some(watched.clone()),
         });
     }
     for (delay, to) in &st.escalations {
@@ -413,6 +421,7 @@ pub fn state_timers(
             action: "escalate".into(),
             to: to.clone(),
             fired: false,
+            limit: Some(watched.clone()),
         });
     }
     (Some(deadline), timers)
@@ -459,6 +468,9 @@ pub fn span_timers(
         };
         let (_, timers) = state_timers(&st, start, calendar);
         for mut t in timers {
+            if let Some(l) = &mut t.limit {
+                l.from = Some(from.to_string());
+            }
             t.fired = old
                 .iter()
                 .any(|o| o.fired && o.due_ms == t.due_ms && o.action == t.action && o.to == t.to);

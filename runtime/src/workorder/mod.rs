@@ -47,16 +47,21 @@
 //! - [`engine`]: the actor and its group commit (`engine/mod.rs`), the changes
 //!   (`engine/ops.rs`) and the reads (`engine/query.rs`).
 //! - `mem`: the in-memory indexes of open orders and the timer queue.
+//! - [`people`]: the API users behind the roles and departments that
+//!   reminders and escalations name, and their addresses.
 //! - [`check`]: a consistency check of the stored orders (for tests and repair).
 //! - Tests: `tests` (engine, hotline lifecycles), `crate::api::workorders` (HTTP), and the
 //!   crash test `cli/tests/workorder_crash.rs` (SIGKILL of `dialect run`).
 
+#[cfg(test)]
+mod alert_tests;
 pub mod check;
 pub mod engine;
 pub mod handle;
 pub mod lifecycle;
 pub(crate) mod mem;
 pub mod model;
+pub mod people;
 pub mod requests;
 pub mod shared;
 #[cfg(test)]

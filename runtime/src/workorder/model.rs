@@ -118,6 +118,29 @@ pub struct Timer {
     pub to: Vec<String>,
     /// Fired (recorded durably, so it fires once).
     pub fired: bool,
+    /// The limit it belongs to, for the message it sends (absent in orders
+    /// stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<TimerLimit>,
+}
+
+/// The time limit a reminder or escalation watches: the state's own
+/// (`state dispatched limit 4h`) or one spanning several states (`repaired
+/// within 24h from dispatched`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimerLimit {
+    /// The state the order must reach (the state itself for a state's limit).
+    pub target: String,
+    /// The state the limit counts from when it spans several states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// How much time the limit grants, ms.
+    pub limit_ms: i64,
+    /// Whether that time is counted in the calendar's business hours.
+    #[serde(default)]
+    pub business: bool,
+    /// When the limit runs out, Unix ms.
+    pub deadline_ms: i64,
 }
 
 /// A link to another order.
@@ -244,6 +267,27 @@ pub struct Notification {
     pub deadline_ms: Option<i64>,
     /// A sentence for people.
     pub message: String,
+    /// The SMS and e-mails queued for the people behind `to`, and the people
+    /// who could not be reached (no address): nobody is skipped silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One person a reminder or escalation was sent to, or could not be.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    /// The API user; when nobody was found, the name from the lifecycle's
+    /// list that stands for nobody.
+    pub user: String,
+    /// `email` or `sms`; absent when nothing could be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The outbox entry (`GET /api/v1/outbox`, and the order's view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<u64>,
+    /// Why nothing was sent to this person by this channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// An outbound task (任务, W6): one customer of a campaign to be contacted.

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{Msg, Query, load_mem, spawn};
 use super::handle::Route;
+use super::people::Directory;
 use super::requests::{CreateRequest, ImportOrder, TaskRequest, TaskUpdate, TransitionRequest};
 use super::{WoError, WorkorderHandle};
 use crate::api::AppState;
@@ -99,12 +100,21 @@ pub struct SharedEngine {
     local: RwLock<Option<mpsc::Sender<Msg>>>,
     /// Users' project roles, given to each engine this runtime starts.
     members: Mutex<BTreeMap<String, Vec<String>>>,
+    /// The people reminders and escalations reach, likewise.
+    people: Mutex<Directory>,
 }
 
 impl SharedEngine {
     /// The engine's mailbox, if it runs here now.
     pub(super) fn local(&self) -> Option<mpsc::Sender<Msg>> {
         self.local.read().ok().and_then(|l| l.clone())
+    }
+
+    pub(super) async fn set_people(&self, people: Directory) {
+        *self.people.lock().await = people.clone();
+        if let Some(tx) = self.local() {
+            let _ = tx.send(Msg::People(Box::new(people))).await;
+        }
     }
 
     pub(super) async fn set_members(&self, members: BTreeMap<String, Vec<String>>) {
@@ -153,11 +163,13 @@ impl WorkorderHandle {
         clock: PausableClock,
         cluster: Arc<Cluster>,
         shutdown: CancellationToken,
+        people: Directory,
     ) -> WorkorderHandle {
         let shared = Arc::new(SharedEngine {
             cluster: cluster.clone(),
             local: RwLock::new(None),
             members: Mutex::new(BTreeMap::new()),
+            people: Mutex::new(people),
         });
         let engine = shared.clone();
         let slot = program.clone();
@@ -251,7 +263,8 @@ async fn run_engine(
         "the workorder engine runs in this runtime (loaded in {} ms)",
         started.elapsed().as_millis()
     );
-    let tx = spawn(fenced, program, clock, mem);
+    let people = shared.people.lock().await.clone();
+    let tx = spawn(fenced, program, clock, mem, people);
     let members = shared.members.lock().await.clone();
     let _ = tx.send(Msg::Members(members)).await;
     if let Ok(mut l) = shared.local.write() {

@@ -20,6 +20,8 @@ fn user(name: &str, role: &str) -> ApiUser {
         password: None,
         role: role.parse().expect("a role"),
         department: None,
+        email: None,
+        phone: None,
     }
 }
 

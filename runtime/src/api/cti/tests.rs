@@ -20,6 +20,8 @@ fn user(name: &str, role: &str) -> ApiUser {
         password: None,
         role: role.parse().expect("a role"),
         department: None,
+        email: None,
+        phone: None,
     }
 }
 
@@ -84,6 +86,8 @@ impl Api {
                     password: Some(crate::login::hash_password(DESK_PASSWORD).unwrap()),
                     role: crate::config::Role::Agent,
                     department: None,
+                    email: None,
+                    phone: None,
                 },
             ])),
             program: slot.clone(),

@@ -186,6 +186,52 @@ struct Presented {
     overdue: bool,
     /// The order's progress summary, readable without a token (signed).
     summary_link: String,
+    /// The SMS and e-mails queued for the order (its triggers, its reminders
+    /// and escalations) and where each is; in the view of one order only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliveries: Option<Vec<DeliveryView>>,
+}
+
+/// Most deliveries shown with an order.
+const DELIVERIES_SHOWN: usize = 200;
+
+/// A notification queued for an order, as the order's view shows it: where
+/// it went and how far it got, without its text.
+#[derive(serde::Serialize)]
+struct DeliveryView {
+    /// The outbox entry (`GET /api/v1/outbox`).
+    id: u64,
+    channel: String,
+    /// Masked for roles that do not see sensitive fields.
+    to: String,
+    subject: Option<String>,
+    status: &'static str,
+    attempts: u32,
+    last_error: Option<String>,
+    queued_ms: i64,
+    sent_ms: Option<i64>,
+    done_ms: Option<i64>,
+}
+
+impl DeliveryView {
+    fn of(e: crate::notify::OutboxEntry, user: &User) -> DeliveryView {
+        DeliveryView {
+            id: e.id,
+            channel: e.channel,
+            to: if sees_sensitive(user) {
+                e.to
+            } else {
+                mask(&e.to)
+            },
+            subject: e.subject,
+            status: e.status.as_str(),
+            attempts: e.attempts,
+            last_error: e.last_error,
+            queued_ms: e.queued_ms,
+            sent_ms: e.sent_ms,
+            done_ms: e.done_ms,
+        }
+    }
 }
 
 /// An order as a user may see it: sensitive fields masked, `overdue` added.
@@ -200,6 +246,7 @@ fn present(s: &AppState, user: &User, mut o: Workorder) -> Presented {
         order: o,
         overdue,
         summary_link,
+        deliveries: None,
     }
 }
 
@@ -274,7 +321,20 @@ async fn get_order(
     let user = s.users.authorize(bearer(&headers), READERS)?;
     let o = s.workorders.get(&number).await?;
     visible(&user, &o)?;
-    Ok(Json(present(&s, &user, o)).into_response())
+    let store = s.store.clone();
+    let entries = tokio::task::spawn_blocking(move || {
+        crate::notify::of_workorder(&*store, &number, DELIVERIES_SHOWN)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut view = present(&s, &user, o);
+    view.deliveries = Some(
+        entries
+            .into_iter()
+            .map(|e| DeliveryView::of(e, &user))
+            .collect(),
+    );
+    Ok(Json(view).into_response())
 }
 
 /// Query string of `GET /api/v1/workorders`.

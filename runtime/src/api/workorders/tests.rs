@@ -33,6 +33,8 @@ fn api_user(name: &str, role: &str, dept: Option<&str>) -> ApiUser {
         password: None,
         role: role.parse().expect("a role"),
         department: dept.map(String::from),
+        email: None,
+        phone: None,
     }
 }
 
@@ -827,4 +829,55 @@ async fn a_return_that_needs_a_reason_is_refused_without_one() {
         .await;
     assert_eq!((st, o["state"].as_str()), (200, Some("repairing")), "{o}");
     api.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn an_orders_view_shows_the_messages_queued_for_it() {
+    let api = serve().await;
+    let (st, o) = api
+        .post(
+            "/workorders",
+            "agent1",
+            json!({"kind": "fault_repair", "department": "network_ops",
+                   "fields": {"phone": "13800138000", "fault_type": "no_signal"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{o}");
+    let n = o["number"].as_str().unwrap().to_string();
+    let (_, o) = api.get(&format!("/workorders/{n}"), "agent1").await;
+    assert_eq!(o["deliveries"], json!([]), "nothing queued yet: {o}");
+    let t = format!("/workorders/{n}/transitions");
+    for (who, body) in [
+        (
+            "agent1",
+            json!({"transition": "dispatch", "department": "network_ops"}),
+        ),
+        ("ops1", json!({"transition": "accept"})),
+        (
+            "ops1",
+            json!({"transition": "repaired", "fields": {"cause": "antenna"}}),
+        ),
+    ] {
+        let (st, o) = api.post(&t, who, body).await;
+        assert_eq!(st, 200, "{o}");
+    }
+    // `on enter repaired -> notify sms to phone ...`: queued with the step.
+    let (_, o) = api.get(&format!("/workorders/{n}"), "sup1").await;
+    let d = o["deliveries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(d.len(), 1, "{o}");
+    assert_eq!(d[0]["channel"], "sms");
+    assert_eq!(d[0]["to"], "13800138000");
+    assert_eq!(d[0]["status"], "queued");
+    assert!(d[0]["id"].as_u64().is_some(), "{o}");
+    assert!(
+        d[0].get("body").is_none(),
+        "the text stays in the outbox: {o}"
+    );
+    // An agent sees where it went masked, as the order's sensitive fields.
+    let (_, o) = api.get(&format!("/workorders/{n}"), "agent1").await;
+    assert_ne!(o["deliveries"][0]["to"], "13800138000", "{o}");
+    // Lists stay lean.
+    let (_, page) = api.get("/workorders?kind=fault_repair", "sup1").await;
+    assert_eq!(page["items"][0]["number"], n.as_str(), "{page}");
+    assert!(page["items"][0].get("deliveries").is_none(), "{page}");
 }

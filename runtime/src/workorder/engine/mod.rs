@@ -36,10 +36,13 @@
 //! # Layout
 //! - this file: the actor loop, group commit and the committer task.
 //! - `ops`: the changes (create, import, transition, comment, link, timers firing, tasks).
+//! - `alerts`: what a fired reminder or escalation says, and its notices and
+//!   e-mails and SMS to the people behind its recipients.
 //! - `query`: reads (queries, counts, history, notifications, tasks), from memory or the store.
 //! - `triggers`: what entering a state sets off (`on enter`, campaigns drawing orders),
 //!   staged in the step's own batch.
 
+mod alerts;
 mod ops;
 mod query;
 pub(crate) mod triggers;
@@ -80,6 +83,8 @@ pub(super) enum Msg {
     UpdateTask(u64, TaskUpdate, User, Reply<Task>),
     /// API user name → the project roles (`role NAME`) the configuration gives them.
     Members(BTreeMap<String, Vec<String>>),
+    /// The people reminders and escalations reach, and their addresses.
+    People(Box<crate::workorder::people::Directory>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -90,6 +95,7 @@ pub(super) fn spawn(
     program: Arc<ProgramSlot>,
     clock: PausableClock,
     mem: Mem,
+    people: crate::workorder::people::Directory,
 ) -> mpsc::Sender<Msg> {
     let (tx, rx) = mpsc::channel(4096);
     let (ctx, crx) = mpsc::channel(4);
@@ -107,6 +113,7 @@ pub(super) fn spawn(
         pending_final: Vec::new(),
         failed: None,
         members: BTreeMap::new(),
+        people,
     };
     tokio::spawn(engine.run(rx, ctx));
     tx
@@ -239,6 +246,9 @@ struct Engine {
     failed: Option<StoreError>,
     /// API user name → the project roles the configuration gives them.
     members: BTreeMap<String, Vec<String>>,
+    /// The API users behind the roles and departments reminders and
+    /// escalations name, with their e-mail addresses and phones.
+    people: crate::workorder::people::Directory,
 }
 
 /// Audit ids reserved at once (ids of a block not used before a restart are skipped).
@@ -349,6 +359,7 @@ impl Engine {
                 g.replies.push(defer(tx, r));
             }
             Msg::Members(m) => self.members = m,
+            Msg::People(p) => self.people = *p,
             Msg::Stop(_) => {}
         }
     }

@@ -693,73 +693,23 @@ impl Engine {
         let mut batch = Batch::new();
         let mut entries = Vec::new();
         let deployed = self.program.current();
+        let tz = deployed.program.shared().tz;
         let label = lifecycle::lifecycle(&deployed.program, &o.kind)
             .ok()
             .and_then(|ir| lifecycle::state(ir, &o.state))
             .map(|s| s.label.clone())
-            .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| o.state.clone());
+            .unwrap_or_default();
         for i in 0..o.timers.len() {
             if o.timers[i].fired || o.timers[i].due_ms > now {
                 continue;
             }
             o.timers[i].fired = true;
             let t = o.timers[i].clone();
-            let mut recipients = Vec::new();
-            for r in &t.to {
-                if r == "handler" {
-                    recipients.push(o.department.clone().unwrap_or_else(|| "handler".into()));
-                    if let Some(h) = &o.handler {
-                        recipients.push(h.clone());
-                    }
-                } else {
-                    recipients.push(r.clone());
-                }
-            }
-            recipients.dedup();
-            let what = if t.action == "remind" {
-                "催办 reminder"
-            } else {
-                "督办 escalation"
-            };
-            let message = format!(
-                "{what}: workorder {} ({}) is in {label} since {}; limit {}",
-                o.number,
-                o.kind,
-                fmt_time(o.state_entered_ms),
-                o.deadline_ms.map(fmt_time).unwrap_or_else(|| "-".into()),
-            );
-            for to in &recipients {
-                let id = self.store.next_id("notification")?;
-                let n = Notification {
-                    id,
-                    at_ms: now,
-                    to: to.clone(),
-                    action: t.action.clone(),
-                    number: o.number.clone(),
-                    kind: o.kind.clone(),
-                    state: o.state.clone(),
-                    department: o.department.clone(),
-                    handler: o.handler.clone(),
-                    due_ms: t.due_ms,
-                    deadline_ms: o.deadline_ms,
-                    message: message.clone(),
-                };
-                batch.put_json(NOTIFICATIONS, id_key(id).to_vec(), &n);
-                let mut k = to.as_bytes().to_vec();
-                k.push(0);
-                k.extend_from_slice(&time_key(now));
-                k.extend_from_slice(&id_key(id));
-                batch.put(NOTIFY_TO, k, Vec::new());
-            }
+            let text = super::alerts::alert_text(&o, &t, &label, tz);
+            let line = self.stage_alert(&o, &t, &text, now, &mut batch)?;
             o.version += 1;
             o.updated_ms = now;
-            entries.push(self.plain_entry(
-                &o,
-                &user,
-                &t.action,
-                Some(format!("{} -> {}", t.action, recipients.join(", "))),
-            ));
+            entries.push(self.plain_entry(&o, &user, &t.action, Some(line)));
         }
         if entries.is_empty() {
             // Memory was ahead of the order (already fired): re-arm from the order.
@@ -930,10 +880,4 @@ impl Engine {
         self.pending.append(batch);
         Ok(t)
     }
-}
-
-fn fmt_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
 }

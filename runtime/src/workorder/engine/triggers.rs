@@ -11,7 +11,7 @@
 //! pick the work up from the store.
 
 use dialect_compiler::Program;
-use dialect_compiler::ir::{NotifyChannel, TriggerActionIr, WorkorderIr};
+use dialect_compiler::ir::{TriggerActionIr, WorkorderIr};
 use dialect_compiler::value::Value;
 use dialect_dialer::target::{Attempts, Target, TargetState};
 use dialect_lang::types::Type;
@@ -138,25 +138,22 @@ impl Engine {
                         done.push(format!("no {to_field} to notify"));
                         continue;
                     }
-                    let id = self.store.next_id("outbox")?;
-                    let ch = match channel {
-                        NotifyChannel::Sms => "sms",
-                        NotifyChannel::Email => "email",
-                    };
-                    batch.put_json(
-                        crate::notify::OUTBOX,
-                        id.to_be_bytes().to_vec(),
-                        &serde_json::json!({
-                            "id": id,
-                            "contact": o.contact_id.unwrap_or(0),
-                            "channel": ch,
-                            "to": to,
-                            "subject": subject.as_ref().map(|s| render(s, o)),
-                            "body": render(body, o),
-                            "queued_ms": now,
-                            "workorder": o.number,
-                        }),
-                    );
+                    let subject = subject.as_ref().map(|s| render(s, o));
+                    let body = render(body, o);
+                    crate::notify::stage(
+                        &*self.store,
+                        batch,
+                        &crate::notify::NewEntry {
+                            contact: o.contact_id.unwrap_or(0),
+                            channel: *channel,
+                            to: &to,
+                            subject: subject.as_deref(),
+                            body: &body,
+                            queued_ms: now,
+                            workorder: Some(&o.number),
+                        },
+                    )?;
+                    let ch = crate::notify::channel_name(*channel);
                     done.push(format!("notify {ch} to {to}"));
                 }
                 TriggerActionIr::Assign(role) => {
@@ -179,6 +176,7 @@ impl Engine {
                                 "workorder {} ({}) is in {} and waits for a {role}",
                                 o.number, o.kind, o.state
                             ),
+                            deliveries: Vec::new(),
                         },
                     );
                     done.push(format!("assigned to {role}"));
