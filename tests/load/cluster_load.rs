@@ -237,16 +237,21 @@ fn takeover(lease: &str) -> f64 {
     ms
 }
 
+/// Three take-overs with each lease length, printed.
+fn report_takeovers() {
+    for lease in ["5s", "2s"] {
+        let times: Vec<f64> = (0..3).map(|_| takeover(lease)).collect();
+        println!(
+            "workorder engine running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
+            times.iter().map(|t| t.round()).collect::<Vec<_>>()
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).is_some_and(|a| a == "takeover") {
-        for lease in ["5s", "2s"] {
-            let times: Vec<f64> = (0..3).map(|_| takeover(lease)).collect();
-            println!(
-                "workorder engine running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
-                times.iter().map(|t| t.round()).collect::<Vec<_>>()
-            );
-        }
+        report_takeovers();
         let _ = std::fs::remove_dir_all(dir());
         return;
     }
@@ -260,12 +265,6 @@ fn main() {
         "dead runtime marked inactive after {:?} ms (3 runs; probes every 1 s)",
         times.iter().map(|t| t.round()).collect::<Vec<_>>()
     );
-    for lease in ["5s", "2s"] {
-        let times: Vec<f64> = (0..3).map(|_| takeover(lease)).collect();
-        println!(
-            "workorder engine running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
-            times.iter().map(|t| t.round()).collect::<Vec<_>>()
-        );
-    }
+    report_takeovers();
     let _ = std::fs::remove_dir_all(dir());
 }

@@ -784,9 +784,8 @@ async fn idle_and_trickling_http_connections_are_closed_and_capped() {
     api.state.workorders.stop().await;
 }
 
-#[tokio::test]
-async fn a_return_that_needs_a_reason_is_refused_without_one() {
-    let api = serve().await;
+/// A new fault order of network_ops; its number.
+async fn new_fault_order(api: &Api) -> String {
     let (st, o) = api
         .post(
             "/workorders",
@@ -796,7 +795,11 @@ async fn a_return_that_needs_a_reason_is_refused_without_one() {
         )
         .await;
     assert_eq!(st, 201, "{o}");
-    let n = o["number"].as_str().unwrap().to_string();
+    o["number"].as_str().unwrap().to_string()
+}
+
+/// Takes a fault order from `new` to `repaired`.
+async fn repair(api: &Api, n: &str) {
     let t = format!("/workorders/{n}/transitions");
     for (who, body) in [
         (
@@ -812,6 +815,14 @@ async fn a_return_that_needs_a_reason_is_refused_without_one() {
         let (st, o) = api.post(&t, who, body).await;
         assert_eq!(st, 200, "{o}");
     }
+}
+
+#[tokio::test]
+async fn a_return_that_needs_a_reason_is_refused_without_one() {
+    let api = serve().await;
+    let n = new_fault_order(&api).await;
+    let t = format!("/workorders/{n}/transitions");
+    repair(&api, &n).await;
     // `not_fixed: repaired -> repairing by agent, ivr return (reason required)`.
     for body in [
         json!({"transition": "not_fixed"}),
@@ -834,33 +845,11 @@ async fn a_return_that_needs_a_reason_is_refused_without_one() {
 #[tokio::test]
 async fn an_orders_view_shows_the_messages_queued_for_it() {
     let api = serve().await;
-    let (st, o) = api
-        .post(
-            "/workorders",
-            "agent1",
-            json!({"kind": "fault_repair", "department": "network_ops",
-                   "fields": {"phone": "13800138000", "fault_type": "no_signal"}}),
-        )
-        .await;
-    assert_eq!(st, 201, "{o}");
-    let n = o["number"].as_str().unwrap().to_string();
+    let n = new_fault_order(&api).await;
     let (_, o) = api.get(&format!("/workorders/{n}"), "agent1").await;
     assert_eq!(o["deliveries"], json!([]), "nothing queued yet: {o}");
     let t = format!("/workorders/{n}/transitions");
-    for (who, body) in [
-        (
-            "agent1",
-            json!({"transition": "dispatch", "department": "network_ops"}),
-        ),
-        ("ops1", json!({"transition": "accept"})),
-        (
-            "ops1",
-            json!({"transition": "repaired", "fields": {"cause": "antenna"}}),
-        ),
-    ] {
-        let (st, o) = api.post(&t, who, body).await;
-        assert_eq!(st, 200, "{o}");
-    }
+    repair(&api, &n).await;
     // `on enter repaired -> notify sms to phone ...`: queued with the step.
     let (_, o) = api.get(&format!("/workorders/{n}"), "sup1").await;
     let d = o["deliveries"].as_array().cloned().unwrap_or_default();
