@@ -130,7 +130,8 @@ fn report_prints_the_menu_that_loses_callers_first() {
     assert!(first.contains("from=1796601600000"), "{first}");
     assert!(first.contains("to=1796688000000"), "{first}");
     assert!(
-        head.to_lowercase().contains("authorization: bearer t-analyst"),
+        head.to_lowercase()
+            .contains("authorization: bearer t-analyst"),
         "{head}"
     );
     assert!(
@@ -205,6 +206,9 @@ fn graph_with_stats_colours_the_diagram_by_calls() {
     assert!(out.contains("▸ 10 calls · ✕ 4 hung up (40%)"), "{out}");
     assert!(out.contains("▸ 6 calls · ✕ 1 hung up (17%)"), "{out}");
     assert!(out.contains("classDef hung_up"), "{out}");
-    assert!(out.contains("stroke-width:7.0px"), "the busiest edge: {out}");
+    assert!(
+        out.contains("stroke-width:7.0px"),
+        "the busiest edge: {out}"
+    );
     assert!(out.contains("classDef unreached"), "{out}");
 }

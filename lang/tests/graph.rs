@@ -567,15 +567,47 @@ fn traffic_graph() -> FlowGraph {
             step("transfer queue", 3, 0),
         ],
         edges: vec![
-            StepEdge { from: None, to: Some(welcome), count: 10 },
-            StepEdge { from: Some(welcome), to: Some(hours), count: 10 },
-            StepEdge { from: Some(hours), to: Some(menu), count: 10 },
-            StepEdge { from: Some(menu), to: Some(menu), count: 5 },
-            StepEdge { from: Some(menu), to: Some(bye), count: 4 },
-            StepEdge { from: Some(bye), to: Some(hangup), count: 4 },
-            StepEdge { from: Some(menu), to: Some(queue), count: 3 },
+            StepEdge {
+                from: None,
+                to: Some(welcome),
+                count: 10,
+            },
+            StepEdge {
+                from: Some(welcome),
+                to: Some(hours),
+                count: 10,
+            },
+            StepEdge {
+                from: Some(hours),
+                to: Some(menu),
+                count: 10,
+            },
+            StepEdge {
+                from: Some(menu),
+                to: Some(menu),
+                count: 5,
+            },
+            StepEdge {
+                from: Some(menu),
+                to: Some(bye),
+                count: 4,
+            },
+            StepEdge {
+                from: Some(bye),
+                to: Some(hangup),
+                count: 4,
+            },
+            StepEdge {
+                from: Some(menu),
+                to: Some(queue),
+                count: 3,
+            },
             // A step of another file (a sub-flow) falls on no node.
-            StepEdge { from: Some(queue), to: Some((99, 1)), count: 1 },
+            StepEdge {
+                from: Some(queue),
+                to: Some((99, 1)),
+                count: 1,
+            },
         ],
     };
     let mut g = graph(text, "t");
@@ -599,10 +631,19 @@ fn traffic_is_laid_on_nodes_and_edges() {
     let prompts = node(NodeKind::Prompt, 0);
     let menu = node(NodeKind::Menu, 0);
     let transfer = node(NodeKind::Transfer, 0);
-    assert_eq!(t.nodes[prompts].calls, 10, "grouped prompts count calls once");
+    assert_eq!(
+        t.nodes[prompts].calls, 10,
+        "grouped prompts count calls once"
+    );
     assert_eq!((t.nodes[menu].calls, t.nodes[menu].hangups), (10, 3));
     assert_eq!(t.nodes[0].calls, 10, "the start");
-    assert!(g.nodes[menu].label.ends_with("▸ 10 calls · ✕ 3 hung up (30%)"), "{}", g.nodes[menu].label);
+    assert!(
+        g.nodes[menu]
+            .label
+            .ends_with("▸ 10 calls · ✕ 3 hung up (30%)"),
+        "{}",
+        g.nodes[menu].label
+    );
     let to_queue = g
         .edges
         .iter()
@@ -611,14 +652,27 @@ fn traffic_is_laid_on_nodes_and_edges() {
     assert_eq!(t.edges[to_queue], 3);
     assert_eq!(g.edges[to_queue].label.as_deref(), Some("2 · 3"));
     // The no-input and no-match hang-up nobody reached.
-    let unreached: Vec<usize> = (0..g.nodes.len()).filter(|&v| t.nodes[v].calls == 0).collect();
+    let unreached: Vec<usize> = (0..g.nodes.len())
+        .filter(|&v| t.nodes[v].calls == 0)
+        .collect();
     assert!(!unreached.is_empty());
-    assert!(unreached.iter().all(|&v| g.nodes[v].kind == NodeKind::Hangup));
+    assert!(
+        unreached
+            .iter()
+            .all(|&v| g.nodes[v].kind == NodeKind::Hangup)
+    );
     let svg = g.to_svg();
     check_xml(&svg).expect("well-formed");
-    assert_eq!(svg.matches("class=\"node menu hung-up\"").count(), 1, "{svg}");
+    assert_eq!(
+        svg.matches("class=\"node menu hung-up\"").count(),
+        1,
+        "{svg}"
+    );
     assert_eq!(svg.matches(" unreached\"").count(), unreached.len());
-    assert!(svg.contains("stroke=\"#1a73e8\" stroke-width=\"7.0\""), "the busiest edge is widest");
+    assert!(
+        svg.contains("stroke=\"#1a73e8\" stroke-width=\"7.0\""),
+        "the busiest edge is widest"
+    );
 }
 
 #[test]

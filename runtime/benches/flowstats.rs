@@ -41,7 +41,11 @@ const STEPS: &[(&str, &str, StepKind)] = &[
     ("fee.flow:13:5", "say", StepKind::Prompt),
     ("fee.flow:20:5", "collect account", StepKind::Collect),
     ("fee.flow:22:5", "lookup billing.balance", StepKind::Lookup),
-    ("fee.flow:30:7", "transfer queue billing", StepKind::Transfer),
+    (
+        "fee.flow:30:7",
+        "transfer queue billing",
+        StepKind::Transfer,
+    ),
 ];
 
 fn one_call(t0: i64) -> FlowStats {
@@ -86,8 +90,18 @@ fn busy_hour() -> FlowStats {
     for k in 0..40 {
         let mut t = FlowTally::start("hotline", 0);
         t.enter(&format!("main.flow:{k}:3"), "say", StepKind::Prompt, 0);
-        t.enter(&format!("main.flow:{}:3", k + 1), "menu", StepKind::Menu, 10);
-        t.enter(&format!("main.flow:{}:3", (k + 7) % 40), "menu", StepKind::Menu, 20);
+        t.enter(
+            &format!("main.flow:{}:3", k + 1),
+            "menu",
+            StepKind::Menu,
+            10,
+        );
+        t.enter(
+            &format!("main.flow:{}:3", (k + 7) % 40),
+            "menu",
+            StepKind::Menu,
+            20,
+        );
         hour.add(&t.finish(Outcome::SelfService, 30));
     }
     hour.add(&one_call(0));
@@ -95,7 +109,9 @@ fn busy_hour() -> FlowStats {
 }
 
 fn bench(c: &mut Criterion) {
-    c.bench_function("call_tally", |b| b.iter(|| black_box(one_call(black_box(0)))));
+    c.bench_function("call_tally", |b| {
+        b.iter(|| black_box(one_call(black_box(0))))
+    });
     let record = contact();
     c.bench_function("contact_json", |b| {
         b.iter(|| black_box(serde_json::to_vec(black_box(&record)).unwrap()))

@@ -177,7 +177,10 @@ fn share(part: u64, whole: u64) -> Option<f64> {
 pub fn by_losses(nodes: &[NodeStats]) -> Vec<&NodeStats> {
     let mut v: Vec<&NodeStats> = nodes.iter().collect();
     v.sort_by(|a, b| {
-        let (sa, sb) = (a.hangup_share().unwrap_or(0.0), b.hangup_share().unwrap_or(0.0));
+        let (sa, sb) = (
+            a.hangup_share().unwrap_or(0.0),
+            b.hangup_share().unwrap_or(0.0),
+        );
         sb.total_cmp(&sa)
             .then(b.hangups.cmp(&a.hangups))
             .then(b.calls.cmp(&a.calls))
@@ -704,8 +707,8 @@ pub fn report(
         if hour < from || hour >= to {
             continue;
         }
-        let hour_stats: FlowStats = serde_json::from_slice(&v)
-            .map_err(|e| StoreError::Corrupt(format!("{TREE}: {e}")))?;
+        let hour_stats: FlowStats =
+            serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(format!("{TREE}: {e}")))?;
         by_flow
             .entry(name.to_string())
             .or_insert_with(|| FlowStats {

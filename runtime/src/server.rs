@@ -352,7 +352,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         stats: stats.clone(),
         flow_stats: crate::flowstats::FlowStatsSink::spawn(
             store.clone(),
-            config.cluster.as_ref().map(|c| c.url.clone()).unwrap_or_default(),
+            config
+                .cluster
+                .as_ref()
+                .map(|c| c.url.clone())
+                .unwrap_or_default(),
         ),
         speaker,
         asr,

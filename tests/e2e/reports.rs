@@ -352,9 +352,21 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         "the one call fills the scale: {offered_width}"
     );
     // The Flows section: `entry` has no menu; every step shows its transfer.
-    wait_text(&boss, "#flows table[data-flow='entry'] caption", "1 to agents", 10).await;
+    wait_text(
+        &boss,
+        "#flows table[data-flow='entry'] caption",
+        "1 to agents",
+        10,
+    )
+    .await;
     click(&boss, "#flow-all-steps").await;
-    let row = wait_text(&boss, "#flows table[data-flow='entry'] tbody", "transfer queue", 5).await;
+    let row = wait_text(
+        &boss,
+        "#flows table[data-flow='entry'] tbody",
+        "transfer queue",
+        5,
+    )
+    .await;
     assert!(row.contains("transfer queue"), "{row}");
     let cells = row_cells(&boss, "entry", "transfer queue").await;
     assert_eq!(cells[1], "1", "calls: {cells:?}");
@@ -519,7 +531,10 @@ async fn a_caller_who_hangs_up_in_a_menu_shows_in_the_flow_statistics() {
     s.wait_contacts(2).await;
 
     let hotline = wait_flow(&s, "hotline", 2).await;
-    assert_eq!(hotline["hung_up"], 2, "both callers hung up in the IVR: {hotline:#}");
+    assert_eq!(
+        hotline["hung_up"], 2,
+        "both callers hung up in the IVR: {hotline:#}"
+    );
     assert_eq!(hotline["self_service"], 0, "{hotline:#}");
     let language = step(&hotline, "language_choice");
     assert_eq!(language["kind"], "menu");
@@ -544,12 +559,21 @@ async fn a_caller_who_hangs_up_in_a_menu_shows_in_the_flow_statistics() {
             .sum::<u64>()
     };
     assert!(
-        edges.iter().any(|e| e["from"] == language["id"] && e["count"] == 1),
+        edges
+            .iter()
+            .any(|e| e["from"] == language["id"] && e["count"] == 1),
         "one caller went on from the language menu: {edges:?}"
     );
-    assert_eq!(from_language(&main["id"]), 0, "the language step comes first: {edges:?}");
+    assert_eq!(
+        from_language(&main["id"]),
+        0,
+        "the language step comes first: {edges:?}"
+    );
     let csv = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/flow-stats.csv?flow=hotline", s.http))
+        .get(format!(
+            "http://{}/api/v1/flow-stats.csv?flow=hotline",
+            s.http
+        ))
         .bearer_auth(&s.token)
         .send()
         .await
@@ -561,7 +585,9 @@ async fn a_caller_who_hangs_up_in_a_menu_shows_in_the_flow_statistics() {
 
     // ----- the reports page ---------------------------------------------------------
     let boss = browser(&driver).await;
-    boss.goto(&format!("http://{}/reports", s.http)).await.unwrap();
+    boss.goto(&format!("http://{}/reports", s.http))
+        .await
+        .unwrap();
     sign_in_page(&boss, "boss", BOSS_PASSWORD).await;
     wait_text(
         &boss,

@@ -46,7 +46,11 @@ pub(crate) fn run(
                         let (from, to) = parse_range(&s.period)?;
                         let (report, _) = fetch(&s.server, s.token, Some(flow), from, to)?;
                         let empty = FlowStats::default();
-                        let figures = report.flows.iter().find(|f| f.flow == flow).unwrap_or(&empty);
+                        let figures = report
+                            .flows
+                            .iter()
+                            .find(|f| f.flow == flow)
+                            .unwrap_or(&empty);
                         let path = source.map(|s| s.path.clone()).unwrap_or_default();
                         graph.apply_traffic(&text, &observed(figures, &path));
                     }
@@ -150,9 +154,21 @@ mod tests {
         assert_eq!(
             o.edges,
             vec![
-                StepEdge { from: None, to: Some((3, 5)), count: 10 },
-                StepEdge { from: Some((3, 5)), to: Some((4, 5)), count: 10 },
-                StepEdge { from: Some((4, 5)), to: None, count: 3 },
+                StepEdge {
+                    from: None,
+                    to: Some((3, 5)),
+                    count: 10
+                },
+                StepEdge {
+                    from: Some((3, 5)),
+                    to: Some((4, 5)),
+                    count: 10
+                },
+                StepEdge {
+                    from: Some((4, 5)),
+                    to: None,
+                    count: 3
+                },
             ]
         );
     }

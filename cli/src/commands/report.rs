@@ -333,12 +333,12 @@ mod tests {
         );
         let day = parse_when("2026-12-07").unwrap();
         assert_eq!(parse_when("2026-12-07 08:00").unwrap() - day, 8 * 3_600_000);
-        assert_eq!(parse_when("2026-12-07T08:30").unwrap() - day, 8 * 3_600_000 + 1_800_000);
-        assert!(parse_when("yesterday").is_err());
         assert_eq!(
-            parse_range("1000..2000").unwrap(),
-            (Some(1000), Some(2000))
+            parse_when("2026-12-07T08:30").unwrap() - day,
+            8 * 3_600_000 + 1_800_000
         );
+        assert!(parse_when("yesterday").is_err());
+        assert_eq!(parse_range("1000..2000").unwrap(), (Some(1000), Some(2000)));
         assert_eq!(parse_range("..2000").unwrap(), (None, Some(2000)));
         assert_eq!(parse_range("1000..").unwrap(), (Some(1000), None));
         assert!(parse_range("1000").is_err());

@@ -286,7 +286,11 @@ mod tests {
         let text = "ab\n中文x\n";
         assert_eq!(offset_of(text, 1, 1), Some(0));
         assert_eq!(offset_of(text, 2, 1), Some(3));
-        assert_eq!(offset_of(text, 2, 3), Some(9), "after two 3-byte characters");
+        assert_eq!(
+            offset_of(text, 2, 3),
+            Some(9),
+            "after two 3-byte characters"
+        );
         assert_eq!(offset_of(text, 2, 4), Some(10), "the end of the line");
         assert_eq!(offset_of(text, 2, 9), None);
         assert_eq!(offset_of(text, 9, 1), None);

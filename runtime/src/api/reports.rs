@@ -245,11 +245,10 @@ async fn flow_report(s: &AppState, q: &FlowStatsQuery) -> Result<FlowReport, Api
         return Err(ApiError::invalid("`from` must come before `to`"));
     }
     let store = s.store.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        flowstats::report(&*store, flow.as_deref(), from, to)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let r =
+        tokio::task::spawn_blocking(move || flowstats::report(&*store, flow.as_deref(), from, to))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(r)
 }
 
@@ -395,7 +394,11 @@ async fn flow_stats_csv(
     let r = flow_report(&s, &q).await?;
     csv_response(
         render_flow_csv(&r),
-        &format!("flow-stats-{}-{}.csv", file_time(r.from_ms), file_time(r.to_ms)),
+        &format!(
+            "flow-stats-{}-{}.csv",
+            file_time(r.from_ms),
+            file_time(r.to_ms)
+        ),
     )
 }
 
@@ -638,7 +641,11 @@ mod tests {
             let state = crate::api::test_state(
                 store,
                 slot,
-                &[user("ana", "analyst"), user("sup", "supervisor"), user("ops", "handler")],
+                &[
+                    user("ana", "analyst"),
+                    user("sup", "supervisor"),
+                    user("ops", "handler"),
+                ],
                 acd,
             )
             .await;
@@ -658,7 +665,12 @@ mod tests {
             if hang_up_in_menu {
                 return t.finish(Outcome::HungUp, t0 + 3_000);
             }
-            t.enter("main.flow:6:9", "transfer queue", StepKind::Transfer, t0 + 5_000);
+            t.enter(
+                "main.flow:6:9",
+                "transfer queue",
+                StepKind::Transfer,
+                t0 + 5_000,
+            );
             t.handed(Outcome::ToAgents);
             t.finish(Outcome::HungUp, t0 + 9_000)
         }
@@ -695,9 +707,12 @@ mod tests {
             let ana = Some("t-ana-0123456789abcdef");
             let from = base;
             let to = base + HOUR_MS;
-            let r = get(&format!("/api/v1/flow-stats?flow=main&from={from}&to={to}"), ana)
-                .await
-                .expect("an answer");
+            let r = get(
+                &format!("/api/v1/flow-stats?flow=main&from={from}&to={to}"),
+                ana,
+            )
+            .await
+            .expect("an answer");
             assert_eq!(r.status(), 200);
             let v: serde_json::Value = r.json().await.expect("json");
             let main = &v["flows"][0];
@@ -705,11 +720,18 @@ mod tests {
             assert_eq!(main["calls"], 2, "the third call is in another hour: {v}");
             assert_eq!(main["to_agents"], 1);
             assert_eq!(main["hung_up"], 1);
-            assert_eq!(main["nodes"][0]["name"], "main_menu", "the menu lost a caller");
+            assert_eq!(
+                main["nodes"][0]["name"], "main_menu",
+                "the menu lost a caller"
+            );
             assert_eq!(main["nodes"][0]["hangups"], 1);
             assert_eq!(main["nodes"][0]["to_agents"], 1);
             let edges = main["edges"].as_array().expect("edges");
-            assert!(edges.iter().any(|e| e["from"] == "start" && e["to"] == "main.flow:3:5" && e["count"] == 2));
+            assert!(
+                edges
+                    .iter()
+                    .any(|e| e["from"] == "start" && e["to"] == "main.flow:3:5" && e["count"] == 2)
+            );
 
             let all = get("/api/v1/flow-stats", Some("t-sup-0123456789abcdef"))
                 .await
@@ -729,7 +751,10 @@ mod tests {
                     .starts_with("text/csv")
             );
             let body = csv.text().await.expect("text");
-            assert!(body.contains("\r\nmain,main.flow:4:5,main_menu,menu,2,"), "{body}");
+            assert!(
+                body.contains("\r\nmain,main.flow:4:5,main_menu,menu,2,"),
+                "{body}"
+            );
 
             for (path, token, status) in [
                 ("/api/v1/flow-stats", None, 401),

@@ -71,7 +71,10 @@ fn edge(s: &FlowStats, from: &str, to: &str) -> u64 {
 #[test]
 fn a_call_counts_visits_time_edges_and_how_it_ended() {
     let s = to_queue(1_000);
-    assert_eq!((s.calls, s.to_agents, s.hung_up, s.self_service), (1, 1, 0, 0));
+    assert_eq!(
+        (s.calls, s.to_agents, s.hung_up, s.self_service),
+        (1, 1, 0, 0)
+    );
     assert_eq!(s.time_ms, 60_000);
     let menu = node(&s, MENU);
     assert_eq!((menu.calls, menu.visits), (1, 3));
@@ -80,7 +83,10 @@ fn a_call_counts_visits_time_edges_and_how_it_ended() {
     assert_eq!(menu.to_agents, 1, "the queue was chosen in this menu");
     assert_eq!(menu.hangups, 0);
     let queue = node(&s, QUEUE);
-    assert_eq!((queue.to_agents, queue.hangups, queue.time_ms), (1, 0, 48_000));
+    assert_eq!(
+        (queue.to_agents, queue.hangups, queue.time_ms),
+        (1, 0, 48_000)
+    );
     assert_eq!(queue.kind, "transfer");
     assert_eq!(edge(&s, START, WELCOME), 1);
     assert_eq!(edge(&s, WELCOME, MENU), 1);
@@ -99,7 +105,12 @@ fn a_hang_up_counts_at_the_step_the_caller_was_at() {
 
     let served = self_served(0);
     assert_eq!((served.self_service, served.hung_up), (1, 0));
-    assert!(served.nodes.iter().all(|n| n.self_service == 1 && n.hangups == 0));
+    assert!(
+        served
+            .nodes
+            .iter()
+            .all(|n| n.self_service == 1 && n.hangups == 0)
+    );
     assert_eq!(node(&served, MENU).no_input_speech, 1);
 }
 
@@ -192,7 +203,13 @@ async fn the_writer_sums_calls_by_hour_and_a_report_sums_a_period() {
     assert_eq!(node(main, MENU).hangups, 1);
 
     // The period's end is exclusive: the third hour alone.
-    let third = report(&*store, Some("main"), base + 2 * HOUR_MS, base + 3 * HOUR_MS).unwrap();
+    let third = report(
+        &*store,
+        Some("main"),
+        base + 2 * HOUR_MS,
+        base + 3 * HOUR_MS,
+    )
+    .unwrap();
     assert_eq!(third.flows[0].calls, 1);
     assert_eq!(third.flows[0].hung_up, 1);
     let none = report(&*store, Some("nosuch"), 0, i64::MAX).unwrap();
@@ -211,7 +228,13 @@ fn a_restarted_writer_adds_to_what_it_wrote_before() {
     merge_and_write(&*store, "b", &mut theirs, vec![(base, self_served(base))]).unwrap();
     // Runtime `a` restarts with nothing in memory.
     let mut fresh = HashMap::new();
-    merge_and_write(&*store, "a", &mut fresh, vec![(base, hangs_up_in_menu(base))]).unwrap();
+    merge_and_write(
+        &*store,
+        "a",
+        &mut fresh,
+        vec![(base, hangs_up_in_menu(base))],
+    )
+    .unwrap();
     let r = report(&*store, Some("main"), base, base + HOUR_MS).unwrap();
     let main = &r.flows[0];
     assert_eq!(
@@ -228,7 +251,10 @@ fn the_step_that_loses_callers_comes_first() {
     hour.add(&hangs_up_in_menu(0));
     hour.add(&hangs_up_in_menu(0));
     hour.add(&self_served(0));
-    let order: Vec<&str> = by_losses(&hour.nodes).iter().map(|n| n.id.as_str()).collect();
+    let order: Vec<&str> = by_losses(&hour.nodes)
+        .iter()
+        .map(|n| n.id.as_str())
+        .collect();
     assert_eq!(order[0], MENU, "{order:?}");
     let menu = node(&hour, MENU);
     assert_eq!(menu.hangup_share(), Some(0.5));
