@@ -133,7 +133,7 @@ pub(crate) struct ReportArgs {
 
 /// `dialect report PROJECT --server URL [--token T] --from … --to … [--flow NAME] [--json]`.
 pub(crate) fn run(a: ReportArgs) -> Result<ExitCode> {
-    let project = dialect_lang::load_project(&[a.project.clone()])?;
+    let project = dialect_lang::load_project(std::slice::from_ref(&a.project))?;
     if let Some(f) = &a.flow {
         check_flow(&project, &a.project, f)?;
     }
