@@ -174,6 +174,18 @@ async fn wait_flow(s: &dialect_e2e::TestServer, flow: &str, calls: u64) -> serde
     }
 }
 
+/// Ticks or unticks "every step" of the Flows section (scrolled to the
+/// middle first: the status line stays over the page's bottom edge).
+async fn toggle_all_steps(c: &Client) {
+    c.execute(
+        "const box = document.getElementById('flow-all-steps'); \
+         box.scrollIntoView({ block: 'center' }); box.click();",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
 /// The step of a flow's statistics named `name`.
 fn step<'a>(flow: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     flow["nodes"]
@@ -359,7 +371,7 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         10,
     )
     .await;
-    click(&boss, "#flow-all-steps").await;
+    toggle_all_steps(&boss).await;
     let row = wait_text(
         &boss,
         "#flows table[data-flow='entry'] tbody",
@@ -371,7 +383,7 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     let cells = row_cells(&boss, "entry", "transfer queue").await;
     assert_eq!(cells[1], "1", "calls: {cells:?}");
     assert_eq!(cells[3], "1", "to agents: {cells:?}");
-    click(&boss, "#flow-all-steps").await;
+    toggle_all_steps(&boss).await;
     let links = wait_text(&boss, "#pages", "Recordings", 5).await;
     assert!(links.contains("Wallboard"), "{links}");
     // The page in Chinese, and back.
