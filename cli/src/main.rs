@@ -5,7 +5,10 @@
 //! - `main.rs`: the command line (clap) and exit codes.
 //! - `commands/check.rs`: `dialect check`.
 //! - `commands/fmt.rs`: `dialect fmt`.
-//! - `commands/graph.rs`: `dialect graph`.
+//! - `commands/graph.rs`: `dialect graph`, with `--stats` the calls of a
+//!   period on the diagram.
+//! - `commands/report.rs`: `dialect report`, the statistics per flow of a
+//!   running server.
 //! - `commands/lsp.rs`: `dialect lsp`, the language server for editors.
 //! - `commands/compile.rs`: `dialect compile`, `dialect inspect`.
 //! - `commands/flowtest.rs`: `dialect run-flow`, `dialect test`.
@@ -155,6 +158,49 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Colour the diagram by the calls of this period (FROM..TO: dates,
+        /// dates and times, RFC 3339 or Unix ms; a side left out is open), as
+        /// counted by the server at --server.
+        #[arg(long, value_name = "FROM..TO", requires = "server")]
+        stats: Option<String>,
+        /// The running server whose statistics --stats reads (a URL or host:port).
+        #[arg(long)]
+        server: Option<String>,
+        /// An API token of a supervisor, analyst or quality inspector (default:
+        /// the data folder's admin-token).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
+    },
+    /// Print the statistics per flow of a running server over a period: per
+    /// step (menus above all) calls, self-service, transfers to agents,
+    /// hang-ups, no-input and no-match, mean time; the step that loses callers
+    /// first.
+    #[command(
+        after_help = "Examples:\n  dialect report flows/hotline --server 127.0.0.1:8080 --from 2026-12-01 --to 2026-12-08\n  dialect report flows/hotline --server 127.0.0.1:8080 --flow hotline --from \"2026-12-07 08:00\" --json"
+    )]
+    Report {
+        /// The project folder the flows belong to (steps are shown by their text).
+        project: PathBuf,
+        /// The server's HTTP address: a URL, or `host:port`.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// An API token of a supervisor, analyst or quality inspector (default:
+        /// the data folder's admin-token).
+        #[arg(long, env = "DIALECT_TOKEN")]
+        token: Option<String>,
+        /// Start of the period: a date, a date and time, RFC 3339 or Unix ms
+        /// (default: the beginning).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the period, exclusive (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// This flow only.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Print the server's JSON instead of tables.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve editors: the language server (LSP) on standard input and output.
     ///
@@ -387,7 +433,37 @@ fn main() -> ExitCode {
             flow,
             format,
             output,
-        } => commands::graph::run(&project, &flow, format, output.as_ref()),
+            stats,
+            server,
+            token,
+        } => commands::graph::run(
+            &project,
+            &flow,
+            format,
+            output.as_ref(),
+            stats.map(|period| commands::graph::StatsSource {
+                period,
+                server: server.unwrap_or_default(),
+                token,
+            }),
+        ),
+        Command::Report {
+            project,
+            server,
+            token,
+            from,
+            to,
+            flow,
+            json,
+        } => commands::report::run(commands::report::ReportArgs {
+            project,
+            server,
+            token,
+            from,
+            to,
+            flow,
+            json,
+        }),
         Command::Lsp => commands::lsp::run(),
         Command::Compile { project, output } => commands::compile::run(&project, output.as_ref()),
         Command::Inspect { bundle, ir } => commands::compile::inspect(&bundle, ir),

@@ -513,3 +513,171 @@ fn labels_join_lines_but_keep_the_text() {
     assert_eq!(g.nodes[1].label, "a and b");
     assert_eq!(g.nodes[2].label, "say \"two  spaces\"");
 }
+
+/// 1-based line and column (in characters) where `needle` starts in `text`.
+fn place(text: &str, needle: &str) -> (u32, u32) {
+    let at = text.find(needle).expect("the needle is in the text");
+    let line = text[..at].matches('\n').count() as u32 + 1;
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..at].chars().count() as u32 + 1)
+}
+
+const TRAFFIC_FLOW: &str = r#"flow t {
+  play "welcome.wav"
+  play "hours.wav"
+  menu m (retries 2) {
+    1 -> {
+      say "再见"
+      hangup
+    }
+    2 -> transfer queue general
+    no input final -> hangup
+    no match final -> hangup
+  }
+}
+"#;
+
+/// Ten calls: all hear the welcome and reach the menu; four pick 1 and are
+/// served, three pick 2 and go to the queue, three hang up in the menu.
+fn traffic_graph() -> FlowGraph {
+    use dialect_lang::graph::{Observed, StepCount, StepEdge};
+    let text = TRAFFIC_FLOW;
+    let step = |needle: &str, calls: u64, hangups: u64| {
+        let (line, col) = place(text, needle);
+        StepCount {
+            line,
+            col,
+            calls,
+            hangups,
+        }
+    };
+    let welcome = place(text, "play \"welcome");
+    let hours = place(text, "play \"hours");
+    let menu = place(text, "menu m");
+    let bye = place(text, "say \"再见");
+    let hangup = place(text, "hangup\n    }");
+    let queue = place(text, "transfer queue");
+    let observed = Observed {
+        steps: vec![
+            step("play \"welcome", 10, 0),
+            step("play \"hours", 10, 0),
+            step("menu m", 10, 3),
+            step("say \"再见", 4, 0),
+            step("hangup\n    }", 4, 0),
+            step("transfer queue", 3, 0),
+        ],
+        edges: vec![
+            StepEdge {
+                from: None,
+                to: Some(welcome),
+                count: 10,
+            },
+            StepEdge {
+                from: Some(welcome),
+                to: Some(hours),
+                count: 10,
+            },
+            StepEdge {
+                from: Some(hours),
+                to: Some(menu),
+                count: 10,
+            },
+            StepEdge {
+                from: Some(menu),
+                to: Some(menu),
+                count: 5,
+            },
+            StepEdge {
+                from: Some(menu),
+                to: Some(bye),
+                count: 4,
+            },
+            StepEdge {
+                from: Some(bye),
+                to: Some(hangup),
+                count: 4,
+            },
+            StepEdge {
+                from: Some(menu),
+                to: Some(queue),
+                count: 3,
+            },
+            // A step of another file (a sub-flow) falls on no node.
+            StepEdge {
+                from: Some(queue),
+                to: Some((99, 1)),
+                count: 1,
+            },
+        ],
+    };
+    let mut g = graph(text, "t");
+    g.apply_traffic(text, &observed);
+    g
+}
+
+#[test]
+fn traffic_is_laid_on_nodes_and_edges() {
+    let g = traffic_graph();
+    let t = g.traffic.as_ref().expect("traffic");
+    let node = |kind: NodeKind, nth: usize| {
+        g.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.kind == kind)
+            .nth(nth)
+            .map(|(i, _)| i)
+            .expect("the node")
+    };
+    let prompts = node(NodeKind::Prompt, 0);
+    let menu = node(NodeKind::Menu, 0);
+    let transfer = node(NodeKind::Transfer, 0);
+    assert_eq!(
+        t.nodes[prompts].calls, 10,
+        "grouped prompts count calls once"
+    );
+    assert_eq!((t.nodes[menu].calls, t.nodes[menu].hangups), (10, 3));
+    assert_eq!(t.nodes[0].calls, 10, "the start");
+    assert!(
+        g.nodes[menu]
+            .label
+            .ends_with("▸ 10 calls · ✕ 3 hung up (30%)"),
+        "{}",
+        g.nodes[menu].label
+    );
+    let to_queue = g
+        .edges
+        .iter()
+        .position(|e| e.from == menu && e.to == transfer)
+        .expect("menu to queue");
+    assert_eq!(t.edges[to_queue], 3);
+    assert_eq!(g.edges[to_queue].label.as_deref(), Some("2 · 3"));
+    // The no-input and no-match hang-up nobody reached.
+    let unreached: Vec<usize> = (0..g.nodes.len())
+        .filter(|&v| t.nodes[v].calls == 0)
+        .collect();
+    assert!(!unreached.is_empty());
+    assert!(
+        unreached
+            .iter()
+            .all(|&v| g.nodes[v].kind == NodeKind::Hangup)
+    );
+    let svg = g.to_svg();
+    check_xml(&svg).expect("well-formed");
+    assert_eq!(
+        svg.matches("class=\"node menu hung-up\"").count(),
+        1,
+        "{svg}"
+    );
+    assert_eq!(svg.matches(" unreached\"").count(), unreached.len());
+    assert!(
+        svg.contains("stroke=\"#1a73e8\" stroke-width=\"7.0\""),
+        "the busiest edge is widest"
+    );
+}
+
+#[test]
+fn traffic_in_dot_and_mermaid() {
+    let g = traffic_graph();
+    insta::assert_snapshot!("traffic_dot", g.to_dot());
+    insta::assert_snapshot!("traffic_mermaid", g.to_mermaid());
+}

@@ -36,6 +36,8 @@
 //!   durably through the configured gateways, with retries and receipts.
 //! - [`outbound`]: the outbound-call policy every placed call goes through.
 //! - [`contacts`]: contact records with their IVR trail.
+//! - [`flowstats`]: statistics per flow and per step (F13), counted by the
+//!   call tasks and kept by hour.
 //! - [`lists`]: number-list entries added while running, laid over the program.
 //! - [`interactions`]: event types and customer interaction events (spec 4.2.1, 4.2.3).
 //! - [`deploy`]: the deployed program and its atomic replacement.
@@ -58,6 +60,7 @@ pub mod config;
 pub mod contacts;
 pub mod deploy;
 pub mod dialer;
+pub mod flowstats;
 pub mod interactions;
 pub mod limits;
 pub mod lists;

@@ -396,6 +396,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         program: program.clone(),
         store: store.clone(),
         stats: stats.clone(),
+        flow_stats: crate::flowstats::FlowStatsSink::spawn(
+            store.clone(),
+            config
+                .cluster
+                .as_ref()
+                .map(|c| c.url.clone())
+                .unwrap_or_default(),
+        ),
         speaker,
         asr,
         config: config.clone(),

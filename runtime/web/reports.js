@@ -1,7 +1,9 @@
 // The reports page: the Q13 statistics (`GET /api/v1/stats`) over a chosen
 // period, by queue, agent, skill group and trunk, as tables and as bar
 // charts (chart.js), with each grouping downloadable as CSV
-// (`GET /api/v1/stats.csv`, which the browser fetches with the session).
+// (`GET /api/v1/stats.csv`, which the browser fetches with the session);
+// and the statistics per flow (F13, `GET /api/v1/flow-stats`): per flow a
+// table of its menus, the one that loses callers first.
 
 import {
   $, h, show, t, api, whoAmI, signOut, setupSignIn, setupLanguage, onLanguage,
@@ -29,7 +31,25 @@ const COLUMNS = [
   ["rp.occupancy", (g) => percent(g.occupancy)],
 ];
 
+/**
+ * The columns of a flow's table of steps: the heading's words and how a
+ * step's figure is written. Shares are of the calls that reached the step
+ * (self-service, hung up) or of its visits (no input, no match).
+ */
+const STEP_COLUMNS = [
+  ["rp.flow_calls", (n) => n.calls],
+  ["rp.flow_self_service", (n) => percent(n.self_service_share)],
+  ["rp.flow_to_agents", (n) => n.to_agents],
+  ["rp.flow_hangups", (n) => n.hangups],
+  ["rp.flow_hangup_rate", (n) => percent(n.hangup_share)],
+  ["rp.flow_no_input", (n) => percent(n.no_input_share)],
+  ["rp.flow_no_match", (n) => percent(n.no_match_share)],
+  ["rp.flow_mean_time", (n) => (n.mean_time_ms === null ? "–" : duration(n.mean_time_ms))],
+];
+
 let me = null;
+/** The statistics per flow of the period shown. */
+let flows = null;
 /** The report shown, and the period it covers `[from, to)`. */
 let report = null;
 let period = null;
@@ -66,7 +86,12 @@ async function load() {
   }
   say(t("rp.loading"));
   try {
-    report = await api("GET", `/api/v1/stats?from=${p.from}&to=${p.to}`);
+    const [r, f] = await Promise.all([
+      api("GET", `/api/v1/stats?from=${p.from}&to=${p.to}`),
+      api("GET", `/api/v1/flow-stats?from=${p.from}&to=${p.to}`),
+    ]);
+    report = r;
+    flows = f.flows || [];
     period = p;
     draw();
     say(t("rp.loaded"));
@@ -126,10 +151,58 @@ function drawChart(grouping) {
   box.replaceChildren(barChart({ title: t(`rp.chart_${grouping}`), series, rows }));
 }
 
+/** Steps in the order that shows which loses callers: by the share of its calls that hung up there, then hang-ups, then calls. */
+function byLosses(a, b) {
+  return (b.hangup_share || 0) - (a.hangup_share || 0) || b.hangups - a.hangups || b.calls - a.calls;
+}
+
+/** A step's name for people: the menu's name, or the trail's word and its line. */
+function stepName(n) {
+  const line = /:(\d+):\d+$/.exec(n.id);
+  return line ? `${n.name} (${t("rp.flow_line", { line: line[1] })})` : n.name;
+}
+
+function flowTable(f) {
+  const all = $("flow-all-steps").checked;
+  const steps = (f.nodes || [])
+    .filter((n) => all || n.kind === "menu" || n.kind === "collect")
+    .sort(byLosses);
+  const caption = h("caption", {}, t("rp.flow_summary", {
+    flow: f.flow,
+    calls: f.calls,
+    self_service: percent(f.self_service_share),
+    to_agents: f.to_agents,
+    hung_up: f.hung_up,
+  }));
+  const head = h("tr", {},
+    h("th", { scope: "col" }, t("rp.flow_step")),
+    STEP_COLUMNS.map(([key]) => h("th", { scope: "col" }, t(key))));
+  const rows = steps.length
+    ? steps.map((n) => h("tr", { "data-step": n.id, class: n.hangups > 0 ? "loses" : "" },
+      h("th", { scope: "row" }, stepName(n)),
+      STEP_COLUMNS.map(([, value]) => h("td", {}, String(value(n))))))
+    : [h("tr", {}, h("td", { colspan: STEP_COLUMNS.length + 1, class: "muted" }, t("rp.flow_no_menus")))];
+  const table = h("table", { class: "grid figures report", "data-flow": f.flow },
+    caption, h("thead", {}, head), h("tbody", {}, ...rows));
+  return table;
+}
+
+function drawFlows() {
+  const box = $("flows");
+  const list = (flows || []).filter((f) => f.calls > 0);
+  box.replaceChildren(...(list.length
+    ? list.map(flowTable)
+    : [h("p", { class: "muted" }, t("rp.no_calls"))]));
+  const link = $("csv-flow");
+  link.href = `/api/v1/flow-stats.csv?from=${period.from}&to=${period.to}`;
+  link.setAttribute("download", `flow-stats-${dayValue(period.from)}.csv`);
+}
+
 function draw() {
   if (!report) return;
   $("period-text").textContent = t("rp.covers", { from: dateTime(period.from), to: dateTime(period.to) });
   for (const g of GROUPINGS) drawTable(g);
+  drawFlows();
   drawChart("queue");
   drawChart("agent");
 }
@@ -172,6 +245,7 @@ function enter(who) {
 function leave() {
   me = null;
   report = null;
+  flows = null;
   $("who").textContent = "";
   pageLinks($("pages"), null);
   show($("report"), false);
@@ -191,6 +265,9 @@ async function main() {
     draw();
   });
   $("period").addEventListener("change", showCustom);
+  $("flow-all-steps").addEventListener("change", () => {
+    if (report) drawFlows();
+  });
   $("period-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     load();

@@ -158,6 +158,58 @@ async fn in_page(c: &Client, script: &str) -> serde_json::Value {
     .unwrap()
 }
 
+/// `flow`'s statistics once `calls` calls of it are counted (the call task
+/// hands them over when the call ends).
+async fn wait_flow(s: &dialect_e2e::TestServer, flow: &str, calls: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = s.get(&format!("/api/v1/flow-stats?flow={flow}")).await;
+        let f = &v["flows"][0];
+        if f["calls"] == calls {
+            return f.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "flow {flow} never counted {calls} calls: {v:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Ticks or unticks "every step" of the Flows section (scrolled to the
+/// middle first: the status line stays over the page's bottom edge).
+async fn toggle_all_steps(c: &Client) {
+    c.execute(
+        "const box = document.getElementById('flow-all-steps'); \
+         box.scrollIntoView({ block: 'center' }); box.click();",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// The step of a flow's statistics named `name`.
+fn step<'a>(flow: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    flow["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {flow:#}"))
+}
+
+/// The cells of the row of step `name` in `flow`'s table on the reports page.
+async fn row_cells(c: &Client, flow: &str, name: &str) -> Vec<String> {
+    let cells = c
+        .execute(
+            "const [flow, name] = arguments;              const row = [...document.querySelectorAll(`#flows table[data-flow='${flow}'] tbody tr`)]                .find((r) => r.cells[0].textContent.startsWith(name));              return row ? [...row.cells].map((c) => c.textContent) : [];",
+            vec![flow.into(), name.into()],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(cells).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_recordings() {
     let driver = chromedriver().await;
@@ -260,6 +312,15 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // The flow `entry` handed its one call to the queue: to agents, from
+    // its transfer step.
+    let entry = wait_flow(&s, "entry", 1).await;
+    assert_eq!(entry["to_agents"], 1, "{entry:#}");
+    assert_eq!(entry["hung_up"], 0, "{entry:#}");
+    let transfer = step(&entry, "transfer queue support");
+    assert_eq!(transfer["to_agents"], 1, "{entry:#}");
+    assert_eq!(transfer["kind"], "transfer");
+
     // ----- the supervisor's reports -------------------------------------------------
     let boss = browser(&driver).await;
     boss.goto(&format!("{base}/reports")).await.unwrap();
@@ -304,6 +365,27 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
         offered_width > 100.0,
         "the one call fills the scale: {offered_width}"
     );
+    // The Flows section: `entry` has no menu; every step shows its transfer.
+    wait_text(
+        &boss,
+        "#flows table[data-flow='entry'] caption",
+        "1 to agents",
+        10,
+    )
+    .await;
+    toggle_all_steps(&boss).await;
+    let row = wait_text(
+        &boss,
+        "#flows table[data-flow='entry'] tbody",
+        "transfer queue",
+        5,
+    )
+    .await;
+    assert!(row.contains("transfer queue"), "{row}");
+    let cells = row_cells(&boss, "entry", "transfer queue").await;
+    assert_eq!(cells[1], "1", "calls: {cells:?}");
+    assert_eq!(cells[3], "1", "to agents: {cells:?}");
+    toggle_all_steps(&boss).await;
     let links = wait_text(&boss, "#pages", "Recordings", 5).await;
     assert!(links.contains("Wallboard"), "{links}");
     // The page in Chinese, and back.
@@ -425,4 +507,123 @@ async fn keys_from_the_desk_reach_the_caller_and_the_call_shows_in_reports_and_r
     boss.close().await.unwrap();
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two callers of the hotline: one hangs up in the language menu, one
+/// presses 1 there and goes on to the main menu. The flow statistics count
+/// the menu's calls, the hang-up where it happened and the way on, by the API
+/// and in the Flows table of the reports page, the step that loses callers
+/// first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caller_who_hangs_up_in_a_menu_shows_in_the_flow_statistics() {
+    let driver = chromedriver().await;
+    let s = dialect_e2e::TestServer::start(|c| {
+        c.api_users
+            .push(person("boss", BOSS_PASSWORD, Role::Supervisor));
+    })
+    .await;
+    let gone = sipp_async(
+        "uac_long.xml",
+        s.sip,
+        1,
+        1,
+        vec![("hold", "2500".into())],
+        30,
+    )
+    .await;
+    assert_eq!(gone.code, 0, "{}", gone.output);
+    let on = sipp_async(
+        "uac_keys_2833.xml",
+        s.sip,
+        1,
+        1,
+        vec![("pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap".into())],
+        30,
+    )
+    .await;
+    assert_eq!(on.code, 0, "{}", on.output);
+    s.wait_contacts(2).await;
+
+    let hotline = wait_flow(&s, "hotline", 2).await;
+    assert_eq!(
+        hotline["hung_up"], 2,
+        "both callers hung up in the IVR: {hotline:#}"
+    );
+    assert_eq!(hotline["self_service"], 0, "{hotline:#}");
+    let language = step(&hotline, "language_choice");
+    assert_eq!(language["kind"], "menu");
+    assert_eq!(language["calls"], 2, "{hotline:#}");
+    assert_eq!(language["hangups"], 1, "{hotline:#}");
+    assert_eq!(language["hangup_share"], 0.5, "{hotline:#}");
+    let main = step(&hotline, "main");
+    assert_eq!(main["calls"], 1, "{hotline:#}");
+    let hangups: u64 = hotline["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["hangups"].as_u64().unwrap())
+        .sum();
+    assert_eq!(hangups, 2, "each hang-up at one step: {hotline:#}");
+    let edges = hotline["edges"].as_array().unwrap();
+    let from_language = |to: &serde_json::Value| {
+        edges
+            .iter()
+            .filter(|e| e["from"] == language["id"] && e["to"] == *to)
+            .map(|e| e["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        from_language(&main["id"]),
+        1,
+        "one caller went on from the language menu to the main menu: {edges:?}"
+    );
+    let csv = reqwest::Client::new()
+        .get(format!(
+            "http://{}/api/v1/flow-stats.csv?flow=hotline",
+            s.http
+        ))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",language_choice,menu,2,"), "{csv}");
+
+    // ----- the reports page ---------------------------------------------------------
+    let boss = browser(&driver).await;
+    boss.goto(&format!("http://{}/reports", s.http))
+        .await
+        .unwrap();
+    sign_in_page(&boss, "boss", BOSS_PASSWORD).await;
+    wait_text(
+        &boss,
+        "#flows table[data-flow='hotline'] caption",
+        "2 hung up in the IVR",
+        10,
+    )
+    .await;
+    let cells = row_cells(&boss, "hotline", "language_choice").await;
+    // Calls, self-service, to agents, hung up here, hang-up rate.
+    assert_eq!(cells[1..6], ["2", "0%", "0", "1", "50%"], "{cells:?}");
+    // The rows put the step that loses callers first: no row below has a
+    // higher hang-up rate than one above.
+    let rates = boss
+        .execute(
+            "return [...document.querySelectorAll(\"#flows table[data-flow='hotline'] tbody tr\")] \
+               .map((r) => parseFloat(r.cells[5].textContent) || 0)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rates: Vec<f64> = serde_json::from_value(rates).unwrap();
+    assert!(rates.windows(2).all(|w| w[0] >= w[1]), "{rates:?}");
+    assert!(rates[0] >= 50.0, "{rates:?}");
+    // In Chinese too.
+    let lang = boss.find(Locator::Css("#lang")).await.unwrap();
+    lang.select_by_value("zh").await.unwrap();
+    wait_text(&boss, "#flow-h", "流程", 5).await;
+    boss.close().await.unwrap();
+    s.stop().await;
 }

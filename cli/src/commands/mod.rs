@@ -10,5 +10,6 @@ pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod lsp;
 pub(crate) mod passwd;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod simulate;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{EdgeKind, FlowGraph, NodeKind, colours};
+use super::{EdgeKind, FlowGraph, HANGUP_STROKE, NodeKind, TRAFFIC_STROKE, colours};
 
 fn dot_escape(s: &str) -> String {
     let mut out = String::new();
@@ -37,15 +37,30 @@ impl FlowGraph {
                 k if k.terminal() => "shape=box, style=\"rounded,filled,bold\"",
                 _ => "shape=box, style=\"rounded,filled\"",
             };
-            let (fill, stroke) = colours(n.kind);
+            let (fill, mut stroke) = colours(n.kind);
+            let mut extra = String::new();
+            if self.hangups_at(i) > 0 {
+                stroke = HANGUP_STROKE;
+                extra.push_str(", penwidth=3");
+            } else if self.unreached(i) {
+                extra.push_str(", fontcolor=\"#9aa0a6\"");
+            }
             let _ = writeln!(
                 out,
-                "  n{i} [label=\"{}\", {shape}, fillcolor=\"{fill}\", color=\"{stroke}\"];",
+                "  n{i} [label=\"{}\", {shape}, fillcolor=\"{fill}\", color=\"{stroke}\"{extra}];",
                 dot_escape(&n.label)
             );
         }
-        for e in &self.edges {
+        for (ei, e) in self.edges.iter().enumerate() {
             let mut attrs = Vec::new();
+            if let Some(t) = &self.traffic
+                && t.edges.get(ei).is_some_and(|&c| c > 0)
+            {
+                attrs.push(format!(
+                    "penwidth={:.1}, color=\"{TRAFFIC_STROKE}\"",
+                    t.edge_width(ei)
+                ));
+            }
             if let Some(l) = &e.label {
                 attrs.push(format!("label=\"{}\"", dot_escape(l)));
             }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{EdgeKind, FlowGraph, NodeKind, colours};
+use super::{EdgeKind, FlowGraph, HANGUP_STROKE, NodeKind, TRAFFIC_STROKE, colours};
 
 fn mermaid_escape(s: &str) -> String {
     let mut out = String::new();
@@ -79,6 +79,38 @@ impl FlowGraph {
             let class = format!("k_{}", k.word().replace('-', "_"));
             let _ = writeln!(out, "  classDef {class} fill:{fill},stroke:{stroke}");
             let _ = writeln!(out, "  class {ids} {class}");
+        }
+        if let Some(t) = &self.traffic {
+            for (ei, &calls) in t.edges.iter().enumerate() {
+                if calls > 0 {
+                    let _ = writeln!(
+                        out,
+                        "  linkStyle {ei} stroke:{TRAFFIC_STROKE},stroke-width:{:.1}px",
+                        t.edge_width(ei)
+                    );
+                }
+            }
+            let marked = |pick: &dyn Fn(usize) -> bool| {
+                (0..self.nodes.len())
+                    .filter(|&i| pick(i))
+                    .map(|i| format!("n{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let hung = marked(&|i| self.hangups_at(i) > 0);
+            if !hung.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  classDef hung_up stroke:{HANGUP_STROKE},stroke-width:3px\n  class {hung} hung_up"
+                );
+            }
+            let unreached = marked(&|i| self.unreached(i));
+            if !unreached.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  classDef unreached opacity:0.45\n  class {unreached} unreached"
+                );
+            }
         }
         out
     }

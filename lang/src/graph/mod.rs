@@ -17,6 +17,10 @@
 //! drawn as curves on the right side. This file builds the graph from the flow and
 //! holds what the renderers share (colours per kind, which edges close loops).
 //!
+//! `traffic.rs` lays the calls counted at run time onto the diagram
+//! ([`FlowGraph::apply_traffic`], for `dialect graph --stats`): figures in the
+//! labels, edges as wide as their traffic, nodes where callers hung up in red.
+//!
 //! # Use
 //! ```
 //! use dialect_lang::ast::FileId;
@@ -33,6 +37,9 @@
 mod dot;
 mod mermaid;
 mod svg;
+mod traffic;
+
+pub use traffic::{NodeTraffic, Observed, StepCount, StepEdge, Traffic, offset_of};
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -161,6 +168,8 @@ pub struct FlowGraph {
     /// The edges; those between the same two nodes for the same reason are
     /// merged into one, with their labels joined.
     pub edges: Vec<Edge>,
+    /// Calls counted at run time, once [`FlowGraph::apply_traffic`] laid them on.
+    pub traffic: Option<Traffic>,
 }
 
 /// The output formats of `dialect graph`.
@@ -251,6 +260,7 @@ impl FlowGraph {
             name: flow.name.name.clone(),
             nodes: b.nodes,
             edges: merge_parallel(b.edges),
+            traffic: None,
         }
     }
 
@@ -756,6 +766,12 @@ impl Builder<'_> {
         }
     }
 }
+
+/// The stroke of a node where callers hung up.
+const HANGUP_STROKE: &str = "#d93025";
+
+/// The colour of edges that carried calls.
+const TRAFFIC_STROKE: &str = "#1a73e8";
 
 /// Fill and stroke colours per kind.
 fn colours(kind: NodeKind) -> (&'static str, &'static str) {

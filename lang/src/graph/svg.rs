@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{EdgeKind, FlowGraph, Node, NodeKind, classify, colours};
+use super::{
+    EdgeKind, FlowGraph, HANGUP_STROKE, Node, NodeKind, TRAFFIC_STROKE, classify, colours,
+};
 use crate::source::str_width;
 
 const FONT: f64 = 13.0;
@@ -552,10 +554,10 @@ impl FlowGraph {
                 );
             }
             let (class, dash, marker) = edge_style(e.kind);
+            let (stroke, width) = self.edge_stroke(*ei);
             let _ = writeln!(
                 edges_svg,
-                "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.3\"{dash} marker-end=\"url(#{marker})\"/>",
-                edge_colour(e.kind)
+                "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width:.1}\"{dash} marker-end=\"url(#{marker})\"/>",
             );
             if let Some(l) = &e.label
                 && let Some(&lv) = path.get(1)
@@ -628,10 +630,10 @@ impl FlowGraph {
             ];
             let d = rounded_path(&pts, 9.0);
             let (class, dash, marker) = edge_style(e.kind);
+            let (stroke, width) = self.edge_stroke(ei);
             let _ = writeln!(
                 edges_svg,
-                "<path class=\"back {class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.3\"{dash} marker-end=\"url(#{marker})\"/>",
-                edge_colour(e.kind)
+                "<path class=\"back {class}\" d=\"{d}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width:.1}\"{dash} marker-end=\"url(#{marker})\"/>",
             );
             let label_w = e
                 .label
@@ -666,8 +668,37 @@ impl FlowGraph {
         for v in vtx {
             let Some(i) = v.node else { continue };
             let node = &self.nodes[i];
-            let _ = write!(out, "<g class=\"node {}\" id=\"n{i}\">", node.kind.word());
+            let hangups = self.hangups_at(i);
+            let (mark, opacity) = if hangups > 0 {
+                (" hung-up", "")
+            } else if self.unreached(i) {
+                (" unreached", " opacity=\"0.45\"")
+            } else {
+                ("", "")
+            };
+            let _ = write!(
+                out,
+                "<g class=\"node {}{mark}\" id=\"n{i}\"{opacity}>",
+                node.kind.word()
+            );
             node_shape(&mut out, v, node.kind);
+            if hangups > 0 {
+                // A red frame round the node and a badge at its corner.
+                let (l, t, w, h) = (v.x - v.w / 2.0, v.y - v.h / 2.0, v.w, v.h);
+                let _ = write!(
+                    out,
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"9\" fill=\"none\" stroke=\"{HANGUP_STROKE}\" stroke-width=\"3\"/>\
+                     <circle cx=\"{:.1}\" cy=\"{t:.1}\" r=\"9\" fill=\"{HANGUP_STROKE}\"/>\
+                     <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\" font-weight=\"bold\" fill=\"#ffffff\">✕</text>",
+                    l - 3.0,
+                    t - 3.0,
+                    w + 6.0,
+                    h + 6.0,
+                    l + w,
+                    l + w,
+                    t + 4.0,
+                );
+            }
             svg_text(
                 &mut out,
                 v.x,
@@ -681,6 +712,17 @@ impl FlowGraph {
         }
         out.push_str("</g>\n</svg>\n");
         out
+    }
+}
+
+impl FlowGraph {
+    /// An edge's colour and width: by its calls when figures are laid on,
+    /// else by its kind.
+    fn edge_stroke(&self, e: usize) -> (&'static str, f64) {
+        match &self.traffic {
+            Some(t) if t.edges.get(e).is_some_and(|&c| c > 0) => (TRAFFIC_STROKE, t.edge_width(e)),
+            _ => (edge_colour(self.edges[e].kind), 1.3),
+        }
     }
 }
 

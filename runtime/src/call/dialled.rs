@@ -360,6 +360,7 @@ impl Connected {
             awaiting_ack: false,
             silent_before_ack: false,
             on_agent: None,
+            flow_tally: Default::default(),
         };
         call.record_whole_call();
         (call, language, self.grant)

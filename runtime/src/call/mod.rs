@@ -64,6 +64,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::contacts::{self, ContactRecord, TrailEntry};
 use crate::deploy::{Deployed, ProgramSlot};
+use crate::flowstats::{FlowTally, Outcome, StepKind};
 use crate::outbound::{AgentRequest, Origin};
 use crate::stats::Stats;
 use crate::store::SharedStore;
@@ -96,6 +97,8 @@ pub struct CallEnv {
     pub store: SharedStore,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// Where each call's statistics per flow go when it ends.
+    pub flow_stats: crate::flowstats::FlowStatsSink,
     /// Text to speech.
     pub speaker: Speaker,
     /// Speech recognition, when configured.
@@ -307,6 +310,8 @@ struct Call {
     /// Told the agent's id once when the call is first bridged to an agent:
     /// the dialer counts a campaign's person as connected at that moment.
     on_agent: Option<OnAgent>,
+    /// The statistics of the flow running (see [`crate::flowstats`]).
+    flow_tally: crate::flowstats::FlowTally,
 }
 
 /// What a call tells, once, when it is first bridged to an agent.
@@ -492,6 +497,7 @@ pub async fn run(env: Arc<CallEnv>, req: IncomingRequest) {
         awaiting_ack: true,
         silent_before_ack: false,
         on_agent: None,
+        flow_tally: Default::default(),
     };
     call.record_whole_call();
     let info = CallInfo {
@@ -780,13 +786,16 @@ impl Call {
             Err(e) => return End::Lost(e.to_string()),
         };
         let mut input = Input::Start;
+        self.flow_tally = FlowTally::start(flow, crate::time::now_ms());
         loop {
             let cmd = inst.step(input);
             self.env.stats.flow_steps.fetch_add(1, Ordering::Relaxed);
             let node = inst.node().to_string();
             let language = inst.language().to_string();
             self.contact.language = language.clone();
+            self.count_step(&cmd, &inst);
             let mut result = self.execute(&cmd, &node, &language, &mut inst).await;
+            count_handed(&mut self.flow_tally, &cmd, &result);
             loop {
                 match result {
                     Ok(Step::Refer { target, by, how }) => {
@@ -800,6 +809,8 @@ impl Call {
                         // transfer flow X: the same call goes on in another flow.
                         self.trail(&node, format!("transfer flow {name}"));
                         self.contact.data = data_map(&inst);
+                        let next_tally = FlowTally::start(&name, crate::time::now_ms());
+                        self.flow_ended(Outcome::ToFlow, next_tally);
                         match self.deployed.program.start(&name, info.clone()) {
                             Ok(mut next) => {
                                 for (k, v) in inst.data() {
@@ -815,17 +826,70 @@ impl Call {
                     Ok(Step::End(e)) => {
                         self.contact.data = data_map(&inst);
                         self.capture_customer(&inst);
+                        let how = match cmd {
+                            Command::Hangup | Command::Finished => Outcome::SelfService,
+                            _ => outcome_of(&e),
+                        };
+                        self.flow_ended(how, FlowTally::default());
                         return e;
                     }
                     Err(e) => {
                         self.trail(&node, e.text());
                         self.contact.data = data_map(&inst);
                         self.capture_customer(&inst);
+                        self.flow_ended(outcome_of(&e), FlowTally::default());
                         return e;
                     }
                 }
                 break;
             }
+        }
+    }
+
+    /// Counts a menu's or a collect's no-input or no-match, by keys or speech:
+    /// a no-match is speech when the recognizer's answer was not taken (the
+    /// trail says so from `heard_from` on), a no-input when the step listened
+    /// for speech too.
+    fn count_input(&mut self, cmd: &Command, input: &Input, heard_from: usize) {
+        let listens = matches!(
+            cmd,
+            Command::Menu { speech: true, .. } | Command::Collect { speech: true, .. }
+        );
+        match input {
+            Input::NoInput => self.flow_tally.no_input(listens),
+            Input::NoMatch => {
+                let spoken = listens
+                    && self.contact.trail[heard_from.min(self.contact.trail.len())..]
+                        .iter()
+                        .any(|t| t.node == "speech");
+                self.flow_tally.no_match(spoken);
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts the step `cmd` starts in the flow's statistics.
+    fn count_step(&mut self, cmd: &Command, inst: &FlowInstance) {
+        let Some(kind) = StepKind::of(cmd) else {
+            return;
+        };
+        let id = if kind == StepKind::End {
+            crate::flowstats::END
+        } else {
+            inst.location()
+        };
+        self.flow_tally
+            .enter(id, inst.node(), kind, crate::time::now_ms());
+    }
+
+    /// Hands the flow's statistics to the writer, ended as `how`, and
+    /// counts on in `next` (another flow's, or none).
+    fn flow_ended(&mut self, how: Outcome, next: FlowTally) {
+        let done = std::mem::replace(&mut self.flow_tally, next);
+        if done.is_started() {
+            let started = done.started_ms();
+            let stats = done.finish(how, crate::time::now_ms());
+            self.env.flow_stats.record(started, stats);
         }
     }
 
@@ -867,7 +931,9 @@ impl Call {
                 if self.keys.is_empty() {
                     self.announce(node, prompts, language);
                 }
+                let heard_from = self.contact.trail.len();
                 let input = self.input(cmd, language).await?;
+                self.count_input(cmd, &input, heard_from);
                 let detail = match (&input, cmd) {
                     (Input::Digits(d), Command::Collect { mask: true, .. }) => {
                         self.contact.digits.push_str(&"*".repeat(d.len()));
@@ -1347,6 +1413,29 @@ impl Call {
             );
         }
         self.event(CallEventKind::Ended, "end", self.contact.end.clone());
+    }
+}
+
+/// Counts a transfer that took the call (it did not come back to the flow).
+fn count_handed(tally: &mut FlowTally, cmd: &Command, result: &Result<Step, End>) {
+    if let Command::Transfer { to, .. } = cmd
+        && !matches!(result, Ok(Step::Continue(_)))
+    {
+        match to {
+            Transfer::Queue(_) | Transfer::Agent(_) => tally.handed(Outcome::ToAgents),
+            Transfer::Number(_) => tally.handed(Outcome::TransferredOut),
+            Transfer::Flow(_) => {}
+        }
+    }
+}
+
+/// How a flow's part of a call ended, by how the call ended (the flow's own
+/// `hangup` and end are told apart where they happen).
+fn outcome_of(end: &End) -> Outcome {
+    match end {
+        End::CallerHungUp => Outcome::HungUp,
+        End::Transferred(_) => Outcome::TransferredOut,
+        End::Flow(_) | End::Lost(_) => Outcome::Failed,
     }
 }
 
