@@ -1,7 +1,7 @@
 //! The ACD's wait estimate against Asterisk's on the hotline project's own
 //! queues and rules, over the traffic files in `flows/hotline/traffic/`: the
 //! median absolute error of the estimate the ACD announces must be at most half
-//! of Asterisk's on each file (issue 19; the overflow file is not there yet and
+//! of Asterisk's on each file (the overflow file is not there yet and
 //! is held at its measured ratio). Short runs of each file (one day
 //! instead of three); `ESTIMATOR_DAYS=N` runs longer and `ESTIMATOR_PRINT=1`
 //! prints each report.
@@ -47,7 +47,7 @@ fn run_file(program: &Program, name: &str) -> SimReport {
 }
 
 /// Checks the ratio over the file's calls (every queue together), which is the
-/// target of issue 19, against `limit`.
+/// target, against `limit`.
 fn assert_ratio(name: &str, report: &SimReport, limit: f64) {
     let total = &report.total;
     assert!(

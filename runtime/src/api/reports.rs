@@ -615,6 +615,8 @@ mod tests {
                 password: None,
                 role: role.parse().expect("a role"),
                 department: None,
+                email: None,
+                phone: None,
             }
         }
 

@@ -848,7 +848,6 @@ async fn an_orders_view_shows_the_messages_queued_for_it() {
     let n = new_fault_order(&api).await;
     let (_, o) = api.get(&format!("/workorders/{n}"), "agent1").await;
     assert_eq!(o["deliveries"], json!([]), "nothing queued yet: {o}");
-    let t = format!("/workorders/{n}/transitions");
     repair(&api, &n).await;
     // `on enter repaired -> notify sms to phone ...`: queued with the step.
     let (_, o) = api.get(&format!("/workorders/{n}"), "sup1").await;
