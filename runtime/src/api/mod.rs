@@ -197,6 +197,55 @@ pub(crate) async fn test_state(
     }
 }
 
+/// An API user for tests, with a token made from its name.
+#[cfg(test)]
+pub(crate) fn test_user(name: &str, role: &str) -> crate::config::ApiUser {
+    crate::config::ApiUser {
+        name: name.into(),
+        token: format!("t-{name}-0123456789abcdef"),
+        password: None,
+        role: role.parse().expect("a role"),
+        department: None,
+        email: None,
+        phone: None,
+    }
+}
+
+/// The whole API over HTTP on a loopback port, on `store`, with the hotline
+/// program and `users`; its address.
+#[cfg(test)]
+pub(crate) async fn serve_hotline(
+    store: SharedStore,
+    users: &[crate::config::ApiUser],
+) -> std::net::SocketAddr {
+    let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
+    let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
+    let slot = Arc::new(
+        ProgramSlot::new(
+            &bundle,
+            dialect_compiler::Engine::Native,
+            std::collections::BTreeMap::new(),
+        )
+        .expect("a program"),
+    );
+    let (acd, _dials) = crate::acd::AcdHandle::spawn(
+        dialect_acd::AcdConfig::default(),
+        crate::acd::ProgramSource::Slot(slot.clone()),
+        &[],
+        store.clone(),
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    );
+    let state = test_state(store, slot, users, acd).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    let app = router(state);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// A WebSocket upgrade with this API's bounds: messages from the client of at
 /// most `max_message` bytes, and a small read buffer. Tungstenite zeroes its
 /// whole read buffer (128 KiB by default) each time a socket is polled for

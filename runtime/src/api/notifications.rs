@@ -64,59 +64,10 @@ async fn list(
 mod tests {
     //! The route over real HTTP on loopback: who may read, and the filters.
 
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use crate::config::ApiUser;
+    use crate::api::test_user;
     use crate::store::Batch;
-
-    fn user(name: &str, role: &str) -> ApiUser {
-        ApiUser {
-            name: name.into(),
-            token: format!("t-{name}-0123456789abcdef"),
-            password: None,
-            role: role.parse().expect("a role"),
-            department: None,
-            email: None,
-            phone: None,
-        }
-    }
-
-    async fn serve(store: crate::store::SharedStore) -> std::net::SocketAddr {
-        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
-        let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
-        let slot = Arc::new(
-            crate::deploy::ProgramSlot::new(
-                &bundle,
-                dialect_compiler::Engine::Native,
-                BTreeMap::new(),
-            )
-            .expect("a program"),
-        );
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let (acd, _dials) = crate::acd::AcdHandle::spawn(
-            dialect_acd::AcdConfig::default(),
-            crate::acd::ProgramSource::Slot(slot.clone()),
-            &[],
-            store.clone(),
-            None,
-            shutdown.clone(),
-        );
-        let state = crate::api::test_state(
-            store.clone(),
-            slot.clone(),
-            &[user("ana", "analyst"), user("ops", "handler")],
-            acd,
-        )
-        .await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let addr = listener.local_addr().expect("an address");
-        let app = crate::api::router(state);
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr
-    }
 
     #[tokio::test]
     async fn notifications_by_contact_and_status_for_history_readers_only() {
@@ -140,7 +91,11 @@ mod tests {
             );
         }
         store.commit(b).expect("a commit");
-        let addr = serve(store).await;
+        let addr = crate::api::serve_hotline(
+            store,
+            &[test_user("ana", "analyst"), test_user("ops", "handler")],
+        )
+        .await;
         let get = |query: &str, token: Option<&str>| {
             let mut r = reqwest::Client::new().get(format!("http://{addr}/api/v1/outbox{query}"));
             if let Some(t) = token {

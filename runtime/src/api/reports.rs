@@ -602,63 +602,10 @@ mod tests {
         //! The routes over real HTTP on loopback: who may read, the period,
         //! a flow alone, bad input.
 
-        use std::collections::BTreeMap;
         use std::sync::Arc;
 
-        use crate::config::ApiUser;
+        use crate::api::test_user;
         use crate::flowstats::{FlowStatsSink, FlowTally, HOUR_MS, Outcome, StepKind};
-
-        fn user(name: &str, role: &str) -> ApiUser {
-            ApiUser {
-                name: name.into(),
-                token: format!("t-{name}-0123456789abcdef"),
-                password: None,
-                role: role.parse().expect("a role"),
-                department: None,
-                email: None,
-                phone: None,
-            }
-        }
-
-        async fn serve(store: crate::store::SharedStore) -> std::net::SocketAddr {
-            let project =
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
-            let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
-            let slot = Arc::new(
-                crate::deploy::ProgramSlot::new(
-                    &bundle,
-                    dialect_compiler::Engine::Native,
-                    BTreeMap::new(),
-                )
-                .expect("a program"),
-            );
-            let (acd, _dials) = crate::acd::AcdHandle::spawn(
-                dialect_acd::AcdConfig::default(),
-                crate::acd::ProgramSource::Slot(slot.clone()),
-                &[],
-                store.clone(),
-                None,
-                tokio_util::sync::CancellationToken::new(),
-            );
-            let state = crate::api::test_state(
-                store,
-                slot,
-                &[
-                    user("ana", "analyst"),
-                    user("sup", "supervisor"),
-                    user("ops", "handler"),
-                ],
-                acd,
-            )
-            .await;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("a port");
-            let addr = listener.local_addr().expect("an address");
-            let app = crate::api::router(state);
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            addr
-        }
 
         fn call(t0: i64, hang_up_in_menu: bool) -> crate::flowstats::FlowStats {
             let mut t = FlowTally::start("main", t0);
@@ -698,7 +645,15 @@ mod tests {
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
-            let addr = serve(store).await;
+            let addr = crate::api::serve_hotline(
+                store,
+                &[
+                    test_user("ana", "analyst"),
+                    test_user("sup", "supervisor"),
+                    test_user("ops", "handler"),
+                ],
+            )
+            .await;
             let get = |path: &str, token: Option<&str>| {
                 let mut r = reqwest::Client::new().get(format!("http://{addr}{path}"));
                 if let Some(t) = token {
