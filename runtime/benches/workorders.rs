@@ -241,6 +241,7 @@ async fn api_throughput(program: Arc<ProgramSlot>) {
             Arc::new(dialect_runtime::config::Config::default()),
         ),
         event_feed: Default::default(),
+        cluster: None,
     };
     let app = dialect_runtime::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -471,6 +471,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         call_events,
         dialer,
         event_feed: Default::default(),
+        cluster: cluster.clone(),
     };
     let app = crate::api::router(state.clone());
     let http_shutdown = CancellationToken::new();

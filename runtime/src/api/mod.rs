@@ -154,6 +154,10 @@ pub struct AppState {
     /// The ACD's events serialised once for every wallboard, started by the
     /// first one that opens.
     pub event_feed: Arc<std::sync::OnceLock<cti::feed::EventFeed>>,
+    /// This runtime's place in a cluster (`None` alone): the health answer
+    /// names the services it runs, a deploy is stored for the others, and the
+    /// routes between runtimes check the cluster's secret.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// The state an API test serves: `users`, the program in `slot`, `acd`, a
@@ -194,6 +198,7 @@ pub(crate) async fn test_state(
         ),
         call_events: crate::call::CallEvents::new(4),
         event_feed: Default::default(),
+        cluster: None,
     }
 }
 
@@ -291,7 +296,7 @@ async fn health(State(s): State<AppState>) -> Response {
         let mut body =
             serde_json::json!({ "status": "ok", "program_version": s.program.version() });
         // In a cluster: which runtime this is and which services it runs now.
-        if let Some(c) = s.workorders.cluster() {
+        if let Some(c) = &s.cluster {
             body["cluster"] = serde_json::json!({ "node": c.me(), "runs": c.running() });
         }
         (StatusCode::OK, Json(body)).into_response()
@@ -346,7 +351,7 @@ async fn deploy(
     };
     let slot = s.program.clone();
     // In a cluster the bundle is stored for the other runtimes, which follow it.
-    let shared = s.workorders.cluster().map(|_| s.store.clone());
+    let shared = s.cluster.as_ref().map(|_| s.store.clone());
     let result = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(upload.path())?;
         drop(upload);

@@ -221,14 +221,6 @@ impl WorkorderHandle {
             Forwarded::Counts => answer(self.counts().await),
         }
     }
-
-    /// The cluster this runtime belongs to, if any.
-    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
-        match &self.route {
-            Route::Shared(s) => Some(&s.cluster),
-            Route::Own(_) => None,
-        }
-    }
 }
 
 /// Loads the open orders and runs the engine until the lease is lost.
@@ -286,7 +278,7 @@ pub(crate) async fn internal(
     headers: HeaderMap,
     Json(request): Json<Forwarded>,
 ) -> Response {
-    match s.workorders.cluster() {
+    match &s.cluster {
         None => StatusCode::NOT_FOUND.into_response(),
         Some(c) if !c.authorized(&headers) => StatusCode::UNAUTHORIZED.into_response(),
         Some(_) => s.workorders.run_forwarded(request).await,

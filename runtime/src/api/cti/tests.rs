@@ -121,6 +121,7 @@ impl Api {
                 Arc::new(crate::config::Config::default()),
             ),
             event_feed: Default::default(),
+            cluster: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

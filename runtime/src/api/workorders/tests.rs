@@ -104,6 +104,7 @@ async fn serve_with(limits: HttpLimits) -> Api {
             Arc::new(crate::config::Config::default()),
         ),
         event_feed: Default::default(),
+        cluster: None,
     };
     let app = crate::api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
