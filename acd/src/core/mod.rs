@@ -30,6 +30,7 @@ mod agents;
 mod calls;
 mod commands;
 mod config;
+mod handover;
 mod offers;
 mod routing;
 mod views;
@@ -106,6 +107,28 @@ pub enum Input {
     },
     /// A wake-up asked for by [`Effect::WakeAt`].
     Tick,
+    /// A call that was waiting under another instance of the ACD (one that
+    /// died, or lost its lease), handed over by the runtime holding the call:
+    /// it enters `call.queue` keeping its place by `call.entered_ms` (the
+    /// maximum wait counts from then too), ahead of every call that entered
+    /// later.
+    Resume(QueuedCall),
+    /// A call already connected to `agent` under another instance of the
+    /// ACD: the agent is on it, and its end is reported as for any call.
+    Adopt {
+        /// The call, as the runtime holding it describes it.
+        call: QueuedCall,
+        /// The agent talking on it.
+        agent: String,
+    },
+    /// The runtime holding this call is out of reach: a waiting or offered
+    /// call leaves the queues without a record (agents offered it are free
+    /// again); it comes back with [`Input::Resume`] if that runtime returns.
+    /// A connected call is kept: its agent is still talking on it.
+    Forget {
+        /// The call.
+        call: CallId,
+    },
 }
 
 /// Where a call is in its stay.
@@ -452,6 +475,9 @@ impl AcdCore {
                 }
             }
             Input::Tick => self.tick(now, out),
+            Input::Resume(c) => self.resume(c, now, out),
+            Input::Adopt { call, agent } => self.adopt(call, &agent, now, out),
+            Input::Forget { call } => self.forget(call, now, out),
         }
         self.tell_wake(now, out);
     }

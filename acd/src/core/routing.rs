@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 
 use dialect_compiler::ir::{Builtin, ConstValue, DestIr, EnvVar, OverflowDirection, Type};
 
+use super::handover::time_seq;
 use super::{AcdCore, Estimate, Kind, Phase, Timer};
 use crate::arena::{AgentIx, CallSlot, QueueIx};
 use crate::estimator::{Predictions, WaitState, age_queue_estimate, queue_length_estimate};
@@ -104,14 +105,36 @@ impl AcdCore {
         now: i64,
         out: &mut Vec<Effect>,
     ) {
-        let seq = keep_seq.unwrap_or_else(|| {
-            self.seq += 1;
-            self.seq
-        });
+        self.enter_queue_at(s, q, class, keep_seq, now, now, out);
+    }
+
+    /// The next arrival order for a call entering a queue now. Orders follow
+    /// the entry time first (milliseconds in the high bits), so that a call
+    /// resumed after a take-over with its original entry time
+    /// (see `handover`) sorts before every call that arrived after it.
+    fn next_seq(&mut self, now: i64) -> u64 {
+        self.seq = (self.seq + 1).max(time_seq(now));
+        self.seq
+    }
+
+    /// Enters queue `q` as at `entered` (`now` for a new stay; earlier for a
+    /// call resumed after a take-over, whose maximum wait counts from then).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn enter_queue_at(
+        &mut self,
+        s: CallSlot,
+        q: QueueIx,
+        class: u8,
+        keep_seq: Option<u64>,
+        entered: i64,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        let seq = keep_seq.unwrap_or_else(|| self.next_seq(now));
         {
             let c = self.cm(s);
             c.queue = q;
-            c.entered_ms = now;
+            c.entered_ms = entered;
             c.visit += 1;
             c.class = class;
             c.seq = seq;
@@ -135,7 +158,10 @@ impl AcdCore {
             .map(|(i, (_, every, _))| (i as u32, *every))
             .collect();
         if let Some(ms) = max_wait {
-            self.at(now + ms, Timer::MaxWait { call: id, visit });
+            self.at(
+                (entered + ms).max(now),
+                Timer::MaxWait { call: id, visit },
+            );
         }
         for (idx, every) in announce {
             self.at(

@@ -1039,3 +1039,110 @@ fn the_announced_wait_is_the_estimate_learned_from_answered_calls() {
     assert_eq!(told, now.round() as i64);
     assert!((told as f64 - queue_length / 2.0).abs() < queue_length * 0.05);
 }
+
+/// A call as the runtime holding it hands it to a new instance of the ACD:
+/// it entered `queue` at `entered` (milliseconds after noon).
+fn handed_over(id: CallId, queue: &str, entered: i64) -> QueuedCall {
+    QueuedCall::new(id, queue, "13800000000", NOON + entered)
+}
+
+#[test]
+fn resumed_calls_keep_their_place_by_the_time_they_entered() {
+    let mut t = T::new(vec![general("a1")]);
+    t.at(60_000);
+    // A new call arrives at the new instance before the older ones are handed over.
+    t.call(30, "longest", 0.0);
+    t.input(Input::Resume(handed_over(20, "longest", 20_000)));
+    t.input(Input::Resume(handed_over(10, "longest", 10_000)));
+    t.out.clear();
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        t.ready("a1");
+        let offers = t.offers();
+        assert_eq!(offers.len(), 1, "{offers:?}");
+        order.push(offers[0].0);
+        t.talk(offers[0].0, "a1", 1_000);
+    }
+    assert_eq!(order, vec![10, 20, 30], "oldest first, the new call last");
+}
+
+#[test]
+fn a_resumed_call_waits_no_longer_than_its_queue_allows_from_when_it_entered() {
+    let mut t = T::new(vec![general("a1")]);
+    t.at(50_000);
+    // Entered "maxwait" (max wait 1m) 50 s ago under the old instance.
+    t.input(Input::Resume(handed_over(1, "maxwait", 0)));
+    t.out.clear();
+    t.at(59_000);
+    assert!(
+        !t.messages().iter().any(|(_, m)| matches!(m, AcdToCall::Move { .. })),
+        "not yet"
+    );
+    t.at(60_500);
+    let moved = t
+        .messages()
+        .into_iter()
+        .any(|(c, m)| c == 1 && matches!(m, AcdToCall::Move { reason: MoveReason::MaxWait, .. }));
+    assert!(moved, "moved on a minute after it first entered");
+}
+
+#[test]
+fn an_adopted_call_keeps_its_agent_busy_until_it_ends() {
+    let mut t = T::new(vec![general("a1"), general("a2")]);
+    t.ready("a1");
+    t.ready("a2");
+    t.input(Input::Adopt {
+        call: handed_over(7, "longest", 0),
+        agent: "a1".into(),
+    });
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Talking));
+    t.out.clear();
+    // The next call goes to the other agent: a1 is not offered a second call.
+    t.call(8, "longest", 0.0);
+    assert_eq!(t.offers(), vec![(8, "a2".to_string())]);
+    // Adopting again (a runtime's repeated report) changes nothing.
+    t.input(Input::Adopt {
+        call: handed_over(7, "longest", 0),
+        agent: "a1".into(),
+    });
+    assert!(t.offers().is_empty());
+    t.input(Input::CallEnded {
+        call: 7,
+        talk_ms: Some(30_000),
+    });
+    assert_eq!(t.core.agent_status("a1"), Some(AgentStatus::Ready));
+    let records: Vec<_> = t
+        .out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event(AcdEvent::Record(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].agent.as_deref(), Some("a1"));
+    assert_eq!(records[0].talk_ms, 30_000);
+}
+
+#[test]
+fn a_forgotten_call_frees_the_agent_it_was_offered_and_leaves_no_record() {
+    let mut t = T::new(vec![general("a1")]);
+    t.ready("a1");
+    t.out.clear();
+    t.call(1, "longest", 0.0);
+    t.call(2, "longest", 0.0);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())]);
+    // The runtime holding call 1 is out of reach.
+    t.input(Input::Forget { call: 1 });
+    assert!(
+        !t.out
+            .iter()
+            .any(|e| matches!(e, Effect::Event(AcdEvent::Record(_)))),
+        "no record for a call that may come back"
+    );
+    assert_eq!(t.offers(), vec![(2, "a1".to_string())], "a1 takes the next call");
+    // It comes back: it waits again, at its place.
+    t.input(Input::Resume(handed_over(1, "longest", 0)));
+    t.talk(2, "a1", 1_000);
+    assert_eq!(t.offers(), vec![(1, "a1".to_string())], "offered when a1 is free");
+}
