@@ -156,7 +156,7 @@ for n in $(seq "$NODES"); do
 		# Every call reaches a node through Kamailio: its address is trusted
 		# like a trunk's, or the per-source limits would apply to all calls.
 		limits: { trusted_sources: ["${FRONT%:*}", "127.0.0.1"] }
-		logging: { level: warn }
+		logging: { level: ${DIALECT_LOG_LEVEL:-warn} }
 	YAML
 	"$BIN" run --config "$DIR/node$n/dialect.yaml" >"$DIR/node$n/dialect.log" 2>&1 &
 	echo $! >"$DIR/node$n/dialect.pid"

@@ -75,7 +75,7 @@ impl QueuedCall {
 }
 
 /// What a waiting caller is told.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Announcement {
     /// "You are number N in the queue."
@@ -115,7 +115,7 @@ pub enum OfferResult {
 }
 
 /// Why a call leaves the queue for a destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MoveReason {
     /// The queue's `max wait`.
@@ -160,7 +160,7 @@ pub enum MonitorMode {
 /// ACD owns the decisions. An `agent` is the agent's id, which is also their
 /// phone's SIP user name; fields without a comment hold what their name and
 /// type say.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 #[allow(missing_docs, reason = "fields are described on the type")]
 pub enum AcdToCall {
@@ -295,7 +295,7 @@ pub enum AcdToCall {
 }
 
 /// Why the ACD places a call itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DialKind {
     /// A customer who chose a callback reached the front; `agent` is reserved.
@@ -454,7 +454,7 @@ pub struct CallRecord {
 /// What the agent's desktop shows when a call is offered (spec 000 §5.2.1.1.2: the
 /// customer id and IVR trail go with the call). The call's own fields are as in
 /// [`QueuedCall`]; `waited_ms` is the wait in this queue so far.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs, reason = "fields are described on the type")]
 pub struct ScreenPop {
     pub call: CallId,
@@ -473,7 +473,7 @@ pub struct ScreenPop {
 /// Events published for desktops, wallboards and statistics. A `call` is the
 /// call's id, a `queue` and an `agent` are names, `at_ms` is when it happened
 /// (Unix ms, virtual ms in the simulator) and durations are ms.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[allow(missing_docs, reason = "fields are described on the type")]
 pub enum AcdEvent {

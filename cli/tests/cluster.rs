@@ -209,7 +209,10 @@ impl Drop for Cluster {
             }
         }
         let _ = self.script("stop");
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // DIALECT_KEEP_CLUSTER=1 keeps the runtimes' logs for a look.
+        if std::env::var_os("DIALECT_KEEP_CLUSTER").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -467,6 +470,218 @@ fn the_workorder_engine_moves_to_a_survivor_and_each_timer_fires_once() {
         successor,
         "the engine stays where it is"
     );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+/// A project of one queue: 5000 waits in `support` for an agent with the
+/// skill `general`.
+const ONE_QUEUE: &str = r#"
+skill general levels 1..5
+
+queue support "Support" {
+  skills general >= 1
+  strategy longest_idle
+  priority 0
+  no answer 15s -> requeue first
+}
+
+flow entry "Entry" on "5000" {
+  transfer queue support
+}
+"#;
+
+const PHONE_PASSWORD: &str = "Phone-pass-42";
+
+fn sip_of(node: u32) -> std::net::SocketAddr {
+    format!("127.0.0.1{node}:5060").parse().unwrap()
+}
+
+/// Agent `agent`'s state on node `node` (asked of the ACD wherever it runs).
+fn agent_state(cluster: &Cluster, node: u32, agent: &str) -> serde_json::Value {
+    cluster
+        .api(node, "GET", &format!("/api/v1/agents/{agent}"), None)
+        .1
+}
+
+/// Waits (at most 30 s) until `agent` is in `state` as node `node` sees it.
+fn wait_agent(cluster: &Cluster, node: u32, agent: &str, state: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..150 {
+        last = agent_state(cluster, node, agent);
+        if last["state"] == state {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("agent {agent} is not {state} on node {node}: {last}");
+}
+
+/// The callers waiting in `support`, in queue order, as node `node` sees it.
+fn waiting(cluster: &Cluster, node: u32) -> Vec<String> {
+    let (_, queue) = cluster.api(node, "GET", "/api/v1/queues/support", None);
+    queue["calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c["caller"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Waits (at most 30 s) until `want` are waiting, in that order.
+fn wait_waiting(cluster: &Cluster, node: u32, want: &[&str]) {
+    let mut last = Vec::new();
+    for _ in 0..150 {
+        last = waiting(cluster, node);
+        if last == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("waiting on node {node}: {last:?}, not {want:?}");
+}
+
+/// A caller from `caller` dialling 5000 on node `node`, on the line for
+/// `hold_ms` after the runtime answers.
+fn queued_caller(
+    node: u32,
+    caller: &'static str,
+    hold_ms: u32,
+) -> std::thread::JoinHandle<dialect_e2e::SippRun> {
+    // One second of mu-law silence, played in a loop as the caller's voice.
+    let voice =
+        std::env::temp_dir().join(format!("dialect-cluster-voice-{}.ulaw", std::process::id()));
+    std::fs::write(&voice, [0xffu8; 8000]).unwrap();
+    std::thread::spawn(move || {
+        sipp(
+            "uac_talk.xml",
+            sip_of(node),
+            1,
+            1,
+            &[
+                ("service", "5000"),
+                ("caller", caller),
+                ("tones", &voice.display().to_string()),
+                ("hold", &hold_ms.to_string()),
+            ],
+            90,
+        )
+    })
+}
+
+/// The last contact record of node `node` from `caller`.
+fn contact_of(cluster: &Cluster, node: u32, caller: &str) -> serde_json::Value {
+    for _ in 0..50 {
+        let (_, contacts) = cluster.api(node, "GET", "/api/v1/contacts", None);
+        let found = contacts
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c["caller"] == caller && c["ended_ms"].is_number());
+        if let Some(c) = found {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no finished contact from {caller} on node {node}");
+}
+
+#[test]
+fn one_acd_serves_every_runtime_and_a_survivor_takes_it_over_with_callers_in_place() {
+    let project = std::env::temp_dir().join(format!("dialect-cluster-acd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("acd.flow"), ONE_QUEUE).unwrap();
+    let cluster = Cluster::start_with(project.clone(), "2s");
+    let first = cluster.running("acd", &[]);
+    let others: Vec<u32> = (1..=NODES).filter(|n| *n != first).collect();
+    let (phone_node, call_node) = (others[0], others[1]);
+
+    // The agent is added on a runtime that does not run the ACD; their phone
+    // registers with another (which learns the password from the store).
+    let (status, body) = cluster.api(
+        call_node,
+        "POST",
+        "/api/v1/agents",
+        Some(&format!(
+            r#"{{"id":"7001","password":"{PHONE_PASSWORD}","skills":{{"general":3}}}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_secs(1));
+    let port = dialect_e2e::register_port(sip_of(phone_node), "7001", PHONE_PASSWORD);
+    let mut phone = Command::new("sipp")
+        .arg("-sf")
+        .arg(dialect_e2e::scenario("uas_agent.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &dialect_e2e::sipp_media_port().to_string()])
+        .args(["-m", "2", "-timeout", "120s", "-timeout_error", "-nostdin"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for op in ["sign_in", "ready"] {
+        let (status, body) = cluster.api(
+            phone_node,
+            "POST",
+            &format!("/api/v1/agents/7001/{op}"),
+            Some("{}"),
+        );
+        assert_eq!(status, 200, "{op}: {body}");
+    }
+    let seen = wait_agent(&cluster, call_node, "7001", "ready");
+    assert_eq!(seen["registered"], true, "{seen}");
+
+    // A call on a third runtime reaches the agent's phone.
+    let caller = queued_caller(call_node, "13900000000", 3_000)
+        .join()
+        .unwrap();
+    assert_eq!(caller.code, 0, "{}", caller.output);
+    let c = contact_of(&cluster, call_node, "13900000000");
+    assert_eq!(c["agent"], "7001", "{c}");
+    assert_eq!(c["queue"], "support", "{c}");
+
+    // Two callers wait on two runtimes while the agent is not ready.
+    wait_agent(&cluster, call_node, "7001", "ready");
+    let (status, body) = cluster.api(
+        call_node,
+        "POST",
+        "/api/v1/agents/7001/not_ready",
+        Some(r#"{"reason":"meeting"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let early = queued_caller(call_node, "13900000001", 25_000);
+    wait_waiting(&cluster, phone_node, &["13900000001"]);
+    let late = queued_caller(phone_node, "13900000002", 25_000);
+    wait_waiting(&cluster, phone_node, &["13900000001", "13900000002"]);
+
+    // The ACD's runtime dies: a survivor takes the ACD over, the callers keep
+    // their order, and the agent is back as they were, not ready.
+    cluster.signal(first, "-KILL");
+    let second = cluster.running("acd", &[first]);
+    assert_ne!(second, first);
+    let seen = wait_agent(&cluster, call_node, "7001", "not_ready");
+    assert!(
+        seen["reason"].as_str().unwrap().starts_with("meeting"),
+        "{seen}"
+    );
+    wait_waiting(&cluster, call_node, &["13900000001", "13900000002"]);
+
+    // Ready again: the earlier caller is offered and answered first.
+    let (status, body) = cluster.api(phone_node, "POST", "/api/v1/agents/7001/ready", Some("{}"));
+    assert_eq!(status, 200, "{body}");
+    wait_waiting(&cluster, phone_node, &["13900000002"]);
+    let early = early.join().unwrap();
+    assert_eq!(early.code, 0, "{}", early.output);
+    let c = contact_of(&cluster, call_node, "13900000001");
+    assert_eq!(c["agent"], "7001", "{c}");
+    let late = late.join().unwrap();
+    assert_eq!(late.code, 0, "{}", late.output);
+    let _ = phone.kill();
+    let _ = phone.wait();
     drop(cluster);
     let _ = std::fs::remove_dir_all(&project);
 }

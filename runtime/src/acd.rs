@@ -90,6 +90,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::acd::{Ask, SharedAcd};
 use crate::config::AgentConfig;
 use crate::deploy::ProgramSlot;
 use crate::store::{Batch, SharedStore, StoreError};
@@ -109,6 +110,9 @@ pub const CALLS_TREE: &str = "acd_calls";
 pub const STATES_TREE: &str = "acd_agent_states";
 /// Tree of agents added or changed over the API.
 pub const AGENTS_TREE: &str = "acd_agents";
+/// Tree of each agent's latest state, by agent id: what a runtime taking the
+/// ACD over in a cluster signs agents back in to.
+pub const LATEST_STATES_TREE: &str = "acd_agent_state_now";
 
 /// The ACD is not running any more.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +120,10 @@ pub enum AcdError {
     /// The actor has stopped (shutdown).
     #[error("the ACD has stopped")]
     Stopped,
+    /// In a cluster: the runtime running the ACD could not be asked (none
+    /// runs it during a take-over, or it did not answer).
+    #[error("{0}")]
+    Elsewhere(String),
 }
 
 /// Where the ACD gets its queue rules.
@@ -271,6 +279,11 @@ enum Msg {
     Input(Input),
     WithSender(CallId, mpsc::Sender<AcdToCall>, Input),
     Job(Job),
+    /// Start again from no calls, with every agent signed out, and run
+    /// (`active`) or stand by: the ACD moved to or away from this runtime.
+    Reset {
+        active: bool,
+    },
 }
 
 /// The handle call tasks and the API use; cheap to clone.
@@ -281,7 +294,18 @@ pub struct AcdHandle {
     credentials: Arc<AgentCredentials>,
     store: SharedStore,
     dials: DialTokens,
+    /// In a cluster, the ACD of whichever runtime runs it, set once at start.
+    shared: Arc<std::sync::OnceLock<Arc<crate::cluster::acd::SharedAcd>>>,
+    /// Goes to this runtime's actor even in a cluster (the shared ACD's own
+    /// handle on the actor it drives).
+    local_only: bool,
+    /// Agents' phones registered with other runtimes of a cluster: agent id
+    /// to contact URI, for the offers this runtime's ACD makes.
+    contacts_elsewhere: ContactsElsewhere,
 }
+
+/// Agent id to the contact URI its phone registered with another runtime.
+pub(crate) type ContactsElsewhere = Arc<std::sync::Mutex<HashMap<String, String>>>;
 
 /// One token per placed call the ACD waits for, cancelled when it gives up
 /// ([`Effect::DialGivenUp`]); the call task watches it while it dials.
@@ -381,11 +405,17 @@ impl AcdHandle {
             credentials.set(&id, Some(h));
         }
         let clock = PausableClock::system();
-        let core = AcdCore::new(config, prog, defs, clock.now_ms());
+        let core = AcdCore::new(config.clone(), prog, defs, clock.now_ms());
         let (writer_tx, writer_rx) = mpsc::channel(65_536);
         tokio::spawn(writer(store.clone(), writer_rx));
         let dials = DialTokens::default();
+        let contacts_elsewhere = ContactsElsewhere::default();
         let actor = Actor {
+            config,
+            agent_configs: agents.to_vec(),
+            store: store.clone(),
+            active: true,
+            contacts_elsewhere: contacts_elsewhere.clone(),
             dials: dials.clone(),
             core,
             clock,
@@ -409,6 +439,9 @@ impl AcdHandle {
                 credentials,
                 store,
                 dials,
+                shared: Default::default(),
+                local_only: false,
+                contacts_elsewhere,
             },
             dial_rx,
         )
@@ -432,6 +465,67 @@ impl AcdHandle {
         self.events.subscribe()
     }
 
+    /// In a cluster, the shared ACD that call tasks' messages go through.
+    fn shared(&self) -> Option<&Arc<SharedAcd>> {
+        if self.local_only {
+            None
+        } else {
+            self.shared.get()
+        }
+    }
+
+    /// In a cluster where another runtime runs the ACD now: the shared ACD
+    /// that asks it.
+    fn elsewhere(&self) -> Option<&Arc<SharedAcd>> {
+        self.shared().filter(|s| !s.runs_here())
+    }
+
+    /// Makes this runtime's ACD one of a cluster's: from now on call tasks
+    /// and the API reach the ACD of whichever runtime runs it.
+    pub(crate) fn join(&self, shared: Arc<SharedAcd>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// In a cluster, this runtime's part of the cluster's ACD.
+    pub(crate) fn shared_acd(&self) -> Option<Arc<SharedAcd>> {
+        self.shared.get().cloned()
+    }
+
+    /// A handle on this runtime's own actor, whatever runs the cluster's ACD.
+    pub(crate) fn local(&self) -> AcdHandle {
+        AcdHandle {
+            local_only: true,
+            ..self.clone()
+        }
+    }
+
+    /// Starts the actor again from no calls (every agent signed out), running
+    /// the ACD or standing by.
+    pub(crate) async fn reset(&self, active: bool) -> Result<(), AcdError> {
+        self.send(Msg::Reset { active }).await
+    }
+
+    /// Phones registered with other runtimes, which this runtime's offers ring.
+    pub(crate) fn contacts_elsewhere(&self) -> &ContactsElsewhere {
+        &self.contacts_elsewhere
+    }
+
+    /// Hands the actor an input for call `call`, with the channel its
+    /// messages go to (a call handed over from another runtime or instance).
+    pub(crate) async fn input_with_sender(
+        &self,
+        call: CallId,
+        events: mpsc::Sender<AcdToCall>,
+        input: Input,
+    ) -> Result<(), AcdError> {
+        self.send(Msg::WithSender(call, events, input)).await
+    }
+
+    /// Hands the actor an input as it comes.
+    pub(crate) async fn input(&self, input: Input) -> Result<(), AcdError> {
+        self.send(Msg::Input(input)).await
+    }
+
     async fn send(&self, m: Msg) -> Result<(), AcdError> {
         self.tx.send(m).await.map_err(|_| AcdError::Stopped)
     }
@@ -442,6 +536,9 @@ impl AcdHandle {
         call: QueuedCall,
         events: mpsc::Sender<AcdToCall>,
     ) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.enqueue(call, events).await;
+        }
         self.send(Msg::WithSender(call.call_id, events, Input::Enqueue(call)))
             .await
     }
@@ -453,6 +550,9 @@ impl AcdHandle {
         agent: &str,
         events: mpsc::Sender<AcdToCall>,
     ) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.direct(call, agent, events).await;
+        }
         self.send(Msg::WithSender(
             call.call_id,
             events,
@@ -471,6 +571,9 @@ impl AcdHandle {
         agent: &str,
         result: OfferResult,
     ) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.offer_result(call, agent, result).await;
+        }
         self.send(Msg::Input(Input::OfferResult {
             call,
             agent: agent.to_string(),
@@ -481,22 +584,39 @@ impl AcdHandle {
 
     /// The caller pressed a key while waiting.
     pub async fn caller_key(&self, call: CallId, key: char) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.input(Input::CallerKey { call, key }).await;
+        }
         self.send(Msg::Input(Input::CallerKey { call, key })).await
     }
 
     /// The caller hung up while waiting or ringing.
     pub async fn caller_gone(&self, call: CallId) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.input(Input::CallerGone { call }).await;
+        }
         self.send(Msg::Input(Input::CallerGone { call })).await
     }
 
     /// The call with its agent ended.
     pub async fn call_ended(&self, call: CallId, talk_ms: Option<i64>) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.input(Input::CallEnded { call, talk_ms }).await;
+        }
         self.send(Msg::Input(Input::CallEnded { call, talk_ms }))
             .await
     }
 
     /// An agent's leg of a conference or consultation hung up.
     pub async fn agent_left(&self, call: CallId, agent: &str) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared
+                .input(Input::AgentLeft {
+                    call,
+                    agent: agent.to_string(),
+                })
+                .await;
+        }
         self.send(Msg::Input(Input::AgentLeft {
             call,
             agent: agent.to_string(),
@@ -506,6 +626,9 @@ impl AcdHandle {
 
     /// The caller was put on or off hold from the phone.
     pub async fn held(&self, call: CallId, on: bool) -> Result<(), AcdError> {
+        if let Some(shared) = self.shared() {
+            return shared.input(Input::Held { call, on }).await;
+        }
         self.send(Msg::Input(Input::Held { call, on })).await
     }
 
@@ -574,6 +697,15 @@ impl AcdHandle {
         cmd: AgentCommand,
         by: &str,
     ) -> Result<Result<CtiReply, CtiError>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared
+                .ask(Ask::Command {
+                    agent: agent.to_string(),
+                    cmd,
+                    by: by.to_string(),
+                })
+                .await;
+        }
         let agent = agent.to_string();
         let by = by.to_string();
         self.ask(move |core, now, out| core.command(now, &agent, cmd, &by, out))
@@ -583,6 +715,14 @@ impl AcdHandle {
     /// Holds a ready agent back from offers while a previewed campaign target
     /// is shown to them (see `AcdCore::reserve`).
     pub async fn reserve(&self, agent: &str, reason: &str) -> Result<Result<(), String>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared
+                .ask(Ask::Reserve {
+                    agent: agent.to_string(),
+                    reason: reason.to_string(),
+                })
+                .await;
+        }
         let agent = agent.to_string();
         let reason = reason.to_string();
         self.ask(move |core, now, out| core.reserve(&agent, &reason, now, out))
@@ -591,6 +731,13 @@ impl AcdHandle {
 
     /// Ends an agent's preview reservation (nothing if it has ended already).
     pub async fn release_reservation(&self, agent: &str) -> Result<(), AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared
+                .ask(Ask::ReleaseReservation {
+                    agent: agent.to_string(),
+                })
+                .await;
+        }
         let agent = agent.to_string();
         self.ask(move |core, now, out| core.release_reservation(&agent, now, out))
             .await
@@ -598,12 +745,22 @@ impl AcdHandle {
 
     /// The real-time view of every queue.
     pub async fn queues(&self, with_calls: bool) -> Result<Vec<QueueView>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared.ask(Ask::Queues { with_calls }).await;
+        }
         self.ask(move |core, now, _| core.queue_views(now, with_calls))
             .await
     }
 
     /// One queue, with its waiting calls.
     pub async fn queue(&self, name: &str) -> Result<Option<QueueView>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared
+                .ask(Ask::Queue {
+                    name: name.to_string(),
+                })
+                .await;
+        }
         let name = name.to_string();
         self.ask(move |core, now, _| core.queue_view_named(&name, now))
             .await
@@ -611,11 +768,17 @@ impl AcdHandle {
 
     /// The real-time view of every agent.
     pub async fn agents(&self) -> Result<Vec<AgentView>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared.ask(Ask::Agents).await;
+        }
         self.ask(|core, now, _| core.agent_views(now)).await
     }
 
     /// One agent's real-time view; `None` when no agent has that id.
     pub async fn agent(&self, id: &str) -> Result<Option<AgentView>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared.ask(Ask::Agent { id: id.to_string() }).await;
+        }
         let id = id.to_string();
         self.ask(move |core, now, _| core.agent_view_named(&id, now))
             .await
@@ -627,6 +790,9 @@ impl AcdHandle {
         &self,
         call: CallId,
     ) -> Result<Option<(Vec<(String, Value)>, Vec<String>)>, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared.ask(Ask::CallData { call }).await;
+        }
         self.ask(move |core, _, _| core.call_data(call).map(|d| (d, core.call_agents(call))))
             .await
     }
@@ -638,6 +804,15 @@ impl AcdHandle {
         data: Vec<(String, Value)>,
         replace: bool,
     ) -> Result<bool, AcdError> {
+        if let Some(shared) = self.elsewhere() {
+            return shared
+                .ask(Ask::SetCallData {
+                    call,
+                    data,
+                    replace,
+                })
+                .await;
+        }
         self.ask(move |core, _, out| core.set_call_data(call, data, replace, out))
             .await
     }
@@ -670,6 +845,28 @@ impl AcdHandle {
         self.ask(move |core, now, out| core.upsert_agent(def, now, out))
             .await?;
         Ok(Ok(()))
+    }
+
+    /// Follows an agent another runtime of the cluster added, changed or
+    /// removed over the API (as stored): the phone's password for the
+    /// registrar and the agent for this runtime's ACD.
+    pub(crate) async fn follow_stored_agent(&self, stored: StoredAgent) -> Result<(), AcdError> {
+        let realm = self.credentials.realm().to_string();
+        if stored.removed {
+            self.credentials.set(&stored.def.id, None);
+            let id = stored.def.id;
+            self.ask(move |core, now, out| {
+                core.remove_agent(&id, now, out);
+            })
+            .await
+        } else {
+            if let Some(h) = stored.ha1_for(&realm) {
+                self.credentials.set(&stored.def.id, Some(h));
+            }
+            let def = stored.def;
+            self.ask(move |core, now, out| core.upsert_agent(def, now, out))
+                .await
+        }
     }
 
     /// Removes an agent (after their current call); false when unknown.
@@ -806,6 +1003,13 @@ fn read_report(
 }
 
 struct Actor {
+    config: AcdConfig,
+    agent_configs: Vec<AgentConfig>,
+    store: SharedStore,
+    /// Runs the ACD (always, on a runtime alone); a standby in a cluster
+    /// publishes, stores and dials nothing.
+    active: bool,
+    contacts_elsewhere: ContactsElsewhere,
     core: AcdCore,
     clock: PausableClock,
     rx: mpsc::Receiver<Msg>,
@@ -825,15 +1029,7 @@ struct Actor {
 impl Actor {
     async fn run(mut self, shutdown: CancellationToken) {
         let mut reg = self.registrar.as_ref().map(|r| r.subscribe());
-        if let Some(r) = &self.registrar {
-            for user in r.registered_users() {
-                self.follow.push(Input::Registration {
-                    agent: user,
-                    registered: true,
-                });
-            }
-            self.drain_follow();
-        }
+        self.note_registered_phones();
         let mut housekeeping = tokio::time::interval(std::time::Duration::from_secs(1));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -873,6 +1069,40 @@ impl Actor {
         }
     }
 
+    /// Tells the core which agents' phones are registered here now.
+    fn note_registered_phones(&mut self) {
+        if let Some(r) = &self.registrar {
+            for user in r.registered_users() {
+                self.follow.push(Input::Registration {
+                    agent: user,
+                    registered: true,
+                });
+            }
+            self.drain_follow();
+        }
+    }
+
+    /// Starts again from no calls and every agent signed out (the agents as
+    /// configured and as stored now), running or standing by.
+    fn reset(&mut self, active: bool) {
+        let (version, program) = self.program.current();
+        self.version = version;
+        let stored = stored_agents(&self.store);
+        let (defs, _) = initial_agents(
+            &self.agent_configs,
+            &program,
+            &stored,
+            AuthConfig::default().realm.as_str(),
+        );
+        self.core = AcdCore::new(self.config.clone(), program, defs, self.clock.now_ms());
+        self.senders.clear();
+        self.wake = None;
+        self.out.clear();
+        self.follow.clear();
+        self.active = active;
+        self.note_registered_phones();
+    }
+
     fn check_program(&mut self) {
         let (version, program) = self.program.current();
         if version != self.version {
@@ -909,6 +1139,7 @@ impl Actor {
                 f(&mut self.core, now, &mut self.out);
                 self.apply();
             }
+            Msg::Reset { active } => self.reset(active),
         }
         self.drain_follow();
     }
@@ -931,6 +1162,7 @@ impl Actor {
         for e in effects {
             match e {
                 Effect::ToCall(call, msg) => self.send_to_call(call, msg),
+                Effect::Dial(_) | Effect::Event(_) if !self.active => {}
                 Effect::Dial(order) => {
                     let call = order.call;
                     // The token exists before the call task can ask for it.
@@ -978,6 +1210,17 @@ impl Actor {
             && contact.is_none()
         {
             *contact = r.lookup(agent).first().map(|b| b.contact.clone());
+        }
+        if let AcdToCall::Offer { agent, contact, .. } | AcdToCall::Consult { agent, contact, .. } =
+            &mut msg
+            && contact.is_none()
+        {
+            // A phone registered with another runtime of the cluster.
+            let elsewhere = self
+                .contacts_elsewhere
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *contact = elsewhere.get(&**agent).cloned();
         }
         let leaves = matches!(
             msg,
@@ -1049,6 +1292,7 @@ async fn writer(store: SharedStore, mut rx: mpsc::Receiver<AcdEvent>) {
                     let mut k = time_key(c.at_ms).to_vec();
                     k.extend_from_slice(&seq.to_be_bytes());
                     b.put_json(STATES_TREE, k, &c);
+                    b.put_json(LATEST_STATES_TREE, c.agent.as_bytes().to_vec(), &c);
                 }
                 _ => {}
             }

@@ -280,11 +280,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         .cluster
         .as_ref()
         .map(|c| crate::cluster::Cluster::new(store.clone(), c));
-    if let Some(_c) = &cluster {
+    if let Some(c) = &cluster {
         crate::cluster::program::follow(store.clone(), program.clone(), shutdown.clone())?;
+        // One runtime runs the ACD for every call of the cluster.
+        crate::cluster::acd::SharedAcd::start(
+            c.clone(),
+            &acd,
+            Some(registrar.clone()),
+            sip_shutdown.clone(),
+        );
     } else {
         for service in [
             crate::workorder::shared::SERVICE,
+            crate::cluster::acd::SERVICE,
             crate::dialer::LEASE,
             crate::cluster::OUTBOX,
         ] {

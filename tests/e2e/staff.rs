@@ -8,9 +8,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dialect_e2e::{TestServer, scenario, sipp_media_port, test_sip_port};
+use dialect_e2e::{TestServer, scenario, sipp_media_port};
+pub(crate) use dialect_e2e::{register, register_port};
 use dialect_runtime::config::{AgentConfig, ApiUser};
-use dialect_sip::auth::{Challenge, Credentials, DigestClient};
 
 use super::voices;
 
@@ -242,58 +242,6 @@ pub(crate) fn project() -> std::path::PathBuf {
         voices::write_tone_wav(&prompts.join(name), voices::ANNOUNCE_HZ, 600);
     }
     dir
-}
-
-/// REGISTERs `user` with digest auth from a socket on a port of its own (where
-/// the phone then listens); returns the socket, still bound.
-pub(crate) fn register(
-    server: std::net::SocketAddr,
-    user: &str,
-    password: &str,
-) -> std::net::UdpSocket {
-    let sock = (0..20)
-        .find_map(|_| std::net::UdpSocket::bind(("127.0.0.1", test_sip_port())).ok())
-        .expect("a free UDP port");
-    let port = sock.local_addr().unwrap().port();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let uri = format!("sip:{server}");
-    let req = |cseq: u32, auth: Option<String>| {
-        format!(
-            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg{cseq}\r\nFrom: <sip:{user}@127.0.0.1>;tag=reg1\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{port}@127.0.0.1\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nExpires: 300\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
-            auth.map(|a| format!("Authorization: {a}\r\n"))
-                .unwrap_or_default()
-        )
-    };
-    let mut buf = [0u8; 4096];
-    sock.send_to(req(1, None).as_bytes(), server).unwrap();
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]).to_string();
-    assert!(text.starts_with("SIP/2.0 401"), "{text}");
-    let header = text
-        .lines()
-        .find_map(|l| l.strip_prefix("WWW-Authenticate:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let challenge = Challenge::parse(&header).unwrap();
-    let mut client = DigestClient::new(Credentials {
-        username: user.into(),
-        password: password.into(),
-    });
-    let auth = client.authorize(&challenge, "REGISTER", &uri);
-    sock.send_to(req(2, Some(auth)).as_bytes(), server).unwrap();
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]).to_string();
-    assert!(text.starts_with("SIP/2.0 200"), "{text}");
-    sock
-}
-
-/// REGISTERs `user` from the port a SIPp phone will listen on; returns the port.
-pub(crate) fn register_port(server: std::net::SocketAddr, user: &str, password: &str) -> u16 {
-    register(server, user, password)
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A server on the test project with agent 7001: its phone registered with digest

@@ -194,7 +194,7 @@ pub fn check_dtmf_digits(digits: &str) -> Result<(), CtiError> {
 }
 
 /// Why an agent command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum CtiError {
     /// No such agent.
     #[error("there is no agent {0}")]
@@ -223,7 +223,7 @@ pub enum CtiError {
 }
 
 /// A successful command's answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CtiReply {
     /// The agent's state after it.
     pub state: AgentStatus,

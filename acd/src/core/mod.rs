@@ -60,7 +60,8 @@ pub const OUTBOUND_QUEUE: &str = "(outbound)";
 
 /// Something that happens to the ACD. Calls are named by their [`CallId`] and
 /// agents by id (the phone's SIP user name).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
 #[allow(
     missing_docs,
     reason = "the call and agent fields are described on the type"

@@ -158,10 +158,7 @@ impl AcdCore {
             .map(|(i, (_, every, _))| (i as u32, *every))
             .collect();
         if let Some(ms) = max_wait {
-            self.at(
-                (entered + ms).max(now),
-                Timer::MaxWait { call: id, visit },
-            );
+            self.at((entered + ms).max(now), Timer::MaxWait { call: id, visit });
         }
         for (idx, every) in announce {
             self.at(

@@ -1075,14 +1075,22 @@ fn a_resumed_call_waits_no_longer_than_its_queue_allows_from_when_it_entered() {
     t.out.clear();
     t.at(59_000);
     assert!(
-        !t.messages().iter().any(|(_, m)| matches!(m, AcdToCall::Move { .. })),
+        !t.messages()
+            .iter()
+            .any(|(_, m)| matches!(m, AcdToCall::Move { .. })),
         "not yet"
     );
     t.at(60_500);
-    let moved = t
-        .messages()
-        .into_iter()
-        .any(|(c, m)| c == 1 && matches!(m, AcdToCall::Move { reason: MoveReason::MaxWait, .. }));
+    let moved = t.messages().into_iter().any(|(c, m)| {
+        c == 1
+            && matches!(
+                m,
+                AcdToCall::Move {
+                    reason: MoveReason::MaxWait,
+                    ..
+                }
+            )
+    });
     assert!(moved, "moved on a minute after it first entered");
 }
 
@@ -1140,9 +1148,17 @@ fn a_forgotten_call_frees_the_agent_it_was_offered_and_leaves_no_record() {
             .any(|e| matches!(e, Effect::Event(AcdEvent::Record(_)))),
         "no record for a call that may come back"
     );
-    assert_eq!(t.offers(), vec![(2, "a1".to_string())], "a1 takes the next call");
+    assert_eq!(
+        t.offers(),
+        vec![(2, "a1".to_string())],
+        "a1 takes the next call"
+    );
     // It comes back: it waits again, at its place.
     t.input(Input::Resume(handed_over(1, "longest", 0)));
     t.talk(2, "a1", 1_000);
-    assert_eq!(t.offers(), vec![(1, "a1".to_string())], "offered when a1 is free");
+    assert_eq!(
+        t.offers(),
+        vec![(1, "a1".to_string())],
+        "offered when a1 is free"
+    );
 }

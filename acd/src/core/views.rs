@@ -3,7 +3,7 @@
 //! accessors the runtime and the simulator use (call data, agent definitions,
 //! counts). Nothing here changes the core.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use dialect_compiler::Program;
 use dialect_compiler::value::Value;
@@ -16,7 +16,7 @@ use crate::types::*;
 
 /// A waiting call as the real-time view shows it: calls come in queue order,
 /// `position` 1 is next, and `waited_ms` counts from when it entered this queue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs, reason = "the fields are described on the type")]
 pub struct WaitingView {
     pub call: CallId,
@@ -31,7 +31,7 @@ pub struct WaitingView {
 
 /// A queue in the real-time view, named and with its strategy as written in
 /// flows. Agents count when they have the queue's skills.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(
     missing_docs,
     reason = "`name` and `strategy` are described on the type"
@@ -73,7 +73,7 @@ pub struct QueueView {
 
 /// An agent in the real-time view: the definition (`id`, `name`, `skills`,
 /// `auto_answer`, as in [`AgentDef`]) and the state, held since `since_ms`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs, reason = "the fields are described on the type")]
 pub struct AgentView {
     pub id: String,

@@ -148,6 +148,25 @@ impl AgentLegs {
 /// Sends an INVITE to `agent`'s registered phone and spawns the task that waits
 /// for its outcome (ringing at most `ring_ms` + 2 s) and reports it on `report`.
 /// `None` when the agent has no registration or no RTP port is free.
+/// In a cluster, the phone of an agent registered with another runtime:
+/// where the ACD's offer said it is (its contact, at the address it
+/// registered from).
+fn phone_elsewhere(env: &CallEnv, agent: &str) -> Option<(String, dialect_sip::transport::Target)> {
+    let contact = env
+        .acd
+        .as_ref()?
+        .contacts_elsewhere()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(agent)
+        .cloned()?;
+    let target = dialect_sip::endpoint::resolve_literal(
+        &contact,
+        dialect_sip::transport::TransportKind::Udp,
+    )?;
+    Some((contact, target))
+}
+
 pub(super) fn ring_phone(
     env: &CallEnv,
     agent: &Arc<str>,
@@ -157,11 +176,15 @@ pub(super) fn ring_phone(
     auto_answer: bool,
     report: &mpsc::Sender<(Arc<str>, LegOutcome)>,
 ) -> Option<Leg> {
-    let binding = env
+    let (contact, target) = match env
         .registrar
         .as_ref()
-        .and_then(|r| r.lookup(agent).into_iter().next())?;
-    let phone_ip = Some(binding.source.addr.ip());
+        .and_then(|r| r.lookup(agent).into_iter().next())
+    {
+        Some(binding) => (binding.contact, binding.source),
+        None => phone_elsewhere(env, agent)?,
+    };
+    let phone_ip = Some(target.addr.ip());
     let (rtp, local) =
         super::media::called_leg(env, super::media::LegKind::Phone, law, phone_ip).ok()?;
     let host = env
@@ -173,10 +196,10 @@ pub(super) fn ring_phone(
     let mut outgoing = env
         .endpoint
         .invite(dialect_sip::endpoint::OutgoingInvite {
-            request_uri: binding.contact.clone(),
+            request_uri: contact,
             from: format!("<sip:{from_user}@{host}>"),
             to: format!("<sip:{agent}@{host}>"),
-            target: binding.source.clone(),
+            target,
             sdp: Some(sdp::offer(&local).to_bytes()),
             credentials: None,
             headers: if auto_answer {

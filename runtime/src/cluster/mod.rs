@@ -45,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::{FencedStore, SharedStore, StoreError};
 
+pub mod acd;
 pub mod program;
 
 /// The lease (and service) name of the notification outbox.

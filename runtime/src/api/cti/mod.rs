@@ -85,15 +85,24 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/ws-tickets", post(ws_ticket))
         .route("/api/v1/cti/ws", get(cti_ws))
         .route("/api/v1/acd/events", get(events_ws))
+        // Between the runtimes of a cluster (`crate::cluster::acd`).
+        .route(
+            crate::cluster::acd::LINK_PATH,
+            get(crate::cluster::acd::link),
+        )
+        .route(
+            crate::cluster::acd::ASK_PATH,
+            post(crate::cluster::acd::ask),
+        )
 }
 
 impl From<AcdError> for ApiError {
     fn from(e: AcdError) -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "acd_stopped",
-            e.to_string(),
-        )
+        let code = match e {
+            AcdError::Stopped => "acd_stopped",
+            AcdError::Elsewhere(_) => "acd_elsewhere",
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
     }
 }
 
