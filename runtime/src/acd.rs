@@ -1256,7 +1256,7 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn recv_registration(
+pub(crate) async fn recv_registration(
     rx: &mut Option<broadcast::Receiver<RegistrationEvent>>,
 ) -> Option<RegistrationEvent> {
     let r = rx.as_mut()?;

@@ -23,7 +23,9 @@
 //! - [`acd`]: the ACD actor: one task owns the ACD core and feeds it messages
 //!   from call tasks, the CTI API and the registrar.
 //! - [`cluster`]: services run by one runtime of a cluster at a time (the
-//!   workorder engine, the outbox): leases, fenced writes, forwarding.
+//!   ACD, the workorder engine, the outbox, the dialer): leases, fenced
+//!   writes, forwarding; `cluster::acd` links every runtime's calls and
+//!   phones to the runtime running the ACD and hands them over when it moves.
 //! - [`workorder`]: the workorder engine (lifecycles, timers, history) and
 //!   outbound tasks.
 //! - [`api`]: the HTTP API (axum), one file per area: every route is there; its

@@ -10,13 +10,14 @@
 //! cluster would need on separate machines. Then, with three runtimes, it
 //! kills one and reads Kamailio's dispatcher state every 10 ms until the
 //! runtime is marked inactive; and it kills the runtime running the workorder
-//! engine and reads the survivors' health every 20 ms until one runs it (the
-//! take-over time, with the default lease of 5 s and with 2 s).
+//! engine, then the one running the ACD, and reads the survivors' health
+//! every 20 ms until one runs it (the take-over time, with the default lease
+//! of 5 s and with 2 s).
 //!
 //! ```sh
 //! cargo build --release -p dialect -p dialect-e2e
 //! target/release/cluster-load 100 20      # calls/s, seconds per cluster size
-//! target/release/cluster-load takeover    # only the engine's take-over time
+//! target/release/cluster-load takeover    # only the take-over times
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -208,17 +209,17 @@ fn running(service: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Milliseconds from a SIGKILL of the runtime running the workorder engine
-/// until another runs it.
-fn takeover(lease: &str) -> f64 {
+/// Milliseconds from a SIGKILL of the runtime running `service` (the
+/// workorder engine, the ACD) until another runs it.
+fn takeover(lease: &str, service: &str) -> f64 {
     script_with(3, "start", lease);
-    let mut holder = running("workorders");
+    let mut holder = running(service);
     for _ in 0..200 {
         if !holder.is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
-        holder = running("workorders");
+        holder = running(service);
     }
     let dead = holder[0];
     let killed = Instant::now();
@@ -227,7 +228,7 @@ fn takeover(lease: &str) -> f64 {
         .status()
         .unwrap();
     while killed.elapsed() < Duration::from_secs(60) {
-        if running("workorders").iter().any(|&n| n != dead) {
+        if running(service).iter().any(|&n| n != dead) {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -237,14 +238,16 @@ fn takeover(lease: &str) -> f64 {
     ms
 }
 
-/// Three take-overs with each lease length, printed.
+/// Three take-overs of each service with each lease length, printed.
 fn report_takeovers() {
-    for lease in ["5s", "2s"] {
-        let times: Vec<f64> = (0..3).map(|_| takeover(lease)).collect();
-        println!(
-            "workorder engine running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
-            times.iter().map(|t| t.round()).collect::<Vec<_>>()
-        );
+    for (service, what) in [("workorders", "workorder engine"), ("acd", "ACD")] {
+        for lease in ["5s", "2s"] {
+            let times: Vec<f64> = (0..3).map(|_| takeover(lease, service)).collect();
+            println!(
+                "{what} running on a survivor {:?} ms after its runtime was killed (3 runs; lease {lease})",
+                times.iter().map(|t| t.round()).collect::<Vec<_>>()
+            );
+        }
     }
 }
 

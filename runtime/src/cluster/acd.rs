@@ -506,7 +506,10 @@ impl SharedAcd {
                         Some(Ok(M::Close(_))) | Some(Err(_)) | None => break,
                     }
                 }
-                ev = recv_phone(phones) => {
+                ev = crate::acd::recv_registration(phones), if phones.is_some() => {
+                    if ev.is_none() {
+                        *phones = None;
+                    }
                     if let Some(ev) = ev {
                         let agent = match ev {
                             RegistrationEvent::Registered { aor, .. }
@@ -618,14 +621,7 @@ impl SharedAcd {
                     .await;
             }
             Route::Here => {
-                let call = match &input {
-                    Input::Enqueue(c) | Input::Resume(c) | Input::Adopt { call: c, .. } => {
-                        Some(c.call_id)
-                    }
-                    Input::Direct { call, .. } => Some(call.call_id),
-                    _ => None,
-                };
-                let r = match call {
+                let r = match entering(&input) {
                     Some(id) => {
                         let (tx, mut rx) = mpsc::channel(64);
                         let me = self.clone();
@@ -915,23 +911,22 @@ impl SharedAcd {
             Up::Phone { agent, contact } => self.phone(link, agent, contact).await,
             Up::Call { input } => {
                 let input = *input;
-                let call = match &input {
-                    Input::Enqueue(c) | Input::Resume(c) | Input::Adopt { call: c, .. } => {
-                        Some(c.call_id)
-                    }
-                    Input::Direct { call, .. } => Some(call.call_id),
-                    Input::OfferResult { .. }
-                    | Input::CallerKey { .. }
-                    | Input::AgentLeft { .. }
-                    | Input::Held { .. } => None,
+                match &input {
                     Input::CallerGone { call } | Input::CallEnded { call, .. } => {
                         self.links().owner.remove(call);
-                        None
                     }
+                    Input::Enqueue(_)
+                    | Input::Resume(_)
+                    | Input::Adopt { .. }
+                    | Input::Direct { .. }
+                    | Input::OfferResult { .. }
+                    | Input::CallerKey { .. }
+                    | Input::AgentLeft { .. }
+                    | Input::Held { .. } => {}
                     // Not a call task's to send.
                     _ => return,
-                };
-                let r = match call {
+                }
+                let r = match entering(&input) {
                     Some(id) => {
                         self.links().owner.insert(id, link);
                         let (tx, mut rx) = mpsc::channel(64);
@@ -1075,6 +1070,16 @@ mod erased {
     }
 }
 
+/// The call an input brings into the ACD (which then needs the channel its
+/// messages go to), if it brings one.
+fn entering(input: &Input) -> Option<CallId> {
+    match input {
+        Input::Enqueue(c) | Input::Resume(c) | Input::Adopt { call: c, .. } => Some(c.call_id),
+        Input::Direct { call, .. } => Some(call.call_id),
+        _ => None,
+    }
+}
+
 /// Where another runtime reaches `agent`'s phone: at the address its
 /// REGISTER came from (which a phone behind NAT does not know to put in its
 /// contact), over the same transport.
@@ -1084,24 +1089,6 @@ fn reachable(agent: &str, binding: &dialect_sip::registrar::Binding) -> String {
         dialect_sip::transport::TransportKind::Tcp => ";transport=tcp",
     };
     format!("sip:{agent}@{}{transport}", binding.source.addr)
-}
-
-async fn recv_phone(
-    rx: &mut Option<broadcast::Receiver<RegistrationEvent>>,
-) -> Option<RegistrationEvent> {
-    let Some(r) = rx.as_mut() else {
-        return std::future::pending().await;
-    };
-    loop {
-        match r.recv().await {
-            Ok(e) => return Some(e),
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => {
-                *rx = None;
-                return std::future::pending().await;
-            }
-        }
-    }
 }
 
 /// `GET /internal/v1/acd/link`: another runtime's link to this runtime's
@@ -1144,5 +1131,160 @@ pub(crate) async fn ask(
     match shared.answer(ask).await {
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use dialect_acd::types::{AgentStateChange, Announcement, ScreenPop, TrailEntry};
+
+    fn round_trip_up(up: &Up) -> Up {
+        serde_json::from_str(&serde_json::to_string(up).unwrap()).unwrap()
+    }
+
+    fn round_trip_down(down: &Down) -> Down {
+        serde_json::from_str(&serde_json::to_string(down).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_message_of_a_call_crosses_the_link_unchanged() {
+        let mut call = QueuedCall::new(42, "support", "13800000000", 1_700_000_000_000);
+        call.data = vec![
+            ("level".into(), Value::Number(3.0)),
+            ("name".into(), Value::Text("王芳".into())),
+        ];
+        call.trail = vec![TrailEntry {
+            at_ms: 1,
+            node: "menu".into(),
+            detail: "1".into(),
+        }];
+        let inputs = [
+            Input::Enqueue(call.clone()),
+            Input::Resume(call.clone()),
+            Input::Adopt {
+                call: call.clone(),
+                agent: "7001".into(),
+            },
+            Input::Direct {
+                call: call.clone(),
+                agent: "7001".into(),
+            },
+            Input::OfferResult {
+                call: 42,
+                agent: "7001".into(),
+                result: OfferResult::NoAnswer,
+            },
+            Input::CallerKey { call: 42, key: '#' },
+            Input::CallEnded {
+                call: 42,
+                talk_ms: Some(61_000),
+            },
+        ];
+        for input in inputs {
+            let up = Up::Call {
+                input: Box::new(input.clone()),
+            };
+            match round_trip_up(&up) {
+                Up::Call { input: back } => assert_eq!(*back, input),
+                other => panic!("{other:?}"),
+            }
+        }
+        let msgs = [
+            AcdToCall::Offer {
+                agent: "7001".into(),
+                contact: Some("sip:7001@127.0.0.1:5071".into()),
+                auto_answer: false,
+                ring_ms: 15_000,
+            },
+            AcdToCall::Announce(Announcement::Wait {
+                estimated_ms: 90_000,
+            }),
+            AcdToCall::Bridge {
+                agent: "7001".into(),
+            },
+            AcdToCall::Data {
+                data: call.data.clone(),
+            },
+        ];
+        for msg in msgs {
+            let down = Down::ToCall {
+                call: 42,
+                msg: msg.clone(),
+            };
+            match round_trip_down(&down) {
+                Down::ToCall { call, msg: back } => {
+                    assert_eq!(call, 42);
+                    assert_eq!(back, msg);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let events = [
+            AcdEvent::CallOffered {
+                agent: "7001".into(),
+                pop: Box::new(ScreenPop {
+                    call: 42,
+                    queue: "support".into(),
+                    caller: "13800000000".into(),
+                    called: "10000".into(),
+                    trunk: String::new(),
+                    customer_id: String::new(),
+                    data: call.data.clone(),
+                    trail: call.trail.clone(),
+                    waited_ms: 12_000,
+                    via: "queue".into(),
+                }),
+                at_ms: 5,
+            },
+            AcdEvent::AgentState(AgentStateChange {
+                agent: "7001".into(),
+                at_ms: 6,
+                state: AgentStatus::NotReady,
+                reason: "meeting".into(),
+                call: None,
+            }),
+        ];
+        for event in events {
+            match round_trip_down(&Down::Event {
+                event: event.clone(),
+            }) {
+                Down::Event { event: back } => assert_eq!(back, event),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_phone_is_reached_where_it_registered_from() {
+        let binding = dialect_sip::registrar::Binding {
+            // What a phone behind NAT puts in its contact.
+            contact: "sip:7001@192.168.1.20:5060".into(),
+            expires_at: tokio::time::Instant::now(),
+            source: dialect_sip::transport::Target {
+                transport: dialect_sip::transport::TransportKind::Udp,
+                addr: "127.0.0.1:5071".parse().unwrap(),
+            },
+            call_id: "c".into(),
+            cseq: 1,
+        };
+        assert_eq!(reachable("7001", &binding), "sip:7001@127.0.0.1:5071");
+        let tcp = dialect_sip::registrar::Binding {
+            source: dialect_sip::transport::Target {
+                transport: dialect_sip::transport::TransportKind::Tcp,
+                addr: "127.0.0.1:5072".parse().unwrap(),
+            },
+            ..binding
+        };
+        let uri = reachable("7001", &tcp);
+        assert_eq!(uri, "sip:7001@127.0.0.1:5072;transport=tcp");
+        let target = dialect_sip::endpoint::resolve_literal(
+            &uri,
+            dialect_sip::transport::TransportKind::Udp,
+        )
+        .unwrap();
+        assert_eq!(target, tcp.source);
     }
 }

@@ -2,11 +2,12 @@
 //!
 //! Several runtimes share one PostgreSQL store (`store: postgres://…`) and a
 //! `cluster:` section names each one by the URL the others reach its API at.
-//! Some of the runtime's work must be done by exactly one of them: the
-//! workorder engine (it keeps the open orders and their timers in memory and
-//! is their only writer, so two engines would fire a reminder twice and
-//! overwrite each other's steps) and the notification outbox (two workers
-//! would send a message twice). Each such service has a lease in the store
+//! Some of the runtime's work must be done by exactly one of them: the ACD
+//! (one queue order for every runtime's calls: [`acd`]), the workorder
+//! engine (it keeps the open orders and their timers in memory and is their
+//! only writer, so two engines would fire a reminder twice and overwrite
+//! each other's steps), the notification outbox (two workers would send a
+//! message twice) and the dialer. Each such service has a lease in the store
 //! ([`Store::lease`]); the runtime holding it runs the service, and the
 //! others forward to it ([`Cluster::forward`]) what they cannot do
 //! themselves.
