@@ -15,7 +15,9 @@
 # node 1, default 30000; each node takes 1,000), DIALECT_BIN (the dialect
 # binary; default target/release/dialect, built if absent), DIALECT_PROJECT
 # (default flows/hotline), DIALECT_LEASE (how long a service stays with a dead
-# runtime before another takes it over, default 5s).
+# runtime before another takes it over, default 5s), DIALECT_EXTRA_CONFIG
+# (YAML lines added to every runtime's configuration: trunks, dialer
+# settings…), DIALECT_LOG_LEVEL (the runtimes' log level, default warn).
 #
 # Every runtime takes the same admin token, kept in $DIALECT_CLUSTER_DIR/admin-token.
 set -euo pipefail
@@ -158,6 +160,9 @@ for n in $(seq "$NODES"); do
 		limits: { trusted_sources: ["${FRONT%:*}", "127.0.0.1"] }
 		logging: { level: ${DIALECT_LOG_LEVEL:-warn} }
 	YAML
+	if [ -n "${DIALECT_EXTRA_CONFIG:-}" ]; then
+		printf '%s\n' "$DIALECT_EXTRA_CONFIG" >>"$DIR/node$n/dialect.yaml"
+	fi
 	"$BIN" run --config "$DIR/node$n/dialect.yaml" >"$DIR/node$n/dialect.log" 2>&1 &
 	echo $! >"$DIR/node$n/dialect.pid"
 	echo "1 sip:$ip:5060" >>"$DIR/dispatcher.list"

@@ -7,6 +7,12 @@
 //! answer again. A second test kills the runtime running the workorder engine
 //! and checks that another takes it over: changes sent to any runtime reach
 //! it, and each order's escalation fires once, whichever runtime fires it.
+//! A third runs the ACD on one runtime for an agent whose phone registered
+//! with a second and callers on the others, and kills it with callers
+//! waiting: a survivor takes over with the callers in their order and the
+//! agent in their state. A fourth kills the dialer's runtime while a
+//! campaign call rings: a survivor dials the other target, and no attempt is
+//! placed twice.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,6 +37,8 @@ struct Cluster {
     front: std::net::SocketAddr,
     project: PathBuf,
     lease: &'static str,
+    /// YAML added to every runtime's configuration.
+    extra: String,
     _one: std::sync::MutexGuard<'static, ()>,
 }
 
@@ -44,6 +52,7 @@ impl Cluster {
             .env("DIALECT_BIN", env!("CARGO_BIN_EXE_dialect"))
             .env("DIALECT_PROJECT", &self.project)
             .env("DIALECT_LEASE", self.lease)
+            .env("DIALECT_EXTRA_CONFIG", &self.extra)
             .output()
             .expect("scripts/cluster.sh runs")
     }
@@ -53,6 +62,10 @@ impl Cluster {
     }
 
     fn start_with(project: PathBuf, lease: &'static str) -> Cluster {
+        Cluster::start_configured(project, lease, String::new())
+    }
+
+    fn start_configured(project: PathBuf, lease: &'static str, extra: String) -> Cluster {
         let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let dir = std::env::temp_dir().join(format!("dialect-cluster-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -62,6 +75,7 @@ impl Cluster {
             front,
             project,
             lease,
+            extra,
             _one: one,
         };
         let out = cluster.script("start");
@@ -682,6 +696,77 @@ fn one_acd_serves_every_runtime_and_a_survivor_takes_it_over_with_callers_in_pla
     assert_eq!(late.code, 0, "{}", late.output);
     let _ = phone.kill();
     let _ = phone.wait();
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn the_dialer_moves_to_a_survivor_and_no_attempt_is_placed_twice() {
+    // Every call rings until it is cancelled; one line per runtime.
+    let carrier = dialect_e2e::FakeCarrier::start("127.0.0.5", dialect_e2e::CarrierAnswer::Ring);
+    let project = dialect_e2e::campaign_project("retry no answer every 1h max 2");
+    let cluster = Cluster::start_configured(
+        project.clone(),
+        "2s",
+        format!(
+            "dialer: {{ max_channels: 1, tick: 100ms }}\n\
+             trunks: [{{ name: carrier, host: \"{}\", caller_id: \"10000\" }}]",
+            carrier.addr
+        ),
+    );
+    let dialler = cluster.running("dialer", &[]);
+    let other = (1..=NODES).find(|n| *n != dialler).unwrap();
+    let token = std::fs::read_to_string(cluster.dir.join("admin-token")).unwrap();
+    let imported = Command::new("curl")
+        .args(["-sf", "-m", "30", "-H"])
+        .arg(format!("Authorization: Bearer {}", token.trim()))
+        .args(["-H", "Content-Type: text/csv", "--data-binary"])
+        .arg("手机号码,客户姓名,欠费金额\n13800000041,甲,50\n13800000042,乙,60\n")
+        .arg(format!(
+            "http://127.0.0.1{other}:8080/api/v1/campaigns/reminder/lists"
+        ))
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{imported:?}");
+    let (status, body) = cluster.api(other, "POST", "/api/v1/campaigns/reminder/start", None);
+    assert_eq!(status, 200, "{body}");
+    let dialled = |n: usize| {
+        for _ in 0..150 {
+            if carrier.dialled().len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        carrier.dialled()
+    };
+    assert_eq!(dialled(1), vec!["13800000041"]);
+
+    // The dialer's runtime dies while the first call rings; a survivor takes
+    // the dialer over, releases the dead runtime's claim uncounted, and dials
+    // the other target once.
+    cluster.signal(dialler, "-KILL");
+    let successor = cluster.running("dialer", &[dialler]);
+    assert_ne!(successor, dialler);
+    assert_eq!(dialled(2), vec!["13800000041", "13800000042"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        carrier.dialled(),
+        vec!["13800000041", "13800000042"],
+        "no attempt placed twice"
+    );
+    let (status, t) = cluster.api(
+        successor,
+        "GET",
+        "/api/v1/campaigns/reminder/targets/1",
+        None,
+    );
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["state"], "pending", "{t}");
+    assert_eq!(t["attempts"], 0, "the interrupted call is not counted: {t}");
+    assert!(
+        t["why_not"].to_string().contains("retry_at"),
+        "due again later: {t}"
+    );
     drop(cluster);
     let _ = std::fs::remove_dir_all(&project);
 }
