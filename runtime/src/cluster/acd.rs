@@ -308,6 +308,11 @@ impl SharedAcd {
     /// Runs the ACD while this runtime holds its lease, and links to the
     /// runtime that does otherwise.
     async fn follow(self: Arc<Self>, shutdown: CancellationToken) {
+        // A standby until this runtime takes the lease: its actor publishes,
+        // stores and dials nothing.
+        if self.local.reset(false).await.is_err() {
+            return;
+        }
         tokio::spawn(self.clone().follow_agents(shutdown.clone()));
         let mut leading = self.cluster.lead(SERVICE, shutdown.clone());
         let mut phones = self.registrar.as_ref().map(|r| r.subscribe());
