@@ -754,6 +754,7 @@ pub async fn sweep_every_hour(
     let mut every = tokio::time::interval(SWEEP_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Both cancel-safe: a tick not taken is taken on the next poll.
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = every.tick() => {}

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::{EdgeKind, FlowGraph, HANGUP_STROKE, NodeKind, SUBFLOW_STROKE, TRAFFIC_STROKE, colours};
+use super::{
+    EdgeKind, FlowGraph, HANGUP_STROKE, NodeKind, SUBFLOW_STROKE, TRAFFIC_STROKE, colours,
+};
 
 fn dot_escape(s: &str) -> String {
     let mut out = String::new();
@@ -80,7 +82,11 @@ impl FlowGraph {
             } else {
                 format!(" [{}]", attrs.join(", "))
             };
-            let _ = writeln!(out, "{indent}{prefix}n{} -> {prefix}n{}{attrs};", e.from, e.to);
+            let _ = writeln!(
+                out,
+                "{indent}{prefix}n{} -> {prefix}n{}{attrs};",
+                e.from, e.to
+            );
         }
         for (k, sub) in self.subflows.iter().enumerate() {
             let inner = format!("{prefix}s{k}_");

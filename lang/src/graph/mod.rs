@@ -44,7 +44,9 @@ mod svg;
 mod tests;
 mod traffic;
 
-pub use traffic::{FlowEdge, NodeTraffic, Observed, StepCount, StepEdge, StepPlace, Traffic, offset_of};
+pub use traffic::{
+    FlowEdge, NodeTraffic, Observed, StepCount, StepEdge, StepPlace, Traffic, offset_of,
+};
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -679,7 +679,10 @@ impl FlowGraph {
         let mut top = MARGIN;
         for (k, sub) in self.subflows.iter().enumerate() {
             let inner = sub.svg_drawing(&format!("{prefix}s{k}-"));
-            let (w, h) = (inner.width + 2.0 * SUBFLOW_PAD, inner.height + SUBFLOW_TITLE_H + SUBFLOW_PAD);
+            let (w, h) = (
+                inner.width + 2.0 * SUBFLOW_PAD,
+                inner.height + SUBFLOW_TITLE_H + SUBFLOW_PAD,
+            );
             let _ = write!(
                 boxes,
                 "<g class=\"subflow\" id=\"{prefix}s{k}\"><rect x=\"{left:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"12\" fill=\"#fafafa\" stroke=\"{SUBFLOW_STROKE}\" stroke-dasharray=\"6 4\"/>\

@@ -73,7 +73,10 @@ fn drawn() -> FlowGraph {
     );
     assert!(main.attach_subflow(check.clone()));
     assert!(!main.attach_subflow(check), "drawn once");
-    assert!(!main.attach_subflow(graph("main")), "`main` does not call itself");
+    assert!(
+        !main.attach_subflow(graph("main")),
+        "`main` does not call itself"
+    );
     main
 }
 
@@ -115,7 +118,10 @@ fn a_sub_flow_in_dot_mermaid_and_svg() {
     let svg = g.to_svg();
     assert_eq!(svg.matches("<g class=\"subflow\" id=\"s0\">").count(), 1);
     assert_eq!(svg.matches("class=\"subflow-link\"").count(), 1);
-    assert!(svg.contains("sub-flow check · ▸ 6 calls from here"), "{svg}");
+    assert!(
+        svg.contains("sub-flow check · ▸ 6 calls from here"),
+        "{svg}"
+    );
     // The sub-flow's nodes have ids of their own.
     assert!(svg.contains("id=\"s0-n0\""));
     assert_eq!(svg.matches("<g ").count(), svg.matches("</g>").count());

@@ -162,12 +162,12 @@ impl FlowGraph {
     }
 
     /// Whether the runtime passes the node without waiting (so no step of
-    /// its own is counted there): a `call` is no step either, its sub-flow's
-    /// steps are.
+    /// its own is counted there). A `call` is no step either, but calls pass
+    /// it only through its sub-flow's steps, so no path goes through it.
     fn silent(&self, v: usize) -> bool {
         matches!(
             self.nodes[v].kind,
-            NodeKind::Decision | NodeKind::ErrorHandler | NodeKind::Start | NodeKind::SubFlow
+            NodeKind::Decision | NodeKind::ErrorHandler | NodeKind::Start
         )
     }
 
@@ -308,7 +308,7 @@ impl FlowGraph {
                         .map(|ei| t.edges[ei])
                         .sum();
                 }
-                NodeKind::End | NodeKind::Return => t.nodes[v].calls = into,
+                NodeKind::End | NodeKind::Return | NodeKind::SubFlow => t.nodes[v].calls = into,
                 _ if self.silent(v) => t.nodes[v].calls = into,
                 _ => {}
             }

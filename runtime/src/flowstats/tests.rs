@@ -315,7 +315,9 @@ fn the_sweep_deletes_hours_before_the_retention_of_every_flow_and_runtime() {
     };
     assert_eq!(
         hours_of("main"),
-        vec![3_005, 3_005, 3_006, 3_006, 3_007, 3_007, 3_008, 3_008, 3_009, 3_009]
+        vec![
+            3_005, 3_005, 3_006, 3_006, 3_007, 3_007, 3_008, 3_008, 3_009, 3_009
+        ]
     );
     assert_eq!(hours_of("mainline"), vec![3_005]);
     assert!(hours_of("a").is_empty());
@@ -355,7 +357,12 @@ async fn the_hourly_sweep_runs_at_once_and_stops_with_its_token() {
     stop.cancel();
     // Without a retention, nothing is swept.
     write_hours(&*store, "main", "", now_hour - 40..now_hour - 35);
-    spawn_sweep(store.clone(), None, None, tokio_util::sync::CancellationToken::new());
+    spawn_sweep(
+        store.clone(),
+        None,
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert_eq!(stored_hours(&*store).len(), 30);
     let _ = std::fs::remove_dir_all(dir);
