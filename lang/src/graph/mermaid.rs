@@ -25,11 +25,14 @@ fn mermaid_escape(s: &str) -> String {
 
 /// What the classes and link styles at the end of a Mermaid chart need to
 /// know of every node and link written, sub-flows' included.
+/// A node's id, kind, and whether callers hung up there or no call reached it.
+type WrittenNode = (String, NodeKind, bool, bool);
+
 #[derive(Default)]
 struct Written {
     /// Each node's id, kind, and whether callers hung up there or no call
     /// reached it.
-    nodes: Vec<(String, NodeKind, bool, bool)>,
+    nodes: Vec<WrittenNode>,
     /// Each link in the order written (Mermaid numbers them so): its width
     /// when it carried calls.
     links: Vec<Option<f64>>,
@@ -69,7 +72,7 @@ impl FlowGraph {
                 );
             }
         }
-        let marked = |pick: &dyn Fn(&(String, NodeKind, bool, bool)) -> bool| {
+        let marked = |pick: &dyn Fn(&WrittenNode) -> bool| {
             written
                 .nodes
                 .iter()
