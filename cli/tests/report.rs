@@ -212,3 +212,68 @@ fn graph_with_stats_colours_the_diagram_by_calls() {
     );
     assert!(out.contains("classDef unreached"), "{out}");
 }
+
+#[test]
+fn graph_with_stats_draws_the_sub_flows_with_the_calls_through_them() {
+    let main = step("menu main ");
+    // `fee_inquiry`'s account collect, in fee.flow: 5 calls from the main
+    // menu, 1 hangs up there.
+    let text = std::fs::read_to_string(repo().join("flows/hotline/fee.flow")).unwrap();
+    let (i, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("account = collect"))
+        .unwrap();
+    let account = format!(
+        "fee.flow:{}:{}",
+        i + 1,
+        line.len() - line.trim_start().len() + 1
+    );
+    let mut f = figures();
+    let flow = &mut f["flows"][0];
+    flow["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "id": account, "name": "collect account", "kind": "collect", "calls": 5, "visits": 5,
+            "time_ms": 20_000, "self_service": 0, "to_agents": 0, "hangups": 1,
+            "no_input_dtmf": 0, "no_match_dtmf": 0, "no_input_speech": 0, "no_match_speech": 0,
+        }));
+    flow["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "from": main, "to": account, "count": 5 }));
+    let (addr, _request) = server(f.to_string());
+    let project = repo().join("flows/hotline");
+    let (ok, out, err) = dialect(&[
+        "graph",
+        project.to_str().unwrap(),
+        "hotline",
+        "--format",
+        "mermaid",
+        "--stats",
+        "2026-12-07T00:00:00Z..",
+        "--server",
+        &addr,
+        "--token",
+        "t-analyst",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("subgraph s0 [\"sub-flow fee_inquiry · ▸ 5 calls from here\"]"),
+        "{out}"
+    );
+    assert!(out.contains("▸ 5 calls · ✕ 1 hung up (20%)"), "{out}");
+    // The call counts the calls that went into it; flows called from other
+    // choices are drawn too, with none.
+    assert!(out.contains("call fee_inquiry()<br/>▸ 5 calls"), "{out}");
+    assert!(
+        out.contains("[\"sub-flow password_service · ▸ 0 calls from here\"]"),
+        "{out}"
+    );
+    // `verify_password`, which `fee_inquiry` calls, inside it.
+    assert!(
+        out.contains("subgraph s0_s0 [\"sub-flow verify_password"),
+        "{out}"
+    );
+}

@@ -40,6 +40,19 @@
 //! Each runtime writes only its own entries (a cluster's runtimes share the
 //! store) and reads its entries of the current hours back after a restart,
 //! so figures add up. [`report`] sums the entries of a period.
+//!
+//! # Retention
+//!
+//! With `flow_stats.retention` set, [`spawn_sweep`] deletes the hours older
+//! than it, at start and then hourly; in a cluster one runtime does it for
+//! all (the one holding the lease [`SWEEP_LEASE`]). Unset, the hours are kept
+//! until removed, as the ACD's call records and the recordings are.
+//!
+//! # Dropped figures
+//!
+//! Calls whose figures a full channel dropped are counted
+//! ([`FlowStatsSink::dropped`]) and exported on `/metrics` as
+//! `dialect_flow_stats_dropped_total`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -572,6 +585,18 @@ impl FlowStatsSink {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// A sink whose writer never reads (the receiver is handed back to hold):
+    /// past `capacity` calls, everything is dropped, as behind a stalled writer.
+    #[cfg(test)]
+    pub(crate) fn stalled(capacity: usize) -> (FlowStatsSink, mpsc::Receiver<(i64, FlowStats)>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let sink = FlowStatsSink {
+            tx: Some(tx),
+            dropped: Arc::default(),
+        };
+        (sink, rx)
+    }
 }
 
 /// The hour `ms` falls in.
@@ -664,6 +689,105 @@ fn merge_and_write(
         cache.retain(|k, _| k.1 >= keep_from);
     }
     store.apply(b)
+}
+
+/// The lease under which one runtime of a cluster deletes old hours for all.
+pub const SWEEP_LEASE: &str = "flow_stats_sweep";
+/// How often hours past the retention are looked for (and once at start).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
+/// Entries deleted in one batch, so that a first sweep of a long history does
+/// not hold a large write.
+const SWEEP_BATCH: usize = 1_000;
+/// Above every stored key: keys start with a flow name, UTF-8, which never
+/// holds the byte 0xff.
+const ABOVE_ALL_KEYS: &[u8] = &[0xff];
+
+/// Deletes the hours of every flow and runtime that began before the hour of
+/// `before_ms`; returns how many entries went. Flow by flow, each flow's old
+/// hours by a range read below its cut-off, so the hours kept are not read.
+pub fn sweep(store: &dyn Store, before_ms: i64) -> Result<usize, StoreError> {
+    let cutoff = hour_of(before_ms);
+    let mut deleted = 0;
+    let mut cursor: Vec<u8> = Vec::new();
+    loop {
+        let first = store.range(TREE, &cursor, ABOVE_ALL_KEYS, 1, false)?;
+        let Some((k, _)) = first.into_iter().next() else {
+            return Ok(deleted);
+        };
+        let Some(zero) = k.iter().position(|&b| b == 0) else {
+            // Not a key this module wrote: step over it.
+            cursor = k;
+            cursor.push(0);
+            continue;
+        };
+        let mut from = k[..=zero].to_vec();
+        let mut to = from.clone();
+        to.extend_from_slice(&(cutoff.max(0) as u64).to_be_bytes());
+        loop {
+            let old = store.range(TREE, &from, &to, SWEEP_BATCH, false)?;
+            let Some((last, _)) = old.last() else { break };
+            let mut b = Batch::new();
+            from.clone_from(last);
+            from.push(0);
+            for (k, _) in &old {
+                b.delete(TREE, k.clone());
+            }
+            store.apply(b)?;
+            deleted += old.len();
+            if old.len() < SWEEP_BATCH {
+                break;
+            }
+        }
+        // The next flow: past every key `flow \0 ...`.
+        cursor = k[..zero].to_vec();
+        cursor.push(1);
+    }
+}
+
+/// Deletes hours older than `retention` now and every hour, until `stop`.
+pub async fn sweep_every_hour(
+    store: SharedStore,
+    retention: std::time::Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // Both cancel-safe: a tick not taken is taken on the next poll.
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let before = crate::time::now_ms().saturating_sub(retention_ms);
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || sweep(&*s, before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("flow statistics: {n} hours past the retention deleted"),
+            Ok(Err(e)) => tracing::error!("flow statistics sweep failed: {e}"),
+            Err(e) => tracing::error!("flow statistics sweep task failed: {e}"),
+        }
+    }
+}
+
+/// Starts the sweep of hours older than `retention` (none: nothing is
+/// deleted): here, or in a cluster on whichever runtime holds
+/// [`SWEEP_LEASE`], since the runtimes share the store.
+pub fn spawn_sweep(
+    store: SharedStore,
+    cluster: Option<&Arc<crate::cluster::Cluster>>,
+    retention: Option<std::time::Duration>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let Some(retention) = retention else { return };
+    match cluster {
+        None => {
+            tokio::spawn(sweep_every_hour(store, retention, shutdown));
+        }
+        Some(cluster) => cluster.run_while_leading(SWEEP_LEASE, shutdown, move |fenced, lost| {
+            tokio::spawn(sweep_every_hour(fenced, retention, lost));
+        }),
+    }
 }
 
 /// The figures of a period, by flow.

@@ -398,20 +398,28 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server
         Some(registrar.clone()),
     );
     let call_events = crate::call::CallEvents::default();
+    let flow_stats = crate::flowstats::FlowStatsSink::spawn(
+        store.clone(),
+        config
+            .cluster
+            .as_ref()
+            .map(|c| c.url.clone())
+            .unwrap_or_default(),
+    );
+    let _ = stats.flow_stats.set(flow_stats.clone());
+    crate::flowstats::spawn_sweep(
+        store.clone(),
+        cluster.as_ref(),
+        config.flow_stats.retention.map(|r| r.0),
+        shutdown.clone(),
+    );
     let env = Arc::new(CallEnv {
         endpoint: endpoint.clone(),
         ports,
         program: program.clone(),
         store: store.clone(),
         stats: stats.clone(),
-        flow_stats: crate::flowstats::FlowStatsSink::spawn(
-            store.clone(),
-            config
-                .cluster
-                .as_ref()
-                .map(|c| c.url.clone())
-                .unwrap_or_default(),
-        ),
+        flow_stats: flow_stats.clone(),
         speaker,
         asr,
         config: config.clone(),

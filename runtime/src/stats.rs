@@ -50,6 +50,9 @@ pub struct Stats {
     pub calls_refused_overload: AtomicU64,
     /// The measured load, once the server runs.
     pub load: std::sync::OnceLock<crate::overload::LoadGuard>,
+    /// The flow-statistics writer's channel, for its count of calls whose
+    /// figures were dropped because the writer was behind.
+    pub flow_stats: std::sync::OnceLock<crate::flowstats::FlowStatsSink>,
 }
 
 impl Stats {
@@ -216,6 +219,11 @@ impl Stats {
             );
         }
         counter(
+            "dialect_flow_stats_dropped_total",
+            "Calls whose statistics per flow were dropped because the writer was behind.",
+            self.flow_stats.get().map_or(0, |s| s.dropped()),
+        );
+        counter(
             "dialect_calls_refused_per_source_total",
             "INVITEs refused with 503 because their source address reached its limit.",
             self.calls_refused_per_source.load(Ordering::Relaxed),
@@ -328,4 +336,81 @@ fn sip_auth(out: &mut String, auth: &dialect_sip::auth::AuthCounters) {
         auth.source_lockouts(),
         auth.user_lockouts()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::flowstats::{FlowStats, FlowStatsSink};
+
+    /// A listener on a loopback port of 3000–3099 (picked by process id,
+    /// the next one tried when taken).
+    async fn listener() -> tokio::net::TcpListener {
+        let first = 3_000 + (std::process::id() % 100) as u16;
+        for i in 0..100 {
+            let port = 3_000 + (first - 3_000 + i) % 100;
+            if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                return l;
+            }
+        }
+        panic!("no free port in 3000-3099");
+    }
+
+    #[tokio::test]
+    async fn metrics_export_the_flow_statistics_dropped() {
+        let dir = std::env::temp_dir().join(format!(
+            "dialect-stats-metrics-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let store: crate::store::SharedStore =
+            Arc::new(crate::store::SledStore::open(&dir).expect("a store"));
+        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
+        let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
+        let slot = Arc::new(
+            crate::deploy::ProgramSlot::new(
+                &bundle,
+                dialect_compiler::Engine::Native,
+                std::collections::BTreeMap::new(),
+            )
+            .expect("a program"),
+        );
+        let (acd, _dials) = crate::acd::AcdHandle::spawn(
+            dialect_acd::AcdConfig::default(),
+            crate::acd::ProgramSource::Slot(slot.clone()),
+            &[],
+            store.clone(),
+            None,
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let mut state = crate::api::test_state(store, slot, &[], acd).await;
+        let stats = Arc::new(Stats::default());
+        let (sink, _held) = FlowStatsSink::stalled(1);
+        stats.flow_stats.set(sink.clone()).expect("set once");
+        state.stats = stats;
+        let l = listener().await;
+        let addr = l.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(l, crate::api::router(state)).await });
+
+        let scrape = || async {
+            let r = reqwest::get(format!("http://{addr}/metrics"))
+                .await
+                .expect("an answer");
+            assert_eq!(r.status(), 200);
+            let text = r.text().await.expect("text");
+            text.lines()
+                .find_map(|l| l.strip_prefix("dialect_flow_stats_dropped_total "))
+                .map(|v| v.parse::<u64>().expect("a count"))
+                .expect("the counter is exported")
+        };
+        assert_eq!(scrape().await, 0);
+        // One call fills the stalled writer's channel; the next three are dropped.
+        for i in 0..4 {
+            sink.record(i, FlowStats::default());
+        }
+        assert_eq!(scrape().await, 3);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -1,9 +1,11 @@
 //! Graphviz DOT output: one statement per node and edge, shapes and colours by
-//! kind, for analysts who lay diagrams out with Graphviz.
+//! kind, sub-flows as clusters, for analysts who lay diagrams out with Graphviz.
 
 use std::fmt::Write as _;
 
-use super::{EdgeKind, FlowGraph, HANGUP_STROKE, NodeKind, TRAFFIC_STROKE, colours};
+use super::{
+    EdgeKind, FlowGraph, HANGUP_STROKE, NodeKind, SUBFLOW_STROKE, TRAFFIC_STROKE, colours,
+};
 
 fn dot_escape(s: &str) -> String {
     let mut out = String::new();
@@ -26,6 +28,14 @@ impl FlowGraph {
         out.push_str("  graph [rankdir=TB, nodesep=0.4, ranksep=0.45, fontname=\"sans-serif\"];\n");
         out.push_str("  node [fontname=\"sans-serif\", fontsize=11, style=filled];\n");
         out.push_str("  edge [fontname=\"sans-serif\", fontsize=10, color=\"#5f6368\"];\n");
+        self.dot_items("", "  ", &mut out);
+        out.push_str("}\n");
+        out
+    }
+
+    /// The nodes and edges, their ids prefixed with `prefix`, and each
+    /// sub-flow as a cluster (`subgraph cluster_…`) linked from its calls.
+    fn dot_items(&self, prefix: &str, indent: &str, out: &mut String) {
         for (i, n) in self.nodes.iter().enumerate() {
             let shape = match n.kind {
                 NodeKind::Decision => "shape=diamond",
@@ -47,7 +57,7 @@ impl FlowGraph {
             }
             let _ = writeln!(
                 out,
-                "  n{i} [label=\"{}\", {shape}, fillcolor=\"{fill}\", color=\"{stroke}\"{extra}];",
+                "{indent}{prefix}n{i} [label=\"{}\", {shape}, fillcolor=\"{fill}\", color=\"{stroke}\"{extra}];",
                 dot_escape(&n.label)
             );
         }
@@ -72,9 +82,28 @@ impl FlowGraph {
             } else {
                 format!(" [{}]", attrs.join(", "))
             };
-            let _ = writeln!(out, "  n{} -> n{}{attrs};", e.from, e.to);
+            let _ = writeln!(
+                out,
+                "{indent}{prefix}n{} -> {prefix}n{}{attrs};",
+                e.from, e.to
+            );
         }
-        out.push_str("}\n");
-        out
+        for (k, sub) in self.subflows.iter().enumerate() {
+            let inner = format!("{prefix}s{k}_");
+            let _ = writeln!(out, "{indent}subgraph cluster_{inner} {{");
+            let _ = writeln!(
+                out,
+                "{indent}  label=\"{}\"; style=\"rounded,dashed\"; color=\"{SUBFLOW_STROKE}\"; fontname=\"sans-serif\"; fontsize=11;",
+                dot_escape(&sub.cluster_title())
+            );
+            sub.dot_items(&inner, &format!("{indent}  "), out);
+            let _ = writeln!(out, "{indent}}}");
+            for call in self.calls_of(&sub.name) {
+                let _ = writeln!(
+                    out,
+                    "{indent}{prefix}n{call} -> {inner}n0 [style=dashed, color=\"{SUBFLOW_STROKE}\"];"
+                );
+            }
+        }
     }
 }

@@ -20,6 +20,9 @@
 //! `traffic.rs` lays the calls counted at run time onto the diagram
 //! ([`FlowGraph::apply_traffic`], for `dialect graph --stats`): figures in the
 //! labels, edges as wide as their traffic, nodes where callers hung up in red.
+//! The flows a flow calls can be drawn inside it ([`FlowGraph::attach_subflow`]),
+//! each with the figures of the calls that came through the caller
+//! ([`FlowGraph::apply_traffic_across`]).
 //!
 //! # Use
 //! ```
@@ -37,9 +40,13 @@
 mod dot;
 mod mermaid;
 mod svg;
+#[cfg(test)]
+mod tests;
 mod traffic;
 
-pub use traffic::{NodeTraffic, Observed, StepCount, StepEdge, Traffic, offset_of};
+pub use traffic::{
+    FlowEdge, NodeTraffic, Observed, StepCount, StepEdge, StepPlace, Traffic, offset_of,
+};
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -170,6 +177,21 @@ pub struct FlowGraph {
     pub edges: Vec<Edge>,
     /// Calls counted at run time, once [`FlowGraph::apply_traffic`] laid them on.
     pub traffic: Option<Traffic>,
+    /// The `call` statements: which node calls which flow, in the order of
+    /// the flow text.
+    pub calls: Vec<FlowCall>,
+    /// The diagrams of flows this one calls, drawn inside it
+    /// ([`FlowGraph::attach_subflow`]).
+    pub subflows: Vec<FlowGraph>,
+}
+
+/// A `call` statement of a flow: its node and the flow it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowCall {
+    /// The [`NodeKind::SubFlow`] node.
+    pub node: usize,
+    /// The name of the flow called.
+    pub flow: String,
 }
 
 /// The output formats of `dialect graph`.
@@ -234,6 +256,7 @@ impl FlowGraph {
             gotos: Vec::new(),
             inputs: Vec::new(),
             last_prompt: None,
+            calls: Vec::new(),
         };
         let mut start = vec![flow.name.name.clone()];
         if let Some(l) = &flow.label {
@@ -261,7 +284,33 @@ impl FlowGraph {
             nodes: b.nodes,
             edges: merge_parallel(b.edges),
             traffic: None,
+            calls: b.calls,
+            subflows: Vec::new(),
         }
+    }
+
+    /// Draws `sub`, the diagram of a flow this one calls, inside this one: a
+    /// cluster linked from every node that calls it (DOT and Mermaid
+    /// subgraphs; in SVG a framed box beside the flow). Its figures, when
+    /// laid on, are those of the calls that came through this flow (the
+    /// steps of a sub-flow count under the flow that called it). A flow this
+    /// one does not call, or one already drawn, is left out; returns whether
+    /// `sub` was drawn.
+    pub fn attach_subflow(&mut self, sub: FlowGraph) -> bool {
+        let called = self.calls.iter().any(|c| c.flow == sub.name);
+        if !called || self.subflows.iter().any(|s| s.name == sub.name) {
+            return false;
+        }
+        self.subflows.push(sub);
+        true
+    }
+
+    /// The nodes that call `flow`.
+    pub fn calls_of<'a>(&'a self, flow: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.calls
+            .iter()
+            .filter(move |c| c.flow == flow)
+            .map(|c| c.node)
     }
 
     /// Edges that close a loop (a `goto` or `repeat` back up, a retry): the SVG draws
@@ -326,6 +375,8 @@ struct Builder<'a> {
     inputs: Vec<usize>,
     /// The prompt node the next `play`/`say` may join.
     last_prompt: Option<usize>,
+    /// The `call` statements met.
+    calls: Vec<FlowCall>,
 }
 
 /// Splits a line into lines of at most `width` display columns, at a space when
@@ -622,13 +673,17 @@ impl Builder<'_> {
                 let id = self.node(NodeKind::Workorder, lines, s.span, preds);
                 vec![(id, None)]
             }
-            StmtKind::Call { .. } => {
+            StmtKind::Call { flow, .. } => {
                 let id = self.node(
                     NodeKind::SubFlow,
                     wrap(&self.text(s.span), WRAP),
                     s.span,
                     preds,
                 );
+                self.calls.push(FlowCall {
+                    node: id,
+                    flow: flow.name.clone(),
+                });
                 vec![(id, None)]
             }
             StmtKind::Assign { .. } | StmtKind::SetData { .. } => preds,
@@ -772,6 +827,24 @@ const HANGUP_STROKE: &str = "#d93025";
 
 /// The colour of edges that carried calls.
 const TRAFFIC_STROKE: &str = "#1a73e8";
+
+/// The frame of a sub-flow drawn inside its caller, and the links to it.
+const SUBFLOW_STROKE: &str = "#5f6368";
+
+impl FlowGraph {
+    /// The title of this flow drawn as a sub-flow: its name and, when
+    /// figures are laid on, the calls that came into it through the caller.
+    fn cluster_title(&self) -> String {
+        match &self.traffic {
+            Some(t) => {
+                let calls = t.nodes.first().map_or(0, |n| n.calls);
+                let word = if calls == 1 { "call" } else { "calls" };
+                format!("sub-flow {} · ▸ {calls} {word} from here", self.name)
+            }
+            None => format!("sub-flow {}", self.name),
+        }
+    }
+}
 
 /// Fill and stroke colours per kind.
 fn colours(kind: NodeKind) -> (&'static str, &'static str) {

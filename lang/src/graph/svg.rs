@@ -1,13 +1,15 @@
 //! SVG output with a layout of our own, so `dialect graph` needs no Graphviz:
 //! longest-path layers from the start, barycenter sweeps to reduce crossings,
 //! x positions smoothed by isotonic regression, edge labels on their own rows,
-//! loops drawn as curves on the right side.
+//! loops drawn as curves on the right side; sub-flows drawn inside their
+//! caller in framed boxes on its right, each linked from its calls.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::{
-    EdgeKind, FlowGraph, HANGUP_STROKE, Node, NodeKind, TRAFFIC_STROKE, classify, colours,
+    EdgeKind, FlowGraph, HANGUP_STROKE, Node, NodeKind, SUBFLOW_STROKE, TRAFFIC_STROKE, classify,
+    colours,
 };
 use crate::source::str_width;
 
@@ -489,6 +491,30 @@ fn node_shape(out: &mut String, v: &Vtx, kind: NodeKind) {
 impl FlowGraph {
     /// The graph drawn as SVG, laid out here with no external program.
     pub fn to_svg(&self) -> String {
+        let drawing = self.svg_drawing("");
+        let (width, height) = (drawing.width, drawing.height);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"'Helvetica Neue', Arial, 'PingFang SC', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif\" font-size=\"{FONT}\" fill=\"#202124\">"
+        );
+        let _ = writeln!(out, "<title>flow {}</title>", xml_escape(&self.name));
+        out.push_str(
+            "<defs>\
+             <marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#5f6368\"/></marker>\
+             <marker id=\"arrow-jump\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#8e5bd6\"/></marker>\
+             </defs>\n",
+        );
+        out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
+        out.push_str(&drawing.body);
+        out.push_str("</svg>\n");
+        out
+    }
+
+    /// The flow drawn, node ids prefixed with `prefix`, with its sub-flows in
+    /// framed boxes on its right, one under the other, each linked from the
+    /// nodes that call it.
+    fn svg_drawing(&self, prefix: &str) -> Drawing {
         let lay = layout(self);
         let vtx = &lay.vtx;
         let mut edges_svg = String::new();
@@ -645,21 +671,48 @@ impl FlowGraph {
             right_extent = right_extent.max(x_out + label_w / 2.0 + 2.0);
             bottom_extent = bottom_extent.max(y1);
         }
-        let width = right_extent + MARGIN;
-        let height = bottom_extent + MARGIN;
+        let mut width = right_extent + MARGIN;
+        let mut height = bottom_extent + MARGIN;
+        // The sub-flows, in boxes to the right of the flow.
+        let mut boxes = String::new();
+        let left = width + SUBFLOW_GAP;
+        let mut top = MARGIN;
+        for (k, sub) in self.subflows.iter().enumerate() {
+            let inner = sub.svg_drawing(&format!("{prefix}s{k}-"));
+            let (w, h) = (
+                inner.width + 2.0 * SUBFLOW_PAD,
+                inner.height + SUBFLOW_TITLE_H + SUBFLOW_PAD,
+            );
+            let _ = write!(
+                boxes,
+                "<g class=\"subflow\" id=\"{prefix}s{k}\"><rect x=\"{left:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"12\" fill=\"#fafafa\" stroke=\"{SUBFLOW_STROKE}\" stroke-dasharray=\"6 4\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" font-weight=\"bold\">{}</text>\n<g transform=\"translate({:.1},{:.1})\">\n",
+                left + SUBFLOW_PAD,
+                top + 20.0,
+                xml_escape(&sub.cluster_title()),
+                left + SUBFLOW_PAD,
+                top + SUBFLOW_TITLE_H,
+            );
+            boxes.push_str(&inner.body);
+            boxes.push_str("</g></g>\n");
+            // From each call's right side to the box's title.
+            for call in self.calls_of(&sub.name) {
+                let Some(v) = vtx.iter().find(|v| v.node == Some(call)) else {
+                    continue;
+                };
+                let (x0, y0) = (v.x + v.w / 2.0, v.y);
+                let (x1, y1) = (left, top + SUBFLOW_TITLE_H / 2.0);
+                let mid = (x0 + x1) / 2.0;
+                let _ = writeln!(
+                    edges_svg,
+                    "<path class=\"subflow-link\" d=\"M{x0:.1},{y0:.1} C{mid:.1},{y0:.1} {mid:.1},{y1:.1} {x1:.1},{y1:.1}\" fill=\"none\" stroke=\"{SUBFLOW_STROKE}\" stroke-width=\"1.3\" stroke-dasharray=\"5 4\" marker-end=\"url(#arrow)\"/>",
+                );
+            }
+            top += h + SUBFLOW_GAP;
+            width = width.max(left + w + MARGIN);
+            height = height.max(top);
+        }
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"'Helvetica Neue', Arial, 'PingFang SC', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif\" font-size=\"{FONT}\" fill=\"#202124\">"
-        );
-        let _ = writeln!(out, "<title>flow {}</title>", xml_escape(&self.name));
-        out.push_str(
-            "<defs>\
-             <marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#5f6368\"/></marker>\
-             <marker id=\"arrow-jump\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#8e5bd6\"/></marker>\
-             </defs>\n",
-        );
-        out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
         out.push_str("<g class=\"edges\">\n");
         out.push_str(&edges_svg);
         out.push_str("</g>\n<g class=\"edge-labels\">\n");
@@ -678,7 +731,7 @@ impl FlowGraph {
             };
             let _ = write!(
                 out,
-                "<g class=\"node {}{mark}\" id=\"n{i}\"{opacity}>",
+                "<g class=\"node {}{mark}\" id=\"{prefix}n{i}\"{opacity}>",
                 node.kind.word()
             );
             node_shape(&mut out, v, node.kind);
@@ -710,10 +763,30 @@ impl FlowGraph {
             );
             out.push_str("</g>\n");
         }
-        out.push_str("</g>\n</svg>\n");
-        out
+        out.push_str("</g>\n");
+        out.push_str(&boxes);
+        Drawing {
+            body: out,
+            width,
+            height,
+        }
     }
 }
+
+/// A flow drawn, without the document around it.
+struct Drawing {
+    /// Edges, their labels, nodes and sub-flow boxes.
+    body: String,
+    width: f64,
+    height: f64,
+}
+
+/// Room between a flow and its sub-flows' boxes, and between boxes.
+const SUBFLOW_GAP: f64 = 40.0;
+/// Room inside a sub-flow's box round its diagram.
+const SUBFLOW_PAD: f64 = 12.0;
+/// Height of a sub-flow box's title row.
+const SUBFLOW_TITLE_H: f64 = 30.0;
 
 impl FlowGraph {
     /// An edge's colour and width: by its calls when figures are laid on,

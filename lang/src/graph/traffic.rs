@@ -44,6 +44,38 @@ pub struct StepEdge {
     pub count: u64,
 }
 
+/// Where a step of a counted call was, seen from the flow drawn, for calls
+/// that cross into the flows it calls or, in a sub-flow's diagram, come from
+/// and go back to its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepPlace {
+    /// The flow's start.
+    Start,
+    /// The flow's end (it fell off its last statement).
+    End,
+    /// A step of the flow drawn, by 1-based line and column.
+    At(u32, u32),
+    /// A step inside the flow of this name, which the flow drawn calls
+    /// (directly, or through the flows that one calls): the call's node.
+    InCall(String),
+    /// For a sub-flow's diagram, a step of the flow that called it: where
+    /// calls come into the sub-flow from (its start) and go back to (its
+    /// `return` or end).
+    Outside,
+}
+
+/// Calls that went straight from one step to the next, wherever the steps
+/// were ([`FlowGraph::apply_traffic_across`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowEdge {
+    /// The step left.
+    pub from: StepPlace,
+    /// The step reached.
+    pub to: StepPlace,
+    /// How many times.
+    pub count: u64,
+}
+
 /// What the runtime saw of one flow over a period.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observed {
@@ -130,7 +162,8 @@ impl FlowGraph {
     }
 
     /// Whether the runtime passes the node without waiting (so no step of
-    /// its own is counted there).
+    /// its own is counted there). A `call` is no step either, but calls pass
+    /// it only through its sub-flow's steps, so no path goes through it.
     fn silent(&self, v: usize) -> bool {
         matches!(
             self.nodes[v].kind,
@@ -182,35 +215,82 @@ impl FlowGraph {
     /// Lays `observed` onto the diagram (see the module's documentation);
     /// `source` is the text of the flow's file, as given to
     /// [`FlowGraph::build`]. Steps and edges that fall on no node (a sub-flow's
-    /// steps, a flow text changed since) are left out.
+    /// steps, a flow text changed since) are left out: to draw calls that go
+    /// through sub-flows, use [`FlowGraph::apply_traffic_across`].
     pub fn apply_traffic(&mut self, source: &str, observed: &Observed) {
+        let place = |at: Option<(u32, u32)>, none: StepPlace| match at {
+            Some((line, col)) => StepPlace::At(line, col),
+            None => none,
+        };
+        let edges: Vec<FlowEdge> = observed
+            .edges
+            .iter()
+            .map(|e| FlowEdge {
+                from: place(e.from, StepPlace::Start),
+                to: place(e.to, StepPlace::End),
+                count: e.count,
+            })
+            .collect();
+        self.apply_traffic_across(source, &observed.steps, &edges);
+    }
+
+    /// The nodes a sub-flow's calls leave it by: its `return`s and its end.
+    fn exits(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::Return | NodeKind::End))
+            .map(|(i, _)| i)
+    }
+
+    /// Lays the counted steps and step-to-step edges onto the diagram, the
+    /// edges' places given wherever they were ([`StepPlace`]): an edge into a
+    /// flow this one calls ends at the call's node, one out of it starts
+    /// there, and in a sub-flow's diagram an edge from its caller starts at
+    /// its start and one back to the caller ends at a `return` or its end
+    /// (the first reachable). Where a flow is called from several nodes, the
+    /// edge goes through the first that joins it to its other end.
+    pub fn apply_traffic_across(&mut self, source: &str, steps: &[StepCount], edges: &[FlowEdge]) {
         let mut t = Traffic {
             nodes: vec![NodeTraffic::default(); self.nodes.len()],
             edges: vec![0; self.edges.len()],
         };
-        let node_of = |g: &FlowGraph, at: (u32, u32)| {
-            offset_of(source, at.0, at.1).and_then(|o| g.node_at(o))
+        let node_of = |g: &FlowGraph, line: u32, col: u32| {
+            offset_of(source, line, col).and_then(|o| g.node_at(o))
         };
-        for s in &observed.steps {
-            if let Some(v) = node_of(self, (s.line, s.col)) {
+        for s in steps {
+            if let Some(v) = node_of(self, s.line, s.col) {
                 // Grouped prompts: a call that heard the group heard its first.
                 t.nodes[v].calls = t.nodes[v].calls.max(s.calls);
                 t.nodes[v].hangups += s.hangups;
             }
         }
-        for e in &observed.edges {
-            let from = match e.from {
-                None => Some(0),
-                Some(at) => node_of(self, at),
+        for e in edges {
+            match (&e.from, &e.to) {
+                // Inside a flow called: its own diagram counts it.
+                (StepPlace::InCall(a), StepPlace::InCall(b)) if a == b => continue,
+                // In the caller, around the sub-flow drawn.
+                (StepPlace::Outside, StepPlace::Outside) => continue,
+                _ => {}
+            }
+            let starts: Vec<usize> = match &e.from {
+                StepPlace::Start | StepPlace::Outside => vec![0],
+                StepPlace::End => Vec::new(),
+                StepPlace::At(line, col) => node_of(self, *line, *col).into_iter().collect(),
+                StepPlace::InCall(f) => self.calls_of(f).collect(),
             };
-            let to = match e.to {
-                None => self.end_node(),
-                Some(at) => node_of(self, at),
+            let ends: Vec<usize> = match &e.to {
+                StepPlace::End => self.end_node().into_iter().collect(),
+                StepPlace::Outside => self.exits().collect(),
+                StepPlace::Start => Vec::new(),
+                StepPlace::At(line, col) => node_of(self, *line, *col).into_iter().collect(),
+                StepPlace::InCall(f) => self.calls_of(f).collect(),
             };
-            let (Some(a), Some(b)) = (from, to) else {
-                continue;
-            };
-            if let Some(path) = self.path(a, b) {
+            let found = starts
+                .iter()
+                .flat_map(|&a| ends.iter().map(move |&b| (a, b)))
+                .find_map(|(a, b)| self.path(a, b));
+            if let Some(path) = found {
                 for ei in path {
                     t.edges[ei] += e.count;
                 }
@@ -228,7 +308,7 @@ impl FlowGraph {
                         .map(|ei| t.edges[ei])
                         .sum();
                 }
-                NodeKind::End => t.nodes[v].calls = into,
+                NodeKind::End | NodeKind::Return | NodeKind::SubFlow => t.nodes[v].calls = into,
                 _ if self.silent(v) => t.nodes[v].calls = into,
                 _ => {}
             }

@@ -159,7 +159,23 @@ pub struct Config {
     /// others, and their shared secret (see `crate::cluster`). Absent: this
     /// runtime runs every service itself.
     pub cluster: Option<ClusterConfig>,
+    /// How long the statistics per flow are kept (see `crate::flowstats`).
+    pub flow_stats: FlowStatsConfig,
 }
+
+/// The `flow_stats` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowStatsConfig {
+    /// Hours of figures older than this are deleted (hourly, by one runtime
+    /// of a cluster). None (the default): kept until removed, as the ACD's
+    /// call records, the contact records and the recordings are.
+    pub retention: Option<Duration>,
+}
+
+/// The shortest retention of the statistics per flow: a shorter one would
+/// delete the hours still being counted (a call counts in the hour it began).
+pub const MIN_FLOW_STATS_RETENTION: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
 /// The `cluster` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +261,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             roles: BTreeMap::new(),
             cluster: None,
+            flow_stats: FlowStatsConfig::default(),
         }
     }
 }
@@ -1386,6 +1403,14 @@ impl Config {
         self.validate_contacts(&at)?;
         self.validate_notify(&at)?;
         self.validate_cluster(&at)?;
+        if let Some(r) = self.flow_stats.retention
+            && r.0 < MIN_FLOW_STATS_RETENTION
+        {
+            return Err(at(
+                "retention",
+                "flow_stats.retention: keep at least 2h, or the hours still being counted are deleted".into(),
+            ));
+        }
         let fp = self.dialer.machine_false_positive_rate;
         if !(0.0..0.5).contains(&fp) {
             return Err(at(

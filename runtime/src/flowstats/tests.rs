@@ -266,3 +266,114 @@ fn the_step_that_loses_callers_comes_first() {
     assert_eq!(menu.no_input_share(), Some(2.0 / 9.0));
     assert!(NodeStats::default().mean_time_ms().is_none());
 }
+
+/// Writes `flow`'s figures of `hours` (hour numbers since the epoch) as
+/// `runtime` wrote them.
+fn write_hours(store: &dyn Store, flow: &str, runtime: &str, hours: impl Iterator<Item = i64>) {
+    let mut b = Batch::new();
+    for h in hours {
+        let mut stats = to_queue(h * HOUR_MS);
+        stats.flow = flow.to_string();
+        b.put_json(TREE, key(flow, h * HOUR_MS, runtime), &stats);
+    }
+    store.apply(b).unwrap();
+}
+
+fn stored_hours(store: &dyn Store) -> Vec<(String, i64)> {
+    store
+        .scan_prefix(TREE, b"")
+        .unwrap()
+        .iter()
+        .filter_map(|(k, _)| parse_key(k).map(|(f, h)| (f.to_string(), h / HOUR_MS)))
+        .collect()
+}
+
+#[test]
+fn the_sweep_deletes_hours_before_the_retention_of_every_flow_and_runtime() {
+    let (store, dir) = store();
+    // `main` on two runtimes, hours 100 to 109; `a` (a prefix of no other
+    // name but sorting before `main`) with 2,500 old hours, more than one
+    // batch; `mainline`, whose name starts with `main`.
+    write_hours(&*store, "main", "", 3_000..3_010);
+    write_hours(&*store, "main", "http://b:8080", 3_000..3_010);
+    write_hours(&*store, "a", "", 1..2_501);
+    write_hours(&*store, "mainline", "", 3_003..3_006);
+    // A key of no flow (no separator) is stepped over and left alone.
+    let mut b = Batch::new();
+    b.put(TREE, b"stray".to_vec(), b"{}".to_vec());
+    store.apply(b).unwrap();
+
+    // Everything before hour 3,005 goes, whatever the minute of the cut-off.
+    let deleted = sweep(&*store, 3_005 * HOUR_MS + 1_234).unwrap();
+    assert_eq!(deleted, 5 + 5 + 2_500 + 2);
+    let left = stored_hours(&*store);
+    let hours_of = |flow: &str| -> Vec<i64> {
+        left.iter()
+            .filter(|(f, _)| f == flow)
+            .map(|(_, h)| *h)
+            .collect()
+    };
+    assert_eq!(
+        hours_of("main"),
+        vec![
+            3_005, 3_005, 3_006, 3_006, 3_007, 3_007, 3_008, 3_008, 3_009, 3_009
+        ]
+    );
+    assert_eq!(hours_of("mainline"), vec![3_005]);
+    assert!(hours_of("a").is_empty());
+    assert!(store.get(TREE, b"stray").unwrap().is_some());
+    // What is left still adds up: both runtimes' hours 3,005 to 3,009.
+    let r = report(&*store, Some("main"), 0, i64::MAX).unwrap();
+    assert_eq!(r.flows[0].calls, 10);
+    // A second sweep finds nothing more.
+    assert_eq!(sweep(&*store, 3_005 * HOUR_MS).unwrap(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_hourly_sweep_runs_at_once_and_stops_with_its_token() {
+    let (store, dir) = store();
+    let now_hour = hour_of(crate::time::now_ms()) / HOUR_MS;
+    write_hours(&*store, "main", "", now_hour - 30..now_hour + 1);
+    let stop = tokio_util::sync::CancellationToken::new();
+    spawn_sweep(
+        store.clone(),
+        None,
+        Some(std::time::Duration::from_secs(24 * 3_600)),
+        stop.clone(),
+    );
+    let mut left = Vec::new();
+    for _ in 0..500 {
+        left = stored_hours(&*store);
+        if left.len() <= 25 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The hours of the last day (and the current one) are kept.
+    let oldest = left.iter().map(|(_, h)| *h).min().unwrap();
+    assert_eq!(oldest, now_hour - 24, "{left:?}");
+    assert_eq!(left.len(), 25);
+    stop.cancel();
+    // Without a retention, nothing is swept.
+    write_hours(&*store, "main", "", now_hour - 40..now_hour - 35);
+    spawn_sweep(
+        store.clone(),
+        None,
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(stored_hours(&*store).len(), 30);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_stalled_writer_counts_the_calls_it_drops() {
+    let (sink, _held) = FlowStatsSink::stalled(2);
+    for i in 0..5 {
+        sink.record(i, to_queue(i));
+    }
+    assert_eq!(sink.dropped(), 3);
+    assert_eq!(FlowStatsSink::disabled().dropped(), 0);
+}
