@@ -414,6 +414,10 @@ pub enum Command {
         /// Subject (e-mail).
         subject: Option<String>,
         body: String,
+        /// The recording to attach (what `record` gave the flow: the file of
+        /// this call's recording), when the flow asks for one; empty when
+        /// the variable holds no recording.
+        attachment: Option<String>,
     },
     /// Transfer the call. When it succeeds the flow is over; when it fails resume
     /// with `Failed` (the flow's `else` runs, or the flow's error handling).
@@ -929,11 +933,13 @@ impl FlowInstance {
                 to,
                 subject,
                 body,
+                attachment,
             } => Command::Notify {
                 channel: *channel,
                 to: self.operand_text(to, args),
                 subject: subject.as_ref().map(|s| self.operand_text(s, args)),
                 body: self.operand_text(body, args),
+                attachment: attachment.as_ref().map(|a| self.operand_text(a, args)),
             },
             TemplateKind::Transfer {
                 dest,

@@ -685,7 +685,7 @@ pub enum TemplateKind {
         /// Field names, in argument order.
         fields: Vec<String>,
     },
-    /// Send an SMS or an e-mail; args: recipient, (subject,) body.
+    /// Send an SMS or an e-mail; args: recipient, (subject,) body, (recording).
     Notify {
         /// SMS or e-mail.
         channel: NotifyChannel,
@@ -693,6 +693,8 @@ pub enum TemplateKind {
         /// Subject (e-mail).
         subject: Option<Operand>,
         body: Operand,
+        /// The recording attached to the e-mail (`attach message`).
+        attachment: Option<Operand>,
     },
     /// Read an order of a workorder type as a record; arg 0 is its number.
     LookupWorkorder {

@@ -285,11 +285,16 @@ fn check_template_args(v: &mut V<'_>, t: &CommandTemplate, args: &[Reg], at: &st
             needed = fields.len();
         }
         TemplateKind::Notify {
-            to, subject, body, ..
+            to,
+            subject,
+            body,
+            attachment,
+            ..
         } => {
             ops.push(to);
             ops.extend(subject.iter());
             ops.push(body);
+            ops.extend(attachment.iter());
         }
         TemplateKind::LookupWorkorder { workorder, record } => {
             if v.ir.workorders.get(*workorder as usize).is_none() {

@@ -184,6 +184,18 @@ flow sub(a: number, b: text) -> bool {
 );
 
 ast_snapshot!(
+    notify_attach,
+    r#"
+flow voicemail {
+  message = record (max 2m, beep)
+  notify email to "complaints@example.com" subject "留言 {caller}" "见附件" attach message
+  notify email to "a@b.c" "no attachment"
+  attach = 1
+}
+"#
+);
+
+ast_snapshot!(
     queue,
     r#"
 queue billing "话费" {

@@ -186,6 +186,8 @@ pub struct NewEntry<'a> {
     pub queued_ms: i64,
     /// The workorder it is about: the order's view lists it.
     pub workorder: Option<&'a str>,
+    /// Files on this server sent with an e-mail (a finished recording).
+    pub attachments: &'a [String],
 }
 
 /// The word a channel has in the outbox.
@@ -211,6 +213,9 @@ pub fn stage(store: &dyn Store, batch: &mut Batch, e: &NewEntry<'_>) -> Result<u
         "body": e.body,
         "queued_ms": e.queued_ms,
     });
+    if !e.attachments.is_empty() {
+        record["attachments"] = serde_json::json!(e.attachments);
+    }
     if let Some(number) = e.workorder {
         record["workorder"] = serde_json::Value::String(number.to_string());
         batch.put(OUTBOX_BY_ORDER, order_key(number, id), Vec::new());

@@ -3,7 +3,9 @@
 //! flow's `create workorder fault_repair` leaves an order that the workorder API
 //! finds, with the keys' choices and the caller in its fields, linked both ways
 //! with the call's contact record. Orders past their limits remind and
-//! escalate by e-mail, received by a real SMTP server on loopback.
+//! escalate by e-mail, received by a real SMTP server on loopback, and by
+//! SMS through an SMSC on loopback; an assignment tells the dispatcher; a
+//! recorded message leaves as an e-mail's WAV attachment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -329,6 +331,7 @@ workorder urgent "紧急工单" {
   }
   state closed "已关闭" final
   transition close: new -> closed by agent, dispatcher close
+  on enter new -> assign dispatcher
 }
 
 flow main "入口" on "10000" {
@@ -381,11 +384,23 @@ async fn a_breached_limit_mails_the_escalation_to_the_dispatcher_after_a_reminde
     let n = o["number"].as_str().unwrap().to_string();
     let created = std::time::Instant::now();
 
-    // The reminder, 2 s after the creation, before the limit.
+    // `on enter new -> assign dispatcher`: wang hears of the order at once.
     let mails = sink.wait_mails(1, std::time::Duration::from_secs(15)).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
+    let assigned = &mails[0];
+    assert_eq!(assigned.rcpt_tos, ["wang@example.com"]);
+    assert_eq!(
+        assigned.subject,
+        format!("派单 assignment: workorder {n} (urgent) in 待派单 (new)")
+    );
+    let body = assigned.body.clone().unwrap_or_default();
+    assert!(body.contains("assigned to: dispatcher"), "{body}");
+
+    // The reminder, 2 s after the creation, before the limit.
+    let mails = sink.wait_mails(2, std::time::Duration::from_secs(15)).await;
+    assert_eq!(mails.len(), 2, "{mails:#?}");
     let reminded = created.elapsed();
-    let reminder = &mails[0];
+    let reminder = &mails[1];
     assert_eq!(reminder.rcpt_tos, ["wang@example.com"]);
     assert_eq!(
         reminder.subject,
@@ -397,10 +412,10 @@ async fn a_breached_limit_mails_the_escalation_to_the_dispatcher_after_a_reminde
     );
 
     // The escalation once the limit has passed.
-    let mails = sink.wait_mails(2, std::time::Duration::from_secs(15)).await;
-    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let mails = sink.wait_mails(3, std::time::Duration::from_secs(15)).await;
+    assert_eq!(mails.len(), 3, "{mails:#?}");
     assert!(created.elapsed() >= std::time::Duration::from_secs(5));
-    let escalation = &mails[1];
+    let escalation = &mails[2];
     assert_eq!(escalation.rcpt_tos, ["wang@example.com"]);
     assert!(
         escalation.to.contains("wang@example.com"),
@@ -420,20 +435,20 @@ async fn a_breached_limit_mails_the_escalation_to_the_dispatcher_after_a_reminde
     assert!(body.contains(&format!("workorder: {n}")), "{body}");
     assert!(body.contains("limit: 5s in new, due "), "{body}");
 
-    // The order's view shows both deliveries as sent.
+    // The order's view shows the three deliveries as sent.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let order = loop {
         let o = s.get(&format!("/api/v1/workorders/{n}")).await;
         let sent = o["deliveries"]
             .as_array()
-            .is_some_and(|d| d.len() == 2 && d.iter().all(|x| x["status"] == "sent"));
+            .is_some_and(|d| d.len() == 3 && d.iter().all(|x| x["status"] == "sent"));
         if sent || tokio::time::Instant::now() > deadline {
             break o;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     let deliveries = order["deliveries"].as_array().cloned().unwrap_or_default();
-    assert_eq!(deliveries.len(), 2, "{order:#}");
+    assert_eq!(deliveries.len(), 3, "{order:#}");
     for d in &deliveries {
         assert_eq!(d["status"], "sent", "{order:#}");
         assert_eq!(d["channel"], "email");
@@ -441,6 +456,259 @@ async fn a_breached_limit_mails_the_escalation_to_the_dispatcher_after_a_reminde
     }
     let notices = s.get("/api/v1/notifications?to=dispatcher").await;
     assert!(notices.to_string().contains(&n), "{notices:#}");
+    assert!(
+        notices.to_string().contains("\"assign\""),
+        "the assignment is on the feed: {notices:#}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_breached_limit_texts_the_escalation_to_the_dispatcher_through_the_smsc() {
+    use dialect_notify::smpp::peer::{PeerConfig, SmscPeer};
+    use dialect_runtime::config::{
+        ApiUser, Duration as ConfigDuration, Role, SmppSection, SmsConfig,
+    };
+    let peer = SmscPeer::start(PeerConfig::new("dialect", "secret"), 2900..=2999)
+        .await
+        .expect("an SMSC on loopback");
+    let smsc = peer.addr();
+    let dir = urgent_project();
+    let project_dir = dir.clone();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.notify.sms = Some(SmsConfig {
+            smpp: Some(SmppSection {
+                host: smsc.ip().to_string(),
+                port: smsc.port(),
+                system_id: "dialect".into(),
+                password: "secret".into(),
+                system_type: String::new(),
+                source_addr: "10086".into(),
+                source_ton: None,
+                source_npi: None,
+                enquire_link: ConfigDuration(std::time::Duration::from_secs(30)),
+                response_timeout: ConfigDuration(std::time::Duration::from_secs(5)),
+                window: 10,
+            }),
+            http: None,
+        });
+        c.notify.poll = ConfigDuration(std::time::Duration::from_millis(100));
+        c.api_users.push(ApiUser {
+            name: "wang".into(),
+            token: format!("e2e-wang-{}", dialect_runtime::auth::random_secret(12)),
+            password: None,
+            role: Role::Agent,
+            department: None,
+            email: None,
+            phone: Some("13900000001".into()),
+        });
+        c.roles.insert("dispatcher".into(), vec!["wang".into()]);
+    })
+    .await;
+    let o = post_json(
+        &s,
+        "/api/v1/workorders",
+        serde_json::json!({"kind": "urgent", "fields": {"phone": "13800000001"}}),
+    )
+    .await;
+    let n = o["number"].as_str().unwrap().to_string();
+
+    // The assignment, the reminder and the escalation leave as SMS; the
+    // escalation's Chinese text goes as UCS-2 with the order's number.
+    let escalated = |m: &dialect_notify::smpp::peer::ReceivedMessage| {
+        m.text.starts_with("督办") && m.text.contains(&n)
+    };
+    let arrived = peer
+        .wait_for(std::time::Duration::from_secs(20), |log| {
+            log.messages.iter().any(&escalated)
+        })
+        .await;
+    let log = peer.log();
+    assert!(arrived, "no escalation reached the SMSC: {log:#?}");
+    assert!(
+        log.binds
+            .iter()
+            .any(|b| b.accepted && b.system_id == "dialect"),
+        "{log:#?}"
+    );
+    let sms = log.messages.iter().find(|m| escalated(m)).cloned().unwrap();
+    assert_eq!(sms.to, "13900000001", "{sms:#?}");
+    assert_eq!(sms.from, "10086", "{sms:#?}");
+    assert_eq!(sms.data_coding, 8, "Chinese goes as UCS-2: {sms:#?}");
+    assert!(
+        sms.text.contains(&format!("工单{n}（urgent）")),
+        "{}",
+        sms.text
+    );
+    assert!(sms.text.contains("limit: 5s in new"), "{}", sms.text);
+    assert!(
+        log.messages
+            .iter()
+            .any(|m| m.text.starts_with("催办") && m.text.contains(&n)),
+        "the reminder came first: {log:#?}"
+    );
+    assert!(
+        log.messages
+            .iter()
+            .any(|m| m.text.starts_with("派单") && m.text.contains(&n)),
+        "the assignment too: {log:#?}"
+    );
+
+    // The order's view shows the escalation's SMS sent, then delivered by
+    // the SMSC's receipt.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (order, delivery) = loop {
+        let o = s.get(&format!("/api/v1/workorders/{n}")).await;
+        let d = o["deliveries"].as_array().and_then(|d| {
+            d.iter()
+                .find(|x| {
+                    x["channel"] == "sms" && x["status"] == "delivered" && x["to"] == "13900000001"
+                })
+                .cloned()
+        });
+        let all = o["deliveries"].as_array().map_or(0, Vec::len);
+        if (d.is_some() && all == 3) || tokio::time::Instant::now() > deadline {
+            break (o, d);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let delivery = delivery.unwrap_or_else(|| panic!("no delivered SMS: {order:#}"));
+    assert!(delivery["sent_ms"].as_i64().is_some(), "{delivery:#}");
+    let deliveries = order["deliveries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(deliveries.len(), 3, "{order:#}");
+    for d in &deliveries {
+        assert_eq!(d["channel"], "sms", "{order:#}");
+        assert!(
+            d["status"] == "sent" || d["status"] == "delivered",
+            "{order:#}"
+        );
+    }
+    let outbox = s.get("/api/v1/outbox?status=failed").await;
+    assert_eq!(outbox.as_array().map_or(0, Vec::len), 0, "{outbox:#}");
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A project whose flow takes a voice message and mails it at once.
+fn voicemail_project() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dialect-wo-attach-{}-{}",
+        std::process::id(),
+        dialect_runtime::auth::random_secret(6)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = r#"
+flow main "语音留言" on "10000" {
+  message = record (max 3s, silence 10s)
+  notify email to "complaints@example.com" subject "语音留言 {caller}" "来电号码 {caller} 的留言见附件。" attach message
+  hangup
+}
+"#;
+    std::fs::write(dir.join("main.flow"), text).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recorded_message_is_mailed_as_a_wav_attachment() {
+    use dialect_runtime::config::{Duration as ConfigDuration, EmailConfig, EmailTls};
+    let sink = dialect_notify::smtp_sink::MailSink::start(2900..=2999).expect("aiosmtpd");
+    let dir = voicemail_project();
+    let project_dir = dir.clone();
+    let port = sink.port();
+    let s = TestServer::start(move |c| {
+        c.project = Some(project_dir);
+        c.notify.email = Some(EmailConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: EmailTls::None,
+            user: None,
+            password: None,
+            from: "热线 <hotline@example.com>".into(),
+            timeout: ConfigDuration(std::time::Duration::from_secs(10)),
+        });
+        c.notify.poll = ConfigDuration(std::time::Duration::from_millis(100));
+    })
+    .await;
+    // The caller speaks (a 440 Hz tone) for 5 s; the recording stops at 3 s.
+    let voice: Vec<i16> = (0..40_000)
+        .map(|i| ((i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let pcap = dir.join("voice.pcap");
+    dialect_e2e::write_rtp_pcap(&pcap, &voice);
+    let contacts = s
+        .one_call(
+            "uac_speak.xml",
+            vec![
+                ("service", "10000".into()),
+                ("pcap", pcap.display().to_string()),
+            ],
+            40,
+        )
+        .await;
+    let contact = &contacts[0];
+    let recordings: Vec<String> = contact["recordings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("recordings in {contact:#}"))
+        .iter()
+        .filter_map(|r| r.as_str().map(String::from))
+        .collect();
+    assert_eq!(recordings.len(), 1, "{contact:#}");
+    let recorded = std::path::Path::new(&recordings[0])
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        trail(contact)
+            .iter()
+            .any(|(n, d)| n.contains("notify") && d.contains(&format!("{recorded} attached"))),
+        "{contact:#}"
+    );
+
+    let mails = sink.wait_mails(1, std::time::Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let mail = &mails[0];
+    assert_eq!(mail.rcpt_tos, ["complaints@example.com"]);
+    assert_eq!(mail.subject, format!("语音留言 {CALLER}"));
+    assert!(
+        mail.body
+            .as_deref()
+            .is_some_and(|b| b.contains(&format!("来电号码 {CALLER} 的留言见附件。"))),
+        "{mail:#?}"
+    );
+    assert_eq!(mail.attachments.len(), 1, "{mail:#?}");
+    let wav = &mail.attachments[0];
+    assert_eq!(
+        wav.filename.as_deref(),
+        Some(recorded.as_str()),
+        "{mail:#?}"
+    );
+    assert_eq!(wav.content_type, "audio/wav");
+    // The finished file, byte for byte: a valid WAV with about 3 s of sound.
+    let bytes = wav.bytes();
+    assert_eq!(bytes, std::fs::read(&recordings[0]).unwrap());
+    let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).expect("a WAV");
+    let spec = reader.spec();
+    let seconds = f64::from(reader.duration()) / f64::from(spec.sample_rate);
+    assert!((2.0..=3.5).contains(&seconds), "{seconds} s in {spec:?}");
+    let loud = reader
+        .into_samples::<i16>()
+        .filter_map(Result::ok)
+        .filter(|x| x.unsigned_abs() > 2000)
+        .count();
+    assert!(
+        loud > 8000,
+        "the caller's voice is in it: {loud} loud samples"
+    );
+
+    // The outbox entry names the file and was sent.
+    let outbox = s
+        .get(&format!("/api/v1/outbox?contact={}", contact["id"]))
+        .await;
+    let entry = &outbox.as_array().unwrap_or_else(|| panic!("{outbox:#}"))[0];
+    assert_eq!(entry["attachments"][0], recordings[0].as_str(), "{entry:#}");
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -387,11 +387,13 @@ impl<'a> Lowerer<'a> {
                 to,
                 subject,
                 body,
+                attach,
             } => {
                 let mut args = Vec::new();
                 let to = self.operand(fb, to, &mut args);
                 let subject = subject.as_ref().map(|s| self.operand(fb, s, &mut args));
                 let body = self.operand(fb, body, &mut args);
+                let attachment = attach.as_ref().map(|a| self.operand(fb, a, &mut args));
                 let node = match channel {
                     NotifyChannel::Sms => "notify sms",
                     NotifyChannel::Email => "notify email",
@@ -405,6 +407,7 @@ impl<'a> Lowerer<'a> {
                         to,
                         subject,
                         body,
+                        attachment,
                     },
                     args,
                 );

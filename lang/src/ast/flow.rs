@@ -163,7 +163,8 @@ pub enum StmtKind {
     Repeat,
     /// `return [expr]`
     Return(Option<Expr>),
-    /// `notify sms to x "text"` / `notify email to x subject "s" "body"`
+    /// `notify sms to x "text"` / `notify email to x subject "s" "body"
+    /// attach message`
     Notify {
         /// SMS or e-mail.
         channel: NotifyChannel,
@@ -173,6 +174,8 @@ pub enum StmtKind {
         subject: Option<Expr>,
         /// Message text.
         body: Expr,
+        /// A recording to attach to the e-mail (`attach message`).
+        attach: Option<Expr>,
     },
     /// `transfer queue x (options) else { ... }`
     Transfer {

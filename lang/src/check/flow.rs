@@ -301,6 +301,75 @@ impl Checker<'_> {
 
     // ------------------------------------------------------------ statements
 
+    /// `attach X` of a notify at `stmt`: only an e-mail carries a file, and
+    /// only a recording the flow has made by then can be attached.
+    fn check_attachment(
+        &mut self,
+        channel: NotifyChannel,
+        a: &Expr,
+        stmt: Span,
+        scope: &mut Scope,
+        cx: &FlowCx,
+    ) {
+        let ty = self.type_of(a, scope);
+        if channel == NotifyChannel::Sms {
+            self.err(
+                Diagnostic::error("bad-notify", a.span, "an SMS cannot carry a recording")
+                    .with_hint("send it by e-mail (`notify email to ... attach message`), or leave `attach` out"),
+            );
+            return;
+        }
+        if ty == Type::Error {
+            return;
+        }
+        let recordings: Vec<&str> = scope
+            .locals
+            .iter()
+            .filter(|(_, t)| **t == Type::Recording)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if ty != Type::Recording {
+            let text = self.snippet(a.span);
+            let hint = if recordings.is_empty() {
+                format!(
+                    "the flow `{}` records nothing: record the caller first, such as `message = record (max 2m, beep)`, then `attach message`",
+                    cx.name
+                )
+            } else {
+                let names: Vec<String> = recordings.iter().map(|n| format!("`{n}`")).collect();
+                format!("the recordings of this flow are {}", names.join(", "))
+            };
+            self.err(
+                Diagnostic::error(
+                    "bad-notify",
+                    a.span,
+                    format!("only a recording can be attached, but `{text}` is {ty}"),
+                )
+                .with_label(format!("this is {ty}"))
+                .with_hint(hint),
+            );
+            return;
+        }
+        if let ExprKind::Name(v) = &a.kind
+            && let Some(&first) = cx.first_assigned.get(&v.name)
+            && first.file == stmt.file
+            && first.start > stmt.start
+        {
+            self.err(
+                Diagnostic::error(
+                    "bad-notify",
+                    a.span,
+                    format!(
+                        "nothing is recorded in `{}` yet when this e-mail leaves",
+                        v.name
+                    ),
+                )
+                .with_secondary(first, "the recording is made here, later in the flow")
+                .with_hint("move the `notify` after the `record`"),
+            );
+        }
+    }
+
     fn check_block(&mut self, b: &Block, scope: &mut Scope, cx: &mut FlowCx) {
         for s in &b.stmts {
             self.check_stmt(s, scope, cx);
@@ -593,6 +662,7 @@ impl Checker<'_> {
                 to,
                 subject,
                 body,
+                attach,
             } => {
                 self.expect_type(to, Type::Text, scope, "the recipient");
                 if let Some(sj) = subject {
@@ -606,6 +676,9 @@ impl Checker<'_> {
                     self.expect_type(sj, Type::Text, scope, "the subject");
                 }
                 self.expect_type(body, Type::Text, scope, "the message");
+                if let Some(a) = attach {
+                    self.check_attachment(*channel, a, s.span, scope, cx);
+                }
             }
             StmtKind::Transfer {
                 dest,

@@ -316,6 +316,7 @@ impl<'a> Printer<'a> {
                 to,
                 subject,
                 body,
+                attach,
             } => {
                 let ch = match channel {
                     NotifyChannel::Sms => "sms",
@@ -323,7 +324,7 @@ impl<'a> Printer<'a> {
                 };
                 let body_s = juxtaposed(body);
                 let paren = body_s.starts_with('(');
-                let t = match subject {
+                let mut t = match subject {
                     Some(sub) => format!(
                         "notify {ch} to {} subject {} {body_s}",
                         expr_to_string(to),
@@ -331,6 +332,10 @@ impl<'a> Printer<'a> {
                     ),
                     None => format!("notify {ch} to {} {body_s}", expr_before(to, paren)),
                 };
+                if let Some(a) = attach {
+                    t.push_str(" attach ");
+                    t.push_str(&expr_to_string(a));
+                }
                 self.push(t, lo, hi);
                 Tail::Open
             }

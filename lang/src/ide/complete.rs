@@ -232,6 +232,9 @@ impl Analysis {
                 self.roles(&mut out)
             }
             ("assign", Place::Workorder(_)) if line.starts_with("on") => self.roles(&mut out),
+            ("attach", Place::Flow(f)) if line.starts_with("notify") => {
+                self.recordings(f, &mut out)
+            }
             (_, _) if line.starts_with("skills") => {
                 self.symbols_of(SymbolKind::Skill, None, &mut out)
             }
@@ -331,6 +334,22 @@ impl Analysis {
         words_of(ROLES, out);
         self.symbols_of(SymbolKind::Role, None, out);
         self.symbols_of(SymbolKind::Department, None, out);
+    }
+
+    /// The flow's variables that hold a recording: what `attach` takes.
+    fn recordings(&self, flow: &str, out: &mut Vec<Completion>) {
+        let Some(info) = self.checked.model.flows.get(flow) else {
+            return;
+        };
+        for (name, ty) in &info.locals {
+            if *ty == crate::types::Type::Recording {
+                out.push(Completion {
+                    label: name.clone(),
+                    kind: CompletionKind::Symbol(SymbolKind::Variable),
+                    detail: format!("{name}: recording (variable of {flow})"),
+                });
+            }
+        }
     }
 
     fn symbols_of(&self, kind: SymbolKind, owner: Option<&str>, out: &mut Vec<Completion>) {

@@ -795,13 +795,20 @@ impl<'a> Builder<'a> {
                 }
             }
             StmtKind::Notify {
-                to, subject, body, ..
+                to,
+                subject,
+                body,
+                attach,
+                ..
             } => {
                 self.expr(to, cx);
                 if let Some(s) = subject {
                     self.expr(s, cx);
                 }
                 self.expr(body, cx);
+                if let Some(a) = attach {
+                    self.expr(a, cx);
+                }
             }
             StmtKind::Transfer {
                 dest,

@@ -77,6 +77,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         call_expr => "call FLOW(...)",
         field_init => "a field such as `phone: caller`",
         notify_channel => "sms or email",
+        notify_attach | attach_word => "`attach` and a recording, such as `attach message`",
         queue_item | q_skills | q_strategy | q_priority | q_music | q_announce | q_max_wait
         | q_overflow | q_key | q_no_answer | q_agent_policy | q_wrap_up | q_hours
         | q_service_level => {

@@ -257,9 +257,16 @@ impl Builder<'_> {
                 let to = self.expr(it.next()?);
                 let mut subject = None;
                 let mut body = None;
+                let mut attach = None;
                 for c in it {
                     match c.as_rule() {
                         Rule::notify_subject => subject = first(&c).map(|e| self.expr(e)),
+                        Rule::notify_attach => {
+                            attach = c
+                                .into_inner()
+                                .find(|x| x.as_rule() == Rule::expr)
+                                .map(|e| self.expr(e));
+                        }
                         _ => body = Some(self.expr(c)),
                     }
                 }
@@ -268,6 +275,7 @@ impl Builder<'_> {
                     to,
                     subject,
                     body: body?,
+                    attach,
                 }
             }
             Rule::transfer_stmt => {

@@ -34,6 +34,7 @@
 //! a life of its own (bridged, queued, dialled, input, speech, lookups) is
 //! already in the files above.
 
+mod attach;
 mod bridged;
 pub mod campaign;
 pub mod dialled;
@@ -1080,7 +1081,31 @@ impl Call {
                 to,
                 subject,
                 body,
+                attachment,
             } => {
+                let mut attachments = Vec::new();
+                let mut attached = String::new();
+                if let Some(recording) = attachment {
+                    match attach::finished_recording(&self.env.recordings, recording).await {
+                        Ok(path) => {
+                            attached = format!(
+                                ", {} attached",
+                                path.file_name().map_or_else(
+                                    || path.display().to_string(),
+                                    |n| n.to_string_lossy().into_owned()
+                                )
+                            );
+                            attachments.push(path.display().to_string());
+                        }
+                        Err(why) => {
+                            tracing::warn!(
+                                contact = self.contact.id,
+                                "notify: nothing attached: {why}"
+                            );
+                            attached = format!(", nothing attached: {why}");
+                        }
+                    }
+                }
                 crate::call::outbox(
                     &self.env.store,
                     self.contact.id,
@@ -1088,9 +1113,10 @@ impl Call {
                     to,
                     subject.as_deref(),
                     body,
+                    &attachments,
                 )
                 .await;
-                self.trail(node, format!("to {to}"));
+                self.trail(node, format!("to {to}{attached}"));
                 Ok(Step::Continue(Input::Done))
             }
             Command::Transfer {
@@ -1490,7 +1516,8 @@ pub fn beep() -> Arc<dialect_media::Prompt> {
 }
 
 /// Notifications (SMS, e-mail) go to a durable outbox that the message gateway
-/// drains; the flow does not wait for delivery.
+/// drains; the flow does not wait for delivery. `attachments` are files on
+/// this server (a finished recording) sent with an e-mail.
 pub async fn outbox(
     store: &SharedStore,
     contact: u64,
@@ -1498,6 +1525,7 @@ pub async fn outbox(
     to: &str,
     subject: Option<&str>,
     body: &str,
+    attachments: &[String],
 ) {
     let mut b = crate::store::Batch::new();
     let entry = crate::notify::NewEntry {
@@ -1508,6 +1536,7 @@ pub async fn outbox(
         body,
         queued_ms: crate::time::now_ms(),
         workorder: None,
+        attachments,
     };
     if let Err(e) = crate::notify::stage(&**store, &mut b, &entry) {
         tracing::error!("outbox write failed: {e}");

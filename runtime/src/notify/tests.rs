@@ -68,7 +68,7 @@ impl Fixture {
         subject: Option<&str>,
         body: &str,
     ) -> u64 {
-        crate::call::outbox(&self.store, contact, channel, to, subject, body).await;
+        crate::call::outbox(&self.store, contact, channel, to, subject, body, &[]).await;
         let all = self
             .store
             .range(OUTBOX, &[], &[0xFF; 9], usize::MAX, false)
@@ -275,6 +275,7 @@ async fn an_entry_left_sending_by_a_crash_is_sent_again_after_a_restart() {
         "8613800138000",
         None,
         "once more",
+        &[],
     )
     .await;
     let id = 1;

@@ -86,11 +86,25 @@ fn step(name: &str) -> TransitionRequest {
 }
 
 /// Every outbox entry, oldest first.
-fn outbox(s: &SharedStore) -> Vec<crate::notify::OutboxEntry> {
+fn everything(s: &SharedStore) -> Vec<crate::notify::OutboxEntry> {
     crate::notify::query(&**s, None, None, 1000, 1000)
         .expect("the outbox reads")
         .into_iter()
         .rev()
+        .collect()
+}
+
+/// Whether an outbox entry tells of an assignment (派单) rather than of a
+/// timer.
+fn is_assignment(e: &crate::notify::OutboxEntry) -> bool {
+    e.body.starts_with("派单")
+}
+
+/// The reminders' and escalations' outbox entries, oldest first.
+fn outbox(s: &SharedStore) -> Vec<crate::notify::OutboxEntry> {
+    everything(s)
+        .into_iter()
+        .filter(|e| !is_assignment(e))
         .collect()
 }
 
@@ -191,7 +205,7 @@ async fn an_escalation_is_mailed_and_texted_to_the_people_of_its_roles_once() {
 
     // The order's deliveries; a restart sends nothing twice.
     let of_order = crate::notify::of_workorder(&*s, &n, 100).expect("reads");
-    assert_eq!(of_order.len(), 3);
+    assert_eq!(of_order.iter().filter(|e| !is_assignment(e)).count(), 3);
     wo.stop().await;
     let wo = engine(&s, FRIDAY_4PM + 2 * 3_600_000).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -232,6 +246,153 @@ async fn an_escalation_is_mailed_and_texted_to_the_people_of_its_roles_once() {
         "{}",
         span.body
     );
+    let report = super::check::check_store(&*s).expect("a check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    wo.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_assigned_order_is_mailed_and_texted_to_its_new_handler_in_the_same_step() {
+    let s = store("assign");
+    let wo = engine(&s, FRIDAY_4PM).await;
+    let agent = user("a1", "agent", None);
+    let o = wo
+        .create(
+            CreateRequest {
+                kind: "fault_repair".into(),
+                fields: json!({"phone": "13800000001", "fault_type": "no_signal"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                ..CreateRequest::default()
+            },
+            &agent,
+        )
+        .await
+        .expect("an order");
+    let n = o.number.clone();
+
+    // `on enter new -> assign dispatcher`: zhao (the dispatcher with an
+    // address) gets the mail; li has none, ghost is no API user.
+    let sent = everything(&s);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(
+        (sent[0].channel.as_str(), sent[0].to.as_str()),
+        ("email", "zhao@example.com")
+    );
+    assert_eq!(
+        sent[0].subject.as_deref(),
+        Some(format!("派单 assignment: workorder {n} (fault_repair) in 待派单 (new)").as_str())
+    );
+    assert!(
+        sent[0]
+            .body
+            .contains("assigned to: dispatcher\nassigned by: on enter new\n"),
+        "{}",
+        sent[0].body
+    );
+    assert_eq!(sent[0].extra.get("workorder"), Some(&json!(n)));
+    let rows = wo
+        .notifications(vec!["dispatcher".into()], 0, 10)
+        .await
+        .expect("notifications");
+    let row = rows
+        .iter()
+        .find(|r| r.action == "assign")
+        .expect("the dispatchers' notice");
+    assert_eq!(
+        row.deliveries
+            .iter()
+            .find(|d| d.user == "zhao")
+            .and_then(|d| d.outbox),
+        Some(sent[0].id)
+    );
+    let created = wo.history(&n).await.expect("history")[0]
+        .comment
+        .clone()
+        .unwrap_or_default();
+    assert!(created.starts_with("assigned to dispatcher; "), "{created}");
+    assert!(
+        created.contains(&format!("email to zhao (outbox {})", sent[0].id)),
+        "{created}"
+    );
+    assert!(
+        created.contains("no e-mail address for user li"),
+        "{created}"
+    );
+
+    // wang dispatches it to h1 by name: h1 is told by mail; wang is not
+    // told of his own act.
+    let wang = user("wang", "supervisor", None);
+    let mut d = step("dispatch");
+    d.department = Some("network_ops".into());
+    d.handler = Some("h1".into());
+    wo.transition(&n, d, &wang).await.expect("dispatched");
+    let sent = everything(&s);
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let to_h1 = &sent[1];
+    assert_eq!(
+        (to_h1.channel.as_str(), to_h1.to.as_str()),
+        ("email", "h1@example.com")
+    );
+    assert!(
+        to_h1.body.contains("assigned to: h1\nassigned by: wang\n"),
+        "{}",
+        to_h1.body
+    );
+    assert!(
+        to_h1.body.contains("state: 已派修 (dispatched)"),
+        "{}",
+        to_h1.body
+    );
+    let notices = wo
+        .notifications(vec!["h1".into()], 0, 10)
+        .await
+        .expect("notifications");
+    assert!(
+        notices
+            .iter()
+            .any(|x| x.action == "assign" && x.number == n),
+        "{notices:#?}"
+    );
+    let line = wo
+        .history(&n)
+        .await
+        .expect("history")
+        .pop()
+        .and_then(|e| e.comment)
+        .unwrap_or_default();
+    assert!(
+        line.contains("assigned to h1; email to h1 (outbox"),
+        "{line}"
+    );
+
+    // h1 takes it: their own act, nobody is told.
+    let h1 = user("h1", "handler", Some("network_ops"));
+    wo.transition(&n, step("accept"), &h1)
+        .await
+        .expect("accepted");
+    assert_eq!(everything(&s).len(), 2);
+
+    // Forwarded to another department without a name: that department's
+    // handlers are told; billing_center has none, which is written down.
+    let mut f = step("forward");
+    f.department = Some("billing_center".into());
+    let o = wo.transition(&n, f, &h1).await.expect("forwarded");
+    assert_eq!(o.handler, None);
+    let line = wo
+        .history(&n)
+        .await
+        .expect("history")
+        .pop()
+        .and_then(|e| e.comment)
+        .unwrap_or_default();
+    assert!(line.contains("assigned to billing_center"), "{line}");
+    assert!(
+        line.contains("no API user handles for `billing_center`"),
+        "{line}"
+    );
+    assert_eq!(everything(&s).len(), 2, "nobody to mail");
     let report = super::check::check_store(&*s).expect("a check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     wo.stop().await;

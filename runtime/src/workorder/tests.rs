@@ -521,7 +521,18 @@ async fn reminders_go_to_the_department_and_the_handler() {
         .notifications(vec!["network_ops".into()], 0, 10)
         .await
         .unwrap();
-    assert_eq!(dept.len(), 1);
+    let actions: Vec<&str> = dept.iter().map(|x| x.action.as_str()).collect();
+    // The dispatch told the department's handlers; the reminder followed.
+    assert_eq!(
+        actions.iter().filter(|a| **a == "remind").count(),
+        1,
+        "{dept:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|a| **a == "assign").count(),
+        1,
+        "{dept:?}"
+    );
     wo.stop().await;
 }
 

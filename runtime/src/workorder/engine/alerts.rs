@@ -124,7 +124,95 @@ pub(crate) fn alert_text(o: &Workorder, t: &Timer, label: &str, tz: chrono_tz::T
     }
 }
 
+/// What the order's history says of each delivery: `email to wang (outbox
+/// 12)`, or why someone could not be reached.
+pub(crate) fn delivery_lines(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries
+        .iter()
+        .filter_map(|d| match (&d.outbox, &d.problem, &d.channel) {
+            (Some(id), _, Some(ch)) => Some(format!("{ch} to {} (outbox {id})", d.user)),
+            (_, Some(problem), _) => Some(problem.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Engine {
+    /// Stages an e-mail and an SMS with `text` for every person behind
+    /// `recipient` (a role, department, user or `handler`) not in `told`
+    /// yet, and returns who was reached through which outbox entry and who
+    /// could not be (no address, nobody behind the name).
+    pub(super) fn stage_messages(
+        &mut self,
+        recipient: &str,
+        o: &Workorder,
+        text: &AlertText,
+        now: i64,
+        batch: &mut Batch,
+        told: &mut BTreeSet<String>,
+    ) -> Result<Vec<Delivery>, WoError> {
+        let reached = self.people.reach(recipient, o);
+        let mut deliveries: Vec<Delivery> = reached
+            .problems
+            .into_iter()
+            .map(|problem| Delivery {
+                user: recipient.to_string(),
+                channel: None,
+                outbox: None,
+                problem: Some(problem),
+            })
+            .collect();
+        for p in reached.people {
+            if !told.insert(p.name.clone()) {
+                continue;
+            }
+            let channels = [
+                (NotifyChannel::Email, p.email.as_deref(), "e-mail address"),
+                (NotifyChannel::Sms, p.phone.as_deref(), "phone"),
+            ];
+            for (channel, address, missing) in channels {
+                let name = notify::channel_name(channel).to_string();
+                match address {
+                    Some(to) => {
+                        let email = channel == NotifyChannel::Email;
+                        let id = notify::stage(
+                            &*self.store,
+                            batch,
+                            &NewEntry {
+                                contact: 0,
+                                channel,
+                                to,
+                                subject: email.then_some(text.subject.as_str()),
+                                body: if email { &text.body } else { &text.sms },
+                                queued_ms: now,
+                                workorder: Some(&o.number),
+                                attachments: &[],
+                            },
+                        )?;
+                        deliveries.push(Delivery {
+                            user: p.name.clone(),
+                            channel: Some(name),
+                            outbox: Some(id),
+                            problem: None,
+                        });
+                    }
+                    // A phone is a second way; its absence is told only
+                    // when there is no e-mail address either.
+                    None if channel == NotifyChannel::Email || p.email.is_none() => {
+                        deliveries.push(Delivery {
+                            user: p.name.clone(),
+                            channel: Some(name),
+                            outbox: None,
+                            problem: Some(format!("no {missing} for user {}", p.name)),
+                        });
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(deliveries)
+    }
+
     /// Stages the notices and the messages of timer `t` of order `o` in
     /// `batch`; returns what the order's history says of them.
     pub(super) fn stage_alert(
@@ -141,64 +229,7 @@ impl Engine {
         let mut rows: Vec<(String, Vec<Delivery>)> = Vec::new();
         let mut told: BTreeSet<String> = BTreeSet::new();
         for r in &t.to {
-            let reached = self.people.reach(r, o);
-            let mut deliveries: Vec<Delivery> = reached
-                .problems
-                .into_iter()
-                .map(|problem| Delivery {
-                    user: r.clone(),
-                    channel: None,
-                    outbox: None,
-                    problem: Some(problem),
-                })
-                .collect();
-            for p in reached.people {
-                if !told.insert(p.name.clone()) {
-                    continue;
-                }
-                let channels = [
-                    (NotifyChannel::Email, p.email.as_deref(), "e-mail address"),
-                    (NotifyChannel::Sms, p.phone.as_deref(), "phone"),
-                ];
-                for (channel, address, missing) in channels {
-                    let name = notify::channel_name(channel).to_string();
-                    match address {
-                        Some(to) => {
-                            let email = channel == NotifyChannel::Email;
-                            let id = notify::stage(
-                                &*self.store,
-                                batch,
-                                &NewEntry {
-                                    contact: 0,
-                                    channel,
-                                    to,
-                                    subject: email.then_some(text.subject.as_str()),
-                                    body: if email { &text.body } else { &text.sms },
-                                    queued_ms: now,
-                                    workorder: Some(&o.number),
-                                },
-                            )?;
-                            deliveries.push(Delivery {
-                                user: p.name.clone(),
-                                channel: Some(name),
-                                outbox: Some(id),
-                                problem: None,
-                            });
-                        }
-                        // A phone is a second way; its absence is told only
-                        // when there is no e-mail address either.
-                        None if channel == NotifyChannel::Email || p.email.is_none() => {
-                            deliveries.push(Delivery {
-                                user: p.name.clone(),
-                                channel: Some(name),
-                                outbox: None,
-                                problem: Some(format!("no {missing} for user {}", p.name)),
-                            });
-                        }
-                        None => {}
-                    }
-                }
-            }
+            let deliveries = self.stage_messages(r, o, text, now, batch, &mut told)?;
             if r == "handler" {
                 rows.push((
                     o.department.clone().unwrap_or_else(|| "handler".into()),
@@ -239,13 +270,7 @@ impl Engine {
                     deliveries: deliveries.clone(),
                 },
             );
-            for d in deliveries {
-                said.push(match (&d.outbox, &d.problem, &d.channel) {
-                    (Some(id), _, Some(ch)) => format!("{ch} to {} (outbox {id})", d.user),
-                    (_, Some(problem), _) => problem.clone(),
-                    _ => continue,
-                });
-            }
+            said.extend(delivery_lines(deliveries));
         }
         let names: Vec<&str> = merged.iter().map(|(to, _)| to.as_str()).collect();
         let mut line = format!("{} -> {}", t.action, names.join(", "));

@@ -38,11 +38,14 @@
 //! - `ops`: the changes (create, import, transition, comment, link, timers firing, tasks).
 //! - `alerts`: what a fired reminder or escalation says, and its notices and
 //!   e-mails and SMS to the people behind its recipients.
+//! - `assigned`: telling the new handler (or role) of an order assigned to
+//!   them, by e-mail, SMS and notice, in the assigning step's batch.
 //! - `query`: reads (queries, counts, history, notifications, tasks), from memory or the store.
 //! - `triggers`: what entering a state sets off (`on enter`, campaigns drawing orders),
 //!   staged in the step's own batch.
 
 mod alerts;
+mod assigned;
 mod ops;
 mod query;
 pub(crate) mod triggers;

@@ -192,7 +192,12 @@ impl Engine {
         if let Ok(ir) = lifecycle::lifecycle(program, &o.kind)
             && let Some(si) = ir.states.iter().position(|s| s.name == o.state)
         {
-            let set_off = self.stage_entry(program, ir, &o, si as u32, now, &mut batch)?;
+            let mut set_off = self.stage_entry(program, ir, &o, si as u32, now, &mut batch)?;
+            if super::assigned::newly_assigned(None, &o, &user.name) {
+                set_off.push(
+                    self.stage_assigned(&o, "handler", &user.name, &user.name, now, &mut batch)?,
+                );
+            }
             if !set_off.is_empty() {
                 let line = set_off.join("; ");
                 entry.comment = Some(match entry.comment.take() {
@@ -459,7 +464,11 @@ impl Engine {
         o.updated_ms = now;
         o.version += 1;
         let mut batch = Batch::new();
-        let set_off = self.stage_entry(program, ir, &o, to_index, now, &mut batch)?;
+        let mut set_off = self.stage_entry(program, ir, &o, to_index, now, &mut batch)?;
+        if !to.is_final && super::assigned::newly_assigned(Some(&old), &o, &user.name) {
+            set_off
+                .push(self.stage_assigned(&o, "handler", &user.name, &user.name, now, &mut batch)?);
+        }
         let comment = match (req.comment, set_off.is_empty()) {
             (c, true) => c,
             (Some(c), false) => Some(format!("{c}\n{}", set_off.join("; "))),

@@ -1,6 +1,6 @@
 //! What an order entering a state sets off: the lifecycle's `on enter`
-//! triggers (an SMS or e-mail through the outbox, a role told that the order
-//! waits for it, a call to the customer through an IVR campaign) and the
+//! triggers (an SMS or e-mail through the outbox, a role's people told by
+//! e-mail, SMS and notice that the order is theirs, a call to the customer through an IVR campaign) and the
 //! campaigns whose targets are orders entering that state (`list from
 //! workorders KIND in state S`).
 //!
@@ -151,35 +151,15 @@ impl Engine {
                             body: &body,
                             queued_ms: now,
                             workorder: Some(&o.number),
+                            attachments: &[],
                         },
                     )?;
                     let ch = crate::notify::channel_name(*channel);
                     done.push(format!("notify {ch} to {to}"));
                 }
                 TriggerActionIr::Assign(role) => {
-                    let id = self.store.next_id("notification")?;
-                    self.stage_notification(
-                        batch,
-                        &Notification {
-                            id,
-                            at_ms: now,
-                            to: role.clone(),
-                            action: "assign".into(),
-                            number: o.number.clone(),
-                            kind: o.kind.clone(),
-                            state: o.state.clone(),
-                            department: o.department.clone(),
-                            handler: o.handler.clone(),
-                            due_ms: now,
-                            deadline_ms: o.deadline_ms,
-                            message: format!(
-                                "workorder {} ({}) is in {} and waits for a {role}",
-                                o.number, o.kind, o.state
-                            ),
-                            deliveries: Vec::new(),
-                        },
-                    );
-                    done.push(format!("assigned to {role}"));
+                    let by = format!("on enter {}", o.state);
+                    done.push(self.stage_assigned(o, role, &by, "", now, batch)?);
                 }
                 TriggerActionIr::Call { campaign, .. } => {
                     if !campaigns.contains(campaign) {
