@@ -367,25 +367,7 @@ mod tests {
         ));
         let store: crate::store::SharedStore =
             Arc::new(crate::store::SledStore::open(&dir).expect("a store"));
-        let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
-        let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
-        let slot = Arc::new(
-            crate::deploy::ProgramSlot::new(
-                &bundle,
-                dialect_compiler::Engine::Native,
-                std::collections::BTreeMap::new(),
-            )
-            .expect("a program"),
-        );
-        let (acd, _dials) = crate::acd::AcdHandle::spawn(
-            dialect_acd::AcdConfig::default(),
-            crate::acd::ProgramSource::Slot(slot.clone()),
-            &[],
-            store.clone(),
-            None,
-            tokio_util::sync::CancellationToken::new(),
-        );
-        let mut state = crate::api::test_state(store, slot, &[], acd).await;
+        let mut state = crate::api::hotline_state(store, &[]).await;
         let stats = Arc::new(Stats::default());
         let (sink, _held) = FlowStatsSink::stalled(1);
         stats.flow_stats.set(sink.clone()).expect("set once");

@@ -216,13 +216,13 @@ pub(crate) fn test_user(name: &str, role: &str) -> crate::config::ApiUser {
     }
 }
 
-/// The whole API over HTTP on a loopback port, on `store`, with the hotline
-/// program and `users`; its address.
+/// The API's state on `store` with the hotline program (its ACD standing
+/// alone, without a registrar) and `users`.
 #[cfg(test)]
-pub(crate) async fn serve_hotline(
+pub(crate) async fn hotline_state(
     store: SharedStore,
     users: &[crate::config::ApiUser],
-) -> std::net::SocketAddr {
+) -> AppState {
     let project = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/hotline");
     let bundle = crate::deploy::compile_project(&project).expect("the hotline compiles");
     let slot = Arc::new(
@@ -241,7 +241,17 @@ pub(crate) async fn serve_hotline(
         None,
         tokio_util::sync::CancellationToken::new(),
     );
-    let state = test_state(store, slot, users, acd).await;
+    test_state(store, slot, users, acd).await
+}
+
+/// The whole API over HTTP on a loopback port, on `store`, with the hotline
+/// program and `users`; its address.
+#[cfg(test)]
+pub(crate) async fn serve_hotline(
+    store: SharedStore,
+    users: &[crate::config::ApiUser],
+) -> std::net::SocketAddr {
+    let state = hotline_state(store, users).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");

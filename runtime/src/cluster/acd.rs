@@ -1104,17 +1104,25 @@ pub(crate) async fn link(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(shared) = s.acd.shared_acd() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !shared.cluster.authorized(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
+    match serving(&s, &headers) {
+        Ok(shared) => crate::api::bounded_websocket(ws, MAX_LINK_MESSAGE)
+            .on_upgrade(move |socket| shared.serve_link(socket)),
+        Err(status) => status.into_response(),
+    }
+}
+
+/// This runtime's part of the ACD, when a request from another runtime may
+/// reach it: 404 on a runtime alone, 401 without the cluster's secret, 421
+/// when this runtime does not run the ACD now (the asker looks again).
+fn serving(s: &AppState, headers: &HeaderMap) -> Result<Arc<SharedAcd>, StatusCode> {
+    let shared = s.acd.shared_acd().ok_or(StatusCode::NOT_FOUND)?;
+    if !shared.cluster.authorized(headers) {
+        return Err(StatusCode::UNAUTHORIZED);
     }
     if !shared.runs_here() {
-        return StatusCode::MISDIRECTED_REQUEST.into_response();
+        return Err(StatusCode::MISDIRECTED_REQUEST);
     }
-    crate::api::bounded_websocket(ws, MAX_LINK_MESSAGE)
-        .on_upgrade(move |socket| shared.serve_link(socket))
+    Ok(shared)
 }
 
 /// `POST /internal/v1/acd/ask`: another runtime's API asks this runtime's
@@ -1124,15 +1132,10 @@ pub(crate) async fn ask(
     headers: HeaderMap,
     axum::Json(ask): axum::Json<Ask>,
 ) -> Response {
-    let Some(shared) = s.acd.shared_acd() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let shared = match serving(&s, &headers) {
+        Ok(shared) => shared,
+        Err(status) => return status.into_response(),
     };
-    if !shared.cluster.authorized(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    if !shared.runs_here() {
-        return StatusCode::MISDIRECTED_REQUEST.into_response();
-    }
     match shared.answer(ask).await {
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),

@@ -137,6 +137,16 @@ pub(crate) fn delivery_lines(deliveries: &[Delivery]) -> Vec<String> {
         .collect()
 }
 
+/// A history line followed by what was said of the deliveries, if anything:
+/// `assigned to li; email to li (outbox 12)`.
+pub(crate) fn with_deliveries(mut line: String, said: &[String]) -> String {
+    if !said.is_empty() {
+        line.push_str("; ");
+        line.push_str(&said.join("; "));
+    }
+    line
+}
+
 impl Engine {
     /// Stages an e-mail and an SMS with `text` for every person behind
     /// `recipient` (a role, department, user or `handler`) not in `told`
@@ -273,12 +283,10 @@ impl Engine {
             said.extend(delivery_lines(deliveries));
         }
         let names: Vec<&str> = merged.iter().map(|(to, _)| to.as_str()).collect();
-        let mut line = format!("{} -> {}", t.action, names.join(", "));
-        if !said.is_empty() {
-            line.push_str("; ");
-            line.push_str(&said.join("; "));
-        }
-        Ok(line)
+        Ok(with_deliveries(
+            format!("{} -> {}", t.action, names.join(", ")),
+            &said,
+        ))
     }
 }
 

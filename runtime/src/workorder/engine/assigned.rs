@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 
 use super::Engine;
-use super::alerts::{AlertText, delivery_lines, time_text};
+use super::alerts::{AlertText, delivery_lines, time_text, with_deliveries};
 use crate::store::Batch;
 use crate::workorder::WoError;
 use crate::workorder::model::{Notification, Workorder};
@@ -144,12 +144,7 @@ impl Engine {
                 deliveries,
             },
         );
-        let mut line = format!("assigned to {to}");
-        if !said.is_empty() {
-            line.push_str("; ");
-            line.push_str(&said.join("; "));
-        }
-        Ok(line)
+        Ok(with_deliveries(format!("assigned to {to}"), &said))
     }
 }
 
