@@ -80,6 +80,14 @@ const LINK_QUEUE: usize = 8_192;
 /// ACD's lease, and retries a link that failed.
 const RECHECK: Duration = Duration::from_millis(500);
 
+/// The ACD's runtime pings every link this often...
+const LINK_PING: Duration = Duration::from_secs(2);
+
+/// ...and either end takes a link silent this long for dropped: a cut
+/// network or a stalled runtime closes no connection, and TCP alone would
+/// notice only after minutes.
+const LINK_SILENCE: Duration = Duration::from_secs(6);
+
 /// A runtime's message to the ACD's runtime.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "up", rename_all = "snake_case")]
@@ -488,6 +496,8 @@ impl SharedAcd {
         tracing::info!(url, "linked to the runtime running the cluster's ACD");
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = tokio::time::Instant::now();
+        let mut said = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -501,6 +511,7 @@ impl SharedAcd {
                 }
                 msg = stream.next() => {
                     use tokio_tungstenite::tungstenite::Message as M;
+                    heard = tokio::time::Instant::now();
                     match msg {
                         Some(Ok(M::Text(t))) => match serde_json::from_str::<Down>(&t) {
                             Ok(Down::ToCall { call, msg }) => self.deliver(epoch, call, msg),
@@ -528,6 +539,19 @@ impl SharedAcd {
                     }
                 }
                 _ = recheck.tick() => {
+                    if heard.elapsed() > LINK_SILENCE {
+                        tracing::warn!(url, "the ACD's runtime went silent");
+                        break;
+                    }
+                    // Heard from at least every LINK_PING, whatever the
+                    // socket does with the answers to the ACD's pings.
+                    if said.elapsed() >= LINK_PING {
+                        said = tokio::time::Instant::now();
+                        let ping = tokio_tungstenite::tungstenite::Message::Ping(Default::default());
+                        if sink.send(ping).await.is_err() {
+                            break;
+                        }
+                    }
                     let holder = self.cluster.leader(SERVICE).await;
                     if matches!(holder, Ok(h) if h.as_deref() != Some(url)) {
                         break;
@@ -866,18 +890,33 @@ impl SharedAcd {
         let (mut sink, mut stream) = socket.split();
         let (down_tx, mut down_rx) = mpsc::channel::<Down>(LINK_QUEUE);
         let mut events = self.local.subscribe();
+        let mut ping = tokio::time::interval(LINK_PING);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = term.cancelled() => break,
+                _ = ping.tick() => {
+                    if heard.elapsed() > LINK_SILENCE {
+                        tracing::warn!("a runtime linked to the ACD went silent");
+                        break;
+                    }
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                }
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Text(t))) => match serde_json::from_str::<Up>(&t) {
-                        Ok(up) => self.take_up(link, up, &down_tx).await,
+                        Ok(up) => {
+                            heard = tokio::time::Instant::now();
+                            self.take_up(link, up, &down_tx).await
+                        }
                         Err(e) => {
                             tracing::warn!("an unreadable message on an ACD link: {e}");
                             break;
                         }
                     },
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => heard = tokio::time::Instant::now(),
                     _ => break,
                 },
                 down = down_rx.recv() => {
