@@ -12,7 +12,9 @@
 //! waiting: a survivor takes over with the callers in their order and the
 //! agent in their state. A fourth kills the dialer's runtime while a
 //! campaign call rings: a survivor dials the other target, and no attempt is
-//! placed twice.
+//! placed twice. A fifth stops a runtime with a caller waiting (SIGSTOP: its
+//! connections stay open, as behind a cut network): the ACD stops offering
+//! the caller, and has them back when the runtime answers again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -767,6 +769,71 @@ fn the_dialer_moves_to_a_survivor_and_no_attempt_is_placed_twice() {
         t["why_not"].to_string().contains("retry_at"),
         "due again later: {t}"
     );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_runtime_cut_off_from_the_acd_gets_its_waiting_caller_back_when_it_returns() {
+    let project =
+        std::env::temp_dir().join(format!("dialect-cluster-stall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("acd.flow"), ONE_QUEUE).unwrap();
+    let cluster = Cluster::start_with(project.clone(), "2s");
+    let acd = cluster.running("acd", &[]);
+    let others: Vec<u32> = (1..=NODES).filter(|n| *n != acd).collect();
+    let (phone_node, cut_off) = (others[0], others[1]);
+    let (status, body) = cluster.api(
+        acd,
+        "POST",
+        "/api/v1/agents",
+        Some(&format!(
+            r#"{{"id":"7001","password":"{PHONE_PASSWORD}","skills":{{"general":3}}}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_secs(1));
+    let port = dialect_e2e::register_port(sip_of(phone_node), "7001", PHONE_PASSWORD);
+    let mut phone = Command::new("sipp")
+        .arg("-sf")
+        .arg(dialect_e2e::scenario("uas_agent.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &dialect_e2e::sipp_media_port().to_string()])
+        .args(["-m", "1", "-timeout", "90s", "-timeout_error", "-nostdin"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for (op, body) in [("sign_in", "{}"), ("not_ready", r#"{"reason":"break"}"#)] {
+        let (status, answer) = cluster.api(
+            acd,
+            "POST",
+            &format!("/api/v1/agents/7001/{op}"),
+            Some(body),
+        );
+        assert_eq!(status, 200, "{op}: {answer}");
+    }
+    let caller = queued_caller(cut_off, "13900000005", 30_000);
+    wait_waiting(&cluster, acd, &["13900000005"]);
+
+    // The caller's runtime stops answering (its connection stays open, as
+    // behind a cut network): the ACD stops offering its caller.
+    cluster.signal(cut_off, "-STOP");
+    wait_waiting(&cluster, acd, &[]);
+    cluster.signal(cut_off, "-CONT");
+    // Back: the caller waits again, and is answered once the agent is ready.
+    wait_waiting(&cluster, acd, &["13900000005"]);
+    let (status, body) = cluster.api(acd, "POST", "/api/v1/agents/7001/ready", Some("{}"));
+    assert_eq!(status, 200, "{body}");
+    wait_agent(&cluster, acd, "7001", "talking");
+    let caller = caller.join().unwrap();
+    assert_eq!(caller.code, 0, "{}", caller.output);
+    let c = contact_of(&cluster, cut_off, "13900000005");
+    assert_eq!(c["agent"], "7001", "{c}");
+    let _ = phone.kill();
+    let _ = phone.wait();
     drop(cluster);
     let _ = std::fs::remove_dir_all(&project);
 }
