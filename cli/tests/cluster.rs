@@ -604,6 +604,46 @@ fn contact_of(cluster: &Cluster, node: u32, caller: &str) -> serde_json::Value {
     panic!("no finished contact from {caller} on node {node}");
 }
 
+/// Agent 7001 (skill general 3) added over node `api_node`'s API, their
+/// phone registered with node `phone_node` (which learns the password from
+/// the store) and answering `calls` calls as SIPp `uas_agent.xml`.
+fn agent_7001(
+    cluster: &Cluster,
+    api_node: u32,
+    phone_node: u32,
+    calls: u32,
+) -> std::process::Child {
+    let (status, body) = cluster.api(
+        api_node,
+        "POST",
+        "/api/v1/agents",
+        Some(&format!(
+            r#"{{"id":"7001","password":"{PHONE_PASSWORD}","skills":{{"general":3}}}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_secs(1));
+    let port = dialect_e2e::register_port(sip_of(phone_node), "7001", PHONE_PASSWORD);
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(dialect_e2e::scenario("uas_agent.xml"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &dialect_e2e::sipp_media_port().to_string()])
+        .args([
+            "-m",
+            &calls.to_string(),
+            "-timeout",
+            "120s",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn one_acd_serves_every_runtime_and_a_survivor_takes_it_over_with_callers_in_place() {
     let project = std::env::temp_dir().join(format!("dialect-cluster-acd-{}", std::process::id()));
@@ -617,28 +657,7 @@ fn one_acd_serves_every_runtime_and_a_survivor_takes_it_over_with_callers_in_pla
 
     // The agent is added on a runtime that does not run the ACD; their phone
     // registers with another (which learns the password from the store).
-    let (status, body) = cluster.api(
-        call_node,
-        "POST",
-        "/api/v1/agents",
-        Some(&format!(
-            r#"{{"id":"7001","password":"{PHONE_PASSWORD}","skills":{{"general":3}}}}"#
-        )),
-    );
-    assert_eq!(status, 200, "{body}");
-    std::thread::sleep(Duration::from_secs(1));
-    let port = dialect_e2e::register_port(sip_of(phone_node), "7001", PHONE_PASSWORD);
-    let mut phone = Command::new("sipp")
-        .arg("-sf")
-        .arg(dialect_e2e::scenario("uas_agent.xml"))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &dialect_e2e::sipp_media_port().to_string()])
-        .args(["-m", "2", "-timeout", "120s", "-timeout_error", "-nostdin"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut phone = agent_7001(&cluster, call_node, phone_node, 2);
     for op in ["sign_in", "ready"] {
         let (status, body) = cluster.api(
             phone_node,
@@ -784,28 +803,7 @@ fn a_runtime_cut_off_from_the_acd_gets_its_waiting_caller_back_when_it_returns()
     let acd = cluster.running("acd", &[]);
     let others: Vec<u32> = (1..=NODES).filter(|n| *n != acd).collect();
     let (phone_node, cut_off) = (others[0], others[1]);
-    let (status, body) = cluster.api(
-        acd,
-        "POST",
-        "/api/v1/agents",
-        Some(&format!(
-            r#"{{"id":"7001","password":"{PHONE_PASSWORD}","skills":{{"general":3}}}}"#
-        )),
-    );
-    assert_eq!(status, 200, "{body}");
-    std::thread::sleep(Duration::from_secs(1));
-    let port = dialect_e2e::register_port(sip_of(phone_node), "7001", PHONE_PASSWORD);
-    let mut phone = Command::new("sipp")
-        .arg("-sf")
-        .arg(dialect_e2e::scenario("uas_agent.xml"))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &dialect_e2e::sipp_media_port().to_string()])
-        .args(["-m", "1", "-timeout", "90s", "-timeout_error", "-nostdin"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut phone = agent_7001(&cluster, acd, phone_node, 1);
     for (op, body) in [("sign_in", "{}"), ("not_ready", r#"{"reason":"break"}"#)] {
         let (status, answer) = cluster.api(
             acd,

@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 
@@ -180,11 +180,10 @@ fn report_refuses_a_flow_the_project_does_not_have() {
     assert!(err.contains("is not a time"), "{err}");
 }
 
-#[test]
-fn graph_with_stats_colours_the_diagram_by_calls() {
-    let (addr, request) = server(figures().to_string());
-    let project = repo().join("flows/hotline");
-    let (ok, out, err) = dialect(&[
+/// `dialect graph` of the hotline's main flow as Mermaid, with the figures
+/// from `addr` since 2026-12-07.
+fn hotline_mermaid_with_stats(project: &Path, addr: &str) -> (bool, String, String) {
+    dialect(&[
         "graph",
         project.to_str().unwrap(),
         "hotline",
@@ -193,10 +192,17 @@ fn graph_with_stats_colours_the_diagram_by_calls() {
         "--stats",
         "2026-12-07T00:00:00Z..",
         "--server",
-        &addr,
+        addr,
         "--token",
         "t-analyst",
-    ]);
+    ])
+}
+
+#[test]
+fn graph_with_stats_colours_the_diagram_by_calls() {
+    let (addr, request) = server(figures().to_string());
+    let project = repo().join("flows/hotline");
+    let (ok, out, err) = hotline_mermaid_with_stats(&project, &addr);
     assert!(ok, "{err}");
     let head = request.recv().unwrap();
     let first = head.lines().next().unwrap();
@@ -245,19 +251,7 @@ fn graph_with_stats_draws_the_sub_flows_with_the_calls_through_them() {
         .push(serde_json::json!({ "from": main, "to": account, "count": 5 }));
     let (addr, _request) = server(f.to_string());
     let project = repo().join("flows/hotline");
-    let (ok, out, err) = dialect(&[
-        "graph",
-        project.to_str().unwrap(),
-        "hotline",
-        "--format",
-        "mermaid",
-        "--stats",
-        "2026-12-07T00:00:00Z..",
-        "--server",
-        &addr,
-        "--token",
-        "t-analyst",
-    ]);
+    let (ok, out, err) = hotline_mermaid_with_stats(&project, &addr);
     assert!(ok, "{err}");
     assert!(
         out.contains("subgraph s0 [\"sub-flow fee_inquiry · ▸ 5 calls from here\"]"),

@@ -342,27 +342,32 @@ flow main "入口" on "10000" {
     dir
 }
 
+/// E-mail through the test SMTP server on `port` (plain, no login) from
+/// `from`, the outbox looked at every 100 ms.
+fn mail_through(c: &mut dialect_runtime::config::Config, port: u16, from: &str) {
+    use dialect_runtime::config::{Duration as ConfigDuration, EmailConfig, EmailTls};
+    c.notify.email = Some(EmailConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: EmailTls::None,
+        user: None,
+        password: None,
+        from: from.into(),
+        timeout: ConfigDuration(std::time::Duration::from_secs(10)),
+    });
+    c.notify.poll = ConfigDuration(std::time::Duration::from_millis(100));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_breached_limit_mails_the_escalation_to_the_dispatcher_after_a_reminder() {
-    use dialect_runtime::config::{
-        ApiUser, Duration as ConfigDuration, EmailConfig, EmailTls, Role,
-    };
+    use dialect_runtime::config::{ApiUser, Role};
     let sink = dialect_notify::smtp_sink::MailSink::start(2900..=2999).expect("aiosmtpd");
     let dir = urgent_project();
     let project_dir = dir.clone();
     let port = sink.port();
     let s = TestServer::start(move |c| {
         c.project = Some(project_dir);
-        c.notify.email = Some(EmailConfig {
-            host: "127.0.0.1".into(),
-            port,
-            tls: EmailTls::None,
-            user: None,
-            password: None,
-            from: "工单系统 <workorders@example.com>".into(),
-            timeout: ConfigDuration(std::time::Duration::from_secs(10)),
-        });
-        c.notify.poll = ConfigDuration(std::time::Duration::from_millis(100));
+        mail_through(c, port, "工单系统 <workorders@example.com>");
         c.api_users.push(ApiUser {
             name: "wang".into(),
             token: format!("e2e-wang-{}", dialect_runtime::auth::random_secret(12)),
@@ -612,23 +617,13 @@ flow main "语音留言" on "10000" {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_recorded_message_is_mailed_as_a_wav_attachment() {
-    use dialect_runtime::config::{Duration as ConfigDuration, EmailConfig, EmailTls};
     let sink = dialect_notify::smtp_sink::MailSink::start(2900..=2999).expect("aiosmtpd");
     let dir = voicemail_project();
     let project_dir = dir.clone();
     let port = sink.port();
     let s = TestServer::start(move |c| {
         c.project = Some(project_dir);
-        c.notify.email = Some(EmailConfig {
-            host: "127.0.0.1".into(),
-            port,
-            tls: EmailTls::None,
-            user: None,
-            password: None,
-            from: "热线 <hotline@example.com>".into(),
-            timeout: ConfigDuration(std::time::Duration::from_secs(10)),
-        });
-        c.notify.poll = ConfigDuration(std::time::Duration::from_millis(100));
+        mail_through(c, port, "热线 <hotline@example.com>");
     })
     .await;
     // The caller speaks (a 440 Hz tone) for 5 s; the recording stops at 3 s.

@@ -860,7 +860,6 @@ impl SharedAcd {
     /// Carries out another runtime's question on this runtime's ACD.
     async fn answer(&self, ask: Ask) -> Result<serde_json::Value, AcdError> {
         let acd = &self.local;
-        let json = |v: &dyn erased::Json| v.json();
         Ok(match ask {
             Ask::Command { agent, cmd, by } => json(&acd.command(&agent, cmd, &by).await?),
             Ask::Reserve { agent, reason } => json(&acd.reserve(&agent, &reason).await?),
@@ -1101,17 +1100,9 @@ impl SharedAcd {
     }
 }
 
-/// Serialising the different answers of [`Ask`] through one function.
-mod erased {
-    pub(super) trait Json {
-        fn json(&self) -> serde_json::Value;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-        }
-    }
+/// One answer of [`Ask`] as JSON.
+fn json<T: Serialize>(answer: &T) -> serde_json::Value {
+    serde_json::to_value(answer).unwrap_or(serde_json::Value::Null)
 }
 
 /// The call an input brings into the ACD (which then needs the channel its

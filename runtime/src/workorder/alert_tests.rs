@@ -108,25 +108,29 @@ fn outbox(s: &SharedStore) -> Vec<crate::notify::OutboxEntry> {
         .collect()
 }
 
+/// A fault order for 13800000001 (no signal), created by `by`.
+async fn fault_order(wo: &WorkorderHandle, by: &crate::auth::User) -> super::Workorder {
+    wo.create(
+        CreateRequest {
+            kind: "fault_repair".into(),
+            fields: json!({"phone": "13800000001", "fault_type": "no_signal"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            ..CreateRequest::default()
+        },
+        by,
+    )
+    .await
+    .expect("an order")
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_escalation_is_mailed_and_texted_to_the_people_of_its_roles_once() {
     let s = store("alert");
     let wo = engine(&s, FRIDAY_4PM).await;
     let agent = user("a1", "agent", None);
-    let o = wo
-        .create(
-            CreateRequest {
-                kind: "fault_repair".into(),
-                fields: json!({"phone": "13800000001", "fault_type": "no_signal"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                ..CreateRequest::default()
-            },
-            &agent,
-        )
-        .await
-        .expect("an order");
+    let o = fault_order(&wo, &agent).await;
     let n = o.number.clone();
     // `state new limit 1h wall { escalate -> supervisor, dispatcher }`.
     tokio::time::sleep(Duration::from_secs(59 * 60)).await;
@@ -256,20 +260,7 @@ async fn an_assigned_order_is_mailed_and_texted_to_its_new_handler_in_the_same_s
     let s = store("assign");
     let wo = engine(&s, FRIDAY_4PM).await;
     let agent = user("a1", "agent", None);
-    let o = wo
-        .create(
-            CreateRequest {
-                kind: "fault_repair".into(),
-                fields: json!({"phone": "13800000001", "fault_type": "no_signal"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                ..CreateRequest::default()
-            },
-            &agent,
-        )
-        .await
-        .expect("an order");
+    let o = fault_order(&wo, &agent).await;
     let n = o.number.clone();
 
     // `on enter new -> assign dispatcher`: zhao (the dispatcher with an
